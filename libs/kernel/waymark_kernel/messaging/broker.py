@@ -1,0 +1,50 @@
+"""The broker interface; RabbitMQ in distributed mode, in-process in standalone mode.
+
+Both keep the same guarantees: `publish` returns only once the broker has taken
+responsibility for the event (a publisher confirm), a consumer's message is settled only
+after its handler succeeded, a failing message is redelivered up to the delivery limit and
+then dead-lettered.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from waymark_kernel.events import CloudEvent
+
+EventHandler = Callable[[CloudEvent], Awaitable[None]]
+
+
+class PublishFailed(Exception):
+    """The broker did not confirm the event; the outbox keeps it and tries again."""
+
+
+class Broker(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None: ...
+
+    async def publish(self, event: CloudEvent) -> None: ...
+
+    async def consume(self, queue: str, routing_keys: list[str], handler: EventHandler) -> None:
+        """Bind `queue` to `routing_keys` (topic patterns) and hand each event to `handler`."""
+        ...
+
+    async def dead_letters(self, queue: str) -> list[CloudEvent]:
+        """Drain what was dead-lettered from `queue` (for operators and tests)."""
+        ...
+
+
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic semantics: `*` is exactly one word, `#` is zero or more words."""
+    words, parts = routing_key.split("."), pattern.split(".")
+
+    def match(p: int, w: int) -> bool:
+        if p == len(parts):
+            return w == len(words)
+        if parts[p] == "#":
+            return any(match(p + 1, k) for k in range(w, len(words) + 1))
+        return w < len(words) and parts[p] in ("*", words[w]) and match(p + 1, w + 1)
+
+    return match(0, 0)

@@ -1,0 +1,120 @@
+"""In-process broker for standalone mode, with RabbitMQ's guarantees inside one process.
+
+`publish` is confirmed only when every bound queue has settled the event (its handler
+succeeded, or it was dead-lettered), so an event the outbox marks sent has been applied:
+a crash before that leaves the outbox row pending and the event is published again.
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from waymark_kernel.events import CloudEvent
+from waymark_kernel.messaging.broker import EventHandler, PublishFailed, topic_matches
+
+log = logging.getLogger("waymark.broker")
+
+
+@dataclass
+class _Delivery:
+    event: CloudEvent
+    settled: asyncio.Future
+    attempts: int = 0
+
+
+@dataclass
+class _Queue:
+    name: str
+    routing_keys: list[str]
+    handler: EventHandler
+    pending: asyncio.Queue = field(default_factory=asyncio.Queue)
+    dead: list[CloudEvent] = field(default_factory=list)
+    worker: asyncio.Task | None = None
+
+
+class InProcessBroker:
+    def __init__(
+        self, *, delivery_limit: int = 5, retry_delay: float = 0.5, confirm_timeout: float = 30.0,
+        concurrency: int = 8,
+    ) -> None:
+        self.delivery_limit = delivery_limit
+        self.retry_delay = retry_delay
+        self.confirm_timeout = confirm_timeout
+        self.concurrency = concurrency
+        self._queues: dict[str, _Queue] = {}
+        self._running = False
+
+    async def start(self) -> None:
+        self._running = True
+
+    async def close(self) -> None:
+        self._running = False
+        for queue in self._queues.values():
+            if queue.worker:
+                queue.worker.cancel()
+        await asyncio.gather(
+            *(q.worker for q in self._queues.values() if q.worker), return_exceptions=True
+        )
+
+    async def ping(self) -> None:
+        if not self._running:
+            raise ConnectionError("in-process broker stopped")
+
+    async def publish(self, event: CloudEvent) -> None:
+        if not self._running:
+            raise PublishFailed("in-process broker stopped")
+        loop = asyncio.get_running_loop()
+        deliveries = []
+        for queue in self._queues.values():
+            if any(topic_matches(key, event.type) for key in queue.routing_keys):
+                delivery = _Delivery(event, loop.create_future())
+                queue.pending.put_nowait(delivery)
+                deliveries.append(delivery.settled)
+        if not deliveries:
+            return
+        try:
+            await asyncio.wait_for(asyncio.gather(*deliveries), timeout=self.confirm_timeout)
+        except TimeoutError as exc:
+            raise PublishFailed("consumers did not settle the event in time") from exc
+
+    async def consume(self, queue: str, routing_keys: list[str], handler: EventHandler) -> None:
+        bound = _Queue(queue, routing_keys, handler)
+        self._queues[queue] = bound
+        bound.worker = asyncio.create_task(self._work(bound), name=f"consume:{queue}")
+
+    async def _work(self, queue: _Queue) -> None:
+        slots = asyncio.Semaphore(self.concurrency)
+        while True:
+            delivery = await queue.pending.get()
+            await slots.acquire()
+            task = asyncio.create_task(self._deliver(queue, delivery))
+            task.add_done_callback(lambda _: slots.release())
+
+    async def _deliver(self, queue: _Queue, delivery: _Delivery) -> None:
+        delivery.attempts += 1
+        try:
+            await queue.handler(delivery.event)
+        except Exception:
+            log.exception("handler failed", extra={
+                "queue": queue.name, "event_id": delivery.event.id, "attempt": delivery.attempts,
+            })
+            if delivery.attempts >= self.delivery_limit:
+                queue.dead.append(delivery.event)
+                self._settle(delivery)
+            else:
+                await asyncio.sleep(self.retry_delay)
+                queue.pending.put_nowait(delivery)
+            return
+        self._settle(delivery)
+
+    @staticmethod
+    def _settle(delivery: _Delivery) -> None:
+        if not delivery.settled.done():
+            delivery.settled.set_result(None)
+
+    async def dead_letters(self, queue: str) -> list[CloudEvent]:
+        bound = self._queues.get(queue)
+        if bound is None:
+            return []
+        drained, bound.dead = bound.dead, []
+        return drained

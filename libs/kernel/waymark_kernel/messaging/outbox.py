@@ -1,0 +1,131 @@
+"""Transactional outbox: the event row is written in the transaction of the change; the
+relay publishes it with a publisher confirm and only then marks it sent."""
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import datetime
+
+import asyncpg
+from sqlalchemy import Column, DateTime, Index, Text, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from waymark_kernel.db import Database, after_commit
+from waymark_kernel.events import CloudEvent, EventData, utcnow
+from waymark_kernel.messaging.broker import Broker, PublishFailed
+
+log = logging.getLogger("waymark.outbox")
+NOTIFY_CHANNEL = "waymark_outbox"
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "created_at"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    event_type: str = Field(max_length=100)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    published_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    attempts: int = 0
+
+
+async def record_event(session: AsyncSession, source: str, event_type: str, data: EventData) -> CloudEvent:
+    """Add an event to the outbox inside the caller's transaction."""
+    event = CloudEvent.of(source, event_type, data)
+    session.add(OutboxMessage(
+        id=uuid.UUID(event.id), event_type=event.type, body=event.model_dump_json(),
+        created_at=event.time,
+    ))
+    if session.bind.dialect.name == "postgresql":
+        # Delivered by PostgreSQL only if the transaction commits: wakes relays elsewhere.
+        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    wake = session.info.get("on_outbox_commit")
+    if wake is not None:
+        after_commit(session, "outbox", wake)
+    return event
+
+
+class OutboxRelay:
+    def __init__(
+        self, database: Database, broker: Broker, *, poll_seconds: float = 1.0, batch_size: int = 100
+    ) -> None:
+        self.database = database
+        self.broker = broker
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self._wakeup = asyncio.Event()
+        database.on_outbox_commit = self.wake
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch in order; returns how many were confirmed."""
+        async with self.database.transaction() as session:
+            query = (
+                select(OutboxMessage)
+                .where(OutboxMessage.published_at.is_(None))
+                .order_by(OutboxMessage.created_at, OutboxMessage.id)
+                .limit(self.batch_size)
+            )
+            if not self.database.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            messages = (await session.execute(query)).scalars().all()
+            confirmed = []
+            for message in messages:
+                try:
+                    await self.broker.publish(CloudEvent.model_validate_json(message.body))
+                except PublishFailed as exc:
+                    log.warning("publish not confirmed; will retry", extra={
+                        "event_id": str(message.id), "reason": str(exc),
+                    })
+                    await session.execute(
+                        update(OutboxMessage).where(OutboxMessage.id == message.id)
+                        .values(attempts=OutboxMessage.attempts + 1)
+                    )
+                    break  # keep the order: later events wait for this one
+                confirmed.append(message.id)
+            if confirmed:
+                await session.execute(
+                    update(OutboxMessage).where(OutboxMessage.id.in_(confirmed))
+                    .values(published_at=utcnow())
+                )
+            return len(confirmed)
+
+    async def run(self) -> None:
+        listener = await self._listen()
+        try:
+            while True:
+                self._wakeup.clear()
+                try:
+                    published = await self.publish_pending()
+                except Exception:
+                    log.exception("outbox relay pass failed")
+                    published = 0
+                if published == self.batch_size:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
+        finally:
+            if listener is not None:
+                with contextlib.suppress(Exception):
+                    await listener.close()
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        if self.database.is_sqlite:
+            return None
+        dsn = make_url(self.database.url).set(drivername="postgresql")
+        try:
+            connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+            await connection.add_listener(NOTIFY_CHANNEL, lambda *_: self.wake())
+            return connection
+        except (OSError, asyncpg.PostgresError):
+            log.warning("LISTEN unavailable; the relay polls instead")
+            return None
+

@@ -1,0 +1,123 @@
+"""RabbitMQ broker on aio-pika: robust connection, publisher confirms, quorum queues."""
+
+import asyncio
+import logging
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
+
+from waymark_kernel.events import CloudEvent
+from waymark_kernel.messaging.broker import EventHandler, PublishFailed
+
+log = logging.getLogger("waymark.broker")
+
+
+class RabbitMqBroker:
+    def __init__(
+        self, url: str, exchange: str, *, prefetch: int = 32, delivery_limit: int = 5,
+        publish_timeout: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.exchange_name = exchange
+        self.dead_letter_exchange_name = f"{exchange}.dlx"
+        self.prefetch = prefetch
+        self.delivery_limit = delivery_limit
+        self.publish_timeout = publish_timeout
+        self._connection: AbstractRobustConnection | None = None
+        self._publish_channel: AbstractRobustChannel | None = None
+        self._exchange: aio_pika.abc.AbstractExchange | None = None
+        self._consumer_channels: list[AbstractRobustChannel] = []
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(self.url, client_properties={
+            "connection_name": f"waymark:{self.exchange_name}"
+        })
+        self._publish_channel = await self._connection.channel(publisher_confirms=True)
+        self._exchange = await self._declare_exchanges(self._publish_channel)
+
+    async def _declare_exchanges(self, channel: AbstractRobustChannel) -> aio_pika.abc.AbstractExchange:
+        await channel.declare_exchange(
+            self.dead_letter_exchange_name, aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        return await channel.declare_exchange(
+            self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    async def ping(self) -> None:
+        if self._connection is None or self._connection.is_closed:
+            raise ConnectionError("not connected to RabbitMQ")
+
+    async def publish(self, event: CloudEvent) -> None:
+        if self._exchange is None:
+            raise PublishFailed("broker not started")
+        message = aio_pika.Message(
+            event.to_bytes(),
+            message_id=event.id,
+            type=event.type,
+            content_type="application/cloudevents+json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        try:
+            # With publisher confirms on, this returns once the broker has confirmed.
+            await asyncio.wait_for(
+                self._exchange.publish(message, routing_key=event.type),
+                timeout=self.publish_timeout,
+            )
+        except Exception as exc:
+            raise PublishFailed(f"{type(exc).__name__}: {exc}") from exc
+
+    async def consume(self, queue: str, routing_keys: list[str], handler: EventHandler) -> None:
+        assert self._connection is not None, "start() first"
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=self.prefetch)
+        exchange = await self._declare_exchanges(channel)
+        dead_letter_queue = await channel.declare_queue(
+            f"{queue}.dead", durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await dead_letter_queue.bind(self.dead_letter_exchange_name, routing_key=queue)
+        work_queue = await channel.declare_queue(queue, durable=True, arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": self.delivery_limit,
+            "x-dead-letter-exchange": self.dead_letter_exchange_name,
+            "x-dead-letter-routing-key": queue,
+        })
+        for key in routing_keys:
+            await work_queue.bind(exchange, routing_key=key)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            try:
+                event = CloudEvent.from_bytes(message.body)
+            except ValueError:
+                log.error("unreadable message dead-lettered", extra={"queue": queue})
+                await message.reject(requeue=False)
+                return
+            try:
+                await handler(event)
+            except Exception:
+                log.exception("handler failed; message requeued", extra={
+                    "queue": queue, "event_id": event.id, "event_type": event.type,
+                })
+                # The quorum queue counts deliveries and dead-letters past the limit.
+                await message.nack(requeue=True)
+                return
+            await message.ack()
+
+        await work_queue.consume(on_message)
+        self._consumer_channels.append(channel)
+
+    async def dead_letters(self, queue: str) -> list[CloudEvent]:
+        assert self._connection is not None, "start() first"
+        events = []
+        async with self._connection.channel() as channel:
+            dead = await channel.declare_queue(
+                f"{queue}.dead", durable=True, arguments={"x-queue-type": "quorum"}
+            )
+            while (message := await dead.get(fail=False, no_ack=False)) is not None:
+                events.append(CloudEvent.from_bytes(message.body))
+                await message.ack()
+        return events

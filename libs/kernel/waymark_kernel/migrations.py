@@ -1,0 +1,80 @@
+"""Alembic, run programmatically: each service keeps its own script folder and history."""
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import sqlalchemy as sa
+from alembic import command, context, op
+from alembic.config import Config
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from waymark_kernel.db import is_sqlite
+
+
+def _config(database_url: str, script_location: Path) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+async def ensure_database(database_url: str) -> None:
+    """Create the PostgreSQL database named in the URL if it does not exist yet."""
+    if is_sqlite(database_url):
+        return
+    url = make_url(database_url)
+    admin = url.set(drivername="postgresql", database="postgres")
+    connection = await asyncpg.connect(admin.render_as_string(hide_password=False))
+    try:
+        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", url.database)
+        if not exists:
+            await connection.execute(f'CREATE DATABASE "{url.database}"')
+    finally:
+        await connection.close()
+
+
+async def upgrade(database_url: str, script_location: Path) -> None:
+    await ensure_database(database_url)
+    # Alembic's env runs its own event loop, so it gets a thread of its own.
+    await asyncio.to_thread(command.upgrade, _config(database_url, script_location), "head")
+
+
+def run_env() -> None:
+    """The body of every service's migrations/env.py (online, async engine)."""
+    url = context.config.attributes["database_url"]
+
+    def migrate(connection: sa.Connection) -> None:
+        context.configure(connection=connection, render_as_batch=is_sqlite(url))
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run() -> None:
+        engine = create_async_engine(url)
+        async with engine.connect() as connection:
+            await connection.run_sync(migrate)
+            await connection.commit()
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+def create_messaging_tables() -> None:
+    """Outbox and processed-event tables, used by every service's first migration."""
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.Uuid(), primary_key=True),
+        sa.Column("event_type", sa.String(100), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    )
+    op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "created_at"])
+    op.create_table(
+        "processed_events",
+        sa.Column("consumer", sa.String(100), primary_key=True),
+        sa.Column("event_id", sa.Uuid(), primary_key=True),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+    )

@@ -1,0 +1,110 @@
+"""Every setting is an environment variable prefixed WAYMARK_ (a .env file works too)."""
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_ADMIN_SECRET = "waymark-development-admin-secret"  # documented in the README
+SERVICE_NAMES = ("registry", "referrals", "notifications")
+
+
+class RunMode(StrEnum):
+    standalone = "standalone"
+    distributed = "distributed"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WAYMARK_", env_file=".env", extra="ignore")
+
+    mode: RunMode = RunMode.standalone
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("./var")
+    admin_client_secret: str | None = None
+    seed_demo: bool | None = None
+
+    # Databases: explicit URLs win; otherwise SQLite files (standalone) or one PostgreSQL
+    # database per service on postgres_url (distributed).
+    postgres_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+    database_prefix: str = "waymark"
+    registry_database_url: str | None = None
+    referrals_database_url: str | None = None
+    notifications_database_url: str | None = None
+    gateway_database_url: str | None = None
+
+    broker_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    event_exchange: str = "waymark.events"
+    queue_prefix: str = "waymark"
+    consumer_prefetch: int = 32
+    delivery_limit: int = 5
+    outbox_poll_seconds: float = 1.0
+
+    # Where the services find each other in distributed mode (defaults: WAYMARK_PORT + 1..3).
+    registry_url: str | None = None
+    referrals_url: str | None = None
+    notifications_url: str | None = None
+    jwks_url: str | None = None
+    upstream_timeout_seconds: float = 10.0
+
+    token_issuer: str = "waymark"
+    token_audience: str = "waymark-api"
+    token_ttl_seconds: int = 900
+
+    # Key-encryption key for personal data, base64 of 32 bytes; standalone generates one.
+    encryption_key: str | None = None
+
+    webhook_allow_insecure: bool = False
+    webhook_retry_schedule: list[float] = Field(
+        default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000]
+    )
+    webhook_timeout_seconds: float = 15.0
+    rate_limit: str = "600/minute"
+    log_level: str = "INFO"
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [float(part) for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def is_standalone(self) -> bool:
+        return self.mode is RunMode.standalone
+
+    @cached_property
+    def admin_secret(self) -> str:
+        if self.admin_client_secret:
+            return self.admin_client_secret
+        if self.is_standalone:
+            return DEVELOPMENT_ADMIN_SECRET
+        raise RuntimeError("WAYMARK_ADMIN_CLIENT_SECRET is required in distributed mode")
+
+    @property
+    def should_seed_demo(self) -> bool:
+        return self.is_standalone if self.seed_demo is None else self.seed_demo
+
+    def database_url(self, component: str) -> str:
+        explicit = getattr(self, f"{component}_database_url")
+        if explicit:
+            return explicit
+        if self.is_standalone:
+            return f"sqlite+aiosqlite:///{self.data_dir.resolve() / f'{component}.db'}"
+        return f"{self.postgres_url.rstrip('/')}/{self.database_prefix}_{component}"
+
+    def service_url(self, service: str) -> str:
+        explicit = getattr(self, f"{service}_url")
+        if explicit:
+            return explicit.rstrip("/")
+        return f"http://{self.host}:{self.port + 1 + SERVICE_NAMES.index(service)}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def jwks_endpoint(self) -> str:
+        return self.jwks_url or f"{self.gateway_url}/.well-known/jwks.json"

@@ -1,0 +1,100 @@
+"""What every Waymark HTTP process shares: request ids, metrics, health and readiness."""
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from waymark_kernel.logging import request_id_var
+from waymark_kernel.problems import install_problem_handlers
+
+REQUEST_ID_HEADER = b"x-request-id"
+REQUESTS = Counter(
+    "waymark_http_requests_total", "HTTP requests answered", ["component", "method", "status"]
+)
+LATENCY = Histogram(
+    "waymark_http_request_duration_seconds", "HTTP request latency", ["component", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+def incoming_request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER and 0 < len(value) <= 128:
+            return value.decode("latin-1")
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """Pure ASGI (no per-request task): sets the request id, echoes it, counts and times."""
+
+    def __init__(self, app: ASGIApp, component: str) -> None:
+        self.app = app
+        self.component = component
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = incoming_request_id(scope)
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode("latin-1"))
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            method = scope["method"]
+            REQUESTS.labels(self.component, method, str(status)).inc()
+            LATENCY.labels(self.component, method).observe(time.perf_counter() - started)
+            request_id_var.reset(token)
+
+
+def install_operations(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
+    """`/healthz` (alive), `/readyz` (every dependency answers), `/metrics` (Prometheus)."""
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        results: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                await check()
+                results[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - readiness reports any failure
+                results[name] = f"unavailable: {type(exc).__name__}"
+        ready = all(value == "ok" for value in results.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": results},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_base_app(component: str, *, title: str, lifespan, checks: dict[str, ReadinessCheck]) -> FastAPI:
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan, openapi_url="/openapi.json")
+    install_problem_handlers(app)
+    install_operations(app, checks)
+    app.add_middleware(RequestContextMiddleware, component=component)
+    return app
