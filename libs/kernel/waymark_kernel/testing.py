@@ -1,0 +1,61 @@
+"""Helpers for the tests of every service: a token issuer of their own and throw-away
+PostgreSQL databases. Tests need real PostgreSQL and RabbitMQ; they fail if either is down."""
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from waymark_kernel.auth import ROLES
+from waymark_kernel.signing import SigningKey
+
+POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
+ISSUER, AUDIENCE = "waymark", "waymark-api"
+
+
+class TestIssuer:
+    """Mints tokens the way the gateway does, with a key only the test knows."""
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        self.key = SigningKey.generate()
+
+    def token(self, organization_id: uuid.UUID | None, *roles: str, ttl_seconds: int = 600) -> str:
+        assert all(role in ROLES for role in roles)
+        return self.key.issue(
+            subject=f"test-{uuid.uuid4().hex[:8]}", organization_id=organization_id,
+            roles=list(roles), issuer=ISSUER, audience=AUDIENCE, ttl_seconds=ttl_seconds,
+        )
+
+    def headers(self, organization_id: uuid.UUID | None, *roles: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(organization_id, *roles)}"}
+
+    async def key_source(self) -> dict[str, Any]:
+        return {"keys": [self.key.jwk()]}
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+async def create_database(prefix: str) -> str:
+    """A new, empty PostgreSQL database; returns its SQLAlchemy URL."""
+    name = unique_name(prefix)
+    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return f"{POSTGRES_URL}/{name}"
+
+
+async def drop_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
