@@ -1,0 +1,47 @@
+# The verbs of the project. Everything needs only python3 (3.11) on the PATH; uv is
+# installed into .tools/ from PyPI, the project's dependencies into .venv/ from uv.lock.
+UV_VERSION := 0.13.9
+PYTHON ?= python3
+UV := .tools/bin/uv
+RUN := $(UV) run --frozen --no-sync
+export UV_PROJECT_ENVIRONMENT := .venv
+
+.PHONY: help sync run up migrate test test-fast bench lint
+
+help:
+	@echo "make run      standalone network with demo data (one process, SQLite)"
+	@echo "make up       distributed network on this machine (PostgreSQL, RabbitMQ, one process a part)"
+	@echo "make migrate  create the PostgreSQL databases and run every migration (distributed)"
+	@echo "make test     the full test suite (needs PostgreSQL and RabbitMQ on localhost)"
+	@echo "make bench    benchmarks; results go into docs/benchmarks.md"
+
+$(UV):
+	@$(PYTHON) -m venv .tools || { echo "python3 -m venv failed: install python3-venv (apt-get install python3-venv)"; exit 1; }
+	@.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) uv.lock pyproject.toml */pyproject.toml services/*/pyproject.toml libs/*/pyproject.toml
+	$(UV) sync --frozen
+	@touch $@
+
+sync: .venv/.synced
+
+run: sync
+	$(RUN) waymark run
+
+up: sync
+	$(RUN) waymark up
+
+migrate: sync
+	$(RUN) waymark migrate
+
+test: sync
+	$(RUN) pytest
+
+test-fast: sync
+	$(RUN) pytest -x -q --ignore=tests
+
+bench: sync
+	$(RUN) python -m benchmarks.run
+
+lint: sync
+	$(RUN) ruff check .

@@ -1,0 +1,3 @@
+from waymark_cli.main import main
+
+main()

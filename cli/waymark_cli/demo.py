@@ -1,0 +1,165 @@
+"""The demo network: the fifteen National Societies, one fictional CSO per country and a
+few services, all created through the public API as the network admin would."""
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+DEMO_MARK = "(demo)"
+
+
+@dataclass(frozen=True)
+class Country:
+    code: str
+    name: str
+    national_society: str
+    languages: tuple[str, ...]
+    city: str
+    admin_area: str
+    latitude: float
+    longitude: float
+
+
+# Names of the National Societies as in the design (§1); coordinates of the capital city.
+COUNTRIES = (
+    Country("BJ", "Benin", "Red Cross of Benin", ("fr",), "Porto-Novo", "Ouémé", 6.4969, 2.6289),
+    Country("EC", "Ecuador", "Ecuadorian Red Cross", ("es",), "Quito", "Pichincha", -0.1807, -78.4678),
+    Country("ET", "Ethiopia", "Ethiopian Red Cross Society", ("am", "en"), "Addis Ababa", "Addis Ababa", 9.0300, 38.7400),
+    Country("GT", "Guatemala", "Guatemalan Red Cross", ("es",), "Guatemala City", "Guatemala", 14.6349, -90.5069),
+    Country("HN", "Honduras", "Honduran Red Cross", ("es",), "Tegucigalpa", "Francisco Morazán", 14.0723, -87.1921),
+    Country("ID", "Indonesia", "Indonesian Red Cross (Palang Merah Indonesia)", ("id",), "Jakarta", "DKI Jakarta", -6.2088, 106.8456),
+    Country("JO", "Jordan", "Jordan National Red Crescent Society", ("ar",), "Amman", "Amman", 31.9454, 35.9284),
+    Country("KZ", "Kazakhstan", "Kazakh Red Crescent", ("kk", "ru"), "Astana", "Astana", 51.1694, 71.4491),
+    Country("LB", "Lebanon", "Lebanese Red Cross", ("ar", "fr"), "Beirut", "Beirut", 33.8938, 35.5018),
+    Country("MA", "Morocco", "Moroccan Red Crescent", ("ar", "fr"), "Rabat", "Rabat-Salé-Kénitra", 34.0209, -6.8416),
+    Country("NP", "Nepal", "Nepal Red Cross Society", ("ne",), "Kathmandu", "Bagmati", 27.7172, 85.3240),
+    Country("RU", "Russian Federation", "Russian Red Cross", ("ru",), "Moscow", "Moscow", 55.7558, 37.6173),
+    Country("TJ", "Tajikistan", "Red Crescent Society of Tajikistan", ("tg", "ru"), "Dushanbe", "Dushanbe", 38.5598, 68.7870),
+    Country("TH", "Thailand", "Thai Red Cross Society", ("th",), "Bangkok", "Bangkok", 13.7563, 100.5018),
+    Country("ZW", "Zimbabwe", "Zimbabwe Red Cross Society", ("en", "sn"), "Harare", "Harare", -17.8252, 31.0335),
+)
+
+
+def _location(country: Country, name: str, *, confidential: bool = False) -> dict:
+    return {
+        "name": name, "address": None, "city": country.city, "admin_area": country.admin_area,
+        "country": country.code, "latitude": country.latitude, "longitude": country.longitude,
+        "confidential": confidential,
+    }
+
+
+def _services(country: Country, national_society_id: str, cso_id: str, categories: dict[str, str]) -> list[dict]:
+    common = {
+        "status": "active", "free_of_charge": True, "accepts_referrals": True,
+        "capacity": "available", "interpretation_available": True,
+    }
+    return [
+        {
+            **common, "organization_id": national_society_id,
+            "name": f"Migrant help desk and restoring family links {DEMO_MARK}",
+            "description": "Information, referral and family-tracing for migrants in "
+                           f"{country.name}. Fictional demo service.",
+            "categories": [categories["family_links"], categories["health"]],
+            "languages": list(country.languages), "populations": ["all_migrants"],
+            "migration_stages": ["origin", "transit", "destination", "return"],
+            "response_time_hours": 72,
+            "locations": [_location(country, f"{country.national_society} headquarters")],
+        },
+        {
+            **common, "organization_id": cso_id,
+            "name": f"Legal aid for migrant domestic workers {DEMO_MARK}",
+            "description": "Advice on contracts, unpaid wages and documents. Fictional demo service.",
+            "categories": [categories["legal"]], "languages": list(country.languages),
+            "populations": ["migrant_domestic_workers"],
+            "migration_stages": ["destination", "return"], "response_time_hours": 24,
+            "locations": [_location(country, f"{country.city} legal clinic")],
+        },
+        {
+            **common, "organization_id": cso_id,
+            "name": f"Safe shelter for survivors of trafficking {DEMO_MARK}",
+            "description": "Emergency accommodation and case management. Fictional demo service.",
+            "categories": [categories["shelter"], categories["trafficking"]],
+            "languages": list(country.languages),
+            "populations": ["victims_of_trafficking", "women_at_risk"],
+            "migration_stages": ["transit", "destination"], "capacity": "limited",
+            "response_time_hours": 1,
+            "locations": [_location(country, "Shelter", confidential=True)],
+        },
+    ]
+
+
+def pick_categories(taxonomy: dict) -> dict[str, str]:
+    """Map the demo's needs onto the registry's taxonomy codes by their English names."""
+    wanted = {
+        "family_links": "family", "health": "health", "legal": "legal",
+        "shelter": "shelter", "trafficking": "trafficking",
+    }
+    terms = taxonomy["items"]
+    chosen = {}
+    for need, word in wanted.items():
+        matches = [t for t in terms if word in (t.get("names", {}).get("en") or t["name"]).lower()]
+        chosen[need] = min(matches, key=lambda t: (t.get("parent_code") is not None, len(t["code"])))["code"]
+    return chosen
+
+
+async def seed(client: httpx.AsyncClient, admin_secret: str, credentials_file: Path) -> list[dict]:
+    """Create the demo network through the API; returns the demo clients' credentials."""
+    admin = await _token(client, "network-admin", admin_secret)
+    existing = await client.get("/v1/organizations", params={"limit": 1}, headers=admin)
+    existing.raise_for_status()
+    if existing.json()["items"]:
+        return []
+    taxonomy = await client.get("/v1/taxonomy", headers=admin)
+    taxonomy.raise_for_status()
+    categories = pick_categories(taxonomy.json())
+    credentials = []
+    for country in COUNTRIES:
+        society = await _create(client, admin, "/v1/organizations", {
+            "name": country.national_society, "type": "national_society", "country": country.code,
+            "languages": list(country.languages),
+            "description": f"The National Red Cross or Red Crescent Society of {country.name}.",
+        })
+        cso = await _create(client, admin, "/v1/organizations", {
+            "name": f"{country.name} Migrant Workers Support Network {DEMO_MARK}", "type": "cso",
+            "country": country.code, "languages": list(country.languages),
+            "description": "A fictional civil-society organisation for the demo network.",
+        })
+        for organization in (society, cso):
+            await _create(client, admin, f"/v1/organizations/{organization['id']}", {"verified": True}, method="PATCH")
+            secret = await _create(client, admin, f"/v1/organizations/{organization['id']}/clients", {
+                "name": "demo caseworker desk", "roles": ["org_admin", "caseworker"],
+            })
+            credentials.append({
+                "organization": organization["name"], "organization_id": organization["id"],
+                "country": country.code, "client_id": secret["client_id"],
+                "client_secret": secret["client_secret"],
+            })
+        for service in _services(country, society["id"], cso["id"], categories):
+            await _create(client, admin, "/v1/services", service)
+    _write_private(credentials_file, json.dumps(credentials, indent=2, ensure_ascii=False))
+    return credentials
+
+
+async def _token(client: httpx.AsyncClient, client_id: str, secret: str) -> dict[str, str]:
+    response = await client.post("/v1/auth/token", data={
+        "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret,
+    })
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def _create(client: httpx.AsyncClient, headers: dict, path: str, body: dict, method: str = "POST") -> dict:
+    response = await client.request(method, path, json=body, headers=headers)
+    if response.status_code >= 400:
+        raise RuntimeError(f"demo seeding failed at {method} {path}: {response.status_code} {response.text}")
+    return response.json()
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)

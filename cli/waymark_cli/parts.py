@@ -1,0 +1,48 @@
+"""The parts of the network and how each is built; the launcher's only knowledge of them."""
+
+import base64
+import os
+import secrets
+from importlib import import_module
+from pathlib import Path
+
+from fastapi import FastAPI
+from waymark_kernel.auth import KeySource
+from waymark_kernel.messaging.broker import Broker
+from waymark_kernel.settings import SERVICE_NAMES, Settings
+
+PARTS = ("gateway", *SERVICE_NAMES)
+PACKAGES = {
+    "gateway": "waymark_gateway",
+    "registry": "waymark_registry",
+    "referrals": "waymark_referrals",
+    "notifications": "waymark_notifications",
+}
+
+
+def migrations_of(part: str) -> Path:
+    return Path(import_module(PACKAGES[part]).__file__).parent / "migrations"
+
+
+def create_service(
+    name: str, settings: Settings, *, broker: Broker | None = None, key_source: KeySource | None = None
+) -> FastAPI:
+    module = import_module(f"{PACKAGES[name]}.main")
+    return module.create_app(settings, broker=broker, key_source=key_source)
+
+
+def port_of(part: str, settings: Settings) -> int:
+    return settings.port + PARTS.index(part)
+
+
+def with_local_keys(settings: Settings) -> Settings:
+    """Development key-encryption key kept in the data folder when none is configured."""
+    if settings.encryption_key:
+        return settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = settings.data_dir / "encryption.key"
+    if not key_file.exists():
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(base64.b64encode(secrets.token_bytes(32)).decode())
+    return settings.model_copy(update={"encryption_key": key_file.read_text().strip()})

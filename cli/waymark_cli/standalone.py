@@ -1,0 +1,83 @@
+"""Standalone mode: the gateway and the three services in one process, each service on its
+own SQLite file, joined by the in-process broker."""
+
+import asyncio
+import contextlib
+import json
+import logging
+
+import httpx
+import uvicorn
+from waymark_gateway.main import AsgiUpstream, jwks_document, load_or_create_signing_key
+from waymark_gateway.main import create_app as create_gateway
+from waymark_kernel.messaging.inprocess import InProcessBroker
+from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, SERVICE_NAMES, Settings
+
+from waymark_cli import demo
+from waymark_cli.parts import create_service, with_local_keys
+
+log = logging.getLogger("waymark.standalone")
+
+
+async def run_standalone(settings: Settings) -> None:
+    settings = with_local_keys(settings)
+    signing_key = load_or_create_signing_key(settings)
+
+    async def key_source() -> dict:
+        return jwks_document([signing_key])
+
+    broker = InProcessBroker(delivery_limit=settings.delivery_limit)
+    await broker.start()
+    services = {
+        name: create_service(name, settings, broker=broker, key_source=key_source)
+        for name in SERVICE_NAMES
+    }
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(broker.close)
+        for app in services.values():
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        gateway = create_gateway(
+            settings, upstreams={name: AsgiUpstream(app) for name, app in services.items()},
+            signing_key=signing_key,
+        )
+        server = uvicorn.Server(uvicorn.Config(
+            gateway, host=settings.host, port=settings.port, log_config=None, access_log=False,
+            lifespan="on",
+        ))
+        announce = asyncio.create_task(_when_started(server, settings))
+        try:
+            await server.serve()
+        finally:
+            announce.cancel()
+
+
+async def _when_started(server: uvicorn.Server, settings: Settings) -> None:
+    while not server.started:
+        await asyncio.sleep(0.05)
+    credentials_file = settings.data_dir / "demo-credentials.json"
+    if settings.should_seed_demo:
+        async with httpx.AsyncClient(base_url=settings.gateway_url, timeout=30) as client:
+            created = await demo.seed(client, settings.admin_secret, credentials_file)
+        if created:
+            log.info("demo network seeded", extra={"organizations": len(created)})
+    print(banner(settings, credentials_file), flush=True)
+
+
+def banner(settings: Settings, credentials_file) -> str:
+    lines = [
+        "",
+        f"Waymark ({settings.mode.value}) is ready at {settings.gateway_url}",
+        f"  API documentation: {settings.gateway_url}/docs",
+        "  network admin:     client_id=network-admin  client_secret=" + settings.admin_secret,
+    ]
+    if settings.admin_secret == DEVELOPMENT_ADMIN_SECRET:
+        lines.append("  WARNING: this is the documented DEVELOPMENT admin secret; set "
+                     "WAYMARK_ADMIN_CLIENT_SECRET for anything but a demo.")
+    if credentials_file.exists():
+        clients = json.loads(credentials_file.read_text())
+        lines.append(f"  demo organisations' clients ({len(clients)}), all in {credentials_file}:")
+        for entry in clients[:2]:
+            lines.append(f"    {entry['organization']}: client_id={entry['client_id']} "
+                         f"client_secret={entry['client_secret']}")
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)

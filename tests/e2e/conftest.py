@@ -1,0 +1,53 @@
+"""Fixtures: the network started as a user starts it, and a local webhook receiver."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from tests.e2e.support import Network, WebhookReceiver, clean_up, start, stop
+
+
+@pytest.fixture
+def standalone(tmp_path: Path) -> Iterator[Network]:
+    network = start("run", tmp_path, {"WAYMARK_SEED_DEMO": "false"})
+    yield network
+    stop(network)
+
+
+@pytest.fixture
+def distributed(tmp_path: Path) -> Iterator[Network]:
+    unique = uuid.uuid4().hex[:10]
+    prefix, exchange, queues = f"e2e_{unique}", f"e2e.{unique}.events", f"e2e.{unique}"
+    network = start("up", tmp_path, {
+        "WAYMARK_DATABASE_PREFIX": prefix, "WAYMARK_EVENT_EXCHANGE": exchange,
+        "WAYMARK_QUEUE_PREFIX": queues, "WAYMARK_SEED_DEMO": "false",
+    })
+    try:
+        yield network
+    finally:
+        stop(network)
+        asyncio.run(clean_up(prefix, exchange, queues))
+
+
+@pytest.fixture
+async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
+    receiver = WebhookReceiver(url="")
+
+    async def accept(request: web.Request) -> web.Response:
+        receiver.received.append((dict(request.headers), await request.read()))
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hooks", accept)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    receiver.url = f"http://127.0.0.1:{port}/hooks"
+    yield receiver
+    await runner.cleanup()

@@ -1,0 +1,110 @@
+"""Starting the network as a user does (`waymark run`, `waymark up`) and receiving its webhooks."""
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aio_pika
+import httpx
+from waymark_kernel.testing import RABBITMQ_URL, drop_database
+
+ADMIN_SECRET = "e2e-admin-secret-not-for-production"
+PARTS = ("gateway", "registry", "referrals", "notifications")
+
+
+def free_port_block(size: int) -> int:
+    """A base port with `size` consecutive free ports above it."""
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + size >= 65535:
+            continue
+        try:
+            for offset in range(size):
+                with socket.socket() as taken:
+                    taken.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no block of free ports")
+
+
+@dataclass
+class Network:
+    base_url: str
+    process: subprocess.Popen
+    log: Path
+
+
+def start(verb: str, tmp_path: Path, extra_env: dict[str, str]) -> Network:
+    port = free_port_block(len(PARTS))
+    log = tmp_path / f"waymark-{verb}.log"
+    env = {
+        **os.environ,
+        "WAYMARK_PORT": str(port),
+        "WAYMARK_HOST": "127.0.0.1",
+        "WAYMARK_DATA_DIR": str(tmp_path / "var"),
+        "WAYMARK_ADMIN_CLIENT_SECRET": ADMIN_SECRET,
+        "WAYMARK_WEBHOOK_ALLOW_INSECURE": "true",
+        "WAYMARK_WEBHOOK_RETRY_SCHEDULE": "0.2,0.5,1",
+        **extra_env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "waymark_cli", verb], env=env, stdout=log.open("w"),
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    network = Network(f"http://127.0.0.1:{port}", process, log)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"`waymark {verb}` exited:\n{log.read_text()[-4000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{network.base_url}/readyz", timeout=2).status_code == 200:
+                return network
+        time.sleep(0.3)
+    stop(network)
+    raise RuntimeError(f"`waymark {verb}` not ready:\n{log.read_text()[-4000:]}")
+
+
+def stop(network: Network) -> None:
+    if network.process.poll() is None:
+        os.killpg(network.process.pid, signal.SIGINT)
+        try:
+            network.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(network.process.pid, signal.SIGKILL)
+            network.process.wait()
+
+
+async def clean_up(prefix: str, exchange: str, queues: str) -> None:
+    for part in PARTS:
+        await drop_database(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{prefix}_{part}")
+    connection = await aio_pika.connect(RABBITMQ_URL)
+    async with connection:
+        channel = await connection.channel()
+        for part in PARTS:
+            for name in (f"{queues}.{part}", f"{queues}.{part}.dead"):
+                await channel.queue_delete(name)
+        await channel.exchange_delete(exchange)
+        await channel.exchange_delete(f"{exchange}.dlx")
+
+
+@dataclass
+class WebhookReceiver:
+    url: str
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+    async def wait_for(self, count: int, timeout: float = 30) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.received) < count and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+
+
