@@ -1,0 +1,214 @@
+"""Events published on the broker reach, signed, exactly the organisations they concern."""
+
+import json
+import uuid
+
+from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook
+from waymark_kernel.events import ReferralChanged, ServiceChanged
+from waymark_notifications.deliveries.models import Delivery
+
+
+def referral(sender: uuid.UUID, receiver: uuid.UUID, status: str = "requested") -> ReferralChanged:
+    return ReferralChanged(
+        referral_id=uuid.uuid4(), sender_org_id=sender, receiver_org_id=receiver, status=status,
+        from_country="NP", to_country="LB", urgency="high", version=1,
+    )
+
+
+def service(organization: uuid.UUID) -> ServiceChanged:
+    return ServiceChanged(
+        service_id=uuid.uuid4(), organization_id=organization, status="active",
+        accepts_referrals=True, countries=["LB"], categories=["legal"],
+    )
+
+
+async def deliveries_of(notifications, subscription: dict) -> list[Delivery]:
+    async with notifications.app.state.database.transaction() as session:
+        return list((await session.execute(
+            select(Delivery).where(Delivery.subscription_id == uuid.UUID(subscription["id"]))
+        )).scalars())
+
+
+async def test_events_reach_only_the_organisations_they_concern(notifications, receiver) -> None:
+    sender, destination, bystander = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    endpoints = {org: await receiver() for org in (sender, destination, bystander)}
+    subscriptions = {
+        sender: await notifications.subscribe(sender, endpoints[sender].url, "referral.*"),
+        destination: await notifications.subscribe(destination, endpoints[destination].url, "*"),
+        bystander: await notifications.subscribe(
+            bystander, endpoints[bystander].url, "referral.requested", "service.*"
+        ),
+    }
+
+    requested = await notifications.publish("referral.requested", referral(sender, destination))
+    for org in (sender, destination):
+        (headers, body), = await endpoints[org].wait_for(1)
+        payload = Webhook(subscriptions[org]["secret"]).verify(body, headers)
+        assert payload == {
+            "type": "referral.requested", "timestamp": payload["timestamp"], "data": requested.data,
+        }
+        assert headers["Content-Type"] == "application/json"
+
+    # A public registry change reaches every subscription that listens to it.
+    created = await notifications.publish("service.created", service(sender))
+    (headers, body), = await endpoints[bystander].wait_for(1)
+    assert Webhook(subscriptions[bystander]["secret"]).verify(body, headers)["data"] == created.data
+    await endpoints[destination].wait_for(2)
+
+    bystander_deliveries = await deliveries_of(notifications, subscriptions[bystander])
+    assert [delivery.event_type for delivery in bystander_deliveries] == ["service.created"]
+    sender_deliveries = await deliveries_of(notifications, subscriptions[sender])
+    assert [delivery.event_type for delivery in sender_deliveries] == ["referral.requested"]
+    assert len(endpoints[sender].received) == 1
+
+
+async def test_a_failing_endpoint_gets_the_same_webhook_until_it_answers(
+    notifications, receiver
+) -> None:
+    org = uuid.uuid4()
+    endpoint = await receiver(500, 500, 500)
+    subscription = await notifications.subscribe(org, endpoint.url, "referral.accepted")
+
+    await notifications.publish("referral.accepted", referral(uuid.uuid4(), org, "accepted"))
+    received = await endpoint.wait_for(4)
+    assert len({headers["webhook-id"] for headers, _ in received}) == 1
+    verifier = Webhook(subscription["secret"])
+    for headers, body in received:
+        assert verifier.verify(body, headers)["type"] == "referral.accepted"
+
+    attempts = await notifications.attempts(subscription, 4)
+    assert [attempt["status_code"] for attempt in attempts] == [200, 500, 500, 500]
+    assert [attempt["attempt"] for attempt in attempts] == [4, 3, 2, 1]
+    assert [attempt["succeeded"] for attempt in attempts] == [True, False, False, False]
+    assert {attempt["delivery_id"] for attempt in attempts} == {received[0][0]["webhook-id"]}
+    assert attempts[1]["error"] == "HTTP 500 Internal Server Error"
+    assert attempts[0]["error"] is None and attempts[0]["response_excerpt"] == "ok"
+    assert all(attempt["duration_ms"] >= 0 for attempt in attempts)
+
+    page = (await notifications.client.get(
+        f"/v1/subscriptions/{subscription['id']}/deliveries",
+        headers=notifications.admin(org), params={"limit": 3},
+    )).json()
+    rest = (await notifications.client.get(
+        f"/v1/subscriptions/{subscription['id']}/deliveries",
+        headers=notifications.admin(org), params={"limit": 3, "cursor": page["next_cursor"]},
+    )).json()
+    assert [item["id"] for item in page["items"] + rest["items"]] == [a["id"] for a in attempts]
+    assert rest["next_cursor"] is None
+
+
+async def test_a_delivery_fails_once_the_schedule_is_used_up(start_notifications, receiver) -> None:
+    notifications = await start_notifications(webhook_retry_schedule=[0.05])
+    org = uuid.uuid4()
+    endpoint = await receiver(*[503] * 10)
+    subscription = await notifications.subscribe(org, endpoint.url, "referral.*")
+
+    await notifications.publish("referral.rejected", referral(org, uuid.uuid4(), "rejected"))
+    attempts = await notifications.attempts(subscription, 2)
+    assert [attempt["status_code"] for attempt in attempts] == [503, 503]
+    (delivery,) = await deliveries_of(notifications, subscription)
+    assert delivery.status == "failed" and delivery.next_attempt_at is None
+    shown = await notifications.client.get(
+        f"/v1/subscriptions/{subscription['id']}", headers=notifications.admin(org)
+    )
+    assert shown.json()["enabled"] is True
+
+
+async def test_410_disables_the_subscription_and_says_so(notifications, receiver) -> None:
+    org = uuid.uuid4()
+    gone, watcher = await receiver(410), await receiver()
+    subscription = await notifications.subscribe(org, gone.url, "referral.*")
+    watching = await notifications.subscribe(org, watcher.url, "subscription.disabled")
+
+    await notifications.publish("referral.completed", referral(uuid.uuid4(), org, "completed"))
+    (headers, body), = await watcher.wait_for(1)
+    payload = Webhook(watching["secret"]).verify(body, headers)
+    assert payload["type"] == "subscription.disabled"
+    assert payload["data"] == {
+        "subscription_id": subscription["id"], "organization_id": str(org),
+        "reason": "endpoint_gone",
+    }
+    shown = (await notifications.client.get(
+        f"/v1/subscriptions/{subscription['id']}", headers=notifications.admin(org)
+    )).json()
+    assert shown["enabled"] is False and shown["disabled_reason"] == "endpoint_gone"
+    assert len(gone.received) == 1
+    (attempt,) = await notifications.attempts(subscription, 1)
+    assert attempt["status_code"] == 410 and attempt["succeeded"] is False
+
+    # A disabled subscription gets nothing new; re-enabled, it does again.
+    await notifications.publish("referral.failed", referral(uuid.uuid4(), org, "failed"))
+    assert len(await deliveries_of(notifications, subscription)) == 1
+    path = f"/v1/subscriptions/{subscription['id']}"
+    enabled = await notifications.client.patch(
+        path, headers=notifications.admin(org), json={"enabled": True}
+    )
+    assert enabled.json()["disabled_reason"] is None
+    await notifications.publish("referral.on_hold", referral(uuid.uuid4(), org, "on_hold"))
+    _, (_, body) = await gone.wait_for(2)
+    assert json.loads(body)["type"] == "referral.on_hold"
+
+
+async def test_the_test_event_is_sent_at_once_and_reported(notifications, receiver) -> None:
+    org = uuid.uuid4()
+    endpoint = await receiver()
+    subscription = await notifications.subscribe(org, endpoint.url, "referral.requested")
+    path = f"/v1/subscriptions/{subscription['id']}"
+
+    response = await notifications.client.post(f"{path}/test", headers=notifications.admin(org))
+    assert response.status_code == 200, response.text
+    attempt = response.json()
+    assert attempt["event_type"] == "webhook.test"
+    assert attempt["status_code"] == 200 and attempt["succeeded"] is True
+    assert attempt["attempt"] == 1
+    (headers, body), = endpoint.received
+    assert headers["webhook-id"] == attempt["delivery_id"]
+    payload = Webhook(subscription["secret"]).verify(body, headers)
+    assert payload["type"] == "webhook.test"
+    assert payload["data"] == {"subscription_id": subscription["id"], "organization_id": str(org)}
+    logged = await notifications.client.get(f"{path}/deliveries", headers=notifications.admin(org))
+    assert logged.json()["items"] == [attempt]
+
+
+async def test_a_failed_test_event_is_reported_and_not_retried(notifications, receiver) -> None:
+    org = uuid.uuid4()
+    endpoint = await receiver(500)
+    subscription = await notifications.subscribe(org, endpoint.url, "*")
+    response = await notifications.client.post(
+        f"/v1/subscriptions/{subscription['id']}/test", headers=notifications.admin(org)
+    )
+    assert response.status_code == 200
+    assert response.json()["status_code"] == 500 and response.json()["succeeded"] is False
+    (delivery,) = await deliveries_of(notifications, subscription)
+    assert delivery.status == "failed" and delivery.attempts == 1
+
+
+async def test_an_unreachable_endpoint_is_logged_with_its_error(notifications, receiver) -> None:
+    org = uuid.uuid4()
+    subscription = await notifications.subscribe(org, "http://127.0.0.1:9/hooks", "*")
+    response = await notifications.client.post(
+        f"/v1/subscriptions/{subscription['id']}/test", headers=notifications.admin(org)
+    )
+    attempt = response.json()
+    assert attempt["status_code"] is None and attempt["succeeded"] is False
+    assert attempt["error"].startswith("Cannot connect")
+
+
+async def test_after_rotation_both_secrets_sign_for_a_day(notifications, receiver) -> None:
+    org = uuid.uuid4()
+    endpoint = await receiver()
+    subscription = await notifications.subscribe(org, endpoint.url, "*")
+    path = f"/v1/subscriptions/{subscription['id']}"
+    rotated = await notifications.client.post(
+        f"{path}/rotate-secret", headers=notifications.admin(org)
+    )
+    assert rotated.status_code == 200
+    new_secret = rotated.json()["secret"]
+    assert new_secret.startswith("whsec_") and new_secret != subscription["secret"]
+
+    await notifications.client.post(f"{path}/test", headers=notifications.admin(org))
+    (headers, body), = endpoint.received
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    Webhook(new_secret).verify(body, headers)
+    Webhook(subscription["secret"]).verify(body, headers)

@@ -1,0 +1,166 @@
+"""The dispatcher: a background task that sends due deliveries, concurrently but bounded.
+
+It is woken right after a commit that enqueued deliveries, so a webhook leaves within
+milliseconds of its event; it also looks once a second (retries coming due, work enqueued by
+another replica). A delivery is leased while in flight, so replicas never send it twice at once.
+"""
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+from functools import partial
+
+from fastapi import FastAPI
+from waymark_kernel.db import Database
+from waymark_kernel.events import utcnow
+from waymark_kernel.settings import Settings
+
+from waymark_notifications.clock import as_utc
+from waymark_notifications.deliveries import repository, service
+from waymark_notifications.deliveries.models import Delivery, DeliveryAttempt
+from waymark_notifications.subscriptions.models import Subscription
+from waymark_notifications.subscriptions.service import secrets_in_use
+from waymark_notifications.webhooks.secret_box import SecretBox
+from waymark_notifications.webhooks.sender import WebhookSender
+from waymark_notifications.webhooks.url_guard import UrlGuard
+
+log = logging.getLogger("waymark.notifications.dispatcher")
+LEASE_MARGIN_SECONDS = 30.0
+BUSY_RETRY_SECONDS = 0.01
+
+
+class Dispatcher:
+    def __init__(
+        self, settings: Settings, box: SecretBox, guard: UrlGuard, *, concurrency: int = 64,
+        per_endpoint: int = 4, poll_seconds: float = 1.0,
+    ) -> None:
+        self.settings = settings
+        self.box = box
+        self.guard = guard
+        self.concurrency = concurrency
+        self.per_endpoint = per_endpoint  # one slow endpoint cannot take every slot
+        self.poll_seconds = poll_seconds
+        self._wakeup = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._in_flight: Counter[uuid.UUID] = Counter()
+        self._tasks: set[asyncio.Task] = set()
+        self._database: Database | None = None
+        self._sender: WebhookSender | None = None
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def lease_end(self) -> datetime:
+        return utcnow() + timedelta(
+            seconds=self.settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS
+        )
+
+    async def run(self, app: FastAPI) -> None:
+        """The background task of the service."""
+        if self.settings.webhook_allow_insecure:
+            log.warning("webhook_allow_insecure is on: webhooks may go to http, loopback and "
+                        "private addresses (development and tests only)")
+        self._database = app.state.database
+        async with WebhookSender(
+            self.guard, timeout_seconds=self.settings.webhook_timeout_seconds
+        ) as sender:
+            self._sender = sender
+            self._ready.set()
+            try:
+                while True:
+                    self._wakeup.clear()
+                    try:
+                        pause = await self._dispatch_due()
+                    except Exception:
+                        log.exception("dispatcher pass failed")
+                        pause = self.poll_seconds
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), timeout=pause)
+            finally:
+                self._ready.clear()
+                for task in self._tasks:
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _dispatch_due(self) -> float:
+        """Start sending what is due; returns how long to wait before looking again."""
+        free = self.concurrency - len(self._tasks)
+        if free <= 0:
+            return self.poll_seconds  # a finishing send wakes the loop
+        assert self._database is not None
+        async with self._database.transaction() as session:
+            due = await repository.due(
+                session, now=utcnow(), limit=free, per_endpoint=self.per_endpoint,
+                busy=self._busy_endpoints(), lock=not self._database.is_sqlite,
+            )
+            claimed = self._within_endpoint_limits(due)
+            if claimed:
+                await repository.lease(
+                    session, [delivery.id for delivery, _ in claimed], self.lease_end()
+                )
+        for delivery, subscription in claimed:
+            self._start(delivery, subscription)
+        async with self._database.transaction() as session:
+            next_due = await repository.next_due_at(session, self._busy_endpoints())
+        if next_due is None:
+            return self.poll_seconds
+        until_due = (as_utc(next_due) - utcnow()).total_seconds()
+        floor = 0.0 if claimed else BUSY_RETRY_SECONDS  # due but locked by another replica
+        return min(self.poll_seconds, max(floor, until_due))
+
+    def _busy_endpoints(self) -> set[uuid.UUID]:
+        return {key for key, count in self._in_flight.items() if count >= self.per_endpoint}
+
+    def _within_endpoint_limits(
+        self, claimed: list[tuple[Delivery, Subscription]]
+    ) -> list[tuple[Delivery, Subscription]]:
+        taken: Counter[uuid.UUID] = Counter()
+        kept = []
+        for delivery, subscription in claimed:
+            if self._in_flight[subscription.id] + taken[subscription.id] < self.per_endpoint:
+                taken[subscription.id] += 1
+                kept.append((delivery, subscription))
+        return kept
+
+    def _start(self, delivery: Delivery, subscription: Subscription) -> None:
+        self._in_flight[subscription.id] += 1
+        task = asyncio.create_task(self._deliver_logged(delivery, subscription))
+        self._tasks.add(task)
+        task.add_done_callback(partial(self._finished, subscription.id))
+
+    def _finished(self, subscription_id: uuid.UUID, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        self._in_flight[subscription_id] -= 1
+        if self._in_flight[subscription_id] <= 0:
+            del self._in_flight[subscription_id]
+        self.wake()
+
+    async def _deliver_logged(self, delivery: Delivery, subscription: Subscription) -> None:
+        try:
+            await self._deliver(delivery, subscription)
+        except Exception:
+            # The lease runs out and the delivery is tried again.
+            log.exception("delivery failed", extra={"delivery_id": str(delivery.id)})
+
+    async def _deliver(
+        self, delivery: Delivery, subscription: Subscription
+    ) -> DeliveryAttempt | None:
+        assert self._sender is not None and self._database is not None
+        result = await self._sender.send(
+            subscription.url, str(delivery.id), delivery.body,
+            secrets_in_use(self.box, subscription, utcnow()),
+        )
+        async with self._database.transaction() as session:
+            return await service.record_attempt(
+                session, delivery.id, result, self.settings.webhook_retry_schedule
+            )
+
+    async def deliver_now(
+        self, delivery: Delivery, subscription: Subscription
+    ) -> DeliveryAttempt | None:
+        """Send a delivery the caller has leased, now, and return the attempt."""
+        await self._ready.wait()
+        return await self._deliver(delivery, subscription)

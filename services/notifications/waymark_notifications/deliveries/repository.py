@@ -1,0 +1,72 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from waymark_notifications.deliveries.models import Delivery, DeliveryAttempt, DeliveryStatus
+from waymark_notifications.subscriptions.models import Subscription
+
+
+def _sendable(busy: set[uuid.UUID]):
+    condition = and_(Delivery.status == DeliveryStatus.pending, Subscription.enabled)
+    return and_(condition, Delivery.subscription_id.not_in(busy)) if busy else condition
+
+
+async def due(
+    session: AsyncSession, *, now: datetime, limit: int, per_endpoint: int, busy: set[uuid.UUID],
+    lock: bool,
+) -> list[tuple[Delivery, Subscription]]:
+    """Up to `limit` due deliveries, at most `per_endpoint` of any one subscription and none of
+    the `busy` ones, oldest first; with `lock`, rows another dispatcher holds are skipped."""
+    is_due = and_(_sendable(busy), Delivery.next_attempt_at <= now)
+    ranked = (
+        select(Delivery.id, func.row_number().over(
+            partition_by=Delivery.subscription_id, order_by=(Delivery.next_attempt_at, Delivery.id)
+        ).label("rank"))
+        .join(Subscription, Subscription.id == Delivery.subscription_id)
+        .where(is_due)
+        .subquery()
+    )
+    # `due` again outside: a row leased by another dispatcher meanwhile is re-checked on lock.
+    query = (
+        select(Delivery, Subscription)
+        .join(Subscription, Subscription.id == Delivery.subscription_id)
+        .where(is_due, Delivery.id.in_(select(ranked.c.id).where(ranked.c.rank <= per_endpoint)))
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+    )
+    if lock:
+        query = query.with_for_update(skip_locked=True, of=Delivery)
+    return [(delivery, subscription) for delivery, subscription in await session.execute(query)]
+
+
+async def lease(session: AsyncSession, delivery_ids: list[uuid.UUID], until: datetime) -> None:
+    """Leased deliveries are not due for anyone until the lease ends (or the attempt is logged)."""
+    await session.execute(
+        update(Delivery).where(Delivery.id.in_(delivery_ids)).values(next_attempt_at=until)
+    )
+
+
+async def next_due_at(session: AsyncSession, busy: set[uuid.UUID]) -> datetime | None:
+    return (await session.execute(
+        select(func.min(Delivery.next_attempt_at))
+        .join(Subscription, Subscription.id == Delivery.subscription_id)
+        .where(_sendable(busy))
+    )).scalar_one_or_none()
+
+
+async def attempts_page(
+    session: AsyncSession, subscription_id: uuid.UUID, limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> list[DeliveryAttempt]:
+    """Newest first."""
+    query = select(DeliveryAttempt).where(DeliveryAttempt.subscription_id == subscription_id)
+    if after is not None:
+        attempted_at, last_id = after
+        query = query.where(or_(
+            DeliveryAttempt.attempted_at < attempted_at,
+            and_(DeliveryAttempt.attempted_at == attempted_at, DeliveryAttempt.id < last_id),
+        ))
+    query = query.order_by(DeliveryAttempt.attempted_at.desc(), DeliveryAttempt.id.desc())
+    return list((await session.execute(query.limit(limit))).scalars())

@@ -1,0 +1,46 @@
+import uuid
+
+from fastapi import APIRouter
+from waymark_kernel.api import Cursor, Limit, Page, decode_cursor, encode_cursor
+from waymark_kernel.auth import CurrentIdentity, CurrentOrg
+from waymark_kernel.db import SessionDep
+from waymark_kernel.problems import NotFound
+
+from waymark_notifications.cursors import timestamp_and_id
+from waymark_notifications.deliveries import repository, service
+from waymark_notifications.deliveries.schemas import DeliveryAttemptRead
+from waymark_notifications.dependencies import DatabaseDep, DispatcherDep
+from waymark_notifications.subscriptions import service as subscription_service
+
+router = APIRouter(prefix="/v1/subscriptions", tags=["Webhook subscriptions"])
+
+
+@router.get("/{subscription_id}/deliveries", response_model=Page[DeliveryAttemptRead])
+async def list_delivery_attempts(
+    subscription_id: uuid.UUID, session: SessionDep, organization_id: CurrentOrg,
+    limit: Limit = 50, cursor: Cursor = None,
+) -> Page[DeliveryAttemptRead]:
+    """Every attempt to deliver to this subscription, newest first."""
+    await subscription_service.visible(session, organization_id, subscription_id)
+    after = timestamp_and_id(decode_cursor(cursor, 2))
+    rows = await repository.attempts_page(session, subscription_id, limit + 1, after)
+    items = [DeliveryAttemptRead.model_validate(row) for row in rows[:limit]]
+    next_cursor = encode_cursor(items[-1].attempted_at, items[-1].id) if len(rows) > limit else None
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.post("/{subscription_id}/test", response_model=DeliveryAttemptRead)
+async def send_test_event(
+    subscription_id: uuid.UUID, identity: CurrentIdentity, organization_id: CurrentOrg,
+    database: DatabaseDep, dispatcher: DispatcherDep,
+) -> DeliveryAttemptRead:
+    """Send a `webhook.test` event to the subscription now (even a disabled one) and report
+    the attempt. It is not retried; a 410 answer disables the subscription as always."""
+    async with database.transaction() as session:
+        subscription = await subscription_service.visible(session, organization_id, subscription_id)
+        subscription_service.require_admin(identity, organization_id)
+        delivery = await service.enqueue_test(session, subscription, dispatcher.lease_end())
+    attempt = await dispatcher.deliver_now(delivery, subscription)
+    if attempt is None:
+        raise NotFound("subscription")
+    return DeliveryAttemptRead.model_validate(attempt)

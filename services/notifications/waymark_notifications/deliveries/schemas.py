@@ -1,0 +1,23 @@
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from waymark_notifications.clock import UtcDateTime
+
+
+class DeliveryAttemptRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    delivery_id: uuid.UUID = Field(
+        description="Also the `webhook-id` header, the same on every attempt of a delivery."
+    )
+    event_id: uuid.UUID
+    event_type: str
+    attempt: int = Field(description="1 for the first attempt of the delivery, then 2, 3…")
+    attempted_at: UtcDateTime
+    status_code: int | None = Field(description="The endpoint's HTTP status; null if none came.")
+    duration_ms: int
+    succeeded: bool
+    error: str | None = Field(description="Why the attempt failed, in short.")
+    response_excerpt: str | None = Field(description="The first 200 characters of the answer.")

@@ -1,0 +1,134 @@
+"""Webhook targets must be https and reach only public addresses, so that a subscriber cannot
+make Waymark call into its own network (SSRF). Checked at registration and at every delivery;
+`GuardedResolver` makes the connection go only to addresses that passed the check."""
+
+import asyncio
+import ipaddress
+import socket
+
+import yarl
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+RESOLVE_TIMEOUT_SECONDS = 5.0
+
+
+class UnsafeTarget(OSError):
+    """The URL may not receive webhooks. An OSError, so aiohttp reports it as a failed connect."""
+
+
+def is_public(address: IpAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        # Addresses that carry an IPv4 address inside reach that address.
+        if address.ipv4_mapped is not None:
+            return is_public(address.ipv4_mapped)
+        if address in NAT64:
+            return is_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if address.sixtofour is not None:
+            return is_public(address.sixtofour)
+        if address.teredo is not None:
+            return is_public(address.teredo[1])
+    return address.is_global and not address.is_multicast
+
+
+def _host(url: yarl.URL) -> str:
+    return url.raw_host.lower().rstrip(".")
+
+
+def _literal_address(host: str) -> IpAddress | None:
+    """The address a host names literally; None for a DNS name; refuses legacy numeric forms."""
+    if ":" in host:
+        if "%" in host:
+            raise UnsafeTarget("IPv6 zone identifiers are not accepted in webhook URLs.")
+        return ipaddress.IPv6Address(host)
+    try:
+        return ipaddress.IPv4Address(host)  # only the canonical dotted quad parses here
+    except ValueError:
+        pass
+    try:
+        socket.inet_aton(host)
+    except OSError:
+        pass
+    else:  # 2130706433, 0x7f000001, 017700000001, 127.1: what inet_aton would turn into an address
+        raise UnsafeTarget("Numeric host forms other than a dotted-quad IPv4 address are refused.")
+    if host.rsplit(".", 1)[-1].isdigit():
+        raise UnsafeTarget("The host is neither an IP address nor a DNS name.")
+    return None
+
+
+class UrlGuard:
+    def __init__(self, *, allow_insecure: bool) -> None:
+        self.allow_insecure = allow_insecure
+
+    def check_form(self, url: str) -> yarl.URL:
+        """Everything that can be checked without DNS; returns the parsed URL."""
+        try:
+            parsed = yarl.URL(url)
+        except (ValueError, TypeError) as exc:
+            raise UnsafeTarget("The URL cannot be parsed.") from exc
+        allowed_schemes = ("https", "http") if self.allow_insecure else ("https",)
+        if parsed.scheme not in allowed_schemes:
+            raise UnsafeTarget("Webhook URLs must use https.")
+        if not parsed.is_absolute() or not parsed.raw_host:
+            raise UnsafeTarget("The URL needs a host.")
+        if parsed.raw_user is not None or parsed.raw_password is not None:
+            raise UnsafeTarget("Webhook URLs may not carry credentials.")
+        address = _literal_address(_host(parsed))
+        if address is not None:
+            self.check_address(address)
+        return parsed
+
+    def check_address(self, address: IpAddress) -> None:
+        if not self.allow_insecure and not is_public(address):
+            raise UnsafeTarget("Webhook URLs must reach only public internet addresses.")
+
+    async def resolve(
+        self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
+    ) -> list[tuple[socket.AddressFamily, str]]:
+        """Every address of `host`; refused unless all of them are public."""
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM),
+                timeout=RESOLVE_TIMEOUT_SECONDS,
+            )
+        except (OSError, TimeoutError) as exc:
+            raise UnsafeTarget("The URL's host name does not resolve.") from exc
+        addresses = []
+        for address_family, _, _, _, socket_address in infos:
+            address = ipaddress.ip_address(socket_address[0])
+            self.check_address(address)
+            addresses.append((address_family, str(address)))
+        if not addresses:
+            raise UnsafeTarget("The URL's host name does not resolve.")
+        return addresses
+
+    async def check(self, url: str) -> yarl.URL:
+        """The registration check: the URL's form and, for a DNS name, every address it has."""
+        parsed = self.check_form(url)
+        if not self.allow_insecure and _literal_address(_host(parsed)) is None:
+            await self.resolve(_host(parsed), parsed.port or 443)
+        return parsed
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver for webhooks: it answers only with addresses the guard accepted,
+    so a DNS answer that changes between check and connect (rebinding) cannot slip through."""
+
+    def __init__(self, guard: UrlGuard) -> None:
+        self.guard = guard
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [
+            ResolveResult(
+                hostname=host, host=address, port=port, family=address_family, proto=0,
+                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            )
+            for address_family, address in await self.guard.resolve(host, port, family)
+        ]
+
+    async def close(self) -> None:
+        return None
