@@ -1,0 +1,64 @@
+import json
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+from waymark_kernel.events import utcnow
+from waymark_referrals.referrals import service
+
+
+def hours_to_answer(referral: dict) -> float:
+    due, created = (datetime.fromisoformat(referral[key]) for key in ("respond_by", "created_at"))
+    return (due - created) / timedelta(hours=1)
+
+
+async def test_the_answer_is_due_by_urgency_or_sooner_if_the_service_promises(flow, network):
+    sender, receiver, service_id = await flow.pair()
+    case = await flow.case(sender)
+    for urgency, hours in (("emergency", 1), ("high", 24), ("normal", 72), ("low", 168)):
+        referral = await flow.refer(sender, receiver, None, case=case, urgency=urgency)
+        assert hours_to_answer(referral) == hours
+    quick = await network.service(receiver, response_time_hours=12)
+    slow = await network.service(receiver, response_time_hours=96)
+    promised = await flow.refer(sender, receiver, quick, case=case, urgency="low")
+    assert hours_to_answer(promised) == 12
+    urgent = await flow.refer(sender, receiver, slow, case=case, urgency="normal")
+    assert hours_to_answer(urgent) == 72
+
+
+async def test_overdue_referrals_are_flagged_listed_and_announced_once(app, flow, client, network):
+    sender, receiver, service_id = await flow.pair()
+    late = await flow.refer(sender, receiver, service_id, urgency="emergency")
+    answered = await flow.refer(sender, receiver, service_id, urgency="emergency")
+    await flow.move(receiver, answered, "accepted")
+    async with app.state.database.transaction() as session:  # two hours pass
+        await session.execute(text(
+            "UPDATE referrals_referrals SET respond_by = respond_by - interval '2 hours' "
+            "WHERE id IN (:late, :answered)"
+        ), {"late": uuid.UUID(late["id"]), "answered": uuid.UUID(answered["id"])})
+
+    seen = (await client.get(f"/v1/referrals/{late['id']}", headers=receiver.headers)).json()
+    assert seen["overdue"] is True
+    overdue = await client.get("/v1/referrals", headers=receiver.headers, params={"overdue": True})
+    assert [item["id"] for item in overdue.json()["items"]] == [late["id"]]
+
+    async with app.state.database.transaction() as session:
+        await service.sweep(session, utcnow())
+        await service.sweep(session, utcnow())
+        rows = (await session.execute(text(
+            "SELECT body FROM outbox WHERE event_type = 'referral.overdue' AND body LIKE :id"
+        ), {"id": f"%{late['id']}%"})).scalars().all()
+    assert len(rows) == 1
+    assert json.loads(rows[0])["data"]["status"] == "requested"
+
+
+async def test_idempotency_keys_are_forgotten_after_24_hours(app, flow, client, network):
+    sender, receiver, service_id = await flow.pair()
+    case = await flow.case(sender)
+    headers = {**sender.headers, "Idempotency-Key": uuid.uuid4().hex}
+    body = flow.referral_body(case, receiver, service_id)
+    first = await client.post("/v1/referrals", headers=headers, json=body)
+    async with app.state.database.transaction() as session:
+        await service.sweep(session, utcnow() + timedelta(hours=25))
+    later = await client.post("/v1/referrals", headers=headers, json={**body, "urgency": "low"})
+    assert later.status_code == 201 and later.json()["id"] != first.json()["id"]

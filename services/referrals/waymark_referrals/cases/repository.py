@@ -1,0 +1,47 @@
+"""Every query of cases."""
+
+import uuid
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from waymark_referrals.cases.models import Case, CaseSequence
+from waymark_referrals.paging import Position
+from waymark_referrals.sql import upsert_insert
+
+
+async def next_case_number(
+    session: AsyncSession, organization_id: uuid.UUID, country: str, year: int
+) -> int:
+    insert = upsert_insert(session)(CaseSequence).values(
+        organization_id=organization_id, country=country, year=year, last_value=1
+    )
+    upsert = insert.on_conflict_do_update(
+        index_elements=["organization_id", "country", "year"],
+        set_={"last_value": CaseSequence.__table__.c.last_value + 1},
+    ).returning(CaseSequence.__table__.c.last_value)
+    return (await session.execute(upsert)).scalar_one()
+
+
+async def find(
+    session: AsyncSession, organization_id: uuid.UUID, case_id: uuid.UUID, *,
+    for_update: bool = False,
+) -> Case | None:
+    case = await session.get(Case, case_id, with_for_update=for_update)
+    return case if case is not None and case.organization_id == organization_id else None
+
+
+async def list_cases(
+    session: AsyncSession, organization_id: uuid.UUID, *, reference: str | None,
+    after: Position | None, limit: int,
+) -> list[Case]:
+    query = select(Case).where(Case.organization_id == organization_id)
+    if reference is not None:
+        query = query.where(Case.reference == reference)
+    if after is not None:
+        created_at, case_id = after
+        query = query.where(or_(
+            Case.created_at < created_at, and_(Case.created_at == created_at, Case.id < case_id)
+        ))
+    query = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)
+    return list((await session.execute(query)).scalars())

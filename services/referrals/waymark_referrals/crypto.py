@@ -1,0 +1,113 @@
+"""Envelope encryption of personal data at rest.
+
+Each record gets a random 256-bit data key; the document is sealed with AES-256-GCM under it,
+and the data key is wrapped (AES-256-GCM too) under the key-encryption key (KEK) from
+`settings.encryption_key`. Records keep the KEK's `key_id`, so a rotation can re-wrap them.
+The record's own id is bound in as associated data: a ciphertext moved to another row fails.
+"""
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from fastapi import Depends, Request
+from sqlalchemy import LargeBinary
+from sqlmodel import Field, SQLModel
+from waymark_kernel.settings import Settings
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+
+
+class KeyUnavailable(RuntimeError):
+    """A record was sealed under a key-encryption key this process does not hold."""
+
+
+@dataclass(frozen=True)
+class Sealed:
+    key_id: str
+    wrapped_key: bytes
+    ciphertext: bytes
+
+
+def _encrypt(key: bytes, plaintext: bytes, associated: bytes) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, associated)
+
+
+def _decrypt(key: bytes, sealed: bytes, associated: bytes) -> bytes:
+    return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated)
+
+
+class EnvelopeCipher:
+    def __init__(self, key_encryption_key: bytes) -> None:
+        if len(key_encryption_key) != KEY_BYTES:
+            raise ValueError("the key-encryption key must be 32 bytes")
+        self._key_encryption_key = key_encryption_key
+        self.key_id = hashlib.sha256(key_encryption_key).hexdigest()[:8]
+
+    def seal(self, document: dict[str, Any], *, record: str) -> Sealed:
+        data_key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
+        associated = record.encode()
+        plaintext = json.dumps(document, separators=(",", ":")).encode()
+        return Sealed(
+            key_id=self.key_id,
+            wrapped_key=_encrypt(self._key_encryption_key, data_key, associated),
+            ciphertext=_encrypt(data_key, plaintext, associated),
+        )
+
+    def open(self, sealed: Sealed, *, record: str) -> dict[str, Any]:
+        if sealed.key_id != self.key_id:
+            raise KeyUnavailable(f"record sealed under key {sealed.key_id}, not {self.key_id}")
+        associated = record.encode()
+        try:
+            data_key = _decrypt(self._key_encryption_key, sealed.wrapped_key, associated)
+            return json.loads(_decrypt(data_key, sealed.ciphertext, associated))
+        except InvalidTag as exc:
+            raise KeyUnavailable("the record does not open with its key (tampered, moved)") from exc
+
+
+def cipher_from_settings(settings: Settings) -> EnvelopeCipher:
+    """Refuses to start without a usable key: personal data is never stored in the clear."""
+    if not settings.encryption_key:
+        raise RuntimeError(
+            "WAYMARK_ENCRYPTION_KEY is required: the base64 of 32 random bytes, e.g. from "
+            "`python -c \"import base64, os; print(base64.b64encode(os.urandom(32)).decode())\"`"
+        )
+    try:
+        key = base64.b64decode(settings.encryption_key, validate=True)
+    except binascii.Error as exc:
+        raise RuntimeError("WAYMARK_ENCRYPTION_KEY is not valid base64") from exc
+    if len(key) != KEY_BYTES:
+        raise RuntimeError(f"WAYMARK_ENCRYPTION_KEY must decode to 32 bytes, not {len(key)}")
+    return EnvelopeCipher(key)
+
+
+def _cipher(request: Request) -> EnvelopeCipher:
+    return request.app.state.cipher
+
+
+CipherDep = Annotated[EnvelopeCipher, Depends(_cipher)]
+
+
+class SealedColumns(SQLModel):
+    """The columns of a table that holds one sealed document per row."""
+
+    key_id: str = Field(max_length=8)
+    wrapped_key: bytes = Field(sa_type=LargeBinary)
+    ciphertext: bytes = Field(sa_type=LargeBinary)
+
+    @property
+    def sealed(self) -> Sealed:
+        return Sealed(self.key_id, self.wrapped_key, self.ciphertext)
+
+    def store(self, sealed: Sealed) -> None:
+        self.key_id, self.wrapped_key, self.ciphertext = (
+            sealed.key_id, sealed.wrapped_key, sealed.ciphertext
+        )

@@ -1,0 +1,52 @@
+"""The referrals service: cases, consent, referrals, and the directory kept from registry events."""
+
+import asyncio
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI
+from waymark_kernel.auth import KeySource
+from waymark_kernel.events import utcnow
+from waymark_kernel.messaging.broker import Broker
+from waymark_kernel.service import ServiceDefinition, create_service_app
+from waymark_kernel.settings import Settings
+
+from waymark_referrals.cases.router import router as cases_router
+from waymark_referrals.crypto import cipher_from_settings
+from waymark_referrals.directory.handlers import HANDLERS as DIRECTORY_HANDLERS
+from waymark_referrals.referrals import service as referrals
+from waymark_referrals.referrals.router import router as referrals_router
+
+SWEEP_SECONDS = 30.0
+log = logging.getLogger("waymark.referrals")
+
+
+async def sweep_deadlines(app: FastAPI) -> None:
+    """Announces overdue referrals and forgets expired idempotency keys, every half minute."""
+    while True:
+        try:
+            async with app.state.database.transaction() as session:
+                await referrals.sweep(session, utcnow())
+        except Exception:
+            log.exception("deadline sweep failed; trying again later")
+        await asyncio.sleep(SWEEP_SECONDS)
+
+
+def create_app(
+    settings: Settings | None = None, *, broker: Broker | None = None,
+    key_source: KeySource | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    cipher = cipher_from_settings(settings)
+    app = create_service_app(
+        ServiceDefinition(
+            name="referrals", title="Waymark referrals",
+            routers=[cases_router, referrals_router],
+            migrations=Path(__file__).parent / "migrations",
+            handlers=DIRECTORY_HANDLERS,
+            background=[sweep_deadlines],
+        ),
+        settings, broker=broker, key_source=key_source,
+    )
+    app.state.cipher = cipher
+    return app

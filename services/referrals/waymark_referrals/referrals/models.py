@@ -1,0 +1,82 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, Index, Text
+from sqlmodel import Field, SQLModel
+
+from waymark_referrals.crypto import SealedColumns
+from waymark_referrals.sql import UtcDateTime
+
+
+class Referral(SQLModel, table=True):
+    __tablename__ = "referrals_referrals"
+    __table_args__ = (
+        Index("ix_referrals_referrals_sent", "sender_org_id", "created_at", "id"),
+        Index("ix_referrals_referrals_received", "receiver_org_id", "created_at", "id"),
+        Index("ix_referrals_referrals_deadline", "status", "respond_by"),
+    )
+
+    id: uuid.UUID = Field(primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="referrals_cases.id", index=True)
+    sender_org_id: uuid.UUID
+    receiver_org_id: uuid.UUID
+    service_id: uuid.UUID | None = None
+    from_country: str = Field(max_length=2)
+    to_country: str = Field(max_length=2)
+    migration_stage: str = Field(max_length=20)
+    categories: list[str] = Field(sa_type=JSON)
+    urgency: str = Field(max_length=20)
+    reason: str = Field(sa_type=Text)
+    shared_fields: list[str] = Field(sa_type=JSON)
+    status: str = Field(max_length=20)
+    status_reason: str | None = Field(default=None, sa_type=Text)
+    outcome: str | None = Field(default=None, sa_type=Text)
+    parent_referral_id: uuid.UUID | None = Field(default=None, foreign_key="referrals_referrals.id")
+    response_hours: int  # the answer is due this long after the referral is requested
+    # null while a draft has never been requested
+    requested_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    respond_by: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    overdue_announced: bool = False
+    version: int
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    updated_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class SharedPerson(SealedColumns, table=True):
+    """The shared person fields, sealed when the referral is created; deleted on withdrawal."""
+
+    __tablename__ = "referrals_shared_persons"
+
+    referral_id: uuid.UUID = Field(primary_key=True, foreign_key="referrals_referrals.id")
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class ReferralTransition(SQLModel, table=True):
+    __tablename__ = "referrals_referral_transitions"
+    __table_args__ = (
+        Index("ix_referrals_transitions_history", "referral_id", "occurred_at", "id"),
+    )
+
+    id: uuid.UUID = Field(primary_key=True)
+    referral_id: uuid.UUID = Field(foreign_key="referrals_referrals.id")
+    from_status: str | None = Field(default=None, max_length=20)  # null: the referral's creation
+    to_status: str = Field(max_length=20)
+    reason: str | None = Field(default=None, sa_type=Text)
+    note: str | None = Field(default=None, sa_type=Text)
+    outcome: str | None = Field(default=None, sa_type=Text)
+    actor_subject: str = Field(max_length=200)
+    actor_org_id: uuid.UUID | None = None
+    occurred_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A POST /v1/referrals key, per organisation, kept 24 hours."""
+
+    __tablename__ = "referrals_idempotency_keys"
+
+    organization_id: uuid.UUID = Field(primary_key=True)
+    key: str = Field(primary_key=True, max_length=255)
+    request_hash: str = Field(max_length=64)
+    referral_id: uuid.UUID
+    created_at: datetime = Field(sa_type=UtcDateTime, index=True)

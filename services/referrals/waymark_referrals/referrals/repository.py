@@ -1,0 +1,135 @@
+"""Every query of referrals, their shared snapshots, history and idempotency keys."""
+
+import uuid
+from collections.abc import Collection
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import and_, delete, not_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from waymark_referrals.paging import Position
+from waymark_referrals.referrals.models import (
+    IdempotencyKey,
+    Referral,
+    ReferralTransition,
+    SharedPerson,
+)
+from waymark_referrals.referrals.states import AWAITING_ANSWER, OPEN, Status
+from waymark_referrals.sql import upsert_insert
+
+
+async def find(
+    session: AsyncSession, referral_id: uuid.UUID, *, for_update: bool = False
+) -> Referral | None:
+    return await session.get(Referral, referral_id, with_for_update=for_update)
+
+
+async def shared_persons(
+    session: AsyncSession, referral_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, SharedPerson]:
+    if not referral_ids:
+        return {}
+    rows = await session.execute(
+        select(SharedPerson).where(SharedPerson.referral_id.in_(list(referral_ids)))
+    )
+    return {row.referral_id: row for row in rows.scalars()}
+
+
+def is_overdue(now: datetime):
+    return Referral.status.in_(list(AWAITING_ANSWER)) & (Referral.respond_by < now)
+
+
+async def list_for_organization(
+    session: AsyncSession, organization_id: uuid.UUID, *, role: Literal["sent", "received"] | None,
+    statuses: list[Status] | None, country: str | None, overdue: bool | None,
+    urgency: str | None, now: datetime, after: Position | None, limit: int,
+) -> list[Referral]:
+    sent = Referral.sender_org_id == organization_id
+    # A draft is the sender's alone until it is requested.
+    received = (Referral.receiver_org_id == organization_id) & Referral.requested_at.is_not(None)
+    mine = {"sent": sent, "received": received}.get(role, or_(sent, received))
+    query = select(Referral).where(mine)
+    if statuses:
+        query = query.where(Referral.status.in_(statuses))
+    if country is not None:
+        query = query.where(or_(Referral.from_country == country, Referral.to_country == country))
+    if overdue is not None:
+        query = query.where(is_overdue(now) if overdue else not_(is_overdue(now)))
+    if urgency is not None:
+        query = query.where(Referral.urgency == urgency)
+    if after is not None:
+        created_at, referral_id = after
+        query = query.where(or_(
+            Referral.created_at < created_at,
+            and_(Referral.created_at == created_at, Referral.id < referral_id),
+        ))
+    query = query.order_by(Referral.created_at.desc(), Referral.id.desc()).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def open_referrals_of_case(session: AsyncSession, case_id: uuid.UUID) -> list[Referral]:
+    query = (
+        select(Referral).where(Referral.case_id == case_id, Referral.status.in_(list(OPEN)))
+        .order_by(Referral.created_at, Referral.id).with_for_update()
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def delete_shared_persons_of_case(session: AsyncSession, case_id: uuid.UUID) -> None:
+    await session.execute(delete(SharedPerson).where(SharedPerson.referral_id.in_(
+        select(Referral.id).where(Referral.case_id == case_id)
+    )))
+
+
+async def history(
+    session: AsyncSession, referral_id: uuid.UUID, *, after: Position | None, limit: int
+) -> list[ReferralTransition]:
+    query = select(ReferralTransition).where(ReferralTransition.referral_id == referral_id)
+    if after is not None:
+        occurred_at, transition_id = after
+        query = query.where(or_(
+            ReferralTransition.occurred_at > occurred_at,
+            and_(
+                ReferralTransition.occurred_at == occurred_at,
+                ReferralTransition.id > transition_id,
+            ),
+        ))
+    query = query.order_by(ReferralTransition.occurred_at, ReferralTransition.id).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def claim_idempotency_key(
+    session: AsyncSession, key: IdempotencyKey, *, expired_before: datetime
+) -> bool:
+    """True if this request now owns the key; False if another request used it first.
+
+    A concurrent request with the same key waits here until the first one commits."""
+    await session.execute(delete(IdempotencyKey).where(
+        IdempotencyKey.organization_id == key.organization_id, IdempotencyKey.key == key.key,
+        IdempotencyKey.created_at < expired_before,
+    ))
+    insert = upsert_insert(session)(IdempotencyKey).values(
+        organization_id=key.organization_id, key=key.key, request_hash=key.request_hash,
+        referral_id=key.referral_id, created_at=key.created_at,
+    ).on_conflict_do_nothing(index_elements=["organization_id", "key"])
+    return (await session.execute(insert)).rowcount == 1
+
+
+async def find_idempotency_key(
+    session: AsyncSession, organization_id: uuid.UUID, key: str
+) -> IdempotencyKey | None:
+    return await session.get(IdempotencyKey, (organization_id, key))
+
+
+async def forget_idempotency_keys(session: AsyncSession, *, created_before: datetime) -> None:
+    await session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < created_before))
+
+
+async def overdue_unannounced(session: AsyncSession, now: datetime, limit: int) -> list[Referral]:
+    # Replicas sweep side by side: each takes the rows no other has locked.
+    query = (
+        select(Referral).where(is_overdue(now), Referral.overdue_announced.is_(False))
+        .order_by(Referral.respond_by).limit(limit).with_for_update(skip_locked=True)
+    )
+    return list((await session.execute(query)).scalars())

@@ -1,0 +1,87 @@
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Response
+from waymark_kernel.api import Cursor, Limit, Page
+from waymark_kernel.auth import CurrentIdentity, CurrentOrg
+from waymark_kernel.db import SessionDep
+
+from waymark_referrals.crypto import CipherDep
+from waymark_referrals.referrals import service
+from waymark_referrals.referrals.schemas import (
+    ReferralCreate,
+    ReferralRead,
+    TransitionRead,
+    TransitionRequest,
+    Urgency,
+)
+from waymark_referrals.referrals.states import Status
+from waymark_referrals.vocabulary import Country
+
+router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
+
+
+def _describe(response: Response, referral: ReferralRead) -> ReferralRead:
+    response.headers["ETag"] = f'"{referral.version}"'
+    return referral
+
+
+@router.post("", status_code=201)
+async def create_referral(
+    body: ReferralCreate, session: SessionDep, cipher: CipherDep, identity: CurrentIdentity,
+    organization_id: CurrentOrg, response: Response,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
+) -> ReferralRead:
+    """With an `Idempotency-Key`, a retry with the same body answers the same referral (for 24 h);
+    the same key with another body is 422."""
+    referral, replayed = await service.create_referral(
+        session, cipher, identity, organization_id, body, idempotency_key
+    )
+    response.headers["Location"] = f"/v1/referrals/{referral.id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return _describe(response, referral)
+
+
+@router.get("")
+async def list_referrals(
+    session: SessionDep, cipher: CipherDep, identity: CurrentIdentity, organization_id: CurrentOrg,
+    role: Literal["sent", "received"] | None = None,
+    status: Annotated[list[Status] | None, Query(max_length=len(Status))] = None,
+    country: Annotated[Country | None, Query(description="from or to this country")] = None,
+    overdue: bool | None = None, urgency: Urgency | None = None,
+    limit: Limit = 50, cursor: Cursor = None,
+) -> Page[ReferralRead]:
+    """The referrals the caller's organisation sent or received, newest first."""
+    return await service.list_referrals(
+        session, cipher, identity, organization_id, role=role, statuses=status, country=country,
+        overdue=overdue, urgency=urgency, cursor=cursor, limit=limit,
+    )
+
+
+@router.get("/{referral_id}")
+async def get_referral(
+    referral_id: uuid.UUID, session: SessionDep, cipher: CipherDep, identity: CurrentIdentity,
+    response: Response,
+) -> ReferralRead:
+    return _describe(response, await service.get_referral(session, cipher, identity, referral_id))
+
+
+@router.post("/{referral_id}/transitions")
+async def transition_referral(
+    referral_id: uuid.UUID, body: TransitionRequest, session: SessionDep, cipher: CipherDep,
+    identity: CurrentIdentity, response: Response,
+    if_match: Annotated[str | None, Header(max_length=200)] = None,
+) -> ReferralRead:
+    """Moves the referral to another status; `If-Match` must carry its current ETag."""
+    referral = await service.transition(session, cipher, identity, referral_id, body, if_match)
+    return _describe(response, referral)
+
+
+@router.get("/{referral_id}/history")
+async def referral_history(
+    referral_id: uuid.UUID, session: SessionDep, identity: CurrentIdentity, limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[TransitionRead]:
+    """Every status change, oldest first: who (subject and organisation), when, from, to, why."""
+    return await service.history(session, identity, referral_id, cursor=cursor, limit=limit)

@@ -1,0 +1,122 @@
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from waymark_kernel.api import RequestBody
+
+from waymark_referrals.cases.schemas import FreeText, Person, PersonField
+from waymark_referrals.referrals.states import CARRIES_OUTCOME, NEEDS_REASON, Status
+from waymark_referrals.vocabulary import CategoryCode
+
+
+class Urgency(StrEnum):
+    emergency = "emergency"
+    high = "high"
+    normal = "normal"
+    low = "low"
+
+
+ANSWER_WITHIN_HOURS = {Urgency.emergency: 1, Urgency.high: 24, Urgency.normal: 72, Urgency.low: 168}
+
+
+class MigrationStage(StrEnum):
+    origin = "origin"
+    transit = "transit"
+    destination = "destination"
+    return_ = "return"
+
+
+class ReferralCreate(RequestBody):
+    case_id: uuid.UUID
+    receiver_org_id: uuid.UUID
+    service_id: uuid.UUID | None = None
+    migration_stage: MigrationStage
+    categories: list[CategoryCode] = Field(default_factory=list, max_length=20)
+    urgency: Urgency = Urgency.normal
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    shared_fields: list[PersonField] = Field(
+        default_factory=list, max_length=len(PersonField),
+        description="The person fields the receiver may see; nothing else is shared.",
+    )
+    status: Literal[Status.draft, Status.requested] = Status.requested
+
+    @field_validator("shared_fields")
+    @classmethod
+    def _once_each(cls, fields: list[PersonField]) -> list[PersonField]:
+        return list(dict.fromkeys(fields))
+
+
+class SharedPerson(Person):
+    """Only the fields that were shared: the others are absent, not null."""
+
+    @model_serializer(mode="wrap")
+    def _shared_only(self, handler):  # unannotated: the schema stays that of Person
+        return {key: value for key, value in handler(self).items() if key in self.model_fields_set}
+
+
+class ReferralRead(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    sender_org_id: uuid.UUID
+    receiver_org_id: uuid.UUID
+    service_id: uuid.UUID | None
+    from_country: str
+    to_country: str
+    migration_stage: MigrationStage
+    categories: list[str]
+    urgency: Urgency
+    reason: str
+    shared_fields: list[PersonField]
+    person: SharedPerson | None = Field(
+        description="The shared fields, for sender and receiver only, while a legal basis holds."
+    )
+    status: Status
+    status_reason: str | None
+    outcome: str | None
+    parent_referral_id: uuid.UUID | None
+    respond_by: datetime | None
+    overdue: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class TransitionRequest(RequestBody):
+    to: Status
+    reason: FreeText | None = None
+    note: FreeText | None = None
+    outcome: FreeText | None = None
+
+    @model_validator(mode="after")
+    def _reason_and_outcome(self) -> "TransitionRequest":
+        if self.to in NEEDS_REASON and not self.reason:
+            raise ValueError(f"a referral becomes {self.to} only with a reason")
+        if self.to in CARRIES_OUTCOME and not self.outcome:
+            raise ValueError(f"a referral becomes {self.to} only with an outcome")
+        if self.to not in CARRIES_OUTCOME and self.outcome is not None:
+            raise ValueError("only completed and failed carry an outcome")
+        return self
+
+
+class TransitionRead(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: uuid.UUID
+    from_status: Status | None = Field(alias="from", description="null for the creation")
+    to: Status
+    reason: str | None
+    note: str | None
+    outcome: str | None
+    actor_subject: str
+    actor_org_id: uuid.UUID | None
+    occurred_at: datetime

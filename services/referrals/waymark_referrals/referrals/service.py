@@ -1,0 +1,352 @@
+"""Business steps for referrals: creation, the state machine, visibility, consent withdrawal."""
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from waymark_kernel.api import Page
+from waymark_kernel.auth import Identity
+from waymark_kernel.events import CaseConsentWithdrawn, ReferralChanged, utcnow
+from waymark_kernel.messaging import record_event
+from waymark_kernel.problems import Conflict, Forbidden, NotFound, Problem
+
+from waymark_referrals.cases import repository as case_repository
+from waymark_referrals.cases import service as cases
+from waymark_referrals.cases.schemas import ConsentWithdrawal, LegalBasis
+from waymark_referrals.crypto import EnvelopeCipher
+from waymark_referrals.directory import repository as directory
+from waymark_referrals.paging import page_of, position_after
+from waymark_referrals.referrals import repository
+from waymark_referrals.referrals.models import (
+    IdempotencyKey,
+    Referral,
+    ReferralTransition,
+    SharedPerson,
+)
+from waymark_referrals.referrals.schemas import (
+    ANSWER_WITHIN_HOURS,
+    ReferralCreate,
+    ReferralRead,
+    TransitionRead,
+    TransitionRequest,
+)
+from waymark_referrals.referrals.states import (
+    AWAITING_ANSWER,
+    CARRIES_OUTCOME,
+    Party,
+    Status,
+    who_may,
+)
+
+EVENT_SOURCE = "waymark/referrals"
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+CONSENT_WITHDRAWN = "consent_withdrawn"
+
+
+class Unprocessable(Problem):
+    def __init__(self, detail: str, kind: str) -> None:
+        super().__init__(422, detail, kind=kind)
+
+
+def party_of(referral: Referral, identity: Identity) -> Party | None:
+    if identity.belongs_to(referral.sender_org_id):
+        return Party.sender
+    # The receiver knows of a referral only once it has been requested.
+    if identity.belongs_to(referral.receiver_org_id) and referral.requested_at is not None:
+        return Party.receiver
+    return None
+
+
+def present(
+    referral: Referral, shared: SharedPerson | None, party: Party | None, cipher: EnvelopeCipher,
+    now: datetime,
+) -> ReferralRead:
+    person = None
+    if party is not None and shared is not None:
+        person = cipher.open(shared.sealed, record=str(referral.id))
+    return ReferralRead.model_validate({
+        **referral.model_dump(),
+        "person": person,
+        "overdue": referral.status in AWAITING_ANSWER and referral.respond_by is not None
+        and referral.respond_by < now,
+    })
+
+
+def changed_event(referral: Referral) -> ReferralChanged:
+    return ReferralChanged(
+        referral_id=referral.id, sender_org_id=referral.sender_org_id,
+        receiver_org_id=referral.receiver_org_id, service_id=referral.service_id,
+        status=referral.status, from_country=referral.from_country, to_country=referral.to_country,
+        urgency=referral.urgency, version=referral.version,
+    )
+
+
+async def _visible(
+    session: AsyncSession, identity: Identity, referral_id: uuid.UUID, *, for_update: bool = False
+) -> tuple[Referral, Party | None]:
+    referral = await repository.find(session, referral_id, for_update=for_update)
+    party = party_of(referral, identity) if referral is not None else None
+    if referral is None or (party is None and not identity.is_network_admin):
+        raise NotFound("referral")
+    return referral, party
+
+
+def _request_hash(body: ReferralCreate) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _replay(
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, organization_id: uuid.UUID,
+    idempotency_key: str, body: ReferralCreate,
+) -> ReferralRead:
+    used = await repository.find_idempotency_key(session, organization_id, idempotency_key)
+    if used.request_hash != _request_hash(body):
+        raise Unprocessable(
+            "This Idempotency-Key was used with a different request body; use a new key.",
+            kind="idempotency-key-reused",
+        )
+    return await get_referral(session, cipher, identity, used.referral_id)
+
+
+async def create_referral(
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, organization_id: uuid.UUID,
+    body: ReferralCreate, idempotency_key: str | None,
+) -> tuple[ReferralRead, bool]:
+    """Returns the referral and whether it is the replay of an earlier request with the key."""
+    cases.require_case_writer(identity)
+    now = utcnow()
+    referral_id = uuid.uuid4()
+    if idempotency_key is not None and not await repository.claim_idempotency_key(
+        session, IdempotencyKey(
+            organization_id=organization_id, key=idempotency_key, request_hash=_request_hash(body),
+            referral_id=referral_id, created_at=now,
+        ), expired_before=now - IDEMPOTENCY_WINDOW,
+    ):
+        replayed = await _replay(session, cipher, identity, organization_id, idempotency_key, body)
+        return replayed, True
+
+    case = await case_repository.find(session, organization_id, body.case_id)
+    if case is None:
+        raise Unprocessable("The case does not exist in your organisation.", kind="unknown-case")
+    content = cases.open_content(cipher, case)
+    consent = content.consent
+    if consent is None:
+        raise Unprocessable(
+            "The case has no recorded legal basis for sharing; record consent (or another basis) "
+            "with PUT /v1/cases/{id}/consent first.", kind="no-legal-basis",
+        )
+    if consent.legal_basis is LegalBasis.vital_interest and not consent.justification:
+        raise Unprocessable("vital_interest needs a written justification.", kind="no-legal-basis")
+
+    receiver = await directory.find_organization(session, body.receiver_org_id)
+    if receiver is None:
+        raise Unprocessable(
+            "The receiving organisation is not (yet) in the directory.", kind="unknown-receiver"
+        )
+    if receiver.id == organization_id:
+        raise Unprocessable("An organisation cannot refer to itself.", kind="unknown-receiver")
+    service = await directory.find_service(session, body.service_id) if body.service_id else None
+    if body.service_id is not None and (
+        service is None or not service.takes_referrals or service.organization_id != receiver.id
+    ):
+        raise Unprocessable(
+            "The service does not exist, is not active, does not accept referrals or does not "
+            "belong to the receiving organisation.", kind="service-unavailable",
+        )
+    if not consent.covers(receiver.country, receiver.type):
+        raise Unprocessable(
+            f"The recorded consent does not cover sharing with a {receiver.type} in "
+            f"{receiver.country}.", kind="outside-consent-scope",
+        )
+    sender = await directory.find_organization(session, organization_id)
+    from_country = sender.country if sender else content.person.current_country
+    if from_country is None:
+        raise Unprocessable(
+            "Your organisation's country is not known yet and the person has no current_country.",
+            kind="unknown-country",
+        )
+
+    response_hours = ANSWER_WITHIN_HOURS[body.urgency]
+    if service is not None and service.response_time_hours:
+        response_hours = min(response_hours, service.response_time_hours)
+    referral = Referral(
+        id=referral_id, case_id=case.id, sender_org_id=organization_id, receiver_org_id=receiver.id,
+        service_id=body.service_id, from_country=from_country,
+        to_country=service.countries[0] if service and service.countries else receiver.country,
+        migration_stage=body.migration_stage, categories=body.categories, urgency=body.urgency,
+        reason=body.reason, shared_fields=body.shared_fields, status=Status.draft,
+        response_hours=response_hours, version=1, created_by=identity.subject,
+        created_at=now, updated_at=now,
+    )
+    session.add(referral)
+    shared = content.person.model_dump(mode="json", include=set(body.shared_fields))
+    snapshot = SharedPerson(referral_id=referral.id, created_at=now)
+    snapshot.store(cipher.seal(shared, record=str(referral.id)))
+    session.add(snapshot)
+    _history(session, referral, None, body.status, identity, now)
+    if body.status is Status.requested:
+        await _request(session, referral, now)
+    await session.flush()
+    return present(referral, snapshot, Party.sender, cipher, now), False
+
+
+def _history(
+    session: AsyncSession, referral: Referral, source: Status | None, target: Status,
+    identity: Identity, now: datetime, *, reason: str | None = None, note: str | None = None,
+    outcome: str | None = None,
+) -> None:
+    session.add(ReferralTransition(
+        id=uuid.uuid4(), referral_id=referral.id, from_status=source, to_status=target,
+        reason=reason, note=note, outcome=outcome, actor_subject=identity.subject,
+        actor_org_id=identity.organization_id, occurred_at=now,
+    ))
+
+
+async def _request(session: AsyncSession, referral: Referral, now: datetime) -> None:
+    referral.status = Status.requested
+    referral.requested_at = now
+    referral.respond_by = now + timedelta(hours=referral.response_hours)
+    await record_event(session, EVENT_SOURCE, "referral.requested", changed_event(referral))
+
+
+async def _move(
+    session: AsyncSession, referral: Referral, target: Status, identity: Identity, now: datetime,
+    *, reason: str | None, note: str | None = None, outcome: str | None = None,
+) -> None:
+    _history(session, referral, Status(referral.status), target, identity, now,
+             reason=reason, note=note, outcome=outcome)
+    referral.status_reason = reason
+    if target in CARRIES_OUTCOME:
+        referral.outcome = outcome
+    referral.version += 1
+    referral.updated_at = now
+    if target is Status.requested:
+        await _request(session, referral, now)
+        return
+    referral.status = target
+    # A draft that was never requested is the sender's alone: nobody else hears of it.
+    if referral.requested_at is not None:
+        await record_event(session, EVENT_SOURCE, f"referral.{target}", changed_event(referral))
+
+
+def _matches(if_match: str, version: int) -> bool:
+    tags = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
+    return "*" in tags or str(version) in tags
+
+
+async def transition(
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID,
+    body: TransitionRequest, if_match: str | None,
+) -> ReferralRead:
+    referral, party = await _visible(session, identity, referral_id, for_update=True)
+    if if_match is None:
+        raise Problem(
+            428, "Changing a referral needs an If-Match header with its ETag (from GET).",
+            kind="precondition-required",
+        )
+    if not _matches(if_match, referral.version):
+        raise Problem(
+            412, f"The referral has changed since you read it; it is now at version "
+            f"{referral.version}. Read it again and retry.", kind="precondition-failed",
+        )
+    current = Status(referral.status)
+    allowed = who_may(current, body.to)
+    if allowed is None:
+        raise Conflict(
+            f"A referral that is {current} cannot become {body.to}.", kind="invalid-transition"
+        )
+    if party not in allowed:
+        raise Forbidden(
+            f"Only the {' or '.join(sorted(allowed))} may move a referral from {current} "
+            f"to {body.to}."
+        )
+    cases.require_case_writer(identity)
+    now = utcnow()
+    await _move(session, referral, body.to, identity, now,
+                reason=body.reason, note=body.note, outcome=body.outcome)
+    await session.flush()
+    shared = (await repository.shared_persons(session, [referral.id])).get(referral.id)
+    return present(referral, shared, party, cipher, now)
+
+
+async def get_referral(
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID
+) -> ReferralRead:
+    referral, party = await _visible(session, identity, referral_id)
+    shared = (await repository.shared_persons(session, [referral.id])).get(referral.id)
+    return present(referral, shared, party, cipher, utcnow())
+
+
+async def list_referrals(
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, organization_id: uuid.UUID,
+    *, cursor: str | None, limit: int, **filters,
+) -> Page[ReferralRead]:
+    now = utcnow()
+    rows = await repository.list_for_organization(
+        session, organization_id, now=now, after=position_after(cursor), limit=limit + 1, **filters
+    )
+    shared = await repository.shared_persons(session, [row.id for row in rows[:limit]])
+    return page_of(
+        rows, limit,
+        lambda row: present(row, shared.get(row.id), party_of(row, identity), cipher, now),
+        lambda row: (row.created_at, row.id),
+    )
+
+
+async def history(
+    session: AsyncSession, identity: Identity, referral_id: uuid.UUID, *, cursor: str | None,
+    limit: int,
+) -> Page[TransitionRead]:
+    referral, _ = await _visible(session, identity, referral_id)
+    rows = await repository.history(
+        session, referral.id, after=position_after(cursor), limit=limit + 1
+    )
+    return page_of(
+        rows, limit,
+        lambda row: TransitionRead(
+            id=row.id, from_status=row.from_status, to=row.to_status, reason=row.reason,
+            note=row.note, outcome=row.outcome, actor_subject=row.actor_subject,
+            actor_org_id=row.actor_org_id, occurred_at=row.occurred_at,
+        ),
+        lambda row: (row.occurred_at, row.id),
+    )
+
+
+async def withdraw_consent(
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, organization_id: uuid.UUID,
+    case_id: uuid.UUID,
+) -> ConsentWithdrawal:
+    """Cancels the open referrals that relied on it and deletes every shared snapshot."""
+    case = await cases.owned_case(session, organization_id, case_id, for_update=True)
+    cases.require_case_writer(identity)
+    if case.legal_basis is None:
+        raise Conflict("The case has no recorded legal basis to withdraw.", kind="no-legal-basis")
+    cases.forget_consent(cipher, case)
+    now = case.updated_at
+    cancelled = await repository.open_referrals_of_case(session, case.id)
+    for referral in cancelled:
+        await _move(session, referral, Status.cancelled, identity, now, reason=CONSENT_WITHDRAWN)
+    await repository.delete_shared_persons_of_case(session, case.id)
+    cancelled_ids = [referral.id for referral in cancelled]
+    await record_event(session, EVENT_SOURCE, "case.consent_withdrawn", CaseConsentWithdrawn(
+        case_id=case.id, organization_id=organization_id, cancelled_referral_ids=cancelled_ids,
+    ))
+    await session.flush()
+    return ConsentWithdrawal(
+        case_id=case.id, withdrawn_at=now, cancelled_referral_ids=cancelled_ids
+    )
+
+
+async def sweep(session: AsyncSession, now: datetime, batch_size: int = 100) -> int:
+    """Announces referrals that passed their answer deadline (once each) and forgets expired
+    idempotency keys. Returns how many referrals became overdue."""
+    overdue = await repository.overdue_unannounced(session, now, batch_size)
+    for referral in overdue:
+        referral.overdue_announced = True
+        await record_event(session, EVENT_SOURCE, "referral.overdue", changed_event(referral))
+    await repository.forget_idempotency_keys(session, created_before=now - IDEMPOTENCY_WINDOW)
+    await session.flush()
+    return len(overdue)
