@@ -51,7 +51,7 @@ def _location(country: Country, name: str, *, confidential: bool = False) -> dic
     }
 
 
-def _services(country: Country, national_society_id: str, cso_id: str, categories: dict[str, str]) -> list[dict]:
+def _services(country: Country, national_society_id: str, cso_id: str) -> list[dict]:
     common = {
         "status": "active", "free_of_charge": True, "accepts_referrals": True,
         "capacity": "available", "interpretation_available": True,
@@ -62,7 +62,7 @@ def _services(country: Country, national_society_id: str, cso_id: str, categorie
             "name": f"Migrant help desk and restoring family links {DEMO_MARK}",
             "description": "Information, referral and family-tracing for migrants in "
                            f"{country.name}. Fictional demo service.",
-            "categories": [categories["family_links"], categories["health"]],
+            "categories": ["rfl", "health"],
             "languages": list(country.languages), "populations": ["all_migrants"],
             "migration_stages": ["origin", "transit", "destination", "return"],
             "response_time_hours": 72,
@@ -72,7 +72,7 @@ def _services(country: Country, national_society_id: str, cso_id: str, categorie
             **common, "organization_id": cso_id,
             "name": f"Legal aid for migrant domestic workers {DEMO_MARK}",
             "description": "Advice on contracts, unpaid wages and documents. Fictional demo service.",
-            "categories": [categories["legal"]], "languages": list(country.languages),
+            "categories": ["legal", "livelihoods.labour_rights"], "languages": list(country.languages),
             "populations": ["migrant_domestic_workers"],
             "migration_stages": ["destination", "return"], "response_time_hours": 24,
             "locations": [_location(country, f"{country.city} legal clinic")],
@@ -81,7 +81,7 @@ def _services(country: Country, national_society_id: str, cso_id: str, categorie
             **common, "organization_id": cso_id,
             "name": f"Safe shelter for survivors of trafficking {DEMO_MARK}",
             "description": "Emergency accommodation and case management. Fictional demo service.",
-            "categories": [categories["shelter"], categories["trafficking"]],
+            "categories": ["shelter.safe_house", "protection.anti_trafficking"],
             "languages": list(country.languages),
             "populations": ["victims_of_trafficking", "women_at_risk"],
             "migration_stages": ["transit", "destination"], "capacity": "limited",
@@ -91,20 +91,6 @@ def _services(country: Country, national_society_id: str, cso_id: str, categorie
     ]
 
 
-def pick_categories(taxonomy: dict) -> dict[str, str]:
-    """Map the demo's needs onto the registry's taxonomy codes by their English names."""
-    wanted = {
-        "family_links": "family", "health": "health", "legal": "legal",
-        "shelter": "shelter", "trafficking": "trafficking",
-    }
-    terms = taxonomy["items"]
-    chosen = {}
-    for need, word in wanted.items():
-        matches = [t for t in terms if word in (t.get("names", {}).get("en") or t["name"]).lower()]
-        chosen[need] = min(matches, key=lambda t: (t.get("parent_code") is not None, len(t["code"])))["code"]
-    return chosen
-
-
 async def seed(client: httpx.AsyncClient, admin_secret: str, credentials_file: Path) -> list[dict]:
     """Create the demo network through the API; returns the demo clients' credentials."""
     admin = await _token(client, "network-admin", admin_secret)
@@ -112,9 +98,6 @@ async def seed(client: httpx.AsyncClient, admin_secret: str, credentials_file: P
     existing.raise_for_status()
     if existing.json()["items"]:
         return []
-    taxonomy = await client.get("/v1/taxonomy", headers=admin)
-    taxonomy.raise_for_status()
-    categories = pick_categories(taxonomy.json())
     credentials = []
     for country in COUNTRIES:
         society = await _create(client, admin, "/v1/organizations", {
@@ -137,7 +120,7 @@ async def seed(client: httpx.AsyncClient, admin_secret: str, credentials_file: P
                 "country": country.code, "client_id": secret["client_id"],
                 "client_secret": secret["client_secret"],
             })
-        for service in _services(country, society["id"], cso["id"], categories):
+        for service in _services(country, society["id"], cso["id"]):
             await _create(client, admin, "/v1/services", service)
     _write_private(credentials_file, json.dumps(credentials, indent=2, ensure_ascii=False))
     return credentials

@@ -44,6 +44,7 @@ def service_body(organisation_id: str, country: str, city: str) -> dict:
     return {
         "organization_id": organisation_id, "name": f"Support desk {uuid.uuid4().hex[:6]}",
         "description": "Help for migrant domestic workers", "status": "active",
+        "categories": ["legal", "livelihoods.labour_rights"],
         "accepts_referrals": True, "languages": ["en"],
         "populations": ["migrant_domestic_workers"], "migration_stages": ["destination"],
         "locations": [{"name": "Office", "city": city, "country": country,
