@@ -73,14 +73,19 @@ class TokenVerifier:
         self.refresh_interval = refresh_interval
         self.cache_size = cache_size
         self._keys: dict[str, Any] = {}
-        self._fetched_at = 0.0
+        self._fetched_at: float | None = None  # not 0.0: the monotonic clock may start near 0
         self._lock = asyncio.Lock()
         self._verified: dict[str, tuple[float, Identity]] = {}
 
+    def _may_refresh(self) -> bool:
+        if self._fetched_at is None:
+            return True
+        return time.monotonic() - self._fetched_at > self.refresh_interval
+
     async def _key(self, kid: str) -> Any:
-        if kid not in self._keys and time.monotonic() - self._fetched_at > self.refresh_interval:
+        if kid not in self._keys and self._may_refresh():
             async with self._lock:
-                if kid not in self._keys:
+                if kid not in self._keys and self._may_refresh():
                     try:
                         document = await self.key_source()
                     except Exception as exc:

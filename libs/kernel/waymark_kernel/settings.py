@@ -3,9 +3,10 @@
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_ADMIN_SECRET = "waymark-development-admin-secret"  # documented in the README
 SERVICE_NAMES = ("registry", "referrals", "notifications")
@@ -57,7 +58,8 @@ class Settings(BaseSettings):
     encryption_key: str | None = None
 
     webhook_allow_insecure: bool = False
-    webhook_retry_schedule: list[float] = Field(
+    # NoDecode: the environment gives "5,300,1800", not JSON; the validator splits it.
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
         default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000]
     )
     webhook_timeout_seconds: float = 15.0
@@ -68,7 +70,7 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
-            return [float(part) for part in value.split(",") if part.strip()]
+            return [float(part) for part in value.strip().strip("[]").split(",") if part.strip()]
         return value
 
     @property

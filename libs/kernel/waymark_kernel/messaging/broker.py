@@ -3,7 +3,8 @@
 Both keep the same guarantees: `publish` returns only once the broker has taken
 responsibility for the event (a publisher confirm), a consumer's message is settled only
 after its handler succeeded, a failing message is redelivered up to the delivery limit and
-then dead-lettered.
+then dead-lettered (so its handler runs at most delivery_limit + 1 times, as with RabbitMQ
+quorum queues' x-delivery-limit).
 """
 
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,11 @@ class Broker(Protocol):
     async def dead_letters(self, queue: str) -> list[CloudEvent]:
         """Drain what was dead-lettered from `queue` (for operators and tests)."""
         ...
+
+
+def backoff(base: float, attempt: int, ceiling: float = 30.0) -> float:
+    """Wait before redelivering after failed `attempt` (1, 2, ...): base, 2 x base, 4 x base..."""
+    return min(base * 2 ** (attempt - 1), ceiling)
 
 
 def topic_matches(pattern: str, routing_key: str) -> bool:

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field
 
 from waymark_kernel.events import CloudEvent
-from waymark_kernel.messaging.broker import EventHandler, PublishFailed, topic_matches
+from waymark_kernel.messaging.broker import EventHandler, PublishFailed, backoff, topic_matches
 
 log = logging.getLogger("waymark.broker")
 
@@ -43,18 +43,28 @@ class InProcessBroker:
         self.concurrency = concurrency
         self._queues: dict[str, _Queue] = {}
         self._running = False
+        self._deliveries: set[asyncio.Task] = set()
+        self._unsettled: set[asyncio.Future] = set()
 
     async def start(self) -> None:
         self._running = True
+        # Consumers survive a restart, as RabbitMQ's robust connection restores them.
+        for queue in self._queues.values():
+            self._start_worker(queue)
 
     async def close(self) -> None:
         self._running = False
+        tasks = [q.worker for q in self._queues.values() if q.worker] + list(self._deliveries)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for queue in self._queues.values():
-            if queue.worker:
-                queue.worker.cancel()
-        await asyncio.gather(
-            *(q.worker for q in self._queues.values() if q.worker), return_exceptions=True
-        )
+            queue.worker = None
+            queue.pending = asyncio.Queue()
+        # Whatever was not settled is not confirmed: its publisher keeps it and publishes again.
+        for settled in list(self._unsettled):
+            if not settled.done():
+                settled.set_exception(PublishFailed("in-process broker closed"))
 
     async def ping(self) -> None:
         if not self._running:
@@ -68,19 +78,30 @@ class InProcessBroker:
         for queue in self._queues.values():
             if any(topic_matches(key, event.type) for key in queue.routing_keys):
                 delivery = _Delivery(event, loop.create_future())
+                self._unsettled.add(delivery.settled)
+                delivery.settled.add_done_callback(self._unsettled.discard)
                 queue.pending.put_nowait(delivery)
                 deliveries.append(delivery.settled)
         if not deliveries:
             return
         try:
-            await asyncio.wait_for(asyncio.gather(*deliveries), timeout=self.confirm_timeout)
+            outcomes = await asyncio.wait_for(
+                asyncio.gather(*deliveries, return_exceptions=True), timeout=self.confirm_timeout
+            )
         except TimeoutError as exc:
             raise PublishFailed("consumers did not settle the event in time") from exc
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise PublishFailed(str(outcome)) from outcome
 
     async def consume(self, queue: str, routing_keys: list[str], handler: EventHandler) -> None:
         bound = _Queue(queue, routing_keys, handler)
         self._queues[queue] = bound
-        bound.worker = asyncio.create_task(self._work(bound), name=f"consume:{queue}")
+        self._start_worker(bound)
+
+    def _start_worker(self, queue: _Queue) -> None:
+        if queue.worker is None or queue.worker.done():
+            queue.worker = asyncio.create_task(self._work(queue), name=f"consume:{queue.name}")
 
     async def _work(self, queue: _Queue) -> None:
         slots = asyncio.Semaphore(self.concurrency)
@@ -88,6 +109,8 @@ class InProcessBroker:
             delivery = await queue.pending.get()
             await slots.acquire()
             task = asyncio.create_task(self._deliver(queue, delivery))
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
             task.add_done_callback(lambda _: slots.release())
 
     async def _deliver(self, queue: _Queue, delivery: _Delivery) -> None:
@@ -98,11 +121,12 @@ class InProcessBroker:
             log.exception("handler failed", extra={
                 "queue": queue.name, "event_id": delivery.event.id, "attempt": delivery.attempts,
             })
-            if delivery.attempts >= self.delivery_limit:
+            # Like a quorum queue's x-delivery-limit: the limit counts redeliveries.
+            if delivery.attempts > self.delivery_limit:
                 queue.dead.append(delivery.event)
                 self._settle(delivery)
             else:
-                await asyncio.sleep(self.retry_delay)
+                await asyncio.sleep(backoff(self.retry_delay, delivery.attempts))
                 queue.pending.put_nowait(delivery)
             return
         self._settle(delivery)

@@ -7,7 +7,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
 
 from waymark_kernel.events import CloudEvent
-from waymark_kernel.messaging.broker import EventHandler, PublishFailed
+from waymark_kernel.messaging.broker import EventHandler, PublishFailed, backoff
 
 log = logging.getLogger("waymark.broker")
 
@@ -15,7 +15,7 @@ log = logging.getLogger("waymark.broker")
 class RabbitMqBroker:
     def __init__(
         self, url: str, exchange: str, *, prefetch: int = 32, delivery_limit: int = 5,
-        publish_timeout: float = 10.0,
+        publish_timeout: float = 10.0, reconnect_interval: float = 1.0, retry_delay: float = 0.5,
     ) -> None:
         self.url = url
         self.exchange_name = exchange
@@ -23,15 +23,18 @@ class RabbitMqBroker:
         self.prefetch = prefetch
         self.delivery_limit = delivery_limit
         self.publish_timeout = publish_timeout
+        self.reconnect_interval = reconnect_interval
+        self.retry_delay = retry_delay
         self._connection: AbstractRobustConnection | None = None
         self._publish_channel: AbstractRobustChannel | None = None
         self._exchange: aio_pika.abc.AbstractExchange | None = None
         self._consumer_channels: list[AbstractRobustChannel] = []
 
     async def start(self) -> None:
-        self._connection = await aio_pika.connect_robust(self.url, client_properties={
-            "connection_name": f"waymark:{self.exchange_name}"
-        })
+        self._connection = await aio_pika.connect_robust(
+            self.url, reconnect_interval=self.reconnect_interval,
+            client_properties={"connection_name": f"waymark:{self.exchange_name}"},
+        )
         self._publish_channel = await self._connection.channel(publisher_confirms=True)
         self._exchange = await self._declare_exchanges(self._publish_channel)
 
@@ -49,7 +52,8 @@ class RabbitMqBroker:
             self._connection = None
 
     async def ping(self) -> None:
-        if self._connection is None or self._connection.is_closed:
+        # A robust connection stays open while it reconnects; `connected` is the real state.
+        if self._connection is None or not self._connection.connected.is_set():
             raise ConnectionError("not connected to RabbitMQ")
 
     async def publish(self, event: CloudEvent) -> None:
@@ -63,9 +67,10 @@ class RabbitMqBroker:
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
         try:
-            # With publisher confirms on, this returns once the broker has confirmed.
+            # With publisher confirms on, this returns once the broker has confirmed. An event
+            # no queue is bound to is dropped (not returned), as in the in-process broker.
             await asyncio.wait_for(
-                self._exchange.publish(message, routing_key=event.type),
+                self._exchange.publish(message, routing_key=event.type, mandatory=False),
                 timeout=self.publish_timeout,
             )
         except Exception as exc:
@@ -99,10 +104,14 @@ class RabbitMqBroker:
             try:
                 await handler(event)
             except Exception:
+                attempt = int((message.headers or {}).get("x-delivery-count", 0)) + 1
                 log.exception("handler failed; message requeued", extra={
                     "queue": queue, "event_id": event.id, "event_type": event.type,
+                    "attempt": attempt,
                 })
-                # The quorum queue counts deliveries and dead-letters past the limit.
+                # The quorum queue redelivers at once, counts the deliveries and dead-letters
+                # past the limit: waiting first keeps a brief outage from using up the limit.
+                await asyncio.sleep(backoff(self.retry_delay, attempt))
                 await message.nack(requeue=True)
                 return
             await message.ack()
@@ -118,6 +127,12 @@ class RabbitMqBroker:
                 f"{queue}.dead", durable=True, arguments={"x-queue-type": "quorum"}
             )
             while (message := await dead.get(fail=False, no_ack=False)) is not None:
-                events.append(CloudEvent.from_bytes(message.body))
+                try:
+                    events.append(CloudEvent.from_bytes(message.body))
+                except ValueError:
+                    # Not an event at all (the consumer dead-lettered it unread): drop it.
+                    log.error("unreadable dead letter dropped", extra={
+                        "queue": queue, "size": len(message.body),
+                    })
                 await message.ack()
         return events

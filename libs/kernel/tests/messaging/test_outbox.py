@@ -1,0 +1,175 @@
+"""The transactional outbox and its relay: in order, marked sent only after a confirm, woken
+by PostgreSQL's NOTIFY, on SQLite as on PostgreSQL."""
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import sqlalchemy as sa
+
+from waymark_kernel.db import Database
+from waymark_kernel.events import CloudEvent
+from waymark_kernel.messaging import Consumer, OutboxMessage, OutboxRelay, record_event
+from waymark_kernel.messaging.inprocess import InProcessBroker
+
+
+@pytest.fixture
+async def broker() -> AsyncIterator[InProcessBroker]:
+    broker = InProcessBroker(retry_delay=0.01)
+    await broker.start()
+    yield broker
+    await broker.close()
+
+
+@contextlib.asynccontextmanager
+async def running(relay: OutboxRelay) -> AsyncIterator[None]:
+    task = asyncio.create_task(relay.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def record(database: Database, event: CloudEvent) -> CloudEvent:
+    async with database.transaction() as session:
+        return await record_event(session, "kernel-tests", event.type, event.typed_data())
+
+
+async def outbox_state(database: Database) -> list[tuple[int, bool, int]]:
+    """(version, published?, attempts) of every outbox row, oldest first."""
+    async with database.transaction() as session:
+        messages = (await session.execute(
+            sa.select(OutboxMessage).order_by(OutboxMessage.created_at, OutboxMessage.id)
+        )).scalars().all()
+    return [
+        (CloudEvent.model_validate_json(message.body).data["version"],
+         message.published_at is not None, message.attempts)
+        for message in messages
+    ]
+
+
+async def test_the_relay_on_sqlite_publishes_every_event_once_in_commit_order(
+    sqlite, broker, ledger, new_event
+):
+    consumer = Consumer("ledger", sqlite, {"referral.accepted": ledger.apply})
+    await consumer.subscribe(broker, "kernel")
+    relay = OutboxRelay(sqlite, broker, batch_size=7)
+    events = []
+
+    async with running(relay):
+        for n in range(30):
+            events.append(await record(sqlite, new_event(n)))
+        async with sqlite.transaction() as session:  # several events in one transaction
+            for n in range(30, 40):
+                events.append(await record_event(
+                    session, "kernel-tests", "referral.accepted", new_event(n).typed_data()
+                ))
+        rows = await ledger.wait_for(sqlite, len(events))
+
+    assert rows == [(uuid.UUID(event.id), n) for n, event in enumerate(events)]
+    assert all(published for _, published, _ in await outbox_state(sqlite))
+
+
+async def test_an_event_of_a_rolled_back_transaction_is_never_published(sqlite, broker, new_event):
+    received: list[CloudEvent] = []
+
+    async def remember(event: CloudEvent) -> None:
+        received.append(event)
+
+    await broker.consume("all", ["#"], remember)
+    with pytest.raises(RuntimeError):
+        async with sqlite.transaction() as session:
+            event = new_event(1)
+            await record_event(session, "kernel-tests", event.type, event.typed_data())
+            raise RuntimeError("the change fails after the event was recorded")
+
+    assert await OutboxRelay(sqlite, broker).publish_pending() == 0
+    assert await outbox_state(sqlite) == []
+    assert received == []
+
+
+async def test_events_stay_in_the_outbox_while_the_broker_is_down_and_go_out_in_order_after(
+    database, broker, ledger, new_event
+):
+    consumer = Consumer("ledger", database, {"referral.accepted": ledger.apply})
+    await consumer.subscribe(broker, "kernel")
+    relay = OutboxRelay(database, broker)
+    events = [await record(database, new_event(n)) for n in range(4)]
+
+    await broker.close()
+    assert await relay.publish_pending() == 0
+    assert await relay.publish_pending() == 0
+
+    # Nothing is marked sent without a confirm, and only the oldest event was tried: the
+    # later ones wait behind it so that the order is kept.
+    assert await outbox_state(database) == [
+        (0, False, 2), (1, False, 0), (2, False, 0), (3, False, 0),
+    ]
+    assert await ledger.rows(database) == []
+
+    await broker.start()
+    assert await relay.publish_pending() == 4
+
+    assert await outbox_state(database) == [(0, True, 2), (1, True, 0), (2, True, 0), (3, True, 0)]
+    assert await ledger.rows(database) == [
+        (uuid.UUID(event.id), n) for n, event in enumerate(events)
+    ]
+
+
+async def test_a_commit_through_another_database_object_wakes_the_relay_through_notify(
+    postgres, broker, new_event, eventually
+):
+    arrived: list[int] = []
+
+    async def remember(event: CloudEvent) -> None:
+        arrived.append(event.data["version"])
+
+    await broker.consume("listen", ["referral.*"], remember)
+    # Another process's commits: the relay's in-process wake hook is never called for them.
+    elsewhere = Database(postgres.url)
+    relay = OutboxRelay(postgres, broker, poll_seconds=30)
+    try:
+        await record(elsewhere, new_event(0))  # before the relay listens: its first pass finds it
+        async with running(relay):
+
+            async def arrived_first() -> bool:
+                return arrived == [0]
+
+            assert await eventually(arrived_first, timeout=10)
+            # The first pass is over and nothing else can wake the relay for 30 s but NOTIFY.
+            await record(elsewhere, new_event(1))
+
+            async def arrived_second() -> bool:
+                return arrived == [0, 1]
+
+            assert await eventually(arrived_second, timeout=5)
+    finally:
+        await elsewhere.dispose()
+
+
+async def test_two_relays_on_one_postgresql_database_publish_each_event_once(
+    postgres, broker, new_event
+):
+    received: list[str] = []
+
+    async def remember(event: CloudEvent) -> None:
+        await asyncio.sleep(0)  # let the other relay run while this one holds its batch
+        received.append(event.id)
+
+    await broker.consume("all", ["#"], remember)
+    events = [await record(postgres, new_event(n)) for n in range(120)]
+    first = OutboxRelay(postgres, broker, batch_size=25)
+    second = OutboxRelay(postgres, broker, batch_size=25)
+
+    published = 0
+    while published < len(events):
+        passes = await asyncio.gather(first.publish_pending(), second.publish_pending())
+        assert sum(passes) > 0
+        published += sum(passes)
+
+    assert published == len(events)
+    assert sorted(received) == sorted(event.id for event in events)

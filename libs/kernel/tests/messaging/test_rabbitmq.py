@@ -1,0 +1,141 @@
+"""RabbitMqBroker and the idempotent Consumer on a real RabbitMQ and PostgreSQL."""
+
+import uuid
+
+import aio_pika
+
+from waymark_kernel.events import CloudEvent, WebhookTest
+from waymark_kernel.messaging import Consumer
+from waymark_kernel.testing import RABBITMQ_URL
+
+
+async def test_a_published_event_reaches_the_bound_consumer_once(
+    rabbit, postgres, ledger, new_event
+):
+    broker = await rabbit.broker()
+    consumer = Consumer("ledger", postgres, {"referral.accepted": ledger.apply})
+    await consumer.subscribe(broker, rabbit.queue_prefix)
+    rabbit.queue("ledger")
+    event = new_event(7)
+
+    await broker.publish(event)
+
+    assert await ledger.wait_for(postgres, 1) == [(uuid.UUID(event.id), 7)]
+
+
+async def test_the_same_event_published_twice_is_applied_once(
+    rabbit, postgres, ledger, new_event, eventually
+):
+    broker = await rabbit.broker(retry_delay=0.05)
+    consumer = Consumer("ledger", postgres, {"referral.accepted": ledger.apply})
+    settled: list[str] = []
+
+    async def handle_and_count(event: CloudEvent) -> None:
+        await consumer.handle(event)
+        settled.append(event.id)
+
+    # What Consumer.subscribe does, plus a count of the deliveries that were settled.
+    await broker.consume(rabbit.queue("ledger"), list(consumer.handlers), handle_and_count)
+    events = [new_event(n) for n in range(20)]
+    for event in events:
+        # Back to back, so the two copies are usually handled concurrently (prefetch 32).
+        await broker.publish(event)
+        await broker.publish(event)
+
+    async def every_copy_settled() -> bool:
+        return len(settled) == 2 * len(events)
+
+    assert await eventually(every_copy_settled)
+    rows = await ledger.rows(postgres)
+    assert sorted(rows) == sorted((uuid.UUID(event.id), event.data["version"]) for event in events)
+
+
+async def test_a_message_that_always_fails_is_dead_lettered_after_the_delivery_limit(
+    rabbit, postgres, ledger, new_event, eventually
+):
+    broker = await rabbit.broker(delivery_limit=3, retry_delay=0.01)
+    runs: list[str] = []
+
+    async def always_fails(session, event: CloudEvent) -> None:
+        runs.append(event.id)
+        await ledger.apply(session, event)
+        raise RuntimeError("this handler never succeeds")
+
+    await Consumer("failing", postgres, {"referral.accepted": always_fails}).subscribe(
+        broker, rabbit.queue_prefix
+    )
+    queue = rabbit.queue("failing")
+    event = new_event(1)
+    await broker.publish(event)
+    dead: list[CloudEvent] = []
+
+    async def dead_lettered() -> bool:
+        dead.extend(await broker.dead_letters(queue))
+        return bool(dead)
+
+    assert await eventually(dead_lettered)
+    assert dead == [event]
+    # A quorum queue dead-letters a message once it has been returned MORE than
+    # x-delivery-limit times: the first delivery plus 3 redeliveries, 4 runs in all.
+    assert runs == [event.id] * 4
+    assert await ledger.rows(postgres) == []  # every failed run rolled its effect back
+    assert await broker.dead_letters(queue) == []  # draining removed it
+
+
+async def test_an_unreadable_message_is_dead_lettered_unhandled_and_does_not_block_the_drain(
+    rabbit, postgres, ledger, new_event, eventually
+):
+    broker = await rabbit.broker(delivery_limit=1, retry_delay=0.01)
+    runs: list[str] = []
+
+    async def always_fails(session, event: CloudEvent) -> None:
+        runs.append(event.id)
+        raise RuntimeError("this handler never succeeds")
+
+    await Consumer("failing", postgres, {"referral.accepted": always_fails}).subscribe(
+        broker, rabbit.queue_prefix
+    )
+    queue = rabbit.queue("failing")
+    async with await aio_pika.connect(RABBITMQ_URL) as connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(rabbit.exchange)
+        await exchange.publish(aio_pika.Message(b"not a cloud event"), "referral.accepted")
+    event = new_event(1)
+    await broker.publish(event)  # dead-lettered after the unreadable message
+    dead: list[CloudEvent] = []
+
+    async def dead_lettered() -> bool:
+        dead.extend(await broker.dead_letters(queue))
+        return bool(dead)
+
+    assert await eventually(dead_lettered)
+    assert dead == [event]
+    assert runs == [event.id] * 2
+
+
+async def test_an_event_no_queue_is_bound_to_is_still_confirmed(rabbit):
+    broker = await rabbit.broker()
+    event = CloudEvent.of("kernel-tests", "webhook.test", WebhookTest(
+        subscription_id=uuid.uuid4(), organization_id=uuid.uuid4(),
+    ))
+
+    await broker.publish(event)  # returns: an unroutable event must not block an outbox
+
+
+async def test_a_consumer_receives_only_the_event_types_it_handles(
+    rabbit, postgres, ledger, new_event
+):
+    broker = await rabbit.broker()
+    await Consumer("ledger", postgres, {"referral.accepted": ledger.apply}).subscribe(
+        broker, rabbit.queue_prefix
+    )
+    rabbit.queue("ledger")
+    ignored = CloudEvent.of("kernel-tests", "webhook.test", WebhookTest(
+        subscription_id=uuid.uuid4(), organization_id=uuid.uuid4(),
+    ))
+    wanted = new_event(3)
+
+    await broker.publish(ignored)
+    await broker.publish(wanted)
+
+    assert await ledger.wait_for(postgres, 1) == [(uuid.UUID(wanted.id), 3)]

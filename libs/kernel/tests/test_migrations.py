@@ -1,0 +1,76 @@
+"""A service's first migration creates the messaging tables the outbox and consumer use."""
+
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from waymark_kernel.db import Database
+from waymark_kernel.events import CloudEvent, WebhookTest
+from waymark_kernel.messaging import Consumer, OutboxRelay, record_event
+from waymark_kernel.messaging.inprocess import InProcessBroker
+from waymark_kernel.migrations import upgrade
+from waymark_kernel.testing import POSTGRES_URL, drop_database, unique_name
+
+FIRST_REVISION = '''
+from alembic import op
+import sqlalchemy as sa
+
+from waymark_kernel.migrations import create_messaging_tables
+
+revision = "0001"
+down_revision = None
+
+
+def upgrade() -> None:
+    create_messaging_tables()
+    op.create_table("kernel_test_notes", sa.Column("id", sa.Uuid(), primary_key=True))
+'''
+NOTES = sa.Table("kernel_test_notes", sa.MetaData(), sa.Column("id", sa.Uuid, primary_key=True))
+
+
+def write_migrations(folder: Path) -> Path:
+    (folder / "versions").mkdir(parents=True)
+    (folder / "env.py").write_text("from waymark_kernel.migrations import run_env\n\nrun_env()\n")
+    (folder / "versions" / "0001_first.py").write_text(FIRST_REVISION)
+    return folder
+
+
+async def assert_messaging_works(database: Database) -> None:
+    broker = InProcessBroker()
+    await broker.start()
+
+    async def note(session, event: CloudEvent) -> None:
+        await session.execute(NOTES.insert().values(id=uuid.UUID(event.id)))
+
+    await Consumer("notes", database, {"webhook.test": note}).subscribe(broker, "kernel")
+    try:
+        async with database.transaction() as session:
+            await record_event(session, "kernel-tests", "webhook.test", WebhookTest(
+                subscription_id=uuid.uuid4(), organization_id=uuid.uuid4(),
+            ))
+        assert await OutboxRelay(database, broker).publish_pending() == 1
+        async with database.transaction() as session:
+            assert await session.scalar(sa.text("SELECT count(*) FROM kernel_test_notes")) == 1
+            assert await session.scalar(sa.text("SELECT count(*) FROM processed_events")) == 1
+    finally:
+        await broker.close()
+        await database.dispose()
+
+
+async def test_upgrade_creates_a_missing_postgresql_database_and_the_messaging_tables(tmp_path):
+    url = f"{POSTGRES_URL}/{unique_name('kernel_test')}"
+    try:
+        await upgrade(url, write_migrations(tmp_path / "migrations"))
+        await upgrade(url, tmp_path / "migrations")  # at head already: nothing to do
+        await assert_messaging_works(Database(url))
+    finally:
+        await drop_database(url)
+
+
+async def test_upgrade_creates_the_messaging_tables_in_sqlite(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
+
+    await upgrade(url, write_migrations(tmp_path / "migrations"))
+
+    await assert_messaging_works(Database(url))
