@@ -1,0 +1,3 @@
+"""Waymark registry: organisations, their services, the taxonomy and the programme countries."""
+
+EVENT_SOURCE = "/waymark/registry"

@@ -1,0 +1,116 @@
+"""The registry app on a throw-away PostgreSQL database with an in-process broker."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import select
+from waymark_kernel.auth import NETWORK_ADMIN, ORG_ADMIN
+from waymark_kernel.messaging import OutboxMessage
+from waymark_kernel.messaging.inprocess import InProcessBroker
+from waymark_kernel.migrations import upgrade
+from waymark_kernel.settings import Settings
+from waymark_kernel.testing import TestIssuer, create_database, drop_database, unique_name
+
+from waymark_registry.main import MIGRATIONS, create_app
+
+
+@dataclass
+class Registry:
+    """The running app, a client for it, and the helpers every test needs."""
+
+    client: AsyncClient
+    issuer: TestIssuer
+    app: FastAPI
+
+    def headers(self, organization_id: uuid.UUID | str | None, *roles: str) -> dict[str, str]:
+        org = uuid.UUID(str(organization_id)) if organization_id else None
+        return self.issuer.headers(org, *roles)
+
+    @property
+    def network_admin(self) -> dict[str, str]:
+        return self.headers(None, NETWORK_ADMIN)
+
+    async def organization(self, **fields: Any) -> dict[str, Any]:
+        body = {"name": unique_name("Org"), "type": "cso", "country": "NP", **fields}
+        response = await self.client.post(
+            "/v1/organizations", json=body, headers=self.network_admin
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def service(self, organization: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        body = {"name": unique_name("Service"), "categories": ["health"], **fields}
+        response = await self.client.post(
+            "/v1/services", json=body, headers=self.headers(organization["id"], ORG_ADMIN)
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def outbox(self) -> list[tuple[str, dict[str, Any]]]:
+        """(type, data) of every event recorded, oldest first."""
+        async with self.app.state.database.transaction() as session:
+            rows = await session.execute(
+                select(OutboxMessage).order_by(OutboxMessage.created_at, OutboxMessage.id)
+            )
+            messages = rows.scalars().all()
+        return [(message.event_type, json.loads(message.body)["data"]) for message in messages]
+
+
+@pytest.fixture
+async def database_url() -> AsyncIterator[str]:
+    url = await create_database("registry_test")
+    try:
+        await upgrade(url, MIGRATIONS)
+        yield url
+    finally:
+        await drop_database(url)
+
+
+@asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    """Runs the app's lifespan around a client that calls it in-process."""
+    async with app.router.lifespan_context(app):
+        async with AsyncClient(transport=ASGITransport(app), base_url="http://registry") as client:
+            yield client
+        watchdog = asyncio.create_task(_cancel_again("registry:outbox"))
+    watchdog.cancel()
+
+
+async def _cancel_again(task_name: str) -> None:
+    """Python 3.11's asyncio.wait_for, which the kernel's outbox relay waits with, can swallow
+    a cancellation; the lifespan would then wait for the relay for ever."""
+    while True:
+        await asyncio.sleep(0.5)
+        for task in asyncio.all_tasks():
+            if task.get_name() == task_name:
+                task.cancel()
+
+
+@pytest.fixture
+def serve_app():
+    return serve
+
+
+@pytest.fixture
+async def registry(database_url: str) -> AsyncIterator[Registry]:
+    settings = Settings(
+        mode="distributed", registry_database_url=database_url,
+        event_exchange=unique_name("events"), queue_prefix=unique_name("registry"),
+    )
+    broker = InProcessBroker()
+    await broker.start()
+    issuer = TestIssuer()
+    app = create_app(settings, broker=broker, key_source=issuer.key_source)
+    try:
+        async with serve(app) as client:
+            yield Registry(client, issuer, app)
+    finally:
+        await broker.close()

@@ -1,0 +1,207 @@
+import uuid
+
+import pytest
+from waymark_kernel.auth import VIEWER
+
+KATHMANDU = (27.7172, 85.324)
+
+
+def place(city: str, latitude: float, longitude: float, country: str = "NP") -> dict:
+    return {"city": city, "country": country, "latitude": latitude, "longitude": longitude}
+
+
+POKHARA = place("Pokhara", 28.2096, 83.9856)  # 142.4 km from Kathmandu
+BHARATPUR = place("Bharatpur", 27.6766, 84.4385)  # 87.3 km
+BIRATNAGAR = place("Biratnagar", 26.4525, 87.2718)  # 238.7 km
+BANGKOK = place("Bangkok", 13.7563, 100.5018, country="TH")  # 2209 km
+
+
+@pytest.fixture
+async def directory(registry):
+    """A small network: Nepalese and Thai providers, one without any location."""
+    nepal = await registry.organization(name="Nepal provider", country="NP")
+    thailand = await registry.organization(name="Thai provider", country="TH")
+    services = {
+        "clinic": await registry.service(
+            nepal, name="Pokhara migrant clinic", categories=["health.primary_care"],
+            languages=["ne"], populations=["all_migrants"], migration_stages=["origin"],
+            locations=[POKHARA],
+        ),
+        "counselling": await registry.service(
+            nepal, name="Chitwan counselling", description="Psychosocial COUNSELLING for returnees",
+            categories=["mhpss.counselling"], languages=["ne", "hi"], populations=["returnees"],
+            migration_stages=["return"], locations=[BHARATPUR], accepts_referrals=False,
+        ),
+        "legal": await registry.service(
+            nepal, name="Biratnagar legal aid", categories=["legal.civil_documentation"],
+            languages=["ne", "en"], populations=["victims_of_trafficking"],
+            migration_stages=["origin", "return"], locations=[BIRATNAGAR],
+        ),
+        "hotline": await registry.service(
+            nepal, name="National anti-trafficking hotline",
+            categories=["protection.anti_trafficking"], languages=["ne", "en"],
+            populations=["victims_of_trafficking"], migration_stages=["origin"],
+            status="temporarily_closed",
+        ),
+        "bangkok": await registry.service(
+            thailand, name="Bangkok domestic workers centre",
+            categories=["livelihoods.labour_rights", "health"], languages=["th", "en", "ne"],
+            populations=["migrant_domestic_workers"], migration_stages=["destination"],
+            locations=[BANGKOK],
+        ),
+        "thai_phone": await registry.service(
+            thailand, name="Thai helpline", categories=["protection"], languages=["th"],
+            migration_stages=["destination"],
+        ),
+    }
+    return {"nepal": nepal, "thailand": thailand, **{k: v["id"] for k, v in services.items()}}
+
+
+async def search(registry, expect_status: int = 200, **params) -> dict:
+    response = await registry.client.get(
+        "/v1/services", params=params, headers=registry.headers(uuid.uuid4(), VIEWER)
+    )
+    assert response.status_code == expect_status, response.text
+    return response.json()
+
+
+async def found(registry, directory, **params) -> list[str]:
+    """Names of the fixture's services a search returns, in order."""
+    names = {value: key for key, value in directory.items() if isinstance(value, str)}
+    return [names[item["id"]] for item in (await search(registry, **params))["items"]]
+
+
+async def test_without_filters_everything_comes_by_name(registry, directory):
+    assert await found(registry, directory) == [
+        "bangkok", "legal", "counselling", "hotline", "clinic", "thai_phone",
+    ]
+
+
+async def test_q_matches_name_or_description_ignoring_case(registry, directory):
+    assert await found(registry, directory, q="COUNSEL") == ["counselling"]
+    assert await found(registry, directory, q="returnees") == ["counselling"]
+    assert await found(registry, directory, q="bangkok domestic") == ["bangkok"]
+    assert await found(registry, directory, q="_") == []
+
+
+async def test_country_is_where_a_location_is_or_else_the_organisation(registry, directory):
+    assert await found(registry, directory, country="TH") == ["bangkok", "thai_phone"]
+    assert await found(registry, directory, country="NP") == [
+        "legal", "counselling", "hotline", "clinic",
+    ]
+    assert await found(registry, directory, country="FR") == []
+
+
+async def test_category_includes_its_sub_categories(registry, directory):
+    assert await found(registry, directory, category="protection") == ["hotline", "thai_phone"]
+    assert await found(registry, directory, category="health") == ["bangkok", "clinic"]
+    assert await found(registry, directory, category="health.primary_care") == ["clinic"]
+    assert await found(registry, directory, category=["legal", "mhpss"]) == [
+        "legal", "counselling",
+    ]
+
+
+async def test_language_population_stage_referrals_organisation_and_status(registry, directory):
+    assert await found(registry, directory, language="hi") == ["counselling"]
+    # A service for all migrants serves every population.
+    assert await found(registry, directory, population="victims_of_trafficking") == [
+        "legal", "hotline", "clinic",
+    ]
+    assert await found(registry, directory, migration_stage="return") == ["legal", "counselling"]
+    assert await found(registry, directory, accepts_referrals="false") == ["counselling"]
+    assert await found(registry, directory, organization_id=directory["thailand"]["id"]) == [
+        "bangkok", "thai_phone",
+    ]
+    assert await found(registry, directory, status="temporarily_closed") == ["hotline"]
+
+
+async def test_filters_combine_with_and(registry, directory):
+    params = {
+        "country": "NP", "language": "en", "population": "victims_of_trafficking",
+        "migration_stage": "origin", "category": ["legal", "protection"],
+    }
+    assert await found(registry, directory, **params) == ["legal", "hotline"]
+    assert await found(registry, directory, **params, status="active") == ["legal"]
+    assert await found(registry, directory, **params, q="hotline", accepts_referrals=True) == [
+        "hotline"
+    ]
+
+
+async def test_radius_search_orders_by_great_circle_distance(registry, directory):
+    lat, lon = KATHMANDU
+    page = await search(registry, lat=lat, lon=lon, radius_km=150)
+
+    assert [item["name"] for item in page["items"]] == [
+        "Chitwan counselling", "Pokhara migrant clinic",
+    ]
+    assert [item["distance_km"] for item in page["items"]] == [
+        pytest.approx(87.3, abs=0.1), pytest.approx(142.4, abs=0.1),
+    ]
+    assert await found(registry, directory, lat=lat, lon=lon, radius_km=140) == ["counselling"]
+    assert await found(registry, directory, lat=lat, lon=lon, radius_km=2300) == [
+        "counselling", "clinic", "legal", "bangkok",
+    ]
+    assert await found(
+        registry, directory, lat=lat, lon=lon, radius_km=2300, category="health"
+    ) == ["clinic", "bangkok"]
+
+
+async def test_items_of_a_plain_search_carry_no_distance(registry, directory):
+    page = await search(registry, q="clinic")
+
+    assert page["items"][0]["distance_km"] is None
+
+
+async def test_pages_follow_each_other_by_name_and_by_distance(registry, directory):
+    async def walk(**params) -> list[str]:
+        names, cursor = [], None
+        while True:
+            if cursor:
+                params["cursor"] = cursor
+            page = await search(registry, limit=2, **params)
+            names += [item["name"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return names
+
+    everything = [item["name"] for item in (await search(registry))["items"]]
+    assert await walk() == everything
+    lat, lon = KATHMANDU
+    assert await walk(lat=lat, lon=lon, radius_km=3000) == [
+        "Chitwan counselling", "Pokhara migrant clinic", "Biratnagar legal aid",
+        "Bangkok domestic workers centre",
+    ]
+
+
+async def test_a_cursor_of_one_ordering_is_refused_in_the_other(registry, directory):
+    by_name = (await search(registry, limit=1))["next_cursor"]
+    lat, lon = KATHMANDU
+
+    problem = await search(registry, 400, lat=lat, lon=lon, radius_km=100, cursor=by_name)
+
+    assert problem["type"].endswith("/invalid-cursor")
+
+
+@pytest.mark.parametrize("params", [
+    {"limit": 1000},
+    {"limit": 0},
+    {"country": "np"},
+    {"country": "XX"},
+    {"category": "dentistry"},
+    {"language": "nepali"},
+    {"population": "tourists"},
+    {"migration_stage": "departure"},
+    {"status": "open"},
+    {"accepts_referrals": "maybe"},
+    {"organization_id": "not-a-uuid"},
+    {"lat": 27.7, "lon": 85.3},
+    {"lat": 27.7, "radius_km": 10},
+    {"radius_km": 10},
+    {"lat": 97, "lon": 85.3, "radius_km": 10},
+    {"lat": 27.7, "lon": 85.3, "radius_km": 0},
+])
+async def test_bad_searches_are_422(registry, params):
+    problem = await search(registry, 422, **params)
+
+    assert problem["type"].endswith("/validation-error")
+    assert problem["errors"]

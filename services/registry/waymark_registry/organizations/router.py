@@ -1,0 +1,60 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from waymark_kernel.api import Cursor, Limit, Page
+from waymark_kernel.auth import CurrentIdentity
+from waymark_kernel.db import SessionDep
+
+from waymark_registry.fields import CountryCode
+from waymark_registry.organizations import service
+from waymark_registry.organizations.schemas import (
+    OrganizationCreate, OrganizationRead, OrganizationType, OrganizationUpdate,
+)
+
+router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, summary="Register an organisation (network_admin)"
+)
+async def create_organization(
+    body: OrganizationCreate, identity: CurrentIdentity, session: SessionDep, response: Response
+) -> OrganizationRead:
+    organization = await service.create_organization(session, identity, body)
+    response.headers["Location"] = f"{router.prefix}/{organization.id}"
+    return organization
+
+
+@router.get("", summary="List and search organisations")
+async def list_organizations(
+    _identity: CurrentIdentity,
+    session: SessionDep,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Part of the name, any case")
+    ] = None,
+    country: Annotated[CountryCode | None, Query()] = None,
+    type: Annotated[OrganizationType | None, Query()] = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Page[OrganizationRead]:
+    return await service.list_organizations(
+        session, q=q, country=country, type=type, limit=limit, cursor=cursor
+    )
+
+
+@router.get("/{organization_id}", summary="One organisation")
+async def get_organization(
+    organization_id: uuid.UUID, _identity: CurrentIdentity, session: SessionDep
+) -> OrganizationRead:
+    return await service.get_organization(session, organization_id)
+
+
+@router.patch(
+    "/{organization_id}", summary="Change an organisation (network_admin or its org_admin)"
+)
+async def update_organization(
+    organization_id: uuid.UUID, body: OrganizationUpdate, identity: CurrentIdentity,
+    session: SessionDep,
+) -> OrganizationRead:
+    return await service.update_organization(session, identity, organization_id, body)

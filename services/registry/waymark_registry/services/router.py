@@ -1,0 +1,58 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from waymark_kernel.api import Page
+from waymark_kernel.auth import CurrentIdentity
+from waymark_kernel.db import SessionDep
+
+from waymark_registry.services import service
+from waymark_registry.services.schemas import (
+    ServiceCreate, ServiceHit, ServiceRead, ServiceSearch, ServiceUpdate,
+)
+
+router = APIRouter(prefix="/v1/services", tags=["services"])
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED,
+    summary="Publish a service (org_admin of the owning organisation, or network_admin)",
+)
+async def create_service(
+    body: ServiceCreate, identity: CurrentIdentity, session: SessionDep, response: Response
+) -> ServiceRead:
+    created = await service.create_service(session, identity, body)
+    response.headers["Location"] = f"{router.prefix}/{created.id}"
+    return created
+
+
+@router.get("", summary="Search the service directory")
+async def search_services(
+    filters: Annotated[ServiceSearch, Query()], identity: CurrentIdentity, session: SessionDep
+) -> Page[ServiceHit]:
+    """Ordered by name, or by distance when `lat`, `lon` and `radius_km` are given; then each
+    item carries `distance_km`. Services without coordinates are left out of a radius search."""
+    return await service.search_services(session, identity, filters)
+
+
+@router.get("/{service_id}", summary="One service")
+async def get_service(
+    service_id: uuid.UUID, identity: CurrentIdentity, session: SessionDep
+) -> ServiceRead:
+    return await service.get_service(session, identity, service_id)
+
+
+@router.patch("/{service_id}", summary="Change a service")
+async def update_service(
+    service_id: uuid.UUID, body: ServiceUpdate, identity: CurrentIdentity, session: SessionDep
+) -> ServiceRead:
+    return await service.update_service(session, identity, service_id, body)
+
+
+@router.delete(
+    "/{service_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Withdraw a service"
+)
+async def delete_service(
+    service_id: uuid.UUID, identity: CurrentIdentity, session: SessionDep
+) -> None:
+    await service.delete_service(session, identity, service_id)

@@ -1,0 +1,187 @@
+"""The service directory. Confidential locations (shelters, safe houses) are shown in full only
+to members of the owning organisation; everyone else, network admins included, sees just
+their city, admin area and country."""
+
+import uuid
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from waymark_kernel.api import Page
+from waymark_kernel.auth import Identity
+from waymark_kernel.events import ServiceChanged, ServiceDeleted, utcnow
+from waymark_kernel.messaging import record_event
+from waymark_kernel.problems import Forbidden, NotFound, Problem
+
+from waymark_registry import EVENT_SOURCE
+from waymark_registry.organizations import repository as organizations
+from waymark_registry.organizations.models import Organization
+from waymark_registry.paging import decode_position, split_page
+from waymark_registry.services import repository
+from waymark_registry.services.models import Service, ServiceLocation
+from waymark_registry.services.repository import Listed
+from waymark_registry.services.schemas import (
+    Location, LocationRead, ServiceCreate, ServiceHit, ServiceRead, ServiceSearch, ServiceUpdate,
+)
+from waymark_registry.taxonomy.service import with_subcategories
+
+PUBLIC_DECIMALS = 1  # 0.1° ≈ 11 km: where a confidential location may be placed, city level
+LOCATION_FIELDS = tuple(Location.model_fields)
+R = TypeVar("R", bound=ServiceRead)
+
+
+def _location_rows(service_id: uuid.UUID, locations: list[Location]) -> list[ServiceLocation]:
+    rows = []
+    for position, location in enumerate(locations):
+        public_latitude, public_longitude = location.latitude, location.longitude
+        if location.confidential and location.latitude is not None:
+            public_latitude = round(location.latitude, PUBLIC_DECIMALS)
+            public_longitude = round(location.longitude, PUBLIC_DECIMALS)
+        rows.append(ServiceLocation(
+            service_id=service_id, position=position, **location.model_dump(),
+            public_latitude=public_latitude, public_longitude=public_longitude,
+        ))
+    return rows
+
+
+def _shown_location(location: ServiceLocation, to_owner: bool) -> LocationRead:
+    if location.confidential and not to_owner:
+        return LocationRead(
+            name=None, address=None, city=location.city, admin_area=location.admin_area,
+            country=location.country, latitude=None, longitude=None, confidential=True,
+        )
+    return LocationRead(**{field: getattr(location, field) for field in LOCATION_FIELDS})
+
+
+def _read(
+    listed: Listed, locations: list[ServiceLocation], viewer: Identity, model: type[R]
+) -> R:
+    service = listed.service
+    to_owner = viewer.belongs_to(service.organization_id)
+    distance = None if listed.distance_km is None else round(listed.distance_km, 1)
+    return model.model_validate({
+        **service.model_dump(),
+        "organization_name": listed.organization_name,
+        "organization_verified": listed.organization_verified,
+        "locations": [_shown_location(location, to_owner) for location in locations],
+        "distance_km": distance,
+    })
+
+
+async def _announce(
+    session: AsyncSession, event_type: str, service: Service, organization_country: str
+) -> None:
+    countries = await repository.location_countries(session, service.id) or [organization_country]
+    await record_event(session, EVENT_SOURCE, event_type, ServiceChanged(
+        service_id=service.id, organization_id=service.organization_id, status=service.status,
+        accepts_referrals=service.accepts_referrals, countries=countries,
+        categories=service.categories, response_time_hours=service.response_time_hours,
+    ))
+
+
+async def _owning_organization(session: AsyncSession, service: Service) -> Organization:
+    organization = await organizations.get(session, service.organization_id)
+    assert organization is not None  # the foreign key keeps it
+    return organization
+
+
+async def _writable(session: AsyncSession, identity: Identity, service_id: uuid.UUID) -> Service:
+    service = await repository.get(session, service_id)
+    if service is None:
+        raise NotFound("service")
+    if not identity.is_admin_of(service.organization_id):
+        raise Forbidden("Only an org_admin of the owning organisation or a network_admin may "
+                        "change its services.")
+    return service
+
+
+async def create_service(
+    session: AsyncSession, identity: Identity, body: ServiceCreate
+) -> ServiceRead:
+    organization_id = body.organization_id or identity.organization_id
+    if organization_id is None:
+        raise Problem(422, "Give organization_id: this client belongs to no organisation.",
+                      kind="organization-required")
+    if not identity.is_admin_of(organization_id):
+        raise Forbidden("Only an org_admin of the owning organisation or a network_admin may "
+                        "publish its services.")
+    organization = await organizations.get(session, organization_id)
+    if organization is None:
+        raise Problem(422, "No organisation with this organization_id is registered.",
+                      kind="unknown-organization")
+    now = utcnow()
+    service = Service(
+        **body.model_dump(mode="json", exclude={"organization_id", "locations"}),
+        organization_id=organization.id, created_at=now, updated_at=now,
+    )
+    locations = _location_rows(service.id, body.locations)
+    await repository.add(session, service, locations)
+    await _announce(session, "service.created", service, organization.country)
+    listed = Listed(service, organization.name, organization.verified)
+    return _read(listed, locations, identity, ServiceRead)
+
+
+async def get_service(
+    session: AsyncSession, identity: Identity, service_id: uuid.UUID
+) -> ServiceRead:
+    listed = await repository.get_listed(session, service_id)
+    if listed is None:
+        raise NotFound("service")
+    locations = await repository.locations_of(session, [service_id])
+    return _read(listed, locations[service_id], identity, ServiceRead)
+
+
+async def update_service(
+    session: AsyncSession, identity: Identity, service_id: uuid.UUID, body: ServiceUpdate
+) -> ServiceRead:
+    service = await _writable(session, identity, service_id)
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    new_locations = changes.pop("locations", None)
+    changes = {field: value for field, value in changes.items() if getattr(service, field) != value}
+    if new_locations is not None:
+        current = (await repository.locations_of(session, [service_id]))[service_id]
+        if new_locations == [{f: getattr(row, f) for f in LOCATION_FIELDS} for row in current]:
+            new_locations = None
+    if changes or new_locations is not None:
+        for field, value in changes.items():
+            setattr(service, field, value)
+        service.updated_at = utcnow()
+        if new_locations is not None:
+            await repository.replace_locations(
+                session, service, _location_rows(service.id, body.locations)
+            )
+        await repository.refresh_facets(session, service)
+        organization = await _owning_organization(session, service)
+        await _announce(session, "service.updated", service, organization.country)
+    return await get_service(session, identity, service_id)
+
+
+async def delete_service(session: AsyncSession, identity: Identity, service_id: uuid.UUID) -> None:
+    service = await _writable(session, identity, service_id)
+    await record_event(session, EVENT_SOURCE, "service.deleted", ServiceDeleted(
+        service_id=service.id, organization_id=service.organization_id,
+    ))
+    await repository.remove(session, service)
+
+
+async def search_services(
+    session: AsyncSession, identity: Identity, filters: ServiceSearch
+) -> Page[ServiceHit]:
+    position = decode_position(filters.cursor, float if filters.near else str)
+    rows = await repository.search(
+        session, filters, categories=with_subcategories(filters.category),
+        viewer_organization_id=identity.organization_id, limit=filters.limit + 1,
+        position=position,
+    )
+    sort_key = (lambda r: r.distance_km) if filters.near else (lambda r: r.service.name)
+    rows, next_cursor = split_page(rows, filters.limit, lambda r: (sort_key(r), r.service.id))
+    locations = await repository.locations_of(session, [row.service.id for row in rows])
+    return Page(
+        items=[_read(row, locations[row.service.id], identity, ServiceHit) for row in rows],
+        next_cursor=next_cursor,
+    )
+
+
+async def announce_organization_moved(session: AsyncSession, organization: Organization) -> None:
+    """A service without locations is placed in its organisation's country: tell that it moved."""
+    for service in await repository.without_locations(session, organization.id):
+        await _announce(session, "service.updated", service, organization.country)
