@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     token_issuer: str = "waymark"
     token_audience: str = "waymark-api"
     token_ttl_seconds: int = 900
+    # The built-in issuer's Ed25519 key (PEM); default DATA_DIR/gateway-signing-key.pem.
+    # Gateway replicas must share one key file.
+    signing_key_file: Path | None = None
 
     # Key-encryption key for personal data, base64 of 32 bytes; standalone generates one.
     encryption_key: str | None = None

@@ -1,0 +1,56 @@
+async def test_one_document_holds_every_services_paths_and_the_gateways(network):
+    response = await network.client.get("/openapi.json")
+
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert "/v1/registry-items/{item_id}" in paths
+    assert "/v1/referrals-items/{item_id}" in paths
+    assert "/v1/auth/token" in paths
+    assert "/.well-known/jwks.json" in paths
+    assert "/v1/organizations/{organization_id}/clients" in paths
+    assert all(path.startswith(("/v1/", "/.well-known/")) for path in paths)
+    assert not {"/healthz", "/readyz", "/metrics", "/internal/debug", "/openapi.json"} & set(paths)
+
+
+async def test_clashing_schema_names_are_prefixed_and_references_follow(network):
+    document = (await network.client.get("/openapi.json")).json()
+
+    schemas = document["components"]["schemas"]
+    assert "registry_field" in schemas["Item"]["properties"]
+    assert "referrals_field" in schemas["ReferralsItem"]["properties"]
+    assert "HTTPValidationError" in schemas
+    assert "ReferralsHTTPValidationError" not in schemas  # the same definition is shared
+    referral_item = document["paths"]["/v1/referrals-items/{item_id}"]["get"]
+    assert referral_item["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ReferralsItem"
+    }
+
+
+async def test_the_document_declares_bearer_and_client_credentials_security(network):
+    document = (await network.client.get("/openapi.json")).json()
+
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    flow = schemes["clientCredentials"]["flows"]["clientCredentials"]
+    assert flow["tokenUrl"] == "/v1/auth/token"
+    assert {"bearerAuth": []} in document["security"]
+    assert document["paths"]["/v1/auth/token"]["post"]["security"] == []
+
+
+async def test_a_service_that_was_down_is_added_once_it_is_up(network, standin, serve):
+    before = (await network.client.get("/openapi.json")).json()
+
+    async with serve(standin("notifications"), network.notifications_port):
+        after = (await network.client.get("/openapi.json")).json()
+
+    assert "/v1/notifications-items/{item_id}" not in before["paths"]
+    assert "/v1/registry-items/{item_id}" in before["paths"]
+    assert "/v1/notifications-items/{item_id}" in after["paths"]
+    assert "NotificationsItem" in after["components"]["schemas"]
+
+
+async def test_the_documentation_page_reads_the_merged_document(network):
+    response = await network.client.get("/docs")
+
+    assert response.status_code == 200
+    assert "/openapi.json" in response.text

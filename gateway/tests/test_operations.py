@@ -1,0 +1,28 @@
+async def test_the_gateway_is_alive(network):
+    response = await network.client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.headers["x-request-id"]
+
+
+async def test_readiness_reports_the_database_and_each_service(network, standin, serve):
+    down = await network.client.get("/readyz")
+    async with serve(standin("notifications"), network.notifications_port):
+        up = await network.client.get("/readyz")
+
+    assert down.status_code == 503
+    assert down.json()["checks"]["notifications"].startswith("unavailable")
+    assert up.status_code == 200
+    assert up.json()["checks"] == {
+        "database": "ok", "registry": "ok", "referrals": "ok", "notifications": "ok",
+    }
+
+
+async def test_metrics_count_proxied_calls(network):
+    await network.client.get("/v1/cases")
+
+    response = await network.client.get("/metrics")
+
+    assert response.status_code == 200
+    counter = 'waymark_http_requests_total{component="gateway",method="GET",status="401"}'
+    assert counter in response.text

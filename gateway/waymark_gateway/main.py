@@ -1,0 +1,91 @@
+"""The gateway: the built-in token issuer, one merged API document, and the authenticated
+proxy in front of the registry, referrals and notifications services."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+
+from waymark_gateway.identity.keys import jwks_document, load_or_create_signing_key
+from waymark_gateway.identity.router import router as identity_router
+from waymark_gateway.identity.service import Issuer
+from waymark_gateway.openapi.merge import MergedDocument
+from waymark_gateway.openapi.router import router as openapi_router
+from waymark_gateway.proxy.middleware import GatewayProxy
+from waymark_gateway.proxy.ratelimit import RateLimiter
+from waymark_gateway.proxy.upstreams import AsgiUpstream, HttpUpstream, Upstream, Upstreams
+from waymark_kernel.auth import TokenVerifier
+from waymark_kernel.db import Database
+from waymark_kernel.migrations import upgrade
+from waymark_kernel.settings import SERVICE_NAMES, Settings
+from waymark_kernel.signing import SigningKey
+from waymark_kernel.web import create_base_app
+
+__all__ = [
+    "MIGRATIONS", "AsgiUpstream", "HttpUpstream", "Upstream", "create_app", "jwks_document",
+    "load_or_create_signing_key",
+]
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    upstreams: dict[str, Upstream] | None = None,
+    signing_key: SigningKey | None = None,
+) -> FastAPI:
+    """`upstreams` and `signing_key` are passed in when one process hosts the whole network."""
+    settings = settings or Settings()
+    signing_key = signing_key or load_or_create_signing_key(settings)
+    issuer = Issuer.from_settings(settings, signing_key)  # fails without an admin secret
+    jwks = jwks_document([signing_key])
+    upstreams = upstreams or {
+        name: HttpUpstream(settings.service_url(name), timeout=settings.upstream_timeout_seconds)
+        for name in SERVICE_NAMES
+    }
+    if missing := set(SERVICE_NAMES) - upstreams.keys():
+        raise ValueError(f"the gateway needs an upstream for {', '.join(sorted(missing))}")
+    pool = Upstreams(upstreams)
+    database = Database(settings.database_url("gateway"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.is_standalone:
+            await upgrade(database.url, MIGRATIONS)
+        await pool.start()
+        try:
+            yield
+        finally:
+            await pool.close()
+            await database.dispose()
+
+    async def own_keys() -> dict:
+        return jwks
+
+    app = create_base_app(
+        "gateway", title="Waymark API", lifespan=lifespan,
+        checks={"database": database.ping, **pool.health_checks()},
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.issuer = issuer
+    app.state.jwks = jwks
+    app.state.upstreams = pool
+    app.state.token_verifier = TokenVerifier(
+        own_keys, issuer=settings.token_issuer, audience=settings.token_audience
+    )
+    app.state.api_document = MergedDocument(app.openapi, pool)
+    # The merged document replaces FastAPI's own at the same address (/docs reads it).
+    app.router.routes[:] = [
+        route for route in app.router.routes if getattr(route, "path", None) != app.openapi_url
+    ]
+    app.include_router(openapi_router)
+    app.include_router(identity_router)
+    # Innermost user middleware: the request-id and metrics layer wraps proxied calls too.
+    app.user_middleware.append(Middleware(
+        GatewayProxy, upstreams=pool, verifier=app.state.token_verifier,
+        rate_limiter=RateLimiter.from_setting(settings.rate_limit),
+    ))
+    return app

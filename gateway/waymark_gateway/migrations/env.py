@@ -1,0 +1,3 @@
+from waymark_kernel.migrations import run_env
+
+run_env()

@@ -1,0 +1,149 @@
+"""The raw ASGI layer that authenticates and forwards every `/v1/...` call owned by a service;
+anything else (identity, documents, operations) falls through to the gateway's own routes."""
+
+import re
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from waymark_gateway.proxy.ratelimit import RateLimiter
+from waymark_gateway.proxy.upstreams import Headers, UpstreamResponse, Upstreams
+from waymark_kernel.auth import TokenVerifier, bearer_token
+from waymark_kernel.logging import request_id_var
+from waymark_kernel.problems import Problem, problem_response
+
+MAX_BODY_BYTES = 1024 * 1024
+SERVICE_OF_COLLECTION = {
+    "organizations": "registry", "services": "registry", "taxonomy": "registry",
+    "countries": "registry", "hsds": "registry",
+    "cases": "referrals", "referrals": "referrals", "stats": "referrals",
+    "subscriptions": "notifications", "event-types": "notifications",
+    "events": "notifications", "inbox": "notifications",
+}
+GATEWAY_OWN_PATH = re.compile(r"/v1/organizations/[^/]+/clients/?")
+HOP_BY_HOP = frozenset({
+    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
+    b"trailer", b"trailers", b"transfer-encoding", b"upgrade",
+})
+# Recomputed for the next hop: host and length by the upstream client, the id by the request
+# context; the body is read whole before it is sent on, so nothing is left to expect.
+NOT_FORWARDED = HOP_BY_HOP | {b"host", b"content-length", b"x-request-id", b"expect"}
+# The gateway's own server writes these on the way out.
+NOT_RETURNED = HOP_BY_HOP | {b"content-length", b"x-request-id", b"date", b"server"}
+
+
+def service_for(path: str) -> str | None:
+    """The service that owns `path`, or None when the gateway answers it itself."""
+    if not path.startswith("/v1/"):
+        return None
+    service = SERVICE_OF_COLLECTION.get(path[4:].partition("/")[0])
+    if service == "registry" and GATEWAY_OWN_PATH.fullmatch(path):
+        return None
+    return service
+
+
+class BodyTooLarge(Problem):
+    def __init__(self) -> None:
+        super().__init__(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+
+
+def declared_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def capped_receive(receive: Receive) -> Receive:
+    """`receive` that raises 413 once the body grows past the cap."""
+    received = 0
+
+    async def receive_capped() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > MAX_BODY_BYTES:
+                raise BodyTooLarge()
+        return message
+    return receive_capped
+
+
+async def read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise Problem(400, "The client went away before sending the whole body.")
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def forwarded_headers(scope: Scope, request_id: str) -> Headers:
+    headers = [(name, value) for name, value in scope["headers"] if name not in NOT_FORWARDED]
+    headers.append((b"x-request-id", request_id.encode("latin-1")))
+    client = scope.get("client")
+    if client:
+        headers.append((b"x-forwarded-for", client[0].encode("latin-1")))
+    return headers
+
+
+def returned_headers(method: str, response: UpstreamResponse) -> Headers:
+    if method == "HEAD":  # the upstream's length describes the body a GET would get
+        return [(name.lower(), value) for name, value in response.headers
+                if name.lower() not in NOT_RETURNED - {b"content-length"}]
+    headers = [(name.lower(), value) for name, value in response.headers
+               if name.lower() not in NOT_RETURNED]
+    if response.status not in (204, 304):
+        headers.append((b"content-length", str(len(response.body)).encode()))
+    return headers
+
+
+class GatewayProxy:
+    def __init__(
+        self, app: ASGIApp, *, upstreams: Upstreams, verifier: TokenVerifier,
+        rate_limiter: RateLimiter | None,
+    ) -> None:
+        self.app = app
+        self.upstreams = upstreams
+        self.verifier = verifier
+        self.rate_limiter = rate_limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        service = service_for(scope["path"])
+        try:
+            length = declared_length(scope)
+            if length is not None and length > MAX_BODY_BYTES:
+                raise BodyTooLarge()
+            if service is not None:
+                await self.forward(service, scope, capped_receive(receive), send)
+                return
+        except Problem as problem:
+            response = problem_response(
+                problem.status, problem.detail, kind=problem.kind, title=problem.title,
+                headers=problem.headers, extra=problem.extra, instance=scope["path"],
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, capped_receive(receive), send)
+
+    async def forward(self, service: str, scope: Scope, receive: Receive, send: Send) -> None:
+        identity = await self.verifier.verify(bearer_token(Request(scope)))
+        if self.rate_limiter is not None:
+            self.rate_limiter.take(identity.subject)
+        body = await read_body(receive)
+        path = scope.get("raw_path") or quote(scope["path"]).encode()
+        response = await self.upstreams.request(
+            service, scope["method"], path.partition(b"?")[0], scope["query_string"],
+            forwarded_headers(scope, request_id_var.get() or ""), body,
+        )
+        await send({
+            "type": "http.response.start", "status": response.status,
+            "headers": returned_headers(scope["method"], response),
+        })
+        await send({"type": "http.response.body", "body": response.body})

@@ -1,0 +1,354 @@
+"""The services behind the gateway: over HTTP (distributed mode) or in-process (standalone).
+
+Either way a call gives back the whole answer, or raises UpstreamError (no usable answer:
+502) or UpstreamTimeout (no answer in time: 504)."""
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from typing import NamedTuple, Protocol
+from urllib.parse import unquote, urlsplit
+
+import httptools
+from starlette.types import ASGIApp, Message
+
+from waymark_kernel.logging import request_id_var
+from waymark_kernel.problems import Problem
+
+log = logging.getLogger("waymark.gateway.upstreams")
+Headers = list[tuple[bytes, bytes]]  # ASGI style: lower-case names, latin-1 bytes
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class UpstreamResponse(NamedTuple):
+    status: int
+    headers: Headers
+    body: bytes
+
+
+class UpstreamError(Exception):
+    """The upstream gave no usable answer (refused, reset, broken)."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """The upstream did not answer within the timeout."""
+
+
+class Upstream(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def request(
+        self, method: str, path: bytes, query_string: bytes, headers: Headers, body: bytes
+    ) -> UpstreamResponse:
+        """`path` is percent-encoded, as in the ASGI scope's `raw_path`."""
+        ...
+
+
+class _ClosedBeforeAnswer(UpstreamError):
+    """A kept-alive connection was closed before any byte of the answer came back."""
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection: one exchange at a time, answers parsed by httptools."""
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.open = False
+        self.reusable = False
+        self.idle_since = 0.0
+        self._answer: asyncio.Future[UpstreamResponse] | None = None
+        self._head_request = False
+        self._received = False
+        self._status = 0
+        self._headers: Headers = []
+        self._chunks: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.open = True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.open = self.reusable = False
+        if self._answer is None or self._answer.done():
+            return
+        if self._status and self._delimited_by_close():
+            self._finish(keep_alive=False)
+        elif not self._received:
+            self._answer.set_exception(_ClosedBeforeAnswer("the connection was closed"))
+        else:
+            self._answer.set_exception(UpstreamError("the connection closed mid-answer"))
+
+    def data_received(self, data: bytes) -> None:
+        if self._answer is None or self._answer.done():  # unasked-for bytes: not to be trusted
+            self.close()
+            return
+        self._received = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            if self._answer is not None and not self._answer.done():
+                self._answer.set_exception(UpstreamError(f"malformed answer: {exc}"))
+            self.close()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        self._status = self.parser.get_status_code()
+        if self._head_request:  # no body follows, whatever the length says
+            self._finish(keep_alive=False)
+
+    def on_body(self, body: bytes) -> None:
+        self._chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        if 100 <= self._status < 200:  # an interim answer; the final one follows
+            self._status, self._headers = 0, []
+            return
+        self._finish(keep_alive=self.parser.should_keep_alive())
+
+    def _delimited_by_close(self) -> bool:
+        return not any(
+            name in (b"content-length", b"transfer-encoding") for name, _ in self._headers
+        )
+
+    def _finish(self, *, keep_alive: bool) -> None:
+        if self._answer is not None and not self._answer.done():
+            self.reusable = keep_alive and self.open
+            self._answer.set_result(
+                UpstreamResponse(self._status, self._headers, b"".join(self._chunks))
+            )
+
+    async def exchange(self, message: bytes, *, head_request: bool) -> UpstreamResponse:
+        if not self.open or self.transport is None:
+            raise _ClosedBeforeAnswer("the connection was closed")
+        self.reusable = self._received = False
+        self._head_request = head_request
+        self._status, self._headers, self._chunks = 0, [], []
+        self._answer = asyncio.get_running_loop().create_future()
+        self.transport.write(message)
+        return await self._answer
+
+    def close(self) -> None:
+        self.reusable = False
+        if self.transport is not None:
+            self.transport.close()
+
+
+class HttpUpstream:
+    """A service reached over HTTP/1.1 through a pool of long-lived keep-alive connections.
+
+    Every request is written in one piece and every answer parsed by httptools (the parser
+    uvicorn uses): a general-purpose client costs about three times the CPU per request, and
+    the gateway's overhead is mostly that."""
+
+    def __init__(
+        self, base_url: str, *, timeout: float = 10.0, connections: int = 100,
+        idle_seconds: float = 4.0,
+    ) -> None:
+        url = urlsplit(base_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"an upstream needs an http(s) URL, not {base_url!r}")
+        self.timeout = timeout
+        # Idle connections are dropped before uvicorn's 5 s keep-alive closes them upstream.
+        self.idle_seconds = idle_seconds
+        self._host, self._port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
+        self._host_header = url.netloc.encode("idna")
+        self._prefix = url.path.rstrip("/").encode()
+        self._tls = ssl.create_default_context() if url.scheme == "https" else None
+        self._slots = asyncio.Semaphore(connections)
+        self._idle: list[_Connection] = []
+
+    async def start(self) -> None:
+        """Connections are opened on demand and then kept."""
+
+    async def close(self) -> None:
+        while self._idle:
+            self._idle.pop().close()
+
+    async def request(
+        self, method: str, path: bytes, query_string: bytes, headers: Headers, body: bytes
+    ) -> UpstreamResponse:
+        message = self._message(method, path, query_string, headers, body)
+        try:
+            async with asyncio.timeout(self.timeout), self._slots:
+                kept = self._kept_connection()
+                if kept is not None:
+                    try:
+                        return await self._exchange(kept, message, method)
+                    except _ClosedBeforeAnswer:
+                        # The upstream closed an idle connection as we wrote: a request that
+                        # cannot have been processed twice is sent again on a new connection.
+                        if method not in IDEMPOTENT_METHODS:
+                            raise
+                return await self._exchange(await self._connect(), message, method)
+        except TimeoutError as exc:
+            raise UpstreamTimeout("no answer in time") from exc
+        except OSError as exc:
+            raise UpstreamError(f"{type(exc).__name__}: {exc}") from exc
+
+    def _message(
+        self, method: str, path: bytes, query_string: bytes, headers: Headers, body: bytes
+    ) -> bytes:
+        parts = [method.encode("ascii"), b" ", self._prefix, path]
+        if query_string:
+            parts += [b"?", query_string]
+        parts += [b" HTTP/1.1\r\nhost: ", self._host_header, b"\r\n"]
+        for name, value in headers:
+            parts += [name, b": ", value, b"\r\n"]
+        if body or method in BODY_METHODS:
+            parts.append(b"content-length: %d\r\n" % len(body))
+        parts += [b"\r\n", body]
+        return b"".join(parts)
+
+    def _kept_connection(self) -> _Connection | None:
+        now = time.monotonic()
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.open and now - connection.idle_since < self.idle_seconds:
+                return connection
+            connection.close()
+        return None
+
+    async def _connect(self) -> _Connection:
+        _, connection = await asyncio.get_running_loop().create_connection(
+            _Connection, self._host, self._port, ssl=self._tls
+        )
+        return connection
+
+    async def _exchange(
+        self, connection: _Connection, message: bytes, method: str
+    ) -> UpstreamResponse:
+        try:
+            response = await connection.exchange(message, head_request=method == "HEAD")
+        except BaseException:
+            connection.close()
+            raise
+        if connection.reusable:
+            connection.idle_since = time.monotonic()
+            self._idle.append(connection)
+        else:
+            connection.close()
+        return response
+
+
+class AsgiUpstream:
+    """A service application called in-process, as if over HTTP (standalone mode)."""
+
+    def __init__(self, app: ASGIApp, *, timeout: float = 10.0) -> None:
+        self.app = app
+        self.timeout = timeout
+
+    async def start(self) -> None:
+        """The launcher runs the application's lifespan; nothing to open here."""
+
+    async def close(self) -> None:
+        """Nothing to close: the launcher owns the application."""
+
+    async def request(
+        self, method: str, path: bytes, query_string: bytes, headers: Headers, body: bytes
+    ) -> UpstreamResponse:
+        scope = {
+            "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1", "method": method, "scheme": "http",
+            "path": unquote(path.decode("latin-1")), "raw_path": path,
+            "query_string": query_string, "root_path": "", "headers": headers,
+            "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 80),
+        }
+        answer: dict[str, Message] = {}
+        chunks: list[bytes] = []
+        complete = asyncio.Event()
+        request_message: Message | None = {"type": "http.request", "body": body, "more_body": False}
+
+        async def receive() -> Message:
+            nonlocal request_message
+            if request_message is not None:
+                message, request_message = request_message, None
+                return message
+            await complete.wait()  # "disconnected" only once the answer is complete
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer["start"] = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    complete.set()
+
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self.app(scope, receive, send)
+        except TimeoutError as exc:
+            raise UpstreamTimeout("no answer in time") from exc
+        except Exception as exc:
+            # The application has logged it; if it answered (a 500 problem), that answer stands.
+            if not complete.is_set():
+                raise UpstreamError(type(exc).__name__) from exc
+        if not complete.is_set() or "start" not in answer:
+            raise UpstreamError("the application ended without a complete answer")
+        start = answer["start"]
+        return UpstreamResponse(start["status"], list(start.get("headers", ())), b"".join(chunks))
+
+
+class Upstreams:
+    """The named upstreams of this gateway; failures become 502/504 problems naming the service."""
+
+    def __init__(self, upstreams: dict[str, Upstream], *, health_timeout: float = 2.0) -> None:
+        self.by_name = upstreams
+        self.health_timeout = health_timeout
+
+    async def start(self) -> None:
+        for upstream in self.by_name.values():
+            await upstream.start()
+
+    async def close(self) -> None:
+        for upstream in self.by_name.values():
+            await upstream.close()
+
+    async def request(
+        self, name: str, method: str, path: bytes, query_string: bytes, headers: Headers,
+        body: bytes,
+    ) -> UpstreamResponse:
+        try:
+            return await self.by_name[name].request(method, path, query_string, headers, body)
+        except UpstreamTimeout as exc:
+            log.warning("upstream timed out", extra={"upstream": name, "error": str(exc)})
+            raise Problem(
+                504, f"The {name} service did not answer in time; try again shortly.",
+                kind="upstream-timeout",
+            ) from exc
+        except UpstreamError as exc:
+            log.warning("upstream unavailable", extra={"upstream": name, "error": str(exc)})
+            raise Problem(
+                502, f"The {name} service is unavailable; try again shortly.",
+                kind="upstream-unavailable",
+            ) from exc
+
+    async def get(
+        self, name: str, path: str, *, authorization: str | None = None
+    ) -> UpstreamResponse:
+        """A call of the gateway's own (documents, health, checks) under the current request id."""
+        headers = [(b"accept", b"application/json")]
+        if authorization:
+            headers.append((b"authorization", authorization.encode("latin-1")))
+        request_id = request_id_var.get()
+        if request_id:
+            headers.append((b"x-request-id", request_id.encode("latin-1")))
+        return await self.request(name, "GET", path.encode(), b"", headers, b"")
+
+    def health_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        def check(name: str) -> Callable[[], Awaitable[None]]:
+            async def healthy() -> None:
+                async with asyncio.timeout(self.health_timeout):
+                    response = await self.get(name, "/healthz")
+                if response.status != 200:
+                    raise UpstreamError(f"/healthz answered {response.status}")
+            return healthy
+        return {name: check(name) for name in self.by_name}
