@@ -16,6 +16,7 @@ from sqlmodel import Field, SQLModel
 from waymark_kernel.db import Database, after_commit
 from waymark_kernel.events import CloudEvent, EventData, utcnow
 from waymark_kernel.messaging.broker import Broker, PublishFailed
+from waymark_kernel.wakeup import wait_until_woken
 
 log = logging.getLogger("waymark.outbox")
 NOTIFY_CHANNEL = "waymark_outbox"
@@ -110,8 +111,7 @@ class OutboxRelay:
                     published = 0
                 if published == self.batch_size:
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
+                await wait_until_woken(self._wakeup, self.poll_seconds)
         finally:
             if listener is not None:
                 with contextlib.suppress(Exception):

@@ -6,7 +6,6 @@ another replica). A delivery is leased while in flight, so replicas never send i
 """
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections import Counter
@@ -17,6 +16,7 @@ from fastapi import FastAPI
 from waymark_kernel.db import Database
 from waymark_kernel.events import utcnow
 from waymark_kernel.settings import Settings
+from waymark_kernel.wakeup import wait_until_woken
 
 from waymark_notifications.clock import as_utc
 from waymark_notifications.deliveries import repository, service
@@ -77,8 +77,7 @@ class Dispatcher:
                     except Exception:
                         log.exception("dispatcher pass failed")
                         pause = self.poll_seconds
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), timeout=pause)
+                    await wait_until_woken(self._wakeup, pause)
             finally:
                 self._ready.clear()
                 for task in self._tasks:
