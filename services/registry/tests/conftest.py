@@ -1,6 +1,5 @@
 """The registry app on a throw-away PostgreSQL database with an in-process broker."""
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -18,7 +17,6 @@ from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import Settings
 from waymark_kernel.testing import TestIssuer, create_database, drop_database, unique_name
-
 from waymark_registry.main import MIGRATIONS, create_app
 
 
@@ -80,18 +78,6 @@ async def serve(app: FastAPI) -> AsyncIterator[AsyncClient]:
     async with app.router.lifespan_context(app):
         async with AsyncClient(transport=ASGITransport(app), base_url="http://registry") as client:
             yield client
-        watchdog = asyncio.create_task(_cancel_again("registry:outbox"))
-    watchdog.cancel()
-
-
-async def _cancel_again(task_name: str) -> None:
-    """Python 3.11's asyncio.wait_for, which the kernel's outbox relay waits with, can swallow
-    a cancellation; the lifespan would then wait for the relay for ever."""
-    while True:
-        await asyncio.sleep(0.5)
-        for task in asyncio.all_tasks():
-            if task.get_name() == task_name:
-                task.cancel()
 
 
 @pytest.fixture
