@@ -179,6 +179,7 @@ async def main() -> None:
         network = start("up", Path(folder), {
             "WAYMARK_DATABASE_PREFIX": prefix, "WAYMARK_EVENT_EXCHANGE": exchange,
             "WAYMARK_QUEUE_PREFIX": queues, "WAYMARK_SEED_DEMO": "false", "WAYMARK_LOG_LEVEL": "WARNING",
+            "WAYMARK_RATE_LIMIT": "off",
         })
         try:
             port = int(network.base_url.rsplit(":", 1)[1])
