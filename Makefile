@@ -41,7 +41,7 @@ test-fast: sync
 	$(RUN) pytest -x -q --ignore=tests
 
 bench: sync
-	$(RUN) python -m benchmarks.run
+	$(RUN) python -m benchmarks.run $(SECTIONS)
 
 lint: sync
 	$(RUN) ruff check .
