@@ -42,6 +42,7 @@ class Network:
     base_url: str
     process: subprocess.Popen
     log: Path
+    data_dir: Path
 
 
 def start(verb: str, tmp_path: Path, extra_env: dict[str, str]) -> Network:
@@ -61,7 +62,7 @@ def start(verb: str, tmp_path: Path, extra_env: dict[str, str]) -> Network:
         [sys.executable, "-m", "waymark_cli", verb], env=env, stdout=log.open("w"),
         stderr=subprocess.STDOUT, start_new_session=True,
     )
-    network = Network(f"http://127.0.0.1:{port}", process, log)
+    network = Network(f"http://127.0.0.1:{port}", process, log, tmp_path / "var")
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
