@@ -15,6 +15,7 @@ from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, SERVICE_NAMES, Set
 
 from waymark_cli import demo
 from waymark_cli.parts import create_service, with_local_keys
+from waymark_cli.serving import GracefulServer
 
 log = logging.getLogger("waymark.standalone")
 
@@ -40,7 +41,7 @@ async def run_standalone(settings: Settings) -> None:
             settings, upstreams={name: AsgiUpstream(app) for name, app in services.items()},
             signing_key=signing_key,
         )
-        server = uvicorn.Server(uvicorn.Config(
+        server = GracefulServer(uvicorn.Config(
             gateway, host=settings.host, port=settings.port, log_config=None, access_log=False,
             lifespan="on",
         ))
