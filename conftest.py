@@ -1,10 +1,10 @@
-"""Tests need real PostgreSQL and RabbitMQ: when either is missing the run fails, never skips."""
+"""Tests need real PostgreSQL, RabbitMQ and Redis: when either is missing the run fails, never skips."""
 
 import socket
 
 import pytest
 
-REQUIRED = {"PostgreSQL": 5432, "RabbitMQ": 5672}
+REQUIRED = {"PostgreSQL": 5432, "RabbitMQ": 5672, "Redis": 6379}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -3,9 +3,14 @@ on loopback ports; the gateway reaches them with its real HTTP upstreams."""
 
 import asyncio
 import contextlib
+import os
 import socket
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -17,10 +22,45 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import create_model
 
 from waymark_gateway.main import MIGRATIONS, Upstream, create_app
+from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.migrations import upgrade
-from waymark_kernel.settings import Settings
 from waymark_kernel.signing import SigningKey
 from waymark_kernel.testing import create_database, drop_database
+
+TESTS = Path(__file__).parent
+
+
+def wait_until_listening(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the process ended with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+@contextlib.contextmanager
+def uvicorn_process(
+    target: str, port: int, *, env: dict[str, str] | None = None, factory: bool = False
+) -> Iterator[subprocess.Popen]:
+    command = [
+        sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
+        "--app-dir", str(TESTS), "--log-level", "warning",
+    ]
+    if factory:
+        command.append("--factory")
+    process = subprocess.Popen(command, env={**os.environ, **(env or {})})
+    try:
+        wait_until_listening(port, process)
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
 
 ADMIN_SECRET = "gateway-test-admin-secret"
 KNOWN_ORGANIZATION = uuid.UUID("6f1c2a52-6a4e-4f57-9a53-2f4c1f0e5a01")
@@ -170,7 +210,7 @@ def start_gateway(database_url: str, tmp_path) -> Any:
         *, upstreams: dict[str, Upstream] | None = None, **settings: Any
     ) -> AsyncIterator[Gateway]:
         app = create_app(
-            Settings(
+            GatewaySettings(
                 mode="distributed", gateway_database_url=database_url,
                 admin_client_secret=ADMIN_SECRET, data_dir=tmp_path,
                 upstream_timeout_seconds=1.0, **settings,
@@ -214,3 +254,9 @@ def serve() -> Any:
 @pytest.fixture
 def unused_port() -> int:
     return free_port()
+
+
+@pytest.fixture
+def process() -> Any:
+    """`with process(target, port, env=..., factory=...):` uvicorn serving it in its own process."""
+    return uvicorn_process

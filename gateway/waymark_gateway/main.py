@@ -12,10 +12,12 @@ from waymark_gateway.identity.keys import jwks_document, load_or_create_signing_
 from waymark_gateway.identity.router import router as identity_router
 from waymark_gateway.identity.service import Issuer
 from waymark_gateway.openapi.merge import MergedDocument
+from waymark_gateway.operations import router as operations_router
 from waymark_gateway.openapi.router import router as openapi_router
 from waymark_gateway.proxy.middleware import GatewayProxy
-from waymark_gateway.proxy.ratelimit import RateLimiter
+from waymark_gateway.proxy.ratelimit import RateLimits
 from waymark_gateway.proxy.upstreams import AsgiUpstream, HttpUpstream, Upstream, Upstreams
+from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.auth import TokenVerifier
 from waymark_kernel.db import Database
 from waymark_kernel.migrations import upgrade
@@ -37,17 +39,25 @@ def create_app(
     signing_key: SigningKey | None = None,
 ) -> FastAPI:
     """`upstreams` and `signing_key` are passed in when one process hosts the whole network."""
-    settings = settings or Settings()
+    settings = GatewaySettings.of(settings or Settings())
     signing_key = signing_key or load_or_create_signing_key(settings)
     issuer = Issuer.from_settings(settings, signing_key)  # fails without an admin secret
     jwks = jwks_document([signing_key])
     upstreams = upstreams or {
-        name: HttpUpstream(settings.service_url(name), timeout=settings.upstream_timeout_seconds)
+        name: HttpUpstream(
+            settings.service_url(name), timeout=settings.upstream_timeout_seconds,
+            connections=settings.upstream_max_concurrent,
+        )
         for name in SERVICE_NAMES
     }
     if missing := set(SERVICE_NAMES) - upstreams.keys():
         raise ValueError(f"the gateway needs an upstream for {', '.join(sorted(missing))}")
-    pool = Upstreams(upstreams)
+    pool = Upstreams(
+        upstreams, failure_threshold=settings.circuit_failure_threshold,
+        open_seconds=settings.circuit_open_seconds,
+        max_concurrent=settings.upstream_max_concurrent,
+    )
+    rate_limits = RateLimits.from_settings(settings)
     database = Database(settings.database_url("gateway"))
 
     @contextlib.asynccontextmanager
@@ -59,6 +69,7 @@ def create_app(
             yield
         finally:
             await pool.close()
+            await rate_limits.close()
             await database.dispose()
 
     async def own_keys() -> dict:
@@ -66,26 +77,29 @@ def create_app(
 
     app = create_base_app(
         "gateway", title="Waymark API", lifespan=lifespan,
-        checks={"database": database.ping, **pool.health_checks()},
+        checks={},  # the gateway's own /readyz (operations.py) replaces the base one
     )
     app.state.settings = settings
     app.state.database = database
     app.state.issuer = issuer
     app.state.jwks = jwks
     app.state.upstreams = pool
+    app.state.rate_limits = rate_limits
     app.state.token_verifier = TokenVerifier(
         own_keys, issuer=settings.token_issuer, audience=settings.token_audience
     )
     app.state.api_document = MergedDocument(app.openapi, pool)
-    # The merged document replaces FastAPI's own at the same address (/docs reads it).
+    # The merged document and the upstreams' states replace the base app's routes (/docs reads it).
+    replaced = {app.openapi_url, "/readyz"}
     app.router.routes[:] = [
-        route for route in app.router.routes if getattr(route, "path", None) != app.openapi_url
+        route for route in app.router.routes if getattr(route, "path", None) not in replaced
     ]
+    app.include_router(operations_router)
     app.include_router(openapi_router)
     app.include_router(identity_router)
     # Innermost user middleware: the request-id and metrics layer wraps proxied calls too.
     app.user_middleware.append(Middleware(
         GatewayProxy, upstreams=pool, verifier=app.state.token_verifier,
-        rate_limiter=RateLimiter.from_setting(settings.rate_limit),
+        rate_limits=rate_limits,
     ))
     return app

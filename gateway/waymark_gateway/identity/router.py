@@ -8,6 +8,7 @@ from waymark_gateway.identity.schemas import (
     ApiClientCreate, ApiClientCreated, JsonWebKeySet, TokenResponse,
 )
 from waymark_gateway.identity.service import Issuer
+from waymark_gateway.proxy.ratelimit import RateLimits
 from waymark_gateway.proxy.upstreams import Upstreams
 from waymark_kernel.auth import CurrentIdentity, bearer_token
 from waymark_kernel.db import SessionDep
@@ -47,12 +48,22 @@ UpstreamsDep = Annotated[Upstreams, Depends(_upstreams)]
 async def issue_token(
     request: Request, response: Response, session: SessionDep, issuer: IssuerDep
 ) -> TokenResponse:
+    limits: RateLimits = request.app.state.rate_limits
+    address = request.client.host if request.client else None
+    await limits.check_token_attempts(None, address)
     form = await request.form(max_files=0, max_fields=10)
-    credentials = service.client_credentials_grant(
-        {name: [str(value) for value in form.getlist(name)] for name in form},
-        request.headers.get("authorization"),
-    )
-    identity = await service.authenticate_client(session, issuer, credentials)
+    client_id = None
+    try:
+        credentials = service.client_credentials_grant(
+            {name: [str(value) for value in form.getlist(name)] for name in form},
+            request.headers.get("authorization"),
+        )
+        client_id = credentials.client_id
+        await limits.check_token_attempts(client_id, None)
+        identity = await service.authenticate_client(session, issuer, credentials)
+    except service.OAuthError:
+        await limits.count_token_failure(client_id, address)
+        raise
     response.headers.update(service.NO_STORE)
     return issuer.token_for(identity)
 

@@ -2,12 +2,15 @@
 anything else (identity, documents, operations) falls through to the gateway's own routes."""
 
 import re
+import time
 from urllib.parse import quote
+
+from prometheus_client import Counter, Histogram
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from waymark_gateway.proxy.ratelimit import RateLimiter
+from waymark_gateway.proxy.ratelimit import RateLimits
 from waymark_gateway.proxy.upstreams import Headers, UpstreamResponse, Upstreams
 from waymark_kernel.auth import TokenVerifier, bearer_token
 from waymark_kernel.logging import request_id_var
@@ -31,6 +34,35 @@ HOP_BY_HOP = frozenset({
 NOT_FORWARDED = HOP_BY_HOP | {b"host", b"content-length", b"x-request-id", b"expect"}
 # The gateway's own server writes these on the way out.
 NOT_RETURNED = HOP_BY_HOP | {b"content-length", b"x-request-id", b"date", b"server"}
+
+
+ROUTE_REQUESTS = Counter(
+    "waymark_gateway_requests_total", "Proxied requests by route and status",
+    ["route", "method", "status"],
+)
+ROUTE_LATENCY = Histogram(
+    "waymark_gateway_request_duration_seconds", "Proxied request latency by route and status",
+    ["route", "method", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+WORD_SEGMENT = re.compile(r"[a-z_-]{1,32}")
+MAX_ROUTES = 200  # label values are bounded: hostile paths must not grow the metrics endlessly
+_routes: set[str] = set()
+
+
+def route_of(path: str) -> str:
+    """`/v1/cases/{id}/consent` for `/v1/cases/<uuid>/consent`; `other` past the cap."""
+    segments = [
+        segment if WORD_SEGMENT.fullmatch(segment) else "{id}"
+        for segment in path.split("/")[1:]
+    ]
+    route = "/" + "/".join(segments)
+    if route not in _routes:
+        if len(_routes) >= MAX_ROUTES:
+            return "other"
+        _routes.add(route)
+    return route
 
 
 def service_for(path: str) -> str | None:
@@ -104,12 +136,12 @@ def returned_headers(method: str, response: UpstreamResponse) -> Headers:
 class GatewayProxy:
     def __init__(
         self, app: ASGIApp, *, upstreams: Upstreams, verifier: TokenVerifier,
-        rate_limiter: RateLimiter | None,
+        rate_limits: RateLimits,
     ) -> None:
         self.app = app
         self.upstreams = upstreams
         self.verifier = verifier
-        self.rate_limiter = rate_limiter
+        self.rate_limits = rate_limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -121,7 +153,7 @@ class GatewayProxy:
             if length is not None and length > MAX_BODY_BYTES:
                 raise BodyTooLarge()
             if service is not None:
-                await self.forward(service, scope, capped_receive(receive), send)
+                await self.measured_forward(service, scope, capped_receive(receive), send)
                 return
         except Problem as problem:
             response = problem_response(
@@ -132,18 +164,39 @@ class GatewayProxy:
             return
         await self.app(scope, capped_receive(receive), send)
 
+    async def measured_forward(
+        self, service: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        started = time.perf_counter()
+        status = 500
+
+        async def send_counted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.forward(service, scope, receive, send_counted)
+        except Problem as problem:
+            status = problem.status
+            raise
+        finally:
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"
+            labels = (route_of(scope["path"]), method, str(status))
+            ROUTE_REQUESTS.labels(*labels).inc()
+            ROUTE_LATENCY.labels(*labels).observe(time.perf_counter() - started)
+
     async def forward(self, service: str, scope: Scope, receive: Receive, send: Send) -> None:
         identity = await self.verifier.verify(bearer_token(Request(scope)))
-        if self.rate_limiter is not None:
-            self.rate_limiter.take(identity.subject)
+        limit_headers = await self.rate_limits.check_client(identity)
         body = await read_body(receive)
         path = scope.get("raw_path") or quote(scope["path"]).encode()
         response = await self.upstreams.request(
             service, scope["method"], path.partition(b"?")[0], scope["query_string"],
             forwarded_headers(scope, request_id_var.get() or ""), body,
         )
-        await send({
-            "type": "http.response.start", "status": response.status,
-            "headers": returned_headers(scope["method"], response),
-        })
+        headers = returned_headers(scope["method"], response)
+        headers += [(name.lower().encode(), value.encode()) for name, value in limit_headers.items()]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})

@@ -1,44 +1,258 @@
-"""The per-client request limit of WAYMARK_RATE_LIMIT, e.g. `600/minute` (`off` disables it).
+"""Request limits: token buckets per client (by role) and for failed token requests.
 
-A token bucket per client and per gateway process: bursts up to the limit, then the rate."""
+A bucket holds up to `limit` requests and refills at limit/period, so a client may burst up to
+its limit and then keeps the rate. The buckets live in Redis when WAYMARK_REDIS_URL is set (every
+replica shares them) and in this process otherwise. When Redis fails the gateway fails open:
+the request is served, the failure logged and counted.
 
+Headers follow draft-ietf-httpapi-ratelimit-headers-10 (the syntax of drafts 08 to 10):
+`RateLimit-Policy: "caseworker";q=600;w=60` and `RateLimit: "caseworker";r=599;t=1`, where `t`
+is the number of seconds until the bucket is full again."""
+
+import logging
 import math
 import time
+from dataclasses import dataclass
+from typing import Protocol
 
+from prometheus_client import Counter
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from waymark_kernel.auth import Identity
 from waymark_kernel.problems import Problem
 
+log = logging.getLogger("waymark.gateway.ratelimit")
 PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+REJECTIONS = Counter(
+    "waymark_gateway_rate_limit_rejections_total", "Requests refused by a rate limit", ["policy"]
+)
+STORE_FAILURES = Counter(
+    "waymark_gateway_rate_limit_store_failures_total",
+    "Rate-limit checks served without a limit because the shared store failed",
+)
+# Seconds the gateway stops asking a failed Redis before trying it again.
+STORE_PAUSE_SECONDS = 1.0
 
 
-class RateLimiter:
-    def __init__(self, limit: int, period_seconds: float) -> None:
-        if limit < 1 or period_seconds <= 0:
-            raise ValueError("a rate limit needs a positive count and period")
-        self.capacity = float(limit)
-        self.refill_per_second = limit / period_seconds
-        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, updated at)
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    limit: int
+    period_seconds: float
 
     @classmethod
-    def from_setting(cls, value: str) -> "RateLimiter | None":
+    def parse(cls, name: str, value: str, setting: str) -> "Policy | None":
+        """`600/minute` (or `off`: None) as the policy called `name`."""
         if value.strip().lower() == "off":
             return None
         count, _, period = value.strip().partition("/")
-        if not count.isdigit() or period.strip().lower() not in PERIODS:
-            raise ValueError(
-                f"WAYMARK_RATE_LIMIT must look like 600/minute or be off, not {value!r}"
-            )
-        return cls(int(count), PERIODS[period.strip().lower()])
+        period = period.strip().lower()
+        if not count.isdigit() or int(count) < 1 or period not in PERIODS:
+            raise ValueError(f"{setting} must look like 600/minute or be off, not {value!r}")
+        return cls(name, int(count), PERIODS[period])
 
-    def take(self, client: str) -> None:
-        """Counts one request of `client`; 429 when its bucket is empty."""
+    @property
+    def refill_per_second(self) -> float:
+        return self.limit / self.period_seconds
+
+    def header(self) -> str:
+        return f'"{self.name}";q={self.limit};w={math.ceil(self.period_seconds)}'
+
+
+@dataclass(frozen=True)
+class Decision:
+    policy: Policy
+    allowed: bool
+    tokens: float
+
+    @property
+    def retry_after(self) -> int:
+        return max(1, math.ceil((1 - self.tokens) / self.policy.refill_per_second))
+
+    def headers(self) -> dict[str, str]:
+        full_in = math.ceil((self.policy.limit - self.tokens) / self.policy.refill_per_second)
+        headers = {
+            "RateLimit-Policy": self.policy.header(),
+            "RateLimit": f'"{self.policy.name}";r={max(0, math.floor(self.tokens))};t={full_in}',
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+
+class BucketStore(Protocol):
+    async def take(self, key: str, policy: Policy, cost: int) -> Decision:
+        """Allowed when the bucket holds a whole token; then `cost` tokens (0 or 1) are taken."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryBuckets:
+    def __init__(self) -> None:
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, updated at)
+
+    async def take(self, key: str, policy: Policy, cost: int) -> Decision:
         now = time.monotonic()
-        tokens, updated = self._buckets.get(client, (self.capacity, now))
-        tokens = min(self.capacity, tokens + (now - updated) * self.refill_per_second)
-        if tokens < 1:
-            self._buckets[client] = (tokens, now)
-            wait = math.ceil((1 - tokens) / self.refill_per_second)
-            raise Problem(
-                429, "This client has made too many requests; retry after the Retry-After delay.",
-                kind="rate-limited", headers={"Retry-After": str(wait)},
+        tokens, updated = self._buckets.get(key, (float(policy.limit), now))
+        tokens = min(policy.limit, tokens + (now - updated) * policy.refill_per_second)
+        allowed = tokens >= 1
+        if allowed:
+            tokens -= cost
+        self._buckets[key] = (tokens, now)
+        return Decision(policy, allowed, tokens)
+
+    async def close(self) -> None:
+        self._buckets.clear()
+
+
+# The same bucket in one atomic step on the Redis server, timed by the server's clock so that
+# replicas with drifting clocks agree.
+TAKE_SCRIPT = """
+local limit, rate, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
+local tokens = tonumber(state[1]) or limit
+local updated = tonumber(state[2]) or now
+tokens = math.min(limit, tokens + math.max(0, now - updated) * rate)
+local allowed = 0
+if tokens >= 1 then
+  allowed = 1
+  tokens = tokens - cost
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((limit - tokens) / rate * 1000) + 1000)
+return {allowed, tostring(tokens)}
+"""
+
+
+class RedisBuckets:
+    def __init__(self, url: str, *, prefix: str, timeout: float) -> None:
+        self.prefix = prefix
+        self.redis = Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0), health_check_interval=0,
+        )
+        self.script = self.redis.register_script(TAKE_SCRIPT)
+
+    async def take(self, key: str, policy: Policy, cost: int) -> Decision:
+        allowed, tokens = await self.script(
+            keys=[self.prefix + key], args=[policy.limit, policy.refill_per_second, cost]
+        )
+        return Decision(policy, bool(allowed), float(tokens))
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+class RateLimits:
+    """The gateway's limits: per client by role, and on failed token requests."""
+
+    def __init__(
+        self, store: BucketStore, *, default: Policy | None, by_role: dict[str, Policy | None],
+        failures_per_client: Policy | None, failures_per_address: Policy | None,
+    ) -> None:
+        self.store = store
+        self.default = default
+        self.by_role = by_role
+        self.failures_per_client = failures_per_client
+        self.failures_per_address = failures_per_address
+        self._paused_until = 0.0
+
+    @classmethod
+    def from_settings(cls, settings) -> "RateLimits":  # GatewaySettings; imported lazily there
+        store: BucketStore = (
+            RedisBuckets(
+                settings.redis_url, prefix=settings.redis_key_prefix,
+                timeout=settings.redis_timeout_seconds,
+            ) if settings.redis_url else MemoryBuckets()
+        )
+        return cls(
+            store,
+            default=Policy.parse("default", settings.rate_limit, "WAYMARK_RATE_LIMIT"),
+            by_role={
+                role: Policy.parse(role, value, "WAYMARK_RATE_LIMIT_BY_ROLE")
+                for role, value in settings.rate_limit_by_role.items()
+            },
+            failures_per_client=Policy.parse(
+                "token-failures-client", settings.token_failure_limit_per_client,
+                "WAYMARK_TOKEN_FAILURE_LIMIT_PER_CLIENT",
+            ),
+            failures_per_address=Policy.parse(
+                "token-failures-address", settings.token_failure_limit_per_address,
+                "WAYMARK_TOKEN_FAILURE_LIMIT_PER_ADDRESS",
+            ),
+        )
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    def policy_for(self, identity: Identity) -> Policy | None:
+        """The most generous limit among the client's roles (None: unlimited)."""
+        listed = [self.by_role[role] for role in identity.roles if role in self.by_role]
+        if not listed:
+            return self.default
+        if None in listed:
+            return None
+        return max(listed, key=lambda policy: policy.refill_per_second)  # type: ignore[union-attr]
+
+    async def check_client(self, identity: Identity) -> dict[str, str]:
+        """Counts one request of the client: its RateLimit headers, or 429."""
+        policy = self.policy_for(identity)
+        if policy is None:
+            return {}
+        decision = await self._take(f"client:{identity.subject}", policy, 1)
+        if decision is None:
+            return {}
+        if not decision.allowed:
+            raise self._refusal(decision, "This client has made too many requests")
+        return decision.headers()
+
+    async def check_token_attempts(self, client_id: str | None, address: str | None) -> None:
+        """429 when the client id or the address has used up its failed token requests."""
+        for key, policy in self._failure_buckets(client_id, address):
+            decision = await self._take(key, policy, 0)
+            if decision is not None and not decision.allowed:
+                raise self._refusal(decision, "Too many failed token requests")
+
+    async def count_token_failure(self, client_id: str | None, address: str | None) -> None:
+        for key, policy in self._failure_buckets(client_id, address):
+            await self._take(key, policy, 1)
+
+    def _failure_buckets(
+        self, client_id: str | None, address: str | None
+    ) -> list[tuple[str, Policy]]:
+        buckets = []
+        if client_id and self.failures_per_client:
+            buckets.append((f"token-client:{client_id}", self.failures_per_client))
+        if address and self.failures_per_address:
+            buckets.append((f"token-address:{address}", self.failures_per_address))
+        return buckets
+
+    async def _take(self, key: str, policy: Policy, cost: int) -> Decision | None:
+        """The store's decision, or None (fail open) while the store is failing."""
+        if time.monotonic() < self._paused_until:
+            STORE_FAILURES.inc()
+            return None
+        try:
+            return await self.store.take(key, policy, cost)
+        except (RedisError, OSError) as exc:
+            self._paused_until = time.monotonic() + STORE_PAUSE_SECONDS
+            STORE_FAILURES.inc()
+            log.warning(
+                "rate-limit store failed; serving without limits for now",
+                extra={"error": f"{type(exc).__name__}: {exc}"},
             )
-        self._buckets[client] = (tokens - 1, now)
+            return None
+
+    @staticmethod
+    def _refusal(decision: Decision, reason: str) -> Problem:
+        REJECTIONS.labels(decision.policy.name).inc()
+        return Problem(
+            429, f"{reason}; retry after the Retry-After delay.", kind="rate-limited",
+            headers=decision.headers(),
+        )

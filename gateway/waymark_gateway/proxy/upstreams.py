@@ -5,6 +5,7 @@ Either way a call gives back the whole answer, or raises UpstreamError (no usabl
 
 import asyncio
 import logging
+import math
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -12,6 +13,7 @@ from typing import NamedTuple, Protocol
 from urllib.parse import unquote, urlsplit
 
 import httptools
+from prometheus_client import Counter, Gauge
 from starlette.types import ASGIApp, Message
 
 from waymark_kernel.logging import request_id_var
@@ -297,12 +299,104 @@ class AsgiUpstream:
         return UpstreamResponse(start["status"], list(start.get("headers", ())), b"".join(chunks))
 
 
-class Upstreams:
-    """The named upstreams of this gateway; failures become 502/504 problems naming the service."""
+CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
+UPSTREAM_ERRORS = Counter(
+    "waymark_gateway_upstream_errors_total", "Upstream calls without a usable answer",
+    ["upstream", "kind"],
+)
+CIRCUIT_STATE = Gauge(
+    "waymark_gateway_upstream_circuit_state",
+    "Circuit breaker of each upstream: 0 closed, 1 half-open (probing), 2 open", ["upstream"],
+)
+UPSTREAM_REFUSALS = Counter(
+    "waymark_gateway_upstream_refusals_total",
+    "Calls answered 503 at once: circuit open or too many concurrent calls",
+    ["upstream", "reason"],
+)
 
-    def __init__(self, upstreams: dict[str, Upstream], *, health_timeout: float = 2.0) -> None:
+
+def is_retryable(method: str, headers: Headers) -> bool:
+    """GET (and HEAD) and a POST carrying an Idempotency-Key may be sent a second time."""
+    if method in ("GET", "HEAD"):
+        return True
+    return method == "POST" and any(name == b"idempotency-key" for name, _ in headers)
+
+
+class CircuitBreaker:
+    """Opens after `threshold` failures in a row; once `open_seconds` have passed one probe of
+    the upstream's /healthz decides whether it closes again or stays open."""
+
+    def __init__(self, name: str, *, threshold: int, open_seconds: float) -> None:
+        self.name = name
+        self.threshold = threshold
+        self.open_seconds = open_seconds
+        self.failures = 0
+        self.opened_at: float | None = None
+        self.probing = False
+        CIRCUIT_STATE.labels(name).set(0)
+
+    @property
+    def state(self) -> str:
+        if self.opened_at is None:
+            return "closed"
+        return "half_open" if self.probing else "open"
+
+    def retry_after(self) -> int:
+        if self.opened_at is None:
+            return 1
+        return max(1, math.ceil(self.opened_at + self.open_seconds - time.monotonic()))
+
+    def may_probe(self) -> bool:
+        """True (once) when the open period is over and nobody is probing yet."""
+        if self.opened_at is None or self.probing:
+            return False
+        if time.monotonic() - self.opened_at < self.open_seconds:
+            return False
+        self.probing = True
+        CIRCUIT_STATE.labels(self.name).set(1)
+        return True
+
+    def succeeded(self) -> None:
+        if self.opened_at is not None:
+            log.warning("circuit closed", extra={"upstream": self.name})
+        self.failures, self.opened_at, self.probing = 0, None, False
+        CIRCUIT_STATE.labels(self.name).set(0)
+
+    def failed(self) -> None:
+        self.failures += 1
+        self.probing = False
+        if self.opened_at is not None or self.failures >= self.threshold:
+            if self.opened_at is None:
+                log.warning("circuit opened", extra={"upstream": self.name})
+            self.opened_at = time.monotonic()
+            CIRCUIT_STATE.labels(self.name).set(2)
+
+
+class Unavailable(Problem):
+    def __init__(self, name: str, retry_after: int, reason: str) -> None:
+        super().__init__(
+            503, f"The {name} service is {reason}; retry after the Retry-After delay.",
+            kind="upstream-overloaded" if reason.startswith("busy") else "upstream-circuit-open",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+class Upstreams:
+    """The named upstreams of this gateway, each behind a circuit breaker and a cap on
+    concurrent calls; failures become 502/503/504 problems naming the service."""
+
+    def __init__(
+        self, upstreams: dict[str, Upstream], *, health_timeout: float = 2.0,
+        failure_threshold: int = 5, open_seconds: float = 5.0, max_concurrent: int = 100,
+    ) -> None:
         self.by_name = upstreams
         self.health_timeout = health_timeout
+        self.max_concurrent = max_concurrent
+        self.breakers = {
+            name: CircuitBreaker(name, threshold=failure_threshold, open_seconds=open_seconds)
+            for name in upstreams
+        }
+        self.in_flight = dict.fromkeys(upstreams, 0)
 
     async def start(self) -> None:
         for upstream in self.by_name.values():
@@ -316,20 +410,81 @@ class Upstreams:
         self, name: str, method: str, path: bytes, query_string: bytes, headers: Headers,
         body: bytes,
     ) -> UpstreamResponse:
+        breaker = self.breakers[name]
+        if breaker.opened_at is not None and not await self._probe(name):
+            UPSTREAM_REFUSALS.labels(name, "circuit_open").inc()
+            raise Unavailable(name, breaker.retry_after(), "unavailable")
+        if self.in_flight[name] >= self.max_concurrent:
+            UPSTREAM_REFUSALS.labels(name, "busy").inc()
+            raise Unavailable(name, 1, "busy with other requests")
+        self.in_flight[name] += 1
         try:
-            return await self.by_name[name].request(method, path, query_string, headers, body)
+            response = await self._call(name, method, path, query_string, headers, body)
         except UpstreamTimeout as exc:
+            UPSTREAM_ERRORS.labels(name, "timeout").inc()
+            breaker.failed()
             log.warning("upstream timed out", extra={"upstream": name, "error": str(exc)})
             raise Problem(
                 504, f"The {name} service did not answer in time; try again shortly.",
                 kind="upstream-timeout",
             ) from exc
         except UpstreamError as exc:
+            UPSTREAM_ERRORS.labels(name, "unavailable").inc()
+            breaker.failed()
             log.warning("upstream unavailable", extra={"upstream": name, "error": str(exc)})
             raise Problem(
                 502, f"The {name} service is unavailable; try again shortly.",
                 kind="upstream-unavailable",
             ) from exc
+        finally:
+            self.in_flight[name] -= 1
+        breaker.succeeded()
+        return response
+
+    async def _call(
+        self, name: str, method: str, path: bytes, query_string: bytes, headers: Headers,
+        body: bytes,
+    ) -> UpstreamResponse:
+        upstream = self.by_name[name]
+        try:
+            return await upstream.request(method, path, query_string, headers, body)
+        except UpstreamTimeout:
+            raise
+        except UpstreamError as exc:
+            if not is_retryable(method, headers):
+                raise
+            # A new connection may reach another replica behind the same address.
+            UPSTREAM_ERRORS.labels(name, "retried").inc()
+            log.info("retrying once", extra={"upstream": name, "error": str(exc)})
+            return await upstream.request(method, path, query_string, headers, body)
+
+    async def _probe(self, name: str) -> bool:
+        """Whether the upstream may be called: the open period is over and /healthz answers."""
+        breaker = self.breakers[name]
+        if not breaker.may_probe():
+            return False
+        try:
+            async with asyncio.timeout(self.health_timeout):
+                response = await self.by_name[name].request(
+                    "GET", b"/healthz", b"", [(b"accept", b"application/json")], b""
+                )
+        except (UpstreamError, TimeoutError):
+            breaker.failed()
+            return False
+        if response.status != 200:
+            breaker.failed()
+            return False
+        breaker.succeeded()
+        return True
+
+    def states(self) -> dict[str, dict[str, object]]:
+        return {
+            name: {
+                "circuit": breaker.state, "consecutive_failures": breaker.failures,
+                "in_flight": self.in_flight[name],
+            }
+            for name, breaker in self.breakers.items()
+        }
 
     async def get(
         self, name: str, path: str, *, authorization: str | None = None

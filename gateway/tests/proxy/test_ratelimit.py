@@ -1,0 +1,192 @@
+"""Per-role limits with draft-10 RateLimit headers, counters shared in Redis by two gateway
+processes, fail-open when Redis goes away, and the stricter limits on failed token requests."""
+
+import asyncio
+import contextlib
+import uuid
+
+import httpx
+import pytest
+import redis.asyncio as redis
+
+from waymark_gateway.identity.keys import load_or_create_signing_key
+from waymark_kernel.auth import CASEWORKER, VIEWER
+from waymark_kernel.settings import Settings
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+async def redis_prefix():
+    """A key prefix of this test's own; its keys are removed afterwards."""
+    prefix = f"waymark-test:{uuid.uuid4().hex}:"
+    client = redis.Redis.from_url(REDIS_URL)
+    await client.ping()  # no Redis: the test fails here, it is never skipped
+    yield prefix
+    keys = [key async for key in client.scan_iter(match=prefix + "*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+class TcpRelay:
+    """A loopback TCP relay to a port; `stop()` closes it and cuts every connection."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.connections: set[asyncio.StreamWriter] = set()
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            for writer in self.connections:
+                writer.transport.abort()
+            await self.server.wait_closed()
+            self.server = None
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        target_reader, target_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self.connections.update((writer, target_writer))
+        await asyncio.gather(self._pipe(reader, target_writer), self._pipe(target_reader, writer))
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+
+async def test_a_client_is_limited_by_its_role_and_told_its_quota(start_gateway, standin, serve):
+    async with serve(standin("registry")) as registry_url:
+        async with start_gateway(
+            registry_url=registry_url, rate_limit="100/minute",
+            rate_limit_by_role={CASEWORKER: "2/minute"},
+        ) as gateway:
+            caseworker = gateway.headers(gateway.known_organization, CASEWORKER)
+            answers = [
+                await gateway.client.get("/v1/organizations", headers=caseworker)
+                for _ in range(3)
+            ]
+            viewer = await gateway.client.get(
+                "/v1/organizations", headers=gateway.headers(gateway.known_organization, VIEWER)
+            )
+            metrics = (await gateway.client.get("/metrics")).text
+
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert answers[0].headers["ratelimit-policy"] == '"caseworker";q=2;w=60'
+    assert answers[0].headers["ratelimit"].startswith('"caseworker";r=1;t=')
+    assert answers[1].headers["ratelimit"].startswith('"caseworker";r=0;t=')
+    refused = answers[2]
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"] == "https://waymark.network/problems/rate-limited"
+    assert 1 <= int(refused.headers["retry-after"]) <= 30
+    assert refused.headers["ratelimit"].startswith('"caseworker";r=0;')
+    assert viewer.status_code == 200
+    assert viewer.headers["ratelimit-policy"] == '"default";q=100;w=60'
+    assert 'waymark_gateway_rate_limit_rejections_total{policy="caseworker"}' in metrics
+
+
+async def test_two_gateway_processes_share_one_limit_in_redis(
+    database_url, redis_prefix, standin, serve, process, tmp_path, unused_port
+):
+    settings = Settings(signing_key_file=tmp_path / "key.pem")
+    signing_key = load_or_create_signing_key(settings)  # both processes share this key
+    token = signing_key.issue(
+        subject="shared-client", organization_id=None, roles=[VIEWER], issuer="waymark",
+        audience="waymark-api", ttl_seconds=300,
+    )
+    registry = standin("registry")
+    async with serve(registry) as registry_url:
+        env = {
+            "WAYMARK_MODE": "distributed", "WAYMARK_GATEWAY_DATABASE_URL": database_url,
+            "WAYMARK_ADMIN_CLIENT_SECRET": "not-used-here",
+            "WAYMARK_SIGNING_KEY_FILE": str(tmp_path / "key.pem"),
+            "WAYMARK_REGISTRY_URL": registry_url, "WAYMARK_RATE_LIMIT": "4/minute",
+            "WAYMARK_REDIS_URL": REDIS_URL, "WAYMARK_REDIS_KEY_PREFIX": redis_prefix,
+        }
+        second_port = unused_port + 1 if unused_port < 65000 else unused_port - 1
+        with (
+            process("waymark_gateway.main:create_app", unused_port, env=env, factory=True),
+            process("waymark_gateway.main:create_app", second_port, env=env, factory=True),
+        ):
+            async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as client:
+                statuses = []
+                for number in range(6):
+                    port = (unused_port, second_port)[number % 2]
+                    response = await client.get(f"http://127.0.0.1:{port}/v1/organizations")
+                    statuses.append(response.status_code)
+
+    assert statuses == [200, 200, 200, 200, 429, 429]
+    assert len(registry.state.calls) == 4
+
+
+async def test_the_gateway_keeps_serving_when_redis_goes_away(
+    start_gateway, redis_prefix, standin, serve
+):
+    relay = TcpRelay(6379)
+    relay_port = await relay.start()
+    async with serve(standin("registry")) as registry_url:
+        async with start_gateway(
+            registry_url=registry_url, rate_limit="2/minute",
+            redis_url=f"redis://127.0.0.1:{relay_port}/0", redis_key_prefix=redis_prefix,
+        ) as gateway:
+            headers = gateway.headers(None, VIEWER)
+            limited = [
+                (await gateway.client.get("/v1/organizations", headers=headers)).status_code
+                for _ in range(3)
+            ]
+            counters = redis.Redis.from_url(REDIS_URL)
+            stored = await counters.keys(redis_prefix + "*")
+            await counters.aclose()
+            failures_before = store_failures(await gateway.client.get("/metrics"))
+
+            await relay.stop()
+            unlimited = [
+                await gateway.client.get("/v1/organizations", headers=headers) for _ in range(3)
+            ]
+            failures_after = store_failures(await gateway.client.get("/metrics"))
+
+    assert limited == [200, 200, 429]
+    assert stored  # the counters were in Redis, not in the process
+    assert [answer.status_code for answer in unlimited] == [200, 200, 200]
+    assert "ratelimit" not in unlimited[0].headers
+    assert failures_after - failures_before == 3
+
+
+def store_failures(metrics: httpx.Response) -> float:
+    for line in metrics.text.splitlines():
+        if line.startswith("waymark_gateway_rate_limit_store_failures_total "):
+            return float(line.split()[1])
+    raise AssertionError("the store failure counter is missing")
+
+
+async def test_failed_token_requests_are_limited_per_client_id_and_per_address(
+    start_gateway, standin, serve
+):
+    async with serve(standin("registry")) as registry_url:
+        async with start_gateway(
+            registry_url=registry_url, token_failure_limit_per_client="2/minute",
+            token_failure_limit_per_address="4/minute",
+        ) as gateway:
+            async def token(client_id: str, secret: str) -> httpx.Response:
+                return await gateway.client.post("/v1/auth/token", data={
+                    "grant_type": "client_credentials", "client_id": client_id,
+                    "client_secret": secret,
+                })
+            guessed = [(await token("network-admin", "guess")).status_code for _ in range(3)]
+            locked_out = await token("network-admin", gateway.admin_secret)
+            others = [(await token(f"wm_guess{n}", "guess")).status_code for n in range(3)]
+
+    assert guessed == [401, 401, 429]
+    assert locked_out.status_code == 429  # the right secret waits too once the id is locked
+    assert int(locked_out.headers["retry-after"]) >= 1
+    assert locked_out.json()["type"] == "https://waymark.network/problems/rate-limited"
+    # Two more failures use the address's budget of four; then every id from it waits.
+    assert others == [401, 401, 429]

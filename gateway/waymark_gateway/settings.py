@@ -1,0 +1,42 @@
+"""The gateway's own settings, beside the shared ones (same WAYMARK_ prefix, same .env file)."""
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
+from waymark_kernel.settings import Settings
+
+
+class GatewaySettings(Settings):
+    # Per-role limits, e.g. `caseworker=600/minute,viewer=300/minute`; a client gets the most
+    # generous limit among its roles, and WAYMARK_RATE_LIMIT when none of its roles is listed.
+    rate_limit_by_role: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    # Failed token requests, per client id and per address: far stricter than the API's limits.
+    token_failure_limit_per_client: str = "10/minute"
+    token_failure_limit_per_address: str = "30/minute"
+    # Shared counters for several replicas; unset keeps them in this process.
+    redis_url: str | None = None
+    redis_key_prefix: str = "waymark:gateway:"
+    redis_timeout_seconds: float = 0.25
+
+    # The circuit breaker opens after this many failures in a row, for this many seconds.
+    circuit_failure_threshold: int = Field(default=5, ge=1)
+    circuit_open_seconds: float = Field(default=5.0, gt=0)
+    # More concurrent calls than this to one upstream are refused with 503 at once.
+    upstream_max_concurrent: int = Field(default=100, ge=1)
+
+    @field_validator("rate_limit_by_role", mode="before")
+    @classmethod
+    def _role_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = (part.partition("=") for part in value.split(",") if part.strip())
+            return {role.strip(): limit.strip() for role, _, limit in pairs}
+        return value
+
+    @classmethod
+    def of(cls, settings: Settings) -> "GatewaySettings":
+        """`settings` as gateway settings (the gateway's own ones from the environment)."""
+        if isinstance(settings, cls):
+            return settings
+        return cls(**settings.model_dump(exclude_unset=True))
