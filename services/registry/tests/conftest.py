@@ -85,12 +85,8 @@ def serve_app():
     return serve
 
 
-@pytest.fixture
-async def registry(database_url: str) -> AsyncIterator[Registry]:
-    settings = Settings(
-        mode="distributed", registry_database_url=database_url,
-        event_exchange=unique_name("events"), queue_prefix=unique_name("registry"),
-    )
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Registry]:
     broker = InProcessBroker()
     await broker.start()
     issuer = TestIssuer()
@@ -100,3 +96,27 @@ async def registry(database_url: str) -> AsyncIterator[Registry]:
             yield Registry(client, issuer, app)
     finally:
         await broker.close()
+
+
+@pytest.fixture
+async def registry(database_url: str) -> AsyncIterator[Registry]:
+    settings = Settings(
+        mode="distributed", registry_database_url=database_url,
+        event_exchange=unique_name("events"), queue_prefix=unique_name("registry"),
+    )
+    async with running(settings) as registry:
+        yield registry
+
+
+@pytest.fixture
+async def sqlite_registry(tmp_path) -> AsyncIterator[Registry]:
+    """Standalone mode: SQLite (FTS5 text search), migrated at start-up."""
+    async with running(Settings(mode="standalone", data_dir=tmp_path, seed_demo=False)) as app:
+        yield app
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def any_registry(request) -> Registry:
+    """The registry on each database it runs on."""
+    name = "registry" if request.param == "postgresql" else "sqlite_registry"
+    return request.getfixturevalue(name)

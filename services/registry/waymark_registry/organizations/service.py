@@ -28,7 +28,7 @@ async def _ensure_unique(session: AsyncSession, organization: Organization) -> N
 async def _announce(session: AsyncSession, event_type: str, organization: Organization) -> None:
     await record_event(session, EVENT_SOURCE, event_type, OrganizationChanged(
         organization_id=organization.id, name=organization.name, type=organization.type,
-        country=organization.country, verified=organization.verified,
+        country=organization.country, verified=organization.verified, email=organization.email,
     ))
 
 

@@ -36,8 +36,25 @@ class Service(SQLModel, table=True):
     schedules: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+    original_language: str | None = Field(default=None, max_length=3)
+    last_verified_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ServiceTranslation(SQLModel, table=True):
+    """The name or description of a service in another language than the original."""
+
+    __tablename__ = "registry_service_translations"
+
+    service_id: uuid.UUID = Field(
+        foreign_key="registry_services.id", ondelete="CASCADE", primary_key=True
+    )
+    field: str = Field(max_length=20, primary_key=True)
+    language: str = Field(max_length=3, primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class ServiceLocation(SQLModel, table=True):

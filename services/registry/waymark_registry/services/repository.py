@@ -1,19 +1,30 @@
-"""Every query of the service directory, the search included (so that a full-text engine can
-replace `_matches_text` without touching the rest)."""
+"""Every query of the service directory, the search included.
+
+Full text: one search document per service and language (the original and each translation).
+PostgreSQL parses it with the language's text search configuration (migration 0002) into a
+GIN-indexed tsvector; SQLite keeps it in an FTS5 table. Either way each word of a query matches
+as a prefix, and a service matches when one of its documents holds every word."""
 
 import math
+import unicodedata
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, case, delete, exists, func, or_, select
+from sqlalchemy import (
+    Column, ColumnElement, Float, MetaData, String, Table, Uuid, and_, case, delete, exists, func,
+    insert, literal_column, or_, select, text,
+)
+from sqlalchemy import Text as TextType
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_registry.organizations.models import Organization
 from waymark_registry.paging import after
-from waymark_registry.services.models import Service, ServiceFacet, ServiceLocation
+from waymark_registry.services.models import (
+    Service, ServiceFacet, ServiceLocation, ServiceTranslation,
+)
 from waymark_registry.services.schemas import ServiceSearch
 
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
@@ -23,6 +34,16 @@ FACETS = {
     "migration_stage": "migration_stages",
 }
 ALL_MIGRANTS = "all_migrants"
+KM_PER_DEGREE_OF_LATITUDE = math.pi * EARTH_RADIUS_KM / 180
+# A confidential location's public point is rounded to 0.1°: its owner's exact point lies within.
+ROUNDING_MARGIN_DEGREES = 0.05
+MAX_QUERY_WORDS = 20
+
+# Not a model: on SQLite it is an FTS5 virtual table, on PostgreSQL it has a generated column.
+documents = Table(
+    "registry_service_documents", MetaData(),
+    Column("service_id", Uuid()), Column("language", String(3)), Column("body", TextType()),
+)
 
 
 @dataclass
@@ -46,11 +67,69 @@ async def get_listed(session: AsyncSession, service_id: uuid.UUID) -> Listed | N
     return Listed(*row) if row else None
 
 
-async def add(session: AsyncSession, service: Service, locations: list[ServiceLocation]) -> None:
+async def add(
+    session: AsyncSession, service: Service, locations: list[ServiceLocation],
+    translations: list[ServiceTranslation],
+) -> None:
     session.add(service)
     await session.flush()  # the children reference it
     await replace_locations(session, service, locations)
+    await replace_translations(session, service, translations)
+    await refresh_index(session, service)
+
+
+async def replace_translations(
+    session: AsyncSession, service: Service, translations: list[ServiceTranslation]
+) -> None:
+    await session.execute(
+        delete(ServiceTranslation).where(ServiceTranslation.service_id == service.id)
+    )
+    session.add_all(translations)
+    await session.flush()
+
+
+async def translations_of(
+    session: AsyncSession, service_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[ServiceTranslation]]:
+    query = (
+        select(ServiceTranslation)
+        .where(ServiceTranslation.service_id.in_(list(service_ids)))
+        .order_by(ServiceTranslation.service_id, ServiceTranslation.field,
+                  ServiceTranslation.language)
+    )
+    found: dict[uuid.UUID, list[ServiceTranslation]] = defaultdict(list)
+    for translation in (await session.execute(query)).scalars():
+        found[translation.service_id].append(translation)
+    return found
+
+
+async def refresh_index(session: AsyncSession, service: Service) -> None:
+    """Rebuilds the service's search facets and text documents."""
     await refresh_facets(session, service)
+    await session.execute(delete(documents).where(documents.c.service_id == service.id))
+    translated: dict[str, dict[str, str]] = defaultdict(dict)
+    for translation in (await translations_of(session, [service.id]))[service.id]:
+        translated[translation.language][translation.field] = translation.text
+    texts = {service.original_language or "": {}, **translated}
+    await session.execute(insert(documents), [
+        {
+            "service_id": service.id, "language": language,
+            "body": _with_unaccented(" ".join(filter(None, (
+                fields.get("name", service.name),
+                fields.get("description", service.description),
+            )))),
+        }
+        for language, fields in texts.items()
+    ])
+
+
+def _with_unaccented(body: str) -> str:
+    """The text, and again without its accents when it has some, so that `hebergement`
+    finds `hébergement` (people often type without accents)."""
+    decomposed = unicodedata.normalize("NFKD", body)
+    unaccented = "".join(c for c in decomposed if not 0x300 <= ord(c) <= 0x36F)
+    unaccented = unicodedata.normalize("NFC", unaccented)
+    return body if unaccented == body else f"{body} {unaccented}"
 
 
 async def replace_locations(
@@ -71,7 +150,8 @@ async def refresh_facets(session: AsyncSession, service: Service) -> None:
 
 
 async def remove(session: AsyncSession, service: Service) -> None:
-    await session.delete(service)  # locations and facets go with it (ON DELETE CASCADE)
+    await session.execute(delete(documents).where(documents.c.service_id == service.id))
+    await session.delete(service)  # its other rows go with it (ON DELETE CASCADE)
     await session.flush()
 
 
@@ -115,7 +195,8 @@ async def search(
     """One page: ordered by distance then id in a radius search, otherwise by name then id.
 
     `categories` are the wanted codes with their sub-categories already added."""
-    query = _listed().where(*_conditions(filters, categories))
+    dialect = session.bind.dialect.name
+    query = _listed().where(*_conditions(dialect, filters, categories))
     if filters.near:
         nearest = _nearest_locations(filters, viewer_organization_id)
         sort_key = nearest.c.distance_km
@@ -149,17 +230,31 @@ def _has_facet(facet: str, values: Iterable[str]) -> ColumnElement[bool]:
     )
 
 
-def _matches_text(q: str) -> ColumnElement[bool]:
-    return or_(
-        Service.name.icontains(q, autoescape=True),
-        Service.description.icontains(q, autoescape=True),
-    )
+def query_words(q: str) -> list[str]:
+    """Runs of letters, digits and marks (vowel signs of Devanagari or Thai are marks)."""
+    kept = "".join(c if unicodedata.category(c)[0] in "LMN" else " " for c in q.lower())
+    return kept.split()[:MAX_QUERY_WORDS]
 
 
-def _conditions(filters: ServiceSearch, categories: set[str]) -> list[ColumnElement[bool]]:
+def _matches_text(dialect: str, words: list[str]) -> ColumnElement[bool]:
+    if not words:
+        return literal_column("1") == 0  # nothing to look for finds nothing
+    if dialect == "postgresql":
+        prefixes = " & ".join(f"'{word}':*" for word in words)  # words hold no quote
+        matching = func.registry_any_language_query(prefixes)
+        condition = literal_column("document").op("@@")(matching)
+    else:
+        prefixes = " ".join(f'"{word}"*' for word in words)
+        condition = text("registry_service_documents MATCH :words").bindparams(words=prefixes)
+    return Service.id.in_(select(documents.c.service_id).where(condition))
+
+
+def _conditions(
+    dialect: str, filters: ServiceSearch, categories: set[str]
+) -> list[ColumnElement[bool]]:
     conditions = []
     if filters.q:
-        conditions.append(_matches_text(filters.q))
+        conditions.append(_matches_text(dialect, query_words(filters.q)))
     if filters.country:
         in_country = exists().where(
             ServiceLocation.service_id == Service.id, ServiceLocation.country == filters.country
@@ -198,10 +293,33 @@ def _nearest_locations(filters: ServiceSearch, viewer_organization_id: uuid.UUID
     return (
         select(ServiceLocation.service_id, func.min(distance).label("distance_km"))
         .join(Service, Service.id == ServiceLocation.service_id)
-        .where(ServiceLocation.latitude.is_not(None))
+        .where(ServiceLocation.latitude.is_not(None), *_in_bounding_box(filters))
         .group_by(ServiceLocation.service_id)
         .subquery("nearest")
     )
+
+
+def _in_bounding_box(filters: ServiceSearch) -> list[ColumnElement[bool]]:
+    """Index-friendly bounds on the public point that hold every place within the radius."""
+    margin = filters.radius_km / KM_PER_DEGREE_OF_LATITUDE + ROUNDING_MARGIN_DEGREES
+    south, north = filters.lat - margin, filters.lat + margin
+    latitude = ServiceLocation.public_latitude
+    bounds = [latitude.between(south, north)]
+    widest = max(abs(south), abs(north))
+    if widest >= 89.9:
+        return bounds  # the circle reaches a pole: every longitude
+    lon_margin = margin / math.cos(math.radians(widest))
+    if lon_margin >= 180:
+        return bounds
+    west, east = filters.lon - lon_margin, filters.lon + lon_margin
+    longitude = ServiceLocation.public_longitude
+    if west < -180:  # across the antimeridian
+        bounds.append(or_(longitude >= west + 360, longitude <= east))
+    elif east > 180:
+        bounds.append(or_(longitude >= west, longitude <= east - 360))
+    else:
+        bounds.append(longitude.between(west, east))
+    return bounds
 
 
 def _great_circle_km(latitude: Any, longitude: Any, to_latitude: float, to_longitude: float):

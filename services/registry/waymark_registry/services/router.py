@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from waymark_kernel.api import Page
 from waymark_kernel.auth import CurrentIdentity
 from waymark_kernel.db import SessionDep
@@ -14,39 +14,67 @@ from waymark_registry.services.schemas import (
 router = APIRouter(prefix="/v1/services", tags=["services"])
 
 
+def _wanted_languages(
+    accept_language: Annotated[str | None, Header(
+        max_length=500, description="Names and descriptions come in the best language the "
+        "service has of these, else in the original",
+    )] = None,
+) -> list[str]:
+    return service.preferred_languages(accept_language)
+
+
+WantedLanguages = Annotated[list[str], Depends(_wanted_languages)]
+
+
 @router.post(
     "", status_code=status.HTTP_201_CREATED,
     summary="Publish a service (org_admin of the owning organisation, or network_admin)",
 )
 async def create_service(
-    body: ServiceCreate, identity: CurrentIdentity, session: SessionDep, response: Response
+    body: ServiceCreate, identity: CurrentIdentity, session: SessionDep, response: Response,
+    languages: WantedLanguages,
 ) -> ServiceRead:
-    created = await service.create_service(session, identity, body)
+    created = await service.create_service(session, identity, body, languages)
     response.headers["Location"] = f"{router.prefix}/{created.id}"
     return created
 
 
 @router.get("", summary="Search the service directory")
 async def search_services(
-    filters: Annotated[ServiceSearch, Query()], identity: CurrentIdentity, session: SessionDep
+    filters: Annotated[ServiceSearch, Query()], identity: CurrentIdentity, session: SessionDep,
+    languages: WantedLanguages,
 ) -> Page[ServiceHit]:
     """Ordered by name, or by distance when `lat`, `lon` and `radius_km` are given; then each
     item carries `distance_km`. Services without coordinates are left out of a radius search."""
-    return await service.search_services(session, identity, filters)
+    return await service.search_services(session, identity, filters, languages)
 
 
 @router.get("/{service_id}", summary="One service")
 async def get_service(
-    service_id: uuid.UUID, identity: CurrentIdentity, session: SessionDep
+    service_id: uuid.UUID, identity: CurrentIdentity, session: SessionDep,
+    languages: WantedLanguages,
 ) -> ServiceRead:
-    return await service.get_service(session, identity, service_id)
+    return await service.get_service(session, identity, service_id, languages)
 
 
 @router.patch("/{service_id}", summary="Change a service")
 async def update_service(
-    service_id: uuid.UUID, body: ServiceUpdate, identity: CurrentIdentity, session: SessionDep
+    service_id: uuid.UUID, body: ServiceUpdate, identity: CurrentIdentity, session: SessionDep,
+    languages: WantedLanguages,
 ) -> ServiceRead:
-    return await service.update_service(session, identity, service_id, body)
+    return await service.update_service(session, identity, service_id, body, languages)
+
+
+@router.post(
+    "/{service_id}/confirmation",
+    summary="Confirm the service's details are still true (org_admin of the owner, or "
+    "network_admin); a service not confirmed for 180 days is flagged stale",
+)
+async def confirm_service(
+    service_id: uuid.UUID, identity: CurrentIdentity, session: SessionDep,
+    languages: WantedLanguages,
+) -> ServiceRead:
+    return await service.confirm_service(session, identity, service_id, languages)
 
 
 @router.delete(

@@ -26,6 +26,7 @@ Population = Literal[
 ]
 MigrationStage = Literal["origin", "transit", "destination", "return"]
 Capacity = Literal["available", "limited", "full"]
+TranslatedField = Literal["name", "description"]
 Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 
 CategoryCode = Annotated[str, AfterValidator(_known_category)]
@@ -80,6 +81,30 @@ class Schedule(RequestBody):
     description: ShortText | None = Field(default=None, examples=["Closed on public holidays"])
 
 
+class Translation(RequestBody):
+    """The name or description of the service in another language."""
+
+    field: TranslatedField
+    language: LanguageCode
+    text: Text
+
+    @model_validator(mode="after")
+    def _name_fits(self) -> Self:
+        if self.field == "name" and not 1 <= len(self.text) <= 200:
+            raise ValueError("a translated name has 1 to 200 characters")
+        return self
+
+
+def _one_text_per_field_and_language(translations: list[Translation]) -> list[Translation]:
+    keys = [(translation.field, translation.language) for translation in translations]
+    if len(set(keys)) != len(keys):
+        raise ValueError("give each field at most one translation per language")
+    return translations
+
+
+Translations = Annotated[
+    list[Translation], Field(max_length=60), AfterValidator(_one_text_per_field_and_language)
+]
 Locations = Annotated[list[Location], Field(max_length=50)]
 Phones = Annotated[list[Phone], Field(max_length=10)]
 Schedules = Annotated[list[Schedule], Field(max_length=14)]
@@ -107,6 +132,22 @@ class ServiceCreate(RequestBody):
     email: EmailAddress | None = None
     url: WebAddress | None = None
     schedules: Schedules = []
+    original_language: LanguageCode | None = Field(
+        default=None, description="Language `name` and `description` are written in"
+    )
+    translations: Translations = []
+
+    @model_validator(mode="after")
+    def _translations_in_other_languages(self) -> Self:
+        _check_translation_languages(self.original_language, self.translations)
+        return self
+
+
+def _check_translation_languages(
+    original_language: str | None, translations: list[Translation] | None
+) -> None:
+    if original_language and any(t.language == original_language for t in translations or []):
+        raise ValueError("a translation is in another language than original_language")
 
 
 class ServiceUpdate(RequestBody):
@@ -131,6 +172,8 @@ class ServiceUpdate(RequestBody):
     email: EmailAddress | None = None
     url: WebAddress | None = None
     schedules: Schedules = None
+    original_language: LanguageCode | None = None
+    translations: Translations = Field(default=None, description="Replaces every translation")
 
 
 class LocationRead(BaseModel):
@@ -171,6 +214,16 @@ class ServiceRead(BaseModel):
     email: str | None
     url: str | None
     schedules: list[Schedule]
+    language: str | None = Field(
+        description="Language of the `name` and `description` shown: the best match of "
+        "Accept-Language among the translations, else the original's"
+    )
+    original_language: str | None
+    translations: list[Translation]
+    last_verified_at: UtcDateTime = Field(
+        description="When the owning organisation last confirmed the service's details"
+    )
+    stale: bool = Field(description="Not confirmed for 180 days or more")
     created_at: UtcDateTime
     updated_at: UtcDateTime
 
@@ -185,7 +238,9 @@ class ServiceSearch(BaseModel):
     """Filters of `GET /v1/services`; they combine with AND."""
 
     q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
-        default=None, description="Part of the name or description, any case"
+        default=None,
+        description="Words of the name or description, in any language of the service's "
+        "texts; each word matches as a prefix, after stemming where the language has a stemmer",
     )
     country: CountryCode | None = Field(
         default=None,

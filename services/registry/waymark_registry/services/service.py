@@ -3,6 +3,7 @@ to members of the owning organisation; everyone else, network admins included, s
 their city, admin area and country."""
 
 import uuid
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,18 +16,43 @@ from waymark_kernel.problems import Forbidden, NotFound, Problem
 from waymark_registry import EVENT_SOURCE
 from waymark_registry.organizations import repository as organizations
 from waymark_registry.organizations.models import Organization
+from waymark_registry.fields import as_utc
 from waymark_registry.paging import decode_position, split_page
 from waymark_registry.services import repository
-from waymark_registry.services.models import Service, ServiceLocation
+from waymark_registry.services.models import Service, ServiceLocation, ServiceTranslation
 from waymark_registry.services.repository import Listed
 from waymark_registry.services.schemas import (
     Location, LocationRead, ServiceCreate, ServiceHit, ServiceRead, ServiceSearch, ServiceUpdate,
+    Translation,
 )
 from waymark_registry.taxonomy.service import with_subcategories
 
 PUBLIC_DECIMALS = 1  # 0.1° ≈ 11 km: where a confidential location may be placed, city level
 LOCATION_FIELDS = tuple(Location.model_fields)
+STALE_AFTER = timedelta(days=180)
 R = TypeVar("R", bound=ServiceRead)
+
+
+def preferred_languages(accept_language: str | None) -> list[str]:
+    """Primary language subtags of an Accept-Language header, most wanted first; `*` and
+    malformed entries are ignored (the original is the fallback anyway)."""
+    weighted = []
+    for position, entry in enumerate((accept_language or "").split(",")[:20]):
+        tag, _, parameters = entry.strip().partition(";")
+        language = tag.strip().split("-")[0].lower()
+        weight = 1.0
+        if parameters.strip().startswith("q="):
+            try:
+                weight = float(parameters.strip()[2:])
+            except ValueError:
+                continue
+        if language.isalpha() and 2 <= len(language) <= 3 and weight > 0:
+            weighted.append((-weight, position, language))
+    return [language for _, _, language in sorted(weighted)]
+
+
+def is_stale(last_verified_at: datetime, now: datetime) -> bool:
+    return now - as_utc(last_verified_at) >= STALE_AFTER
 
 
 def _location_rows(service_id: uuid.UUID, locations: list[Location]) -> list[ServiceLocation]:
@@ -52,17 +78,46 @@ def _shown_location(location: ServiceLocation, to_owner: bool) -> LocationRead:
     return LocationRead(**{field: getattr(location, field) for field in LOCATION_FIELDS})
 
 
+def _translation_rows(
+    service_id: uuid.UUID, translations: list[Translation]
+) -> list[ServiceTranslation]:
+    return [
+        ServiceTranslation(service_id=service_id, **translation.model_dump())
+        for translation in translations
+    ]
+
+
+def _in_language(
+    service: Service, translations: list[ServiceTranslation], languages: list[str]
+) -> dict[str, str | None]:
+    """Name and description in the first wanted language the service has, else the original."""
+    original = {"name": service.name, "description": service.description}
+    for language in languages:
+        if language == service.original_language:
+            break
+        texts = {t.field: t.text for t in translations if t.language == language}
+        if texts:
+            return {**original, **texts, "language": language}
+    return {**original, "language": service.original_language}
+
+
 def _read(
-    listed: Listed, locations: list[ServiceLocation], viewer: Identity, model: type[R]
+    listed: Listed, locations: list[ServiceLocation], translations: list[ServiceTranslation],
+    viewer: Identity, languages: list[str], model: type[R],
 ) -> R:
     service = listed.service
     to_owner = viewer.belongs_to(service.organization_id)
     distance = None if listed.distance_km is None else round(listed.distance_km, 1)
     return model.model_validate({
         **service.model_dump(),
+        **_in_language(service, translations, languages),
         "organization_name": listed.organization_name,
         "organization_verified": listed.organization_verified,
         "locations": [_shown_location(location, to_owner) for location in locations],
+        "translations": [
+            Translation(field=t.field, language=t.language, text=t.text) for t in translations
+        ],
+        "stale": is_stale(service.last_verified_at, utcnow()),
         "distance_km": distance,
     })
 
@@ -95,7 +150,7 @@ async def _writable(session: AsyncSession, identity: Identity, service_id: uuid.
 
 
 async def create_service(
-    session: AsyncSession, identity: Identity, body: ServiceCreate
+    session: AsyncSession, identity: Identity, body: ServiceCreate, languages: list[str]
 ) -> ServiceRead:
     organization_id = body.organization_id or identity.organization_id
     if organization_id is None:
@@ -110,38 +165,65 @@ async def create_service(
                       kind="unknown-organization")
     now = utcnow()
     service = Service(
-        **body.model_dump(mode="json", exclude={"organization_id", "locations"}),
-        organization_id=organization.id, created_at=now, updated_at=now,
+        **body.model_dump(
+            mode="json", exclude={"organization_id", "locations", "translations"}
+        ),
+        organization_id=organization.id, last_verified_at=now, created_at=now, updated_at=now,
     )
     locations = _location_rows(service.id, body.locations)
-    await repository.add(session, service, locations)
+    translations = _translation_rows(service.id, body.translations)
+    await repository.add(session, service, locations, translations)
     await _announce(session, "service.created", service, organization.country)
     listed = Listed(service, organization.name, organization.verified)
-    return _read(listed, locations, identity, ServiceRead)
+    return _read(listed, locations, translations, identity, languages, ServiceRead)
 
 
 async def get_service(
-    session: AsyncSession, identity: Identity, service_id: uuid.UUID
+    session: AsyncSession, identity: Identity, service_id: uuid.UUID, languages: list[str]
 ) -> ServiceRead:
     listed = await repository.get_listed(session, service_id)
     if listed is None:
         raise NotFound("service")
     locations = await repository.locations_of(session, [service_id])
-    return _read(listed, locations[service_id], identity, ServiceRead)
+    translations = await repository.translations_of(session, [service_id])
+    return _read(
+        listed, locations[service_id], translations[service_id], identity, languages, ServiceRead
+    )
+
+
+def _as_given(rows: list, fields: tuple[str, ...]) -> list[dict]:
+    return [{field: getattr(row, field) for field in fields} for row in rows]
 
 
 async def update_service(
-    session: AsyncSession, identity: Identity, service_id: uuid.UUID, body: ServiceUpdate
+    session: AsyncSession, identity: Identity, service_id: uuid.UUID, body: ServiceUpdate,
+    languages: list[str],
 ) -> ServiceRead:
     service = await _writable(session, identity, service_id)
     changes = body.model_dump(mode="json", exclude_unset=True)
     new_locations = changes.pop("locations", None)
+    new_translations = changes.pop("translations", None)
     changes = {field: value for field, value in changes.items() if getattr(service, field) != value}
     if new_locations is not None:
         current = (await repository.locations_of(session, [service_id]))[service_id]
-        if new_locations == [{f: getattr(row, f) for f in LOCATION_FIELDS} for row in current]:
+        if new_locations == _as_given(current, LOCATION_FIELDS):
             new_locations = None
-    if changes or new_locations is not None:
+    current_translations = (await repository.translations_of(session, [service_id]))[service_id]
+    if new_translations is not None:
+        translated = ("field", "language", "text")
+        if sorted(new_translations, key=str) == sorted(
+            _as_given(current_translations, translated), key=str
+        ):
+            new_translations = None
+    original_language = changes.get("original_language", service.original_language)
+    kept = _as_given(current_translations, ("language",))
+    translation_languages = {
+        t["language"] for t in (kept if new_translations is None else new_translations)
+    }
+    if original_language in translation_languages:
+        raise Problem(422, "A translation is in another language than original_language.",
+                      kind="translation-in-original-language")
+    if changes or new_locations is not None or new_translations is not None:
         for field, value in changes.items():
             setattr(service, field, value)
         service.updated_at = utcnow()
@@ -149,10 +231,24 @@ async def update_service(
             await repository.replace_locations(
                 session, service, _location_rows(service.id, body.locations)
             )
-        await repository.refresh_facets(session, service)
+        if new_translations is not None:
+            await repository.replace_translations(
+                session, service, _translation_rows(service.id, body.translations)
+            )
+        await repository.refresh_index(session, service)
         organization = await _owning_organization(session, service)
         await _announce(session, "service.updated", service, organization.country)
-    return await get_service(session, identity, service_id)
+    return await get_service(session, identity, service_id, languages)
+
+
+async def confirm_service(
+    session: AsyncSession, identity: Identity, service_id: uuid.UUID, languages: list[str]
+) -> ServiceRead:
+    """The owner confirms the service's details are still true: it is no longer stale."""
+    service = await _writable(session, identity, service_id)
+    service.last_verified_at = utcnow()
+    await session.flush()
+    return await get_service(session, identity, service_id, languages)
 
 
 async def delete_service(session: AsyncSession, identity: Identity, service_id: uuid.UUID) -> None:
@@ -164,7 +260,7 @@ async def delete_service(session: AsyncSession, identity: Identity, service_id: 
 
 
 async def search_services(
-    session: AsyncSession, identity: Identity, filters: ServiceSearch
+    session: AsyncSession, identity: Identity, filters: ServiceSearch, languages: list[str]
 ) -> Page[ServiceHit]:
     position = decode_position(filters.cursor, float if filters.near else str)
     rows = await repository.search(
@@ -174,9 +270,15 @@ async def search_services(
     )
     sort_key = (lambda r: r.distance_km) if filters.near else (lambda r: r.service.name)
     rows, next_cursor = split_page(rows, filters.limit, lambda r: (sort_key(r), r.service.id))
-    locations = await repository.locations_of(session, [row.service.id for row in rows])
+    found = [row.service.id for row in rows]
+    locations = await repository.locations_of(session, found)
+    translations = await repository.translations_of(session, found)
     return Page(
-        items=[_read(row, locations[row.service.id], identity, ServiceHit) for row in rows],
+        items=[
+            _read(row, locations[row.service.id], translations[row.service.id], identity,
+                  languages, ServiceHit)
+            for row in rows
+        ],
         next_cursor=next_cursor,
     )
 
