@@ -24,6 +24,7 @@ class OrganizationChanged(EventData):
     type: str
     country: str
     verified: bool
+    email: str | None = None  # the public directory contact, for notification emails
 
 
 class ServiceChanged(EventData):

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
 
     # Key-encryption key for personal data, base64 of 32 bytes; standalone generates one.
     encryption_key: str | None = None
+    # Keys that sealed older records, comma-separated; each is known by its key id.
+    encryption_previous_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # How long a receiver keeps a referral's shared person data after the referral ended.
+    referral_retention_days: int = 90
 
     webhook_allow_insecure: bool = False
     # NoDecode: the environment gives "5,300,1800", not JSON; the validator splits it.
@@ -66,8 +70,27 @@ class Settings(BaseSettings):
         default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000]
     )
     webhook_timeout_seconds: float = 15.0
+    # A subscription failing without a success for this long is disabled (default 5 days).
+    webhook_disable_after_seconds: float = 432_000.0
+    # How long the event feed keeps events, and deliveries keep their request bodies.
+    event_retention_days: float = 30.0
+    delivery_body_retention_days: float = 30.0
+    # Notification email for urgent and overdue referrals; off unless smtp_host is given.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_sender: str = "waymark@localhost"
+    smtp_starttls: bool = False
     rate_limit: str = "600/minute"
     log_level: str = "INFO"
+
+    @field_validator("encryption_previous_keys", mode="before")
+    @classmethod
+    def _comma_separated_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("webhook_retry_schedule", mode="before")
     @classmethod

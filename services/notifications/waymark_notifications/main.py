@@ -1,21 +1,41 @@
-"""The notifications service: webhook subscriptions and the deliveries of events to them."""
+"""The notifications service: webhook subscriptions and deliveries, the event feed and the
+inbox of each organisation."""
 
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.auth import KeySource
+from waymark_kernel.events import EVENT_TYPES, CloudEvent
 from waymark_kernel.messaging.broker import Broker
+from waymark_kernel.messaging.consumer import SessionHandler
 from waymark_kernel.service import ServiceDefinition, create_service_app
 from waymark_kernel.settings import Settings
 
 from waymark_notifications.deliveries.dispatcher import Dispatcher
-from waymark_notifications.deliveries.handlers import event_handlers
+from waymark_notifications.deliveries.handlers import delivery_handler
 from waymark_notifications.deliveries.router import router as deliveries_router
+from waymark_notifications.feed.handlers import record_in_feed
+from waymark_notifications.feed.router import router as feed_router
+from waymark_notifications.inbox.handlers import inbox_handler
+from waymark_notifications.inbox.mailer import Mailer
+from waymark_notifications.inbox.router import router as inbox_router
+from waymark_notifications.retention import retention_task
 from waymark_notifications.subscriptions.router import router as subscriptions_router
 from waymark_notifications.webhooks.secret_box import SecretBox
 from waymark_notifications.webhooks.url_guard import UrlGuard
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def every_event(*steps: SessionHandler) -> dict[str, SessionHandler]:
+    """Each event, in one transaction: deliveries, inbox, then the feed (whose append lock is
+    best held for the shortest time)."""
+    async def handle(session: AsyncSession, event: CloudEvent) -> None:
+        for step in steps:
+            await step(session, event)
+
+    return dict.fromkeys(EVENT_TYPES, handle)
 
 
 def create_app(
@@ -26,11 +46,16 @@ def create_app(
     guard = UrlGuard(allow_insecure=settings.webhook_allow_insecure)
     box = SecretBox(settings.encryption_key)  # refuses to start without a key
     dispatcher = Dispatcher(settings, box, guard)
+    mailer = Mailer(settings)
     app = create_service_app(
         ServiceDefinition(
             name="notifications", title="Waymark notifications",
-            routers=[subscriptions_router, deliveries_router], migrations=MIGRATIONS,
-            handlers=event_handlers(dispatcher.wake), background=[dispatcher.run],
+            routers=[subscriptions_router, deliveries_router, feed_router, inbox_router],
+            migrations=MIGRATIONS,
+            handlers=every_event(
+                delivery_handler(dispatcher.wake), inbox_handler(mailer.wake), record_in_feed
+            ),
+            background=[dispatcher.run, mailer.run, retention_task(settings)],
         ),
         settings, broker=broker, key_source=key_source,
     )

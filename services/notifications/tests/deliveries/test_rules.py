@@ -12,7 +12,8 @@ from waymark_kernel.events import (
     ServiceDeleted,
     SubscriptionDisabled,
 )
-from waymark_notifications.deliveries.service import audience, retry_delay
+from waymark_notifications.audience import audience
+from waymark_notifications.deliveries.service import retry_delay
 from waymark_notifications.subscriptions.patterns import is_known_pattern, matches
 from waymark_notifications.webhooks.sender import SendResult, retry_after_seconds
 

@@ -154,7 +154,7 @@ class Dispatcher:
         )
         async with self._database.transaction() as session:
             return await service.record_attempt(
-                session, delivery.id, result, self.settings.webhook_retry_schedule
+                session, delivery.id, result, self.settings
             )
 
     async def deliver_now(

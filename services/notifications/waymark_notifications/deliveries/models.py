@@ -24,11 +24,13 @@ class Delivery(SQLModel, table=True):
     )
     event_id: uuid.UUID
     event_type: str = Field(max_length=100)
-    body: str = Field(sa_column=Column(Text, nullable=False))  # signed exactly as stored
+    # Signed exactly as stored; purged after the retention period once no longer pending.
+    body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     status: str = Field(
         default=DeliveryStatus.pending, sa_column=Column(String(20), nullable=False)
     )
     attempts: int = 0
+    retry_base: int = 0  # attempts made before the last replay; the schedule restarts there
     retries: bool = True  # False for `webhook.test`: one attempt, reported to the caller
     next_attempt_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)

@@ -70,3 +70,29 @@ async def attempts_page(
         ))
     query = query.order_by(DeliveryAttempt.attempted_at.desc(), DeliveryAttempt.id.desc())
     return list((await session.execute(query.limit(limit))).scalars())
+
+
+async def by_ids(session: AsyncSession, delivery_ids: list[uuid.UUID]) -> dict[uuid.UUID, Delivery]:
+    if not delivery_ids:
+        return {}
+    rows = await session.execute(select(Delivery).where(Delivery.id.in_(delivery_ids)))
+    return {delivery.id: delivery for delivery in rows.scalars()}
+
+
+async def purge_bodies_before(session: AsyncSession, moment: datetime) -> None:
+    """Request bodies of finished deliveries older than the retention period are dropped."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.status != DeliveryStatus.pending, Delivery.created_at < moment,
+               Delivery.body.is_not(None))
+        .values(body=None)
+    )
+
+
+async def give_up_pending(session: AsyncSession, subscription_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.subscription_id == subscription_id,
+               Delivery.status == DeliveryStatus.pending)
+        .values(status=DeliveryStatus.failed, next_attempt_at=None)
+    )

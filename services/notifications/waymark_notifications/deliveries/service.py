@@ -4,22 +4,16 @@ import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.events import (
-    CaseConsentWithdrawn,
-    CloudEvent,
-    EventData,
-    OrganizationChanged,
-    ReferralChanged,
-    ReferralCommentAdded,
-    ServiceChanged,
-    ServiceDeleted,
-    SubscriptionDisabled,
-    WebhookTest,
-    utcnow,
-)
+from waymark_kernel.events import CloudEvent, WebhookTest, utcnow
+from waymark_kernel.problems import Conflict, NotFound
+from waymark_kernel.settings import Settings
 
+from waymark_notifications.audience import audience
 from waymark_notifications.clock import as_utc, rfc3339
+from waymark_notifications.deliveries import repository
 from waymark_notifications.deliveries.models import Delivery, DeliveryAttempt, DeliveryStatus
+from waymark_notifications.feed import repository as feed_repository
+from waymark_notifications.feed.models import FeedEvent
 from waymark_notifications.subscriptions import repository as subscription_repository
 from waymark_notifications.subscriptions import service as subscription_service
 from waymark_notifications.subscriptions.models import ENDPOINT_GONE, FAILED_TOO_LONG, Subscription
@@ -28,21 +22,13 @@ from waymark_notifications.webhooks.sender import SendResult
 
 # webhook-id of an event's delivery to a subscription: the same however often it is enqueued.
 WEBHOOK_ID_NAMESPACE = uuid.UUID("6f1c1c52-5d0e-4c59-9f59-2b8a3d1f0a77")
-FAILURE_DISABLES_AFTER = timedelta(days=5)
+REPLAY_LIMIT = 10_000
 LONGEST_RETRY_AFTER_SECONDS = 86_400.0
 RETRY_JITTER = 0.1
 
 
-def audience(data: EventData) -> set[uuid.UUID] | None:
-    """The organisations an event is about; None for public registry changes (everyone)."""
-    match data:
-        case OrganizationChanged() | ServiceChanged() | ServiceDeleted():
-            return None
-        case ReferralChanged() | ReferralCommentAdded():
-            return {data.sender_org_id, data.receiver_org_id}
-        case CaseConsentWithdrawn() | SubscriptionDisabled() | WebhookTest():
-            return {data.organization_id}
-    return set()  # a new event type reaches no one until it has a rule here
+def delivery_id_of(event_id: uuid.UUID, subscription_id: uuid.UUID) -> uuid.UUID:
+    return uuid.uuid5(WEBHOOK_ID_NAMESPACE, f"{event_id}/{subscription_id}")
 
 
 def webhook_body(event_type: str, timestamp: datetime, data: dict) -> str:
@@ -59,7 +45,7 @@ async def enqueue_event(session: AsyncSession, event: CloudEvent) -> int:
     now = utcnow()
     deliveries = [
         Delivery(
-            id=uuid.uuid5(WEBHOOK_ID_NAMESPACE, f"{event.id}/{subscription_id}"),
+            id=delivery_id_of(uuid.UUID(event.id), subscription_id),
             subscription_id=subscription_id, event_id=uuid.UUID(event.id), event_type=event.type,
             body=body, next_attempt_at=now, created_at=now, updated_at=now,
         )
@@ -100,7 +86,7 @@ def retry_delay(attempts_made: int, result: SendResult, schedule: list[float]) -
 
 
 async def record_attempt(
-    session: AsyncSession, delivery_id: uuid.UUID, result: SendResult, schedule: list[float]
+    session: AsyncSession, delivery_id: uuid.UUID, result: SendResult, settings: Settings
 ) -> DeliveryAttempt | None:
     """Log the attempt and decide what follows; None if the subscription was deleted meanwhile."""
     delivery = await session.get(Delivery, delivery_id)
@@ -124,13 +110,88 @@ async def record_attempt(
         delivery.status = DeliveryStatus.failed
         await subscription_service.disable(session, delivery.subscription_id, ENDPOINT_GONE)
     else:
-        delay = retry_delay(delivery.attempts, result, schedule) if delivery.retries else None
-        delivery.status = DeliveryStatus.failed if delay is None else DeliveryStatus.pending
-        delivery.next_attempt_at = None if delay is None else now + delay
-        failing_since = await subscription_repository.mark_failing(
+        failing = await subscription_repository.mark_failing(
             session, delivery.subscription_id, now
         )
-        if failing_since is not None and now - as_utc(failing_since) >= FAILURE_DISABLES_AFTER:
+        disable_after = timedelta(seconds=settings.webhook_disable_after_seconds)
+        enabled = failing is not None and failing.enabled
+        if enabled and now - as_utc(failing.failing_since) >= disable_after:
             await subscription_service.disable(session, delivery.subscription_id, FAILED_TOO_LONG)
+            enabled = False
+        # A disabled subscription's deliveries wait for a replay, not for the schedule.
+        delay = retry_delay(
+            delivery.attempts - delivery.retry_base, result, settings.webhook_retry_schedule
+        ) if delivery.retries and enabled else None
+        delivery.status = DeliveryStatus.failed if delay is None else DeliveryStatus.pending
+        delivery.next_attempt_at = None if delay is None else now + delay
     await session.flush()
     return attempt
+
+
+def _feed_body(event: FeedEvent) -> str:
+    return webhook_body(event.event_type, as_utc(event.occurred_at), event.data)
+
+
+def _send_again(delivery: Delivery, body: str, at: datetime) -> None:
+    """Pending again with a fresh retry schedule, its webhook-id unchanged."""
+    delivery.status = DeliveryStatus.pending
+    delivery.retry_base = delivery.attempts
+    delivery.next_attempt_at = at
+    delivery.updated_at = utcnow()
+    delivery.body = delivery.body or body
+
+
+async def replay(
+    session: AsyncSession, subscription: Subscription, since: datetime, until: datetime
+) -> int:
+    """Send again every event of the window (by event time) the subscription listens to and
+    that did not reach it: failed deliveries and events that came while it was disabled.
+    Returns how many deliveries were scheduled."""
+    now = utcnow()
+    events = [
+        event for event in await feed_repository.in_window(
+            session, subscription.organization_id, since, until, REPLAY_LIMIT
+        )
+        if matches(subscription.event_types, event.event_type)
+    ]
+    existing = await repository.by_ids(
+        session, [delivery_id_of(event.event_id, subscription.id) for event in events]
+    )
+    scheduled = 0
+    for event in events:
+        delivery_id = delivery_id_of(event.event_id, subscription.id)
+        delivery = existing.get(delivery_id)
+        if delivery is None:
+            session.add(Delivery(
+                id=delivery_id, subscription_id=subscription.id, event_id=event.event_id,
+                event_type=event.event_type, body=_feed_body(event), next_attempt_at=now,
+                created_at=now, updated_at=now,
+            ))
+        elif delivery.status == DeliveryStatus.failed:
+            _send_again(delivery, _feed_body(event), now)
+        else:
+            continue
+        scheduled += 1
+    await session.flush()
+    return scheduled
+
+
+async def prepare_retry(
+    session: AsyncSession, subscription: Subscription, delivery_id: uuid.UUID,
+    leased_until: datetime,
+) -> Delivery:
+    """One delivery, leased to the caller who sends it at once."""
+    delivery = await session.get(Delivery, delivery_id)
+    if delivery is None or delivery.subscription_id != subscription.id:
+        raise NotFound("delivery")
+    if delivery.status == DeliveryStatus.pending:
+        raise Conflict("The delivery is already pending; it will be tried on its schedule.")
+    body = delivery.body
+    if body is None:
+        event = await feed_repository.by_event_id(session, delivery.event_id)
+        if event is None:
+            raise Conflict("The delivery is older than the retention period and cannot be sent.")
+        body = _feed_body(event)
+    _send_again(delivery, body, leased_until)
+    await session.flush()
+    return delivery

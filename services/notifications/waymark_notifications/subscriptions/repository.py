@@ -57,14 +57,14 @@ async def disable(
 
 async def mark_failing(
     session: AsyncSession, subscription_id: uuid.UUID, now: datetime
-) -> datetime | None:
-    """Start the run of failures unless one is running; returns when the run began."""
+) -> Row[tuple[datetime, bool]] | None:
+    """Start the run of failures unless one is running; returns (failing_since, enabled)."""
     return (await session.execute(
         update(Subscription)
         .where(Subscription.id == subscription_id)
         .values(failing_since=func.coalesce(Subscription.failing_since, now))
-        .returning(Subscription.failing_since)
-    )).scalar_one_or_none()
+        .returning(Subscription.failing_since, Subscription.enabled)
+    )).one_or_none()
 
 
 async def clear_failing(session: AsyncSession, subscription_id: uuid.UUID) -> None:

@@ -8,6 +8,7 @@ from waymark_kernel.messaging import record_event
 from waymark_kernel.problems import Forbidden, NotFound, Problem
 
 from waymark_notifications.clock import as_utc
+from waymark_notifications.deliveries import repository as delivery_repository
 from waymark_notifications.subscriptions import repository
 from waymark_notifications.subscriptions.models import DISABLED_BY_ORGANIZATION, Subscription
 from waymark_notifications.subscriptions.schemas import SubscriptionCreate, SubscriptionUpdate
@@ -69,6 +70,8 @@ async def update(
     if "enabled" in changes and changes["enabled"] != subscription.enabled:
         changes["disabled_reason"] = None if changes["enabled"] else DISABLED_BY_ORGANIZATION
         changes["failing_since"] = None
+        if not changes["enabled"]:
+            await delivery_repository.give_up_pending(session, subscription.id)
     for name, value in changes.items():
         setattr(subscription, name, value)
     subscription.updated_at = utcnow()
@@ -103,9 +106,11 @@ def secrets_in_use(box: SecretBox, subscription: Subscription, now: datetime) ->
 
 
 async def disable(session: AsyncSession, subscription_id: uuid.UUID, reason: str) -> None:
-    """Disable a subscription Waymark gave up on, and tell its organisation by an event."""
+    """Disable a subscription Waymark gave up on, and tell its organisation by an event.
+    Its pending deliveries fail: a replay sends them once it is enabled again."""
     organization_id = await repository.disable(session, subscription_id, reason, utcnow())
     if organization_id is not None:
+        await delivery_repository.give_up_pending(session, subscription_id)
         await record_event(session, EVENT_SOURCE, "subscription.disabled", SubscriptionDisabled(
             subscription_id=subscription_id, organization_id=organization_id, reason=reason,
         ))

@@ -1,0 +1,41 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer
+from sqlmodel import Field, SQLModel
+
+# SQLite numbers rows itself only for an INTEGER primary key.
+Position = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class FeedEvent(SQLModel, table=True):
+    """An event as the feed serves it; `position` orders the feed and is its cursor."""
+
+    __tablename__ = "notifications_feed_events"
+
+    position: int | None = Field(
+        default=None, sa_column=Column(Position, primary_key=True, autoincrement=True)
+    )
+    event_id: uuid.UUID = Field(unique=True)
+    event_type: str = Field(max_length=100)
+    occurred_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    data: dict = Field(sa_column=Column(JSON, nullable=False))
+    public: bool  # a public registry change: in every organisation's feed
+    recorded_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
+
+
+class FeedAudience(SQLModel, table=True):
+    """One row per organisation a non-public event concerns."""
+
+    __tablename__ = "notifications_feed_audience"
+    __table_args__ = (
+        Index("ix_notifications_feed_audience_organization", "organization_id", "position"),
+    )
+
+    position: int = Field(sa_column=Column(
+        Position, ForeignKey("notifications_feed_events.position", ondelete="CASCADE"),
+        primary_key=True,
+    ))
+    organization_id: uuid.UUID = Field(primary_key=True)

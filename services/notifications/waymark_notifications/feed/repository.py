@@ -1,0 +1,67 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from waymark_notifications.feed.models import FeedAudience, FeedEvent
+
+
+async def hold_append_lock(session: AsyncSession) -> None:
+    """Appends commit in position order (until commit), so a reader past a position never
+    misses a smaller one committed later; SQLite serialises writers anyway."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(7213505)"))
+
+
+async def append(
+    session: AsyncSession, event: FeedEvent, organization_ids: set[uuid.UUID]
+) -> FeedEvent:
+    session.add(event)
+    await session.flush()
+    session.add_all(
+        FeedAudience(position=event.position, organization_id=organization_id)
+        for organization_id in organization_ids
+    )
+    await session.flush()
+    return event
+
+
+def _visible_to(organization_id: uuid.UUID):
+    return or_(FeedEvent.public, FeedEvent.position.in_(
+        select(FeedAudience.position).where(FeedAudience.organization_id == organization_id)
+    ))
+
+
+async def page_for(
+    session: AsyncSession, organization_id: uuid.UUID, after: int | None, limit: int
+) -> list[FeedEvent]:
+    """Oldest first, after the given position."""
+    query = select(FeedEvent).where(_visible_to(organization_id))
+    if after is not None:
+        query = query.where(FeedEvent.position > after)
+    return list((await session.execute(query.order_by(FeedEvent.position).limit(limit))).scalars())
+
+
+async def in_window(
+    session: AsyncSession, organization_id: uuid.UUID, since: datetime, until: datetime,
+    limit: int,
+) -> list[FeedEvent]:
+    query = select(FeedEvent).where(
+        _visible_to(organization_id), FeedEvent.occurred_at >= since,
+        FeedEvent.occurred_at < until,
+    )
+    return list((await session.execute(query.order_by(FeedEvent.position).limit(limit))).scalars())
+
+
+async def by_event_id(session: AsyncSession, event_id: uuid.UUID) -> FeedEvent | None:
+    return (await session.execute(
+        select(FeedEvent).where(FeedEvent.event_id == event_id)
+    )).scalar_one_or_none()
+
+
+async def purge_recorded_before(session: AsyncSession, moment: datetime) -> None:
+    await session.execute(delete(FeedAudience).where(FeedAudience.position.in_(
+        select(FeedEvent.position).where(FeedEvent.recorded_at < moment)
+    )))
+    await session.execute(delete(FeedEvent).where(FeedEvent.recorded_at < moment))

@@ -1,0 +1,79 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from waymark_notifications.inbox.models import InboxNotification, OrganizationContact
+
+
+async def add(session: AsyncSession, notifications: list[InboxNotification]) -> None:
+    session.add_all(notifications)
+    await session.flush()
+
+
+async def get_of_organization(
+    session: AsyncSession, organization_id: uuid.UUID, notification_id: uuid.UUID
+) -> InboxNotification | None:
+    return (await session.execute(select(InboxNotification).where(
+        InboxNotification.id == notification_id,
+        InboxNotification.organization_id == organization_id,
+    ))).scalar_one_or_none()
+
+
+async def page_of_organization(
+    session: AsyncSession, organization_id: uuid.UUID, *, unread_only: bool, limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> list[InboxNotification]:
+    """Newest first."""
+    query = select(InboxNotification).where(InboxNotification.organization_id == organization_id)
+    if unread_only:
+        query = query.where(InboxNotification.read_at.is_(None))
+    if after is not None:
+        created_at, last_id = after
+        query = query.where(or_(
+            InboxNotification.created_at < created_at,
+            and_(InboxNotification.created_at == created_at, InboxNotification.id < last_id),
+        ))
+    query = query.order_by(InboxNotification.created_at.desc(), InboxNotification.id.desc())
+    return list((await session.execute(query.limit(limit))).scalars())
+
+
+async def unread_count(session: AsyncSession, organization_id: uuid.UUID) -> int:
+    return (await session.execute(select(func.count()).where(
+        InboxNotification.organization_id == organization_id, InboxNotification.read_at.is_(None)
+    ))).scalar_one()
+
+
+async def awaiting_email(session: AsyncSession, limit: int) -> list[tuple[InboxNotification, str]]:
+    """Notifications to email, with their organisation's address; locked rows are skipped."""
+    query = (
+        select(InboxNotification, OrganizationContact.email)
+        .join(OrganizationContact, OrganizationContact.id == InboxNotification.organization_id)
+        .where(InboxNotification.email_pending, OrganizationContact.email.is_not(None))
+        .order_by(InboxNotification.created_at)
+        .limit(limit)
+    )
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=InboxNotification)
+    return [(row, email) for row, email in await session.execute(query)]
+
+
+async def emailed(session: AsyncSession, notification_ids: list[uuid.UUID]) -> None:
+    await session.execute(
+        update(InboxNotification).where(InboxNotification.id.in_(notification_ids))
+        .values(email_pending=False)
+    )
+
+
+async def save_contact(
+    session: AsyncSession, organization_id: uuid.UUID, email: str | None, now: datetime
+) -> None:
+    insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(OrganizationContact)
+        .values(id=organization_id, email=email, updated_at=now)
+        .on_conflict_do_update(index_elements=["id"], set_={"email": email, "updated_at": now})
+    )

@@ -1,0 +1,110 @@
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from waymark_kernel.events import (
+    CloudEvent,
+    OrganizationChanged,
+    ReferralChanged,
+    ReferralCommentAdded,
+    SubscriptionDisabled,
+    utcnow,
+)
+from waymark_kernel.problems import NotFound
+
+from waymark_notifications.inbox import repository
+from waymark_notifications.inbox.models import InboxNotification
+
+URGENT = frozenset({"emergency", "high"})
+
+
+def _referral_notices(event_type: str, data: ReferralChanged) -> list[tuple[uuid.UUID, str]]:
+    """(organisation, summary) for the referral events a caseworker must see."""
+    corridor = f"{data.from_country} → {data.to_country}, urgency {data.urgency}"
+    match event_type:
+        case "referral.requested":
+            return [(data.receiver_org_id, f"New referral received ({corridor})")]
+        case "referral.received":
+            return [(data.sender_org_id, f"Your referral was received ({corridor})")]
+        case "referral.accepted":
+            return [(data.sender_org_id, f"Your referral was accepted ({corridor})")]
+        case "referral.rejected":
+            return [(data.sender_org_id, f"Your referral was rejected ({corridor})")]
+        case "referral.overdue":
+            return [
+                (data.receiver_org_id, f"A referral awaits your answer, overdue ({corridor})"),
+                (data.sender_org_id, f"Your referral is overdue for an answer ({corridor})"),
+            ]
+    return []
+
+
+def notices(event: CloudEvent) -> list[InboxNotification]:
+    """The inbox entries an event makes; most events make none."""
+    data = event.typed_data()
+    now = utcnow()
+
+    def entry(organization_id: uuid.UUID, summary: str, **fields) -> InboxNotification:
+        return InboxNotification(
+            id=uuid.uuid4(), organization_id=organization_id, event_id=uuid.UUID(event.id),
+            event_type=event.type, summary=summary, created_at=now, **fields,
+        )
+
+    match data:
+        case ReferralChanged():
+            emailed = event.type == "referral.overdue" or (
+                event.type == "referral.requested" and data.urgency in URGENT
+            )
+            return [
+                entry(organization_id, summary, referral_id=data.referral_id,
+                      urgency=data.urgency, email_pending=emailed)
+                for organization_id, summary in _referral_notices(event.type, data)
+            ]
+        case ReferralCommentAdded():
+            reader = data.receiver_org_id if data.author_org_id == data.sender_org_id \
+                else data.sender_org_id
+            return [entry(reader, "New comment on a referral", referral_id=data.referral_id)]
+        case SubscriptionDisabled():
+            return [entry(
+                data.organization_id, f"A webhook subscription was disabled: {data.reason}",
+                subscription_id=data.subscription_id, reason=data.reason,
+            )]
+    return []
+
+
+async def notify(session: AsyncSession, event: CloudEvent) -> bool:
+    """Add the event's inbox entries; True if one of them is to be emailed."""
+    entries = notices(event)
+    await repository.add(session, entries)
+    return any(entry.email_pending for entry in entries)
+
+
+async def remember_contact(session: AsyncSession, event: CloudEvent) -> None:
+    data = event.typed_data()
+    if isinstance(data, OrganizationChanged):
+        await repository.save_contact(session, data.organization_id, data.email, utcnow())
+
+
+async def visible(
+    session: AsyncSession, organization_id: uuid.UUID, notification_id: uuid.UUID
+) -> InboxNotification:
+    notification = await repository.get_of_organization(session, organization_id, notification_id)
+    if notification is None:
+        raise NotFound("notification")
+    return notification
+
+
+async def mark_read(session: AsyncSession, notification: InboxNotification) -> InboxNotification:
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        await session.flush()
+    return notification
+
+
+def email_text(notification: InboxNotification) -> tuple[str, str]:
+    """Subject and body: what happened and where to look, nothing about the person."""
+    subject = f"Waymark: {notification.summary}"
+    body = (
+        f"{notification.summary}.\n\n"
+        f"Referral id: {notification.referral_id}\n"
+        "Open Waymark to see the referral; this message holds no personal data.\n"
+    )
+    return subject, body
