@@ -207,7 +207,8 @@ def start_gateway(database_url: str, tmp_path) -> Any:
 
     @contextlib.asynccontextmanager
     async def start(
-        *, upstreams: dict[str, Upstream] | None = None, **settings: Any
+        *, upstreams: dict[str, Upstream] | None = None, signing_key: SigningKey | None = None,
+        **settings: Any,
     ) -> AsyncIterator[Gateway]:
         app = create_app(
             GatewaySettings(
@@ -215,7 +216,7 @@ def start_gateway(database_url: str, tmp_path) -> Any:
                 admin_client_secret=ADMIN_SECRET, data_dir=tmp_path,
                 upstream_timeout_seconds=1.0, **settings,
             ),
-            upstreams=upstreams, signing_key=SigningKey.generate(),
+            upstreams=upstreams, signing_key=signing_key or SigningKey.generate(),
         )
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app, client=("203.0.113.7", 40000))

@@ -1,6 +1,7 @@
 """The gateway: the built-in token issuer, one merged API document, and the authenticated
 proxy in front of the registry, referrals and notifications services."""
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -8,6 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
+from waymark_gateway.identity.authentication import Authenticator, ExternalIssuer, RevokedClients
 from waymark_gateway.identity.keys import jwks_document, load_or_create_signing_key
 from waymark_gateway.identity.router import router as identity_router
 from waymark_gateway.identity.service import Issuer
@@ -42,7 +44,10 @@ def create_app(
     settings = GatewaySettings.of(settings or Settings())
     signing_key = signing_key or load_or_create_signing_key(settings)
     issuer = Issuer.from_settings(settings, signing_key)  # fails without an admin secret
-    jwks = jwks_document([signing_key])
+    retired_keys = [
+        SigningKey.from_pem(path.read_bytes()) for path in settings.previous_signing_key_files
+    ]
+    jwks = jwks_document([signing_key, *retired_keys])
     upstreams = upstreams or {
         name: HttpUpstream(
             settings.service_url(name), timeout=settings.upstream_timeout_seconds,
@@ -59,15 +64,26 @@ def create_app(
     )
     rate_limits = RateLimits.from_settings(settings)
     database = Database(settings.database_url("gateway"))
+    revoked = RevokedClients(
+        database, token_ttl_seconds=settings.token_ttl_seconds,
+        refresh_seconds=settings.revocation_refresh_seconds,
+    )
+    external = ExternalIssuer(
+        settings.oidc_discovery_url, audience=settings.oidc_audience or settings.token_audience,
+        organization_claim=settings.oidc_organization_claim, roles_claim=settings.oidc_roles_claim,
+    ) if settings.oidc_discovery_url else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.is_standalone:
             await upgrade(database.url, MIGRATIONS)
         await pool.start()
+        await revoked.refresh()
+        reloading = asyncio.create_task(revoked.keep_fresh())
         try:
             yield
         finally:
+            reloading.cancel()
             await pool.close()
             await rate_limits.close()
             await database.dispose()
@@ -85,8 +101,10 @@ def create_app(
     app.state.jwks = jwks
     app.state.upstreams = pool
     app.state.rate_limits = rate_limits
-    app.state.token_verifier = TokenVerifier(
-        own_keys, issuer=settings.token_issuer, audience=settings.token_audience
+    app.state.revoked_clients = revoked
+    app.state.token_verifier = Authenticator(
+        TokenVerifier(own_keys, issuer=settings.token_issuer, audience=settings.token_audience),
+        issuer, revoked, external,
     )
     app.state.api_document = MergedDocument(app.openapi, pool)
     # The merged document and the upstreams' states replace the base app's routes (/docs reads it).
@@ -99,7 +117,7 @@ def create_app(
     app.include_router(identity_router)
     # Innermost user middleware: the request-id and metrics layer wraps proxied calls too.
     app.user_middleware.append(Middleware(
-        GatewayProxy, upstreams=pool, verifier=app.state.token_verifier,
+        GatewayProxy, upstreams=pool, authenticator=app.state.token_verifier,
         rate_limits=rate_limits,
     ))
     return app

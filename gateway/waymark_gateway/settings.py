@@ -1,5 +1,6 @@
 """The gateway's own settings, beside the shared ones (same WAYMARK_ prefix, same .env file)."""
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
@@ -15,6 +16,17 @@ class GatewaySettings(Settings):
     # Failed token requests, per client id and per address: far stricter than the API's limits.
     token_failure_limit_per_client: str = "10/minute"
     token_failure_limit_per_address: str = "30/minute"
+    # Retired signing key files (comma-separated): only their public halves are used, so the
+    # tokens they signed still verify. Keep a retired key listed for WAYMARK_TOKEN_TTL_SECONDS after a rotation.
+    previous_signing_key_files: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    # How often each replica reloads the revoked clients from the database.
+    revocation_refresh_seconds: float = Field(default=5.0, gt=0)
+    # An external OpenID Connect issuer whose tokens are accepted beside the built-in one's.
+    oidc_discovery_url: str | None = None
+    oidc_audience: str | None = None
+    oidc_organization_claim: str = "org"
+    oidc_roles_claim: str = "roles"  # a dotted path reaches nested claims: realm_access.roles
+
     # Shared counters for several replicas; unset keeps them in this process.
     redis_url: str | None = None
     redis_key_prefix: str = "waymark:gateway:"
@@ -32,6 +44,13 @@ class GatewaySettings(Settings):
         if isinstance(value, str):
             pairs = (part.partition("=") for part in value.split(",") if part.strip())
             return {role.strip(): limit.strip() for role, _, limit in pairs}
+        return value
+
+    @field_validator("previous_signing_key_files", mode="before")
+    @classmethod
+    def _comma_separated_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @classmethod

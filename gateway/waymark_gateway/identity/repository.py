@@ -1,3 +1,6 @@
+import uuid
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
@@ -14,3 +17,27 @@ async def active_client(session: AsyncSession, client_id: str) -> ApiClient | No
         ApiClient.client_id == client_id, ApiClient.revoked_at.is_(None)
     )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def organization_clients(
+    session: AsyncSession, organization_id: uuid.UUID, *, after: str | None, limit: int
+) -> list[ApiClient]:
+    query = select(ApiClient).where(ApiClient.organization_id == organization_id)
+    if after is not None:
+        query = query.where(ApiClient.client_id > after)
+    query = query.order_by(ApiClient.client_id).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def organization_client(
+    session: AsyncSession, organization_id: uuid.UUID, client_id: str
+) -> ApiClient | None:
+    query = select(ApiClient).where(
+        ApiClient.organization_id == organization_id, ApiClient.client_id == client_id
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def revoked_since(session: AsyncSession, since: datetime) -> list[str]:
+    query = select(ApiClient.client_id).where(ApiClient.revoked_at >= since)
+    return list((await session.execute(query)).scalars())

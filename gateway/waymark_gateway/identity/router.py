@@ -1,16 +1,17 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from waymark_gateway.identity import service
 from waymark_gateway.identity.schemas import (
-    ApiClientCreate, ApiClientCreated, JsonWebKeySet, TokenResponse,
+    ApiClientCreate, ApiClientCreated, ApiClientRead, JsonWebKeySet, TokenResponse,
 )
 from waymark_gateway.identity.service import Issuer
 from waymark_gateway.proxy.ratelimit import RateLimits
 from waymark_gateway.proxy.upstreams import Upstreams
-from waymark_kernel.auth import CurrentIdentity, bearer_token
+from waymark_kernel.api import Cursor, Limit, Page
+from waymark_kernel.auth import CurrentIdentity, Identity, bearer_token
 from waymark_kernel.db import SessionDep
 from waymark_kernel.problems import Forbidden
 
@@ -85,12 +86,42 @@ async def create_client(
     organization_id: uuid.UUID, data: ApiClientCreate, identity: CurrentIdentity,
     request: Request, response: Response, session: SessionDep, upstreams: UpstreamsDep,
 ) -> ApiClientCreated:
-    if not identity.is_admin_of(organization_id):
-        raise Forbidden(
-            "Only a network admin or the organisation's own admin may create its clients."
-        )
+    ensure_admin_of(identity, organization_id)
     await service.ensure_organization_exists(
         upstreams, organization_id, f"Bearer {bearer_token(request)}"
     )
     response.headers.update(service.NO_STORE)
     return await service.create_client(session, organization_id, data)
+
+
+@router.get(
+    "/v1/organizations/{organization_id}/clients", response_model=Page[ApiClientRead],
+    summary="List the API clients of an organisation, revoked ones included",
+)
+async def list_clients(
+    organization_id: uuid.UUID, identity: CurrentIdentity, session: SessionDep,
+    limit: Limit = 50, cursor: Cursor = None,
+) -> Page[ApiClientRead]:
+    ensure_admin_of(identity, organization_id)
+    return await service.list_clients(session, organization_id, limit, cursor)
+
+
+@router.delete(
+    "/v1/organizations/{organization_id}/clients/{client_id}", status_code=204,
+    summary="Revoke an API client: no new tokens, and its tokens stop working within seconds",
+)
+async def revoke_client(
+    organization_id: uuid.UUID, client_id: Annotated[str, Path(max_length=64)],
+    identity: CurrentIdentity, request: Request, session: SessionDep,
+) -> Response:
+    ensure_admin_of(identity, organization_id)
+    await service.revoke_client(session, organization_id, client_id)
+    request.app.state.revoked_clients.add(client_id)  # other replicas reload it within seconds
+    return Response(status_code=204)
+
+
+def ensure_admin_of(identity: Identity, organization_id: uuid.UUID) -> None:
+    if not identity.is_admin_of(organization_id):
+        raise Forbidden(
+            "Only a network admin or the organisation's own admin may manage its clients."
+        )

@@ -1,4 +1,5 @@
 import uuid
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -29,6 +30,17 @@ class ApiClientCreated(BaseModel):
     name: str
     roles: list[str]
     organization_id: uuid.UUID
+
+
+class ApiClientRead(BaseModel):
+    client_id: str
+    name: str
+    roles: list[str]
+    organization_id: uuid.UUID
+    created_at: datetime
+    revoked_at: datetime | None = Field(
+        description="When the client was revoked: its tokens stopped working then."
+    )
 
 
 class TokenResponse(BaseModel):

@@ -18,8 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_gateway.identity import repository
 from waymark_gateway.identity.models import ApiClient
-from waymark_gateway.identity.schemas import ApiClientCreate, ApiClientCreated, TokenResponse
+from waymark_gateway.identity.schemas import (
+    ApiClientCreate, ApiClientCreated, ApiClientRead, TokenResponse,
+)
 from waymark_gateway.proxy.upstreams import Upstreams
+from waymark_kernel.api import Page, decode_cursor, encode_cursor
 from waymark_kernel.auth import NETWORK_ADMIN, Identity
 from waymark_kernel.problems import NotFound, Problem
 from waymark_kernel.settings import Settings
@@ -198,4 +201,30 @@ async def create_client(
     return ApiClientCreated(
         client_id=client.client_id, client_secret=secret, name=client.name,
         roles=client.roles, organization_id=organization_id,
+    )
+
+
+async def revoke_client(
+    session: AsyncSession, organization_id: uuid.UUID, client_id: str
+) -> None:
+    client = await repository.organization_client(session, organization_id, client_id)
+    if client is None:
+        raise NotFound("client")
+    if client.revoked_at is None:
+        client.revoked_at = datetime.now(UTC)
+        await session.flush()
+
+
+async def list_clients(
+    session: AsyncSession, organization_id: uuid.UUID, limit: int, cursor: str | None
+) -> Page[ApiClientRead]:
+    after = decode_cursor(cursor, 1)
+    clients = await repository.organization_clients(
+        session, organization_id, after=after[0] if after else None, limit=limit + 1
+    )
+    more = len(clients) > limit
+    clients = clients[:limit]
+    return Page(
+        items=[ApiClientRead.model_validate(client, from_attributes=True) for client in clients],
+        next_cursor=encode_cursor(clients[-1].client_id) if more else None,
     )

@@ -10,9 +10,10 @@ from prometheus_client import Counter, Histogram
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from waymark_gateway.identity.authentication import Authenticator
 from waymark_gateway.proxy.ratelimit import RateLimits
 from waymark_gateway.proxy.upstreams import Headers, UpstreamResponse, Upstreams
-from waymark_kernel.auth import TokenVerifier, bearer_token
+from waymark_kernel.auth import bearer_token
 from waymark_kernel.logging import request_id_var
 from waymark_kernel.problems import Problem, problem_response
 
@@ -24,7 +25,7 @@ SERVICE_OF_COLLECTION = {
     "subscriptions": "notifications", "event-types": "notifications",
     "events": "notifications", "inbox": "notifications",
 }
-GATEWAY_OWN_PATH = re.compile(r"/v1/organizations/[^/]+/clients/?")
+GATEWAY_OWN_PATH = re.compile(r"/v1/organizations/[^/]+/clients(/[^/]*)?/?")
 HOP_BY_HOP = frozenset({
     b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
     b"trailer", b"trailers", b"transfer-encoding", b"upgrade",
@@ -113,8 +114,12 @@ async def read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-def forwarded_headers(scope: Scope, request_id: str) -> Headers:
+def forwarded_headers(scope: Scope, request_id: str, token: str | None = None) -> Headers:
+    """The caller's headers for the next hop; `token` replaces the caller's bearer token."""
     headers = [(name, value) for name, value in scope["headers"] if name not in NOT_FORWARDED]
+    if token is not None:
+        headers = [(name, value) for name, value in headers if name != b"authorization"]
+        headers.append((b"authorization", b"Bearer " + token.encode("ascii")))
     headers.append((b"x-request-id", request_id.encode("latin-1")))
     client = scope.get("client")
     if client:
@@ -135,12 +140,12 @@ def returned_headers(method: str, response: UpstreamResponse) -> Headers:
 
 class GatewayProxy:
     def __init__(
-        self, app: ASGIApp, *, upstreams: Upstreams, verifier: TokenVerifier,
+        self, app: ASGIApp, *, upstreams: Upstreams, authenticator: Authenticator,
         rate_limits: RateLimits,
     ) -> None:
         self.app = app
         self.upstreams = upstreams
-        self.verifier = verifier
+        self.authenticator = authenticator
         self.rate_limits = rate_limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -188,13 +193,15 @@ class GatewayProxy:
             ROUTE_LATENCY.labels(*labels).observe(time.perf_counter() - started)
 
     async def forward(self, service: str, scope: Scope, receive: Receive, send: Send) -> None:
-        identity = await self.verifier.verify(bearer_token(Request(scope)))
+        identity, forwarded_token = await self.authenticator.authenticate(
+            bearer_token(Request(scope))
+        )
         limit_headers = await self.rate_limits.check_client(identity)
         body = await read_body(receive)
         path = scope.get("raw_path") or quote(scope["path"]).encode()
         response = await self.upstreams.request(
             service, scope["method"], path.partition(b"?")[0], scope["query_string"],
-            forwarded_headers(scope, request_id_var.get() or ""), body,
+            forwarded_headers(scope, request_id_var.get() or "", forwarded_token), body,
         )
         headers = returned_headers(scope["method"], response)
         headers += [(name.lower().encode(), value.encode()) for name, value in limit_headers.items()]

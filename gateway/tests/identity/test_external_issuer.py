@@ -1,0 +1,110 @@
+"""An external OpenID Connect issuer, played by a local fake with its own RSA keys and discovery
+document: its tokens are accepted, and the services get a gateway-issued token instead."""
+
+import time
+import uuid
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI
+
+from waymark_kernel.auth import CASEWORKER, TokenVerifier
+
+AUDIENCE = "waymark-partners"
+
+
+class FakeIssuer:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.app = FastAPI()
+        public = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
+
+        @self.app.get("/.well-known/openid-configuration")
+        async def discovery() -> dict:
+            return {"issuer": url, "jwks_uri": f"{url}/keys", "id_token_signing_alg_values_supported": ["RS256"]}
+
+        @self.app.get("/keys")
+        async def keys() -> dict:
+            return {"keys": [{**public, "kid": "fake-1", "use": "sig", "alg": "RS256"}]}
+
+    def token(self, *, key=None, kid="fake-1", algorithm="RS256", **overrides) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": self.url, "aud": AUDIENCE, "sub": "alice", "iat": now, "exp": now + 300,
+            "tenant": str(ORGANIZATION), "realm_access": {"roles": [CASEWORKER, "offline_access"]},
+            **overrides,
+        }
+        return jwt.encode(claims, key or self.key, algorithm=algorithm, headers={"kid": kid})
+
+
+ORGANIZATION = uuid.UUID("6f1c2a52-6a4e-4f57-9a53-2f4c1f0e5a01")
+
+
+@pytest.fixture
+async def external(start_gateway, standin, serve, unused_port):
+    fake = FakeIssuer(f"http://127.0.0.1:{unused_port}")
+    referrals = standin("referrals")
+    async with serve(fake.app, unused_port), serve(referrals) as referrals_url:
+        async with start_gateway(
+            referrals_url=referrals_url,
+            oidc_discovery_url=f"{fake.url}/.well-known/openid-configuration",
+            oidc_audience=AUDIENCE, oidc_organization_claim="tenant",
+            oidc_roles_claim="realm_access.roles",
+        ) as gateway:
+            yield fake, gateway, referrals
+
+
+async def test_an_external_token_is_accepted_and_the_service_gets_a_gateway_token(external):
+    fake, gateway, referrals = external
+
+    response = await gateway.client.get(
+        "/v1/cases", headers={"Authorization": f"Bearer {fake.token()}"}
+    )
+
+    assert response.status_code == 200, response.text
+    [call] = referrals.state.calls
+    forwarded = call.headers["authorization"].removeprefix("Bearer ")
+    jwks = (await gateway.client.get("/.well-known/jwks.json")).json()
+
+    async def gateway_keys() -> dict:
+        return jwks
+
+    identity = await TokenVerifier(
+        gateway_keys, issuer="waymark", audience="waymark-api"
+    ).verify(forwarded)
+    assert identity.subject == "oidc:alice"
+    assert identity.organization_id == ORGANIZATION
+    assert identity.roles == {CASEWORKER}
+    claims = jwt.decode(forwarded, options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] <= 60
+
+
+async def test_bad_external_tokens_are_refused_before_the_service(external):
+    fake, gateway, referrals = external
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    unsigned = jwt.encode(
+        {"iss": fake.url, "aud": AUDIENCE, "sub": "alice", "iat": now, "exp": now + 300},
+        None, algorithm="none",
+    )
+    tokens = {
+        "wrong audience": fake.token(aud="someone-else"),
+        "unpublished key": fake.token(key=stranger),
+        "unknown key id": fake.token(kid="never-published"),
+        "expired": fake.token(iat=now - 600, exp=now - 300),
+        "alg none": unsigned,
+        "shared secret": fake.token(key="a-guessable-secret-of-32-bytes!!", algorithm="HS256"),
+        "not an organisation id": fake.token(tenant="acme"),
+    }
+
+    statuses = {
+        reason: (await gateway.client.get(
+            "/v1/cases", headers={"Authorization": f"Bearer {token}"}
+        )).status_code
+        for reason, token in tokens.items()
+    }
+
+    assert statuses == dict.fromkeys(tokens, 401)
+    assert referrals.state.calls == []
