@@ -37,11 +37,13 @@ async def test_network_admin_registers_an_organisation_with_every_field(registry
 
 
 async def test_creating_an_organisation_records_organization_created(registry):
-    organization = await registry.organization(name="Pourakhi", type="migrant_association")
+    organization = await registry.organization(
+        name="Pourakhi", type="migrant_association", email="info@pourakhi.example"
+    )
 
     assert await registry.outbox() == [("organization.created", {
         "organization_id": organization["id"], "name": "Pourakhi", "type": "migrant_association",
-        "country": "NP", "verified": False,
+        "country": "NP", "verified": False, "email": "info@pourakhi.example",
     })]
 
 
@@ -212,7 +214,7 @@ async def test_only_a_network_admin_changes_verified(registry):
     assert verified.status_code == 200 and verified.json()["verified"] is True
     assert (await registry.outbox())[-1] == ("organization.updated", {
         "organization_id": organization["id"], "name": organization["name"], "type": "cso",
-        "country": "NP", "verified": True,
+        "country": "NP", "verified": True, "email": None,
     })
 
 

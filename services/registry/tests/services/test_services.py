@@ -83,7 +83,7 @@ async def test_creating_a_service_records_service_created(registry):
     assert await registry.outbox() == [
         ("organization.created", {
             "organization_id": organization["id"], "name": organization["name"], "type": "cso",
-            "country": "NP", "verified": False,
+            "country": "NP", "verified": False, "email": None,
         }),
         ("service.created", {
             "service_id": created["id"], "organization_id": organization["id"],

@@ -62,7 +62,7 @@ async def get(session: AsyncSession, service_id: uuid.UUID) -> Service | None:
 
 
 async def get_listed(session: AsyncSession, service_id: uuid.UUID) -> Listed | None:
-    query = _listed().where(Service.id == service_id)
+    query = listed_query().where(Service.id == service_id)
     row = (await session.execute(query)).first()
     return Listed(*row) if row else None
 
@@ -196,7 +196,7 @@ async def search(
 
     `categories` are the wanted codes with their sub-categories already added."""
     dialect = session.bind.dialect.name
-    query = _listed().where(*_conditions(dialect, filters, categories))
+    query = listed_query().where(*_conditions(dialect, filters, categories))
     if filters.near:
         nearest = _nearest_locations(filters, viewer_organization_id)
         sort_key = nearest.c.distance_km
@@ -213,7 +213,7 @@ async def search(
     return [Listed(*row) for row in rows]
 
 
-def _listed():
+def listed_query():
     return select(Service, Organization.name, Organization.verified).join(
         Organization, Organization.id == Service.organization_id
     )
@@ -236,7 +236,7 @@ def query_words(q: str) -> list[str]:
     return kept.split()[:MAX_QUERY_WORDS]
 
 
-def _matches_text(dialect: str, words: list[str]) -> ColumnElement[bool]:
+def matches_text(dialect: str, words: list[str]) -> ColumnElement[bool]:
     if not words:
         return literal_column("1") == 0  # nothing to look for finds nothing
     if dialect == "postgresql":
@@ -254,7 +254,7 @@ def _conditions(
 ) -> list[ColumnElement[bool]]:
     conditions = []
     if filters.q:
-        conditions.append(_matches_text(dialect, query_words(filters.q)))
+        conditions.append(matches_text(dialect, query_words(filters.q)))
     if filters.country:
         in_country = exists().where(
             ServiceLocation.service_id == Service.id, ServiceLocation.country == filters.country

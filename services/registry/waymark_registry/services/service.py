@@ -87,7 +87,7 @@ def _translation_rows(
     ]
 
 
-def _in_language(
+def in_language(
     service: Service, translations: list[ServiceTranslation], languages: list[str]
 ) -> dict[str, str | None]:
     """Name and description in the first wanted language the service has, else the original."""
@@ -110,7 +110,7 @@ def _read(
     distance = None if listed.distance_km is None else round(listed.distance_km, 1)
     return model.model_validate({
         **service.model_dump(),
-        **_in_language(service, translations, languages),
+        **in_language(service, translations, languages),
         "organization_name": listed.organization_name,
         "organization_verified": listed.organization_verified,
         "locations": [_shown_location(location, to_owner) for location in locations],

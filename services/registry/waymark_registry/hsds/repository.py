@@ -1,0 +1,70 @@
+"""Queries of the HSDS read API: numbered pages (HSDS paginates by page number)."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from waymark_registry.organizations.models import Organization
+from waymark_registry.services import repository as services
+from waymark_registry.services.models import Service, ServiceFacet, ServiceLocation
+from waymark_registry.services.repository import Listed
+
+
+async def _count(session: AsyncSession, query) -> int:
+    return (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+
+
+async def services_page(
+    session: AsyncSession, *, search: str | None, organization_id: uuid.UUID | None,
+    categories: set[str] | None, modified_after: datetime | None, offset: int, limit: int,
+) -> tuple[int, list[Listed]]:
+    conditions: list[ColumnElement[bool]] = []
+    if search:
+        dialect = session.bind.dialect.name
+        conditions.append(services.matches_text(dialect, services.query_words(search)))
+    if organization_id:
+        conditions.append(Service.organization_id == organization_id)
+    if categories is not None:
+        conditions.append(Service.id.in_(select(ServiceFacet.service_id).where(
+            ServiceFacet.facet == "category", ServiceFacet.value.in_(list(categories)),
+        )))
+    if modified_after:
+        conditions.append(Service.updated_at > modified_after)
+    query = services.listed_query().where(*conditions)
+    total = await _count(session, query.with_only_columns(Service.id))
+    page = query.order_by(Service.name, Service.id).offset(offset).limit(limit)
+    return total, [Listed(*row) for row in await session.execute(page)]
+
+
+async def services_of(session: AsyncSession, organization_id: uuid.UUID) -> list[Listed]:
+    query = services.listed_query().where(Service.organization_id == organization_id)
+    rows = await session.execute(query.order_by(Service.name, Service.id))
+    return [Listed(*row) for row in rows]
+
+
+async def organizations_page(
+    session: AsyncSession, *, search: str | None, offset: int, limit: int
+) -> tuple[int, list[Organization]]:
+    query = select(Organization)
+    if search:
+        query = query.where(Organization.name.icontains(search, autoescape=True))
+    total = await _count(session, query.with_only_columns(Organization.id))
+    page = query.order_by(Organization.name, Organization.id).offset(offset).limit(limit)
+    return total, list((await session.execute(page)).scalars())
+
+
+async def service_locations_page(
+    session: AsyncSession, *, service_id: uuid.UUID | None, offset: int, limit: int
+) -> tuple[int, list[tuple[ServiceLocation, uuid.UUID]]]:
+    """Locations with their service's organisation id (whose members see confidential ones)."""
+    query = select(ServiceLocation, Service.organization_id).join(
+        Service, Service.id == ServiceLocation.service_id
+    )
+    if service_id:
+        query = query.where(ServiceLocation.service_id == service_id)
+    total = await _count(session, query.with_only_columns(ServiceLocation.id))
+    page = query.order_by(ServiceLocation.service_id, ServiceLocation.position)
+    rows = await session.execute(page.offset(offset).limit(limit))
+    return total, [(location, organization_id) for location, organization_id in rows]
