@@ -2,10 +2,12 @@
 
 import argparse
 import asyncio
+import sys
 
 from waymark_kernel.logging import configure_logging
 from waymark_kernel.settings import RunMode, Settings
 
+from waymark_cli import referrals
 from waymark_cli.parts import PARTS
 
 
@@ -20,6 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int)
     migrate = verbs.add_parser("migrate", help="create the databases and run the migrations")
     migrate.add_argument("parts", nargs="*", metavar="PART", help=f"any of {', '.join(PARTS)} (default: all)")
+    referrals.add_commands(verbs)
     arguments = parser.parse_args(argv)
 
     settings = Settings()
@@ -29,6 +32,8 @@ def main(argv: list[str] | None = None) -> None:
 
         asyncio.run(run_standalone(settings.model_copy(update={"mode": RunMode.standalone})))
         return
+    if arguments.verb == "referrals":  # in the mode the environment says, where the data is
+        sys.exit(asyncio.run(referrals.run(settings, arguments.task)))
     from waymark_cli import distributed
 
     settings = settings.model_copy(update={"mode": RunMode.distributed})

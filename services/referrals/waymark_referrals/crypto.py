@@ -2,7 +2,8 @@
 
 Each record gets a random 256-bit data key; the document is sealed with AES-256-GCM under it,
 and the data key is wrapped (AES-256-GCM too) under the key-encryption key (KEK) from
-`settings.encryption_key`. Records keep the KEK's `key_id`, so a rotation can re-wrap them.
+`settings.encryption_key`. Records keep the KEK's `key_id`, so a rotation can re-wrap them:
+older KEKs stay in `settings.encryption_previous_keys` until no record names them.
 The record's own id is bound in as associated data: a ciphertext moved to another row fails.
 """
 
@@ -45,12 +46,21 @@ def _decrypt(key: bytes, sealed: bytes, associated: bytes) -> bytes:
     return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated)
 
 
+def key_id_of(key_encryption_key: bytes) -> str:
+    return hashlib.sha256(key_encryption_key).hexdigest()[:8]
+
+
 class EnvelopeCipher:
-    def __init__(self, key_encryption_key: bytes) -> None:
-        if len(key_encryption_key) != KEY_BYTES:
-            raise ValueError("the key-encryption key must be 32 bytes")
+    def __init__(
+        self, key_encryption_key: bytes, previous_keys: tuple[bytes, ...] = ()
+    ) -> None:
+        if any(len(key) != KEY_BYTES for key in (key_encryption_key, *previous_keys)):
+            raise ValueError("a key-encryption key must be 32 bytes")
         self._key_encryption_key = key_encryption_key
-        self.key_id = hashlib.sha256(key_encryption_key).hexdigest()[:8]
+        self.key_id = key_id_of(key_encryption_key)
+        self._keys = {key_id_of(key): key for key in previous_keys} | {
+            self.key_id: key_encryption_key
+        }
 
     def seal(self, document: dict[str, Any], *, record: str) -> Sealed:
         data_key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
@@ -62,15 +72,33 @@ class EnvelopeCipher:
             ciphertext=_encrypt(data_key, plaintext, associated),
         )
 
+    @property
+    def previous_key_ids(self) -> list[str]:
+        return [key_id for key_id in self._keys if key_id != self.key_id]
+
+    def _data_key(self, sealed: Sealed, associated: bytes) -> bytes:
+        if sealed.key_id not in self._keys:
+            raise KeyUnavailable(f"record sealed under key {sealed.key_id}, which is not configured")
+        return _decrypt(self._keys[sealed.key_id], sealed.wrapped_key, associated)
+
     def open(self, sealed: Sealed, *, record: str) -> dict[str, Any]:
-        if sealed.key_id != self.key_id:
-            raise KeyUnavailable(f"record sealed under key {sealed.key_id}, not {self.key_id}")
         associated = record.encode()
         try:
-            data_key = _decrypt(self._key_encryption_key, sealed.wrapped_key, associated)
+            data_key = self._data_key(sealed, associated)
             return json.loads(_decrypt(data_key, sealed.ciphertext, associated))
         except InvalidTag as exc:
             raise KeyUnavailable("the record does not open with its key (tampered, moved)") from exc
+
+    def rewrap(self, sealed: Sealed, *, record: str) -> Sealed:
+        """The same ciphertext, its data key wrapped under the current key-encryption key."""
+        associated = record.encode()
+        try:
+            data_key = self._data_key(sealed, associated)
+        except InvalidTag as exc:
+            raise KeyUnavailable("the data key does not unwrap (tampered, moved)") from exc
+        return Sealed(
+            self.key_id, _encrypt(self._key_encryption_key, data_key, associated), sealed.ciphertext
+        )
 
 
 def cipher_from_settings(settings: Settings) -> EnvelopeCipher:
@@ -80,13 +108,23 @@ def cipher_from_settings(settings: Settings) -> EnvelopeCipher:
             "WAYMARK_ENCRYPTION_KEY is required: the base64 of 32 random bytes, e.g. from "
             "`python -c \"import base64, os; print(base64.b64encode(os.urandom(32)).decode())\"`"
         )
+    return EnvelopeCipher(
+        _decoded(settings.encryption_key, "WAYMARK_ENCRYPTION_KEY"),
+        tuple(
+            _decoded(key, "WAYMARK_ENCRYPTION_PREVIOUS_KEYS")
+            for key in settings.encryption_previous_keys
+        ),
+    )
+
+
+def _decoded(key: str, setting: str) -> bytes:
     try:
-        key = base64.b64decode(settings.encryption_key, validate=True)
+        decoded = base64.b64decode(key, validate=True)
     except binascii.Error as exc:
-        raise RuntimeError("WAYMARK_ENCRYPTION_KEY is not valid base64") from exc
-    if len(key) != KEY_BYTES:
-        raise RuntimeError(f"WAYMARK_ENCRYPTION_KEY must decode to 32 bytes, not {len(key)}")
-    return EnvelopeCipher(key)
+        raise RuntimeError(f"{setting} is not valid base64") from exc
+    if len(decoded) != KEY_BYTES:
+        raise RuntimeError(f"{setting} must decode to 32 bytes, not {len(decoded)}")
+    return decoded
 
 
 def _cipher(request: Request) -> EnvelopeCipher:

@@ -6,6 +6,8 @@ from sqlalchemy import text
 from waymark_kernel.events import utcnow
 from waymark_referrals.referrals import service
 
+RETENTION = timedelta(days=90)
+
 
 def hours_to_answer(referral: dict) -> float:
     due, created = (datetime.fromisoformat(referral[key]) for key in ("respond_by", "created_at"))
@@ -43,8 +45,8 @@ async def test_overdue_referrals_are_flagged_listed_and_announced_once(app, flow
     assert [item["id"] for item in overdue.json()["items"]] == [late["id"]]
 
     async with app.state.database.transaction() as session:
-        await service.sweep(session, utcnow())
-        await service.sweep(session, utcnow())
+        await service.sweep(session, utcnow(), retention=RETENTION)
+        await service.sweep(session, utcnow(), retention=RETENTION)
         rows = (await session.execute(text(
             "SELECT body FROM outbox WHERE event_type = 'referral.overdue' AND body LIKE :id"
         ), {"id": f"%{late['id']}%"})).scalars().all()
@@ -59,6 +61,28 @@ async def test_idempotency_keys_are_forgotten_after_24_hours(app, flow, client, 
     body = flow.referral_body(case, receiver, service_id)
     first = await client.post("/v1/referrals", headers=headers, json=body)
     async with app.state.database.transaction() as session:
-        await service.sweep(session, utcnow() + timedelta(hours=25))
+        await service.sweep(session, utcnow() + timedelta(hours=25), retention=RETENTION)
     later = await client.post("/v1/referrals", headers=headers, json={**body, "urgency": "low"})
     assert later.status_code == 201 and later.json()["id"] != first.json()["id"]
+
+
+async def test_the_shared_snapshot_is_erased_a_retention_period_after_the_referral_ended(
+    app, flow, client, network
+):
+    sender, receiver, service_id = await flow.pair()
+    ended = await flow.refer(sender, receiver, service_id)
+    await flow.move(receiver, ended, "rejected", reason="out_of_area")
+    still_open = await flow.refer(sender, receiver, service_id)
+    async with app.state.database.transaction() as session:
+        await service.sweep(session, utcnow() + RETENTION - timedelta(hours=1), retention=RETENTION)
+    for referral in (ended, still_open):
+        seen = await client.get(f"/v1/referrals/{referral['id']}", headers=receiver.headers)
+        assert seen.json()["person"] is not None
+
+    async with app.state.database.transaction() as session:
+        await service.sweep(session, utcnow() + RETENTION + timedelta(hours=1), retention=RETENTION)
+    for reader in (sender, receiver):
+        gone = await client.get(f"/v1/referrals/{ended['id']}", headers=reader.headers)
+        assert gone.json()["person"] is None and gone.json()["status"] == "rejected"
+    kept = await client.get(f"/v1/referrals/{still_open['id']}", headers=receiver.headers)
+    assert kept.json()["person"]["given_name"]

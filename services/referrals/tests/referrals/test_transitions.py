@@ -17,7 +17,9 @@ PATHS: dict[Status, list[tuple[Party, Status]]] = {
 
 
 def details_for(target: Status) -> dict:
-    details = {"reason": "because", "note": "noted"}
+    details = {"reason": "no_capacity" if target is Status.rejected else "because", "note": "noted"}
+    if target is Status.failed:
+        return {**details, "outcome": "lack_of_capacity"}
     return {**details, "outcome": "done"} if target in CARRIES_OUTCOME else details
 
 
@@ -78,7 +80,7 @@ async def test_every_allowed_transition_works_for_its_parties(flow, network):
             referral = await referral_in(flow, parties, source)
             moved = await flow.move(parties[party], referral, target, **details_for(target))
             assert moved.status_code == 200, (source, target, party, moved.text)
-            assert moved.json()["status_reason"] == "because"
+            assert moved.json()["status_reason"] == details_for(target)["reason"]
 
 
 async def test_every_other_transition_is_409_and_changes_nothing(flow, client, network, problem):

@@ -16,6 +16,7 @@ from waymark_referrals.cases.schemas import (
 )
 from waymark_referrals.crypto import CipherDep
 from waymark_referrals.referrals import service as referrals
+from waymark_referrals.referrals.schemas import JourneyLeg
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -76,3 +77,14 @@ async def withdraw_consent(
     """Withdraws the legal basis: open referrals are cancelled (`consent_withdrawn`) and the
     person's shared data is deleted from every referral of the case."""
     return await referrals.withdraw_consent(session, cipher, identity, organization_id, case_id)
+
+
+@router.get("/{case_id}/journey")
+async def case_journey(
+    case_id: uuid.UUID, session: SessionDep, organization_id: CurrentOrg, limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[JourneyLeg]:
+    """Every referral leg of the person, oldest first, linked by `parent_referral_id`. The owning
+    organisation sees the whole chain; an organisation that sent or received some legs (it knows
+    the case id from its referral) sees only those legs; anyone else gets 404."""
+    return await referrals.journey(session, organization_id, case_id, cursor=cursor, limit=limit)

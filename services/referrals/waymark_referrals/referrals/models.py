@@ -80,3 +80,17 @@ class IdempotencyKey(SQLModel, table=True):
     request_hash: str = Field(max_length=64)
     referral_id: uuid.UUID
     created_at: datetime = Field(sa_type=UtcDateTime, index=True)
+
+
+class TransitionKey(SQLModel, table=True):
+    """An Idempotency-Key of a transition, per organisation, kept 24 hours with its first answer
+    (without the person: that is read afresh, and never kept in the clear)."""
+
+    __tablename__ = "referrals_transition_keys"
+
+    organization_id: uuid.UUID = Field(primary_key=True)
+    key: str = Field(primary_key=True, max_length=255)
+    request_hash: str = Field(max_length=64)
+    referral_id: uuid.UUID
+    response: dict = Field(sa_type=JSON)
+    created_at: datetime = Field(sa_type=UtcDateTime, index=True)

@@ -1,11 +1,12 @@
 """Every query of referrals, their shared snapshots, history and idempotency keys."""
 
+import hashlib
 import uuid
 from collections.abc import Collection
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import and_, delete, not_, or_, select
+from sqlalchemy import and_, delete, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_referrals.paging import Position
@@ -14,8 +15,9 @@ from waymark_referrals.referrals.models import (
     Referral,
     ReferralTransition,
     SharedPerson,
+    TransitionKey,
 )
-from waymark_referrals.referrals.states import AWAITING_ANSWER, OPEN, Status
+from waymark_referrals.referrals.states import AWAITING_ANSWER, FINAL, OPEN, Status
 from waymark_referrals.sql import upsert_insert
 
 
@@ -123,7 +125,60 @@ async def find_idempotency_key(
 
 
 async def forget_idempotency_keys(session: AsyncSession, *, created_before: datetime) -> None:
-    await session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < created_before))
+    for table in (IdempotencyKey, TransitionKey):
+        await session.execute(delete(table).where(table.created_at < created_before))
+
+
+async def try_hold_idempotency_key(
+    session: AsyncSession, organization_id: uuid.UUID, key: str
+) -> bool:
+    """False while another transaction works under the same key (PostgreSQL advisory lock, held
+    until this transaction ends); SQLite serialises writers by itself."""
+    if session.bind.dialect.name != "postgresql":
+        return True
+    digest = hashlib.sha256(f"idempotency/{organization_id}/{key}".encode()).digest()
+    lock = int.from_bytes(digest[:8], "big", signed=True)
+    return (await session.execute(select(func.pg_try_advisory_xact_lock(lock)))).scalar_one()
+
+
+async def find_transition_key(
+    session: AsyncSession, organization_id: uuid.UUID, key: str, *, expired_before: datetime
+) -> TransitionKey | None:
+    await session.execute(delete(TransitionKey).where(
+        TransitionKey.organization_id == organization_id, TransitionKey.key == key,
+        TransitionKey.created_at < expired_before,
+    ))
+    return await session.get(TransitionKey, (organization_id, key))
+
+
+async def erase_expired_snapshots(session: AsyncSession, *, ended_before: datetime) -> int:
+    """A final referral's status never changes again: its updated_at is when it ended."""
+    ended = select(Referral.id).where(
+        Referral.status.in_(list(FINAL)), Referral.updated_at < ended_before
+    )
+    result = await session.execute(delete(SharedPerson).where(SharedPerson.referral_id.in_(ended)))
+    return result.rowcount
+
+
+async def legs_of_case(
+    session: AsyncSession, case_id: uuid.UUID, *, party: uuid.UUID | None,
+    after: Position | None, limit: int,
+) -> list[Referral]:
+    """Oldest first; with `party`, only the legs that organisation sends or receives."""
+    query = select(Referral).where(Referral.case_id == case_id)
+    if party is not None:
+        query = query.where(or_(
+            Referral.sender_org_id == party,
+            (Referral.receiver_org_id == party) & Referral.requested_at.is_not(None),
+        ))
+    if after is not None:
+        created_at, referral_id = after
+        query = query.where(or_(
+            Referral.created_at > created_at,
+            and_(Referral.created_at == created_at, Referral.id > referral_id),
+        ))
+    query = query.order_by(Referral.created_at, Referral.id).limit(limit)
+    return list((await session.execute(query)).scalars())
 
 
 async def overdue_unannounced(session: AsyncSession, now: datetime, limit: int) -> list[Referral]:

@@ -9,6 +9,7 @@ from waymark_kernel.db import SessionDep
 from waymark_referrals.crypto import CipherDep
 from waymark_referrals.referrals import service
 from waymark_referrals.referrals.schemas import (
+    OnwardReferralCreate,
     ReferralCreate,
     ReferralRead,
     TransitionRead,
@@ -19,6 +20,9 @@ from waymark_referrals.referrals.states import Status
 from waymark_referrals.vocabulary import Country
 
 router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
+IdempotencyKey = Annotated[
+    str | None, Header(min_length=1, max_length=255, description="Kept 24 hours, per organisation.")
+]
 
 
 def _describe(response: Response, referral: ReferralRead) -> ReferralRead:
@@ -29,18 +33,37 @@ def _describe(response: Response, referral: ReferralRead) -> ReferralRead:
 @router.post("", status_code=201)
 async def create_referral(
     body: ReferralCreate, session: SessionDep, cipher: CipherDep, identity: CurrentIdentity,
-    organization_id: CurrentOrg, response: Response,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
+    organization_id: CurrentOrg, response: Response, idempotency_key: IdempotencyKey = None,
 ) -> ReferralRead:
     """With an `Idempotency-Key`, a retry with the same body answers the same referral (for 24 h);
-    the same key with another body is 422."""
+    the same key with another body is 422, and while the first is still in progress 409."""
     referral, replayed = await service.create_referral(
         session, cipher, identity, organization_id, body, idempotency_key
     )
+    return _created(response, referral, replayed)
+
+
+def _created(response: Response, referral: ReferralRead, replayed: bool) -> ReferralRead:
     response.headers["Location"] = f"/v1/referrals/{referral.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return _describe(response, referral)
+
+
+@router.post("/{referral_id}/onward", status_code=201)
+async def refer_onward(
+    referral_id: uuid.UUID, body: OnwardReferralCreate, session: SessionDep, cipher: CipherDep,
+    identity: CurrentIdentity, organization_id: CurrentOrg, response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> ReferralRead:
+    """The receiver refers the person on (e.g. transit → destination). The new leg links
+    `parent_referral_id`, shares at most the fields this receiver was shared, and needs the case
+    owner's legal basis to cover the new receiver. The parent must be accepted, in progress, on
+    hold or completed."""
+    referral, replayed = await service.refer_onward(
+        session, cipher, identity, organization_id, referral_id, body, idempotency_key
+    )
+    return _created(response, referral, replayed)
 
 
 @router.get("")
@@ -72,9 +95,16 @@ async def transition_referral(
     referral_id: uuid.UUID, body: TransitionRequest, session: SessionDep, cipher: CipherDep,
     identity: CurrentIdentity, response: Response,
     if_match: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> ReferralRead:
-    """Moves the referral to another status; `If-Match` must carry its current ETag."""
-    referral = await service.transition(session, cipher, identity, referral_id, body, if_match)
+    """Moves the referral to another status; `If-Match` must carry its current ETag. A
+    rejection's `reason` is a RejectionReason code, a failure's `outcome` a FailureOutcome code
+    (`other` needs a `note`). With an `Idempotency-Key` a retry answers the first response."""
+    referral, replayed = await service.transition(
+        session, cipher, identity, referral_id, body, if_match, idempotency_key
+    )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return _describe(response, referral)
 
 

@@ -36,8 +36,9 @@ class MigrationStage(StrEnum):
     return_ = "return"
 
 
-class ReferralCreate(RequestBody):
-    case_id: uuid.UUID
+class OnwardReferralCreate(RequestBody):
+    """A new leg from the receiver of a referral; the case is the parent's."""
+
     receiver_org_id: uuid.UUID
     service_id: uuid.UUID | None = None
     migration_stage: MigrationStage
@@ -54,6 +55,10 @@ class ReferralCreate(RequestBody):
     @classmethod
     def _once_each(cls, fields: list[PersonField]) -> list[PersonField]:
         return list(dict.fromkeys(fields))
+
+
+class ReferralCreate(OnwardReferralCreate):
+    case_id: uuid.UUID
 
 
 class SharedPerson(Person):
@@ -91,11 +96,40 @@ class ReferralRead(BaseModel):
     updated_at: datetime
 
 
+class RejectionReason(StrEnum):
+    no_capacity = "no_capacity"
+    not_eligible = "not_eligible"
+    out_of_area = "out_of_area"
+    duplicate = "duplicate"
+    unable_to_contact = "unable_to_contact"
+    other = "other"
+
+
+class FailureOutcome(StrEnum):
+    client_refused_services = "client_refused_services"
+    lack_of_capacity = "lack_of_capacity"
+    services_no_longer_needed = "services_no_longer_needed"
+    unable_to_contact_client = "unable_to_contact_client"
+    unable_to_contact_receiver = "unable_to_contact_receiver"
+    other = "other"
+
+
+# Where the contract counts by code, the field takes only these codes; `note` is the free text.
+CONTROLLED_CODES: dict[tuple[Status, str], type[StrEnum]] = {
+    (Status.rejected, "reason"): RejectionReason,
+    (Status.failed, "outcome"): FailureOutcome,
+}
+
+
 class TransitionRequest(RequestBody):
     to: Status
-    reason: FreeText | None = None
-    note: FreeText | None = None
-    outcome: FreeText | None = None
+    reason: FreeText | None = Field(
+        default=None, description="rejected: one of the RejectionReason codes; else free text."
+    )
+    note: FreeText | None = Field(default=None, description="Free text; required with `other`.")
+    outcome: FreeText | None = Field(
+        default=None, description="failed: one of the FailureOutcome codes; completed: free text."
+    )
 
     @model_validator(mode="after")
     def _reason_and_outcome(self) -> "TransitionRequest":
@@ -105,6 +139,16 @@ class TransitionRequest(RequestBody):
             raise ValueError(f"a referral becomes {self.to} only with an outcome")
         if self.to not in CARRIES_OUTCOME and self.outcome is not None:
             raise ValueError("only completed and failed carry an outcome")
+        for (target, field), codes in CONTROLLED_CODES.items():
+            value = getattr(self, field)
+            if self.to is not target:
+                continue
+            if value not in codes.__members__:
+                raise ValueError(
+                    f"the {field} of a {target} referral is one of: {', '.join(codes)}"
+                )
+            if value == "other" and not self.note:
+                raise ValueError(f"{field} 'other' needs a note that explains it")
         return self
 
 
@@ -120,3 +164,22 @@ class TransitionRead(BaseModel):
     actor_subject: str
     actor_org_id: uuid.UUID | None
     occurred_at: datetime
+
+
+class JourneyLeg(BaseModel):
+    """One referral of the person's journey; no personal data, no free text."""
+
+    id: uuid.UUID
+    parent_referral_id: uuid.UUID | None
+    sender_org_id: uuid.UUID
+    receiver_org_id: uuid.UUID
+    service_id: uuid.UUID | None
+    from_country: str
+    to_country: str
+    migration_stage: MigrationStage
+    categories: list[str]
+    urgency: Urgency
+    status: Status
+    requested_at: datetime | None
+    created_at: datetime
+    updated_at: datetime

@@ -14,9 +14,13 @@ from waymark_kernel.problems import Conflict, Forbidden, NotFound, Problem
 
 from waymark_referrals.cases import repository as case_repository
 from waymark_referrals.cases import service as cases
-from waymark_referrals.cases.schemas import ConsentWithdrawal, LegalBasis
+from waymark_referrals.cases.models import Case
+from waymark_referrals.cases.schemas import Consent, ConsentWithdrawal, LegalBasis
 from waymark_referrals.crypto import EnvelopeCipher
 from waymark_referrals.directory import repository as directory
+from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
+from waymark_referrals.disclosures import service as disclosures
+from waymark_referrals.disclosures.schemas import PersonalRead
 from waymark_referrals.paging import page_of, position_after
 from waymark_referrals.referrals import repository
 from waymark_referrals.referrals.models import (
@@ -24,9 +28,12 @@ from waymark_referrals.referrals.models import (
     Referral,
     ReferralTransition,
     SharedPerson,
+    TransitionKey,
 )
 from waymark_referrals.referrals.schemas import (
     ANSWER_WITHIN_HOURS,
+    JourneyLeg,
+    OnwardReferralCreate,
     ReferralCreate,
     ReferralRead,
     TransitionRead,
@@ -35,6 +42,7 @@ from waymark_referrals.referrals.schemas import (
 from waymark_referrals.referrals.states import (
     AWAITING_ANSWER,
     CARRIES_OUTCOME,
+    REFERS_ONWARD,
     Party,
     Status,
     who_may,
@@ -83,7 +91,36 @@ def changed_event(referral: Referral) -> ReferralChanged:
     )
 
 
-async def _visible(
+async def _show(
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity,
+    referrals: list[Referral], now: datetime,
+) -> list[ReferralRead]:
+    """Presents referrals to the caller; every person shown to another organisation than the
+    case's owner goes into the disclosure ledger."""
+    shared = await repository.shared_persons(session, [referral.id for referral in referrals])
+    reads = [
+        present(referral, shared.get(referral.id), party_of(referral, identity), cipher, now)
+        for referral in referrals
+    ]
+    shown = [read for read in reads if read.person is not None]
+    owners = await case_repository.find_many(session, {read.case_id for read in shown})
+    await disclosures.record_reads(session, identity, [
+        PersonalRead(
+            case_id=read.case_id, owner_org_id=owners[read.case_id].organization_id,
+            referral_id=read.id, fields=sorted(read.person.model_fields_set),
+            legal_basis=owners[read.case_id].legal_basis,
+        ) for read in shown
+    ])
+    return reads
+
+
+async def show(
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral: Referral
+) -> ReferralRead:
+    return (await _show(session, cipher, identity, [referral], utcnow()))[0]
+
+
+async def visible(
     session: AsyncSession, identity: Identity, referral_id: uuid.UUID, *, for_update: bool = False
 ) -> tuple[Referral, Party | None]:
     referral = await repository.find(session, referral_id, for_update=for_update)
@@ -93,54 +130,69 @@ async def _visible(
     return referral, party
 
 
-def _request_hash(body: ReferralCreate) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+async def _hold(session: AsyncSession, organization_id: uuid.UUID, idempotency_key: str) -> None:
+    if not await repository.try_hold_idempotency_key(session, organization_id, idempotency_key):
+        raise Conflict(
+            "A request with this Idempotency-Key is still in progress; retry in a moment.",
+            kind="idempotency-key-in-use",
+        )
+
+
+
+def _request_hash(document: dict) -> str:
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 async def _replay(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, organization_id: uuid.UUID,
-    idempotency_key: str, body: ReferralCreate,
+    idempotency_key: str, request_hash: str,
 ) -> ReferralRead:
     used = await repository.find_idempotency_key(session, organization_id, idempotency_key)
-    if used.request_hash != _request_hash(body):
-        raise Unprocessable(
-            "This Idempotency-Key was used with a different request body; use a new key.",
-            kind="idempotency-key-reused",
-        )
+    if used.request_hash != request_hash:
+        raise _key_reused()
     return await get_referral(session, cipher, identity, used.referral_id)
 
 
-async def create_referral(
-    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, organization_id: uuid.UUID,
-    body: ReferralCreate, idempotency_key: str | None,
-) -> tuple[ReferralRead, bool]:
-    """Returns the referral and whether it is the replay of an earlier request with the key."""
-    cases.require_case_writer(identity)
-    now = utcnow()
-    referral_id = uuid.uuid4()
-    if idempotency_key is not None and not await repository.claim_idempotency_key(
-        session, IdempotencyKey(
-            organization_id=organization_id, key=idempotency_key, request_hash=_request_hash(body),
-            referral_id=referral_id, created_at=now,
-        ), expired_before=now - IDEMPOTENCY_WINDOW,
-    ):
-        replayed = await _replay(session, cipher, identity, organization_id, idempotency_key, body)
-        return replayed, True
+def _key_reused() -> Problem:
+    return Unprocessable(
+        "This Idempotency-Key was used with a different request body; use a new key.",
+        kind="idempotency-key-reused",
+    )
 
-    case = await case_repository.find(session, organization_id, body.case_id)
-    if case is None:
-        raise Unprocessable("The case does not exist in your organisation.", kind="unknown-case")
-    content = cases.open_content(cipher, case)
-    consent = content.consent
+
+async def _claim(
+    session: AsyncSession, organization_id: uuid.UUID, idempotency_key: str | None,
+    request_hash: str, referral_id: uuid.UUID, now: datetime,
+) -> bool:
+    """True if the request goes ahead; False if it repeats an earlier one with the same key."""
+    if idempotency_key is None:
+        return True
+    await _hold(session, organization_id, idempotency_key)
+    return await repository.claim_idempotency_key(session, IdempotencyKey(
+        organization_id=organization_id, key=idempotency_key, request_hash=request_hash,
+        referral_id=referral_id, created_at=now,
+    ), expired_before=now - IDEMPOTENCY_WINDOW)
+
+
+def _require_legal_basis(consent: Consent | None, receiver: DirectoryOrganization) -> None:
     if consent is None:
         raise Unprocessable(
-            "The case has no recorded legal basis for sharing; record consent (or another basis) "
-            "with PUT /v1/cases/{id}/consent first.", kind="no-legal-basis",
+            "The case has no recorded legal basis for sharing; its owner records consent (or "
+            "another basis) with PUT /v1/cases/{id}/consent first.", kind="no-legal-basis",
         )
     if consent.legal_basis is LegalBasis.vital_interest and not consent.justification:
         raise Unprocessable("vital_interest needs a written justification.", kind="no-legal-basis")
+    if not consent.covers(receiver.country, receiver.type):
+        raise Unprocessable(
+            f"The recorded consent does not cover sharing with a {receiver.type} in "
+            f"{receiver.country}.", kind="outside-consent-scope",
+        )
 
+
+async def _receiver(
+    session: AsyncSession, organization_id: uuid.UUID, body: ReferralCreate | OnwardReferralCreate
+) -> tuple[DirectoryOrganization, DirectoryService | None]:
     receiver = await directory.find_organization(session, body.receiver_org_id)
     if receiver is None:
         raise Unprocessable(
@@ -156,33 +208,35 @@ async def create_referral(
             "The service does not exist, is not active, does not accept referrals or does not "
             "belong to the receiving organisation.", kind="service-unavailable",
         )
-    if not consent.covers(receiver.country, receiver.type):
-        raise Unprocessable(
-            f"The recorded consent does not cover sharing with a {receiver.type} in "
-            f"{receiver.country}.", kind="outside-consent-scope",
-        )
+    return receiver, service
+
+
+async def _open_leg(
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, organization_id: uuid.UUID,
+    referral_id: uuid.UUID, case_id: uuid.UUID, body: ReferralCreate | OnwardReferralCreate,
+    receiver: DirectoryOrganization, service: DirectoryService | None, shared: dict,
+    fallback_country: str | None, parent_referral_id: uuid.UUID | None, now: datetime,
+) -> Referral:
     sender = await directory.find_organization(session, organization_id)
-    from_country = sender.country if sender else content.person.current_country
+    from_country = sender.country if sender else fallback_country
     if from_country is None:
         raise Unprocessable(
             "Your organisation's country is not known yet and the person has no current_country.",
             kind="unknown-country",
         )
-
     response_hours = ANSWER_WITHIN_HOURS[body.urgency]
     if service is not None and service.response_time_hours:
         response_hours = min(response_hours, service.response_time_hours)
     referral = Referral(
-        id=referral_id, case_id=case.id, sender_org_id=organization_id, receiver_org_id=receiver.id,
+        id=referral_id, case_id=case_id, sender_org_id=organization_id, receiver_org_id=receiver.id,
         service_id=body.service_id, from_country=from_country,
         to_country=service.countries[0] if service and service.countries else receiver.country,
         migration_stage=body.migration_stage, categories=body.categories, urgency=body.urgency,
         reason=body.reason, shared_fields=body.shared_fields, status=Status.draft,
-        response_hours=response_hours, version=1, created_by=identity.subject,
-        created_at=now, updated_at=now,
+        parent_referral_id=parent_referral_id, response_hours=response_hours, version=1,
+        created_by=identity.subject, created_at=now, updated_at=now,
     )
     session.add(referral)
-    shared = content.person.model_dump(mode="json", include=set(body.shared_fields))
     snapshot = SharedPerson(referral_id=referral.id, created_at=now)
     snapshot.store(cipher.seal(shared, record=str(referral.id)))
     session.add(snapshot)
@@ -190,7 +244,104 @@ async def create_referral(
     if body.status is Status.requested:
         await _request(session, referral, now)
     await session.flush()
-    return present(referral, snapshot, Party.sender, cipher, now), False
+    return referral
+
+
+async def create_referral(
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, organization_id: uuid.UUID,
+    body: ReferralCreate, idempotency_key: str | None,
+) -> tuple[ReferralRead, bool]:
+    """Returns the referral and whether it is the replay of an earlier request with the key."""
+    cases.require_case_writer(identity)
+    now = utcnow()
+    referral_id = uuid.uuid4()
+    request_hash = _request_hash(body.model_dump(mode="json"))
+    if not await _claim(session, organization_id, idempotency_key, request_hash, referral_id, now):
+        replayed = await _replay(
+            session, cipher, identity, organization_id, idempotency_key, request_hash
+        )
+        return replayed, True
+
+    case = await case_repository.find(session, organization_id, body.case_id)
+    if case is None:
+        raise Unprocessable("The case does not exist in your organisation.", kind="unknown-case")
+    content = cases.open_content(cipher, case)
+    receiver, service = await _receiver(session, organization_id, body)
+    _require_legal_basis(content.consent, receiver)
+    shared = content.person.model_dump(mode="json", include=set(body.shared_fields))
+    referral = await _open_leg(
+        session, cipher, identity, organization_id, referral_id, case.id, body, receiver, service,
+        shared, content.person.current_country, None, now,
+    )
+    return await show(session, cipher, identity, referral), False
+
+
+async def refer_onward(
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, organization_id: uuid.UUID,
+    parent_id: uuid.UUID, body: OnwardReferralCreate, idempotency_key: str | None,
+) -> tuple[ReferralRead, bool]:
+    """The receiver of a referral refers the person on: the new leg shares at most what the
+    receiver was shared, and only where the case owner's legal basis reaches."""
+    parent, party = await visible(session, identity, parent_id)
+    if party is not Party.receiver:
+        raise Forbidden("Only the receiver of a referral may refer the person onward.")
+    cases.require_case_writer(identity)
+    now = utcnow()
+    referral_id = uuid.uuid4()
+    request_hash = _request_hash({"parent": str(parent.id), **body.model_dump(mode="json")})
+    if not await _claim(session, organization_id, idempotency_key, request_hash, referral_id, now):
+        replayed = await _replay(
+            session, cipher, identity, organization_id, idempotency_key, request_hash
+        )
+        return replayed, True
+
+    if Status(parent.status) not in REFERS_ONWARD:
+        raise Conflict(
+            f"A referral that is {parent.status} cannot be referred onward; accept it first.",
+            kind="invalid-transition",
+        )
+    beyond = set(body.shared_fields) - set(parent.shared_fields)
+    if beyond:
+        raise Unprocessable(
+            f"You can pass on only what you were shared; not: {', '.join(sorted(beyond))}.",
+            kind="beyond-shared-fields",
+        )
+    snapshot = (await repository.shared_persons(session, [parent.id])).get(parent.id)
+    if snapshot is None:
+        raise Unprocessable(
+            "The person's data is no longer shared with you (withdrawn or erased).",
+            kind="no-legal-basis",
+        )
+    case = await session.get(Case, parent.case_id)
+    receiver, service = await _receiver(session, organization_id, body)
+    _require_legal_basis(cases.open_content(cipher, case).consent, receiver)
+    received = cipher.open(snapshot.sealed, record=str(parent.id))
+    shared = {field: received[field] for field in body.shared_fields if field in received}
+    referral = await _open_leg(
+        session, cipher, identity, organization_id, referral_id, case.id, body, receiver, service,
+        shared, received.get("current_country"), parent.id, now,
+    )
+    return await show(session, cipher, identity, referral), False
+
+
+async def journey(
+    session: AsyncSession, organization_id: uuid.UUID, case_id: uuid.UUID, *,
+    cursor: str | None, limit: int,
+) -> Page[JourneyLeg]:
+    """The owner sees every leg; another organisation only the legs it sends or receives
+    (a draft only its sender), and 404 when it has none, as for an unknown case."""
+    case = await session.get(Case, case_id)
+    owner = case is not None and case.organization_id == organization_id
+    after = position_after(cursor)
+    legs = [] if case is None else await repository.legs_of_case(
+        session, case_id, party=None if owner else organization_id, after=after, limit=limit + 1
+    )
+    if not owner and not legs and after is None:
+        raise NotFound("case")
+    return page_of(
+        legs, limit, lambda leg: JourneyLeg.model_validate(leg, from_attributes=True),
+        lambda leg: (leg.created_at, leg.id),
+    )
 
 
 def _history(
@@ -239,9 +390,24 @@ def _matches(if_match: str, version: int) -> bool:
 
 async def transition(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID,
-    body: TransitionRequest, if_match: str | None,
-) -> ReferralRead:
-    referral, party = await _visible(session, identity, referral_id, for_update=True)
+    body: TransitionRequest, if_match: str | None, idempotency_key: str | None = None,
+) -> tuple[ReferralRead, bool]:
+    """Returns the referral and whether it is the replay of an earlier request with the key."""
+    organization_id = identity.organization_id
+    keyed = idempotency_key is not None and organization_id is not None
+    if keyed:
+        await _hold(session, organization_id, idempotency_key)
+    referral, party = await visible(session, identity, referral_id, for_update=True)
+    request_hash = _request_hash({"referral": str(referral.id), **body.model_dump(mode="json")})
+    if keyed:
+        used = await repository.find_transition_key(
+            session, organization_id, idempotency_key, expired_before=utcnow() - IDEMPOTENCY_WINDOW
+        )
+        if used is not None:
+            if used.request_hash != request_hash:
+                raise _key_reused()
+            current = await show(session, cipher, identity, referral)
+            return ReferralRead.model_validate({**used.response, "person": current.person}), True
     if if_match is None:
         raise Problem(
             428, "Changing a referral needs an If-Match header with its ETag (from GET).",
@@ -268,16 +434,22 @@ async def transition(
     await _move(session, referral, body.to, identity, now,
                 reason=body.reason, note=body.note, outcome=body.outcome)
     await session.flush()
-    shared = (await repository.shared_persons(session, [referral.id])).get(referral.id)
-    return present(referral, shared, party, cipher, now)
+    moved = await show(session, cipher, identity, referral)
+    if keyed:
+        session.add(TransitionKey(
+            organization_id=organization_id, key=idempotency_key, request_hash=request_hash,
+            referral_id=referral.id, response=moved.model_dump(mode="json", exclude={"person"}),
+            created_at=now,
+        ))
+        await session.flush()
+    return moved, False
 
 
 async def get_referral(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID
 ) -> ReferralRead:
-    referral, party = await _visible(session, identity, referral_id)
-    shared = (await repository.shared_persons(session, [referral.id])).get(referral.id)
-    return present(referral, shared, party, cipher, utcnow())
+    referral, _ = await visible(session, identity, referral_id)
+    return await show(session, cipher, identity, referral)
 
 
 async def list_referrals(
@@ -288,19 +460,15 @@ async def list_referrals(
     rows = await repository.list_for_organization(
         session, organization_id, now=now, after=position_after(cursor), limit=limit + 1, **filters
     )
-    shared = await repository.shared_persons(session, [row.id for row in rows[:limit]])
-    return page_of(
-        rows, limit,
-        lambda row: present(row, shared.get(row.id), party_of(row, identity), cipher, now),
-        lambda row: (row.created_at, row.id),
-    )
+    shown = iter(await _show(session, cipher, identity, rows[:limit], now))
+    return page_of(rows, limit, lambda _: next(shown), lambda row: (row.created_at, row.id))
 
 
 async def history(
     session: AsyncSession, identity: Identity, referral_id: uuid.UUID, *, cursor: str | None,
     limit: int,
 ) -> Page[TransitionRead]:
-    referral, _ = await _visible(session, identity, referral_id)
+    referral, _ = await visible(session, identity, referral_id)
     rows = await repository.history(
         session, referral.id, after=position_after(cursor), limit=limit + 1
     )
@@ -340,13 +508,17 @@ async def withdraw_consent(
     )
 
 
-async def sweep(session: AsyncSession, now: datetime, batch_size: int = 100) -> int:
-    """Announces referrals that passed their answer deadline (once each) and forgets expired
+async def sweep(
+    session: AsyncSession, now: datetime, *, retention: timedelta, batch_size: int = 100
+) -> int:
+    """Announces referrals that passed their answer deadline (once each), erases the shared
+    snapshots of referrals that ended longer than `retention` ago and forgets expired
     idempotency keys. Returns how many referrals became overdue."""
     overdue = await repository.overdue_unannounced(session, now, batch_size)
     for referral in overdue:
         referral.overdue_announced = True
         await record_event(session, EVENT_SOURCE, "referral.overdue", changed_event(referral))
+    await repository.erase_expired_snapshots(session, ended_before=now - retention)
     await repository.forget_idempotency_keys(session, created_before=now - IDEMPOTENCY_WINDOW)
     await session.flush()
     return len(overdue)

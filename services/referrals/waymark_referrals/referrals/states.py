@@ -45,6 +45,8 @@ CARRIES_OUTCOME = frozenset({Status.completed, Status.failed})
 FINAL = frozenset({Status.rejected, Status.completed, Status.failed, Status.cancelled})
 OPEN = frozenset(Status) - FINAL
 AWAITING_ANSWER = frozenset({Status.requested, Status.received})  # what can become overdue
+# The receiver works with the person (or has finished): it may refer them on.
+REFERS_ONWARD = frozenset({Status.accepted, Status.in_progress, Status.on_hold, Status.completed})
 
 
 def who_may(source: Status, target: Status) -> frozenset[Party] | None:

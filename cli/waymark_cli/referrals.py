@@ -1,0 +1,48 @@
+"""`waymark referrals ...`: maintenance of the referrals service's data."""
+
+import argparse
+
+from waymark_kernel.db import Database
+from waymark_kernel.settings import Settings
+from waymark_referrals.crypto import cipher_from_settings
+from waymark_referrals.disclosures.service import verify_ledger
+from waymark_referrals.rotation import rewrap_batch
+
+from waymark_cli.parts import with_local_keys
+
+
+def add_commands(verbs: argparse._SubParsersAction) -> None:
+    referrals = verbs.add_parser("referrals", help="maintenance of the referrals service's data")
+    tasks = referrals.add_subparsers(dest="task", required=True)
+    tasks.add_parser("verify-ledger", help="check the disclosure ledger's hash chain")
+    tasks.add_parser(
+        "rotate-key", help="re-wrap every data key under WAYMARK_ENCRYPTION_KEY (the old keys "
+        "in WAYMARK_ENCRYPTION_PREVIOUS_KEYS)",
+    )
+
+
+async def run(settings: Settings, task: str) -> int:
+    """Returns the process's exit status: 0 when all is well."""
+    database = Database(settings.database_url("referrals"))
+    try:
+        if task == "verify-ledger":
+            async with database.transaction() as session:
+                check = await verify_ledger(session)
+            if check.intact:
+                print(f"disclosure ledger intact: {check.entries} entries")
+                return 0
+            print(f"disclosure ledger BROKEN at entry {check.broken_at}: {check.problem} "
+                  f"({check.entries} entries verified before it)")
+            return 1
+        cipher = cipher_from_settings(with_local_keys(settings))
+        total = 0
+        while True:
+            async with database.transaction() as session:
+                rewrapped = await rewrap_batch(session, cipher)
+            total += rewrapped
+            if rewrapped == 0:
+                break
+        print(f"re-wrapped {total} data keys under key {cipher.key_id}")
+        return 0
+    finally:
+        await database.dispose()

@@ -1,0 +1,95 @@
+import asyncio
+import json
+import uuid
+
+import pytest
+from sqlalchemy import text
+from waymark_cli.main import main as waymark
+from waymark_referrals.disclosures.service import verify_ledger
+
+
+async def test_every_read_by_another_organisation_is_disclosed_to_the_owner(
+    app, flow, client, network, problem
+):
+    sender, receiver, service_id = await flow.pair()
+    referral = await flow.refer(sender, receiver, service_id)
+    case_id = referral["case_id"]
+    path = f"/v1/cases/{case_id}/disclosures"
+    assert (await client.get(path, headers=sender.headers)).json()["items"] == []
+
+    await client.get(f"/v1/referrals/{referral['id']}", headers=sender.headers)  # the owner
+    await client.get(f"/v1/referrals/{referral['id']}", headers=receiver.headers)
+    await client.get("/v1/referrals", headers=receiver.headers, params={"role": "received"})
+    await flow.move(receiver, referral, "accepted")  # a GET, then the transition's answer
+
+    ledger = await client.get(path, headers=sender.headers)
+    assert ledger.status_code == 200, ledger.text
+    entries = ledger.json()["items"]
+    assert len(entries) == 4
+    for entry in entries:
+        assert entry["reader_org_id"] == str(receiver.id) and entry["case_id"] == case_id
+        assert entry["referral_id"] == referral["id"] and entry["legal_basis"] == "consent"
+        assert entry["fields"] == ["given_name", "phone", "safe_contact"]
+        assert entry["reader_subject"] and entry["occurred_at"]
+    assert [entry["previous_hash"] for entry in entries[1:]] == [
+        entry["entry_hash"] for entry in entries[:-1]
+    ]
+    first = await client.get(path, headers=sender.headers, params={"limit": 3})
+    rest = await client.get(path, headers=sender.headers, params={"cursor": first.json()["next_cursor"]})
+    assert first.json()["items"] + rest.json()["items"] == entries
+
+    # Only the owner reads the ledger; after withdrawal nothing more is disclosed.
+    for other in (receiver, await network.organization("JO")):
+        problem(await client.get(path, headers=other.headers), 404)
+    problem(await client.get(f"/v1/cases/{uuid.uuid4()}/disclosures", headers=sender.headers), 404)
+    await client.delete(f"/v1/cases/{case_id}/consent", headers=sender.headers)
+    await client.get(f"/v1/referrals/{referral['id']}", headers=receiver.headers)
+    assert len((await client.get(path, headers=sender.headers)).json()["items"]) == 4
+
+
+async def test_the_chain_verifies_and_one_changed_row_is_detected(
+    app, flow, client, network, settings, monkeypatch, capsys
+):
+    sender, receiver, service_id = await flow.pair()
+    referral = await flow.refer(sender, receiver, service_id)
+    for _ in range(3):
+        await client.get(f"/v1/referrals/{referral['id']}", headers=receiver.headers)
+    monkeypatch.setenv("WAYMARK_MODE", "distributed")
+    monkeypatch.setenv("WAYMARK_REFERRALS_DATABASE_URL", settings.referrals_database_url)
+
+    async with app.state.database.transaction() as session:
+        assert (await verify_ledger(session)).intact
+        target, fields = (await session.execute(text(
+            "SELECT sequence, fields FROM referrals_disclosures WHERE referral_id = :id "
+            "ORDER BY sequence LIMIT 1 OFFSET 1"
+        ), {"id": referral["id"]})).one()
+        # Someone pretends that less was read than was.
+        await session.execute(text(
+            "UPDATE referrals_disclosures SET fields = :fields WHERE sequence = :sequence"
+        ), {"fields": '["given_name"]', "sequence": target})
+    try:
+        async with app.state.database.transaction() as session:
+            check = await verify_ledger(session)
+        assert not check.intact and check.broken_at == target
+        assert check.problem == "the entry was changed after it was written"
+        await _exits(waymark, 1)
+        assert f"BROKEN at entry {target}" in capsys.readouterr().out
+    finally:
+        async with app.state.database.transaction() as session:
+            await session.execute(text(
+                "UPDATE referrals_disclosures SET fields = CAST(:fields AS JSON) "
+                "WHERE sequence = :sequence"
+            ), {"fields": json.dumps(fields), "sequence": target})
+    await _exits(waymark, 0)
+    assert "disclosure ledger intact" in capsys.readouterr().out
+
+
+async def _exits(command, status: int) -> None:
+    """Runs `waymark referrals verify-ledger` in a thread (it runs its own event loop)."""
+
+    def run() -> int:
+        with pytest.raises(SystemExit) as exited:
+            command(["referrals", "verify-ledger"])
+        return exited.value.code
+
+    assert await asyncio.to_thread(run) == status

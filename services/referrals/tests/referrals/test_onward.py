@@ -1,0 +1,131 @@
+"""A person referred on along the trail: Nepal → Lebanon (transit) → Jordan (destination)."""
+
+import uuid
+
+
+async def journey_of_three(flow, network):
+    origin = await network.organization("NP")
+    transit = await network.organization("LB", type="cso")
+    destination = await network.organization("JO", type="cso")
+    first = await flow.refer(origin, transit, await network.service(transit), migration_stage="transit")
+    await flow.move(transit, first, "accepted")
+    return origin, transit, destination, first
+
+
+def onward_body(receiver, **changes) -> dict:
+    return {
+        "receiver_org_id": str(receiver.id), "migration_stage": "destination",
+        "categories": ["legal_aid"], "urgency": "normal", "reason": "Continues to Amman",
+        "shared_fields": ["given_name", "safe_contact"], **changes,
+    }
+
+
+async def test_the_receiver_refers_on_sharing_at_most_what_it_was_shared(
+    flow, client, network, person
+):
+    origin, transit, destination, first = await journey_of_three(flow, network)
+    onward = await client.post(
+        f"/v1/referrals/{first['id']}/onward", headers=transit.headers,
+        json=onward_body(destination),
+    )
+    assert onward.status_code == 201, onward.text
+    leg = onward.json()
+    assert leg["parent_referral_id"] == first["id"] and leg["case_id"] == first["case_id"]
+    assert (leg["sender_org_id"], leg["receiver_org_id"]) == (str(transit.id), str(destination.id))
+    assert (leg["from_country"], leg["to_country"], leg["status"]) == ("LB", "JO", "requested")
+    received = await client.get(f"/v1/referrals/{leg['id']}", headers=destination.headers)
+    assert received.json()["person"] == {
+        "given_name": person["given_name"], "safe_contact": person["safe_contact"],
+    }
+
+
+async def test_onward_is_refused_beyond_the_shared_fields_the_consent_or_the_status(
+    flow, client, network, problem
+):
+    origin, transit, destination, first = await journey_of_three(flow, network)
+    path = f"/v1/referrals/{first['id']}/onward"
+    problem(await client.post(path, headers=transit.headers, json=onward_body(
+        destination, shared_fields=["given_name", "date_of_birth"]
+    )), 422, "beyond-shared-fields")
+    gulf = await network.organization("QA", type="cso")
+    problem(await client.post(path, headers=transit.headers, json=onward_body(gulf)), 422,
+            "outside-consent-scope")
+    problem(await client.post(path, headers=origin.headers, json=onward_body(destination)), 403)
+    stranger = await network.organization("JO")
+    problem(await client.post(path, headers=stranger.headers, json=onward_body(destination)), 404)
+    problem(await client.post(
+        path, headers=transit.headers, json={**onward_body(destination), "case_id": str(uuid.uuid4())}
+    ), 422, "validation-error")
+    waiting = await flow.refer(origin, transit, None)
+    problem(await client.post(
+        f"/v1/referrals/{waiting['id']}/onward", headers=transit.headers,
+        json=onward_body(destination),
+    ), 409, "invalid-transition")
+
+
+async def test_onward_with_an_idempotency_key_creates_one_leg(flow, client, network):
+    origin, transit, destination, first = await journey_of_three(flow, network)
+    headers = {**transit.headers, "Idempotency-Key": uuid.uuid4().hex}
+    path = f"/v1/referrals/{first['id']}/onward"
+    one = await client.post(path, headers=headers, json=onward_body(destination))
+    two = await client.post(path, headers=headers, json=onward_body(destination))
+    assert one.status_code == two.status_code == 201 and one.json()["id"] == two.json()["id"]
+    assert two.headers["Idempotent-Replayed"] == "true"
+
+
+async def test_the_journey_shows_the_owner_everything_and_others_their_legs(
+    flow, client, network, problem
+):
+    origin, transit, destination, first = await journey_of_three(flow, network)
+    onward = (await client.post(
+        f"/v1/referrals/{first['id']}/onward", headers=transit.headers,
+        json=onward_body(destination),
+    )).json()
+    await flow.move(destination, onward, "accepted")
+    back = await client.post(
+        f"/v1/referrals/{onward['id']}/onward", headers=destination.headers,
+        json=onward_body(origin, migration_stage="return", reason="Return and reintegration"),
+    )
+    # The owner's consent covers only LB and JO: a return to Nepal needs it widened first.
+    assert back.status_code == 422
+    path = f"/v1/cases/{first['case_id']}/journey"
+
+    legs = await client.get(path, headers=origin.headers)
+    assert legs.status_code == 200, legs.text
+    assert [(leg["id"], leg["parent_referral_id"]) for leg in legs.json()["items"]] == [
+        (first["id"], None), (onward["id"], first["id"]),
+    ]
+    assert [leg["migration_stage"] for leg in legs.json()["items"]] == ["transit", "destination"]
+    assert all("person" not in leg and "reason" not in leg for leg in legs.json()["items"])
+    seen_by_transit = await client.get(path, headers=transit.headers)
+    assert [leg["id"] for leg in seen_by_transit.json()["items"]] == [first["id"], onward["id"]]
+    seen_by_destination = await client.get(path, headers=destination.headers)
+    assert [leg["id"] for leg in seen_by_destination.json()["items"]] == [onward["id"]]
+    page = await client.get(path, headers=origin.headers, params={"limit": 1})
+    rest = await client.get(
+        path, headers=origin.headers, params={"cursor": page.json()["next_cursor"]}
+    )
+    assert [leg["id"] for leg in page.json()["items"] + rest.json()["items"]] == [
+        first["id"], onward["id"],
+    ]
+    stranger = await network.organization("LB")
+    problem(await client.get(path, headers=stranger.headers), 404)
+    problem(await client.get(f"/v1/cases/{uuid.uuid4()}/journey", headers=origin.headers), 404)
+    # The case itself stays the owner's alone.
+    problem(await client.get(f"/v1/cases/{first['case_id']}", headers=transit.headers), 404)
+
+
+async def test_withdrawal_mid_journey_cancels_every_open_leg_and_erases_what_was_shared(
+    flow, client, network
+):
+    origin, transit, destination, first = await journey_of_three(flow, network)
+    onward = (await client.post(
+        f"/v1/referrals/{first['id']}/onward", headers=transit.headers,
+        json=onward_body(destination),
+    )).json()
+    withdrawn = await client.delete(f"/v1/cases/{first['case_id']}/consent", headers=origin.headers)
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert set(withdrawn.json()["cancelled_referral_ids"]) == {first["id"], onward["id"]}
+    for reader, leg in ((transit, first), (destination, onward), (transit, onward)):
+        seen = (await client.get(f"/v1/referrals/{leg['id']}", headers=reader.headers)).json()
+        assert seen["status"] == "cancelled" and seen["person"] is None

@@ -1,0 +1,81 @@
+"""Rotation of the key-encryption key, on a database of its own: every record must move."""
+
+import asyncio
+import base64
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import waymark_referrals
+from sqlalchemy import text
+from waymark_cli.main import main as waymark
+from waymark_kernel.migrations import upgrade
+from waymark_kernel.testing import create_database, drop_database
+from waymark_referrals.crypto import cipher_from_settings
+from waymark_referrals.main import create_app
+
+MIGRATIONS = Path(waymark_referrals.__file__).parent / "migrations"
+
+
+@pytest.fixture(scope="module")
+def database_url() -> Iterator[str]:
+    url = asyncio.run(create_database("referrals_rotation"))
+    asyncio.run(upgrade(url, MIGRATIONS))
+    yield url
+    asyncio.run(drop_database(url))
+
+
+def new_key() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+async def sealed_key_ids(app) -> set[str]:
+    async with app.state.database.transaction() as session:
+        return set((await session.execute(text(
+            "SELECT key_id FROM referrals_cases UNION SELECT key_id FROM referrals_shared_persons "
+            "UNION SELECT key_id FROM referrals_comments"
+        ))).scalars())
+
+
+async def test_rotation_rewraps_every_data_key_and_every_case_reads_back(
+    app, flow, client, network, settings, issuer, monkeypatch
+):
+    sender, receiver, service_id = await flow.pair()
+    cases = [await flow.case(sender, person={"given_name": f"Person {n}"}) for n in range(3)]
+    referral = await flow.refer(sender, receiver, service_id, case=cases[0])
+    await client.post(
+        f"/v1/referrals/{referral['id']}/comments", headers=sender.headers, json={"text": "hi"}
+    )
+    old_key, current_key = settings.encryption_key, new_key()
+    assert await sealed_key_ids(app) == {cipher_from_settings(settings).key_id}
+
+    monkeypatch.setenv("WAYMARK_MODE", "distributed")
+    monkeypatch.setenv("WAYMARK_REFERRALS_DATABASE_URL", settings.referrals_database_url)
+    monkeypatch.setenv("WAYMARK_ENCRYPTION_KEY", current_key)
+    monkeypatch.setenv("WAYMARK_ENCRYPTION_PREVIOUS_KEYS", old_key)
+
+    def rotate() -> int:
+        with pytest.raises(SystemExit) as exited:
+            waymark(["referrals", "rotate-key"])
+        return exited.value.code
+
+    assert await asyncio.to_thread(rotate) == 0
+    rotated = settings.model_copy(update={"encryption_key": current_key})
+    assert await sealed_key_ids(app) == {cipher_from_settings(rotated).key_id}
+
+    # A process that holds only the new key reads every case, snapshot and comment.
+    only_new = create_app(rotated, broker=network.broker, key_source=issuer.key_source)
+    async with only_new.router.lifespan_context(only_new), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=only_new), base_url="http://referrals"
+    ) as fresh:
+        for case in cases:
+            read = await fresh.get(f"/v1/cases/{case['id']}", headers=sender.headers)
+            assert read.status_code == 200 and read.json()["person"] == case["person"]
+        shared = await fresh.get(f"/v1/referrals/{referral['id']}", headers=receiver.headers)
+        assert shared.json()["person"]["given_name"] == "Person 0"
+        comments = await fresh.get(
+            f"/v1/referrals/{referral['id']}/comments", headers=receiver.headers
+        )
+        assert [item["text"] for item in comments.json()["items"]] == ["hi"]

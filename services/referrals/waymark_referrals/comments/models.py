@@ -1,0 +1,21 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field
+
+from waymark_referrals.crypto import SealedColumns
+from waymark_referrals.sql import UtcDateTime
+
+
+class Comment(SealedColumns, table=True):
+    """A message between sender and receiver; its text is sealed like personal data."""
+
+    __tablename__ = "referrals_comments"
+    __table_args__ = (Index("ix_referrals_comments_thread", "referral_id", "created_at", "id"),)
+
+    id: uuid.UUID = Field(primary_key=True)
+    referral_id: uuid.UUID = Field(foreign_key="referrals_referrals.id")
+    author_org_id: uuid.UUID
+    author_subject: str = Field(max_length=200)
+    created_at: datetime = Field(sa_type=UtcDateTime)

@@ -1,0 +1,68 @@
+"""Comments between the sender and the receiver of a referral; nobody else reads them, not
+even the network admin, since they may speak of the person."""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from waymark_kernel.api import Page
+from waymark_kernel.auth import Identity
+from waymark_kernel.events import ReferralCommentAdded, utcnow
+from waymark_kernel.messaging import record_event
+from waymark_kernel.problems import NotFound
+
+from waymark_referrals.cases import service as cases
+from waymark_referrals.comments import repository
+from waymark_referrals.comments.models import Comment
+from waymark_referrals.comments.schemas import CommentCreate, CommentRead
+from waymark_referrals.crypto import EnvelopeCipher
+from waymark_referrals.paging import page_of, position_after
+from waymark_referrals.referrals import service as referrals
+from waymark_referrals.referrals.models import Referral
+
+
+async def _thread_of(session: AsyncSession, identity: Identity, referral_id: uuid.UUID) -> Referral:
+    referral, party = await referrals.visible(session, identity, referral_id)
+    if party is None:
+        raise NotFound("referral")
+    return referral
+
+
+def _present(cipher: EnvelopeCipher, comment: Comment) -> CommentRead:
+    text = cipher.open(comment.sealed, record=str(comment.id))["text"]
+    return CommentRead(
+        id=comment.id, referral_id=comment.referral_id, author_org_id=comment.author_org_id,
+        author_subject=comment.author_subject, text=text, created_at=comment.created_at,
+    )
+
+
+async def add_comment(
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID,
+    body: CommentCreate,
+) -> CommentRead:
+    referral = await _thread_of(session, identity, referral_id)
+    cases.require_case_writer(identity)
+    comment = Comment(
+        id=uuid.uuid4(), referral_id=referral.id, author_org_id=identity.organization_id,
+        author_subject=identity.subject, created_at=utcnow(),
+    )
+    comment.store(cipher.seal({"text": body.text}, record=str(comment.id)))
+    session.add(comment)
+    await record_event(session, referrals.EVENT_SOURCE, "referral.comment_added",
+                       ReferralCommentAdded(
+        referral_id=referral.id, comment_id=comment.id, sender_org_id=referral.sender_org_id,
+        receiver_org_id=referral.receiver_org_id, author_org_id=comment.author_org_id,
+    ))
+    await session.flush()
+    return _present(cipher, comment)
+
+
+async def list_comments(
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID, *,
+    cursor: str | None, limit: int,
+) -> Page[CommentRead]:
+    referral = await _thread_of(session, identity, referral_id)
+    rows = await repository.thread(session, referral.id, after=position_after(cursor), limit=limit + 1)
+    return page_of(
+        rows, limit, lambda comment: _present(cipher, comment),
+        lambda comment: (comment.created_at, comment.id),
+    )

@@ -1,0 +1,29 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Index
+from sqlmodel import Field, SQLModel
+
+from waymark_referrals.sql import UtcDateTime
+
+
+class Disclosure(SQLModel, table=True):
+    """One read of a person's data by an organisation other than the case's owner.
+
+    Append-only: entries form one chain in `sequence` order, each hashing the one before."""
+
+    __tablename__ = "referrals_disclosures"
+    __table_args__ = (Index("ix_referrals_disclosures_case", "case_id", "occurred_at", "id"),)
+
+    sequence: int = Field(primary_key=True, sa_type=BigInteger)
+    id: uuid.UUID = Field(unique=True)
+    case_id: uuid.UUID
+    owner_org_id: uuid.UUID
+    reader_org_id: uuid.UUID
+    reader_subject: str = Field(max_length=200)
+    referral_id: uuid.UUID
+    fields: list[str] = Field(sa_type=JSON)
+    legal_basis: str | None = Field(default=None, max_length=40)
+    occurred_at: datetime = Field(sa_type=UtcDateTime)
+    previous_hash: str = Field(max_length=64)
+    entry_hash: str = Field(max_length=64)

@@ -1,0 +1,41 @@
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class DisclosureRead(BaseModel):
+    id: uuid.UUID
+    sequence: int = Field(description="Position in the ledger's hash chain.")
+    case_id: uuid.UUID
+    referral_id: uuid.UUID
+    reader_org_id: uuid.UUID
+    reader_subject: str
+    fields: list[str] = Field(description="The person fields that were shown.")
+    legal_basis: str | None
+    occurred_at: datetime
+    previous_hash: str
+    entry_hash: str
+
+
+@dataclass(frozen=True)
+class PersonalRead:
+    """A person's shared fields shown to a reader under a referral."""
+
+    case_id: uuid.UUID
+    owner_org_id: uuid.UUID
+    referral_id: uuid.UUID
+    fields: list[str]
+    legal_basis: str | None
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    entries: int
+    broken_at: int | None  # the sequence of the first entry that does not verify
+    problem: str | None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_at is None
