@@ -214,7 +214,7 @@ def start_gateway(database_url: str, tmp_path) -> Any:
             GatewaySettings(
                 mode="distributed", gateway_database_url=database_url,
                 admin_client_secret=ADMIN_SECRET, data_dir=tmp_path,
-                upstream_timeout_seconds=1.0, **settings,
+                **{"upstream_timeout_seconds": 1.0, **settings},
             ),
             upstreams=upstreams, signing_key=signing_key or SigningKey.generate(),
         )

@@ -16,7 +16,7 @@ from waymark_gateway.identity.service import Issuer
 from waymark_gateway.openapi.merge import MergedDocument
 from waymark_gateway.operations import router as operations_router
 from waymark_gateway.openapi.router import router as openapi_router
-from waymark_gateway.proxy.middleware import GatewayProxy
+from waymark_gateway.proxy.middleware import GatewayProxy, RouteTimeouts
 from waymark_gateway.proxy.ratelimit import RateLimits
 from waymark_gateway.proxy.upstreams import AsgiUpstream, HttpUpstream, Upstream, Upstreams
 from waymark_gateway.settings import GatewaySettings
@@ -118,6 +118,6 @@ def create_app(
     # Innermost user middleware: the request-id and metrics layer wraps proxied calls too.
     app.user_middleware.append(Middleware(
         GatewayProxy, upstreams=pool, authenticator=app.state.token_verifier,
-        rate_limits=rate_limits,
+        rate_limits=rate_limits, route_timeouts=RouteTimeouts(settings.route_timeouts),
     ))
     return app

@@ -35,12 +35,16 @@ class GatewaySettings(Settings):
     # The circuit breaker opens after this many failures in a row, for this many seconds.
     circuit_failure_threshold: int = Field(default=5, ge=1)
     circuit_open_seconds: float = Field(default=5.0, gt=0)
+    # Timeouts of particular routes, `METHOD /path/prefix=seconds` comma-separated, e.g.
+    # `GET /v1/stats=30,POST /v1/referrals=5`; the longest matching prefix wins, any other
+    # call waits WAYMARK_UPSTREAM_TIMEOUT_SECONDS.
+    route_timeouts: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
     # More concurrent calls than this to one upstream are refused with 503 at once.
     upstream_max_concurrent: int = Field(default=100, ge=1)
 
-    @field_validator("rate_limit_by_role", mode="before")
+    @field_validator("rate_limit_by_role", "route_timeouts", mode="before")
     @classmethod
-    def _role_list(cls, value: object) -> object:
+    def _pairs(cls, value: object) -> object:
         if isinstance(value, str):
             pairs = (part.partition("=") for part in value.split(",") if part.strip())
             return {role.strip(): limit.strip() for role, _, limit in pairs}

@@ -89,12 +89,3 @@ async def test_only_the_organisations_admin_may_list_or_revoke_its_clients(netwo
     )
     assert missing.status_code == 404
     assert (await client_token(network, client)).status_code == 200
-
-
-async def test_a_page_of_clients_is_capped_at_one_hundred(network):
-    response = await network.client.get(
-        f"/v1/organizations/{network.known_organization}/clients", params={"limit": 101},
-        headers=network.headers(None, NETWORK_ADMIN),
-    )
-
-    assert response.status_code == 422

@@ -18,6 +18,7 @@ from waymark_kernel.logging import request_id_var
 from waymark_kernel.problems import Problem, problem_response
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_HEADER_BYTES = 16 * 1024  # all header names and values of a request together
 SERVICE_OF_COLLECTION = {
     "organizations": "registry", "services": "registry", "taxonomy": "registry",
     "countries": "registry", "hsds": "registry",
@@ -74,6 +75,34 @@ def service_for(path: str) -> str | None:
     if service == "registry" and GATEWAY_OWN_PATH.fullmatch(path):
         return None
     return service
+
+
+class HeadersTooLarge(Problem):
+    def __init__(self) -> None:
+        super().__init__(431, f"The request headers are larger than {MAX_HEADER_BYTES} bytes.")
+
+
+def header_bytes(scope: Scope) -> int:
+    return sum(len(name) + len(value) for name, value in scope["headers"])
+
+
+class RouteTimeouts:
+    """Timeouts by method and path prefix (WAYMARK_ROUTE_TIMEOUTS); the longest prefix wins."""
+
+    def __init__(self, setting: dict[str, float]) -> None:
+        routes = []
+        for route, seconds in setting.items():
+            method, _, prefix = route.strip().partition(" ")
+            if not prefix.startswith("/") or seconds <= 0:
+                raise ValueError(f"WAYMARK_ROUTE_TIMEOUTS: {route!r} is not `METHOD /path=seconds`")
+            routes.append((method.upper(), prefix.strip(), seconds))
+        self.routes = sorted(routes, key=lambda route: len(route[1]), reverse=True)
+
+    def of(self, method: str, path: str) -> float | None:
+        for route_method, prefix, seconds in self.routes:
+            if route_method == method and path.startswith(prefix):
+                return seconds
+        return None
 
 
 class BodyTooLarge(Problem):
@@ -141,8 +170,9 @@ def returned_headers(method: str, response: UpstreamResponse) -> Headers:
 class GatewayProxy:
     def __init__(
         self, app: ASGIApp, *, upstreams: Upstreams, authenticator: Authenticator,
-        rate_limits: RateLimits,
+        rate_limits: RateLimits, route_timeouts: RouteTimeouts,
     ) -> None:
+        self.route_timeouts = route_timeouts
         self.app = app
         self.upstreams = upstreams
         self.authenticator = authenticator
@@ -154,6 +184,8 @@ class GatewayProxy:
             return
         service = service_for(scope["path"])
         try:
+            if header_bytes(scope) > MAX_HEADER_BYTES:
+                raise HeadersTooLarge()
             length = declared_length(scope)
             if length is not None and length > MAX_BODY_BYTES:
                 raise BodyTooLarge()
@@ -202,6 +234,7 @@ class GatewayProxy:
         response = await self.upstreams.request(
             service, scope["method"], path.partition(b"?")[0], scope["query_string"],
             forwarded_headers(scope, request_id_var.get() or "", forwarded_token), body,
+            timeout=self.route_timeouts.of(scope["method"], scope["path"]),
         )
         headers = returned_headers(scope["method"], response)
         headers += [(name.lower().encode(), value.encode()) for name, value in limit_headers.items()]

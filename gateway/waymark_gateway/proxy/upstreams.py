@@ -45,9 +45,11 @@ class Upstream(Protocol):
     async def close(self) -> None: ...
 
     async def request(
-        self, method: str, path: bytes, query_string: bytes, headers: Headers, body: bytes
+        self, method: str, path: bytes, query_string: bytes, headers: Headers, body: bytes,
+        *, timeout: float | None = None,
     ) -> UpstreamResponse:
-        """`path` is percent-encoded, as in the ASGI scope's `raw_path`."""
+        """`path` is percent-encoded, as in the ASGI scope's `raw_path`; `timeout` replaces the
+        upstream's own for this call."""
         ...
 
 
@@ -175,11 +177,12 @@ class HttpUpstream:
             self._idle.pop().close()
 
     async def request(
-        self, method: str, path: bytes, query_string: bytes, headers: Headers, body: bytes
+        self, method: str, path: bytes, query_string: bytes, headers: Headers, body: bytes,
+        *, timeout: float | None = None,
     ) -> UpstreamResponse:
         message = self._message(method, path, query_string, headers, body)
         try:
-            async with asyncio.timeout(self.timeout), self._slots:
+            async with asyncio.timeout(timeout or self.timeout), self._slots:
                 kept = self._kept_connection()
                 if kept is not None:
                     try:
@@ -254,7 +257,8 @@ class AsgiUpstream:
         """Nothing to close: the launcher owns the application."""
 
     async def request(
-        self, method: str, path: bytes, query_string: bytes, headers: Headers, body: bytes
+        self, method: str, path: bytes, query_string: bytes, headers: Headers, body: bytes,
+        *, timeout: float | None = None,
     ) -> UpstreamResponse:
         scope = {
             "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -285,7 +289,7 @@ class AsgiUpstream:
                     complete.set()
 
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(timeout or self.timeout):
                 await self.app(scope, receive, send)
         except TimeoutError as exc:
             raise UpstreamTimeout("no answer in time") from exc
@@ -408,7 +412,7 @@ class Upstreams:
 
     async def request(
         self, name: str, method: str, path: bytes, query_string: bytes, headers: Headers,
-        body: bytes,
+        body: bytes, *, timeout: float | None = None,
     ) -> UpstreamResponse:
         breaker = self.breakers[name]
         if breaker.opened_at is not None and not await self._probe(name):
@@ -419,7 +423,9 @@ class Upstreams:
             raise Unavailable(name, 1, "busy with other requests")
         self.in_flight[name] += 1
         try:
-            response = await self._call(name, method, path, query_string, headers, body)
+            response = await self._call(
+                name, method, path, query_string, headers, body, timeout
+            )
         except UpstreamTimeout as exc:
             UPSTREAM_ERRORS.labels(name, "timeout").inc()
             breaker.failed()
@@ -443,11 +449,13 @@ class Upstreams:
 
     async def _call(
         self, name: str, method: str, path: bytes, query_string: bytes, headers: Headers,
-        body: bytes,
+        body: bytes, timeout: float | None,
     ) -> UpstreamResponse:
         upstream = self.by_name[name]
         try:
-            return await upstream.request(method, path, query_string, headers, body)
+            return await upstream.request(
+                method, path, query_string, headers, body, timeout=timeout
+            )
         except UpstreamTimeout:
             raise
         except UpstreamError as exc:
@@ -456,7 +464,9 @@ class Upstreams:
             # A new connection may reach another replica behind the same address.
             UPSTREAM_ERRORS.labels(name, "retried").inc()
             log.info("retrying once", extra={"upstream": name, "error": str(exc)})
-            return await upstream.request(method, path, query_string, headers, body)
+            return await upstream.request(
+                method, path, query_string, headers, body, timeout=timeout
+            )
 
     async def _probe(self, name: str) -> bool:
         """Whether the upstream may be called: the open period is over and /healthz answers."""

@@ -1,0 +1,45 @@
+"""Header size, page size, per-route timeouts and 405 with Allow."""
+
+from waymark_kernel.auth import NETWORK_ADMIN, VIEWER
+
+
+async def test_oversized_headers_are_refused_before_the_service(network):
+    headers = {**network.headers(None, VIEWER), "X-Padding": "x" * (17 * 1024)}
+
+    response = await network.client.get("/v1/organizations", headers=headers)
+
+    assert response.status_code == 431
+    assert response.headers["content-type"] == "application/problem+json"
+    assert network.registry.state.calls == []
+
+
+async def test_a_route_timeout_replaces_the_upstream_timeout(start_gateway, standin, serve):
+    referrals = standin("referrals")
+    async with serve(referrals) as referrals_url:
+        async with start_gateway(
+            referrals_url=referrals_url, upstream_timeout_seconds=30,
+            route_timeouts="GET /v1/cases=0.2,GET /v1/cases/long=30",
+        ) as gateway:
+            response = await gateway.client.get(
+                "/v1/cases/slow", headers=gateway.headers(gateway.known_organization, VIEWER)
+            )
+
+    assert response.status_code == 504
+    assert response.json()["type"] == "https://waymark.network/problems/upstream-timeout"
+
+
+async def test_a_wrong_method_on_a_gateway_route_is_405_with_allow(network):
+    response = await network.client.get("/v1/auth/token")
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_page_of_clients_over_one_hundred_is_refused(network):
+    response = await network.client.get(
+        f"/v1/organizations/{network.known_organization}/clients", params={"limit": 101},
+        headers=network.headers(None, NETWORK_ADMIN),
+    )
+
+    assert response.status_code == 422
