@@ -28,7 +28,7 @@ from waymark_notifications.webhooks.sender import WebhookSender
 from waymark_notifications.webhooks.url_guard import UrlGuard
 
 log = logging.getLogger("waymark.notifications.dispatcher")
-LEASE_MARGIN_SECONDS = 30.0
+LEASE_MARGIN_SECONDS = 5.0  # past the send timeout; a crashed sender's deliveries soon go again
 BUSY_RETRY_SECONDS = 0.01
 
 
