@@ -15,7 +15,8 @@ class Mailbox:
         self.messages: list[tuple[list[str], object]] = []
 
     async def handle_DATA(self, _server, _session, envelope) -> str:  # noqa: N802 (aiosmtpd API)
-        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append((envelope.rcpt_tos, message))
         return "250 OK"
 
     async def wait_for(self, count: int) -> list:
@@ -60,10 +61,13 @@ async def test_urgent_and_overdue_referrals_are_emailed_without_personal_data(
         smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_sender="waymark@network.test"
     )
     sender, receiver, silent = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    await notifications.publish("organization.created", organization(sender, "old@sender.test"))
-    await notifications.publish("organization.updated", organization(sender, "desk@sender.test"))
-    await notifications.publish("organization.created", organization(receiver, "desk@receiver.test"))
-    await notifications.publish("organization.created", organization(silent, None))
+    for event_type, org, email in (
+        ("organization.created", sender, "old@sender.test"),
+        ("organization.updated", sender, "desk@sender.test"),
+        ("organization.created", receiver, "desk@receiver.test"),
+        ("organization.created", silent, None),
+    ):
+        await notifications.publish(event_type, organization(org, email))
 
     routine = referral(sender, receiver, "requested", "normal")
     await notifications.publish("referral.requested", routine)
