@@ -20,6 +20,7 @@ from waymark_referrals.directory.handlers import HANDLERS as DIRECTORY_HANDLERS
 from waymark_referrals.disclosures.router import router as disclosures_router
 from waymark_referrals.referrals import service as referrals
 from waymark_referrals.referrals.router import router as referrals_router
+from waymark_referrals.stats.router import router as stats_router
 
 SWEEP_SECONDS = 30.0
 log = logging.getLogger("waymark.referrals")
@@ -49,7 +50,9 @@ def create_app(
     app = create_service_app(
         ServiceDefinition(
             name="referrals", title="Waymark referrals",
-            routers=[cases_router, disclosures_router, referrals_router, comments_router],
+            routers=[
+                cases_router, disclosures_router, referrals_router, comments_router, stats_router,
+            ],
             migrations=Path(__file__).parent / "migrations",
             handlers=DIRECTORY_HANDLERS,
             background=[sweep_deadlines],
