@@ -7,7 +7,7 @@ import sys
 from waymark_kernel.logging import configure_logging
 from waymark_kernel.settings import RunMode, Settings
 
-from waymark_cli import referrals
+from waymark_cli import referrals, registry
 from waymark_cli.parts import PARTS
 
 
@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     migrate = verbs.add_parser("migrate", help="create the databases and run the migrations")
     migrate.add_argument("parts", nargs="*", metavar="PART", help=f"any of {', '.join(PARTS)} (default: all)")
     referrals.add_commands(verbs)
+    registry.add_commands(verbs)
     arguments = parser.parse_args(argv)
 
     settings = Settings()
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     if arguments.verb == "referrals":  # in the mode the environment says, where the data is
         sys.exit(asyncio.run(referrals.run(settings, arguments.task)))
+    if arguments.verb == "registry":
+        sys.exit(asyncio.run(registry.run(settings, arguments.task, arguments.file)))
     from waymark_cli import distributed
 
     settings = settings.model_copy(update={"mode": RunMode.distributed})

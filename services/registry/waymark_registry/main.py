@@ -9,6 +9,7 @@ from waymark_kernel.service import ServiceDefinition, create_service_app
 from waymark_kernel.settings import Settings
 
 from waymark_registry.countries.router import router as countries
+from waymark_registry.dataset.router import router as dataset
 from waymark_registry.hsds.router import router as hsds
 from waymark_registry.organizations.router import router as organizations
 from waymark_registry.services.router import router as services
@@ -26,7 +27,7 @@ def create_app(
     definition = ServiceDefinition(
         name="registry",
         title="Waymark registry",
-        routers=[organizations, services, taxonomy, countries, hsds],
+        routers=[organizations, services, taxonomy, countries, hsds, dataset],
         migrations=MIGRATIONS,
     )
     return create_service_app(

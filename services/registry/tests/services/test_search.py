@@ -199,9 +199,23 @@ async def test_a_cursor_of_one_ordering_is_refused_in_the_other(registry, direct
     {"radius_km": 10},
     {"lat": 97, "lon": 85.3, "radius_km": 10},
     {"lat": 27.7, "lon": 85.3, "radius_km": 0},
+    {"lat": 27.7, "lon": 85.3, "radius_km": -5},
+    {"lat": 27.7, "lon": 185.3, "radius_km": 10},
+    {"lat": -90.5, "lon": 85.3, "radius_km": 10},
+    {"q": "x" * 201},
 ])
 async def test_bad_searches_are_422(registry, params):
     problem = await search(registry, 422, **params)
 
     assert problem["type"].endswith("/validation-error")
     assert problem["errors"]
+
+
+@pytest.mark.parametrize("cursor", ["not a cursor!", "bm90IGpzb24", "WzEsMiwzXQ==", "x" * 600])
+async def test_malformed_cursors_are_refused(registry, cursor):
+    response = await registry.client.get(
+        "/v1/services", params={"cursor": cursor}, headers=registry.headers(uuid.uuid4(), VIEWER)
+    )
+
+    assert response.status_code in (400, 422)
+    assert response.headers["content-type"] == "application/problem+json"

@@ -25,7 +25,7 @@ async def _ensure_unique(session: AsyncSession, organization: Organization) -> N
         raise Conflict("A National Society is already registered for this country.")
 
 
-async def _announce(session: AsyncSession, event_type: str, organization: Organization) -> None:
+async def announce(session: AsyncSession, event_type: str, organization: Organization) -> None:
     await record_event(session, EVENT_SOURCE, event_type, OrganizationChanged(
         organization_id=organization.id, name=organization.name, type=organization.type,
         country=organization.country, verified=organization.verified, email=organization.email,
@@ -43,7 +43,7 @@ async def create_organization(
     )
     await _ensure_unique(session, organization)
     await repository.save(session, organization)
-    await _announce(session, "organization.created", organization)
+    await announce(session, "organization.created", organization)
     return OrganizationRead.model_validate(organization)
 
 
@@ -75,7 +75,7 @@ async def update_organization(
     organization.updated_at = utcnow()
     await _ensure_unique(session, organization)
     await repository.save(session, organization)
-    await _announce(session, "organization.updated", organization)
+    await announce(session, "organization.updated", organization)
     if "country" in changes:
         await services.announce_organization_moved(session, organization)
     return OrganizationRead.model_validate(organization)

@@ -55,7 +55,10 @@ def is_stale(last_verified_at: datetime, now: datetime) -> bool:
     return now - as_utc(last_verified_at) >= STALE_AFTER
 
 
-def _location_rows(service_id: uuid.UUID, locations: list[Location]) -> list[ServiceLocation]:
+def location_rows(
+    service_id: uuid.UUID, locations: list[Location], ids: list[uuid.UUID] | None = None
+) -> list[ServiceLocation]:
+    """`ids` keeps the locations' ids (a bulk import), else they get new ones."""
     rows = []
     for position, location in enumerate(locations):
         public_latitude, public_longitude = location.latitude, location.longitude
@@ -65,6 +68,7 @@ def _location_rows(service_id: uuid.UUID, locations: list[Location]) -> list[Ser
         rows.append(ServiceLocation(
             service_id=service_id, position=position, **location.model_dump(),
             public_latitude=public_latitude, public_longitude=public_longitude,
+            **({"id": ids[position]} if ids else {}),
         ))
     return rows
 
@@ -78,7 +82,7 @@ def _shown_location(location: ServiceLocation, to_owner: bool) -> LocationRead:
     return LocationRead(**{field: getattr(location, field) for field in LOCATION_FIELDS})
 
 
-def _translation_rows(
+def translation_rows(
     service_id: uuid.UUID, translations: list[Translation]
 ) -> list[ServiceTranslation]:
     return [
@@ -122,7 +126,7 @@ def _read(
     })
 
 
-async def _announce(
+async def announce(
     session: AsyncSession, event_type: str, service: Service, organization_country: str
 ) -> None:
     countries = await repository.location_countries(session, service.id) or [organization_country]
@@ -170,10 +174,10 @@ async def create_service(
         ),
         organization_id=organization.id, last_verified_at=now, created_at=now, updated_at=now,
     )
-    locations = _location_rows(service.id, body.locations)
-    translations = _translation_rows(service.id, body.translations)
+    locations = location_rows(service.id, body.locations)
+    translations = translation_rows(service.id, body.translations)
     await repository.add(session, service, locations, translations)
-    await _announce(session, "service.created", service, organization.country)
+    await announce(session, "service.created", service, organization.country)
     listed = Listed(service, organization.name, organization.verified)
     return _read(listed, locations, translations, identity, languages, ServiceRead)
 
@@ -229,15 +233,15 @@ async def update_service(
         service.updated_at = utcnow()
         if new_locations is not None:
             await repository.replace_locations(
-                session, service, _location_rows(service.id, body.locations)
+                session, service, location_rows(service.id, body.locations)
             )
         if new_translations is not None:
             await repository.replace_translations(
-                session, service, _translation_rows(service.id, body.translations)
+                session, service, translation_rows(service.id, body.translations)
             )
         await repository.refresh_index(session, service)
         organization = await _owning_organization(session, service)
-        await _announce(session, "service.updated", service, organization.country)
+        await announce(session, "service.updated", service, organization.country)
     return await get_service(session, identity, service_id, languages)
 
 
@@ -286,4 +290,4 @@ async def search_services(
 async def announce_organization_moved(session: AsyncSession, organization: Organization) -> None:
     """A service without locations is placed in its organisation's country: tell that it moved."""
     for service in await repository.without_locations(session, organization.id):
-        await _announce(session, "service.updated", service, organization.country)
+        await announce(session, "service.updated", service, organization.country)

@@ -1,0 +1,58 @@
+"""`waymark registry import|export FILE` on a standalone data folder."""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+ORGANIZATION_ID, SERVICE_ID = str(uuid.uuid4()), str(uuid.uuid4())
+DATASET = [{
+    "id": ORGANIZATION_ID, "name": "Kazakh Red Crescent", "description": "", "country": "KZ",
+    "type": "national_society",
+    "services": [{
+        "id": SERVICE_ID, "name": "Migrant help desk", "status": "active",
+        "attributes": [{"id": str(uuid.uuid4()), "taxonomy_term": {
+            "id": str(uuid.uuid4()), "code": "legal.information", "name": "x", "description": "",
+        }}],
+        "service_at_locations": [{"id": str(uuid.uuid4()), "location": {
+            "id": str(uuid.uuid4()), "location_type": "physical", "latitude": 43.24,
+            "longitude": 76.95, "addresses": [{
+                "id": str(uuid.uuid4()), "address_1": "", "city": "Almaty",
+                "state_province": "", "postal_code": "", "country": "KZ",
+                "address_type": "physical",
+            }],
+        }}],
+    }],
+}]
+
+
+def waymark(tmp_path, *arguments: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "WAYMARK_MODE": "standalone", "WAYMARK_DATA_DIR": str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, "-m", "waymark_cli.main", "registry", *arguments],
+        env=environment, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_import_refuses_an_invalid_file_then_imports_and_exports(tmp_path):
+    broken = json.loads(json.dumps(DATASET))
+    broken[0]["country"] = "Kazakhstan"
+    broken[0]["services"][0]["service_at_locations"][0]["location"]["latitude"] = -91
+    invalid, valid, exported = tmp_path / "bad.json", tmp_path / "in.json", tmp_path / "out.json"
+    invalid.write_text(json.dumps(broken, indent=1))
+    valid.write_text(json.dumps(DATASET))
+
+    refused = waymark(tmp_path, "import", str(invalid))
+    imported = waymark(tmp_path, "import", str(valid))
+    export = waymark(tmp_path, "export", str(exported))
+
+    assert refused.returncode == 1
+    assert f"{invalid}:2: [0]: country:" in refused.stderr
+    assert f"{invalid}:9: [0].services[0]: locations.0.latitude:" in refused.stderr
+    assert imported.returncode == 0, imported.stderr
+    # Nothing of the refused file was kept: everything is created now.
+    assert "services: 1 created, 0 updated, 0 unchanged" in imported.stdout
+    assert export.returncode == 0
+    service = json.loads(exported.read_text())[0]["services"][0]
+    assert (service["id"], service["categories"]) == (SERVICE_ID, ["legal.information"])

@@ -1,0 +1,57 @@
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from waymark_registry.organizations.models import Organization
+from waymark_registry.services import repository as services
+from waymark_registry.services.models import Service
+from waymark_registry.services.repository import Listed
+
+CHUNK = 1000  # ids per IN (...) list, well under the drivers' bound-parameter limits
+T = TypeVar("T")
+
+
+def chunks(values: list[T], size: int = CHUNK) -> Iterator[list[T]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+async def organizations_by_id(
+    session: AsyncSession, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Organization]:
+    found = {}
+    for chunk in chunks(list(ids)):
+        query = select(Organization).where(Organization.id.in_(chunk))
+        found.update({o.id: o for o in (await session.execute(query)).scalars()})
+    return found
+
+
+async def services_by_id(
+    session: AsyncSession, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Service]:
+    found = {}
+    for chunk in chunks(list(ids)):
+        query = select(Service).where(Service.id.in_(chunk))
+        found.update({s.id: s for s in (await session.execute(query)).scalars()})
+    return found
+
+
+async def organization_keys(session: AsyncSession) -> list[tuple[uuid.UUID, str, str, str]]:
+    """(id, country, lower-case name, type) of every organisation: what must stay unique."""
+    query = select(
+        Organization.id, Organization.country, func.lower(Organization.name), Organization.type
+    )
+    return [tuple(row) for row in await session.execute(query)]
+
+
+async def all_organizations(session: AsyncSession) -> list[Organization]:
+    query = select(Organization).order_by(Organization.name, Organization.id)
+    return list((await session.execute(query)).scalars())
+
+
+async def all_services(session: AsyncSession) -> list[Listed]:
+    query = services.listed_query().order_by(Service.name, Service.id)
+    return [Listed(*row) for row in await session.execute(query)]

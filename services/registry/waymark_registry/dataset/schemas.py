@@ -1,0 +1,20 @@
+from pydantic import BaseModel, Field
+
+
+class Counts(BaseModel):
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+class ImportReport(BaseModel):
+    organizations: Counts = Field(default_factory=Counts)
+    services: Counts = Field(default_factory=Counts)
+
+
+class InvalidRow(BaseModel):
+    """Why one object of an import file was refused."""
+
+    line: int = Field(description="Line of the file the object starts on")
+    path: str = Field(description="Where in the file, e.g. [3].services[0].categories")
+    reason: str

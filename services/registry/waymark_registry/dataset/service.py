@@ -1,0 +1,433 @@
+"""Bulk export and import of the whole directory as an HSDS 3.0 JSON dataset: an array of
+organizations (HSDS `organization_package`), each with its services fully nested.
+
+Import is all-or-nothing and idempotent by id: every object is checked first and every invalid
+one is reported with its line; only then are organisations and services created or updated,
+each with its event (none when nothing changed). What the file does not mention stays as it is.
+An export hides confidential locations like every other output; importing it back keeps their
+details (same location id, no coordinates given)."""
+
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from waymark_kernel.auth import NETWORK_ADMIN, Identity
+from waymark_kernel.events import utcnow
+from waymark_kernel.problems import Conflict, Problem
+
+from waymark_registry.dataset import repository
+from waymark_registry.dataset.located_json import JsonSyntaxError, LocatedJson
+from waymark_registry.dataset.repository import chunks
+from waymark_registry.dataset.schemas import ImportReport, InvalidRow
+from waymark_registry.hsds.service import hsds_organization, hsds_service
+from waymark_registry.organizations import service as organization_events
+from waymark_registry.organizations.models import Organization
+from waymark_registry.organizations.repository import NATIONAL_SOCIETY
+from waymark_registry.organizations.schemas import OrganizationCreate
+from waymark_registry.services import repository as services
+from waymark_registry.services import service as service_events
+from waymark_registry.services.models import Service
+from waymark_registry.services.schemas import Location, ServiceCreate
+from waymark_registry.taxonomy.service import CODES, term_id
+
+# Reads the directory as the network does: confidential locations stay hidden.
+EXPORTER = Identity(subject="registry-export", organization_id=None,
+                    roles=frozenset({NETWORK_ADMIN}))
+STATUSES = {"temporarily closed": "temporarily_closed"}
+CODES_BY_TERM_ID = {str(term_id(code)): code for code in CODES}
+LOCATION_FIELDS = tuple(Location.model_fields)
+
+
+async def export_dataset(session: AsyncSession) -> list[dict[str, Any]]:
+    by_organization: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for chunk in chunks(await repository.all_services(session)):
+        ids = [row.service.id for row in chunk]
+        locations = await services.locations_of(session, ids)
+        translations = await services.translations_of(session, ids)
+        for row in chunk:
+            service = row.service
+            exported = hsds_service(
+                row, EXPORTER, [], translations=translations[service.id],
+                locations=locations[service.id],
+            )
+            exported.pop("language", None)
+            exported["original_language"] = service.original_language
+            exported["translations"] = [
+                {"field": t.field, "language": t.language, "text": t.text}
+                for t in translations[service.id]
+            ]
+            by_organization[service.organization_id].append(exported)
+    return [
+        {**hsds_organization(organization, full=True), "services": by_organization[organization.id]}
+        for organization in await repository.all_organizations(session)
+    ]
+
+
+@dataclass
+class _Parsed:
+    line: int
+    path: str
+    id: uuid.UUID
+    body: BaseModel
+    last_verified: date | None = None
+    location_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+class _Checker:
+    """Collects every problem of a file instead of stopping at the first."""
+
+    def __init__(self, document: LocatedJson) -> None:
+        self.document = document
+        self.errors: list[InvalidRow] = []
+        self.ids: Counter[uuid.UUID] = Counter()
+
+    def refuse(self, item: Any, path: str, reason: str) -> None:
+        line = self.document.line_of(item) or 1
+        self.errors.append(InvalidRow(line=line, path=path, reason=reason))
+
+    def identifier(self, item: dict, path: str) -> uuid.UUID | None:
+        try:
+            identifier = uuid.UUID(str(item["id"]))
+        except (KeyError, ValueError):
+            self.refuse(item, path, "id: give the object's UUID")
+            return None
+        self.ids[identifier] += 1
+        if self.ids[identifier] > 1:
+            self.refuse(item, path, "id: given to more than one object")
+        return identifier
+
+    def validated(self, model: type[BaseModel], item: Any, path: str, fields: Any) -> Any:
+        try:
+            return model.model_validate(fields() if callable(fields) else fields)
+        except ValidationError as exc:
+            for error in exc.errors():
+                where = ".".join(str(part) for part in error["loc"]) or "object"
+                self.refuse(item, path, f"{where}: {error['msg']}")
+        except (TypeError, AttributeError, KeyError, ValueError):
+            self.refuse(item, path, "a field has an unexpected shape (see the HSDS 3.0 schema)")
+        return None
+
+
+def _organization_fields(item: dict) -> dict[str, Any]:
+    phones = item.get("phones") or []
+    fields = {
+        "name": item.get("name"), "type": item.get("type", "cso"), "country": item.get("country"),
+        "description": item.get("description") or None, "website": item.get("website"),
+        "email": item.get("email"), "phone": phones[0]["number"] if phones else None,
+        "verified": item.get("verified", False),
+        "identifiers": [
+            {key: identifier.get(key) for key in
+             ("identifier_scheme", "identifier_type", "identifier") if key in identifier}
+            for identifier in item.get("organization_identifiers") or []
+        ],
+    }
+    if "languages" in item:
+        fields["languages"] = item["languages"]
+    return fields
+
+
+def _category(attribute: dict) -> str | None:
+    term = attribute.get("taxonomy_term") or {}
+    return term.get("code") or CODES_BY_TERM_ID.get(str(attribute.get("taxonomy_term_id")))
+
+
+def _location(location: dict) -> dict[str, Any]:
+    address = (location.get("addresses") or [{}])[0]
+    return {
+        "name": location.get("name"), "address": address.get("address_1") or None,
+        "city": address.get("city") or None, "admin_area": address.get("state_province") or None,
+        "country": address.get("country"), "latitude": location.get("latitude"),
+        "longitude": location.get("longitude"),
+        "confidential": location.get("confidential", False),
+    }
+
+
+def _service_fields(item: dict, organization_id: uuid.UUID) -> dict[str, Any]:
+    categories = item.get("categories")
+    if categories is None:
+        categories = [_category(attribute) for attribute in item.get("attributes") or []]
+    fields: dict[str, Any] = {
+        "organization_id": str(organization_id), "name": item.get("name"),
+        "description": item.get("description"), "categories": categories,
+        "status": STATUSES.get(item.get("status"), item.get("status")),
+        "languages": [language["code"] for language in item.get("languages") or []],
+        "interpretation_available": item.get(
+            "interpretation_available", bool(item.get("interpretation_services"))
+        ),
+        "locations": [_location(sal["location"]) for sal in item.get("service_at_locations") or []],
+        "phones": [
+            {key: phone[key] for key in ("number", "type", "description") if key in phone}
+            | {"languages": [language["code"] for language in phone.get("languages") or []]}
+            for phone in item.get("phones") or []
+        ],
+        "schedules": [
+            {key: schedule[key] for key in ("opens_at", "closes_at", "description")
+             if key in schedule}
+            | {"byday": schedule["byday"].split(",") if schedule.get("byday") else []}
+            for schedule in item.get("schedules") or []
+        ],
+    }
+    for name in (
+        "url", "email", "eligibility_description", "populations", "migration_stages",
+        "free_of_charge", "accepts_referrals", "capacity", "response_time_hours",
+        "original_language", "translations",
+    ):
+        if item.get(name) is not None:
+            fields[name] = item[name]
+    return fields
+
+
+def _location_ids(item: dict) -> list[uuid.UUID]:
+    ids = []
+    for sal in item.get("service_at_locations") or []:
+        try:
+            ids.append(uuid.UUID(str(sal["location"]["id"])))
+        except (KeyError, ValueError, TypeError):
+            ids.append(uuid.uuid4())
+    return ids
+
+
+def _assured(checker: _Checker, item: dict, path: str) -> date | None:
+    if item.get("assured_date") is None:
+        return None
+    try:
+        return date.fromisoformat(str(item["assured_date"]))
+    except ValueError:
+        checker.refuse(item, path, "assured_date: give a date as YYYY-MM-DD")
+        return None
+
+
+def _parse(checker: _Checker, dataset: Any) -> list[tuple[_Parsed, list[_Parsed]]]:
+    if not isinstance(dataset, list):
+        checker.refuse(dataset, "", "give an array of HSDS organizations (organization_package)")
+        return []
+    parsed = []
+    for index, item in enumerate(dataset):
+        path = f"[{index}]"
+        if not isinstance(item, dict):
+            checker.refuse(item, path, "an organization is a JSON object")
+            continue
+        organization_id = checker.identifier(item, path)
+        organization = checker.validated(
+            OrganizationCreate, item, path, lambda item=item: _organization_fields(item)
+        )
+        services_of = []
+        listed = item.get("services") or []
+        if not isinstance(listed, list):
+            checker.refuse(item, path, "services: give an array")
+            listed = []
+        for position, service_item in enumerate(listed):
+            service_path = f"{path}.services[{position}]"
+            if not isinstance(service_item, dict):
+                checker.refuse(item, service_path, "a service is a JSON object")
+                continue
+            service_id = checker.identifier(service_item, service_path)
+            body = checker.validated(
+                ServiceCreate, service_item, service_path,
+                lambda s=service_item, o=organization_id: _service_fields(s, o or uuid.uuid4()),
+            )
+            assured = _assured(checker, service_item, service_path)
+            if service_id and body:
+                services_of.append(_Parsed(
+                    checker.document.line_of(service_item) or 1, service_path, service_id, body,
+                    assured, _location_ids(service_item),
+                ))
+        if organization_id and organization:
+            line = checker.document.line_of(item) or 1
+            parsed.append((_Parsed(line, path, organization_id, organization), services_of))
+    return parsed
+
+
+def _check_location_ids(checker: _Checker, parsed: list[tuple[_Parsed, list[_Parsed]]]) -> None:
+    rows = [row for _, services_of in parsed for row in services_of]
+    location_counts = Counter(i for row in rows for i in row.location_ids)
+    for row in rows:
+        if any(location_counts[i] > 1 for i in row.location_ids):
+            checker.errors.append(InvalidRow(
+                line=row.line, path=row.path, reason="a location id is given more than once"
+            ))
+
+
+async def _check_against_directory(
+    session: AsyncSession, checker: _Checker, parsed: list[tuple[_Parsed, list[_Parsed]]],
+    stored: dict[uuid.UUID, Service],
+) -> None:
+    for organization, services_of in parsed:
+        for row in services_of:
+            service = stored.get(row.id)
+            if service is not None and service.organization_id != organization.id:
+                checker.errors.append(InvalidRow(
+                    line=row.line, path=row.path,
+                    reason="id: this service belongs to another organisation",
+                ))
+    keys = {key[0]: key[1:] for key in await repository.organization_keys(session)}
+    for organization, _ in parsed:
+        body = organization.body
+        keys[organization.id] = (body.country, body.name.lower(), body.type)
+    names = Counter((country, name) for country, name, _ in keys.values())
+    societies = Counter(country for country, _, kind in keys.values() if kind == NATIONAL_SOCIETY)
+    for organization, _ in parsed:
+        country, name, kind = keys[organization.id]
+        if names[(country, name)] > 1:
+            checker.errors.append(InvalidRow(
+                line=organization.line, path=organization.path,
+                reason="name: another organisation of this country has this name",
+            ))
+        if kind == NATIONAL_SOCIETY and societies[country] > 1:
+            checker.errors.append(InvalidRow(
+                line=organization.line, path=organization.path,
+                reason="type: another National Society is registered for this country",
+            ))
+
+
+async def import_dataset(session: AsyncSession, text: str) -> ImportReport:
+    document = LocatedJson(text)
+    try:
+        dataset = document.parse()
+    except JsonSyntaxError as exc:
+        raise _invalid([InvalidRow(line=exc.line, path="", reason=exc.reason)]) from exc
+    checker = _Checker(document)
+    parsed = _parse(checker, dataset)
+    _check_location_ids(checker, parsed)
+    service_ids = [row.id for _, services_of in parsed for row in services_of]
+    stored_services = await repository.services_by_id(session, service_ids)
+    await _check_against_directory(session, checker, parsed, stored_services)
+    if checker.errors:
+        raise _invalid(checker.errors)
+    report = ImportReport()
+    stored_organizations = await repository.organizations_by_id(
+        session, [organization.id for organization, _ in parsed]
+    )
+    try:
+        for organization, services_of in parsed:
+            saved = await _save_organization(
+                session, organization, stored_organizations.get(organization.id), report
+            )
+            await _save_services(session, saved, services_of, stored_services, report)
+    except IntegrityError as exc:
+        raise Conflict("The file clashes with the directory (a location id is used by another "
+                       "service); nothing was imported.") from exc
+    return report
+
+
+def _invalid(errors: list[InvalidRow]) -> Problem:
+    errors = sorted(errors, key=lambda error: (error.line, error.path))
+    return Problem(
+        422, f"{len(errors)} problem(s) in the file; nothing was imported.",
+        kind="invalid-dataset", extra={"errors": [error.model_dump() for error in errors]},
+    )
+
+
+async def _save_organization(
+    session: AsyncSession, row: _Parsed, stored: Organization | None, report: ImportReport
+) -> Organization:
+    values = row.body.model_dump(mode="json")
+    now = utcnow()
+    if stored is None:
+        organization = Organization(id=row.id, **values, created_at=now, updated_at=now)
+        session.add(organization)
+        await session.flush()
+        await organization_events.announce(session, "organization.created", organization)
+        report.organizations.created += 1
+        return organization
+    changes = {key: value for key, value in values.items() if getattr(stored, key) != value}
+    if not changes:
+        report.organizations.unchanged += 1
+        return stored
+    for key, value in changes.items():
+        setattr(stored, key, value)
+    stored.updated_at = now
+    await session.flush()
+    await organization_events.announce(session, "organization.updated", stored)
+    if "country" in changes:
+        await service_events.announce_organization_moved(session, stored)
+    report.organizations.updated += 1
+    return stored
+
+
+def _verified_at(row: _Parsed, now: datetime) -> datetime:
+    if row.last_verified is None:
+        return now
+    return datetime.combine(row.last_verified, datetime.min.time(), tzinfo=UTC)
+
+
+def _with_kept_secrets(row: _Parsed, stored_locations: list) -> list[Location]:
+    """A confidential location given without its details (as exported) keeps the stored ones."""
+    stored = {location.id: location for location in stored_locations if location.confidential}
+    kept = []
+    for location, location_id in zip(row.body.locations, row.location_ids, strict=True):
+        original = stored.get(location_id)
+        bare = location.latitude is None and location.name is None and location.address is None
+        if location.confidential and bare and original is not None:
+            location = Location(**{f: getattr(original, f) for f in LOCATION_FIELDS})
+        kept.append(location)
+    return kept
+
+
+async def _save_services(
+    session: AsyncSession, organization: Organization, rows: list[_Parsed],
+    stored_services: dict[uuid.UUID, Service], report: ImportReport,
+) -> None:
+    existing = [row.id for row in rows if row.id in stored_services]
+    stored_locations = await services.locations_of(session, existing)
+    stored_translations = await services.translations_of(session, existing)
+    for location in (loc for found in stored_locations.values() for loc in found):
+        session.expunge(location)  # rows of the same ids may replace them
+    now = utcnow()
+    for row in rows:
+        body: ServiceCreate = row.body
+        values = body.model_dump(
+            mode="json", exclude={"organization_id", "locations", "translations"}
+        )
+        locations = _with_kept_secrets(row, stored_locations.get(row.id, []))
+        service = stored_services.get(row.id)
+        if service is None:
+            service = Service(
+                id=row.id, **values, organization_id=organization.id,
+                last_verified_at=_verified_at(row, now), created_at=now, updated_at=now,
+            )
+            await services.add(
+                session, service, service_events.location_rows(service.id, locations,
+                                                              row.location_ids),
+                service_events.translation_rows(service.id, body.translations),
+            )
+            await service_events.announce(session, "service.created", service,
+                                          organization.country)
+            report.services.created += 1
+            continue
+        changes = {key: value for key, value in values.items() if getattr(service, key) != value}
+        if row.last_verified and row.last_verified != service.last_verified_at.date():
+            changes["last_verified_at"] = _verified_at(row, now)
+        new_locations = [location.model_dump() for location in locations]
+        current_locations = [
+            {f: getattr(location, f) for f in LOCATION_FIELDS}
+            for location in stored_locations.get(row.id, [])
+        ]
+        locations_changed = new_locations != current_locations or row.location_ids != [
+            location.id for location in stored_locations.get(row.id, [])
+        ]
+        translations_changed = sorted(
+            (t.field, t.language, t.text) for t in body.translations
+        ) != [(t.field, t.language, t.text) for t in stored_translations.get(row.id, [])]
+        if not (changes or locations_changed or translations_changed):
+            report.services.unchanged += 1
+            continue
+        for key, value in changes.items():
+            setattr(service, key, value)
+        service.updated_at = now
+        if locations_changed:
+            await services.replace_locations(session, service, service_events.location_rows(
+                service.id, locations, row.location_ids
+            ))
+        if translations_changed:
+            await services.replace_translations(
+                session, service, service_events.translation_rows(service.id, body.translations)
+            )
+        await services.refresh_index(session, service)
+        await service_events.announce(session, "service.updated", service, organization.country)
+        report.services.updated += 1
