@@ -165,12 +165,22 @@ async def test_personal_data_is_only_ciphertext_at_rest(app, flow, network, pers
     )
     case = await flow.case(org, person=unique)
     receiver = await network.organization("LB", type="cso")
-    await flow.refer(org, receiver, None, case=case)
+    referral = await flow.refer(org, receiver, None, case=case)
+    await flow.client.post(
+        f"/v1/referrals/{referral['id']}/transitions",
+        headers={**receiver.headers, "If-Match": '"1"', "Idempotency-Key": "k1"},
+        json={"to": "accepted"},
+    )  # its first answer is kept for retries, without the person
+    await flow.client.post(
+        f"/v1/referrals/{referral['id']}/comments", headers=org.headers,
+        json={"text": f"{unique['given_name']} calls on Sunday"},
+    )
 
     async with app.state.database.transaction() as session:
         dumped = []
         for table in ("referrals_cases", "referrals_shared_persons", "referrals_referrals",
-                      "referrals_referral_transitions", "outbox"):
+                      "referrals_referral_transitions", "referrals_transition_keys",
+                      "referrals_comments", "referrals_disclosures", "outbox"):
             rows = await session.execute(text(f"SELECT * FROM {table}"))
             dumped += [repr(tuple(row)) for row in rows]
         key_ids = await session.execute(text("SELECT DISTINCT key_id FROM referrals_cases"))

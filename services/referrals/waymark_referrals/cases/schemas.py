@@ -7,7 +7,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     Field,
     StringConstraints,
@@ -16,7 +15,7 @@ from pydantic import (
 )
 from waymark_kernel.api import RequestBody
 
-from waymark_referrals.vocabulary import Country, Language
+from waymark_referrals.vocabulary import Country, Language, Moment
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 FreeText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
@@ -114,7 +113,7 @@ class ConsentRecord(RequestBody):
         default_factory=list, max_length=20,
         description="Sharing is allowed where any item covers the receiver; empty: no restriction.",
     )
-    given_at: AwareDatetime
+    given_at: Moment
     method: ConsentMethod | None = None
     notes: FreeText | None = None
     justification: FreeText | None = Field(

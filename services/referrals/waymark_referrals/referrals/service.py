@@ -102,7 +102,11 @@ async def _show(
         present(referral, shared.get(referral.id), party_of(referral, identity), cipher, now)
         for referral in referrals
     ]
-    shown = [read for read in reads if read.person is not None]
+    # The sender of a first leg owns the case: only other readers are disclosures.
+    shown = [
+        read for read in reads if read.person is not None
+        and (read.parent_referral_id is not None or not identity.belongs_to(read.sender_org_id))
+    ]
     owners = await case_repository.find_many(session, {read.case_id for read in shown})
     await disclosures.record_reads(session, identity, [
         PersonalRead(

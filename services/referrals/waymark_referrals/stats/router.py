@@ -1,12 +1,12 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 from waymark_kernel.auth import CurrentIdentity
 from waymark_kernel.db import SessionDep
 
 from waymark_referrals.stats import service
 from waymark_referrals.stats.schemas import GroupBy, ReferralStats
+from waymark_referrals.vocabulary import Moment
 
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
 
@@ -14,8 +14,8 @@ router = APIRouter(prefix="/v1/stats", tags=["stats"])
 @router.get("/referrals")
 async def referral_stats(
     session: SessionDep, identity: CurrentIdentity, group_by: GroupBy,
-    since: Annotated[AwareDatetime | None, Query(description="requested at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="requested before")] = None,
+    since: Annotated[Moment | None, Query(description="requested at or after")] = None,
+    until: Annotated[Moment | None, Query(description="requested before")] = None,
 ) -> ReferralStats:
     """Counts of requested referrals by corridor (from → to country), status, category, month
     or urgency, with the median time to the first answer and the share answered by respond_by.
