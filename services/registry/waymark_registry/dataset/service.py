@@ -7,6 +7,7 @@ each with its event (none when nothing changed). What the file does not mention 
 An export hides confidential locations like every other output; importing it back keeps their
 details (same location id, no coordinates given)."""
 
+import json
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -68,49 +69,67 @@ async def export_dataset(session: AsyncSession) -> list[dict[str, Any]]:
     ]
 
 
+Path = tuple[int | str, ...]
+
+
 @dataclass
 class _Parsed:
-    line: int
-    path: str
+    path: Path
     id: uuid.UUID
     body: BaseModel
     last_verified: date | None = None
     location_ids: list[uuid.UUID] = field(default_factory=list)
 
 
+def _shown(path: Path) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
+
+
 class _Checker:
     """Collects every problem of a file instead of stopping at the first."""
 
-    def __init__(self, document: LocatedJson) -> None:
-        self.document = document
-        self.errors: list[InvalidRow] = []
+    def __init__(self) -> None:
+        self.problems: list[tuple[Path, str]] = []
         self.ids: Counter[uuid.UUID] = Counter()
 
-    def refuse(self, item: Any, path: str, reason: str) -> None:
-        line = self.document.line_of(item) or 1
-        self.errors.append(InvalidRow(line=line, path=path, reason=reason))
+    def refuse(self, path: Path, reason: str) -> None:
+        self.problems.append((path, reason))
 
-    def identifier(self, item: dict, path: str) -> uuid.UUID | None:
+    def identifier(self, item: dict, path: Path) -> uuid.UUID | None:
         try:
             identifier = uuid.UUID(str(item["id"]))
         except (KeyError, ValueError):
-            self.refuse(item, path, "id: give the object's UUID")
+            self.refuse(path, "id: give the object's UUID")
             return None
         self.ids[identifier] += 1
         if self.ids[identifier] > 1:
-            self.refuse(item, path, "id: given to more than one object")
+            self.refuse(path, "id: given to more than one object")
         return identifier
 
-    def validated(self, model: type[BaseModel], item: Any, path: str, fields: Any) -> Any:
+    def validated(self, model: type[BaseModel], path: Path, fields: Any) -> Any:
         try:
-            return model.model_validate(fields() if callable(fields) else fields)
+            return model.model_validate(fields())
         except ValidationError as exc:
             for error in exc.errors():
                 where = ".".join(str(part) for part in error["loc"]) or "object"
-                self.refuse(item, path, f"{where}: {error['msg']}")
+                self.refuse(path, f"{where}: {error['msg']}")
         except (TypeError, AttributeError, KeyError, ValueError):
-            self.refuse(item, path, "a field has an unexpected shape (see the HSDS 3.0 schema)")
+            self.refuse(path, "a field has an unexpected shape (see the HSDS 3.0 schema)")
         return None
+
+    def report(self, text: str) -> list[InvalidRow]:
+        """The problems with the line each object starts on (parsing again, only now)."""
+        document = LocatedJson(text)
+        dataset = document.parse()
+        rows = []
+        for path, reason in self.problems:
+            found = dataset
+            for part in path:
+                found = found[part]
+            rows.append(InvalidRow(
+                line=document.line_of(found) or 1, path=_shown(path), reason=reason
+            ))
+        return rows
 
 
 def _organization_fields(item: dict) -> dict[str, Any]:
@@ -192,54 +211,52 @@ def _location_ids(item: dict) -> list[uuid.UUID]:
     return ids
 
 
-def _assured(checker: _Checker, item: dict, path: str) -> date | None:
+def _assured(checker: _Checker, item: dict, path: Path) -> date | None:
     if item.get("assured_date") is None:
         return None
     try:
         return date.fromisoformat(str(item["assured_date"]))
     except ValueError:
-        checker.refuse(item, path, "assured_date: give a date as YYYY-MM-DD")
+        checker.refuse(path, "assured_date: give a date as YYYY-MM-DD")
         return None
 
 
 def _parse(checker: _Checker, dataset: Any) -> list[tuple[_Parsed, list[_Parsed]]]:
     if not isinstance(dataset, list):
-        checker.refuse(dataset, "", "give an array of HSDS organizations (organization_package)")
+        checker.refuse((), "give an array of HSDS organizations (organization_package)")
         return []
     parsed = []
     for index, item in enumerate(dataset):
-        path = f"[{index}]"
+        path: Path = (index,)
         if not isinstance(item, dict):
-            checker.refuse(item, path, "an organization is a JSON object")
+            checker.refuse(path, "an organization is a JSON object")
             continue
         organization_id = checker.identifier(item, path)
         organization = checker.validated(
-            OrganizationCreate, item, path, lambda item=item: _organization_fields(item)
+            OrganizationCreate, path, lambda item=item: _organization_fields(item)
         )
         services_of = []
         listed = item.get("services") or []
         if not isinstance(listed, list):
-            checker.refuse(item, path, "services: give an array")
+            checker.refuse(path, "services: give an array")
             listed = []
         for position, service_item in enumerate(listed):
-            service_path = f"{path}.services[{position}]"
+            service_path = (*path, "services", position)
             if not isinstance(service_item, dict):
-                checker.refuse(item, service_path, "a service is a JSON object")
+                checker.refuse(path, f"services[{position}]: a service is a JSON object")
                 continue
             service_id = checker.identifier(service_item, service_path)
             body = checker.validated(
-                ServiceCreate, service_item, service_path,
+                ServiceCreate, service_path,
                 lambda s=service_item, o=organization_id: _service_fields(s, o or uuid.uuid4()),
             )
             assured = _assured(checker, service_item, service_path)
             if service_id and body:
                 services_of.append(_Parsed(
-                    checker.document.line_of(service_item) or 1, service_path, service_id, body,
-                    assured, _location_ids(service_item),
+                    service_path, service_id, body, assured, _location_ids(service_item)
                 ))
         if organization_id and organization:
-            line = checker.document.line_of(item) or 1
-            parsed.append((_Parsed(line, path, organization_id, organization), services_of))
+            parsed.append((_Parsed(path, organization_id, organization), services_of))
     return parsed
 
 
@@ -248,9 +265,7 @@ def _check_location_ids(checker: _Checker, parsed: list[tuple[_Parsed, list[_Par
     location_counts = Counter(i for row in rows for i in row.location_ids)
     for row in rows:
         if any(location_counts[i] > 1 for i in row.location_ids):
-            checker.errors.append(InvalidRow(
-                line=row.line, path=row.path, reason="a location id is given more than once"
-            ))
+            checker.refuse(row.path, "a location id is given more than once")
 
 
 async def _check_against_directory(
@@ -261,10 +276,7 @@ async def _check_against_directory(
         for row in services_of:
             service = stored.get(row.id)
             if service is not None and service.organization_id != organization.id:
-                checker.errors.append(InvalidRow(
-                    line=row.line, path=row.path,
-                    reason="id: this service belongs to another organisation",
-                ))
+                checker.refuse(row.path, "id: this service belongs to another organisation")
     keys = {key[0]: key[1:] for key in await repository.organization_keys(session)}
     for organization, _ in parsed:
         body = organization.body
@@ -274,41 +286,48 @@ async def _check_against_directory(
     for organization, _ in parsed:
         country, name, kind = keys[organization.id]
         if names[(country, name)] > 1:
-            checker.errors.append(InvalidRow(
-                line=organization.line, path=organization.path,
-                reason="name: another organisation of this country has this name",
-            ))
+            checker.refuse(organization.path, "name: another organisation of this country has "
+                           "this name")
         if kind == NATIONAL_SOCIETY and societies[country] > 1:
-            checker.errors.append(InvalidRow(
-                line=organization.line, path=organization.path,
-                reason="type: another National Society is registered for this country",
-            ))
+            checker.refuse(organization.path, "type: another National Society is registered "
+                           "for this country")
 
 
 async def import_dataset(session: AsyncSession, text: str) -> ImportReport:
-    document = LocatedJson(text)
     try:
-        dataset = document.parse()
-    except JsonSyntaxError as exc:
-        raise _invalid([InvalidRow(line=exc.line, path="", reason=exc.reason)]) from exc
-    checker = _Checker(document)
+        dataset = json.loads(text)
+    except (ValueError, RecursionError):
+        try:
+            LocatedJson(text).parse()  # to tell the line
+        except JsonSyntaxError as exc:
+            raise _invalid([InvalidRow(line=exc.line, path="", reason=exc.reason)]) from exc
+        raise _invalid([InvalidRow(line=1, path="", reason="not valid JSON")]) from None
+    checker = _Checker()
     parsed = _parse(checker, dataset)
     _check_location_ids(checker, parsed)
     service_ids = [row.id for _, services_of in parsed for row in services_of]
     stored_services = await repository.services_by_id(session, service_ids)
     await _check_against_directory(session, checker, parsed, stored_services)
-    if checker.errors:
-        raise _invalid(checker.errors)
+    if checker.problems:
+        raise _invalid(checker.report(text))
     report = ImportReport()
     stored_organizations = await repository.organizations_by_id(
         session, [organization.id for organization, _ in parsed]
     )
     try:
-        for organization, services_of in parsed:
-            saved = await _save_organization(
-                session, organization, stored_organizations.get(organization.id), report
-            )
-            await _save_services(session, saved, services_of, stored_services, report)
+        organizations = await _save_organizations(session, parsed, stored_organizations, report)
+        rows = [
+            (organization, row) for (_, services_of), organization in zip(
+                parsed, organizations, strict=True
+            ) for row in services_of
+        ]
+        new = [(o, row) for o, row in rows if row.id not in stored_services]
+        for chunk in chunks(new):
+            await _create_services(session, chunk)
+        report.services.created = len(new)
+        changed = [(o, row) for o, row in rows if row.id in stored_services]
+        for chunk in chunks(changed):
+            await _update_services(session, chunk, stored_services, report)
     except IntegrityError as exc:
         raise Conflict("The file clashes with the directory (a location id is used by another "
                        "service); nothing was imported.") from exc
@@ -323,31 +342,40 @@ def _invalid(errors: list[InvalidRow]) -> Problem:
     )
 
 
-async def _save_organization(
-    session: AsyncSession, row: _Parsed, stored: Organization | None, report: ImportReport
-) -> Organization:
-    values = row.body.model_dump(mode="json")
+async def _save_organizations(
+    session: AsyncSession, parsed: list[tuple[_Parsed, list[_Parsed]]],
+    stored: dict[uuid.UUID, Organization], report: ImportReport,
+) -> list[Organization]:
     now = utcnow()
-    if stored is None:
-        organization = Organization(id=row.id, **values, created_at=now, updated_at=now)
-        session.add(organization)
-        await session.flush()
-        await organization_events.announce(session, "organization.created", organization)
-        report.organizations.created += 1
-        return organization
-    changes = {key: value for key, value in values.items() if getattr(stored, key) != value}
-    if not changes:
-        report.organizations.unchanged += 1
-        return stored
-    for key, value in changes.items():
-        setattr(stored, key, value)
-    stored.updated_at = now
+    saved, created, updated, moved = [], [], [], []
+    for row, _ in parsed:
+        values = row.body.model_dump(mode="json")
+        organization = stored.get(row.id)
+        if organization is None:
+            organization = Organization(id=row.id, **values, created_at=now, updated_at=now)
+            created.append(organization)
+        else:
+            changes = {k: v for k, v in values.items() if getattr(organization, k) != v}
+            if changes:
+                for key, value in changes.items():
+                    setattr(organization, key, value)
+                organization.updated_at = now
+                updated.append(organization)
+                if "country" in changes:
+                    moved.append(organization)
+        saved.append(organization)
+    session.add_all(created)
     await session.flush()
-    await organization_events.announce(session, "organization.updated", stored)
-    if "country" in changes:
-        await service_events.announce_organization_moved(session, stored)
-    report.organizations.updated += 1
-    return stored
+    for organization in created:
+        await organization_events.announce(session, "organization.created", organization)
+    for organization in updated:
+        await organization_events.announce(session, "organization.updated", organization)
+    for organization in moved:
+        await service_events.announce_organization_moved(session, organization)
+    report.organizations.created = len(created)
+    report.organizations.updated = len(updated)
+    report.organizations.unchanged = len(saved) - len(created) - len(updated)
+    return saved
 
 
 def _verified_at(row: _Parsed, now: datetime) -> datetime:
@@ -369,51 +397,60 @@ def _with_kept_secrets(row: _Parsed, stored_locations: list) -> list[Location]:
     return kept
 
 
-async def _save_services(
-    session: AsyncSession, organization: Organization, rows: list[_Parsed],
+def _service_values(body: ServiceCreate) -> dict[str, Any]:
+    return body.model_dump(mode="json", exclude={"organization_id", "locations", "translations"})
+
+
+async def _create_services(
+    session: AsyncSession, rows: list[tuple[Organization, _Parsed]]
+) -> None:
+    now = utcnow()
+    created, locations, translations = [], [], []
+    for organization, row in rows:
+        service = Service(
+            id=row.id, **_service_values(row.body), organization_id=organization.id,
+            last_verified_at=_verified_at(row, now), created_at=now, updated_at=now,
+        )
+        created.append((organization, service))
+        locations += service_events.location_rows(service.id, row.body.locations,
+                                                  row.location_ids)
+        translations += service_events.translation_rows(service.id, row.body.translations)
+    await services.add_many(session, [service for _, service in created], locations,
+                            translations)
+    for (organization, service), (_, row) in zip(created, rows, strict=True):
+        countries = sorted({location.country for location in row.body.locations})
+        await service_events.announce(
+            session, "service.created", service, organization.country, countries
+        )
+
+
+async def _update_services(
+    session: AsyncSession, rows: list[tuple[Organization, _Parsed]],
     stored_services: dict[uuid.UUID, Service], report: ImportReport,
 ) -> None:
-    existing = [row.id for row in rows if row.id in stored_services]
+    existing = [row.id for _, row in rows]
     stored_locations = await services.locations_of(session, existing)
     stored_translations = await services.translations_of(session, existing)
     for location in (loc for found in stored_locations.values() for loc in found):
         session.expunge(location)  # rows of the same ids may replace them
     now = utcnow()
-    for row in rows:
+    for organization, row in rows:
         body: ServiceCreate = row.body
-        values = body.model_dump(
-            mode="json", exclude={"organization_id", "locations", "translations"}
-        )
-        locations = _with_kept_secrets(row, stored_locations.get(row.id, []))
-        service = stored_services.get(row.id)
-        if service is None:
-            service = Service(
-                id=row.id, **values, organization_id=organization.id,
-                last_verified_at=_verified_at(row, now), created_at=now, updated_at=now,
-            )
-            await services.add(
-                session, service, service_events.location_rows(service.id, locations,
-                                                              row.location_ids),
-                service_events.translation_rows(service.id, body.translations),
-            )
-            await service_events.announce(session, "service.created", service,
-                                          organization.country)
-            report.services.created += 1
-            continue
+        service = stored_services[row.id]
+        locations = _with_kept_secrets(row, stored_locations[row.id])
+        values = _service_values(body)
         changes = {key: value for key, value in values.items() if getattr(service, key) != value}
         if row.last_verified and row.last_verified != service.last_verified_at.date():
             changes["last_verified_at"] = _verified_at(row, now)
-        new_locations = [location.model_dump() for location in locations]
-        current_locations = [
-            {f: getattr(location, f) for f in LOCATION_FIELDS}
-            for location in stored_locations.get(row.id, [])
-        ]
-        locations_changed = new_locations != current_locations or row.location_ids != [
-            location.id for location in stored_locations.get(row.id, [])
-        ]
+        current = stored_locations[row.id]
+        locations_changed = (
+            [location.model_dump() for location in locations]
+            != [{f: getattr(location, f) for f in LOCATION_FIELDS} for location in current]
+            or row.location_ids != [location.id for location in current]
+        )
         translations_changed = sorted(
             (t.field, t.language, t.text) for t in body.translations
-        ) != [(t.field, t.language, t.text) for t in stored_translations.get(row.id, [])]
+        ) != [(t.field, t.language, t.text) for t in stored_translations[row.id]]
         if not (changes or locations_changed or translations_changed):
             report.services.unchanged += 1
             continue

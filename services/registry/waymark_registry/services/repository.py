@@ -107,11 +107,45 @@ async def refresh_index(session: AsyncSession, service: Service) -> None:
     """Rebuilds the service's search facets and text documents."""
     await refresh_facets(session, service)
     await session.execute(delete(documents).where(documents.c.service_id == service.id))
+    translations = (await translations_of(session, [service.id]))[service.id]
+    await session.execute(insert(documents), document_rows(service, translations))
+
+
+async def add_many(
+    session: AsyncSession, services: list[Service], locations: list[ServiceLocation],
+    translations: list[ServiceTranslation],
+) -> None:
+    """New services in bulk (an import), with their children and search index."""
+    session.add_all(services)
+    await session.flush()
+    session.add_all([*locations, *translations])
+    session.add_all(row for service in services for row in facet_rows(service))
+    await session.flush()
+    by_service: dict[uuid.UUID, list[ServiceTranslation]] = defaultdict(list)
+    for translation in translations:
+        by_service[translation.service_id].append(translation)
+    rows = [row for s in services for row in document_rows(s, by_service[s.id])]
+    if rows:
+        await session.execute(insert(documents), rows)
+
+
+def facet_rows(service: Service) -> list[ServiceFacet]:
+    return [
+        ServiceFacet(service_id=service.id, facet=facet, value=value)
+        for facet, field in FACETS.items() for value in getattr(service, field)
+    ]
+
+
+def document_rows(
+    service: Service, translations: list[ServiceTranslation]
+) -> list[dict[str, Any]]:
+    """One search document per language: the original, and each translation (a field not
+    translated falls back to the original)."""
     translated: dict[str, dict[str, str]] = defaultdict(dict)
-    for translation in (await translations_of(session, [service.id]))[service.id]:
+    for translation in translations:
         translated[translation.language][translation.field] = translation.text
     texts = {service.original_language or "": {}, **translated}
-    await session.execute(insert(documents), [
+    return [
         {
             "service_id": service.id, "language": language,
             "body": _with_unaccented(" ".join(filter(None, (
@@ -120,7 +154,7 @@ async def refresh_index(session: AsyncSession, service: Service) -> None:
             )))),
         }
         for language, fields in texts.items()
-    ])
+    ]
 
 
 def _with_unaccented(body: str) -> str:
@@ -142,10 +176,7 @@ async def replace_locations(
 
 async def refresh_facets(session: AsyncSession, service: Service) -> None:
     await session.execute(delete(ServiceFacet).where(ServiceFacet.service_id == service.id))
-    session.add_all(
-        ServiceFacet(service_id=service.id, facet=facet, value=value)
-        for facet, field in FACETS.items() for value in getattr(service, field)
-    )
+    session.add_all(facet_rows(service))
     await session.flush()
 
 

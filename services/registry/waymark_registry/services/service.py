@@ -127,9 +127,13 @@ def _read(
 
 
 async def announce(
-    session: AsyncSession, event_type: str, service: Service, organization_country: str
+    session: AsyncSession, event_type: str, service: Service, organization_country: str,
+    location_countries: list[str] | None = None,
 ) -> None:
-    countries = await repository.location_countries(session, service.id) or [organization_country]
+    """`location_countries` spares a query when the caller knows them (a bulk import)."""
+    if location_countries is None:
+        location_countries = await repository.location_countries(session, service.id)
+    countries = location_countries or [organization_country]
     await record_event(session, EVENT_SOURCE, event_type, ServiceChanged(
         service_id=service.id, organization_id=service.organization_id, status=service.status,
         accepts_referrals=service.accepts_referrals, countries=countries,
