@@ -12,6 +12,7 @@ class FeedEvent(SQLModel, table=True):
     """An event as the feed serves it; `position` orders the feed and is its cursor."""
 
     __tablename__ = "notifications_feed_events"
+    __table_args__ = {"sqlite_autoincrement": True}  # positions are never reused
 
     position: int | None = Field(
         default=None, sa_column=Column(Position, primary_key=True, autoincrement=True)

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("public", sa.Boolean(), nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sqlite_autoincrement=True,  # positions are never reused, even after a purge
     )
     op.create_index(
         "ix_notifications_feed_events_recorded_at", "notifications_feed_events", ["recorded_at"]
