@@ -3,6 +3,7 @@ notifications service — all through the gateway of the distributed network."""
 
 import asyncio
 import json
+import os
 import re
 import subprocess
 import tempfile
@@ -71,6 +72,7 @@ async def _referral_events(client, headers: dict, cursor: str | None) -> tuple[i
 
 async def measure(bench: Bench) -> str:
     client = bench.client
+    load_before = os.getloadavg()[0]
     _, sender = await organisation_with_client(client, bench.admin, "Bench referrer", "NP")
     receiver, receiving = await organisation_with_client(client, bench.admin, "Bench receiver", "LB")
     service = await created(await client.post(
@@ -127,7 +129,8 @@ referral of one existing case (consent recorded, a service of the receiver, two 
 Lifecycle: {LIFECYCLES} referrals created → `accepted` → `completed` by the receiver, {LIFECYCLE_CONCURRENCY} at a
 time. Events: every `referral.*` event of the receiving organisation's feed (`GET /v1/events`,
 kept by the notifications service from RabbitMQ) counted against the transitions made
-(each creation is one `referral.requested`).
+(each creation is one `referral.requested`). One-minute load average of the machine before
+the section: {load_before:.1f}, after: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores).
 
 | | figure | target |
 |---|---|---|

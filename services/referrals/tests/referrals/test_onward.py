@@ -2,6 +2,8 @@
 
 import uuid
 
+from waymark_referrals.disclosures.service import verify_ledger
+
 
 async def journey_of_three(flow, network):
     origin = await network.organization("NP")
@@ -116,16 +118,23 @@ async def test_the_journey_shows_the_owner_everything_and_others_their_legs(
 
 
 async def test_withdrawal_mid_journey_cancels_every_open_leg_and_erases_what_was_shared(
-    flow, client, network
+    app, flow, client, network
 ):
     origin, transit, destination, first = await journey_of_three(flow, network)
     onward = (await client.post(
         f"/v1/referrals/{first['id']}/onward", headers=transit.headers,
         json=onward_body(destination),
     )).json()
+    await client.get(f"/v1/referrals/{onward['id']}", headers=destination.headers)
     withdrawn = await client.delete(f"/v1/cases/{first['case_id']}/consent", headers=origin.headers)
     assert withdrawn.status_code == 200, withdrawn.text
     assert set(withdrawn.json()["cancelled_referral_ids"]) == {first["id"], onward["id"]}
     for reader, leg in ((transit, first), (destination, onward), (transit, onward)):
         seen = (await client.get(f"/v1/referrals/{leg['id']}", headers=reader.headers)).json()
         assert seen["status"] == "cancelled" and seen["person"] is None
+    ledger = await client.get(f"/v1/cases/{first['case_id']}/disclosures", headers=origin.headers)
+    assert {entry["reader_org_id"] for entry in ledger.json()["items"]} == {
+        str(transit.id), str(destination.id)
+    }
+    async with app.state.database.transaction() as session:
+        assert (await verify_ledger(session)).intact
