@@ -6,13 +6,14 @@ UV := .tools/bin/uv
 RUN := $(UV) run --frozen --no-sync
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: help sync run up migrate test test-fast bench lint
+.PHONY: help sync run up migrate test test-fast fuzz bench lint
 
 help:
 	@echo "make run      standalone network with demo data (one process, SQLite)"
 	@echo "make up       distributed network on this machine (PostgreSQL, RabbitMQ, one process a part)"
 	@echo "make migrate  create the PostgreSQL databases and run every migration (distributed)"
-	@echo "make test     the full test suite (needs PostgreSQL and RabbitMQ on localhost)"
+	@echo "make test     the full test suite (needs PostgreSQL, RabbitMQ and Redis on localhost)"
+	@echo "make fuzz     Schemathesis against the standalone network, deeper than in the tests"
 	@echo "make bench    benchmarks; results go into docs/benchmarks.md"
 
 $(UV):
@@ -39,6 +40,10 @@ test: sync
 
 test-fast: sync
 	$(RUN) pytest -x -q --ignore=tests
+
+# FUZZ_EXAMPLES per operation (the suite runs 10) and FUZZ_SEED (a new one each run).
+fuzz: sync
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} FUZZ_SEED=$${FUZZ_SEED:-$$(date +%s)} $(RUN) pytest gateway/tests/api -q
 
 bench: sync
 	$(RUN) python -m benchmarks.run $(SECTIONS)

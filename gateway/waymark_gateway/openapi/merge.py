@@ -4,13 +4,14 @@ paths, with clashing component names prefixed by the service's name."""
 import asyncio
 import copy
 import logging
+from http import HTTPStatus
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from waymark_gateway.proxy.upstreams import Upstreams
-from waymark_kernel.problems import Problem
+from waymark_kernel.problems import PROBLEM_BASE, Problem
 
 log = logging.getLogger("waymark.gateway.openapi")
 Document = dict[str, Any]
@@ -22,6 +23,39 @@ SECURITY_SCHEMES = {
         "flows": {"clientCredentials": {"tokenUrl": "/v1/auth/token", "scopes": {}}},
     },
 }
+PROBLEM_SCHEMA = {
+    "type": "object", "title": "Problem",
+    "description": "An RFC 9457 problem document; never personal data, never a stack trace.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array", "description": "What is wrong with the request (422 only).",
+            "items": {"type": "object", "properties": {
+                "location": {"type": "array", "items": {"type": "string"}},
+                "message": {"type": "string"},
+            }},
+        },
+    },
+    "additionalProperties": True,
+}
+PROBLEM_REF = {"$ref": f"{COMPONENTS}schemas/Problem"}
+# What the gateway itself may answer on any proxied call, beside what the service documents.
+GATEWAY_ERRORS = {
+    "401": ("unauthenticated", "A bearer token is required."),
+    "413": ("payload-too-large", "The request body is larger than 1048576 bytes."),
+    "422": ("validation-error", "The request is not valid; see `errors`."),
+    "429": ("rate-limited", "This client has made too many requests; retry after the Retry-After delay."),
+    "431": ("request-header-fields-too-large", "The request headers are larger than 16384 bytes."),
+    "502": ("upstream-unavailable", "The service is unavailable; try again shortly."),
+    "503": ("upstream-circuit-open", "The service is unavailable; retry after the Retry-After delay."),
+    "504": ("upstream-timeout", "The service did not answer in time; try again shortly."),
+}
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 DESCRIPTION = (
     "The Waymark referral network. Get a token with your client id and secret at "
     "`POST /v1/auth/token` (OAuth 2.0 client credentials), then send it on every call as "
@@ -83,11 +117,48 @@ def merge_documents(own: Document, services: dict[str, Document]) -> Document:
             merged["components"].setdefault(section, {}).update(entries)
         known_tags = {tag["name"] for tag in merged["tags"]}
         merged["tags"] += [tag for tag in document.get("tags", []) if tag["name"] not in known_tags]
+    merged["components"].setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    for item in merged["paths"].values():
+        for method in METHODS:
+            if method in item:
+                _document_problems(item[method])
     merged["components"].setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
     merged["security"] = [{"bearerAuth": []}, {"clientCredentials": []}]
     if not merged["tags"]:
         del merged["tags"]
     return merged
+
+
+def _problem_response(status: str, description: str, kind: str, detail: str) -> Document:
+    phrase = HTTPStatus(int(status)).phrase if status.isdigit() else "Error"
+    return {"description": description, "content": {"application/problem+json": {
+        "schema": PROBLEM_REF,
+        "example": {"type": PROBLEM_BASE + kind, "title": phrase,
+                    "status": int(status) if status.isdigit() else 400, "detail": detail},
+    }}}
+
+
+def _document_problems(operation: Document) -> None:
+    """Every error answer of `operation` documented as a problem document, with an example."""
+    responses = operation.setdefault("responses", {})
+    public = operation.get("security") == []
+    for status, (kind, detail) in GATEWAY_ERRORS.items():
+        if status == "401" and public:
+            continue
+        responses.setdefault(status, {"description": HTTPStatus(int(status)).phrase})
+    for status, response in responses.items():
+        if status.isdigit() and int(status) >= 400:
+            kind, detail = GATEWAY_ERRORS.get(
+                status, (HTTPStatus(int(status)).phrase.lower().replace(" ", "-"),
+                         HTTPStatus(int(status)).description + ".")
+            )
+            responses[status] = _problem_response(
+                status, response.get("description") or HTTPStatus(int(status)).phrase, kind, detail
+            )
+    responses["default"] = _problem_response(
+        "default", "Any other error, as a problem document.", "bad-request",
+        "The request cannot be answered.",
+    )
 
 
 class MergedDocument:

@@ -109,8 +109,9 @@ class ConsentScope(RequestBody):
 
 class ConsentRecord(RequestBody):
     legal_basis: LegalBasis
-    scope: list[ConsentScope] = Field(
-        default_factory=list, max_length=20,
+    # One object is read as a list of one; the type says so, so that the document does too.
+    scope: Annotated[list[ConsentScope], Field(max_length=20)] | ConsentScope = Field(
+        default_factory=list,
         description="Sharing is allowed where any item covers the receiver; empty: no restriction.",
     )
     given_at: Moment

@@ -1,0 +1,131 @@
+"""The merged API document against the running standalone network (`waymark run`, demo data),
+authenticated as a caseworker of a demo organisation: it lists every public route of every
+service and nothing internal, and Schemathesis finds no fault.
+
+CI runs a fixed seed with a few examples per operation; `make fuzz` runs deeper
+(FUZZ_EXAMPLES, FUZZ_SEED)."""
+
+import base64
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
+
+from tests.e2e.support import ADMIN_SECRET, Network, start, stop
+from waymark_kernel.settings import Settings
+
+EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "10")
+SEED = os.environ.get("FUZZ_SEED", "1")
+# Checks Schemathesis runs beside its defaults' failure-free ones. Left out, on purpose:
+# positive_data_acceptance expects every schema-valid input to succeed, but the API rightly
+# refuses inputs no schema can describe (a cursor it never issued, an unassigned country code
+# such as QB, a taxonomy code that does not exist, date_of_birth together with age_estimate).
+EXCLUDED_CHECKS = "positive_data_acceptance"
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
+    network = start("run", tmp_path_factory.mktemp("fuzzed"), {"WAYMARK_RATE_LIMIT": "off"})
+    yield network
+    stop(network)
+
+
+@pytest.fixture(scope="module")
+def caseworker_token(network: Network) -> str:
+    """A token of a caseworker client of the Nepal Red Cross Society (demo data)."""
+    with httpx.Client(base_url=network.base_url, timeout=10) as client:
+        admin = client.post("/v1/auth/token", data={
+            "grant_type": "client_credentials", "client_id": "network-admin",
+            "client_secret": ADMIN_SECRET,
+        }).json()["access_token"]
+        headers = {"Authorization": f"Bearer {admin}"}
+        deadline = time.monotonic() + 60
+        while True:  # the demo data is seeded right after start-up
+            found = client.get(
+                "/v1/organizations", params={"country": "NP", "type": "national_society"},
+                headers=headers,
+            ).json()["items"]
+            if found or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        [society] = found
+        created = client.post(
+            f"/v1/organizations/{society['id']}/clients",
+            json={"name": "Fuzzing caseworker", "roles": ["caseworker"]}, headers=headers,
+        ).json()
+        return client.post("/v1/auth/token", data={
+            "grant_type": "client_credentials", "client_id": created["client_id"],
+            "client_secret": created["client_secret"],
+        }).json()["access_token"]
+
+
+def routes_of(routes: list[BaseRoute], documented: bool = True) -> Iterator[tuple[APIRoute, bool]]:
+    """Every endpoint route, through included routers, and whether it is in the document."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route, documented and route.include_in_schema
+        elif hasattr(route, "original_router"):  # an included router
+            yield from routes_of(
+                route.original_router.routes, documented and route.include_context.include_in_schema
+            )
+
+
+def service_routes() -> dict[str, set[tuple[str, str]]]:
+    """Each service's routes as (method, path), split into public (documented /v1) and other."""
+    from waymark_notifications.main import create_app as notifications
+    from waymark_referrals.main import create_app as referrals
+    from waymark_registry.main import create_app as registry
+
+    routes: dict[str, set[tuple[str, str]]] = {"public": set(), "internal": set()}
+    settings = Settings(
+        mode="standalone", data_dir=Path("/nonexistent-never-started"),
+        encryption_key=base64.b64encode(bytes(32)).decode(),
+    )
+    for create_app in (registry, referrals, notifications):
+        for route, documented in routes_of(create_app(settings).router.routes):
+            public = documented and route.path.startswith("/v1/")
+            for method in route.methods:
+                routes["public" if public else "internal"].add((method.lower(), route.path))
+    return routes
+
+
+def test_the_merged_document_lists_every_public_route_and_nothing_internal(network):
+    document = httpx.get(f"{network.base_url}/openapi.json", timeout=10).json()
+    documented = {
+        (method, path) for path, item in document["paths"].items() for method in item
+        if method in ("get", "put", "post", "patch", "delete", "head", "options")
+    }
+    routes = service_routes()
+
+    assert len(routes["public"]) > 40 and len(routes["internal"]) >= 3
+    assert routes["public"] - documented == set()
+    assert routes["internal"] & documented == set()
+    assert not any(path.startswith(("/healthz", "/readyz", "/metrics", "/openapi")) for _, path in documented)
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if status == "default" or int(status) >= 400:
+                    assert set(response["content"]) == {"application/problem+json"}, (method, path)
+                    assert response["content"]["application/problem+json"]["example"]["status"]
+    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_schemathesis_finds_no_fault_in_the_merged_document(network, caseworker_token, tmp_path):
+    schemathesis = Path(sys.executable).parent / "schemathesis"
+    command = [
+        str(schemathesis), "run", f"{network.base_url}/openapi.json",
+        "--header", f"Authorization: Bearer {caseworker_token}",
+        "--max-examples", EXAMPLES, "--seed", SEED, "--workers", "2",
+        "--exclude-checks", EXCLUDED_CHECKS, "--no-color", "--output-sanitize", "true",
+        "--request-timeout", "10", "--generation-database", "none",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-4000:]
