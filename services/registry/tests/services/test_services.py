@@ -310,3 +310,7 @@ async def test_organisation_moving_country_moves_its_services_without_locations(
     assert [event for event, _ in events[-2:]] == ["organization.updated", "service.updated"]
     assert events[-1][1]["service_id"] == placeless["id"]
     assert events[-1][1]["countries"] == ["TH"]
+    found = await registry.client.get(
+        "/v1/services", params={"country": "TH"}, headers=registry.headers(None, VIEWER)
+    )
+    assert [item["id"] for item in found.json()["items"]] == [placeless["id"]]

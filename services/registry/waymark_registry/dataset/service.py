@@ -415,8 +415,10 @@ async def _create_services(
         locations += service_events.location_rows(service.id, row.body.locations,
                                                   row.location_ids)
         translations += service_events.translation_rows(service.id, row.body.translations)
-    await services.add_many(session, [service for _, service in created], locations,
-                            translations)
+    await services.add_many(
+        session, [service for _, service in created], locations, translations,
+        {organization.id: organization.country for organization, _ in rows},
+    )
     for (organization, service), (_, row) in zip(created, rows, strict=True):
         countries = sorted({location.country for location in row.body.locations})
         await service_events.announce(

@@ -80,8 +80,8 @@ class ServiceLocation(SQLModel, table=True):
 
 
 class ServiceFacet(SQLModel, table=True):
-    """Search index of a service's list fields (category, language, population, migration_stage),
-    one row per value, rebuilt whenever the service changes."""
+    """Search index of a service's list fields (category, language, population, migration_stage)
+    and of its countries, one row per value, rebuilt whenever the service changes."""
 
     __tablename__ = "registry_service_facets"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Column, ColumnElement, Float, MetaData, String, Table, Uuid, and_, case, delete, exists, func,
+    Column, ColumnElement, Float, MetaData, String, Table, Uuid, case, delete, exists, func,
     insert, literal_column, or_, select, text,
 )
 from sqlalchemy import Text as TextType
@@ -113,13 +113,20 @@ async def refresh_index(session: AsyncSession, service: Service) -> None:
 
 async def add_many(
     session: AsyncSession, services: list[Service], locations: list[ServiceLocation],
-    translations: list[ServiceTranslation],
+    translations: list[ServiceTranslation], organization_countries: dict[uuid.UUID, str],
 ) -> None:
     """New services in bulk (an import), with their children and search index."""
     session.add_all(services)
     await session.flush()
     session.add_all([*locations, *translations])
-    session.add_all(row for service in services for row in facet_rows(service))
+    countries: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for location in locations:
+        countries[location.service_id].add(location.country)
+    session.add_all(
+        row for service in services for row in facet_rows(
+            service, countries[service.id] or {organization_countries[service.organization_id]}
+        )
+    )
     await session.flush()
     by_service: dict[uuid.UUID, list[ServiceTranslation]] = defaultdict(list)
     for translation in translations:
@@ -129,11 +136,13 @@ async def add_many(
         await session.execute(insert(documents), rows)
 
 
-def facet_rows(service: Service) -> list[ServiceFacet]:
+def facet_rows(service: Service, countries: Iterable[str]) -> list[ServiceFacet]:
+    """`countries`: where the service is found, those of its locations, else its
+    organisation's."""
     return [
         ServiceFacet(service_id=service.id, facet=facet, value=value)
         for facet, field in FACETS.items() for value in getattr(service, field)
-    ]
+    ] + [ServiceFacet(service_id=service.id, facet="country", value=c) for c in countries]
 
 
 def document_rows(
@@ -176,7 +185,11 @@ async def replace_locations(
 
 async def refresh_facets(session: AsyncSession, service: Service) -> None:
     await session.execute(delete(ServiceFacet).where(ServiceFacet.service_id == service.id))
-    session.add_all(facet_rows(service))
+    countries = await location_countries(session, service.id)
+    if not countries:
+        organization = await session.get(Organization, service.organization_id)
+        countries = [organization.country]
+    session.add_all(facet_rows(service, countries))
     await session.flush()
 
 
@@ -255,10 +268,9 @@ def _has_location() -> ColumnElement[bool]:
 
 
 def _has_facet(facet: str, values: Iterable[str]) -> ColumnElement[bool]:
-    return exists().where(
-        ServiceFacet.service_id == Service.id, ServiceFacet.facet == facet,
-        ServiceFacet.value.in_(list(values)),
-    )
+    return Service.id.in_(select(ServiceFacet.service_id).where(
+        ServiceFacet.facet == facet, ServiceFacet.value.in_(list(values)),
+    ))
 
 
 def query_words(q: str) -> list[str]:
@@ -287,12 +299,7 @@ def _conditions(
     if filters.q:
         conditions.append(matches_text(dialect, query_words(filters.q)))
     if filters.country:
-        in_country = exists().where(
-            ServiceLocation.service_id == Service.id, ServiceLocation.country == filters.country
-        )
-        conditions.append(or_(
-            in_country, and_(~_has_location(), Organization.country == filters.country)
-        ))
+        conditions.append(_has_facet("country", [filters.country]))
     if categories:
         conditions.append(_has_facet("category", categories))
     if filters.language:

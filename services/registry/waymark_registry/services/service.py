@@ -294,4 +294,5 @@ async def search_services(
 async def announce_organization_moved(session: AsyncSession, organization: Organization) -> None:
     """A service without locations is placed in its organisation's country: tell that it moved."""
     for service in await repository.without_locations(session, organization.id):
+        await repository.refresh_facets(session, service)
         await announce(session, "service.updated", service, organization.country)
