@@ -84,6 +84,8 @@ def create_app(
             yield
         finally:
             reloading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reloading
             await pool.close()
             await rate_limits.close()
             await database.dispose()

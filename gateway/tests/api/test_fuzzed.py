@@ -9,16 +9,13 @@ import base64
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from tests.e2e.support import ADMIN_SECRET, Network, start, stop
 from waymark_kernel.settings import Settings
 
 EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "10")
@@ -28,42 +25,6 @@ SEED = os.environ.get("FUZZ_SEED", "1")
 # refuses inputs no schema can describe (a cursor it never issued, an unassigned country code
 # such as QB, a taxonomy code that does not exist, date_of_birth together with age_estimate).
 EXCLUDED_CHECKS = "positive_data_acceptance"
-
-
-@pytest.fixture(scope="module")
-def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
-    network = start("run", tmp_path_factory.mktemp("fuzzed"), {"WAYMARK_RATE_LIMIT": "off"})
-    yield network
-    stop(network)
-
-
-@pytest.fixture(scope="module")
-def caseworker_token(network: Network) -> str:
-    """A token of a caseworker client of the Nepal Red Cross Society (demo data)."""
-    with httpx.Client(base_url=network.base_url, timeout=10) as client:
-        admin = client.post("/v1/auth/token", data={
-            "grant_type": "client_credentials", "client_id": "network-admin",
-            "client_secret": ADMIN_SECRET,
-        }).json()["access_token"]
-        headers = {"Authorization": f"Bearer {admin}"}
-        deadline = time.monotonic() + 60
-        while True:  # the demo data is seeded right after start-up
-            found = client.get(
-                "/v1/organizations", params={"country": "NP", "type": "national_society"},
-                headers=headers,
-            ).json()["items"]
-            if found or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        [society] = found
-        created = client.post(
-            f"/v1/organizations/{society['id']}/clients",
-            json={"name": "Fuzzing caseworker", "roles": ["caseworker"]}, headers=headers,
-        ).json()
-        return client.post("/v1/auth/token", data={
-            "grant_type": "client_credentials", "client_id": created["client_id"],
-            "client_secret": created["client_secret"],
-        }).json()["access_token"]
 
 
 def routes_of(routes: list[BaseRoute], documented: bool = True) -> Iterator[tuple[APIRoute, bool]]:
@@ -117,11 +78,11 @@ def test_the_merged_document_lists_every_public_route_and_nothing_internal(netwo
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
 
-def test_schemathesis_finds_no_fault_in_the_merged_document(network, caseworker_token, tmp_path):
+def test_schemathesis_finds_no_fault_in_the_merged_document(network, nepal_caseworker, tmp_path):
     schemathesis = Path(sys.executable).parent / "schemathesis"
     command = [
         str(schemathesis), "run", f"{network.base_url}/openapi.json",
-        "--header", f"Authorization: Bearer {caseworker_token}",
+        "--header", f"Authorization: {nepal_caseworker['Authorization']}",
         "--max-examples", EXAMPLES, "--seed", SEED, "--workers", "2",
         "--exclude-checks", EXCLUDED_CHECKS, "--no-color", "--output-sanitize", "true",
         "--request-timeout", "10", "--generation-database", "none",

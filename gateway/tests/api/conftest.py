@@ -1,0 +1,85 @@
+"""One standalone network (`waymark run`, demo data) for the API-level tests of this folder."""
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.e2e.support import ADMIN_SECRET, Network, start, stop
+
+
+@pytest.fixture(scope="session")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
+    network = start("run", tmp_path_factory.mktemp("standalone"), {
+        "WAYMARK_RATE_LIMIT": "off", "WAYMARK_WEBHOOK_ALLOW_INSECURE": "false",
+    })
+    yield network
+    stop(network)
+
+
+@pytest.fixture(scope="session")
+def api(network: Network) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=network.base_url, timeout=30) as client:
+        yield client
+
+
+def bearer(api: httpx.Client, client_id: str, secret: str) -> dict[str, str]:
+    response = api.post("/v1/auth/token", data={
+        "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret,
+    })
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture(scope="session")
+def admin(api: httpx.Client) -> dict[str, str]:
+    return bearer(api, "network-admin", ADMIN_SECRET)
+
+
+def national_society(api: httpx.Client, admin: dict[str, str], country: str) -> dict:
+    deadline = time.monotonic() + 60
+    while True:  # the demo data is seeded right after start-up
+        found = api.get(
+            "/v1/organizations", params={"country": country, "type": "national_society"},
+            headers=admin,
+        ).json()["items"]
+        if found or time.monotonic() > deadline:
+            [society] = found
+            return society
+        time.sleep(0.2)
+
+
+def client_of(api: httpx.Client, admin: dict[str, str], organization: dict, *roles: str) -> dict:
+    created = api.post(
+        f"/v1/organizations/{organization['id']}/clients",
+        json={"name": "API test client", "roles": list(roles)}, headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    return bearer(api, created.json()["client_id"], created.json()["client_secret"])
+
+
+@pytest.fixture(scope="session")
+def nepal(api: httpx.Client, admin: dict[str, str]) -> dict:
+    return national_society(api, admin, "NP")
+
+
+@pytest.fixture(scope="session")
+def lebanon(api: httpx.Client, admin: dict[str, str]) -> dict:
+    return national_society(api, admin, "LB")
+
+
+@pytest.fixture(scope="session")
+def nepal_caseworker(api, admin, nepal) -> dict[str, str]:
+    """A caseworker client of the Nepal Red Cross Society (demo data)."""
+    return client_of(api, admin, nepal, "caseworker")
+
+
+@pytest.fixture(scope="session")
+def lebanon_caseworker(api, admin, lebanon) -> dict[str, str]:
+    return client_of(api, admin, lebanon, "caseworker")
+
+
+@pytest.fixture(scope="session")
+def lebanon_admin(api, admin, lebanon) -> dict[str, str]:
+    return client_of(api, admin, lebanon, "org_admin")

@@ -1,0 +1,263 @@
+"""The OWASP API Security Top 10 (2023) items that apply to Waymark, each as named tests
+against the running standalone network, through the gateway."""
+
+import time
+import uuid
+
+import httpx
+import jwt
+
+from tests.e2e.flow import PERSON
+
+SERVICE = {
+    "name": "Shelter intake (test)", "description": "Emergency shelter", "status": "active",
+    "categories": ["legal"], "accepts_referrals": True, "languages": ["en"],
+    "populations": ["all_migrants"], "migration_stages": ["destination"],
+    "locations": [{
+        "name": "Safe house", "address": "12 Hidden Street", "city": "Beirut", "country": "LB",
+        "latitude": 33.8938, "longitude": 35.5018, "confidential": True,
+    }],
+}
+
+
+def created(response: httpx.Response) -> dict:
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def a_case(api, headers) -> dict:
+    return created(api.post("/v1/cases", headers=headers, json={
+        "person": PERSON, "vulnerabilities": ["domestic_worker"],
+    }))
+
+
+# API1:2023 Broken Object Level Authorization
+
+
+def test_api1_another_organisations_case_answers_404_like_a_missing_one(
+    api, nepal_caseworker, lebanon_caseworker
+):
+    case = a_case(api, nepal_caseworker)
+
+    theirs = api.get(f"/v1/cases/{case['id']}", headers=lebanon_caseworker)
+    missing = api.get(f"/v1/cases/{uuid.uuid4()}", headers=lebanon_caseworker)
+    patched = api.patch(
+        f"/v1/cases/{case['id']}", headers=lebanon_caseworker, json={"vulnerabilities": []}
+    )
+    journey = api.get(f"/v1/cases/{case['id']}/journey", headers=lebanon_caseworker)
+
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json()["detail"] == missing.json()["detail"]
+    assert patched.status_code == 404
+    assert journey.status_code == 404
+    assert api.get(f"/v1/cases/{case['id']}", headers=nepal_caseworker).status_code == 200
+
+
+def test_api1_another_organisations_cases_are_never_listed(
+    api, nepal_caseworker, lebanon_caseworker
+):
+    case = a_case(api, nepal_caseworker)
+
+    listed = api.get("/v1/cases", headers=lebanon_caseworker, params={"limit": 100}).json()
+
+    assert case["id"] not in {item["id"] for item in listed["items"]}
+
+
+# API2:2023 Broken Authentication
+
+
+def test_api2_forged_unsigned_expired_and_query_string_tokens_are_refused(api, nepal_caseworker):
+    genuine = nepal_caseworker["Authorization"].removeprefix("Bearer ")
+    claims = jwt.decode(genuine, options={"verify_signature": False})
+    now = int(time.time())
+    tokens = {
+        "alg none": jwt.encode({**claims, "roles": ["network_admin"]}, None, algorithm="none"),
+        "tampered": genuine[:-4] + ("AAAA" if not genuine.endswith("AAAA") else "BBBB"),
+        "expired": jwt.encode(
+            {**claims, "iat": now - 900, "exp": now - 60}, "k" * 32, algorithm="HS256",
+            headers={"kid": jwt.get_unverified_header(genuine)["kid"]},
+        ),
+    }
+
+    for reason, token in tokens.items():
+        response = api.get("/v1/cases", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, reason
+    in_url = api.get("/v1/cases", params={"access_token": genuine})
+    assert in_url.status_code == 401
+    assert api.get("/v1/cases").status_code == 401
+
+
+def test_api2_a_wrong_secret_and_an_unknown_client_get_one_answer(api):
+    wrong = api.post("/v1/auth/token", data={
+        "grant_type": "client_credentials", "client_id": "network-admin", "client_secret": "x",
+    })
+    unknown = api.post("/v1/auth/token", data={
+        "grant_type": "client_credentials", "client_id": "wm_nobody", "client_secret": "x",
+    })
+
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json()["detail"] == unknown.json()["detail"]
+
+
+# API3:2023 Broken Object Property Level Authorization
+
+
+def test_api3_a_patch_cannot_move_a_service_to_another_organisation(
+    api, lebanon_admin, lebanon, nepal
+):
+    service = created(api.post(
+        "/v1/services", headers=lebanon_admin, json={**SERVICE, "organization_id": lebanon["id"]}
+    ))
+
+    moved = api.patch(
+        f"/v1/services/{service['id']}", headers=lebanon_admin,
+        json={"organization_id": nepal["id"]},
+    )
+
+    assert moved.status_code == 422
+    after = api.get(f"/v1/services/{service['id']}", headers=lebanon_admin).json()
+    assert after["organization_id"] == lebanon["id"]
+
+
+def test_api3_a_patch_cannot_set_a_cases_organisation_or_a_referrals_status(
+    api, nepal_caseworker, lebanon
+):
+    case = a_case(api, nepal_caseworker)
+
+    moved = api.patch(
+        f"/v1/cases/{case['id']}", headers=nepal_caseworker,
+        json={"organization_id": lebanon["id"]},
+    )
+    status = api.patch(
+        f"/v1/referrals/{uuid.uuid4()}", headers=nepal_caseworker, json={"status": "completed"}
+    )
+
+    assert moved.status_code == 422
+    assert status.status_code == 405  # a status changes only through a checked transition
+
+
+def test_api3_a_confidential_locations_place_is_hidden_from_other_organisations(
+    api, lebanon_admin, lebanon, nepal_caseworker
+):
+    service = created(api.post(
+        "/v1/services", headers=lebanon_admin,
+        json={**SERVICE, "organization_id": lebanon["id"]},
+    ))
+
+    seen = api.get(f"/v1/services/{service['id']}", headers=nepal_caseworker).json()
+    owned = api.get(f"/v1/services/{service['id']}", headers=lebanon_admin).json()
+
+    [location] = seen["locations"]
+    assert location["name"] is None and location["address"] is None  # the city only
+    assert location["latitude"] is None and location["longitude"] is None
+    assert owned["locations"][0]["address"] == "12 Hidden Street"
+
+
+def test_api3_client_listings_never_show_a_secret(api, admin, nepal):
+    listed = api.get(f"/v1/organizations/{nepal['id']}/clients", headers=admin).json()
+
+    assert listed["items"]
+    assert all(set(item) == {
+        "client_id", "name", "roles", "organization_id", "created_at", "revoked_at",
+    } for item in listed["items"])
+
+
+# API4:2023 Unrestricted Resource Consumption
+
+
+def test_api4_pages_bodies_and_headers_are_capped(api, nepal_caseworker):
+    huge_page = api.get("/v1/cases", params={"limit": 101}, headers=nepal_caseworker)
+    huge_body = api.post(
+        "/v1/cases", headers={**nepal_caseworker, "Content-Type": "application/json"},
+        content=b'{"person": "' + b"x" * (1024 * 1024) + b'"}',
+    )
+    huge_headers = api.get(
+        "/v1/cases", headers={**nepal_caseworker, "X-Padding": "x" * 20000}
+    )
+
+    assert huge_page.status_code == 422
+    assert huge_body.status_code == 413
+    assert huge_headers.status_code == 431
+
+
+# API5:2023 Broken Function Level Authorization
+
+
+def test_api5_a_caseworker_cannot_use_admin_functions(api, nepal_caseworker, nepal):
+    organisation = api.post("/v1/organizations", headers=nepal_caseworker, json={
+        "name": "Self-made", "type": "cso", "country": "NP",
+    })
+    client = api.post(
+        f"/v1/organizations/{nepal['id']}/clients", headers=nepal_caseworker,
+        json={"name": "escalation", "roles": ["org_admin"]},
+    )
+    verified = api.patch(
+        f"/v1/organizations/{nepal['id']}", headers=nepal_caseworker, json={"verified": True}
+    )
+
+    assert organisation.status_code == 403
+    assert client.status_code == 403
+    assert verified.status_code == 403
+
+
+def test_api5_no_client_can_be_granted_network_admin(api, admin, nepal):
+    response = api.post(
+        f"/v1/organizations/{nepal['id']}/clients", headers=admin,
+        json={"name": "escalation", "roles": ["network_admin"]},
+    )
+
+    assert response.status_code == 422
+
+
+# API7:2023 Server Side Request Forgery
+
+
+def test_api7_webhooks_to_loopback_private_or_plain_http_targets_are_refused(
+    api, lebanon_admin
+):
+    targets = [
+        "https://127.0.0.1/hook", "https://10.0.0.7/hook", "https://169.254.169.254/latest",
+        "https://localhost/hook", "http://partner.example/hook", "https://[::1]/hook",
+    ]
+
+    statuses = [
+        api.post("/v1/subscriptions", headers=lebanon_admin, json={
+            "url": url, "event_types": ["referral.*"],
+        }).status_code
+        for url in targets
+    ]
+
+    assert statuses == [422] * len(targets)
+
+
+# API8:2023 Security Misconfiguration
+
+
+def test_api8_errors_are_problems_without_internals_and_405_names_allowed_methods(
+    api, nepal_caseworker
+):
+    broken = api.post(
+        "/v1/cases", headers={**nepal_caseworker, "Content-Type": "application/json"},
+        content=b'{"person": ',
+    )
+    wrong_method = api.put("/v1/cases", headers=nepal_caseworker, json={})
+
+    assert broken.status_code in (400, 422)
+    assert broken.headers["content-type"] == "application/problem+json"
+    assert "Traceback" not in broken.text and "File \"" not in broken.text
+    assert wrong_method.status_code == 405
+    assert set(wrong_method.headers["allow"].split(", ")) == {"GET", "POST"}
+    assert "server" not in {name.lower() for name in broken.headers} or (
+        "python" not in broken.headers["server"].lower()
+    )
+
+
+# API9:2023 Improper Inventory Management
+
+
+def test_api9_only_the_documented_version_is_served(api, nepal_caseworker):
+    document = api.get("/openapi.json").json()
+
+    assert all(path.startswith(("/v1/", "/.well-known/")) for path in document["paths"])
+    assert api.get("/v2/cases", headers=nepal_caseworker).status_code == 404
+    assert api.get("/v1/internal", headers=nepal_caseworker).status_code == 404
