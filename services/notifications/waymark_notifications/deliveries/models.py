@@ -16,7 +16,13 @@ class Delivery(SQLModel, table=True):
     """One event for one subscription; its id is the `webhook-id`, the same on every attempt."""
 
     __tablename__ = "notifications_deliveries"
-    __table_args__ = (Index("ix_notifications_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_notifications_deliveries_due", "status", "next_attempt_at"),
+        Index(
+            "ix_notifications_deliveries_due_per_subscription", "subscription_id", "status",
+            "next_attempt_at", "id",
+        ),
+    )
 
     id: uuid.UUID = Field(primary_key=True)
     subscription_id: uuid.UUID = Field(

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_notifications.deliveries.models import Delivery, DeliveryAttempt, DeliveryStatus
@@ -13,6 +13,23 @@ def _sendable(busy: set[uuid.UUID]):
     return and_(condition, Delivery.subscription_id.not_in(busy)) if busy else condition
 
 
+def _first_due_of_each_subscription(now: datetime, per_endpoint: int, busy: set[uuid.UUID]):
+    """Index lookups per subscription, so a long backlog costs nothing to look at."""
+    first_due = (
+        select(Delivery.id)
+        .where(Delivery.subscription_id == Subscription.id,
+               Delivery.status == DeliveryStatus.pending, Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(per_endpoint)
+        .correlate(Subscription)
+        .lateral("first_due")
+    )
+    query = select(first_due.c.id).select_from(Subscription).join(first_due, true()).where(
+        Subscription.enabled
+    )
+    return query.where(Subscription.id.not_in(busy)) if busy else query
+
+
 async def due(
     session: AsyncSession, *, now: datetime, limit: int, per_endpoint: int, busy: set[uuid.UUID],
     lock: bool,
@@ -20,19 +37,24 @@ async def due(
     """Up to `limit` due deliveries, at most `per_endpoint` of any one subscription and none of
     the `busy` ones, oldest first; with `lock`, rows another dispatcher holds are skipped."""
     is_due = and_(_sendable(busy), Delivery.next_attempt_at <= now)
-    ranked = (
-        select(Delivery.id, func.row_number().over(
-            partition_by=Delivery.subscription_id, order_by=(Delivery.next_attempt_at, Delivery.id)
-        ).label("rank"))
-        .join(Subscription, Subscription.id == Delivery.subscription_id)
-        .where(is_due)
-        .subquery()
-    )
+    if session.bind.dialect.name == "postgresql":
+        candidates = _first_due_of_each_subscription(now, per_endpoint, busy)
+    else:  # SQLite has no LATERAL; its databases are small
+        ranked = (
+            select(Delivery.id, func.row_number().over(
+                partition_by=Delivery.subscription_id,
+                order_by=(Delivery.next_attempt_at, Delivery.id),
+            ).label("rank"))
+            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .where(is_due)
+            .subquery()
+        )
+        candidates = select(ranked.c.id).where(ranked.c.rank <= per_endpoint)
     # `due` again outside: a row leased by another dispatcher meanwhile is re-checked on lock.
     query = (
         select(Delivery, Subscription)
         .join(Subscription, Subscription.id == Delivery.subscription_id)
-        .where(is_due, Delivery.id.in_(select(ranked.c.id).where(ranked.c.rank <= per_endpoint)))
+        .where(is_due, Delivery.id.in_(candidates))
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)
     )
