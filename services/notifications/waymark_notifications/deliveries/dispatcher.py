@@ -30,6 +30,7 @@ from waymark_notifications.webhooks.url_guard import UrlGuard
 log = logging.getLogger("waymark.notifications.dispatcher")
 LEASE_MARGIN_SECONDS = 5.0  # past the send timeout; a crashed sender's deliveries soon go again
 BUSY_RETRY_SECONDS = 0.01
+WAKE_BATCH = 8
 
 
 class Dispatcher:
@@ -102,6 +103,8 @@ class Dispatcher:
                 )
         for delivery, subscription in claimed:
             self._start(delivery, subscription)
+        if len(claimed) == free:
+            return self.poll_seconds  # every slot taken: a finishing send wakes the loop
         async with self._database.transaction() as session:
             next_due = await repository.next_due_at(session, self._busy_endpoints())
         if next_due is None:
@@ -135,7 +138,9 @@ class Dispatcher:
         self._in_flight[subscription_id] -= 1
         if self._in_flight[subscription_id] <= 0:
             del self._in_flight[subscription_id]
-        self.wake()
+        # Saturated, look again once a batch of slots is free: fewer, fuller passes.
+        if self.concurrency - len(self._tasks) >= WAKE_BATCH or len(self._tasks) < WAKE_BATCH:
+            self.wake()
 
     async def _deliver_logged(self, delivery: Delivery, subscription: Subscription) -> None:
         try:
