@@ -1,0 +1,136 @@
+"""Fan-out: every `service.updated` to 50 subscriptions on local receivers."""
+
+import asyncio
+import statistics
+import time
+
+from aiohttp import web
+
+from benchmarks.support import Bench, percentile
+from tests.e2e.flow import created, organisation_with_client, service_body
+
+SUBSCRIPTIONS = 50
+SATURATING_EVENTS = 200
+PACED_EVENTS = 100
+PACED_PER_SECOND = 5
+HOLD_SECONDS = 3600  # the timing-out endpoint answers only after the delivery timeout
+
+
+class Receivers:
+    """One local server; each subscription has its path; arrivals keyed by (path, event)."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[tuple[str, int], float] = {}
+        self.runner: web.AppRunner | None = None
+        self.base = ""
+
+    async def receive(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.arrivals.setdefault(
+            (request.match_info["path"], body["data"]["response_time_hours"]), time.time()
+        )
+        return web.Response(status=204)
+
+    async def hang(self, _request: web.Request) -> web.Response:
+        await asyncio.sleep(HOLD_SECONDS)
+        return web.Response(status=204)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/slow", self.hang)
+        app.router.add_post("/hooks/{path}", self.receive)
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+
+    async def until_arrived(self, batch: set[int], count: int, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and sum(
+            1 for _, hours in list(self.arrivals) if hours in batch
+        ) < count:
+            await asyncio.sleep(0.1)
+
+
+async def measure(bench: Bench) -> str:
+    client = bench.client
+    receivers = Receivers()
+    await receivers.start()
+    organisation, headers = await organisation_with_client(client, bench.admin, "Fan-out", "LB")
+    service = await created(await client.post(
+        "/v1/services", headers=headers, json=service_body(organisation["id"], "LB", "Beirut")))
+    for number in range(SUBSCRIPTIONS):
+        await created(await client.post("/v1/subscriptions", headers=headers, json={
+            "url": f"{receivers.base}/hooks/{number}", "event_types": ["service.updated"]}))
+    counter = iter(range(1, 8761))
+    committed: dict[int, float] = {}
+
+    async def update(at: float) -> None:
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
+        hours = next(counter)
+        response = await client.patch(
+            f"/v1/services/{service['id']}", headers=headers, json={"response_time_hours": hours})
+        committed[hours] = time.time()
+        assert response.status_code == 200, response.text
+
+    async def run(events: int, per_second: float | None) -> tuple[set[int], float]:
+        receivers.arrivals.clear()
+        start = time.monotonic() + 0.2
+        if per_second is None:  # as fast as the registry takes them, one after the other
+            first = time.time()
+            for _ in range(events):
+                await update(0)
+        else:
+            first = time.time() + 0.2
+            await asyncio.gather(*(update(start + n / per_second) for n in range(events)))
+        batch = set(list(committed)[-events:])
+        await receivers.until_arrived(batch, events * SUBSCRIPTIONS, 300)
+        return batch, first
+
+    def latencies(batch: set[int]) -> list[float]:
+        return sorted(
+            (arrived - committed[hours]) * 1000
+            for (_, hours), arrived in receivers.arrivals.items() if hours in batch
+        )
+
+    batch, first = await run(SATURATING_EVENTS, None)
+    arrived = [at for (_, hours), at in receivers.arrivals.items() if hours in batch]
+    throughput = len(arrived) / (max(arrived) - first)
+    saturated = latencies(batch)
+
+    paced = latencies((await run(PACED_EVENTS, PACED_PER_SECOND))[0])
+    await created(await client.post("/v1/subscriptions", headers=headers, json={
+        "url": f"{receivers.base}/slow", "event_types": ["service.updated"]}))
+    with_slow = latencies((await run(PACED_EVENTS, PACED_PER_SECOND))[0])
+    await receivers.runner.cleanup()
+
+    def row(name: str, values: list[float], expected: int) -> str:
+        return (f"| {name} | {len(values)} of {expected} | {statistics.median(values):.1f} ms "
+                f"| {percentile(values, 0.99):.1f} ms |")
+
+    change = (percentile(with_slow, 0.99) / percentile(paced, 0.99) - 1) * 100
+    return f"""## Fan-out
+
+One organisation's service is updated through the gateway (`PATCH /v1/services/{{id}}`, so the
+registry commits and publishes `service.updated`); {SUBSCRIPTIONS} subscriptions to it point at
+local receivers (one aiohttp server, a path each). Latency runs from the PATCH response (sent
+after the commit) to each webhook's arrival. Scaled down from the issue's 1,000 events so the
+section stays within minutes: {SATURATING_EVENTS} events back to back for the throughput, then
+{PACED_EVENTS} events at {PACED_PER_SECOND}/s ({PACED_PER_SECOND * SUBSCRIPTIONS} deliveries/s
+offered) without and with a {SUBSCRIPTIONS + 1}st subscription whose endpoint never answers
+within the delivery timeout.
+
+| | deliveries/s | target |
+|---|---|---|
+| sustained, {SATURATING_EVENTS} events × {SUBSCRIPTIONS} subscriptions | **{throughput:.0f}** | ≥ 1,000 |
+
+| run | arrived | median | p99 |
+|---|---|---|---|
+{row("back to back (saturated)", saturated, SATURATING_EVENTS * SUBSCRIPTIONS)}
+{row(f"{PACED_PER_SECOND} events/s", paced, PACED_EVENTS * SUBSCRIPTIONS)}
+{row(f"{PACED_PER_SECOND} events/s + one timing-out endpoint", with_slow, PACED_EVENTS * SUBSCRIPTIONS)}
+
+Targets when not saturated: median ≤ 20 ms, p99 ≤ 100 ms; the timing-out endpoint may change
+the others' p99 by at most 10 %: measured **{change:+.0f} %**.
+"""
