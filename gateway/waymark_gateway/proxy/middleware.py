@@ -172,11 +172,11 @@ class GatewayProxy:
         self, app: ASGIApp, *, upstreams: Upstreams, authenticator: Authenticator,
         rate_limits: RateLimits, route_timeouts: RouteTimeouts,
     ) -> None:
-        self.route_timeouts = route_timeouts
         self.app = app
         self.upstreams = upstreams
         self.authenticator = authenticator
         self.rate_limits = rate_limits
+        self.route_timeouts = route_timeouts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -21,6 +21,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.auth import Identity
 from waymark_kernel.problems import Problem
 
@@ -164,7 +165,7 @@ class RateLimits:
         self._paused_until = 0.0
 
     @classmethod
-    def from_settings(cls, settings) -> "RateLimits":  # GatewaySettings; imported lazily there
+    def from_settings(cls, settings: GatewaySettings) -> "RateLimits":
         store: BucketStore = (
             RedisBuckets(
                 settings.redis_url, prefix=settings.redis_key_prefix,

@@ -377,10 +377,13 @@ class CircuitBreaker:
 
 
 class Unavailable(Problem):
-    def __init__(self, name: str, retry_after: int, reason: str) -> None:
+    """503 at once: the circuit is open, or the upstream has too many calls in flight."""
+
+    def __init__(self, name: str, retry_after: int, *, busy: bool) -> None:
+        reason = "busy with other requests" if busy else "unavailable"
         super().__init__(
             503, f"The {name} service is {reason}; retry after the Retry-After delay.",
-            kind="upstream-overloaded" if reason.startswith("busy") else "upstream-circuit-open",
+            kind="upstream-overloaded" if busy else "upstream-circuit-open",
             headers={"Retry-After": str(retry_after)},
         )
 
@@ -417,10 +420,10 @@ class Upstreams:
         breaker = self.breakers[name]
         if breaker.opened_at is not None and not await self._probe(name):
             UPSTREAM_REFUSALS.labels(name, "circuit_open").inc()
-            raise Unavailable(name, breaker.retry_after(), "unavailable")
+            raise Unavailable(name, breaker.retry_after(), busy=False)
         if self.in_flight[name] >= self.max_concurrent:
             UPSTREAM_REFUSALS.labels(name, "busy").inc()
-            raise Unavailable(name, 1, "busy with other requests")
+            raise Unavailable(name, 1, busy=True)
         self.in_flight[name] += 1
         try:
             response = await self._call(
