@@ -42,6 +42,24 @@ async def feed_ids(network, organization_id: uuid.UUID) -> list[str]:
         after = page["next_cursor"]
 
 
+async def enqueued_deliveries(database_url: str) -> list:
+    """(subscription_id, event_id) of every delivery, read from the service's database."""
+    for attempt in range(50):  # a PostgreSQL shared with parallel runs may be full a moment
+        try:
+            connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+            break
+        except asyncpg.TooManyConnectionsError:
+            if attempt == 49:
+                raise
+            await asyncio.sleep(0.2)
+    try:
+        return await connection.fetch(
+            "SELECT subscription_id, event_id FROM notifications_deliveries"
+        )
+    finally:
+        await connection.close()
+
+
 async def until(check, seconds: float = 60) -> None:
     async def polled() -> None:
         while not await check():
@@ -177,13 +195,7 @@ async def test_filters_wildcards_and_a_rotated_secret(network, database_url) -> 
     async def consumed() -> bool:  # deliveries are enqueued with the feed row, in one commit
         return elsewhere.id in await feed_ids(network, other)
     await until(consumed)
-    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-    try:
-        rows = await connection.fetch(
-            "SELECT subscription_id, event_id FROM notifications_deliveries"
-        )
-    finally:
-        await connection.close()
+    rows = await enqueued_deliveries(database_url)
     enqueued: dict[str, set[str]] = {}
     for row in rows:
         enqueued.setdefault(str(row["subscription_id"]), set()).add(str(row["event_id"]))
