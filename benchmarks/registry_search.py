@@ -14,7 +14,9 @@ import time
 import uuid
 from pathlib import Path
 
+import asyncpg
 import httpx
+from waymark_kernel.testing import POSTGRES_ADMIN_DSN
 from waymark_registry.taxonomy.service import CODES
 
 from benchmarks.support import Bench
@@ -138,10 +140,31 @@ def wrk_paths(base_url: str, token: str, paths: list[str], seconds: int) -> dict
     finally:
         Path(script.name).unlink()
     figures = dict(re.findall(r"^(\w+) (\d+)$", output, re.MULTILINE))
-    if int(figures["non2xx"]):
-        raise RuntimeError(f"wrk saw errors:\n{output}")
     return {"p50": int(figures["p50_us"]) / 1000, "p95": int(figures["p95_us"]) / 1000,
-            "rps": int(figures["requests"]) / seconds}
+            "rps": int(figures["requests"]) / seconds, "errors": int(figures["non2xx"])}
+
+
+async def outbox_drained(limit_seconds: float) -> tuple[float, bool]:
+    """Waits until the registry's relay has published the import's events (they load the
+    whole network); the newest bench registry database is this run's."""
+    started = time.perf_counter()
+    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        name = await connection.fetchval(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'bench%registry' "
+            "ORDER BY oid DESC LIMIT 1"
+        )
+    finally:
+        await connection.close()
+    registry = await asyncpg.connect(POSTGRES_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        while time.perf_counter() - started < limit_seconds:
+            if not await registry.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
+                return time.perf_counter() - started, True
+            await asyncio.sleep(2)
+    finally:
+        await registry.close()
+    return time.perf_counter() - started, False
 
 
 async def measure(bench: Bench) -> str:
@@ -154,6 +177,13 @@ async def measure(bench: Bench) -> str:
         import_seconds = time.perf_counter() - started
         response.raise_for_status()
         report = response.json()
+    print(f"registry_search: imported in {import_seconds:.1f} s: {report}", flush=True)
+    waited, drained = await outbox_drained(240)
+    relay = (
+        f"were all published by the outbox relay {waited:.0f} s after the import, before the "
+        "searches" if drained else "were still being published by the outbox relay (and "
+        "consumed by the other services) during the searches: the wait is capped at 240 s"
+    )
     token = bench.admin["Authorization"]
     texts, radii = text_queries(rng, 500), radius_queries(rng, 500)
     await asyncio.to_thread(wrk_paths, registry, token, texts + radii, 10)  # warm caches
@@ -172,6 +202,8 @@ to the registry, each request another of 500 queries, after a 10 s warm-up.
 | | figure | target |
 |---|---|---|
 | import of the dataset | {import_seconds:.1f} s | ≤ 60 s |
-| search `q` + `category` + `country` | p95 {text['p95']:.1f} ms (median {text['p50']:.1f} ms, {text['rps']:.0f}/s) | p95 ≤ 30 ms |
-| search radius 50 km + `category` | p95 {radius['p95']:.1f} ms (median {radius['p50']:.1f} ms, {radius['rps']:.0f}/s) | p95 ≤ 30 ms |
+| search `q` + `category` + `country` | p95 {text['p95']:.1f} ms (median {text['p50']:.1f} ms, {text['rps']:.0f}/s, {text['errors']} non-2xx) | p95 ≤ 30 ms |
+| search radius 50 km + `category` | p95 {radius['p95']:.1f} ms (median {radius['p50']:.1f} ms, {radius['rps']:.0f}/s, {radius['errors']} non-2xx) | p95 ≤ 30 ms |
+
+The import's {created + report['organizations']['created']:,} events {relay}.
 """
