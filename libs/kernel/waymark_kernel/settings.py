@@ -63,10 +63,6 @@ class Settings(BaseSettings):
     encryption_previous_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # How long a receiver keeps a referral's shared person data after the referral ended.
     referral_retention_days: int = 90
-    # Keys that sealed older records, comma-separated; each is known by its key id.
-    encryption_previous_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    # How long a receiver keeps a referral's shared person data after the referral ended.
-    referral_retention_days: int = 90
 
     webhook_allow_insecure: bool = False
     # NoDecode: the environment gives "5,300,1800", not JSON; the validator splits it.
@@ -88,13 +84,6 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     rate_limit: str = "600/minute"
     log_level: str = "INFO"
-
-    @field_validator("encryption_previous_keys", mode="before")
-    @classmethod
-    def _comma_separated_keys(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
 
     @field_validator("encryption_previous_keys", mode="before")
     @classmethod
