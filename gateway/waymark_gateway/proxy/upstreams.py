@@ -477,18 +477,21 @@ class Upstreams:
         if not breaker.may_probe():
             return False
         try:
-            async with asyncio.timeout(self.health_timeout):
-                response = await self.by_name[name].request(
-                    "GET", b"/healthz", b"", [(b"accept", b"application/json")], b""
-                )
+            await self._healthz(name)
         except (UpstreamError, TimeoutError):
-            breaker.failed()
-            return False
-        if response.status != 200:
             breaker.failed()
             return False
         breaker.succeeded()
         return True
+
+    async def _healthz(self, name: str) -> None:
+        """The upstream's /healthz, asked directly (past the breaker): 200 or an error."""
+        async with asyncio.timeout(self.health_timeout):
+            response = await self.by_name[name].request(
+                "GET", b"/healthz", b"", [(b"accept", b"application/json")], b""
+            )
+        if response.status != 200:
+            raise UpstreamError(f"/healthz answered {response.status}")
 
     def states(self) -> dict[str, dict[str, object]]:
         return {
@@ -512,11 +515,12 @@ class Upstreams:
         return await self.request(name, "GET", path.encode(), b"", headers, b"")
 
     def health_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        """Readiness: each upstream's /healthz, asked past its circuit breaker; an answer
+        closes an open circuit, a failure does not count towards opening one."""
         def check(name: str) -> Callable[[], Awaitable[None]]:
             async def healthy() -> None:
-                async with asyncio.timeout(self.health_timeout):
-                    response = await self.get(name, "/healthz")
-                if response.status != 200:
-                    raise UpstreamError(f"/healthz answered {response.status}")
+                await self._healthz(name)
+                if self.breakers[name].opened_at is not None:
+                    self.breakers[name].succeeded()
             return healthy
         return {name: check(name) for name in self.by_name}
