@@ -1,5 +1,7 @@
 """The gateway's `/readyz`: its database and each upstream, with each upstream's circuit state."""
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -12,13 +14,17 @@ router = APIRouter()
 async def readyz(request: Request) -> JSONResponse:
     upstreams: Upstreams = request.app.state.upstreams
     checks = {"database": request.app.state.database.ping, **upstreams.health_checks()}
-    results: dict[str, str] = {}
-    for name, check in checks.items():
+
+
+    async def outcome(check) -> str:
         try:
             await check()
-            results[name] = "ok"
+            return "ok"
         except Exception as exc:  # noqa: BLE001 - readiness reports any failure
-            results[name] = f"unavailable: {type(exc).__name__}"
+            return f"unavailable: {type(exc).__name__}"
+
+    # All at once: readiness answers as fast as the slowest dependency, not their sum.
+    results = dict(zip(checks, await asyncio.gather(*map(outcome, checks.values())), strict=True))
     ready = all(value == "ok" for value in results.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": results,
