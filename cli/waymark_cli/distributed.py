@@ -55,7 +55,8 @@ async def up(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await _wait_ready(settings, children)
+        if not await _wait_ready(settings, children, stop):
+            return
         if settings.seed_demo:
             async with httpx.AsyncClient(base_url=settings.gateway_url, timeout=30) as client:
                 await demo.seed(client, settings.admin_secret, settings.data_dir / "demo-credentials.json")
@@ -63,6 +64,8 @@ async def up(settings: Settings) -> None:
         waiters = [asyncio.create_task(child.wait()) for child in children]
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait([stopped, *waiters], return_when=asyncio.FIRST_COMPLETED)
+        if not stop.is_set():
+            raise SystemExit("a part of the network exited; stopping the others")
     finally:
         for child in children:
             if child.returncode is None:
@@ -72,14 +75,18 @@ async def up(settings: Settings) -> None:
                 await asyncio.wait_for(child.wait(), timeout=15)
 
 
-async def _wait_ready(settings: Settings, children, timeout: float = 60) -> None:
+async def _wait_ready(settings: Settings, children, stop: asyncio.Event, timeout: float = 60) -> bool:
+    """True once the gateway is ready; False when interrupted first."""
     deadline = asyncio.get_running_loop().time() + timeout
     async with httpx.AsyncClient(timeout=2) as client:
         while asyncio.get_running_loop().time() < deadline:
+            # A part that exits cleanly was interrupted with us (same process group).
+            if stop.is_set() or any(child.returncode == 0 for child in children):
+                return False
             if any(child.returncode is not None for child in children):
                 raise SystemExit("a part of the network exited during start-up")
             with contextlib.suppress(httpx.HTTPError):
                 if (await client.get(f"{settings.gateway_url}/readyz")).status_code == 200:
-                    return
+                    return True
             await asyncio.sleep(0.25)
     raise SystemExit("the network did not become ready in time")
