@@ -43,6 +43,10 @@ async def up(settings: Settings) -> None:
     settings = with_local_keys(settings.model_copy(update={
         "admin_client_secret": environment["WAYMARK_ADMIN_CLIENT_SECRET"]}))
     environment["WAYMARK_ENCRYPTION_KEY"] = settings.encryption_key
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     await migrate(settings, list(PARTS))
     children = [
         await asyncio.create_subprocess_exec(
@@ -50,10 +54,6 @@ async def up(settings: Settings) -> None:
         )
         for part in PARTS
     ]
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     try:
         if not await _wait_ready(settings, children, stop):
             return
