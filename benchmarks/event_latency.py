@@ -31,8 +31,8 @@ async def measure(bench: Bench) -> str:
     await site.start()
     receiver_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hooks"
 
-    _, sender_headers = await organisation_with_client(client, bench.admin, "Bench sender", "NP")
-    receiver, receiver_headers = await organisation_with_client(client, bench.admin, "Bench receiver", "LB")
+    _, sender_headers = await organisation_with_client(client, bench.admin, "Latency sender", "NP")
+    receiver, receiver_headers = await organisation_with_client(client, bench.admin, "Latency receiver", "LB")
     service = await created(await client.post(
         "/v1/services", headers=receiver_headers, json=service_body(receiver["id"], "LB", "Beirut")))
     await created(await client.post("/v1/subscriptions", headers=receiver_headers, json={
