@@ -45,22 +45,36 @@ async def run_standalone(settings: Settings) -> None:
             gateway, host=settings.host, port=settings.port, log_config=None, access_log=False,
             lifespan="on",
         ))
-        announce = asyncio.create_task(_when_started(server, settings))
+        seeded = asyncio.Event()
+
+        async def demo_data_in_place() -> None:
+            if not seeded.is_set():
+                raise RuntimeError("the demo network is still being created")
+
+        gateway.state.readiness = {"demo_data": demo_data_in_place}
+        announce = asyncio.create_task(_when_started(server, settings, seeded))
         try:
             await server.serve()
         finally:
             announce.cancel()
 
 
-async def _when_started(server: uvicorn.Server, settings: Settings) -> None:
+async def _when_started(server: uvicorn.Server, settings: Settings, seeded: asyncio.Event) -> None:
+    """Seed the demo network through the API; /readyz answers 200 only after that."""
     while not server.started:
         await asyncio.sleep(0.05)
     credentials_file = settings.data_dir / "demo-credentials.json"
     if settings.should_seed_demo:
-        async with httpx.AsyncClient(base_url=settings.gateway_url, timeout=30) as client:
-            created = await demo.seed(client, settings.admin_secret, credentials_file)
+        try:
+            async with httpx.AsyncClient(base_url=settings.gateway_url, timeout=30) as client:
+                created = await demo.seed(client, settings.admin_secret, credentials_file)
+        except Exception:
+            log.exception("the demo network could not be created; stopping")
+            server.should_exit = True
+            return
         if created:
             log.info("demo network seeded", extra={"organizations": len(created)})
+    seeded.set()
     print(banner(settings, credentials_file), flush=True)
 
 

@@ -13,8 +13,11 @@ router = APIRouter()
 @router.get("/readyz", include_in_schema=False)
 async def readyz(request: Request) -> JSONResponse:
     upstreams: Upstreams = request.app.state.upstreams
-    checks = {"database": request.app.state.database.ping, **upstreams.health_checks()}
-
+    checks = {
+        "database": request.app.state.database.ping, **upstreams.health_checks(),
+        # Checks a launcher adds, e.g. standalone mode's demo data being in place.
+        **getattr(request.app.state, "readiness", {}),
+    }
 
     async def outcome(check) -> str:
         try:

@@ -1,6 +1,5 @@
 """One standalone network (`waymark run`, demo data) for the API-level tests of this folder."""
 
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -38,16 +37,11 @@ def admin(api: httpx.Client) -> dict[str, str]:
 
 
 def national_society(api: httpx.Client, admin: dict[str, str], country: str) -> dict:
-    deadline = time.monotonic() + 60
-    while True:  # the demo data is seeded right after start-up
-        found = api.get(
-            "/v1/organizations", params={"country": country, "type": "national_society"},
-            headers=admin,
-        ).json()["items"]
-        if found or time.monotonic() > deadline:
-            [society] = found
-            return society
-        time.sleep(0.2)
+    [society] = api.get(  # the network is ready only once the demo data is in place
+        "/v1/organizations", params={"country": country, "type": "national_society"},
+        headers=admin,
+    ).json()["items"]
+    return society
 
 
 def client_of(api: httpx.Client, admin: dict[str, str], organization: dict, *roles: str) -> dict:

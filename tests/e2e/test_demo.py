@@ -1,0 +1,37 @@
+"""`make run` as a new user meets it: once /readyz answers, the demo network is all there."""
+
+import json
+import stat
+from pathlib import Path
+
+import httpx
+from waymark_cli.demo import COUNTRIES
+
+from tests.e2e.flow import token
+from tests.e2e.support import ADMIN_SECRET, start, stop
+
+
+async def test_the_demo_network_is_in_place_when_the_network_is_ready(tmp_path: Path) -> None:
+    network = start("run", tmp_path, {"WAYMARK_SEED_DEMO": "true"})
+    try:
+        async with httpx.AsyncClient(base_url=network.base_url, timeout=30) as client:
+            admin = await token(client, "network-admin", ADMIN_SECRET)
+            countries = (await client.get("/v1/countries", headers=admin)).json()["items"]
+            assert {country["code"] for country in countries} == {c.code for c in COUNTRIES}
+            assert all(country["national_society"]["organization_id"] for country in countries)
+
+            credentials_file = network.data_dir / "demo-credentials.json"
+            assert stat.S_IMODE(credentials_file.stat().st_mode) == 0o600
+            credentials = json.loads(credentials_file.read_text())
+            assert len(credentials) == 2 * len(COUNTRIES)
+            nepal = next(c for c in credentials if c["organization"] == "Nepal Red Cross Society")
+            caseworker = await token(client, nepal["client_id"], nepal["client_secret"])
+            services = await client.get(
+                "/v1/services", headers=caseworker, params={"country": "NP", "limit": 100})
+            assert len(services.json()["items"]) == 3
+            assert all("(demo)" in service["name"] for service in services.json()["items"])
+            cases = await client.get("/v1/cases", headers=caseworker)
+            assert cases.status_code == 200 and cases.json()["items"] == []
+    finally:
+        stop(network)
+    assert "ready at" in network.log.read_text()
