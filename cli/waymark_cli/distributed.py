@@ -71,8 +71,12 @@ async def up(settings: Settings) -> None:
             if child.returncode is None:
                 child.terminate()
         for child in children:
-            with contextlib.suppress(ProcessLookupError):
+            try:
                 await asyncio.wait_for(child.wait(), timeout=15)
+            except TimeoutError:  # a part stuck in its shutdown must not outlive the network
+                with contextlib.suppress(ProcessLookupError):
+                    child.kill()
+                await child.wait()
 
 
 async def _wait_ready(settings: Settings, children, stop: asyncio.Event, timeout: float = 60) -> bool:
