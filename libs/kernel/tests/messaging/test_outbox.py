@@ -120,6 +120,36 @@ async def test_events_stay_in_the_outbox_while_the_broker_is_down_and_go_out_in_
     ]
 
 
+async def test_while_the_broker_is_down_commits_do_not_make_the_relay_retry_each_time(
+    database, broker, new_event, eventually
+):
+    arrived: list[int] = []
+
+    async def remember(event: CloudEvent) -> None:
+        arrived.append(event.data["version"])
+
+    await broker.consume("all", ["#"], remember)
+    await broker.close()
+    relay = OutboxRelay(database, broker, poll_seconds=2)
+    async with running(relay):
+
+        async def head_tried() -> bool:
+            return (await outbox_state(database))[:1] == [(0, False, 1)]
+
+        await record(database, new_event(0))
+        assert await eventually(head_tried, timeout=5)
+        for n in range(1, 11):  # each commit wakes the relay, which is backing off
+            await record(database, new_event(n))
+        assert [attempts for _, _, attempts in await outbox_state(database)] == [1] + [0] * 10
+
+        await broker.start()
+
+        async def all_arrived() -> bool:
+            return arrived == list(range(11))
+
+        assert await eventually(all_arrived, timeout=15)
+
+
 async def test_a_commit_through_another_database_object_wakes_the_relay_through_notify(
     postgres, broker, new_event, eventually
 ):

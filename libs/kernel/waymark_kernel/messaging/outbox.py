@@ -15,7 +15,7 @@ from sqlmodel import Field, SQLModel
 
 from waymark_kernel.db import Database, after_commit
 from waymark_kernel.events import CloudEvent, EventData, utcnow
-from waymark_kernel.messaging.broker import Broker, PublishFailed
+from waymark_kernel.messaging.broker import Broker, PublishFailed, backoff
 from waymark_kernel.wakeup import wait_until_woken
 
 log = logging.getLogger("waymark.outbox")
@@ -54,12 +54,14 @@ async def record_event(session: AsyncSession, source: str, event_type: str, data
 
 class OutboxRelay:
     def __init__(
-        self, database: Database, broker: Broker, *, poll_seconds: float = 1.0, batch_size: int = 100
+        self, database: Database, broker: Broker, *, poll_seconds: float = 1.0, batch_size: int = 100,
+        max_backoff_seconds: float = 10.0,
     ) -> None:
         self.database = database
         self.broker = broker
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
+        self.max_backoff_seconds = max_backoff_seconds
         self._wakeup = asyncio.Event()
         database.on_outbox_commit = self.wake
 
@@ -68,6 +70,11 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch in order; returns how many were confirmed."""
+        published, _ = await self._publish_batch()
+        return published
+
+    async def _publish_batch(self) -> tuple[int, bool]:
+        """(confirmed, blocked): blocked when the broker refused the head of the line."""
         async with self.database.transaction() as session:
             query = (
                 select(OutboxMessage)
@@ -78,7 +85,7 @@ class OutboxRelay:
             if not self.database.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
             messages = (await session.execute(query)).scalars().all()
-            confirmed = []
+            confirmed, blocked = [], False
             for message in messages:
                 try:
                     await self.broker.publish(CloudEvent.model_validate_json(message.body))
@@ -90,6 +97,7 @@ class OutboxRelay:
                         update(OutboxMessage).where(OutboxMessage.id == message.id)
                         .values(attempts=OutboxMessage.attempts + 1)
                     )
+                    blocked = True
                     break  # keep the order: later events wait for this one
                 confirmed.append(message.id)
             if confirmed:
@@ -97,18 +105,25 @@ class OutboxRelay:
                     update(OutboxMessage).where(OutboxMessage.id.in_(confirmed))
                     .values(published_at=utcnow())
                 )
-            return len(confirmed)
+            return len(confirmed), blocked
 
     async def run(self) -> None:
         listener = await self._listen()
         try:
+            failures = 0
             while True:
                 self._wakeup.clear()
                 try:
-                    published = await self.publish_pending()
+                    published, blocked = await self._publish_batch()
                 except Exception:
                     log.exception("outbox relay pass failed")
-                    published = 0
+                    published, blocked = 0, True
+                if blocked:
+                    # Commits keep waking the relay while the broker is away: back off instead.
+                    failures += 1
+                    await asyncio.sleep(backoff(self.poll_seconds, failures, self.max_backoff_seconds))
+                    continue
+                failures = 0
                 if published == self.batch_size:
                     continue
                 await wait_until_woken(self._wakeup, self.poll_seconds)
