@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 
 from waymark_gateway.identity.authentication import Authenticator, ExternalIssuer, RevokedClients
 from waymark_gateway.identity.keys import jwks_document, load_or_create_signing_key
+from waymark_gateway.identity.router import built_in_router, replaced_router
 from waymark_gateway.identity.router import router as identity_router
 from waymark_gateway.identity.service import Issuer
 from waymark_gateway.openapi.merge import MergedDocument
@@ -117,6 +118,8 @@ def create_app(
     app.include_router(operations_router)
     app.include_router(openapi_router)
     app.include_router(identity_router)
+    # An external issuer replaces the built-in one: its routes answer a problem saying so.
+    app.include_router(built_in_router if external is None else replaced_router)
     # Innermost user middleware: the request-id and metrics layer wraps proxied calls too.
     app.user_middleware.append(Middleware(
         GatewayProxy, upstreams=pool, authenticator=app.state.token_verifier,

@@ -21,7 +21,7 @@ class GatewaySettings(Settings):
     previous_signing_key_files: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     # How often each replica reloads the revoked clients from the database.
     revocation_refresh_seconds: float = Field(default=5.0, gt=0)
-    # An external OpenID Connect issuer whose tokens are accepted beside the built-in one's.
+    # An external OpenID Connect issuer whose tokens are accepted instead of the built-in one's.
     oidc_discovery_url: str | None = None
     oidc_audience: str | None = None
     oidc_organization_claim: str = "org"

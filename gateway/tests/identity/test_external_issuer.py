@@ -1,5 +1,6 @@
 """An external OpenID Connect issuer, played by a local fake with its own RSA keys and discovery
-document: its tokens are accepted, and the services get a gateway-issued token instead."""
+document: its tokens are accepted instead of the built-in issuer's, and the services get a
+gateway-issued token in their place."""
 
 import time
 import uuid
@@ -108,3 +109,50 @@ async def test_bad_external_tokens_are_refused_before_the_service(external):
 
     assert statuses == dict.fromkeys(tokens, 401)
     assert referrals.state.calls == []
+
+
+async def test_the_built_in_token_endpoint_and_its_clients_are_replaced(external):
+    fake, gateway, _ = external
+
+    token = await gateway.client.post("/v1/auth/token", data={
+        "grant_type": "client_credentials", "client_id": "network-admin",
+        "client_secret": gateway.admin_secret,
+    })
+    clients = await gateway.client.get(
+        f"/v1/organizations/{ORGANIZATION}/clients",
+        headers={"Authorization": f"Bearer {fake.token(realm_access={'roles': ['org_admin']})}"},
+    )
+    document = (await gateway.client.get("/openapi.json")).json()
+
+    assert token.status_code == clients.status_code == 404
+    assert token.headers["content-type"] == "application/problem+json"
+    problem = token.json()
+    assert problem["type"] == "https://waymark.network/problems/built-in-issuer-replaced"
+    assert f"{fake.url}/.well-known/openid-configuration" in problem["detail"]
+    assert "access_token" not in problem
+    assert clients.json()["type"] == problem["type"]
+    assert not {"/v1/auth/token", "/v1/organizations/{organization_id}/clients"} & set(
+        document["paths"]
+    )
+    assert "/.well-known/jwks.json" in document["paths"]  # the services still need its keys
+
+
+async def test_built_in_tokens_are_refused_at_the_gateway(external):
+    fake, gateway, referrals = external
+    admin = gateway.signing_key.issue(
+        subject="network-admin", organization_id=None, roles=["network_admin"],
+        issuer="waymark", audience="waymark-api", ttl_seconds=300,
+    )
+
+    built_in = await gateway.client.get(
+        "/v1/cases", headers=gateway.headers(ORGANIZATION, CASEWORKER)
+    )
+    as_admin = await gateway.client.get("/v1/cases", headers={"Authorization": f"Bearer {admin}"})
+    external_token = await gateway.client.get(
+        "/v1/cases", headers={"Authorization": f"Bearer {fake.token()}"}
+    )
+
+    assert built_in.status_code == as_admin.status_code == 401
+    assert "OpenID Connect issuer" in built_in.json()["detail"]
+    assert external_token.status_code == 200
+    assert len(referrals.state.calls) == 1  # only the external token's call reached the service

@@ -1,5 +1,5 @@
-"""Who is calling: a token of the built-in issuer, or of the external OpenID Connect issuer when
-one is configured — never one of a revoked client.
+"""Who is calling: a token of the built-in issuer, or, when an external OpenID Connect issuer is
+configured, a token of that issuer instead — never one of a revoked client.
 
 Services trust only the gateway's keys, so a caller with an external token is passed on with a
 short-lived token the gateway issues itself for the same identity."""
@@ -177,10 +177,12 @@ class Authenticator:
 
     async def authenticate(self, token: str) -> tuple[Identity, str | None]:
         """The caller, and the bearer token to pass on instead of the caller's (or None)."""
-        if self.external is not None and await self._is_external(token):
+        if self.external is None:
+            identity, forwarded = await self.own.verify(token), None
+        elif await self._is_external(token):
             identity, forwarded = await self._external(token)
         else:
-            identity, forwarded = await self.own.verify(token), None
+            raise Unauthenticated("Only tokens of this network's OpenID Connect issuer are accepted.")
         if identity.subject in self.revoked.client_ids:
             raise Unauthenticated("This client's access has been revoked.")
         return identity, forwarded

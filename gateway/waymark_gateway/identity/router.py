@@ -13,9 +13,13 @@ from waymark_gateway.proxy.upstreams import Upstreams
 from waymark_kernel.api import Cursor, Limit, Page
 from waymark_kernel.auth import CurrentIdentity, Identity, bearer_token
 from waymark_kernel.db import SessionDep
-from waymark_kernel.problems import Forbidden
+from waymark_kernel.problems import Forbidden, Problem
 
 router = APIRouter(tags=["identity"])
+# The token endpoint and the clients it knows, replaced by `replaced_router` when an external
+# OpenID Connect issuer is configured.
+built_in_router = APIRouter(tags=["identity"])
+replaced_router = APIRouter(include_in_schema=False)
 PUBLIC = {"security": []}
 TOKEN_REQUEST_DOCUMENT: dict[str, Any] = {
     **PUBLIC,
@@ -42,7 +46,7 @@ IssuerDep = Annotated[Issuer, Depends(_issuer)]
 UpstreamsDep = Annotated[Upstreams, Depends(_upstreams)]
 
 
-@router.post(
+@built_in_router.post(
     "/v1/auth/token", response_model=TokenResponse, openapi_extra=TOKEN_REQUEST_DOCUMENT,
     summary="Get an access token (OAuth 2.0 client credentials)",
 )
@@ -78,7 +82,7 @@ async def jwks(request: Request, response: Response) -> dict[str, Any]:
     return request.app.state.jwks
 
 
-@router.post(
+@built_in_router.post(
     "/v1/organizations/{organization_id}/clients", status_code=201,
     response_model=ApiClientCreated, summary="Create an API client of an organisation",
 )
@@ -94,7 +98,7 @@ async def create_client(
     return await service.create_client(session, organization_id, data)
 
 
-@router.get(
+@built_in_router.get(
     "/v1/organizations/{organization_id}/clients", response_model=Page[ApiClientRead],
     summary="List the API clients of an organisation, revoked ones included",
 )
@@ -106,7 +110,7 @@ async def list_clients(
     return await service.list_clients(session, organization_id, limit, cursor)
 
 
-@router.delete(
+@built_in_router.delete(
     "/v1/organizations/{organization_id}/clients/{client_id}", status_code=204,
     summary="Revoke an API client: no new tokens, and its tokens stop working within seconds",
 )
@@ -125,3 +129,16 @@ def ensure_admin_of(identity: Identity, organization_id: uuid.UUID) -> None:
         raise Forbidden(
             "Only a network admin or the organisation's own admin may manage its clients."
         )
+
+
+@replaced_router.api_route("/v1/auth/token", methods=["POST"])
+@replaced_router.api_route("/v1/organizations/{organization_id}/clients", methods=["GET", "POST"])
+@replaced_router.api_route(
+    "/v1/organizations/{organization_id}/clients/{client_id}", methods=["DELETE"]
+)
+async def built_in_issuer_replaced(request: Request) -> None:
+    raise Problem(
+        404, "This network accepts the tokens of its OpenID Connect issuer only (discovery "
+        f"document: {request.app.state.settings.oidc_discovery_url}); the built-in token "
+        "endpoint and its API clients are turned off.", kind="built-in-issuer-replaced",
+    )
