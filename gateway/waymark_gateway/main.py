@@ -17,6 +17,7 @@ from waymark_gateway.identity.service import Issuer
 from waymark_gateway.openapi.merge import MergedDocument
 from waymark_gateway.operations import router as operations_router
 from waymark_gateway.openapi.router import router as openapi_router
+from waymark_gateway.proxy.addresses import ClientAddresses
 from waymark_gateway.proxy.middleware import GatewayProxy, RouteTimeouts
 from waymark_gateway.proxy.ratelimit import RateLimits
 from waymark_gateway.proxy.upstreams import AsgiUpstream, HttpUpstream, Upstream, Upstreams
@@ -104,6 +105,7 @@ def create_app(
     app.state.jwks = jwks
     app.state.upstreams = pool
     app.state.rate_limits = rate_limits
+    app.state.client_addresses = ClientAddresses(settings.trusted_proxies)
     app.state.revoked_clients = revoked
     app.state.token_verifier = Authenticator(
         TokenVerifier(own_keys, issuer=settings.token_issuer, audience=settings.token_audience),

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import NoDecode
 
 from waymark_kernel.settings import Settings
@@ -16,6 +16,9 @@ class GatewaySettings(Settings):
     # Failed token requests, per client id and per address: far stricter than the API's limits.
     token_failure_limit_per_client: str = "10/minute"
     token_failure_limit_per_address: str = "30/minute"
+    # Proxies (CIDRs, comma-separated) whose X-Forwarded-For names the caller's address; empty:
+    # the address is always the immediate peer's.
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
     # Retired signing key files (comma-separated): only their public halves are used, so the
     # tokens they signed still verify. Keep a retired key listed for WAYMARK_TOKEN_TTL_SECONDS after a rotation.
     previous_signing_key_files: Annotated[list[Path], NoDecode] = Field(default_factory=list)
@@ -50,9 +53,9 @@ class GatewaySettings(Settings):
             return {role.strip(): limit.strip() for role, _, limit in pairs}
         return value
 
-    @field_validator("previous_signing_key_files", mode="before")
+    @field_validator("previous_signing_key_files", "trusted_proxies", mode="before")
     @classmethod
-    def _comma_separated_paths(cls, value: object) -> object:
+    def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

@@ -190,3 +190,46 @@ async def test_failed_token_requests_are_limited_per_client_id_and_per_address(
     assert locked_out.json()["type"] == "https://waymark.network/problems/rate-limited"
     # Two more failures use the address's budget of four; then every id from it waits.
     assert others == [401, 401, 429]
+
+
+async def failed_token_statuses(gateway, forwarded_for: list[str]) -> list[int]:
+    """One failed token request (each with an id of its own) per X-Forwarded-For value."""
+    statuses = []
+    for value in forwarded_for:
+        response = await gateway.client.post(
+            "/v1/auth/token", headers={"X-Forwarded-For": value},
+            data={"grant_type": "client_credentials", "client_id": f"wm_{uuid.uuid4().hex}",
+                  "client_secret": "guess"},
+        )
+        statuses.append(response.status_code)
+    return statuses
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_address_has_its_own_token_budget(
+    start_gateway,
+):
+    # The test client's peer address is 203.0.113.7: here it is the load balancer.
+    async with start_gateway(
+        trusted_proxies="203.0.113.0/28,2001:db8::/32", token_failure_limit_per_client="off",
+        token_failure_limit_per_address="2/hour",
+    ) as gateway:
+        first_caller = await failed_token_statuses(gateway, [
+            "198.51.100.1", "198.51.100.1",
+            "192.0.2.66, 198.51.100.1",  # a caller-written address left of the proxy's is ignored
+            "198.51.100.1, 203.0.113.9",  # behind two trusted proxies: still the same caller
+        ])
+        second_caller = await failed_token_statuses(gateway, ["198.51.100.2"])
+
+    assert first_caller == [401, 401, 429, 429]
+    assert second_caller == [401]
+
+
+async def test_without_trusted_proxies_a_forwarded_address_is_ignored(start_gateway):
+    async with start_gateway(
+        token_failure_limit_per_client="off", token_failure_limit_per_address="2/hour",
+    ) as gateway:
+        statuses = await failed_token_statuses(
+            gateway, ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
+        )
+
+    assert statuses == [401, 401, 429]  # every guess counted against the peer's address

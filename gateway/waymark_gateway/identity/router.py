@@ -54,7 +54,7 @@ async def issue_token(
     request: Request, response: Response, session: SessionDep, issuer: IssuerDep
 ) -> TokenResponse:
     limits: RateLimits = request.app.state.rate_limits
-    address = request.client.host if request.client else None
+    address = request.app.state.client_addresses.of(request)
     await limits.check_token_attempts(None, address)
     form = await request.form(max_files=0, max_fields=10)
     client_id = None
