@@ -4,17 +4,15 @@ inbox of each organisation."""
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.auth import KeySource
-from waymark_kernel.events import EVENT_TYPES, CloudEvent
 from waymark_kernel.messaging.broker import Broker
-from waymark_kernel.messaging.consumer import SessionHandler
 from waymark_kernel.service import ServiceDefinition, create_service_app
 from waymark_kernel.settings import Settings
 
 from waymark_notifications.deliveries.dispatcher import Dispatcher
 from waymark_notifications.deliveries.handlers import delivery_handler
 from waymark_notifications.deliveries.router import router as deliveries_router
+from waymark_notifications.event_steps import every_event
 from waymark_notifications.feed.handlers import record_in_feed
 from waymark_notifications.feed.router import router as feed_router
 from waymark_notifications.inbox.handlers import inbox_handler
@@ -26,16 +24,6 @@ from waymark_notifications.webhooks.secret_box import SecretBox
 from waymark_notifications.webhooks.url_guard import UrlGuard
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def every_event(*steps: SessionHandler) -> dict[str, SessionHandler]:
-    """Each event, in one transaction: deliveries, inbox, then the feed (whose append lock is
-    best held for the shortest time)."""
-    async def handle(session: AsyncSession, event: CloudEvent) -> None:
-        for step in steps:
-            await step(session, event)
-
-    return dict.fromkeys(EVENT_TYPES, handle)
 
 
 def create_app(
@@ -52,6 +40,7 @@ def create_app(
             name="notifications", title="Waymark notifications",
             routers=[subscriptions_router, deliveries_router, feed_router, inbox_router],
             migrations=MIGRATIONS,
+            # The feed last: its append lock is best held for the shortest time.
             handlers=every_event(
                 delivery_handler(dispatcher.wake), inbox_handler(mailer.wake), record_in_feed
             ),

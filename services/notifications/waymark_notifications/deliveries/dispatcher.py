@@ -2,7 +2,9 @@
 
 It is woken right after a commit that enqueued deliveries, so a webhook leaves within
 milliseconds of its event; it also looks once a second (retries coming due, work enqueued by
-another replica). A delivery is leased while in flight, so replicas never send it twice at once.
+another replica). Due deliveries are claimed in batches, and a delivery is leased while in
+flight, so replicas never send it twice at once. Answers are logged in batches by a second
+task: whatever has come back while the last batch was being written goes in the next one.
 """
 
 import asyncio
@@ -20,7 +22,8 @@ from waymark_kernel.wakeup import wait_until_woken
 
 from waymark_notifications.clock import as_utc
 from waymark_notifications.deliveries import repository, service
-from waymark_notifications.deliveries.models import Delivery, DeliveryAttempt
+from waymark_notifications.deliveries.models import Delivery
+from waymark_notifications.deliveries.service import Sent
 from waymark_notifications.subscriptions.models import Subscription
 from waymark_notifications.subscriptions.service import secrets_in_use
 from waymark_notifications.webhooks.secret_box import SecretBox
@@ -48,6 +51,8 @@ class Dispatcher:
         self._ready = asyncio.Event()
         self._in_flight: Counter[uuid.UUID] = Counter()
         self._tasks: set[asyncio.Task] = set()
+        self._sent: list[Sent] = []  # answered, not yet logged
+        self._answered = asyncio.Event()
         self._database: Database | None = None
         self._sender: WebhookSender | None = None
 
@@ -70,6 +75,7 @@ class Dispatcher:
         ) as sender:
             self._sender = sender
             self._ready.set()
+            logging_task = asyncio.create_task(self._log_answers())
             try:
                 while True:
                     self._wakeup.clear()
@@ -81,9 +87,24 @@ class Dispatcher:
                     await wait_until_woken(self._wakeup, pause)
             finally:
                 self._ready.clear()
-                for task in self._tasks:
+                for task in (*self._tasks, logging_task):
                     task.cancel()
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+                await asyncio.gather(*self._tasks, logging_task, return_exceptions=True)
+
+    async def _log_answers(self) -> None:
+        """Log every answer that came back, in one transaction per batch. If that fails, the
+        leases run out and the deliveries go again, with the same webhook-id."""
+        assert self._database is not None
+        while True:
+            await self._answered.wait()
+            self._answered.clear()
+            batch, self._sent = self._sent, []
+            try:
+                async with self._database.transaction() as session:
+                    await service.record_attempts(session, batch, self.settings)
+            except Exception:
+                log.exception("logging delivery attempts failed")
+            self.wake()  # retries may now be due
 
     async def _dispatch_due(self) -> float:
         """Start sending what is due; returns how long to wait before looking again."""
@@ -144,27 +165,27 @@ class Dispatcher:
 
     async def _deliver_logged(self, delivery: Delivery, subscription: Subscription) -> None:
         try:
-            await self._deliver(delivery, subscription)
+            self._sent.append(await self._send(delivery, subscription))
+            self._answered.set()
         except Exception:
             # The lease runs out and the delivery is tried again.
             log.exception("delivery failed", extra={"delivery_id": str(delivery.id)})
 
-    async def _deliver(
-        self, delivery: Delivery, subscription: Subscription
-    ) -> DeliveryAttempt | None:
-        assert self._sender is not None and self._database is not None
+    async def _send(self, delivery: Delivery, subscription: Subscription) -> Sent:
+        assert self._sender is not None
+        attempted_at = utcnow()
         result = await self._sender.send(
             subscription.url, str(delivery.id), delivery.body,
-            secrets_in_use(self.box, subscription, utcnow()),
+            secrets_in_use(self.box, subscription, attempted_at),
         )
-        async with self._database.transaction() as session:
-            return await service.record_attempt(
-                session, delivery.id, result, self.settings
-            )
+        return Sent(delivery, result, attempted_at)
 
-    async def deliver_now(
-        self, delivery: Delivery, subscription: Subscription
-    ) -> DeliveryAttempt | None:
-        """Send a delivery the caller has leased, now, and return the attempt."""
+    async def deliver_now(self, delivery: Delivery, subscription: Subscription) -> dict | None:
+        """Send a delivery the caller has leased, now, and return the logged attempt (None if
+        the subscription was deleted meanwhile)."""
         await self._ready.wait()
-        return await self._deliver(delivery, subscription)
+        assert self._database is not None
+        sent = await self._send(delivery, subscription)
+        async with self._database.transaction() as session:
+            logged = await service.record_attempts(session, [sent], self.settings)
+        return logged[0] if logged else None

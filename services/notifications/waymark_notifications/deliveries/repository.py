@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy import and_, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_notifications.deliveries.models import Delivery, DeliveryAttempt, DeliveryStatus
@@ -68,6 +68,50 @@ async def lease(session: AsyncSession, delivery_ids: list[uuid.UUID], until: dat
     await session.execute(
         update(Delivery).where(Delivery.id.in_(delivery_ids)).values(next_attempt_at=until)
     )
+
+
+async def add_all(session: AsyncSession, deliveries: list[dict]) -> None:
+    """One multi-row INSERT, without building ORM objects."""
+    if deliveries:
+        await session.execute(insert(Delivery), deliveries)
+
+
+async def mark_delivered(
+    session: AsyncSession, delivery_ids: list[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, int]:
+    """Delivered, in one statement; returns the attempt number of each (deleted ones absent)."""
+    if not delivery_ids:
+        return {}
+    rows = await session.execute(
+        update(Delivery).where(Delivery.id.in_(delivery_ids))
+        .values(status=DeliveryStatus.delivered, attempts=Delivery.attempts + 1,
+                next_attempt_at=None, updated_at=now)
+        .returning(Delivery.id, Delivery.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    return dict(rows.tuples().all())
+
+
+async def mark_attempt_failed(
+    session: AsyncSession, delivery_id: uuid.UUID, next_attempt_at: datetime | None,
+    now: datetime,
+) -> int | None:
+    """Pending again at `next_attempt_at`, or failed without one; returns the attempt number
+    (None if the delivery was deleted)."""
+    return (await session.execute(
+        update(Delivery).where(Delivery.id == delivery_id)
+        .values(
+            status=DeliveryStatus.failed if next_attempt_at is None else DeliveryStatus.pending,
+            attempts=Delivery.attempts + 1, next_attempt_at=next_attempt_at, updated_at=now,
+        )
+        .returning(Delivery.attempts)
+        .execution_options(synchronize_session=False)
+    )).scalar_one_or_none()
+
+
+async def add_attempts(session: AsyncSession, attempts: list[dict]) -> None:
+    if attempts:
+        await session.execute(insert(DeliveryAttempt), attempts)
 
 
 async def next_due_at(session: AsyncSession, busy: set[uuid.UUID]) -> datetime | None:

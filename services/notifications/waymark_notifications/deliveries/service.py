@@ -1,17 +1,18 @@
 import json
 import random
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.events import CloudEvent, WebhookTest, utcnow
+from waymark_kernel.events import CloudEvent, EventData, WebhookTest, utcnow
 from waymark_kernel.problems import Conflict, NotFound
 from waymark_kernel.settings import Settings
 
 from waymark_notifications.audience import audience
 from waymark_notifications.clock import as_utc, rfc3339
 from waymark_notifications.deliveries import repository
-from waymark_notifications.deliveries.models import Delivery, DeliveryAttempt, DeliveryStatus
+from waymark_notifications.deliveries.models import Delivery, DeliveryStatus
 from waymark_notifications.feed import repository as feed_repository
 from waymark_notifications.feed.models import FeedEvent
 from waymark_notifications.subscriptions import repository as subscription_repository
@@ -38,21 +39,21 @@ def webhook_body(event_type: str, timestamp: datetime, data: dict) -> str:
     )
 
 
-async def enqueue_event(session: AsyncSession, event: CloudEvent) -> int:
-    """One pending delivery per enabled subscription the event concerns; returns how many."""
-    listeners = await subscription_repository.listeners(session, audience(event.typed_data()))
+async def enqueue_event(session: AsyncSession, event: CloudEvent, data: EventData) -> int:
+    """One pending delivery per enabled subscription the event concerns, in one INSERT;
+    returns how many."""
+    listeners = await subscription_repository.listeners(session, audience(data))
     body = webhook_body(event.type, event.time, event.data)
+    event_id = uuid.UUID(event.id)
     now = utcnow()
     deliveries = [
-        Delivery(
-            id=delivery_id_of(uuid.UUID(event.id), subscription_id),
-            subscription_id=subscription_id, event_id=uuid.UUID(event.id), event_type=event.type,
-            body=body, next_attempt_at=now, created_at=now, updated_at=now,
-        )
+        {"id": delivery_id_of(event_id, subscription_id), "subscription_id": subscription_id,
+         "event_id": event_id, "event_type": event.type, "body": body,
+         "status": DeliveryStatus.pending, "attempts": 0, "retry_base": 0, "retries": True,
+         "next_attempt_at": now, "created_at": now, "updated_at": now}
         for subscription_id, patterns in listeners if matches(patterns, event.type)
     ]
-    session.add_all(deliveries)
-    await session.flush()
+    await repository.add_all(session, deliveries)
     return len(deliveries)
 
 
@@ -85,47 +86,87 @@ def retry_delay(attempts_made: int, result: SendResult, schedule: list[float]) -
     return timedelta(seconds=seconds)
 
 
-async def record_attempt(
-    session: AsyncSession, delivery_id: uuid.UUID, result: SendResult, settings: Settings
-) -> DeliveryAttempt | None:
-    """Log the attempt and decide what follows; None if the subscription was deleted meanwhile."""
-    delivery = await session.get(Delivery, delivery_id)
-    if delivery is None:
-        return None
+@dataclass(frozen=True)
+class Sent:
+    """An attempt's result, with the delivery as it was when claimed."""
+
+    delivery: Delivery
+    result: SendResult
+    attempted_at: datetime
+
+
+async def record_attempts(
+    session: AsyncSession, sent: list[Sent], settings: Settings
+) -> list[dict]:
+    """Log a batch of attempts and decide what follows each: the successes in a few
+    statements whatever their number, a statement per failure. Returns the logged attempts
+    (not those of deliveries deleted meanwhile with their subscription)."""
     now = utcnow()
-    delivery.attempts += 1
-    delivery.updated_at = now
-    delivery.next_attempt_at = None
-    attempt = DeliveryAttempt(
-        id=uuid.uuid4(), delivery_id=delivery.id, subscription_id=delivery.subscription_id,
-        event_id=delivery.event_id, event_type=delivery.event_type, attempt=delivery.attempts,
-        attempted_at=now, status_code=result.status_code, duration_ms=result.duration_ms,
-        succeeded=result.succeeded, error=result.error, response_excerpt=result.response_excerpt,
+    attempt_numbers = await repository.mark_delivered(
+        session, [item.delivery.id for item in sent if item.result.succeeded], now
     )
-    session.add(attempt)
-    if result.succeeded:
-        delivery.status = DeliveryStatus.delivered
-        await subscription_repository.clear_failing(session, delivery.subscription_id)
-    elif result.status_code == 410:
-        delivery.status = DeliveryStatus.failed
-        await subscription_service.disable(session, delivery.subscription_id, ENDPOINT_GONE)
-    else:
-        failing = await subscription_repository.mark_failing(
-            session, delivery.subscription_id, now
-        )
-        disable_after = timedelta(seconds=settings.webhook_disable_after_seconds)
-        enabled = failing is not None and failing.enabled
-        if enabled and now - as_utc(failing.failing_since) >= disable_after:
-            await subscription_service.disable(session, delivery.subscription_id, FAILED_TOO_LONG)
-            enabled = False
+    failures = [item for item in sent if not item.result.succeeded]
+    if failures:
+        attempt_numbers |= await _after_failures(session, failures, settings, now)
+    last_outcome = {item.delivery.subscription_id: item.result.succeeded for item in sent}
+    await subscription_repository.clear_failing(
+        session, {subscription_id for subscription_id, ok in last_outcome.items() if ok}
+    )
+    attempts = [
+        {"id": uuid.uuid4(), "delivery_id": item.delivery.id,
+         "subscription_id": item.delivery.subscription_id, "event_id": item.delivery.event_id,
+         "event_type": item.delivery.event_type, "attempt": attempt_numbers[item.delivery.id],
+         "attempted_at": item.attempted_at, "status_code": item.result.status_code,
+         "duration_ms": item.result.duration_ms, "succeeded": item.result.succeeded,
+         "error": item.result.error, "response_excerpt": item.result.response_excerpt}
+        for item in sent if item.delivery.id in attempt_numbers
+    ]
+    await repository.add_attempts(session, attempts)
+    return attempts
+
+
+async def _after_failures(
+    session: AsyncSession, failures: list[Sent], settings: Settings, now: datetime
+) -> dict[uuid.UUID, int]:
+    """Retry on the schedule, or give up: 410 and failing for too long disable the
+    subscription. Returns the attempt number of each delivery still there."""
+    enabled: dict[uuid.UUID, bool] = {}
+    attempt_numbers = {}
+    for item in failures:
+        delivery, result = item.delivery, item.result
+        subscription_id = delivery.subscription_id
+        if result.status_code == 410:
+            await subscription_service.disable(session, subscription_id, ENDPOINT_GONE)
+            enabled[subscription_id] = False
+        elif subscription_id not in enabled:
+            enabled[subscription_id] = await _enabled_while_failing(
+                session, subscription_id, settings, now
+            )
         # A disabled subscription's deliveries wait for a replay, not for the schedule.
         delay = retry_delay(
-            delivery.attempts - delivery.retry_base, result, settings.webhook_retry_schedule
-        ) if delivery.retries and enabled else None
-        delivery.status = DeliveryStatus.failed if delay is None else DeliveryStatus.pending
-        delivery.next_attempt_at = None if delay is None else now + delay
-    await session.flush()
-    return attempt
+            delivery.attempts + 1 - delivery.retry_base, result, settings.webhook_retry_schedule
+        ) if delivery.retries and enabled[subscription_id] else None
+        number = await repository.mark_attempt_failed(
+            session, delivery.id, None if delay is None else now + delay, now
+        )
+        if number is not None:
+            attempt_numbers[delivery.id] = number
+    return attempt_numbers
+
+
+async def _enabled_while_failing(
+    session: AsyncSession, subscription_id: uuid.UUID, settings: Settings, now: datetime
+) -> bool:
+    """Note the failure; a subscription failing without a success for too long is disabled."""
+    failing = await subscription_repository.mark_failing(session, subscription_id, now)
+    if failing is None or not failing.enabled:
+        return False
+    if now - as_utc(failing.failing_since) >= timedelta(
+        seconds=settings.webhook_disable_after_seconds
+    ):
+        await subscription_service.disable(session, subscription_id, FAILED_TOO_LONG)
+        return False
+    return True
 
 
 def _feed_body(event: FeedEvent) -> str:

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, text
+from sqlalchemy import delete, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_notifications.feed.models import FeedAudience, FeedEvent
@@ -14,17 +14,15 @@ async def hold_append_lock(session: AsyncSession) -> None:
         await session.execute(text("SELECT pg_advisory_xact_lock(7213505)"))
 
 
-async def append(
-    session: AsyncSession, event: FeedEvent, organization_ids: set[uuid.UUID]
-) -> FeedEvent:
-    session.add(event)
-    await session.flush()
-    session.add_all(
-        FeedAudience(position=event.position, organization_id=organization_id)
-        for organization_id in organization_ids
-    )
-    await session.flush()
-    return event
+async def append(session: AsyncSession, event: dict, organization_ids: set[uuid.UUID]) -> None:
+    position = (await session.execute(
+        insert(FeedEvent).values(**event).returning(FeedEvent.position)
+    )).scalar_one()
+    if organization_ids:
+        await session.execute(insert(FeedAudience), [
+            {"position": position, "organization_id": organization_id}
+            for organization_id in organization_ids
+        ])
 
 
 def _visible_to(organization_id: uuid.UUID):

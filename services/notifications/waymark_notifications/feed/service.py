@@ -5,24 +5,23 @@ from typing import Literal
 
 from pydantic import create_model
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.events import EVENT_TYPES, CloudEvent, utcnow
+from waymark_kernel.events import EVENT_TYPES, CloudEvent, EventData, utcnow
 
 from waymark_notifications.audience import audience
 from waymark_notifications.feed import repository
-from waymark_notifications.feed.models import FeedEvent
 from waymark_notifications.feed.schemas import EventTypeRead
 
 
-async def record(session: AsyncSession, event: CloudEvent) -> None:
+async def record(session: AsyncSession, event: CloudEvent, data: EventData) -> None:
     """Keep the event for the feed of every organisation it concerns."""
-    organization_ids = audience(event.typed_data())
+    organization_ids = audience(data)
     if organization_ids is not None and not organization_ids:
         return
     await repository.hold_append_lock(session)
-    await repository.append(session, FeedEvent(
-        event_id=uuid.UUID(event.id), event_type=event.type, occurred_at=event.time,
-        data=event.data, public=organization_ids is None, recorded_at=utcnow(),
-    ), organization_ids or set())
+    await repository.append(session, {
+        "event_id": uuid.UUID(event.id), "event_type": event.type, "occurred_at": event.time,
+        "data": event.data, "public": organization_ids is None, "recorded_at": utcnow(),
+    }, organization_ids or set())
 
 
 @cache

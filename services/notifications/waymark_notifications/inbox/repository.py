@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_notifications.inbox.models import InboxNotification, OrganizationContact
 
 
-async def add(session: AsyncSession, notifications: list[InboxNotification]) -> None:
-    session.add_all(notifications)
-    await session.flush()
+async def add_all(session: AsyncSession, notifications: list[dict]) -> None:
+    """One multi-row INSERT, without building ORM objects."""
+    if notifications:
+        await session.execute(insert(InboxNotification), notifications)
 
 
 async def get_of_organization(

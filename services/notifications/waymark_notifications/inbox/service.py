@@ -3,6 +3,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.events import (
     CloudEvent,
+    EventData,
     OrganizationChanged,
     ReferralChanged,
     ReferralCommentAdded,
@@ -37,16 +38,17 @@ def _referral_notices(event_type: str, data: ReferralChanged) -> list[tuple[uuid
     return []
 
 
-def notices(event: CloudEvent) -> list[InboxNotification]:
-    """The inbox entries an event makes; most events make none."""
-    data = event.typed_data()
+def notices(event: CloudEvent, data: EventData) -> list[dict]:
+    """The inbox entries (rows) an event makes; most events make none."""
     now = utcnow()
 
-    def entry(organization_id: uuid.UUID, summary: str, **fields) -> InboxNotification:
-        return InboxNotification(
-            id=uuid.uuid4(), organization_id=organization_id, event_id=uuid.UUID(event.id),
-            event_type=event.type, summary=summary, created_at=now, **fields,
-        )
+    def entry(organization_id: uuid.UUID, summary: str, **fields) -> dict:
+        return {
+            "id": uuid.uuid4(), "organization_id": organization_id, "event_id": uuid.UUID(event.id),
+            "event_type": event.type, "summary": summary, "created_at": now, "referral_id": None,
+            "subscription_id": None, "reason": None, "urgency": None, "email_pending": False,
+            **fields,
+        }
 
     match data:
         case ReferralChanged():
@@ -70,15 +72,14 @@ def notices(event: CloudEvent) -> list[InboxNotification]:
     return []
 
 
-async def notify(session: AsyncSession, event: CloudEvent) -> bool:
+async def notify(session: AsyncSession, event: CloudEvent, data: EventData) -> bool:
     """Add the event's inbox entries; True if one of them is to be emailed."""
-    entries = notices(event)
-    await repository.add(session, entries)
-    return any(entry.email_pending for entry in entries)
+    entries = notices(event, data)
+    await repository.add_all(session, entries)
+    return any(entry["email_pending"] for entry in entries)
 
 
-async def remember_contact(session: AsyncSession, event: CloudEvent) -> None:
-    data = event.typed_data()
+async def remember_contact(session: AsyncSession, data: EventData) -> None:
     if isinstance(data, OrganizationChanged):
         await repository.save_contact(session, data.organization_id, data.email, utcnow())
 

@@ -67,9 +67,12 @@ async def mark_failing(
     )).one_or_none()
 
 
-async def clear_failing(session: AsyncSession, subscription_id: uuid.UUID) -> None:
-    await session.execute(
-        update(Subscription)
-        .where(Subscription.id == subscription_id, Subscription.failing_since.is_not(None))
-        .values(failing_since=None)
-    )
+async def clear_failing(session: AsyncSession, subscription_ids: set[uuid.UUID]) -> None:
+    """Ends their runs of failures; rows without one are neither written nor locked."""
+    if subscription_ids:
+        await session.execute(
+            update(Subscription)
+            .where(Subscription.id.in_(subscription_ids), Subscription.failing_since.is_not(None))
+            .values(failing_since=None)
+            .execution_options(synchronize_session=False)
+        )
