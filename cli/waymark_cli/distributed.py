@@ -10,6 +10,7 @@ import sys
 import httpx
 import uvicorn
 from waymark_gateway.main import create_app as create_gateway
+from waymark_gateway.server import SERVER_OPTIONS
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, Settings
 
@@ -27,9 +28,10 @@ async def migrate(settings: Settings, parts: list[str]) -> None:
 
 def serve(settings: Settings, part: str, host: str | None, port: int | None) -> None:
     app = create_gateway(settings) if part == "gateway" else create_service(part, settings)
+    options = SERVER_OPTIONS if part == "gateway" else {"http": "httptools"}
     GracefulServer(uvicorn.Config(
         app, host=host or settings.host, port=port or port_of(part, settings), log_config=None,
-        access_log=False, loop="uvloop", http="httptools",
+        access_log=False, loop="uvloop", **options,
     )).run()
 
 

@@ -10,6 +10,7 @@ import httpx
 import uvicorn
 from waymark_gateway.main import AsgiUpstream, jwks_document, load_or_create_signing_key
 from waymark_gateway.main import create_app as create_gateway
+from waymark_gateway.server import SERVER_OPTIONS
 from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, SERVICE_NAMES, Settings
 
@@ -43,7 +44,7 @@ async def run_standalone(settings: Settings) -> None:
         )
         server = GracefulServer(uvicorn.Config(
             gateway, host=settings.host, port=settings.port, log_config=None, access_log=False,
-            lifespan="on",
+            lifespan="on", **SERVER_OPTIONS,
         ))
         seeded = asyncio.Event()
 

@@ -145,12 +145,13 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
+async def serving(app: FastAPI, port: int = 0, **options: Any) -> AsyncIterator[str]:
+    """`app` served by uvicorn on loopback (`options` for its configuration) until the end."""
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", port))
     server = uvicorn.Server(uvicorn.Config(
-        app, log_config=None, lifespan="off", timeout_graceful_shutdown=5,
+        app, log_config=None, lifespan="off", timeout_graceful_shutdown=5, **options,
     ))
     task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
