@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_sender: str = "waymark@localhost"
     smtp_starttls: bool = False
+    # A failed email is tried again after this, doubling each time up to the maximum (±10 %).
+    smtp_retry_seconds: float = 5.0
+    smtp_retry_max_seconds: float = 3600.0
     rate_limit: str = "600/minute"
     log_level: str = "INFO"
 

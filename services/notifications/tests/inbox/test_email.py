@@ -3,18 +3,33 @@
 import asyncio
 import socket
 import uuid
+from datetime import timedelta
 from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
 from waymark_kernel.events import OrganizationChanged, ReferralChanged
+from waymark_kernel.settings import Settings
+from waymark_notifications.inbox.models import InboxNotification
+from waymark_notifications.inbox.service import email_retry_delay
 
 
 class Mailbox:
+    """Accepts every message, except that it refuses the first `refusals[address]` messages
+    to an address with a temporary error."""
+
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], object]] = []
+        self.refusals: dict[str, int] = {}
+        self.refused: list[str] = []
 
     async def handle_DATA(self, _server, _session, envelope) -> str:  # noqa: N802 (aiosmtpd API)
+        (address,) = envelope.rcpt_tos
+        if self.refusals.get(address, 0) > 0:
+            self.refusals[address] -= 1
+            self.refused.append(address)
+            return "451 4.3.0 Try again later"
         message = message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append((envelope.rcpt_tos, message))
         return "250 OK"
@@ -91,3 +106,53 @@ async def test_urgent_and_overdue_referrals_are_emailed_without_personal_data(
         "/v1/inbox", headers=notifications.admin(silent)
     )).json()
     assert [item["referral_id"] for item in inbox["items"]] == [str(overdue.referral_id)]
+
+
+def test_email_retries_back_off_exponentially_up_to_a_cap() -> None:
+    settings = Settings(smtp_retry_seconds=5, smtp_retry_max_seconds=60)
+    for failed_attempts, expected in ((1, 5), (2, 10), (3, 20), (4, 40), (5, 60), (12, 60)):
+        delays = {email_retry_delay(failed_attempts, settings) for _ in range(20)}
+        assert all(
+            timedelta(seconds=expected * 0.9) <= delay <= timedelta(seconds=expected * 1.1)
+            for delay in delays
+        )
+        assert len(delays) > 1  # jittered
+
+
+async def test_a_refused_email_is_tried_again_and_holds_up_no_other(
+    start_notifications, mailbox
+) -> None:
+    notifications = await start_notifications(
+        smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_retry_seconds=0.05,
+        smtp_retry_max_seconds=0.2,
+    )
+    sender, flaky, steady = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for org, email in ((sender, "desk@sender.test"), (flaky, "desk@flaky.test"),
+                       (steady, "desk@steady.test")):
+        await notifications.publish("organization.created", organization(org, email))
+    mailbox.refusals["desk@flaky.test"] = 3
+
+    to_flaky = referral(sender, flaky, "requested", "emergency")
+    await notifications.publish("referral.requested", to_flaky)
+    to_steady = referral(sender, steady, "requested", "high")
+    await notifications.publish("referral.requested", to_steady)
+
+    async def email_states() -> dict[uuid.UUID, tuple[int, bool]]:
+        async with notifications.app.state.database.transaction() as session:
+            rows = (await session.execute(select(InboxNotification).where(
+                InboxNotification.organization_id.in_([flaky, steady])
+            ))).scalars().all()
+        return {row.organization_id: (row.email_attempts, row.email_pending) for row in rows}
+
+    async def all_sent() -> None:
+        while any(pending for _, pending in (await email_states()).values()):
+            await asyncio.sleep(0.02)
+    await asyncio.wait_for(all_sent(), 15)
+
+    # Marked sent only after its send: every message that went out is in the mailbox now.
+    assert await email_states() == {flaky: (3, False), steady: (0, False)}
+    assert mailbox.refused == ["desk@flaky.test"] * 3
+    delivered = {recipients[0]: message for recipients, message in mailbox.messages}
+    assert len(mailbox.messages) == len(delivered) == 2
+    assert str(to_flaky.referral_id) in delivered["desk@flaky.test"].get_content()
+    assert str(to_steady.referral_id) in delivered["desk@steady.test"].get_content()

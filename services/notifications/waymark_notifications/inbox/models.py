@@ -29,6 +29,10 @@ class InboxNotification(SQLModel, table=True):
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
     email_pending: bool = False  # an urgent or overdue referral still to be emailed
+    email_attempts: int = 0  # failed attempts to email it
+    email_next_attempt_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
 
 
 class OrganizationContact(SQLModel, table=True):

@@ -48,12 +48,22 @@ async def unread_count(session: AsyncSession, organization_id: uuid.UUID) -> int
     ))).scalar_one()
 
 
-async def awaiting_email(session: AsyncSession, limit: int) -> list[tuple[InboxNotification, str]]:
-    """Notifications to email, with their organisation's address; locked rows are skipped."""
+def _email_due(now: datetime):
+    return and_(InboxNotification.email_pending, or_(
+        InboxNotification.email_next_attempt_at.is_(None),
+        InboxNotification.email_next_attempt_at <= now,
+    ))
+
+
+async def awaiting_email(
+    session: AsyncSession, now: datetime, limit: int
+) -> list[tuple[InboxNotification, str]]:
+    """Notifications due to be emailed, with their organisation's address; locked rows are
+    skipped."""
     query = (
         select(InboxNotification, OrganizationContact.email)
         .join(OrganizationContact, OrganizationContact.id == InboxNotification.organization_id)
-        .where(InboxNotification.email_pending, OrganizationContact.email.is_not(None))
+        .where(_email_due(now), OrganizationContact.email.is_not(None))
         .order_by(InboxNotification.created_at)
         .limit(limit)
     )
@@ -67,6 +77,15 @@ async def emailed(session: AsyncSession, notification_ids: list[uuid.UUID]) -> N
         update(InboxNotification).where(InboxNotification.id.in_(notification_ids))
         .values(email_pending=False)
     )
+
+
+async def next_email_due_at(session: AsyncSession) -> datetime | None:
+    """When the earliest email waiting for another attempt is due."""
+    return (await session.execute(
+        select(func.min(InboxNotification.email_next_attempt_at))
+        .join(OrganizationContact, OrganizationContact.id == InboxNotification.organization_id)
+        .where(InboxNotification.email_pending, OrganizationContact.email.is_not(None))
+    )).scalar_one_or_none()
 
 
 async def save_contact(

@@ -1,4 +1,6 @@
+import random
 import uuid
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.events import (
@@ -10,12 +12,15 @@ from waymark_kernel.events import (
     SubscriptionDisabled,
     utcnow,
 )
+from waymark_kernel.messaging.broker import backoff
 from waymark_kernel.problems import NotFound
+from waymark_kernel.settings import Settings
 
 from waymark_notifications.inbox import repository
 from waymark_notifications.inbox.models import InboxNotification
 
 URGENT = frozenset({"emergency", "high"})
+EMAIL_RETRY_JITTER = 0.1
 
 
 def _referral_notices(event_type: str, data: ReferralChanged) -> list[tuple[uuid.UUID, str]]:
@@ -109,3 +114,17 @@ def email_text(notification: InboxNotification) -> tuple[str, str]:
         "Open Waymark to see the referral; this message holds no personal data.\n"
     )
     return subject, body
+
+
+def email_retry_delay(failed_attempts: int, settings: Settings) -> timedelta:
+    """Exponential back-off after the `failed_attempts`-th failure, capped, with jitter so that
+    emails failing together do not come back together."""
+    seconds = backoff(settings.smtp_retry_seconds, failed_attempts, settings.smtp_retry_max_seconds)
+    return timedelta(seconds=seconds * random.uniform(1 - EMAIL_RETRY_JITTER, 1 + EMAIL_RETRY_JITTER))
+
+
+def email_failed(notification: InboxNotification, settings: Settings, now: datetime) -> None:
+    notification.email_attempts += 1
+    notification.email_next_attempt_at = now + email_retry_delay(
+        notification.email_attempts, settings
+    )
