@@ -112,8 +112,9 @@ def create_app(
         issuer, revoked, external,
     )
     app.state.api_document = MergedDocument(app.openapi, pool)
-    # The merged document and the upstreams' states replace the base app's routes (/docs reads it).
-    replaced = {app.openapi_url, "/readyz"}
+    # The merged document, its page with local assets and the upstreams' states replace the
+    # base app's routes.
+    replaced = {app.openapi_url, app.docs_url, "/readyz"}
     app.router.routes[:] = [
         route for route in app.router.routes if getattr(route, "path", None) not in replaced
     ]

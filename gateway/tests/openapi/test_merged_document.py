@@ -1,3 +1,6 @@
+from html.parser import HTMLParser
+
+
 async def test_one_document_holds_every_services_paths_and_the_gateways(network):
     response = await network.client.get("/openapi.json")
 
@@ -54,3 +57,35 @@ async def test_the_documentation_page_reads_the_merged_document(network):
 
     assert response.status_code == 200
     assert "/openapi.json" in response.text
+
+
+class References(HTMLParser):
+    """The addresses a page loads: scripts, style sheets, icons."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        url = attributes.get("src") if tag == "script" else attributes.get("href")
+        if tag in ("script", "link") and url:
+            self.urls.append(url)
+
+
+async def test_every_file_the_documentation_page_loads_comes_from_the_gateway(network):
+    page = await network.client.get("/docs")
+    references = References()
+    references.feed(page.text)
+
+    served = {url: await network.client.get(url) for url in references.urls}
+
+    assert len(served) == 3  # the script, the style sheet and the icon
+    assert "://" not in page.text  # nothing from another host, not even a validator badge
+    for url, response in served.items():
+        assert url.startswith("/docs/assets/"), url
+        assert response.status_code == 200, url
+        assert response.content, url
+    [script] = [response for url, response in served.items() if url.endswith(".js")]
+    assert "SwaggerUIBundle" in script.text
+    assert (await network.client.get("/docs/assets/index.html")).status_code == 404
