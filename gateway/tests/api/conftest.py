@@ -1,6 +1,7 @@
 """One standalone network (`waymark run`, demo data) for the API-level tests of this folder."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -77,3 +78,30 @@ def lebanon_caseworker(api, admin, lebanon) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def lebanon_admin(api, admin, lebanon) -> dict[str, str]:
     return client_of(api, admin, lebanon, "org_admin")
+
+
+@dataclass
+class LimitedNetwork:
+    api: httpx.Client
+    admin: dict[str, str]
+    nepal: dict
+
+    def client(self, *roles: str) -> dict[str, str]:
+        """Bearer headers of a new client of the Nepal Red Cross Society."""
+        return client_of(self.api, self.admin, self.nepal, *roles)
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LimitedNetwork]:
+    """A network of its own with strict limits (caseworkers 5 calls an hour, 3 failed token
+    requests an hour per client id), so that using them up disturbs no other test."""
+    network = start("run", tmp_path_factory.mktemp("limited"), {
+        "WAYMARK_RATE_LIMIT_BY_ROLE": "caseworker=5/hour",
+        "WAYMARK_TOKEN_FAILURE_LIMIT_PER_CLIENT": "3/hour",
+    })
+    try:
+        with httpx.Client(base_url=network.base_url, timeout=30) as api:
+            admin = bearer(api, "network-admin", ADMIN_SECRET)
+            yield LimitedNetwork(api, admin, national_society(api, admin, "NP"))
+    finally:
+        stop(network)

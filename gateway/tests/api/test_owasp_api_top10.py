@@ -209,6 +209,73 @@ def test_api5_no_client_can_be_granted_network_admin(api, admin, nepal):
     assert response.status_code == 422
 
 
+# API6:2023 Unrestricted Access to Sensitive Business Flows
+
+
+def test_api6_a_caseworker_cannot_mass_create_cases_beyond_its_rate_limit(limited):
+    creator, colleague = limited.client("caseworker"), limited.client("caseworker")
+    before = case_ids(limited.api, colleague)
+
+    answers = [
+        limited.api.post("/v1/cases", headers=creator, json={
+            "person": PERSON, "vulnerabilities": ["domestic_worker"],
+        })
+        for _ in range(6)
+    ]
+    after = case_ids(limited.api, colleague)
+
+    assert [answer.status_code for answer in answers] == [201] * 5 + [429]
+    refused = answers[-1]
+    assert refused.json()["type"] == "https://waymark.network/problems/rate-limited"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert after - before == {answer.json()["id"] for answer in answers[:5]}  # no sixth case
+
+
+def case_ids(api, headers) -> set[str]:
+    listed = api.get("/v1/cases", headers=headers, params={"limit": 100})
+    assert listed.status_code == 200, listed.text
+    return {item["id"] for item in listed.json()["items"]}
+
+
+def test_api6_guessing_a_clients_secret_is_stopped_and_even_the_right_one_then_waits(limited):
+    client = created(limited.api.post(
+        f"/v1/organizations/{limited.nepal['id']}/clients", headers=limited.admin,
+        json={"name": "Guessed", "roles": ["viewer"]},
+    ))
+
+    def token(secret: str) -> httpx.Response:
+        return limited.api.post("/v1/auth/token", data={
+            "grant_type": "client_credentials", "client_id": client["client_id"],
+            "client_secret": secret,
+        })
+
+    guesses = [token(f"guess-{number}").status_code for number in range(4)]
+    right = token(client["client_secret"])
+
+    assert guesses == [401, 401, 401, 429]
+    assert right.status_code == 429
+    assert "access_token" not in right.json()
+    assert int(right.headers["retry-after"]) >= 1
+
+
+def test_api6_bulk_import_and_export_of_the_directory_are_for_the_network_admin_only(
+    api, admin, lebanon_admin, lebanon
+):
+    [entry] = [
+        organization for organization in api.get("/v1/hsds/dataset", headers=admin).json()
+        if organization["id"] == lebanon["id"]
+    ]
+
+    imported = api.post(
+        "/v1/hsds/dataset", headers=lebanon_admin, json=[{**entry, "name": "Taken over"}]
+    )
+    exported = api.get("/v1/hsds/dataset", headers=lebanon_admin)
+
+    assert imported.status_code == exported.status_code == 403
+    after = api.get(f"/v1/organizations/{lebanon['id']}", headers=admin).json()
+    assert after["name"] == lebanon["name"]
+
+
 # API7:2023 Server Side Request Forgery
 
 
