@@ -111,7 +111,7 @@ def create_app(
         TokenVerifier(own_keys, issuer=settings.token_issuer, audience=settings.token_audience),
         issuer, revoked, external,
     )
-    app.state.api_document = MergedDocument(app.openapi, pool)
+    app.state.api_document = MergedDocument(app.openapi, pool, settings.oidc_discovery_url)
     # The merged document, its page with local assets and the upstreams' states replace the
     # base app's routes.
     replaced = {app.openapi_url, app.docs_url, "/readyz"}

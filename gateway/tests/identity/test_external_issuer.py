@@ -135,6 +135,12 @@ async def test_the_built_in_token_endpoint_and_its_clients_are_replaced(external
         document["paths"]
     )
     assert "/.well-known/jwks.json" in document["paths"]  # the services still need its keys
+    assert document["components"]["securitySchemes"]["openIdConnect"] == {
+        "type": "openIdConnect",
+        "openIdConnectUrl": f"{fake.url}/.well-known/openid-configuration",
+    }
+    assert "clientCredentials" not in document["components"]["securitySchemes"]
+    assert "/v1/auth/token" not in document["info"]["description"]
 
 
 async def test_built_in_tokens_are_refused_at_the_gateway(external):

@@ -16,12 +16,10 @@ from waymark_kernel.problems import PROBLEM_BASE, Problem
 log = logging.getLogger("waymark.gateway.openapi")
 Document = dict[str, Any]
 COMPONENTS = "#/components/"
-SECURITY_SCHEMES = {
-    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-    "clientCredentials": {
-        "type": "oauth2",
-        "flows": {"clientCredentials": {"tokenUrl": "/v1/auth/token", "scopes": {}}},
-    },
+BEARER_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+BUILT_IN_ISSUER_SCHEME = {
+    "type": "oauth2",
+    "flows": {"clientCredentials": {"tokenUrl": "/v1/auth/token", "scopes": {}}},
 }
 PROBLEM_SCHEMA = {
     "type": "object", "title": "Problem",
@@ -57,10 +55,13 @@ GATEWAY_ERRORS = {
 }
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 DESCRIPTION = (
-    "The Waymark referral network. Get a token with your client id and secret at "
-    "`POST /v1/auth/token` (OAuth 2.0 client credentials), then send it on every call as "
+    "The Waymark referral network. Get a token {where}, then send it on every call as "
     "`Authorization: Bearer <token>`. Errors are RFC 9457 problem documents."
 )
+BUILT_IN_ISSUER = (
+    "with your client id and secret at `POST /v1/auth/token` (OAuth 2.0 client credentials)"
+)
+EXTERNAL_ISSUER = "from the network's OpenID Connect issuer (its discovery document: {url})"
 
 
 def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
@@ -100,10 +101,25 @@ def _without_clashes(document: Document, taken: Document, prefix: str) -> Docume
     return document
 
 
-def merge_documents(own: Document, services: dict[str, Document]) -> Document:
+def security_schemes(oidc_discovery_url: str | None) -> Document:
+    """How a caller gets its token: from the built-in issuer, or the external one instead."""
+    if oidc_discovery_url is None:
+        return {"bearerAuth": BEARER_SCHEME, "clientCredentials": BUILT_IN_ISSUER_SCHEME}
+    return {"bearerAuth": BEARER_SCHEME, "openIdConnect": {
+        "type": "openIdConnect", "openIdConnectUrl": oidc_discovery_url,
+    }}
+
+
+def merge_documents(
+    own: Document, services: dict[str, Document], oidc_discovery_url: str | None = None
+) -> Document:
+    where = (
+        BUILT_IN_ISSUER if oidc_discovery_url is None
+        else EXTERNAL_ISSUER.format(url=oidc_discovery_url)
+    )
     merged: Document = {
         "openapi": own["openapi"],
-        "info": {**own["info"], "description": DESCRIPTION},
+        "info": {**own["info"], "description": DESCRIPTION.format(where=where)},
         "paths": dict(own.get("paths", {})),
         "components": copy.deepcopy(own.get("components", {})),
         "tags": list(own.get("tags", [])),
@@ -122,8 +138,9 @@ def merge_documents(own: Document, services: dict[str, Document]) -> Document:
         for method in METHODS:
             if method in item:
                 _document_problems(item[method])
-    merged["components"].setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
-    merged["security"] = [{"bearerAuth": []}, {"clientCredentials": []}]
+    schemes = security_schemes(oidc_discovery_url)
+    merged["components"].setdefault("securitySchemes", {}).update(schemes)
+    merged["security"] = [{name: []} for name in schemes]
     if not merged["tags"]:
         del merged["tags"]
     return merged
@@ -165,9 +182,13 @@ class MergedDocument:
     """Fetches each service's document on first need and keeps it; a service that is down
     is left out and asked again on the next request."""
 
-    def __init__(self, own: Callable[[], Document], upstreams: Upstreams) -> None:
+    def __init__(
+        self, own: Callable[[], Document], upstreams: Upstreams,
+        oidc_discovery_url: str | None = None,
+    ) -> None:
         self.own = own
         self.upstreams = upstreams
+        self.oidc_discovery_url = oidc_discovery_url
         self._documents: dict[str, Document] = {}
         self._merged: Document | None = None
         self._lock = asyncio.Lock()
@@ -197,5 +218,7 @@ class MergedDocument:
                         name: self._documents[name] for name in self.upstreams.by_name
                         if name in self._documents
                     }
-                    self._merged = merge_documents(self.own(), ordered)
+                    self._merged = merge_documents(
+                        self.own(), ordered, self.oidc_discovery_url
+                    )
         return self._merged
