@@ -213,9 +213,9 @@ def start_gateway(database_url: str, tmp_path) -> Any:
     ) -> AsyncIterator[Gateway]:
         app = create_app(
             GatewaySettings(
-                mode="distributed", gateway_database_url=database_url,
-                admin_client_secret=ADMIN_SECRET, data_dir=tmp_path,
-                **{"upstream_timeout_seconds": 1.0, **settings},
+                mode="distributed", gateway_database_url=database_url, data_dir=tmp_path,
+                **{"admin_client_secret": ADMIN_SECRET, "upstream_timeout_seconds": 1.0,
+                   **settings},
             ),
             upstreams=upstreams, signing_key=signing_key or SigningKey.generate(),
         )

@@ -45,7 +45,8 @@ def create_app(
     """`upstreams` and `signing_key` are passed in when one process hosts the whole network."""
     settings = GatewaySettings.of(settings or Settings())
     signing_key = signing_key or load_or_create_signing_key(settings)
-    issuer = Issuer.from_settings(settings, signing_key)  # fails without an admin secret
+    # Fails without an admin secret, unless an external issuer replaces the built-in one.
+    issuer = Issuer.from_settings(settings, signing_key)
     retired_keys = [
         SigningKey.from_pem(path.read_bytes()) for path in settings.previous_signing_key_files
     ]

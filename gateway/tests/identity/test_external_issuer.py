@@ -30,6 +30,14 @@ class FakeIssuer:
         async def keys() -> dict:
             return {"keys": [{**public, "kid": "fake-1", "use": "sig", "alg": "RS256"}]}
 
+    def settings(self) -> dict[str, str]:
+        """The gateway settings that make this the network's issuer."""
+        return {
+            "oidc_discovery_url": f"{self.url}/.well-known/openid-configuration",
+            "oidc_audience": AUDIENCE, "oidc_organization_claim": "tenant",
+            "oidc_roles_claim": "realm_access.roles",
+        }
+
     def token(self, *, key=None, kid="fake-1", algorithm="RS256", **overrides) -> str:
         now = int(time.time())
         claims = {
@@ -48,12 +56,7 @@ async def external(start_gateway, standin, serve, unused_port):
     fake = FakeIssuer(f"http://127.0.0.1:{unused_port}")
     referrals = standin("referrals")
     async with serve(fake.app, unused_port), serve(referrals) as referrals_url:
-        async with start_gateway(
-            referrals_url=referrals_url,
-            oidc_discovery_url=f"{fake.url}/.well-known/openid-configuration",
-            oidc_audience=AUDIENCE, oidc_organization_claim="tenant",
-            oidc_roles_claim="realm_access.roles",
-        ) as gateway:
+        async with start_gateway(referrals_url=referrals_url, **fake.settings()) as gateway:
             yield fake, gateway, referrals
 
 
@@ -162,3 +165,21 @@ async def test_built_in_tokens_are_refused_at_the_gateway(external):
     assert "OpenID Connect issuer" in built_in.json()["detail"]
     assert external_token.status_code == 200
     assert len(referrals.state.calls) == 1  # only the external token's call reached the service
+
+
+async def test_with_an_external_issuer_the_gateway_needs_no_admin_secret(
+    start_gateway, standin, serve, unused_port
+):
+    fake = FakeIssuer(f"http://127.0.0.1:{unused_port}")
+    async with serve(fake.app, unused_port), serve(standin("referrals")) as referrals_url:
+        async with start_gateway(
+            admin_client_secret=None, referrals_url=referrals_url, **fake.settings()
+        ) as gateway:
+            response = await gateway.client.get(
+                "/v1/cases", headers={"Authorization": f"Bearer {fake.token()}"}
+            )
+
+    assert response.status_code == 200
+    with pytest.raises(RuntimeError, match="WAYMARK_ADMIN_CLIENT_SECRET"):
+        async with start_gateway(admin_client_secret=None):
+            pass  # the built-in issuer cannot start without its admin's secret

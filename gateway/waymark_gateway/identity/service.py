@@ -25,7 +25,7 @@ from waymark_gateway.proxy.upstreams import Upstreams
 from waymark_kernel.api import Page, decode_cursor, encode_cursor
 from waymark_kernel.auth import NETWORK_ADMIN, Identity
 from waymark_kernel.problems import NotFound, Problem
-from waymark_kernel.settings import Settings
+from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.signing import SigningKey
 
 ADMIN_CLIENT_ID = "network-admin"
@@ -71,13 +71,14 @@ class Issuer:
     issuer: str
     audience: str
     ttl_seconds: int
-    admin_secret: str = field(repr=False)
+    admin_secret: str | None = field(repr=False)  # None: an external issuer replaces this one
 
     @classmethod
-    def from_settings(cls, settings: Settings, signing_key: SigningKey) -> "Issuer":
+    def from_settings(cls, settings: GatewaySettings, signing_key: SigningKey) -> "Issuer":
         return cls(
             signing_key, settings.token_issuer, settings.token_audience,
-            settings.token_ttl_seconds, settings.admin_secret,
+            settings.token_ttl_seconds,
+            None if settings.oidc_discovery_url else settings.admin_secret,
         )
 
     def token_for(self, identity: Identity) -> TokenResponse:
@@ -89,7 +90,9 @@ class Issuer:
         return TokenResponse(access_token=token, expires_in=self.ttl_seconds)
 
     def is_admin_secret(self, secret: str) -> bool:
-        return hmac.compare_digest(secret.encode(), self.admin_secret.encode())
+        return self.admin_secret is not None and hmac.compare_digest(
+            secret.encode(), self.admin_secret.encode()
+        )
 
 
 def _single(form: Mapping[str, list[str]], name: str) -> str | None:
