@@ -1,31 +1,83 @@
-"""`waymark registry export|import FILE`: the whole directory as an HSDS 3.0 JSON dataset."""
+"""`waymark registry export|import`: the whole directory as an HSDS 3.0 JSON dataset or an
+HSDS tabular data package (CSV files with datapackage.json, in a folder or a zip)."""
 
 import argparse
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 from waymark_kernel.db import Database
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.problems import Problem
 from waymark_kernel.settings import Settings
-from waymark_registry.dataset.service import export_dataset, import_dataset
+from waymark_registry.dataset import tabular
+from waymark_registry.dataset.schemas import ImportReport
+from waymark_registry.dataset.service import (
+    export_dataset, export_package, import_dataset, import_package,
+)
 from waymark_registry.main import MIGRATIONS
 
 
 def add_commands(verbs: argparse._SubParsersAction) -> None:
     registry = verbs.add_parser("registry", help="bulk export and import of the directory")
+    registry.set_defaults(format="json")
     tasks = registry.add_subparsers(dest="task", required=True)
-    export = tasks.add_parser("export", help="write the directory to FILE as HSDS JSON")
+    export = tasks.add_parser(
+        "export", help="write the directory to FILE as HSDS JSON, or with --format csv as an "
+        "HSDS tabular data package: a zip when FILE ends in .zip, else a folder",
+    )
+    export.add_argument("--format", choices=["json", "csv"], default="json")
     export.add_argument("file", type=Path, metavar="FILE")
     imported = tasks.add_parser(
-        "import", help="create or update organisations and services from an HSDS JSON FILE "
-        "(all or nothing; by id, so importing twice changes nothing)",
+        "import", help="create or update organisations and services from an HSDS JSON FILE, "
+        "or a tabular data package (a folder or a .zip); all or nothing, by id, so importing "
+        "twice changes nothing",
     )
     imported.add_argument("file", type=Path, metavar="FILE")
 
 
-async def run(settings: Settings, task: str, file: Path) -> int:
+def _package_files(path: Path) -> dict[str, bytes]:
+    if path.is_dir():
+        files, total = {}, 0
+        for table in tabular.TABLES:
+            if (path / table.file).is_file():
+                files[table.file] = (path / table.file).read_bytes()
+                total += len(files[table.file])
+                if total > tabular.MAX_PACKAGE_BYTES:
+                    raise tabular.too_large()
+        return files
+    return tabular.unzipped(path.read_bytes())
+
+
+async def _export(database: Database, file: Path, format: str) -> None:
+    async with database.transaction() as session:
+        if format == "json":
+            dataset = await export_dataset(session)
+        else:
+            files = await export_package(session)
+    if format == "json":
+        file.write_text(json.dumps(dataset, ensure_ascii=False, indent=1), encoding="utf-8")
+        services = sum(len(organization["services"]) for organization in dataset)
+        print(f"exported {len(dataset)} organisations and {services} services to {file}")
+        return
+    if file.suffix == ".zip":
+        file.write_bytes(tabular.zipped(files))
+    else:
+        file.mkdir(parents=True, exist_ok=True)
+        for name, content in files.items():
+            (file / name).write_bytes(content)
+    print(f"exported the directory as an HSDS tabular data package to {file}")
+
+
+async def _import(database: Database, file: Path) -> ImportReport:
+    async with database.transaction() as session:
+        if file.is_dir() or zipfile.is_zipfile(file):
+            return await import_package(session, _package_files(file))
+        return await import_dataset(session, file.read_text(encoding="utf-8"))
+
+
+async def run(settings: Settings, task: str, file: Path, format: str = "json") -> int:
     """Returns the process's exit status: 0 when all is well."""
     url = settings.database_url("registry")
     if settings.is_standalone:
@@ -34,20 +86,16 @@ async def run(settings: Settings, task: str, file: Path) -> int:
     database = Database(url)
     try:
         if task == "export":
-            async with database.transaction() as session:
-                dataset = await export_dataset(session)
-            file.write_text(json.dumps(dataset, ensure_ascii=False, indent=1), encoding="utf-8")
-            services = sum(len(organization["services"]) for organization in dataset)
-            print(f"exported {len(dataset)} organisations and {services} services to {file}")
+            await _export(database, file, format)
             return 0
         try:
-            async with database.transaction() as session:
-                report = await import_dataset(session, file.read_text(encoding="utf-8"))
+            report = await _import(database, file)
         except Problem as problem:
             print(f"{file}: {problem.detail}", file=sys.stderr)
             for error in problem.extra.get("errors", []):
-                print(f"{file}:{error['line']}: {error['path']}: {error['reason']}",
-                      file=sys.stderr)
+                where = f"{file}/{error['file']}" if error.get("file") else str(file)
+                path = f" {error['path']}:" if error["path"] else ""
+                print(f"{where}:{error['line']}:{path} {error['reason']}", file=sys.stderr)
             return 1
         except UnicodeDecodeError:
             print(f"{file}: not UTF-8 text; nothing was imported", file=sys.stderr)

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 
 from waymark_kernel.db import Database
 from waymark_kernel.events import CloudEvent
-from waymark_kernel.messaging import Consumer, OutboxMessage, OutboxRelay, record_event
+from waymark_kernel.messaging import (
+    Consumer, OutboxMessage, OutboxRelay, record_event, record_events,
+)
 from waymark_kernel.messaging.inprocess import InProcessBroker
 
 
@@ -148,6 +150,30 @@ async def test_while_the_broker_is_down_commits_do_not_make_the_relay_retry_each
             return arrived == list(range(11))
 
         assert await eventually(all_arrived, timeout=15)
+
+
+async def test_events_recorded_in_bulk_wake_the_relay_and_go_out_in_order(
+    database, broker, new_event, eventually
+):
+    arrived: list[int] = []
+
+    async def remember(event: CloudEvent) -> None:
+        arrived.append(event.data["version"])
+
+    await broker.consume("bulk", ["referral.*"], remember)
+    relay = OutboxRelay(database, broker, poll_seconds=30, batch_size=40)
+    async with running(relay):
+        await asyncio.sleep(0.1)  # its first pass is over: only the commit can wake it now
+        async with database.transaction() as session:
+            await record_events(session, "kernel-tests", [
+                ("referral.accepted", new_event(n).typed_data()) for n in range(100)
+            ])
+
+        async def all_arrived() -> bool:
+            return arrived == list(range(100))
+
+        assert await eventually(all_arrived, timeout=10)
+    assert all(published for _, published, _ in await outbox_state(database))
 
 
 async def test_a_commit_through_another_database_object_wakes_the_relay_through_notify(

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 
 import asyncpg
-from sqlalchemy import Column, DateTime, Index, Text, select, text, update
+from sqlalchemy import Column, DateTime, Index, Text, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
@@ -36,20 +36,37 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
 
 
+def _outbox_row(event: CloudEvent) -> dict:
+    return {"id": uuid.UUID(event.id), "event_type": event.type,
+            "body": event.model_dump_json(), "created_at": event.time}
+
+
 async def record_event(session: AsyncSession, source: str, event_type: str, data: EventData) -> CloudEvent:
     """Add an event to the outbox inside the caller's transaction."""
     event = CloudEvent.of(source, event_type, data)
-    session.add(OutboxMessage(
-        id=uuid.UUID(event.id), event_type=event.type, body=event.model_dump_json(),
-        created_at=event.time,
-    ))
+    session.add(OutboxMessage(**_outbox_row(event)))
+    await _wake_relays(session)
+    return event
+
+
+async def record_events(
+    session: AsyncSession, source: str, events: list[tuple[str, EventData]]
+) -> None:
+    """Many events (a bulk change) in one statement, with one wake-up for the relays."""
+    if not events:
+        return
+    rows = [_outbox_row(CloudEvent.of(source, event_type, data)) for event_type, data in events]
+    await session.execute(insert(OutboxMessage), rows)
+    await _wake_relays(session)
+
+
+async def _wake_relays(session: AsyncSession) -> None:
     if session.bind.dialect.name == "postgresql":
         # Delivered by PostgreSQL only if the transaction commits: wakes relays elsewhere.
         await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
     wake = session.info.get("on_outbox_commit")
     if wake is not None:
         after_commit(session, "outbox", wake)
-    return event
 
 
 class OutboxRelay:

@@ -49,10 +49,53 @@ def test_import_refuses_an_invalid_file_then_imports_and_exports(tmp_path):
 
     assert refused.returncode == 1
     assert f"{invalid}:2: [0]: country:" in refused.stderr
-    assert f"{invalid}:9: [0].services[0]: locations.0.latitude:" in refused.stderr
+    # A location's problem is placed at the location itself.
+    lines = [line.strip() for line in invalid.read_text().splitlines()]
+    location_line = lines.index('"location": {') + 1
+    assert f"{invalid}:{location_line}: [0].services[0]: locations.0.latitude:" in refused.stderr
     assert imported.returncode == 0, imported.stderr
     # Nothing of the refused file was kept: everything is created now.
     assert "services: 1 created, 0 updated, 0 unchanged" in imported.stdout
     assert export.returncode == 0
     service = json.loads(exported.read_text())[0]["services"][0]
     assert (service["id"], service["categories"]) == (SERVICE_ID, ["legal.information"])
+
+
+def test_a_tabular_package_in_a_folder_or_a_zip(tmp_path):
+    source, target, copy = tmp_path / "source", tmp_path / "target", tmp_path / "copy"
+    dataset = tmp_path / "in.json"
+    dataset.write_text(json.dumps(DATASET))
+    assert waymark(source, "import", str(dataset)).returncode == 0
+
+    folder = waymark(source, "export", "--format", "csv", str(tmp_path / "package"))
+    archive = waymark(source, "export", "--format", "csv", str(tmp_path / "package.zip"))
+    from_folder = waymark(target, "import", str(tmp_path / "package"))
+    from_zip = waymark(copy, "import", str(tmp_path / "package.zip"))
+    exported = waymark(target, "export", str(tmp_path / "out.json"))
+
+    assert (folder.returncode, archive.returncode) == (0, 0)
+    assert sorted(p.name for p in (tmp_path / "package").iterdir())[:3] == [
+        "address.csv", "attribute.csv", "datapackage.json",
+    ]
+    assert "services: 1 created" in from_folder.stdout, from_folder.stderr
+    assert "services: 1 created" in from_zip.stdout, from_zip.stderr
+    assert exported.returncode == 0
+    service = json.loads((tmp_path / "out.json").read_text())[0]["services"][0]
+    assert (service["id"], service["categories"]) == (SERVICE_ID, ["legal.information"])
+
+
+def test_a_bad_row_of_a_package_is_shown_with_its_file_and_line(tmp_path):
+    package = tmp_path / "package"
+    package.mkdir()
+    (package / "organization.csv").write_text(
+        f"id,name,country,type\r\n{ORGANIZATION_ID},Kazakh Red Crescent,KZ,national_society\r\n"
+    )
+    (package / "service.csv").write_text(
+        f"id,organization_id,name,status\r\n{SERVICE_ID},{ORGANIZATION_ID},Help desk,open\r\n"
+    )
+
+    refused = waymark(tmp_path, "import", str(package))
+
+    assert refused.returncode == 1
+    assert f"{package}/service.csv:2: [0].services[0]: status:" in refused.stderr
+    assert f"{package}/service.csv:2: [0].services[0]: categories:" in refused.stderr

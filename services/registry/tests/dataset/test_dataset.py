@@ -1,8 +1,12 @@
-"""Bulk export and import of the directory as an HSDS JSON dataset."""
+"""Bulk export and import of the directory as an HSDS JSON dataset and as an HSDS tabular
+data package (CSV files in a zip)."""
 
 import copy
+import csv
+import io
 import json
 import uuid
+import zipfile
 
 import pytest
 from waymark_kernel.auth import ORG_ADMIN, VIEWER
@@ -16,6 +20,10 @@ CLINIC = {"name": "Clinic", "city": "Zarqa", "country": "JO", "latitude": 32.07,
 
 @pytest.fixture
 async def source(registry):
+    return await fill(registry)
+
+
+async def fill(registry) -> dict:
     society = await registry.organization(
         name="Jordan National Red Crescent Society", type="national_society", country="JO",
         verified=True, email="info@jnrcs.example", phone="+962 6 4773141",
@@ -139,8 +147,10 @@ async def test_every_invalid_object_is_reported_and_nothing_changes(registry, so
         ("[1].services[1]", "id"),
     }
     lines = text.splitlines()
-    for error in problem["errors"]:
-        assert lines[error["line"] - 1].strip() == "{"
+    for error in problem["errors"]:  # the object's opening line, the nested one's if meant
+        assert lines[error["line"] - 1].strip() in ("{", '"location": {', '"taxonomy_term": {')
+    latitude = next(e for e in problem["errors"] if e["reason"].startswith("locations.0.lat"))
+    assert lines[latitude["line"]].strip() == f'"id": "{shelter["service_at_locations"][0]["location"]["id"]}",'
     assert len(await registry.outbox()) == before[0]
     assert await export(registry) == before[1]
 
@@ -190,3 +200,214 @@ async def test_only_a_network_admin_exports_and_imports(registry, source):
     imported = await registry.client.post("/v1/hsds/dataset", content=b"[]", headers=admin)
 
     assert (exported.status_code, imported.status_code) == (403, 403)
+
+
+# --- the tabular data package ------------------------------------------------------------
+
+ZIP = "application/zip"
+
+
+async def export_package(registry) -> dict[str, str]:
+    response = await registry.client.get(
+        "/v1/hsds/dataset", headers={**registry.network_admin, "Accept": ZIP}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == ZIP
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        return {name: archive.read(name).decode() for name in archive.namelist()}
+
+
+def zipped(files: dict[str, str | bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+async def import_package(registry, files: dict[str, str] | bytes, status: int = 200) -> dict:
+    response = await registry.client.post(
+        "/v1/hsds/dataset", content=files if isinstance(files, bytes) else zipped(files),
+        headers={**registry.network_admin, "Content-Type": ZIP},
+    )
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def table(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def with_table(files: dict[str, str], name: str, rows: list[dict[str, str]]) -> dict[str, str]:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return {**files, name: text.getvalue()}
+
+
+async def state(registry) -> tuple[list[dict], int]:
+    """The directory and the number of events recorded: a refused import changes neither."""
+    return await export(registry), len(await registry.outbox())
+
+
+async def test_package_round_trip_into_an_empty_directory(sqlite_registry, registry):
+    await fill(sqlite_registry)
+    original = await export(sqlite_registry)
+    files = await export_package(sqlite_registry)
+
+    report = await import_package(registry, files)
+    again = await import_package(registry, files)
+
+    assert report == {
+        "organizations": {"created": 2, "updated": 0, "unchanged": 0},
+        "services": {"created": 2, "updated": 0, "unchanged": 0},
+    }
+    assert again["services"] == {"created": 0, "updated": 0, "unchanged": 2}
+    assert without_times(await export(registry)) == without_times(original)
+    events = [event for event, _ in await registry.outbox()]
+    assert sorted(events) == ["organization.created"] * 2 + ["service.created"] * 2
+    found = await registry.client.get(
+        "/v1/services", params={"q": "shelter", "country": "JO", "category": "shelter"},
+        headers=registry.headers(None, VIEWER),
+    )
+    assert [service["name"] for service in found.json()["items"]] == ["Women's shelter"]
+
+
+async def test_package_tables_and_descriptor_follow_hsds(registry, source):
+    files = await export_package(registry)
+
+    descriptor = json.loads(files["datapackage.json"])
+    resources = {resource["name"]: resource for resource in descriptor["resources"]}
+    services = table(files["service.csv"])
+    attributes = table(files["attribute.csv"])
+    addresses = table(files["address.csv"])
+    translations = table(files["translation.csv"])
+
+    assert descriptor["profile"] == "tabular-data-package"
+    for name, resource in resources.items():
+        assert files[resource["path"]].splitlines()[0].split(",") == [
+            field["name"] for field in resource["schema"]["fields"]
+        ], name
+    assert {"organization", "service", "location", "service_at_location", "address", "phone",
+            "schedule", "language", "taxonomy", "taxonomy_term", "attribute",
+            "organization_identifier"} <= set(resources)
+    shelter = next(s for s in services if s["id"] == source["shelter"]["id"])
+    assert (shelter["status"], shelter["populations"]) == ("active", '["women_at_risk"]')
+    assert [a["taxonomy_term_id"] for a in attributes if a["link_id"] == shelter["id"]] == [
+        next(t["id"] for t in table(files["taxonomy_term.csv"]) if t["code"] == code)
+        for code in ("shelter.safe_house", "protection.gbv")
+    ]
+    assert {a["city"] for a in addresses} == {"Zarqa", "Amman", ""} - {""}
+    assert translations == [{"service_id": shelter["id"], "field": "name", "language": "ar",
+                             "text": "مأوى النساء"}]
+    profile_fields = {f["name"] for f in resources["service"]["schema"]["fields"]
+                      if "description" in f}
+    assert {"populations", "migration_stages", "capacity"} <= profile_fields
+
+
+async def test_package_hides_confidential_locations(registry, source):
+    files = await export_package(registry)
+
+    text = "".join(files.values())
+
+    for secret in ("Refuge of hope", "Lane 4", "31.9539", "35.9106"):
+        assert secret not in text
+    assert (await import_package(registry, files))["services"]["unchanged"] == 2
+
+
+async def test_a_missing_required_column_is_refused(registry, source):
+    files = await export_package(registry)
+    rows = [{k: v for k, v in row.items() if k != "name"} for row in table(files["service.csv"])]
+    before = await state(registry)
+
+    problem = await import_package(registry, with_table(files, "service.csv", rows), 422)
+
+    assert problem["errors"] == [{"file": "service.csv", "line": 1, "path": "",
+                                  "reason": "the column name is missing"}]
+    assert await state(registry) == before
+
+
+async def test_every_bad_row_is_reported_with_its_file_and_line(registry, source):
+    files = await export_package(registry)
+    services = table(files["service.csv"])
+    services[1]["response_time_hours"] = "soon"
+    services[0]["capacity"] = "plenty"
+    locations = table(files["location.csv"])
+    locations[0]["latitude"] = "97"
+    links = table(files["service_at_location.csv"])
+    links[1]["location_id"] = str(uuid.uuid4())
+    bad = with_table(with_table(with_table(
+        files, "service.csv", services), "location.csv", locations),
+        "service_at_location.csv", links)
+    before = await state(registry)
+
+    problem = await import_package(registry, bad, 422)
+
+    assert problem["type"].endswith("/invalid-dataset")
+    assert {(e["file"], e["line"], e["reason"].split(":")[0]) for e in problem["errors"]} == {
+        ("service.csv", 3, "response_time_hours"),
+        ("service_at_location.csv", 3, "location_id"),
+        ("location.csv", 3, "no row of service_at_location.csv gives this location to a "
+         "service"),
+    }
+    # Once the rows are well-formed, the objects are checked as the JSON's are.
+    services[1]["response_time_hours"] = ""
+    bad = with_table(with_table(files, "service.csv", services), "location.csv", locations)
+
+    problem = await import_package(registry, bad, 422)
+
+    assert {(e["file"], e["line"], e["reason"].split(":")[0]) for e in problem["errors"]} == {
+        ("service.csv", 2, "capacity"), ("location.csv", 2, "locations.0.latitude"),
+    }
+    assert await state(registry) == before
+
+
+async def test_a_zip_bomb_is_refused_before_it_is_unpacked(registry, source):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with archive.open("service.csv", "w", force_zip64=True) as member:
+            block = b"0" * 2**20
+            for _ in range(513):  # past the 512 MiB limit
+                member.write(block)
+    before = await state(registry)
+
+    problem = await import_package(registry, buffer.getvalue(), 413)
+
+    assert len(buffer.getvalue()) < 3 * 2**20  # a small upload
+    assert problem["type"].endswith("/dataset-too-large")
+    assert await state(registry) == before
+
+
+@pytest.mark.parametrize("name", ["../organization.csv", "/etc/organization.csv",
+                                  "tables/../../service.csv"])
+async def test_a_name_outside_the_package_refuses_the_zip(registry, source, name):
+    files = await export_package(registry)
+    before = await state(registry)
+
+    problem = await import_package(registry, {**files, name: files["organization.csv"]}, 422)
+
+    assert "outside the package" in problem["detail"]
+    assert await state(registry) == before
+
+
+async def test_an_upload_that_is_not_a_zip_is_refused(registry):
+    problem = await import_package(registry, b"organization.csv", 422)
+
+    assert problem["detail"] == "The upload is not a zip file."
+
+
+async def test_a_location_id_of_another_service_is_a_conflict(registry, source):
+    dataset = await export(registry)
+    taken = dataset[0]["services"][0]["service_at_locations"][0]["location"]["id"]
+    copy_ = copy.deepcopy(dataset[1]["services"][0])
+    copy_["id"] = str(uuid.uuid4())
+    copy_["service_at_locations"] = [{"id": str(uuid.uuid4()), "location": {
+        "id": taken, "addresses": [{"city": "Irbid", "country": "JO"}],
+    }}]
+    before = len(await registry.outbox())
+
+    problem = await import_(registry, [{**dataset[1], "services": [copy_]}], 409)
+
+    assert "location id" in problem["detail"]
+    assert len(await registry.outbox()) == before

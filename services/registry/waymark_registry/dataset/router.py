@@ -1,16 +1,22 @@
-"""Bulk export and import of the directory (network_admin)."""
+"""Bulk export and import of the directory (network_admin), as an HSDS JSON dataset or an
+HSDS tabular data package (a zip of CSV files)."""
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from waymark_kernel.auth import CurrentIdentity, Identity
 from waymark_kernel.db import SessionDep
 from waymark_kernel.problems import Forbidden, Problem
 
-from waymark_registry.dataset import service
+from waymark_registry.dataset import service, tabular
 from waymark_registry.dataset.schemas import ImportReport
 
 router = APIRouter(prefix="/v1/hsds/dataset", tags=["hsds"])
+ZIP = "application/zip"
+PACKAGE_SCHEMA = {"type": "string", "format": "binary", "description": (
+    "An HSDS 3.0 tabular data package: datapackage.json and one CSV file per table "
+    "(organization.csv, service.csv, location.csv, ...) at the root of the zip"
+)}
 
 
 def _ensure_network_admin(identity: Identity) -> None:
@@ -18,29 +24,55 @@ def _ensure_network_admin(identity: Identity) -> None:
         raise Forbidden("Only a network_admin may export or import the whole directory.")
 
 
-@router.get("", summary="The whole directory as an HSDS JSON dataset (network_admin)")
-async def export_dataset(identity: CurrentIdentity, session: SessionDep) -> list[dict[str, Any]]:
-    """An array of HSDS organizations with their services nested; confidential locations
-    keep only city, admin area and country."""
+@router.get(
+    "", summary="The whole directory as an HSDS dataset (network_admin): JSON, or CSV with "
+    "`Accept: application/zip`",
+    responses={200: {"content": {
+        "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        ZIP: {"schema": PACKAGE_SCHEMA},
+    }}},
+)
+async def export_dataset(
+    request: Request, identity: CurrentIdentity, session: SessionDep
+) -> Any:
+    """An array of HSDS organizations with their services nested, or, asked for with
+    `Accept: application/zip`, the same as an HSDS tabular data package. Confidential
+    locations keep only city, admin area and country."""
     _ensure_network_admin(identity)
+    if ZIP in request.headers.get("accept", ""):
+        return Response(
+            tabular.zipped(await service.export_package(session)), media_type=ZIP,
+            headers={"Content-Disposition": 'attachment; filename="hsds-directory.zip"'},
+        )
     return await service.export_dataset(session)
 
 
 @router.post(
-    "", summary="Import an HSDS JSON dataset (network_admin): all or nothing, by id",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"type": "array", "items": {"type": "object"}},
-    }}}},
+    "", summary="Import an HSDS dataset (network_admin): JSON, or a CSV package as "
+    "`Content-Type: application/zip`; all or nothing, by id",
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        ZIP: {"schema": PACKAGE_SCHEMA},
+    }}},
+    responses={413: {"description": "Larger than 512 MiB (a package: uncompressed)"}},
 )
 async def import_dataset(
     request: Request, identity: CurrentIdentity, session: SessionDep
 ) -> ImportReport:
     """Creates or updates every organisation and service of the file, or, when any object is
-    invalid, changes nothing and answers 422 with every problem (`errors`: line, path, reason).
-    Importing the same file again changes nothing."""
+    invalid, changes nothing and answers 422 with every problem (`errors`: file of the
+    package, line, path, reason). Importing the same file again changes nothing. A zip member
+    named outside the package (`../x`, `/x`) refuses the upload."""
     _ensure_network_admin(identity)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > tabular.MAX_PACKAGE_BYTES:
+            raise tabular.too_large()
+    if request.headers.get("content-type", "").split(";")[0].strip() == ZIP:
+        return await service.import_package(session, tabular.unzipped(bytes(body)))
     try:
-        text = (await request.body()).decode("utf-8")
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise Problem(422, "The file is not UTF-8 text.", kind="invalid-dataset") from exc
     return await service.import_dataset(session, text)

@@ -15,6 +15,9 @@ class ImportReport(BaseModel):
 class InvalidRow(BaseModel):
     """Why one object of an import file was refused."""
 
-    line: int = Field(description="Line of the file the object starts on")
+    file: str | None = Field(
+        default=None, description="File of a tabular data package (CSV) the row is in"
+    )
+    line: int = Field(description="Line of the file the object or row starts on")
     path: str = Field(description="Where in the file, e.g. [3].services[0].categories")
     reason: str

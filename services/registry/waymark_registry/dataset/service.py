@@ -1,38 +1,47 @@
 """Bulk export and import of the whole directory as an HSDS 3.0 JSON dataset: an array of
-organizations (HSDS `organization_package`), each with its services fully nested.
+organizations (HSDS `organization_package`), each with its services fully nested, or as an
+HSDS tabular data package (`tabular`), which is read back into that same form.
 
 Import is all-or-nothing and idempotent by id: every object is checked first and every invalid
-one is reported with its line; only then are organisations and services created or updated,
-each with its event (none when nothing changed). What the file does not mention stays as it is.
+one is reported with its line (and file, in a package); only then are organisations and
+services created or updated, each with its event (none when nothing changed). What the file does not mention stays as it is.
 An export hides confidential locations like every other output; importing it back keeps their
-details (same location id, no coordinates given)."""
+details (same location id, no coordinates given).
+
+On PostgreSQL new rows go in with COPY and the events in one statement, all in the caller's
+transaction, so a large import stays all-or-nothing."""
 
 import json
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.auth import NETWORK_ADMIN, Identity
-from waymark_kernel.events import utcnow
+from waymark_kernel.events import EventData, utcnow
+from waymark_kernel.messaging import record_events
 from waymark_kernel.problems import Conflict, Problem
 
-from waymark_registry.dataset import repository
+from waymark_registry import EVENT_SOURCE
+from waymark_registry.dataset import repository, tabular
 from waymark_registry.dataset.located_json import JsonSyntaxError, LocatedJson
 from waymark_registry.dataset.repository import chunks
 from waymark_registry.dataset.schemas import ImportReport, InvalidRow
-from waymark_registry.hsds.service import hsds_organization, hsds_service
+from waymark_registry.hsds.service import hsds_organization, hsds_service, hsds_taxonomy
 from waymark_registry.organizations import service as organization_events
 from waymark_registry.organizations.models import Organization
 from waymark_registry.organizations.repository import NATIONAL_SOCIETY
 from waymark_registry.organizations.schemas import OrganizationCreate
 from waymark_registry.services import repository as services
 from waymark_registry.services import service as service_events
-from waymark_registry.services.models import Service
+from waymark_registry.services.models import (
+    Service, ServiceFacet, ServiceLocation, ServiceTranslation,
+)
 from waymark_registry.services.schemas import Location, ServiceCreate
 from waymark_registry.taxonomy.service import CODES, term_id
 
@@ -42,6 +51,8 @@ EXPORTER = Identity(subject="registry-export", organization_id=None,
 STATUSES = {"temporarily closed": "temporarily_closed"}
 CODES_BY_TERM_ID = {str(term_id(code)): code for code in CODES}
 LOCATION_FIELDS = tuple(Location.model_fields)
+CREATED_AT_ONCE = 5000  # new services per round of bulk inserts: bounds the rows held in memory
+Event = tuple[str, EventData]
 
 
 async def export_dataset(session: AsyncSession) -> list[dict[str, Any]]:
@@ -85,15 +96,37 @@ def _shown(path: Path) -> str:
     return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
 
 
+# Where a field of the registry's schemas comes from in an HSDS object: a problem with it is
+# reported at the line of that nested object (in a package, its row).
+SOURCES: dict[str, Path] = {
+    "locations": ("service_at_locations", "location"), "phones": ("phones",),
+    "schedules": ("schedules",), "translations": ("translations",),
+    "categories": ("attributes",), "languages": ("languages",),
+    "identifiers": ("organization_identifiers",),
+}
+ADDRESS_FIELDS = {"address", "city", "admin_area", "country"}
+Place = tuple[str | None, int]  # (file of a package, line)
+
+
+def _source(where: tuple) -> Path:
+    if len(where) < 2 or where[0] not in SOURCES or not isinstance(where[1], int):
+        return ()
+    key, *inner = SOURCES[where[0]]
+    found = (key, where[1], *inner)
+    if where[0] == "locations" and len(where) > 2 and where[2] in ADDRESS_FIELDS:
+        found += ("addresses", 0)
+    return found
+
+
 class _Checker:
     """Collects every problem of a file instead of stopping at the first."""
 
     def __init__(self) -> None:
-        self.problems: list[tuple[Path, str]] = []
+        self.problems: list[tuple[Path, str, Path]] = []
         self.ids: Counter[uuid.UUID] = Counter()
 
-    def refuse(self, path: Path, reason: str) -> None:
-        self.problems.append((path, reason))
+    def refuse(self, path: Path, reason: str, source: Path = ()) -> None:
+        self.problems.append((path, reason, source))
 
     def identifier(self, item: dict, path: Path) -> uuid.UUID | None:
         try:
@@ -112,23 +145,23 @@ class _Checker:
         except ValidationError as exc:
             for error in exc.errors():
                 where = ".".join(str(part) for part in error["loc"]) or "object"
-                self.refuse(path, f"{where}: {error['msg']}")
+                self.refuse(path, f"{where}: {error['msg']}", _source(error["loc"]))
         except (TypeError, AttributeError, KeyError, ValueError):
             self.refuse(path, "a field has an unexpected shape (see the HSDS 3.0 schema)")
         return None
 
-    def report(self, text: str) -> list[InvalidRow]:
-        """The problems with the line each object starts on (parsing again, only now)."""
-        document = LocatedJson(text)
-        dataset = document.parse()
+    def report(self, dataset: Any, place_of: Callable[[Any], Place | None]) -> list[InvalidRow]:
+        """Each problem at the place of the innermost object it is about."""
         rows = []
-        for path, reason in self.problems:
-            found = dataset
-            for part in path:
-                found = found[part]
-            rows.append(InvalidRow(
-                line=document.line_of(found) or 1, path=_shown(path), reason=reason
-            ))
+        for path, reason, source in self.problems:
+            found, place = dataset, place_of(dataset) or (None, 1)
+            for part in (*path, *source):
+                try:
+                    found = found[part]
+                except (KeyError, IndexError, TypeError):
+                    break  # the source is not there: the object itself is meant
+                place = place_of(found) or place
+            rows.append(InvalidRow(file=place[0], line=place[1], path=_shown(path), reason=reason))
         return rows
 
 
@@ -194,10 +227,15 @@ def _service_fields(item: dict, organization_id: uuid.UUID) -> dict[str, Any]:
     for name in (
         "url", "email", "eligibility_description", "populations", "migration_stages",
         "free_of_charge", "accepts_referrals", "capacity", "response_time_hours",
-        "original_language", "translations",
+        "original_language",
     ):
         if item.get(name) is not None:
             fields[name] = item[name]
+    if item.get("translations") is not None:
+        fields["translations"] = [
+            {key: translation[key] for key in ("field", "language", "text") if key in translation}
+            for translation in item["translations"]
+        ]
     return fields
 
 
@@ -302,6 +340,32 @@ async def import_dataset(session: AsyncSession, text: str) -> ImportReport:
         except JsonSyntaxError as exc:
             raise _invalid([InvalidRow(line=exc.line, path="", reason=exc.reason)]) from exc
         raise _invalid([InvalidRow(line=1, path="", reason="not valid JSON")]) from None
+
+    def located() -> tuple[Any, Callable[[Any], Place | None]]:
+        document = LocatedJson(text)  # parsed again only when there are problems to place
+        parsed = document.parse()
+        return parsed, lambda item: (None, line) if (line := document.line_of(item)) else None
+
+    return await _import(session, dataset, located)
+
+
+async def import_package(session: AsyncSession, files: dict[str, bytes]) -> ImportReport:
+    """An HSDS tabular data package (file name → content), checked as its JSON form."""
+    rows = tabular.Rows()
+    dataset = rows.read(files)
+    if rows.errors:
+        raise _invalid(rows.errors)
+    return await _import(session, dataset, lambda: (dataset, rows.place_of))
+
+
+async def export_package(session: AsyncSession) -> dict[str, bytes]:
+    return tabular.package(await export_dataset(session), hsds_taxonomy())
+
+
+async def _import(
+    session: AsyncSession, dataset: Any,
+    located: Callable[[], tuple[Any, Callable[[Any], Place | None]]],
+) -> ImportReport:
     checker = _Checker()
     parsed = _parse(checker, dataset)
     _check_location_ids(checker, parsed)
@@ -309,51 +373,58 @@ async def import_dataset(session: AsyncSession, text: str) -> ImportReport:
     stored_services = await repository.services_by_id(session, service_ids)
     await _check_against_directory(session, checker, parsed, stored_services)
     if checker.problems:
-        raise _invalid(checker.report(text))
-    report = ImportReport()
+        raise _invalid(checker.report(*located()))
+    report, events = ImportReport(), []
     stored_organizations = await repository.organizations_by_id(
         session, [organization.id for organization, _ in parsed]
     )
     try:
-        organizations = await _save_organizations(session, parsed, stored_organizations, report)
+        owners = await _save_organizations(session, parsed, stored_organizations, report, events)
         rows = [
-            (organization, row) for (_, services_of), organization in zip(
-                parsed, organizations, strict=True
-            ) for row in services_of
+            (owner, row) for (_, services_of), owner in zip(parsed, owners, strict=True)
+            for row in services_of
         ]
-        new = [(o, row) for o, row in rows if row.id not in stored_services]
-        for chunk in chunks(new):
-            await _create_services(session, chunk)
+        new = [(owner, row) for owner, row in rows if row.id not in stored_services]
+        for chunk in chunks(new, CREATED_AT_ONCE):
+            await _create_services(session, chunk, events)
         report.services.created = len(new)
-        changed = [(o, row) for o, row in rows if row.id in stored_services]
+        changed = [(owner, row) for owner, row in rows if row.id in stored_services]
         for chunk in chunks(changed):
-            await _update_services(session, chunk, stored_services, report)
+            await _update_services(session, chunk, stored_services, report, events)
     except IntegrityError as exc:
         raise Conflict("The file clashes with the directory (a location id is used by another "
                        "service); nothing was imported.") from exc
+    await record_events(session, EVENT_SOURCE, events)
     return report
 
 
 def _invalid(errors: list[InvalidRow]) -> Problem:
-    errors = sorted(errors, key=lambda error: (error.line, error.path))
+    errors = sorted(errors, key=lambda error: (error.file or "", error.line, error.path))
     return Problem(
         422, f"{len(errors)} problem(s) in the file; nothing was imported.",
         kind="invalid-dataset", extra={"errors": [error.model_dump() for error in errors]},
     )
 
 
+class _Owner(NamedTuple):
+    id: uuid.UUID
+    country: str
+
+
 async def _save_organizations(
     session: AsyncSession, parsed: list[tuple[_Parsed, list[_Parsed]]],
-    stored: dict[uuid.UUID, Organization], report: ImportReport,
-) -> list[Organization]:
+    stored: dict[uuid.UUID, Organization], report: ImportReport, events: list[Event],
+) -> list[_Owner]:
     now = utcnow()
-    saved, created, updated, moved = [], [], [], []
+    owners, created, updated, moved = [], [], [], []
     for row, _ in parsed:
         values = row.body.model_dump(mode="json")
         organization = stored.get(row.id)
         if organization is None:
-            organization = Organization(id=row.id, **values, created_at=now, updated_at=now)
-            created.append(organization)
+            created.append({"id": row.id, **values, "created_at": now, "updated_at": now})
+            events.append(("organization.created", organization_events.changed_event(
+                row.id, row.body
+            )))
         else:
             changes = {k: v for k, v in values.items() if getattr(organization, k) != v}
             if changes:
@@ -361,21 +432,19 @@ async def _save_organizations(
                     setattr(organization, key, value)
                 organization.updated_at = now
                 updated.append(organization)
+                events.append(("organization.updated", organization_events.changed_event(
+                    organization.id, organization
+                )))
                 if "country" in changes:
                     moved.append(organization)
-        saved.append(organization)
-    session.add_all(created)
-    await session.flush()
-    for organization in created:
-        await organization_events.announce(session, "organization.created", organization)
-    for organization in updated:
-        await organization_events.announce(session, "organization.updated", organization)
+        owners.append(_Owner(row.id, row.body.country))
+    await repository.insert_rows(session, Organization.__table__, created)
     for organization in moved:
         await service_events.announce_organization_moved(session, organization)
     report.organizations.created = len(created)
     report.organizations.updated = len(updated)
-    report.organizations.unchanged = len(saved) - len(created) - len(updated)
-    return saved
+    report.organizations.unchanged = len(owners) - len(created) - len(updated)
+    return owners
 
 
 def _verified_at(row: _Parsed, now: datetime) -> datetime:
@@ -401,34 +470,56 @@ def _service_values(body: ServiceCreate) -> dict[str, Any]:
     return body.model_dump(mode="json", exclude={"organization_id", "locations", "translations"})
 
 
+def _countries(locations: list[Location], owner: _Owner) -> list[str]:
+    """Where a service is found: its locations' countries, else its organisation's."""
+    return sorted({location.country for location in locations}) or [owner.country]
+
+
+class _Texts(NamedTuple):
+    """What the search documents of a new service are made of."""
+
+    id: uuid.UUID
+    name: str
+    description: str | None
+    original_language: str | None
+
+
 async def _create_services(
-    session: AsyncSession, rows: list[tuple[Organization, _Parsed]]
+    session: AsyncSession, rows: list[tuple[_Owner, _Parsed]], events: list[Event]
 ) -> None:
     now = utcnow()
-    created, locations, translations = [], [], []
-    for organization, row in rows:
-        service = Service(
-            id=row.id, **_service_values(row.body), organization_id=organization.id,
-            last_verified_at=_verified_at(row, now), created_at=now, updated_at=now,
-        )
-        created.append((organization, service))
-        locations += service_events.location_rows(service.id, row.body.locations,
-                                                  row.location_ids)
-        translations += service_events.translation_rows(service.id, row.body.translations)
-    await services.add_many(
-        session, [service for _, service in created], locations, translations,
-        {organization.id: organization.country for organization, _ in rows},
-    )
-    for (organization, service), (_, row) in zip(created, rows, strict=True):
-        countries = sorted({location.country for location in row.body.locations})
-        await service_events.announce(
-            session, "service.created", service, organization.country, countries
-        )
+    created, locations, translations, facets, documents = [], [], [], [], []
+    for owner, row in rows:
+        body: ServiceCreate = row.body
+        created.append({
+            "id": row.id, **_service_values(body), "organization_id": owner.id,
+            "last_verified_at": _verified_at(row, now), "created_at": now, "updated_at": now,
+        })
+        locations += service_events.location_values(row.id, body.locations, row.location_ids)
+        translations += [
+            {"service_id": row.id, **translation.model_dump()} for translation in body.translations
+        ]
+        countries = _countries(body.locations, owner)
+        facets += [
+            {"service_id": row.id, "facet": facet, "value": value}
+            for facet, field in (*services.FACETS.items(), ("country", None))
+            for value in (countries if field is None else getattr(body, field))
+        ]
+        texts = _Texts(row.id, body.name, body.description, body.original_language)
+        documents += services.document_rows(texts, body.translations)
+        events.append(("service.created", service_events.changed_event(
+            row.id, owner.id, body, countries
+        )))
+    await repository.insert_rows(session, Service.__table__, created)
+    await repository.insert_rows(session, ServiceLocation.__table__, locations)
+    await repository.insert_rows(session, ServiceTranslation.__table__, translations)
+    await repository.insert_rows(session, ServiceFacet.__table__, facets)
+    await repository.insert_rows(session, services.documents, documents)
 
 
 async def _update_services(
-    session: AsyncSession, rows: list[tuple[Organization, _Parsed]],
-    stored_services: dict[uuid.UUID, Service], report: ImportReport,
+    session: AsyncSession, rows: list[tuple[_Owner, _Parsed]],
+    stored_services: dict[uuid.UUID, Service], report: ImportReport, events: list[Event],
 ) -> None:
     existing = [row.id for _, row in rows]
     stored_locations = await services.locations_of(session, existing)
@@ -436,7 +527,7 @@ async def _update_services(
     for location in (loc for found in stored_locations.values() for loc in found):
         session.expunge(location)  # rows of the same ids may replace them
     now = utcnow()
-    for organization, row in rows:
+    for owner, row in rows:
         body: ServiceCreate = row.body
         service = stored_services[row.id]
         locations = _with_kept_secrets(row, stored_locations[row.id])
@@ -468,5 +559,7 @@ async def _update_services(
                 session, service, service_events.translation_rows(service.id, body.translations)
             )
         await services.refresh_index(session, service)
-        await service_events.announce(session, "service.updated", service, organization.country)
+        events.append(("service.updated", service_events.changed_event(
+            service.id, owner.id, service, _countries(locations, owner)
+        )))
         report.services.updated += 1

@@ -25,11 +25,19 @@ async def _ensure_unique(session: AsyncSession, organization: Organization) -> N
         raise Conflict("A National Society is already registered for this country.")
 
 
+def changed_event(
+    organization_id: uuid.UUID, fields: Organization | OrganizationCreate
+) -> OrganizationChanged:
+    return OrganizationChanged(
+        organization_id=organization_id, name=fields.name, type=fields.type,
+        country=fields.country, verified=fields.verified, email=fields.email,
+    )
+
+
 async def announce(session: AsyncSession, event_type: str, organization: Organization) -> None:
-    await record_event(session, EVENT_SOURCE, event_type, OrganizationChanged(
-        organization_id=organization.id, name=organization.name, type=organization.type,
-        country=organization.country, verified=organization.verified, email=organization.email,
-    ))
+    await record_event(
+        session, EVENT_SOURCE, event_type, changed_event(organization.id, organization)
+    )
 
 
 async def create_organization(

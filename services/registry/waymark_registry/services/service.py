@@ -4,7 +4,7 @@ their city, admin area and country."""
 
 import uuid
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.api import Page
@@ -55,22 +55,29 @@ def is_stale(last_verified_at: datetime, now: datetime) -> bool:
     return now - as_utc(last_verified_at) >= STALE_AFTER
 
 
-def location_rows(
+def location_values(
     service_id: uuid.UUID, locations: list[Location], ids: list[uuid.UUID] | None = None
-) -> list[ServiceLocation]:
-    """`ids` keeps the locations' ids (a bulk import), else they get new ones."""
+) -> list[dict[str, Any]]:
+    """The columns of each location's row; `ids` keeps the locations' ids (a bulk import),
+    else they get new ones."""
     rows = []
     for position, location in enumerate(locations):
         public_latitude, public_longitude = location.latitude, location.longitude
         if location.confidential and location.latitude is not None:
             public_latitude = round(location.latitude, PUBLIC_DECIMALS)
             public_longitude = round(location.longitude, PUBLIC_DECIMALS)
-        rows.append(ServiceLocation(
-            service_id=service_id, position=position, **location.model_dump(),
-            public_latitude=public_latitude, public_longitude=public_longitude,
-            **({"id": ids[position]} if ids else {}),
-        ))
+        rows.append({
+            "id": ids[position] if ids else uuid.uuid4(), "service_id": service_id,
+            "position": position, **location.model_dump(),
+            "public_latitude": public_latitude, "public_longitude": public_longitude,
+        })
     return rows
+
+
+def location_rows(
+    service_id: uuid.UUID, locations: list[Location], ids: list[uuid.UUID] | None = None
+) -> list[ServiceLocation]:
+    return [ServiceLocation(**values) for values in location_values(service_id, locations, ids)]
 
 
 def _shown_location(location: ServiceLocation, to_owner: bool) -> LocationRead:
@@ -126,18 +133,24 @@ def _read(
     })
 
 
+def changed_event(
+    service_id: uuid.UUID, organization_id: uuid.UUID, fields: Service | ServiceCreate,
+    countries: list[str],
+) -> ServiceChanged:
+    """`countries`: those of its locations, else its organisation's."""
+    return ServiceChanged(
+        service_id=service_id, organization_id=organization_id, status=fields.status,
+        accepts_referrals=fields.accepts_referrals, countries=countries,
+        categories=fields.categories, response_time_hours=fields.response_time_hours,
+    )
+
+
 async def announce(
-    session: AsyncSession, event_type: str, service: Service, organization_country: str,
-    location_countries: list[str] | None = None,
+    session: AsyncSession, event_type: str, service: Service, organization_country: str
 ) -> None:
-    """`location_countries` spares a query when the caller knows them (a bulk import)."""
-    if location_countries is None:
-        location_countries = await repository.location_countries(session, service.id)
-    countries = location_countries or [organization_country]
-    await record_event(session, EVENT_SOURCE, event_type, ServiceChanged(
-        service_id=service.id, organization_id=service.organization_id, status=service.status,
-        accepts_referrals=service.accepts_referrals, countries=countries,
-        categories=service.categories, response_time_hours=service.response_time_hours,
+    countries = await repository.location_countries(session, service.id)
+    await record_event(session, EVENT_SOURCE, event_type, changed_event(
+        service.id, service.organization_id, service, countries or [organization_country]
     ))
 
 

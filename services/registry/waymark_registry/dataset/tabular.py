@@ -1,0 +1,411 @@
+"""The directory as an HSDS 3.0 tabular data package: `datapackage.json` (a Frictionless
+tabular data package) and one CSV file per HSDS table, with HSDS column names; this profile's
+fields are extra columns, declared in `datapackage.json`, and translations a table of their own.
+
+The package is the HSDS JSON dataset cut into tables, and read back by nesting the rows again,
+so an import of either goes through the same checks. Cells of a list or an object hold JSON
+(Frictionless `array` and `object`); an empty cell is a field not given."""
+
+import csv
+import io
+import json
+import math
+import posixpath
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from waymark_kernel.problems import Problem
+
+from waymark_registry.dataset.schemas import InvalidRow
+
+DESCRIPTOR = "datapackage.json"
+MAX_PACKAGE_BYTES = 512 * 2**20  # uncompressed: a zip bomb stops here
+READ_SIZE = 2**20
+
+
+@dataclass(frozen=True)
+class Link:
+    """Rows of a table nested under a row of `parent`, whose id is in the column `column`."""
+
+    parent: str
+    column: str
+    key: str  # the list of the parent object that holds them
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[str, ...]
+    required: tuple[str, ...]  # columns a file of this table must have
+    links: tuple[Link, ...] = ()  # the first one whose column is filled applies
+    profile: tuple[str, ...] = ()  # columns this profile adds to HSDS
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}.csv"
+
+    @property
+    def all_columns(self) -> tuple[str, ...]:
+        return self.columns + self.profile
+
+
+# In the order rows are nested: children after their parents.
+TABLES = (
+    Table("organization", ("id", "name", "description", "email", "website"), ("id", "name"),
+          profile=("type", "country", "verified")),
+    Table("organization_identifier",
+          ("id", "organization_id", "identifier_scheme", "identifier_type", "identifier"),
+          ("organization_id", "identifier_type", "identifier"),
+          (Link("organization", "organization_id", "organization_identifiers"),)),
+    Table("service", (
+        "id", "organization_id", "name", "description", "url", "email", "status",
+        "interpretation_services", "fees_description", "eligibility_description",
+        "assured_date", "last_modified",
+    ), ("id", "organization_id", "name"), (Link("organization", "organization_id", "services"),),
+        profile=(
+        "original_language", "populations", "migration_stages", "interpretation_available",
+        "free_of_charge", "accepts_referrals", "capacity", "response_time_hours", "stale",
+        "organization_verified",
+    )),
+    Table("translation", ("service_id", "field", "language", "text"),
+          ("service_id", "field", "language", "text"),
+          (Link("service", "service_id", "translations"),)),
+    Table("phone", ("id", "organization_id", "service_id", "number", "type", "description"),
+          ("number",), (
+              Link("organization", "organization_id", "phones"),
+              Link("service", "service_id", "phones"),
+          )),
+    Table("language", ("id", "service_id", "phone_id", "code"), ("code",), (
+        Link("service", "service_id", "languages"), Link("phone", "phone_id", "languages"),
+    )),
+    Table("schedule", (
+        "id", "service_id", "freq", "wkst", "byday", "opens_at", "closes_at", "description",
+    ), ("service_id",), (Link("service", "service_id", "schedules"),)),
+    Table("attribute", ("id", "link_id", "link_type", "link_entity", "taxonomy_term_id"),
+          ("link_id", "taxonomy_term_id"), (Link("service", "link_id", "attributes"),)),
+    Table("service_at_location", ("id", "service_id", "location_id"),
+          ("service_id", "location_id"),
+          (Link("service", "service_id", "service_at_locations"),)),
+    Table("location", ("id", "location_type", "name", "latitude", "longitude"), ("id",),
+          profile=("confidential",)),
+    Table("address", (
+        "id", "location_id", "address_1", "city", "state_province", "postal_code", "country",
+        "address_type",
+    ), ("location_id", "country"), (Link("location", "location_id", "addresses"),)),
+    Table("taxonomy", ("id", "name", "description", "version"), ("id",)),
+    Table("taxonomy_term", (
+        "id", "code", "name", "description", "parent_id", "taxonomy", "taxonomy_id", "language",
+    ), ("id",), profile=("iasc_cluster", "names")),
+)
+BY_NAME = {table.name: table for table in TABLES}
+# Objects HSDS nests by reference: (table, column of the referring row, key, referred table).
+REFERENCES = (
+    ("service_at_location", "location_id", "location", "location"),
+    ("attribute", "taxonomy_term_id", "taxonomy_term", "taxonomy_term"),
+)
+TYPES = {
+    "latitude": "number", "longitude": "number", "response_time_hours": "integer",
+    "verified": "boolean", "confidential": "boolean", "interpretation_available": "boolean",
+    "free_of_charge": "boolean", "accepts_referrals": "boolean", "stale": "boolean",
+    "organization_verified": "boolean", "populations": "array", "migration_stages": "array",
+    "names": "object", "assured_date": "date", "last_modified": "datetime",
+}
+REQUIRED = ("organization", "service")  # the other tables may be left out when empty
+BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+
+# --- export -----------------------------------------------------------------------------
+
+
+def package(dataset: list[dict[str, Any]], taxonomy: dict[str, Any]) -> dict[str, bytes]:
+    """File name → content of the package for an HSDS JSON dataset (as exported)."""
+    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    terms: dict[str, dict[str, Any]] = {}
+    for organization in dataset:
+        _cut("organization", organization, None, rows, terms)
+    rows["taxonomy"].append(taxonomy)
+    rows["taxonomy_term"] = list(terms.values())
+    files = {table.file: _csv(table, rows[table.name]) for table in TABLES}
+    files[DESCRIPTOR] = json.dumps(descriptor(), indent=1).encode()
+    return files
+
+
+def _cut(
+    name: str, item: dict[str, Any], parent: tuple[Link, str] | None,
+    rows: dict[str, list[dict[str, Any]]], terms: dict[str, dict[str, Any]],
+) -> None:
+    """Adds the object's row and those of everything nested in it."""
+    row = dict(item)
+    if parent is not None:
+        link, parent_id = parent
+        row.setdefault(link.column, parent_id)
+    for table, column, key, referred in REFERENCES:
+        if table == name and key in row:
+            nested = row.pop(key)
+            if referred == "taxonomy_term":
+                terms.setdefault(nested["id"], nested)
+            else:
+                _cut(referred, nested, None, rows, terms)
+    for child in TABLES:
+        for link in child.links:
+            if link.parent == name and link.key in row:
+                for nested in row.pop(link.key) or []:
+                    _cut(child.name, nested, (link, str(item.get("id"))), rows, terms)
+    rows[name].append(row)
+
+
+def _csv(table: Table, rows: list[dict[str, Any]]) -> bytes:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(table.all_columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(column)) for column in table.all_columns])
+    return text.getvalue().encode()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def descriptor() -> dict[str, Any]:
+    """`datapackage.json`: every table with its columns, keys and the profile's additions."""
+    resources = []
+    for table in TABLES:
+        schema: dict[str, Any] = {
+            "fields": [
+                {"name": column, "type": TYPES.get(column, "string")}
+                | ({"description": "Waymark profile field"} if column in table.profile else {})
+                for column in table.all_columns
+            ],
+            "foreignKeys": [
+                {"fields": link.column, "reference": {"resource": link.parent, "fields": "id"}}
+                for link in table.links
+            ] + [
+                {"fields": column, "reference": {"resource": referred, "fields": "id"}}
+                for name, column, _, referred in REFERENCES if name == table.name
+            ],
+        }
+        if "id" in table.columns:
+            schema["primaryKey"] = "id"
+        resources.append({
+            "name": table.name, "path": table.file, "profile": "tabular-data-resource",
+            "format": "csv", "mediatype": "text/csv", "encoding": "utf-8", "schema": schema,
+        })
+    return {
+        "name": "waymark-directory", "title": "Waymark service directory",
+        "profile": "tabular-data-package",
+        "description": "Open Referral HSDS 3.0 with the Waymark migrant services profile "
+        "(/v1/hsds/profile): extra columns and the translation table.",
+        "resources": resources,
+    }
+
+
+def zipped(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+# --- import -----------------------------------------------------------------------------
+
+
+def too_large() -> Problem:
+    return Problem(413, f"The dataset is larger than {MAX_PACKAGE_BYTES // 2**20} MiB "
+                   "(uncompressed); nothing was imported.", kind="dataset-too-large")
+
+
+def unzipped(data: bytes) -> dict[str, bytes]:
+    """The package's files at the zip's root; a member named outside it refuses the whole
+    upload, and reading stops at MAX_PACKAGE_BYTES whatever the zip claims."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise Problem(422, "The upload is not a zip file.", kind="invalid-dataset") from exc
+    wanted = {table.file for table in TABLES}
+    files, total = {}, 0
+    with archive:
+        for member in archive.infolist():
+            name = member.filename
+            if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/") \
+                    or posixpath.normpath(name) != name.rstrip("/"):
+                raise Problem(422, f"The zip holds a file outside the package ({name!r}); "
+                              "nothing was imported.", kind="invalid-dataset")
+            if name not in wanted:
+                continue
+            content = bytearray()
+            try:
+                with archive.open(member) as opened:
+                    while chunk := opened.read(READ_SIZE):
+                        total += len(chunk)
+                        if total > MAX_PACKAGE_BYTES:
+                            raise too_large()
+                        content += chunk
+            except (zipfile.BadZipFile, OSError, NotImplementedError, EOFError) as exc:
+                raise Problem(422, f"{name} cannot be read from the zip.",
+                              kind="invalid-dataset") from exc
+            files[name] = bytes(content)
+    return files
+
+
+class Rows:
+    """The tables of a package nested again into HSDS organizations, with the file and line
+    of every object for the report."""
+
+    def __init__(self) -> None:
+        self.dataset: list[dict[str, Any]] = []
+        self.errors: list[InvalidRow] = []
+        self._unreadable = False  # a file is missing or malformed: its rows cannot be linked
+        self._places: dict[int, tuple[str, int]] = {}
+        self._keep: list[Any] = []  # holds the objects so their ids stay unique
+
+    def place_of(self, item: Any) -> tuple[str, int] | None:
+        return self._places.get(id(item))
+
+    def _refuse(self, file: str, line: int, reason: str) -> None:
+        self.errors.append(InvalidRow(file=file, line=line, path="", reason=reason))
+
+    def _refuse_file(self, file: str, line: int, reason: str) -> None:
+        self._unreadable = True
+        self._refuse(file, line, reason)
+
+    def read(self, files: dict[str, bytes]) -> list[dict[str, Any]]:
+        tables = {table.name: self._table(table, files) for table in TABLES}
+        if self._unreadable:
+            return []
+        by_id = {
+            name: {str(item.get("id")): item for item in items if item.get("id") is not None}
+            for name, items in tables.items()
+        }
+        referred: set[int] = set()
+        for name, column, key, target in REFERENCES:
+            for item in tables[name]:
+                found = by_id[target].get(str(item.get(column)))
+                if found is not None:
+                    item[key] = found
+                    referred.add(id(found))
+                elif target == "location":  # a taxonomy term may be known by its id alone
+                    self._refuse_row(name, item, f"{column}: no row of {target}.csv has this id")
+        for table in TABLES:
+            for item in tables[table.name]:
+                self._nest(table, item, by_id)
+        for item in tables["location"]:
+            if id(item) not in referred:
+                self._refuse_row("location", item, "no row of service_at_location.csv gives "
+                                 "this location to a service")
+        self.dataset = tables["organization"]
+        return self.dataset
+
+    def _refuse_row(self, name: str, item: dict[str, Any], reason: str) -> None:
+        file, line = self._places[id(item)]
+        self._refuse(file, line, reason)
+
+    def _nest(self, table: Table, item: dict[str, Any], by_id: dict[str, dict]) -> None:
+        if not table.links:
+            return
+        for link in table.links:
+            parent_id = item.get(link.column)
+            if parent_id is None:
+                continue
+            parent = by_id[link.parent].get(str(parent_id))
+            if parent is None:
+                self._refuse_row(table.name, item,
+                                 f"{link.column}: no row of {link.parent}.csv has this id")
+            else:
+                parent.setdefault(link.key, []).append(item)
+            return
+        columns = " or ".join(link.column for link in table.links)
+        self._refuse_row(table.name, item, f"give {columns}")
+
+    def _table(self, table: Table, files: dict[str, bytes]) -> list[dict[str, Any]]:
+        content = files.get(table.file)
+        if content is None:
+            if table.name in REQUIRED:
+                self._refuse_file(table.file, 1, "the package has no such file")
+            return []
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            self._refuse_file(table.file, 1, "not UTF-8 text")
+            return []
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        items = []
+        try:
+            header = next(reader, None)
+            if header is None:
+                self._refuse_file(table.file, 1, "empty: give the header row")
+                return []
+            missing = [column for column in table.required if column not in header]
+            if len(table.links) > 1 and not any(link.column in header for link in table.links):
+                missing.append(" or ".join(link.column for link in table.links))
+            for column in missing:
+                self._refuse_file(table.file, 1, f"the column {column} is missing")
+            if missing:
+                return []
+            line = reader.line_num + 1
+            for cells in reader:
+                item = self._item(table, header, cells, line)
+                if item is not None:
+                    self._places[id(item)] = (table.file, line)
+                    self._keep.append(item)
+                    items.append(item)
+                line = reader.line_num + 1
+        except csv.Error as exc:
+            self._refuse_file(table.file, reader.line_num, f"not valid CSV: {exc}")
+        return items
+
+    def _item(
+        self, table: Table, header: list[str], cells: list[str], line: int
+    ) -> dict[str, Any] | None:
+        if not any(cells):
+            return None  # a blank line
+        if len(cells) != len(header):
+            self._refuse(table.file, line, f"{len(cells)} cells for {len(header)} columns")
+            return None
+        item = {}
+        for column, cell in zip(header, cells, strict=True):
+            if cell == "" or column not in table.all_columns:
+                continue
+            try:
+                item[column] = _value(TYPES.get(column, "string"), cell)
+            except ValueError as exc:
+                self._refuse(table.file, line, f"{column}: {exc}")
+        return item
+
+
+def _value(kind: str, cell: str) -> Any:
+    if kind == "number":
+        try:
+            number = float(cell)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise ValueError("give a number")
+        return number
+    if kind == "integer":
+        try:
+            return int(cell)
+        except ValueError:
+            raise ValueError("give a whole number") from None
+    if kind == "boolean":
+        if cell.lower() not in BOOLEANS:
+            raise ValueError("give true or false")
+        return BOOLEANS[cell.lower()]
+    if kind in ("array", "object"):
+        try:
+            value = json.loads(cell)
+        except ValueError:
+            value = None
+        if not isinstance(value, list if kind == "array" else dict):
+            raise ValueError(f"give a JSON {kind}")
+        return value
+    return cell
