@@ -14,7 +14,7 @@ from waymark_cli.parts import with_local_keys
 def add_commands(verbs: argparse._SubParsersAction) -> None:
     referrals = verbs.add_parser("referrals", help="maintenance of the referrals service's data")
     tasks = referrals.add_subparsers(dest="task", required=True)
-    tasks.add_parser("verify-ledger", help="check the disclosure ledger's hash chain")
+    tasks.add_parser("verify-ledger", help="check the hash chain of every case's disclosures")
     tasks.add_parser(
         "rotate-key", help="re-wrap every data key under WAYMARK_ENCRYPTION_KEY (the old keys "
         "in WAYMARK_ENCRYPTION_PREVIOUS_KEYS)",
@@ -29,10 +29,11 @@ async def run(settings: Settings, task: str) -> int:
             async with database.transaction() as session:
                 check = await verify_ledger(session)
             if check.intact:
-                print(f"disclosure ledger intact: {check.entries} entries")
+                print(f"disclosure ledger intact: {check.entries} entries in every case's chain")
                 return 0
-            print(f"disclosure ledger BROKEN at entry {check.broken_at}: {check.problem} "
-                  f"({check.entries} entries verified before it)")
+            case_id, sequence = check.broken_at
+            print(f"disclosure ledger BROKEN at entry {sequence} of case {case_id}: "
+                  f"{check.problem} ({check.entries} entries verified before it)")
             return 1
         cipher = cipher_from_settings(with_local_keys(settings))
         total = 0

@@ -127,7 +127,7 @@ def _decoded(key: str, setting: str) -> bytes:
     return decoded
 
 
-def _cipher(request: Request) -> EnvelopeCipher:
+async def _cipher(request: Request) -> EnvelopeCipher:  # async: FastAPI runs sync ones in a thread
     return request.app.state.cipher
 
 

@@ -5,7 +5,9 @@ import uuid
 import pytest
 from sqlalchemy import text
 from waymark_cli.main import main as waymark
-from waymark_referrals.disclosures.service import verify_ledger
+from waymark_kernel.auth import Identity
+from waymark_referrals.disclosures.schemas import PersonalRead
+from waymark_referrals.disclosures.service import record_reads, verify_ledger
 
 
 async def test_every_read_by_another_organisation_is_disclosed_to_the_owner(
@@ -65,21 +67,22 @@ async def test_the_chain_verifies_and_one_changed_row_is_detected(
         ), {"id": referral["id"]})).one()
         # Someone pretends that less was read than was.
         await session.execute(text(
-            "UPDATE referrals_disclosures SET fields = :fields WHERE sequence = :sequence"
-        ), {"fields": '["given_name"]', "sequence": target})
+            "UPDATE referrals_disclosures SET fields = :fields "
+            "WHERE case_id = :case AND sequence = :sequence"
+        ), {"fields": '["given_name"]', "case": referral["case_id"], "sequence": target})
     try:
         async with app.state.database.transaction() as session:
             check = await verify_ledger(session)
-        assert not check.intact and check.broken_at == target
+        assert not check.intact and check.broken_at == (uuid.UUID(referral["case_id"]), target)
         assert check.problem == "the entry was changed after it was written"
         await _exits(waymark, 1)
-        assert f"BROKEN at entry {target}" in capsys.readouterr().out
+        assert f"BROKEN at entry {target} of case {referral['case_id']}" in capsys.readouterr().out
     finally:
         async with app.state.database.transaction() as session:
             await session.execute(text(
                 "UPDATE referrals_disclosures SET fields = CAST(:fields AS JSON) "
-                "WHERE sequence = :sequence"
-            ), {"fields": json.dumps(fields), "sequence": target})
+                "WHERE case_id = :case AND sequence = :sequence"
+            ), {"fields": json.dumps(fields), "case": referral["case_id"], "sequence": target})
     await _exits(waymark, 0)
     assert "disclosure ledger intact" in capsys.readouterr().out
 
@@ -93,3 +96,29 @@ async def _exits(command, status: int) -> None:
         return exited.value.code
 
     assert await asyncio.to_thread(run) == status
+
+
+async def test_a_read_of_one_case_does_not_wait_for_an_unfinished_disclosure_of_another(
+    app, flow, client
+):
+    sender, receiver, service_id = await flow.pair()
+    first = await flow.refer(sender, receiver, service_id)
+    second = await flow.refer(sender, receiver, service_id)
+    reader = Identity("holding-reader", receiver.id, frozenset({"caseworker"}))
+    async with app.state.database.transaction() as session:
+        await record_reads(session, reader, [PersonalRead(
+            case_id=uuid.UUID(first["case_id"]), owner_org_id=sender.id,
+            referral_id=uuid.UUID(first["id"]), fields=["given_name"], legal_basis="consent",
+        )])
+        # The first case's chain stays locked until this block ends; the second's is free.
+        read = await asyncio.wait_for(
+            client.get(f"/v1/referrals/{second['id']}", headers=receiver.headers), timeout=30
+        )
+        assert read.status_code == 200 and read.json()["person"]["given_name"] == "Sunita"
+    ledgers = [
+        (await client.get(f"/v1/cases/{referral['case_id']}/disclosures", headers=sender.headers))
+        .json()["items"] for referral in (first, second)
+    ]
+    assert [len(ledger) for ledger in ledgers] == [1, 1]
+    assert ledgers[0][0]["reader_subject"] == "holding-reader"
+    assert all(ledger[0]["previous_hash"] == "0" * 64 for ledger in ledgers)

@@ -115,6 +115,11 @@ async def test_the_journey_shows_the_owner_everything_and_others_their_legs(
     problem(await client.get(f"/v1/cases/{uuid.uuid4()}/journey", headers=origin.headers), 404)
     # The case itself stays the owner's alone.
     problem(await client.get(f"/v1/cases/{first['case_id']}", headers=transit.headers), 404)
+    # The network admin reads each referral (without the person) and the network's statistics,
+    # but not a person's path across borders.
+    admin = network.issuer.headers(uuid.uuid4(), "network_admin")
+    problem(await client.get(path, headers=admin), 404)
+    assert (await client.get(f"/v1/referrals/{onward['id']}", headers=admin)).json()["person"] is None
 
 
 async def test_withdrawal_mid_journey_cancels_every_open_leg_and_erases_what_was_shared(

@@ -86,5 +86,7 @@ async def case_journey(
 ) -> Page[JourneyLeg]:
     """Every referral leg of the person, oldest first, linked by `parent_referral_id`. The owning
     organisation sees the whole chain; an organisation that sent or received some legs (it knows
-    the case id from its referral) sees only those legs; anyone else gets 404."""
+    the case id from its referral) sees only those legs; anyone else gets 404, the network admin
+    too: the contract gives it single referrals and the network's statistics, and a person's path
+    across borders is personal data that only those who helped along it need."""
     return await referrals.journey(session, organization_id, case_id, cursor=cursor, limit=limit)

@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_referrals.comments.models import Comment
@@ -21,3 +21,12 @@ async def thread(
         ))
     query = query.order_by(Comment.created_at, Comment.id).limit(limit)
     return list((await session.execute(query)).scalars())
+
+
+async def erase_texts(session: AsyncSession, referral_ids: Select) -> None:
+    """Empties the sealed text of every comment on these referrals; who wrote when stays."""
+    await session.execute(
+        update(Comment)
+        .where(Comment.referral_id.in_(referral_ids), Comment.ciphertext.is_not(None))
+        .values(key_id=None, wrapped_key=None, ciphertext=None)
+    )

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 from waymark_kernel.api import RequestBody
 
 
@@ -15,5 +15,8 @@ class CommentRead(BaseModel):
     referral_id: uuid.UUID
     author_org_id: uuid.UUID
     author_subject: str
-    text: str
+    text: str | None = Field(description=(
+        "null for another organisation than the case's owner once the person's data was "
+        "withdrawn from the referral or erased after its retention period"
+    ))
     created_at: datetime

@@ -8,7 +8,7 @@ from waymark_kernel.api import Page
 from waymark_kernel.auth import Identity
 from waymark_kernel.events import ReferralCommentAdded, utcnow
 from waymark_kernel.messaging import record_event
-from waymark_kernel.problems import NotFound
+from waymark_kernel.problems import Conflict, NotFound
 
 from waymark_referrals.cases import service as cases
 from waymark_referrals.comments import repository
@@ -17,18 +17,27 @@ from waymark_referrals.comments.schemas import CommentCreate, CommentRead
 from waymark_referrals.crypto import EnvelopeCipher
 from waymark_referrals.paging import page_of, position_after
 from waymark_referrals.referrals import service as referrals
-from waymark_referrals.referrals.models import Referral
+from waymark_referrals.referrals.repository import Located
 
 
-async def _thread_of(session: AsyncSession, identity: Identity, referral_id: uuid.UUID) -> Referral:
-    referral, party = await referrals.visible(session, identity, referral_id)
+async def _thread_of(session: AsyncSession, identity: Identity, referral_id: uuid.UUID) -> Located:
+    located, party = await referrals.visible(session, identity, referral_id)
     if party is None:
         raise NotFound("referral")
-    return referral
+    return located
 
 
-def _present(cipher: EnvelopeCipher, comment: Comment) -> CommentRead:
-    text = cipher.open(comment.sealed, record=str(comment.id))["text"]
+def may_read_texts(located: Located, identity: Identity) -> bool:
+    """The texts may speak of the person, so they follow the person's shared data: the other
+    organisations lose them with it, while the owner keeps the threads it took part in as its
+    own record of its client (it holds the person's data itself)."""
+    return located.snapshot is not None or identity.belongs_to(located.owner_org_id)
+
+
+def _present(cipher: EnvelopeCipher, comment: Comment, readable: bool) -> CommentRead:
+    text = None
+    if readable and comment.ciphertext is not None:
+        text = cipher.open(comment.sealed, record=str(comment.id))["text"]
     return CommentRead(
         id=comment.id, referral_id=comment.referral_id, author_org_id=comment.author_org_id,
         author_subject=comment.author_subject, text=text, created_at=comment.created_at,
@@ -39,8 +48,14 @@ async def add_comment(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID,
     body: CommentCreate,
 ) -> CommentRead:
-    referral = await _thread_of(session, identity, referral_id)
+    located = await _thread_of(session, identity, referral_id)
     cases.require_case_writer(identity)
+    if not may_read_texts(located, identity):
+        raise Conflict(
+            "The person's data is no longer shared with you (withdrawn or erased), and with it "
+            "the conversation on this referral.", kind="no-legal-basis",
+        )
+    referral = located.referral
     comment = Comment(
         id=uuid.uuid4(), referral_id=referral.id, author_org_id=identity.organization_id,
         author_subject=identity.subject, created_at=utcnow(),
@@ -53,16 +68,19 @@ async def add_comment(
         receiver_org_id=referral.receiver_org_id, author_org_id=comment.author_org_id,
     ))
     await session.flush()
-    return _present(cipher, comment)
+    return _present(cipher, comment, readable=True)  # the author reads back what it wrote
 
 
 async def list_comments(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID, *,
     cursor: str | None, limit: int,
 ) -> Page[CommentRead]:
-    referral = await _thread_of(session, identity, referral_id)
-    rows = await repository.thread(session, referral.id, after=position_after(cursor), limit=limit + 1)
+    located = await _thread_of(session, identity, referral_id)
+    readable = may_read_texts(located, identity)
+    rows = await repository.thread(
+        session, located.referral.id, after=position_after(cursor), limit=limit + 1
+    )
     return page_of(
-        rows, limit, lambda comment: _present(cipher, comment),
+        rows, limit, lambda comment: _present(cipher, comment, readable),
         lambda comment: (comment.created_at, comment.id),
     )

@@ -10,14 +10,15 @@ from waymark_referrals.sql import UtcDateTime
 class Disclosure(SQLModel, table=True):
     """One read of a person's data by an organisation other than the case's owner.
 
-    Append-only: entries form one chain in `sequence` order, each hashing the one before."""
+    Append-only: each case's entries form a chain in `sequence` order, each hashing the one
+    before, so appends to different cases never wait for each other."""
 
     __tablename__ = "referrals_disclosures"
     __table_args__ = (Index("ix_referrals_disclosures_case", "case_id", "occurred_at", "id"),)
 
+    case_id: uuid.UUID = Field(primary_key=True)
     sequence: int = Field(primary_key=True, sa_type=BigInteger)
     id: uuid.UUID = Field(unique=True)
-    case_id: uuid.UUID
     owner_org_id: uuid.UUID
     reader_org_id: uuid.UUID
     reader_subject: str = Field(max_length=200)

@@ -1,50 +1,69 @@
 """Every query of the disclosure ledger. Rows are only ever inserted."""
 
+import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_referrals.disclosures.models import Disclosure
 from waymark_referrals.paging import Position
 
-LEDGER_LOCK = 0x5741594D41524B  # one chain: appenders take turns until their transaction ends
+
+def _chain_lock(case_id: uuid.UUID) -> int:
+    digest = hashlib.sha256(f"disclosures/{case_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
-async def last_entry_locked(session: AsyncSession) -> Disclosure | None:
-    """The chain's tail, after taking the ledger's lock (PostgreSQL; SQLite has one writer)."""
+async def last_entries_locked(
+    session: AsyncSession, case_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, Disclosure]:
+    """The tail of each case's chain, read under locks held until the transaction ends: on
+    PostgreSQL each chain's own lock; SQLite has one writer at a time, so this transaction
+    first becomes it (the driver starts a transaction only at a write, and a read before it
+    could see a tail that a concurrent writer is about to extend)."""
     if session.bind.dialect.name == "postgresql":
-        await session.execute(select(func.pg_advisory_xact_lock(LEDGER_LOCK)))
-    query = select(Disclosure).order_by(Disclosure.sequence.desc()).limit(1)
-    return (await session.execute(query)).scalars().first()
+        # In a fixed order: two readers of the same cases cannot deadlock.
+        for case_id in sorted(case_ids):
+            await session.execute(select(func.pg_advisory_xact_lock(_chain_lock(case_id))))
+    else:
+        await session.execute(text(f"UPDATE {Disclosure.__tablename__} SET sequence = sequence WHERE 0"))
+    last = (
+        select(Disclosure.case_id, func.max(Disclosure.sequence).label("sequence"))
+        .where(Disclosure.case_id.in_(list(case_ids))).group_by(Disclosure.case_id).subquery()
+    )
+    query = select(Disclosure).join(last, and_(
+        Disclosure.case_id == last.c.case_id, Disclosure.sequence == last.c.sequence
+    ))
+    return {entry.case_id: entry for entry in (await session.execute(query)).scalars()}
 
 
 async def list_for_case(
     session: AsyncSession, case_id: uuid.UUID, *, after: Position | None, limit: int
 ) -> list[Disclosure]:
+    """In chain order; the cursor's entry id marks where the page starts."""
     query = select(Disclosure).where(Disclosure.case_id == case_id)
     if after is not None:
-        occurred_at, disclosure_id = after
-        query = query.where(or_(
-            Disclosure.occurred_at > occurred_at,
-            and_(Disclosure.occurred_at == occurred_at, Disclosure.id > disclosure_id),
-        ))
-    query = query.order_by(Disclosure.occurred_at, Disclosure.id).limit(limit)
+        _, disclosure_id = after
+        query = query.where(Disclosure.sequence > select(Disclosure.sequence).where(
+            Disclosure.case_id == case_id, Disclosure.id == disclosure_id
+        ).scalar_subquery())
+    query = query.order_by(Disclosure.sequence).limit(limit)
     return list((await session.execute(query)).scalars())
 
 
-async def chain(session: AsyncSession, batch_size: int = 1000) -> AsyncIterator[Disclosure]:
-    after = 0
+async def chains(session: AsyncSession, batch_size: int = 1000) -> AsyncIterator[Disclosure]:
+    """Every entry, case by case, each case's chain in order."""
+    after = None
     while True:
-        query = (
-            select(Disclosure).where(Disclosure.sequence > after)
-            .order_by(Disclosure.sequence).limit(batch_size)
-        )
-        rows = list((await session.execute(query)).scalars())
+        query = select(Disclosure).order_by(Disclosure.case_id, Disclosure.sequence)
+        if after is not None:
+            query = query.where(tuple_(Disclosure.case_id, Disclosure.sequence) > after)
+        rows = list((await session.execute(query.limit(batch_size))).scalars())
         for row in rows:
             yield row
         if len(rows) < batch_size:
             return
-        after = rows[-1].sequence
+        after = (rows[-1].case_id, rows[-1].sequence)
         session.expunge_all()

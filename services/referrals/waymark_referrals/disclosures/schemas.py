@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 class DisclosureRead(BaseModel):
     id: uuid.UUID
-    sequence: int = Field(description="Position in the ledger's hash chain.")
+    sequence: int = Field(description="Position in the case's hash chain, from 1.")
     case_id: uuid.UUID
     referral_id: uuid.UUID
     reader_org_id: uuid.UUID
@@ -33,7 +33,7 @@ class PersonalRead:
 @dataclass(frozen=True)
 class LedgerCheck:
     entries: int
-    broken_at: int | None  # the sequence of the first entry that does not verify
+    broken_at: tuple[uuid.UUID, int] | None  # the case and sequence of the first bad entry
     problem: str | None
 
     @property

@@ -1,5 +1,6 @@
 """The disclosure ledger: every read of a person's data by an organisation other than the
-case's owner, appended to one hash chain (each entry hashes its content and the previous hash)."""
+case's owner, appended to the case's hash chain (each entry hashes its content and the
+previous entry's hash)."""
 
 import hashlib
 import json
@@ -37,22 +38,26 @@ def entry_hash(entry: Disclosure) -> str:
 async def record_reads(
     session: AsyncSession, reader: Identity, reads: Sequence[PersonalRead]
 ) -> None:
-    """Appends one entry per read by someone outside the owning organisation."""
+    """Appends one entry per read by someone outside the owning organisation to the chain of
+    the read case."""
     disclosed = [read for read in reads if read.owner_org_id != reader.organization_id]
     if not disclosed or reader.organization_id is None:
         return
-    tail = await repository.last_entry_locked(session)
-    sequence, previous = (tail.sequence, tail.entry_hash) if tail else (0, GENESIS)
+    tails = await repository.last_entries_locked(session, {read.case_id for read in disclosed})
+    heads = {
+        case_id: (tail.sequence, tail.entry_hash) for case_id, tail in tails.items()
+    }
     now = utcnow()
     for read in disclosed:
-        sequence += 1
+        sequence, previous = heads.get(read.case_id, (0, GENESIS))
         entry = Disclosure(
-            sequence=sequence, id=uuid.uuid4(), case_id=read.case_id,
+            case_id=read.case_id, sequence=sequence + 1, id=uuid.uuid4(),
             owner_org_id=read.owner_org_id, reader_org_id=reader.organization_id,
             reader_subject=reader.subject, referral_id=read.referral_id, fields=read.fields,
             legal_basis=read.legal_basis, occurred_at=now, previous_hash=previous, entry_hash="",
         )
-        entry.entry_hash = previous = entry_hash(entry)
+        entry.entry_hash = entry_hash(entry)
+        heads[read.case_id] = (entry.sequence, entry.entry_hash)
         session.add(entry)
     await session.flush()
 
@@ -72,15 +77,19 @@ async def list_disclosures(
 
 
 async def verify_ledger(session: AsyncSession) -> LedgerCheck:
-    """Walks the chain: sequences without gaps, each previous_hash the hash before, each
-    entry_hash the hash of the entry's content."""
-    expected_sequence, previous, entries = 1, GENESIS, 0
-    async for entry in repository.chain(session):
-        if entry.sequence != expected_sequence:
-            return LedgerCheck(entries, expected_sequence, "an entry is missing")
-        if entry.previous_hash != previous:
-            return LedgerCheck(entries, entry.sequence, "the link to the previous entry is broken")
-        if entry_hash(entry) != entry.entry_hash:
-            return LedgerCheck(entries, entry.sequence, "the entry was changed after it was written")
+    """Walks every case's chain: sequences from 1 without gaps, each previous_hash the hash
+    before (the first one the genesis), each entry_hash the hash of the entry's content."""
+    case_id, expected_sequence, previous, entries = None, 1, GENESIS, 0
+    async for entry in repository.chains(session):
+        if entry.case_id != case_id:
+            case_id, expected_sequence, previous = entry.case_id, 1, GENESIS
+        problem = (
+            "an entry is missing" if entry.sequence != expected_sequence
+            else "the link to the previous entry is broken" if entry.previous_hash != previous
+            else "the entry was changed after it was written"
+            if entry_hash(entry) != entry.entry_hash else None
+        )
+        if problem is not None:
+            return LedgerCheck(entries, (entry.case_id, expected_sequence), problem)
         previous, expected_sequence, entries = entry.entry_hash, expected_sequence + 1, entries + 1
     return LedgerCheck(entries, None, None)

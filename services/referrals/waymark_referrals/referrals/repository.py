@@ -2,13 +2,13 @@
 
 import hashlib
 import uuid
-from collections.abc import Collection
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
-from sqlalchemy import and_, delete, func, not_, or_, select
+from sqlalchemy import Select, and_, delete, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from waymark_referrals.cases.models import Case
 from waymark_referrals.paging import Position
 from waymark_referrals.referrals.models import (
     IdempotencyKey,
@@ -21,21 +21,32 @@ from waymark_referrals.referrals.states import AWAITING_ANSWER, FINAL, OPEN, Sta
 from waymark_referrals.sql import upsert_insert
 
 
+class Located(NamedTuple):
+    """A referral with what showing it needs: its shared snapshot (None once withdrawn or
+    erased) and its case's owner and legal basis, read in the same query."""
+
+    referral: Referral
+    snapshot: SharedPerson | None
+    owner_org_id: uuid.UUID
+    legal_basis: str | None
+
+
+def _located():
+    return (
+        select(Referral, SharedPerson, Case.organization_id, Case.legal_basis)
+        .join(Case, Case.id == Referral.case_id)
+        .outerjoin(SharedPerson, SharedPerson.referral_id == Referral.id)
+    )
+
+
 async def find(
     session: AsyncSession, referral_id: uuid.UUID, *, for_update: bool = False
-) -> Referral | None:
-    return await session.get(Referral, referral_id, with_for_update=for_update)
-
-
-async def shared_persons(
-    session: AsyncSession, referral_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, SharedPerson]:
-    if not referral_ids:
-        return {}
-    rows = await session.execute(
-        select(SharedPerson).where(SharedPerson.referral_id.in_(list(referral_ids)))
-    )
-    return {row.referral_id: row for row in rows.scalars()}
+) -> Located | None:
+    query = _located().where(Referral.id == referral_id)
+    if for_update:
+        query = query.with_for_update(of=Referral)
+    row = (await session.execute(query)).first()
+    return Located(*row) if row is not None else None
 
 
 def is_overdue(now: datetime):
@@ -46,12 +57,12 @@ async def list_for_organization(
     session: AsyncSession, organization_id: uuid.UUID, *, role: Literal["sent", "received"] | None,
     statuses: list[Status] | None, country: str | None, overdue: bool | None,
     urgency: str | None, now: datetime, after: Position | None, limit: int,
-) -> list[Referral]:
+) -> list[Located]:
     sent = Referral.sender_org_id == organization_id
     # A draft is the sender's alone until it is requested.
     received = (Referral.receiver_org_id == organization_id) & Referral.requested_at.is_not(None)
     mine = {"sent": sent, "received": received}.get(role, or_(sent, received))
-    query = select(Referral).where(mine)
+    query = _located().where(mine)
     if statuses:
         query = query.where(Referral.status.in_(statuses))
     if country is not None:
@@ -67,7 +78,7 @@ async def list_for_organization(
             and_(Referral.created_at == created_at, Referral.id < referral_id),
         ))
     query = query.order_by(Referral.created_at.desc(), Referral.id.desc()).limit(limit)
-    return list((await session.execute(query)).scalars())
+    return [Located(*row) for row in await session.execute(query)]
 
 
 async def open_referrals_of_case(session: AsyncSession, case_id: uuid.UUID) -> list[Referral]:
@@ -151,13 +162,31 @@ async def find_transition_key(
     return await session.get(TransitionKey, (organization_id, key))
 
 
-async def erase_expired_snapshots(session: AsyncSession, *, ended_before: datetime) -> int:
+def _ended_before(moment: datetime):
     """A final referral's status never changes again: its updated_at is when it ended."""
-    ended = select(Referral.id).where(
-        Referral.status.in_(list(FINAL)), Referral.updated_at < ended_before
-    )
+    return Referral.status.in_(list(FINAL)) & (Referral.updated_at < moment)
+
+
+async def erase_expired_snapshots(session: AsyncSession, *, ended_before: datetime) -> int:
+    ended = select(Referral.id).where(_ended_before(ended_before))
     result = await session.execute(delete(SharedPerson).where(SharedPerson.referral_id.in_(ended)))
     return result.rowcount
+
+
+def legs_without_owner(
+    *, case_id: uuid.UUID | None = None, ended_before: datetime | None = None
+) -> Select:
+    """The ids of the referrals (of one case, or ended before a moment) that the case's owner
+    neither sent nor received, such as the onward legs between transit and destination."""
+    query = select(Referral.id).join(Case, Case.id == Referral.case_id).where(
+        Case.organization_id != Referral.sender_org_id,
+        Case.organization_id != Referral.receiver_org_id,
+    )
+    if case_id is not None:
+        query = query.where(Referral.case_id == case_id)
+    if ended_before is not None:
+        query = query.where(_ended_before(ended_before))
+    return query
 
 
 async def legs_of_case(

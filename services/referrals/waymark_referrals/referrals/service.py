@@ -16,6 +16,7 @@ from waymark_referrals.cases import repository as case_repository
 from waymark_referrals.cases import service as cases
 from waymark_referrals.cases.models import Case
 from waymark_referrals.cases.schemas import Consent, ConsentWithdrawal, LegalBasis
+from waymark_referrals.comments import repository as comments
 from waymark_referrals.crypto import EnvelopeCipher
 from waymark_referrals.directory import repository as directory
 from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
@@ -23,6 +24,7 @@ from waymark_referrals.disclosures import service as disclosures
 from waymark_referrals.disclosures.schemas import PersonalRead
 from waymark_referrals.paging import page_of, position_after
 from waymark_referrals.referrals import repository
+from waymark_referrals.referrals.repository import Located
 from waymark_referrals.referrals.models import (
     IdempotencyKey,
     Referral,
@@ -67,13 +69,7 @@ def party_of(referral: Referral, identity: Identity) -> Party | None:
     return None
 
 
-def present(
-    referral: Referral, shared: SharedPerson | None, party: Party | None, cipher: EnvelopeCipher,
-    now: datetime,
-) -> ReferralRead:
-    person = None
-    if party is not None and shared is not None:
-        person = cipher.open(shared.sealed, record=str(referral.id))
+def present(referral: Referral, person: dict | None, now: datetime) -> ReferralRead:
     return ReferralRead.model_validate({
         **referral.model_dump(),
         "person": person,
@@ -92,46 +88,41 @@ def changed_event(referral: Referral) -> ReferralChanged:
 
 
 async def _show(
-    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity,
-    referrals: list[Referral], now: datetime,
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, located: list[Located],
+    now: datetime,
 ) -> list[ReferralRead]:
-    """Presents referrals to the caller; every person shown to another organisation than the
-    case's owner goes into the disclosure ledger."""
-    shared = await repository.shared_persons(session, [referral.id for referral in referrals])
-    reads = [
-        present(referral, shared.get(referral.id), party_of(referral, identity), cipher, now)
-        for referral in referrals
-    ]
-    # The sender of a first leg owns the case: only other readers are disclosures.
-    shown = [
-        read for read in reads if read.person is not None
-        and (read.parent_referral_id is not None or not identity.belongs_to(read.sender_org_id))
-    ]
-    owners = await case_repository.find_many(session, {read.case_id for read in shown})
-    await disclosures.record_reads(session, identity, [
-        PersonalRead(
-            case_id=read.case_id, owner_org_id=owners[read.case_id].organization_id,
-            referral_id=read.id, fields=sorted(read.person.model_fields_set),
-            legal_basis=owners[read.case_id].legal_basis,
-        ) for read in shown
-    ])
+    """Presents referrals to the caller, the person only to sender and receiver; every person
+    shown to another organisation than the case's owner goes into the disclosure ledger."""
+    reads, disclosed = [], []
+    for referral, snapshot, owner_org_id, legal_basis in located:
+        person = None
+        if snapshot is not None and party_of(referral, identity) is not None:
+            person = cipher.open(snapshot.sealed, record=str(referral.id))
+        read = present(referral, person, now)
+        reads.append(read)
+        if read.person is not None:
+            disclosed.append(PersonalRead(
+                case_id=referral.case_id, owner_org_id=owner_org_id, referral_id=referral.id,
+                fields=sorted(read.person.model_fields_set), legal_basis=legal_basis,
+            ))
+    await disclosures.record_reads(session, identity, disclosed)
     return reads
 
 
 async def show(
-    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral: Referral
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, located: Located
 ) -> ReferralRead:
-    return (await _show(session, cipher, identity, [referral], utcnow()))[0]
+    return (await _show(session, cipher, identity, [located], utcnow()))[0]
 
 
 async def visible(
     session: AsyncSession, identity: Identity, referral_id: uuid.UUID, *, for_update: bool = False
-) -> tuple[Referral, Party | None]:
-    referral = await repository.find(session, referral_id, for_update=for_update)
-    party = party_of(referral, identity) if referral is not None else None
-    if referral is None or (party is None and not identity.is_network_admin):
+) -> tuple[Located, Party | None]:
+    located = await repository.find(session, referral_id, for_update=for_update)
+    party = party_of(located.referral, identity) if located is not None else None
+    if located is None or (party is None and not identity.is_network_admin):
         raise NotFound("referral")
-    return referral, party
+    return located, party
 
 
 async def _hold(session: AsyncSession, organization_id: uuid.UUID, idempotency_key: str) -> None:
@@ -148,16 +139,6 @@ def _request_hash(document: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def _replay(
-    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, organization_id: uuid.UUID,
-    idempotency_key: str, request_hash: str,
-) -> ReferralRead:
-    used = await repository.find_idempotency_key(session, organization_id, idempotency_key)
-    if used.request_hash != request_hash:
-        raise _key_reused()
-    return await get_referral(session, cipher, identity, used.referral_id)
-
-
 def _key_reused() -> Problem:
     return Unprocessable(
         "This Idempotency-Key was used with a different request body; use a new key.",
@@ -165,18 +146,24 @@ def _key_reused() -> Problem:
     )
 
 
-async def _claim(
-    session: AsyncSession, organization_id: uuid.UUID, idempotency_key: str | None,
-    request_hash: str, referral_id: uuid.UUID, now: datetime,
-) -> bool:
-    """True if the request goes ahead; False if it repeats an earlier one with the same key."""
-    if idempotency_key is None:
-        return True
+async def _replayed(
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, organization_id: uuid.UUID,
+    idempotency_key: str, request: dict, referral_id: uuid.UUID, now: datetime,
+) -> ReferralRead | None:
+    """The first answer when this request repeats an earlier one with the same key; None when
+    it goes ahead (and now owns the key)."""
+    request_hash = _request_hash(request)
     await _hold(session, organization_id, idempotency_key)
-    return await repository.claim_idempotency_key(session, IdempotencyKey(
+    claimed = await repository.claim_idempotency_key(session, IdempotencyKey(
         organization_id=organization_id, key=idempotency_key, request_hash=request_hash,
         referral_id=referral_id, created_at=now,
     ), expired_before=now - IDEMPOTENCY_WINDOW)
+    if claimed:
+        return None
+    used = await repository.find_idempotency_key(session, organization_id, idempotency_key)
+    if used.request_hash != request_hash:
+        raise _key_reused()
+    return await get_referral(session, cipher, identity, used.referral_id)
 
 
 def _require_legal_basis(consent: Consent | None, receiver: DirectoryOrganization) -> None:
@@ -194,34 +181,36 @@ def _require_legal_basis(consent: Consent | None, receiver: DirectoryOrganizatio
         )
 
 
-async def _receiver(
+async def _parties(
     session: AsyncSession, organization_id: uuid.UUID, body: ReferralCreate | OnwardReferralCreate
-) -> tuple[DirectoryOrganization, DirectoryService | None]:
-    receiver = await directory.find_organization(session, body.receiver_org_id)
+) -> tuple[DirectoryOrganization | None, DirectoryOrganization, DirectoryService | None]:
+    """The sender (None while the directory does not know it yet), the receiver and its
+    service, as the registry's read-model knows them."""
+    sender, receiver, service = await directory.find_parties(
+        session, organization_id, body.receiver_org_id, body.service_id
+    )
     if receiver is None:
         raise Unprocessable(
             "The receiving organisation is not (yet) in the directory.", kind="unknown-receiver"
         )
     if receiver.id == organization_id:
         raise Unprocessable("An organisation cannot refer to itself.", kind="unknown-receiver")
-    service = await directory.find_service(session, body.service_id) if body.service_id else None
-    if body.service_id is not None and (
-        service is None or not service.takes_referrals or service.organization_id != receiver.id
-    ):
+    if body.service_id is not None and (service is None or not service.takes_referrals):
         raise Unprocessable(
             "The service does not exist, is not active, does not accept referrals or does not "
             "belong to the receiving organisation.", kind="service-unavailable",
         )
-    return receiver, service
+    return sender, receiver, service
 
 
 async def _open_leg(
-    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, organization_id: uuid.UUID,
-    referral_id: uuid.UUID, case_id: uuid.UUID, body: ReferralCreate | OnwardReferralCreate,
-    receiver: DirectoryOrganization, service: DirectoryService | None, shared: dict,
-    fallback_country: str | None, parent_referral_id: uuid.UUID | None, now: datetime,
-) -> Referral:
-    sender = await directory.find_organization(session, organization_id)
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID,
+    case: Case, body: ReferralCreate | OnwardReferralCreate,
+    parties: tuple[DirectoryOrganization | None, DirectoryOrganization, DirectoryService | None],
+    shared: dict, fallback_country: str | None, parent_referral_id: uuid.UUID | None,
+    now: datetime,
+) -> Located:
+    sender, receiver, service = parties
     from_country = sender.country if sender else fallback_country
     if from_country is None:
         raise Unprocessable(
@@ -232,8 +221,8 @@ async def _open_leg(
     if service is not None and service.response_time_hours:
         response_hours = min(response_hours, service.response_time_hours)
     referral = Referral(
-        id=referral_id, case_id=case_id, sender_org_id=organization_id, receiver_org_id=receiver.id,
-        service_id=body.service_id, from_country=from_country,
+        id=referral_id, case_id=case.id, sender_org_id=identity.organization_id,
+        receiver_org_id=receiver.id, service_id=body.service_id, from_country=from_country,
         to_country=service.countries[0] if service and service.countries else receiver.country,
         migration_stage=body.migration_stage, categories=body.categories, urgency=body.urgency,
         reason=body.reason, shared_fields=body.shared_fields, status=Status.draft,
@@ -247,8 +236,7 @@ async def _open_leg(
     _history(session, referral, None, body.status, identity, now)
     if body.status is Status.requested:
         await _request(session, referral, now)
-    await session.flush()
-    return referral
+    return Located(referral, snapshot, case.organization_id, case.legal_basis)
 
 
 async def create_referral(
@@ -259,25 +247,26 @@ async def create_referral(
     cases.require_case_writer(identity)
     now = utcnow()
     referral_id = uuid.uuid4()
-    request_hash = _request_hash(body.model_dump(mode="json"))
-    if not await _claim(session, organization_id, idempotency_key, request_hash, referral_id, now):
-        replayed = await _replay(
-            session, cipher, identity, organization_id, idempotency_key, request_hash
+    if idempotency_key is not None:
+        replayed = await _replayed(
+            session, cipher, identity, organization_id, idempotency_key,
+            body.model_dump(mode="json"), referral_id, now,
         )
-        return replayed, True
+        if replayed is not None:
+            return replayed, True
 
     case = await case_repository.find(session, organization_id, body.case_id)
     if case is None:
         raise Unprocessable("The case does not exist in your organisation.", kind="unknown-case")
     content = cases.open_content(cipher, case)
-    receiver, service = await _receiver(session, organization_id, body)
-    _require_legal_basis(content.consent, receiver)
+    parties = await _parties(session, organization_id, body)
+    _require_legal_basis(content.consent, parties[1])
     shared = content.person.model_dump(mode="json", include=set(body.shared_fields))
-    referral = await _open_leg(
-        session, cipher, identity, organization_id, referral_id, case.id, body, receiver, service,
-        shared, content.person.current_country, None, now,
+    located = await _open_leg(
+        session, cipher, identity, referral_id, case, body, parties, shared,
+        content.person.current_country, None, now,
     )
-    return await show(session, cipher, identity, referral), False
+    return await show(session, cipher, identity, located), False
 
 
 async def refer_onward(
@@ -286,18 +275,19 @@ async def refer_onward(
 ) -> tuple[ReferralRead, bool]:
     """The receiver of a referral refers the person on: the new leg shares at most what the
     receiver was shared, and only where the case owner's legal basis reaches."""
-    parent, party = await visible(session, identity, parent_id)
+    (parent, snapshot, _, _), party = await visible(session, identity, parent_id)
     if party is not Party.receiver:
         raise Forbidden("Only the receiver of a referral may refer the person onward.")
     cases.require_case_writer(identity)
     now = utcnow()
     referral_id = uuid.uuid4()
-    request_hash = _request_hash({"parent": str(parent.id), **body.model_dump(mode="json")})
-    if not await _claim(session, organization_id, idempotency_key, request_hash, referral_id, now):
-        replayed = await _replay(
-            session, cipher, identity, organization_id, idempotency_key, request_hash
+    if idempotency_key is not None:
+        replayed = await _replayed(
+            session, cipher, identity, organization_id, idempotency_key,
+            {"parent": str(parent.id), **body.model_dump(mode="json")}, referral_id, now,
         )
-        return replayed, True
+        if replayed is not None:
+            return replayed, True
 
     if Status(parent.status) not in REFERS_ONWARD:
         raise Conflict(
@@ -310,22 +300,21 @@ async def refer_onward(
             f"You can pass on only what you were shared; not: {', '.join(sorted(beyond))}.",
             kind="beyond-shared-fields",
         )
-    snapshot = (await repository.shared_persons(session, [parent.id])).get(parent.id)
     if snapshot is None:
         raise Unprocessable(
             "The person's data is no longer shared with you (withdrawn or erased).",
             kind="no-legal-basis",
         )
     case = await session.get(Case, parent.case_id)
-    receiver, service = await _receiver(session, organization_id, body)
-    _require_legal_basis(cases.open_content(cipher, case).consent, receiver)
+    parties = await _parties(session, organization_id, body)
+    _require_legal_basis(cases.open_content(cipher, case).consent, parties[1])
     received = cipher.open(snapshot.sealed, record=str(parent.id))
     shared = {field: received[field] for field in body.shared_fields if field in received}
-    referral = await _open_leg(
-        session, cipher, identity, organization_id, referral_id, case.id, body, receiver, service,
-        shared, received.get("current_country"), parent.id, now,
+    located = await _open_leg(
+        session, cipher, identity, referral_id, case, body, parties, shared,
+        received.get("current_country"), parent.id, now,
     )
-    return await show(session, cipher, identity, referral), False
+    return await show(session, cipher, identity, located), False
 
 
 async def journey(
@@ -401,16 +390,19 @@ async def transition(
     keyed = idempotency_key is not None and organization_id is not None
     if keyed:
         await _hold(session, organization_id, idempotency_key)
-    referral, party = await visible(session, identity, referral_id, for_update=True)
-    request_hash = _request_hash({"referral": str(referral.id), **body.model_dump(mode="json")})
+    located, party = await visible(session, identity, referral_id, for_update=True)
+    referral = located.referral
     if keyed:
+        request_hash = _request_hash(
+            {"referral": str(referral.id), **body.model_dump(mode="json")}
+        )
         used = await repository.find_transition_key(
             session, organization_id, idempotency_key, expired_before=utcnow() - IDEMPOTENCY_WINDOW
         )
         if used is not None:
             if used.request_hash != request_hash:
                 raise _key_reused()
-            current = await show(session, cipher, identity, referral)
+            current = await show(session, cipher, identity, located)
             return ReferralRead.model_validate({**used.response, "person": current.person}), True
     if if_match is None:
         raise Problem(
@@ -437,8 +429,7 @@ async def transition(
     now = utcnow()
     await _move(session, referral, body.to, identity, now,
                 reason=body.reason, note=body.note, outcome=body.outcome)
-    await session.flush()
-    moved = await show(session, cipher, identity, referral)
+    moved = await show(session, cipher, identity, located)
     if keyed:
         session.add(TransitionKey(
             organization_id=organization_id, key=idempotency_key, request_hash=request_hash,
@@ -452,8 +443,8 @@ async def transition(
 async def get_referral(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID
 ) -> ReferralRead:
-    referral, _ = await visible(session, identity, referral_id)
-    return await show(session, cipher, identity, referral)
+    located, _ = await visible(session, identity, referral_id)
+    return await show(session, cipher, identity, located)
 
 
 async def list_referrals(
@@ -465,16 +456,19 @@ async def list_referrals(
         session, organization_id, now=now, after=position_after(cursor), limit=limit + 1, **filters
     )
     shown = iter(await _show(session, cipher, identity, rows[:limit], now))
-    return page_of(rows, limit, lambda _: next(shown), lambda row: (row.created_at, row.id))
+    return page_of(
+        rows, limit, lambda _: next(shown),
+        lambda row: (row.referral.created_at, row.referral.id),
+    )
 
 
 async def history(
     session: AsyncSession, identity: Identity, referral_id: uuid.UUID, *, cursor: str | None,
     limit: int,
 ) -> Page[TransitionRead]:
-    referral, _ = await visible(session, identity, referral_id)
+    located, _ = await visible(session, identity, referral_id)
     rows = await repository.history(
-        session, referral.id, after=position_after(cursor), limit=limit + 1
+        session, located.referral.id, after=position_after(cursor), limit=limit + 1
     )
     return page_of(
         rows, limit,
@@ -491,7 +485,8 @@ async def withdraw_consent(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, organization_id: uuid.UUID,
     case_id: uuid.UUID,
 ) -> ConsentWithdrawal:
-    """Cancels the open referrals that relied on it and deletes every shared snapshot."""
+    """Cancels the open referrals that relied on it, deletes every shared snapshot and the
+    comment texts of the legs the owner took no part in (see comments.may_read_texts)."""
     case = await cases.owned_case(session, organization_id, case_id, for_update=True)
     cases.require_case_writer(identity)
     if case.legal_basis is None:
@@ -502,6 +497,7 @@ async def withdraw_consent(
     for referral in cancelled:
         await _move(session, referral, Status.cancelled, identity, now, reason=CONSENT_WITHDRAWN)
     await repository.delete_shared_persons_of_case(session, case.id)
+    await comments.erase_texts(session, repository.legs_without_owner(case_id=case.id))
     cancelled_ids = [referral.id for referral in cancelled]
     await record_event(session, EVENT_SOURCE, "case.consent_withdrawn", CaseConsentWithdrawn(
         case_id=case.id, organization_id=organization_id, cancelled_referral_ids=cancelled_ids,
@@ -516,13 +512,17 @@ async def sweep(
     session: AsyncSession, now: datetime, *, retention: timedelta, batch_size: int = 100
 ) -> int:
     """Announces referrals that passed their answer deadline (once each), erases the shared
-    snapshots of referrals that ended longer than `retention` ago and forgets expired
+    snapshots of referrals that ended longer than `retention` ago (and the comment texts of
+    those the case's owner took no part in) and forgets expired
     idempotency keys. Returns how many referrals became overdue."""
     overdue = await repository.overdue_unannounced(session, now, batch_size)
     for referral in overdue:
         referral.overdue_announced = True
         await record_event(session, EVENT_SOURCE, "referral.overdue", changed_event(referral))
     await repository.erase_expired_snapshots(session, ended_before=now - retention)
+    await comments.erase_texts(
+        session, repository.legs_without_owner(ended_before=now - retention)
+    )
     await repository.forget_idempotency_keys(session, created_before=now - IDEMPOTENCY_WINDOW)
     await session.flush()
     return len(overdue)

@@ -1,0 +1,52 @@
+"""The standalone mode's SQLite database takes concurrent disclosures of several cases."""
+
+import asyncio
+import base64
+import os
+from pathlib import Path
+
+import pytest
+import waymark_referrals
+from waymark_kernel.migrations import upgrade
+from waymark_kernel.settings import Settings
+from waymark_kernel.testing import unique_name
+from waymark_referrals.disclosures.service import verify_ledger
+
+READERS_PER_REFERRAL = 8
+
+
+@pytest.fixture
+async def settings(tmp_path: Path) -> Settings:
+    """The service on a SQLite file, as in standalone mode, instead of PostgreSQL."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'referrals.db'}"
+    await upgrade(url, Path(waymark_referrals.__file__).parent / "migrations")
+    return Settings(
+        mode="distributed", referrals_database_url=url,
+        encryption_key=base64.b64encode(os.urandom(32)).decode(),
+        queue_prefix=unique_name("referrals_sqlite"), outbox_poll_seconds=0.2,
+    )
+
+
+async def test_concurrent_reads_of_several_cases_are_all_disclosed_without_errors(
+    app, client, flow
+):
+    sender, receiver, service_id = await flow.pair()
+    referrals = [await flow.refer(sender, receiver, service_id) for _ in range(3)]
+
+    reads = await asyncio.gather(*(
+        client.get(f"/v1/referrals/{referral['id']}", headers=receiver.headers)
+        for referral in referrals for _ in range(READERS_PER_REFERRAL)
+    ))
+    assert [read.status_code for read in reads] == [200] * len(reads), [
+        read.text for read in reads if read.status_code != 200
+    ]
+    for referral in referrals:
+        ledger = await client.get(
+            f"/v1/cases/{referral['case_id']}/disclosures", headers=sender.headers
+        )
+        entries = ledger.json()["items"]
+        assert [entry["sequence"] for entry in entries] == list(range(1, READERS_PER_REFERRAL + 1))
+        assert {entry["case_id"] for entry in entries} == {referral["case_id"]}
+    async with app.state.database.transaction() as session:
+        check = await verify_ledger(session)
+    assert check.intact and check.entries == 3 * READERS_PER_REFERRAL
