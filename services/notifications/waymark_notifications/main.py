@@ -42,7 +42,7 @@ def create_app(
             migrations=MIGRATIONS,
             # The feed last: its append lock is best held for the shortest time.
             handlers=every_event(
-                delivery_handler(dispatcher.wake), inbox_handler(mailer.wake), record_in_feed
+                delivery_handler(dispatcher), inbox_handler(mailer.wake), record_in_feed
             ),
             background=[dispatcher.run, mailer.run, retention_task(settings)],
         ),

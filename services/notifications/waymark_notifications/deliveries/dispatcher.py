@@ -1,10 +1,11 @@
 """The dispatcher: a background task that sends due deliveries, concurrently but bounded.
 
-It is woken right after a commit that enqueued deliveries, so a webhook leaves within
-milliseconds of its event; it also looks once a second (retries coming due, work enqueued by
-another replica). Due deliveries are claimed in batches, and a delivery is leased while in
-flight, so replicas never send it twice at once. Answers are logged in batches by a second
-task: whatever has come back while the last batch was being written goes in the next one.
+A delivery is leased while in flight, so replicas never send it twice at once. An event's
+deliveries it has room for are leased to it in the transaction that enqueues them and leave
+right after that commit, without being looked up again; the others it claims in batches,
+woken by that commit, by a finishing send, or once a second (retries coming due, work
+enqueued by another replica). Answers are logged in batches by a second task: whatever has
+come back while the last batch was being written goes in the next one.
 """
 
 import asyncio
@@ -23,7 +24,7 @@ from waymark_kernel.wakeup import wait_until_woken
 from waymark_notifications.clock import as_utc
 from waymark_notifications.deliveries import repository, service
 from waymark_notifications.deliveries.models import Delivery
-from waymark_notifications.deliveries.service import Sent
+from waymark_notifications.deliveries.service import Outgoing, Sent
 from waymark_notifications.subscriptions.models import Subscription
 from waymark_notifications.subscriptions.service import secrets_in_use
 from waymark_notifications.webhooks.secret_box import SecretBox
@@ -53,11 +54,56 @@ class Dispatcher:
         self._tasks: set[asyncio.Task] = set()
         self._sent: list[Sent] = []  # answered, not yet logged
         self._answered = asyncio.Event()
+        self._giving_back: set[asyncio.Task] = set()
+        # The last pass left due work for lack of room: a finishing send should look again.
+        self._held_back = False
         self._database: Database | None = None
         self._sender: WebhookSender | None = None
 
     def wake(self) -> None:
         self._wakeup.set()
+
+    def _has_room(self, subscription_id: uuid.UUID, taken: int = 0) -> bool:
+        return (len(self._tasks) + taken < self.concurrency
+                and self._in_flight[subscription_id] < self.per_endpoint)
+
+    def room_for(self, subscription_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """The subscriptions a delivery could go to at once, one each; decided before the
+        commit that enqueues them, so `send_leased` looks again."""
+        if not self._ready.is_set():
+            return set()
+        room: set[uuid.UUID] = set()
+        for subscription_id in subscription_ids:
+            if self._has_room(subscription_id, len(room)):
+                room.add(subscription_id)
+        return room
+
+    def send_leased(
+        self, leased: list[tuple[Outgoing, Subscription]], *, others_enqueued: bool
+    ) -> None:
+        """After the commit: send the deliveries leased to this dispatcher as far as there is
+        room now, and give the others' leases back so that they are claimed as usual."""
+        given_back = []
+        for outgoing, subscription in leased:
+            if self._ready.is_set() and self._has_room(subscription.id):
+                self._start(outgoing, subscription)
+            else:
+                given_back.append(outgoing.id)
+        if given_back:
+            task = asyncio.create_task(self._give_back(given_back))
+            self._giving_back.add(task)
+            task.add_done_callback(self._giving_back.discard)
+        elif others_enqueued:
+            self.wake()
+
+    async def _give_back(self, delivery_ids: list[uuid.UUID]) -> None:
+        assert self._database is not None
+        try:
+            async with self._database.transaction() as session:
+                await repository.release(session, delivery_ids, utcnow())
+        except Exception:
+            log.exception("giving leases back failed; they run out instead")
+        self.wake()
 
     def lease_end(self) -> datetime:
         return utcnow() + timedelta(
@@ -87,9 +133,10 @@ class Dispatcher:
                     await wait_until_woken(self._wakeup, pause)
             finally:
                 self._ready.clear()
-                for task in (*self._tasks, logging_task):
+                running = (*self._tasks, *self._giving_back, logging_task)
+                for task in running:
                     task.cancel()
-                await asyncio.gather(*self._tasks, logging_task, return_exceptions=True)
+                await asyncio.gather(*running, return_exceptions=True)
 
     async def _log_answers(self) -> None:
         """Log every answer that came back, in one transaction per batch. If that fails, the
@@ -104,18 +151,21 @@ class Dispatcher:
                     await service.record_attempts(session, batch, self.settings)
             except Exception:
                 log.exception("logging delivery attempts failed")
-            self.wake()  # retries may now be due
+            if not all(item.result.succeeded for item in batch):
+                self.wake()  # retries may now be due
 
     async def _dispatch_due(self) -> float:
         """Start sending what is due; returns how long to wait before looking again."""
         free = self.concurrency - len(self._tasks)
+        busy = self._busy_endpoints()
+        self._held_back = free <= 0 or bool(busy)
         if free <= 0:
             return self.poll_seconds  # a finishing send wakes the loop
         assert self._database is not None
         async with self._database.transaction() as session:
             due = await repository.due(
                 session, now=utcnow(), limit=free, per_endpoint=self.per_endpoint,
-                busy=self._busy_endpoints(), lock=not self._database.is_sqlite,
+                busy=busy, lock=not self._database.is_sqlite,
             )
             claimed = self._within_endpoint_limits(due)
             if claimed:
@@ -123,7 +173,9 @@ class Dispatcher:
                     session, [delivery.id for delivery, _ in claimed], self.lease_end()
                 )
         for delivery, subscription in claimed:
-            self._start(delivery, subscription)
+            self._start(Outgoing.of(delivery), subscription)
+        if len(claimed) == free or len(claimed) < len(due):
+            self._held_back = True
         if len(claimed) == free:
             return self.poll_seconds  # every slot taken: a finishing send wakes the loop
         async with self._database.transaction() as session:
@@ -148,7 +200,7 @@ class Dispatcher:
                 kept.append((delivery, subscription))
         return kept
 
-    def _start(self, delivery: Delivery, subscription: Subscription) -> None:
+    def _start(self, delivery: Outgoing, subscription: Subscription) -> None:
         self._in_flight[subscription.id] += 1
         task = asyncio.create_task(self._deliver_logged(delivery, subscription))
         self._tasks.add(task)
@@ -160,10 +212,12 @@ class Dispatcher:
         if self._in_flight[subscription_id] <= 0:
             del self._in_flight[subscription_id]
         # Saturated, look again once a batch of slots is free: fewer, fuller passes.
-        if self.concurrency - len(self._tasks) >= WAKE_BATCH or len(self._tasks) < WAKE_BATCH:
+        if self._held_back and (
+            self.concurrency - len(self._tasks) >= WAKE_BATCH or len(self._tasks) < WAKE_BATCH
+        ):
             self.wake()
 
-    async def _deliver_logged(self, delivery: Delivery, subscription: Subscription) -> None:
+    async def _deliver_logged(self, delivery: Outgoing, subscription: Subscription) -> None:
         try:
             self._sent.append(await self._send(delivery, subscription))
             self._answered.set()
@@ -171,7 +225,7 @@ class Dispatcher:
             # The lease runs out and the delivery is tried again.
             log.exception("delivery failed", extra={"delivery_id": str(delivery.id)})
 
-    async def _send(self, delivery: Delivery, subscription: Subscription) -> Sent:
+    async def _send(self, delivery: Outgoing, subscription: Subscription) -> Sent:
         assert self._sender is not None
         attempted_at = utcnow()
         result = await self._sender.send(
@@ -185,7 +239,7 @@ class Dispatcher:
         the subscription was deleted meanwhile)."""
         await self._ready.wait()
         assert self._database is not None
-        sent = await self._send(delivery, subscription)
+        sent = await self._send(Outgoing.of(delivery), subscription)
         async with self._database.transaction() as session:
             logged = await service.record_attempts(session, [sent], self.settings)
         return logged[0] if logged else None

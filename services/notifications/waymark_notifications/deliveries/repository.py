@@ -70,6 +70,16 @@ async def lease(session: AsyncSession, delivery_ids: list[uuid.UUID], until: dat
     )
 
 
+async def release(session: AsyncSession, delivery_ids: list[uuid.UUID], now: datetime) -> None:
+    """Leased deliveries that were not sent are due again at once."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(delivery_ids), Delivery.status == DeliveryStatus.pending)
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def add_all(session: AsyncSession, deliveries: list[dict]) -> None:
     """One multi-row INSERT, without building ORM objects."""
     if deliveries:

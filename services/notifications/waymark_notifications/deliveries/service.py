@@ -1,6 +1,7 @@
 import json
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,22 +40,60 @@ def webhook_body(event_type: str, timestamp: datetime, data: dict) -> str:
     )
 
 
-async def enqueue_event(session: AsyncSession, event: CloudEvent, data: EventData) -> int:
-    """One pending delivery per enabled subscription the event concerns, in one INSERT;
-    returns how many."""
-    listeners = await subscription_repository.listeners(session, audience(data))
+@dataclass(frozen=True)
+class Outgoing:
+    """What sending a delivery and logging its attempt need to know of it."""
+
+    id: uuid.UUID
+    subscription_id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    body: str
+    attempts: int = 0
+    retry_base: int = 0
+    retries: bool = True
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> "Outgoing":
+        return cls(
+            delivery.id, delivery.subscription_id, delivery.event_id, delivery.event_type,
+            delivery.body, delivery.attempts, delivery.retry_base, delivery.retries,
+        )
+
+
+async def enqueue_event(
+    session: AsyncSession, event: CloudEvent, data: EventData,
+    room_for: Callable[[list[uuid.UUID]], set[uuid.UUID]], leased_until: datetime,
+) -> tuple[int, list[tuple[Outgoing, Subscription]]]:
+    """One pending delivery per enabled subscription the event concerns, in one INSERT. Those
+    the dispatcher has room for are leased to it at once, to be sent right after the commit
+    without being looked up again. Returns how many were enqueued, and the leased ones."""
     body = webhook_body(event.type, event.time, event.data)
     event_id = uuid.UUID(event.id)
     now = utcnow()
-    deliveries = [
-        {"id": delivery_id_of(event_id, subscription_id), "subscription_id": subscription_id,
-         "event_id": event_id, "event_type": event.type, "body": body,
-         "status": DeliveryStatus.pending, "attempts": 0, "retry_base": 0, "retries": True,
-         "next_attempt_at": now, "created_at": now, "updated_at": now}
-        for subscription_id, patterns in listeners if matches(patterns, event.type)
+    subscriptions = [
+        subscription
+        for subscription in await subscription_repository.listeners(session, audience(data))
+        if matches(subscription.event_types, event.type)
     ]
-    await repository.add_all(session, deliveries)
-    return len(deliveries)
+    room = room_for([subscription.id for subscription in subscriptions])
+    rows, leased = [], []
+    for subscription in subscriptions:
+        outgoing = Outgoing(
+            delivery_id_of(event_id, subscription.id), subscription.id, event_id, event.type, body
+        )
+        taken = subscription.id in room
+        if taken:
+            leased.append((outgoing, subscription))
+        rows.append({
+            "id": outgoing.id, "subscription_id": subscription.id, "event_id": event_id,
+            "event_type": event.type, "body": body, "status": DeliveryStatus.pending,
+            "attempts": 0, "retry_base": 0, "retries": True,
+            "next_attempt_at": leased_until if taken else now, "created_at": now,
+            "updated_at": now,
+        })
+    await repository.add_all(session, rows)
+    return len(rows), leased
 
 
 async def enqueue_test(
@@ -90,7 +129,7 @@ def retry_delay(attempts_made: int, result: SendResult, schedule: list[float]) -
 class Sent:
     """An attempt's result, with the delivery as it was when claimed."""
 
-    delivery: Delivery
+    delivery: Outgoing
     result: SendResult
     attempted_at: datetime
 

@@ -35,12 +35,12 @@ async def page_of_organization(
 
 async def listeners(
     session: AsyncSession, organization_ids: set[uuid.UUID] | None
-) -> list[Row[tuple[uuid.UUID, list[str]]]]:
-    """(id, event_types) of the enabled subscriptions of these organisations (None: of all)."""
-    query = select(Subscription.id, Subscription.event_types).where(Subscription.enabled)
+) -> list[Subscription]:
+    """The enabled subscriptions of these organisations (None: of all)."""
+    query = select(Subscription).where(Subscription.enabled)
     if organization_ids is not None:
         query = query.where(Subscription.organization_id.in_(organization_ids))
-    return list((await session.execute(query)).all())
+    return list((await session.execute(query)).scalars())
 
 
 async def disable(
