@@ -17,6 +17,7 @@ from waymark_registry.dataset.service import (
     export_dataset, export_package, import_dataset, import_package,
 )
 from waymark_registry.main import MIGRATIONS
+from waymark_registry.organizations.announcements import announce_all
 
 
 def add_commands(verbs: argparse._SubParsersAction) -> None:
@@ -35,6 +36,11 @@ def add_commands(verbs: argparse._SubParsersAction) -> None:
         "twice changes nothing",
     )
     imported.add_argument("file", type=Path, metavar="FILE")
+    tasks.add_parser(
+        "announce-organizations", help="publish every organisation again as "
+        "organization.updated (through the outbox), for services that started after they were "
+        "created, such as notifications learning contact addresses",
+    ).set_defaults(file=None)
 
 
 def _package_files(path: Path) -> dict[str, bytes]:
@@ -87,6 +93,9 @@ async def run(settings: Settings, task: str, file: Path, format: str = "json") -
     try:
         if task == "export":
             await _export(database, file, format)
+            return 0
+        if task == "announce-organizations":
+            print(f"announced {await announce_all(database)} organisations")
             return 0
         try:
             report = await _import(database, file)
