@@ -1,8 +1,11 @@
 """Events published on the broker reach, signed, exactly the organisations they concern."""
 
+import asyncio
 import json
+import socket
 import uuid
 
+from aiohttp import web
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 from waymark_kernel.events import ReferralChanged, ServiceChanged
@@ -212,3 +215,42 @@ async def test_after_rotation_both_secrets_sign_for_a_day(notifications, receive
     assert len(headers["webhook-signature"].split(" ")) == 2
     Webhook(new_secret).verify(body, headers)
     Webhook(subscription["secret"]).verify(body, headers)
+
+
+async def test_an_endpoint_that_does_not_answer_holds_up_no_other(
+    start_notifications, receiver
+) -> None:
+    notifications = await start_notifications(webhook_timeout_seconds=60)
+    release = asyncio.Event()
+    waiting: list[str] = []
+
+    async def hang(request: web.Request) -> web.Response:
+        waiting.append(request.headers["webhook-id"])
+        await release.wait()
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/hooks", hang)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    await web.SockSite(runner, listening).start()
+    try:
+        org = uuid.uuid4()
+        await notifications.subscribe(
+            org, f"http://127.0.0.1:{listening.getsockname()[1]}/hooks", "service.*"
+        )
+        answering = await receiver()
+        await notifications.subscribe(org, answering.url, "service.*")
+
+        # More events than the dispatcher sends at once: the silent endpoint could take every
+        # slot for the whole minute of the timeout, were its share not limited.
+        events = notifications.app.state.dispatcher.concurrency + 16
+        for _ in range(events):
+            await notifications.publish("service.updated", service(org))
+        await answering.wait_for(events)
+        assert len(waiting) == notifications.app.state.dispatcher.per_endpoint
+    finally:
+        release.set()
+        await runner.cleanup()
