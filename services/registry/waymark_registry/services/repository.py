@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Column, ColumnElement, Float, MetaData, String, Table, Uuid, case, delete, exists, func,
+    Column, ColumnElement, Float, MetaData, String, Table, Uuid, and_, case, delete, exists, func,
     insert, literal_column, or_, select, text,
 )
 from sqlalchemy import Text as TextType
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_registry.organizations.models import Organization
@@ -39,10 +40,19 @@ KM_PER_DEGREE_OF_LATITUDE = math.pi * EARTH_RADIUS_KM / 180
 ROUNDING_MARGIN_DEGREES = 0.05
 MAX_QUERY_WORDS = 20
 
-# Not a model: on SQLite it is an FTS5 virtual table, on PostgreSQL it has a generated column.
+# Not models: on SQLite the documents are an FTS5 virtual table, on PostgreSQL they have a
+# generated tsvector (`document`); the search rows exist on PostgreSQL only, kept by triggers
+# from the facets and documents (migration 0004).
+_tables = MetaData()
 documents = Table(
-    "registry_service_documents", MetaData(),
+    "registry_service_documents", _tables,
     Column("service_id", Uuid()), Column("language", String(3)), Column("body", TextType()),
+    Column("document", TSVECTOR()),
+)
+search_rows = Table(
+    "registry_service_search", _tables,
+    Column("service_id", Uuid()), Column("name", String(200)), Column("keys", ARRAY(TextType())),
+    Column("document", TSVECTOR()),
 )
 
 
@@ -238,23 +248,64 @@ async def search(
 ) -> list[Listed]:
     """One page: ordered by distance then id in a radius search, otherwise by name then id.
 
-    `categories` are the wanted codes with their sub-categories already added."""
-    dialect = session.bind.dialect.name
-    query = listed_query().where(*_conditions(dialect, filters, categories))
-    if filters.near:
-        nearest = _nearest_locations(filters, viewer_organization_id)
-        sort_key = nearest.c.distance_km
-        query = (
-            query.add_columns(sort_key)
-            .join(nearest, nearest.c.service_id == Service.id)
-            .where(sort_key <= filters.radius_km)
-        )
-    else:
-        sort_key = Service.name
+    `categories` are the wanted codes with their sub-categories already added. The page's ids
+    are found first (on PostgreSQL from the search rows alone), then completed."""
+    page = _page(session.bind.dialect.name, filters, categories, viewer_organization_id)
     if position:
-        query = query.where(after(sort_key, Service.id, position))
-    rows = await session.execute(query.order_by(sort_key, Service.id).limit(limit))
+        page = page.where(after(page.selected_columns.sort_key,
+                                page.selected_columns.service_id, position))
+    found = page.order_by("sort_key", "service_id").limit(limit).subquery("page")
+    query = listed_query().join(found, found.c.service_id == Service.id)
+    if filters.near:
+        query = query.add_columns(found.c.sort_key)
+    rows = await session.execute(query.order_by(found.c.sort_key, Service.id))
     return [Listed(*row) for row in rows]
+
+
+def _page(
+    dialect: str, filters: ServiceSearch, categories: set[str],
+    viewer_organization_id: uuid.UUID | None,
+):
+    """(service_id, sort_key) of every match, unordered."""
+    if filters.near:
+        nearest = _nearest_locations(dialect, filters, categories, viewer_organization_id)
+        return select(nearest).where(nearest.c.sort_key <= filters.radius_km)
+    if dialect == "postgresql":
+        service_id, name = search_rows.c.service_id, search_rows.c.name
+    else:
+        service_id, name = Service.id, Service.name
+    source = select(service_id.label("service_id"), name.label("sort_key"))
+    return _filtered(dialect, source, service_id, filters, categories)
+
+
+def _filtered(
+    dialect: str, query, service_id: Any, filters: ServiceSearch, categories: set[str]
+):
+    """`query` (whose rows are of `service_id`) narrowed to the services matching the filters:
+    on PostgreSQL by the service's search row, elsewhere by its facet and document rows."""
+    facets = _wanted_facets(filters, categories)
+    words = query_words(filters.q) if filters.q else None
+    if dialect == "postgresql":
+        if (facets or words is not None) and service_id is not search_rows.c.service_id:
+            query = query.join(search_rows, search_rows.c.service_id == service_id)
+        query = query.where(*(
+            search_rows.c["keys"].overlap([f"{facet}:{value}" for value in values])
+            for facet, values in facets.items()
+        ))
+        if words is not None:
+            query = query.where(_search_row_matches(words))
+    else:
+        query = query.where(*(
+            service_id.in_(_with_facet(facet, values)) for facet, values in facets.items()
+        ))
+        if words is not None:
+            query = query.where(service_id.in_(_with_words(dialect, words)))
+    service_conditions = _service_conditions(filters)
+    if service_conditions:
+        if service_id is not Service.id:
+            query = query.join(Service, Service.id == service_id)
+        query = query.where(*service_conditions)
+    return query
 
 
 def listed_query():
@@ -267,10 +318,10 @@ def _has_location() -> ColumnElement[bool]:
     return exists().where(ServiceLocation.service_id == Service.id)
 
 
-def _has_facet(facet: str, values: Iterable[str]) -> ColumnElement[bool]:
-    return Service.id.in_(select(ServiceFacet.service_id).where(
+def _with_facet(facet: str, values: Iterable[str]):
+    return select(ServiceFacet.service_id).where(
         ServiceFacet.facet == facet, ServiceFacet.value.in_(list(values)),
-    ))
+    )
 
 
 def query_words(q: str) -> list[str]:
@@ -280,34 +331,56 @@ def query_words(q: str) -> list[str]:
 
 
 def matches_text(dialect: str, words: list[str]) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return Service.id.in_(select(search_rows.c.service_id).where(_search_row_matches(words)))
+    return Service.id.in_(_with_words(dialect, words))
+
+
+def _any_language_prefixes(words: list[str]):
+    prefixes = " & ".join(f"'{word}':*" for word in words)  # words hold no quote
+    return func.registry_any_language_query(prefixes)
+
+
+def _search_row_matches(words: list[str]) -> ColumnElement[bool]:
+    """PostgreSQL: the search row holds every word; with several words, one document must
+    hold them all (the search row merges the documents of every language)."""
     if not words:
         return literal_column("1") == 0  # nothing to look for finds nothing
-    if dialect == "postgresql":
-        prefixes = " & ".join(f"'{word}':*" for word in words)  # words hold no quote
-        matching = func.registry_any_language_query(prefixes)
-        condition = literal_column("document").op("@@")(matching)
-    else:
-        prefixes = " ".join(f'"{word}"*' for word in words)
-        condition = text("registry_service_documents MATCH :words").bindparams(words=prefixes)
-    return Service.id.in_(select(documents.c.service_id).where(condition))
+    wanted = _any_language_prefixes(words)
+    matched = search_rows.c.document.op("@@")(wanted)
+    if len(words) == 1:
+        return matched
+    in_one_document = exists().where(
+        documents.c.service_id == search_rows.c.service_id, documents.c.document.op("@@")(wanted)
+    )
+    return and_(matched, in_one_document)
 
 
-def _conditions(
-    dialect: str, filters: ServiceSearch, categories: set[str]
-) -> list[ColumnElement[bool]]:
+def _with_words(dialect: str, words: list[str]):
+    """Elsewhere than PostgreSQL: the services with a document holding every word."""
+    if not words:
+        return select(documents.c.service_id).where(literal_column("1") == 0)
+    prefixes = " ".join(f'"{word}"*' for word in words)
+    condition = text("registry_service_documents MATCH :words").bindparams(words=prefixes)
+    return select(documents.c.service_id).where(condition)
+
+
+def _wanted_facets(filters: ServiceSearch, categories: set[str]) -> dict[str, list[str]]:
+    """Facet → the values of which a service must have one (filters not given left out)."""
+    def given(value: str | None, *also: str) -> list[str]:
+        return [value, *also] if value else []
+
+    wanted = {
+        "country": given(filters.country), "category": sorted(categories),
+        "language": given(filters.language),
+        "population": given(filters.population, ALL_MIGRANTS),
+        "migration_stage": given(filters.migration_stage),
+    }
+    return {facet: values for facet, values in wanted.items() if values}
+
+
+def _service_conditions(filters: ServiceSearch) -> list[ColumnElement[bool]]:
     conditions = []
-    if filters.q:
-        conditions.append(matches_text(dialect, query_words(filters.q)))
-    if filters.country:
-        conditions.append(_has_facet("country", [filters.country]))
-    if categories:
-        conditions.append(_has_facet("category", categories))
-    if filters.language:
-        conditions.append(_has_facet("language", [filters.language]))
-    if filters.population:
-        conditions.append(_has_facet("population", {filters.population, ALL_MIGRANTS}))
-    if filters.migration_stage:
-        conditions.append(_has_facet("migration_stage", [filters.migration_stage]))
     if filters.accepts_referrals is not None:
         conditions.append(Service.accepts_referrals == filters.accepts_referrals)
     if filters.organization_id:
@@ -317,47 +390,66 @@ def _conditions(
     return conditions
 
 
-def _nearest_locations(filters: ServiceSearch, viewer_organization_id: uuid.UUID | None):
-    """Per service, the distance from the search centre to its nearest located place.
+def _nearest_locations(
+    dialect: str, filters: ServiceSearch, categories: set[str],
+    viewer_organization_id: uuid.UUID | None,
+):
+    """(service_id, sort_key): per matching service, the distance from the search centre to
+    its nearest located place.
 
     Outside the owning organisation a confidential place counts at its rounded (0.1°, about
     11 km) public coordinates, so neither the distance nor the ordering pins it down."""
-    latitude, longitude = ServiceLocation.public_latitude, ServiceLocation.public_longitude
-    if viewer_organization_id is not None:
-        own = Service.organization_id == viewer_organization_id
-        latitude = case((own, ServiceLocation.latitude), else_=latitude)
-        longitude = case((own, ServiceLocation.longitude), else_=longitude)
-    distance = _great_circle_km(latitude, longitude, filters.lat, filters.lon)
-    return (
-        select(ServiceLocation.service_id, func.min(distance).label("distance_km"))
-        .join(Service, Service.id == ServiceLocation.service_id)
-        .where(ServiceLocation.latitude.is_not(None), *_in_bounding_box(filters))
-        .group_by(ServiceLocation.service_id)
-        .subquery("nearest")
+    distance = _great_circle_km(
+        ServiceLocation.public_latitude, ServiceLocation.public_longitude, filters.lat, filters.lon
     )
+    if viewer_organization_id is not None:
+        own = ServiceLocation.service_id.in_(
+            select(Service.id).where(Service.organization_id == viewer_organization_id)
+            .correlate(None)  # the services of the page's filters are other rows
+        )
+        exact = _great_circle_km(
+            ServiceLocation.latitude, ServiceLocation.longitude, filters.lat, filters.lon
+        )
+        distance = case((own, exact), else_=distance)
+    located = (
+        select(ServiceLocation.service_id, func.min(distance).label("sort_key"))
+        .where(ServiceLocation.latitude.is_not(None),
+               or_(*(_in_box(dialect, box) for box in _bounding_boxes(filters))))
+        .group_by(ServiceLocation.service_id)
+    )
+    return _filtered(
+        dialect, located, ServiceLocation.service_id, filters, categories
+    ).subquery("nearest")
 
 
-def _in_bounding_box(filters: ServiceSearch) -> list[ColumnElement[bool]]:
-    """Index-friendly bounds on the public point that hold every place within the radius."""
+def _in_box(dialect: str, box: tuple[float, float, float, float]) -> ColumnElement[bool]:
+    """The public point lies in (south, north, west, east): on PostgreSQL by the GiST index
+    of the points, elsewhere by the index on latitude then longitude."""
+    south, north, west, east = box
+    latitude, longitude = ServiceLocation.public_latitude, ServiceLocation.public_longitude
+    if dialect == "postgresql":
+        corners = func.box(func.point(west, south), func.point(east, north))
+        return func.point(longitude, latitude).op("<@")(corners)
+    return and_(latitude.between(south, north), longitude.between(west, east))
+
+
+def _bounding_boxes(filters: ServiceSearch) -> list[tuple[float, float, float, float]]:
+    """(south, north, west, east) boxes holding the public point of every place within the
+    radius: two when the circle crosses the antimeridian."""
     margin = filters.radius_km / KM_PER_DEGREE_OF_LATITUDE + ROUNDING_MARGIN_DEGREES
-    south, north = filters.lat - margin, filters.lat + margin
-    latitude = ServiceLocation.public_latitude
-    bounds = [latitude.between(south, north)]
-    widest = max(abs(south), abs(north))
+    south, north = max(filters.lat - margin, -90.0), min(filters.lat + margin, 90.0)
+    widest = max(abs(filters.lat - margin), abs(filters.lat + margin))
     if widest >= 89.9:
-        return bounds  # the circle reaches a pole: every longitude
+        return [(south, north, -180.0, 180.0)]  # the circle reaches a pole: every longitude
     lon_margin = margin / math.cos(math.radians(widest))
     if lon_margin >= 180:
-        return bounds
+        return [(south, north, -180.0, 180.0)]
     west, east = filters.lon - lon_margin, filters.lon + lon_margin
-    longitude = ServiceLocation.public_longitude
-    if west < -180:  # across the antimeridian
-        bounds.append(or_(longitude >= west + 360, longitude <= east))
-    elif east > 180:
-        bounds.append(or_(longitude >= west, longitude <= east - 360))
-    else:
-        bounds.append(longitude.between(west, east))
-    return bounds
+    if west < -180:
+        return [(south, north, west + 360, 180.0), (south, north, -180.0, east)]
+    if east > 180:
+        return [(south, north, west, 180.0), (south, north, -180.0, east - 360)]
+    return [(south, north, west, east)]
 
 
 def _great_circle_km(latitude: Any, longitude: Any, to_latitude: float, to_longitude: float):

@@ -1,0 +1,166 @@
+"""On PostgreSQL a search is answered from indexes, never by reading a whole table: the plan of
+the repository's own query, on a directory large enough for the planner to choose freely."""
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from waymark_kernel.db import Database
+from waymark_registry.services import repository
+from waymark_registry.services.schemas import ServiceSearch
+from waymark_registry.taxonomy.service import with_subcategories
+
+SERVICES, ORGANIZATIONS = 20_000, 300
+# Country: its centre; the services of each are spread over 4° × 4° around it.
+COUNTRIES = {
+    "NP": (27.7, 85.3), "TH": (13.75, 100.5), "JO": (31.95, 35.9), "MA": (33.57, -7.59),
+    "EC": (-0.18, -78.47),
+}
+CATEGORIES = [
+    "health", "health.primary_care", "shelter", "legal.information", "legal.representation",
+    "food_cash", "education", "livelihoods", "mhpss", "protection.gbv", "protection",
+    "rfl",
+]
+WORDS = ["amber", "birch", "cedar", "dune", "ember", "fjord", "grove", "heron", "iris", "jade"]
+
+DIRECTORY = f"""
+WITH countries (number, code, lat, lon) AS (VALUES {", ".join(
+    f"({number}, '{code}', {lat}, {lon})" for number, (code, (lat, lon)) in
+    enumerate(COUNTRIES.items())
+)})
+INSERT INTO registry_organizations
+    (id, name, type, country, languages, identifiers, verified, created_at, updated_at)
+SELECT md5('organization' || n)::uuid, 'Provider ' || n, 'cso', code, '[]', '[]', true,
+    now(), now()
+FROM generate_series(0, {ORGANIZATIONS - 1}) n JOIN countries ON number = n % {len(COUNTRIES)};
+
+INSERT INTO registry_services
+    (id, organization_id, name, description, categories, status, languages,
+     interpretation_available, populations, migration_stages, free_of_charge,
+     accepts_referrals, phones, schedules, original_language, last_verified_at, created_at,
+     updated_at)
+SELECT md5('service' || n)::uuid, md5('organization' || n % {ORGANIZATIONS})::uuid,
+    words[n % 10 + 1] || ' ' || words[n / 10 % 10 + 1] || ' ' || n, words[n / 100 % 10 + 1],
+    json_build_array(categories[n / 7 % {len(CATEGORIES)} + 1]), 'active', '["en"]', false, '[]',
+    '[]', true, true, '[]', '[]', 'en', now(), now(), now()
+FROM generate_series(0, {SERVICES - 1}) n,
+    (SELECT ARRAY{WORDS} AS words, ARRAY{CATEGORIES} AS categories) lists;
+
+WITH countries (number, code, lat, lon) AS (VALUES {", ".join(
+    f"({number}, '{code}', {lat}, {lon})" for number, (code, (lat, lon)) in
+    enumerate(COUNTRIES.items())
+)}), places AS (
+    SELECT n, code, lat + (n * 7919 % 4000) / 1000.0 - 2 AS lat,
+        lon + (n::bigint * 104729 % 4000) / 1000.0 - 2 AS lon
+    FROM generate_series(0, {SERVICES - 1}) n
+    JOIN countries ON number = n % {ORGANIZATIONS} % {len(COUNTRIES)}
+)
+INSERT INTO registry_service_locations
+    (id, service_id, position, city, country, latitude, longitude, public_latitude,
+     public_longitude, confidential)
+SELECT md5('place' || n)::uuid, md5('service' || n)::uuid, 0, 'Somewhere', code, lat, lon,
+    lat, lon, false
+FROM places;
+
+INSERT INTO registry_service_facets (service_id, facet, value)
+SELECT id, 'category', categories ->> 0 FROM registry_services
+UNION ALL
+SELECT service_id, 'country', country FROM registry_service_locations;
+
+INSERT INTO registry_service_documents (service_id, language, body)
+SELECT id, 'en', name || ' ' || description FROM registry_services;
+
+ANALYZE;
+"""
+
+
+@pytest.fixture
+async def directory(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    try:
+        async with database.transaction() as session:
+            connection = await (await session.connection()).get_raw_connection()
+            await connection.driver_connection.execute(DIRECTORY)
+        yield database
+    finally:
+        await database.dispose()
+
+
+def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from plan_nodes(child)
+
+
+async def searched_with_plan(
+    session: AsyncSession, **filters: Any
+) -> tuple[list[repository.Listed], list[dict[str, Any]]]:
+    """A page of the repository's search, and the plan of the very statement it ran."""
+    statements = []
+
+    def record(_connection, _cursor, statement, parameters, _context, _executemany) -> None:
+        statements.append((statement, parameters))
+
+    engine = session.bind
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        search = ServiceSearch(**filters)
+        found = await repository.search(
+            session, search, categories=with_subcategories(search.category),
+            viewer_organization_id=uuid.uuid4(), limit=21, position=None,
+        )
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    (statement, parameters), = statements
+    connection = await (await session.connection()).get_raw_connection()
+    plan = await connection.driver_connection.fetchval(  # the connection decodes json
+        f"EXPLAIN (FORMAT JSON) {statement}", *parameters
+    )
+    return found, list(plan_nodes(plan[0]["Plan"]))
+
+
+def read_whole(nodes: list[dict[str, Any]]) -> set[str]:
+    return {node["Relation Name"] for node in nodes if node["Node Type"] == "Seq Scan"}
+
+
+def indexes_used(nodes: list[dict[str, Any]]) -> set[str]:
+    return {node["Index Name"] for node in nodes if "Index Name" in node}
+
+
+async def test_the_search_rows_follow_the_facets_and_documents(directory):
+    async with directory.transaction() as session:
+        rows = await session.execute(text(
+            "SELECT count(*), count(*) FILTER (WHERE cardinality(keys) = 2 "
+            "AND document <> '') FROM registry_service_search"
+        ))
+        assert tuple(rows.one()) == (SERVICES, SERVICES)
+
+
+async def test_a_radius_search_reads_the_points_around_the_centre_only(directory):
+    lat, lon = COUNTRIES["NP"]
+    async with directory.transaction() as session:
+        found, nodes = await searched_with_plan(
+            session, lat=lat, lon=lon, radius_km=40, category=["health"]
+        )
+    assert found and all(hit.distance_km <= 40 for hit in found)
+    assert [hit.distance_km for hit in found] == sorted(hit.distance_km for hit in found)
+    assert "ix_registry_service_locations_public_point" in indexes_used(nodes)
+    assert not read_whole(nodes)
+
+
+async def test_a_text_search_with_filters_reads_the_index_of_the_search_rows(directory):
+    async with directory.transaction() as session:
+        found, nodes = await searched_with_plan(
+            session, q="cedar", category=["health"], country="TH"
+        )
+    assert found and all(
+        "cedar" in f"{hit.service.name} {hit.service.description}" for hit in found
+    )
+    assert [hit.service.name for hit in found] == sorted(hit.service.name for hit in found)
+    assert indexes_used(nodes) & {
+        "ix_registry_service_search_keys", "ix_registry_service_search_document"
+    }
+    assert not read_whole(nodes)
