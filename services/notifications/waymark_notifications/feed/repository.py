@@ -1,28 +1,47 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, insert, or_, select, text
+from sqlalchemy import ARRAY, Uuid, delete, func, insert, literal, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_notifications.feed.models import FeedAudience, FeedEvent
 
 
-async def hold_append_lock(session: AsyncSession) -> None:
-    """Appends commit in position order (until commit), so a reader past a position never
-    misses a smaller one committed later; SQLite serialises writers anyway."""
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(7213505)"))
+APPEND_LOCK = 7213505
 
 
 async def append(session: AsyncSession, event: dict, organization_ids: set[uuid.UUID]) -> None:
-    position = (await session.execute(
-        insert(FeedEvent).values(**event).returning(FeedEvent.position)
-    )).scalar_one()
-    if organization_ids:
-        await session.execute(insert(FeedAudience), [
-            {"position": position, "organization_id": organization_id}
-            for organization_id in organization_ids
-        ])
+    """Appends commit in position order: each takes a lock held until its commit, so a reader
+    past a position never misses a smaller one committed later. On PostgreSQL the lock, the
+    event and its audience are one statement; SQLite serialises writers anyway."""
+    if session.bind.dialect.name != "postgresql":
+        position = (await session.execute(
+            insert(FeedEvent).values(**event).returning(FeedEvent.position)
+        )).scalar_one()
+        if organization_ids:
+            await session.execute(insert(FeedAudience), [
+                {"position": position, "organization_id": organization_id}
+                for organization_id in organization_ids
+            ])
+        return
+    locked = select(func.pg_advisory_xact_lock(APPEND_LOCK).label("locked")).cte("locked")
+    columns = FeedEvent.__table__.c
+    # The row comes from `locked`, so the lock is taken before the position is drawn.
+    appended = insert(FeedEvent).from_select(list(event), select(*(
+        literal(value, columns[name].type) for name, value in event.items()
+    )).select_from(locked))
+    if not organization_ids:
+        await session.execute(appended)
+        return
+    appended = appended.returning(FeedEvent.position).cte("appended")
+    audience = func.unnest(literal(list(organization_ids), ARRAY(Uuid()))).table_valued(
+        "organization_id"
+    ).render_derived()
+    await session.execute(insert(FeedAudience).from_select(
+        ["position", "organization_id"],
+        select(appended.c.position, audience.c.organization_id).select_from(appended)
+        .join(audience, true()),
+    ))
 
 
 def _visible_to(organization_id: uuid.UUID):

@@ -17,7 +17,6 @@ async def record(session: AsyncSession, event: CloudEvent, data: EventData) -> N
     organization_ids = audience(data)
     if organization_ids is not None and not organization_ids:
         return
-    await repository.hold_append_lock(session)
     await repository.append(session, {
         "event_id": uuid.UUID(event.id), "event_type": event.type, "occurred_at": event.time,
         "data": event.data, "public": organization_ids is None, "recorded_at": utcnow(),
