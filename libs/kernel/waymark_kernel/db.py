@@ -34,7 +34,9 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 10})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # No pre-ping: on asyncpg it costs three round trips per checkout. A connection the server
+    # dropped fails its one request, and SQLAlchemy then replaces every older pooled connection.
+    return create_async_engine(url, pool_size=10, max_overflow=10)
 
 
 class Database:
