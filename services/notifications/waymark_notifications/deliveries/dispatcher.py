@@ -55,8 +55,10 @@ class Dispatcher:
         self._sent: list[Sent] = []  # answered, not yet logged
         self._answered = asyncio.Event()
         self._giving_back: set[asyncio.Task] = set()
-        # The last pass left due work for lack of room: a finishing send should look again.
-        self._held_back = False
+        # What held the last pass back: a lack of slots (any finishing send helps), or
+        # subscriptions at their limit (only a send to one of them helps).
+        self._short_of_slots = False
+        self._at_limit: set[uuid.UUID] = set()
         self._database: Database | None = None
         self._sender: WebhookSender | None = None
 
@@ -158,7 +160,7 @@ class Dispatcher:
         """Start sending what is due; returns how long to wait before looking again."""
         free = self.concurrency - len(self._tasks)
         busy = self._busy_endpoints()
-        self._held_back = free <= 0 or bool(busy)
+        self._short_of_slots, self._at_limit = free <= 0, busy
         if free <= 0:
             return self.poll_seconds  # a finishing send wakes the loop
         assert self._database is not None
@@ -174,9 +176,12 @@ class Dispatcher:
                 )
         for delivery, subscription in claimed:
             self._start(Outgoing.of(delivery), subscription)
-        if len(claimed) == free or len(claimed) < len(due):
-            self._held_back = True
+        sent_now = {delivery.id for delivery, _ in claimed}
+        self._at_limit = self._busy_endpoints() | {
+            subscription.id for delivery, subscription in due if delivery.id not in sent_now
+        }
         if len(claimed) == free:
+            self._short_of_slots = True
             return self.poll_seconds  # every slot taken: a finishing send wakes the loop
         async with self._database.transaction() as session:
             next_due = await repository.next_due_at(session, self._busy_endpoints())
@@ -211,8 +216,9 @@ class Dispatcher:
         self._in_flight[subscription_id] -= 1
         if self._in_flight[subscription_id] <= 0:
             del self._in_flight[subscription_id]
-        # Saturated, look again once a batch of slots is free: fewer, fuller passes.
-        if self._held_back and (
+        # Look again only if this send's end frees what held due work back, and then once a
+        # batch of slots is free: fewer, fuller passes.
+        if (self._short_of_slots or subscription_id in self._at_limit) and (
             self.concurrency - len(self._tasks) >= WAKE_BATCH or len(self._tasks) < WAKE_BATCH
         ):
             self.wake()
