@@ -4,7 +4,9 @@ fields are extra columns, declared in `datapackage.json`, and translations a tab
 
 The package is the HSDS JSON dataset cut into tables, and read back by nesting the rows again,
 so an import of either goes through the same checks. Cells of a list or an object hold JSON
-(Frictionless `array` and `object`); an empty cell is a field not given."""
+(Frictionless `array` and `object`); an empty cell is a field not given. An import reads
+`<table>.csv` at the package's root (`datapackage.json` may be left out); organization.csv and
+service.csv must be there, the other tables only when they have rows."""
 
 import csv
 import io
@@ -262,7 +264,6 @@ class Rows:
     of every object for the report."""
 
     def __init__(self) -> None:
-        self.dataset: list[dict[str, Any]] = []
         self.errors: list[InvalidRow] = []
         self._unreadable = False  # a file is missing or malformed: its rows cannot be linked
         self._places: dict[int, tuple[str, int]] = {}
@@ -294,18 +295,17 @@ class Rows:
                     item[key] = found
                     referred.add(id(found))
                 elif target == "location":  # a taxonomy term may be known by its id alone
-                    self._refuse_row(name, item, f"{column}: no row of {target}.csv has this id")
+                    self._refuse_row(item, f"{column}: no row of {target}.csv has this id")
         for table in TABLES:
             for item in tables[table.name]:
                 self._nest(table, item, by_id)
         for item in tables["location"]:
             if id(item) not in referred:
-                self._refuse_row("location", item, "no row of service_at_location.csv gives "
+                self._refuse_row(item, "no row of service_at_location.csv gives "
                                  "this location to a service")
-        self.dataset = tables["organization"]
-        return self.dataset
+        return tables["organization"]
 
-    def _refuse_row(self, name: str, item: dict[str, Any], reason: str) -> None:
+    def _refuse_row(self, item: dict[str, Any], reason: str) -> None:
         file, line = self._places[id(item)]
         self._refuse(file, line, reason)
 
@@ -318,13 +318,12 @@ class Rows:
                 continue
             parent = by_id[link.parent].get(str(parent_id))
             if parent is None:
-                self._refuse_row(table.name, item,
-                                 f"{link.column}: no row of {link.parent}.csv has this id")
+                self._refuse_row(item, f"{link.column}: no row of {link.parent}.csv has this id")
             else:
                 parent.setdefault(link.key, []).append(item)
             return
         columns = " or ".join(link.column for link in table.links)
-        self._refuse_row(table.name, item, f"give {columns}")
+        self._refuse_row(item, f"give {columns}")
 
     def _table(self, table: Table, files: dict[str, bytes]) -> list[dict[str, Any]]:
         content = files.get(table.file)
