@@ -5,6 +5,7 @@ PostgreSQL parses it with the language's text search configuration (migration 00
 GIN-indexed tsvector; SQLite keeps it in an FTS5 table. Either way each word of a query matches
 as a prefix, and a service matches when one of its documents holds every word."""
 
+import functools
 import math
 import unicodedata
 import uuid
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Column, ColumnElement, Float, MetaData, String, Table, Uuid, and_, case, delete, exists, func,
-    insert, literal_column, or_, select, text,
+    Column, ColumnElement, Float, Integer, MetaData, String, Table, Uuid, and_, bindparam, case,
+    delete, exists, func, insert, literal_column, or_, select, text,
 )
 from sqlalchemy import Text as TextType
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
@@ -250,61 +251,108 @@ async def search(
 
     `categories` are the wanted codes with their sub-categories already added. The page's ids
     are found first (on PostgreSQL from the search rows alone), then completed."""
-    page = _page(session.bind.dialect.name, filters, categories, viewer_organization_id)
-    if position:
-        page = page.where(after(page.selected_columns.sort_key,
-                                page.selected_columns.service_id, position))
-    found = page.order_by("sort_key", "service_id").limit(limit).subquery("page")
-    query = listed_query().join(found, found.c.service_id == Service.id)
+    dialect = session.bind.dialect.name
+    facets = _wanted_facets(filters, categories)
+    words = query_words(filters.q) if filters.q else None
+    boxes = _bounding_boxes(filters) if filters.near else []
+    conditions = {
+        name: value for name, value in (
+            ("accepts_referrals", filters.accepts_referrals),
+            ("organization_id", filters.organization_id), ("status", filters.status),
+        ) if value is not None
+    }
+    shape = _Shape(
+        dialect, tuple(facets), None if words is None else min(len(words), 2),
+        tuple(conditions), filters.near, len(boxes), viewer_organization_id is not None,
+        position is not None,
+    )
+    values: dict[str, Any] = {"page_limit": limit, **conditions}
+    for facet, wanted in facets.items():
+        keys = [f"{facet}:{value}" for value in wanted] if dialect == "postgresql" else wanted
+        values[f"facet_{facet}"] = keys
+    if words:
+        values["words"] = _words_query(dialect, words)
     if filters.near:
-        query = query.add_columns(found.c.sort_key)
-    rows = await session.execute(query.order_by(found.c.sort_key, Service.id))
+        values.update(lat=filters.lat, lon=filters.lon, radius_km=filters.radius_km)
+        if viewer_organization_id is not None:
+            values["viewer"] = viewer_organization_id
+        for number, box in enumerate(boxes):
+            values.update(zip(_box_names(number), box, strict=True))
+    if position:
+        values.update(after_key=position[0], after_id=position[1])
+    rows = await session.execute(_statement(shape), values)
     return [Listed(*row) for row in rows]
 
 
-def _page(
-    dialect: str, filters: ServiceSearch, categories: set[str],
-    viewer_organization_id: uuid.UUID | None,
-):
-    """(service_id, sort_key) of every match, unordered."""
-    if filters.near:
-        nearest = _nearest_locations(dialect, filters, categories, viewer_organization_id)
-        return select(nearest).where(nearest.c.sort_key <= filters.radius_km)
-    if dialect == "postgresql":
-        service_id, name = search_rows.c.service_id, search_rows.c.name
+@dataclass(frozen=True)
+class _Shape:
+    """What the statement of a search depends on, its values aside. Building and keying a
+    statement costs more CPU than the database takes to run it: each shape is built once."""
+
+    dialect: str
+    facets: tuple[str, ...]
+    words: int | None  # no `q`; a `q` of 0, 1 or several (2) words
+    conditions: tuple[str, ...]  # on the service's own columns
+    near: bool
+    boxes: int
+    viewer: bool
+    after: bool
+
+
+@functools.lru_cache(maxsize=512)
+def _statement(shape: _Shape):
+    if shape.near:
+        nearest = _nearest_locations(shape)
+        page = select(nearest).where(nearest.c.sort_key <= bindparam("radius_km", type_=Float))
+    elif shape.dialect == "postgresql":
+        source = select(search_rows.c.service_id, search_rows.c.name.label("sort_key"))
+        page = _filtered(shape, source, search_rows.c.service_id)
     else:
-        service_id, name = Service.id, Service.name
-    source = select(service_id.label("service_id"), name.label("sort_key"))
-    return _filtered(dialect, source, service_id, filters, categories)
+        source = select(Service.id.label("service_id"), Service.name.label("sort_key"))
+        page = _filtered(shape, source, Service.id)
+    if shape.after:
+        sort_type = Float if shape.near else String
+        page = page.where(after(
+            page.selected_columns.sort_key, page.selected_columns.service_id,
+            (bindparam("after_key", type_=sort_type), bindparam("after_id", type_=Uuid)),
+        ))
+    found = (
+        page.order_by("sort_key", "service_id")
+        .limit(bindparam("page_limit", type_=Integer)).subquery("page")
+    )
+    query = listed_query().join(found, found.c.service_id == Service.id)
+    if shape.near:
+        query = query.add_columns(found.c.sort_key)
+    return query.order_by(found.c.sort_key, Service.id)
 
 
-def _filtered(
-    dialect: str, query, service_id: Any, filters: ServiceSearch, categories: set[str]
-):
+def _filtered(shape: _Shape, query, service_id: Any):
     """`query` (whose rows are of `service_id`) narrowed to the services matching the filters:
     on PostgreSQL by the service's search row, elsewhere by its facet and document rows."""
-    facets = _wanted_facets(filters, categories)
-    words = query_words(filters.q) if filters.q else None
-    if dialect == "postgresql":
-        if (facets or words is not None) and service_id is not search_rows.c.service_id:
+    if shape.dialect == "postgresql":
+        if (shape.facets or shape.words is not None) and service_id is not search_rows.c.service_id:
             query = query.join(search_rows, search_rows.c.service_id == service_id)
         query = query.where(*(
-            search_rows.c["keys"].overlap([f"{facet}:{value}" for value in values])
-            for facet, values in facets.items()
+            search_rows.c["keys"].overlap(
+                bindparam(f"facet_{facet}", type_=ARRAY(TextType()))
+            )
+            for facet in shape.facets
         ))
-        if words is not None:
-            query = query.where(_search_row_matches(words))
+        if shape.words is not None:
+            query = query.where(_search_row_matches(shape.words, bindparam("words")))
     else:
         query = query.where(*(
-            service_id.in_(_with_facet(facet, values)) for facet, values in facets.items()
+            service_id.in_(_with_facet(facet, bindparam(f"facet_{facet}", expanding=True)))
+            for facet in shape.facets
         ))
-        if words is not None:
-            query = query.where(service_id.in_(_with_words(dialect, words)))
-    service_conditions = _service_conditions(filters)
-    if service_conditions:
+        if shape.words is not None:
+            query = query.where(service_id.in_(_with_words(shape.words, bindparam("words"))))
+    if shape.conditions:
         if service_id is not Service.id:
             query = query.join(Service, Service.id == service_id)
-        query = query.where(*service_conditions)
+        query = query.where(*(
+            getattr(Service, column) == bindparam(column) for column in shape.conditions
+        ))
     return query
 
 
@@ -318,9 +366,9 @@ def _has_location() -> ColumnElement[bool]:
     return exists().where(ServiceLocation.service_id == Service.id)
 
 
-def _with_facet(facet: str, values: Iterable[str]):
+def _with_facet(facet: str, values: Any):
     return select(ServiceFacet.service_id).where(
-        ServiceFacet.facet == facet, ServiceFacet.value.in_(list(values)),
+        ServiceFacet.facet == facet, ServiceFacet.value.in_(values),
     )
 
 
@@ -331,24 +379,30 @@ def query_words(q: str) -> list[str]:
 
 
 def matches_text(dialect: str, words: list[str]) -> ColumnElement[bool]:
+    given = bindparam("words", _words_query(dialect, words) if words else "")
     if dialect == "postgresql":
-        return Service.id.in_(select(search_rows.c.service_id).where(_search_row_matches(words)))
-    return Service.id.in_(_with_words(dialect, words))
+        return Service.id.in_(select(search_rows.c.service_id).where(
+            _search_row_matches(min(len(words), 2), given)
+        ))
+    return Service.id.in_(_with_words(min(len(words), 2), given))
 
 
-def _any_language_prefixes(words: list[str]):
-    prefixes = " & ".join(f"'{word}':*" for word in words)  # words hold no quote
-    return func.registry_any_language_query(prefixes)
+def _words_query(dialect: str, words: list[str]) -> str:
+    """Every word as a prefix: a tsquery's text on PostgreSQL (words hold no quote), an FTS5
+    query elsewhere."""
+    if dialect == "postgresql":
+        return " & ".join(f"'{word}':*" for word in words)
+    return " ".join(f'"{word}"*' for word in words)
 
 
-def _search_row_matches(words: list[str]) -> ColumnElement[bool]:
+def _search_row_matches(words: int, query: Any) -> ColumnElement[bool]:
     """PostgreSQL: the search row holds every word; with several words, one document must
     hold them all (the search row merges the documents of every language)."""
     if not words:
         return literal_column("1") == 0  # nothing to look for finds nothing
-    wanted = _any_language_prefixes(words)
+    wanted = func.registry_any_language_query(query)
     matched = search_rows.c.document.op("@@")(wanted)
-    if len(words) == 1:
+    if words == 1:
         return matched
     in_one_document = exists().where(
         documents.c.service_id == search_rows.c.service_id, documents.c.document.op("@@")(wanted)
@@ -356,12 +410,11 @@ def _search_row_matches(words: list[str]) -> ColumnElement[bool]:
     return and_(matched, in_one_document)
 
 
-def _with_words(dialect: str, words: list[str]):
+def _with_words(words: int, query: Any):
     """Elsewhere than PostgreSQL: the services with a document holding every word."""
     if not words:
         return select(documents.c.service_id).where(literal_column("1") == 0)
-    prefixes = " ".join(f'"{word}"*' for word in words)
-    condition = text("registry_service_documents MATCH :words").bindparams(words=prefixes)
+    condition = text("registry_service_documents MATCH :words").bindparams(query)
     return select(documents.c.service_id).where(condition)
 
 
@@ -379,53 +432,37 @@ def _wanted_facets(filters: ServiceSearch, categories: set[str]) -> dict[str, li
     return {facet: values for facet, values in wanted.items() if values}
 
 
-def _service_conditions(filters: ServiceSearch) -> list[ColumnElement[bool]]:
-    conditions = []
-    if filters.accepts_referrals is not None:
-        conditions.append(Service.accepts_referrals == filters.accepts_referrals)
-    if filters.organization_id:
-        conditions.append(Service.organization_id == filters.organization_id)
-    if filters.status:
-        conditions.append(Service.status == filters.status)
-    return conditions
-
-
-def _nearest_locations(
-    dialect: str, filters: ServiceSearch, categories: set[str],
-    viewer_organization_id: uuid.UUID | None,
-):
+def _nearest_locations(shape: _Shape):
     """(service_id, sort_key): per matching service, the distance from the search centre to
     its nearest located place.
 
     Outside the owning organisation a confidential place counts at its rounded (0.1°, about
     11 km) public coordinates, so neither the distance nor the ordering pins it down."""
-    distance = _great_circle_km(
-        ServiceLocation.public_latitude, ServiceLocation.public_longitude, filters.lat, filters.lon
-    )
-    if viewer_organization_id is not None:
+    distance = _great_circle_km(ServiceLocation.public_latitude, ServiceLocation.public_longitude)
+    if shape.viewer:
         own = ServiceLocation.service_id.in_(
-            select(Service.id).where(Service.organization_id == viewer_organization_id)
+            select(Service.id).where(Service.organization_id == bindparam("viewer", type_=Uuid))
             .correlate(None)  # the services of the page's filters are other rows
         )
-        exact = _great_circle_km(
-            ServiceLocation.latitude, ServiceLocation.longitude, filters.lat, filters.lon
-        )
+        exact = _great_circle_km(ServiceLocation.latitude, ServiceLocation.longitude)
         distance = case((own, exact), else_=distance)
     located = (
         select(ServiceLocation.service_id, func.min(distance).label("sort_key"))
         .where(ServiceLocation.latitude.is_not(None),
-               or_(*(_in_box(dialect, box) for box in _bounding_boxes(filters))))
+               or_(*(_in_box(shape.dialect, number) for number in range(shape.boxes))))
         .group_by(ServiceLocation.service_id)
     )
-    return _filtered(
-        dialect, located, ServiceLocation.service_id, filters, categories
-    ).subquery("nearest")
+    return _filtered(shape, located, ServiceLocation.service_id).subquery("nearest")
 
 
-def _in_box(dialect: str, box: tuple[float, float, float, float]) -> ColumnElement[bool]:
-    """The public point lies in (south, north, west, east): on PostgreSQL by the GiST index
-    of the points, elsewhere by the index on latitude then longitude."""
-    south, north, west, east = box
+def _box_names(number: int) -> tuple[str, str, str, str]:
+    return tuple(f"box{number}_{side}" for side in ("south", "north", "west", "east"))
+
+
+def _in_box(dialect: str, number: int) -> ColumnElement[bool]:
+    """The public point lies in the box (south, north, west, east): on PostgreSQL by the GiST
+    index of the points, elsewhere by the index on latitude then longitude."""
+    south, north, west, east = (bindparam(name, type_=Float) for name in _box_names(number))
     latitude, longitude = ServiceLocation.public_latitude, ServiceLocation.public_longitude
     if dialect == "postgresql":
         corners = func.box(func.point(west, south), func.point(east, north))
@@ -452,16 +489,18 @@ def _bounding_boxes(filters: ServiceSearch) -> list[tuple[float, float, float, f
     return [(south, north, west, east)]
 
 
-def _great_circle_km(latitude: Any, longitude: Any, to_latitude: float, to_longitude: float):
-    """Haversine distance in SQL (PostgreSQL, and SQLite's built-in math functions)."""
+def _great_circle_km(latitude: Any, longitude: Any):
+    """Haversine distance to the search centre (`lat`, `lon`) in SQL (PostgreSQL, and
+    SQLite's built-in math functions)."""
     def sql(name: str, *arguments: Any) -> Any:
         return getattr(func, name)(*arguments, type_=Float)
 
+    to_latitude, to_longitude = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
     sin_half_dlat = sql("sin", sql("radians", latitude - to_latitude) / 2)
     sin_half_dlon = sql("sin", sql("radians", longitude - to_longitude) / 2)
     haversine = (
         sin_half_dlat * sin_half_dlat
-        + sql("cos", sql("radians", latitude)) * math.cos(math.radians(to_latitude))
+        + sql("cos", sql("radians", latitude)) * sql("cos", sql("radians", to_latitude))
         * sin_half_dlon * sin_half_dlon
     )
     bounded = case((haversine > 1.0, 1.0), else_=haversine)  # rounding can pass 1 at antipodes

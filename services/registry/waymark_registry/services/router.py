@@ -14,7 +14,7 @@ from waymark_registry.services.schemas import (
 router = APIRouter(prefix="/v1/services", tags=["services"])
 
 
-def _wanted_languages(
+async def _wanted_languages(  # async: FastAPI would run a plain function in a worker thread
     accept_language: Annotated[str | None, Header(
         max_length=500, description="Names and descriptions come in the best language the "
         "service has of these, else in the original",
