@@ -46,9 +46,3 @@ async def list_cases(
     query = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)
     return list((await session.execute(query)).scalars())
 
-
-async def find_many(session: AsyncSession, case_ids: set[uuid.UUID]) -> dict[uuid.UUID, Case]:
-    if not case_ids:
-        return {}
-    rows = await session.execute(select(Case).where(Case.id.in_(list(case_ids))))
-    return {case.id: case for case in rows.scalars()}
