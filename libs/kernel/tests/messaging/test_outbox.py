@@ -132,7 +132,7 @@ async def test_while_the_broker_is_down_commits_do_not_make_the_relay_retry_each
 
     await broker.consume("all", ["#"], remember)
     await broker.close()
-    relay = OutboxRelay(database, broker, poll_seconds=2)
+    relay = OutboxRelay(database, broker, retry_base_seconds=5)
     async with running(relay):
 
         async def head_tried() -> bool:
@@ -172,8 +172,11 @@ async def test_events_recorded_in_bulk_wake_the_relay_and_go_out_in_order(
         async def all_arrived() -> bool:
             return arrived == list(range(100))
 
+        async def all_marked_sent() -> bool:
+            return all(published for _, published, _ in await outbox_state(database))
+
         assert await eventually(all_arrived, timeout=10)
-    assert all(published for _, published, _ in await outbox_state(database))
+        assert await eventually(all_marked_sent, timeout=10)  # the batch commits after the sends
 
 
 async def test_a_commit_through_another_database_object_wakes_the_relay_through_notify(

@@ -72,12 +72,13 @@ async def _wake_relays(session: AsyncSession) -> None:
 class OutboxRelay:
     def __init__(
         self, database: Database, broker: Broker, *, poll_seconds: float = 1.0, batch_size: int = 100,
-        max_backoff_seconds: float = 10.0,
+        retry_base_seconds: float = 0.5, max_backoff_seconds: float = 10.0,
     ) -> None:
         self.database = database
         self.broker = broker
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
+        self.retry_base_seconds = retry_base_seconds
         self.max_backoff_seconds = max_backoff_seconds
         self._wakeup = asyncio.Event()
         database.on_outbox_commit = self.wake
@@ -125,11 +126,12 @@ class OutboxRelay:
             return len(confirmed), blocked
 
     async def run(self) -> None:
-        listener = await self._listen()
+        listener: asyncpg.Connection | None = None
         try:
             failures = 0
             while True:
                 self._wakeup.clear()
+                listener = await self._keep_listening(listener)
                 try:
                     published, blocked = await self._publish_batch()
                 except Exception:
@@ -138,7 +140,7 @@ class OutboxRelay:
                 if blocked:
                     # Commits keep waking the relay while the broker is away: back off instead.
                     failures += 1
-                    await asyncio.sleep(backoff(self.poll_seconds, failures, self.max_backoff_seconds))
+                    await asyncio.sleep(backoff(self.retry_base_seconds, failures, self.max_backoff_seconds))
                     continue
                 failures = 0
                 if published == self.batch_size:
@@ -149,15 +151,17 @@ class OutboxRelay:
                 with contextlib.suppress(Exception):
                     await listener.close()
 
-    async def _listen(self) -> asyncpg.Connection | None:
-        if self.database.is_sqlite:
-            return None
+    async def _keep_listening(self, listener: asyncpg.Connection | None) -> asyncpg.Connection | None:
+        """The LISTEN connection, opened again after the database dropped it (a restart)."""
+        if self.database.is_sqlite or (listener is not None and not listener.is_closed()):
+            return listener
         dsn = make_url(self.database.url).set(drivername="postgresql")
         try:
             connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
             await connection.add_listener(NOTIFY_CHANNEL, lambda *_: self.wake())
-            return connection
         except (OSError, asyncpg.PostgresError):
-            log.warning("LISTEN unavailable; the relay polls instead")
+            log.warning("LISTEN unavailable; the relay polls and tries again")
             return None
-
+        # Wake at once when it is dropped, to open it again and catch up on what was missed.
+        connection.add_termination_listener(lambda _: self.wake())
+        return connection
