@@ -7,7 +7,6 @@ one already applied (last write wins by event time), and a deleted service stays
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.events import OrganizationChanged, ServiceChanged, ServiceDeleted
 
@@ -68,29 +67,6 @@ async def find_organization(
     session: AsyncSession, organization_id: uuid.UUID
 ) -> DirectoryOrganization | None:
     return await session.get(DirectoryOrganization, organization_id)
-
-
-async def find_parties(
-    session: AsyncSession, sender_id: uuid.UUID, receiver_id: uuid.UUID,
-    service_id: uuid.UUID | None,
-) -> tuple[DirectoryOrganization | None, DirectoryOrganization | None, DirectoryService | None]:
-    """Sender, receiver and the receiver's service (None unless it belongs to the receiver),
-    in one query."""
-    query = (
-        select(DirectoryOrganization, DirectoryService)
-        .outerjoin(DirectoryService, and_(
-            DirectoryService.id == service_id,
-            DirectoryService.organization_id == DirectoryOrganization.id,
-            DirectoryOrganization.id == receiver_id,
-        ))
-        .where(DirectoryOrganization.id.in_([sender_id, receiver_id]))
-    )
-    found = {organization.id: (organization, service) for organization, service in (
-        await session.execute(query)
-    )}
-    sender, _ = found.get(sender_id, (None, None))
-    receiver, service = found.get(receiver_id, (None, None))
-    return sender, receiver, service
 
 
 async def find_service(session: AsyncSession, service_id: uuid.UUID) -> DirectoryService | None:

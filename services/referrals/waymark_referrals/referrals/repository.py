@@ -7,8 +7,10 @@ from typing import Literal, NamedTuple
 
 from sqlalchemy import Select, and_, delete, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from waymark_referrals.cases.models import Case
+from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
 from waymark_referrals.paging import Position
 from waymark_referrals.referrals.models import (
     IdempotencyKey,
@@ -37,6 +39,34 @@ def _located():
         .join(Case, Case.id == Referral.case_id)
         .outerjoin(SharedPerson, SharedPerson.referral_id == Referral.id)
     )
+
+
+class Parties(NamedTuple):
+    """A new leg's case, and its sender, receiver and service as the directory knows them."""
+
+    case: Case | None
+    sender: DirectoryOrganization | None
+    receiver: DirectoryOrganization | None
+    service: DirectoryService | None  # None too when it is not the receiver's
+
+
+async def find_parties(
+    session: AsyncSession, case_id: uuid.UUID, sender_id: uuid.UUID, receiver_id: uuid.UUID,
+    service_id: uuid.UUID | None,
+) -> Parties:
+    """Everything a new leg is checked against, in one query."""
+    sender, receiver = aliased(DirectoryOrganization), aliased(DirectoryOrganization)
+    query = (
+        select(Case, sender, receiver, DirectoryService).select_from(Case)
+        .outerjoin(sender, sender.id == sender_id)
+        .outerjoin(receiver, receiver.id == receiver_id)
+        .outerjoin(DirectoryService, and_(
+            DirectoryService.id == service_id, DirectoryService.organization_id == receiver.id
+        ))
+        .where(Case.id == case_id)
+    )
+    row = (await session.execute(query)).first()
+    return Parties(*row) if row is not None else Parties(None, None, None, None)
 
 
 async def find(

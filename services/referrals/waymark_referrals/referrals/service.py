@@ -12,19 +12,17 @@ from waymark_kernel.events import CaseConsentWithdrawn, ReferralChanged, utcnow
 from waymark_kernel.messaging import record_event
 from waymark_kernel.problems import Conflict, Forbidden, NotFound, Problem
 
-from waymark_referrals.cases import repository as case_repository
 from waymark_referrals.cases import service as cases
 from waymark_referrals.cases.models import Case
 from waymark_referrals.cases.schemas import Consent, ConsentWithdrawal, LegalBasis
 from waymark_referrals.comments import repository as comments
 from waymark_referrals.crypto import EnvelopeCipher
-from waymark_referrals.directory import repository as directory
-from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
+from waymark_referrals.directory.models import DirectoryOrganization
 from waymark_referrals.disclosures import service as disclosures
 from waymark_referrals.disclosures.schemas import PersonalRead
 from waymark_referrals.paging import page_of, position_after
 from waymark_referrals.referrals import repository
-from waymark_referrals.referrals.repository import Located
+from waymark_referrals.referrals.repository import Located, Parties
 from waymark_referrals.referrals.models import (
     IdempotencyKey,
     Referral,
@@ -181,36 +179,39 @@ def _require_legal_basis(consent: Consent | None, receiver: DirectoryOrganizatio
         )
 
 
-async def _parties(
-    session: AsyncSession, organization_id: uuid.UUID, body: ReferralCreate | OnwardReferralCreate
-) -> tuple[DirectoryOrganization | None, DirectoryOrganization, DirectoryService | None]:
-    """The sender (None while the directory does not know it yet), the receiver and its
-    service, as the registry's read-model knows them."""
-    sender, receiver, service = await directory.find_parties(
-        session, organization_id, body.receiver_org_id, body.service_id
+async def _new_leg_parties(
+    session: AsyncSession, organization_id: uuid.UUID, case_id: uuid.UUID,
+    body: ReferralCreate | OnwardReferralCreate, *, case_owned: bool,
+) -> Parties:
+    """The case (the sender's own when `case_owned`), the sender (None while the directory does
+    not know it yet), the receiver and its service, checked against the registry's read-model."""
+    parties = await repository.find_parties(
+        session, case_id, organization_id, body.receiver_org_id, body.service_id
     )
-    if receiver is None:
+    if parties.case is None or (case_owned and parties.case.organization_id != organization_id):
+        raise Unprocessable("The case does not exist in your organisation.", kind="unknown-case")
+    if parties.receiver is None:
         raise Unprocessable(
             "The receiving organisation is not (yet) in the directory.", kind="unknown-receiver"
         )
-    if receiver.id == organization_id:
+    if parties.receiver.id == organization_id:
         raise Unprocessable("An organisation cannot refer to itself.", kind="unknown-receiver")
-    if body.service_id is not None and (service is None or not service.takes_referrals):
+    if body.service_id is not None and (
+        parties.service is None or not parties.service.takes_referrals
+    ):
         raise Unprocessable(
             "The service does not exist, is not active, does not accept referrals or does not "
             "belong to the receiving organisation.", kind="service-unavailable",
         )
-    return sender, receiver, service
+    return parties
 
 
 async def _open_leg(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID,
-    case: Case, body: ReferralCreate | OnwardReferralCreate,
-    parties: tuple[DirectoryOrganization | None, DirectoryOrganization, DirectoryService | None],
-    shared: dict, fallback_country: str | None, parent_referral_id: uuid.UUID | None,
-    now: datetime,
+    body: ReferralCreate | OnwardReferralCreate, parties: Parties, shared: dict,
+    fallback_country: str | None, parent_referral_id: uuid.UUID | None, now: datetime,
 ) -> Located:
-    sender, receiver, service = parties
+    case, sender, receiver, service = parties
     from_country = sender.country if sender else fallback_country
     if from_country is None:
         raise Unprocessable(
@@ -255,15 +256,14 @@ async def create_referral(
         if replayed is not None:
             return replayed, True
 
-    case = await case_repository.find(session, organization_id, body.case_id)
-    if case is None:
-        raise Unprocessable("The case does not exist in your organisation.", kind="unknown-case")
-    content = cases.open_content(cipher, case)
-    parties = await _parties(session, organization_id, body)
-    _require_legal_basis(content.consent, parties[1])
+    parties = await _new_leg_parties(
+        session, organization_id, body.case_id, body, case_owned=True
+    )
+    content = cases.open_content(cipher, parties.case)
+    _require_legal_basis(content.consent, parties.receiver)
     shared = content.person.model_dump(mode="json", include=set(body.shared_fields))
     located = await _open_leg(
-        session, cipher, identity, referral_id, case, body, parties, shared,
+        session, cipher, identity, referral_id, body, parties, shared,
         content.person.current_country, None, now,
     )
     return await show(session, cipher, identity, located), False
@@ -305,13 +305,14 @@ async def refer_onward(
             "The person's data is no longer shared with you (withdrawn or erased).",
             kind="no-legal-basis",
         )
-    case = await session.get(Case, parent.case_id)
-    parties = await _parties(session, organization_id, body)
-    _require_legal_basis(cases.open_content(cipher, case).consent, parties[1])
+    parties = await _new_leg_parties(
+        session, organization_id, parent.case_id, body, case_owned=False
+    )
+    _require_legal_basis(cases.open_content(cipher, parties.case).consent, parties.receiver)
     received = cipher.open(snapshot.sealed, record=str(parent.id))
     shared = {field: received[field] for field in body.shared_fields if field in received}
     located = await _open_leg(
-        session, cipher, identity, referral_id, case, body, parties, shared,
+        session, cipher, identity, referral_id, body, parties, shared,
         received.get("current_country"), parent.id, now,
     )
     return await show(session, cipher, identity, located), False
