@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aio_pika
+import asyncpg
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
@@ -16,7 +18,7 @@ from waymark_kernel.db import Database
 from waymark_kernel.events import CloudEvent, ReferralChanged
 from waymark_kernel.messaging import OutboxMessage, ProcessedEvent
 from waymark_kernel.messaging.rabbitmq import RabbitMqBroker
-from waymark_kernel.testing import RABBITMQ_URL, create_database, drop_database
+from waymark_kernel.testing import POSTGRES_ADMIN_DSN, RABBITMQ_URL, create_database, drop_database
 
 # No unique constraint on purpose: an event applied twice shows up as two rows.
 EFFECTS = sa.Table(
@@ -179,3 +181,22 @@ async def wait_until(condition: Callable[[], Awaitable[bool]], timeout: float = 
 def eventually() -> Callable[..., Awaitable[bool]]:
     """`await eventually(async_condition, timeout)`: a bounded wait for something to arrive."""
     return wait_until
+
+
+async def _drop_every_connection(database: Database) -> int:
+    """What a restart does to the clients of `database`: every server connection ends."""
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        ended = await admin.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = $1 AND pid <> pg_backend_pid()", make_url(database.url).database,
+        )
+    finally:
+        await admin.close()
+    return len(ended)
+
+
+@pytest.fixture
+def dropped() -> Callable[[Database], Awaitable[int]]:
+    """`await dropped(database)`: every connection to the database ends, as in a restart."""
+    return _drop_every_connection

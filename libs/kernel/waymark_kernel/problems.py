@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -123,3 +124,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(500, "An unexpected error occurred; it has been logged.")
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not exc.connection_invalidated:
+            return await _unexpected(request, exc)
+        # A restarted database drops pooled connections; the pool has replaced them by now.
+        log.warning("database connection lost", extra={"path": request.url.path})
+        return problem_response(
+            503, "The database connection was lost during this request; try again.",
+            kind="database-unavailable", headers={"Retry-After": "1"}, instance=request.url.path,
+        )

@@ -16,20 +16,6 @@ from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.testing import POSTGRES_ADMIN_DSN
 
 
-async def drop_every_connection(database: Database) -> int:
-    """What a restart does to the clients of `database`: every server connection ends."""
-    name = make_url(database.url).database
-    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-    try:
-        ended = await admin.fetch(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = $1 AND pid <> pg_backend_pid()", name,
-        )
-    finally:
-        await admin.close()
-    return len(ended)
-
-
 async def listening(database: Database) -> bool:
     """Whether a connection to `database` has LISTENed for the outbox's notifications."""
     admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
@@ -62,7 +48,7 @@ async def broker() -> AsyncIterator[InProcessBroker]:
 
 
 async def test_after_the_database_dropped_its_connections_the_relay_listens_again_and_publishes(
-    postgres, broker, new_event, eventually
+    postgres, broker, new_event, eventually, dropped
 ):
     arrived: list[int] = []
 
@@ -80,7 +66,7 @@ async def test_after_the_database_dropped_its_connections_the_relay_listens_agai
             return arrived == [0]
 
         assert await eventually(first_arrived, timeout=10)
-        assert await drop_every_connection(postgres) >= 2  # the relay's LISTEN and its pool
+        assert await dropped(postgres) >= 2  # the relay's LISTEN and its pool
         assert await eventually(lambda: listening(postgres), timeout=10)
         elsewhere = Database(postgres.url)  # another process's commit
         try:
@@ -96,7 +82,7 @@ async def test_after_the_database_dropped_its_connections_the_relay_listens_agai
 
 
 async def test_a_consumer_whose_database_dropped_its_connections_applies_every_event_once(
-    postgres, broker, ledger, new_event
+    postgres, broker, ledger, new_event, dropped
 ):
     service = Database(postgres.url)  # the consumer's process; the test reads through its own
     consumer = Consumer("ledger", service, {"referral.accepted": ledger.apply})
@@ -106,7 +92,7 @@ async def test_a_consumer_whose_database_dropped_its_connections_applies_every_e
         for event in events[:20]:
             await broker.publish(event)  # returns once the consumer settled it
 
-        await drop_every_connection(postgres)
+        await dropped(postgres)
         await postgres.engine.dispose()  # only the consumer meets the dropped connections
         for event in events[20:]:
             await broker.publish(event)

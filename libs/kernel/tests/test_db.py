@@ -1,0 +1,41 @@
+"""A request meets a database connection that a restart dropped: a 503 problem to retry, and the
+next request is served."""
+
+import httpx
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from waymark_kernel.db import SessionDep
+from waymark_kernel.web import create_base_app
+
+
+def counting_app(database) -> FastAPI:
+    app = create_base_app("db", title="Database", lifespan=None, checks={})
+    app.state.database = database
+
+    @app.get("/outbox/size")
+    async def outbox_size(session: SessionDep) -> dict:
+        return {"size": (await session.execute(sa.text("SELECT count(*) FROM outbox"))).scalar_one()}
+
+    return app
+
+
+async def test_a_dropped_database_connection_answers_503_to_retry_and_the_next_request_works(
+    postgres, dropped
+):
+    app = counting_app(postgres)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://waymark.test"
+    ) as client:
+        assert (await client.get("/outbox/size")).json() == {"size": 0}
+
+        await dropped(postgres)
+        lost = await client.get("/outbox/size")
+
+        assert lost.status_code == 503
+        assert lost.headers["content-type"] == "application/problem+json"
+        assert lost.headers["retry-after"] == "1"
+        assert lost.json()["type"].endswith("/database-unavailable")
+        assert "postgres" not in lost.text.lower()  # nothing of the connection is told
+        again = await client.get("/outbox/size")
+        assert (again.status_code, again.json()) == (200, {"size": 0})
