@@ -15,6 +15,7 @@ from waymark_notifications.clock import as_utc, rfc3339
 from waymark_notifications.deliveries import repository
 from waymark_notifications.deliveries.models import Delivery, DeliveryStatus
 from waymark_notifications.feed import repository as feed_repository
+from waymark_notifications.feed import service as feed_service
 from waymark_notifications.feed.models import FeedEvent
 from waymark_notifications.subscriptions import repository as subscription_repository
 from waymark_notifications.subscriptions import service as subscription_service
@@ -228,6 +229,7 @@ async def replay(
     that did not reach it: failed deliveries and events that came while it was disabled.
     Returns how many deliveries were scheduled."""
     now = utcnow()
+    await feed_service.append_pending(session)
     events = [
         event for event in await feed_repository.in_window(
             session, subscription.organization_id, since, until, REPLAY_LIMIT

@@ -40,3 +40,18 @@ class FeedAudience(SQLModel, table=True):
         primary_key=True,
     ))
     organization_id: uuid.UUID = Field(primary_key=True)
+
+
+class PendingFeedEvent(SQLModel, table=True):
+    """An event recorded by the transaction that consumed it, waiting for its position: the
+    positions are given in batches, so no consuming transaction holds the append lock."""
+
+    __tablename__ = "notifications_feed_pending"
+
+    event_id: uuid.UUID = Field(primary_key=True)
+    event_type: str = Field(max_length=100)
+    occurred_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    data: dict = Field(sa_column=Column(JSON, nullable=False))
+    public: bool
+    organization_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

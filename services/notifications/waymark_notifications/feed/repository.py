@@ -1,47 +1,49 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ARRAY, Uuid, delete, func, insert, literal, or_, select, true
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from waymark_notifications.feed.models import FeedAudience, FeedEvent
+from waymark_notifications.feed.models import FeedAudience, FeedEvent, PendingFeedEvent
 
 
 APPEND_LOCK = 7213505
+FEED_COLUMNS = ("event_id", "event_type", "occurred_at", "data", "public", "recorded_at")
 
 
-async def append(session: AsyncSession, event: dict, organization_ids: set[uuid.UUID]) -> None:
-    """Appends commit in position order: each takes a lock held until its commit, so a reader
-    past a position never misses a smaller one committed later. On PostgreSQL the lock, the
-    event and its audience are one statement; SQLite serialises writers anyway."""
-    if session.bind.dialect.name != "postgresql":
-        position = (await session.execute(
-            insert(FeedEvent).values(**event).returning(FeedEvent.position)
-        )).scalar_one()
-        if organization_ids:
-            await session.execute(insert(FeedAudience), [
-                {"position": position, "organization_id": organization_id}
-                for organization_id in organization_ids
-            ])
-        return
-    locked = select(func.pg_advisory_xact_lock(APPEND_LOCK).label("locked")).cte("locked")
-    columns = FeedEvent.__table__.c
-    # The row comes from `locked`, so the lock is taken before the position is drawn.
-    appended = insert(FeedEvent).from_select(list(event), select(*(
-        literal(value, columns[name].type) for name, value in event.items()
-    )).select_from(locked))
-    if not organization_ids:
-        await session.execute(appended)
-        return
-    appended = appended.returning(FeedEvent.position).cte("appended")
-    audience = func.unnest(literal(list(organization_ids), ARRAY(Uuid()))).table_valued(
-        "organization_id"
-    ).render_derived()
-    await session.execute(insert(FeedAudience).from_select(
-        ["position", "organization_id"],
-        select(appended.c.position, audience.c.organization_id).select_from(appended)
-        .join(audience, true()),
-    ))
+async def add_pending(session: AsyncSession, event: dict) -> None:
+    await session.execute(insert(PendingFeedEvent).values(**event))
+
+
+async def append_pending(session: AsyncSession) -> int:
+    """Give every pending event its position, oldest first; returns how many. Appends commit
+    in position order: each holds a lock until its commit, so a reader past a position never
+    misses a smaller one committed later (SQLite serialises writers anyway)."""
+    if (await session.execute(select(PendingFeedEvent.event_id).limit(1))).first() is None:
+        return 0
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(APPEND_LOCK)))
+    pending = sorted(
+        (await session.execute(
+            delete(PendingFeedEvent).returning(PendingFeedEvent)
+            .execution_options(synchronize_session=False)
+        )).scalars(),
+        key=lambda event: (event.recorded_at, str(event.event_id)),
+    )
+    if not pending:  # another appender took them meanwhile
+        return 0
+    positions = dict((await session.execute(
+        insert(FeedEvent).returning(FeedEvent.event_id, FeedEvent.position,
+                                    sort_by_parameter_order=True),
+        [{name: getattr(event, name) for name in FEED_COLUMNS} for event in pending],
+    )).tuples().all())
+    audience = [
+        {"position": positions[event.event_id], "organization_id": uuid.UUID(organization_id)}
+        for event in pending for organization_id in event.organization_ids
+    ]
+    if audience:
+        await session.execute(insert(FeedAudience), audience)
+    return len(pending)
 
 
 def _visible_to(organization_id: uuid.UUID):

@@ -40,6 +40,7 @@ async def list_events(
     """The caller's organisation's events, oldest first: what its webhooks would receive
     (whatever its subscriptions filter), kept for `WAYMARK_EVENT_RETENTION_DAYS`."""
     position = _position(after)
+    await service.append_pending(session)
     rows = await repository.page_for(session, organization_id, position, limit)
     items = [
         FeedItem(id=str(row.event_id), type=row.event_type, timestamp=as_utc(row.occurred_at),
