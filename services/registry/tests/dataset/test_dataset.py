@@ -150,7 +150,8 @@ async def test_every_invalid_object_is_reported_and_nothing_changes(registry, so
     for error in problem["errors"]:  # the object's opening line, the nested one's if meant
         assert lines[error["line"] - 1].strip() in ("{", '"location": {', '"taxonomy_term": {')
     latitude = next(e for e in problem["errors"] if e["reason"].startswith("locations.0.lat"))
-    assert lines[latitude["line"]].strip() == f'"id": "{shelter["service_at_locations"][0]["location"]["id"]}",'
+    location_id = shelter["service_at_locations"][0]["location"]["id"]
+    assert lines[latitude["line"]].strip() == f'"id": "{location_id}",'
     assert len(await registry.outbox()) == before[0]
     assert await export(registry) == before[1]
 
@@ -252,7 +253,7 @@ async def state(registry) -> tuple[list[dict], int]:
 
 
 async def test_package_round_trip_into_an_empty_directory(sqlite_registry, registry):
-    await fill(sqlite_registry)
+    filled = await fill(sqlite_registry)
     original = await export(sqlite_registry)
     files = await export_package(sqlite_registry)
 
@@ -265,8 +266,16 @@ async def test_package_round_trip_into_an_empty_directory(sqlite_registry, regis
     }
     assert again["services"] == {"created": 0, "updated": 0, "unchanged": 2}
     assert without_times(await export(registry)) == without_times(original)
-    events = [event for event, _ in await registry.outbox()]
-    assert sorted(events) == ["organization.created"] * 2 + ["service.created"] * 2
+    events = await registry.outbox()
+    assert sorted(event for event, _ in events) == (
+        ["organization.created"] * 2 + ["service.created"] * 2
+    )
+    shelter = next(
+        data for _, data in events if data.get("service_id") == filled["shelter"]["id"]
+    )
+    assert (shelter["countries"], shelter["categories"], shelter["organization_id"]) == (
+        ["JO"], ["shelter.safe_house", "protection.gbv"], filled["society"]["id"],
+    )
     found = await registry.client.get(
         "/v1/services", params={"q": "shelter", "country": "JO", "category": "shelter"},
         headers=registry.headers(None, VIEWER),

@@ -4,9 +4,9 @@ HSDS tabular data package (`tabular`), which is read back into that same form.
 
 Import is all-or-nothing and idempotent by id: every object is checked first and every invalid
 one is reported with its line (and file, in a package); only then are organisations and
-services created or updated, each with its event (none when nothing changed). What the file does not mention stays as it is.
-An export hides confidential locations like every other output; importing it back keeps their
-details (same location id, no coordinates given).
+services created or updated, each with its event (none when nothing changed). What the file
+does not mention stays as it is. An export hides confidential locations like every other
+output; importing it back keeps their details (same location id, no coordinates given).
 
 On PostgreSQL new rows go in with COPY and the events in one statement, all in the caller's
 transaction, so a large import stays all-or-nothing."""
