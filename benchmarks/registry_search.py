@@ -6,6 +6,7 @@ to the registry, each request a different query from a list (a Lua script)."""
 
 import asyncio
 import json
+import os
 import random
 import re
 import subprocess
@@ -144,19 +145,33 @@ def wrk_paths(base_url: str, token: str, paths: list[str], seconds: int) -> dict
             "rps": int(figures["requests"]) / seconds, "errors": int(figures["non2xx"])}
 
 
-async def outbox_drained(limit_seconds: float) -> tuple[float, bool]:
-    """Waits until the registry's relay has published the import's events (they load the
-    whole network); the newest bench registry database is this run's."""
-    started = time.perf_counter()
+async def registry_database(organization_id: str) -> str:
+    """The name of this network's registry database: the bench one holding an organisation
+    just imported (other networks may be running bench sections at the same time)."""
     connection = await asyncpg.connect(POSTGRES_ADMIN_DSN)
     try:
-        name = await connection.fetchval(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'bench%registry' "
-            "ORDER BY oid DESC LIMIT 1"
+        names = await connection.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'bench%registry'"
         )
     finally:
         await connection.close()
-    registry = await asyncpg.connect(POSTGRES_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}")
+    for (name,) in names:
+        registry = await asyncpg.connect(POSTGRES_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}")
+        try:
+            if await registry.fetchval(
+                "SELECT 1 FROM registry_organizations WHERE id = $1", uuid.UUID(organization_id)
+            ):
+                return name
+        finally:
+            await registry.close()
+    raise RuntimeError("the imported directory is in no bench registry database")
+
+
+async def outbox_drained(database: str, limit_seconds: float) -> tuple[float, bool]:
+    """Waits until the registry's relay has published the import's events (they load the
+    whole network)."""
+    started = time.perf_counter()
+    registry = await asyncpg.connect(POSTGRES_ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}")
     try:
         while time.perf_counter() - started < limit_seconds:
             if not await registry.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
@@ -170,7 +185,8 @@ async def outbox_drained(limit_seconds: float) -> tuple[float, bool]:
 async def measure(bench: Bench) -> str:
     rng = random.Random(3)
     registry = bench.direct_url("registry")
-    body = json.dumps(generated_directory(rng), ensure_ascii=False).encode()
+    directory = generated_directory(rng)
+    body = json.dumps(directory, ensure_ascii=False).encode()
     async with httpx.AsyncClient(base_url=registry, timeout=900) as client:
         started = time.perf_counter()
         response = await client.post("/v1/hsds/dataset", content=body, headers=bench.admin)
@@ -178,7 +194,7 @@ async def measure(bench: Bench) -> str:
         response.raise_for_status()
         report = response.json()
     print(f"registry_search: imported in {import_seconds:.1f} s: {report}", flush=True)
-    waited, drained = await outbox_drained(240)
+    waited, drained = await outbox_drained(await registry_database(directory[0]["id"]), 240)
     relay = (
         f"were all published by the outbox relay {waited:.0f} s after the import, before the "
         "searches" if drained else "were still being published by the outbox relay (and "
@@ -187,8 +203,10 @@ async def measure(bench: Bench) -> str:
     token = bench.admin["Authorization"]
     texts, radii = text_queries(rng, 500), radius_queries(rng, 500)
     await asyncio.to_thread(wrk_paths, registry, token, texts + radii, 10)  # warm caches
+    load_before = os.getloadavg()[0]
     text = await asyncio.to_thread(wrk_paths, registry, token, texts, 20)
     radius = await asyncio.to_thread(wrk_paths, registry, token, radii, 20)
+    load_after = os.getloadavg()[0]
     created = report["services"]["created"]
     return f"""## Registry search
 
@@ -205,5 +223,7 @@ to the registry, each request another of 500 queries, after a 10 s warm-up.
 | search `q` + `category` + `country` | p95 {text['p95']:.1f} ms (median {text['p50']:.1f} ms, {text['rps']:.0f}/s, {text['errors']} non-2xx) | p95 ≤ 30 ms |
 | search radius 50 km + `category` | p95 {radius['p95']:.1f} ms (median {radius['p50']:.1f} ms, {radius['rps']:.0f}/s, {radius['errors']} non-2xx) | p95 ≤ 30 ms |
 
-The import's {created + report['organizations']['created']:,} events {relay}.
+The import's {created + report['organizations']['created']:,} events {relay}. The machine's
+load average (1 min) was {load_before:.1f} before the searches and {load_after:.1f} after them,
+on {os.cpu_count()} cores shared with PostgreSQL, RabbitMQ, wrk and whatever else was running.
 """

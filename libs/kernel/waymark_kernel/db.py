@@ -36,7 +36,9 @@ def create_engine(url: str) -> AsyncEngine:
         return engine
     # No pre-ping: on asyncpg it costs three round trips per checkout. A connection the server
     # dropped fails its one request, and SQLAlchemy then replaces every older pooled connection.
-    return create_async_engine(url, pool_size=10, max_overflow=10)
+    # All 20 connections stay open: overflow ones were closed and reopened (a new server
+    # process each) all the time under more than 10 concurrent requests.
+    return create_async_engine(url, pool_size=20, max_overflow=0)
 
 
 class Database:

@@ -2,9 +2,12 @@
 
 A search row holds what a search filters and sorts on: the service's facets as `facet:value`
 keys and all its text documents in one tsvector (each GIN-indexed, so that the filters of a
-search are intersected inside the indexes), and its name (the sort key). The database keeps it
-from the facet and document rows (and the service's name) with statement-level triggers,
-whoever writes those (the API or a bulk import by COPY). The documents' own GIN index is no longer searched: dropped.
+search are intersected inside the indexes), and its name (the sort key). Statement-level
+triggers keep it, whoever writes the rows it comes from (the API, or a bulk import by COPY):
+written documents (re)make the whole row, so a new service's row is made once, with its
+documents (every service has one, of its original texts); written facets update the keys of a
+row already made; a renamed service renames its row. The documents' own GIN index is no longer
+searched: dropped.
 
 The radius prefilter becomes a GiST index on the public point (a box in both coordinates, not a
 band of latitude around the whole globe). SQLite keeps its simpler search: nothing changes there.
@@ -24,19 +27,43 @@ down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Source table → (search column it feeds, SQL aggregating one service's rows into it).
-SOURCES = {
-    "registry_service_facets": (
-        "keys", "coalesce(array_agg(facet || ':' || value ORDER BY facet, value), '{}')",
+KEYS_OF_SERVICE = (
+    "(SELECT coalesce(array_agg(facet || ':' || value ORDER BY facet, value), '{}') "
+    "FROM registry_service_facets WHERE service_id = s.id)"
+)
+DOCUMENT_OF_SERVICE = (
+    "(SELECT coalesce(registry_tsvector_agg(document), '') "
+    "FROM registry_service_documents WHERE service_id = s.id)"
+)
+WHOLE_ROWS = (
+    "SELECT s.id, s.name, " + KEYS_OF_SERVICE + ", " + DOCUMENT_OF_SERVICE
+    + " FROM registry_services s"
+)
+# Trigger function → the statement it runs for the rows a statement changed (`changed_rows`).
+REFRESHES = {
+    "registry_search_rows_made": (
+        "INSERT INTO registry_service_search (service_id, name, keys, document) "
+        + WHOLE_ROWS + " WHERE s.id IN (SELECT service_id FROM changed_rows) "
+        "ON CONFLICT (service_id) DO UPDATE SET name = excluded.name, keys = excluded.keys, "
+        "document = excluded.document"
     ),
-    "registry_service_documents": ("document", "coalesce(registry_tsvector_agg(document), '')"),
+    "registry_search_keys_changed": (
+        "UPDATE registry_service_search x SET keys = " + KEYS_OF_SERVICE.replace("s.id", "x.service_id")
+        + " WHERE x.service_id IN (SELECT service_id FROM changed_rows)"
+    ),
+    "registry_search_name_changed": (
+        "UPDATE registry_service_search x SET name = n.name FROM changed_rows n "
+        "WHERE x.service_id = n.id AND x.name <> n.name"
+    ),
 }
-REFRESHED_FROM = """
-    INSERT INTO registry_service_search (service_id, name, {column})
-    SELECT s.id, s.name, (SELECT {aggregate} FROM {table} WHERE service_id = s.id)
-    FROM registry_services s WHERE s.id IN (SELECT service_id FROM changed_rows)
-    ON CONFLICT (service_id) DO UPDATE SET name = excluded.name, {column} = excluded.{column}
-"""
+# (table, event, transition table, trigger function)
+TRIGGERS = [
+    *(("registry_service_documents", event, rows, "registry_search_rows_made")
+      for event, rows in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD"))),
+    *(("registry_service_facets", event, rows, "registry_search_keys_changed")
+      for event, rows in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD"))),
+    ("registry_services", "update", "NEW", "registry_search_name_changed"),
+]
 
 
 def upgrade() -> None:
@@ -53,52 +80,29 @@ def upgrade() -> None:
             sa.ForeignKey("registry_services.id", ondelete="CASCADE"), primary_key=True,
         ),
         sa.Column("name", sa.String(200), nullable=False),
-        sa.Column(
-            "keys", sa.dialects.postgresql.ARRAY(sa.Text()), nullable=False,
-            server_default="{}",
-        ),
-        sa.Column(
-            "document", sa.dialects.postgresql.TSVECTOR(), nullable=False, server_default="",
-        ),
+        sa.Column("keys", sa.dialects.postgresql.ARRAY(sa.Text()), nullable=False),
+        sa.Column("document", sa.dialects.postgresql.TSVECTOR(), nullable=False),
     )
-    for table, (column, aggregate) in SOURCES.items():
-        function = f"registry_search_{column}_changed"
+    for function, statement in REFRESHES.items():
         op.execute(
             f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            + REFRESHED_FROM.format(column=column, aggregate=aggregate, table=table)
-            + "; RETURN NULL; END $$"
+            f"{statement}; RETURN NULL; END $$"
         )
-        for event, rows in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
-            op.execute(
-                f"CREATE TRIGGER {table}_search_{event.lower()} AFTER {event} ON {table} "
-                f"REFERENCING {rows} TABLE AS changed_rows "
-                f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
-            )
+    for table, event, rows, function in TRIGGERS:
+        op.execute(
+            f"CREATE TRIGGER {table}_search_{event} AFTER {event.upper()} ON {table} "
+            f"REFERENCING {rows} TABLE AS changed_rows "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+        )
     op.execute(
-        "CREATE FUNCTION registry_search_name_changed() RETURNS trigger LANGUAGE plpgsql AS $$ "
-        "BEGIN UPDATE registry_service_search x SET name = n.name FROM changed_rows n "
-        "WHERE x.service_id = n.id AND x.name <> n.name; RETURN NULL; END $$"
-    )
-    op.execute(
-        "CREATE TRIGGER registry_services_search_name AFTER UPDATE ON registry_services "
-        "REFERENCING NEW TABLE AS changed_rows "
-        "FOR EACH STATEMENT EXECUTE FUNCTION registry_search_name_changed()"
-    )
-    op.execute(
-        "INSERT INTO registry_service_search (service_id, name, keys, document) "
-        "SELECT s.id, s.name, "
-        f"(SELECT {SOURCES['registry_service_facets'][1]} FROM registry_service_facets "
-        "WHERE service_id = s.id), "
-        f"(SELECT {SOURCES['registry_service_documents'][1]} FROM registry_service_documents "
-        "WHERE service_id = s.id) "
-        "FROM registry_services s"
+        "INSERT INTO registry_service_search (service_id, name, keys, document) " + WHOLE_ROWS
     )
     for column in ("keys", "document"):
-        # Without a pending list: a bulk import leaves the index whole, not a list that every
-        # search would read (and that the planner prices out) until the next vacuum.
+        # A short pending list: a bulk import still adds to the index in batches, and a search
+        # reads little of what is not merged yet (the planner prices a long list out).
         op.create_index(
             f"ix_registry_service_search_{column}", "registry_service_search", [column],
-            postgresql_using="gin", postgresql_with={"fastupdate": "off"},
+            postgresql_using="gin", postgresql_with={"gin_pending_list_limit": 256},
         )
     op.create_index(
         "ix_registry_service_search_name", "registry_service_search", ["name", "service_id"]
@@ -123,11 +127,9 @@ def downgrade() -> None:
         "ix_registry_service_documents_document", "registry_service_documents", ["document"],
         postgresql_using="gin",
     )
-    op.execute("DROP TRIGGER registry_services_search_name ON registry_services")
-    op.execute("DROP FUNCTION registry_search_name_changed()")
-    for table, (column, _) in SOURCES.items():
-        for event in ("insert", "update", "delete"):
-            op.execute(f"DROP TRIGGER {table}_search_{event} ON {table}")
-        op.execute(f"DROP FUNCTION registry_search_{column}_changed()")
+    for table, event, _, _ in TRIGGERS:
+        op.execute(f"DROP TRIGGER {table}_search_{event} ON {table}")
+    for function in REFRESHES:
+        op.execute(f"DROP FUNCTION {function}()")
     op.drop_table("registry_service_search")
     op.execute("DROP AGGREGATE registry_tsvector_agg(tsvector)")
