@@ -13,8 +13,8 @@ from waymark_notifications.deliveries.dispatcher import Dispatcher
 from waymark_notifications.deliveries.handlers import delivery_handler
 from waymark_notifications.deliveries.router import router as deliveries_router
 from waymark_notifications.event_steps import every_event
-from waymark_notifications.feed.appender import FeedAppender
-from waymark_notifications.feed.handlers import feed_handler
+from waymark_notifications.feed.appender import append_periodically
+from waymark_notifications.feed.handlers import record_in_feed
 from waymark_notifications.feed.router import router as feed_router
 from waymark_notifications.inbox.handlers import inbox_handler
 from waymark_notifications.inbox.mailer import Mailer
@@ -36,17 +36,17 @@ def create_app(
     box = SecretBox(settings.encryption_key)  # refuses to start without a key
     dispatcher = Dispatcher(settings, box, guard)
     mailer = Mailer(settings)
-    feed_appender = FeedAppender()
     app = create_service_app(
         ServiceDefinition(
             name="notifications", title="Waymark notifications",
             routers=[subscriptions_router, deliveries_router, feed_router, inbox_router],
             migrations=MIGRATIONS,
             handlers=every_event(
-                delivery_handler(dispatcher), inbox_handler(mailer.wake),
-                feed_handler(feed_appender.wake),
+                delivery_handler(dispatcher), inbox_handler(mailer.wake), record_in_feed
             ),
-            background=[dispatcher.run, mailer.run, feed_appender.run, retention_task(settings)],
+            background=[
+                dispatcher.run, mailer.run, append_periodically, retention_task(settings)
+            ],
         ),
         settings, broker=broker, key_source=key_source,
     )

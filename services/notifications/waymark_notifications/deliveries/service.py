@@ -270,6 +270,7 @@ async def prepare_retry(
         raise Conflict("The delivery is already pending; it will be tried on its schedule.")
     body = delivery.body
     if body is None:
+        await feed_service.append_pending(session)
         event = await feed_repository.by_event_id(session, delivery.event_id)
         if event is None:
             raise Conflict("The delivery is older than the retention period and cannot be sent.")

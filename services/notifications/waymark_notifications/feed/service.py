@@ -12,19 +12,18 @@ from waymark_notifications.feed import repository
 from waymark_notifications.feed.schemas import EventTypeRead
 
 
-async def record(session: AsyncSession, event: CloudEvent, data: EventData) -> bool:
+async def record(session: AsyncSession, event: CloudEvent, data: EventData) -> None:
     """Keep the event for the feed of every organisation it concerns: pending until
-    `append_pending` gives it its position. Returns whether it is kept."""
+    `append_pending` gives it its position."""
     organization_ids = audience(data)
     if organization_ids is not None and not organization_ids:
-        return False
+        return
     await repository.add_pending(session, {
         "event_id": uuid.UUID(event.id), "event_type": event.type, "occurred_at": event.time,
         "data": event.data, "public": organization_ids is None,
         "organization_ids": sorted(str(organization) for organization in organization_ids or ()),
         "recorded_at": utcnow(),
     })
-    return True
 
 
 async def append_pending(session: AsyncSession) -> None:
