@@ -1,6 +1,7 @@
 """From the commit of a referral transition to the webhook's arrival at a local receiver."""
 
 import asyncio
+import os
 import statistics
 import time
 from datetime import datetime
@@ -51,6 +52,7 @@ async def measure(bench: Bench) -> str:
         assert response.status_code == 200, response.text
 
     started = time.monotonic() + 0.5
+    load_before = os.getloadavg()[0]
     await asyncio.gather(*(
         accept(referral, started + index / TRANSITIONS_PER_SECOND)
         for index, referral in enumerate(referrals)
@@ -58,6 +60,7 @@ async def measure(bench: Bench) -> str:
     deadline = time.monotonic() + 30
     while len(arrivals) < len(referrals) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+    load_after = os.getloadavg()[0]
     await runner.cleanup()
     arrived = [rid for rid in committed if rid in arrivals]
     after_response = sorted((arrivals[rid][0] - committed[rid]) * 1000 for rid in arrived)
@@ -70,7 +73,8 @@ async def measure(bench: Bench) -> str:
 a local receiver subscribed to `referral.accepted` records each webhook's arrival. "After
 response" starts when the transition's response (sent after the commit) reaches the client;
 "event time" starts at the event's timestamp, taken inside the transaction before the commit
-(an upper bound). Arrived: {len(arrived)} of {TRANSITIONS}.
+(an upper bound). Arrived: {len(arrived)} of {TRANSITIONS}. One-minute load average of the
+machine: {load_before:.1f} before the transitions, {load_after:.1f} after ({os.cpu_count()} cores).
 
 | | median | p99 | target |
 |---|---|---|---|

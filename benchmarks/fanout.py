@@ -1,6 +1,7 @@
 """Fan-out: every `service.updated` to 50 subscriptions on local receivers."""
 
 import asyncio
+import os
 import statistics
 import time
 
@@ -94,6 +95,7 @@ async def measure(bench: Bench) -> str:
             for (_, hours), arrived in receivers.arrivals.items() if hours in batch
         )
 
+    load_before = os.getloadavg()[0]
     batch, first = await run(SATURATING_EVENTS, None)
     arrived = [at for (_, hours), at in receivers.arrivals.items() if hours in batch]
     throughput = len(arrived) / (max(arrived) - first)
@@ -103,6 +105,7 @@ async def measure(bench: Bench) -> str:
     await created(await client.post("/v1/subscriptions", headers=headers, json={
         "url": f"{receivers.base}/slow", "event_types": ["service.updated"]}))
     with_slow = latencies((await run(PACED_EVENTS, PACED_PER_SECOND))[0])
+    load_after = os.getloadavg()[0]
     await receivers.runner.cleanup()
 
     def row(name: str, values: list[float], expected: int) -> str:
@@ -119,7 +122,8 @@ after the commit) to each webhook's arrival. Scaled down from the issue's 1,000 
 section stays within minutes: {SATURATING_EVENTS} events back to back for the throughput, then
 {PACED_EVENTS} events at {PACED_PER_SECOND}/s ({PACED_PER_SECOND * SUBSCRIPTIONS} deliveries/s
 offered) without and with a {SUBSCRIPTIONS + 1}st subscription whose endpoint never answers
-within the delivery timeout.
+within the delivery timeout. One-minute load average of the machine: {load_before:.1f} before
+the runs, {load_after:.1f} after ({os.cpu_count()} cores).
 
 | | deliveries/s | target |
 |---|---|---|
