@@ -1,6 +1,7 @@
 """Async database access. The request's session dependency owns the transaction."""
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 COMMITTED_HOOKS = "after_commit_hooks"
+ORIGIN = "database_origin"  # the session's Database, named in its outbox notifications
 
 
 def is_sqlite(url: str) -> bool:
@@ -49,6 +51,7 @@ class Database:
         self.engine = create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.on_outbox_commit: Callable[[], None] | None = None  # set by the outbox relay
+        self.origin = uuid.uuid4().hex
 
     @property
     def is_sqlite(self) -> bool:
@@ -59,6 +62,7 @@ class Database:
         """A session whose work is committed when the block ends, rolled back if it raises."""
         async with self.sessions() as session:
             session.info["on_outbox_commit"] = self.on_outbox_commit
+            session.info[ORIGIN] = self.origin
             try:
                 yield session
                 await session.commit()

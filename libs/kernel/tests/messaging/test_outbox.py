@@ -214,6 +214,37 @@ async def test_a_commit_through_another_database_object_wakes_the_relay_through_
         await elsewhere.dispose()
 
 
+async def test_a_relay_makes_one_pass_for_a_commit_of_its_own_database_not_two(
+    postgres, broker, new_event, eventually
+):
+    passes = 0
+
+    class CountingRelay(OutboxRelay):
+        async def _publish_batch(self) -> tuple[int, bool]:
+            nonlocal passes
+            passes += 1
+            return await super()._publish_batch()
+
+    arrived: list[int] = []
+
+    async def remember(event: CloudEvent) -> None:
+        arrived.append(event.data["version"])
+
+    await broker.consume("listen", ["referral.*"], remember)
+    async with running(CountingRelay(postgres, broker, poll_seconds=30)):
+        assert await eventually(lambda: listening(postgres), timeout=10)
+        await record(postgres, new_event(0))
+
+        async def arrived_once() -> bool:
+            return arrived == [0]
+
+        assert await eventually(arrived_once, timeout=10)
+        await asyncio.sleep(0.5)  # the commit's NOTIFY has come back by now
+    # The first pass, and one for the commit: its after-commit hook woke the relay, and the
+    # NOTIFY naming the same database did not wake it a second time.
+    assert passes == 2
+
+
 async def test_two_relays_on_one_postgresql_database_publish_each_event_once(
     postgres, broker, new_event
 ):

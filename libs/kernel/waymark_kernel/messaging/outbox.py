@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from waymark_kernel.db import Database, after_commit
+from waymark_kernel.db import ORIGIN, Database, after_commit
 from waymark_kernel.events import CloudEvent, EventData, utcnow
 from waymark_kernel.messaging.broker import Broker, PublishFailed, backoff
 from waymark_kernel.wakeup import wait_until_woken
@@ -61,9 +61,11 @@ async def record_events(
 
 
 async def _wake_relays(session: AsyncSession) -> None:
-    if session.bind.dialect.name == "postgresql":
-        # Delivered by PostgreSQL only if the transaction commits: wakes relays elsewhere.
-        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    if session.bind.dialect.name == "postgresql" and not session.info.get("outbox_notified"):
+        # Delivered by PostgreSQL only if the transaction commits: wakes relays elsewhere. The
+        # payload names the committing Database, whose own relay the after-commit hook wakes.
+        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}, '{session.info.get(ORIGIN, '')}'"))
+        session.info["outbox_notified"] = True
     wake = session.info.get("on_outbox_commit")
     if wake is not None:
         after_commit(session, "outbox", wake)
@@ -85,6 +87,10 @@ class OutboxRelay:
 
     def wake(self) -> None:
         self._wakeup.set()
+
+    def _notified(self, _connection, _pid, _channel, origin: str) -> None:
+        if origin != self.database.origin:  # its own commits woke it already, after commit
+            self.wake()
 
     async def publish_pending(self) -> int:
         """Publish one batch in order; returns how many were confirmed."""
@@ -158,7 +164,7 @@ class OutboxRelay:
         dsn = make_url(self.database.url).set(drivername="postgresql")
         try:
             connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
-            await connection.add_listener(NOTIFY_CHANNEL, lambda *_: self.wake())
+            await connection.add_listener(NOTIFY_CHANNEL, self._notified)
         except (OSError, asyncpg.PostgresError):
             log.warning("LISTEN unavailable; the relay polls and tries again")
             return None
