@@ -18,7 +18,7 @@ from waymark_gateway.openapi.merge import MergedDocument
 from waymark_gateway.operations import router as operations_router
 from waymark_gateway.openapi.router import router as openapi_router
 from waymark_gateway.proxy.addresses import ClientAddresses
-from waymark_gateway.proxy.middleware import GatewayProxy, RouteTimeouts
+from waymark_gateway.proxy.middleware import IMPORT_ROUTE, GatewayProxy, RouteTable
 from waymark_gateway.proxy.ratelimit import RateLimits
 from waymark_gateway.proxy.upstreams import AsgiUpstream, HttpUpstream, Upstream, Upstreams
 from waymark_gateway.settings import GatewaySettings
@@ -114,8 +114,8 @@ def create_app(
     )
     app.state.api_document = MergedDocument(app.openapi, pool, settings.oidc_discovery_url)
     # The merged document, its page with local assets and the upstreams' states replace the
-    # base app's routes.
-    replaced = {app.openapi_url, app.docs_url, "/readyz"}
+    # base app's routes; ReDoc goes (no pinned package serves its files, and /docs is enough).
+    replaced = {app.openapi_url, app.docs_url, app.redoc_url, "/readyz"}
     app.router.routes[:] = [
         route for route in app.router.routes if getattr(route, "path", None) not in replaced
     ]
@@ -127,6 +127,12 @@ def create_app(
     # Innermost user middleware: the request-id and metrics layer wraps proxied calls too.
     app.user_middleware.append(Middleware(
         GatewayProxy, upstreams=pool, authenticator=app.state.token_verifier,
-        rate_limits=rate_limits, route_timeouts=RouteTimeouts(settings.route_timeouts),
+        rate_limits=rate_limits, client_addresses=app.state.client_addresses,
+        route_timeouts=RouteTable("WAYMARK_ROUTE_TIMEOUTS", {
+            IMPORT_ROUTE: settings.import_timeout_seconds, **settings.route_timeouts,
+        }),
+        body_limits=RouteTable(
+            "WAYMARK_IMPORT_BODY_LIMIT_BYTES", {IMPORT_ROUTE: settings.import_body_limit_bytes}
+        ),
     ))
     return app

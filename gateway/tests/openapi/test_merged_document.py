@@ -89,3 +89,7 @@ async def test_every_file_the_documentation_page_loads_comes_from_the_gateway(ne
     [script] = [response for url, response in served.items() if url.endswith(".js")]
     assert "SwaggerUIBundle" in script.text
     assert (await network.client.get("/docs/assets/index.html")).status_code == 404
+
+
+async def test_there_is_one_documentation_page(network):
+    assert (await network.client.get("/redoc")).status_code == 404

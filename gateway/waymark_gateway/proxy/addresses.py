@@ -2,11 +2,21 @@
 
 `X-Forwarded-For` is honoured only when the immediate peer is a trusted proxy
 (WAYMARK_TRUSTED_PROXIES): then the right-most address in it that is not a trusted proxy is the
-caller, since every address left of it may have been written by the caller itself."""
+caller, since every address left of it may have been written by the caller itself. The same
+rule decides what the services are told: a trusted proxy's forwarding headers are passed on, with
+the proxy appended to the chain; anyone else's are replaced by the peer's address alone."""
 
 from ipaddress import IPv4Network, IPv6Network, ip_address
 
 from starlette.requests import Request
+from starlette.types import Scope
+
+Headers = list[tuple[bytes, bytes]]
+# Headers in which a proxy describes the original request; only a trusted proxy's are true.
+FORWARDING_HEADERS = frozenset({
+    b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto", b"x-forwarded-port",
+    b"x-real-ip", b"forwarded",
+})
 
 
 class ClientAddresses:
@@ -32,3 +42,17 @@ class ClientAddresses:
             if not self.is_trusted(address):
                 return address
         return chain[0] if chain else peer  # trusted proxies all the way: the farthest one
+
+
+    def forwarding_headers(self, scope: Scope, headers: Headers) -> Headers:
+        """`headers` for the next hop with honest forwarding headers: a trusted peer's chain
+        with the peer appended, or the peer's address alone in place of what the caller wrote."""
+        client = scope.get("client")
+        if client and self.is_trusted(client[0]):
+            chain = [value for name, value in headers if name == b"x-forwarded-for"]
+            kept = [(name, value) for name, value in headers if name != b"x-forwarded-for"]
+            return [*kept, (b"x-forwarded-for", b", ".join([*chain, client[0].encode("latin-1")]))]
+        kept = [(name, value) for name, value in headers if name not in FORWARDING_HEADERS]
+        if client:
+            kept.append((b"x-forwarded-for", client[0].encode("latin-1")))
+        return kept

@@ -3,6 +3,7 @@ anything else (identity, documents, operations) falls through to the gateway's o
 
 import re
 import time
+from typing import Generic, TypeVar
 from urllib.parse import quote
 
 from prometheus_client import Counter, Histogram
@@ -11,13 +12,15 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from waymark_gateway.identity.authentication import Authenticator
+from waymark_gateway.proxy.addresses import ClientAddresses
 from waymark_gateway.proxy.ratelimit import RateLimits
 from waymark_gateway.proxy.upstreams import Headers, UpstreamResponse, Upstreams
 from waymark_kernel.auth import bearer_token
 from waymark_kernel.logging import request_id_var
 from waymark_kernel.problems import Problem, problem_response
 
-MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_BYTES = 1024 * 1024  # any route but those given a limit of their own
+IMPORT_ROUTE = "POST /v1/hsds/dataset"  # the registry's bulk import: whole directories
 MAX_HEADER_BYTES = 16 * 1024  # all header names and values of a request together
 SERVICE_OF_COLLECTION = {
     "organizations": "registry", "services": "registry", "taxonomy": "registry",
@@ -51,6 +54,7 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 WORD_SEGMENT = re.compile(r"[a-z_-]{1,32}")
 MAX_ROUTES = 200  # label values are bounded: hostile paths must not grow the metrics endlessly
 _routes: set[str] = set()
+Value = TypeVar("Value", int, float)
 
 
 def route_of(path: str) -> str:
@@ -86,28 +90,29 @@ def header_bytes(scope: Scope) -> int:
     return sum(len(name) + len(value) for name, value in scope["headers"])
 
 
-class RouteTimeouts:
-    """Timeouts by method and path prefix (WAYMARK_ROUTE_TIMEOUTS); the longest prefix wins."""
+class RouteTable(Generic[Value]):
+    """Values (timeouts, body limits) by method and path prefix, `{"GET /v1/stats": 30}`;
+    the longest matching prefix wins."""
 
-    def __init__(self, setting: dict[str, float]) -> None:
+    def __init__(self, setting_name: str, setting: dict[str, Value]) -> None:
         routes = []
-        for route, seconds in setting.items():
+        for route, value in setting.items():
             method, _, prefix = route.strip().partition(" ")
-            if not prefix.startswith("/") or seconds <= 0:
-                raise ValueError(f"WAYMARK_ROUTE_TIMEOUTS: {route!r} is not `METHOD /path=seconds`")
-            routes.append((method.upper(), prefix.strip(), seconds))
+            if not prefix.startswith("/") or value <= 0:
+                raise ValueError(f"{setting_name}: {route!r} is not `METHOD /path=number`")
+            routes.append((method.upper(), prefix.strip(), value))
         self.routes = sorted(routes, key=lambda route: len(route[1]), reverse=True)
 
-    def of(self, method: str, path: str) -> float | None:
-        for route_method, prefix, seconds in self.routes:
+    def of(self, method: str, path: str) -> Value | None:
+        for route_method, prefix, value in self.routes:
             if route_method == method and path.startswith(prefix):
-                return seconds
+                return value
         return None
 
 
 class BodyTooLarge(Problem):
-    def __init__(self) -> None:
-        super().__init__(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit} bytes.")
 
 
 def declared_length(scope: Scope) -> int | None:
@@ -117,8 +122,8 @@ def declared_length(scope: Scope) -> int | None:
     return None
 
 
-def capped_receive(receive: Receive) -> Receive:
-    """`receive` that raises 413 once the body grows past the cap."""
+def capped_receive(receive: Receive, limit: int) -> Receive:
+    """`receive` that raises 413 as soon as the body grows past `limit`, before the rest is read."""
     received = 0
 
     async def receive_capped() -> Message:
@@ -126,8 +131,8 @@ def capped_receive(receive: Receive) -> Receive:
         message = await receive()
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
-            if received > MAX_BODY_BYTES:
-                raise BodyTooLarge()
+            if received > limit:
+                raise BodyTooLarge(limit)
         return message
     return receive_capped
 
@@ -143,17 +148,16 @@ async def read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-def forwarded_headers(scope: Scope, request_id: str, token: str | None = None) -> Headers:
+def forwarded_headers(
+    scope: Scope, addresses: ClientAddresses, request_id: str, token: str | None = None
+) -> Headers:
     """The caller's headers for the next hop; `token` replaces the caller's bearer token."""
     headers = [(name, value) for name, value in scope["headers"] if name not in NOT_FORWARDED]
     if token is not None:
         headers = [(name, value) for name, value in headers if name != b"authorization"]
         headers.append((b"authorization", b"Bearer " + token.encode("ascii")))
     headers.append((b"x-request-id", request_id.encode("latin-1")))
-    client = scope.get("client")
-    if client:
-        headers.append((b"x-forwarded-for", client[0].encode("latin-1")))
-    return headers
+    return addresses.forwarding_headers(scope, headers)
 
 
 def returned_headers(method: str, response: UpstreamResponse) -> Headers:
@@ -170,27 +174,33 @@ def returned_headers(method: str, response: UpstreamResponse) -> Headers:
 class GatewayProxy:
     def __init__(
         self, app: ASGIApp, *, upstreams: Upstreams, authenticator: Authenticator,
-        rate_limits: RateLimits, route_timeouts: RouteTimeouts,
+        rate_limits: RateLimits, client_addresses: ClientAddresses,
+        route_timeouts: RouteTable[float], body_limits: RouteTable[int],
     ) -> None:
         self.app = app
         self.upstreams = upstreams
         self.authenticator = authenticator
         self.rate_limits = rate_limits
+        self.client_addresses = client_addresses
         self.route_timeouts = route_timeouts
+        self.body_limits = body_limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         service = service_for(scope["path"])
+        body_limit = self.body_limits.of(scope["method"], scope["path"]) or MAX_BODY_BYTES
         try:
             if header_bytes(scope) > MAX_HEADER_BYTES:
                 raise HeadersTooLarge()
             length = declared_length(scope)
-            if length is not None and length > MAX_BODY_BYTES:
-                raise BodyTooLarge()
+            if length is not None and length > body_limit:
+                raise BodyTooLarge(body_limit)
             if service is not None:
-                await self.measured_forward(service, scope, capped_receive(receive), send)
+                await self.measured_forward(
+                    service, scope, capped_receive(receive, body_limit), send
+                )
                 return
         except Problem as problem:
             response = problem_response(
@@ -199,7 +209,7 @@ class GatewayProxy:
             )
             await response(scope, receive, send)
             return
-        await self.app(scope, capped_receive(receive), send)
+        await self.app(scope, capped_receive(receive, body_limit), send)
 
     async def measured_forward(
         self, service: str, scope: Scope, receive: Receive, send: Send
@@ -233,7 +243,9 @@ class GatewayProxy:
         path = scope.get("raw_path") or quote(scope["path"]).encode()
         response = await self.upstreams.request(
             service, scope["method"], path.partition(b"?")[0], scope["query_string"],
-            forwarded_headers(scope, request_id_var.get() or "", forwarded_token), body,
+            forwarded_headers(
+                scope, self.client_addresses, request_id_var.get() or "", forwarded_token
+            ), body,
             timeout=self.route_timeouts.of(scope["method"], scope["path"]),
         )
         headers = returned_headers(scope["method"], response)

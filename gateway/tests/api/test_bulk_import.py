@@ -1,0 +1,27 @@
+"""The registry's bulk import through the gateway takes more than the 1 MiB other routes do."""
+
+import json
+
+ONE_MIB = 1024 * 1024
+
+
+def test_a_dataset_over_one_mebibyte_is_imported_by_the_network_admin(api, admin):
+    exported = api.get("/v1/hsds/dataset", headers=admin)
+    assert exported.status_code == 200, exported.text
+    dataset = exported.json()
+    # The demo directory is small: an indented copy, padded with trailing blanks, passes 1 MiB.
+    text = json.dumps(dataset, indent=2, ensure_ascii=False)
+    body = (text + " " * (ONE_MIB + 1 - len(text))).encode()
+
+    imported = api.post(
+        "/v1/hsds/dataset", content=body,
+        headers={**admin, "Content-Type": "application/json"},
+    )
+
+    assert len(body) > ONE_MIB
+    assert imported.status_code == 200, imported.text
+    report = imported.json()
+    assert sum(report["organizations"].values()) == len(dataset)
+    assert sum(report["services"].values()) == sum(
+        len(organization["services"]) for organization in dataset
+    )
