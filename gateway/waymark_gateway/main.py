@@ -18,7 +18,9 @@ from waymark_gateway.openapi.merge import MergedDocument
 from waymark_gateway.operations import router as operations_router
 from waymark_gateway.openapi.router import router as openapi_router
 from waymark_gateway.proxy.addresses import ClientAddresses
-from waymark_gateway.proxy.middleware import IMPORT_ROUTE, GatewayProxy, RouteTable
+from waymark_gateway.proxy.middleware import (
+    IMPORT_ROUTE, MAX_BODY_BYTES, GatewayProxy, RouteTable,
+)
 from waymark_gateway.proxy.ratelimit import RateLimits
 from waymark_gateway.proxy.upstreams import AsgiUpstream, HttpUpstream, Upstream, Upstreams
 from waymark_gateway.settings import GatewaySettings
@@ -112,7 +114,13 @@ def create_app(
         TokenVerifier(own_keys, issuer=settings.token_issuer, audience=settings.token_audience),
         issuer, revoked, external,
     )
-    app.state.api_document = MergedDocument(app.openapi, pool, settings.oidc_discovery_url)
+    body_limits = RouteTable(
+        "WAYMARK_IMPORT_BODY_LIMIT_BYTES", {IMPORT_ROUTE: settings.import_body_limit_bytes},
+        default=MAX_BODY_BYTES,
+    )
+    app.state.api_document = MergedDocument(
+        app.openapi, pool, body_limits.of, settings.oidc_discovery_url
+    )
     # The merged document, its page with local assets and the upstreams' states replace the
     # base app's routes; ReDoc goes (no pinned package serves its files, and /docs is enough).
     replaced = {app.openapi_url, app.docs_url, app.redoc_url, "/readyz"}
@@ -131,8 +139,6 @@ def create_app(
         route_timeouts=RouteTable("WAYMARK_ROUTE_TIMEOUTS", {
             IMPORT_ROUTE: settings.import_timeout_seconds, **settings.route_timeouts,
         }),
-        body_limits=RouteTable(
-            "WAYMARK_IMPORT_BODY_LIMIT_BYTES", {IMPORT_ROUTE: settings.import_body_limit_bytes}
-        ),
+        body_limits=body_limits,
     ))
     return app

@@ -25,3 +25,16 @@ def test_a_dataset_over_one_mebibyte_is_imported_by_the_network_admin(api, admin
     assert sum(report["services"].values()) == sum(
         len(organization["services"]) for organization in dataset
     )
+
+
+def test_the_api_document_gives_each_route_the_gateways_body_limit(api):
+    paths = api.get("/openapi.json").json()["paths"]
+
+    def too_large(path: str, method: str) -> str:
+        response = paths[path][method]["responses"]["413"]
+        return response["content"]["application/problem+json"]["example"]["detail"]
+
+    assert too_large("/v1/hsds/dataset", "post") == (
+        f"The request body is larger than {64 * ONE_MIB} bytes."
+    )
+    assert too_large("/v1/cases", "post") == f"The request body is larger than {ONE_MIB} bytes."

@@ -43,3 +43,18 @@ async def test_a_page_of_clients_over_one_hundred_is_refused(network):
     )
 
     assert response.status_code == 422
+
+
+async def test_the_bulk_import_waits_longer_than_other_calls(start_gateway, standin, serve):
+    registry = standin("registry")
+    async with serve(registry) as registry_url:
+        async with start_gateway(
+            registry_url=registry_url, upstream_timeout_seconds=0.2
+        ) as gateway:
+            headers = gateway.headers(None, NETWORK_ADMIN)
+            # The stand-in answers a path ending in `slow` after 5 s.
+            other = await gateway.client.post("/v1/services/slow", headers=headers)
+            bulk_import = await gateway.client.post("/v1/hsds/dataset/slow", headers=headers)
+
+    assert other.status_code == 504
+    assert bulk_import.status_code == 201

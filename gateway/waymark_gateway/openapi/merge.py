@@ -15,6 +15,7 @@ from waymark_kernel.problems import PROBLEM_BASE, Problem
 
 log = logging.getLogger("waymark.gateway.openapi")
 Document = dict[str, Any]
+BodyLimit = Callable[[str, str], int]  # (method, path) -> the gateway's limit in bytes
 COMPONENTS = "#/components/"
 BEARER_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 BUILT_IN_ISSUER_SCHEME = {
@@ -45,7 +46,7 @@ PROBLEM_REF = {"$ref": f"{COMPONENTS}schemas/Problem"}
 # What the gateway itself may answer on any proxied call, beside what the service documents.
 GATEWAY_ERRORS = {
     "401": ("unauthenticated", "A bearer token is required."),
-    "413": ("payload-too-large", "The request body is larger than 1048576 bytes."),
+    "413": ("payload-too-large", "The request body is larger than {limit} bytes."),
     "422": ("validation-error", "The request is not valid; see `errors`."),
     "429": ("rate-limited", "This client has made too many requests; retry after the Retry-After delay."),
     "431": ("request-header-fields-too-large", "The request headers are larger than 16384 bytes."),
@@ -111,7 +112,8 @@ def security_schemes(oidc_discovery_url: str | None) -> Document:
 
 
 def merge_documents(
-    own: Document, services: dict[str, Document], oidc_discovery_url: str | None = None
+    own: Document, services: dict[str, Document], body_limit: BodyLimit,
+    oidc_discovery_url: str | None = None,
 ) -> Document:
     where = (
         BUILT_IN_ISSUER if oidc_discovery_url is None
@@ -134,10 +136,10 @@ def merge_documents(
         known_tags = {tag["name"] for tag in merged["tags"]}
         merged["tags"] += [tag for tag in document.get("tags", []) if tag["name"] not in known_tags]
     merged["components"].setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
-    for item in merged["paths"].values():
+    for path, item in merged["paths"].items():
         for method in METHODS:
             if method in item:
-                _document_problems(item[method])
+                _document_problems(item[method], body_limit(method.upper(), path))
     schemes = security_schemes(oidc_discovery_url)
     merged["components"].setdefault("securitySchemes", {}).update(schemes)
     merged["security"] = [{name: []} for name in schemes]
@@ -155,8 +157,9 @@ def _problem_response(status: str, description: str, kind: str, detail: str) -> 
     }}}
 
 
-def _document_problems(operation: Document) -> None:
-    """Every error answer of `operation` documented as a problem document, with an example."""
+def _document_problems(operation: Document, body_limit: int) -> None:
+    """Every error answer of `operation` documented as a problem document, with an example;
+    413 with the gateway's limit for the route, whatever the service accepts."""
     responses = operation.setdefault("responses", {})
     public = operation.get("security") == []
     for status, (kind, detail) in GATEWAY_ERRORS.items():
@@ -169,9 +172,10 @@ def _document_problems(operation: Document) -> None:
                 status, (HTTPStatus(int(status)).phrase.lower().replace(" ", "-"),
                          HTTPStatus(int(status)).description + ".")
             )
-            responses[status] = _problem_response(
-                status, response.get("description") or HTTPStatus(int(status)).phrase, kind, detail
-            )
+            description = response.get("description") or HTTPStatus(int(status)).phrase
+            if status == "413":
+                detail = description = detail.format(limit=body_limit)
+            responses[status] = _problem_response(status, description, kind, detail)
     responses["default"] = _problem_response(
         "default", "Any other error, as a problem document.", "bad-request",
         "The request cannot be answered.",
@@ -183,11 +187,12 @@ class MergedDocument:
     is left out and asked again on the next request."""
 
     def __init__(
-        self, own: Callable[[], Document], upstreams: Upstreams,
+        self, own: Callable[[], Document], upstreams: Upstreams, body_limit: BodyLimit,
         oidc_discovery_url: str | None = None,
     ) -> None:
         self.own = own
         self.upstreams = upstreams
+        self.body_limit = body_limit
         self.oidc_discovery_url = oidc_discovery_url
         self._documents: dict[str, Document] = {}
         self._merged: Document | None = None
@@ -219,6 +224,6 @@ class MergedDocument:
                         if name in self._documents
                     }
                     self._merged = merge_documents(
-                        self.own(), ordered, self.oidc_discovery_url
+                        self.own(), ordered, self.body_limit, self.oidc_discovery_url
                     )
         return self._merged

@@ -92,9 +92,12 @@ def header_bytes(scope: Scope) -> int:
 
 class RouteTable(Generic[Value]):
     """Values (timeouts, body limits) by method and path prefix, `{"GET /v1/stats": 30}`;
-    the longest matching prefix wins."""
+    the longest matching prefix wins, `default` when none matches."""
 
-    def __init__(self, setting_name: str, setting: dict[str, Value]) -> None:
+    def __init__(
+        self, setting_name: str, setting: dict[str, Value], default: Value | None = None
+    ) -> None:
+        self.default = default
         routes = []
         for route, value in setting.items():
             method, _, prefix = route.strip().partition(" ")
@@ -107,7 +110,7 @@ class RouteTable(Generic[Value]):
         for route_method, prefix, value in self.routes:
             if route_method == method and path.startswith(prefix):
                 return value
-        return None
+        return self.default
 
 
 class BodyTooLarge(Problem):
@@ -190,7 +193,7 @@ class GatewayProxy:
             await self.app(scope, receive, send)
             return
         service = service_for(scope["path"])
-        body_limit = self.body_limits.of(scope["method"], scope["path"]) or MAX_BODY_BYTES
+        body_limit = self.body_limits.of(scope["method"], scope["path"])
         try:
             if header_bytes(scope) > MAX_HEADER_BYTES:
                 raise HeadersTooLarge()
