@@ -1,6 +1,8 @@
 """A request meets a database connection that a restart dropped: a 503 problem to retry, and the
 next request is served."""
 
+import asyncio
+
 import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -30,6 +32,7 @@ async def test_a_dropped_database_connection_answers_503_to_retry_and_the_next_r
         assert (await client.get("/outbox/size")).json() == {"size": 0}
 
         await dropped(postgres)
+        await asyncio.sleep(0.5)  # the pooled connection has read the server's goodbye by now
         lost = await client.get("/outbox/size")
 
         assert lost.status_code == 503
