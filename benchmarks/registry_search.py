@@ -194,11 +194,11 @@ async def measure(bench: Bench) -> str:
         response.raise_for_status()
         report = response.json()
     print(f"registry_search: imported in {import_seconds:.1f} s: {report}", flush=True)
-    waited, drained = await outbox_drained(await registry_database(directory[0]["id"]), 240)
+    waited, drained = await outbox_drained(await registry_database(directory[0]["id"]), 600)
     relay = (
         f"were all published by the outbox relay {waited:.0f} s after the import, before the "
         "searches" if drained else "were still being published by the outbox relay (and "
-        "consumed by the other services) during the searches: the wait is capped at 240 s"
+        "consumed by the other services) during the searches: the wait is capped at 600 s"
     )
     token = bench.admin["Authorization"]
     texts, radii = text_queries(rng, 500), radius_queries(rng, 500)
