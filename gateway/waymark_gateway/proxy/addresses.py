@@ -24,6 +24,8 @@ class ClientAddresses:
         self.trusted_proxies = trusted_proxies
 
     def is_trusted(self, address: str) -> bool:
+        if not self.trusted_proxies:  # the usual case, spared parsing an address per request
+            return False
         try:
             parsed = ip_address(address)
         except ValueError:
