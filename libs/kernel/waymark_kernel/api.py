@@ -3,14 +3,21 @@
 import base64
 import binascii
 import json
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict
 
+from waymark_kernel.events import as_utc
 from waymark_kernel.problems import Problem
 
 T = TypeVar("T")
+Row = TypeVar("Row")
+SortValue = TypeVar("SortValue")
+TimestampPosition = tuple[datetime, uuid.UUID]
 MAX_PAGE_SIZE = 100
 
 
@@ -36,13 +43,60 @@ def encode_cursor(*position: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(position, default=str).encode()).decode()
 
 
+def _invalid_cursor() -> Problem:
+    return Problem(400, "The cursor is not one this API returned.", kind="invalid-cursor")
+
+
 def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
     if cursor is None:
         return None
     try:
         position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, binascii.Error) as exc:
-        raise Problem(400, "The cursor is not one this API returned.", kind="invalid-cursor") from exc
+        raise _invalid_cursor() from exc
     if not isinstance(position, list) or len(position) != arity:
-        raise Problem(400, "The cursor is not one this API returned.", kind="invalid-cursor")
+        raise _invalid_cursor()
     return position
+
+
+def utc_timestamp(value: Any) -> datetime:
+    """A timestamp as `encode_cursor` wrote it; ValueError or TypeError for anything else."""
+    return as_utc(datetime.fromisoformat(value))
+
+
+def position_after(
+    cursor: str | None, read_value: Callable[[Any], SortValue] = utc_timestamp
+) -> tuple[SortValue, uuid.UUID] | None:
+    """The (sort value, id) of the last item before the page a cursor asks for.
+
+    `read_value` turns the cursor's sort value back into the column's type and raises
+    ValueError or TypeError for a value that column cannot hold."""
+    position = decode_cursor(cursor, 2)
+    if position is None:
+        return None
+    value, identifier = position
+    try:
+        if not isinstance(identifier, str):
+            raise TypeError("an id is written as text")
+        return read_value(value), uuid.UUID(identifier)
+    except (TypeError, ValueError) as exc:
+        raise _invalid_cursor() from exc
+
+
+def split_page(
+    rows: Sequence[Row], limit: int, position: Callable[[Row], tuple[Any, uuid.UUID]]
+) -> tuple[Sequence[Row], str | None]:
+    """`rows` holds up to limit + 1 rows: the one past the page only tells that another follows.
+
+    Returns the page's rows and the cursor of the next page (None on the last one)."""
+    shown = rows[:limit]
+    return shown, encode_cursor(*position(shown[-1])) if len(rows) > limit else None
+
+
+def page_of(
+    rows: Sequence[Row], limit: int, present: Callable[[Row], T],
+    position: Callable[[Row], tuple[Any, uuid.UUID]],
+) -> Page[T]:
+    """The page of up to limit + 1 rows (see `split_page`), each row shown by `present`."""
+    shown, next_cursor = split_page(rows, limit, position)
+    return Page(items=[present(row) for row in shown], next_cursor=next_cursor)

@@ -1,14 +1,11 @@
 """Timestamps are UTC; SQLite hands them back without a zone, so reads restore it."""
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator
-
-
-def as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+from waymark_kernel.events import as_utc
 
 
 def _date_time_text(value: object) -> object:

@@ -1,13 +1,12 @@
 import uuid
 
 from fastapi import APIRouter, status
-from waymark_kernel.api import Cursor, Limit, Page, decode_cursor, encode_cursor
+from waymark_kernel.api import Cursor, Limit, Page, page_of, position_after
 from waymark_kernel.auth import CurrentIdentity, CurrentOrg
 from waymark_kernel.db import SessionDep, after_commit
-from waymark_kernel.events import utcnow
+from waymark_kernel.events import as_utc, utcnow
 from waymark_kernel.problems import NotFound
 
-from waymark_notifications.cursors import timestamp_and_id
 from waymark_notifications.deliveries import repository, service
 from waymark_notifications.deliveries.schemas import (
     DeliveryAttemptRead,
@@ -27,11 +26,13 @@ async def list_delivery_attempts(
 ) -> Page[DeliveryAttemptRead]:
     """Every attempt to deliver to this subscription, newest first."""
     await subscription_service.visible(session, organization_id, subscription_id)
-    after = timestamp_and_id(decode_cursor(cursor, 2))
-    rows = await repository.attempts_page(session, subscription_id, limit + 1, after)
-    items = [DeliveryAttemptRead.model_validate(row) for row in rows[:limit]]
-    next_cursor = encode_cursor(items[-1].attempted_at, items[-1].id) if len(rows) > limit else None
-    return Page(items=items, next_cursor=next_cursor)
+    rows = await repository.attempts_page(
+        session, subscription_id, limit + 1, position_after(cursor)
+    )
+    return page_of(
+        rows, limit, DeliveryAttemptRead.model_validate,
+        lambda row: (as_utc(row.attempted_at), row.id),
+    )
 
 
 @router.post("/{subscription_id}/test", response_model=DeliveryAttemptRead)

@@ -1,11 +1,11 @@
 import uuid
 
 from fastapi import APIRouter
-from waymark_kernel.api import Cursor, Limit, decode_cursor, encode_cursor
+from waymark_kernel.api import Cursor, Limit, position_after, split_page
 from waymark_kernel.auth import CurrentOrg
 from waymark_kernel.db import SessionDep
+from waymark_kernel.events import as_utc
 
-from waymark_notifications.cursors import timestamp_and_id
 from waymark_notifications.inbox import repository, service
 from waymark_notifications.inbox.schemas import InboxPage, InboxRead
 
@@ -18,14 +18,13 @@ async def list_notifications(
     cursor: Cursor = None,
 ) -> InboxPage:
     """The organisation's notifications, newest first (`unread=true`: only unread ones)."""
-    after = timestamp_and_id(decode_cursor(cursor, 2))
     rows = await repository.page_of_organization(
-        session, organization_id, unread_only=unread, limit=limit + 1, after=after
+        session, organization_id, unread_only=unread, limit=limit + 1,
+        after=position_after(cursor),
     )
-    items = [InboxRead.model_validate(row) for row in rows[:limit]]
-    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
+    shown, next_cursor = split_page(rows, limit, lambda row: (as_utc(row.created_at), row.id))
     return InboxPage(
-        items=items, next_cursor=next_cursor,
+        items=[InboxRead.model_validate(row) for row in shown], next_cursor=next_cursor,
         unread_count=await repository.unread_count(session, organization_id),
     )
 

@@ -1,11 +1,11 @@
 import uuid
 
 from fastapi import APIRouter, Response, status
-from waymark_kernel.api import Cursor, Limit, Page, decode_cursor, encode_cursor
+from waymark_kernel.api import Cursor, Limit, Page, page_of, position_after
 from waymark_kernel.auth import CurrentIdentity, CurrentOrg
 from waymark_kernel.db import SessionDep
+from waymark_kernel.events import as_utc
 
-from waymark_notifications.cursors import timestamp_and_id
 from waymark_notifications.dependencies import SecretBoxDep, UrlGuardDep
 from waymark_notifications.subscriptions import repository, service
 from waymark_notifications.subscriptions.schemas import (
@@ -37,11 +37,12 @@ async def list_subscriptions(
     session: SessionDep, organization_id: CurrentOrg, limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[SubscriptionRead]:
     """The caller's organisation's subscriptions, newest first."""
-    after = timestamp_and_id(decode_cursor(cursor, 2))
-    rows = await repository.page_of_organization(session, organization_id, limit + 1, after)
-    items = [SubscriptionRead.model_validate(row) for row in rows[:limit]]
-    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
-    return Page(items=items, next_cursor=next_cursor)
+    rows = await repository.page_of_organization(
+        session, organization_id, limit + 1, position_after(cursor)
+    )
+    return page_of(
+        rows, limit, SubscriptionRead.model_validate, lambda row: (as_utc(row.created_at), row.id)
+    )
 
 
 @router.get("/{subscription_id}", response_model=SubscriptionRead)

@@ -4,9 +4,9 @@ import uuid
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from waymark_kernel.api import TimestampPosition
 
 from waymark_referrals.cases.models import Case, CaseSequence
-from waymark_referrals.paging import Position
 from waymark_referrals.sql import upsert_insert
 
 
@@ -33,7 +33,7 @@ async def find(
 
 async def list_cases(
     session: AsyncSession, organization_id: uuid.UUID, *, reference: str | None,
-    after: Position | None, limit: int,
+    after: TimestampPosition | None, limit: int,
 ) -> list[Case]:
     query = select(Case).where(Case.organization_id == organization_id)
     if reference is not None:

@@ -4,7 +4,7 @@ import uuid
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.api import Page
+from waymark_kernel.api import Page, page_of, position_after
 from waymark_kernel.auth import Identity
 from waymark_kernel.events import utcnow
 from waymark_kernel.problems import Forbidden, NotFound, Problem
@@ -22,7 +22,6 @@ from waymark_referrals.cases.schemas import (
 )
 from waymark_referrals.crypto import EnvelopeCipher
 from waymark_referrals.directory import repository as directory
-from waymark_referrals.paging import page_of, position_after
 
 UNKNOWN_COUNTRY = "XX"
 

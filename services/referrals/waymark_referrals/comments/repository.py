@@ -4,13 +4,13 @@ import uuid
 
 from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from waymark_kernel.api import TimestampPosition
 
 from waymark_referrals.comments.models import Comment
-from waymark_referrals.paging import Position
 
 
 async def thread(
-    session: AsyncSession, referral_id: uuid.UUID, *, after: Position | None, limit: int
+    session: AsyncSession, referral_id: uuid.UUID, *, after: TimestampPosition | None, limit: int
 ) -> list[Comment]:
     query = select(Comment).where(Comment.referral_id == referral_id)
     if after is not None:

@@ -4,7 +4,7 @@ even the network admin, since they may speak of the person."""
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.api import Page
+from waymark_kernel.api import Page, page_of, position_after
 from waymark_kernel.auth import Identity
 from waymark_kernel.events import ReferralCommentAdded, utcnow
 from waymark_kernel.messaging import record_event
@@ -15,7 +15,6 @@ from waymark_referrals.comments import repository
 from waymark_referrals.comments.models import Comment
 from waymark_referrals.comments.schemas import CommentCreate, CommentRead
 from waymark_referrals.crypto import EnvelopeCipher
-from waymark_referrals.paging import page_of, position_after
 from waymark_referrals.referrals import service as referrals
 from waymark_referrals.referrals.repository import Located
 

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Collection
 
 from sqlalchemy import and_, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from waymark_kernel.api import TimestampPosition
 
 from waymark_referrals.disclosures.models import Disclosure
-from waymark_referrals.paging import Position
 
 
 def _chain_lock(case_id: uuid.UUID) -> int:
@@ -40,7 +40,7 @@ async def last_entries_locked(
 
 
 async def list_for_case(
-    session: AsyncSession, case_id: uuid.UUID, *, after: Position | None, limit: int
+    session: AsyncSession, case_id: uuid.UUID, *, after: TimestampPosition | None, limit: int
 ) -> list[Disclosure]:
     """In chain order; the cursor's entry id marks where the page starts."""
     query = select(Disclosure).where(Disclosure.case_id == case_id)

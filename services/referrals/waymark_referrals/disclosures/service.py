@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.api import Page
+from waymark_kernel.api import Page, page_of, position_after
 from waymark_kernel.auth import Identity
 from waymark_kernel.events import utcnow
 
@@ -17,7 +17,6 @@ from waymark_referrals.cases import service as cases
 from waymark_referrals.disclosures import repository
 from waymark_referrals.disclosures.models import Disclosure
 from waymark_referrals.disclosures.schemas import DisclosureRead, LedgerCheck, PersonalRead
-from waymark_referrals.paging import page_of, position_after
 
 GENESIS = "0" * 64
 

@@ -8,10 +8,10 @@ from typing import Literal, NamedTuple
 from sqlalchemy import Select, and_, delete, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from waymark_kernel.api import TimestampPosition
 
 from waymark_referrals.cases.models import Case
 from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
-from waymark_referrals.paging import Position
 from waymark_referrals.referrals.models import (
     IdempotencyKey,
     Referral,
@@ -86,7 +86,7 @@ def is_overdue(now: datetime):
 async def list_for_organization(
     session: AsyncSession, organization_id: uuid.UUID, *, role: Literal["sent", "received"] | None,
     statuses: list[Status] | None, country: str | None, overdue: bool | None,
-    urgency: str | None, now: datetime, after: Position | None, limit: int,
+    urgency: str | None, now: datetime, after: TimestampPosition | None, limit: int,
 ) -> list[Located]:
     sent = Referral.sender_org_id == organization_id
     # A draft is the sender's alone until it is requested.
@@ -126,7 +126,7 @@ async def delete_shared_persons_of_case(session: AsyncSession, case_id: uuid.UUI
 
 
 async def history(
-    session: AsyncSession, referral_id: uuid.UUID, *, after: Position | None, limit: int
+    session: AsyncSession, referral_id: uuid.UUID, *, after: TimestampPosition | None, limit: int
 ) -> list[ReferralTransition]:
     query = select(ReferralTransition).where(ReferralTransition.referral_id == referral_id)
     if after is not None:
@@ -221,7 +221,7 @@ def legs_without_owner(
 
 async def legs_of_case(
     session: AsyncSession, case_id: uuid.UUID, *, party: uuid.UUID | None,
-    after: Position | None, limit: int,
+    after: TimestampPosition | None, limit: int,
 ) -> list[Referral]:
     """Oldest first; with `party`, only the legs that organisation sends or receives."""
     query = select(Referral).where(Referral.case_id == case_id)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.api import Page
+from waymark_kernel.api import Page, page_of, position_after
 from waymark_kernel.auth import Identity
 from waymark_kernel.events import CaseConsentWithdrawn, ReferralChanged, utcnow
 from waymark_kernel.messaging import record_event
@@ -20,9 +20,7 @@ from waymark_referrals.crypto import EnvelopeCipher
 from waymark_referrals.directory.models import DirectoryOrganization
 from waymark_referrals.disclosures import service as disclosures
 from waymark_referrals.disclosures.schemas import PersonalRead
-from waymark_referrals.paging import page_of, position_after
 from waymark_referrals.referrals import repository
-from waymark_referrals.referrals.repository import Located, Parties
 from waymark_referrals.referrals.models import (
     IdempotencyKey,
     Referral,
@@ -30,6 +28,7 @@ from waymark_referrals.referrals.models import (
     SharedPerson,
     TransitionKey,
 )
+from waymark_referrals.referrals.repository import Located, Parties
 from waymark_referrals.referrals.schemas import (
     ANSWER_WITHIN_HOURS,
     JourneyLeg,

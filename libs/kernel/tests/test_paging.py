@@ -1,0 +1,114 @@
+"""Cursor pages ordered by (sort value, id): a cursor brings back exactly the key it was made of."""
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from waymark_kernel.api import encode_cursor, page_of, position_after, split_page
+from waymark_kernel.problems import Problem
+
+AN_ID = uuid.UUID("0b6f3c1e-7d52-4c1a-9a8e-2f4d6b8c0e11")
+
+
+@dataclass
+class Row:
+    created_at: datetime
+    id: uuid.UUID
+
+
+def raw_cursor(*position: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+
+
+def rows(count: int) -> list[Row]:
+    start = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    return [Row(start + timedelta(minutes=index), uuid.uuid4()) for index in range(count)]
+
+
+def key(row: Row) -> tuple[datetime, uuid.UUID]:
+    return row.created_at, row.id
+
+
+def test_no_cursor_is_the_first_page():
+    assert position_after(None) is None
+
+
+def test_a_cursor_gives_back_the_timestamp_and_id_it_was_made_of():
+    moment = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
+
+    assert position_after(encode_cursor(moment, AN_ID)) == (moment, AN_ID)
+
+
+def test_timestamps_come_back_in_utc():
+    athens = timezone(timedelta(hours=2))
+    from_athens = position_after(encode_cursor(datetime(2026, 3, 1, 11, 30, tzinfo=athens), AN_ID))
+    without_zone = position_after(raw_cursor("2026-03-01T09:30:00", str(AN_ID)))
+
+    expected = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    for moment, _ in (from_athens, without_zone):
+        assert moment == expected
+        assert moment.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not base64 at all!",
+        raw_cursor("2026-03-01T09:30:00+00:00"),
+        raw_cursor("2026-03-01T09:30:00+00:00", str(AN_ID), "extra"),
+        raw_cursor("yesterday", str(AN_ID)),
+        raw_cursor(1772357400, str(AN_ID)),
+        raw_cursor(None, str(AN_ID)),
+        raw_cursor("2026-03-01T09:30:00+00:00", "not-a-uuid"),
+        raw_cursor("2026-03-01T09:30:00+00:00", 42),
+        raw_cursor("2026-03-01T09:30:00+00:00", None),
+        base64.urlsafe_b64encode(b'{"at": 1}').decode(),
+    ],
+)
+def test_a_cursor_this_api_did_not_write_is_refused(cursor: str):
+    with pytest.raises(Problem) as refused:
+        position_after(cursor)
+
+    assert (refused.value.status, refused.value.kind) == (400, "invalid-cursor")
+
+
+def test_another_sort_value_is_read_by_the_reader_given():
+    def distance(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError("a distance is a number")
+        return float(value)
+
+    assert position_after(encode_cursor(3, AN_ID), distance) == (3.0, AN_ID)
+    with pytest.raises(Problem) as refused:
+        position_after(encode_cursor("near", AN_ID), distance)
+    assert refused.value.kind == "invalid-cursor"
+
+
+def test_one_row_past_the_limit_gives_a_cursor_to_the_rest():
+    fetched = rows(4)
+
+    shown, next_cursor = split_page(fetched, 3, key)
+
+    assert shown == fetched[:3]
+    assert position_after(next_cursor) == key(fetched[2])
+
+
+@pytest.mark.parametrize("count", [0, 2, 3])
+def test_the_last_page_has_no_cursor(count: int):
+    fetched = rows(count)
+
+    assert split_page(fetched, 3, key) == (fetched, None)
+
+
+def test_a_page_shows_each_row_of_the_page():
+    fetched = rows(3)
+
+    page = page_of(fetched, 2, lambda row: str(row.id), key)
+
+    assert page.items == [str(row.id) for row in fetched[:2]]
+    assert position_after(page.next_cursor) == key(fetched[1])
