@@ -1,10 +1,11 @@
 """Field types shared by the registry's schemas: ISO codes, contact details, UTC timestamps."""
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, Field, HttpUrl, StringConstraints, TypeAdapter
+from waymark_kernel.events import as_utc
 
 T = TypeVar("T")
 
@@ -55,11 +56,6 @@ def _web_address(value: str) -> str:
 
 def without_duplicates(values: list[T]) -> list[T]:
     return list(dict.fromkeys(values))
-
-
-def as_utc(value: datetime) -> datetime:
-    # SQLite hands timestamps back without a zone; every stored timestamp is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 CountryCode = Annotated[

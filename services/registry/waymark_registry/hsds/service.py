@@ -13,7 +13,7 @@ from waymark_kernel.auth import Identity
 from waymark_kernel.events import utcnow
 from waymark_kernel.problems import NotFound
 
-from waymark_registry.fields import as_utc
+from waymark_kernel.events import as_utc
 from waymark_registry.hsds import repository
 from waymark_registry.hsds.schemas import HsdsInfo, HsdsPage, ProfileRead
 from waymark_registry.organizations import repository as organizations

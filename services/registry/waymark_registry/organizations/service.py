@@ -1,7 +1,7 @@
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.api import Page
+from waymark_kernel.api import Page, position_after, split_page
 from waymark_kernel.auth import Identity
 from waymark_kernel.events import OrganizationChanged, utcnow
 from waymark_kernel.messaging import record_event
@@ -13,7 +13,7 @@ from waymark_registry.organizations.models import Organization
 from waymark_registry.organizations.schemas import (
     OrganizationCreate, OrganizationRead, OrganizationUpdate,
 )
-from waymark_registry.paging import decode_position, split_page
+from waymark_registry.paging import name_value
 from waymark_registry.services import service as services
 
 
@@ -95,7 +95,7 @@ async def list_organizations(
 ) -> Page[OrganizationRead]:
     organizations = await repository.search(
         session, q=q, country=country, type=type, limit=limit + 1,
-        position=decode_position(cursor, str),
+        position=position_after(cursor, name_value),
     )
     organizations, next_cursor = split_page(organizations, limit, lambda o: (o.name, o.id))
     return Page(

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.api import Page
+from waymark_kernel.api import Page, position_after, split_page
 from waymark_kernel.auth import Identity
 from waymark_kernel.events import ServiceChanged, ServiceDeleted, utcnow
 from waymark_kernel.messaging import record_event
@@ -16,8 +16,8 @@ from waymark_kernel.problems import Forbidden, NotFound, Problem
 from waymark_registry import EVENT_SOURCE
 from waymark_registry.organizations import repository as organizations
 from waymark_registry.organizations.models import Organization
-from waymark_registry.fields import as_utc
-from waymark_registry.paging import decode_position, split_page
+from waymark_kernel.events import as_utc
+from waymark_registry.paging import distance_value, name_value
 from waymark_registry.services import repository
 from waymark_registry.services.models import Service, ServiceLocation, ServiceTranslation
 from waymark_registry.services.repository import Listed
@@ -283,7 +283,7 @@ async def delete_service(session: AsyncSession, identity: Identity, service_id: 
 async def search_services(
     session: AsyncSession, identity: Identity, filters: ServiceSearch, languages: list[str]
 ) -> Page[ServiceHit]:
-    position = decode_position(filters.cursor, float if filters.near else str)
+    position = position_after(filters.cursor, distance_value if filters.near else name_value)
     rows = await repository.search(
         session, filters, categories=with_subcategories(filters.category),
         viewer_organization_id=identity.organization_id, limit=filters.limit + 1,
