@@ -53,7 +53,7 @@ async def main(selected: list[str]) -> None:
             async with httpx.AsyncClient(base_url=network.base_url, timeout=60) as client:
                 bench = Bench(
                     network.base_url, int(network.base_url.rsplit(":", 1)[1]), client,
-                    await token(client, "network-admin", ADMIN_SECRET),
+                    await token(client, "network-admin", ADMIN_SECRET), queues,
                 )
                 for name in selected:
                     measured = await SECTIONS[name].measure(bench)

@@ -16,6 +16,7 @@ class Bench:
     port: int
     client: httpx.AsyncClient
     admin: dict[str, str]
+    queue_prefix: str  # the network's RabbitMQ queues are named `<queue_prefix>.<consumer>`
 
     def direct_url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.port + 1 + SERVICE_NAMES.index(service)}"
