@@ -130,31 +130,6 @@ async def refresh_index(session: AsyncSession, service: Service) -> None:
     await session.execute(insert(documents), document_rows(service, translations))
 
 
-async def add_many(
-    session: AsyncSession, services: list[Service], locations: list[ServiceLocation],
-    translations: list[ServiceTranslation], organization_countries: dict[uuid.UUID, str],
-) -> None:
-    """New services in bulk (an import), with their children and search index."""
-    session.add_all(services)
-    await session.flush()
-    session.add_all([*locations, *translations])
-    countries: dict[uuid.UUID, set[str]] = defaultdict(set)
-    for location in locations:
-        countries[location.service_id].add(location.country)
-    session.add_all(
-        row for service in services for row in facet_rows(
-            service, countries[service.id] or {organization_countries[service.organization_id]}
-        )
-    )
-    await session.flush()
-    by_service: dict[uuid.UUID, list[ServiceTranslation]] = defaultdict(list)
-    for translation in translations:
-        by_service[translation.service_id].append(translation)
-    rows = [row for s in services for row in document_rows(s, by_service[s.id])]
-    if rows:
-        await session.execute(insert(documents), rows)
-
-
 def facet_rows(service: Service, countries: Iterable[str]) -> list[ServiceFacet]:
     """`countries`: where the service is found, those of its locations, else its
     organisation's."""
