@@ -23,7 +23,8 @@ from waymark_kernel.testing import POSTGRES_ADMIN_DSN
 
 @pytest.fixture
 async def broker() -> AsyncIterator[InProcessBroker]:
-    broker = InProcessBroker(retry_delay=0.01)
+    # One handler at a time, so that the order events are applied in is the order of publishing.
+    broker = InProcessBroker(retry_delay=0.01, concurrency=1)
     await broker.start()
     yield broker
     await broker.close()
@@ -124,6 +125,35 @@ async def test_events_stay_in_the_outbox_while_the_broker_is_down_and_go_out_in_
     assert await ledger.rows(database) == [
         (uuid.UUID(event.id), n) for n, event in enumerate(events)
     ]
+
+
+class ConfirmingSlowly:
+    """A broker whose confirms take a while, counting how many publishes wait at once."""
+
+    def __init__(self) -> None:
+        self.published: list[int] = []
+        self.in_flight = self.most_in_flight = 0
+
+    async def publish(self, event: CloudEvent) -> None:
+        self.published.append(event.data["version"])
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await asyncio.sleep(0.02)
+        self.in_flight -= 1
+
+
+async def test_a_pass_sends_the_head_then_the_rest_of_the_batch_in_order_with_confirms_in_flight_together(
+    database, new_event
+):
+    broker = ConfirmingSlowly()
+    for n in range(10):
+        await record(database, new_event(n))
+
+    assert await OutboxRelay(database, broker, batch_size=10).publish_pending() == 10
+
+    assert broker.published == list(range(10))
+    assert broker.most_in_flight == 9  # the head alone, then the nine others together
+    assert all(published for _, published, _ in await outbox_state(database))
 
 
 async def test_while_the_broker_is_down_commits_do_not_make_the_relay_retry_each_time(

@@ -98,7 +98,7 @@ class OutboxRelay:
         return published
 
     async def _publish_batch(self) -> tuple[int, bool]:
-        """(confirmed, blocked): blocked when the broker refused the head of the line."""
+        """(confirmed, blocked): blocked when the broker refused an event of the batch."""
         async with self.database.transaction() as session:
             query = (
                 select(OutboxMessage)
@@ -109,27 +109,43 @@ class OutboxRelay:
             if not self.database.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
             messages = (await session.execute(query)).scalars().all()
-            confirmed, blocked = [], False
-            for message in messages:
-                try:
-                    await self.broker.publish(CloudEvent.model_validate_json(message.body))
-                except PublishFailed as exc:
-                    log.warning("publish not confirmed; will retry", extra={
-                        "event_id": str(message.id), "reason": str(exc),
-                    })
-                    await session.execute(
-                        update(OutboxMessage).where(OutboxMessage.id == message.id)
-                        .values(attempts=OutboxMessage.attempts + 1)
-                    )
-                    blocked = True
-                    break  # keep the order: later events wait for this one
-                confirmed.append(message.id)
+            confirmed, refused = await self._publish_in_order(messages)
+            if refused:
+                await session.execute(
+                    update(OutboxMessage).where(OutboxMessage.id.in_(refused))
+                    .values(attempts=OutboxMessage.attempts + 1)
+                )
             if confirmed:
                 await session.execute(
                     update(OutboxMessage).where(OutboxMessage.id.in_(confirmed))
                     .values(published_at=utcnow())
                 )
-            return len(confirmed), blocked
+            return len(confirmed), bool(refused)
+
+    async def _publish_in_order(
+        self, messages: list[OutboxMessage]
+    ) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+        """(confirmed ids, refused ids). The head goes alone first: while the broker is away only
+        it is tried and nothing overtakes it. The rest are then in flight together, written in
+        order, their confirms awaited together: one round trip a batch, not one an event."""
+        if not messages:
+            return [], []
+        head, rest = messages[0], messages[1:]
+        if not await self._confirmed(head):
+            return [], [head.id]
+        outcomes = await asyncio.gather(*map(self._confirmed, rest))
+        return ([head.id, *(m.id for m, ok in zip(rest, outcomes, strict=True) if ok)],
+                [m.id for m, ok in zip(rest, outcomes, strict=True) if not ok])
+
+    async def _confirmed(self, message: OutboxMessage) -> bool:
+        try:
+            await self.broker.publish(CloudEvent.model_validate_json(message.body))
+        except PublishFailed as exc:
+            log.warning("publish not confirmed; will retry", extra={
+                "event_id": str(message.id), "reason": str(exc),
+            })
+            return False
+        return True
 
     async def run(self) -> None:
         listener: asyncpg.Connection | None = None
