@@ -4,7 +4,7 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator, Collection
 
-from sqlalchemy import and_, func, select, text, tuple_
+from sqlalchemy import BigInteger, and_, bindparam, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.api import TimestampPosition
 
@@ -14,6 +14,19 @@ from waymark_referrals.disclosures.models import Disclosure
 def _chain_lock(case_id: uuid.UUID) -> int:
     digest = hashlib.sha256(f"disclosures/{case_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+# Built once: building these statements costs more CPU than running them.
+_LOCK_CHAIN = select(func.pg_advisory_xact_lock(bindparam("lock", type_=BigInteger)))
+_BECOME_WRITER = text(f"UPDATE {Disclosure.__tablename__} SET sequence = sequence WHERE 0")
+_LAST = (
+    select(Disclosure.case_id, func.max(Disclosure.sequence).label("sequence"))
+    .where(Disclosure.case_id.in_(bindparam("case_ids", expanding=True)))
+    .group_by(Disclosure.case_id).subquery()
+)
+_TAILS = select(Disclosure).join(_LAST, and_(
+    Disclosure.case_id == _LAST.c.case_id, Disclosure.sequence == _LAST.c.sequence
+))
 
 
 async def last_entries_locked(
@@ -26,17 +39,11 @@ async def last_entries_locked(
     if session.bind.dialect.name == "postgresql":
         # In a fixed order: two readers of the same cases cannot deadlock.
         for case_id in sorted(case_ids):
-            await session.execute(select(func.pg_advisory_xact_lock(_chain_lock(case_id))))
+            await session.execute(_LOCK_CHAIN, {"lock": _chain_lock(case_id)})
     else:
-        await session.execute(text(f"UPDATE {Disclosure.__tablename__} SET sequence = sequence WHERE 0"))
-    last = (
-        select(Disclosure.case_id, func.max(Disclosure.sequence).label("sequence"))
-        .where(Disclosure.case_id.in_(list(case_ids))).group_by(Disclosure.case_id).subquery()
-    )
-    query = select(Disclosure).join(last, and_(
-        Disclosure.case_id == last.c.case_id, Disclosure.sequence == last.c.sequence
-    ))
-    return {entry.case_id: entry for entry in (await session.execute(query)).scalars()}
+        await session.execute(_BECOME_WRITER)
+    tails = await session.execute(_TAILS, {"case_ids": list(case_ids)})
+    return {entry.case_id: entry for entry in tails.scalars()}
 
 
 async def list_for_case(
