@@ -4,7 +4,7 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator, Collection
 
-from sqlalchemy import BigInteger, and_, bindparam, func, select, text, tuple_
+from sqlalchemy import BigInteger, and_, bindparam, func, insert, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.api import TimestampPosition
 
@@ -24,26 +24,33 @@ _LAST = (
     .where(Disclosure.case_id.in_(bindparam("case_ids", expanding=True)))
     .group_by(Disclosure.case_id).subquery()
 )
-_TAILS = select(Disclosure).join(_LAST, and_(
+_HEADS = select(Disclosure.case_id, Disclosure.sequence, Disclosure.entry_hash).join(_LAST, and_(
     Disclosure.case_id == _LAST.c.case_id, Disclosure.sequence == _LAST.c.sequence
 ))
+_APPEND = insert(Disclosure.__table__)
 
 
-async def last_entries_locked(
+async def chain_heads_locked(
     session: AsyncSession, case_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, Disclosure]:
-    """The tail of each case's chain, read under locks held until the transaction ends: on
-    PostgreSQL each chain's own lock; SQLite has one writer at a time, so this transaction
-    first becomes it (the driver starts a transaction only at a write, and a read before it
-    could see a tail that a concurrent writer is about to extend)."""
+) -> dict[uuid.UUID, tuple[int, str]]:
+    """The sequence and hash of the last entry of each case's chain, read under locks held
+    until the transaction ends: on PostgreSQL each chain's own lock; SQLite has one writer at a
+    time, so this transaction first becomes it (the driver starts a transaction only at a
+    write, and a read before it could see a tail that a concurrent writer is about to extend)."""
     if session.bind.dialect.name == "postgresql":
         # In a fixed order: two readers of the same cases cannot deadlock.
         for case_id in sorted(case_ids):
             await session.execute(_LOCK_CHAIN, {"lock": _chain_lock(case_id)})
     else:
         await session.execute(_BECOME_WRITER)
-    tails = await session.execute(_TAILS, {"case_ids": list(case_ids)})
-    return {entry.case_id: entry for entry in tails.scalars()}
+    heads = await session.execute(_HEADS, {"case_ids": list(case_ids)})
+    return {case_id: (sequence, entry_hash) for case_id, sequence, entry_hash in heads}
+
+
+async def append(session: AsyncSession, entries: list[Disclosure]) -> None:
+    """Written at once, as rows: the ledger never changes them, so the session need not track
+    them."""
+    await session.execute(_APPEND, [entry.model_dump() for entry in entries])
 
 
 async def list_for_case(

@@ -42,11 +42,9 @@ async def record_reads(
     disclosed = [read for read in reads if read.owner_org_id != reader.organization_id]
     if not disclosed or reader.organization_id is None:
         return
-    tails = await repository.last_entries_locked(session, {read.case_id for read in disclosed})
-    heads = {
-        case_id: (tail.sequence, tail.entry_hash) for case_id, tail in tails.items()
-    }
+    heads = await repository.chain_heads_locked(session, {read.case_id for read in disclosed})
     now = utcnow()
+    entries = []
     for read in disclosed:
         sequence, previous = heads.get(read.case_id, (0, GENESIS))
         entry = Disclosure(
@@ -57,8 +55,8 @@ async def record_reads(
         )
         entry.entry_hash = entry_hash(entry)
         heads[read.case_id] = (entry.sequence, entry.entry_hash)
-        session.add(entry)
-    await session.flush()
+        entries.append(entry)
+    await repository.append(session, entries)
 
 
 async def list_disclosures(

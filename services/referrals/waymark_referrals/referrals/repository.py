@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Literal, NamedTuple
 
-from sqlalchemy import Select, and_, bindparam, delete, func, not_, or_, select
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from waymark_kernel.api import TimestampPosition
@@ -90,6 +90,23 @@ async def find(
     query = _ONE_LOCATED_FOR_UPDATE if for_update else _ONE_LOCATED
     row = (await session.execute(query, {"referral_id": referral_id})).first()
     return Located(*row) if row is not None else None
+
+
+_INSERT_REFERRAL = insert(Referral.__table__)
+_INSERT_SNAPSHOT = insert(SharedPerson.__table__)
+_INSERT_TRANSITION = insert(ReferralTransition.__table__)
+
+
+async def add_leg(session: AsyncSession, referral: Referral, snapshot: SharedPerson) -> None:
+    """A new referral and its snapshot, written as rows at once: a unit of work tracking them
+    costs more CPU than the statements. Later changes go through `find`'s tracked objects."""
+    await session.execute(_INSERT_REFERRAL, referral.model_dump())
+    await session.execute(_INSERT_SNAPSHOT, snapshot.model_dump())
+
+
+async def add_transition(session: AsyncSession, transition: ReferralTransition) -> None:
+    """History is only ever appended: written as a row, untracked."""
+    await session.execute(_INSERT_TRANSITION, transition.model_dump())
 
 
 def is_overdue(now: datetime):

@@ -229,13 +229,12 @@ async def _open_leg(
         parent_referral_id=parent_referral_id, response_hours=response_hours, version=1,
         created_by=identity.subject, created_at=now, updated_at=now,
     )
-    session.add(referral)
     snapshot = SharedPerson(referral_id=referral.id, created_at=now)
     snapshot.store(cipher.seal(shared, record=str(referral.id)))
-    session.add(snapshot)
-    _history(session, referral, None, body.status, identity, now)
     if body.status is Status.requested:
         await _request(session, referral, now)
+    await repository.add_leg(session, referral, snapshot)
+    await _history(session, referral, None, body.status, identity, now)
     return Located(referral, snapshot, case.organization_id, case.legal_basis)
 
 
@@ -337,12 +336,12 @@ async def journey(
     )
 
 
-def _history(
+async def _history(
     session: AsyncSession, referral: Referral, source: Status | None, target: Status,
     identity: Identity, now: datetime, *, reason: str | None = None, note: str | None = None,
     outcome: str | None = None,
 ) -> None:
-    session.add(ReferralTransition(
+    await repository.add_transition(session, ReferralTransition(
         id=uuid.uuid4(), referral_id=referral.id, from_status=source, to_status=target,
         reason=reason, note=note, outcome=outcome, actor_subject=identity.subject,
         actor_org_id=identity.organization_id, occurred_at=now,
@@ -360,8 +359,8 @@ async def _move(
     session: AsyncSession, referral: Referral, target: Status, identity: Identity, now: datetime,
     *, reason: str | None, note: str | None = None, outcome: str | None = None,
 ) -> None:
-    _history(session, referral, Status(referral.status), target, identity, now,
-             reason=reason, note=note, outcome=outcome)
+    await _history(session, referral, Status(referral.status), target, identity, now,
+                   reason=reason, note=note, outcome=outcome)
     referral.status_reason = reason
     if target in CARRIES_OUTCOME:
         referral.outcome = outcome
