@@ -2,13 +2,17 @@
 few services, all created through the public API as the network admin would."""
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from waymark_gateway.settings import GatewaySettings
+from waymark_kernel.settings import Settings
 
 DEMO_MARK = "(demo)"
+log = logging.getLogger("waymark.demo")
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,17 @@ def _services(country: Country, national_society_id: str, cso_id: str) -> list[d
             "locations": [_location(country, "Shelter", confidential=True)],
         },
     ]
+
+
+def should_seed(settings: Settings) -> bool:
+    """Whether to create the demo network: it needs the built-in issuer's clients."""
+    if not settings.should_seed_demo:
+        return False
+    if GatewaySettings.of(settings).oidc_discovery_url:
+        log.warning("the demo network is not created: an external OpenID Connect issuer "
+                    "replaces the built-in one, whose API clients the demo network uses")
+        return False
+    return True
 
 
 async def seed(client: httpx.AsyncClient, admin_secret: str, credentials_file: Path) -> list[dict]:

@@ -59,7 +59,7 @@ async def up(settings: Settings) -> None:
     try:
         if not await _wait_ready(settings, children, stop):
             return
-        if settings.seed_demo:
+        if demo.should_seed(settings):
             async with httpx.AsyncClient(base_url=settings.gateway_url, timeout=30) as client:
                 await demo.seed(client, settings.admin_secret, settings.data_dir / "demo-credentials.json")
         print(banner(settings, settings.data_dir / "demo-credentials.json"), flush=True)

@@ -11,6 +11,7 @@ import uvicorn
 from waymark_gateway.main import AsgiUpstream, jwks_document, load_or_create_signing_key
 from waymark_gateway.main import create_app as create_gateway
 from waymark_gateway.server import SERVER_OPTIONS
+from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, SERVICE_NAMES, Settings
 
@@ -65,7 +66,7 @@ async def _when_started(server: uvicorn.Server, settings: Settings, seeded: asyn
     while not server.started:
         await asyncio.sleep(0.05)
     credentials_file = settings.data_dir / "demo-credentials.json"
-    if settings.should_seed_demo:
+    if demo.should_seed(settings):
         try:
             async with httpx.AsyncClient(base_url=settings.gateway_url, timeout=30) as client:
                 created = await demo.seed(client, settings.admin_secret, credentials_file)
@@ -84,9 +85,13 @@ def banner(settings: Settings, credentials_file) -> str:
         "",
         f"Waymark ({settings.mode.value}) is ready at {settings.gateway_url}",
         f"  API documentation: {settings.gateway_url}/docs",
-        "  network admin:     client_id=network-admin  client_secret=" + settings.admin_secret,
     ]
-    if settings.admin_secret == DEVELOPMENT_ADMIN_SECRET:
+    external_issuer = GatewaySettings.of(settings).oidc_discovery_url
+    if external_issuer:
+        lines.append(f"  tokens:            from the OpenID Connect issuer of {external_issuer}")
+    else:
+        lines.append("  network admin:     client_id=network-admin  client_secret=" + settings.admin_secret)
+    if settings.admin_secret == DEVELOPMENT_ADMIN_SECRET and not external_issuer:
         lines.append("  WARNING: this is the documented DEVELOPMENT admin secret; set "
                      "WAYMARK_ADMIN_CLIENT_SECRET for anything but a demo.")
     if credentials_file.exists():

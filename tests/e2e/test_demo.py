@@ -35,3 +35,24 @@ async def test_the_demo_network_is_in_place_when_the_network_is_ready(tmp_path: 
     finally:
         stop(network)
     assert "ready at" in network.log.read_text()
+
+
+async def test_with_an_external_issuer_the_network_starts_without_the_demo_network(tmp_path: Path) -> None:
+    # The demo network is made with the built-in issuer's clients, which an external issuer
+    # replaces; the issuer's discovery document is read only when a token is first checked.
+    discovery = "http://127.0.0.1:9/.well-known/openid-configuration"
+    network = start("run", tmp_path, {"WAYMARK_SEED_DEMO": "true", "WAYMARK_OIDC_DISCOVERY_URL": discovery})
+    try:
+        async with httpx.AsyncClient(base_url=network.base_url, timeout=30) as client:
+            refused = await client.post("/v1/auth/token", data={
+                "grant_type": "client_credentials", "client_id": "network-admin", "client_secret": ADMIN_SECRET,
+            })
+            assert refused.status_code == 404
+            assert network.process.poll() is None
+    finally:
+        stop(network)
+    log = network.log.read_text()
+    assert "the demo network is not created" in log
+    assert f"tokens:            from the OpenID Connect issuer of {discovery}" in log
+    assert ADMIN_SECRET not in log
+    assert not (network.data_dir / "demo-credentials.json").exists()
