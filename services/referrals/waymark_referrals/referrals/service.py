@@ -84,17 +84,22 @@ def changed_event(referral: Referral) -> ReferralChanged:
     )
 
 
+def _opened(cipher: EnvelopeCipher, identity: Identity, located: Located) -> dict | None:
+    """The shared person, for sender and receiver only."""
+    referral, snapshot = located.referral, located.snapshot
+    if snapshot is None or party_of(referral, identity) is None:
+        return None
+    return cipher.open(snapshot.sealed, record=str(referral.id))
+
+
 async def _show(
-    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, located: list[Located],
+    session: AsyncSession, identity: Identity, shown: list[tuple[Located, dict | None]],
     now: datetime,
 ) -> list[ReferralRead]:
-    """Presents referrals to the caller, the person only to sender and receiver; every person
-    shown to another organisation than the case's owner goes into the disclosure ledger."""
+    """Presents referrals with the persons opened for the caller; every person shown to
+    another organisation than the case's owner goes into the disclosure ledger."""
     reads, disclosed = [], []
-    for referral, snapshot, owner_org_id, legal_basis in located:
-        person = None
-        if snapshot is not None and party_of(referral, identity) is not None:
-            person = cipher.open(snapshot.sealed, record=str(referral.id))
+    for (referral, _, owner_org_id, legal_basis), person in shown:
         read = present(referral, person, now)
         reads.append(read)
         if read.person is not None:
@@ -109,7 +114,8 @@ async def _show(
 async def show(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, located: Located
 ) -> ReferralRead:
-    return (await _show(session, cipher, identity, [located], utcnow()))[0]
+    return (await _show(session, identity, [(located, _opened(cipher, identity, located))],
+                        utcnow()))[0]
 
 
 async def visible(
@@ -209,7 +215,8 @@ async def _open_leg(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID,
     body: ReferralCreate | OnwardReferralCreate, parties: Parties, shared: dict,
     fallback_country: str | None, parent_referral_id: uuid.UUID | None, now: datetime,
-) -> Located:
+) -> ReferralRead:
+    """Writes the new leg and answers it as its sender sees it."""
     case, sender, receiver, service = parties
     from_country = sender.country if sender else fallback_country
     if from_country is None:
@@ -235,7 +242,9 @@ async def _open_leg(
         await _request(session, referral, now)
     await repository.add_leg(session, referral, snapshot)
     await _history(session, referral, None, body.status, identity, now)
-    return Located(referral, snapshot, case.organization_id, case.legal_basis)
+    # Its sender sees what was just sealed: no need to open it again.
+    located = Located(referral, snapshot, case.organization_id, case.legal_basis)
+    return (await _show(session, identity, [(located, shared)], now))[0]
 
 
 async def create_referral(
@@ -260,11 +269,10 @@ async def create_referral(
     content = cases.open_content(cipher, parties.case)
     _require_legal_basis(content.consent, parties.receiver)
     shared = content.person.model_dump(mode="json", include=set(body.shared_fields))
-    located = await _open_leg(
+    return await _open_leg(
         session, cipher, identity, referral_id, body, parties, shared,
         content.person.current_country, None, now,
-    )
-    return await show(session, cipher, identity, located), False
+    ), False
 
 
 async def refer_onward(
@@ -309,11 +317,10 @@ async def refer_onward(
     _require_legal_basis(cases.open_content(cipher, parties.case).consent, parties.receiver)
     received = cipher.open(snapshot.sealed, record=str(parent.id))
     shared = {field: received[field] for field in body.shared_fields if field in received}
-    located = await _open_leg(
+    return await _open_leg(
         session, cipher, identity, referral_id, body, parties, shared,
         received.get("current_country"), parent.id, now,
-    )
-    return await show(session, cipher, identity, located), False
+    ), False
 
 
 async def journey(
@@ -454,7 +461,9 @@ async def list_referrals(
     rows = await repository.list_for_organization(
         session, organization_id, now=now, after=position_after(cursor), limit=limit + 1, **filters
     )
-    shown = iter(await _show(session, cipher, identity, rows[:limit], now))
+    shown = iter(await _show(
+        session, identity, [(row, _opened(cipher, identity, row)) for row in rows[:limit]], now
+    ))
     return page_of(
         rows, limit, lambda _: next(shown),
         lambda row: (row.referral.created_at, row.referral.id),
