@@ -69,16 +69,20 @@ StartNotifications = Callable[..., Awaitable[Notifications]]
 
 @dataclass
 class Receiver:
-    """Answers with `statuses` in turn, then 200; records every request."""
+    """Answers with `statuses` in turn, then 200 (once `hold` is set, if given); records every
+    request."""
 
     statuses: list[int] = field(default_factory=list)
     url: str = ""
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    hold: asyncio.Event | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle(self, request: web.Request) -> web.Response:
         self.received.append((dict(request.headers), await request.read()))
         self._arrived.set()
+        if self.hold is not None:
+            await self.hold.wait()
         return web.Response(status=self.statuses.pop(0) if self.statuses else 200, text="ok")
 
     async def wait_for(self, count: int) -> list[tuple[dict[str, str], bytes]]:

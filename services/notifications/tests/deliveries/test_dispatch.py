@@ -254,3 +254,24 @@ async def test_an_endpoint_that_does_not_answer_holds_up_no_other(
     finally:
         release.set()
         await runner.cleanup()
+
+
+
+async def test_an_answer_coming_back_while_others_are_logged_is_logged_too(
+    notifications, receiver
+) -> None:
+    """Two webhooks leave together; the second answers only once the first is logged. Its
+    answer is logged as well, not left for its lease to run out and be sent a second time."""
+    organization = uuid.uuid4()
+    quick, slow = await receiver(), await receiver()
+    slow.hold = asyncio.Event()
+    quick_subscription = await notifications.subscribe(organization, quick.url, "service.*")
+    slow_subscription = await notifications.subscribe(organization, slow.url, "service.*")
+
+    await notifications.publish("service.updated", service(organization))
+    await notifications.attempts(quick_subscription, 1)
+    slow.hold.set()
+
+    (attempt,) = await notifications.attempts(slow_subscription, 1)
+    assert attempt["succeeded"]
+    assert len(slow.received) == 1

@@ -225,11 +225,14 @@ class Dispatcher:
 
     async def _deliver_logged(self, delivery: Outgoing, subscription: Subscription) -> None:
         try:
-            self._sent.append(await self._send(delivery, subscription))
-            self._answered.set()
+            sent = await self._send(delivery, subscription)
         except Exception:
             # The lease runs out and the delivery is tried again.
             log.exception("delivery failed", extra={"delivery_id": str(delivery.id)})
+            return
+        # Appended after the await: the list is swapped for a new one by each logged batch.
+        self._sent.append(sent)
+        self._answered.set()
 
     async def _send(self, delivery: Outgoing, subscription: Subscription) -> Sent:
         assert self._sender is not None
