@@ -1,15 +1,13 @@
 """Sending one signed webhook over the one shared HTTP client; never follows redirects."""
 
-import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-import aiohttp
-
+from waymark_notifications.webhooks.http_client import HttpFailure, WebhookClient
 from waymark_notifications.webhooks.signing import signature_header
-from waymark_notifications.webhooks.url_guard import GuardedResolver, UnsafeTarget, UrlGuard
+from waymark_notifications.webhooks.url_guard import UnsafeTarget, UrlGuard
 
 EXCERPT_CHARS = 200
 USER_AGENT = "Waymark-Webhooks/1.0"
@@ -51,22 +49,17 @@ class WebhookSender:
     def __init__(self, guard: UrlGuard, *, timeout_seconds: float) -> None:
         self.guard = guard
         self.timeout_seconds = timeout_seconds
-        self._client: aiohttp.ClientSession | None = None
+        self._client: WebhookClient | None = None
 
     async def __aenter__(self) -> "WebhookSender":
-        connector = aiohttp.TCPConnector(
-            resolver=GuardedResolver(self.guard), use_dns_cache=False, limit=0,
-        )
-        self._client = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout_seconds),
-            headers={"User-Agent": USER_AGENT}, trust_env=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
+        self._client = WebhookClient(
+            self.guard, timeout_seconds=self.timeout_seconds, user_agent=USER_AGENT
         )
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
         if self._client is not None:
-            await self._client.close()
+            self._client.close()
 
     async def send(
         self, url: str, webhook_id: str, body: str, secrets_in_use: list[str]
@@ -79,7 +72,7 @@ class WebhookSender:
             return SendResult(None, round((time.perf_counter() - started) * 1000), _short(error))
 
         try:
-            self.guard.check_form(url)  # the addresses are checked by the resolver
+            target = self.guard.check_form(url)  # the addresses are checked on connecting
         except UnsafeTarget as exc:
             return failed(f"Refused: {exc}")
         timestamp = int(time.time())
@@ -90,25 +83,22 @@ class WebhookSender:
             "webhook-signature": signature_header(secrets_in_use, webhook_id, timestamp, body),
         }
         try:
-            async with self._client.post(
-                url, data=body.encode(), headers=headers, allow_redirects=False
-            ) as response:
-                start_of_answer = await response.content.read(EXCERPT_CHARS * 4)
+            answer = await self._client.post(target, headers, body.encode())
         except TimeoutError:
             return failed(f"No answer within {self.timeout_seconds:g} s.")
-        except aiohttp.ClientConnectorError as exc:
-            if isinstance(exc.os_error, UnsafeTarget):
-                return failed(f"Refused: {exc.os_error}")
-            return failed(f"Cannot connect: {exc.os_error}")
-        except (aiohttp.ClientError, asyncio.IncompleteReadError) as exc:
-            return failed(f"{type(exc).__name__}: {exc}")
-        status = response.status
+        except UnsafeTarget as exc:
+            return failed(f"Refused: {exc}")
+        except OSError as exc:
+            return failed(f"Cannot connect: {exc}")
+        except HttpFailure as exc:
+            return failed(f"Broken answer: {exc}")
+        status = answer.status
         accepted = 200 <= status < 300
-        excerpt = start_of_answer.decode("utf-8", "replace")
+        excerpt = answer.body_start.decode("utf-8", "replace")
         return SendResult(
             status, round((time.perf_counter() - started) * 1000),
-            error=None if accepted else _short(f"HTTP {status} {response.reason or ''}".strip()),
+            error=None if accepted else _short(f"HTTP {status} {answer.reason}".strip()),
             response_excerpt=_short(excerpt) if excerpt else None,
-            retry_after_seconds=retry_after_seconds(response.headers.get("Retry-After"))
+            retry_after_seconds=retry_after_seconds(answer.retry_after)
             if status in (429, 503) else None,
         )

@@ -1,21 +1,20 @@
 """Webhook targets must be https and reach only public addresses, so that a subscriber cannot
 make Waymark call into its own network (SSRF). Checked at registration and at every delivery;
-`GuardedResolver` makes the connection go only to addresses that passed the check."""
+a delivery connects only to the addresses `addresses` has just checked."""
 
 import asyncio
 import ipaddress
 import socket
 
 import yarl
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 RESOLVE_TIMEOUT_SECONDS = 5.0
 
 
-class UnsafeTarget(OSError):
-    """The URL may not receive webhooks. An OSError, so aiohttp reports it as a failed connect."""
+class UnsafeTarget(Exception):
+    """The URL may not receive webhooks."""
 
 
 def is_public(address: IpAddress) -> bool:
@@ -83,26 +82,33 @@ class UrlGuard:
         if not self.allow_insecure and not is_public(address):
             raise UnsafeTarget("Webhook URLs must reach only public internet addresses.")
 
-    async def resolve(
-        self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
-    ) -> list[tuple[socket.AddressFamily, str]]:
+    async def resolve(self, host: str, port: int) -> list[str]:
         """Every address of `host`; refused unless all of them are public."""
         loop = asyncio.get_running_loop()
         try:
             infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM),
+                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM),
                 timeout=RESOLVE_TIMEOUT_SECONDS,
             )
         except (OSError, TimeoutError) as exc:
             raise UnsafeTarget("The URL's host name does not resolve.") from exc
         addresses = []
-        for address_family, _, _, _, socket_address in infos:
+        for *_, socket_address in infos:
             address = ipaddress.ip_address(socket_address[0])
             self.check_address(address)
-            addresses.append((address_family, str(address)))
+            addresses.append(str(address))
         if not addresses:
             raise UnsafeTarget("The URL's host name does not resolve.")
         return addresses
+
+    async def addresses(self, host: str, port: int) -> list[str]:
+        """Where a delivery to `host` may connect now: its own address if it is one, else
+        every address its name resolves to, all of them checked."""
+        address = _literal_address(host)
+        if address is None:
+            return await self.resolve(host, port)
+        self.check_address(address)
+        return [str(address)]
 
     async def check(self, url: str) -> yarl.URL:
         """The registration check: the URL's form and, for a DNS name, every address it has."""
@@ -110,25 +116,3 @@ class UrlGuard:
         if not self.allow_insecure and _literal_address(_host(parsed)) is None:
             await self.resolve(_host(parsed), parsed.port or 443)
         return parsed
-
-
-class GuardedResolver(AbstractResolver):
-    """aiohttp's resolver for webhooks: it answers only with addresses the guard accepted,
-    so a DNS answer that changes between check and connect (rebinding) cannot slip through."""
-
-    def __init__(self, guard: UrlGuard) -> None:
-        self.guard = guard
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        return [
-            ResolveResult(
-                hostname=host, host=address, port=port, family=address_family, proto=0,
-                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
-            )
-            for address_family, address in await self.guard.resolve(host, port, family)
-        ]
-
-    async def close(self) -> None:
-        return None
