@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from benchmarks.support import Bench, WrkResult, _latency
 from tests.e2e.flow import (
@@ -71,6 +72,28 @@ end
 class LifecycleResult:
     per_second: float
     request_p99_ms: float
+    lifecycles: int
+
+
+def _serving_process(part: str, port: int) -> Path:
+    """/proc of the process serving `part` for the network on `port` (other networks may run)."""
+    for process in Path("/proc").iterdir():
+        try:
+            command = (process / "cmdline").read_bytes().split(b"\0")
+            environment = (process / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if command[-3:-1] == [b"serve", part.encode()] and (
+            f"WAYMARK_PORT={port}".encode() in environment
+        ):
+            return process
+    raise RuntimeError(f"no process serves {part} for the network on port {port}")
+
+
+def _cpu_seconds(process: Path) -> float:
+    """User and system time so far (fields 14 and 15 of /proc/<pid>/stat)."""
+    fields = (process / "stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _run_wrk(script: str, threads: int, connections: int, url: str, headers: dict[str, str]) -> str:
@@ -84,8 +107,8 @@ def _run_wrk(script: str, threads: int, connections: int, url: str, headers: dic
         return subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
 
 
-def _wrk_post(url: str, headers: dict[str, str], body: str) -> WrkResult:
-    """wrk with a POST body (a Lua script)."""
+def _wrk_post(url: str, headers: dict[str, str], body: str) -> tuple[WrkResult, int]:
+    """wrk with a POST body (a Lua script); the result and how many requests were answered."""
     output = _run_wrk(
         f"wrk.method = \"POST\"\nwrk.body = {json.dumps(body)}\n"
         "wrk.headers[\"Content-Type\"] = \"application/json\"\n",
@@ -96,7 +119,7 @@ def _wrk_post(url: str, headers: dict[str, str], body: str) -> WrkResult:
     return WrkResult(
         float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         _latency(output, "50%"), _latency(output, "99%"),
-    )
+    ), int(re.search(r"(\d+) requests in", output).group(1))
 
 
 def _wrk_lifecycles(base_url: str, sender: dict, receiving: dict, body: str) -> LifecycleResult:
@@ -111,7 +134,7 @@ def _wrk_lifecycles(base_url: str, sender: dict, receiving: dict, body: str) -> 
     if failures or "Non-2xx" in output:
         raise RuntimeError(f"lifecycles failed:\n{output}")
     seconds = float(re.search(r"requests in ([\d.]+)s", output).group(1))
-    return LifecycleResult(lifecycles / seconds, _latency(output, "99%"))
+    return LifecycleResult(lifecycles / seconds, _latency(output, "99%"), lifecycles)
 
 
 async def _transitions_made(client, headers: dict) -> int:
@@ -171,8 +194,13 @@ async def measure(bench: Bench) -> str:
         "urgency": "normal", "reason": "bench", "shared_fields": ["given_name", "safe_contact"],
     }
     await refer_when_receiver_known(client, sender, body)  # the directory knows the service
-    creation = _wrk_post(f"{bench.base_url}/v1/referrals", sender, json.dumps(body))
+    referrals = _serving_process("referrals", bench.port)
+    cpu_before = _cpu_seconds(referrals)
+    creation, created_count = _wrk_post(f"{bench.base_url}/v1/referrals", sender, json.dumps(body))
+    cpu_between = _cpu_seconds(referrals)
     lifecycles = _wrk_lifecycles(bench.base_url, sender, receiving, json.dumps(body))
+    creation_cpu_ms = 1000 * (cpu_between - cpu_before) / created_count
+    lifecycle_cpu_ms = 1000 * (_cpu_seconds(referrals) - cpu_between) / lifecycles.lifecycles
     load_after = os.getloadavg()[0]
     transitions = await _settled_transitions(client, receiving)
 
@@ -198,11 +226,14 @@ Events: every `referral.*` event of the receiving organisation's feed (`GET /v1/
 the notifications service from RabbitMQ) counted against the transitions the referrals' final
 statuses show (a creation is one `referral.requested`). One-minute load average of the machine
 before the section: {load_before:.1f}, after the load: {load_after:.1f} (on {os.cpu_count()} cores;
-the network, PostgreSQL, RabbitMQ and wrk share them).
+the network, PostgreSQL, RabbitMQ and wrk share them). The referrals process's CPU time (user
+and system, from /proc) during each load, divided by the creations or lifecycles done, depends
+less on that load than the rates do; it includes its outbox relay publishing the events.
 
 | | figure | target |
 |---|---|---|
 | referral creation | {creation.requests_per_second:.0f}/s, median {creation.median_ms:.1f} ms, p99 {creation.p99_ms:.1f} ms | ≥ 300/s, p99 ≤ 100 ms |
 | full lifecycles (create → accepted → completed) | {lifecycles.per_second:.0f}/s (p99 of their requests {lifecycles.request_p99_ms:.1f} ms) | ≥ 100/s |
+| CPU of the referrals process | {creation_cpu_ms:.1f} ms per creation, {lifecycle_cpu_ms:.1f} ms per lifecycle | — |
 | events received by notifications / transitions made | {received} / {transitions} ({verdict}) | none lost |
 """
