@@ -81,9 +81,10 @@ async def release(session: AsyncSession, delivery_ids: list[uuid.UUID], now: dat
 
 
 async def add_all(session: AsyncSession, deliveries: list[dict]) -> None:
-    """One multi-row INSERT, without building ORM objects."""
+    """One multi-row INSERT into the table, without the ORM's bulk path (a quarter of the
+    cost of 50 rows went to it)."""
     if deliveries:
-        await session.execute(insert(Delivery), deliveries)
+        await session.execute(insert(Delivery.__table__), deliveries)
 
 
 async def mark_delivered(
@@ -120,8 +121,9 @@ async def mark_attempt_failed(
 
 
 async def add_attempts(session: AsyncSession, attempts: list[dict]) -> None:
+    """One multi-row INSERT into the table, like `add_all`."""
     if attempts:
-        await session.execute(insert(DeliveryAttempt), attempts)
+        await session.execute(insert(DeliveryAttempt.__table__), attempts)
 
 
 async def next_due_at(session: AsyncSession, busy: set[uuid.UUID]) -> datetime | None:

@@ -3,6 +3,7 @@ make Waymark call into its own network (SSRF). Checked at registration and at ev
 a delivery connects only to the addresses `addresses` has just checked."""
 
 import asyncio
+import functools
 import ipaddress
 import socket
 
@@ -59,8 +60,10 @@ def _literal_address(host: str) -> IpAddress | None:
 class UrlGuard:
     def __init__(self, *, allow_insecure: bool) -> None:
         self.allow_insecure = allow_insecure
+        # Every delivery checks its URL again, and a URL's form passes or fails for good.
+        self.check_form = functools.lru_cache(maxsize=4096)(self._check_form)
 
-    def check_form(self, url: str) -> yarl.URL:
+    def _check_form(self, url: str) -> yarl.URL:
         """Everything that can be checked without DNS; returns the parsed URL."""
         try:
             parsed = yarl.URL(url)
