@@ -90,7 +90,7 @@ async def test_a_duplicate_event_is_applied_once(broker, sqlite, ledger, new_eve
 
     await broker.publish(event)
     await broker.publish(event)
-    # Concurrent copies race to record the processed id; the loser rolls back and retries.
+    # Concurrent copies race to record the processed id; the others wait for it and stop.
     await asyncio.gather(broker.publish(other), broker.publish(other), broker.publish(other))
 
     assert await ledger.rows(sqlite) == [(uuid.UUID(event.id), 1), (uuid.UUID(other.id), 2)]

@@ -4,7 +4,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, select
+from sqlalchemy import Column, DateTime
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
@@ -30,23 +32,24 @@ class Consumer:
         self.name = name
         self.database = database
         self.handlers = handlers
+        insert = sqlite_insert if database.is_sqlite else postgresql_insert
+        self._claim = (
+            insert(ProcessedEvent).on_conflict_do_nothing().returning(ProcessedEvent.event_id)
+        )
 
     async def handle(self, event: CloudEvent) -> None:
         handler = self.handlers.get(event.type)
         if handler is None:
             return
-        event_id = uuid.UUID(event.id)
         async with self.database.transaction() as session:
-            already = await session.execute(
-                select(ProcessedEvent.event_id).where(
-                    ProcessedEvent.consumer == self.name, ProcessedEvent.event_id == event_id
-                )
-            )
-            if already.first() is not None:
+            # The processed id first: a redelivered copy finds it and stops, and a concurrent
+            # copy waits on the row until this transaction ends, then finds it or takes it.
+            claimed = await session.execute(self._claim, {
+                "consumer": self.name, "event_id": uuid.UUID(event.id), "processed_at": utcnow(),
+            })
+            if claimed.first() is None:
                 return
             await handler(session, event)
-            # A concurrent duplicate fails here on the primary key and rolls back its effects.
-            session.add(ProcessedEvent(consumer=self.name, event_id=event_id, processed_at=utcnow()))
 
     async def subscribe(self, broker: Broker, queue_prefix: str) -> None:
         await broker.consume(f"{queue_prefix}.{self.name}", list(self.handlers), self.handle)
