@@ -36,6 +36,10 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
 
 
+# A plain insert, built once: the row is never read back in the transaction that writes it.
+_INSERT_OUTBOX_ROW = insert(OutboxMessage)
+
+
 def _outbox_row(event: CloudEvent) -> dict:
     return {"id": uuid.UUID(event.id), "event_type": event.type,
             "body": event.model_dump_json(), "created_at": event.time}
@@ -44,7 +48,7 @@ def _outbox_row(event: CloudEvent) -> dict:
 async def record_event(session: AsyncSession, source: str, event_type: str, data: EventData) -> CloudEvent:
     """Add an event to the outbox inside the caller's transaction."""
     event = CloudEvent.of(source, event_type, data)
-    session.add(OutboxMessage(**_outbox_row(event)))
+    await session.execute(_INSERT_OUTBOX_ROW, _outbox_row(event))
     await _wake_relays(session)
     return event
 
@@ -56,7 +60,7 @@ async def record_events(
     if not events:
         return
     rows = [_outbox_row(CloudEvent.of(source, event_type, data)) for event_type, data in events]
-    await session.execute(insert(OutboxMessage), rows)
+    await session.execute(_INSERT_OUTBOX_ROW, rows)
     await _wake_relays(session)
 
 
