@@ -72,7 +72,7 @@ its own, PostgreSQL, RabbitMQ), with rate limiting on (in the gateway's process)
 raised to 1000000/minute so that the load is not refused.
 A section's own date is that of the run that measured it.
 
-""" + "\n".join(
+""" + "\n\n".join(
         f"{MARK.format(name)}\n{text}" for name, text in sections.items() if name in SECTIONS))
 
 
@@ -81,7 +81,7 @@ def previous_sections() -> dict[str, str]:
     if not RESULTS.exists():
         return {}
     parts = re.split(r"<!-- section: (\w+) -->\n", RESULTS.read_text())
-    return dict(zip(parts[1::2], parts[2::2], strict=True))
+    return {name: text.strip() + "\n" for name, text in zip(parts[1::2], parts[2::2], strict=True)}
 
 
 if __name__ == "__main__":
