@@ -50,6 +50,10 @@ class Database:
         self.url = url
         self.engine = create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Outside any transaction: a read of one statement needs no BEGIN and COMMIT round trips.
+        self.readers = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
         self.on_outbox_commit: Callable[[], None] | None = None  # set by the outbox relay
         self.origin = uuid.uuid4().hex
 
@@ -93,3 +97,12 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit happens before the response is sent, so a client that
 # reads right after a write sees it, and a failed commit becomes an error response.
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+
+async def _request_reader(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.database.readers() as session:
+        yield session
+
+
+# For a request that reads with a single statement (one snapshot) and writes nothing.
+ReaderDep = Annotated[AsyncSession, Depends(_request_reader)]

@@ -314,3 +314,29 @@ async def test_organisation_moving_country_moves_its_services_without_locations(
         "/v1/services", params={"country": "TH"}, headers=registry.headers(None, VIEWER)
     )
     assert [item["id"] for item in found.json()["items"]] == [placeless["id"]]
+
+
+async def test_a_search_hit_shows_the_service_as_its_own_page_does(any_registry):
+    registry = any_registry
+    owner = await registry.organization(name="Pourakhi")
+    other = await registry.organization()
+    created = await registry.service(
+        owner, **RETURNEE_SERVICE, original_language="en",
+        translations=[{"field": "name", "language": "fr", "text": "Accueil des rapatriées"}],
+    )
+    near = {"lat": KATHMANDU["latitude"], "lon": KATHMANDU["longitude"], "radius_km": 50}
+    for viewer in (owner, other):
+        headers = {**registry.headers(viewer["id"], VIEWER), "Accept-Language": "fr"}
+        page = await registry.client.get(f"/v1/services/{created['id']}", headers=headers)
+        shown = page.json()
+        [found] = (await registry.client.get(
+            "/v1/services", params={"q": "returnee"}, headers=headers
+        )).json()["items"]
+        [nearby] = (await registry.client.get(
+            "/v1/services", params=near, headers=headers
+        )).json()["items"]
+
+        assert shown["name"] == "Accueil des rapatriées"
+        assert found == {**shown, "distance_km": None}
+        assert nearby == {**shown, "distance_km": nearby["distance_km"]}
+    assert shown["locations"] == [HELP_DESK, HIDDEN_SAFE_HOUSE]

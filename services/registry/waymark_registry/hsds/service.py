@@ -170,7 +170,10 @@ def hsds_service(
 ) -> dict[str, Any]:
     """A service as in `service_list`, or nested in full (`service`) when the rest is given."""
     service = listed.service
-    texts = in_language(service, translations, languages)
+    texts = in_language(
+        {"name": service.name, "description": service.description}, service.original_language,
+        translations, languages,
+    )
     found = _present({
         "id": str(service.id), "organization_id": str(service.organization_id),
         "name": texts["name"], "description": texts["description"], "url": service.url,

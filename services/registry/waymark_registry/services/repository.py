@@ -10,16 +10,17 @@ import math
 import unicodedata
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Column, ColumnElement, Float, Integer, MetaData, String, Table, Uuid, and_, bindparam, case,
-    delete, exists, func, insert, literal_column, or_, select, text,
+    JSON, Column, ColumnElement, Float, Integer, MetaData, RowMapping, String, Table, Uuid, and_,
+    bindparam, case, cast, delete, exists, func, insert, literal_column, or_, select, text,
 )
 from sqlalchemy import Text as TextType
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_registry.organizations.models import Organization
@@ -27,7 +28,7 @@ from waymark_registry.paging import after
 from waymark_registry.services.models import (
     Service, ServiceFacet, ServiceLocation, ServiceTranslation,
 )
-from waymark_registry.services.schemas import ServiceSearch
+from waymark_registry.services.schemas import LocationRead, ServiceSearch
 
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
 # Service list field indexed for search, by facet name.
@@ -55,6 +56,12 @@ search_rows = Table(
     Column("service_id", Uuid()), Column("name", String(200)), Column("keys", ARRAY(TextType())),
     Column("document", TSVECTOR()),
 )
+# The search reads tables, not models: its rows are values, never loaded as objects.
+service_table, organization_table = Service.__table__, Organization.__table__
+location_table, translation_table = ServiceLocation.__table__, ServiceTranslation.__table__
+facet_table = ServiceFacet.__table__
+# A shown row's `locations`: the position, then these, of each location.
+SHOWN_LOCATION_COLUMNS = ("position", *LocationRead.model_fields)
 
 
 @dataclass
@@ -70,6 +77,17 @@ class Listed:
 
 async def get(session: AsyncSession, service_id: uuid.UUID) -> Service | None:
     return await session.get(Service, service_id)
+
+
+async def get_shown(session: AsyncSession, service_id: uuid.UUID) -> RowMapping | None:
+    """The service as the directory shows it (see `_shown`)."""
+    statement = _shown_one(session.bind.dialect.name)
+    return (await session.execute(statement, {"service_id": service_id})).mappings().first()
+
+
+@functools.lru_cache(maxsize=2)
+def _shown_one(dialect: str):
+    return _shown(dialect).where(service_table.c.id == bindparam("service_id", type_=Uuid))
 
 
 async def get_listed(session: AsyncSession, service_id: uuid.UUID) -> Listed | None:
@@ -226,8 +244,9 @@ async def search(
     viewer_organization_id: uuid.UUID | None,
     limit: int,
     position: tuple[Any, uuid.UUID] | None,
-) -> list[Listed]:
-    """One page: ordered by distance then id in a radius search, otherwise by name then id.
+) -> Sequence[Mapping[str, Any]]:
+    """One page of shown rows (see `_shown`) with their `sort_key`: the distance in a radius
+    search, ordered by it then id, otherwise the name, ordered by it then id.
 
     `categories` are the wanted codes with their sub-categories already added. The page's ids
     are found first (on PostgreSQL from the search rows alone), then completed."""
@@ -260,8 +279,11 @@ async def search(
             values.update(zip(_box_names(number), box, strict=True))
     if position:
         values.update(after_key=position[0], after_id=position[1])
-    rows = await session.execute(_statement(shape), values)
-    return [Listed(*row) for row in rows]
+    if dialect != "postgresql":
+        return list((await session.execute(_statement(shape), values)).mappings())
+    statement, names, constants = _driver_statement(shape, session.bind.dialect)
+    driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    return await driver.fetch(statement, *({**constants, **values}[name] for name in names))
 
 
 @dataclass(frozen=True)
@@ -280,6 +302,18 @@ class _Shape:
 
 
 @functools.lru_cache(maxsize=512)
+def _driver_statement(
+    shape: _Shape, dialect: Dialect
+) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """PostgreSQL: the search's text for the driver itself, the names of its parameters in their
+    order, and the values of those SQLAlchemy made of constants. Through SQLAlchemy, a search
+    cost twice the CPU the driver takes to run it and read its rows (its values are the
+    driver's types already)."""
+    compiled = _statement(shape).compile(dialect=dialect)
+    return compiled.string, tuple(compiled.positiontup), compiled.params
+
+
+@functools.lru_cache(maxsize=512)
 def _statement(shape: _Shape):
     if shape.near:
         nearest = _nearest_locations(shape)
@@ -288,8 +322,10 @@ def _statement(shape: _Shape):
         source = select(search_rows.c.service_id, search_rows.c.name.label("sort_key"))
         page = _filtered(shape, source, search_rows.c.service_id)
     else:
-        source = select(Service.id.label("service_id"), Service.name.label("sort_key"))
-        page = _filtered(shape, source, Service.id)
+        source = select(
+            service_table.c.id.label("service_id"), service_table.c.name.label("sort_key")
+        )
+        page = _filtered(shape, source, service_table.c.id)
     if shape.after:
         sort_type = Float if shape.near else String
         page = page.where(after(
@@ -300,10 +336,48 @@ def _statement(shape: _Shape):
         page.order_by("sort_key", "service_id")
         .limit(bindparam("page_limit", type_=Integer)).subquery("page")
     )
-    query = listed_query().join(found, found.c.service_id == Service.id)
-    if shape.near:
-        query = query.add_columns(found.c.sort_key)
-    return query.order_by(found.c.sort_key, Service.id)
+    return (
+        _shown(shape.dialect, found).add_columns(found.c.sort_key)
+        .order_by(found.c.sort_key, found.c.service_id)
+    )
+
+
+def _shown(dialect: str, chosen: Any = None):
+    """Services as the directory shows them, one row each: their columns (those of JSON as
+    text), their organisation's name and standing, their locations (the values of
+    SHOWN_LOCATION_COLUMNS each) and translations (field, language, text each) as the text of
+    JSON arrays. Those of the `chosen` subquery's service_id, else all."""
+    located = select(_json_arrays(dialect, *(
+        location_table.c[column] for column in SHOWN_LOCATION_COLUMNS
+    ))).where(location_table.c.service_id == service_table.c.id)
+    translated = select(_json_arrays(
+        dialect, translation_table.c.field, translation_table.c.language, translation_table.c.text
+    )).where(translation_table.c.service_id == service_table.c.id)
+    query = select(
+        *(_as_text(column) for column in service_table.c),
+        organization_table.c.name.label("organization_name"),
+        organization_table.c.verified.label("organization_verified"),
+        located.scalar_subquery().label("locations"),
+        translated.scalar_subquery().label("translations"),
+    )
+    if chosen is not None:
+        query = query.join_from(chosen, service_table, service_table.c.id == chosen.c.service_id)
+    return query.join(
+        organization_table, organization_table.c.id == service_table.c.organization_id
+    )
+
+
+def _as_text(column: Column) -> Any:
+    """A JSON column as its text (orjson reads it faster than the drivers' json module)."""
+    return cast(column, TextType).label(column.name) if isinstance(column.type, JSON) else column
+
+
+def _json_arrays(dialect: str, *values: Any):
+    """The text of a JSON array holding an array of `values` per row (none when no row on
+    PostgreSQL, `[]` on SQLite)."""
+    if dialect == "postgresql":
+        return cast(func.json_agg(func.json_build_array(*values)), TextType)
+    return func.json_group_array(func.json_array(*values))
 
 
 def _filtered(shape: _Shape, query, service_id: Any):
@@ -328,10 +402,10 @@ def _filtered(shape: _Shape, query, service_id: Any):
         if shape.words is not None:
             query = query.where(service_id.in_(_with_words(shape.words, bindparam("words"))))
     if shape.conditions:
-        if service_id is not Service.id:
-            query = query.join(Service, Service.id == service_id)
+        if service_id is not service_table.c.id:
+            query = query.join(service_table, service_table.c.id == service_id)
         query = query.where(*(
-            getattr(Service, column) == bindparam(column) for column in shape.conditions
+            service_table.c[column] == bindparam(column) for column in shape.conditions
         ))
     return query
 
@@ -347,8 +421,8 @@ def _has_location() -> ColumnElement[bool]:
 
 
 def _with_facet(facet: str, values: Any):
-    return select(ServiceFacet.service_id).where(
-        ServiceFacet.facet == facet, ServiceFacet.value.in_(values),
+    return select(facet_table.c.service_id).where(
+        facet_table.c.facet == facet, facet_table.c.value.in_(values),
     )
 
 
@@ -418,21 +492,23 @@ def _nearest_locations(shape: _Shape):
 
     Outside the owning organisation a confidential place counts at its rounded (0.1°, about
     11 km) public coordinates, so neither the distance nor the ordering pins it down."""
-    distance = _great_circle_km(ServiceLocation.public_latitude, ServiceLocation.public_longitude)
+    places = location_table.c
+    distance = _great_circle_km(places.public_latitude, places.public_longitude)
     if shape.viewer:
-        own = ServiceLocation.service_id.in_(
-            select(Service.id).where(Service.organization_id == bindparam("viewer", type_=Uuid))
+        own = places.service_id.in_(
+            select(service_table.c.id)
+            .where(service_table.c.organization_id == bindparam("viewer", type_=Uuid))
             .correlate(None)  # the services of the page's filters are other rows
         )
-        exact = _great_circle_km(ServiceLocation.latitude, ServiceLocation.longitude)
+        exact = _great_circle_km(places.latitude, places.longitude)
         distance = case((own, exact), else_=distance)
     located = (
-        select(ServiceLocation.service_id, func.min(distance).label("sort_key"))
-        .where(ServiceLocation.latitude.is_not(None),
+        select(places.service_id, func.min(distance).label("sort_key"))
+        .where(places.latitude.is_not(None),
                or_(*(_in_box(shape.dialect, number) for number in range(shape.boxes))))
-        .group_by(ServiceLocation.service_id)
+        .group_by(places.service_id)
     )
-    return _filtered(shape, located, ServiceLocation.service_id).subquery("nearest")
+    return _filtered(shape, located, places.service_id).subquery("nearest")
 
 
 def _box_names(number: int) -> tuple[str, str, str, str]:
@@ -443,7 +519,7 @@ def _in_box(dialect: str, number: int) -> ColumnElement[bool]:
     """The public point lies in the box (south, north, west, east): on PostgreSQL by the GiST
     index of the points, elsewhere by the index on latitude then longitude."""
     south, north, west, east = (bindparam(name, type_=Float) for name in _box_names(number))
-    latitude, longitude = ServiceLocation.public_latitude, ServiceLocation.public_longitude
+    latitude, longitude = location_table.c.public_latitude, location_table.c.public_longitude
     if dialect == "postgresql":
         corners = func.box(func.point(west, south), func.point(east, north))
         return func.point(longitude, latitude).op("<@")(corners)

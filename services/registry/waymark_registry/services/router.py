@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from waymark_kernel.api import Page
 from waymark_kernel.auth import CurrentIdentity
-from waymark_kernel.db import SessionDep
+from waymark_kernel.db import ReaderDep, SessionDep
 
 from waymark_registry.services import service
 from waymark_registry.services.schemas import (
@@ -39,14 +39,15 @@ async def create_service(
     return created
 
 
-@router.get("", summary="Search the service directory")
+@router.get("", summary="Search the service directory", response_model=Page[ServiceHit])
 async def search_services(
-    filters: Annotated[ServiceSearch, Query()], identity: CurrentIdentity, session: SessionDep,
+    filters: Annotated[ServiceSearch, Query()], identity: CurrentIdentity, session: ReaderDep,
     languages: WantedLanguages,
-) -> Page[ServiceHit]:
+) -> Response:
     """Ordered by name, or by distance when `lat`, `lon` and `radius_km` are given; then each
     item carries `distance_km`. Services without coordinates are left out of a radius search."""
-    return await service.search_services(session, identity, filters, languages)
+    page = await service.search_services(session, identity, filters, languages)
+    return Response(page, media_type="application/json")
 
 
 @router.get("/{service_id}", summary="One service")

@@ -3,11 +3,14 @@ to members of the owning organisation; everyone else, network admins included, s
 their city, admin area and country."""
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from operator import itemgetter
+from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.api import Page, position_after, split_page
+from waymark_kernel.api import position_after, split_page
 from waymark_kernel.auth import Identity
 from waymark_kernel.events import ServiceChanged, ServiceDeleted, utcnow
 from waymark_kernel.messaging import record_event
@@ -20,17 +23,23 @@ from waymark_kernel.events import as_utc
 from waymark_registry.paging import distance_value, name_value
 from waymark_registry.services import repository
 from waymark_registry.services.models import Service, ServiceLocation, ServiceTranslation
-from waymark_registry.services.repository import Listed
+from waymark_registry.services.repository import SHOWN_LOCATION_COLUMNS
 from waymark_registry.services.schemas import (
-    Location, LocationRead, ServiceCreate, ServiceHit, ServiceRead, ServiceSearch, ServiceUpdate,
-    Translation,
+    Location, ServiceCreate, ServiceRead, ServiceSearch, ServiceUpdate, Translation,
 )
 from waymark_registry.taxonomy.service import with_subcategories
 
 PUBLIC_DECIMALS = 1  # 0.1° ≈ 11 km: where a confidential location may be placed, city level
 LOCATION_FIELDS = tuple(Location.model_fields)
 STALE_AFTER = timedelta(days=180)
-R = TypeVar("R", bound=ServiceRead)
+# Timestamps as the response models write them: RFC 3339 in UTC with `Z` (SQLite's are naive).
+JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+
+
+class Translated(NamedTuple):
+    field: str
+    language: str
+    text: str
 
 
 def preferred_languages(accept_language: str | None) -> list[str]:
@@ -80,13 +89,14 @@ def location_rows(
     return [ServiceLocation(**values) for values in location_values(service_id, locations, ids)]
 
 
-def _shown_location(location: ServiceLocation, to_owner: bool) -> LocationRead:
-    if location.confidential and not to_owner:
-        return LocationRead(
-            name=None, address=None, city=location.city, admin_area=location.admin_area,
-            country=location.country, latitude=None, longitude=None, confidential=True,
-        )
-    return LocationRead(**{field: getattr(location, field) for field in LOCATION_FIELDS})
+def _shown_location(values: list[Any], to_owner: bool) -> dict[str, Any]:
+    """`values`: those of SHOWN_LOCATION_COLUMNS."""
+    location = dict(zip(SHOWN_LOCATION_COLUMNS, values, strict=True))
+    del location["position"]
+    location["confidential"] = bool(location["confidential"])  # SQLite's JSON has 0 or 1
+    if location["confidential"] and not to_owner:
+        location.update(name=None, address=None, latitude=None, longitude=None)
+    return location
 
 
 def translation_rows(
@@ -99,38 +109,55 @@ def translation_rows(
 
 
 def in_language(
-    service: Service, translations: list[ServiceTranslation], languages: list[str]
+    original: dict[str, str | None], original_language: str | None,
+    translations: list[ServiceTranslation] | list[Translated], languages: list[str],
 ) -> dict[str, str | None]:
-    """Name and description in the first wanted language the service has, else the original."""
-    original = {"name": service.name, "description": service.description}
+    """Name and description in the first wanted language the service has, else the `original`
+    ones (written in `original_language`)."""
     for language in languages:
-        if language == service.original_language:
+        if language == original_language:
             break
         texts = {t.field: t.text for t in translations if t.language == language}
         if texts:
             return {**original, **texts, "language": language}
-    return {**original, "language": service.original_language}
+    return {**original, "language": original_language}
 
 
-def _read(
-    listed: Listed, locations: list[ServiceLocation], translations: list[ServiceTranslation],
-    viewer: Identity, languages: list[str], model: type[R],
-) -> R:
-    service = listed.service
-    to_owner = viewer.belongs_to(service.organization_id)
-    distance = None if listed.distance_km is None else round(listed.distance_km, 1)
-    return model.model_validate({
-        **service.model_dump(),
-        **in_language(service, translations, languages),
-        "organization_name": listed.organization_name,
-        "organization_verified": listed.organization_verified,
-        "locations": [_shown_location(location, to_owner) for location in locations],
-        "translations": [
-            Translation(field=t.field, language=t.language, text=t.text) for t in translations
+def _shown(
+    row: Mapping[str, Any], viewer: Identity, languages: list[str], now: datetime
+) -> dict[str, Any]:
+    """A service as every output shows it (a `ServiceRead`), from its shown row."""
+    translations = sorted(map(Translated._make, orjson.loads(row["translations"] or "[]")))
+    texts = in_language(
+        {"name": row["name"], "description": row["description"]}, row["original_language"],
+        translations, languages,
+    )
+    to_owner = viewer.belongs_to(row["organization_id"])
+    return {
+        "id": row["id"], "organization_id": row["organization_id"],
+        "organization_name": row["organization_name"],
+        "organization_verified": row["organization_verified"],
+        "name": texts["name"], "description": texts["description"],
+        "categories": orjson.loads(row["categories"]), "status": row["status"],
+        "languages": orjson.loads(row["languages"]),
+        "interpretation_available": row["interpretation_available"],
+        "populations": orjson.loads(row["populations"]),
+        "migration_stages": orjson.loads(row["migration_stages"]),
+        "free_of_charge": row["free_of_charge"], "accepts_referrals": row["accepts_referrals"],
+        "capacity": row["capacity"], "response_time_hours": row["response_time_hours"],
+        "eligibility_description": row["eligibility_description"],
+        "locations": [
+            _shown_location(values, to_owner)
+            for values in sorted(orjson.loads(row["locations"] or "[]"), key=itemgetter(0))
         ],
-        "stale": is_stale(service.last_verified_at, utcnow()),
-        "distance_km": distance,
-    })
+        "phones": orjson.loads(row["phones"]), "email": row["email"], "url": row["url"],
+        "schedules": orjson.loads(row["schedules"]),
+        "language": texts["language"], "original_language": row["original_language"],
+        "translations": [translation._asdict() for translation in translations],
+        "last_verified_at": row["last_verified_at"],
+        "stale": is_stale(row["last_verified_at"], now),
+        "created_at": row["created_at"], "updated_at": row["updated_at"],
+    }
 
 
 def changed_event(
@@ -195,21 +222,16 @@ async def create_service(
     translations = translation_rows(service.id, body.translations)
     await repository.add(session, service, locations, translations)
     await announce(session, "service.created", service, organization.country)
-    listed = Listed(service, organization.name, organization.verified)
-    return _read(listed, locations, translations, identity, languages, ServiceRead)
+    return await get_service(session, identity, service.id, languages)
 
 
 async def get_service(
     session: AsyncSession, identity: Identity, service_id: uuid.UUID, languages: list[str]
 ) -> ServiceRead:
-    listed = await repository.get_listed(session, service_id)
-    if listed is None:
+    row = await repository.get_shown(session, service_id)
+    if row is None:
         raise NotFound("service")
-    locations = await repository.locations_of(session, [service_id])
-    translations = await repository.translations_of(session, [service_id])
-    return _read(
-        listed, locations[service_id], translations[service_id], identity, languages, ServiceRead
-    )
+    return ServiceRead.model_validate(_shown(row, identity, languages, utcnow()))
 
 
 def _as_given(rows: list, fields: tuple[str, ...]) -> list[dict]:
@@ -282,25 +304,23 @@ async def delete_service(session: AsyncSession, identity: Identity, service_id: 
 
 async def search_services(
     session: AsyncSession, identity: Identity, filters: ServiceSearch, languages: list[str]
-) -> Page[ServiceHit]:
+) -> bytes:
+    """The page as JSON (a `Page[ServiceHit]`), written once from the rows."""
     position = position_after(filters.cursor, distance_value if filters.near else name_value)
     rows = await repository.search(
         session, filters, categories=with_subcategories(filters.category),
         viewer_organization_id=identity.organization_id, limit=filters.limit + 1,
         position=position,
     )
-    sort_key = (lambda r: r.distance_km) if filters.near else (lambda r: r.service.name)
-    rows, next_cursor = split_page(rows, filters.limit, lambda r: (sort_key(r), r.service.id))
-    found = [row.service.id for row in rows]
-    locations = await repository.locations_of(session, found)
-    translations = await repository.translations_of(session, found)
-    return Page(
-        items=[
-            _read(row, locations[row.service.id], translations[row.service.id], identity,
-                  languages, ServiceHit)
-            for row in rows
-        ],
-        next_cursor=next_cursor,
+    rows, next_cursor = split_page(rows, filters.limit, itemgetter("sort_key", "id"))
+    now = utcnow()
+    items = [
+        {**_shown(row, identity, languages, now),
+         "distance_km": round(row["sort_key"], 1) if filters.near else None}
+        for row in rows
+    ]
+    return orjson.dumps(  # default: orjson does not know asyncpg's subclass of UUID
+        {"items": items, "next_cursor": next_cursor}, default=str, option=JSON_OPTIONS
     )
 
 
