@@ -2,14 +2,18 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import ARRAY, Boolean, bindparam, event, text
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import ColumnElement, Executable
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 COMMITTED_HOOKS = "after_commit_hooks"
@@ -106,3 +110,112 @@ async def _request_reader(request: Request) -> AsyncIterator[AsyncSession]:
 
 # For a request that reads with a single statement (one snapshot) and writes nothing.
 ReaderDep = Annotated[AsyncSession, Depends(_request_reader)]
+
+
+class AnyOf(ColumnElement[bool]):
+    """`column IN (the values of the parameter `name`)`, a list given when the statement runs:
+    one parameter on PostgreSQL (`= ANY`), so the statement text is the same for any number."""
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement), ("name", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, column: ColumnElement, name: str) -> None:
+        self.column = column
+        self.name = name
+
+
+@compiles(AnyOf, "postgresql")
+def _any_of_on_postgresql(element: AnyOf, compiler, **kw) -> str:
+    values = bindparam(element.name, type_=ARRAY(element.column.type))
+    return f"{compiler.process(element.column, **kw)} = ANY({compiler.process(values, **kw)})"
+
+
+@compiles(AnyOf)
+def _any_of(element: AnyOf, compiler, **kw) -> str:
+    return compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)
+
+
+class Prepared:
+    """A statement built once, run with values in the session's transaction. On PostgreSQL
+    asyncpg runs its text, compiled once, itself: through SQLAlchemy, keying, compiling and
+    processing a small statement cost more CPU than the database took to run it. Values pass
+    the columns' bind processors (JSON) as through SQLAlchemy; rows come back as tuples."""
+
+    def __init__(self, statement: Executable, *, columns: Sequence[str] | None = None) -> None:
+        self.statement = statement
+        self.columns = columns  # an INSERT's columns, given by every row
+        self._compiled: _DriverStatement | None = None
+
+    async def fetch(self, session: AsyncSession, **values: Any) -> Sequence[Sequence[Any]]:
+        driver = await self._driver(session)
+        if driver is None:
+            return (await session.execute(self.statement, values)).tuples().all()
+        text_, arguments = self._for_driver(session.bind.dialect, values)
+        return await driver.fetch(text_, *arguments)
+
+    async def execute(self, session: AsyncSession, **values: Any) -> None:
+        driver = await self._driver(session)
+        if driver is None:
+            await session.execute(self.statement, values)
+        else:
+            text_, arguments = self._for_driver(session.bind.dialect, values)
+            await driver.execute(text_, *arguments)
+
+    async def execute_many(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        driver = await self._driver(session)
+        if driver is None:
+            await session.execute(self.statement, list(rows))
+            return
+        dialect = session.bind.dialect
+        compiled = self._for_dialect(dialect)
+        await driver.executemany(compiled.text, [compiled.arguments(row) for row in rows])
+
+    async def _driver(self, session: AsyncSession):
+        """asyncpg's connection, once the transaction has begun on it (SQLAlchemy sends the
+        BEGIN with its first statement); None where SQLAlchemy runs the statement."""
+        if session.bind.dialect.name != "postgresql":
+            return None
+        raw = await (await session.connection()).get_raw_connection()
+        driver = raw.driver_connection
+        if not driver.is_in_transaction() and not raw.dbapi_connection.autocommit:
+            return None
+        return driver
+
+    def _for_driver(self, dialect: Dialect, values: dict[str, Any]) -> tuple[str, list[Any]]:
+        compiled = self._for_dialect(dialect)
+        return compiled.text, compiled.arguments(values)
+
+    def _for_dialect(self, dialect: Dialect) -> "_DriverStatement":
+        if self._compiled is None:
+            compiled = self.statement.compile(dialect=dialect, column_keys=self.columns)
+            names = tuple(compiled.positiontup or ())
+            self._compiled = _DriverStatement(
+                compiled.string, names,
+                {name: compiled.binds[name].effective_value for name in names
+                 if not compiled.binds[name].required},
+                {name: processor for name in names
+                 if (processor := compiled.binds[name].type.dialect_impl(dialect)
+                     .bind_processor(dialect)) is not None},
+            )
+        return self._compiled
+
+
+@dataclass(frozen=True)
+class _DriverStatement:
+    text: str
+    names: tuple[str, ...]
+    constants: dict[str, Any]
+    processors: dict[str, Callable[[Any], Any]]
+
+    def arguments(self, values: dict[str, Any]) -> list[Any]:
+        arguments = []
+        for name in self.names:
+            value = values[name] if name in values else self.constants[name]
+            processor = self.processors.get(name)
+            arguments.append(value if processor is None or value is None else processor(value))
+        return arguments

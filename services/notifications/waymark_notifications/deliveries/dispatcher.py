@@ -26,6 +26,7 @@ from waymark_notifications.deliveries import repository, service
 from waymark_notifications.deliveries.models import Delivery
 from waymark_notifications.deliveries.service import Outgoing, Sent
 from waymark_notifications.subscriptions.models import Subscription
+from waymark_notifications.subscriptions.repository import Listener
 from waymark_notifications.subscriptions.service import secrets_in_use
 from waymark_notifications.webhooks.secret_box import SecretBox
 from waymark_notifications.webhooks.sender import WebhookSender
@@ -81,7 +82,7 @@ class Dispatcher:
         return room
 
     def send_leased(
-        self, leased: list[tuple[Outgoing, Subscription]], *, others_enqueued: bool
+        self, leased: list[tuple[Outgoing, Listener]], *, others_enqueued: bool
     ) -> None:
         """After the commit: send the deliveries leased to this dispatcher as far as there is
         room now, and give the others' leases back so that they are claimed as usual."""
@@ -165,17 +166,18 @@ class Dispatcher:
             return self.poll_seconds  # a finishing send wakes the loop
         assert self._database is not None
         async with self._database.transaction() as session:
-            due = await repository.due(
-                session, now=utcnow(), limit=free, per_endpoint=self.per_endpoint,
-                busy=busy, lock=not self._database.is_sqlite,
-            )
+            due = [
+                (Outgoing(*delivery), listener) for delivery, listener in await repository.due(
+                    session, now=utcnow(), limit=free, per_endpoint=self.per_endpoint, busy=busy,
+                )
+            ]
             claimed = self._within_endpoint_limits(due)
             if claimed:
                 await repository.lease(
                     session, [delivery.id for delivery, _ in claimed], self.lease_end()
                 )
-        for delivery, subscription in claimed:
-            self._start(Outgoing.of(delivery), subscription)
+        for delivery, listener in claimed:
+            self._start(delivery, listener)
         sent_now = {delivery.id for delivery, _ in claimed}
         self._at_limit = self._busy_endpoints() | {
             subscription.id for delivery, subscription in due if delivery.id not in sent_now
@@ -195,8 +197,8 @@ class Dispatcher:
         return {key for key, count in self._in_flight.items() if count >= self.per_endpoint}
 
     def _within_endpoint_limits(
-        self, claimed: list[tuple[Delivery, Subscription]]
-    ) -> list[tuple[Delivery, Subscription]]:
+        self, claimed: list[tuple[Outgoing, Listener]]
+    ) -> list[tuple[Outgoing, Listener]]:
         taken: Counter[uuid.UUID] = Counter()
         kept = []
         for delivery, subscription in claimed:
@@ -205,7 +207,7 @@ class Dispatcher:
                 kept.append((delivery, subscription))
         return kept
 
-    def _start(self, delivery: Outgoing, subscription: Subscription) -> None:
+    def _start(self, delivery: Outgoing, subscription: Listener | Subscription) -> None:
         self._in_flight[subscription.id] += 1
         task = asyncio.create_task(self._deliver_logged(delivery, subscription))
         self._tasks.add(task)
@@ -223,7 +225,9 @@ class Dispatcher:
         ):
             self.wake()
 
-    async def _deliver_logged(self, delivery: Outgoing, subscription: Subscription) -> None:
+    async def _deliver_logged(
+        self, delivery: Outgoing, subscription: Listener | Subscription
+    ) -> None:
         try:
             sent = await self._send(delivery, subscription)
         except Exception:
@@ -234,7 +238,7 @@ class Dispatcher:
         self._sent.append(sent)
         self._answered.set()
 
-    async def _send(self, delivery: Outgoing, subscription: Subscription) -> Sent:
+    async def _send(self, delivery: Outgoing, subscription: Listener | Subscription) -> Sent:
         assert self._sender is not None
         attempted_at = utcnow()
         result = await self._sender.send(

@@ -1,44 +1,43 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, or_, select, true, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from waymark_kernel.db import AnyOf, Prepared
 
 from waymark_notifications.deliveries.models import Delivery, DeliveryAttempt, DeliveryStatus
 from waymark_notifications.subscriptions.models import Subscription
+from waymark_notifications.subscriptions.repository import LISTENER_COLUMNS, Listener
 
 
-def _sendable(busy: set[uuid.UUID]):
-    condition = and_(Delivery.status == DeliveryStatus.pending, Subscription.enabled)
-    return and_(condition, Delivery.subscription_id.not_in(busy)) if busy else condition
+OUTGOING_COLUMNS = (
+    Delivery.id, Delivery.subscription_id, Delivery.event_id, Delivery.event_type, Delivery.body,
+    Delivery.attempts, Delivery.retry_base, Delivery.retries,
+)
+_SENDABLE = and_(
+    Delivery.status == DeliveryStatus.pending, Subscription.enabled,
+    ~AnyOf(Subscription.id, "busy"),
+)
+_IS_DUE = and_(_SENDABLE, Delivery.next_attempt_at <= bindparam("now"))
 
 
-def _first_due_of_each_subscription(now: datetime, per_endpoint: int, busy: set[uuid.UUID]):
-    """Index lookups per subscription, so a long backlog costs nothing to look at."""
-    first_due = (
-        select(Delivery.id)
-        .where(Delivery.subscription_id == Subscription.id,
-               Delivery.status == DeliveryStatus.pending, Delivery.next_attempt_at <= now)
-        .order_by(Delivery.next_attempt_at, Delivery.id)
-        .limit(per_endpoint)
-        .correlate(Subscription)
-        .lateral("first_due")
-    )
-    query = select(first_due.c.id).select_from(Subscription).join(first_due, true()).where(
-        Subscription.enabled
-    )
-    return query.where(Subscription.id.not_in(busy)) if busy else query
-
-
-async def due(
-    session: AsyncSession, *, now: datetime, limit: int, per_endpoint: int, busy: set[uuid.UUID],
-    lock: bool,
-) -> list[tuple[Delivery, Subscription]]:
+def _due_statement(on_postgresql: bool) -> Prepared:
     """Up to `limit` due deliveries, at most `per_endpoint` of any one subscription and none of
-    the `busy` ones, oldest first; with `lock`, rows another dispatcher holds are skipped."""
-    is_due = and_(_sendable(busy), Delivery.next_attempt_at <= now)
-    if session.bind.dialect.name == "postgresql":
-        candidates = _first_due_of_each_subscription(now, per_endpoint, busy)
+    the `busy` ones, oldest first; on PostgreSQL rows another dispatcher holds are skipped."""
+    if on_postgresql:  # index lookups per subscription: a long backlog costs nothing to look at
+        first_due = (
+            select(Delivery.id)
+            .where(Delivery.subscription_id == Subscription.id,
+                   Delivery.status == DeliveryStatus.pending,
+                   Delivery.next_attempt_at <= bindparam("now"))
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(bindparam("per_endpoint"))
+            .correlate(Subscription)
+            .lateral("first_due")
+        )
+        candidates = select(first_due.c.id).select_from(Subscription).join(
+            first_due, true()
+        ).where(Subscription.enabled, ~AnyOf(Subscription.id, "busy"))
     else:  # SQLite has no LATERAL; its databases are small
         ranked = (
             select(Delivery.id, func.row_number().over(
@@ -46,45 +45,85 @@ async def due(
                 order_by=(Delivery.next_attempt_at, Delivery.id),
             ).label("rank"))
             .join(Subscription, Subscription.id == Delivery.subscription_id)
-            .where(is_due)
+            .where(_IS_DUE)
             .subquery()
         )
-        candidates = select(ranked.c.id).where(ranked.c.rank <= per_endpoint)
+        candidates = select(ranked.c.id).where(ranked.c.rank <= bindparam("per_endpoint"))
     # `due` again outside: a row leased by another dispatcher meanwhile is re-checked on lock.
     query = (
-        select(Delivery, Subscription)
+        select(*OUTGOING_COLUMNS, *LISTENER_COLUMNS)
         .join(Subscription, Subscription.id == Delivery.subscription_id)
-        .where(is_due, Delivery.id.in_(candidates))
+        .where(_IS_DUE, Delivery.id.in_(candidates))
         .order_by(Delivery.next_attempt_at, Delivery.id)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    if lock:
+    if on_postgresql:
         query = query.with_for_update(skip_locked=True, of=Delivery)
-    return [(delivery, subscription) for delivery, subscription in await session.execute(query)]
+    return Prepared(query)
+
+
+_DUE = {True: _due_statement(True), False: _due_statement(False)}
+_LEASE = Prepared(
+    update(Delivery).where(AnyOf(Delivery.id, "ids")).values(next_attempt_at=bindparam("until"))
+)
+_RELEASE = Prepared(
+    update(Delivery)
+    .where(AnyOf(Delivery.id, "ids"), Delivery.status == DeliveryStatus.pending)
+    .values(next_attempt_at=bindparam("now"))
+)
+_MARK_DELIVERED = Prepared(
+    update(Delivery).where(AnyOf(Delivery.id, "ids"))
+    .values(status=DeliveryStatus.delivered, attempts=Delivery.attempts + 1,
+            next_attempt_at=None, updated_at=bindparam("now"))
+    .returning(Delivery.id, Delivery.attempts)
+)
+_MARK_ATTEMPT_FAILED = Prepared(
+    update(Delivery).where(Delivery.id == bindparam("id"))
+    .values(status=bindparam("status"), attempts=Delivery.attempts + 1,
+            next_attempt_at=bindparam("next_attempt_at"), updated_at=bindparam("now"))
+    .returning(Delivery.attempts)
+)
+_NEXT_DUE_AT = Prepared(
+    select(func.min(Delivery.next_attempt_at))
+    .join(Subscription, Subscription.id == Delivery.subscription_id)
+    .where(_SENDABLE)
+)
+DELIVERY_ROW = (
+    "id", "subscription_id", "event_id", "event_type", "body", "status", "attempts",
+    "retry_base", "retries", "next_attempt_at", "created_at", "updated_at",
+)
+ATTEMPT_ROW = (
+    "id", "delivery_id", "subscription_id", "event_id", "event_type", "attempt", "attempted_at",
+    "status_code", "duration_ms", "succeeded", "error", "response_excerpt",
+)
+_ADD_DELIVERIES = Prepared(insert(Delivery.__table__), columns=DELIVERY_ROW)
+_ADD_ATTEMPTS = Prepared(insert(DeliveryAttempt.__table__), columns=ATTEMPT_ROW)
+
+
+async def due(
+    session: AsyncSession, *, now: datetime, limit: int, per_endpoint: int, busy: set[uuid.UUID],
+) -> list[tuple[tuple, Listener]]:
+    """Due deliveries (their `OUTGOING_COLUMNS`) with their subscriptions; see `_due_statement`."""
+    rows = await _DUE[session.bind.dialect.name == "postgresql"].fetch(
+        session, now=now, limit=limit, per_endpoint=per_endpoint, busy=list(busy)
+    )
+    split = len(OUTGOING_COLUMNS)
+    return [(tuple(row[:split]), Listener(*row[split:])) for row in rows]
 
 
 async def lease(session: AsyncSession, delivery_ids: list[uuid.UUID], until: datetime) -> None:
     """Leased deliveries are not due for anyone until the lease ends (or the attempt is logged)."""
-    await session.execute(
-        update(Delivery).where(Delivery.id.in_(delivery_ids)).values(next_attempt_at=until)
-    )
+    await _LEASE.execute(session, ids=delivery_ids, until=until)
 
 
 async def release(session: AsyncSession, delivery_ids: list[uuid.UUID], now: datetime) -> None:
     """Leased deliveries that were not sent are due again at once."""
-    await session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(delivery_ids), Delivery.status == DeliveryStatus.pending)
-        .values(next_attempt_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    await _RELEASE.execute(session, ids=delivery_ids, now=now)
 
 
 async def add_all(session: AsyncSession, deliveries: list[dict]) -> None:
-    """One multi-row INSERT into the table, without the ORM's bulk path (a quarter of the
-    cost of 50 rows went to it)."""
-    if deliveries:
-        await session.execute(insert(Delivery.__table__), deliveries)
+    """Rows with every column of `DELIVERY_ROW`."""
+    await _ADD_DELIVERIES.execute_many(session, deliveries)
 
 
 async def mark_delivered(
@@ -93,14 +132,7 @@ async def mark_delivered(
     """Delivered, in one statement; returns the attempt number of each (deleted ones absent)."""
     if not delivery_ids:
         return {}
-    rows = await session.execute(
-        update(Delivery).where(Delivery.id.in_(delivery_ids))
-        .values(status=DeliveryStatus.delivered, attempts=Delivery.attempts + 1,
-                next_attempt_at=None, updated_at=now)
-        .returning(Delivery.id, Delivery.attempts)
-        .execution_options(synchronize_session=False)
-    )
-    return dict(rows.tuples().all())
+    return dict(await _MARK_DELIVERED.fetch(session, ids=delivery_ids, now=now))
 
 
 async def mark_attempt_failed(
@@ -109,29 +141,20 @@ async def mark_attempt_failed(
 ) -> int | None:
     """Pending again at `next_attempt_at`, or failed without one; returns the attempt number
     (None if the delivery was deleted)."""
-    return (await session.execute(
-        update(Delivery).where(Delivery.id == delivery_id)
-        .values(
-            status=DeliveryStatus.failed if next_attempt_at is None else DeliveryStatus.pending,
-            attempts=Delivery.attempts + 1, next_attempt_at=next_attempt_at, updated_at=now,
-        )
-        .returning(Delivery.attempts)
-        .execution_options(synchronize_session=False)
-    )).scalar_one_or_none()
+    status = DeliveryStatus.failed if next_attempt_at is None else DeliveryStatus.pending
+    rows = await _MARK_ATTEMPT_FAILED.fetch(
+        session, id=delivery_id, status=status, next_attempt_at=next_attempt_at, now=now
+    )
+    return rows[0][0] if rows else None
 
 
 async def add_attempts(session: AsyncSession, attempts: list[dict]) -> None:
-    """One multi-row INSERT into the table, like `add_all`."""
-    if attempts:
-        await session.execute(insert(DeliveryAttempt.__table__), attempts)
+    """Rows with every column of `ATTEMPT_ROW`."""
+    await _ADD_ATTEMPTS.execute_many(session, attempts)
 
 
 async def next_due_at(session: AsyncSession, busy: set[uuid.UUID]) -> datetime | None:
-    return (await session.execute(
-        select(func.min(Delivery.next_attempt_at))
-        .join(Subscription, Subscription.id == Delivery.subscription_id)
-        .where(_sendable(busy))
-    )).scalar_one_or_none()
+    return (await _NEXT_DUE_AT.fetch(session, busy=list(busy)))[0][0]
 
 
 async def attempts_page(

@@ -20,6 +20,7 @@ from waymark_notifications.feed.models import FeedEvent
 from waymark_notifications.subscriptions import repository as subscription_repository
 from waymark_notifications.subscriptions import service as subscription_service
 from waymark_notifications.subscriptions.models import ENDPOINT_GONE, FAILED_TOO_LONG, Subscription
+from waymark_notifications.subscriptions.repository import Listener
 from waymark_notifications.subscriptions.patterns import matches
 from waymark_notifications.webhooks.sender import SendResult
 
@@ -65,7 +66,7 @@ class Outgoing:
 async def enqueue_event(
     session: AsyncSession, event: CloudEvent, data: EventData,
     room_for: Callable[[list[uuid.UUID]], set[uuid.UUID]], leased_until: datetime,
-) -> tuple[int, list[tuple[Outgoing, Subscription]]]:
+) -> tuple[int, list[tuple[Outgoing, Listener]]]:
     """One pending delivery per enabled subscription the event concerns, in one INSERT. Those
     the dispatcher has room for are leased to it at once, to be sent right after the commit
     without being looked up again. Returns how many were enqueued, and the leased ones."""

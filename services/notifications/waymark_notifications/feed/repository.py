@@ -3,6 +3,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from waymark_kernel.db import Prepared
 
 from waymark_notifications.feed.models import FeedAudience, FeedEvent, PendingFeedEvent
 
@@ -11,8 +12,15 @@ APPEND_LOCK = 7213505
 FEED_COLUMNS = ("event_id", "event_type", "occurred_at", "data", "public", "recorded_at")
 
 
+PENDING_ROW = (
+    "event_id", "event_type", "occurred_at", "data", "public", "organization_ids", "recorded_at",
+)
+_ADD_PENDING = Prepared(insert(PendingFeedEvent), columns=PENDING_ROW)
+
+
 async def add_pending(session: AsyncSession, event: dict) -> None:
-    await session.execute(insert(PendingFeedEvent).values(**event))
+    """An event with every column of `PENDING_ROW`."""
+    await _ADD_PENDING.execute(session, **event)
 
 
 async def append_pending(session: AsyncSession) -> int:

@@ -1,10 +1,37 @@
 import uuid
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from waymark_kernel.db import AnyOf, Prepared
 
 from waymark_notifications.subscriptions.models import Subscription
+
+
+class Listener(NamedTuple):
+    """What sending to a subscription needs of it, read without building its ORM object."""
+
+    id: uuid.UUID
+    url: str
+    event_types: list[str]
+    sealed_secret: str
+    sealed_previous_secret: str | None
+    previous_secret_expires_at: datetime | None
+
+
+LISTENER_COLUMNS = tuple(getattr(Subscription, name) for name in Listener._fields)
+_ALL_LISTENERS = Prepared(select(*LISTENER_COLUMNS).where(Subscription.enabled))
+_LISTENERS_OF = Prepared(
+    select(*LISTENER_COLUMNS).where(
+        Subscription.enabled, AnyOf(Subscription.organization_id, "organization_ids")
+    )
+)
+_CLEAR_FAILING = Prepared(
+    update(Subscription)
+    .where(AnyOf(Subscription.id, "subscription_ids"), Subscription.failing_since.is_not(None))
+    .values(failing_since=None)
+)
 
 
 async def get_of_organization(
@@ -35,12 +62,13 @@ async def page_of_organization(
 
 async def listeners(
     session: AsyncSession, organization_ids: set[uuid.UUID] | None
-) -> list[Subscription]:
+) -> list[Listener]:
     """The enabled subscriptions of these organisations (None: of all)."""
-    query = select(Subscription).where(Subscription.enabled)
-    if organization_ids is not None:
-        query = query.where(Subscription.organization_id.in_(organization_ids))
-    return list((await session.execute(query)).scalars())
+    if organization_ids is None:
+        rows = await _ALL_LISTENERS.fetch(session)
+    else:
+        rows = await _LISTENERS_OF.fetch(session, organization_ids=list(organization_ids))
+    return [Listener(*row) for row in rows]
 
 
 async def disable(
@@ -70,9 +98,4 @@ async def mark_failing(
 async def clear_failing(session: AsyncSession, subscription_ids: set[uuid.UUID]) -> None:
     """Ends their runs of failures; rows without one are neither written nor locked."""
     if subscription_ids:
-        await session.execute(
-            update(Subscription)
-            .where(Subscription.id.in_(subscription_ids), Subscription.failing_since.is_not(None))
-            .values(failing_since=None)
-            .execution_options(synchronize_session=False)
-        )
+        await _CLEAR_FAILING.execute(session, subscription_ids=list(subscription_ids))

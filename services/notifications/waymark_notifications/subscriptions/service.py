@@ -11,6 +11,7 @@ from waymark_notifications.clock import as_utc
 from waymark_notifications.deliveries import repository as delivery_repository
 from waymark_notifications.subscriptions import repository
 from waymark_notifications.subscriptions.models import DISABLED_BY_ORGANIZATION, Subscription
+from waymark_notifications.subscriptions.repository import Listener
 from waymark_notifications.subscriptions.schemas import SubscriptionCreate, SubscriptionUpdate
 from waymark_notifications.webhooks.secret_box import SecretBox
 from waymark_notifications.webhooks.signing import generate_secret
@@ -97,7 +98,9 @@ async def rotate_secret(session: AsyncSession, box: SecretBox, subscription: Sub
     return secret
 
 
-def secrets_in_use(box: SecretBox, subscription: Subscription, now: datetime) -> list[str]:
+def secrets_in_use(
+    box: SecretBox, subscription: Subscription | Listener, now: datetime
+) -> list[str]:
     secrets = [box.open(subscription.sealed_secret, subscription.id)]
     expires_at = subscription.previous_secret_expires_at
     if subscription.sealed_previous_secret and expires_at and as_utc(expires_at) > now:

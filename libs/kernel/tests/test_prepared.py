@@ -1,0 +1,69 @@
+"""Prepared statements: the same results through asyncpg itself as through SQLAlchemy, inside
+the session's transaction."""
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from waymark_kernel.db import AnyOf, Prepared
+
+NOTES = sa.Table(
+    "prepared_notes", sa.MetaData(),
+    sa.Column("id", sa.Uuid, primary_key=True), sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False), sa.Column("state", sa.String(10), nullable=False),
+)
+ADD = Prepared(sa.insert(NOTES), columns=("id", "rank", "data", "state"))
+OF = Prepared(
+    sa.select(NOTES.c.id, NOTES.c.rank, NOTES.c.data).where(AnyOf(NOTES.c.id, "ids"))
+    .order_by(NOTES.c.rank)
+)
+BUMP_OTHERS = Prepared(
+    sa.update(NOTES).where(~AnyOf(NOTES.c.id, "ids"))
+    .values(state="bumped", rank=NOTES.c.rank + sa.bindparam("by"))
+    .returning(NOTES.c.id, NOTES.c.rank)
+)
+COUNT = Prepared(sa.select(sa.func.count()).select_from(NOTES))
+
+
+@pytest.fixture
+async def notes(database):
+    async with database.engine.begin() as connection:
+        await connection.run_sync(NOTES.metadata.create_all)
+    return database
+
+
+async def test_rows_go_in_and_come_back_by_a_list_of_ids_with_json_decoded(notes):
+    ids = [uuid.uuid4() for _ in range(3)]
+    async with notes.transaction() as session:
+        await ADD.execute_many(session, [
+            {"id": note_id, "rank": rank, "data": {"rank": rank, "tags": ["a"]}, "state": "new"}
+            for rank, note_id in enumerate(ids)
+        ])
+        assert [tuple(row) for row in await OF.fetch(session, ids=ids[:2])] == [
+            (ids[0], 0, {"rank": 0, "tags": ["a"]}), (ids[1], 1, {"rank": 1, "tags": ["a"]}),
+        ]
+        assert [tuple(row) for row in await BUMP_OTHERS.fetch(session, ids=ids[:2], by=10)] == [
+            (ids[2], 12),
+        ]
+        assert await OF.fetch(session, ids=[]) == []
+    async with notes.transaction() as session:
+        states = (await session.execute(sa.select(NOTES.c.state).order_by(NOTES.c.rank))).scalars()
+        assert list(states) == ["new", "new", "bumped"]
+
+
+async def test_a_rolled_back_transaction_keeps_nothing_even_when_prepared_runs_first(notes):
+    with pytest.raises(RuntimeError):
+        async with notes.transaction() as session:
+            await ADD.execute(session, id=uuid.uuid4(), rank=1, data={}, state="new")
+            await ADD.execute(session, id=uuid.uuid4(), rank=2, data={}, state="new")
+            raise RuntimeError("the handler failed")
+    async with notes.transaction() as session:
+        assert (await COUNT.fetch(session))[0][0] == 0
+
+
+async def test_it_runs_outside_a_transaction_on_a_reader_session(notes):
+    async with notes.transaction() as session:
+        await ADD.execute(session, id=uuid.uuid4(), rank=1, data={}, state="new")
+    async with notes.readers() as reader:
+        assert (await COUNT.fetch(reader))[0][0] == 1
