@@ -72,7 +72,7 @@ its own, PostgreSQL, RabbitMQ), with rate limiting on (in the gateway's process)
 raised to 1000000/minute so that the load is not refused.
 A section's own date is that of the run that measured it.
 
-""" + "\n\n".join(
+""" + "\n".join(
         f"{MARK.format(name)}\n{text}" for name, text in sections.items() if name in SECTIONS))
 
 
