@@ -275,3 +275,45 @@ async def test_an_answer_coming_back_while_others_are_logged_is_logged_too(
     (attempt,) = await notifications.attempts(slow_subscription, 1)
     assert attempt["succeeded"]
     assert len(slow.received) == 1
+
+
+async def without_passes_of_its_own(notifications):
+    """The dispatcher, after a last pass, looks again only when woken (by the end of a send)."""
+    dispatcher = notifications.app.state.dispatcher
+    dispatcher.poll_seconds = 3600
+    dispatcher.wake()
+    await asyncio.sleep(0.2)
+    return dispatcher
+
+
+async def test_a_delivery_held_back_by_its_endpoints_limit_goes_when_a_send_to_it_ends(
+    notifications, receiver
+) -> None:
+    dispatcher = await without_passes_of_its_own(notifications)
+    organization = uuid.uuid4()
+    held = await receiver()
+    held.hold = asyncio.Event()
+    await notifications.subscribe(organization, held.url, "service.*")
+    for _ in range(dispatcher.per_endpoint + 1):
+        await notifications.publish("service.updated", service(organization))
+    await held.wait_for(dispatcher.per_endpoint)
+
+    held.hold.set()
+    await held.wait_for(dispatcher.per_endpoint + 1)
+
+
+async def test_a_delivery_held_back_by_a_lack_of_slots_goes_when_a_slot_is_free(
+    notifications, receiver
+) -> None:
+    dispatcher = await without_passes_of_its_own(notifications)
+    dispatcher.concurrency = 1
+    organization = uuid.uuid4()
+    held = await receiver()
+    held.hold = asyncio.Event()
+    for _ in range(2):
+        await notifications.subscribe(organization, held.url, "service.*")
+    await notifications.publish("service.updated", service(organization))
+    await held.wait_for(1)
+
+    held.hold.set()
+    await held.wait_for(2)

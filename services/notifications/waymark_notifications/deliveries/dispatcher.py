@@ -82,10 +82,11 @@ class Dispatcher:
         return room
 
     def send_leased(
-        self, leased: list[tuple[Outgoing, Listener]], *, others_enqueued: bool
+        self, leased: list[tuple[Outgoing, Listener]], waiting: list[uuid.UUID]
     ) -> None:
         """After the commit: send the deliveries leased to this dispatcher as far as there is
-        room now, and give the others' leases back so that they are claimed as usual."""
+        room now, and give the others' leases back so that they are claimed as usual. Those
+        enqueued for the `waiting` subscriptions are claimed by a pass."""
         given_back = []
         for outgoing, subscription in leased:
             if self._ready.is_set() and self._has_room(subscription.id):
@@ -96,7 +97,17 @@ class Dispatcher:
             task = asyncio.create_task(self._give_back(given_back))
             self._giving_back.add(task)
             task.add_done_callback(self._giving_back.discard)
-        elif others_enqueued:
+        elif waiting:
+            self._pass_when_room(waiting)
+
+    def _pass_when_room(self, subscription_ids: list[uuid.UUID]) -> None:
+        """A pass now if one of these subscriptions has room, else when a send ends that frees
+        what holds them back: a pass for a subscription at its limit would find nothing."""
+        held = {key for key in subscription_ids if self._in_flight[key] >= self.per_endpoint}
+        self._at_limit |= held
+        if len(self._tasks) >= self.concurrency:
+            self._short_of_slots = True
+        elif len(held) < len(set(subscription_ids)):
             self.wake()
 
     async def _give_back(self, delivery_ids: list[uuid.UUID]) -> None:

@@ -14,12 +14,10 @@ def delivery_handler(dispatcher: Dispatcher) -> EventStep:
     room for leave as soon as they are committed."""
 
     async def enqueue(session: AsyncSession, event: CloudEvent, data: EventData) -> None:
-        enqueued, leased = await service.enqueue_event(
+        leased, waiting = await service.enqueue_event(
             session, event, data, dispatcher.room_for, dispatcher.lease_end()
         )
-        if enqueued:
-            after_commit(session, "dispatch", partial(
-                dispatcher.send_leased, leased, others_enqueued=enqueued > len(leased)
-            ))
+        if leased or waiting:
+            after_commit(session, "dispatch", partial(dispatcher.send_leased, leased, waiting))
 
     return enqueue

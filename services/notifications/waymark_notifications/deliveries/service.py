@@ -66,10 +66,10 @@ class Outgoing:
 async def enqueue_event(
     session: AsyncSession, event: CloudEvent, data: EventData,
     room_for: Callable[[list[uuid.UUID]], set[uuid.UUID]], leased_until: datetime,
-) -> tuple[int, list[tuple[Outgoing, Listener]]]:
+) -> tuple[list[tuple[Outgoing, Listener]], list[uuid.UUID]]:
     """One pending delivery per enabled subscription the event concerns, in one INSERT. Those
     the dispatcher has room for are leased to it at once, to be sent right after the commit
-    without being looked up again. Returns how many were enqueued, and the leased ones."""
+    without being looked up again. Returns the leased ones, and the subscriptions of the others."""
     body = webhook_body(event.type, event.time, event.data)
     event_id = uuid.UUID(event.id)
     now = utcnow()
@@ -79,7 +79,7 @@ async def enqueue_event(
         if matches(subscription.event_types, event.type)
     ]
     room = room_for([subscription.id for subscription in subscriptions])
-    rows, leased = [], []
+    rows, leased, waiting = [], [], []
     for subscription in subscriptions:
         outgoing = Outgoing(
             delivery_id_of(event_id, subscription.id), subscription.id, event_id, event.type, body
@@ -87,6 +87,8 @@ async def enqueue_event(
         taken = subscription.id in room
         if taken:
             leased.append((outgoing, subscription))
+        else:
+            waiting.append(subscription.id)
         rows.append({
             "id": outgoing.id, "subscription_id": subscription.id, "event_id": event_id,
             "event_type": event.type, "body": body, "status": DeliveryStatus.pending,
@@ -95,7 +97,7 @@ async def enqueue_event(
             "updated_at": now,
         })
     await repository.add_all(session, rows)
-    return len(rows), leased
+    return leased, waiting
 
 
 async def enqueue_test(
