@@ -26,14 +26,18 @@ LIFECYCLE_CONNECTIONS = 24
 DURATION = "15s"
 EVENT_WAIT_SECONDS = 120
 
-# Each wrk thread has one connection and its own Lua state: a lifecycle is three requests in
-# turn on that connection, the referral's id taken from the creation's answer.
+# Each wrk thread has one connection, its own Lua state and its own case: a lifecycle is three
+# requests in turn on that connection, the referral's id taken from the creation's answer.
 LIFECYCLE_SCRIPT = """
-local create_body, receiver_token = %(create_body)s, %(receiver_token)s
+local create_bodies, receiver_token = {%(create_bodies)s}, %(receiver_token)s
 local threads = {}
-function setup(thread) table.insert(threads, thread) end
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("number", #threads)
+end
 function init(args)
   step, referral, lifecycles, failures = "create", nil, 0, 0
+  create_body = create_bodies[number]
 end
 function request()
   if step == "create" then
@@ -122,9 +126,12 @@ def _wrk_post(url: str, headers: dict[str, str], body: str) -> tuple[WrkResult, 
     ), int(re.search(r"(\d+) requests in", output).group(1))
 
 
-def _wrk_lifecycles(base_url: str, sender: dict, receiving: dict, body: str) -> LifecycleResult:
+def _wrk_lifecycles(
+    base_url: str, sender: dict, receiving: dict, bodies: list[str]
+) -> LifecycleResult:
     script = LIFECYCLE_SCRIPT % {
-        "create_body": json.dumps(body), "receiver_token": json.dumps(receiving["Authorization"]),
+        "create_bodies": ", ".join(json.dumps(body) for body in bodies),
+        "receiver_token": json.dumps(receiving["Authorization"]),
     }
     output = _run_wrk(
         script, LIFECYCLE_CONNECTIONS, LIFECYCLE_CONNECTIONS, base_url,
@@ -176,6 +183,20 @@ async def _referral_events(client, headers: dict, cursor: str | None) -> tuple[i
         cursor = page.json()["next_cursor"]
 
 
+async def _referral_body(client, sender: dict, receiver: dict, service: dict) -> dict:
+    """A new case with consent to share with the receiver's country, and a referral of it."""
+    case = await created(await client.post("/v1/cases", headers=sender, json={"person": PERSON}))
+    consent = await client.put(f"/v1/cases/{case['id']}/consent", headers=sender, json={
+        "legal_basis": "consent", "scope": {"countries": ["LB"]},
+        "given_at": "2026-11-20T10:00:00Z", "method": "verbal"})
+    consent.raise_for_status()
+    return {
+        "case_id": case["id"], "receiver_org_id": receiver["id"], "service_id": service["id"],
+        "migration_stage": "destination", "categories": service["categories"],
+        "urgency": "normal", "reason": "bench", "shared_fields": ["given_name", "safe_contact"],
+    }
+
+
 async def measure(bench: Bench) -> str:
     client = bench.client
     load_before = os.getloadavg()[0]
@@ -183,22 +204,19 @@ async def measure(bench: Bench) -> str:
     receiver, receiving = await organisation_with_client(client, bench.admin, "Bench receiver", "LB")
     service = await created(await client.post(
         "/v1/services", headers=receiving, json=service_body(receiver["id"], "LB", "Beirut")))
-    case = await created(await client.post("/v1/cases", headers=sender, json={"person": PERSON}))
-    consent = await client.put(f"/v1/cases/{case['id']}/consent", headers=sender, json={
-        "legal_basis": "consent", "scope": {"countries": ["LB"]},
-        "given_at": "2026-11-20T10:00:00Z", "method": "verbal"})
-    consent.raise_for_status()
-    body = {
-        "case_id": case["id"], "receiver_org_id": receiver["id"], "service_id": service["id"],
-        "migration_stage": "destination", "categories": service["categories"],
-        "urgency": "normal", "reason": "bench", "shared_fields": ["given_name", "safe_contact"],
-    }
+    bodies = [
+        await _referral_body(client, sender, receiver, service)
+        for _ in range(LIFECYCLE_CONNECTIONS)
+    ]
+    body = bodies[0]
     await refer_when_receiver_known(client, sender, body)  # the directory knows the service
     referrals = _serving_process("referrals", bench.port)
     cpu_before = _cpu_seconds(referrals)
     creation, created_count = _wrk_post(f"{bench.base_url}/v1/referrals", sender, json.dumps(body))
     cpu_between = _cpu_seconds(referrals)
-    lifecycles = _wrk_lifecycles(bench.base_url, sender, receiving, json.dumps(body))
+    lifecycles = _wrk_lifecycles(
+        bench.base_url, sender, receiving, [json.dumps(body) for body in bodies]
+    )
     creation_cpu_ms = 1000 * (cpu_between - cpu_before) / created_count
     lifecycle_cpu_ms = 1000 * (_cpu_seconds(referrals) - cpu_between) / lifecycles.lifecycles
     load_after = os.getloadavg()[0]
@@ -220,8 +238,10 @@ async def measure(bench: Bench) -> str:
 Through the gateway, as one sending and one receiving organisation (caseworker clients).
 Creation: wrk, {CREATION_CONNECTIONS} connections for {DURATION}, each request a new
 referral of one existing case (consent recorded, a service of the receiver, two shared fields).
-Lifecycle: wrk, {LIFECYCLE_CONNECTIONS} connections for {DURATION}, each creating a referral, then
-as the receiver moving it to `accepted` and `completed` (with `If-Match`), again and again.
+Lifecycle: wrk, {LIFECYCLE_CONNECTIONS} connections for {DURATION}, each creating a referral of a case of its own, then
+as the receiver moving it to `accepted` and `completed` (with `If-Match`), again and again
+(the receiver's every read of a person goes into that case's disclosure ledger, one writer at a
+time per case: with one case for all connections the lifecycles queue there).
 Events: every `referral.*` event of the receiving organisation's feed (`GET /v1/events`, kept by
 the notifications service from RabbitMQ) counted against the transitions the referrals' final
 statuses show (a creation is one `referral.requested`). One-minute load average of the machine

@@ -8,12 +8,12 @@ import uuid
 from datetime import datetime
 
 import asyncpg
-from sqlalchemy import Column, DateTime, Index, Text, insert, select, text, update
+from sqlalchemy import Column, DateTime, Index, Text, bindparam, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from waymark_kernel.db import ORIGIN, Database, after_commit
+from waymark_kernel.db import ORIGIN, Database, Prepared, after_commit
 from waymark_kernel.events import CloudEvent, EventData, utcnow
 from waymark_kernel.messaging.broker import Broker, PublishFailed, backoff
 from waymark_kernel.wakeup import wait_until_woken
@@ -36,19 +36,23 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
 
 
-# A plain insert, built once: the row is never read back in the transaction that writes it.
-_INSERT_OUTBOX_ROW = insert(OutboxMessage)
+# A plain insert: the row is never read back in the transaction that writes it.
+_INSERT_OUTBOX_ROW = Prepared(
+    insert(OutboxMessage.__table__), columns=tuple(OutboxMessage.__table__.columns.keys())
+)
+_NOTIFY = Prepared(select(func.pg_notify(NOTIFY_CHANNEL, bindparam("origin"))))
 
 
 def _outbox_row(event: CloudEvent) -> dict:
     return {"id": uuid.UUID(event.id), "event_type": event.type,
-            "body": event.model_dump_json(), "created_at": event.time}
+            "body": event.model_dump_json(), "created_at": event.time, "published_at": None,
+            "attempts": 0}
 
 
 async def record_event(session: AsyncSession, source: str, event_type: str, data: EventData) -> CloudEvent:
     """Add an event to the outbox inside the caller's transaction."""
     event = CloudEvent.of(source, event_type, data)
-    await session.execute(_INSERT_OUTBOX_ROW, _outbox_row(event))
+    await _INSERT_OUTBOX_ROW.execute(session, **_outbox_row(event))
     await _wake_relays(session)
     return event
 
@@ -60,7 +64,7 @@ async def record_events(
     if not events:
         return
     rows = [_outbox_row(CloudEvent.of(source, event_type, data)) for event_type, data in events]
-    await session.execute(_INSERT_OUTBOX_ROW, rows)
+    await _INSERT_OUTBOX_ROW.execute_many(session, rows)
     await _wake_relays(session)
 
 
@@ -68,7 +72,7 @@ async def _wake_relays(session: AsyncSession) -> None:
     if session.bind.dialect.name == "postgresql" and not session.info.get("outbox_notified"):
         # Delivered by PostgreSQL only if the transaction commits: wakes relays elsewhere. The
         # payload names the committing Database, whose own relay the after-commit hook wakes.
-        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}, '{session.info.get(ORIGIN, '')}'"))
+        await _NOTIFY.execute(session, origin=session.info.get(ORIGIN, ""))
         session.info["outbox_notified"] = True
     wake = session.info.get("on_outbox_commit")
     if wake is not None:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Collection
 from sqlalchemy import BigInteger, and_, bindparam, func, insert, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.api import TimestampPosition
+from waymark_kernel.db import AnyOf, Prepared
 
 from waymark_referrals.disclosures.models import Disclosure
 
@@ -16,18 +17,19 @@ def _chain_lock(case_id: uuid.UUID) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-# Built once: building these statements costs more CPU than running them.
-_LOCK_CHAIN = select(func.pg_advisory_xact_lock(bindparam("lock", type_=BigInteger)))
+_LOCK_CHAIN = Prepared(select(func.pg_advisory_xact_lock(bindparam("lock", type_=BigInteger))))
 _BECOME_WRITER = text(f"UPDATE {Disclosure.__tablename__} SET sequence = sequence WHERE 0")
 _LAST = (
     select(Disclosure.case_id, func.max(Disclosure.sequence).label("sequence"))
-    .where(Disclosure.case_id.in_(bindparam("case_ids", expanding=True)))
+    .where(AnyOf(Disclosure.case_id, "case_ids"))
     .group_by(Disclosure.case_id).subquery()
 )
-_HEADS = select(Disclosure.case_id, Disclosure.sequence, Disclosure.entry_hash).join(_LAST, and_(
-    Disclosure.case_id == _LAST.c.case_id, Disclosure.sequence == _LAST.c.sequence
-))
-_APPEND = insert(Disclosure.__table__)
+_HEADS = Prepared(
+    select(Disclosure.case_id, Disclosure.sequence, Disclosure.entry_hash).join(_LAST, and_(
+        Disclosure.case_id == _LAST.c.case_id, Disclosure.sequence == _LAST.c.sequence
+    ))
+)
+_APPEND = Prepared(insert(Disclosure.__table__), columns=tuple(Disclosure.__table__.columns.keys()))
 
 
 async def chain_heads_locked(
@@ -40,17 +42,17 @@ async def chain_heads_locked(
     if session.bind.dialect.name == "postgresql":
         # In a fixed order: two readers of the same cases cannot deadlock.
         for case_id in sorted(case_ids):
-            await session.execute(_LOCK_CHAIN, {"lock": _chain_lock(case_id)})
+            await _LOCK_CHAIN.execute(session, lock=_chain_lock(case_id))
     else:
         await session.execute(_BECOME_WRITER)
-    heads = await session.execute(_HEADS, {"case_ids": list(case_ids)})
+    heads = await _HEADS.fetch(session, case_ids=list(case_ids))
     return {case_id: (sequence, entry_hash) for case_id, sequence, entry_hash in heads}
 
 
 async def append(session: AsyncSession, entries: list[Disclosure]) -> None:
     """Written at once, as rows: the ledger never changes them, so the session need not track
     them."""
-    await session.execute(_APPEND, [entry.model_dump() for entry in entries])
+    await _APPEND.execute_many(session, [entry.model_dump() for entry in entries])
 
 
 async def list_for_case(

@@ -9,6 +9,7 @@ from sqlalchemy import Select, and_, bindparam, delete, func, insert, not_, or_,
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from waymark_kernel.api import TimestampPosition
+from waymark_kernel.db import Prepared
 
 from waymark_referrals.cases.models import Case
 from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
@@ -92,21 +93,25 @@ async def find(
     return Located(*row) if row is not None else None
 
 
-_INSERT_REFERRAL = insert(Referral.__table__)
-_INSERT_SNAPSHOT = insert(SharedPerson.__table__)
-_INSERT_TRANSITION = insert(ReferralTransition.__table__)
+def _insert_row(table) -> Prepared:
+    return Prepared(insert(table), columns=tuple(table.columns.keys()))
+
+
+_INSERT_REFERRAL = _insert_row(Referral.__table__)
+_INSERT_SNAPSHOT = _insert_row(SharedPerson.__table__)
+_INSERT_TRANSITION = _insert_row(ReferralTransition.__table__)
 
 
 async def add_leg(session: AsyncSession, referral: Referral, snapshot: SharedPerson) -> None:
     """A new referral and its snapshot, written as rows at once: a unit of work tracking them
     costs more CPU than the statements. Later changes go through `find`'s tracked objects."""
-    await session.execute(_INSERT_REFERRAL, referral.model_dump())
-    await session.execute(_INSERT_SNAPSHOT, snapshot.model_dump())
+    await _INSERT_REFERRAL.execute(session, **referral.model_dump())
+    await _INSERT_SNAPSHOT.execute(session, **snapshot.model_dump())
 
 
 async def add_transition(session: AsyncSession, transition: ReferralTransition) -> None:
     """History is only ever appended: written as a row, untracked."""
-    await session.execute(_INSERT_TRANSITION, transition.model_dump())
+    await _INSERT_TRANSITION.execute(session, **transition.model_dump())
 
 
 def is_overdue(now: datetime):
