@@ -26,6 +26,16 @@ def upgrade() -> None:
     create_messaging_tables()
     op.create_table("kernel_test_notes", sa.Column("id", sa.Uuid(), primary_key=True))
 '''
+IN_RELAY_ORDER = '''
+from waymark_kernel.migrations import index_unpublished_outbox_in_order
+
+revision = "0002"
+down_revision = "0001"
+
+
+def upgrade() -> None:
+    index_unpublished_outbox_in_order()
+'''
 NOTES = sa.Table("kernel_test_notes", sa.MetaData(), sa.Column("id", sa.Uuid, primary_key=True))
 
 
@@ -33,6 +43,7 @@ def write_migrations(folder: Path) -> Path:
     (folder / "versions").mkdir(parents=True)
     (folder / "env.py").write_text("from waymark_kernel.migrations import run_env\n\nrun_env()\n")
     (folder / "versions" / "0001_first.py").write_text(FIRST_REVISION)
+    (folder / "versions" / "0002_in_relay_order.py").write_text(IN_RELAY_ORDER)
     return folder
 
 
@@ -74,3 +85,27 @@ async def test_upgrade_creates_the_messaging_tables_in_sqlite(tmp_path):
     await upgrade(url, write_migrations(tmp_path / "migrations"))
 
     await assert_messaging_works(Database(url))
+
+
+async def test_the_relay_reads_a_batch_of_unpublished_events_without_sorting_them_all(tmp_path):
+    url = f"{POSTGRES_URL}/{unique_name('kernel_test')}"
+    try:
+        await upgrade(url, write_migrations(tmp_path / "migrations"))
+        database = Database(url)
+        async with database.transaction() as session:
+            await session.execute(sa.text(
+                "INSERT INTO outbox (id, event_type, body, created_at, published_at, attempts) "
+                "SELECT gen_random_uuid(), 'webhook.test', '{}', now(), "
+                "CASE WHEN n % 2 = 0 THEN NULL ELSE now() END, 0 "
+                "FROM generate_series(1, 10000) AS n"
+            ))
+        async with database.transaction() as session:
+            await session.execute(sa.text("ANALYZE outbox"))
+            plan = "\n".join((await session.execute(sa.text(
+                "EXPLAIN SELECT id FROM outbox WHERE published_at IS NULL "
+                "ORDER BY created_at, id LIMIT 100 FOR UPDATE SKIP LOCKED"
+            ))).scalars())
+        await database.dispose()
+        assert "ix_outbox_unpublished" in plan and "Sort" not in plan, plan
+    finally:
+        await drop_database(url)

