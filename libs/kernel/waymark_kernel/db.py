@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import ARRAY, Boolean, bindparam, event, text
+from sqlalchemy import ARRAY, Boolean, Table, bindparam, event, insert, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, Executable
@@ -148,6 +148,11 @@ class Prepared:
         self.statement = statement
         self.columns = columns  # an INSERT's columns, given by every row
         self._compiled: _DriverStatement | None = None
+
+    @classmethod
+    def insert_into(cls, table: Table) -> "Prepared":
+        """An INSERT of rows that give every column of `table`."""
+        return cls(insert(table), columns=tuple(table.columns.keys()))
 
     async def fetch(self, session: AsyncSession, **values: Any) -> Sequence[Sequence[Any]]:
         driver = await self._driver(session)

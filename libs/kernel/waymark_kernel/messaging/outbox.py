@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 
 import asyncpg
-from sqlalchemy import Column, DateTime, Index, Text, bindparam, func, insert, select, text, update
+from sqlalchemy import Column, DateTime, Index, Text, bindparam, func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
@@ -41,9 +41,7 @@ class OutboxMessage(SQLModel, table=True):
 
 
 # A plain insert: the row is never read back in the transaction that writes it.
-_INSERT_OUTBOX_ROW = Prepared(
-    insert(OutboxMessage.__table__), columns=tuple(OutboxMessage.__table__.columns.keys())
-)
+_INSERT_OUTBOX_ROW = Prepared.insert_into(OutboxMessage.__table__)
 _NOTIFY = Prepared(select(func.pg_notify(NOTIFY_CHANNEL, bindparam("origin"))))
 
 

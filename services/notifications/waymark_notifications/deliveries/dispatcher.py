@@ -107,7 +107,7 @@ class Dispatcher:
         self._at_limit |= held
         if len(self._tasks) >= self.concurrency:
             self._short_of_slots = True
-        elif len(held) < len(set(subscription_ids)):
+        elif len(held) < len(subscription_ids):  # one delivery per subscription
             self.wake()
 
     async def _give_back(self, delivery_ids: list[uuid.UUID]) -> None:

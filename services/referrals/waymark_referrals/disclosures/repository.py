@@ -4,7 +4,7 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator, Collection
 
-from sqlalchemy import BigInteger, and_, bindparam, func, insert, select, text, tuple_
+from sqlalchemy import BigInteger, and_, bindparam, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.api import TimestampPosition
 from waymark_kernel.db import AnyOf, Prepared
@@ -29,7 +29,7 @@ _HEADS = Prepared(
         Disclosure.case_id == _LAST.c.case_id, Disclosure.sequence == _LAST.c.sequence
     ))
 )
-_APPEND = Prepared(insert(Disclosure.__table__), columns=tuple(Disclosure.__table__.columns.keys()))
+_APPEND = Prepared.insert_into(Disclosure.__table__)
 
 
 async def chain_heads_locked(

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Literal, NamedTuple
 
-from sqlalchemy import Select, and_, bindparam, delete, func, insert, not_, or_, select
+from sqlalchemy import Select, and_, bindparam, delete, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from waymark_kernel.api import TimestampPosition
@@ -93,13 +93,9 @@ async def find(
     return Located(*row) if row is not None else None
 
 
-def _insert_row(table) -> Prepared:
-    return Prepared(insert(table), columns=tuple(table.columns.keys()))
-
-
-_INSERT_REFERRAL = _insert_row(Referral.__table__)
-_INSERT_SNAPSHOT = _insert_row(SharedPerson.__table__)
-_INSERT_TRANSITION = _insert_row(ReferralTransition.__table__)
+_INSERT_REFERRAL = Prepared.insert_into(Referral.__table__)
+_INSERT_SNAPSHOT = Prepared.insert_into(SharedPerson.__table__)
+_INSERT_TRANSITION = Prepared.insert_into(ReferralTransition.__table__)
 
 
 async def add_leg(session: AsyncSession, referral: Referral, snapshot: SharedPerson) -> None:
