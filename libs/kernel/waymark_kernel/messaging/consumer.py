@@ -10,7 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from waymark_kernel.db import Database
+from waymark_kernel.db import Database, Prepared
 from waymark_kernel.events import CloudEvent, utcnow
 from waymark_kernel.messaging.broker import Broker
 
@@ -33,8 +33,11 @@ class Consumer:
         self.database = database
         self.handlers = handlers
         insert = sqlite_insert if database.is_sqlite else postgresql_insert
-        self._claim = (
-            insert(ProcessedEvent).on_conflict_do_nothing().returning(ProcessedEvent.event_id)
+        # Of the table, not the model: an ORM insert is compiled anew at every event.
+        table = ProcessedEvent.__table__
+        self._claim = Prepared(
+            insert(table).on_conflict_do_nothing().returning(table.c.event_id),
+            columns=tuple(table.columns.keys()),
         )
 
     async def handle(self, event: CloudEvent) -> None:
@@ -44,10 +47,10 @@ class Consumer:
         async with self.database.transaction() as session:
             # The processed id first: a redelivered copy finds it and stops, and a concurrent
             # copy waits on the row until this transaction ends, then finds it or takes it.
-            claimed = await session.execute(self._claim, {
-                "consumer": self.name, "event_id": uuid.UUID(event.id), "processed_at": utcnow(),
-            })
-            if claimed.first() is None:
+            claimed = await self._claim.fetch(
+                session, consumer=self.name, event_id=uuid.UUID(event.id), processed_at=utcnow(),
+            )
+            if not claimed:
                 return
             await handler(session, event)
 

@@ -8,8 +8,10 @@ import json
 import uuid
 import zipfile
 
+import asyncpg
 import pytest
 from waymark_kernel.auth import ORG_ADMIN, VIEWER
+from waymark_registry.dataset.service import ANALYZED_FROM
 
 SAFE_HOUSE = {
     "name": "Refuge of hope", "address": "Lane 4", "city": "Amman", "admin_area": "Amman",
@@ -122,6 +124,30 @@ async def test_changes_are_updated_with_their_events(registry, source):
         f"/v1/services/{legal['id']}", headers=registry.headers(None, VIEWER)
     )
     assert fetched.json()["name"] == "Legal clinic and representation"
+
+
+async def test_a_large_import_leaves_the_planner_knowing_the_directory(registry, database_url):
+    """Searches right after a bulk import are planned for the rows it wrote, not for empty
+    tables (this machine's PostgreSQL, like many, may take minutes to analyse on its own)."""
+    dataset = [{
+        "id": str(uuid.uuid4()), "name": f"Provider {number}", "country": "JO",
+        "services": [
+            {"id": str(uuid.uuid4()), "name": f"Clinic {number}-{each}", "status": "active",
+             "categories": ["health"]}
+            for each in range(ANALYZED_FROM // 10)
+        ],
+    } for number in range(10)]
+    await import_(registry, dataset)
+
+    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        planned = dict(await connection.fetch(
+            "SELECT relname, reltuples FROM pg_class WHERE relname = ANY($1)",
+            ["registry_services", "registry_service_search", "registry_service_documents"],
+        ))
+    finally:
+        await connection.close()
+    assert planned == dict.fromkeys(planned, float(ANALYZED_FROM)) and len(planned) == 3
 
 
 async def test_every_invalid_object_is_reported_and_nothing_changes(registry, source):
