@@ -165,7 +165,6 @@ async def test_a_text_search_with_filters_reads_the_index_of_the_search_rows(dir
         )
     assert found and all("cedar" in f"{hit['name']} {hit['description']}" for hit in found)
     assert [hit["name"] for hit in found] == sorted(hit["name"] for hit in found)
-    assert indexes_used(nodes) & {
-        "ix_registry_service_search_keys", "ix_registry_service_search_document"
-    }
+    assert "ix_registry_service_search_keys_document" in indexes_used(nodes)
     assert not read_whole(nodes)
+
