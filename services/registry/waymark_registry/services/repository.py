@@ -2,8 +2,9 @@
 
 Full text: one search document per service and language (the original and each translation).
 PostgreSQL parses it with the language's text search configuration (migration 0002) into a
-GIN-indexed tsvector; SQLite keeps it in an FTS5 table. Either way each word of a query matches
-as a prefix, and a service matches when one of its documents holds every word."""
+GIN-indexed tsvector, and a query's words in the configuration of every language the directory
+has documents in (0007); SQLite keeps it in an FTS5 table. Either way each word of a query
+matches as a prefix, and a service matches when one of its documents holds every word."""
 
 import functools
 import math
@@ -454,7 +455,8 @@ def _search_row_matches(words: int, query: Any) -> ColumnElement[bool]:
     hold them all (the search row merges the documents of every language)."""
     if not words:
         return literal_column("1") == 0  # nothing to look for finds nothing
-    wanted = func.registry_any_language_query(query)
+    # Stemmed in the directory's languages (migration 0007), once per statement.
+    wanted = select(func.registry_directory_language_query(query)).scalar_subquery()
     matched = search_rows.c.document.op("@@")(wanted)
     if words == 1:
         return matched
