@@ -155,18 +155,23 @@ class Prepared:
         return cls(insert(table), columns=tuple(table.columns.keys()))
 
     async def fetch(self, session: AsyncSession, **values: Any) -> Sequence[Sequence[Any]]:
-        driver = await self._driver(session)
-        if driver is None:
+        if session.bind.dialect.name != "postgresql":
             return (await session.execute(self.statement, values)).tuples().all()
         text_, arguments = self._for_driver(session.bind.dialect, values)
+        driver = await self._driver(session)
+        if driver is None:
+            return (await self._begin_with(session, text_, arguments)).all()
         return await driver.fetch(text_, *arguments)
 
     async def execute(self, session: AsyncSession, **values: Any) -> None:
+        if session.bind.dialect.name != "postgresql":
+            await session.execute(self.statement, values)
+            return
+        text_, arguments = self._for_driver(session.bind.dialect, values)
         driver = await self._driver(session)
         if driver is None:
-            await session.execute(self.statement, values)
+            await self._begin_with(session, text_, arguments)
         else:
-            text_, arguments = self._for_driver(session.bind.dialect, values)
             await driver.execute(text_, *arguments)
 
     async def execute_many(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -180,9 +185,15 @@ class Prepared:
         compiled = self._for_dialect(dialect)
         await driver.executemany(compiled.text, [compiled.arguments(row) for row in rows])
 
+    @staticmethod
+    async def _begin_with(session: AsyncSession, text_: str, arguments: list[Any]):
+        """The transaction's first statement: SQLAlchemy sends it with the BEGIN, as text
+        (compiling it again cost as much as the rest, and an upsert is never cached)."""
+        return await (await session.connection()).exec_driver_sql(text_, tuple(arguments))
+
     async def _driver(self, session: AsyncSession):
         """asyncpg's connection, once the transaction has begun on it (SQLAlchemy sends the
-        BEGIN with its first statement); None where SQLAlchemy runs the statement."""
+        BEGIN with its first statement); None before, and elsewhere than on PostgreSQL."""
         if session.bind.dialect.name != "postgresql":
             return None
         raw = await (await session.connection()).get_raw_connection()
