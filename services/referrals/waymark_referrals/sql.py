@@ -4,7 +4,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy import DateTime
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator
 
 
@@ -27,6 +26,8 @@ class UtcDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC)
 
 
-def upsert_insert(session: AsyncSession):
-    """The dialect's `insert`, which has `on_conflict_do_update` / `on_conflict_do_nothing`."""
-    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+def upsert_insert(dialect: str):
+    """The `insert` of the dialect named, which has `on_conflict_do_update` and
+    `on_conflict_do_nothing`. SQLAlchemy compiles such an upsert at every run, never from its
+    cache: build it once per dialect, as a `Prepared`."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -1,3 +1,4 @@
+import functools
 import uuid
 from datetime import datetime
 
@@ -5,6 +6,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from waymark_kernel.db import Prepared
 
 from waymark_notifications.inbox.models import InboxNotification, OrganizationContact
 
@@ -88,12 +90,20 @@ async def next_email_due_at(session: AsyncSession) -> datetime | None:
     )).scalar_one_or_none()
 
 
+@functools.cache
+def _save_contact(dialect: str) -> Prepared:
+    """Built once per dialect: SQLAlchemy compiles an upsert at every run."""
+    contacts = OrganizationContact.__table__
+    insert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(contacts)
+    return Prepared(insert.on_conflict_do_update(
+        index_elements=["id"],
+        set_={"email": insert.excluded.email, "updated_at": insert.excluded.updated_at},
+    ), columns=tuple(contacts.columns.keys()))
+
+
 async def save_contact(
     session: AsyncSession, organization_id: uuid.UUID, email: str | None, now: datetime
 ) -> None:
-    insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(OrganizationContact)
-        .values(id=organization_id, email=email, updated_at=now)
-        .on_conflict_do_update(index_elements=["id"], set_={"email": email, "updated_at": now})
+    await _save_contact(session.bind.dialect.name).execute(
+        session, id=organization_id, email=email, updated_at=now
     )

@@ -1,26 +1,33 @@
 """Every query of cases."""
 
+import functools
 import uuid
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.api import TimestampPosition
+from waymark_kernel.db import Prepared
 
 from waymark_referrals.cases.models import Case, CaseSequence
 from waymark_referrals.sql import upsert_insert
 
 
+@functools.cache
+def _next_number(dialect: str) -> Prepared:
+    sequences = CaseSequence.__table__
+    return Prepared(upsert_insert(dialect)(sequences).on_conflict_do_update(
+        index_elements=["organization_id", "country", "year"],
+        set_={"last_value": sequences.c.last_value + 1},
+    ).returning(sequences.c.last_value), columns=tuple(sequences.columns.keys()))
+
+
 async def next_case_number(
     session: AsyncSession, organization_id: uuid.UUID, country: str, year: int
 ) -> int:
-    insert = upsert_insert(session)(CaseSequence).values(
-        organization_id=organization_id, country=country, year=year, last_value=1
+    (number,), = await _next_number(session.bind.dialect.name).fetch(
+        session, organization_id=organization_id, country=country, year=year, last_value=1
     )
-    upsert = insert.on_conflict_do_update(
-        index_elements=["organization_id", "country", "year"],
-        set_={"last_value": CaseSequence.__table__.c.last_value + 1},
-    ).returning(CaseSequence.__table__.c.last_value)
-    return (await session.execute(upsert)).scalar_one()
+    return number
 
 
 async def find(

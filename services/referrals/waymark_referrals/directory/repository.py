@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.db import Prepared
 from waymark_kernel.events import OrganizationChanged, ServiceChanged, ServiceDeleted
 
 from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
+from waymark_referrals.sql import upsert_insert
 
 organizations, services = DirectoryOrganization.__table__, DirectoryService.__table__
 
@@ -44,7 +44,7 @@ def _upsert(
 @functools.cache
 def _writes(dialect: str) -> _Writes:
     """Built once per dialect: an upsert built at every event cost more CPU than running it."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     return _Writes(
         _upsert(insert, organizations, ("name", "type", "country", "verified", "changed_at"),
                 lambda table, excluded: table.c.changed_at <= excluded.changed_at),

@@ -1,5 +1,6 @@
 """Every query of referrals, their shared snapshots, history and idempotency keys."""
 
+import functools
 import hashlib
 import uuid
 from datetime import datetime
@@ -173,21 +174,34 @@ async def history(
     return list((await session.execute(query)).scalars())
 
 
+_FORGET_EXPIRED_KEY = Prepared(delete(IdempotencyKey.__table__).where(
+    IdempotencyKey.__table__.c.organization_id == bindparam("organization_id"),
+    IdempotencyKey.__table__.c.key == bindparam("key"),
+    IdempotencyKey.__table__.c.created_at < bindparam("expired_before"),
+))
+
+
+@functools.cache
+def _key_claim(dialect: str) -> Prepared:
+    keys = IdempotencyKey.__table__
+    return Prepared(
+        upsert_insert(dialect)(keys).on_conflict_do_nothing(
+            index_elements=["organization_id", "key"]
+        ).returning(keys.c.key),
+        columns=tuple(keys.columns.keys()),
+    )
+
+
 async def claim_idempotency_key(
     session: AsyncSession, key: IdempotencyKey, *, expired_before: datetime
 ) -> bool:
     """True if this request now owns the key; False if another request used it first.
 
     A concurrent request with the same key waits here until the first one commits."""
-    await session.execute(delete(IdempotencyKey).where(
-        IdempotencyKey.organization_id == key.organization_id, IdempotencyKey.key == key.key,
-        IdempotencyKey.created_at < expired_before,
-    ))
-    insert = upsert_insert(session)(IdempotencyKey).values(
-        organization_id=key.organization_id, key=key.key, request_hash=key.request_hash,
-        referral_id=key.referral_id, created_at=key.created_at,
-    ).on_conflict_do_nothing(index_elements=["organization_id", "key"])
-    return (await session.execute(insert)).rowcount == 1
+    await _FORGET_EXPIRED_KEY.execute(
+        session, organization_id=key.organization_id, key=key.key, expired_before=expired_before
+    )
+    return bool(await _key_claim(session.bind.dialect.name).fetch(session, **key.model_dump()))
 
 
 async def find_idempotency_key(
