@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import ARRAY, Boolean, Table, bindparam, event, insert, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, Executable
@@ -30,6 +31,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def upsert_insert(dialect: str):
+    """The `insert` of the dialect named, which has `on_conflict_do_update` and
+    `on_conflict_do_nothing`. SQLAlchemy compiles such an upsert at every run, never from its
+    cache: build it once per dialect, as a `Prepared`."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def create_engine(url: str) -> AsyncEngine:

@@ -1,9 +1,8 @@
-"""Column types and statements that behave the same on PostgreSQL and SQLite."""
+"""Column types that behave the same on PostgreSQL and SQLite."""
 
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator
 
 
@@ -25,9 +24,3 @@ class UtcDateTime(TypeDecorator):
             return value
         return value.replace(tzinfo=UTC)
 
-
-def upsert_insert(dialect: str):
-    """The `insert` of the dialect named, which has `on_conflict_do_update` and
-    `on_conflict_do_nothing`. SQLAlchemy compiles such an upsert at every run, never from its
-    cache: build it once per dialect, as a `Prepared`."""
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert

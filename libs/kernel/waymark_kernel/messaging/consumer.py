@@ -5,12 +5,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy import Column, DateTime
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from waymark_kernel.db import Database, Prepared
+from waymark_kernel.db import Database, Prepared, upsert_insert
 from waymark_kernel.events import CloudEvent, utcnow
 from waymark_kernel.messaging.broker import Broker
 
@@ -32,8 +30,8 @@ class Consumer:
         self.name = name
         self.database = database
         self.handlers = handlers
-        insert = sqlite_insert if database.is_sqlite else postgresql_insert
-        # Of the table, not the model: an ORM insert is compiled anew at every event.
+        insert = upsert_insert("sqlite" if database.is_sqlite else "postgresql")
+        # Of the table, not the model: the ORM compiled this upsert again at every event.
         table = ProcessedEvent.__table__
         self._claim = Prepared(
             insert(table).on_conflict_do_nothing().returning(table.c.event_id),

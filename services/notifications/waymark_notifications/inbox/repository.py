@@ -3,10 +3,8 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.db import Prepared
+from waymark_kernel.db import Prepared, upsert_insert
 
 from waymark_notifications.inbox.models import InboxNotification, OrganizationContact
 
@@ -92,9 +90,8 @@ async def next_email_due_at(session: AsyncSession) -> datetime | None:
 
 @functools.cache
 def _save_contact(dialect: str) -> Prepared:
-    """Built once per dialect: SQLAlchemy compiles an upsert at every run."""
     contacts = OrganizationContact.__table__
-    insert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(contacts)
+    insert = upsert_insert(dialect)(contacts)
     return Prepared(insert.on_conflict_do_update(
         index_elements=["id"],
         set_={"email": insert.excluded.email, "updated_at": insert.excluded.updated_at},

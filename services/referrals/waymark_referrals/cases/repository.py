@@ -6,10 +6,9 @@ import uuid
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.api import TimestampPosition
-from waymark_kernel.db import Prepared
+from waymark_kernel.db import Prepared, upsert_insert
 
 from waymark_referrals.cases.models import Case, CaseSequence
-from waymark_referrals.sql import upsert_insert
 
 
 @functools.cache

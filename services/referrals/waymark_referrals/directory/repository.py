@@ -12,11 +12,10 @@ from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, Table
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.db import Prepared
+from waymark_kernel.db import Prepared, upsert_insert
 from waymark_kernel.events import OrganizationChanged, ServiceChanged, ServiceDeleted
 
 from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
-from waymark_referrals.sql import upsert_insert
 
 organizations, services = DirectoryOrganization.__table__, DirectoryService.__table__
 

@@ -10,7 +10,7 @@ from sqlalchemy import Select, and_, bindparam, delete, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from waymark_kernel.api import TimestampPosition
-from waymark_kernel.db import Prepared
+from waymark_kernel.db import Prepared, upsert_insert
 
 from waymark_referrals.cases.models import Case
 from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
@@ -22,7 +22,6 @@ from waymark_referrals.referrals.models import (
     TransitionKey,
 )
 from waymark_referrals.referrals.states import AWAITING_ANSWER, FINAL, OPEN, Status
-from waymark_referrals.sql import upsert_insert
 
 
 class Located(NamedTuple):

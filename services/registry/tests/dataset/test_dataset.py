@@ -128,7 +128,7 @@ async def test_changes_are_updated_with_their_events(registry, source):
 
 async def test_a_large_import_leaves_the_planner_knowing_the_directory(registry, database_url):
     """Searches right after a bulk import are planned for the rows it wrote, not for empty
-    tables (this machine's PostgreSQL, like many, may take minutes to analyse on its own)."""
+    tables (autovacuum, where it is on, may take minutes to analyse them)."""
     dataset = [{
         "id": str(uuid.uuid4()), "name": f"Provider {number}", "country": "JO",
         "services": [
