@@ -435,6 +435,7 @@ async def transition(
     now = utcnow()
     await _move(session, referral, body.to, identity, now,
                 reason=body.reason, note=body.note, outcome=body.outcome)
+    await repository.save_moved(session, referral)
     moved = await show(session, cipher, identity, located)
     if keyed:
         session.add(TransitionKey(
