@@ -33,13 +33,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def upsert_insert(dialect: str):
-    """The `insert` of the dialect named, which has `on_conflict_do_update` and
-    `on_conflict_do_nothing`. SQLAlchemy compiles such an upsert at every run, never from its
-    cache: build it once per dialect, as a `Prepared`."""
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-
 def create_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
         database = make_url(url).database
@@ -227,6 +220,26 @@ class Prepared:
                      .bind_processor(dialect)) is not None},
             )
         return self._compiled
+
+
+class Upsert:
+    """An INSERT of every column of `table` with an ON CONFLICT clause, which `conflict` adds to
+    the dialect's own insert: a `Prepared` built once per dialect (SQLAlchemy compiles an
+    upsert at every run, never from its cache)."""
+
+    def __init__(self, table: Table, conflict: Callable[[Any], Executable]) -> None:
+        self.table = table
+        self.conflict = conflict
+        self._prepared: dict[str, Prepared] = {}
+
+    def of(self, session: AsyncSession) -> Prepared:
+        dialect = session.bind.dialect.name
+        if dialect not in self._prepared:
+            insert_of = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            self._prepared[dialect] = Prepared(
+                self.conflict(insert_of(self.table)), columns=tuple(self.table.columns.keys())
+            )
+        return self._prepared[dialect]
 
 
 @dataclass(frozen=True)

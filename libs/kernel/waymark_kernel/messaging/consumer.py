@@ -8,7 +8,7 @@ from sqlalchemy import Column, DateTime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from waymark_kernel.db import Database, Prepared, upsert_insert
+from waymark_kernel.db import Database, Upsert
 from waymark_kernel.events import CloudEvent, utcnow
 from waymark_kernel.messaging.broker import Broker
 
@@ -30,12 +30,10 @@ class Consumer:
         self.name = name
         self.database = database
         self.handlers = handlers
-        insert = upsert_insert("sqlite" if database.is_sqlite else "postgresql")
         # Of the table, not the model: the ORM compiled this upsert again at every event.
         table = ProcessedEvent.__table__
-        self._claim = Prepared(
-            insert(table).on_conflict_do_nothing().returning(table.c.event_id),
-            columns=tuple(table.columns.keys()),
+        self._claim = Upsert(
+            table, lambda insert: insert.on_conflict_do_nothing().returning(table.c.event_id)
         )
 
     async def handle(self, event: CloudEvent) -> None:
@@ -45,7 +43,7 @@ class Consumer:
         async with self.database.transaction() as session:
             # The processed id first: a redelivered copy finds it and stops, and a concurrent
             # copy waits on the row until this transaction ends, then finds it or takes it.
-            claimed = await self._claim.fetch(
+            claimed = await self._claim.of(session).fetch(
                 session, consumer=self.name, event_id=uuid.UUID(event.id), processed_at=utcnow(),
             )
             if not claimed:

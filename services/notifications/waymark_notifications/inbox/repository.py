@@ -1,10 +1,9 @@
-import functools
 import uuid
 from datetime import datetime
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.db import Prepared, upsert_insert
+from waymark_kernel.db import Upsert
 
 from waymark_notifications.inbox.models import InboxNotification, OrganizationContact
 
@@ -88,19 +87,15 @@ async def next_email_due_at(session: AsyncSession) -> datetime | None:
     )).scalar_one_or_none()
 
 
-@functools.cache
-def _save_contact(dialect: str) -> Prepared:
-    contacts = OrganizationContact.__table__
-    insert = upsert_insert(dialect)(contacts)
-    return Prepared(insert.on_conflict_do_update(
-        index_elements=["id"],
-        set_={"email": insert.excluded.email, "updated_at": insert.excluded.updated_at},
-    ), columns=tuple(contacts.columns.keys()))
+_SAVE_CONTACT = Upsert(OrganizationContact.__table__, lambda insert: insert.on_conflict_do_update(
+    index_elements=["id"],
+    set_={"email": insert.excluded.email, "updated_at": insert.excluded.updated_at},
+))
 
 
 async def save_contact(
     session: AsyncSession, organization_id: uuid.UUID, email: str | None, now: datetime
 ) -> None:
-    await _save_contact(session.bind.dialect.name).execute(
+    await _SAVE_CONTACT.of(session).execute(
         session, id=organization_id, email=email, updated_at=now
     )

@@ -1,29 +1,25 @@
 """Every query of cases."""
 
-import functools
 import uuid
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.api import TimestampPosition
-from waymark_kernel.db import Prepared, upsert_insert
+from waymark_kernel.db import Upsert
 
 from waymark_referrals.cases.models import Case, CaseSequence
 
 
-@functools.cache
-def _next_number(dialect: str) -> Prepared:
-    sequences = CaseSequence.__table__
-    return Prepared(upsert_insert(dialect)(sequences).on_conflict_do_update(
-        index_elements=["organization_id", "country", "year"],
-        set_={"last_value": sequences.c.last_value + 1},
-    ).returning(sequences.c.last_value), columns=tuple(sequences.columns.keys()))
+_NEXT_NUMBER = Upsert(CaseSequence.__table__, lambda insert: insert.on_conflict_do_update(
+    index_elements=["organization_id", "country", "year"],
+    set_={"last_value": insert.table.c.last_value + 1},
+).returning(insert.table.c.last_value))
 
 
 async def next_case_number(
     session: AsyncSession, organization_id: uuid.UUID, country: str, year: int
 ) -> int:
-    (number,), = await _next_number(session.bind.dialect.name).fetch(
+    (number,), = await _NEXT_NUMBER.of(session).fetch(
         session, organization_id=organization_id, country=country, year=year, last_value=1
     )
     return number

@@ -1,6 +1,5 @@
 """Every query of referrals, their shared snapshots, history and idempotency keys."""
 
-import functools
 import hashlib
 import uuid
 from datetime import datetime
@@ -10,7 +9,7 @@ from sqlalchemy import Select, and_, bindparam, delete, func, not_, or_, select,
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from waymark_kernel.api import TimestampPosition
-from waymark_kernel.db import Prepared, upsert_insert
+from waymark_kernel.db import Prepared, Upsert
 
 from waymark_referrals.cases.models import Case
 from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
@@ -121,7 +120,7 @@ _INSERT_TRANSITION = Prepared.insert_into(ReferralTransition.__table__)
 
 async def add_leg(session: AsyncSession, referral: Referral, snapshot: SharedPerson) -> None:
     """A new referral and its snapshot, written as rows at once: a unit of work tracking them
-    costs more CPU than the statements. Later changes go through `find`'s tracked objects."""
+    costs more CPU than the statements. A transition changes it through `save_moved`."""
     await _INSERT_REFERRAL.execute(session, **referral.model_dump())
     await _INSERT_SNAPSHOT.execute(session, **snapshot.model_dump())
 
@@ -201,15 +200,9 @@ _FORGET_EXPIRED_KEY = Prepared(delete(IdempotencyKey.__table__).where(
 ))
 
 
-@functools.cache
-def _key_claim(dialect: str) -> Prepared:
-    keys = IdempotencyKey.__table__
-    return Prepared(
-        upsert_insert(dialect)(keys).on_conflict_do_nothing(
-            index_elements=["organization_id", "key"]
-        ).returning(keys.c.key),
-        columns=tuple(keys.columns.keys()),
-    )
+_CLAIM_KEY = Upsert(IdempotencyKey.__table__, lambda insert: insert.on_conflict_do_nothing(
+    index_elements=["organization_id", "key"]
+).returning(insert.table.c.key))
 
 
 async def claim_idempotency_key(
@@ -221,7 +214,7 @@ async def claim_idempotency_key(
     await _FORGET_EXPIRED_KEY.execute(
         session, organization_id=key.organization_id, key=key.key, expired_before=expired_before
     )
-    return bool(await _key_claim(session.bind.dialect.name).fetch(session, **key.model_dump()))
+    return bool(await _CLAIM_KEY.of(session).fetch(session, **key.model_dump()))
 
 
 async def find_idempotency_key(
