@@ -302,11 +302,15 @@ async def test_package_round_trip_into_an_empty_directory(sqlite_registry, regis
     assert (shelter["countries"], shelter["categories"], shelter["organization_id"]) == (
         ["JO"], ["shelter.safe_house", "protection.gbv"], filled["society"]["id"],
     )
-    found = await registry.client.get(
-        "/v1/services", params={"q": "shelter", "country": "JO", "category": "shelter"},
-        headers=registry.headers(None, VIEWER),
-    )
-    assert [service["name"] for service in found.json()["items"]] == ["Women's shelter"]
+    for params in (
+        {"q": "shelter", "country": "JO", "category": "shelter"},
+        {"lat": CLINIC["latitude"], "lon": CLINIC["longitude"], "radius_km": 5,
+         "category": "shelter"},
+    ):
+        found = await registry.client.get(
+            "/v1/services", params=params, headers=registry.headers(None, VIEWER)
+        )
+        assert [service["name"] for service in found.json()["items"]] == ["Women's shelter"]
 
 
 async def test_package_tables_and_descriptor_follow_hsds(registry, source):

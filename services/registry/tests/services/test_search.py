@@ -1,7 +1,7 @@
 import uuid
 
 import pytest
-from waymark_kernel.auth import VIEWER
+from waymark_kernel.auth import ORG_ADMIN, VIEWER
 
 KATHMANDU = (27.7172, 85.324)
 
@@ -144,6 +144,37 @@ async def test_radius_search_orders_by_great_circle_distance(registry, directory
     assert await found(
         registry, directory, lat=lat, lon=lon, radius_km=2300, category="health"
     ) == ["clinic", "bangkok"]
+
+
+async def test_what_and_where_follow_a_service_that_changes(any_registry):
+    """A country with a category, and a radius with a category, find a service by what it is
+    and where it is now, not by what it was."""
+    registry = any_registry
+    nepal = await registry.organization(country="NP")
+    moving = await registry.service(nepal, categories=["health.primary_care"], locations=[POKHARA])
+    in_kathmandu = dict(zip(("lat", "lon"), KATHMANDU, strict=True), radius_km=150)
+    in_bangkok = {"lat": BANGKOK["latitude"], "lon": BANGKOK["longitude"], "radius_km": 10}
+
+    async def ids(**params) -> list[str]:
+        return [item["id"] for item in (await search(registry, **params))["items"]]
+
+    assert await ids(country="NP", category="health") == [moving["id"]]
+    assert await ids(**in_kathmandu, category="health") == [moving["id"]]
+
+    response = await registry.client.patch(
+        f"/v1/services/{moving['id']}", headers=registry.headers(nepal["id"], ORG_ADMIN),
+        json={"categories": ["shelter.safe_house"], "locations": [BANGKOK]},
+    )
+    assert response.status_code == 200, response.text
+
+    assert await ids(country="NP", category="health") == []
+    assert await ids(**in_kathmandu, category="health") == []
+    assert await ids(**in_kathmandu, category="shelter") == []
+    assert await ids(country="TH", category="health") == []
+    assert await ids(country="TH", category="shelter") == [moving["id"]]
+    assert await ids(country="TH", category="shelter.safe_house") == [moving["id"]]
+    assert await ids(**in_bangkok, category="shelter") == [moving["id"]]
+    assert await ids(**in_bangkok, category="health") == []
 
 
 async def test_items_of_a_plain_search_carry_no_distance(registry, directory):

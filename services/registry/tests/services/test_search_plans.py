@@ -137,6 +137,10 @@ def indexes_used(nodes: list[dict[str, Any]]) -> set[str]:
     return {node["Index Name"] for node in nodes if "Index Name" in node}
 
 
+def tables_read(nodes: list[dict[str, Any]]) -> set[str]:
+    return {node["Relation Name"] for node in nodes if "Relation Name" in node}
+
+
 async def test_the_search_rows_follow_the_facets_and_documents(directory):
     async with directory.transaction() as session:
         rows = await session.execute(text(
@@ -156,6 +160,8 @@ async def test_a_radius_search_reads_the_points_around_the_centre_only(directory
     assert [hit["sort_key"] for hit in found] == sorted(hit["sort_key"] for hit in found)
     assert "ix_registry_service_locations_public_point" in indexes_used(nodes)
     assert not read_whole(nodes)
+    # The places carry their service's search keys: the category is tested on them.
+    assert "registry_service_search" not in tables_read(nodes)
 
 
 async def test_a_text_search_with_filters_reads_the_index_of_the_search_rows(directory):
@@ -167,4 +173,9 @@ async def test_a_text_search_with_filters_reads_the_index_of_the_search_rows(dir
     assert [hit["name"] for hit in found] == sorted(hit["name"] for hit in found)
     assert "ix_registry_service_search_keys_document" in indexes_used(nodes)
     assert not read_whole(nodes)
+    # What and where are one key: the country's and the category's are not intersected.
+    conditions = " ".join(node.get("Index Cond", "") for node in nodes)
+    assert "country_category_keys &&" in conditions and "keys &&" not in conditions.replace(
+        "country_category_keys &&", ""
+    )
 

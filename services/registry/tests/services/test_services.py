@@ -310,10 +310,11 @@ async def test_organisation_moving_country_moves_its_services_without_locations(
     assert [event for event, _ in events[-2:]] == ["organization.updated", "service.updated"]
     assert events[-1][1]["service_id"] == placeless["id"]
     assert events[-1][1]["countries"] == ["TH"]
-    found = await registry.client.get(
-        "/v1/services", params={"country": "TH"}, headers=registry.headers(None, VIEWER)
-    )
-    assert [item["id"] for item in found.json()["items"]] == [placeless["id"]]
+    for params in ({"country": "TH"}, {"country": "TH", "category": "health"}):
+        found = await registry.client.get(
+            "/v1/services", params=params, headers=registry.headers(None, VIEWER)
+        )
+        assert [item["id"] for item in found.json()["items"]] == [placeless["id"]]
 
 
 async def test_a_search_hit_shows_the_service_as_its_own_page_does(any_registry):

@@ -24,6 +24,8 @@ async def test_taxonomy_is_two_levels_with_clusters_and_five_languages(registry)
     assert {code for code, term in terms.items() if term["parent_code"] is None} == TOP_LEVEL
     for term in terms.values():
         assert term["parent_code"] is None or terms[term["parent_code"]]["parent_code"] is None
+        # The search keys of PostgreSQL take a code's parent to be its dotted prefix.
+        assert term["parent_code"] == (term["code"].rpartition(".")[0] or None)
         assert term["iasc_cluster"] in IASC_CLUSTERS
         assert set(term["names"]) == {"en", "fr", "es", "ar", "ru"}
         assert all(term["names"].values()) and term["name"] == term["names"]["en"]

@@ -516,10 +516,11 @@ async def _create_services(
             row.id, owner.id, body, countries
         )))
     await repository.insert_rows(session, Service.__table__, created)
-    await repository.insert_rows(session, ServiceLocation.__table__, locations)
     await repository.insert_rows(session, ServiceTranslation.__table__, translations)
     await repository.insert_rows(session, ServiceFacet.__table__, facets)
     await repository.insert_rows(session, services.documents, documents)
+    # Last: on PostgreSQL a place copies its service's search keys, made by the rows above.
+    await repository.insert_rows(session, ServiceLocation.__table__, locations)
 
 
 async def _update_services(

@@ -38,6 +38,7 @@ FACETS = {
     "migration_stage": "migration_stages",
 }
 ALL_MIGRANTS = "all_migrants"
+COUNTRY_CATEGORY = "country_category"
 KM_PER_DEGREE_OF_LATITUDE = math.pi * EARTH_RADIUS_KM / 180
 # A confidential location's public point is rounded to 0.1°: its owner's exact point lies within.
 ROUNDING_MARGIN_DEGREES = 0.05
@@ -55,7 +56,15 @@ documents = Table(
 search_rows = Table(
     "registry_service_search", _tables,
     Column("service_id", Uuid()), Column("name", String(200)), Column("keys", ARRAY(TextType())),
-    Column("document", TSVECTOR()),
+    Column("country_category_keys", ARRAY(TextType())), Column("document", TSVECTOR()),
+)
+# PostgreSQL: the places with a copy of their service's search keys (migration 0008), so that a
+# radius search filters them without reading the search rows.
+search_places = Table(
+    "registry_service_locations", _tables,
+    *(Column(name, Float()) for name in ("latitude", "longitude", "public_latitude",
+                                         "public_longitude")),
+    Column("service_id", Uuid()), Column("search_keys", ARRAY(TextType())),
 )
 # The search reads tables, not models: its rows are values, never loaded as objects.
 service_table, organization_table = Service.__table__, Organization.__table__
@@ -253,6 +262,8 @@ async def search(
     are found first (on PostgreSQL from the search rows alone), then completed."""
     dialect = session.bind.dialect.name
     facets = _wanted_facets(filters, categories)
+    if dialect == "postgresql":
+        facets = _wanted_keys(filters, facets)
     words = query_words(filters.q) if filters.q else None
     boxes = _bounding_boxes(filters) if filters.near else []
     conditions = {
@@ -268,8 +279,7 @@ async def search(
     )
     values: dict[str, Any] = {"page_limit": limit, **conditions}
     for facet, wanted in facets.items():
-        keys = [f"{facet}:{value}" for value in wanted] if dialect == "postgresql" else wanted
-        values[f"facet_{facet}"] = keys
+        values[f"facet_{facet}"] = wanted
     if words:
         values["words"] = _words_query(dialect, words)
     if filters.near:
@@ -385,12 +395,13 @@ def _filtered(shape: _Shape, query, service_id: Any):
     """`query` (whose rows are of `service_id`) narrowed to the services matching the filters:
     on PostgreSQL by the service's search row, elsewhere by its facet and document rows."""
     if shape.dialect == "postgresql":
-        if (shape.facets or shape.words is not None) and service_id is not search_rows.c.service_id:
+        on_places = service_id is search_places.c.service_id
+        if shape.words is not None and on_places:
             query = query.join(search_rows, search_rows.c.service_id == service_id)
+        keys = search_places.c.search_keys if on_places else search_rows.c["keys"]
         query = query.where(*(
-            search_rows.c["keys"].overlap(
-                bindparam(f"facet_{facet}", type_=ARRAY(TextType()))
-            )
+            (search_rows.c.country_category_keys if facet == COUNTRY_CATEGORY else keys)
+            .overlap(bindparam(f"facet_{facet}", type_=ARRAY(TextType())))
             for facet in shape.facets
         ))
         if shape.words is not None:
@@ -488,13 +499,26 @@ def _wanted_facets(filters: ServiceSearch, categories: set[str]) -> dict[str, li
     return {facet: values for facet, values in wanted.items() if values}
 
 
+def _wanted_keys(filters: ServiceSearch, facets: dict[str, list[str]]) -> dict[str, list[str]]:
+    """PostgreSQL: facet → the `facet:value` keys of which a search row (in a radius search, a
+    place) must hold one. What and where together are one key of the search row's
+    `country_category_keys` (migration 0008), which holds each code above the service's own:
+    the codes asked for, not their sub-categories."""
+    keys = {facet: [f"{facet}:{value}" for value in values] for facet, values in facets.items()}
+    if not filters.near and "country" in keys and "category" in keys:
+        del keys["country"], keys["category"]
+        keys[COUNTRY_CATEGORY] = [f"{filters.country}/{code}" for code in filters.category]
+    return keys
+
+
 def _nearest_locations(shape: _Shape):
     """(service_id, sort_key): per matching service, the distance from the search centre to
     its nearest located place.
 
     Outside the owning organisation a confidential place counts at its rounded (0.1°, about
     11 km) public coordinates, so neither the distance nor the ordering pins it down."""
-    places = location_table.c
+    table = search_places if shape.dialect == "postgresql" else location_table
+    places = table.c
     distance = _great_circle_km(places.public_latitude, places.public_longitude)
     if shape.viewer:
         own = places.service_id.in_(
@@ -507,7 +531,7 @@ def _nearest_locations(shape: _Shape):
     located = (
         select(places.service_id, func.min(distance).label("sort_key"))
         .where(places.latitude.is_not(None),
-               or_(*(_in_box(shape.dialect, number) for number in range(shape.boxes))))
+               or_(*(_in_box(table, shape.dialect, number) for number in range(shape.boxes))))
         .group_by(places.service_id)
     )
     return _filtered(shape, located, places.service_id).subquery("nearest")
@@ -517,11 +541,11 @@ def _box_names(number: int) -> tuple[str, str, str, str]:
     return tuple(f"box{number}_{side}" for side in ("south", "north", "west", "east"))
 
 
-def _in_box(dialect: str, number: int) -> ColumnElement[bool]:
+def _in_box(places: Table, dialect: str, number: int) -> ColumnElement[bool]:
     """The public point lies in the box (south, north, west, east): on PostgreSQL by the GiST
     index of the points, elsewhere by the index on latitude then longitude."""
     south, north, west, east = (bindparam(name, type_=Float) for name in _box_names(number))
-    latitude, longitude = location_table.c.public_latitude, location_table.c.public_longitude
+    latitude, longitude = places.c.public_latitude, places.c.public_longitude
     if dialect == "postgresql":
         corners = func.box(func.point(west, south), func.point(east, north))
         return func.point(longitude, latitude).op("<@")(corners)
