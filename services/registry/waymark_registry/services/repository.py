@@ -259,7 +259,8 @@ async def search(
     search, ordered by it then id, otherwise the name, ordered by it then id.
 
     `categories` are the wanted codes with their sub-categories already added. The page's ids
-    are found first (on PostgreSQL from the search rows alone), then completed."""
+    are found first (on PostgreSQL from the search rows, or the places, alone), then
+    completed."""
     dialect = session.bind.dialect.name
     facets = _wanted_facets(filters, categories)
     if dialect == "postgresql":
@@ -393,7 +394,8 @@ def _json_arrays(dialect: str, *values: Any):
 
 def _filtered(shape: _Shape, query, service_id: Any):
     """`query` (whose rows are of `service_id`) narrowed to the services matching the filters:
-    on PostgreSQL by the service's search row, elsewhere by its facet and document rows."""
+    on PostgreSQL by the service's search row (in a radius search by the place's copy of its
+    keys, the search row read for words only), elsewhere by its facet and document rows."""
     if shape.dialect == "postgresql":
         on_places = service_id is search_places.c.service_id
         if shape.words is not None and on_places:
