@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_registry.organizations.models import Organization
 from waymark_registry.services import repository as services
-from waymark_registry.services.models import Service, ServiceFacet, ServiceLocation
+from waymark_registry.services.models import Service, ServiceLocation
 from waymark_registry.services.repository import Listed
 
 
@@ -21,15 +21,13 @@ async def services_page(
     categories: set[str] | None, modified_after: datetime | None, offset: int, limit: int,
 ) -> tuple[int, list[Listed]]:
     conditions: list[ColumnElement[bool]] = []
+    dialect = session.bind.dialect.name
     if search:
-        dialect = session.bind.dialect.name
         conditions.append(services.matches_text(dialect, services.query_words(search)))
     if organization_id:
         conditions.append(Service.organization_id == organization_id)
     if categories is not None:
-        conditions.append(Service.id.in_(select(ServiceFacet.service_id).where(
-            ServiceFacet.facet == "category", ServiceFacet.value.in_(list(categories)),
-        )))
+        conditions.append(services.has_category(dialect, categories))
     if modified_after:
         conditions.append(Service.updated_at > modified_after)
     query = services.listed_query().where(*conditions)

@@ -455,6 +455,19 @@ def matches_text(dialect: str, words: list[str]) -> ColumnElement[bool]:
     return Service.id.in_(_with_words(min(len(words), 2), given))
 
 
+def has_category(dialect: str, categories: Iterable[str]) -> ColumnElement[bool]:
+    """The service has one of `categories`: on PostgreSQL by its search row's keys (the facets'
+    index of values is SQLite's only, migration 0009)."""
+    if dialect == "postgresql":
+        return Service.id.in_(select(search_rows.c.service_id).where(search_rows.c["keys"].overlap(
+            bindparam("categories", [f"category:{code}" for code in categories],
+                      type_=ARRAY(TextType()))
+        )))
+    return Service.id.in_(_with_facet("category", bindparam(
+        "categories", list(categories), expanding=True
+    )))
+
+
 def _words_query(dialect: str, words: list[str]) -> str:
     """Every word as a prefix: a tsquery's text on PostgreSQL (words hold no quote), an FTS5
     query elsewhere."""
