@@ -460,7 +460,7 @@ def has_category(dialect: str, categories: Iterable[str]) -> ColumnElement[bool]
     index of values is SQLite's only, migration 0009)."""
     if dialect == "postgresql":
         return Service.id.in_(select(search_rows.c.service_id).where(search_rows.c["keys"].overlap(
-            bindparam("categories", [f"category:{code}" for code in categories],
+            bindparam("categories", [_key("category", code) for code in categories],
                       type_=ARRAY(TextType()))
         )))
     return Service.id.in_(_with_facet("category", bindparam(
@@ -514,12 +514,17 @@ def _wanted_facets(filters: ServiceSearch, categories: set[str]) -> dict[str, li
     return {facet: values for facet, values in wanted.items() if values}
 
 
+def _key(facet: str, value: str) -> str:
+    """PostgreSQL: a search row's key of a facet's value (made by the triggers of 0004)."""
+    return f"{facet}:{value}"
+
+
 def _wanted_keys(filters: ServiceSearch, facets: dict[str, list[str]]) -> dict[str, list[str]]:
     """PostgreSQL: facet → the `facet:value` keys of which a search row (in a radius search, a
     place) must hold one. What and where together are one key of the search row's
     `country_category_keys` (migration 0008), which holds each code above the service's own:
     the codes asked for, not their sub-categories."""
-    keys = {facet: [f"{facet}:{value}" for value in values] for facet, values in facets.items()}
+    keys = {facet: [_key(facet, value) for value in values] for facet, values in facets.items()}
     if not filters.near and "country" in keys and "category" in keys:
         del keys["country"], keys["category"]
         keys[COUNTRY_CATEGORY] = [f"{filters.country}/{code}" for code in filters.category]
