@@ -1,23 +1,28 @@
 """Async database access. The request's session dependency owns the transaction."""
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import ARRAY, Boolean, Table, bindparam, event, insert, text
+from sqlalchemy import ARRAY, JSON, Boolean, Table, bindparam, event, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, Executable
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 COMMITTED_HOOKS = "after_commit_hooks"
+ROWS_PER_INSERT = 500  # elsewhere than on PostgreSQL: well under SQLite's bound-parameter limit
 ORIGIN = "database_origin"  # the session's Database, named in its outbox notifications
 
 
@@ -137,6 +142,32 @@ def _any_of_on_postgresql(element: AnyOf, compiler, **kw) -> str:
 @compiles(AnyOf)
 def _any_of(element: AnyOf, compiler, **kw) -> str:
     return compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)
+
+
+async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
+    """New rows in bulk, inside the session's transaction: COPY on PostgreSQL (far fewer round
+    trips and no statement to parse per row), multi-row inserts elsewhere. Every row has the
+    keys of the first (two at least); on PostgreSQL the rows' JSON values become text."""
+    if not rows:
+        return
+    await session.flush()  # rows these reference may still be pending in the session
+    if session.bind.dialect.name != "postgresql":
+        for start in range(0, len(rows), ROWS_PER_INSERT):
+            await session.execute(insert(table), rows[start:start + ROWS_PER_INSERT])
+        return
+    columns = list(rows[0])
+    for column in columns:
+        if isinstance(table.c[column].type, JSON):
+            for row in rows:  # COPY takes JSON as text; these rows are only for inserting
+                row[column] = json.dumps(row[column])
+    records = list(map(itemgetter(*columns), rows))
+    connection = await (await session.connection()).get_raw_connection()
+    try:
+        await connection.driver_connection.copy_records_to_table(
+            table.name, records=records, columns=columns
+        )
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(f"COPY {table.name}", None, exc) from exc
 
 
 class Prepared:

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from waymark_kernel.db import ORIGIN, Database, Prepared, after_commit
+from waymark_kernel.db import ORIGIN, Database, Prepared, after_commit, insert_rows
 from waymark_kernel.events import CloudEvent, EventData, utcnow
 from waymark_kernel.migrations import UNPUBLISHED
 from waymark_kernel.messaging.broker import Broker, PublishFailed, backoff
@@ -63,10 +63,20 @@ async def record_events(
     session: AsyncSession, source: str, events: list[tuple[str, EventData]]
 ) -> None:
     """Many events (a bulk change) in one statement, with one wake-up for the relays."""
-    if not events:
+    await record_outbox_rows(session, outbox_rows(source, events))
+
+
+def outbox_rows(source: str, events: list[tuple[str, EventData]]) -> list[dict]:
+    """The outbox rows of events: CPU work only, which a bulk change can do in a worker thread
+    while its database writes run."""
+    return [_outbox_row(CloudEvent.of(source, event_type, data)) for event_type, data in events]
+
+
+async def record_outbox_rows(session: AsyncSession, rows: list[dict]) -> None:
+    """Rows of `outbox_rows` added in bulk, with one wake-up for the relays."""
+    if not rows:
         return
-    rows = [_outbox_row(CloudEvent.of(source, event_type, data)) for event_type, data in events]
-    await _INSERT_OUTBOX_ROW.execute_many(session, rows)
+    await insert_rows(session, OutboxMessage.__table__, rows)
     await _wake_relays(session)
 
 

@@ -11,6 +11,7 @@ import zipfile
 import asyncpg
 import pytest
 from waymark_kernel.auth import ORG_ADMIN, VIEWER
+from waymark_registry.dataset import service as dataset_service
 from waymark_registry.dataset.service import ANALYZED_FROM
 
 SAFE_HOUSE = {
@@ -450,3 +451,107 @@ async def test_a_location_id_of_another_service_is_a_conflict(registry, source):
 
     assert "location id" in problem["detail"]
     assert len(await registry.outbox()) == before
+
+
+def provider(services: int) -> dict:
+    """A new organisation of Jordan with `services` new services of one place each."""
+    return {"id": str(uuid.uuid4()), "name": unique_provider(), "country": "JO", "services": [
+        {"id": str(uuid.uuid4()), "name": f"Clinic {number}", "status": "active",
+         "categories": ["health"], "service_at_locations": [{"id": str(uuid.uuid4()), "location": {
+             "id": str(uuid.uuid4()), "addresses": [{"city": "Zarqa", "country": "JO"}],
+         }}]}
+        for number in range(services)
+    ]}
+
+
+def unique_provider() -> str:
+    return f"Provider {uuid.uuid4().hex[:8]}"
+
+
+def location_id(service: dict) -> str:
+    return service["service_at_locations"][0]["location"]["id"]
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """Services checked and written two at a time, so that a few make several batches."""
+    monkeypatch.setattr(dataset_service, "BATCH", 2)
+
+
+async def test_an_import_of_several_batches_writes_each_service_and_event_once(
+    any_registry, small_batches
+):
+    given = provider(5)
+    before = len(await any_registry.outbox())
+
+    report = await import_(any_registry, [given])
+
+    assert report["services"] == {"created": 5, "updated": 0, "unchanged": 0}
+    events = (await any_registry.outbox())[before:]
+    assert [kind for kind, _ in events] == ["organization.created"] + ["service.created"] * 5
+    assert {data["service_id"] for _, data in events[1:]} == {s["id"] for s in given["services"]}
+    found = await any_registry.client.get(
+        "/v1/services", params={"organization_id": given["id"], "limit": 10},
+        headers=any_registry.network_admin,
+    )
+    assert sorted(item["name"] for item in found.json()["items"]) == [
+        f"Clinic {number}" for number in range(5)
+    ]
+
+
+async def test_a_problem_in_a_later_batch_undoes_the_batches_written_before(
+    any_registry, small_batches
+):
+    given = provider(7)
+    given["services"][5]["response_time_hours"] = -3
+    before = (len(await any_registry.outbox()), await export(any_registry))
+
+    problem = await import_(any_registry, [given], 422)
+
+    assert [(e["path"], e["reason"].split(":")[0]) for e in problem["errors"]] == [
+        ("[0].services[5]", "response_time_hours"),
+    ]
+    assert len(await any_registry.outbox()) == before[0]
+    assert await export(any_registry) == before[1]
+
+
+async def test_a_location_id_given_again_in_a_later_batch_is_refused_for_both_services(
+    any_registry, small_batches
+):
+    given = provider(6)
+    given["services"][4]["service_at_locations"][0]["location"]["id"] = location_id(
+        given["services"][0]
+    )
+    before = await export(any_registry)
+
+    problem = await import_(any_registry, [given], 422)
+
+    assert [(e["path"], e["reason"]) for e in problem["errors"]] == [
+        ("[0].services[0]", "a location id is given more than once"),
+        ("[0].services[4]", "a location id is given more than once"),
+    ]
+    assert await export(any_registry) == before
+
+
+async def test_a_clash_with_the_directory_in_a_later_batch_still_reports_every_problem(
+    registry, source, small_batches
+):
+    """The clash aborts the database's transaction; the rest of the file is still checked."""
+    stored = await export(registry)
+    given = provider(6)
+    given["services"][2]["service_at_locations"][0]["location"]["id"] = location_id(
+        stored[0]["services"][0]
+    )
+    clashing = copy.deepcopy(given)
+    given["services"][5]["categories"] = ["dentistry"]
+    before = (len(await registry.outbox()), stored)
+
+    problem = await import_(registry, [given], 422)
+    conflict = await import_(registry, [clashing], 409)
+
+    assert [(e["path"], e["reason"].split(":")[0]) for e in problem["errors"]] == [
+        ("[0].services[5]", "categories.0"),
+    ]
+    assert "location id" in conflict["detail"]
+    assert len(await registry.outbox()) == before[0]
+    assert await export(registry) == before[1]

@@ -1,12 +1,8 @@
-import json
 import uuid
 from collections.abc import Iterable, Iterator
-from operator import itemgetter
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import asyncpg
-from sqlalchemy import JSON, Table, func, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_registry.organizations.models import Organization
@@ -67,32 +63,6 @@ async def all_organizations(session: AsyncSession) -> list[Organization]:
 async def all_services(session: AsyncSession) -> list[Listed]:
     query = services.listed_query().order_by(Service.name, Service.id)
     return [Listed(*row) for row in await session.execute(query)]
-
-
-async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
-    """New rows in bulk, inside the session's transaction: COPY on PostgreSQL (far fewer round
-    trips and no statement to parse per row), multi-row inserts elsewhere. Every row has the
-    keys of the first (two at least); on PostgreSQL the rows' JSON values become text."""
-    if not rows:
-        return
-    await session.flush()  # rows these reference may still be pending in the session
-    if session.bind.dialect.name != "postgresql":
-        for chunk in chunks(rows):
-            await session.execute(insert(table), chunk)
-        return
-    columns = list(rows[0])
-    for column in columns:
-        if isinstance(table.c[column].type, JSON):
-            for row in rows:  # COPY takes JSON as text; these rows are only for inserting
-                row[column] = json.dumps(row[column])
-    records = list(map(itemgetter(*columns), rows))
-    connection = await (await session.connection()).get_raw_connection()
-    try:
-        await connection.driver_connection.copy_records_to_table(
-            table.name, records=records, columns=columns
-        )
-    except asyncpg.IntegrityConstraintViolationError as exc:
-        raise IntegrityError(f"COPY {table.name}", None, exc) from exc
 
 
 async def refresh_statistics(session: AsyncSession) -> None:

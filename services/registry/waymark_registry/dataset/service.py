@@ -11,20 +11,23 @@ output; importing it back keeps their details (same location id, no coordinates 
 On PostgreSQL new rows go in with COPY and the events in one statement, all in the caller's
 transaction, so a large import stays all-or-nothing."""
 
+import asyncio
 import json
+import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.auth import NETWORK_ADMIN, Identity
+from waymark_kernel.db import insert_rows
 from waymark_kernel.events import EventData, utcnow
-from waymark_kernel.messaging import record_events
+from waymark_kernel.messaging import outbox_rows, record_events, record_outbox_rows
 from waymark_kernel.problems import Conflict, Problem
 
 from waymark_registry import EVENT_SOURCE
@@ -51,11 +54,14 @@ EXPORTER = Identity(subject="registry-export", organization_id=None,
 STATUSES = {"temporarily closed": "temporarily_closed"}
 CODES_BY_TERM_ID = {str(term_id(code)): code for code in CODES}
 LOCATION_FIELDS = tuple(Location.model_fields)
-CREATED_AT_ONCE = 5000  # new services per round of bulk inserts: bounds the rows held in memory
+# New services checked, then written, at a time: bounds the rows held in memory; one batch is
+# written while the next is checked.
+BATCH = 5000
 # Written services from which an import refreshes the planner's statistics (about 1 s for
 # 100,000 services); after fewer, those of the tables before stay near enough.
 ANALYZED_FROM = 1000
 Event = tuple[str, EventData]
+T = TypeVar("T")
 
 
 async def export_dataset(session: AsyncSession) -> list[dict[str, Any]]:
@@ -93,6 +99,11 @@ class _Parsed:
     body: BaseModel
     last_verified: date | None = None
     location_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+class _Owner(NamedTuple):
+    id: uuid.UUID
+    country: str
 
 
 def _shown(path: Path) -> str:
@@ -262,11 +273,16 @@ def _assured(checker: _Checker, item: dict, path: Path) -> date | None:
         return None
 
 
-def _parse(checker: _Checker, dataset: Any) -> list[tuple[_Parsed, list[_Parsed]]]:
+Given = tuple[Path, dict, uuid.UUID | None]  # an organisation object, where it is, its id
+
+
+def _parse_organizations(checker: _Checker, dataset: Any) -> tuple[list[Given], list[_Parsed]]:
+    """Every organisation object of the file, and the valid ones parsed (their services are
+    parsed later, a batch at a time)."""
     if not isinstance(dataset, list):
         checker.refuse((), "give an array of HSDS organizations (organization_package)")
-        return []
-    parsed = []
+        return [], []
+    given, parsed = [], []
     for index, item in enumerate(dataset):
         path: Path = (index,)
         if not isinstance(item, dict):
@@ -276,55 +292,121 @@ def _parse(checker: _Checker, dataset: Any) -> list[tuple[_Parsed, list[_Parsed]
         organization = checker.validated(
             OrganizationCreate, path, lambda item=item: _organization_fields(item)
         )
-        services_of = []
+        given.append((path, item, organization_id))
+        if organization_id and organization:
+            parsed.append(_Parsed(path, organization_id, organization))
+    return given, parsed
+
+
+def _given_service_ids(given: list[Given]) -> list[uuid.UUID]:
+    """The ids the file gives its services (a malformed one is reported when parsed)."""
+    ids = []
+    for _, item, _ in given:
+        listed = item.get("services")
+        for service_item in listed if isinstance(listed, list) else []:
+            try:
+                ids.append(uuid.UUID(str(service_item["id"])))
+            except (KeyError, ValueError, TypeError):
+                continue
+    return list(dict.fromkeys(ids))
+
+
+def _parsed_service(
+    checker: _Checker, service_item: Any, path: Path, organization: Given
+) -> _Parsed | None:
+    organization_path, _, organization_id = organization
+    if not isinstance(service_item, dict):
+        checker.refuse(organization_path, f"services[{path[-1]}]: a service is a JSON object")
+        return None
+    service_id = checker.identifier(service_item, path)
+    body = checker.validated(
+        ServiceCreate, path, lambda: _service_fields(service_item, organization_id or uuid.uuid4())
+    )
+    assured = _assured(checker, service_item, path)
+    if service_id and body:
+        return _Parsed(path, service_id, body, assured, _location_ids(service_item))
+    return None
+
+
+class _LocationIds:
+    """Refuses every service giving a location id that another service, or itself, gave."""
+
+    def __init__(self, checker: _Checker) -> None:
+        self.checker = checker
+        self.first: dict[uuid.UUID, Path] = {}
+        self.refused: set[Path] = set()
+
+    def check(self, row: _Parsed) -> None:
+        others = {self.first.setdefault(i, row.path) for i in row.location_ids} - {row.path}
+        if others or len(set(row.location_ids)) < len(row.location_ids):
+            for path in sorted(others - self.refused, key=str) + [row.path]:
+                self.checker.refuse(path, "a location id is given more than once")
+                self.refused.add(path)
+
+
+@dataclass
+class _Batch:
+    """Services of the file, checked: the new ones as rows ready to write (none once the file
+    has a problem), the stored ones to compare with the directory."""
+
+    created: "_Created | None"
+    changed: list[tuple[_Owner, _Parsed]]
+
+
+def _service_batches(
+    checker: _Checker, given: list[Given], owners: dict[uuid.UUID, _Owner],
+    stored_owners: dict[uuid.UUID, uuid.UUID],
+) -> Iterator[_Batch]:
+    """The file's services checked and made into rows BATCH new services at a time.
+    `stored_owners`: the organisation of each of the file's services already stored."""
+    location_ids = _LocationIds(checker)
+    new: list[tuple[_Owner, _Parsed]] = []
+    changed: list[tuple[_Owner, _Parsed]] = []
+    for organization in given:
+        path, item, organization_id = organization
         listed = item.get("services") or []
         if not isinstance(listed, list):
             checker.refuse(path, "services: give an array")
-            listed = []
+            continue
+        owner = owners.get(organization_id)
         for position, service_item in enumerate(listed):
-            service_path = (*path, "services", position)
-            if not isinstance(service_item, dict):
-                checker.refuse(path, f"services[{position}]: a service is a JSON object")
+            time.sleep(0)  # in a worker thread: lets the event loop feed the database its rows
+            row = _parsed_service(checker, service_item, (*path, "services", position), organization)
+            if row is None or owner is None:
                 continue
-            service_id = checker.identifier(service_item, service_path)
-            body = checker.validated(
-                ServiceCreate, service_path,
-                lambda s=service_item, o=organization_id: _service_fields(s, o or uuid.uuid4()),
-            )
-            assured = _assured(checker, service_item, service_path)
-            if service_id and body:
-                services_of.append(_Parsed(
-                    service_path, service_id, body, assured, _location_ids(service_item)
-                ))
-        if organization_id and organization:
-            parsed.append((_Parsed(path, organization_id, organization), services_of))
-    return parsed
-
-
-def _check_location_ids(checker: _Checker, parsed: list[tuple[_Parsed, list[_Parsed]]]) -> None:
-    rows = [row for _, services_of in parsed for row in services_of]
-    location_counts = Counter(i for row in rows for i in row.location_ids)
-    for row in rows:
-        if any(location_counts[i] > 1 for i in row.location_ids):
-            checker.refuse(row.path, "a location id is given more than once")
-
-
-async def _check_against_directory(
-    session: AsyncSession, checker: _Checker, parsed: list[tuple[_Parsed, list[_Parsed]]],
-    stored: dict[uuid.UUID, Service],
-) -> None:
-    for organization, services_of in parsed:
-        for row in services_of:
-            service = stored.get(row.id)
-            if service is not None and service.organization_id != organization.id:
+            location_ids.check(row)
+            stored_owner = stored_owners.get(row.id)
+            if stored_owner is None:
+                new.append((owner, row))
+            elif stored_owner == owner.id:
+                changed.append((owner, row))
+            else:
                 checker.refuse(row.path, "id: this service belongs to another organisation")
+            if len(new) == BATCH:
+                yield _Batch(None if checker.problems else _created_rows(new), [])
+                new = []
+    yield _Batch(None if checker.problems else _created_rows(new), changed)
+
+
+async def _in_worker_thread(batches: Iterator[T]) -> AsyncIterator[T]:
+    """Each batch made in a worker thread while the caller handles the one before: checking
+    is CPU work here, writing is mostly the database's."""
+    upcoming = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+    while (batch := await upcoming) is not None:
+        upcoming = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+        yield batch
+
+
+async def _check_organizations(
+    session: AsyncSession, checker: _Checker, organizations: list[_Parsed]
+) -> None:
     keys = {key[0]: key[1:] for key in await repository.organization_keys(session)}
-    for organization, _ in parsed:
+    for organization in organizations:
         body = organization.body
         keys[organization.id] = (body.country, body.name.lower(), body.type)
     names = Counter((country, name) for country, name, _ in keys.values())
     societies = Counter(country for country, _, kind in keys.values() if kind == NATIONAL_SOCIETY)
-    for organization, _ in parsed:
+    for organization in organizations:
         country, name, kind = keys[organization.id]
         if names[(country, name)] > 1:
             checker.refuse(organization.path, "name: another organisation of this country has "
@@ -369,35 +451,38 @@ async def _import(
     session: AsyncSession, dataset: Any,
     located: Callable[[], tuple[Any, Callable[[Any], Place | None]]],
 ) -> ImportReport:
+    """Checks every object and reports every problem; writes only while none is found, in the
+    caller's transaction, which a problem found later undoes."""
     checker = _Checker()
-    parsed = _parse(checker, dataset)
-    _check_location_ids(checker, parsed)
-    service_ids = [row.id for _, services_of in parsed for row in services_of]
-    stored_services = await repository.services_by_id(session, service_ids)
-    await _check_against_directory(session, checker, parsed, stored_services)
-    if checker.problems:
-        raise _invalid(checker.report(*located()))
-    report, events = ImportReport(), []
-    stored_organizations = await repository.organizations_by_id(
-        session, [organization.id for organization, _ in parsed]
-    )
+    given, organizations = _parse_organizations(checker, dataset)
+    stored_services = await repository.services_by_id(session, _given_service_ids(given))
+    await _check_organizations(session, checker, organizations)
+    owners = {row.id: _Owner(row.id, row.body.country) for row in organizations}
+    batches = _service_batches(checker, given, owners, {
+        service.id: service.organization_id for service in stored_services.values()
+    })
+    report, changed, clash = ImportReport(), [], None
     try:
-        owners = await _save_organizations(session, parsed, stored_organizations, report, events)
-        rows = [
-            (owner, row) for (_, services_of), owner in zip(parsed, owners, strict=True)
-            for row in services_of
-        ]
-        new = [(owner, row) for owner, row in rows if row.id not in stored_services]
-        for chunk in chunks(new, CREATED_AT_ONCE):
-            await _create_services(session, chunk, events)
-        report.services.created = len(new)
-        changed = [(owner, row) for owner, row in rows if row.id in stored_services]
+        if not checker.problems:
+            await _save_organizations(session, organizations, report)
+        async for batch in _in_worker_thread(batches):
+            changed += batch.changed
+            if batch.created is None or clash is not None:
+                continue
+            try:
+                await _write_created(session, batch.created)
+            except IntegrityError as exc:
+                clash = exc  # the transaction is lost: only checking goes on
+            report.services.created += len(batch.created.services)
+        if checker.problems:
+            raise _invalid(checker.report(*located()))
+        if clash is not None:
+            raise clash
         for chunk in chunks(changed):
-            await _update_services(session, chunk, stored_services, report, events)
+            await _update_services(session, chunk, stored_services, report)
     except IntegrityError as exc:
         raise Conflict("The file clashes with the directory (a location id is used by another "
                        "service); nothing was imported.") from exc
-    await record_events(session, EVENT_SOURCE, events)
     if report.services.created + report.services.updated >= ANALYZED_FROM:
         await repository.refresh_statistics(session)
     return report
@@ -411,18 +496,13 @@ def _invalid(errors: list[InvalidRow]) -> Problem:
     )
 
 
-class _Owner(NamedTuple):
-    id: uuid.UUID
-    country: str
-
-
 async def _save_organizations(
-    session: AsyncSession, parsed: list[tuple[_Parsed, list[_Parsed]]],
-    stored: dict[uuid.UUID, Organization], report: ImportReport, events: list[Event],
-) -> list[_Owner]:
+    session: AsyncSession, parsed: list[_Parsed], report: ImportReport
+) -> None:
+    stored = await repository.organizations_by_id(session, [row.id for row in parsed])
     now = utcnow()
-    owners, created, updated, moved = [], [], [], []
-    for row, _ in parsed:
+    created, updated, moved, events = [], [], [], []
+    for row in parsed:
         values = row.body.model_dump(mode="json")
         organization = stored.get(row.id)
         if organization is None:
@@ -442,14 +522,13 @@ async def _save_organizations(
                 )))
                 if "country" in changes:
                     moved.append(organization)
-        owners.append(_Owner(row.id, row.body.country))
-    await repository.insert_rows(session, Organization.__table__, created)
+    await insert_rows(session, Organization.__table__, created)
+    await record_events(session, EVENT_SOURCE, events)
     for organization in moved:
         await service_events.announce_organization_moved(session, organization)
     report.organizations.created = len(created)
     report.organizations.updated = len(updated)
-    report.organizations.unchanged = len(owners) - len(created) - len(updated)
-    return owners
+    report.organizations.unchanged = len(parsed) - len(created) - len(updated)
 
 
 def _verified_at(row: _Parsed, now: datetime) -> datetime:
@@ -489,44 +568,63 @@ class _Texts(NamedTuple):
     original_language: str | None
 
 
-async def _create_services(
-    session: AsyncSession, rows: list[tuple[_Owner, _Parsed]], events: list[Event]
-) -> None:
+@dataclass
+class _Created:
+    """New services as rows of each table, and the outbox rows of their events."""
+
+    services: list[dict[str, Any]] = field(default_factory=list)
+    translations: list[dict[str, Any]] = field(default_factory=list)
+    facets: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    locations: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _created_rows(rows: list[tuple[_Owner, _Parsed]]) -> _Created:
     now = utcnow()
-    created, locations, translations, facets, documents = [], [], [], [], []
+    created, events = _Created(), []
     for owner, row in rows:
         body: ServiceCreate = row.body
-        created.append({
+        created.services.append({
             "id": row.id, **_service_values(body), "organization_id": owner.id,
             "last_verified_at": _verified_at(row, now), "created_at": now, "updated_at": now,
         })
-        locations += service_events.location_values(row.id, body.locations, row.location_ids)
-        translations += [
+        created.locations += service_events.location_values(
+            row.id, body.locations, row.location_ids
+        )
+        created.translations += [
             {"service_id": row.id, **translation.model_dump()} for translation in body.translations
         ]
         countries = _countries(body.locations, owner)
-        facets += [
+        created.facets += [
             {"service_id": row.id, "facet": facet, "value": value}
-            for facet, field in (*services.FACETS.items(), ("country", None))
-            for value in (countries if field is None else getattr(body, field))
+            for facet, field_name in (*services.FACETS.items(), ("country", None))
+            for value in (countries if field_name is None else getattr(body, field_name))
         ]
         texts = _Texts(row.id, body.name, body.description, body.original_language)
-        documents += services.document_rows(texts, body.translations)
+        created.documents += services.document_rows(texts, body.translations)
         events.append(("service.created", service_events.changed_event(
             row.id, owner.id, body, countries
         )))
-    await repository.insert_rows(session, Service.__table__, created)
-    await repository.insert_rows(session, ServiceTranslation.__table__, translations)
-    await repository.insert_rows(session, ServiceFacet.__table__, facets)
-    await repository.insert_rows(session, services.documents, documents)
+    created.events = outbox_rows(EVENT_SOURCE, events)
+    return created
+
+
+async def _write_created(session: AsyncSession, created: _Created) -> None:
+    await insert_rows(session, Service.__table__, created.services)
+    await insert_rows(session, ServiceTranslation.__table__, created.translations)
+    await insert_rows(session, ServiceFacet.__table__, created.facets)
+    await insert_rows(session, services.documents, created.documents)
     # Last: on PostgreSQL a place copies its service's search keys, made by the rows above.
-    await repository.insert_rows(session, ServiceLocation.__table__, locations)
+    await insert_rows(session, ServiceLocation.__table__, created.locations)
+    await record_outbox_rows(session, created.events)
 
 
 async def _update_services(
     session: AsyncSession, rows: list[tuple[_Owner, _Parsed]],
-    stored_services: dict[uuid.UUID, Service], report: ImportReport, events: list[Event],
+    stored_services: dict[uuid.UUID, Service], report: ImportReport,
 ) -> None:
+    events: list[Event] = []
     existing = [row.id for _, row in rows]
     stored_locations = await services.locations_of(session, existing)
     stored_translations = await services.translations_of(session, existing)
@@ -569,3 +667,4 @@ async def _update_services(
             service.id, owner.id, service, _countries(locations, owner)
         )))
         report.services.updated += 1
+    await record_events(session, EVENT_SOURCE, events)
