@@ -2,14 +2,15 @@
 organizations (HSDS `organization_package`), each with its services fully nested, or as an
 HSDS tabular data package (`tabular`), which is read back into that same form.
 
-Import is all-or-nothing and idempotent by id: every object is checked first and every invalid
-one is reported with its line (and file, in a package); only then are organisations and
-services created or updated, each with its event (none when nothing changed). What the file
-does not mention stays as it is. An export hides confidential locations like every other
-output; importing it back keeps their details (same location id, no coordinates given).
+Import is all-or-nothing and idempotent by id: every object is checked and every invalid one
+is reported with its line (and file, in a package); organisations and services are created or
+updated, each with its event (none when nothing changed), only while no problem has been found,
+and in the caller's transaction, so that a problem found later undoes them. What the file does
+not mention stays as it is. An export hides confidential locations like every other output;
+importing it back keeps their details (same location id, no coordinates given).
 
-On PostgreSQL new rows go in with COPY and the events in one statement, all in the caller's
-transaction, so a large import stays all-or-nothing."""
+New services are checked a batch at a time in a worker thread while the batch before is
+written (on PostgreSQL by COPY, its events too): the database's work and Python's overlap."""
 
 import asyncio
 import json
@@ -345,11 +346,23 @@ class _LocationIds:
 
 
 @dataclass
+class _Created:
+    """New services as rows of each table, and the outbox rows of their events."""
+
+    services: list[dict[str, Any]] = field(default_factory=list)
+    translations: list[dict[str, Any]] = field(default_factory=list)
+    facets: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    locations: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class _Batch:
     """Services of the file, checked: the new ones as rows ready to write (none once the file
     has a problem), the stored ones to compare with the directory."""
 
-    created: "_Created | None"
+    created: _Created | None
     changed: list[tuple[_Owner, _Parsed]]
 
 
@@ -566,18 +579,6 @@ class _Texts(NamedTuple):
     name: str
     description: str | None
     original_language: str | None
-
-
-@dataclass
-class _Created:
-    """New services as rows of each table, and the outbox rows of their events."""
-
-    services: list[dict[str, Any]] = field(default_factory=list)
-    translations: list[dict[str, Any]] = field(default_factory=list)
-    facets: list[dict[str, Any]] = field(default_factory=list)
-    documents: list[dict[str, Any]] = field(default_factory=list)
-    locations: list[dict[str, Any]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _created_rows(rows: list[tuple[_Owner, _Parsed]]) -> _Created:
