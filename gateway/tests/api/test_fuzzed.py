@@ -80,10 +80,12 @@ def test_the_merged_document_lists_every_public_route_and_nothing_internal(netwo
 
 def test_schemathesis_finds_no_fault_in_the_merged_document(network, nepal_caseworker, tmp_path):
     schemathesis = Path(sys.executable).parent / "schemathesis"
+    # One worker: Hypothesis parses its lambdas' source, and CPython 3.11's parser can fail
+    # across threads ("AST constructor recursion depth mismatch", cpython gh-106905).
     command = [
         str(schemathesis), "run", f"{network.base_url}/openapi.json",
         "--header", f"Authorization: {nepal_caseworker['Authorization']}",
-        "--max-examples", EXAMPLES, "--seed", SEED, "--workers", "2",
+        "--max-examples", EXAMPLES, "--seed", SEED, "--workers", "1",
         "--exclude-checks", EXCLUDED_CHECKS, "--no-color", "--output-sanitize", "true",
         "--request-timeout", "10", "--generation-database", "none",
     ]

@@ -1,12 +1,12 @@
-"""Prepared statements: the same results through asyncpg itself as through SQLAlchemy, inside
-the session's transaction."""
+"""Prepared statements and bulk inserts: the same results through asyncpg itself (COPY, for a
+bulk insert) as through SQLAlchemy, inside the session's transaction."""
 
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
-from waymark_kernel.db import AnyOf, Prepared
+from waymark_kernel.db import AnyOf, Prepared, insert_rows
 
 NOTES = sa.Table(
     "prepared_notes", sa.MetaData(),
@@ -67,3 +67,20 @@ async def test_it_runs_outside_a_transaction_on_a_reader_session(notes):
         await ADD.execute(session, id=uuid.uuid4(), rank=1, data={}, state="new")
     async with notes.readers() as reader:
         assert (await COUNT.fetch(reader))[0][0] == 1
+
+
+async def test_bulk_rows_go_in_with_the_transaction_even_as_its_first_statement(notes):
+    rows = [{"id": uuid.uuid4(), "rank": rank, "data": {"rank": rank}, "state": "new"}
+            for rank in range(1200)]  # several multi-row inserts on SQLite
+    with pytest.raises(RuntimeError):
+        async with notes.transaction() as session:
+            await insert_rows(session, NOTES, [dict(row) for row in rows])
+            raise RuntimeError("the import failed")
+    async with notes.transaction() as session:
+        assert (await COUNT.fetch(session))[0][0] == 0
+        await insert_rows(session, NOTES, [dict(row) for row in rows])
+    async with notes.transaction() as session:
+        assert [tuple(row) for row in await OF.fetch(session, ids=[rows[7]["id"]])] == [
+            (rows[7]["id"], 7, {"rank": 7}),
+        ]
+        assert (await COUNT.fetch(session))[0][0] == 1200

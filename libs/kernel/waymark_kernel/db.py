@@ -22,8 +22,8 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 COMMITTED_HOOKS = "after_commit_hooks"
-ROWS_PER_INSERT = 500  # elsewhere than on PostgreSQL: well under SQLite's bound-parameter limit
 ORIGIN = "database_origin"  # the session's Database, named in its outbox notifications
+ROWS_PER_INSERT = 500  # elsewhere than on PostgreSQL: well under SQLite's bound-parameter limit
 
 
 def is_sqlite(url: str) -> bool:
@@ -144,6 +144,18 @@ def _any_of(element: AnyOf, compiler, **kw) -> str:
     return compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)
 
 
+async def driver_in_transaction(session: AsyncSession) -> asyncpg.Connection | None:
+    """asyncpg's connection, once the transaction has begun on it (SQLAlchemy sends the BEGIN
+    with its first statement); None before, and elsewhere than on PostgreSQL."""
+    if session.bind.dialect.name != "postgresql":
+        return None
+    raw = await (await session.connection()).get_raw_connection()
+    driver = raw.driver_connection
+    if not driver.is_in_transaction() and not raw.dbapi_connection.autocommit:
+        return None
+    return driver
+
+
 async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
     """New rows in bulk, inside the session's transaction: COPY on PostgreSQL (far fewer round
     trips and no statement to parse per row), multi-row inserts elsewhere. Every row has the
@@ -161,11 +173,12 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, 
             for row in rows:  # COPY takes JSON as text; these rows are only for inserting
                 row[column] = json.dumps(row[column])
     records = list(map(itemgetter(*columns), rows))
-    connection = await (await session.connection()).get_raw_connection()
+    driver = await driver_in_transaction(session)
+    if driver is None:  # a COPY first would run outside the transaction
+        await session.execute(text("SELECT 1"))
+        driver = await driver_in_transaction(session)
     try:
-        await connection.driver_connection.copy_records_to_table(
-            table.name, records=records, columns=columns
-        )
+        await driver.copy_records_to_table(table.name, records=records, columns=columns)
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise IntegrityError(f"COPY {table.name}", None, exc) from exc
 
@@ -190,7 +203,7 @@ class Prepared:
         if session.bind.dialect.name != "postgresql":
             return (await session.execute(self.statement, values)).tuples().all()
         text_, arguments = self._for_driver(session.bind.dialect, values)
-        driver = await self._driver(session)
+        driver = await driver_in_transaction(session)
         if driver is None:
             return (await self._begin_with(session, text_, arguments)).all()
         return await driver.fetch(text_, *arguments)
@@ -200,7 +213,7 @@ class Prepared:
             await session.execute(self.statement, values)
             return
         text_, arguments = self._for_driver(session.bind.dialect, values)
-        driver = await self._driver(session)
+        driver = await driver_in_transaction(session)
         if driver is None:
             await self._begin_with(session, text_, arguments)
         else:
@@ -209,7 +222,7 @@ class Prepared:
     async def execute_many(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        driver = await self._driver(session)
+        driver = await driver_in_transaction(session)
         if driver is None:
             await session.execute(self.statement, list(rows))
             return
@@ -222,17 +235,6 @@ class Prepared:
         """The transaction's first statement: SQLAlchemy sends it with the BEGIN, as text
         (compiling it again cost as much as the rest, and an upsert is never cached)."""
         return await (await session.connection()).exec_driver_sql(text_, tuple(arguments))
-
-    async def _driver(self, session: AsyncSession):
-        """asyncpg's connection, once the transaction has begun on it (SQLAlchemy sends the
-        BEGIN with its first statement); None before, and elsewhere than on PostgreSQL."""
-        if session.bind.dialect.name != "postgresql":
-            return None
-        raw = await (await session.connection()).get_raw_connection()
-        driver = raw.driver_connection
-        if not driver.is_in_transaction() and not raw.dbapi_connection.autocommit:
-            return None
-        return driver
 
     def _for_driver(self, dialect: Dialect, values: dict[str, Any]) -> tuple[str, list[Any]]:
         compiled = self._for_dialect(dialect)

@@ -62,7 +62,7 @@ async def record_event(session: AsyncSession, source: str, event_type: str, data
 async def record_events(
     session: AsyncSession, source: str, events: list[tuple[str, EventData]]
 ) -> None:
-    """Many events (a bulk change) in one statement, with one wake-up for the relays."""
+    """Many events (a bulk change) added in bulk, with one wake-up for the relays."""
     await record_outbox_rows(session, outbox_rows(source, events))
 
 
