@@ -71,7 +71,7 @@ async def test_it_runs_outside_a_transaction_on_a_reader_session(notes):
 
 async def test_bulk_rows_go_in_with_the_transaction_even_as_its_first_statement(notes):
     rows = [{"id": uuid.uuid4(), "rank": rank, "data": {"rank": rank}, "state": "new"}
-            for rank in range(1200)]  # several multi-row inserts on SQLite
+            for rank in range(1200)]
     with pytest.raises(RuntimeError):
         async with notes.transaction() as session:
             await insert_rows(session, NOTES, [dict(row) for row in rows])

@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 COMMITTED_HOOKS = "after_commit_hooks"
 ORIGIN = "database_origin"  # the session's Database, named in its outbox notifications
-ROWS_PER_INSERT = 500  # elsewhere than on PostgreSQL: well under SQLite's bound-parameter limit
 
 
 def is_sqlite(url: str) -> bool:
@@ -158,14 +157,13 @@ async def driver_in_transaction(session: AsyncSession) -> asyncpg.Connection | N
 
 async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
     """New rows in bulk, inside the session's transaction: COPY on PostgreSQL (far fewer round
-    trips and no statement to parse per row), multi-row inserts elsewhere. Every row has the
-    keys of the first (two at least); on PostgreSQL the rows' JSON values become text."""
+    trips and no statement to parse per row), one executemany elsewhere. Every row has the keys
+    of the first (two at least); on PostgreSQL the rows' JSON values become text."""
     if not rows:
         return
     await session.flush()  # rows these reference may still be pending in the session
     if session.bind.dialect.name != "postgresql":
-        for start in range(0, len(rows), ROWS_PER_INSERT):
-            await session.execute(insert(table), rows[start:start + ROWS_PER_INSERT])
+        await session.execute(insert(table), rows)
         return
     columns = list(rows[0])
     for column in columns:

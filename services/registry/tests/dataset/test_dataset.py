@@ -497,6 +497,12 @@ async def test_an_import_of_several_batches_writes_each_service_and_event_once(
     assert sorted(item["name"] for item in found.json()["items"]) == [
         f"Clinic {number}" for number in range(5)
     ]
+    given["services"][3]["name"] = "Clinic 3, renamed"
+    again = await import_(any_registry, [given])
+    assert again["services"] == {"created": 0, "updated": 1, "unchanged": 4}
+    assert (await any_registry.outbox())[len(events) + before:] == [
+        ("service.updated", events[4][1]),
+    ]
 
 
 async def test_a_problem_in_a_later_batch_undoes_the_batches_written_before(
@@ -555,3 +561,15 @@ async def test_a_clash_with_the_directory_in_a_later_batch_still_reports_every_p
     assert "location id" in conflict["detail"]
     assert len(await registry.outbox()) == before[0]
     assert await export(registry) == before[1]
+
+
+async def test_an_id_given_twice_is_refused_where_the_file_gives_it_again(any_registry):
+    """Organisations are checked before services, yet the report follows the file."""
+    first, second = provider(1), provider(0)
+    second["id"] = first["services"][0]["id"]
+
+    problem = await import_(any_registry, [first, second], 422)
+
+    assert [(e["path"], e["reason"]) for e in problem["errors"]] == [
+        ("[1]", "id: given to more than one object"),
+    ]

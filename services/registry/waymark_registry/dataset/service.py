@@ -17,7 +17,8 @@ import json
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, TypeVar
@@ -138,7 +139,7 @@ class _Checker:
 
     def __init__(self) -> None:
         self.problems: list[tuple[Path, str, Path]] = []
-        self.ids: Counter[uuid.UUID] = Counter()
+        self.first_given: dict[uuid.UUID, Path] = {}  # where the file gives each id first
 
     def refuse(self, path: Path, reason: str, source: Path = ()) -> None:
         self.problems.append((path, reason, source))
@@ -149,9 +150,11 @@ class _Checker:
         except (KeyError, ValueError):
             self.refuse(path, "id: give the object's UUID")
             return None
-        self.ids[identifier] += 1
-        if self.ids[identifier] > 1:
-            self.refuse(path, "id: given to more than one object")
+        # Organisations are read before their services: the one later in the file is refused.
+        first = self.first_given.setdefault(identifier, path)
+        if first != path:
+            self.first_given[identifier] = min(first, path)
+            self.refuse(max(first, path), "id: given to more than one object")
         return identifier
 
     def validated(self, model: type[BaseModel], path: Path, fields: Any) -> Any:
@@ -359,8 +362,8 @@ class _Created:
 
 @dataclass
 class _Batch:
-    """Services of the file, checked: the new ones as rows ready to write (none once the file
-    has a problem), the stored ones to compare with the directory."""
+    """Services of the file, checked: the new ones as rows ready to write (none once they are
+    no longer wanted), the stored ones to compare with the directory."""
 
     created: _Created | None
     changed: list[tuple[_Owner, _Parsed]]
@@ -368,7 +371,7 @@ class _Batch:
 
 def _service_batches(
     checker: _Checker, given: list[Given], owners: dict[uuid.UUID, _Owner],
-    stored_owners: dict[uuid.UUID, uuid.UUID],
+    stored_owners: dict[uuid.UUID, uuid.UUID], rows_wanted: Callable[[], bool],
 ) -> Iterator[_Batch]:
     """The file's services checked and made into rows BATCH new services at a time.
     `stored_owners`: the organisation of each of the file's services already stored."""
@@ -396,18 +399,21 @@ def _service_batches(
             else:
                 checker.refuse(row.path, "id: this service belongs to another organisation")
             if len(new) == BATCH:
-                yield _Batch(None if checker.problems else _created_rows(new), [])
-                new = []
-    yield _Batch(None if checker.problems else _created_rows(new), changed)
+                yield _Batch(_created_rows(new) if rows_wanted() else None, changed)
+                new, changed = [], []
+    yield _Batch(_created_rows(new) if rows_wanted() else None, changed)
 
 
 async def _in_worker_thread(batches: Iterator[T]) -> AsyncIterator[T]:
     """Each batch made in a worker thread while the caller handles the one before: checking
     is CPU work here, writing is mostly the database's."""
     upcoming = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
-    while (batch := await upcoming) is not None:
-        upcoming = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
-        yield batch
+    try:
+        while (batch := await upcoming) is not None:
+            upcoming = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+            yield batch
+    finally:
+        upcoming.cancel()  # the caller stopped: the thread ends its batch, no other is begun
 
 
 async def _check_organizations(
@@ -471,34 +477,47 @@ async def _import(
     stored_services = await repository.services_by_id(session, _given_service_ids(given))
     await _check_organizations(session, checker, organizations)
     owners = {row.id: _Owner(row.id, row.body.country) for row in organizations}
+    report, changed, clash = ImportReport(), [], None
+    if not checker.problems:
+        clash = await _clash_of(_save_organizations(session, organizations, report))
     batches = _service_batches(checker, given, owners, {
         service.id: service.organization_id for service in stored_services.values()
-    })
-    report, changed, clash = ImportReport(), [], None
-    try:
-        if not checker.problems:
-            await _save_organizations(session, organizations, report)
-        async for batch in _in_worker_thread(batches):
+    }, rows_wanted=lambda: clash is None and not checker.problems)
+    async with aclosing(_in_worker_thread(batches)) as checked:
+        async for batch in checked:
             changed += batch.changed
-            if batch.created is None or clash is not None:
-                continue
-            try:
-                await _write_created(session, batch.created)
-            except IntegrityError as exc:
-                clash = exc  # the transaction is lost: only checking goes on
-            report.services.created += len(batch.created.services)
-        if checker.problems:
-            raise _invalid(checker.report(*located()))
-        if clash is not None:
-            raise clash
-        for chunk in chunks(changed):
-            await _update_services(session, chunk, stored_services, report)
-    except IntegrityError as exc:
+            if batch.created is not None and clash is None:
+                # After a clash nothing more is written (PostgreSQL has aborted the
+                # transaction); the checking goes on.
+                clash = await _clash_of(_write_created(session, batch.created))
+                report.services.created += len(batch.created.services)
+    if checker.problems:
+        raise _invalid(checker.report(*located()))
+    if clash is None:
+        clash = await _clash_of(_update_all(session, changed, stored_services, report))
+    if clash is not None:
         raise Conflict("The file clashes with the directory (a location id is used by another "
-                       "service); nothing was imported.") from exc
+                       "service); nothing was imported.") from clash
     if report.services.created + report.services.updated >= ANALYZED_FROM:
         await repository.refresh_statistics(session)
     return report
+
+
+async def _clash_of(write: Awaitable[None]) -> IntegrityError | None:
+    """None once `write` is done, or the clash with the directory that stopped it."""
+    try:
+        await write
+    except IntegrityError as exc:
+        return exc
+    return None
+
+
+async def _update_all(
+    session: AsyncSession, rows: list[tuple[_Owner, _Parsed]],
+    stored_services: dict[uuid.UUID, Service], report: ImportReport,
+) -> None:
+    for chunk in chunks(rows):
+        await _update_services(session, chunk, stored_services, report)
 
 
 def _invalid(errors: list[InvalidRow]) -> Problem:

@@ -15,37 +15,39 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
-LOOPED = r"""
+LOOPED = """
 CREATE OR REPLACE FUNCTION registry_country_category_keys(keys text[]) RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
     countries text[] := '{}';
-    found text[] := '{}';
+    made text[] := '{}';
     key text;
     code text;
     country text;
 BEGIN
-    FOREACH key IN ARRAY keys LOOP
-        IF starts_with(key, 'country:') THEN
+    FOREACH key IN ARRAY coalesce(keys, '{}') LOOP
+        IF starts_with(key, 'country:') AND length(key) > 8 THEN
             countries := countries || substr(key, 9);
         END IF;
     END LOOP;
-    FOREACH key IN ARRAY keys LOOP
-        CONTINUE WHEN NOT starts_with(key, 'category:');
+    FOREACH key IN ARRAY coalesce(keys, '{}') LOOP
+        CONTINUE WHEN key IS NULL OR NOT starts_with(key, 'category:') OR length(key) = 9;
         code := substr(key, 10);
         LOOP  -- the code, then each code above it: its dotted prefixes
             FOREACH country IN ARRAY countries LOOP
-                IF NOT country || '/' || code = ANY (found) THEN
-                    found := found || (country || '/' || code);
+                IF NOT (country || '/' || code = ANY (made)) THEN
+                    made := made || (country || '/' || code);
                 END IF;
             END LOOP;
             EXIT WHEN strpos(code, '.') = 0;
             code := left(code, length(code) - strpos(reverse(code), '.'));
         END LOOP;
     END LOOP;
-    RETURN found;
+    RETURN made;
 END $$
 """
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(LOOPED)
