@@ -1,9 +1,10 @@
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from waymark_kernel.db import insert_rows
 
 from waymark_registry.organizations.models import Organization
 from waymark_registry.services import repository as services
@@ -63,6 +64,24 @@ async def all_organizations(session: AsyncSession) -> list[Organization]:
 async def all_services(session: AsyncSession) -> list[Listed]:
     query = services.listed_query().order_by(Service.name, Service.id)
     return [Listed(*row) for row in await session.execute(query)]
+
+
+async def insert_organizations(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    await insert_rows(session, Organization.__table__, rows)
+
+
+async def insert_services(
+    session: AsyncSession, services_rows: list[dict[str, Any]],
+    translations: list[dict[str, Any]], facets: list[dict[str, Any]],
+    documents: list[dict[str, Any]], locations: list[dict[str, Any]],
+) -> None:
+    """New services' rows of each table, in bulk."""
+    await insert_rows(session, Service.__table__, services_rows)
+    await insert_rows(session, ServiceTranslation.__table__, translations)
+    await insert_rows(session, ServiceFacet.__table__, facets)
+    await insert_rows(session, services.documents, documents)
+    # Last: on PostgreSQL a place copies its service's search keys, made by the rows above.
+    await insert_rows(session, ServiceLocation.__table__, locations)
 
 
 async def refresh_statistics(session: AsyncSession) -> None:

@@ -27,7 +27,6 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.auth import NETWORK_ADMIN, Identity
-from waymark_kernel.db import insert_rows
 from waymark_kernel.events import EventData, utcnow
 from waymark_kernel.messaging import outbox_rows, record_events, record_outbox_rows
 from waymark_kernel.problems import Conflict, Problem
@@ -39,13 +38,12 @@ from waymark_registry.dataset.repository import chunks
 from waymark_registry.dataset.schemas import ImportReport, InvalidRow
 from waymark_registry.hsds.service import hsds_organization, hsds_service, hsds_taxonomy
 from waymark_registry.organizations import service as organization_events
-from waymark_registry.organizations.models import Organization
 from waymark_registry.organizations.repository import NATIONAL_SOCIETY
 from waymark_registry.organizations.schemas import OrganizationCreate
 from waymark_registry.services import repository as services
 from waymark_registry.services import service as service_events
 from waymark_registry.services.models import (
-    Service, ServiceFacet, ServiceLocation, ServiceTranslation,
+    Service,
 )
 from waymark_registry.services.schemas import Location, ServiceCreate
 from waymark_registry.taxonomy.service import CODES, term_id
@@ -554,7 +552,7 @@ async def _save_organizations(
                 )))
                 if "country" in changes:
                     moved.append(organization)
-    await insert_rows(session, Organization.__table__, created)
+    await repository.insert_organizations(session, created)
     await record_events(session, EVENT_SOURCE, events)
     for organization in moved:
         await service_events.announce_organization_moved(session, organization)
@@ -631,12 +629,10 @@ def _created_rows(rows: list[tuple[_Owner, _Parsed]]) -> _Created:
 
 
 async def _write_created(session: AsyncSession, created: _Created) -> None:
-    await insert_rows(session, Service.__table__, created.services)
-    await insert_rows(session, ServiceTranslation.__table__, created.translations)
-    await insert_rows(session, ServiceFacet.__table__, created.facets)
-    await insert_rows(session, services.documents, created.documents)
-    # Last: on PostgreSQL a place copies its service's search keys, made by the rows above.
-    await insert_rows(session, ServiceLocation.__table__, created.locations)
+    await repository.insert_services(
+        session, created.services, created.translations, created.facets, created.documents,
+        created.locations,
+    )
     await record_outbox_rows(session, created.events)
 
 
