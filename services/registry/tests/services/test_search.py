@@ -177,6 +177,33 @@ async def test_what_and_where_follow_a_service_that_changes(any_registry):
     assert await ids(**in_bangkok, category="health") == []
 
 
+async def test_a_country_and_category_list_their_services_by_current_name(any_registry):
+    """Renamed, a service moves in the order of its country and category; withdrawn, it
+    leaves it."""
+    registry = any_registry
+    nepal = await registry.organization(country="NP")
+    admin = registry.headers(nepal["id"], ORG_ADMIN)
+    beta = await registry.service(nepal, name="Beta shelter", categories=["shelter"])
+    gamma = await registry.service(nepal, name="Gamma shelter", categories=["shelter"])
+
+    async def names(**params) -> list[str]:
+        items = (await search(registry, country="NP", category="shelter", **params))["items"]
+        return [item["name"] for item in items]
+
+    assert await names() == ["Beta shelter", "Gamma shelter"]
+    renamed = await registry.client.patch(
+        f"/v1/services/{gamma['id']}", headers=admin, json={"name": "Alpha shelter"}
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert await names() == ["Alpha shelter", "Beta shelter"]
+    assert await names(q="alpha") == ["Alpha shelter"]
+    assert await names(q="gamma") == []
+
+    withdrawn = await registry.client.delete(f"/v1/services/{beta['id']}", headers=admin)
+    assert withdrawn.status_code == 204
+    assert await names() == ["Alpha shelter"]
+
+
 async def test_items_of_a_plain_search_carry_no_distance(registry, directory):
     page = await search(registry, q="clinic")
 

@@ -103,9 +103,11 @@ def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 async def searched_with_plan(
-    session: AsyncSession, **filters: Any
+    session: AsyncSession, *, analyze: bool = False,
+    position: tuple[Any, uuid.UUID] | None = None, **filters: Any,
 ) -> tuple[list[Mapping[str, Any]], list[dict[str, Any]]]:
-    """A page of the repository's search, and the plan of the very statement it ran."""
+    """A page of the repository's search, and the plan of the very statement it ran (as it
+    ran once more, when `analyze`)."""
     connection = await (await session.connection()).get_raw_connection()
     statements = []
 
@@ -117,14 +119,14 @@ async def searched_with_plan(
         search = ServiceSearch(**filters)
         found = await repository.search(
             session, search, categories=with_subcategories(search.category),
-            viewer_organization_id=uuid.uuid4(), limit=21, position=None,
+            viewer_organization_id=uuid.uuid4(), limit=21, position=position,
         )
         await asyncio.sleep(0)  # the driver calls its loggers soon after, not at once
     finally:
         connection.driver_connection.remove_query_logger(record)
     (statement, parameters), = statements
     plan = await connection.driver_connection.fetchval(  # the connection decodes json
-        f"EXPLAIN (FORMAT JSON) {statement}", *parameters
+        f"EXPLAIN (ANALYZE {analyze}, FORMAT JSON) {statement}", *parameters
     )
     return found, list(plan_nodes(plan[0]["Plan"]))
 
@@ -179,3 +181,56 @@ async def test_a_text_search_with_filters_reads_the_index_of_the_search_rows(dir
         "country_category_keys &&", ""
     )
 
+
+
+def ran(nodes: list[dict[str, Any]], index: str) -> bool:
+    """Whether the analysed plan read `index` (a plan holds both branches of a walk)."""
+    return any(node.get("Index Name") == index and node["Actual Loops"] for node in nodes)
+
+
+async def by_brute_force(session: AsyncSession, word: str, country: str, category: str) -> list:
+    """Ids of the services of `country` and `category` (or a sub-category) with a word starting
+    with `word`, by name: what a walked search must find."""
+    rows = await session.execute(text(
+        "SELECT s.id FROM registry_services s WHERE (' ' || s.name || ' ' || s.description) "
+        "LIKE '% ' || :word || '%' AND EXISTS (SELECT FROM registry_service_facets f WHERE "
+        "f.service_id = s.id AND f.facet = 'country' AND f.value = :country) AND EXISTS ("
+        "SELECT FROM registry_service_facets f WHERE f.service_id = s.id AND f.facet = "
+        "'category' AND (f.value = :category OR f.value LIKE :category || '.%')) "
+        "ORDER BY s.name, s.id"
+    ), {"word": word, "country": country, "category": category})
+    return list(rows.scalars())
+
+
+async def test_a_country_and_category_with_many_matches_read_the_front_of_their_listing(directory):
+    async with directory.transaction() as session:
+        first, nodes = await searched_with_plan(
+            session, analyze=True, q="cedar", category=["health"], country="TH"
+        )
+        last = first[19]  # the page's last: 21 rows are one more than a page
+        second, _ = await searched_with_plan(
+            session, position=(last["sort_key"], last["id"]), q="cedar", category=["health"],
+            country="TH",
+        )
+        expected = await by_brute_force(session, "cedar", "TH", "health")
+    assert [str(hit["id"]) for hit in first[:20] + second] == [str(id_) for id_ in expected[:41]]
+    assert ran(nodes, "registry_service_listing_pkey")
+    assert not ran(nodes, "ix_registry_service_search_keys_document")
+    walked = next(node for node in nodes if node.get("Relation Name") == "registry_service_listing")
+    # Up to the page's last match, not the walk's whole length (nor all 600 listed).
+    assert walked["Actual Rows"] < repository.WALKED_PER_ROW * 21
+
+
+async def test_a_country_and_category_with_rare_matches_read_the_index_after_a_short_walk(
+    directory,
+):
+    async with directory.transaction() as session:
+        found, nodes = await searched_with_plan(
+            session, analyze=True, q="123", category=["health"], country="TH"
+        )
+        expected = await by_brute_force(session, "123", "TH", "health")
+    assert 0 < len(expected) < 21
+    assert [str(hit["id"]) for hit in found] == [str(id_) for id_ in expected]
+    assert ran(nodes, "registry_service_listing_pkey")
+    assert ran(nodes, "ix_registry_service_search_keys_document")
+    assert not read_whole(nodes)

@@ -17,7 +17,7 @@ from waymark_registry.services.repository import Listed
 IMPORTED_TABLES = (
     Organization.__table__.name, Service.__table__.name, ServiceLocation.__table__.name,
     ServiceTranslation.__table__.name, ServiceFacet.__table__.name,
-    services.documents.name, services.search_rows.name,
+    services.documents.name, services.search_rows.name, services.listing.name,
 )
 CHUNK = 1000  # ids per IN (...) list, well under the drivers' bound-parameter limits
 T = TypeVar("T")

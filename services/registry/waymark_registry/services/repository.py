@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, Column, ColumnElement, Float, Integer, MetaData, RowMapping, String, Table, Uuid, and_,
-    bindparam, case, cast, delete, exists, func, insert, literal_column, or_, select, text,
+    bindparam, case, cast, delete, exists, func, insert, literal_column, not_, or_, select, text,
+    tuple_, union_all,
 )
 from sqlalchemy import Text as TextType
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
@@ -43,6 +44,9 @@ KM_PER_DEGREE_OF_LATITUDE = math.pi * EARTH_RADIUS_KM / 180
 # A confidential location's public point is rounded to 0.1°: its owner's exact point lies within.
 ROUNDING_MARGIN_DEGREES = 0.05
 MAX_QUERY_WORDS = 20
+# A search of one country and category walks this many of its listed services per row wanted
+# before it looks in the index instead: the matches are too rare to be walked to.
+WALKED_PER_ROW = 10
 
 # Not models: on SQLite the documents are an FTS5 virtual table, on PostgreSQL they have a
 # generated tsvector (`document`); the search rows exist on PostgreSQL only, kept by triggers
@@ -65,6 +69,13 @@ search_places = Table(
     *(Column(name, Float()) for name in ("latitude", "longitude", "public_latitude",
                                          "public_longitude")),
     Column("service_id", Uuid()), Column("search_keys", ARRAY(TextType())),
+)
+# PostgreSQL: the services of each search row key of `country_category_keys`, in name order
+# (migration 0011).
+listing = Table(
+    "registry_service_listing", _tables,
+    Column("country_category", TextType()), Column("name", String(200)),
+    Column("service_id", Uuid()),
 )
 # The search reads tables, not models: its rows are values, never loaded as objects.
 service_table, organization_table = Service.__table__, Organization.__table__
@@ -273,12 +284,15 @@ async def search(
             ("organization_id", filters.organization_id), ("status", filters.status),
         ) if value is not None
     }
+    walked = len(facets.get(COUNTRY_CATEGORY, ())) == 1
     shape = _Shape(
         dialect, tuple(facets), None if words is None else min(len(words), 2),
         tuple(conditions), filters.near, len(boxes), viewer_organization_id is not None,
-        position is not None,
+        position is not None, walked,
     )
     values: dict[str, Any] = {"page_limit": limit, **conditions}
+    if walked:
+        values.update(listed_key=facets[COUNTRY_CATEGORY][0], walk_limit=WALKED_PER_ROW * limit)
     for facet, wanted in facets.items():
         values[f"facet_{facet}"] = wanted
     if words:
@@ -311,6 +325,7 @@ class _Shape:
     boxes: int
     viewer: bool
     after: bool
+    walked: bool  # PostgreSQL, one country and category and not near: its listing is walked
 
 
 @functools.lru_cache(maxsize=512)
@@ -329,28 +344,83 @@ def _driver_statement(
 def _statement(shape: _Shape):
     if shape.near:
         nearest = _nearest_locations(shape)
-        page = select(nearest).where(nearest.c.sort_key <= bindparam("radius_km", type_=Float))
+        page = _one_page(shape, select(nearest).where(
+            nearest.c.sort_key <= bindparam("radius_km", type_=Float)
+        ))
+    elif shape.walked:
+        page = _walked_else_indexed(shape)
     elif shape.dialect == "postgresql":
-        source = select(search_rows.c.service_id, search_rows.c.name.label("sort_key"))
-        page = _filtered(shape, source, search_rows.c.service_id)
+        page = _one_page(shape, _indexed(shape))
     else:
         source = select(
             service_table.c.id.label("service_id"), service_table.c.name.label("sort_key")
         )
-        page = _filtered(shape, source, service_table.c.id)
-    if shape.after:
-        sort_type = Float if shape.near else String
-        page = page.where(after(
-            page.selected_columns.sort_key, page.selected_columns.service_id,
-            (bindparam("after_key", type_=sort_type), bindparam("after_id", type_=Uuid)),
-        ))
-    found = (
-        page.order_by("sort_key", "service_id")
-        .limit(bindparam("page_limit", type_=Integer)).subquery("page")
-    )
+        page = _one_page(shape, _filtered(shape, source, service_table.c.id))
+    found = page.subquery("page")
     return (
         _shown(shape.dialect, found).add_columns(found.c.sort_key)
         .order_by(found.c.sort_key, found.c.service_id)
+    )
+
+
+def _one_page(shape: _Shape, matches):
+    """`matches` (service_id, sort_key) after the cursor's position, in order, a page of them."""
+    if shape.after:
+        sort_type = Float if shape.near else String
+        matches = matches.where(after(
+            matches.selected_columns.sort_key, matches.selected_columns.service_id,
+            (bindparam("after_key", type_=sort_type), bindparam("after_id", type_=Uuid)),
+        ))
+    return matches.order_by("sort_key", "service_id").limit(_page_limit())
+
+
+def _page_limit():
+    return bindparam("page_limit", type_=Integer)
+
+
+def _indexed(shape: _Shape):
+    """PostgreSQL: (service_id, sort_key) of the search rows matching the filters."""
+    source = select(search_rows.c.service_id, search_rows.c.name.label("sort_key"))
+    return _filtered(shape, source, search_rows.c.service_id)
+
+
+def _walked_else_indexed(shape: _Shape):
+    """PostgreSQL, one country and category: the page read off the front of their listing,
+    whose first `walk_limit` services (after the cursor's) are tested against the filters one by
+    one;
+    when those hold too few matches to fill the page while the listing goes on, the page of
+    the index instead. Either branch's condition is known before its rows are read: PostgreSQL
+    runs only the branch that holds."""
+    position = tuple_(listing.c.name, listing.c.service_id)
+    walked = select(listing.c.service_id, listing.c.name).where(
+        listing.c.country_category == bindparam("listed_key", type_=TextType)
+    )
+    if shape.after:
+        walked = walked.where(position > tuple_(
+            bindparam("after_key", type_=String), bindparam("after_id", type_=Uuid)
+        ))
+    # A subquery, not a CTE: its order is known to the query above, which stops at a page.
+    walked = walked.order_by(*position.clauses).limit(
+        bindparam("walk_limit", type_=Integer)
+    ).subquery("walked")
+    # A subquery per walked service, not a join: joined, the planner reads the index's matches.
+    its_row_matches = _filtered(shape, select(literal_column("true")).where(
+        search_rows.c.service_id == walked.c.service_id
+    ), search_rows.c.service_id).scalar_subquery()
+    matched = (
+        select(walked.c.service_id, walked.c.name.label("sort_key")).where(its_row_matches)
+        .order_by("sort_key", "service_id").limit(_page_limit()).cte("matched")
+    )
+
+    def count(rows) -> Any:
+        return select(func.count()).select_from(rows).scalar_subquery()
+
+    conclusive = or_(
+        count(matched) == _page_limit(), count(walked) < bindparam("walk_limit", type_=Integer)
+    )
+    return union_all(
+        select(matched.c.service_id, matched.c.sort_key).where(conclusive),
+        _one_page(shape, _indexed(shape)).where(not_(conclusive)),
     )
 
 
