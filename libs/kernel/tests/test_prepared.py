@@ -62,13 +62,6 @@ async def test_a_rolled_back_transaction_keeps_nothing_even_when_prepared_runs_f
         assert (await COUNT.fetch(session))[0][0] == 0
 
 
-async def test_it_runs_outside_a_transaction_on_a_reader_session(notes):
-    async with notes.transaction() as session:
-        await ADD.execute(session, id=uuid.uuid4(), rank=1, data={}, state="new")
-    async with notes.readers() as reader:
-        assert (await COUNT.fetch(reader))[0][0] == 1
-
-
 async def test_bulk_rows_go_in_with_the_transaction_even_as_its_first_statement(notes):
     rows = [{"id": uuid.uuid4(), "rank": rank, "data": {"rank": rank}, "state": "new"}
             for rank in range(1200)]

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, Executable
 from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.util import greenlet_spawn
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 COMMITTED_HOOKS = "after_commit_hooks"
@@ -60,9 +61,7 @@ class Database:
         self.engine = create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Outside any transaction: a read of one statement needs no BEGIN and COMMIT round trips.
-        self.readers = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-        )
+        self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.on_outbox_commit: Callable[[], None] | None = None  # set by the outbox relay
         self.origin = uuid.uuid4().hex
 
@@ -108,13 +107,24 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
 
 
-async def _request_reader(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.database.readers() as session:
-        yield session
+async def _request_reader(request: Request) -> AsyncEngine:
+    return request.app.state.database.reader
 
 
-# For a request that reads with a single statement (one snapshot) and writes nothing.
-ReaderDep = Annotated[AsyncSession, Depends(_request_reader)]
+# For a request that reads with a single statement (one snapshot) and writes nothing: the
+# engine, of which the statement takes a connection for itself. A session and its connection
+# cost a search on PostgreSQL more CPU (105 µs) than the pool's connection alone (13 µs).
+ReaderDep = Annotated[AsyncEngine, Depends(_request_reader)]
+
+
+@asynccontextmanager
+async def pooled_driver(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """PostgreSQL: asyncpg's connection of one of the pool's, outside any transaction."""
+    pooled = await engine.raw_connection()
+    try:
+        yield pooled.driver_connection
+    finally:
+        await greenlet_spawn(pooled.close)  # a close that must reset the connection awaits
 
 
 class AnyOf(ColumnElement[bool]):
@@ -148,11 +158,8 @@ async def driver_in_transaction(session: AsyncSession) -> asyncpg.Connection | N
     with its first statement); None before, and elsewhere than on PostgreSQL."""
     if session.bind.dialect.name != "postgresql":
         return None
-    raw = await (await session.connection()).get_raw_connection()
-    driver = raw.driver_connection
-    if not driver.is_in_transaction() and not raw.dbapi_connection.autocommit:
-        return None
-    return driver
+    driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    return driver if driver.is_in_transaction() else None
 
 
 async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:

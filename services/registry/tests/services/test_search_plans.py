@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from asyncpg.connection import LoggedQuery
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.db import Database
+from waymark_kernel.db import Database, pooled_driver
 from waymark_registry.services import repository
 from waymark_registry.services.schemas import ServiceSearch
 from waymark_registry.taxonomy.service import with_subcategories
@@ -103,31 +103,40 @@ def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 async def searched_with_plan(
-    session: AsyncSession, *, analyze: bool = False,
+    directory: Database, *, analyze: bool = False,
     position: tuple[Any, uuid.UUID] | None = None, **filters: Any,
 ) -> tuple[list[Mapping[str, Any]], list[dict[str, Any]]]:
     """A page of the repository's search, and the plan of the very statement it ran (as it
     ran once more, when `analyze`)."""
-    connection = await (await session.connection()).get_raw_connection()
     statements = []
 
     def record(query: LoggedQuery) -> None:
         statements.append((query.query, query.args))
 
-    connection.driver_connection.add_query_logger(record)
+    def logged(dbapi_connection, *_) -> None:
+        dbapi_connection.driver_connection.add_query_logger(record)
+
+    def unlogged(dbapi_connection, *_) -> None:
+        dbapi_connection.driver_connection.remove_query_logger(record)
+
+    pool = directory.engine.sync_engine
+    event.listen(pool, "checkout", logged)
+    event.listen(pool, "checkin", unlogged)
     try:
         search = ServiceSearch(**filters)
         found = await repository.search(
-            session, search, categories=with_subcategories(search.category),
+            directory.reader, search, categories=with_subcategories(search.category),
             viewer_organization_id=uuid.uuid4(), limit=21, position=position,
         )
         await asyncio.sleep(0)  # the driver calls its loggers soon after, not at once
     finally:
-        connection.driver_connection.remove_query_logger(record)
+        event.remove(pool, "checkout", logged)
+        event.remove(pool, "checkin", unlogged)
     (statement, parameters), = statements
-    plan = await connection.driver_connection.fetchval(  # the connection decodes json
-        f"EXPLAIN (ANALYZE {analyze}, FORMAT JSON) {statement}", *parameters
-    )
+    async with pooled_driver(directory.reader) as driver:
+        plan = await driver.fetchval(  # the driver decodes json
+            f"EXPLAIN (ANALYZE {analyze}, FORMAT JSON) {statement}", *parameters
+        )
     return found, list(plan_nodes(plan[0]["Plan"]))
 
 
@@ -154,10 +163,9 @@ async def test_the_search_rows_follow_the_facets_and_documents(directory):
 
 async def test_a_radius_search_reads_the_points_around_the_centre_only(directory):
     lat, lon = COUNTRIES["NP"]
-    async with directory.transaction() as session:
-        found, nodes = await searched_with_plan(
-            session, lat=lat, lon=lon, radius_km=40, category=["health"]
-        )
+    found, nodes = await searched_with_plan(
+        directory, lat=lat, lon=lon, radius_km=40, category=["health"]
+    )
     assert found and all(hit["sort_key"] <= 40 for hit in found)
     assert [hit["sort_key"] for hit in found] == sorted(hit["sort_key"] for hit in found)
     assert "ix_registry_service_locations_public_point" in indexes_used(nodes)
@@ -167,11 +175,12 @@ async def test_a_radius_search_reads_the_points_around_the_centre_only(directory
 
 
 async def test_a_text_search_with_filters_reads_the_index_of_the_search_rows(directory):
-    async with directory.transaction() as session:
-        found, nodes = await searched_with_plan(
-            session, q="cedar", category=["health"], country="TH"
-        )
+    """Of two categories in a country: there is no listing of both to walk."""
+    found, nodes = await searched_with_plan(
+        directory, q="cedar", category=["health", "shelter"], country="TH"
+    )
     assert found and all("cedar" in f"{hit['name']} {hit['description']}" for hit in found)
+    assert "registry_service_listing" not in tables_read(nodes)
     assert [hit["name"] for hit in found] == sorted(hit["name"] for hit in found)
     assert "ix_registry_service_search_keys_document" in indexes_used(nodes)
     assert not read_whole(nodes)
@@ -180,7 +189,6 @@ async def test_a_text_search_with_filters_reads_the_index_of_the_search_rows(dir
     assert "country_category_keys &&" in conditions and "keys &&" not in conditions.replace(
         "country_category_keys &&", ""
     )
-
 
 
 def ran(nodes: list[dict[str, Any]], index: str) -> bool:
@@ -203,15 +211,15 @@ async def by_brute_force(session: AsyncSession, word: str, country: str, categor
 
 
 async def test_a_country_and_category_with_many_matches_read_the_front_of_their_listing(directory):
+    first, nodes = await searched_with_plan(
+        directory, analyze=True, q="cedar", category=["health"], country="TH"
+    )
+    last = first[19]  # the page's last: 21 rows are one more than a page
+    second, _ = await searched_with_plan(
+        directory, position=(last["sort_key"], last["id"]), q="cedar", category=["health"],
+        country="TH",
+    )
     async with directory.transaction() as session:
-        first, nodes = await searched_with_plan(
-            session, analyze=True, q="cedar", category=["health"], country="TH"
-        )
-        last = first[19]  # the page's last: 21 rows are one more than a page
-        second, _ = await searched_with_plan(
-            session, position=(last["sort_key"], last["id"]), q="cedar", category=["health"],
-            country="TH",
-        )
         expected = await by_brute_force(session, "cedar", "TH", "health")
     assert [str(hit["id"]) for hit in first[:20] + second] == [str(id_) for id_ in expected[:41]]
     assert ran(nodes, "registry_service_listing_pkey")
@@ -224,10 +232,10 @@ async def test_a_country_and_category_with_many_matches_read_the_front_of_their_
 async def test_a_country_and_category_with_rare_matches_read_the_index_after_a_short_walk(
     directory,
 ):
+    found, nodes = await searched_with_plan(
+        directory, analyze=True, q="123", category=["health"], country="TH"
+    )
     async with directory.transaction() as session:
-        found, nodes = await searched_with_plan(
-            session, analyze=True, q="123", category=["health"], country="TH"
-        )
         expected = await by_brute_force(session, "123", "TH", "health")
     assert 0 < len(expected) < 21
     assert [str(hit["id"]) for hit in found] == [str(id_) for id_ in expected]

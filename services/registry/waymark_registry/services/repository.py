@@ -23,7 +23,8 @@ from sqlalchemy import (
 from sqlalchemy import Text as TextType
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from waymark_kernel.db import pooled_driver
 
 from waymark_registry.organizations.models import Organization
 from waymark_registry.paging import after
@@ -258,7 +259,7 @@ async def without_locations(session: AsyncSession, organization_id: uuid.UUID) -
 
 
 async def search(
-    session: AsyncSession,
+    reader: AsyncEngine,
     filters: ServiceSearch,
     *,
     categories: set[str],
@@ -272,7 +273,7 @@ async def search(
     `categories` are the wanted codes with their sub-categories already added. The page's ids
     are found first (on PostgreSQL from the search rows, or the places, alone), then
     completed."""
-    dialect = session.bind.dialect.name
+    dialect = reader.dialect.name
     facets = _wanted_facets(filters, categories)
     if dialect == "postgresql":
         facets = _wanted_keys(filters, facets)
@@ -306,10 +307,11 @@ async def search(
     if position:
         values.update(after_key=position[0], after_id=position[1])
     if dialect != "postgresql":
-        return list((await session.execute(_statement(shape), values)).mappings())
-    statement, names, constants = _driver_statement(shape, session.bind.dialect)
-    driver = (await (await session.connection()).get_raw_connection()).driver_connection
-    return await driver.fetch(statement, *({**constants, **values}[name] for name in names))
+        async with reader.connect() as connection:
+            return list((await connection.execute(_statement(shape), values)).mappings())
+    statement, names, constants = _driver_statement(shape, reader.dialect)
+    async with pooled_driver(reader) as driver:
+        return await driver.fetch(statement, *({**constants, **values}[name] for name in names))
 
 
 @dataclass(frozen=True)

@@ -41,12 +41,12 @@ async def create_service(
 
 @router.get("", summary="Search the service directory", response_model=Page[ServiceHit])
 async def search_services(
-    filters: Annotated[ServiceSearch, Query()], identity: CurrentIdentity, session: ReaderDep,
+    filters: Annotated[ServiceSearch, Query()], identity: CurrentIdentity, reader: ReaderDep,
     languages: WantedLanguages,
 ) -> Response:
     """Ordered by name, or by distance when `lat`, `lon` and `radius_km` are given; then each
     item carries `distance_km`. Services without coordinates are left out of a radius search."""
-    page = await service.search_services(session, identity, filters, languages)
+    page = await service.search_services(reader, identity, filters, languages)
     return Response(page, media_type="application/json")
 
 

@@ -9,7 +9,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from waymark_kernel.api import position_after, split_page
 from waymark_kernel.auth import Identity
 from waymark_kernel.events import ServiceChanged, ServiceDeleted, utcnow
@@ -303,12 +303,12 @@ async def delete_service(session: AsyncSession, identity: Identity, service_id: 
 
 
 async def search_services(
-    session: AsyncSession, identity: Identity, filters: ServiceSearch, languages: list[str]
+    reader: AsyncEngine, identity: Identity, filters: ServiceSearch, languages: list[str]
 ) -> bytes:
     """The page as JSON (a `Page[ServiceHit]`), written once from the rows."""
     position = position_after(filters.cursor, distance_value if filters.near else name_value)
     rows = await repository.search(
-        session, filters, categories=with_subcategories(filters.category),
+        reader, filters, categories=with_subcategories(filters.category),
         viewer_organization_id=identity.organization_id, limit=filters.limit + 1,
         position=position,
     )
