@@ -14,7 +14,7 @@ from waymark_kernel.settings import Settings
 from waymark_registry.dataset import tabular
 from waymark_registry.dataset.schemas import ImportReport
 from waymark_registry.dataset.service import (
-    export_dataset, export_package, import_dataset, import_package,
+    export_dataset, export_package, import_dataset, import_package, settle,
 )
 from waymark_registry.main import MIGRATIONS
 from waymark_registry.organizations.announcements import announce_all
@@ -79,8 +79,11 @@ async def _export(database: Database, file: Path, format: str) -> None:
 async def _import(database: Database, file: Path) -> ImportReport:
     async with database.transaction() as session:
         if file.is_dir() or zipfile.is_zipfile(file):
-            return await import_package(session, _package_files(file))
-        return await import_dataset(session, file.read_text(encoding="utf-8"))
+            report = await import_package(session, _package_files(file))
+        else:
+            report = await import_dataset(session, file.read_text(encoding="utf-8"))
+    await settle(database.reader, report)
+    return report
 
 
 async def run(settings: Settings, task: str, file: Path, format: str = "json") -> int:

@@ -129,7 +129,8 @@ async def test_changes_are_updated_with_their_events(registry, source):
 
 async def test_a_large_import_leaves_the_planner_knowing_the_directory(registry, database_url):
     """Searches right after a bulk import are planned for the rows it wrote, not for empty
-    tables (autovacuum, where it is on, may take minutes to analyse them)."""
+    tables, and read pages marked all-visible (autovacuum, where it is on, may take minutes to
+    analyse and vacuum them)."""
     dataset = [{
         "id": str(uuid.uuid4()), "name": f"Provider {number}", "country": "JO",
         "services": [
@@ -146,9 +147,15 @@ async def test_a_large_import_leaves_the_planner_knowing_the_directory(registry,
             "SELECT relname, reltuples FROM pg_class WHERE relname = ANY($1)",
             ["registry_services", "registry_service_search", "registry_service_documents"],
         ))
+        visible = await connection.fetch(
+            "SELECT relname, relpages, relallvisible FROM pg_class WHERE relname = ANY($1)",
+            ["registry_service_search", "registry_service_listing"],
+        )
     finally:
         await connection.close()
     assert planned == dict.fromkeys(planned, float(ANALYZED_FROM)) and len(planned) == 3
+    assert len(visible) == 2
+    assert all(pages > 0 and all_visible == pages for _, pages, all_visible in visible), visible
 
 
 async def test_every_invalid_object_is_reported_and_nothing_changes(registry, source):

@@ -3,9 +3,9 @@ HSDS tabular data package (a zip of CSV files)."""
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 from waymark_kernel.auth import CurrentIdentity, Identity
-from waymark_kernel.db import SessionDep
+from waymark_kernel.db import ReaderDep, SessionDep
 from waymark_kernel.problems import Forbidden, Problem
 
 from waymark_registry.dataset import service, tabular
@@ -57,7 +57,8 @@ async def export_dataset(
     responses={413: {"description": "Larger than 512 MiB (a package: uncompressed)"}},
 )
 async def import_dataset(
-    request: Request, identity: CurrentIdentity, session: SessionDep
+    request: Request, identity: CurrentIdentity, session: SessionDep, reader: ReaderDep,
+    after_response: BackgroundTasks,
 ) -> ImportReport:
     """Creates or updates every organisation and service of the file, or, when any object is
     invalid, changes nothing and answers 422 with every problem (`errors`: file of the
@@ -70,9 +71,12 @@ async def import_dataset(
         if len(body) > tabular.MAX_PACKAGE_BYTES:
             raise tabular.too_large()
     if request.headers.get("content-type", "").split(";")[0].strip() == ZIP:
-        return await service.import_package(session, tabular.unzipped(bytes(body)))
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise Problem(422, "The file is not UTF-8 text.", kind="invalid-dataset") from exc
-    return await service.import_dataset(session, text)
+        report = await service.import_package(session, tabular.unzipped(bytes(body)))
+    else:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Problem(422, "The file is not UTF-8 text.", kind="invalid-dataset") from exc
+        report = await service.import_dataset(session, text)
+    after_response.add_task(service.settle, reader, report)  # the commit came before
+    return report

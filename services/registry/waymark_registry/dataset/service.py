@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from waymark_kernel.auth import NETWORK_ADMIN, Identity
 from waymark_kernel.events import EventData, utcnow
 from waymark_kernel.messaging import outbox_rows, record_events, record_outbox_rows
@@ -58,7 +58,8 @@ LOCATION_FIELDS = tuple(Location.model_fields)
 # written while the next is checked.
 BATCH = 5000
 # Written services from which an import refreshes the planner's statistics (about 1 s for
-# 100,000 services); after fewer, those of the tables before stay near enough.
+# 100,000 services) and, once committed, vacuums its tables; after fewer, the statistics and
+# visibility of the tables before stay near enough.
 ANALYZED_FROM = 1000
 Event = tuple[str, EventData]
 T = TypeVar("T")
@@ -496,9 +497,19 @@ async def _import(
     if clash is not None:
         raise Conflict("The file clashes with the directory (a location id is used by another "
                        "service); nothing was imported.") from clash
-    if report.services.created + report.services.updated >= ANALYZED_FROM:
+    if _is_large(report):
         await repository.refresh_statistics(session)
     return report
+
+
+def _is_large(report: ImportReport) -> bool:
+    return report.services.created + report.services.updated >= ANALYZED_FROM
+
+
+async def settle(reader: AsyncEngine, report: ImportReport) -> None:
+    """After an import has committed: a large one's tables vacuumed."""
+    if _is_large(report):
+        await repository.vacuum_imported(reader)
 
 
 async def _clash_of(write: Awaitable[None]) -> IntegrityError | None:

@@ -271,8 +271,9 @@ async def search(
     search, ordered by it then id, otherwise the name, ordered by it then id.
 
     `categories` are the wanted codes with their sub-categories already added. The page's ids
-    are found first (on PostgreSQL from the search rows, or the places, alone), then
-    completed."""
+    are found first (on PostgreSQL from the search rows, the listing of a country and category,
+    or the places, alone), then completed. `reader`: the statement takes a connection of its
+    own, outside any transaction."""
     dialect = reader.dialect.name
     facets = _wanted_facets(filters, categories)
     if dialect == "postgresql":
@@ -388,11 +389,10 @@ def _indexed(shape: _Shape):
 
 def _walked_else_indexed(shape: _Shape):
     """PostgreSQL, one country and category: the page read off the front of their listing,
-    whose first `walk_limit` services (after the cursor's) are tested against the filters one by
-    one;
-    when those hold too few matches to fill the page while the listing goes on, the page of
-    the index instead. Either branch's condition is known before its rows are read: PostgreSQL
-    runs only the branch that holds."""
+    whose first `walk_limit` services after the cursor's are tested one by one against the
+    filters; when those hold too few matches to fill the page while the listing goes on, the
+    page of the index instead. Each branch's condition is known before its rows are read:
+    PostgreSQL runs only the branch that holds."""
     position = tuple_(listing.c.name, listing.c.service_id)
     walked = select(listing.c.service_id, listing.c.name).where(
         listing.c.country_category == bindparam("listed_key", type_=TextType)
@@ -401,10 +401,9 @@ def _walked_else_indexed(shape: _Shape):
         walked = walked.where(position > tuple_(
             bindparam("after_key", type_=String), bindparam("after_id", type_=Uuid)
         ))
+    walk_limit = bindparam("walk_limit", type_=Integer)
     # A subquery, not a CTE: its order is known to the query above, which stops at a page.
-    walked = walked.order_by(*position.clauses).limit(
-        bindparam("walk_limit", type_=Integer)
-    ).subquery("walked")
+    walked = walked.order_by(*position.clauses).limit(walk_limit).subquery("walked")
     # A subquery per walked service, not a join: joined, the planner reads the index's matches.
     its_row_matches = _filtered(shape, select(literal_column("true")).where(
         search_rows.c.service_id == walked.c.service_id
@@ -417,9 +416,7 @@ def _walked_else_indexed(shape: _Shape):
     def count(rows) -> Any:
         return select(func.count()).select_from(rows).scalar_subquery()
 
-    conclusive = or_(
-        count(matched) == _page_limit(), count(walked) < bindparam("walk_limit", type_=Integer)
-    )
+    conclusive = or_(count(matched) == _page_limit(), count(walked) < walk_limit)
     return union_all(
         select(matched.c.service_id, matched.c.sort_key).where(conclusive),
         _one_page(shape, _indexed(shape)).where(not_(conclusive)),
