@@ -244,8 +244,10 @@ A generated directory of {created:,} services in {report['organizations']['creat
 organisations across the fifteen countries (names and descriptions in each country's language,
 1–2 locations each, 10 % confidential), imported as one HSDS JSON dataset of
 {len(body) / 1e6:.0f} MB direct to the registry (`POST /v1/hsds/dataset`: validation, then
-one transaction with an outbox event per object). Search: wrk, 20 connections for 20 s direct
-to the registry, each request another of 500 queries, after a 10 s warm-up.
+one transaction with an outbox event per object; timed to the response, after which the
+registry vacuums the imported tables). Search: wrk, 20 connections for 20 s direct to the
+registry process (one, as each replica of the deployment), each request another of 500
+queries, after a 10 s warm-up.
 
 | | figure | target |
 |---|---|---|

@@ -57,7 +57,9 @@ async def main(selected: list[str]) -> None:
                 )
                 for name in selected:
                     measured = await SECTIONS[name].measure(bench)
-                    sections[name] = f"{measured}\n_Measured {datetime.now(UTC):%Y-%m-%d}._\n"
+                    sections[name] = (
+                        f"{measured}\n_Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}._\n"
+                    )
                     print(sections[name], flush=True)
         finally:
             stop(network)
@@ -66,11 +68,12 @@ async def main(selected: list[str]) -> None:
     RESULTS.write_text(f"""# Benchmarks
 
 Every figure here comes from `make bench` (`benchmarks/run.py`; one section:
-`make bench SECTIONS=gateway`), measured on {datetime.now(UTC):%Y-%m-%d} on {machine()}.
+`make bench SECTIONS=gateway`); the last run was on {datetime.now(UTC):%Y-%m-%d} on {machine()}.
 The network runs in distributed mode (`waymark up`: the gateway and each service a process of
 its own, PostgreSQL, RabbitMQ), with rate limiting on (in the gateway's process) but its limit
 raised to 1000000/minute so that the load is not refused.
-A section's own date is that of the run that measured it.
+Each section ends with the date and the machine of the run that measured it: sections
+measured on different machines are not comparable with each other.
 
 """ + "\n".join(
         f"{MARK.format(name)}\n{text}" for name, text in sections.items() if name in SECTIONS))
