@@ -82,7 +82,7 @@ async def _import(database: Database, file: Path) -> ImportReport:
             report = await import_package(session, _package_files(file))
         else:
             report = await import_dataset(session, file.read_text(encoding="utf-8"))
-    await settle(database.reader, report)
+    await settle(database.engine, report)
     return report
 
 

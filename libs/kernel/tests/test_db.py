@@ -4,10 +4,11 @@ next request is served."""
 import asyncio
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from waymark_kernel.db import SessionDep
+from waymark_kernel.db import ReaderDep, SessionDep, pooled_driver
 from waymark_kernel.web import create_base_app
 
 
@@ -19,26 +20,33 @@ def counting_app(database) -> FastAPI:
     async def outbox_size(session: SessionDep) -> dict:
         return {"size": (await session.execute(sa.text("SELECT count(*) FROM outbox"))).scalar_one()}
 
+    @app.get("/outbox/size/read")
+    async def outbox_size_read(reader: ReaderDep) -> dict:
+        async with pooled_driver(reader) as driver:
+            return {"size": await driver.fetchval("SELECT count(*) FROM outbox")}
+
     return app
 
 
+@pytest.mark.parametrize("path", ["/outbox/size", "/outbox/size/read"])
 async def test_a_dropped_database_connection_answers_503_to_retry_and_the_next_request_works(
-    postgres, dropped
+    postgres, dropped, path
 ):
+    """In a transaction of the request's session, and on a reader's pooled connection."""
     app = counting_app(postgres)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://waymark.test"
     ) as client:
-        assert (await client.get("/outbox/size")).json() == {"size": 0}
+        assert (await client.get(path)).json() == {"size": 0}
 
         await dropped(postgres)
         await asyncio.sleep(0.5)  # the pooled connection has read the server's goodbye by now
-        lost = await client.get("/outbox/size")
+        lost = await client.get(path)
 
         assert lost.status_code == 503
         assert lost.headers["content-type"] == "application/problem+json"
         assert lost.headers["retry-after"] == "1"
         assert lost.json()["type"].endswith("/database-unavailable")
         assert "postgres" not in lost.text.lower()  # nothing of the connection is told
-        again = await client.get("/outbox/size")
+        again = await client.get(path)
         assert (again.status_code, again.json()) == (200, {"size": 0})

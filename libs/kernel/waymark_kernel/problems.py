@@ -48,6 +48,16 @@ class Forbidden(Problem):
         super().__init__(403, detail)
 
 
+class DatabaseUnavailable(Problem):
+    """The database connection was lost during the request (a restart drops pooled ones)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            503, "The database connection was lost during this request; try again.",
+            kind="database-unavailable", headers={"Retry-After": "1"},
+        )
+
+
 class Conflict(Problem):
     def __init__(self, detail: str, kind: str = "conflict") -> None:
         super().__init__(409, detail, kind=kind)
@@ -97,6 +107,8 @@ def _allowed_methods(request: Request) -> str:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        if isinstance(exc, DatabaseUnavailable):
+            log.warning("database connection lost", extra={"path": request.url.path})
         return problem_response(
             exc.status, exc.detail, kind=exc.kind, title=exc.title, headers=exc.headers,
             extra=exc.extra, instance=request.url.path,
@@ -130,8 +142,4 @@ def install_problem_handlers(app: FastAPI) -> None:
         if not exc.connection_invalidated:
             return await _unexpected(request, exc)
         # A restarted database drops pooled connections; the pool has replaced them by now.
-        log.warning("database connection lost", extra={"path": request.url.path})
-        return problem_response(
-            503, "The database connection was lost during this request; try again.",
-            kind="database-unavailable", headers={"Retry-After": "1"}, instance=request.url.path,
-        )
+        return await _problem(request, DatabaseUnavailable())

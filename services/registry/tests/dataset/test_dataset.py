@@ -135,7 +135,12 @@ async def test_a_large_import_leaves_the_planner_knowing_the_directory(registry,
         "id": str(uuid.uuid4()), "name": f"Provider {number}", "country": "JO",
         "services": [
             {"id": str(uuid.uuid4()), "name": f"Clinic {number}-{each}", "status": "active",
-             "categories": ["health"]}
+             "categories": ["health"], "service_at_locations": [{"id": str(uuid.uuid4()),
+             "location": {"id": str(uuid.uuid4()), "latitude": 31.95, "longitude": 35.93,
+                          "addresses": [{"id": str(uuid.uuid4()), "address_1": "",
+                                         "city": "Amman", "state_province": "",
+                                         "postal_code": "", "country": "JO",
+                                         "address_type": "physical"}]}}]}
             for each in range(ANALYZED_FROM // 10)
         ],
     } for number in range(10)]
@@ -149,12 +154,12 @@ async def test_a_large_import_leaves_the_planner_knowing_the_directory(registry,
         ))
         visible = await connection.fetch(
             "SELECT relname, relpages, relallvisible FROM pg_class WHERE relname = ANY($1)",
-            ["registry_service_search", "registry_service_listing"],
+            ["registry_service_locations", "registry_service_search", "registry_service_listing"],
         )
     finally:
         await connection.close()
     assert planned == dict.fromkeys(planned, float(ANALYZED_FROM)) and len(planned) == 3
-    assert len(visible) == 2
+    assert len(visible) == 3
     assert all(pages > 0 and all_visible == pages for _, pages, all_visible in visible), visible
 
 

@@ -1,5 +1,6 @@
 import uuid
 
+import asyncpg
 import pytest
 from waymark_kernel.auth import ORG_ADMIN, VIEWER
 
@@ -202,6 +203,61 @@ async def test_a_country_and_category_list_their_services_by_current_name(any_re
     withdrawn = await registry.client.delete(f"/v1/services/{beta['id']}", headers=admin)
     assert withdrawn.status_code == 204
     assert await names() == ["Alpha shelter"]
+
+
+async def listing_is_that_of_the_search_rows(database_url: str) -> bool:
+    """PostgreSQL: the listing holds exactly a row per key of each search row (migration 0011)."""
+    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        of_search_rows = (
+            "SELECT key, name, service_id FROM registry_service_search, "
+            "unnest(country_category_keys) key"
+        )
+        listing = "SELECT country_category, name, service_id FROM registry_service_listing"
+        differing = await connection.fetchval(
+            f"SELECT count(*) FROM (({of_search_rows} EXCEPT {listing}) "
+            f"UNION ALL ({listing} EXCEPT {of_search_rows})) differing"
+        )
+        listed = await connection.fetchval("SELECT count(*) FROM registry_service_listing")
+    finally:
+        await connection.close()
+    return differing == 0 and listed > 0
+
+
+async def test_the_listing_follows_every_way_a_service_changes(registry, database_url):
+    nepal = await registry.organization(country="NP")
+    admin = registry.headers(nepal["id"], ORG_ADMIN)
+    shelter = await registry.service(nepal, categories=["shelter"], locations=[POKHARA])
+    clinic = await registry.service(nepal, categories=["health.primary_care"])
+    assert await listing_is_that_of_the_search_rows(database_url)
+
+    for service_id, change in ((shelter["id"], {"name": "Renamed shelter"}), (clinic["id"], {
+        "categories": ["shelter.safe_house", "legal"], "locations": [BANGKOK, POKHARA],
+    })):
+        response = await registry.client.patch(
+            f"/v1/services/{service_id}", headers=admin, json=change
+        )
+        assert response.status_code == 200, response.text
+    assert await listing_is_that_of_the_search_rows(database_url)
+
+    exported = await registry.client.get("/v1/hsds/dataset", headers=registry.network_admin)
+    dataset = exported.json()
+    for organization in dataset:
+        for service in organization["services"]:
+            service["name"] += " (imported)"
+    imported = await registry.client.post(
+        "/v1/hsds/dataset", json=dataset, headers=registry.network_admin
+    )
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["services"]["updated"] == 2
+    assert await listing_is_that_of_the_search_rows(database_url)
+
+    withdrawn = await registry.client.delete(f"/v1/services/{shelter['id']}", headers=admin)
+    assert withdrawn.status_code == 204
+    assert await listing_is_that_of_the_search_rows(database_url)
+    assert [item["name"] for item in (await search(
+        registry, country="TH", category="shelter"
+    ))["items"]] == [f"{clinic['name']} (imported)"]
 
 
 async def test_items_of_a_plain_search_carry_no_distance(registry, directory):

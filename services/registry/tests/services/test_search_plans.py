@@ -224,9 +224,12 @@ async def test_a_country_and_category_with_many_matches_read_the_front_of_their_
     assert [str(hit["id"]) for hit in first[:20] + second] == [str(id_) for id_ in expected[:41]]
     assert ran(nodes, "registry_service_listing_pkey")
     assert not ran(nodes, "ix_registry_service_search_keys_document")
-    walked = next(node for node in nodes if node.get("Relation Name") == "registry_service_listing")
+    walked = max(
+        node["Actual Rows"] for node in nodes
+        if node.get("Relation Name") == "registry_service_listing"
+    )
     # Up to the page's last match, not the walk's whole length (nor all 600 listed).
-    assert walked["Actual Rows"] < repository.WALKED_PER_ROW * 21
+    assert 21 <= walked < repository.WALKED_PER_ROW * 21
 
 
 async def test_a_country_and_category_with_rare_matches_read_the_index_after_a_short_walk(

@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from waymark_kernel.auth import CurrentIdentity, Identity
-from waymark_kernel.db import ReaderDep, SessionDep
+from waymark_kernel.db import SessionDep
 from waymark_kernel.problems import Forbidden, Problem
 
 from waymark_registry.dataset import service, tabular
@@ -57,7 +57,7 @@ async def export_dataset(
     responses={413: {"description": "Larger than 512 MiB (a package: uncompressed)"}},
 )
 async def import_dataset(
-    request: Request, identity: CurrentIdentity, session: SessionDep, reader: ReaderDep,
+    request: Request, identity: CurrentIdentity, session: SessionDep,
     after_response: BackgroundTasks,
 ) -> ImportReport:
     """Creates or updates every organisation and service of the file, or, when any object is
@@ -78,5 +78,7 @@ async def import_dataset(
         except UnicodeDecodeError as exc:
             raise Problem(422, "The file is not UTF-8 text.", kind="invalid-dataset") from exc
         report = await service.import_dataset(session, text)
-    after_response.add_task(service.settle, reader, report)  # the commit came before
+    after_response.add_task(  # the commit came before
+        service.settle, request.app.state.database.engine, report
+    )
     return report

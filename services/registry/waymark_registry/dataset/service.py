@@ -14,6 +14,7 @@ written (on PostgreSQL by COPY, its events too): the database's work and Python'
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -61,6 +62,7 @@ BATCH = 5000
 # 100,000 services) and, once committed, vacuums its tables; after fewer, the statistics and
 # visibility of the tables before stay near enough.
 ANALYZED_FROM = 1000
+log = logging.getLogger("waymark.registry.dataset")
 Event = tuple[str, EventData]
 T = TypeVar("T")
 
@@ -506,10 +508,15 @@ def _is_large(report: ImportReport) -> bool:
     return report.services.created + report.services.updated >= ANALYZED_FROM
 
 
-async def settle(reader: AsyncEngine, report: ImportReport) -> None:
-    """After an import has committed: a large one's tables vacuumed."""
-    if _is_large(report):
-        await repository.vacuum_imported(reader)
+async def settle(engine: AsyncEngine, report: ImportReport) -> None:
+    """After an import has committed: a large one's tables vacuumed. The import stands without
+    it (autovacuum, where it is on, comes later): a failure is only logged."""
+    if not _is_large(report):
+        return
+    try:
+        await repository.vacuum_imported(engine)
+    except Exception:
+        log.exception("the imported tables could not be vacuumed")
 
 
 async def _clash_of(write: Awaitable[None]) -> IntegrityError | None:

@@ -402,7 +402,8 @@ def _walked_else_indexed(shape: _Shape):
             bindparam("after_key", type_=String), bindparam("after_id", type_=Uuid)
         ))
     walk_limit = bindparam("walk_limit", type_=Integer)
-    # A subquery, not a CTE: its order is known to the query above, which stops at a page.
+    # A subquery, not a CTE: its order is known to the query above, which stops at a page (the
+    # count below walks it again only when the page is not full).
     walked = walked.order_by(*position.clauses).limit(walk_limit).subquery("walked")
     # A subquery per walked service, not a join: joined, the planner reads the index's matches.
     its_row_matches = _filtered(shape, select(literal_column("true")).where(

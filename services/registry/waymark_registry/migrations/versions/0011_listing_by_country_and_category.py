@@ -10,7 +10,7 @@ the search walks the key's first rows by name and keeps those whose search row m
 other filters (35 rows walked, 0.3 ms). Where the matches are rare the walk stops after ten
 rows per row wanted and the search reads the GIN index as before (0.3 ms, plus the walk's).
 
-Statement-level triggers on the search rows keep the listing, as those of 0008 keep the places.
+Triggers on the search rows keep the listing, as those of 0008 keep the places.
 
 Revision ID: 0011
 Revises: 0010
@@ -32,27 +32,35 @@ ROWS_OF = (
     "FROM %s searched, unnest(searched.country_category_keys) key"
 )
 LISTED = f"INSERT INTO {LISTING} (country_category, name, service_id) {ROWS_OF}"
+# Row by row, for the few updates that rename or re-key a service: a statement's transition
+# tables would copy every updated row whole, its tsvector too, as each bulk update of the
+# documents makes them.
+RELISTED = f"""
+DELETE FROM {LISTING} WHERE country_category = ANY (OLD.country_category_keys)
+    AND name = OLD.name AND service_id = OLD.service_id;
+INSERT INTO {LISTING} (country_category, name, service_id)
+    SELECT key, NEW.name, NEW.service_id FROM unnest(NEW.country_category_keys) key
+"""
 UNLISTED = (
-    f"DELETE FROM {LISTING} listed USING ({ROWS_OF}) gone WHERE listed.country_category = "
-    "gone.key AND listed.name = gone.name AND listed.service_id = gone.service_id"
-)
-# The rows (`side`: before or after) of those whose name or keys a statement changed.
-CHANGED = (
-    "(SELECT {side}.* FROM new_rows after JOIN old_rows before USING (service_id) "
-    "WHERE (after.name, after.country_category_keys) "
-    "IS DISTINCT FROM (before.name, before.country_category_keys))"
+    f"DELETE FROM {LISTING} listed USING ({ROWS_OF % 'old_rows'}) gone WHERE "
+    "listed.country_category = gone.key AND listed.name = gone.name "
+    "AND listed.service_id = gone.service_id"
 )
 FUNCTIONS = {
     "registry_listing_added": LISTED % "new_rows",
-    "registry_listing_changed": (
-        UNLISTED % CHANGED.format(side="before") + "; " + LISTED % CHANGED.format(side="after")
-    ),
-    "registry_listing_removed": UNLISTED % "old_rows",
+    "registry_listing_changed": RELISTED,
+    "registry_listing_removed": UNLISTED,
+    "registry_listing_emptied": f"TRUNCATE {LISTING}",
 }
+# Trigger's event → what it runs on, and its function.
 TRIGGERS = {
-    "insert": ("NEW TABLE AS new_rows", "registry_listing_added"),
-    "update": ("OLD TABLE AS old_rows NEW TABLE AS new_rows", "registry_listing_changed"),
-    "delete": ("OLD TABLE AS old_rows", "registry_listing_removed"),
+    "insert": ("REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT", "registry_listing_added"),
+    "update": (
+        "FOR EACH ROW WHEN ((OLD.name, OLD.country_category_keys) IS DISTINCT FROM "
+        "(NEW.name, NEW.country_category_keys))", "registry_listing_changed",
+    ),
+    "delete": ("REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT", "registry_listing_removed"),
+    "truncate": ("FOR EACH STATEMENT", "registry_listing_emptied"),
 }
 
 
@@ -71,10 +79,10 @@ def upgrade() -> None:
             f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
             f"{statements}; RETURN NULL; END $$"
         )
-    for event, (rows, function) in TRIGGERS.items():
+    for event, (runs_on, function) in TRIGGERS.items():
         op.execute(
             f"CREATE TRIGGER {SEARCH}_listing_{event} AFTER {event.upper()} ON {SEARCH} "
-            f"REFERENCING {rows} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+            f"{runs_on} EXECUTE FUNCTION {function}()"
         )
     op.execute(LISTED % SEARCH)
 
