@@ -129,9 +129,10 @@ async def pooled_driver(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection
     try:
         yield driver
     except BaseException as exc:
-        if driver.is_closed() or isinstance(exc, asyncio.CancelledError):  # or mid-statement
+        lost = driver.is_closed()
+        if lost or isinstance(exc, asyncio.CancelledError):  # or left mid-statement
             await greenlet_spawn(pooled.invalidate, exc)
-        if driver.is_closed():
+        if lost:
             raise DatabaseUnavailable() from exc
         raise
     finally:

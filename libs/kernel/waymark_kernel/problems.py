@@ -107,8 +107,6 @@ def _allowed_methods(request: Request) -> str:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        if isinstance(exc, DatabaseUnavailable):
-            log.warning("database connection lost", extra={"path": request.url.path})
         return problem_response(
             exc.status, exc.detail, kind=exc.kind, title=exc.title, headers=exc.headers,
             extra=exc.extra, instance=request.url.path,
@@ -142,4 +140,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         if not exc.connection_invalidated:
             return await _unexpected(request, exc)
         # A restarted database drops pooled connections; the pool has replaced them by now.
-        return await _problem(request, DatabaseUnavailable())
+        return await _unavailable(request, DatabaseUnavailable())
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def _unavailable(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        log.warning("database connection lost", extra={"path": request.url.path})
+        return await _problem(request, exc)

@@ -78,7 +78,5 @@ async def import_dataset(
         except UnicodeDecodeError as exc:
             raise Problem(422, "The file is not UTF-8 text.", kind="invalid-dataset") from exc
         report = await service.import_dataset(session, text)
-    after_response.add_task(  # the commit came before
-        service.settle, request.app.state.database.engine, report
-    )
+    after_response.add_task(service.settle, session.bind, report)  # the commit came before
     return report
