@@ -5,7 +5,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import aiohttp
 import jwt
@@ -17,14 +17,27 @@ ALGORITHM = "EdDSA"
 NETWORK_ADMIN, ORG_ADMIN, CASEWORKER, VIEWER = "network_admin", "org_admin", "caseworker", "viewer"
 ROLES = (NETWORK_ADMIN, ORG_ADMIN, CASEWORKER, VIEWER)
 
+PERSON, CLIENT = "person", "client"
+IdentityKind = Literal["person", "client"]
 KeySource = Callable[[], Awaitable[dict[str, Any]]]  # returns a JWKS document
 
 
 @dataclass(frozen=True)
 class Identity:
+    """Who calls: a person (`sub` is the person's id) or an API client (`sub` is its client id).
+    `name` is the person's display name or the client's name when the token carries it; `amr`
+    says how the person authenticated (`mfa` after a second factor)."""
+
     subject: str
     organization_id: uuid.UUID | None
     roles: frozenset[str]
+    kind: IdentityKind = CLIENT
+    name: str | None = None
+    amr: frozenset[str] = frozenset()
+
+    @property
+    def is_person(self) -> bool:
+        return self.kind == PERSON
 
     @property
     def is_network_admin(self) -> bool:
@@ -133,10 +146,17 @@ def identity_from_claims(claims: dict[str, Any]) -> Identity:
         roles = claims.get("roles", [])
         if not isinstance(roles, list):
             raise ValueError("roles")
+        kind = claims.get("kind", CLIENT)
+        name = claims.get("name")
+        amr = claims.get("amr", [])
+        if kind not in (PERSON, CLIENT) or not isinstance(amr, list):
+            raise ValueError("kind")
         return Identity(
             subject=str(claims["sub"]),
             organization_id=uuid.UUID(organization) if organization else None,
             roles=frozenset(str(role) for role in roles if role in ROLES),
+            kind=kind, name=str(name) if name is not None else None,
+            amr=frozenset(str(method) for method in amr),
         )
     except (KeyError, ValueError) as exc:
         raise Unauthenticated("The token's claims are incomplete.") from exc

@@ -57,12 +57,17 @@ class SigningKey:
 
     def issue(
         self, *, subject: str, organization_id: uuid.UUID | None, roles: list[str], issuer: str,
-        audience: str, ttl_seconds: int,
+        audience: str, ttl_seconds: int, kind: str = "client", name: str | None = None,
+        amr: list[str] | None = None,
     ) -> str:
         now = int(time.time())
-        claims = {
+        claims: dict[str, object] = {
             "iss": issuer, "aud": audience, "sub": subject, "iat": now, "nbf": now,
             "exp": now + ttl_seconds, "jti": uuid.uuid4().hex, "roles": roles,
-            "org": str(organization_id) if organization_id else None,
+            "org": str(organization_id) if organization_id else None, "kind": kind,
         }
+        if name is not None:
+            claims["name"] = name
+        if amr:
+            claims["amr"] = amr
         return jwt.encode(claims, self.private_key, algorithm=ALGORITHM, headers={"kid": self.kid})

@@ -23,11 +23,22 @@ class TestIssuer:
     def __init__(self) -> None:
         self.key = SigningKey.generate()
 
-    def token(self, organization_id: uuid.UUID | None, *roles: str, ttl_seconds: int = 600) -> str:
+    def token(
+        self, organization_id: uuid.UUID | None, *roles: str, ttl_seconds: int = 600,
+        person: tuple[uuid.UUID, str] | None = None,
+    ) -> str:
+        """A client's token, or with `person` = (id, display name) a person's, signed in with MFA."""
         assert all(role in ROLES for role in roles)
+        if person is not None:
+            return self.key.issue(
+                subject=str(person[0]), organization_id=organization_id, roles=list(roles),
+                issuer=ISSUER, audience=AUDIENCE, ttl_seconds=ttl_seconds, kind="person",
+                name=person[1], amr=["pwd", "otp", "mfa"],
+            )
         return self.key.issue(
             subject=f"test-{uuid.uuid4().hex[:8]}", organization_id=organization_id,
             roles=list(roles), issuer=ISSUER, audience=AUDIENCE, ttl_seconds=ttl_seconds,
+            name="test client",
         )
 
     def headers(self, organization_id: uuid.UUID | None, *roles: str) -> dict[str, str]:
