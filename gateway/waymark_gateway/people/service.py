@@ -278,6 +278,7 @@ async def _enrol_at_sign_in(
             codes = await _new_recovery_codes(session, accounts, person.id)
             return Verified(person, (PASSWORD, ONE_TIME_CODE, MULTI_FACTOR), codes)
     secret = totp.new_secret()
+    await session.rollback()
     async with database.transaction() as apart:  # kept although this sign-in is refused
         pending = await repository.person(apart, person.id)
         pending.totp_pending_sealed = accounts.box.seal(secret, context)  # type: ignore[union-attr]
@@ -293,6 +294,7 @@ async def verify_sign_in(
     matches = await password_matches(person.password_hash if person else None, password)
 
     async def refuse(result: str) -> SignInRefused:
+        await session.rollback()  # nothing of a refused attempt is kept (and SQLite is free)
         await audit.record_apart(database, audit.Event(
             person.organization_id if person else None, audit.ANONYMOUS, "sign_in",
             str(person.id) if person else accounts.unknown_email_target(email), address, result,
