@@ -22,8 +22,8 @@ class GatewaySettings(Settings):
     # Retired signing key files (comma-separated): only their public halves are used, so the
     # tokens they signed still verify. Keep a retired key listed for WAYMARK_TOKEN_TTL_SECONDS after a rotation.
     previous_signing_key_files: Annotated[list[Path], NoDecode] = Field(default_factory=list)
-    # How often each replica reloads the revoked clients from the database.
-    revocation_refresh_seconds: float = Field(default=5.0, gt=0)
+    # How often each replica reloads the revoked clients and deactivated people (under 5 s).
+    revocation_refresh_seconds: float = Field(default=4.0, gt=0)
     # An external OpenID Connect issuer whose tokens are accepted instead of the built-in one's.
     oidc_discovery_url: str | None = None
     oidc_audience: str | None = None
