@@ -2,10 +2,8 @@
 on failed sign-ins, and invitations sent by email."""
 
 import asyncio
-import contextlib
 import socket
 import time
-from collections.abc import AsyncIterator
 from email import message_from_bytes, policy
 from typing import Any
 
@@ -15,21 +13,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from waymark_gateway.sessions.service import HTTPS_COOKIE, PLAIN_COOKIE
-from waymark_kernel.signing import SigningKey
 
-from .conftest import People
-
-
-@contextlib.asynccontextmanager
-async def replicas(start_gateway: Any, standin: Any, serve: Any, **settings: Any) -> AsyncIterator[tuple[People, People]]:
-    """Two gateways on one database (and Redis, when given), signing with one key."""
-    key = SigningKey.generate()
-    async with serve(standin("registry")) as registry, serve(standin("referrals")) as referrals:
-        urls = {"registry_url": registry, "referrals_url": referrals, **settings}
-        async with start_gateway(signing_key=key, **urls) as first, start_gateway(
-            signing_key=key, **urls
-        ) as second:
-            yield People(first), People(second)
+from .conftest import People, replicas
 
 
 async def _deactivation_reaches_the_other_replica(first: People, second: People) -> float:
