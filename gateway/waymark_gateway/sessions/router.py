@@ -1,7 +1,8 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import RedirectResponse
 
 from waymark_gateway.audit import service as audit
 from waymark_gateway.identity.schemas import TokenResponse
@@ -9,11 +10,14 @@ from waymark_gateway.identity.service import NO_STORE
 from waymark_gateway.people import service as people
 from waymark_gateway.people.router import AccountsDep, address_of
 from waymark_gateway.sessions.authentication import CurrentCaller
-from waymark_gateway.sessions.schemas import SessionRead, SessionStarted, SignIn
-from waymark_gateway.sessions.service import SessionEnded, Sessions, SignInThrottle, cookie_name
+from waymark_gateway.sessions.providers import FLOW_SECONDS, FlowRefused, RelyingParty
+from waymark_gateway.sessions.schemas import ProviderRead, SessionRead, SessionStarted, SignIn
+from waymark_gateway.sessions.service import (
+    SessionEnded, Sessions, SignInThrottle, cookie_name, flow_cookie_name,
+)
 from waymark_kernel.auth import Identity
 from waymark_kernel.db import SessionDep
-from waymark_kernel.problems import Problem
+from waymark_kernel.problems import NotFound, Problem
 
 router = APIRouter(tags=["sessions"])
 PUBLIC = {"security": []}
@@ -35,6 +39,16 @@ def _set_cookie(request: Request, response: Response, session_id: str | None) ->
         return
     # No Max-Age: the browser forgets it when closed; the server ends it after idle or max time.
     response.set_cookie(name, session_id, path="/", secure=https, httponly=True, samesite="lax")
+
+
+def _set_flow_cookie(request: Request, response: Response, sealed: str | None) -> None:
+    https = request.app.state.request_authenticator.addresses.is_https(request.scope)
+    name = flow_cookie_name(https)
+    if sealed is None:
+        response.delete_cookie(name, path="/", secure=https, httponly=True, samesite="lax")
+    else:
+        response.set_cookie(name, sealed, max_age=FLOW_SECONDS, path="/", secure=https,
+                            httponly=True, samesite="lax")
 
 
 def _signed_in(caller_session: object) -> None:
@@ -124,6 +138,71 @@ async def person_token(
     _signed_in(caller.session)
     response.headers.update(NO_STORE)
     return await sessions.bearer_token(caller.session)  # type: ignore[arg-type]
+
+
+def _relying_party(request: Request, name: str) -> RelyingParty:
+    party = request.app.state.relying_parties.get(name)
+    if party is None:
+        raise NotFound("sign-in provider")
+    return party
+
+
+@router.get(
+    "/v1/auth/providers", response_model=list[ProviderRead], openapi_extra=PUBLIC,
+    summary="The OpenID Connect providers people may sign in through",
+)
+async def list_providers(request: Request) -> list[ProviderRead]:
+    return [
+        ProviderRead(name=name, organization_id=party.provider.organization_id,
+                     start_url=f"/v1/auth/providers/{name}/start")
+        for name, party in request.app.state.relying_parties.items()
+    ]
+
+
+@router.get(
+    "/v1/auth/providers/{name}/start", status_code=303, openapi_extra=PUBLIC,
+    response_class=RedirectResponse,
+    summary="Start signing in through a provider (authorization code flow with PKCE)",
+)
+async def start_external_sign_in(
+    name: Annotated[str, Path(max_length=64)], request: Request,
+    invitation: Annotated[str | None, Query(max_length=128)] = None,
+    return_to: Annotated[str | None, Query(max_length=2048)] = None,
+) -> RedirectResponse:
+    url, sealed = await _relying_party(request, name).start(invitation, return_to)
+    response = RedirectResponse(url, status_code=303, headers=NO_STORE)
+    _set_flow_cookie(request, response, sealed)
+    return response
+
+
+@router.get(
+    "/v1/auth/providers/{name}/callback", status_code=303, openapi_extra=PUBLIC,
+    response_class=RedirectResponse,
+    summary="Where the provider sends the browser back: signs the person in",
+)
+async def finish_external_sign_in(
+    name: Annotated[str, Path(max_length=64)], request: Request, session: SessionDep,
+    accounts: AccountsDep, sessions: SessionsDep,
+    code: Annotated[str | None, Query(max_length=2048)] = None,
+    state: Annotated[str | None, Query(max_length=256)] = None,
+    error: Annotated[str | None, Query(max_length=256)] = None,
+) -> RedirectResponse:
+    party = _relying_party(request, name)
+    https = request.app.state.request_authenticator.addresses.is_https(request.scope)
+    flow = party.open_flow(request.cookies.get(flow_cookie_name(https)), state)
+    if error or not code:
+        raise FlowRefused("The sign-in provider did not sign you in.")
+    claims = await party.finish(flow, code)
+    verified = await people.external_sign_in(
+        session, accounts, name, party.provider, claims, flow.invitation, address_of(request)
+    )
+    await session.commit()
+    previous = request.app.state.request_authenticator.session_id(request.scope)
+    session_id, _ = await sessions.start(verified.person, verified.amr, previous)
+    response = RedirectResponse(flow.return_to, status_code=303, headers=NO_STORE)
+    _set_flow_cookie(request, response, None)
+    _set_cookie(request, response, session_id)
+    return response
 
 
 def _event(identity: Identity, action: str, request: Request) -> audit.Event:

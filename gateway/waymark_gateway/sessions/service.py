@@ -29,6 +29,11 @@ def cookie_name(https: bool) -> str:
     return HTTPS_COOKIE if https else PLAIN_COOKIE
 
 
+def flow_cookie_name(https: bool) -> str:
+    """The cookie carrying an external sign-in's sealed state between start and callback."""
+    return "__Host-waymark_sign_in_flow" if https else "waymark_sign_in_flow"
+
+
 class CsrfRefused(Problem):
     def __init__(self) -> None:
         super().__init__(
