@@ -98,7 +98,7 @@ def _invitation_read(accounts: Accounts, invitation: Invitation) -> InvitationRe
 
 
 async def _ensure_address_free(
-    session: AsyncSession, accounts: Accounts, fingerprint: str, organization_id: uuid.UUID
+    session: AsyncSession, fingerprint: str, organization_id: uuid.UUID
 ) -> None:
     existing = await repository.person_by_email(session, fingerprint)
     if existing is not None and existing.organization_id != organization_id:
@@ -121,7 +121,7 @@ async def create_invitation(
         raise Problem(422, "Only a demo network may waive the second factor.",
                       kind="second-factor-required")
     fingerprint = accounts.box.fingerprint(data.email)
-    await _ensure_address_free(session, accounts, fingerprint, organization_id)
+    await _ensure_address_free(session, fingerprint, organization_id)
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     invitation = Invitation(
