@@ -193,3 +193,16 @@ async def test_a_person_token_for_the_api_carries_her_identity(people, network) 
     by_bearer = await network.client.post(
         "/v1/auth/session/token", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert by_bearer.status_code == 400  # a token does not mint tokens: only a session does
+
+
+async def test_without_its_redis_the_gateway_refuses_sessions_rather_than_trusting_cookies(
+    start_gateway, standin, serve
+) -> None:
+    async with replicas(start_gateway, standin, serve, redis_url="redis://127.0.0.1:1/0",
+                        redis_timeout_seconds=0.2) as (gateway, _):
+        person = await gateway.enrol()
+        refused = await gateway.sign_in(person)
+        assert refused.status_code == 503
+        assert refused.json()["type"].endswith("/session-store-unavailable")
+        gateway.client.cookies.set(PLAIN_COOKIE, "a-session-id-nobody-can-check")
+        assert (await gateway.client.get("/v1/cases")).status_code == 503
