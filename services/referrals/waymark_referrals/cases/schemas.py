@@ -96,13 +96,17 @@ class OrganizationType(StrEnum):
 
 
 class ConsentScope(RequestBody):
-    """Whom the data may go to; a field left out (null) does not restrict."""
+    """Whom the data may go to; a field left out (null) does not restrict. A scope that names
+    countries or organisation types covers only organisations the network has verified: an
+    organisation's country and type are what its verification vouches for."""
 
     countries: list[Country] | None = Field(default=None, max_length=250)
     organization_types: list[OrganizationType] | None = Field(default=None, max_length=10)
 
-    def covers(self, country: str, organization_type: str) -> bool:
-        return (self.countries is None or country in self.countries) and (
+    def covers(self, country: str, organization_type: str, verified: bool) -> bool:
+        if self.countries is None and self.organization_types is None:
+            return True
+        return verified and (self.countries is None or country in self.countries) and (
             self.organization_types is None or organization_type in self.organization_types
         )
 
@@ -112,7 +116,10 @@ class ConsentRecord(RequestBody):
     # One object is read as a list of one; the type says so, so that the document does too.
     scope: Annotated[list[ConsentScope], Field(max_length=20)] | ConsentScope = Field(
         default_factory=list,
-        description="Sharing is allowed where any item covers the receiver; empty: no restriction.",
+        description=(
+            "Sharing is allowed where any item covers the receiver; empty: no restriction. An "
+            "item naming countries or organisation types covers verified organisations only."
+        ),
     )
     given_at: Moment
     method: ConsentMethod | None = None
@@ -134,8 +141,10 @@ class ConsentRecord(RequestBody):
             raise ValueError("given_at is in the future")
         return self
 
-    def covers(self, country: str, organization_type: str) -> bool:
-        return not self.scope or any(item.covers(country, organization_type) for item in self.scope)
+    def covers(self, country: str, organization_type: str, verified: bool) -> bool:
+        return not self.scope or any(
+            item.covers(country, organization_type, verified) for item in self.scope
+        )
 
 
 class Consent(ConsentRecord):

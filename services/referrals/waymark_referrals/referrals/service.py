@@ -177,9 +177,10 @@ def _require_legal_basis(consent: Consent | None, receiver: DirectoryOrganizatio
         )
     if consent.legal_basis is LegalBasis.vital_interest and not consent.justification:
         raise Unprocessable("vital_interest needs a written justification.", kind="no-legal-basis")
-    if not consent.covers(receiver.country, receiver.type):
+    if not consent.covers(receiver.country, receiver.type, receiver.verified):
+        verified = "verified" if receiver.verified else "unverified"
         raise Unprocessable(
-            f"The recorded consent does not cover sharing with a {receiver.type} in "
+            f"The recorded consent does not cover sharing with a {verified} {receiver.type} in "
             f"{receiver.country}.", kind="outside-consent-scope",
         )
 
