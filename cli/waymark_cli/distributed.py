@@ -22,7 +22,7 @@ from waymark_cli.standalone import banner
 
 async def migrate(settings: Settings, parts: list[str]) -> None:
     for part in parts:
-        await upgrade(settings.database_url(part), migrations_of(part))
+        await upgrade(settings.database_url(part), migrations_of(part), settings)
         print(f"migrated {part}", flush=True)
 
 

@@ -47,7 +47,7 @@ def create_service_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.is_standalone:
-            await upgrade(database.url, definition.migrations)
+            await upgrade(database.url, definition.migrations, settings)
         if owns_broker:
             await the_broker.start()
         relay = OutboxRelay(database, the_broker, poll_seconds=settings.outbox_poll_seconds)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
@@ -19,6 +20,9 @@ from waymark_referrals.vocabulary import Country, Language, Moment
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 FreeText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+# Marks a field or schema as personal data in the API document: sealed at rest, absent from
+# events, logs and errors, erased with the person's other data.
+PERSONAL_DATA = {"x-personal-data": True}
 CLOCK_SKEW = timedelta(minutes=5)
 
 
@@ -44,7 +48,10 @@ class Vulnerability(StrEnum):
 
 
 class Person(RequestBody):
-    """Every field is optional: help never waits for a document or a full identity."""
+    """Every field is optional: help never waits for a document or a full identity. All of it
+    is personal data."""
+
+    model_config = ConfigDict(json_schema_extra=PERSONAL_DATA)
 
     given_name: Name | None = None
     family_name: Name | None = None
@@ -123,9 +130,10 @@ class ConsentRecord(RequestBody):
     )
     given_at: Moment
     method: ConsentMethod | None = None
-    notes: FreeText | None = None
+    notes: FreeText | None = Field(default=None, json_schema_extra=PERSONAL_DATA)
     justification: FreeText | None = Field(
-        default=None, description="Why sharing is necessary; required for vital_interest."
+        default=None, description="Why sharing is necessary; required for vital_interest.",
+        json_schema_extra=PERSONAL_DATA,
     )
 
     @field_validator("scope", mode="before")
