@@ -9,10 +9,9 @@ Revises: 0005
 Create Date: 2026-12-06
 """
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,8 +52,7 @@ def _transition_document(row: Row) -> tuple[Row, Row]:
 
 
 def _response_document(row: Row) -> tuple[Row, Row]:
-    response = row["response"]
-    return {}, json.loads(response) if isinstance(response, str) else response
+    return {}, row["response"]
 
 
 @dataclass
@@ -72,13 +70,16 @@ class Table:
     required: str | None = None
     erasable: bool = True  # its sealed columns are empty where there is no text
 
-    @property
+    @cached_property
     def table(self) -> sa.TableClause:
         key_types = {"key": sa.String(), "status": sa.String(), "to_status": sa.String()}
         return sa.table(
             self.name,
             *(sa.column(name, key_types.get(name, sa.Uuid())) for name in self.keys),
-            *(sa.column(name, sa.Text()) for name in self.read if name not in self.keys),
+            *(
+                sa.column(name, sa.JSON() if name == "response" else sa.Text())
+                for name in self.read if name not in self.keys
+            ),
             *(sa.column(name, type_) for name, type_ in SEALED),
         )
 
@@ -99,7 +100,15 @@ TABLES = (
 )
 
 
-def _cipher() -> EnvelopeCipher:
+def _cipher() -> EnvelopeCipher | None:
+    """The service's cipher where there are rows to convert (checked before anything changes:
+    SQLite runs this migration's DDL outside a transaction); an empty database needs no key."""
+    connection = op.get_bind()
+    if not any(
+        connection.execute(sa.select(sa.literal(1)).select_from(sa.table(name)).limit(1)).first()
+        for name in ("referrals_referrals", "referrals_transition_keys")
+    ):
+        return None
     try:
         return cipher_from_settings(migration_settings())
     except RuntimeError as exc:
@@ -118,14 +127,14 @@ def _record(table: Table, row: Row) -> str:
     return table.record(*(row[key] for key in table.keys))
 
 
-def _seal_rows(table: Table, cipher: Callable[[], EnvelopeCipher]) -> None:
+def _seal_rows(table: Table, cipher: EnvelopeCipher) -> None:
     connection, clause = op.get_bind(), table.table
     columns = [clause.c[name] for name in dict.fromkeys((*table.keys, *table.read))]
     for row in connection.execute(sa.select(*columns)).mappings().all():
         clear, document = table.split(dict(row))
         values = {**clear}
         if any(value is not None for value in document.values()):
-            sealed = cipher().seal(document, record=_record(table, row))
+            sealed = cipher.seal(document, record=_record(table, row))
             values |= {
                 "key_id": sealed.key_id, "wrapped_key": sealed.wrapped_key,
                 "ciphertext": sealed.ciphertext,
@@ -134,17 +143,17 @@ def _seal_rows(table: Table, cipher: Callable[[], EnvelopeCipher]) -> None:
             connection.execute(sa.update(clause).where(_where(table, row)).values(values))
 
 
-def _open_rows(table: Table, cipher: Callable[[], EnvelopeCipher]) -> None:
+def _open_rows(table: Table, cipher: EnvelopeCipher) -> None:
     connection, clause = op.get_bind(), table.table
     columns = [clause.c[name] for name in (*table.keys, *(name for name, _ in SEALED))]
     query = sa.select(*columns).where(clause.c.ciphertext.is_not(None))
     for row in connection.execute(query).mappings().all():
-        document = cipher().open(
+        document = cipher.open(
             Sealed(row["key_id"], row["wrapped_key"], row["ciphertext"]),
             record=_record(table, row),
         )
         if table.name == "referrals_transition_keys":
-            values = {"response": json.dumps(document)}
+            values = {"response": document}
         else:  # a code stayed in its column, and the sealed document has null there
             current = connection.execute(
                 sa.select(*(clause.c[name] for name in document)).where(_where(table, row))
@@ -154,11 +163,11 @@ def _open_rows(table: Table, cipher: Callable[[], EnvelopeCipher]) -> None:
 
 
 def upgrade() -> None:
+    cipher = _cipher()
     for table in TABLES:
         with op.batch_alter_table(table.name) as alter:
             for name, type_ in SEALED:
                 alter.add_column(sa.Column(name, type_, nullable=True))
-    cipher = cache(_cipher)  # made at the first row that needs it: an empty database needs none
     for table in TABLES:
         _seal_rows(table, cipher)
     for table in TABLES:
@@ -171,12 +180,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    cipher = _cipher()
     for table in TABLES:
         with op.batch_alter_table(table.name) as alter:
             for name in table.dropped:
                 type_ = sa.JSON() if name == "response" else sa.Text()
                 alter.add_column(sa.Column(name, type_, nullable=True))
-    cipher = cache(_cipher)
     for table in TABLES:
         _open_rows(table, cipher)
     op.execute("UPDATE referrals_referrals SET reason = '' WHERE reason IS NULL")  # erased
