@@ -3,6 +3,7 @@
 import asyncio
 import base64
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +36,8 @@ async def sealed_key_ids(app) -> set[str]:
     async with app.state.database.transaction() as session:
         return set((await session.execute(text(
             "SELECT key_id FROM referrals_cases UNION SELECT key_id FROM referrals_shared_persons "
-            "UNION SELECT key_id FROM referrals_comments"
+            "UNION SELECT key_id FROM referrals_comments UNION SELECT key_id FROM "
+            "referrals_actor_names"
         ))).scalars())
 
 
@@ -45,8 +47,11 @@ async def test_rotation_rewraps_every_data_key_and_every_case_reads_back(
     sender, receiver, service_id = await flow.pair()
     cases = [await flow.case(sender, person={"given_name": f"Person {n}"}) for n in range(3)]
     referral = await flow.refer(sender, receiver, service_id, case=cases[0])
+    caseworker = {"Authorization": "Bearer " + issuer.token(
+        sender.id, "caseworker", person=(uuid.uuid4(), "Asha Rai")
+    )}
     await client.post(
-        f"/v1/referrals/{referral['id']}/comments", headers=sender.headers, json={"text": "hi"}
+        f"/v1/referrals/{referral['id']}/comments", headers=caseworker, json={"text": "hi"}
     )
     old_key, current_key = settings.encryption_key, new_key()
     assert await sealed_key_ids(app) == {cipher_from_settings(settings).key_id}
@@ -79,3 +84,4 @@ async def test_rotation_rewraps_every_data_key_and_every_case_reads_back(
             f"/v1/referrals/{referral['id']}/comments", headers=receiver.headers
         )
         assert [item["text"] for item in comments.json()["items"]] == ["hi"]
+        assert [item["actor"]["name"] for item in comments.json()["items"]] == ["Asha Rai"]

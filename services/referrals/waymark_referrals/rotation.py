@@ -4,13 +4,17 @@ old key can leave the settings once no record names it. Ciphertexts stay as they
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from waymark_referrals.actors.models import ActorName
 from waymark_referrals.cases.models import Case
 from waymark_referrals.comments.models import Comment
 from waymark_referrals.crypto import EnvelopeCipher
 from waymark_referrals.referrals.models import SharedPerson
 
 # Each sealed table with the column its records are bound to (the associated data).
-SEALED_TABLES = ((Case, Case.id), (SharedPerson, SharedPerson.referral_id), (Comment, Comment.id))
+SEALED_TABLES = (
+    (Case, Case.id), (SharedPerson, SharedPerson.referral_id), (Comment, Comment.id),
+    (ActorName, ActorName.id),
+)
 
 
 async def rewrap_batch(session: AsyncSession, cipher: EnvelopeCipher, batch_size: int = 500) -> int:

@@ -1,9 +1,11 @@
 import uuid
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import JSON, Index, Text
 from sqlmodel import Field, SQLModel
 
+from waymark_referrals.actors.models import ActorColumns
 from waymark_referrals.crypto import SealedColumns
 from waymark_referrals.sql import UtcDateTime
 
@@ -52,8 +54,9 @@ class SharedPerson(SealedColumns, table=True):
     created_at: datetime = Field(sa_type=UtcDateTime)
 
 
-class ReferralTransition(SQLModel, table=True):
+class ReferralTransition(ActorColumns, table=True):
     __tablename__ = "referrals_referral_transitions"
+    SUBJECT: ClassVar[str] = "actor_subject"
     __table_args__ = (
         Index("ix_referrals_transitions_history", "referral_id", "occurred_at", "id"),
     )

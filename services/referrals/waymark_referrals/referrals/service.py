@@ -12,6 +12,8 @@ from waymark_kernel.events import CaseConsentWithdrawn, ReferralChanged, utcnow
 from waymark_kernel.messaging import record_event
 from waymark_kernel.problems import Conflict, Forbidden, NotFound, Problem
 
+from waymark_referrals.actors import service as actors
+from waymark_referrals.actors.schemas import RecordedActor
 from waymark_referrals.cases import service as cases
 from waymark_referrals.cases.models import Case
 from waymark_referrals.cases.schemas import Consent, ConsentWithdrawal, LegalBasis
@@ -93,11 +95,12 @@ def _opened(cipher: EnvelopeCipher, identity: Identity, located: Located) -> dic
 
 
 async def _show(
-    session: AsyncSession, identity: Identity, shown: list[tuple[Located, dict | None]],
-    now: datetime,
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity,
+    shown: list[tuple[Located, dict | None]], now: datetime,
 ) -> list[ReferralRead]:
     """Presents referrals with the persons opened for the caller; every person shown to
-    another organisation than the case's owner goes into the disclosure ledger."""
+    another organisation than the case's owner, or to a person, goes into the disclosure
+    ledger."""
     reads, disclosed = [], []
     for (referral, _, owner_org_id, legal_basis), person in shown:
         read = present(referral, person, now)
@@ -107,15 +110,16 @@ async def _show(
                 case_id=referral.case_id, owner_org_id=owner_org_id, referral_id=referral.id,
                 fields=sorted(read.person.model_fields_set), legal_basis=legal_basis,
             ))
-    await disclosures.record_reads(session, identity, disclosed)
+    await disclosures.record_reads(session, cipher, identity, disclosed)
     return reads
 
 
 async def show(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, located: Located
 ) -> ReferralRead:
-    return (await _show(session, identity, [(located, _opened(cipher, identity, located))],
-                        utcnow()))[0]
+    return (await _show(
+        session, cipher, identity, [(located, _opened(cipher, identity, located))], utcnow()
+    ))[0]
 
 
 async def visible(
@@ -241,10 +245,13 @@ async def _open_leg(
     if body.status is Status.requested:
         await _request(session, referral, now)
     await repository.add_leg(session, referral, snapshot)
-    await _history(session, referral, None, body.status, identity, now)
+    await _history(
+        session, referral, None, body.status, identity,
+        await actors.recorded(session, cipher, identity), now,
+    )
     # Its sender sees what was just sealed: no need to open it again.
     located = Located(referral, snapshot, case.organization_id, case.legal_basis)
-    return (await _show(session, identity, [(located, shared)], now))[0]
+    return (await _show(session, cipher, identity, [(located, shared)], now))[0]
 
 
 async def create_referral(
@@ -345,13 +352,13 @@ async def journey(
 
 async def _history(
     session: AsyncSession, referral: Referral, source: Status | None, target: Status,
-    identity: Identity, now: datetime, *, reason: str | None = None, note: str | None = None,
-    outcome: str | None = None,
+    identity: Identity, actor: RecordedActor, now: datetime, *, reason: str | None = None,
+    note: str | None = None, outcome: str | None = None,
 ) -> None:
     await repository.add_transition(session, ReferralTransition(
         id=uuid.uuid4(), referral_id=referral.id, from_status=source, to_status=target,
-        reason=reason, note=note, outcome=outcome, actor_subject=identity.subject,
-        actor_org_id=identity.organization_id, occurred_at=now,
+        reason=reason, note=note, outcome=outcome, actor_org_id=identity.organization_id,
+        occurred_at=now, **ReferralTransition.acted_by(actor),
     ))
 
 
@@ -363,10 +370,11 @@ async def _request(session: AsyncSession, referral: Referral, now: datetime) -> 
 
 
 async def _move(
-    session: AsyncSession, referral: Referral, target: Status, identity: Identity, now: datetime,
-    *, reason: str | None, note: str | None = None, outcome: str | None = None,
+    session: AsyncSession, referral: Referral, target: Status, identity: Identity,
+    actor: RecordedActor, now: datetime, *, reason: str | None, note: str | None = None,
+    outcome: str | None = None,
 ) -> None:
-    await _history(session, referral, Status(referral.status), target, identity, now,
+    await _history(session, referral, Status(referral.status), target, identity, actor, now,
                    reason=reason, note=note, outcome=outcome)
     referral.status_reason = reason
     if target in CARRIES_OUTCOME:
@@ -433,7 +441,8 @@ async def transition(
         )
     cases.require_case_writer(identity)
     now = utcnow()
-    await _move(session, referral, body.to, identity, now,
+    await _move(session, referral, body.to, identity,
+                await actors.recorded(session, cipher, identity), now,
                 reason=body.reason, note=body.note, outcome=body.outcome)
     await repository.save_moved(session, referral)
     moved = await show(session, cipher, identity, located)
@@ -462,9 +471,8 @@ async def list_referrals(
     rows = await repository.list_for_organization(
         session, organization_id, now=now, after=position_after(cursor), limit=limit + 1, **filters
     )
-    shown = iter(await _show(
-        session, identity, [(row, _opened(cipher, identity, row)) for row in rows[:limit]], now
-    ))
+    opened = [(row, _opened(cipher, identity, row)) for row in rows[:limit]]
+    shown = iter(await _show(session, cipher, identity, opened, now))
     return page_of(
         rows, limit, lambda _: next(shown),
         lambda row: (row.referral.created_at, row.referral.id),
@@ -472,19 +480,20 @@ async def list_referrals(
 
 
 async def history(
-    session: AsyncSession, identity: Identity, referral_id: uuid.UUID, *, cursor: str | None,
-    limit: int,
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID,
+    *, cursor: str | None, limit: int,
 ) -> Page[TransitionRead]:
     located, _ = await visible(session, identity, referral_id)
     rows = await repository.history(
         session, located.referral.id, after=position_after(cursor), limit=limit + 1
     )
+    movers = iter(await actors.present(session, cipher, [row.actor for row in rows[:limit]]))
     return page_of(
         rows, limit,
         lambda row: TransitionRead(
             id=row.id, from_status=row.from_status, to=row.to_status, reason=row.reason,
             note=row.note, outcome=row.outcome, actor_subject=row.actor_subject,
-            actor_org_id=row.actor_org_id, occurred_at=row.occurred_at,
+            actor_org_id=row.actor_org_id, actor=next(movers), occurred_at=row.occurred_at,
         ),
         lambda row: (row.occurred_at, row.id),
     )
@@ -500,11 +509,14 @@ async def withdraw_consent(
     cases.require_case_writer(identity)
     if case.legal_basis is None:
         raise Conflict("The case has no recorded legal basis to withdraw.", kind="no-legal-basis")
-    cases.forget_consent(cipher, case)
-    now = case.updated_at
+    actor = await actors.recorded(session, cipher, identity)
+    withdrawal = cases.forget_consent(cipher, case, actor)
+    now = withdrawal.withdrawn_at
     cancelled = await repository.open_referrals_of_case(session, case.id)
     for referral in cancelled:
-        await _move(session, referral, Status.cancelled, identity, now, reason=CONSENT_WITHDRAWN)
+        await _move(
+            session, referral, Status.cancelled, identity, actor, now, reason=CONSENT_WITHDRAWN
+        )
     await repository.delete_shared_persons_of_case(session, case.id)
     await comments.erase_texts(session, repository.legs_without_owner(case_id=case.id))
     cancelled_ids = [referral.id for referral in cancelled]
@@ -512,8 +524,9 @@ async def withdraw_consent(
         case_id=case.id, organization_id=organization_id, cancelled_referral_ids=cancelled_ids,
     ))
     await session.flush()
+    (shown_actor,) = await actors.present(session, cipher, [actor])
     return ConsentWithdrawal(
-        case_id=case.id, withdrawn_at=now, cancelled_referral_ids=cancelled_ids
+        case_id=case.id, withdrawn_at=now, actor=shown_actor, cancelled_referral_ids=cancelled_ids
     )
 
 
