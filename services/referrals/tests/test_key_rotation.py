@@ -3,6 +3,7 @@
 import asyncio
 import base64
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def new_key() -> str:
 
 SEALED_TABLES = (
     "referrals_cases", "referrals_shared_persons", "referrals_comments", "referrals_referrals",
-    "referrals_referral_transitions", "referrals_transition_keys",
+    "referrals_referral_transitions", "referrals_transition_keys", "referrals_actor_names",
 )
 
 
@@ -51,8 +52,11 @@ async def test_rotation_rewraps_every_data_key_and_every_case_reads_back(
     sender, receiver, service_id = await flow.pair()
     cases = [await flow.case(sender, person={"given_name": f"Person {n}"}) for n in range(3)]
     referral = await flow.refer(sender, receiver, service_id, case=cases[0])
+    caseworker = {"Authorization": "Bearer " + issuer.token(
+        sender.id, "caseworker", person=(uuid.uuid4(), "Asha Rai")
+    )}
     await client.post(
-        f"/v1/referrals/{referral['id']}/comments", headers=sender.headers, json={"text": "hi"}
+        f"/v1/referrals/{referral['id']}/comments", headers=caseworker, json={"text": "hi"}
     )
     accepted = await client.post(f"/v1/referrals/{referral['id']}/transitions", headers={
         **receiver.headers, "If-Match": '"1"', "Idempotency-Key": "accept",
@@ -94,3 +98,4 @@ async def test_rotation_rewraps_every_data_key_and_every_case_reads_back(
             f"/v1/referrals/{referral['id']}/history", headers=receiver.headers
         )
         assert [item["note"] for item in history.json()["items"]] == [None, "We call her tomorrow"]
+        assert [item["actor"]["name"] for item in comments.json()["items"]] == ["Asha Rai"]

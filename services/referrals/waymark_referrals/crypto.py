@@ -10,6 +10,7 @@ The record's own id is bound in as associated data: a ciphertext moved to anothe
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import os
 from dataclasses import dataclass
@@ -71,6 +72,10 @@ class EnvelopeCipher:
             wrapped_key=_encrypt(self._key_encryption_key, data_key, associated),
             ciphertext=_encrypt(data_key, plaintext, associated),
         )
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key of its own for `purpose` (a keyed hash), derived from the current KEK."""
+        return hmac.new(self._key_encryption_key, purpose.encode(), hashlib.sha256).digest()
 
     @property
     def previous_key_ids(self) -> list[str]:

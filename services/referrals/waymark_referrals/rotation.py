@@ -4,6 +4,7 @@ old key can leave the settings once no record names it. Ciphertexts stay as they
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from waymark_referrals.actors.models import ActorName
 from waymark_referrals.cases.models import Case
 from waymark_referrals.comments.models import Comment
 from waymark_referrals.crypto import EnvelopeCipher
@@ -24,6 +25,7 @@ SEALED_TABLES = (
     (Referral, lambda row: texts_record(row.id)),
     (ReferralTransition, lambda row: str(row.id)),
     (TransitionKey, lambda row: transition_key_record(row.organization_id, row.key)),
+    (ActorName, lambda row: str(row.id)),
 )
 
 

@@ -1,4 +1,4 @@
-"""Issue 17, finding 3: migration 0006 seals the free text of referrals written before it (on
+"""Issue 17, finding 3: migration 0007 seals the free text of referrals written before it (on
 SQLite and PostgreSQL alike); they answer as before, codes stay in the clear, a downgrade
 opens them again, and without the key the migration refuses rather than guess."""
 
@@ -99,9 +99,10 @@ async def migrate(url: str, step: str, revision: str, settings: Settings) -> Non
     await asyncio.to_thread(getattr(command, step), config, revision)
 
 
-async def written_before_0006(url: str, key: str) -> None:
-    """Two referrals, their history and a transition key as revision 0005 stored them; the
-    person shared with the receiver was sealed already."""
+async def written_before_sealing(url: str, key: str) -> None:
+    """Two referrals, their history and a transition key as revision 0005 stored them (0006,
+    who acted, keeps them as a client's acts); the person shared with the receiver was sealed
+    already."""
     await migrate(url, "upgrade", "0005", Settings())
     engine = create_async_engine(url)
     async with engine.begin() as connection:
@@ -163,13 +164,13 @@ def empty_database(request, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def settings(empty_database: str) -> Settings:
-    """The service on a database whose referrals were written before 0006, migrated since."""
+    """The service on a database whose referrals were written before 0007, migrated since."""
     settings = Settings(
         mode="distributed", referrals_database_url=empty_database,
         encryption_key=base64.b64encode(os.urandom(32)).decode(),
         queue_prefix=unique_name("referrals_migrated"), outbox_poll_seconds=0.2,
     )
-    asyncio.run(written_before_0006(empty_database, settings.encryption_key))
+    asyncio.run(written_before_sealing(empty_database, settings.encryption_key))
     asyncio.run(upgrade(empty_database, MIGRATIONS, settings))
     return settings
 
@@ -197,7 +198,7 @@ async def test_finding_3_migration_seals_the_free_text_written_before_it(
 async def test_finding_3_a_downgrade_opens_the_free_text_again(settings):
     url = settings.referrals_database_url
 
-    await migrate(url, "downgrade", "0005", settings)
+    await migrate(url, "downgrade", "0006", settings)
 
     engine = create_async_engine(url)
     async with engine.connect() as connection:
@@ -214,7 +215,7 @@ async def test_finding_3_a_downgrade_opens_the_free_text_again(settings):
 
 async def test_finding_3_without_the_key_the_migration_refuses_to_guess(empty_database):
     key = base64.b64encode(os.urandom(32)).decode()
-    await written_before_0006(empty_database, key)
+    await written_before_sealing(empty_database, key)
 
     with pytest.raises(RuntimeError, match="WAYMARK_ENCRYPTION_KEY is required"):
         await migrate(empty_database, "upgrade", "head", Settings(encryption_key=None))

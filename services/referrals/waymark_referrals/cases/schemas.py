@@ -16,6 +16,7 @@ from pydantic import (
 )
 from waymark_kernel.api import RequestBody
 
+from waymark_referrals.actors.schemas import Actor, RecordedActor
 from waymark_referrals.vocabulary import Country, Language, Moment
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -156,8 +157,33 @@ class ConsentRecord(RequestBody):
 
 
 class Consent(ConsentRecord):
+    """Consent as it is sealed in the case."""
+
     recorded_at: datetime
     recorded_by: str
+    actor: RecordedActor | None = None  # None where it was recorded before actors were kept
+
+    @property
+    def recorded_actor(self) -> RecordedActor:
+        return self.actor or RecordedActor.client(self.recorded_by)
+
+
+class ConsentRead(ConsentRecord):
+    recorded_at: datetime
+    recorded_by: str
+    actor: Actor = Field(description="Who recorded it: the person, or the API client.")
+
+
+class ConsentWithdrawn(BaseModel):
+    """The last withdrawal, as it is sealed in the case."""
+
+    withdrawn_at: datetime
+    actor: RecordedActor
+
+
+class ConsentWithdrawnRead(BaseModel):
+    withdrawn_at: datetime
+    actor: Actor = Field(description="Who withdrew it: the person, or the API client.")
 
 
 class CaseContent(BaseModel):
@@ -166,6 +192,7 @@ class CaseContent(BaseModel):
     person: Person
     vulnerabilities: list[Vulnerability]
     consent: Consent | None = None
+    consent_withdrawn: ConsentWithdrawn | None = None
 
 
 Vulnerabilities = Annotated[list[Vulnerability], Field(max_length=len(Vulnerability))]
@@ -189,7 +216,11 @@ class CaseRead(BaseModel):
     organization_id: uuid.UUID
     person: Person
     vulnerabilities: list[Vulnerability]
-    consent: Consent | None
+    consent: ConsentRead | None
+    consent_withdrawn: ConsentWithdrawnRead | None = Field(
+        description="The last withdrawal of consent, if any: when and by whom."
+    )
+    created_by: Actor = Field(description="Who created the case: the person, or the API client.")
     created_at: datetime
     updated_at: datetime
 
@@ -197,4 +228,5 @@ class CaseRead(BaseModel):
 class ConsentWithdrawal(BaseModel):
     case_id: uuid.UUID
     withdrawn_at: datetime
+    actor: Actor
     cancelled_referral_ids: list[uuid.UUID]

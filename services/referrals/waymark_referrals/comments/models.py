@@ -1,18 +1,21 @@
 import uuid
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import Index
 from sqlmodel import Field
 
+from waymark_referrals.actors.models import ActorColumns
 from waymark_referrals.crypto import ErasableSealedColumns
 from waymark_referrals.sql import UtcDateTime
 
 
-class Comment(ErasableSealedColumns, table=True):
+class Comment(ErasableSealedColumns, ActorColumns, table=True):
     """A message between sender and receiver; its text is sealed like personal data, and the
     sealed columns are emptied when nobody may read the text any more."""
 
     __tablename__ = "referrals_comments"
+    SUBJECT: ClassVar[str] = "author_subject"
     __table_args__ = (Index("ix_referrals_comments_thread", "referral_id", "created_at", "id"),)
 
     id: uuid.UUID = Field(primary_key=True)

@@ -5,6 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 from waymark_kernel.api import RequestBody
 
+from waymark_referrals.actors.schemas import Actor
 from waymark_referrals.cases.schemas import PERSONAL_DATA
 
 
@@ -19,6 +20,7 @@ class CommentRead(BaseModel):
     referral_id: uuid.UUID
     author_org_id: uuid.UUID
     author_subject: str
+    actor: Actor = Field(description="Who wrote it: the person, or the API client.")
     text: str | None = Field(description=(
         "null for another organisation than the case's owner once the person's data was "
         "withdrawn from the referral or erased after its retention period"

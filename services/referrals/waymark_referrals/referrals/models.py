@@ -1,9 +1,11 @@
 import uuid
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import JSON, Index, Text
 from sqlmodel import Field, SQLModel
 
+from waymark_referrals.actors.models import ActorColumns
 from waymark_referrals.crypto import ErasableSealedColumns, SealedColumns
 from waymark_referrals.sql import UtcDateTime
 
@@ -56,12 +58,13 @@ class SharedPerson(SealedColumns, table=True):
     created_at: datetime = Field(sa_type=UtcDateTime)
 
 
-class ReferralTransition(ErasableSealedColumns, table=True):
+class ReferralTransition(ErasableSealedColumns, ActorColumns, table=True):
     """One step of the history; its free text (`note`, and `reason` and `outcome` where they
     are not codes) is sealed as `TransitionTexts`, and the sealed columns are empty where it had
     none or it was erased."""
 
     __tablename__ = "referrals_referral_transitions"
+    SUBJECT: ClassVar[str] = "actor_subject"
     __table_args__ = (
         Index("ix_referrals_transitions_history", "referral_id", "occurred_at", "id"),
     )

@@ -14,6 +14,7 @@ from pydantic import (
 )
 from waymark_kernel.api import RequestBody
 
+from waymark_referrals.actors.schemas import Actor
 from waymark_referrals.cases.schemas import PERSONAL_DATA, FreeText, Person, PersonField
 from waymark_referrals.referrals.states import CARRIES_OUTCOME, NEEDS_REASON, Status
 from waymark_referrals.vocabulary import CategoryCode
@@ -213,6 +214,7 @@ class TransitionRead(BaseModel):
     outcome: str | None = withheld()
     actor_subject: str
     actor_org_id: uuid.UUID | None
+    actor: Actor = Field(description="Who made the change: the person, or the API client.")
     occurred_at: datetime
 
 

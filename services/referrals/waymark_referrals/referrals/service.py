@@ -13,6 +13,8 @@ from waymark_kernel.events import CaseConsentWithdrawn, ReferralChanged, utcnow
 from waymark_kernel.messaging import record_event
 from waymark_kernel.problems import Conflict, Forbidden, NotFound, Problem
 
+from waymark_referrals.actors import service as actors
+from waymark_referrals.actors.schemas import RecordedActor
 from waymark_referrals.cases import service as cases
 from waymark_referrals.cases.models import Case
 from waymark_referrals.cases.schemas import Consent, ConsentWithdrawal, LegalBasis
@@ -127,11 +129,12 @@ def _opened(cipher: EnvelopeCipher, identity: Identity, located: Located) -> dic
 
 
 async def _show(
-    session: AsyncSession, identity: Identity,
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity,
     shown: list[tuple[Located, dict | None, ReferralTexts]], now: datetime,
 ) -> list[ReferralRead]:
     """Presents referrals with the persons and texts opened for the caller; every person shown
-    to another organisation than the case's owner goes into the disclosure ledger."""
+    to another organisation than the case's owner, or to a person, goes into the disclosure
+    ledger."""
     reads, disclosed = [], []
     for (referral, _, owner_org_id, legal_basis), person, texts in shown:
         read = present(referral, person, texts, now)
@@ -141,7 +144,7 @@ async def _show(
                 case_id=referral.case_id, owner_org_id=owner_org_id, referral_id=referral.id,
                 fields=sorted(read.person.model_fields_set), legal_basis=legal_basis,
             ))
-    await disclosures.record_reads(session, identity, disclosed)
+    await disclosures.record_reads(session, cipher, identity, disclosed)
     return reads
 
 
@@ -149,7 +152,7 @@ async def show(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, located: Located
 ) -> ReferralRead:
     opened = _opened(cipher, identity, located), _readable_texts(cipher, identity, located)
-    return (await _show(session, identity, [(located, *opened)], utcnow()))[0]
+    return (await _show(session, cipher, identity, [(located, *opened)], utcnow()))[0]
 
 
 async def visible(
@@ -278,10 +281,13 @@ async def _open_leg(
     if body.status is Status.requested:
         await _request(session, referral, now)
     await repository.add_leg(session, referral, snapshot)
-    await _history(session, cipher, referral, None, body.status, identity, now, TransitionTexts())
+    await _history(
+        session, cipher, referral, None, body.status, identity,
+        await actors.recorded(session, cipher, identity), now, TransitionTexts(),
+    )
     # Its sender sees what was just sealed: no need to open it again.
     located = Located(referral, snapshot, case.organization_id, case.legal_basis)
-    return (await _show(session, identity, [(located, shared, texts)], now))[0]
+    return (await _show(session, cipher, identity, [(located, shared, texts)], now))[0]
 
 
 async def create_referral(
@@ -382,14 +388,15 @@ async def journey(
 
 async def _history(
     session: AsyncSession, cipher: EnvelopeCipher, referral: Referral, source: Status | None,
-    target: Status, identity: Identity, now: datetime, texts: TransitionTexts,
+    target: Status, identity: Identity, actor: RecordedActor, now: datetime,
+    texts: TransitionTexts,
 ) -> None:
     reason, free_reason = split_code(target, "reason", texts.reason)
     outcome, free_outcome = split_code(target, "outcome", texts.outcome)
     transition = ReferralTransition(
         id=uuid.uuid4(), referral_id=referral.id, from_status=source, to_status=target,
-        reason=reason, outcome=outcome, actor_subject=identity.subject,
-        actor_org_id=identity.organization_id, occurred_at=now,
+        reason=reason, outcome=outcome, actor_org_id=identity.organization_id, occurred_at=now,
+        **ReferralTransition.acted_by(actor),
     )
     free = TransitionTexts(reason=free_reason, note=texts.note, outcome=free_outcome)
     transition.store_sealed(cipher, free.model_dump(), record=str(transition.id))
@@ -405,9 +412,11 @@ async def _request(session: AsyncSession, referral: Referral, now: datetime) -> 
 
 async def _move(
     session: AsyncSession, cipher: EnvelopeCipher, referral: Referral, target: Status,
-    identity: Identity, now: datetime, texts: TransitionTexts,
+    identity: Identity, actor: RecordedActor, now: datetime, texts: TransitionTexts,
 ) -> None:
-    await _history(session, cipher, referral, Status(referral.status), target, identity, now, texts)
+    await _history(
+        session, cipher, referral, Status(referral.status), target, identity, actor, now, texts
+    )
     kept = texts_of(cipher, referral)
     referral.status_reason, kept.status_reason = split_code(target, "reason", texts.reason)
     if target in CARRIES_OUTCOME:
@@ -485,9 +494,11 @@ async def transition(
         )
     cases.require_case_writer(identity)
     now = utcnow()
-    await _move(session, cipher, referral, body.to, identity, now, TransitionTexts(
-        reason=body.reason, note=body.note, outcome=body.outcome,
-    ))
+    await _move(
+        session, cipher, referral, body.to, identity,
+        await actors.recorded(session, cipher, identity), now,
+        TransitionTexts(reason=body.reason, note=body.note, outcome=body.outcome),
+    )
     await repository.save_moved(session, referral)
     moved = await show(session, cipher, identity, located)
     if keyed:
@@ -519,7 +530,7 @@ async def list_referrals(
     rows = await repository.list_for_organization(
         session, organization_id, now=now, after=position_after(cursor), limit=limit + 1, **filters
     )
-    shown = iter(await _show(session, identity, [
+    shown = iter(await _show(session, cipher, identity, [
         (row, _opened(cipher, identity, row), _readable_texts(cipher, identity, row))
         for row in rows[:limit]
     ], now))
@@ -530,14 +541,15 @@ async def list_referrals(
 
 
 async def history(
-    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID, *,
-    cursor: str | None, limit: int,
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID,
+    *, cursor: str | None, limit: int,
 ) -> Page[TransitionRead]:
     located, _ = await visible(session, identity, referral_id)
     readable = may_read_texts(located, identity)
     rows = await repository.history(
         session, located.referral.id, after=position_after(cursor), limit=limit + 1
     )
+    movers = iter(await actors.present(session, cipher, [row.actor for row in rows[:limit]]))
 
     def read(row: ReferralTransition) -> TransitionRead:
         texts = TransitionTexts.model_validate(
@@ -546,8 +558,8 @@ async def history(
         return TransitionRead(
             id=row.id, from_status=row.from_status, to=row.to_status,
             reason=row.reason or texts.reason, note=texts.note,
-            outcome=row.outcome or texts.outcome, actor_subject=row.actor_subject, actor_org_id=row.actor_org_id,
-            occurred_at=row.occurred_at,
+            outcome=row.outcome or texts.outcome, actor_subject=row.actor_subject,
+            actor_org_id=row.actor_org_id, actor=next(movers), occurred_at=row.occurred_at,
         )
 
     return page_of(rows, limit, read, lambda row: (row.occurred_at, row.id))
@@ -563,12 +575,15 @@ async def withdraw_consent(
     cases.require_case_writer(identity)
     if case.legal_basis is None:
         raise Conflict("The case has no recorded legal basis to withdraw.", kind="no-legal-basis")
-    cases.forget_consent(cipher, case)
-    now = case.updated_at
+    actor = await actors.recorded(session, cipher, identity)
+    withdrawal = cases.forget_consent(cipher, case, actor)
+    now = withdrawal.withdrawn_at
     cancelled = await repository.open_referrals_of_case(session, case.id)
     for referral in cancelled:
-        await _move(session, cipher, referral, Status.cancelled, identity, now,
-                    TransitionTexts(reason=CONSENT_WITHDRAWN))
+        await _move(
+            session, cipher, referral, Status.cancelled, identity, actor, now,
+            TransitionTexts(reason=CONSENT_WITHDRAWN),
+        )
     await repository.delete_shared_persons_of_case(session, case.id)
     await _erase_texts(session, repository.legs_without_owner(case_id=case.id))
     cancelled_ids = [referral.id for referral in cancelled]
@@ -576,8 +591,9 @@ async def withdraw_consent(
         case_id=case.id, organization_id=organization_id, cancelled_referral_ids=cancelled_ids,
     ))
     await session.flush()
+    (shown_actor,) = await actors.present(session, cipher, [actor])
     return ConsentWithdrawal(
-        case_id=case.id, withdrawn_at=now, cancelled_referral_ids=cancelled_ids
+        case_id=case.id, withdrawn_at=now, actor=shown_actor, cancelled_referral_ids=cancelled_ids
     )
 
 

@@ -4,8 +4,8 @@ where these are not codes, and the first answers kept for transitions' Idempoten
 Rows written before are sealed here with the service's key (WAYMARK_ENCRYPTION_KEY), and the
 free text leaves the clear columns (codes stay: they say nothing of the person).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-06
 """
 
@@ -23,8 +23,8 @@ from waymark_referrals.referrals.models import texts_record, transition_key_reco
 from waymark_referrals.referrals.schemas import split_code
 from waymark_referrals.referrals.states import Status
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
