@@ -194,4 +194,6 @@ def test_finding_3_the_api_document_marks_the_free_text_personal(app):
     assert all(personal("TransitionRead", field) for field in ("reason", "note", "outcome"))
     assert all(personal("TransitionRequest", field) for field in ("reason", "note", "outcome"))
     assert personal("ReferralCreate", "reason") and personal("CommentRead", "text")
+    assert personal("ConsentRecord", "notes") and personal("Actor", "name")
+    assert schemas["Person"].get("x-personal-data") is True
     assert not personal("ReferralRead", "status")

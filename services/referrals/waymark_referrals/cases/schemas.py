@@ -17,13 +17,10 @@ from pydantic import (
 from waymark_kernel.api import RequestBody
 
 from waymark_referrals.actors.schemas import Actor, RecordedActor
-from waymark_referrals.vocabulary import Country, Language, Moment
+from waymark_referrals.vocabulary import PERSONAL_DATA, Country, Language, Moment
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 FreeText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-# Marks a field or schema as personal data in the API document: sealed at rest, absent from
-# events, logs and errors, erased with the person's other data.
-PERSONAL_DATA = {"x-personal-data": True}
 CLOCK_SKEW = timedelta(minutes=5)
 
 

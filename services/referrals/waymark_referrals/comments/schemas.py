@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from waymark_kernel.api import RequestBody
 
 from waymark_referrals.actors.schemas import Actor
-from waymark_referrals.cases.schemas import PERSONAL_DATA
+from waymark_referrals.vocabulary import PERSONAL_DATA
 
 
 class CommentCreate(RequestBody):

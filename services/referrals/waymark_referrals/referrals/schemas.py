@@ -15,9 +15,9 @@ from pydantic import (
 from waymark_kernel.api import RequestBody
 
 from waymark_referrals.actors.schemas import Actor
-from waymark_referrals.cases.schemas import PERSONAL_DATA, FreeText, Person, PersonField
+from waymark_referrals.cases.schemas import FreeText, Person, PersonField
 from waymark_referrals.referrals.states import CARRIES_OUTCOME, NEEDS_REASON, Status
-from waymark_referrals.vocabulary import CategoryCode
+from waymark_referrals.vocabulary import PERSONAL_DATA, CategoryCode
 
 
 class Urgency(StrEnum):
