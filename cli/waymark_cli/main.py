@@ -9,6 +9,7 @@ from waymark_kernel.settings import RunMode, Settings
 
 from waymark_cli import referrals, registry
 from waymark_cli.parts import PARTS
+from waymark_cli.serving import StopRequest
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,11 +28,14 @@ def main(argv: list[str] | None = None) -> None:
     arguments = parser.parse_args(argv)
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    stop = StopRequest()
+    if arguments.verb in ("run", "up", "serve"):
+        stop.install()
     if arguments.verb == "run":
         from waymark_cli.standalone import run_standalone
 
-        asyncio.run(run_standalone(settings.model_copy(update={"mode": RunMode.standalone})))
+        asyncio.run(run_standalone(settings.model_copy(update={"mode": RunMode.standalone}), stop))
         return
     if arguments.verb == "referrals":  # in the mode the environment says, where the data is
         sys.exit(asyncio.run(referrals.run(settings, arguments.task)))
@@ -41,14 +45,15 @@ def main(argv: list[str] | None = None) -> None:
 
     settings = settings.model_copy(update={"mode": RunMode.distributed})
     if arguments.verb == "up":
-        asyncio.run(distributed.up(settings))
+        asyncio.run(distributed.up(settings, stop))
     elif arguments.verb == "serve":
-        distributed.serve(settings, arguments.part, arguments.host, arguments.port)
+        distributed.serve(settings, arguments.part, arguments.host, arguments.port, stop)
     else:
         unknown = set(arguments.parts) - set(PARTS)
         if unknown:
             parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
-        asyncio.run(distributed.migrate(settings, arguments.parts or list(PARTS)))
+        for part in asyncio.run(distributed.migrate(settings, arguments.parts or list(PARTS))):
+            print(f"migrated {part}", flush=True)
 
 
 if __name__ == "__main__":
