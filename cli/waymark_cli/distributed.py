@@ -30,13 +30,16 @@ async def migrate(settings: Settings, parts: list[str]) -> list[str]:
     return parts
 
 
-def serve(settings: Settings, part: str, host: str | None, port: int | None, stop: StopRequest) -> None:
+def serve(
+    settings: Settings, part: str, host: str | None, port: int | None, stop: StopRequest,
+    parent_pid: int | None = None,
+) -> None:
     app = create_gateway(settings) if part == "gateway" else create_service(part, settings)
     options = SERVER_OPTIONS if part == "gateway" else {"http": "httptools"}
     GracefulServer(uvicorn.Config(
         app, host=host or settings.host, port=port or port_of(part, settings), log_config=None,
         access_log=False, loop="uvloop", **options,
-    ), stop, app.state.draining).run()
+    ), stop, app.state.draining, parent_pid=parent_pid).run()
 
 
 async def up(settings: Settings, stop: StopRequest) -> None:
@@ -51,11 +54,12 @@ async def up(settings: Settings, stop: StopRequest) -> None:
     environment["WAYMARK_ENCRYPTION_KEY"] = settings.encryption_key
     if not await stop.unless_requested(lambda: migrate(settings, list(PARTS))):
         return
-    # In this process group, as a terminal's Ctrl-C reaches them; each is also sent SIGTERM
-    # when `up` stops, and a part takes its first stop signal only.
+    # Each in a process group of its own, out of reach of a terminal's Ctrl-C: `up` stops the
+    # gateway first, so that the requests it is still answering find the services up.
     children = {
         part: await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "waymark_cli", "serve", part, env=environment
+            sys.executable, "-m", "waymark_cli", "serve", part, "--parent-pid", str(os.getpid()),
+            env=environment, process_group=0,
         )
         for part in PARTS
     }
@@ -86,23 +90,26 @@ async def _seed(settings: Settings, credentials_file: Path) -> None:
 
 
 async def _stop_children(children: dict[str, asyncio.subprocess.Process]) -> None:
-    """SIGTERM to every part still running; a part stuck in its shutdown past the promised
-    time is killed, so that none outlives the network."""
-    for child in children.values():
-        if child.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                child.terminate()
-    _, stuck = await asyncio.wait(
-        [asyncio.ensure_future(child.wait()) for child in children.values()],
-        timeout=STOP_SECONDS - 1,
-    )
-    if stuck:
-        for part, child in children.items():
+    """The gateway first, then the services; a part still running when the promised time is
+    nearly up is killed, so that none outlives the network."""
+    deadline = asyncio.get_running_loop().time() + STOP_SECONDS - 1
+    gateway = {part: child for part, child in children.items() if part == "gateway"}
+    services = {part: child for part, child in children.items() if part != "gateway"}
+    for group in (gateway, services):
+        for child in group.values():
             if child.returncode is None:
-                log.error("a part did not stop in time; killed", extra={"part": part})
                 with contextlib.suppress(ProcessLookupError):
-                    child.kill()
-        await asyncio.gather(*(child.wait() for child in children.values()))
+                    child.terminate()
+        await asyncio.wait(
+            [asyncio.ensure_future(child.wait()) for child in group.values()],
+            timeout=max(0.0, deadline - asyncio.get_running_loop().time()),
+        )
+    for part, child in children.items():
+        if child.returncode is None:
+            log.error("a part did not stop in time; killed", extra={"part": part})
+            with contextlib.suppress(ProcessLookupError):
+                child.kill()
+            await child.wait()
 
 
 async def _wait_ready(

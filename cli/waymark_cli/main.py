@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("part", choices=PARTS)
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--parent-pid", type=int, help="stop when this process is gone (`up` passes its own)")
     migrate = verbs.add_parser("migrate", help="create the databases and run the migrations")
     migrate.add_argument("parts", nargs="*", metavar="PART", help=f"any of {', '.join(PARTS)} (default: all)")
     referrals.add_commands(verbs)
@@ -47,7 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     if arguments.verb == "up":
         asyncio.run(distributed.up(settings, stop))
     elif arguments.verb == "serve":
-        distributed.serve(settings, arguments.part, arguments.host, arguments.port, stop)
+        distributed.serve(
+            settings, arguments.part, arguments.host, arguments.port, stop, arguments.parent_pid
+        )
     else:
         unknown = set(arguments.parts) - set(PARTS)
         if unknown:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Iterator
 from types import FrameType
@@ -91,14 +92,25 @@ class GracefulServer(uvicorn.Server):
     force an exit at a second signal and re-raise the first one after its shutdown), which
     drains its requests for DRAIN_SECONDS and answers 503 to those not answering by then."""
 
-    def __init__(self, config: uvicorn.Config, stop: StopRequest, draining: Draining) -> None:
+    def __init__(
+        self, config: uvicorn.Config, stop: StopRequest, draining: Draining, *,
+        parent_pid: int | None = None,
+    ) -> None:
         config.timeout_graceful_shutdown = DRAIN_SECONDS
         super().__init__(config)
         self.draining = draining
+        self.parent_pid = parent_pid
         stop.on_stop(self.request_exit)
 
     def request_exit(self) -> None:
         self.should_exit = True
+
+    async def on_tick(self, counter: int) -> bool:
+        # Once a second: a part whose launcher is gone (killed outright) stops by itself.
+        if self.parent_pid is not None and counter % 10 == 0 and os.getppid() != self.parent_pid:
+            log.warning("the launcher is gone; stopping", extra={"parent_pid": self.parent_pid})
+            self.should_exit = True
+        return await super().on_tick(counter)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
