@@ -114,7 +114,7 @@ async def _stop_children(children: dict[str, asyncio.subprocess.Process]) -> Non
 
 async def _wait_ready(
     settings: Settings, children: list[asyncio.subprocess.Process], stop: StopRequest,
-    timeout: float = 60,
+    timeout: float = 180,  # a busy machine imports four processes at once
 ) -> bool:
     """True once the gateway is ready; False when a stop is asked for first."""
     deadline = asyncio.get_running_loop().time() + timeout
