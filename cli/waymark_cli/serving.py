@@ -67,16 +67,18 @@ class StopRequest:
         return False
 
     def _received(self, signum: int, _frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
+        self.request(signal.Signals(signum).name)
+
+    def request(self, reason: str) -> None:
         if self.requested:
-            self._later(lambda: log.info("already stopping", extra={"signal": name}))
+            self._later(lambda: log.info("already stopping", extra={"signal": reason}))
             return
         self.requested = True
         for listener in self._listeners:
             listener()
         self._later(lambda: log.info(
             "stopping: requests in flight are answered, then everything closes",
-            extra={"signal": name},
+            extra={"signal": reason},
         ))
         if self._event is not None:
             self._later(self._event.set)
