@@ -8,7 +8,8 @@ import httpx
 import uvicorn
 from waymark_kernel.web import create_base_app
 
-from waymark_cli.serving import CUT_OFF_SECONDS, DRAIN_SECONDS, GracefulServer, StopRequest
+from waymark_cli.serving import CUT_OFF_SECONDS, DRAIN_SECONDS, GracefulServer
+from waymark_cli.stopping import StopRequest
 
 
 @contextlib.asynccontextmanager

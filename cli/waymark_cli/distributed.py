@@ -17,7 +17,8 @@ from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, Settings
 
 from waymark_cli import demo
 from waymark_cli.parts import PARTS, create_service, migrations_of, port_of, with_local_keys
-from waymark_cli.serving import STOP_SECONDS, GracefulServer, StopRequest
+from waymark_cli.serving import GracefulServer
+from waymark_cli.stopping import STOP_SECONDS, StopRequest
 from waymark_cli.standalone import banner
 
 log = logging.getLogger("waymark.up")

@@ -2,17 +2,26 @@
 
 import argparse
 import asyncio
+import signal
 import sys
 
-from waymark_kernel.logging import configure_logging
-from waymark_kernel.settings import RunMode, Settings
+from waymark_cli.stopping import STOP_SIGNALS, StopRequest, exit_at_once
 
-from waymark_cli import referrals, registry
-from waymark_cli.parts import PARTS
-from waymark_cli.serving import StopRequest
+SERVING_VERBS = ("run", "up", "serve")
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    serving = bool(argv) and argv[0] in SERVING_VERBS
+    if serving:  # a Ctrl-C while the parts are imported (seconds) ends the process quietly
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, exit_at_once)
+    from waymark_kernel.logging import configure_logging
+    from waymark_kernel.settings import RunMode, Settings
+
+    from waymark_cli import referrals, registry
+    from waymark_cli.parts import PARTS
+
     parser = argparse.ArgumentParser(prog="waymark", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
     verbs.add_parser("run", help="the standalone network in one process (SQLite, demo data)")
@@ -31,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     stop = StopRequest()
-    if arguments.verb in ("run", "up", "serve"):
+    if serving:
         stop.install()
     if arguments.verb == "run":
         from waymark_cli.standalone import run_standalone

@@ -1,92 +1,22 @@
-"""How a Waymark process stops: the first Ctrl-C (SIGINT), SIGTERM or SIGHUP asks it to stop,
-it answers what it is answering and closes everything in order, well within STOP_SECONDS, and
-exits with status 0; a second signal only hears that it is stopping."""
+"""The HTTP server of a Waymark process, stopped by its StopRequest: the requests in flight
+are answered, those not answering by CUT_OFF_SECONDS get a 503 with Retry-After."""
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import os
-import signal
-from collections.abc import Awaitable, Callable, Iterator
-from types import FrameType
+from collections.abc import Iterator
 
 import uvicorn
 from waymark_kernel.web import Draining
 
+from waymark_cli.stopping import StopRequest
+
 log = logging.getLogger("waymark.stop")
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-STOP_SECONDS = 10.0  # the promise: a stopped process is gone by then
 # Requests in flight get this long to finish; those not answering yet by CUT_OFF_SECONDS are
 # answered 503 with Retry-After. What follows (outbox, consumers, tasks, databases) has the rest.
 DRAIN_SECONDS = 4.0
 CUT_OFF_SECONDS = 3.0
-
-
-class StopRequest:
-    """The process's stop signals, from start to exit. A signal handler only sets flags and
-    schedules the rest on the event loop: it may run in the middle of anything."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._listeners: list[Callable[[], None]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._event: asyncio.Event | None = None
-
-    def install(self) -> None:
-        for signum in STOP_SIGNALS:
-            signal.signal(signum, self._received)
-
-    def on_stop(self, listener: Callable[[], None]) -> None:
-        """`listener` runs in the signal handler: it may only set flags."""
-        self._listeners.append(listener)
-        if self.requested:
-            listener()
-
-    async def wait(self) -> None:
-        if self._event is None:
-            self._loop, self._event = asyncio.get_running_loop(), asyncio.Event()
-            if self.requested:
-                self._event.set()
-        await self._event.wait()
-
-    async def unless_requested(self, work: Callable[[], Awaitable[object]]) -> bool:
-        """Runs `work` to its end (True), or cancels it when a stop is asked for first (False)."""
-        if self.requested:
-            return False
-        task = asyncio.ensure_future(work())
-        stopping = asyncio.ensure_future(self.wait())
-        await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if task.done():
-            task.result()
-            return True
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return False
-
-    def _received(self, signum: int, _frame: FrameType | None) -> None:
-        self.request(signal.Signals(signum).name)
-
-    def request(self, reason: str) -> None:
-        if self.requested:
-            self._later(lambda: log.info("already stopping", extra={"signal": reason}))
-            return
-        self.requested = True
-        for listener in self._listeners:
-            listener()
-        self._later(lambda: log.info(
-            "stopping: requests in flight are answered, then everything closes",
-            extra={"signal": reason},
-        ))
-        if self._event is not None:
-            self._later(self._event.set)
-
-    def _later(self, callback: Callable[[], None]) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            # In a context of its own: not that of the request the signal interrupted.
-            self._loop.call_soon_threadsafe(callback, context=contextvars.Context())
 
 
 class GracefulServer(uvicorn.Server):

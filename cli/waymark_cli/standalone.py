@@ -18,7 +18,8 @@ from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, SERVICE_NAMES, Set
 
 from waymark_cli import demo
 from waymark_cli.parts import create_service, with_local_keys
-from waymark_cli.serving import GracefulServer, StopRequest
+from waymark_cli.serving import GracefulServer
+from waymark_cli.stopping import StopRequest
 
 log = logging.getLogger("waymark.standalone")
 
@@ -36,6 +37,7 @@ async def run_standalone(settings: Settings, stop: StopRequest) -> None:
         for name in SERVICE_NAMES
     }
     async with contextlib.AsyncExitStack() as stack:
+        stack.callback(log.info, "stopped")
         stack.push_async_callback(broker.close)
         for app in services.values():
             lifespan = app.router.lifespan_context(app)
@@ -71,7 +73,6 @@ async def run_standalone(settings: Settings, stop: StopRequest) -> None:
             app.state.outbox_relay.stop(STOP_RELAY_SECONDS) for app in services.values()
         ))
         await broker.close()
-    log.info("stopped")
 
 
 async def _when_started(
