@@ -40,8 +40,12 @@ async def keep_busy(base_url: str, admin: dict, created: list[str], stop: asynci
 async def test_ctrl_c_under_load_stops_cleanly_and_every_event_reaches_the_feed_once(
     tmp_path: Path,
 ) -> None:
-    network = launch("run", tmp_path / "var", {})
+    network = launch("run", tmp_path / "var", {"WAYMARK_SEED_DEMO": "true"})
     try:
+        # Ready: the banner was the last thing printed, and no migration or demo request before.
+        printed = [line for line in network.output.read_text().splitlines() if line.strip()]
+        assert printed[-1] == "Press Ctrl-C to stop.", printed
+        assert [line for line in printed if "upgrade" in line or "HTTP Request" in line] == []
         async with httpx.AsyncClient(base_url=network.base_url, timeout=30) as client:
             admin = await token(client, "network-admin", ADMIN_SECRET)
             _, reader = await organisation_with_client(client, admin, "Feed reader", "LB")
