@@ -41,15 +41,15 @@ class Draining:
     begun their response by then with a 503 to retry, rather than closing on them."""
 
     def __init__(self) -> None:
-        self._unanswered: set[asyncio.Task] = set()
+        self.unanswered: set[asyncio.Task] = set()
         self.cutting_off = False
 
     def cut_off(self) -> int:
         """Stops every request still waiting for its response; returns how many."""
         self.cutting_off = True
-        for task in self._unanswered:
+        for task in self.unanswered:
             task.cancel()
-        return len(self._unanswered)
+        return len(self.unanswered)
 
 
 class RequestContextMiddleware:
@@ -71,7 +71,7 @@ class RequestContextMiddleware:
         status = 500
         responding = False
         task = asyncio.current_task()
-        unanswered = self.draining._unanswered
+        unanswered = self.draining.unanswered
         unanswered.add(task)
 
         async def send_with_id(message: Message) -> None:
