@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as redis
 
 from waymark_gateway.identity.keys import load_or_create_signing_key
-from waymark_kernel.auth import CASEWORKER, VIEWER
+from waymark_kernel.auth import CASEWORKER, NETWORK_ADMIN, VIEWER
 from waymark_kernel.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -77,7 +77,7 @@ async def test_a_client_is_limited_by_its_role_and_told_its_quota(start_gateway,
             viewer = await gateway.client.get(
                 "/v1/organizations", headers=gateway.headers(gateway.known_organization, VIEWER)
             )
-            metrics = (await gateway.client.get("/metrics")).text
+            metrics = (await gateway.client.get("/metrics", headers=gateway.headers(None, NETWORK_ADMIN))).text
 
     assert [answer.status_code for answer in answers] == [200, 200, 429]
     assert answers[0].headers["ratelimit-policy"] == '"caseworker";q=2;w=60'
@@ -145,13 +145,13 @@ async def test_the_gateway_keeps_serving_when_redis_goes_away(
             counters = redis.Redis.from_url(REDIS_URL)
             stored = await counters.keys(redis_prefix + "*")
             await counters.aclose()
-            failures_before = store_failures(await gateway.client.get("/metrics"))
+            failures_before = store_failures(await gateway.client.get("/metrics", headers=gateway.headers(None, NETWORK_ADMIN)))
 
             await relay.stop()
             unlimited = [
                 await gateway.client.get("/v1/organizations", headers=headers) for _ in range(3)
             ]
-            failures_after = store_failures(await gateway.client.get("/metrics"))
+            failures_after = store_failures(await gateway.client.get("/metrics", headers=gateway.headers(None, NETWORK_ADMIN)))
 
     assert limited == [200, 200, 429]
     assert stored  # the counters were in Redis, not in the process

@@ -1,5 +1,5 @@
-"""What every Waymark HTTP process shares: request ids, metrics, health and readiness, and a
-heap settled after start-up."""
+"""What every Waymark HTTP process shares: request ids, safe response headers, metrics, health
+and readiness, and a heap settled after start-up."""
 
 import contextlib
 import gc
@@ -25,6 +25,10 @@ LATENCY = Histogram(
 )
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+# Cases, referrals, the inbox, tokens: whatever may carry personal data is never kept by a
+# browser or a proxy. A response that may be kept says so itself (the JWKS, documentation files).
+NOT_STORED = (b"cache-control", b"no-store")
 
 
 def incoming_request_id(scope: Scope) -> str:
@@ -68,8 +72,37 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
+class SafeResponseHeaders:
+    """Every response is `nosniff`, and `no-store` unless it sets its own Cache-Control."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_safely(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [header for header in (NOSNIFF, NOT_STORED) if header[0] not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_safely)
+
+
+class WaymarkApp(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside Starlette's error layer, so that its 500 answers carry the headers too.
+        return SafeResponseHeaders(super().build_middleware_stack())
+
+
 def install_operations(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
-    """`/healthz` (alive), `/readyz` (every dependency answers), `/metrics` (Prometheus)."""
+    """`/healthz` (alive), `/readyz` (every dependency answers), `/metrics` (Prometheus; a
+    service's own port only, as the gateway passes on `/v1` alone)."""
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -92,11 +125,16 @@ def install_operations(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return metrics_response()
+
+
+def metrics_response() -> Response:
+    """This process's Prometheus metrics."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 def create_base_app(component: str, *, title: str, lifespan, checks: dict[str, ReadinessCheck]) -> FastAPI:
-    app = FastAPI(
+    app = WaymarkApp(
         title=title, version="0.1.0", lifespan=settled_after(lifespan), openapi_url="/openapi.json"
     )
     install_problem_handlers(app)
