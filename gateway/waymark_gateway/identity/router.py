@@ -99,7 +99,9 @@ async def create_client(
         upstreams, organization_id, f"Bearer {bearer_token(request)}"
     )
     response.headers.update(service.NO_STORE)
-    return await service.create_client(session, organization_id, data)
+    return await service.create_client(
+        session, organization_id, data, request.app.state.settings.max_clients_per_organization
+    )
 
 
 @built_in_router.get(
