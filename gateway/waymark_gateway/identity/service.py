@@ -27,6 +27,7 @@ from waymark_kernel.auth import NETWORK_ADMIN, Identity
 from waymark_kernel.problems import Conflict, NotFound, Problem
 from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.signing import SigningKey
+from waymark_kernel.text import NUL
 
 ADMIN_CLIENT_ID = "network-admin"
 CLIENT_GRANT = "client_credentials"
@@ -99,7 +100,13 @@ def _single(form: Mapping[str, list[str]], name: str) -> str | None:
     values = form.get(name, [])
     if len(values) > 1:
         raise invalid_request(f"The parameter {name} is given more than once.")
-    return values[0] if values else None
+    return _without_nul(values[0], name) if values else None
+
+
+def _without_nul(value: str, name: str) -> str:
+    if NUL in value:
+        raise invalid_request(f"The parameter {name} holds the NUL character.")
+    return value
 
 
 def _basic_credentials(authorization: str | None) -> ClientCredentials | None:
@@ -114,7 +121,10 @@ def _basic_credentials(authorization: str | None) -> ClientCredentials | None:
     if not colon:
         raise invalid_request("The Basic authorization header is malformed.")
     # RFC 6749 §2.3.1: both parts are form-urlencoded before the Basic encoding.
-    return ClientCredentials(unquote_plus(client_id), unquote_plus(client_secret))
+    return ClientCredentials(
+        _without_nul(unquote_plus(client_id), "client_id"),
+        _without_nul(unquote_plus(client_secret), "client_secret"),
+    )
 
 
 def client_credentials_grant(

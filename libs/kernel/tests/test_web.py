@@ -56,3 +56,32 @@ async def test_finding_9_every_response_is_nosniff_and_not_stored_unless_it_says
     assert answers["/v1/broken"].headers["cache-control"] == "no-store"
     assert answers["/v1/missing"].headers["cache-control"] == "no-store"
     assert answers["/v1/keys"].headers.get_list("cache-control") == ["public, max-age=300"]
+
+
+async def test_finding_9_a_nul_in_the_path_or_the_query_is_a_400_problem() -> None:
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+
+    app = create_base_app("test", title="Test", lifespan=lifespan, checks={})
+    seen: list[str] = []
+
+    @app.get("/v1/services/{service_id}")
+    async def service(service_id: str, q: str | None = None) -> dict[str, str | None]:
+        seen.append(service_id)
+        return {"id": service_id, "q": q}
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app), base_url="http://test"
+    ) as client:
+        in_path = await client.get("/v1/services/a%00b")
+        in_query = await client.get("/v1/services/a", params={"q": "shelter\x00"})
+        fine = await client.get("/v1/services/a", params={"q": "shelter"})
+
+    for refused in (in_path, in_query):
+        assert refused.status_code == 400
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"] == "https://waymark.network/problems/nul-character"
+        assert refused.headers["x-content-type-options"] == "nosniff"
+    assert fine.status_code == 200
+    assert seen == ["a"]

@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from waymark_kernel.logging import request_id_var
-from waymark_kernel.problems import install_problem_handlers
+from waymark_kernel.problems import install_problem_handlers, problem_response
 
 REQUEST_ID_HEADER = b"x-request-id"
 REQUESTS = Counter(
@@ -94,10 +94,31 @@ class SafeResponseHeaders:
         await self.app(scope, receive, send_safely)
 
 
+class NulFreeAddresses:
+    """A path or query holding NUL (`%00`) is a 400: no resource or parameter has one, and
+    PostgreSQL refuses it in text (a 500 further in)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"] or b"%00" in scope["query_string"]
+            or b"\x00" in scope["query_string"]
+        ):
+            response = problem_response(
+                400, "The address holds the NUL character (%00), which no path or parameter "
+                "of this API has.", kind="nul-character",
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class WaymarkApp(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         # Outside Starlette's error layer, so that its 500 answers carry the headers too.
-        return SafeResponseHeaders(super().build_middleware_stack())
+        return SafeResponseHeaders(NulFreeAddresses(super().build_middleware_stack()))
 
 
 def install_operations(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
