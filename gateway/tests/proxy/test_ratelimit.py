@@ -70,6 +70,7 @@ async def test_a_client_is_limited_by_its_role_and_told_its_quota(start_gateway,
             rate_limit_by_role={CASEWORKER: "2/minute"},
         ) as gateway:
             caseworker = gateway.headers(gateway.known_organization, CASEWORKER)
+            admin = gateway.headers(None, NETWORK_ADMIN)
             answers = [
                 await gateway.client.get("/v1/organizations", headers=caseworker)
                 for _ in range(3)
@@ -77,7 +78,7 @@ async def test_a_client_is_limited_by_its_role_and_told_its_quota(start_gateway,
             viewer = await gateway.client.get(
                 "/v1/organizations", headers=gateway.headers(gateway.known_organization, VIEWER)
             )
-            metrics = (await gateway.client.get("/metrics", headers=gateway.headers(None, NETWORK_ADMIN))).text
+            metrics = (await gateway.client.get("/metrics", headers=admin)).text
 
     assert [answer.status_code for answer in answers] == [200, 200, 429]
     assert answers[0].headers["ratelimit-policy"] == '"caseworker";q=2;w=60'
@@ -137,7 +138,7 @@ async def test_the_gateway_keeps_serving_when_redis_goes_away(
             registry_url=registry_url, rate_limit="2/minute",
             redis_url=f"redis://127.0.0.1:{relay_port}/0", redis_key_prefix=redis_prefix,
         ) as gateway:
-            headers = gateway.headers(None, VIEWER)
+            headers, admin = gateway.headers(None, VIEWER), gateway.headers(None, NETWORK_ADMIN)
             limited = [
                 (await gateway.client.get("/v1/organizations", headers=headers)).status_code
                 for _ in range(3)
@@ -145,13 +146,17 @@ async def test_the_gateway_keeps_serving_when_redis_goes_away(
             counters = redis.Redis.from_url(REDIS_URL)
             stored = await counters.keys(redis_prefix + "*")
             await counters.aclose()
-            failures_before = store_failures(await gateway.client.get("/metrics", headers=gateway.headers(None, NETWORK_ADMIN)))
+            failures_before = store_failures(
+                await gateway.client.get("/metrics", headers=admin)
+            )
 
             await relay.stop()
             unlimited = [
                 await gateway.client.get("/v1/organizations", headers=headers) for _ in range(3)
             ]
-            failures_after = store_failures(await gateway.client.get("/metrics", headers=gateway.headers(None, NETWORK_ADMIN)))
+            failures_after = store_failures(
+                await gateway.client.get("/metrics", headers=admin)
+            )
 
     assert limited == [200, 200, 429]
     assert stored  # the counters were in Redis, not in the process

@@ -116,7 +116,8 @@ class MemoryBuckets:
         allowed = tokens >= 1
         if allowed:
             tokens -= cost
-        self._buckets[key] = (tokens, now, now + (policy.limit - tokens) / policy.refill_per_second)
+        full_at = now + (policy.limit - tokens) / policy.refill_per_second
+        self._buckets[key] = (tokens, now, full_at)
         if len(self._buckets) >= self._prune_at:
             self._forget_full_buckets(now)
         return Decision(policy, allowed, tokens)
@@ -184,6 +185,19 @@ def _bucket_key(kind: str, count: str, *parts: str) -> str:
     """A key of bounded length that does not hold the subject (an email is personal data)."""
     digest = hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()
     return f"{kind}:{count}:{digest}"
+
+
+def _buckets(
+    kind: str, count: str, subject: tuple[str, ...] | None, per_subject: Policy | None,
+    address: str | None, per_address: Policy | None,
+) -> list[tuple[str, Policy]]:
+    """The buckets a sign-in counts in: the subject's (None: not known) and the address's."""
+    buckets = []
+    if subject and per_subject:
+        buckets.append((_bucket_key(kind, count, *subject), per_subject))
+    if address and per_address:
+        buckets.append((_bucket_key(kind, f"address-{count}", address), per_address))
+    return buckets
 
 
 class RateLimits:
@@ -260,11 +274,11 @@ class RateLimits:
         return decision.headers()
 
     async def check_failures(self, kind: str, subject: str | None, address: str | None) -> None:
-        """Step 1 of a sign-in of `kind`, before its secret is checked: 429 when `subject`
-        from this `address`, or anyone from it, has used up the failed attempts. Then step 2,
-        `check_successes`; on a wrong secret `count_failure`, on the right one `count_success`."""
-        limits = self.sign_ins[kind]
-        await self._check(self._failure_buckets(kind, subject, address), f"Too many failed {limits.attempts}")
+        """Before a secret of a sign-in of `kind` is checked: 429 when `subject` from this
+        `address`, or anyone from it, has used up the failed attempts. A sign-in route calls
+        this and `check_successes`, then `count_failure` or `count_success` by the outcome."""
+        reason = f"Too many failed {self.sign_ins[kind].attempts}"
+        await self._check(self._failure_buckets(kind, subject, address), reason)
 
     async def count_failure(self, kind: str, subject: str | None, address: str | None) -> None:
         for key, policy in self._failure_buckets(kind, subject, address):
@@ -272,8 +286,8 @@ class RateLimits:
 
     async def check_successes(self, kind: str, subject: str, address: str | None) -> None:
         """429 when `subject`, or `address`, has signed in as often as its limit allows."""
-        limits = self.sign_ins[kind]
-        await self._check(self._success_buckets(kind, subject, address), f"Too many {limits.attempts}")
+        reason = f"Too many {self.sign_ins[kind].attempts}"
+        await self._check(self._success_buckets(kind, subject, address), reason)
 
     async def count_success(self, kind: str, subject: str, address: str | None) -> None:
         for key, policy in self._success_buckets(kind, subject, address):
@@ -289,25 +303,19 @@ class RateLimits:
         self, kind: str, subject: str | None, address: str | None
     ) -> list[tuple[str, Policy]]:
         limits = self.sign_ins[kind]
-        buckets = []
-        if subject and limits.failures_per_subject:
-            buckets.append((
-                _bucket_key(kind, "failures", subject, address or ""), limits.failures_per_subject
-            ))
-        if address and limits.failures_per_address:
-            buckets.append((_bucket_key(kind, "address-failures", address), limits.failures_per_address))
-        return buckets
+        return _buckets(
+            kind, "failures", (subject, address or "") if subject else None,
+            limits.failures_per_subject, address, limits.failures_per_address,
+        )
 
     def _success_buckets(
         self, kind: str, subject: str, address: str | None
     ) -> list[tuple[str, Policy]]:
         limits = self.sign_ins[kind]
-        buckets = []
-        if limits.successes_per_subject:
-            buckets.append((_bucket_key(kind, "successes", subject), limits.successes_per_subject))
-        if address and limits.successes_per_address:
-            buckets.append((_bucket_key(kind, "address-successes", address), limits.successes_per_address))
-        return buckets
+        return _buckets(
+            kind, "successes", (subject,), limits.successes_per_subject,
+            address, limits.successes_per_address,
+        )
 
     async def _take(self, key: str, policy: Policy, cost: int) -> Decision | None:
         """The store's decision, or None (fail open) while the store is failing."""

@@ -23,7 +23,7 @@ async def test_what_start_up_built_is_left_out_of_the_collectors_passes() -> Non
         assert id(built_later) in collected
 
 
-async def test_finding_9_every_response_is_nosniff_and_not_stored_unless_it_says_otherwise() -> None:
+async def test_finding_9_every_response_is_nosniff_and_no_store_unless_it_says_otherwise() -> None:
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield
@@ -36,7 +36,9 @@ async def test_finding_9_every_response_is_nosniff_and_not_stored_unless_it_says
 
     @app.get("/v1/keys")
     async def cacheable() -> Response:
-        return Response("{}", media_type="application/json", headers={"Cache-Control": "public, max-age=300"})
+        return Response(
+            "{}", media_type="application/json", headers={"Cache-Control": "public, max-age=300"}
+        )
 
     @app.get("/v1/broken")
     async def broken() -> None:
