@@ -451,6 +451,10 @@ def test_api8_finding_9_nul_and_bidi_controls_in_names_are_refused_and_change_no
         "service name": api.post("/v1/services", headers=lebanon_admin, json={
             **SERVICE, "organization_id": lebanon["id"], "name": "Shelter \u2066intake\u2069",
         }),
+        "translated service name": api.post("/v1/services", headers=lebanon_admin, json={
+            **SERVICE, "organization_id": lebanon["id"],
+            "translations": [{"field": "name", "language": "ar", "text": "ملجأ \u202e"}],
+        }),
         "client name": api.post(f"/v1/organizations/{lebanon['id']}/clients", headers=admin, json={
             "name": "desk \u202b1", "roles": ["viewer"],
         }),
