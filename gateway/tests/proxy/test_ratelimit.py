@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as redis
 
 from waymark_gateway.identity.keys import load_or_create_signing_key
+from waymark_gateway.proxy.ratelimit import MEMORY_BUCKETS_PRUNED_FROM, MemoryBuckets, Policy
 from waymark_kernel.auth import CASEWORKER, NETWORK_ADMIN, VIEWER
 from waymark_kernel.settings import Settings
 
@@ -331,3 +332,18 @@ async def test_without_trusted_proxies_a_forwarded_address_is_ignored(start_gate
         )
 
     assert statuses == [401, 401, 429]  # every guess counted against the peer's address
+
+
+async def test_the_in_process_store_forgets_only_buckets_that_are_full_again():
+    store = MemoryBuckets()
+    brief = Policy("brief", 1, 0.001)  # full again a millisecond after a request
+    lasting = Policy("lasting", 1, 3600)
+    await store.take("guessed-an-hour-ago", lasting, 1)
+    for number in range(MEMORY_BUCKETS_PRUNED_FROM - 2):
+        await store.take(f"invented-subject-{number}", brief, 1)
+    await asyncio.sleep(0.01)
+
+    await store.take("one-more", brief, 1)  # reaches the size at which full buckets go
+
+    assert len(store._buckets) == 2  # the lasting bucket and the one just used
+    assert not (await store.take("guessed-an-hour-ago", lasting, 0)).allowed
