@@ -12,6 +12,7 @@ import httpx
 import uvicorn
 from waymark_gateway.main import create_app as create_gateway
 from waymark_gateway.server import SERVER_OPTIONS
+from waymark_kernel.files import make_data_folder_private
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, Settings
 
@@ -50,6 +51,7 @@ async def up(settings: Settings, stop: StopRequest) -> None:
         print("WARNING: WAYMARK_ADMIN_CLIENT_SECRET is not set; `up` uses the documented "
               "DEVELOPMENT secret. Never do this outside your own machine.", flush=True)
         environment["WAYMARK_ADMIN_CLIENT_SECRET"] = DEVELOPMENT_ADMIN_SECRET
+    make_data_folder_private(settings.data_dir)  # keys and demo credentials
     settings = with_local_keys(settings.model_copy(update={
         "admin_client_secret": environment["WAYMARK_ADMIN_CLIENT_SECRET"]}))
     environment["WAYMARK_ENCRYPTION_KEY"] = settings.encryption_key

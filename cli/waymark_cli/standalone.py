@@ -12,6 +12,7 @@ from waymark_gateway.main import AsgiUpstream, jwks_document, load_or_create_sig
 from waymark_gateway.main import create_app as create_gateway
 from waymark_gateway.server import SERVER_OPTIONS
 from waymark_gateway.settings import GatewaySettings
+from waymark_kernel.files import make_data_folder_private
 from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.service import STOP_RELAY_SECONDS
 from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, SERVICE_NAMES, Settings
@@ -25,6 +26,7 @@ log = logging.getLogger("waymark.standalone")
 
 
 async def run_standalone(settings: Settings, stop: StopRequest) -> None:
+    make_data_folder_private(settings.data_dir)  # SQLite files, keys, demo credentials
     settings = with_local_keys(settings)
     signing_key = load_or_create_signing_key(settings)
 

@@ -1,5 +1,5 @@
-"""What every Waymark HTTP process shares: request ids, metrics, health and readiness, and a
-heap settled after start-up."""
+"""What every Waymark HTTP process shares: request ids, safe response headers, metrics, health
+and readiness, and a heap settled after start-up."""
 
 import asyncio
 import contextlib
@@ -27,6 +27,10 @@ LATENCY = Histogram(
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 RETRY_AFTER_STOPPING_SECONDS = 5  # a restart, or another replica, answers by then
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+# Cases, referrals, the inbox, tokens: whatever may carry personal data is never kept by a
+# browser or a proxy. A response that may be kept says so itself (the JWKS, documentation files).
+NOT_STORED = (b"cache-control", b"no-store")
 
 
 def incoming_request_id(scope: Scope) -> str:
@@ -102,8 +106,58 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
+class SafeResponseHeaders:
+    """Every response is `nosniff`, and `no-store` unless it sets its own Cache-Control."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_safely(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [header for header in (NOSNIFF, NOT_STORED) if header[0] not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_safely)
+
+
+class NulFreeAddresses:
+    """A path or query holding NUL (`%00`) is a 400: no resource or parameter has one, and
+    PostgreSQL refuses it in text (a 500 further in)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"] or b"%00" in scope["query_string"]
+            or b"\x00" in scope["query_string"]
+        ):
+            response = problem_response(
+                400, "The address holds the NUL character (%00), which no path or parameter "
+                "of this API has.", kind="nul-character",
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class WaymarkApp(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside Starlette's error layer, so that its 500 answers carry the headers too.
+        return SafeResponseHeaders(NulFreeAddresses(super().build_middleware_stack()))
+
+
 def install_operations(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
-    """`/healthz` (alive), `/readyz` (every dependency answers), `/metrics` (Prometheus)."""
+    """`/healthz` (alive), `/readyz` (every dependency answers), `/metrics` (Prometheus; a
+    service's own port only, as the gateway passes on `/v1` alone)."""
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -126,11 +180,16 @@ def install_operations(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return metrics_response()
+
+
+def metrics_response() -> Response:
+    """This process's Prometheus metrics."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 def create_base_app(component: str, *, title: str, lifespan, checks: dict[str, ReadinessCheck]) -> FastAPI:
-    app = FastAPI(
+    app = WaymarkApp(
         title=title, version="0.1.0", lifespan=settled_after(lifespan), openapi_url="/openapi.json"
     )
     install_problem_handlers(app)
