@@ -31,7 +31,7 @@ from waymark_gateway.sessions.authentication import RequestAuthenticator
 from waymark_gateway.sessions.providers import RelyingParty
 from waymark_gateway.sessions.repository import DatabaseSessions, RedisSessions, SessionStore
 from waymark_gateway.sessions.router import router as sessions_router
-from waymark_gateway.sessions.service import Sessions, SignInThrottle
+from waymark_gateway.sessions.service import Sessions
 from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.auth import TokenVerifier
 from waymark_kernel.db import Database
@@ -147,7 +147,6 @@ def create_app(
     app.state.accounts = accounts
     app.state.sessions = sessions
     app.state.relying_parties = relying_parties
-    app.state.sign_in_throttle = SignInThrottle.from_settings(rate_limits, settings)
     app.state.request_authenticator = RequestAuthenticator(
         app.state.token_verifier, sessions, app.state.client_addresses, revoked,
     )
