@@ -297,6 +297,28 @@ def test_api7_webhooks_to_loopback_private_or_plain_http_targets_are_refused(
     assert statuses == [422] * len(targets)
 
 
+def test_api7_finding_5_ipv6_forms_into_private_space_and_system_ports_are_refused(
+    api, lebanon_admin
+):
+    targets = [
+        "https://[64:ff9b:1::a00:1]/", "https://[::127.0.0.1]/", "https://[::ffff:0:7f00:1]/",
+        "https://[fec0::1]/", "https://[3fff::1]/", "https://[5f00::1]/",
+        "https://1.1.1.1:0/", "https://1.1.1.1:22/",
+    ]
+
+    answers = [
+        api.post("/v1/subscriptions", headers=lebanon_admin, json={
+            "url": url, "event_types": ["referral.*"],
+        })
+        for url in targets
+    ]
+
+    assert [answer.status_code for answer in answers] == [422] * len(targets)
+    assert {answer.json()["type"] for answer in answers} == {
+        "https://waymark.network/problems/unsafe-webhook-url"
+    }
+
+
 # API8:2023 Security Misconfiguration
 
 
