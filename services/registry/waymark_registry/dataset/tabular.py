@@ -6,7 +6,13 @@ The package is the HSDS JSON dataset cut into tables, and read back by nesting t
 so an import of either goes through the same checks. Cells of a list or an object hold JSON
 (Frictionless `array` and `object`); an empty cell is a field not given. An import reads
 `<table>.csv` at the package's root (`datapackage.json` may be left out); organization.csv and
-service.csv must be there, the other tables only when they have rows."""
+service.csv must be there, the other tables only when they have rows.
+
+A text cell that a spreadsheet would run as a formula (OWASP's CSV injection: it begins with
+=, +, -, @, a tab or a carriage return) is written after a single quote, which spreadsheets
+show as text; so is one that begins with quotes followed by such a character, so that the
+import can take exactly one quote off them all and give back the text. Numbers, booleans and
+JSON cells are never quoted: a negative longitude stays a number."""
 
 import csv
 import io
@@ -116,6 +122,8 @@ TYPES = {
 }
 REQUIRED = ("organization", "service")  # the other tables may be left out when empty
 BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TEXT_QUOTE = "'"
 
 
 # --- export -----------------------------------------------------------------------------
@@ -163,18 +171,29 @@ def _csv(table: Table, rows: list[dict[str, Any]]) -> bytes:
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(table.all_columns)
     for row in rows:
-        writer.writerow([_cell(row.get(column)) for column in table.all_columns])
+        writer.writerow([cell_of(row.get(column), _kind(column)) for column in table.all_columns])
     return text.getvalue().encode()
 
 
-def _cell(value: Any) -> str:
+def _kind(column: str) -> str:
+    return TYPES.get(column, "string")
+
+
+def cell_of(value: Any, kind: str) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False)
+    if kind == "string":
+        return TEXT_QUOTE + str(value) if _runs_as_formula(str(value)) else str(value)
     return str(value)
+
+
+def _runs_as_formula(text: str) -> bool:
+    """Whether the text, or the text without the quotes it begins with, is a formula."""
+    return text.lstrip(TEXT_QUOTE).startswith(FORMULA_STARTS)
 
 
 def descriptor() -> dict[str, Any]:
@@ -183,7 +202,7 @@ def descriptor() -> dict[str, Any]:
     for table in TABLES:
         schema: dict[str, Any] = {
             "fields": [
-                {"name": column, "type": TYPES.get(column, "string")}
+                {"name": column, "type": _kind(column)}
                 | ({"description": "Waymark profile field"} if column in table.profile else {})
                 for column in table.all_columns
             ],
@@ -205,7 +224,10 @@ def descriptor() -> dict[str, Any]:
         "name": "waymark-directory", "title": "Waymark service directory",
         "profile": "tabular-data-package",
         "description": "Open Referral HSDS 3.0 with the Waymark migrant services profile "
-        "(/v1/hsds/profile): extra columns and the translation table.",
+        "(/v1/hsds/profile): extra columns and the translation table. A string cell beginning "
+        "with =, +, -, @, a tab or a carriage return (or with quotes and then one of those) "
+        "has one single quote put before it, so that a spreadsheet shows it as text; an "
+        "import takes that quote off again.",
         "resources": resources,
     }
 
@@ -375,13 +397,13 @@ class Rows:
             if cell == "" or column not in table.all_columns:
                 continue
             try:
-                item[column] = _value(TYPES.get(column, "string"), cell)
+                item[column] = value_of(_kind(column), cell)
             except ValueError as exc:
                 self._refuse(table.file, line, f"{column}: {exc}")
         return item
 
 
-def _value(kind: str, cell: str) -> Any:
+def value_of(kind: str, cell: str) -> Any:
     if kind == "number":
         try:
             number = float(cell)
@@ -407,4 +429,6 @@ def _value(kind: str, cell: str) -> Any:
         if not isinstance(value, list if kind == "array" else dict):
             raise ValueError(f"give a JSON {kind}")
         return value
+    if kind == "string" and cell.startswith(TEXT_QUOTE) and _runs_as_formula(cell):
+        return cell[1:]  # the export's guard against formulas
     return cell
