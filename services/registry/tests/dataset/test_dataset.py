@@ -418,20 +418,50 @@ async def test_every_bad_row_is_reported_with_its_file_and_line(registry, source
     assert await state(registry) == before
 
 
-async def test_a_zip_bomb_is_refused_before_it_is_unpacked(registry, source):
+def zip_bomb(file: str, header: bytes, line: bytes, size: int) -> bytes:
+    """A small zip of `file`: the header, then `line` over and over up to `size` bytes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        with archive.open("service.csv", "w", force_zip64=True) as member:
-            block = b"0" * 2**20
-            for _ in range(513):  # past the 512 MiB limit
+        with archive.open(file, "w", force_zip64=True) as member:
+            member.write(header)
+            block = line * (2**20 // len(line))
+            for _ in range(size // len(block)):
                 member.write(block)
+    return buffer.getvalue()
+
+
+async def test_a_zip_bomb_is_refused_as_it_is_unpacked(registry, source):
+    bomb = zip_bomb("service.csv", b"id,organization_id,name\n", b"0" * 2**16 + b"\n",
+                    513 * 2**20)  # past the 512 MiB limit
     before = await state(registry)
 
-    problem = await import_package(registry, buffer.getvalue(), 413)
+    problem = await import_package(registry, bomb, 413)
 
-    assert len(buffer.getvalue()) < 3 * 2**20  # a small upload
+    assert len(bomb) < 3 * 2**20  # a small upload
     assert problem["type"].endswith("/dataset-too-large")
     assert await state(registry) == before
+
+
+async def test_a_package_of_too_many_lines_is_refused(registry, source, monkeypatch):
+    monkeypatch.setattr(tabular, "MAX_PACKAGE_LINES", 100_000)
+    bomb = zip_bomb("organization.csv", b"id,name\n", b"\n", 2**20)  # a mebibyte of newlines
+    before = await state(registry)
+
+    problem = await import_package(registry, bomb, 413)
+
+    assert problem["detail"] == "The package has more than 100,000 lines; nothing was imported."
+    assert await state(registry) == before
+
+
+async def test_a_line_longer_than_any_row_is_refused_before_it_is_held(registry, source):
+    bomb = zip_bomb("organization.csv", b"id,name\n", b"x" * 2**20, 9 * 2**20)
+
+    problem = await import_package(registry, bomb, 422)
+
+    assert problem["errors"][0] == {
+        "file": "organization.csv", "line": 2, "path": "",
+        "reason": "not valid CSV: a line is longer than 8 Mi characters",
+    }
 
 
 @pytest.mark.parametrize("name", ["../organization.csv", "/etc/organization.csv",

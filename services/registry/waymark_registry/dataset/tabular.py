@@ -20,9 +20,13 @@ import json
 import math
 import posixpath
 import zipfile
+import zlib
+from abc import ABC, abstractmethod
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from waymark_kernel.problems import Problem
 
@@ -30,7 +34,12 @@ from waymark_registry.dataset.schemas import InvalidRow
 
 DESCRIPTOR = "datapackage.json"
 MAX_PACKAGE_BYTES = 512 * 2**20  # uncompressed: a zip bomb stops here
+# Lines of all the package's files: blank lines cost no bytes to speak of but each is parsed.
+MAX_PACKAGE_LINES = 10_000_000
 READ_SIZE = 2**20
+# A line of a file, read before the CSV parser sees it: longer than any row could be (the
+# parser allows 128 KiB a cell), and shorter than what would hold memory for nothing.
+MAX_LINE_CHARACTERS = 8 * 2**20
 
 
 @dataclass(frozen=True)
@@ -248,37 +257,120 @@ def too_large() -> Problem:
                    "(uncompressed); nothing was imported.", kind="dataset-too-large")
 
 
-def unzipped(data: bytes) -> dict[str, bytes]:
-    """The package's files at the zip's root; a member named outside it refuses the whole
-    upload, and reading stops at MAX_PACKAGE_BYTES whatever the zip claims."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise Problem(422, "The upload is not a zip file.", kind="invalid-dataset") from exc
-    wanted = {table.file for table in TABLES}
-    files, total = {}, 0
-    with archive:
-        for member in archive.infolist():
+def too_long() -> Problem:
+    return Problem(413, f"The package has more than {MAX_PACKAGE_LINES:,} lines; nothing was "
+                   "imported.", kind="dataset-too-large")
+
+
+class _Budget:
+    """The bytes a package may still unpack: a zip bomb stops here, whatever the zip claims."""
+
+    def __init__(self) -> None:
+        self.left = MAX_PACKAGE_BYTES
+
+    def spend(self, size: int) -> None:
+        self.left -= size
+        if self.left < 0:
+            raise too_large()
+
+
+class _Capped(io.RawIOBase):
+    """A file of the package read as it is parsed, each byte counted against the budget."""
+
+    def __init__(self, name: str, raw: BinaryIO, budget: _Budget) -> None:
+        self.name, self._raw, self._budget = name, raw, budget
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            chunk = self._raw.read(len(buffer))
+        except (zipfile.BadZipFile, OSError, NotImplementedError, EOFError, zlib.error) as exc:
+            raise Problem(422, f"{self.name} cannot be read from the zip.",
+                          kind="invalid-dataset") from exc
+        self._budget.spend(len(chunk))
+        buffer[:len(chunk)] = chunk
+        return len(chunk)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class Package(ABC):
+    """The files of a tabular data package, opened one at a time (in a worker thread: reading
+    and decompressing are slow) and read as they are parsed, never held whole."""
+
+    def __init__(self) -> None:
+        self._budget = _Budget()
+
+    def __enter__(self) -> "Package":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def open(self, file: str) -> io.TextIOWrapper | None:
+        """The file as text; None when the package has no such file."""
+        raw = self._open(file)
+        if raw is None:
+            return None
+        return io.TextIOWrapper(io.BufferedReader(_Capped(file, raw, self._budget), READ_SIZE),
+                                encoding="utf-8-sig", newline="")
+
+    @abstractmethod
+    def _open(self, file: str) -> BinaryIO | None: ...
+
+
+class ZipPackage(Package):
+    """A package uploaded as a zip: the files at its root. A member named outside it refuses
+    the whole upload."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self._data = data
+        self._archive: zipfile.ZipFile | None = None
+        self._members: dict[str, zipfile.ZipInfo] = {}
+
+    def __enter__(self) -> "ZipPackage":
+        try:
+            self._archive = zipfile.ZipFile(io.BytesIO(self._data))
+        except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+            raise Problem(422, "The upload is not a zip file.", kind="invalid-dataset") from exc
+        for member in self._archive.infolist():
             name = member.filename
             if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/") \
                     or posixpath.normpath(name) != name.rstrip("/"):
+                self._archive.close()
                 raise Problem(422, f"The zip holds a file outside the package ({name!r}); "
                               "nothing was imported.", kind="invalid-dataset")
-            if name not in wanted:
-                continue
-            content = bytearray()
-            try:
-                with archive.open(member) as opened:
-                    while chunk := opened.read(READ_SIZE):
-                        total += len(chunk)
-                        if total > MAX_PACKAGE_BYTES:
-                            raise too_large()
-                        content += chunk
-            except (zipfile.BadZipFile, OSError, NotImplementedError, EOFError) as exc:
-                raise Problem(422, f"{name} cannot be read from the zip.",
-                              kind="invalid-dataset") from exc
-            files[name] = bytes(content)
-    return files
+            self._members.setdefault(name, member)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._archive is not None:
+            self._archive.close()
+
+    def _open(self, file: str) -> BinaryIO | None:
+        member = self._members.get(file)
+        if member is None or self._archive is None:
+            return None
+        try:
+            return self._archive.open(member)
+        except (zipfile.BadZipFile, OSError, NotImplementedError, EOFError) as exc:
+            raise Problem(422, f"{file} cannot be read from the zip.",
+                          kind="invalid-dataset") from exc
+
+
+class FolderPackage(Package):
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self._folder = folder
+
+    def _open(self, file: str) -> BinaryIO | None:
+        path = self._folder / file
+        return path.open("rb") if path.is_file() else None
 
 
 class Rows:
@@ -290,6 +382,7 @@ class Rows:
         self._unreadable = False  # a file is missing or malformed: its rows cannot be linked
         self._places: dict[int, tuple[str, int]] = {}
         self._keep: list[Any] = []  # holds the objects so their ids stay unique
+        self._lines_left = MAX_PACKAGE_LINES
 
     def place_of(self, item: Any) -> tuple[str, int] | None:
         return self._places.get(id(item))
@@ -301,8 +394,11 @@ class Rows:
         self._unreadable = True
         self._refuse(file, line, reason)
 
-    def read(self, files: dict[str, bytes]) -> list[dict[str, Any]]:
-        tables = {table.name: self._table(table, files) for table in TABLES}
+    def read(self, package: Package) -> list[dict[str, Any]]:
+        """The package's organizations; slow (parsing, decompressing): call it in a worker
+        thread."""
+        with package:
+            tables = {table.name: self._table(table, package) for table in TABLES}
         if self._unreadable:
             return []
         by_id = {
@@ -347,19 +443,18 @@ class Rows:
         columns = " or ".join(link.column for link in table.links)
         self._refuse_row(item, f"give {columns}")
 
-    def _table(self, table: Table, files: dict[str, bytes]) -> list[dict[str, Any]]:
-        content = files.get(table.file)
-        if content is None:
+    def _table(self, table: Table, package: Package) -> list[dict[str, Any]]:
+        opened = package.open(table.file)
+        if opened is None:
             if table.name in REQUIRED:
                 self._refuse_file(table.file, 1, "the package has no such file")
             return []
-        try:
-            text = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            self._refuse_file(table.file, 1, "not UTF-8 text")
-            return []
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        items = []
+        with opened:
+            return self._rows(table, opened)
+
+    def _rows(self, table: Table, text: io.TextIOWrapper) -> list[dict[str, Any]]:
+        reader = csv.reader(_lines(text), strict=True)
+        items: list[dict[str, Any]] = []
         try:
             header = next(reader, None)
             if header is None:
@@ -374,6 +469,9 @@ class Rows:
                 return []
             line = reader.line_num + 1
             for cells in reader:
+                self._lines_left -= 1
+                if self._lines_left < 0:
+                    raise too_long()
                 item = self._item(table, header, cells, line)
                 if item is not None:
                     self._places[id(item)] = (table.file, line)
@@ -381,7 +479,10 @@ class Rows:
                     items.append(item)
                 line = reader.line_num + 1
         except csv.Error as exc:
-            self._refuse_file(table.file, reader.line_num, f"not valid CSV: {exc}")
+            unread = isinstance(exc, _LineTooLong)  # the parser has not counted the line
+            self._refuse_file(table.file, reader.line_num + unread, f"not valid CSV: {exc}")
+        except UnicodeDecodeError:
+            self._refuse_file(table.file, reader.line_num + 1, "not UTF-8 text")
         return items
 
     def _item(
@@ -401,6 +502,17 @@ class Rows:
             except ValueError as exc:
                 self._refuse(table.file, line, f"{column}: {exc}")
         return item
+
+
+class _LineTooLong(csv.Error):
+    pass
+
+
+def _lines(text: io.TextIOWrapper) -> Iterator[str]:
+    while line := text.readline(MAX_LINE_CHARACTERS):
+        if len(line) == MAX_LINE_CHARACTERS and not line.endswith("\n"):
+            raise _LineTooLong(f"a line is longer than {MAX_LINE_CHARACTERS // 2**20} Mi characters")
+        yield line
 
 
 def value_of(kind: str, cell: str) -> Any:
