@@ -55,7 +55,7 @@ async def export_dataset(
         ZIP: {"schema": PACKAGE_SCHEMA},
     }}},
     responses={413: {"description": "Larger than 512 MiB (a package: uncompressed, and at "
-                          "most 10 million lines)"}},
+                          "most 5 million lines)"}},
 )
 async def import_dataset(
     request: Request, identity: CurrentIdentity, session: SessionDep,

@@ -35,7 +35,7 @@ from waymark_registry.dataset.schemas import InvalidRow
 DESCRIPTOR = "datapackage.json"
 MAX_PACKAGE_BYTES = 512 * 2**20  # uncompressed: a zip bomb stops here
 # Lines of all the package's files: blank lines cost no bytes to speak of but each is parsed.
-MAX_PACKAGE_LINES = 10_000_000
+MAX_PACKAGE_LINES = 5_000_000
 READ_SIZE = 2**20
 # A line of a file, read before the CSV parser sees it: longer than any row could be (the
 # parser allows 128 KiB a cell), and shorter than what would hold memory for nothing.
