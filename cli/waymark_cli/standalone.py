@@ -16,7 +16,7 @@ from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, SERVICE_NAMES, Settings
 
 from waymark_cli import demo
-from waymark_cli.parts import create_service, with_local_keys
+from waymark_cli.parts import create_service, pages_of, with_local_keys
 from waymark_cli.serving import GracefulServer
 
 log = logging.getLogger("waymark.standalone")
@@ -41,7 +41,7 @@ async def run_standalone(settings: Settings) -> None:
             await stack.enter_async_context(app.router.lifespan_context(app))
         gateway = create_gateway(
             settings, upstreams={name: AsgiUpstream(app) for name, app in services.items()},
-            signing_key=signing_key,
+            signing_key=signing_key, pages=pages_of(settings),
         )
         server = GracefulServer(uvicorn.Config(
             gateway, host=settings.host, port=settings.port, log_config=None, access_log=False,

@@ -1,0 +1,59 @@
+"""Signing in and out: the API sets and clears the session cookie; the page hands it on."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form
+from starlette.responses import RedirectResponse, Response
+
+from waymark_web.api import ApiError
+from waymark_web.context import Anyone, CheckedForm, SignedIn
+
+router = APIRouter()
+Field = Annotated[str, Form(max_length=4096)]
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path of this site: never another origin (`//host`, `/\\host`, `https:`)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    return target
+
+
+def with_cookies(response: Response, api_headers: list[tuple[str, str]]) -> Response:
+    for name, value in api_headers:
+        if name.lower() == "set-cookie":
+            response.headers.append("set-cookie", value)
+    return response
+
+
+@router.get("/sign-in")
+async def sign_in_page(visit: Anyone, next: str = "/", signed_out: bool = False) -> Response:
+    return visit.render("account/sign_in.html", next=safe_next(next), signed_out=signed_out,
+                        error=None, email="")
+
+
+@router.post("/sign-in")
+async def sign_in(
+    visit: Anyone, email: Field, password: Field, code: Annotated[str, Form(max_length=64)] = "",
+    next: Field = "/",
+) -> Response:
+    try:
+        credentials = {"email": email.strip(), "password": password}
+        if code.strip():
+            credentials["code"] = code.strip()
+        response = await visit.api.call("POST", "/v1/auth/sessions", json=credentials)
+    except ApiError as error:
+        reason = "busy" if error.status == 429 else "refused" if error.status < 500 else "down"
+        return visit.render("account/sign_in.html", status=error.status if error.status < 500 else 503,
+                            next=safe_next(next), signed_out=False, error=reason, email=email)
+    redirect = RedirectResponse(safe_next(next), status_code=303)
+    return with_cookies(redirect, response.headers.multi_items())
+
+
+@router.post("/sign-out")
+async def sign_out(visit: SignedIn, _: CheckedForm) -> Response:
+    response = await visit.api.call("DELETE", "/v1/auth/session")
+    redirect = RedirectResponse("/sign-in?signed_out=true", status_code=303)
+    # What the browser kept for this site goes with the session (shared devices).
+    redirect.headers["clear-site-data"] = '"cache", "storage"'
+    return with_cookies(redirect, response.headers.multi_items())
