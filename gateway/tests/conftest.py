@@ -2,6 +2,7 @@
 on loopback ports; the gateway reaches them with its real HTTP upstreams."""
 
 import asyncio
+import base64
 import contextlib
 import os
 import socket
@@ -63,6 +64,7 @@ def uvicorn_process(
 
 
 ADMIN_SECRET = "gateway-test-admin-secret"
+ENCRYPTION_KEY = base64.b64encode(b"gateway tests' encryption key 32").decode()
 KNOWN_ORGANIZATION = uuid.UUID("6f1c2a52-6a4e-4f57-9a53-2f4c1f0e5a01")
 OTHER_ORGANIZATION = uuid.UUID("0b7e4c3a-1d2e-4f5a-8b9c-0d1e2f3a4b5c")
 
@@ -215,7 +217,7 @@ def start_gateway(database_url: str, tmp_path) -> Any:
             GatewaySettings(
                 mode="distributed", gateway_database_url=database_url, data_dir=tmp_path,
                 **{"admin_client_secret": ADMIN_SECRET, "upstream_timeout_seconds": 1.0,
-                   **settings},
+                   "encryption_key": ENCRYPTION_KEY, **settings},
             ),
             upstreams=upstreams, signing_key=signing_key or SigningKey.generate(),
         )
@@ -240,6 +242,11 @@ async def network(start_gateway: Any) -> AsyncIterator[Network]:
             yield Network(
                 gateway.client, gateway.app, registry, referrals, notifications_port
             )
+
+
+@pytest.fixture
+def encryption_key() -> str:
+    return ENCRYPTION_KEY
 
 
 @pytest.fixture

@@ -30,6 +30,20 @@ class GatewaySettings(Settings):
     oidc_organization_claim: str = "org"
     oidc_roles_claim: str = "roles"  # a dotted path reaches nested claims: realm_access.roles
 
+    # People's sign-in: failed attempts per (email, address) and per address. A person locked
+    # out by failures from one address can still sign in from another.
+    sign_in_failure_limit_per_account: str = "10/hour"
+    sign_in_failure_limit_per_address: str = "100/hour"
+    # Server-side sessions of people: idle and absolute lifetimes.
+    session_idle_minutes: float = Field(default=30.0, gt=0)
+    session_max_hours: float = Field(default=12.0, gt=0)
+    # A person whose roles are only `viewer` may sign in without a second factor when true.
+    viewer_second_factor_optional: bool = False
+    # The address people open in their browser (links in invitations); default the gateway's own.
+    public_url: str | None = None
+    # Invitations stay valid this long.
+    invitation_hours: float = Field(default=72.0, gt=0)
+
     # Shared counters for several replicas; unset keeps them in this process.
     redis_url: str | None = None
     redis_key_prefix: str = "waymark:gateway:"

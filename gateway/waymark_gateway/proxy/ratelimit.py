@@ -224,6 +224,17 @@ class RateLimits:
         for key, policy in self._failure_buckets(client_id, address):
             await self._take(key, policy, 1)
 
+    async def refuse_when_exhausted(self, buckets: list[tuple[str, Policy]], reason: str) -> None:
+        """429 when any of the failure buckets is empty (a check costs nothing)."""
+        for key, policy in buckets:
+            decision = await self._take(key, policy, 0)
+            if decision is not None and not decision.allowed:
+                raise self._refusal(decision, reason)
+
+    async def count_failure(self, buckets: list[tuple[str, Policy]]) -> None:
+        for key, policy in buckets:
+            await self._take(key, policy, 1)
+
     def _failure_buckets(
         self, client_id: str | None, address: str | None
     ) -> list[tuple[str, Policy]]:
