@@ -8,8 +8,10 @@ from starlette.requests import Request
 from starlette.types import ASGIApp
 from waymark_kernel.logging import request_id_var
 
-FORWARDED_CREDENTIALS = ("cookie", "authorization")
+# Her credentials, and what a trusted proxy in front said of her connection.
+FORWARDED_HEADERS = ("cookie", "authorization", "x-forwarded-for", "x-forwarded-proto")
 CLIENT_EXTENSION = "waymark_client"  # the browser's address, seen by the gateway as the caller's
+SCHEME_EXTENSION = "waymark_scheme"  # http or https, as the browser reached the gateway
 
 
 class ApiError(Exception):
@@ -24,14 +26,16 @@ class ApiError(Exception):
 
 
 class InProcessTransport(httpx.AsyncBaseTransport):
-    """Calls the gateway app in this process, with the browser's address as the caller's, so
-    that the gateway's per-address limits count the person, not the web app."""
+    """Calls the gateway app in this process as the browser's connection: her address (the
+    gateway's per-address limits count her, not the web app) and scheme (its cookies' names
+    and flags depend on it)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         client = request.extensions.get(CLIENT_EXTENSION) or ("127.0.0.1", 0)
+        request.url = request.url.copy_with(scheme=request.extensions.get(SCHEME_EXTENSION, "http"))
         transport = httpx.ASGITransport(app=self.app, client=client)
         return await transport.handle_async_request(request)
 
@@ -51,10 +55,11 @@ class Api:
     def __init__(self, client: httpx.AsyncClient, request: Request, language: str) -> None:
         self.client = client
         self.headers = {
-            name: request.headers[name] for name in FORWARDED_CREDENTIALS if name in request.headers
+            name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers
         }
         self.headers["accept-language"] = language
         self.client_address = (request.client.host, request.client.port) if request.client else None
+        self.scheme = request.url.scheme
         self.csrf_token: str | None = None  # the session's, sent with every change
 
     async def call(
@@ -68,7 +73,7 @@ class Api:
             sent["x-request-id"] = request_id
         response = await self.client.request(
             method, path, params=params, json=json, data=data, headers=sent,
-            extensions={CLIENT_EXTENSION: self.client_address},
+            extensions={CLIENT_EXTENSION: self.client_address, SCHEME_EXTENSION: self.scheme},
         )
         if response.status_code >= 400:
             try:

@@ -42,8 +42,7 @@ class Visit:
 
     @property
     def organization_id(self) -> str | None:
-        person = self.person
-        return person.get("organization_id") or person.get("org")
+        return self.person.get("organization_id")
 
     @property
     def roles(self) -> list[str]:

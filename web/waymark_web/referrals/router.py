@@ -43,7 +43,7 @@ async def list_referrals(visit: SignedIn, role: str = "", status: str = "") -> R
         visit, {r["sender_org_id"] for r in referrals} | {r["receiver_org_id"] for r in referrals}
     )
     return visit.render("referrals/list.html", referrals=referrals, names=names, role=role,
-                        status=status, statuses=FILTER_STATUSES)
+                        chosen_status=status, statuses=FILTER_STATUSES)
 
 
 async def referral_page(
