@@ -75,7 +75,7 @@ async def _when_started(server: uvicorn.Server, settings: Settings, seeded: asyn
             server.should_exit = True
             return
         if created:
-            log.info("demo network seeded", extra={"organizations": len(created)})
+            log.info("demo network seeded", extra={"organizations": len(created["clients"])})
     seeded.set()
     print(banner(settings, credentials_file), flush=True)
 
@@ -95,10 +95,24 @@ def banner(settings: Settings, credentials_file) -> str:
         lines.append("  WARNING: this is the documented DEVELOPMENT admin secret; set "
                      "WAYMARK_ADMIN_CLIENT_SECRET for anything but a demo.")
     if credentials_file.exists():
-        clients = json.loads(credentials_file.read_text())
+        seeded = json.loads(credentials_file.read_text())
+        clients, people = seeded["clients"], seeded["people"]
         lines.append(f"  demo organisations' clients ({len(clients)}), all in {credentials_file}:")
         for entry in clients[:2]:
             lines.append(f"    {entry['organization']}: client_id={entry['client_id']} "
                          f"client_secret={entry['client_secret']}")
+        lines.append(f"  demo people ({len(people)}), all in {credentials_file}; sign in at "
+                     f"{settings.gateway_url}/sign-in. DEMO MODE: the demo caseworkers sign in "
+                     "WITHOUT a second factor; org admins need the TOTP code of their totp_secret:")
+        for entry in _two_societies(people):
+            factor = "no second factor" if entry["totp_secret"] is None else (
+                f"totp_secret={entry['totp_secret']}")
+            lines.append(f"    {entry['organization']} ({', '.join(entry['roles'])}): "
+                         f"{entry['email']}  password={entry['password']}  {factor}")
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
+
+
+def _two_societies(people: list[dict]) -> list[dict]:
+    organizations = list(dict.fromkeys(entry["organization"] for entry in people))[:2]
+    return [entry for entry in people if entry["organization"] in organizations]

@@ -277,11 +277,13 @@ async def _enrol_at_sign_in(
             person.totp_last_step = step
             codes = await _new_recovery_codes(session, accounts, person.id)
             return Verified(person, (PASSWORD, ONE_TIME_CODE, MULTI_FACTOR), codes)
-    secret = totp.new_secret()
+    secret, person_id = totp.new_secret(), person.id
+    enrolment = _enrolment(secret, accounts.email_of(person))
+    await session.rollback()
     async with database.transaction() as apart:  # kept although this sign-in is refused
-        pending = await repository.person(apart, person.id)
+        pending = await repository.person(apart, person_id)
         pending.totp_pending_sealed = accounts.box.seal(secret, context)  # type: ignore[union-attr]
-    raise EnrolmentRequired(_enrolment(secret, accounts.email_of(person)))
+    raise EnrolmentRequired(enrolment)
 
 
 async def verify_sign_in(
@@ -293,10 +295,12 @@ async def verify_sign_in(
     matches = await password_matches(person.password_hash if person else None, password)
 
     async def refuse(result: str) -> SignInRefused:
-        await audit.record_apart(database, audit.Event(
+        event = audit.Event(
             person.organization_id if person else None, audit.ANONYMOUS, "sign_in",
             str(person.id) if person else accounts.unknown_email_target(email), address, result,
-        ))
+        )
+        await session.rollback()  # nothing of a refused attempt is kept (and SQLite is free)
+        await audit.record_apart(database, event)
         return SignInRefused()
 
     if person is None:

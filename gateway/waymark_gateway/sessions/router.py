@@ -63,6 +63,7 @@ async def sign_in(
     except people.SignInRefused:
         await throttle.count_failure(fingerprint, address)
         raise
+    await session.commit()  # the sign-in is stored before its session starts (apart, on SQLite)
     previous = request.app.state.request_authenticator.session_id(request.scope)
     session_id, record = await sessions.start(verified.person, verified.amr, previous)
     _set_cookie(request, response, session_id)
