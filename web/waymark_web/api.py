@@ -1,6 +1,7 @@
 """The web app's one way to the network: the public API, called as the person signed in to
 the browser (her session cookie, or a bearer token, passed on as the browser sent it)."""
 
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
@@ -40,12 +41,19 @@ class InProcessTransport(httpx.AsyncBaseTransport):
         return await transport.handle_async_request(request)
 
 
+def no_cookie_jar() -> CookieJar:
+    """The client is shared by every visitor: a cookie the API sets belongs to one browser and
+    is handed on to it, never kept and sent for the next visitor."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
 def api_client(api: ASGIApp | str) -> httpx.AsyncClient:
     """`api`: the gateway app in this process, or the gateway's address."""
     if isinstance(api, str):
-        return httpx.AsyncClient(base_url=api, timeout=30)
+        return httpx.AsyncClient(base_url=api, timeout=30, cookies=no_cookie_jar())
     return httpx.AsyncClient(
-        transport=InProcessTransport(api), base_url="http://gateway.internal", timeout=30
+        transport=InProcessTransport(api), base_url="http://gateway.internal", timeout=30,
+        cookies=no_cookie_jar(),
     )
 
 
