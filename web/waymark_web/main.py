@@ -23,6 +23,7 @@ from waymark_web.i18n.middleware import LanguageMiddleware
 from waymark_web.pages import Pages
 from waymark_web.referrals.router import router as referrals_router
 from waymark_web.security import PageHeaders
+from waymark_web.settings.router import router as settings_router
 from waymark_web.static import StaticFiles
 
 log = logging.getLogger("waymark.web")
@@ -49,7 +50,10 @@ def create_app(settings: Settings, api: ASGIApp | str) -> FastAPI:
     async def static_file(request: Request, name: str) -> Response:
         return static.response(request, name) or await _not_found(request)
 
-    for router in (account_router, home_router, directory_router, cases_router, referrals_router):
+    for router in (
+        account_router, home_router, directory_router, cases_router, referrals_router,
+        settings_router,
+    ):
         app.include_router(router)
     _install_error_pages(app)
     return app
@@ -94,4 +98,5 @@ def _install_error_pages(app: FastAPI) -> None:
         visit = await visitor(request)
         if error.status >= 500:
             log.warning("the API answered %s to a page", error.status)
-        return visit.render("layout/error.html", status=min(error.status, 503), problem="api")
+        problem = "gone" if error.status == 410 else "api"
+        return visit.render("layout/error.html", status=min(error.status, 503), problem=problem)

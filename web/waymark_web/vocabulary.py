@@ -62,6 +62,8 @@ LABELS: dict[str, dict[str, str]] = {
         "phone": N_("Phone"), "current_country": N_("Country where the person is now"),
         "safe_contact": N_("Safe way to contact"),
     },
+    "role": {"caseworker": N_("Caseworker"), "viewer": N_("Viewer (reads only)"),
+             "org_admin": N_("Organisation admin"), "network_admin": N_("Network admin")},
     "service_status": {"active": N_("Open"), "inactive": N_("Inactive"),
                        "defunct": N_("Closed for good"),
                        "temporarily_closed": N_("Temporarily closed")},

@@ -1,8 +1,11 @@
-"""Signing in and out: the API sets and clears the session cookie; the page hands it on."""
+"""Signing in and out (the API sets and clears the session cookie; the page hands it on), and
+accepting an invitation: a password, then the authenticator and recovery codes, shown once."""
 
+import base64
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Path
 from starlette.responses import RedirectResponse, Response
 
 from waymark_web.api import ApiError
@@ -57,3 +60,38 @@ async def sign_out(visit: SignedIn, _: CheckedForm) -> Response:
     # What the browser kept for this site goes with the session (shared devices).
     redirect.headers["clear-site-data"] = '"cache", "storage"'
     return with_cookies(redirect, response.headers.multi_items())
+
+
+def invitation_path(token: str) -> str:
+    return f"/v1/invitations/{quote(token, safe='')}"
+
+
+@router.get("/invitations/{token}")
+async def invitation_page(visit: Anyone, token: Annotated[str, Path(max_length=256)]) -> Response:
+    invitation = await visit.api.get(invitation_path(token))
+    return visit.render("account/invitation.html", invitation=invitation, token=token, error=None,
+                        name="")
+
+
+@router.post("/invitations/{token}")
+async def accept_invitation(
+    visit: Anyone, token: Annotated[str, Path(max_length=256)], name: Field, password: Field,
+    password_again: Field,
+) -> Response:
+    invitation = await visit.api.get(invitation_path(token))
+    if password != password_again:
+        return visit.render("account/invitation.html", status=422, invitation=invitation,
+                            token=token, error="different", name=name)
+    try:
+        enrolled = await visit.api.send("POST", invitation_path(token),
+                                        {"name": name.strip(), "password": password})
+    except ApiError as error:
+        if error.status != 422:
+            raise
+        return visit.render("account/invitation.html", status=422, invitation=invitation,
+                            token=token, error=error.detail, name=name)
+    totp = enrolled.get("totp")
+    qr_code = None
+    if totp and totp.get("qr_svg"):
+        qr_code = "data:image/svg+xml;base64," + base64.b64encode(totp["qr_svg"].encode()).decode()
+    return visit.render("account/enrolled.html", status=201, enrolled=enrolled, qr_code=qr_code)
