@@ -221,6 +221,20 @@ def test_another_organisations_case_is_the_same_404_as_a_missing_one(
     assert mine.status == 200 and "Maya" in nepal.locator("main").inner_text()
 
 
+PAGE_WEIGHT_SCRIPT = """() => {
+  const entries = [...performance.getEntriesByType("navigation"),
+                   ...performance.getEntriesByType("resource")];
+  const script = entries.filter(entry => entry.initiatorType === "script" || entry.name.endsWith(".js"));
+  const sum = list => list.reduce((total, entry) => total + entry.encodedBodySize, 0);
+  return {total: sum(entries), script: sum(script), count: entries.length};
+}"""
+
+
+def first_load_weight(page: Page) -> dict[str, int]:
+    """Compressed bytes of the page and everything it loaded, as a first visit transfers them."""
+    return page.evaluate(PAGE_WEIGHT_SCRIPT)
+
+
 def serious_violations(page: Page) -> list[str]:
     results = Axe().run(page)
     return [
@@ -258,6 +272,9 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
     }.items():
         page.goto(base + address)
         found[name] = serious_violations(page)
+        weight = first_load_weight(page)
+        assert weight["count"] >= 3 and 0 < weight["script"] <= 30 * 1024, (name, weight)
+        assert weight["total"] <= 100 * 1024, (name, weight)
     if language == "en":
         page.goto(f"{base}/cases/new")
         screenshot(page, tmp_path, "new-case-en")
