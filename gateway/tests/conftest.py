@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
+import redis.asyncio as redis
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -242,6 +243,27 @@ async def network(start_gateway: Any) -> AsyncIterator[Network]:
             yield Network(
                 gateway.client, gateway.app, registry, referrals, notifications_port
             )
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test's own; its keys are removed afterwards."""
+    prefix = f"waymark-test:{uuid.uuid4().hex}:"
+    client = redis.Redis.from_url(REDIS_URL)
+    await client.ping()  # no Redis: the test fails here, it is never skipped
+    yield prefix
+    keys = [key async for key in client.scan_iter(match=prefix + "*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
 
 
 @pytest.fixture

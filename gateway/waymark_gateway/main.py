@@ -30,6 +30,7 @@ from waymark_gateway.proxy.pages import PagesOutsideApi
 from waymark_gateway.proxy.ratelimit import RateLimits
 from waymark_gateway.proxy.upstreams import AsgiUpstream, HttpUpstream, Upstream, Upstreams
 from waymark_gateway.sessions.authentication import RequestAuthenticator
+from waymark_gateway.sessions.providers import RelyingParty
 from waymark_gateway.sessions.repository import DatabaseSessions, RedisSessions, SessionStore
 from waymark_gateway.sessions.router import router as sessions_router
 from waymark_gateway.sessions.service import Sessions, SignInThrottle
@@ -100,6 +101,13 @@ def create_app(
     async def display_name(person_id: uuid.UUID) -> str:
         return await people.display_name(database, accounts, person_id)
 
+    relying_parties = {
+        name: RelyingParty(
+            name, provider, box=accounts.box,
+            redirect_uri=f"{accounts.public_url}/v1/auth/providers/{name}/callback",
+        )
+        for name, provider in settings.sign_in_providers.items()
+    }
     sessions = Sessions(
         store, issuer, max_seconds=settings.session_max_hours * 3600, display_name=display_name,
     )
@@ -143,6 +151,7 @@ def create_app(
     )
     app.state.accounts = accounts
     app.state.sessions = sessions
+    app.state.relying_parties = relying_parties
     app.state.sign_in_throttle = SignInThrottle.from_settings(rate_limits, settings)
     app.state.request_authenticator = RequestAuthenticator(
         app.state.token_verifier, sessions, app.state.client_addresses, revoked,

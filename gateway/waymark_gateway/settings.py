@@ -3,10 +3,28 @@
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, IPvAnyNetwork, field_validator
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator
 from pydantic_settings import NoDecode
 
 from waymark_kernel.settings import Settings
+
+
+class SignInProvider(BaseModel):
+    """A National Society's own OpenID Connect provider, through which its people sign in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    discovery_url: str
+    client_id: str
+    client_secret: str
+    organization_id: uuid.UUID
+    # When set, a person the provider vouches for needs no invitation: the claim names her
+    # roles (a dotted path reaches nested claims). Otherwise an invitation links her.
+    roles_claim: str | None = None
+    # The provider must say (`amr` holding `mfa`) that it checked a second factor.
+    mfa_required: bool = True
 
 
 class GatewaySettings(Settings):
@@ -22,8 +40,8 @@ class GatewaySettings(Settings):
     # Retired signing key files (comma-separated): only their public halves are used, so the
     # tokens they signed still verify. Keep a retired key listed for WAYMARK_TOKEN_TTL_SECONDS after a rotation.
     previous_signing_key_files: Annotated[list[Path], NoDecode] = Field(default_factory=list)
-    # How often each replica reloads the revoked clients from the database.
-    revocation_refresh_seconds: float = Field(default=5.0, gt=0)
+    # How often each replica reloads the revoked clients and deactivated people (under 5 s).
+    revocation_refresh_seconds: float = Field(default=4.0, gt=0)
     # An external OpenID Connect issuer whose tokens are accepted instead of the built-in one's.
     oidc_discovery_url: str | None = None
     oidc_audience: str | None = None
@@ -41,6 +59,9 @@ class GatewaySettings(Settings):
     viewer_second_factor_optional: bool = False
     # The address people open in their browser (links in invitations); default the gateway's own.
     public_url: str | None = None
+    # OpenID Connect providers people sign in through, by name, as JSON:
+    # {"nrcs": {"discovery_url": ..., "client_id": ..., "client_secret": ..., "organization_id": ...}}
+    sign_in_providers: dict[str, SignInProvider] = Field(default_factory=dict)
     # Invitations stay valid this long.
     invitation_hours: float = Field(default=72.0, gt=0)
 

@@ -1,5 +1,6 @@
 """People's accounts through a real gateway: an org admin invites, the invitee accepts, signs in."""
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ import httpx
 import pytest
 
 from waymark_gateway.people import totp
+from waymark_kernel.signing import SigningKey
 
 PASSWORD = "Amber-Lantern-Quietly-42"
 KNOWN_ORGANIZATION = uuid.UUID("6f1c2a52-6a4e-4f57-9a53-2f4c1f0e5a01")
@@ -106,6 +108,18 @@ class People:
         )
         assert response.status_code == 200, response.text
         return response.json()["items"]
+
+
+@contextlib.asynccontextmanager
+async def replicas(start_gateway: Any, standin: Any, serve: Any, **settings: Any) -> AsyncIterator[tuple[People, People]]:
+    """Two gateways on one database (and Redis, when given), signing with one key."""
+    key = SigningKey.generate()
+    async with serve(standin("registry")) as registry, serve(standin("referrals")) as referrals:
+        urls = {"registry_url": registry, "referrals_url": referrals, **settings}
+        async with start_gateway(signing_key=key, **urls) as first, start_gateway(
+            signing_key=key, **urls
+        ) as second:
+            yield People(first), People(second)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import contextlib
 import uuid
 
 import httpx
-import pytest
 import redis.asyncio as redis
 
 from waymark_gateway.identity.keys import load_or_create_signing_key
@@ -14,19 +13,6 @@ from waymark_kernel.auth import CASEWORKER, VIEWER
 from waymark_kernel.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-async def redis_prefix():
-    """A key prefix of this test's own; its keys are removed afterwards."""
-    prefix = f"waymark-test:{uuid.uuid4().hex}:"
-    client = redis.Redis.from_url(REDIS_URL)
-    await client.ping()  # no Redis: the test fails here, it is never skipped
-    yield prefix
-    keys = [key async for key in client.scan_iter(match=prefix + "*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 class TcpRelay:

@@ -82,6 +82,7 @@ class ExternalIssuer:
         self.timeout = timeout
         self.refresh_interval = refresh_interval
         self.issuer: str | None = None
+        self.document: dict[str, Any] = {}
         self._jwks_uri: str | None = None
         self._keys: dict[str, Any] = {}
         self._fetched_at: float | None = None
@@ -102,6 +103,7 @@ class ExternalIssuer:
                     try:
                         document = await self._get(self.discovery_url)
                         self._jwks_uri, self.issuer = document["jwks_uri"], document["issuer"]
+                        self.document = document
                     except Exception as exc:
                         raise Problem(
                             503, "The external token issuer cannot be reached.",
@@ -129,6 +131,11 @@ class ExternalIssuer:
 
     async def verify(self, token: str, header: dict[str, Any]) -> tuple[Identity, float]:
         """The identity in an external token, and when the token expires."""
+        claims = await self.claims(token, header)
+        return self.identity(claims), float(claims["exp"])
+
+    async def claims(self, token: str, header: dict[str, Any]) -> dict[str, Any]:
+        """The claims of a token this issuer signed for this audience, once verified."""
         if header.get("alg") not in EXTERNAL_ALGORITHMS:
             raise Unauthenticated("The token's algorithm is not accepted.")
         issuer = await self.discover()
@@ -142,7 +149,7 @@ class ExternalIssuer:
             raise Unauthenticated("The token has expired.") from exc
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated("The token is not valid.") from exc
-        return self.identity(claims), float(claims["exp"])
+        return claims
 
     def identity(self, claims: dict[str, Any]) -> Identity:
         organization = _claim(claims, self.organization_claim)

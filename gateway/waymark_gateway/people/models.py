@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, LargeBinary
+from sqlalchemy import JSON, DateTime, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -9,6 +9,7 @@ class Person(SQLModel, table=True):
     """A person's account. Name and email are sealed; the email is found by its fingerprint."""
 
     __tablename__ = "gateway_people"
+    __table_args__ = (UniqueConstraint("external_provider", "external_subject"),)
 
     id: uuid.UUID = Field(primary_key=True)
     organization_id: uuid.UUID = Field(index=True)
@@ -24,6 +25,9 @@ class Person(SQLModel, table=True):
     # A person of the demo network may sign in without a second factor (demo mode only).
     second_factor_waived: bool = False
     active: bool = True
+    # Who the person is at her organisation's own OpenID Connect provider, when she signs in there.
+    external_provider: str | None = Field(default=None, max_length=64)
+    external_subject: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
     last_sign_in_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     deactivated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

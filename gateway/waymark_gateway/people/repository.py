@@ -22,6 +22,15 @@ async def person_by_email(session: AsyncSession, email_fingerprint: str) -> Pers
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def person_by_external_subject(
+    session: AsyncSession, provider: str, subject: str
+) -> Person | None:
+    query = select(Person).where(
+        Person.external_provider == provider, Person.external_subject == subject
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def organization_people(
     session: AsyncSession, organization_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None,
     limit: int,

@@ -5,20 +5,22 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, get_args
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_gateway.audit import service as audit
 from waymark_gateway.people import repository, totp
+from waymark_gateway.people.emails import InvalidEmail, normalized_email
 from waymark_gateway.people.mail import InvitationMailer
 from waymark_gateway.people.models import Invitation, Person, RecoveryCode
 from waymark_gateway.people.passwords import hash_password, password_matches
 from waymark_gateway.people.schemas import (
     Enrolled, InvitationAccept, InvitationCreate, InvitationCreated, InvitationRead,
-    InvitationView, PersonRead, PersonUpdate, TotpEnrolment,
+    GrantableRole, InvitationView, PersonRead, PersonUpdate, TotpEnrolment,
 )
 from waymark_gateway.people.sealing import PersonalDataBox, token_hash
-from waymark_gateway.settings import GatewaySettings
+from waymark_gateway.settings import GatewaySettings, SignInProvider
 from waymark_kernel.api import Page, page_of, position_after
 from waymark_kernel.auth import VIEWER, Identity
 from waymark_kernel.db import Database
@@ -26,6 +28,7 @@ from waymark_kernel.events import as_utc
 from waymark_kernel.problems import Conflict, NotFound, Problem
 
 RECOVERY_CODES = 10
+GRANTABLE_ROLES: tuple[str, ...] = get_args(GrantableRole)
 TOTP_ISSUER = "Waymark"
 PASSWORD, ONE_TIME_CODE, RECOVERY, MULTI_FACTOR = "pwd", "otp", "rec", "mfa"
 
@@ -95,7 +98,7 @@ def _invitation_read(accounts: Accounts, invitation: Invitation) -> InvitationRe
 
 
 async def _ensure_address_free(
-    session: AsyncSession, accounts: Accounts, fingerprint: str, organization_id: uuid.UUID
+    session: AsyncSession, fingerprint: str, organization_id: uuid.UUID
 ) -> None:
     existing = await repository.person_by_email(session, fingerprint)
     if existing is not None and existing.organization_id != organization_id:
@@ -118,7 +121,7 @@ async def create_invitation(
         raise Problem(422, "Only a demo network may waive the second factor.",
                       kind="second-factor-required")
     fingerprint = accounts.box.fingerprint(data.email)
-    await _ensure_address_free(session, accounts, fingerprint, organization_id)
+    await _ensure_address_free(session, fingerprint, organization_id)
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     invitation = Invitation(
@@ -407,3 +410,105 @@ async def signed_in_person(
 ) -> PersonRead | None:
     person = await repository.person(session, person_id)
     return accounts.present(person) if person is not None and person.active else None
+
+
+# Signing in through an organisation's own OpenID Connect provider
+
+EXTERNAL = "ext"
+UNUSABLE_PASSWORD = "!"  # not an Argon2 hash: no password ever matches it
+
+
+class ExternalSignInRefused(Problem):
+    def __init__(self, detail: str) -> None:
+        super().__init__(403, detail, kind="external-sign-in-refused")
+
+
+def _claim(claims: dict[str, Any], path: str) -> Any:
+    value: Any = claims
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+async def _linked_by_invitation(
+    session: AsyncSession, accounts: Accounts, provider_name: str, organization_id: uuid.UUID,
+    subject: str, claims: dict[str, Any], token: str, now: datetime,
+) -> Person:
+    invitation = await _open_invitation(session, token)
+    if invitation.organization_id != organization_id:
+        raise ExternalSignInRefused("This invitation is not for this provider's organisation.")
+    if not await repository.claim_invitation(session, invitation.id, now):
+        raise Problem(410, "This invitation has been used already; ask for a new one.",
+                      kind="invitation-used")
+    if await repository.person_by_email(session, invitation.email_fingerprint) is not None:
+        raise Conflict("A person with this email address exists already.", kind="email-taken")
+    email = accounts.box.open(invitation.email_sealed, f"invitation-email:{invitation.id}")
+    return _new_person(accounts, organization_id, email, invitation.email_fingerprint,
+                       str(claims.get("name") or email.partition("@")[0]), invitation.roles,
+                       provider_name, subject, now)
+
+
+def _new_person(
+    accounts: Accounts, organization_id: uuid.UUID, email: str, fingerprint: str, name: str,
+    roles: list[str], provider_name: str, subject: str, now: datetime,
+) -> Person:
+    person = Person(
+        id=uuid.uuid4(), organization_id=organization_id, email_fingerprint=fingerprint,
+        email_sealed=b"", name_sealed=b"", roles=roles, password_hash=UNUSABLE_PASSWORD,
+        external_provider=provider_name, external_subject=subject, created_at=now,
+    )
+    person.email_sealed = accounts.box.seal(email, f"person-email:{person.id}")
+    person.name_sealed = accounts.box.seal(name[:200], f"person-name:{person.id}")
+    return person
+
+
+async def external_sign_in(
+    session: AsyncSession, accounts: Accounts, provider_name: str, provider: SignInProvider,
+    claims: dict[str, Any], invitation_token: str | None, address: str | None,
+) -> Verified:
+    """The person the provider vouches for: linked before, linked now by an invitation, or
+    (when the provider names roles) admitted with the roles it names."""
+    now = datetime.now(UTC)
+    subject = str(claims["sub"])[:255]
+    methods = {str(method) for method in claims.get("amr", []) or []}
+    if provider.mfa_required and MULTI_FACTOR not in methods:
+        raise ExternalSignInRefused(
+            "The sign-in provider did not check a second factor, which this network requires.")
+    person = await repository.person_by_external_subject(session, provider_name, subject)
+    granted = None
+    if provider.roles_claim:
+        named = _claim(claims, provider.roles_claim) or []
+        granted = [role for role in GRANTABLE_ROLES if isinstance(named, list) and role in named]
+        if not granted:
+            raise ExternalSignInRefused("The sign-in provider names no Waymark role for you.")
+    if person is None and invitation_token:
+        person = await _linked_by_invitation(
+            session, accounts, provider_name, provider.organization_id, subject, claims,
+            invitation_token, now)
+        await repository.add(session, person)
+    elif person is None and granted:
+        try:
+            email = normalized_email(str(claims.get("email") or ""))
+        except InvalidEmail as exc:
+            raise ExternalSignInRefused("The sign-in provider gave no usable email address.") from exc
+        fingerprint = accounts.box.fingerprint(email)
+        if await repository.person_by_email(session, fingerprint) is not None:
+            raise Conflict("A person with this email address exists already.", kind="email-taken")
+        person = _new_person(accounts, provider.organization_id, email, fingerprint,
+                             str(claims.get("name") or email.partition("@")[0]), granted,
+                             provider_name, subject, now)
+        await repository.add(session, person)
+    if person is None:
+        raise ExternalSignInRefused(
+            "No Waymark account is linked to this identity: accept an invitation through the "
+            "provider first.")
+    if not person.active:
+        raise SignInRefused()
+    if granted and granted != person.roles:
+        person.roles = granted
+    person.last_sign_in_at = now
+    await audit.record(session, audit.Event(
+        person.organization_id, str(person.id), "sign_in_external", str(person.id), address,
+    ))
+    amr = (EXTERNAL, MULTI_FACTOR) if MULTI_FACTOR in methods else (EXTERNAL,)
+    return Verified(person, amr)

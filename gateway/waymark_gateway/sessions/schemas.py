@@ -1,3 +1,5 @@
+import uuid
+
 from pydantic import BaseModel, Field
 
 from waymark_gateway.people.passwords import MAX_LENGTH
@@ -26,3 +28,10 @@ class SessionStarted(SessionRead):
     recovery_codes: list[str] | None = Field(
         default=None, description="New recovery codes, when this sign-in enrolled a second factor.",
     )
+
+
+class ProviderRead(BaseModel):
+    name: str
+    organization_id: uuid.UUID
+    start_url: str = Field(description="Open it in the browser (`?return_to=/path`, and "
+                           "`?invitation=<token>` to accept an invitation through the provider).")

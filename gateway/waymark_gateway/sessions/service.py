@@ -1,11 +1,15 @@
 """People's sessions: started at sign-in under a fresh id, found by the cookie, ended by sign-out
 (here or everywhere) or deactivation; and the token the services receive for the person."""
 
+import contextlib
+import logging
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+
+from redis.exceptions import RedisError
 
 from waymark_gateway.identity.service import Issuer
 from waymark_gateway.identity.schemas import TokenResponse
@@ -17,6 +21,7 @@ from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.auth import PERSON, Identity, Unauthenticated
 from waymark_kernel.problems import Problem
 
+log = logging.getLogger("waymark.gateway.sessions")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HTTPS_COOKIE, PLAIN_COOKIE = "__Host-waymark_session", "waymark_session"
 CSRF_HEADER, CSRF_FIELD = "x-csrf-token", "csrf_token"
@@ -27,6 +32,11 @@ CACHE_SIZE = 10_000
 def cookie_name(https: bool) -> str:
     """`__Host-` binds the cookie to this origin over HTTPS; browsers refuse it over plain HTTP."""
     return HTTPS_COOKIE if https else PLAIN_COOKIE
+
+
+def flow_cookie_name(https: bool) -> str:
+    """The cookie carrying an external sign-in's sealed state between start and callback."""
+    return "__Host-waymark_sign_in_flow" if https else "waymark_sign_in_flow"
 
 
 class CsrfRefused(Problem):
@@ -62,6 +72,24 @@ class ActiveSession:
             raise CsrfRefused()
 
 
+class StoreUnavailable(Problem):
+    def __init__(self) -> None:
+        super().__init__(
+            503, "The session store cannot be reached; try again shortly.",
+            kind="session-store-unavailable", headers={"Retry-After": "1"},
+        )
+
+
+@contextlib.contextmanager
+def store_errors() -> Iterator[None]:
+    """A failing shared store refuses sessions (503): it never lets a request through unchecked."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        log.warning("session store failed", extra={"error": type(exc).__name__})
+        raise StoreUnavailable() from exc
+
+
 class Sessions:
     def __init__(
         self, store: SessionStore, issuer: Issuer, *, max_seconds: float,
@@ -88,14 +116,16 @@ class Sessions:
             roles=tuple(person.roles), amr=amr, csrf_token=secrets.token_urlsafe(32),
             created_at=now, expires_at=now + self.max_seconds, last_seen_at=now,
         )
-        await self.store.save(token_hash(session_id), record)
+        with store_errors():
+            await self.store.save(token_hash(session_id), record)
         return session_id, record
 
     async def find(self, session_id: str | None) -> ActiveSession:
         if not session_id or len(session_id) > 128:
             raise SessionEnded()
         id_hash = token_hash(session_id)
-        record = await self.store.load(id_hash)
+        with store_errors():
+            record = await self.store.load(id_hash)
         if record is None:
             self._forget(id_hash)
             raise SessionEnded()
@@ -104,13 +134,16 @@ class Sessions:
     async def end(self, session_id: str) -> None:
         id_hash = token_hash(session_id)
         self._forget(id_hash)
-        await self.store.delete(id_hash)
+        with store_errors():
+            await self.store.delete(id_hash)
 
     async def end_everywhere(self, person_id: uuid.UUID) -> None:
-        await self.store.delete_person(person_id)
+        with store_errors():
+            await self.store.delete_person(person_id)
 
     async def set_roles(self, person_id: uuid.UUID, roles: tuple[str, ...]) -> None:
-        await self.store.set_roles(person_id, roles)
+        with store_errors():
+            await self.store.set_roles(person_id, roles)
 
     def _forget(self, id_hash: str) -> None:
         self._forwarded.pop(id_hash, None)

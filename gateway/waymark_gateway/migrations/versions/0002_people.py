@@ -33,9 +33,12 @@ def upgrade() -> None:
         sa.Column("totp_pending_sealed", sa.LargeBinary(), nullable=True),
         sa.Column("second_factor_waived", sa.Boolean(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("external_provider", sa.String(64), nullable=True),
+        sa.Column("external_subject", sa.String(255), nullable=True),
         _timestamp("created_at"),
         _timestamp("last_sign_in_at", nullable=True),
         _timestamp("deactivated_at", nullable=True),
+        sa.UniqueConstraint("external_provider", "external_subject"),
     )
     op.create_table(
         "gateway_invitations",
