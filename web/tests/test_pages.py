@@ -113,3 +113,9 @@ def test_the_form_token_is_masked_differently_on_every_page() -> None:
     assert not matches(first, "another-token")
     assert not matches("session-token", "session-token")
     assert not matches("%%%", "session-token")
+
+
+async def test_a_page_that_cannot_reach_the_api_says_so(browser: httpx.AsyncClient) -> None:
+    response = await browser.get("/invitations/some-token?lang=ru")
+    assert response.status_code == 503
+    assert "Сеть не смогла выполнить это сейчас" in response.text

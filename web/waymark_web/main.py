@@ -3,6 +3,8 @@ language. `create_app` is the one place it is wired."""
 
 import logging
 
+import httpx
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -88,6 +90,12 @@ def _install_error_pages(app: FastAPI) -> None:
     async def form_refused(request: Request, _: FormRefused) -> Response:
         visit = await visitor(request)
         return visit.render("layout/error.html", status=403, problem="form")
+
+    @app.exception_handler(httpx.HTTPError)
+    async def api_unreachable(request: Request, _: httpx.HTTPError) -> Response:
+        log.warning("a page could not reach the API")
+        visit = await visitor(request)
+        return visit.render("layout/error.html", status=503, problem="api")
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> Response:

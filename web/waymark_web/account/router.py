@@ -2,14 +2,15 @@
 accepting an invitation: a password, then the authenticator and recovery codes, shown once."""
 
 import base64
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
+import httpx
 from fastapi import APIRouter, Form, Path
 from starlette.responses import RedirectResponse, Response
 
 from waymark_web.api import ApiError
-from waymark_web.context import Anyone, CheckedForm, SignedIn
+from waymark_web.context import Anyone, CheckedForm, SignedIn, Visit
 
 router = APIRouter()
 Field = Annotated[str, Form(max_length=4096)]
@@ -29,10 +30,25 @@ def with_cookies(response: Response, api_headers: list[tuple[str, str]]) -> Resp
     return response
 
 
+async def sign_in_providers(visit: Visit) -> list[dict[str, Any]]:
+    """The National Societies' own identity providers; the form works without them."""
+    try:
+        return await visit.api.get("/v1/auth/providers")
+    except (ApiError, httpx.HTTPError):
+        return []
+
+
+async def sign_in_form(visit: Visit, next: str, *, signed_out: bool = False,
+                       error: str | None = None, email: str = "", status: int = 200) -> Response:
+    return visit.render(
+        "account/sign_in.html", status=status, next=safe_next(next), signed_out=signed_out,
+        error=error, email=email, providers=await sign_in_providers(visit),
+    )
+
+
 @router.get("/sign-in")
 async def sign_in_page(visit: Anyone, next: str = "/", signed_out: bool = False) -> Response:
-    return visit.render("account/sign_in.html", next=safe_next(next), signed_out=signed_out,
-                        error=None, email="")
+    return await sign_in_form(visit, next, signed_out=signed_out)
 
 
 @router.post("/sign-in")
@@ -47,8 +63,8 @@ async def sign_in(
         response = await visit.api.call("POST", "/v1/auth/sessions", json=credentials)
     except ApiError as error:
         reason = "busy" if error.status == 429 else "refused" if error.status < 500 else "down"
-        return visit.render("account/sign_in.html", status=error.status if error.status < 500 else 503,
-                            next=safe_next(next), signed_out=False, error=reason, email=email)
+        return await sign_in_form(visit, next, error=reason, email=email,
+                                  status=error.status if error.status < 500 else 503)
     redirect = RedirectResponse(safe_next(next), status_code=303)
     return with_cookies(redirect, response.headers.multi_items())
 
