@@ -72,3 +72,23 @@ def enrol(base_url: str, data_dir: Path, organization: str, name: str,
     totp = accepted.json()["totp"]
     return Caseworker(name, email, PASSWORD, totp["secret"] if totp else None,
                       client["organization_id"], organization)
+
+
+def create_service(base_url: str, data_dir: Path, organization: str, name: str,
+                   place: tuple[str, str, float, float] = ("JO", "Amman", 31.95, 35.93)) -> dict[str, Any]:
+    """A shelter of a demo organisation (in Amman unless `place` says where), created through
+    the API by the organisation's admin client."""
+    country, city, latitude, longitude = place
+    client = demo_clients(data_dir)[organization]
+    response = httpx.post(f"{base_url}/v1/services", headers=client_headers(
+        base_url, client), json={
+        "organization_id": client["organization_id"], "name": name,
+        "description": "Safe accommodation for women in transit, with case management.",
+        "categories": ["shelter"], "languages": ["ar", "en"], "populations": ["women_at_risk"],
+        "migration_stages": ["transit", "destination"], "accepts_referrals": True,
+        "capacity": "available", "response_time_hours": 24,
+        "locations": [{"city": city, "admin_area": city, "country": country,
+                       "latitude": latitude, "longitude": longitude, "confidential": True}],
+    })
+    assert response.status_code == 201, response.text
+    return response.json()

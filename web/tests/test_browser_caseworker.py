@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.support import Network
 from web.tests.browser import browser, browser_storage, phone, screenshot, sign_in  # noqa: F401
-from web.tests.support import Caseworker, client_headers, demo_clients
+from web.tests.support import Caseworker, create_service
 
 NEPAL = "Nepal Red Cross Society"
 JORDAN = "Jordan National Red Crescent Society"
@@ -23,25 +23,9 @@ SHELTER = "Transit shelter for migrant women (demo)"
 PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
 
 
-def create_service(network: Network, organization: str, name: str) -> dict[str, Any]:
-    client = demo_clients(Path(network.data_dir))[organization]
-    response = httpx.post(f"{network.base_url}/v1/services", headers=client_headers(
-        network.base_url, client), json={
-        "organization_id": client["organization_id"], "name": name,
-        "description": "Safe accommodation for women in transit, with case management.",
-        "categories": ["shelter"], "languages": ["ar", "en"], "populations": ["women_at_risk"],
-        "migration_stages": ["transit", "destination"], "accepts_referrals": True,
-        "capacity": "available", "response_time_hours": 24,
-        "locations": [{"city": "Amman", "admin_area": "Amman", "country": "JO",
-                       "latitude": 31.95, "longitude": 35.93, "confidential": True}],
-    })
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 @pytest.fixture(scope="module")
 def shelter(network: Network) -> dict[str, Any]:
-    return create_service(network, JORDAN, SHELTER)
+    return create_service(network.base_url, Path(network.data_dir), JORDAN, SHELTER)
 
 
 def open_case(page: Page, base_url: str, given_name: str, family_name: str) -> str:
@@ -161,7 +145,7 @@ def test_markup_in_names_comments_and_queries_is_shown_not_run(
     shelter: dict[str, Any],
 ) -> None:
     base = network.base_url
-    hostile = create_service(network, JORDAN, f"Night shelter {PAYLOAD}")
+    hostile = create_service(network.base_url, Path(network.data_dir), JORDAN, f"Night shelter {PAYLOAD}")
     sita = caseworker(NEPAL, "Sita Sharma")
     page = phone(browser, "en").new_page()
     dialogs: list[str] = []

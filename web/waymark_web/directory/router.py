@@ -59,7 +59,7 @@ async def search(
     visit: SignedIn, q: Text = "", category: Text = "", country: Text = "", language: Text = "",
     population: Text = "", migration_stage: Text = "", accepts_referrals: bool = False,
     near: Text = "", radius_km: Annotated[int, Query(ge=1, le=1000)] = 25,
-    for_case: uuid.UUID | None = None,
+    for_case: uuid.UUID | None = None, for_referral: uuid.UUID | None = None,
 ) -> Response:
     form = SearchForm(q, category, country, language, population, migration_stage,
                       accepts_referrals, near, radius_km)
@@ -70,15 +70,16 @@ async def search(
         "directory/search.html", form=form, results=results, searched=searched,
         near_understood=near_understood, categories=await taxonomy(visit),
         countries=await countries(visit), programme_languages=PROGRAMME_LANGUAGES,
-        radii=RADII_KM, for_case=for_case,
+        radii=RADII_KM, for_case=for_case, for_referral=for_referral,
     )
 
 
 @router.get("/services/{service_id}")
 async def service_page(
-    visit: SignedIn, service_id: uuid.UUID, for_case: uuid.UUID | None = None
+    visit: SignedIn, service_id: uuid.UUID, for_case: uuid.UUID | None = None,
+    for_referral: uuid.UUID | None = None,
 ) -> Response:
     service = await visit.api.get(f"/v1/services/{service_id}")
     names = {item["code"]: item["name"] for item in await taxonomy(visit)}
     return visit.render("directory/service.html", service=service, category_names=names,
-                        for_case=for_case)
+                        for_case=for_case, for_referral=for_referral)

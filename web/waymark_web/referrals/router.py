@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from starlette.responses import RedirectResponse, Response
 
 from waymark_web.api import ApiError
+from waymark_web.cases.router import referral_from
 from waymark_web.context import CheckedForm, SignedIn, Visit
 
 router = APIRouter()
@@ -19,6 +20,7 @@ ANSWERS_OF_RECEIVER = {
     "on_hold": ("in_progress", "completed"),
 }
 ANSWERS_OF_SENDER = {"draft": ("cancelled",), "requested": ("cancelled",), "received": ("cancelled",)}
+ONWARD_FROM = frozenset({"accepted", "in_progress", "on_hold", "completed"})
 FILTER_STATUSES = ("requested", "received", "accepted", "in_progress", "completed", "rejected")
 
 
@@ -47,7 +49,8 @@ async def list_referrals(visit: SignedIn, role: str = "", status: str = "") -> R
 
 
 async def referral_page(
-    visit: Visit, referral_id: uuid.UUID, error: str | None = None, status: int = 200
+    visit: Visit, referral_id: uuid.UUID, error: str | None = None, status: int = 200,
+    onward_service_id: str | None = None,
 ) -> Response:
     path = f"/v1/referrals/{referral_id}"
     referral = await visit.api.get(path)
@@ -67,16 +70,49 @@ async def referral_page(
     )
     received = referral["receiver_org_id"] == visit.organization_id
     answers = (ANSWERS_OF_RECEIVER if received else ANSWERS_OF_SENDER).get(referral["status"], ())
+    may_refer_on = received and referral["status"] in ONWARD_FROM
+    onward_service = None
+    if may_refer_on and onward_service_id:
+        try:
+            onward_service = await visit.api.get(f"/v1/services/{uuid.UUID(onward_service_id)}")
+        except (ApiError, ValueError):
+            onward_service = None
     return visit.render(
         "referrals/referral.html", status=status, referral=referral, service=service,
         history=history["items"], comments=comments["items"], names=names, received=received,
-        answers=answers, error=error,
+        answers=answers, error=error, may_refer_on=may_refer_on, onward_service=onward_service,
+        idempotency_key=uuid.uuid4(),
     )
 
 
 @router.get("/referrals/{referral_id}")
-async def show_referral(visit: SignedIn, referral_id: uuid.UUID) -> Response:
-    return await referral_page(visit, referral_id)
+async def show_referral(
+    visit: SignedIn, referral_id: uuid.UUID, service: str | None = None
+) -> Response:
+    return await referral_page(visit, referral_id, onward_service_id=service)
+
+
+@router.post("/referrals/{referral_id}/onward")
+async def refer_onward(visit: SignedIn, referral_id: uuid.UUID, form: CheckedForm) -> Response:
+    """The receiver refers the person on (transit to destination): a new leg of the journey."""
+    service_id = str(form.get("service_id", ""))
+    try:
+        service = await visit.api.get(f"/v1/services/{uuid.UUID(service_id)}")
+    except (ApiError, ValueError):
+        return await referral_page(visit, referral_id, error="service", status=422)
+    leg = {key: value for key, value in referral_from(form, referral_id, service).items()
+           if key != "case_id"}
+    try:
+        created = await visit.api.send(
+            "POST", f"/v1/referrals/{referral_id}/onward", leg,
+            headers={"idempotency-key": str(form.get("idempotency_key", ""))[:255] or str(uuid.uuid4())},
+        )
+    except ApiError as error:
+        if error.status not in (409, 422):
+            raise
+        return await referral_page(visit, referral_id, error=error.detail, status=error.status,
+                                   onward_service_id=service_id)
+    return RedirectResponse(f"/referrals/{created['id']}", status_code=303)
 
 
 @router.post("/referrals/{referral_id}/transitions")

@@ -1,0 +1,78 @@
+"""Referring on, over HTTP against the real network: the receiver of an accepted referral
+refers the person to another service, sharing at most what she was shared, and the case's
+owner sees both legs of the journey."""
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.support import Network
+from web.tests.support import Caseworker, create_service
+
+NEPAL = "Nepal Red Cross Society"
+JORDAN = "Jordan National Red Crescent Society"
+LEBANON = "Lebanese Red Cross"
+
+
+def signed_in(network: Network, person: Caseworker) -> httpx.Client:
+    client = httpx.Client(base_url=network.base_url, timeout=30)
+    assert client.post("/sign-in", data={"email": person.email, "password": person.password,
+                                          "code": person.code()}).status_code == 303
+    return client
+
+
+def form_token(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html)[1]
+
+
+def test_the_receiver_refers_the_person_on_and_the_journey_shows_both_legs(
+    network: Network, caseworker: Callable[..., Caseworker],
+) -> None:
+    data_dir = Path(network.data_dir)
+    first = create_service(network.base_url, data_dir, JORDAN, "Transit shelter (demo)")
+    second = create_service(network.base_url, data_dir, LEBANON, "Shelter in Beirut (demo)",
+                            ("LB", "Beirut", 33.89, 35.50))
+    sita = signed_in(network, caseworker(NEPAL, "Sita Sharma"))
+    rania = signed_in(network, caseworker(JORDAN, "Rania Haddad"))
+
+    token = form_token(sita.get("/cases/new").text)
+    case_url = sita.post("/cases/new", data={
+        "csrf_token": token, "given_name": "Maya", "family_name": "Gurung", "phone": "+9779800000000",
+    }).headers["location"]
+    sita.post(f"{case_url}/consent", data={"csrf_token": token, "legal_basis": "consent",
+                                           "given_at": "2026-01-01T10:00", "method": "written"})
+    sent = sita.post(f"{case_url}/referrals", data={
+        "csrf_token": token, "action": "send", "service_id": first["id"], "urgency": "normal",
+        "migration_stage": "transit", "reason": "Shelter on the way.",
+        "shared_fields": ["given_name", "phone"],
+    })
+    referral_url = sent.headers["location"]
+
+    page = rania.get(referral_url).text
+    rania_token = form_token(page)
+    version = re.search(r'name="version" value="(\d+)"', page)[1]
+    assert rania.post(f"{referral_url}/transitions", data={
+        "csrf_token": rania_token, "to": "accepted", "version": version,
+    }).status_code == 303
+    accepted = rania.get(referral_url).text
+    assert 'href="/services?for_referral=' in accepted
+    onward_form = rania.get(f"{referral_url}?service={second['id']}").text
+    offered = re.findall(r'name="shared_fields" value="(\w+)"', onward_form)
+    assert offered == ["given_name", "phone"]  # never more than she was shared
+    onward = rania.post(f"{referral_url}/onward", data={
+        "csrf_token": rania_token, "service_id": second["id"], "urgency": "high",
+        "migration_stage": "destination", "reason": "Onward to Beirut.",
+        "shared_fields": ["given_name"],
+    })
+    assert onward.status_code == 303
+    leg = rania.get(onward.headers["location"]).text
+    assert "Referral to Lebanese Red Cross" in leg and "Maya" in leg and "+977" not in leg
+
+    journey = sita.get(case_url).text
+    legs = re.findall(r'<li><a href="/referrals/([0-9a-f-]{36})">', journey)
+    assert len(legs) == 2
+    assert "Nepal" in journey and "Jordan" in journey and "Lebanon" in journey
+    sita.close()
+    rania.close()
