@@ -125,3 +125,22 @@ def test_an_admin_creates_an_api_client_and_a_webhook_whose_secrets_show_once(
                              data={"csrf_token": token, "action": "delete"})
         assert deleted.status_code == 303
         assert admin.get(f"/settings/webhooks/{subscription}").status_code == 404
+
+
+def test_an_admin_keeps_her_services_capacity_and_confirmation_current(
+    network: Network, caseworker: Callable[..., Caseworker],
+) -> None:
+    with closing(signed_in(network, caseworker(NEPAL, "Anita Admin", ("org_admin",)))) as admin:
+        page = admin.get("/settings/services").text
+        service_id = re.search(r'action="/settings/services/([0-9a-f-]{36})"', page)[1]
+        changed = admin.post(f"/settings/services/{service_id}", data={
+            "csrf_token": form_token(page), "action": "update", "status": "active",
+            "capacity": "full",
+        })
+        assert changed.status_code == 303
+        shown = admin.get(f"/services/{service_id}").text
+        assert "<dt>Capacity</dt><dd>Full</dd>" in shown
+        confirmed = admin.post(f"/settings/services/{service_id}", data={
+            "csrf_token": form_token(page), "action": "confirm",
+        })
+        assert confirmed.status_code == 303

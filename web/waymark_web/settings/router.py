@@ -2,6 +2,7 @@
 deactivation, second factor), its API clients and its webhook subscriptions. A secret the API
 shows once is shown once here too, on the page that answers the form."""
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -171,3 +172,35 @@ async def change_subscription(visit: Admin, subscription_id: str, form: CheckedF
                             deliveries=deliveries["items"], rotated=rotated["secret"])
     await visit.api.send("POST", f"{path}/test")
     return RedirectResponse(f"/settings/webhooks/{subscription_id}", status_code=303)
+
+
+async def services_page(visit: Visit, *, error: str | None = None, status: int = 200) -> Response:
+    services = await visit.api.get(
+        "/v1/services", {"organization_id": visit.organization_id, "limit": 100}
+    )
+    return visit.render("settings/services.html", status=status, services=services["items"],
+                        error=error)
+
+
+@router.get("/services")
+async def own_services(visit: Admin) -> Response:
+    return await services_page(visit)
+
+
+@router.post("/services/{service_id}")
+async def change_service(visit: Admin, service_id: uuid.UUID, form: CheckedForm) -> Response:
+    """`action`: `confirm` (still accurate), or `update` (status and capacity)."""
+    path = f"/v1/services/{service_id}"
+    try:
+        if form.get("action") == "confirm":
+            await visit.api.send("POST", f"{path}/confirmation")
+        else:
+            await visit.api.send("PATCH", path, {
+                "status": str(form.get("status", "")),
+                "capacity": str(form.get("capacity", "")) or None,
+            })
+    except ApiError as error:
+        if error.status != 422:
+            raise
+        return await services_page(visit, error=error.detail, status=422)
+    return RedirectResponse("/settings/services", status_code=303)
