@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import struct
 import time
 import uuid
@@ -38,6 +39,20 @@ class Caseworker:
 
     def code(self) -> str:
         return totp_code(self.secret) if self.secret else ""
+
+
+def signed_in_client(base_url: str, person: Caseworker) -> httpx.Client:
+    """A browser without JavaScript, signed in through the sign-in page (close it when done)."""
+    client = httpx.Client(base_url=base_url, timeout=30)
+    response = client.post("/sign-in", data={"email": person.email, "password": person.password,
+                                             "code": person.code()})
+    assert response.status_code == 303, response.text
+    return client
+
+
+def form_token(html: str) -> str:
+    """The form token of a page, as the browser sends it back with the form."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', html)[1]
 
 
 def demo_clients(data_dir: Path) -> dict[str, dict[str, Any]]:

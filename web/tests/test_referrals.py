@@ -1,30 +1,18 @@
-"""Referring on, over HTTP against the real network: the receiver of an accepted referral
-refers the person to another service, sharing at most what she was shared, and the case's
-owner sees both legs of the journey."""
+"""Referrals over HTTP against the real network: the receiver of an accepted referral refers
+the person on, sharing at most what she was shared, and the case's owner sees both legs of
+the journey; a consent withdrawal shows the open legs it cancelled."""
 
 import re
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
-import httpx
-
 from tests.e2e.support import Network
-from web.tests.support import Caseworker, create_service
+from web.tests.support import Caseworker, create_service, form_token, signed_in_client
 
 NEPAL = "Nepal Red Cross Society"
 JORDAN = "Jordan National Red Crescent Society"
 LEBANON = "Lebanese Red Cross"
-
-
-def signed_in(network: Network, person: Caseworker) -> httpx.Client:
-    client = httpx.Client(base_url=network.base_url, timeout=30)
-    assert client.post("/sign-in", data={"email": person.email, "password": person.password,
-                                          "code": person.code()}).status_code == 303
-    return client
-
-
-def form_token(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html)[1]
 
 
 def test_the_receiver_refers_the_person_on_and_the_journey_shows_both_legs(
@@ -34,8 +22,8 @@ def test_the_receiver_refers_the_person_on_and_the_journey_shows_both_legs(
     first = create_service(network.base_url, data_dir, JORDAN, "Transit shelter (demo)")
     second = create_service(network.base_url, data_dir, LEBANON, "Shelter in Beirut (demo)",
                             ("LB", "Beirut", 33.89, 35.50))
-    sita = signed_in(network, caseworker(NEPAL, "Sita Sharma"))
-    rania = signed_in(network, caseworker(JORDAN, "Rania Haddad"))
+    sita = signed_in_client(network.base_url, caseworker(NEPAL, "Sita Sharma"))
+    rania = signed_in_client(network.base_url, caseworker(JORDAN, "Rania Haddad"))
 
     token = form_token(sita.get("/cases/new").text)
     case_url = sita.post("/cases/new", data={
@@ -76,3 +64,27 @@ def test_the_receiver_refers_the_person_on_and_the_journey_shows_both_legs(
     assert "Nepal" in journey and "Jordan" in journey and "Lebanon" in journey
     sita.close()
     rania.close()
+
+
+def test_withdrawing_consent_shows_every_open_leg_it_cancelled(
+    network: Network, caseworker: Callable[..., Caseworker],
+) -> None:
+    shelter = create_service(network.base_url, Path(network.data_dir), JORDAN, "Shelter (demo)")
+    with closing(signed_in_client(network.base_url, caseworker(NEPAL, "Sita Sharma"))) as sita:
+        token = form_token(sita.get("/cases/new").text)
+        case_url = sita.post("/cases/new", data={"csrf_token": token, "given_name": "Maya"}
+                             ).headers["location"]
+        sita.post(f"{case_url}/consent", data={"csrf_token": token, "legal_basis": "consent",
+                                               "given_at": "2026-01-01T10:00"})
+        referral_url = sita.post(f"{case_url}/referrals", data={
+            "csrf_token": token, "action": "send", "service_id": shelter["id"],
+            "reason": "Shelter.", "shared_fields": ["given_name"],
+        }).headers["location"]
+
+        withdrawn = sita.post(f"{case_url}/consent/withdraw", data={"csrf_token": token})
+
+        assert withdrawn.status_code == 200
+        assert "1 open referral was cancelled." in withdrawn.text
+        assert f'href="{referral_url}"' in withdrawn.text
+        assert "No legal basis is recorded yet" in withdrawn.text
+        assert 'class="badge status-cancelled"' in sita.get(referral_url).text

@@ -9,28 +9,18 @@ from urllib.parse import urlsplit
 import httpx
 
 from tests.e2e.support import Network
-from web.tests.support import Caseworker, totp_code
+from web.tests.support import Caseworker, form_token, signed_in_client, totp_code
 
 NEPAL = "Nepal Red Cross Society"
 SECRET = re.compile(r'<code dir="ltr" class="secret">([^<]+)</code>')
 
 
-def signed_in(network: Network, person: Caseworker) -> httpx.Client:
-    client = httpx.Client(base_url=network.base_url, timeout=30)
-    response = client.post("/sign-in", data={"email": person.email, "password": person.password,
-                                             "code": person.code()})
-    assert response.status_code == 303
-    return client
-
-
-def form_token(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html)[1]
 
 
 def test_an_admin_invites_a_colleague_who_enrols_and_signs_in(
     network: Network, caseworker: Callable[..., Caseworker],
 ) -> None:
-    admin = signed_in(network, caseworker(NEPAL, "Anita Admin", ("org_admin", "caseworker")))
+    admin = signed_in_client(network.base_url, caseworker(NEPAL, "Anita Admin", ("org_admin", "caseworker")))
     page = admin.get("/settings/people")
     assert 'href="/settings"' in admin.get("/").text
     assert page.status_code == 200 and "Anita Admin" in page.text
@@ -77,7 +67,7 @@ def test_an_admin_invites_a_colleague_who_enrols_and_signs_in(
 def test_settings_are_not_there_for_a_caseworker(
     network: Network, caseworker: Callable[..., Caseworker],
 ) -> None:
-    with closing(signed_in(network, caseworker(NEPAL, "Sita Sharma"))) as client:
+    with closing(signed_in_client(network.base_url, caseworker(NEPAL, "Sita Sharma"))) as client:
         assert 'href="/settings"' not in client.get("/").text
         for address in ("/settings/people", "/settings/clients", "/settings/webhooks"):
             response = client.get(address)
@@ -87,7 +77,7 @@ def test_settings_are_not_there_for_a_caseworker(
 def test_an_admin_creates_an_api_client_and_a_webhook_whose_secrets_show_once(
     network: Network, caseworker: Callable[..., Caseworker],
 ) -> None:
-    with closing(signed_in(network, caseworker(NEPAL, "Anita Admin", ("org_admin",)))) as admin:
+    with closing(signed_in_client(network.base_url, caseworker(NEPAL, "Anita Admin", ("org_admin",)))) as admin:
         token = form_token(admin.get("/settings/clients").text)
         created = admin.post("/settings/clients", data={
             "csrf_token": token, "name": "District case system", "roles": ["caseworker"],
@@ -130,7 +120,7 @@ def test_an_admin_creates_an_api_client_and_a_webhook_whose_secrets_show_once(
 def test_an_admin_keeps_her_services_capacity_and_confirmation_current(
     network: Network, caseworker: Callable[..., Caseworker],
 ) -> None:
-    with closing(signed_in(network, caseworker(NEPAL, "Anita Admin", ("org_admin",)))) as admin:
+    with closing(signed_in_client(network.base_url, caseworker(NEPAL, "Anita Admin", ("org_admin",)))) as admin:
         page = admin.get("/settings/services").text
         service_id = re.search(r'action="/settings/services/([0-9a-f-]{36})"', page)[1]
         changed = admin.post(f"/settings/services/{service_id}", data={

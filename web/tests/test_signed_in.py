@@ -1,14 +1,13 @@
 """Signed-in pages over HTTP, without a browser: the session cookie is the browser's only
 credential, every change needs the page's form token, and signing out ends the session."""
 
-import re
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 from tests.e2e.support import Network
-from web.tests.support import Caseworker
+from web.tests.support import Caseworker, form_token
 
 NEPAL = "Nepal Red Cross Society"
 
@@ -25,9 +24,6 @@ def signed_in(network: Network, caseworker: Callable[..., Caseworker]) -> Iterat
         assert "httponly" in response.headers["set-cookie"].lower()
         yield client
 
-
-def form_token(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html)[1]
 
 
 def cases_listed(client: httpx.Client) -> int:
