@@ -3,6 +3,7 @@ the person on, sharing at most what she was shared, and the case's owner sees bo
 the journey; a consent withdrawal shows the open legs it cancelled."""
 
 import re
+import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -88,3 +89,33 @@ def test_withdrawing_consent_shows_every_open_leg_it_cancelled(
         assert f'href="{referral_url}"' in withdrawn.text
         assert "No legal basis is recorded yet" in withdrawn.text
         assert 'class="badge status-cancelled"' in sita.get(referral_url).text
+
+
+def test_the_start_page_says_what_changed_until_it_is_seen(
+    network: Network, caseworker: Callable[..., Caseworker],
+) -> None:
+    shelter = create_service(network.base_url, Path(network.data_dir), JORDAN, "Shelter (demo)")
+    with closing(signed_in_client(network.base_url, caseworker(NEPAL, "Sita Sharma"))) as sita, \
+            closing(signed_in_client(network.base_url, caseworker(JORDAN, "Rania Haddad"))) as rania:
+        token = form_token(sita.get("/cases/new").text)
+        case_url = sita.post("/cases/new", data={"csrf_token": token, "given_name": "Maya"}
+                             ).headers["location"]
+        sita.post(f"{case_url}/consent", data={"csrf_token": token, "legal_basis": "consent",
+                                               "given_at": "2026-01-01T10:00"})
+        referral_url = sita.post(f"{case_url}/referrals", data={
+            "csrf_token": token, "action": "send", "service_id": shelter["id"],
+            "reason": "Shelter.", "shared_fields": ["given_name"],
+        }).headers["location"]
+        news = re.compile(rf'<a href="{referral_url}">Referral: Requested</a>')
+        deadline = time.monotonic() + 15
+        start = rania.get("/").text
+        while not news.search(start) and time.monotonic() < deadline:  # the inbox is fed by events
+            time.sleep(0.3)
+            start = rania.get("/").text
+        assert news.search(start)
+        notification = re.search(r'action="/inbox/([0-9a-f-]{36})/read"', start)[1]
+
+        seen = rania.post(f"/inbox/{notification}/read", data={"csrf_token": form_token(start)})
+
+        assert seen.status_code == 303
+        assert not news.search(rania.get("/").text)

@@ -1,13 +1,14 @@
-"""The start page: received referrals that wait for an answer, the most pressing first, then
-the rest of what moves."""
+"""The start page: what changed since the organisation last looked (its inbox), received
+referrals that wait for an answer, the most pressing first, then the rest of what moves."""
 
+import uuid
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from waymark_web.context import SignedIn
+from waymark_web.context import CheckedForm, SignedIn
 from waymark_web.referrals.router import organization_names
 
 router = APIRouter()
@@ -33,4 +34,12 @@ async def start(visit: SignedIn) -> Response:
         visit, {r["sender_org_id"] for r in waiting + others}
         | {r["receiver_org_id"] for r in waiting + others}
     )
-    return visit.render("home/start.html", waiting=waiting, others=others, names=names)
+    news = await visit.api.get("/v1/inbox", {"unread": "true", "limit": 20})
+    return visit.render("home/start.html", waiting=waiting, others=others, names=names,
+                        news=news["items"], unread_count=news["unread_count"])
+
+
+@router.post("/inbox/{notification_id}/read")
+async def seen(visit: SignedIn, notification_id: uuid.UUID, _: CheckedForm) -> Response:
+    await visit.api.send("POST", f"/v1/inbox/{notification_id}/read")
+    return RedirectResponse("/#news-title", status_code=303)
