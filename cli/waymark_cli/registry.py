@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 from waymark_kernel.db import Database
+from waymark_kernel.files import make_data_folder_private
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.problems import Problem
 from waymark_kernel.settings import Settings
@@ -90,7 +91,7 @@ async def run(settings: Settings, task: str, file: Path, format: str = "json") -
     """Returns the process's exit status: 0 when all is well."""
     url = settings.database_url("registry")
     if settings.is_standalone:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_data_folder_private(settings.data_dir)
     await upgrade(url, MIGRATIONS)
     database = Database(url)
     try:

@@ -33,7 +33,7 @@ from waymark_gateway.sessions.authentication import RequestAuthenticator
 from waymark_gateway.sessions.providers import RelyingParty
 from waymark_gateway.sessions.repository import DatabaseSessions, RedisSessions, SessionStore
 from waymark_gateway.sessions.router import router as sessions_router
-from waymark_gateway.sessions.service import Sessions, SignInThrottle
+from waymark_gateway.sessions.service import Sessions
 from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.auth import TokenVerifier
 from waymark_kernel.db import Database
@@ -152,7 +152,6 @@ def create_app(
     app.state.accounts = accounts
     app.state.sessions = sessions
     app.state.relying_parties = relying_parties
-    app.state.sign_in_throttle = SignInThrottle.from_settings(rate_limits, settings)
     app.state.request_authenticator = RequestAuthenticator(
         app.state.token_verifier, sessions, app.state.client_addresses, revoked,
     )
@@ -163,9 +162,10 @@ def create_app(
     app.state.api_document = MergedDocument(
         app.openapi, pool, body_limits.of, settings.oidc_discovery_url
     )
-    # The merged document, its page with local assets and the upstreams' states replace the
-    # base app's routes; ReDoc goes (no pinned package serves its files, and /docs is enough).
-    replaced = {app.openapi_url, app.docs_url, app.redoc_url, "/readyz"}
+    # The merged document, its page with local assets, the upstreams' states and the metrics
+    # for the network admin replace the base app's routes; ReDoc goes (no pinned package
+    # serves its files, and /docs is enough).
+    replaced = {app.openapi_url, app.docs_url, app.redoc_url, "/readyz", "/metrics"}
     app.router.routes[:] = [
         route for route in app.router.routes if getattr(route, "path", None) not in replaced
     ]

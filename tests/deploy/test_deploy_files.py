@@ -40,7 +40,8 @@ SETTINGS_NEEDED = {
     "referrals": COMMON_SETTINGS | {"WAYMARK_JWKS_URL", "WAYMARK_ENCRYPTION_KEY"},
     "notifications": COMMON_SETTINGS | {"WAYMARK_JWKS_URL", "WAYMARK_ENCRYPTION_KEY"},
 }
-MIGRATE_SETTINGS_NEEDED = {"WAYMARK_POSTGRES_URL"}
+# The referrals key: a migration may convert data to sealed form.
+MIGRATE_SETTINGS_NEEDED = {"WAYMARK_POSTGRES_URL", "WAYMARK_ENCRYPTION_KEY"}
 # Not a field of the kernel's Settings: the gateway reads this path itself.
 GATEWAY_ONLY_SETTINGS = {"WAYMARK_SIGNING_KEY_FILE"}
 

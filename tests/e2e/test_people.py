@@ -1,6 +1,7 @@
 """A person's whole path through the gateway of a running network, in both modes: invited by
 her organisation's admin, she accepts with a password and a TOTP authenticator, signs in, opens
-a case and refers the person, and the referrals service records her as the one who acted."""
+a case and refers the person, and the referrals service's history and disclosure ledger name
+her as the one who acted."""
 
 import uuid
 
@@ -58,7 +59,11 @@ async def _invited_caseworker_signs_in_and_refers(network: Network) -> None:
         })
         history = await browser.get(f"/v1/referrals/{referral['id']}/history")
         assert history.status_code == 200, history.text
-        assert history.json()["items"][0]["actor_subject"] == person_id
+        her = {"kind": "person", "id": person_id, "name": "Sita Rai"}
+        assert history.json()["items"][0]["actor"] == her
+        disclosures = await browser.get(f"/v1/cases/{case['id']}/disclosures")
+        assert disclosures.status_code == 200, disclosures.text
+        assert her in [entry["actor"] for entry in disclosures.json()["items"]]  # the ledger names her
 
         without_csrf = await browser.post(
             "/v1/cases", json={"person": PERSON, "vulnerabilities": []})

@@ -123,7 +123,7 @@ async def test_repeated_failures_lock_the_account_from_that_address_only(
         right = {"email": person.email, "password": person.password, "code": person.code()}
         locked = await gateway.client.post("/v1/auth/sessions", json=right, headers=attacker)
         assert locked.status_code == 429 and "Retry-After" in locked.headers
-        assert "locked here for a while" in locked.json()["detail"]
+        assert "locked from this address for a while" in locked.json()["detail"]
         unknown = {**wrong, "email": "nobody-at-all@example.org"}
         for _ in range(2):  # the address's own budget: 5 failures, whatever the email
             await gateway.client.post("/v1/auth/sessions", json=unknown, headers=attacker)

@@ -10,11 +10,12 @@ from waymark_gateway.identity.schemas import TokenResponse
 from waymark_gateway.identity.service import NO_STORE
 from waymark_gateway.people import service as people
 from waymark_gateway.people.router import AccountsDep, address_of
+from waymark_gateway.proxy.ratelimit import PERSON_SIGN_INS, RateLimits
 from waymark_gateway.sessions.authentication import Caller, CurrentCaller
 from waymark_gateway.sessions.providers import FLOW_SECONDS, FlowRefused, RelyingParty
 from waymark_gateway.sessions.schemas import ProviderRead, SessionRead, SessionStarted, SignIn
 from waymark_gateway.sessions.service import (
-    ActiveSession, SessionEnded, Sessions, SignInThrottle, cookie_name, flow_cookie_name,
+    ActiveSession, SessionEnded, Sessions, cookie_name, flow_cookie_name,
 )
 from waymark_kernel.auth import Identity
 from waymark_kernel.db import SessionDep
@@ -59,17 +60,17 @@ async def sign_in(
     data: SignIn, request: Request, response: Response, session: SessionDep,
     accounts: AccountsDep, sessions: SessionsDep,
 ) -> SessionStarted:
-    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    limits: RateLimits = request.app.state.rate_limits
     address = address_of(request)
     fingerprint = accounts.box.fingerprint(data.email)
-    await throttle.check(fingerprint, address)
+    await limits.check_failures(PERSON_SIGN_INS, fingerprint, address)
     try:
         verified = await people.verify_sign_in(
             session, request.app.state.database, accounts, data.email, data.password, data.code,
             address,
         )
     except people.SignInRefused:
-        await throttle.count_failure(fingerprint, address)
+        await limits.count_failure(PERSON_SIGN_INS, fingerprint, address)
         raise
     await session.commit()  # the sign-in is stored before its session starts (apart, on SQLite)
     previous = request.app.state.request_authenticator.session_id(request.scope)

@@ -15,9 +15,7 @@ from waymark_gateway.identity.service import Issuer
 from waymark_gateway.identity.schemas import TokenResponse
 from waymark_gateway.people.models import Person
 from waymark_gateway.people.sealing import token_hash
-from waymark_gateway.proxy.ratelimit import Policy, RateLimits
 from waymark_gateway.sessions.repository import SessionRecord, SessionStore
-from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.auth import PERSON, Identity, Unauthenticated
 from waymark_kernel.problems import Problem
 
@@ -183,44 +181,3 @@ class Sessions:
             name=identity.name, amr=sorted(identity.amr),
         )
 
-
-class SignInThrottle:
-    """Failed sign-ins counted per (email, address) and per address: repeated failures lock the
-    account from that address only, so that nobody elsewhere can lock a person out; the answer
-    is the same whether the email exists or not."""
-
-    def __init__(self, limits: RateLimits, *, per_account: Policy | None, per_address: Policy | None) -> None:
-        self.limits = limits
-        self.per_account = per_account
-        self.per_address = per_address
-
-    @classmethod
-    def from_settings(cls, limits: RateLimits, settings: GatewaySettings) -> "SignInThrottle":
-        return cls(
-            limits,
-            per_account=Policy.parse(
-                "sign-in-failures-account", settings.sign_in_failure_limit_per_account,
-                "WAYMARK_SIGN_IN_FAILURE_LIMIT_PER_ACCOUNT",
-            ),
-            per_address=Policy.parse(
-                "sign-in-failures-address", settings.sign_in_failure_limit_per_address,
-                "WAYMARK_SIGN_IN_FAILURE_LIMIT_PER_ADDRESS",
-            ),
-        )
-
-    def _buckets(self, email_fingerprint: str, address: str | None) -> list[tuple[str, Policy]]:
-        buckets = []
-        if self.per_account:
-            buckets.append((f"sign-in-account:{email_fingerprint}:{address}", self.per_account))
-        if self.per_address and address:
-            buckets.append((f"sign-in-address:{address}", self.per_address))
-        return buckets
-
-    async def check(self, email_fingerprint: str, address: str | None) -> None:
-        await self.limits.refuse_when_exhausted(
-            self._buckets(email_fingerprint, address),
-            "Too many failed sign-ins from this address; the account is locked here for a while",
-        )
-
-    async def count_failure(self, email_fingerprint: str, address: str | None) -> None:
-        await self.limits.count_failure(self._buckets(email_fingerprint, address))

@@ -13,6 +13,7 @@ from waymark_kernel.service import ServiceDefinition, create_service_app
 from waymark_kernel.settings import Settings
 
 from waymark_referrals import rotation
+from waymark_referrals.actors.router import router as actors_router
 from waymark_referrals.cases.router import router as cases_router
 from waymark_referrals.comments.router import router as comments_router
 from waymark_referrals.crypto import cipher_from_settings
@@ -52,6 +53,7 @@ def create_app(
             name="referrals", title="Waymark referrals",
             routers=[
                 cases_router, disclosures_router, referrals_router, comments_router, stats_router,
+                actors_router,
             ],
             migrations=Path(__file__).parent / "migrations",
             handlers=DIRECTORY_HANDLERS,

@@ -106,7 +106,7 @@ async def test_a_read_of_one_case_does_not_wait_for_an_unfinished_disclosure_of_
     second = await flow.refer(sender, receiver, service_id)
     reader = Identity("holding-reader", receiver.id, frozenset({"caseworker"}))
     async with app.state.database.transaction() as session:
-        await record_reads(session, reader, [PersonalRead(
+        await record_reads(session, app.state.cipher, reader, [PersonalRead(
             case_id=uuid.UUID(first["case_id"]), owner_org_id=sender.id,
             referral_id=uuid.UUID(first["id"]), fields=["given_name"], legal_basis="consent",
         )])

@@ -1,17 +1,22 @@
 import uuid
 from datetime import datetime
 
+from typing import ClassVar
+
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from waymark_referrals.actors.models import ActorColumns
 from waymark_referrals.crypto import SealedColumns
 from waymark_referrals.sql import UtcDateTime
 
 
-class Case(SealedColumns, table=True):
-    """Person, vulnerabilities and consent are sealed; only what queries need stays clear."""
+class Case(SealedColumns, ActorColumns, table=True):
+    """Person, vulnerabilities and consent are sealed; only what queries need stays clear.
+    Its actor is who created it."""
 
     __tablename__ = "referrals_cases"
+    SUBJECT: ClassVar[str] = "created_by"
     __table_args__ = (
         UniqueConstraint("organization_id", "reference", name="uq_referrals_cases_reference"),
         Index("ix_referrals_cases_listing", "organization_id", "created_at", "id"),

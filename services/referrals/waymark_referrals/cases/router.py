@@ -33,23 +33,27 @@ async def create_case(
 
 @router.get("")
 async def list_cases(
-    session: SessionDep, cipher: CipherDep, organization_id: CurrentOrg, limit: Limit = 50,
-    cursor: Cursor = None,
+    session: SessionDep, cipher: CipherDep, identity: CurrentIdentity,
+    organization_id: CurrentOrg, limit: Limit = 50, cursor: Cursor = None,
     reference: Annotated[
         str | None, Query(max_length=32, description="e.g. NP-2026-000042")
     ] = None,
 ) -> Page[CaseRead]:
-    """The cases of the caller's organisation, newest first."""
+    """The cases of the caller's organisation, newest first. A person's read of each is in the
+    case's disclosure ledger."""
     return await service.list_cases(
-        session, cipher, organization_id, reference=reference, cursor=cursor, limit=limit
+        session, cipher, identity, organization_id, reference=reference, cursor=cursor,
+        limit=limit,
     )
 
 
 @router.get("/{case_id}")
 async def get_case(
-    case_id: uuid.UUID, session: SessionDep, cipher: CipherDep, organization_id: CurrentOrg
+    case_id: uuid.UUID, session: SessionDep, cipher: CipherDep, identity: CurrentIdentity,
+    organization_id: CurrentOrg,
 ) -> CaseRead:
-    return await service.get_case(session, cipher, organization_id, case_id)
+    """A person's read is in the case's disclosure ledger."""
+    return await service.get_case(session, cipher, identity, organization_id, case_id)
 
 
 @router.patch("/{case_id}")

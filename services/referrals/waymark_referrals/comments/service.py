@@ -10,6 +10,7 @@ from waymark_kernel.events import ReferralCommentAdded, utcnow
 from waymark_kernel.messaging import record_event
 from waymark_kernel.problems import Conflict, NotFound
 
+from waymark_referrals.actors import service as actors
 from waymark_referrals.cases import service as cases
 from waymark_referrals.comments import repository
 from waymark_referrals.comments.models import Comment
@@ -26,21 +27,21 @@ async def _thread_of(session: AsyncSession, identity: Identity, referral_id: uui
     return located
 
 
-def may_read_texts(located: Located, identity: Identity) -> bool:
-    """The texts may speak of the person, so they follow the person's shared data: the other
-    organisations lose them with it, while the owner keeps the threads it took part in as its
-    own record of its client (it holds the person's data itself)."""
-    return located.snapshot is not None or identity.belongs_to(located.owner_org_id)
-
-
-def _present(cipher: EnvelopeCipher, comment: Comment, readable: bool) -> CommentRead:
-    text = None
-    if readable and comment.ciphertext is not None:
-        text = cipher.open(comment.sealed, record=str(comment.id))["text"]
-    return CommentRead(
-        id=comment.id, referral_id=comment.referral_id, author_org_id=comment.author_org_id,
-        author_subject=comment.author_subject, text=text, created_at=comment.created_at,
-    )
+async def _present(
+    session: AsyncSession, cipher: EnvelopeCipher, comments: list[Comment], readable: bool
+) -> list[CommentRead]:
+    authors = await actors.present(session, cipher, [comment.actor for comment in comments])
+    reads = []
+    for comment, author in zip(comments, authors, strict=True):
+        text = None
+        if readable and comment.ciphertext is not None:
+            text = cipher.open(comment.sealed, record=str(comment.id))["text"]
+        reads.append(CommentRead(
+            id=comment.id, referral_id=comment.referral_id, author_org_id=comment.author_org_id,
+            author_subject=comment.author_subject, actor=author, text=text,
+            created_at=comment.created_at,
+        ))
+    return reads
 
 
 async def add_comment(
@@ -49,7 +50,7 @@ async def add_comment(
 ) -> CommentRead:
     located = await _thread_of(session, identity, referral_id)
     cases.require_case_writer(identity)
-    if not may_read_texts(located, identity):
+    if not referrals.may_read_texts(located, identity):
         raise Conflict(
             "The person's data is no longer shared with you (withdrawn or erased), and with it "
             "the conversation on this referral.", kind="no-legal-basis",
@@ -57,7 +58,7 @@ async def add_comment(
     referral = located.referral
     comment = Comment(
         id=uuid.uuid4(), referral_id=referral.id, author_org_id=identity.organization_id,
-        author_subject=identity.subject, created_at=utcnow(),
+        created_at=utcnow(), **Comment.acted_by(await actors.recorded(session, cipher, identity)),
     )
     comment.store(cipher.seal({"text": body.text}, record=str(comment.id)))
     session.add(comment)
@@ -67,7 +68,9 @@ async def add_comment(
         receiver_org_id=referral.receiver_org_id, author_org_id=comment.author_org_id,
     ))
     await session.flush()
-    return _present(cipher, comment, readable=True)  # the author reads back what it wrote
+    # The author reads back what it wrote.
+    (added,) = await _present(session, cipher, [comment], readable=True)
+    return added
 
 
 async def list_comments(
@@ -75,11 +78,11 @@ async def list_comments(
     cursor: str | None, limit: int,
 ) -> Page[CommentRead]:
     located = await _thread_of(session, identity, referral_id)
-    readable = may_read_texts(located, identity)
+    readable = referrals.may_read_texts(located, identity)
     rows = await repository.thread(
         session, located.referral.id, after=position_after(cursor), limit=limit + 1
     )
+    shown = iter(await _present(session, cipher, rows[:limit], readable))
     return page_of(
-        rows, limit, lambda comment: _present(cipher, comment, readable),
-        lambda comment: (comment.created_at, comment.id),
+        rows, limit, lambda _: next(shown), lambda comment: (comment.created_at, comment.id)
     )

@@ -4,14 +4,19 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from waymark_referrals.actors.schemas import Actor
+
 
 class DisclosureRead(BaseModel):
     id: uuid.UUID
     sequence: int = Field(description="Position in the case's hash chain, from 1.")
     case_id: uuid.UUID
-    referral_id: uuid.UUID
+    referral_id: uuid.UUID | None = Field(
+        description="The referral it was shown under; null for a read of the case itself."
+    )
     reader_org_id: uuid.UUID
     reader_subject: str
+    actor: Actor = Field(description="Who read: the person, or the organisation's API client.")
     fields: list[str] = Field(description="The person fields that were shown.")
     legal_basis: str | None
     occurred_at: datetime
@@ -25,7 +30,7 @@ class PersonalRead:
 
     case_id: uuid.UUID
     owner_org_id: uuid.UUID
-    referral_id: uuid.UUID
+    referral_id: uuid.UUID | None
     fields: list[str]
     legal_basis: str | None
 

@@ -110,8 +110,12 @@ async def transition_referral(
 
 @router.get("/{referral_id}/history")
 async def referral_history(
-    referral_id: uuid.UUID, session: SessionDep, identity: CurrentIdentity, limit: Limit = 50,
-    cursor: Cursor = None,
+    referral_id: uuid.UUID, session: SessionDep, cipher: CipherDep, identity: CurrentIdentity,
+    limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[TransitionRead]:
-    """Every status change, oldest first: who (subject and organisation), when, from, to, why."""
-    return await service.history(session, identity, referral_id, cursor=cursor, limit=limit)
+    """Every status change, oldest first: who (`actor`: the person or the API client, and the
+    organisation), when, from, to, why. The free text (`reason`, `note`, `outcome`) is the
+    sender's and receiver's only, and goes with the person's shared data (see ReferralRead)."""
+    return await service.history(
+        session, cipher, identity, referral_id, cursor=cursor, limit=limit
+    )

@@ -566,7 +566,7 @@ async def _save_organizations(
                 organization.updated_at = now
                 updated.append(organization)
                 events.append(("organization.updated", organization_events.changed_event(
-                    organization.id, organization
+                    organization.id, organization, changes
                 )))
                 if "country" in changes:
                     moved.append(organization)

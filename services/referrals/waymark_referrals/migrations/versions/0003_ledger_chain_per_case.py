@@ -17,11 +17,16 @@ branch_labels = None
 depends_on = None
 
 TABLE = "referrals_disclosures"
+# The columns the ledger has at this revision; the model has gained others since.
+COLUMNS = (
+    "case_id", "sequence", "id", "owner_org_id", "reader_org_id", "reader_subject", "referral_id",
+    "fields", "legal_basis", "occurred_at", "previous_hash", "entry_hash",
+)
 
 
 def _entries() -> list[Disclosure]:
-    rows = op.get_bind().execute(sa.select(Disclosure.__table__)).mappings()
-    return [Disclosure(**row) for row in rows]
+    query = sa.select(*(Disclosure.__table__.c[column] for column in COLUMNS))
+    return [Disclosure(**row) for row in op.get_bind().execute(query).mappings()]
 
 
 def _verified(entries: list[Disclosure], chain_of) -> None:
@@ -66,8 +71,11 @@ def _rewrite(entries: list[Disclosure], chain_of, primary_key: list[str]) -> Non
         entry.sequence, entry.previous_hash = sequence + 1, previous
         entry.entry_hash = entry_hash(entry)
         heads[chain_of(entry)] = (entry.sequence, entry.entry_hash)
-        rows.append(entry.model_dump())
-    op.bulk_insert(Disclosure.__table__, rows)
+        rows.append(entry.model_dump(include=set(COLUMNS)))
+    ledger = sa.table(TABLE, *(
+        sa.column(column, Disclosure.__table__.c[column].type) for column in COLUMNS
+    ))
+    op.bulk_insert(ledger, rows)
 
 
 def one_chain(_entry: Disclosure) -> str:
