@@ -2,6 +2,7 @@
 and operations stay where they were."""
 
 import asyncio
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,8 @@ def test_pages_and_api_share_the_gateways_address(network: Network) -> None:
         documents = client.get("/openapi.json")
         health = client.get("/healthz")
         missing_api = client.get("/v1/no-such-collection")
+        stylesheet = client.get(re.search(r'href="(/static/[^"]+\.css)"', page.text)[1],
+                                headers={"accept-encoding": "gzip"})
 
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<html lang="fr" dir="ltr">' in page.text
@@ -49,3 +52,5 @@ def test_pages_and_api_share_the_gateways_address(network: Network) -> None:
     assert documents.status_code == 200 and "/v1/cases" in documents.json()["paths"]
     assert health.status_code == 200
     assert missing_api.headers["content-type"].startswith("application/")
+    assert stylesheet.status_code == 200 and stylesheet.headers["content-encoding"] == "gzip"
+    assert stylesheet.headers["cache-control"] == "public, max-age=31536000, immutable"
