@@ -1,6 +1,7 @@
 """In a real browser (Debian's Chromium): a Nepali caseworker working in Arabic refers a person
 to a Jordanian service, the Jordanian caseworker working in English accepts and completes it,
-and the first sees the loop closed; then what the browser kept, escaping and the 404 page."""
+and the first sees the loop closed; then what the browser kept, escaping, the 404 page,
+accessibility and page weight, and the refer and answer flows by keyboard alone."""
 
 import re
 import uuid
@@ -263,3 +264,47 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
         page.goto(f"{base}/cases/new")
         screenshot(page, tmp_path, "new-case-en")
     assert {name: problems for name, problems in found.items() if problems} == {}
+
+
+def tab_to(page: Page, selector: str, limit: int = 150) -> None:
+    """Moves the focus with the Tab key alone until it reaches `selector`."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(selector) => document.activeElement.matches(selector)", selector):
+            return
+    raise AssertionError(f"the Tab key never reaches {selector}")
+
+
+def test_the_refer_and_answer_flows_work_by_keyboard_alone(
+    network: Network, browser: Browser, caseworker: Callable[..., Caseworker],  # noqa: F811
+    shelter: dict[str, Any],
+) -> None:
+    base = network.base_url
+    nepal, jordan = phone(browser, "ar").new_page(), phone(browser, "en").new_page()
+    sign_in(nepal, base, caseworker(NEPAL, "Sita Sharma"), "ar")
+    case_id = open_case(nepal, base, "Maya", "Gurung")
+    record_consent(nepal)
+
+    nepal.goto(f"{base}/cases/{case_id}?service={shelter['id']}")
+    tab_to(nepal, "input[name=shared_fields][value=given_name]")
+    nepal.keyboard.press("Space")
+    tab_to(nepal, "#reason")
+    nepal.keyboard.type("Needs a safe place tonight.")
+    tab_to(nepal, "button[value=preview]")
+    nepal.keyboard.press("Enter")
+    expect(nepal.locator(".preview")).to_contain_text("Maya")
+    tab_to(nepal, "button[value=send]")
+    nepal.keyboard.press("Enter")
+    nepal.wait_for_url(re.compile(r"/referrals/[0-9a-f-]{36}$"))
+    referral_url = nepal.url
+
+    sign_in(jordan, base, caseworker(JORDAN, "Rania Haddad"), "en")
+    jordan.goto(referral_url)
+    tab_to(jordan, "form.answer:has(input[name=to][value=accepted]) button[type=submit]")
+    jordan.keyboard.press("Enter")
+    expect(jordan.locator(".badge.status-accepted")).to_be_visible()
+    tab_to(jordan, "#outcome-completed")
+    jordan.keyboard.type("Placed in the shelter.")
+    tab_to(jordan, "form.answer:has(input[name=to][value=completed]) button[type=submit]")
+    jordan.keyboard.press("Enter")
+    expect(jordan.locator(".notice.done")).to_contain_text("Loop closed")
