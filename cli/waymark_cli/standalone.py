@@ -18,7 +18,7 @@ from waymark_kernel.service import STOP_RELAY_SECONDS
 from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, SERVICE_NAMES, Settings
 
 from waymark_cli import demo
-from waymark_cli.parts import create_service, with_local_keys
+from waymark_cli.parts import create_service, pages_of, with_local_keys
 from waymark_cli.serving import GracefulServer
 from waymark_cli.stopping import StopRequest
 
@@ -49,7 +49,7 @@ async def run_standalone(settings: Settings, stop: StopRequest) -> None:
         await broker.start()
         gateway = create_gateway(
             settings, upstreams={name: AsgiUpstream(app) for name, app in services.items()},
-            signing_key=signing_key,
+            signing_key=signing_key, pages=pages_of(settings),
         )
         server = GracefulServer(uvicorn.Config(
             gateway, host=settings.host, port=settings.port, log_config=None, access_log=False,

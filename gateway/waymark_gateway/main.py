@@ -4,11 +4,12 @@ proxy in front of the registry, referrals and notifications services."""
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
+from starlette.types import ASGIApp
 
 from waymark_gateway.audit.router import router as audit_router
 from waymark_gateway.identity.authentication import Authenticator, ExternalIssuer, RevokedClients
@@ -25,6 +26,7 @@ from waymark_gateway.proxy.addresses import ClientAddresses
 from waymark_gateway.proxy.middleware import (
     IMPORT_ROUTE, MAX_BODY_BYTES, GatewayProxy, RouteTable,
 )
+from waymark_gateway.proxy.pages import PagesOutsideApi
 from waymark_gateway.proxy.ratelimit import RateLimits
 from waymark_gateway.proxy.upstreams import AsgiUpstream, HttpUpstream, Upstream, Upstreams
 from waymark_gateway.sessions.authentication import RequestAuthenticator
@@ -52,8 +54,11 @@ def create_app(
     *,
     upstreams: dict[str, Upstream] | None = None,
     signing_key: SigningKey | None = None,
+    pages: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> FastAPI:
-    """`upstreams` and `signing_key` are passed in when one process hosts the whole network."""
+    """`upstreams` and `signing_key` are passed in when one process hosts the whole network;
+    `pages` builds, from the gateway app it is given to call, the web app served for every
+    path outside the API's."""
     settings = GatewaySettings.of(settings or Settings())
     signing_key = signing_key or load_or_create_signing_key(settings)
     # Fails without an admin secret, unless an external issuer replaces the built-in one.
@@ -181,4 +186,6 @@ def create_app(
         }),
         body_limits=body_limits,
     ))
+    if pages is not None:  # inside the proxy: the same header and body limits apply to pages
+        app.user_middleware.append(Middleware(PagesOutsideApi, pages=pages(app)))
     return app
