@@ -68,6 +68,9 @@ class GatewaySettings(Settings):
     # OpenID Connect providers people sign in through, by name, as JSON:
     # {"nrcs": {"discovery_url": ..., "client_id": ..., "client_secret": ..., "organization_id": ...}}
     sign_in_providers: dict[str, SignInProvider] = Field(default_factory=dict)
+    # A deleted person's names are erased from the referrals service's records at once, or, while
+    # it cannot be reached, retried after this many seconds (doubling, up to an hour).
+    erasure_retry_seconds: float = Field(default=30.0, gt=0)
     # Invitations stay valid this long.
     invitation_hours: float = Field(default=72.0, gt=0)
 
