@@ -329,6 +329,21 @@ async def verify_sign_in(
     return verified
 
 
+async def record_locked_attempt(
+    session: AsyncSession, database: Database, accounts: Accounts, email: str,
+    address: str | None,
+) -> None:
+    """Audits a sign-in refused because the account is locked from `address` (apart, as the
+    request fails); the answer itself is the same whether the email exists or not."""
+    person = await repository.person_by_email(session, accounts.box.fingerprint(email))
+    event = audit.Event(
+        person.organization_id if person else None, audit.ANONYMOUS, "sign_in",
+        str(person.id) if person else accounts.unknown_email_target(email), address, "locked",
+    )
+    await session.rollback()  # nothing of the refused attempt is kept (and SQLite is free)
+    await audit.record_apart(database, event)
+
+
 # What an organisation's admin does
 
 async def list_people(
