@@ -21,6 +21,7 @@ from waymark_gateway.openapi.merge import MergedDocument
 from waymark_gateway.operations import router as operations_router
 from waymark_gateway.openapi.router import router as openapi_router
 from waymark_gateway.people import service as people
+from waymark_gateway.people.erasure import Erasures
 from waymark_gateway.people.router import router as people_router
 from waymark_gateway.proxy.addresses import ClientAddresses
 from waymark_gateway.proxy.middleware import (
@@ -108,6 +109,7 @@ def create_app(
         )
         for name, provider in settings.sign_in_providers.items()
     }
+    erasures = Erasures(database, pool, issuer, settings.erasure_retry_seconds)
     sessions = Sessions(
         store, issuer, max_seconds=settings.session_max_hours * 3600, display_name=display_name,
     )
@@ -118,13 +120,16 @@ def create_app(
             await upgrade(database.url, MIGRATIONS)
         await pool.start()
         await revoked.refresh()
-        reloading = asyncio.create_task(revoked.keep_fresh())
+        loops = [asyncio.create_task(revoked.keep_fresh()),
+                 asyncio.create_task(erasures.keep_trying())]
         try:
             yield
         finally:
-            reloading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reloading
+            for loop in loops:
+                loop.cancel()
+            for loop in loops:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop
             await pool.close()
             await rate_limits.close()
             await store.close()
@@ -150,6 +155,7 @@ def create_app(
         issuer, revoked, external,
     )
     app.state.accounts = accounts
+    app.state.erasures = erasures
     app.state.sessions = sessions
     app.state.relying_parties = relying_parties
     app.state.request_authenticator = RequestAuthenticator(

@@ -58,6 +58,14 @@ class GatewaySettings(Settings):
     # out by failures from one address can still sign in from another.
     sign_in_failure_limit_per_account: str = "10/hour"
     sign_in_failure_limit_per_address: str = "100/hour"
+    # Before that, each failure counted for an (email, address) delays its next answer by this
+    # many seconds, up to the maximum.
+    sign_in_delay_per_failure_seconds: float = Field(default=0.25, ge=0)
+    sign_in_max_delay_seconds: float = Field(default=2.0, ge=0)
+    # Attempts refused while locked go to the audit log at most this often, per (email, address)
+    # and per address.
+    sign_in_refusals_audited_per_account: str = "6/hour"
+    sign_in_refusals_audited_per_address: str = "60/hour"
     # Server-side sessions of people: idle and absolute lifetimes.
     session_idle_minutes: float = Field(default=30.0, gt=0)
     session_max_hours: float = Field(default=12.0, gt=0)
@@ -68,6 +76,9 @@ class GatewaySettings(Settings):
     # OpenID Connect providers people sign in through, by name, as JSON:
     # {"nrcs": {"discovery_url": ..., "client_id": ..., "client_secret": ..., "organization_id": ...}}
     sign_in_providers: dict[str, SignInProvider] = Field(default_factory=dict)
+    # A deleted person's names are erased from the referrals service's records at once, or, while
+    # it cannot be reached, retried after this many seconds (doubling, up to an hour).
+    erasure_retry_seconds: float = Field(default=30.0, gt=0)
     # Invitations stay valid this long.
     invitation_hours: float = Field(default=72.0, gt=0)
 

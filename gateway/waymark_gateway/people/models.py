@@ -31,6 +31,10 @@ class Person(SQLModel, table=True):
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
     last_sign_in_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     deactivated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # A deleted account stays as this tombstone (its id, so audit entries still resolve), with
+    # nothing personal left; her pseudonym is the one the referrals service gave her records.
+    deleted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    pseudonym: str | None = Field(default=None, max_length=40)
 
 
 class Invitation(SQLModel, table=True):
@@ -59,3 +63,15 @@ class RecoveryCode(SQLModel, table=True):
     fingerprint: str = Field(primary_key=True, max_length=64)
     person_id: uuid.UUID = Field(index=True)
     used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class PendingErasure(SQLModel, table=True):
+    """A deleted person whose names the referrals service has not yet replaced by her pseudonym."""
+
+    __tablename__ = "gateway_pending_erasures"
+
+    person_id: uuid.UUID = Field(primary_key=True)
+    requested_at: datetime = Field(sa_type=DateTime(timezone=True))
+    # No replica tries it again before then: a claim pushes it forward, a failure backs off.
+    next_attempt_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+    attempts: int = 0

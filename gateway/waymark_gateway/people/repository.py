@@ -1,14 +1,16 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from waymark_gateway.people.models import Invitation, Person, RecoveryCode
+from waymark_gateway.people.models import Invitation, PendingErasure, Person, RecoveryCode
 
 
-async def add(session: AsyncSession, *rows: Person | Invitation | RecoveryCode) -> None:
+async def add(
+    session: AsyncSession, *rows: Person | Invitation | RecoveryCode | PendingErasure
+) -> None:
     session.add_all(rows)
     await session.flush()
 
@@ -35,7 +37,9 @@ async def organization_people(
     session: AsyncSession, organization_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[Person]:
-    query = select(Person).where(Person.organization_id == organization_id)
+    query = select(Person).where(
+        Person.organization_id == organization_id, Person.deleted_at.is_(None)
+    )
     if after is not None:
         query = query.where(
             (Person.created_at > after[0])
@@ -122,3 +126,39 @@ async def delete_recovery_codes(session: AsyncSession, person_id: uuid.UUID) -> 
     )).scalars()
     for code in codes:
         await session.delete(code)
+
+
+async def delete_accepted_invitations(session: AsyncSession, email_fingerprint: str) -> None:
+    """The accepted invitations of an address: they hold it sealed, and serve no more."""
+    await session.execute(delete(Invitation).where(
+        Invitation.email_fingerprint == email_fingerprint, Invitation.accepted_at.is_not(None)
+    ))
+
+
+async def due_erasures(session: AsyncSession, now: datetime, limit: int) -> list[PendingErasure]:
+    query = (
+        select(PendingErasure).where(PendingErasure.next_attempt_at <= now)
+        .order_by(PendingErasure.next_attempt_at).limit(limit)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def claim_erasure(
+    session: AsyncSession, person_id: uuid.UUID, seen_attempts: int, now: datetime,
+    next_attempt_at: datetime,
+) -> bool:
+    """Counts an attempt and sets the next one; False when another replica claimed it first."""
+    result = await session.execute(
+        update(PendingErasure)
+        .where(PendingErasure.person_id == person_id, PendingErasure.attempts == seen_attempts,
+               PendingErasure.next_attempt_at <= now)
+        .values(attempts=seen_attempts + 1, next_attempt_at=next_attempt_at)
+    )
+    return result.rowcount == 1
+
+
+async def finish_erasure(session: AsyncSession, person_id: uuid.UUID, pseudonym: str) -> None:
+    await session.execute(
+        update(Person).where(Person.id == person_id).values(pseudonym=pseudonym)
+    )
+    await session.execute(delete(PendingErasure).where(PendingErasure.person_id == person_id))

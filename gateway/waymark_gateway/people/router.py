@@ -126,6 +126,21 @@ async def update_person(
     return person
 
 
+@router.delete(
+    "/v1/people/{person_id}", status_code=204,
+    summary="Delete a deactivated person's account: her name becomes a pseudonym in every record",
+)
+async def delete_person(
+    person_id: uuid.UUID, identity: CallerIdentity, request: Request, session: SessionDep,
+) -> Response:
+    await service.delete_person(session, identity, person_id, address_of(request))
+    await session.commit()  # stored (with its pending erasure) before the referrals are asked
+    request.app.state.revoked_clients.add_person(person_id)
+    await request.app.state.sessions.end_everywhere(person_id)
+    await request.app.state.erasures.attempt(person_id, seen_attempts=0)
+    return Response(status_code=204)
+
+
 @router.post(
     "/v1/people/{person_id}/second-factor/reset", response_model=PersonRead,
     summary="Reset a person's second factor: she sets up a new one at her next sign-in",

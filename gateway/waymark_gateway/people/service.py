@@ -13,7 +13,7 @@ from waymark_gateway.audit import service as audit
 from waymark_gateway.people import repository, totp
 from waymark_gateway.people.emails import InvalidEmail, normalized_email
 from waymark_gateway.people.mail import InvitationMailer
-from waymark_gateway.people.models import Invitation, Person, RecoveryCode
+from waymark_gateway.people.models import Invitation, PendingErasure, Person, RecoveryCode
 from waymark_gateway.people.passwords import hash_password, password_matches
 from waymark_gateway.people.schemas import (
     Enrolled, InvitationAccept, InvitationCreate, InvitationCreated, InvitationRead,
@@ -31,6 +31,7 @@ RECOVERY_CODES = 10
 GRANTABLE_ROLES: tuple[str, ...] = get_args(GrantableRole)
 TOTP_ISSUER = "Waymark"
 PASSWORD, ONE_TIME_CODE, RECOVERY, MULTI_FACTOR = "pwd", "otp", "rec", "mfa"
+UNUSABLE_PASSWORD = "!"  # not an Argon2 hash: no password ever matches it
 
 
 @dataclass(frozen=True)
@@ -328,6 +329,21 @@ async def verify_sign_in(
     return verified
 
 
+async def record_locked_attempt(
+    session: AsyncSession, database: Database, accounts: Accounts, email: str,
+    address: str | None,
+) -> None:
+    """Audits a sign-in refused because the account is locked from `address` (apart, as the
+    request fails); the answer itself is the same whether the email exists or not."""
+    person = await repository.person_by_email(session, accounts.box.fingerprint(email))
+    event = audit.Event(
+        person.organization_id if person else None, audit.ANONYMOUS, "sign_in",
+        str(person.id) if person else accounts.unknown_email_target(email), address, "locked",
+    )
+    await session.rollback()  # nothing of the refused attempt is kept (and SQLite is free)
+    await audit.record_apart(database, event)
+
+
 # What an organisation's admin does
 
 async def list_people(
@@ -345,7 +361,9 @@ async def person_managed_by(
 ) -> Person:
     """The person, when `actor` administers her organisation; 404 for anyone else."""
     person = await repository.person(session, person_id)
-    if person is None or not actor.is_admin_of(person.organization_id):
+    if person is None or person.deleted_at is not None or not actor.is_admin_of(
+        person.organization_id
+    ):
         raise NotFound("person")
     return person
 
@@ -399,10 +417,40 @@ async def reset_second_factor(
     return accounts.present(person)
 
 
+async def delete_person(
+    session: AsyncSession, actor: Identity, person_id: uuid.UUID, address: str | None
+) -> None:
+    """Erases a deactivated person's account, keeping a tombstone (her id, later her
+    pseudonym) so that the audit log still resolves; her names in the referrals service's
+    records are erased after this transaction, through the pending erasure it stores."""
+    person = await person_managed_by(session, actor, person_id)
+    if person.active:
+        raise Conflict("Deactivate the person first; only a deactivated account is deleted.",
+                       kind="person-active")
+    now = datetime.now(UTC)
+    await repository.delete_recovery_codes(session, person.id)
+    await repository.delete_accepted_invitations(session, person.email_fingerprint)
+    person.email_fingerprint = f"deleted:{person.id}"  # her address may be invited again
+    person.email_sealed = person.name_sealed = b""
+    person.totp_secret_sealed = person.totp_pending_sealed = None
+    person.password_hash = UNUSABLE_PASSWORD
+    person.external_provider = person.external_subject = None
+    person.roles = []
+    person.deleted_at = now
+    await repository.add(session, PendingErasure(
+        person_id=person.id, requested_at=now, next_attempt_at=now,
+    ))
+    await audit.record(session, audit.Event(
+        person.organization_id, actor.subject, "person_deleted", str(person.id), address,
+    ))
+
+
 async def display_name(database: Database, accounts: Accounts, person_id: uuid.UUID) -> str:
     async with database.transaction() as session:
         person = await repository.person(session, person_id)
-    return accounts.name_of(person) if person else ""
+    if person is None:
+        return ""
+    return (person.pseudonym or "") if person.deleted_at else accounts.name_of(person)
 
 
 async def signed_in_person(
@@ -415,7 +463,6 @@ async def signed_in_person(
 # Signing in through an organisation's own OpenID Connect provider
 
 EXTERNAL = "ext"
-UNUSABLE_PASSWORD = "!"  # not an Argon2 hash: no password ever matches it
 
 
 class ExternalSignInRefused(Problem):

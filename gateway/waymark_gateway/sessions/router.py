@@ -1,3 +1,4 @@
+import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -10,7 +11,7 @@ from waymark_gateway.identity.schemas import TokenResponse
 from waymark_gateway.identity.service import NO_STORE
 from waymark_gateway.people import service as people
 from waymark_gateway.people.router import AccountsDep, address_of
-from waymark_gateway.proxy.ratelimit import PERSON_SIGN_INS, RateLimits
+from waymark_gateway.proxy.ratelimit import PERSON_SIGN_INS, RateLimited, RateLimits
 from waymark_gateway.sessions.authentication import Caller, CurrentCaller
 from waymark_gateway.sessions.providers import FLOW_SECONDS, FlowRefused, RelyingParty
 from waymark_gateway.sessions.schemas import ProviderRead, SessionRead, SessionStarted, SignIn
@@ -63,7 +64,15 @@ async def sign_in(
     limits: RateLimits = request.app.state.rate_limits
     address = address_of(request)
     fingerprint = accounts.box.fingerprint(data.email)
-    await limits.check_failures(PERSON_SIGN_INS, fingerprint, address)
+    try:
+        await limits.check_failures(PERSON_SIGN_INS, fingerprint, address)
+    except RateLimited:
+        if await limits.may_audit_refusal(PERSON_SIGN_INS, fingerprint, address):
+            await people.record_locked_attempt(
+                session, request.app.state.database, accounts, data.email, address)
+        raise
+    # Unknown emails count and wait alike, so the delay tells nothing about who has an account.
+    await asyncio.sleep(await limits.delay_for(PERSON_SIGN_INS, fingerprint, address))
     try:
         verified = await people.verify_sign_in(
             session, request.app.state.database, accounts, data.email, data.password, data.code,
