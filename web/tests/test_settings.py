@@ -99,7 +99,7 @@ def test_an_admin_creates_an_api_client_and_a_webhook_whose_secrets_show_once(
         }).status_code == 401
 
         hooked = admin.post("/settings/webhooks", data={
-            "csrf_token": token, "url": "http://127.0.0.1:9/hook",
+            "csrf_token": token, "url": "http://127.0.0.1:65009/hook",
             "event_types": ["referral.requested", "referral.completed"],
         })
         assert hooked.status_code == 201
