@@ -352,10 +352,12 @@ async def person_managed_by(
 
 @dataclass(frozen=True)
 class Change:
-    """What an update did, for the sessions to follow: roles to apply, or every session to end."""
+    """What an update did, for the sessions to follow: roles to apply, or every session to end
+    (and, for a deactivation, every token refused too)."""
 
     roles: tuple[str, ...] | None
     sessions_end: bool
+    tokens_revoked: bool
 
 
 async def update_person(
@@ -365,23 +367,26 @@ async def update_person(
     if data.roles is None and data.active is None:
         raise Problem(422, "Give `roles` or `active`.", kind="nothing-to-change")
     person = await person_managed_by(session, actor, person_id)
-    roles, ends = None, False
+    roles, ends, revoked = None, False, False
     if data.roles is not None and data.roles != person.roles:
         person.roles = list(data.roles)
         roles = tuple(person.roles)
+        # A session begun without a second factor must not carry roles that need one.
+        ends = person.totp_secret_sealed is None and accounts.second_factor_required(person)
         await audit.record(session, audit.Event(
             person.organization_id, actor.subject, "roles_changed", str(person.id), address,
         ))
     if data.active is not None and data.active != person.active:
         person.active = data.active
         person.deactivated_at = None if data.active else datetime.now(UTC)
-        ends = not data.active
+        ends = ends or not data.active
+        revoked = not data.active
         await audit.record(session, audit.Event(
             person.organization_id, actor.subject,
             "reactivated" if data.active else "deactivated", str(person.id), address,
         ))
     await session.flush()
-    return accounts.present(person), Change(roles, ends)
+    return accounts.present(person), Change(roles, ends, revoked)
 
 
 async def reset_second_factor(

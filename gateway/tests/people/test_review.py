@@ -1,0 +1,88 @@
+"""Findings of a security review of people's accounts and sessions, each a test that failed
+before its fix."""
+
+from typing import Any
+
+from waymark_gateway.people import passwords
+from waymark_gateway.people.service import UNUSABLE_PASSWORD
+
+from .conftest import KNOWN_ORGANIZATION, OTHER_ORGANIZATION, replicas
+
+
+async def test_review_a_viewer_given_a_role_that_needs_a_second_factor_must_enrol_first(
+    start_gateway, standin, serve
+) -> None:
+    async with replicas(start_gateway, standin, serve, viewer_second_factor_optional=True) as (gateway, _):
+        viewer = await gateway.enrol(roles=["viewer"])
+        reset = await gateway.client.post(
+            f"/v1/people/{viewer.person['id']}/second-factor/reset", headers=gateway.admin())
+        assert reset.status_code == 200
+        signed_in = await gateway.client.post("/v1/auth/sessions", json={
+            "email": viewer.email, "password": viewer.password})
+        assert signed_in.status_code == 201
+        promoted = await gateway.client.patch(
+            f"/v1/people/{viewer.person['id']}", json={"roles": ["caseworker"]},
+            headers=gateway.admin())
+        assert promoted.status_code == 200
+        # Her password-only session must not become a caseworker's: she enrols a factor first.
+        assert (await gateway.client.get("/v1/auth/session")).status_code == 401
+        assert (await gateway.client.get("/v1/cases")).status_code == 401
+        again = await gateway.client.post("/v1/auth/sessions", json={
+            "email": viewer.email, "password": viewer.password})
+        assert again.status_code == 403
+        assert again.json()["type"].endswith("/second-factor-enrolment-required")
+
+
+async def test_review_a_viewer_given_a_role_keeps_her_session_when_she_has_a_second_factor(
+    people, network
+) -> None:
+    viewer = await people.enrol(roles=["viewer"])
+    await people.signed_in(viewer)
+    promoted = await network.client.patch(
+        f"/v1/people/{viewer.person['id']}", json={"roles": ["caseworker"]},
+        headers=people.admin())
+    assert promoted.status_code == 200
+    session = await network.client.get("/v1/auth/session")
+    assert session.status_code == 200 and session.json()["person"]["roles"] == ["caseworker"]
+
+
+async def test_review_a_password_only_external_account_costs_an_argon2_check_like_an_unknown_one(
+    monkeypatch,
+) -> None:
+    """A person who signs in through her provider has no password; trying one for her email
+    must take as long as for an unknown email, or the timing tells that the email exists."""
+    real = passwords.hasher
+    verified: list[str] = []
+
+    class Counting:
+        def hash(self, password: str) -> str:
+            return real.hash(password)
+
+        def verify(self, password_hash: str, password: str) -> Any:
+            verified.append(password_hash)
+            return real.verify(password_hash, password)
+
+    monkeypatch.setattr(passwords, "hasher", Counting())
+    assert await passwords.password_matches(UNUSABLE_PASSWORD, "Amber-Lantern-Quietly-42") is False
+    assert await passwords.password_matches(UNUSABLE_PASSWORD, UNUSABLE_PASSWORD) is False
+    assert verified and all(entry.startswith("$argon2id$") for entry in verified)
+
+
+async def test_review_another_organisations_admin_finds_no_people_invitations_or_audit(
+    people, network
+) -> None:
+    await people.enrol()
+    other_admin = people.admin(OTHER_ORGANIZATION)
+    base = f"/v1/organizations/{KNOWN_ORGANIZATION}"
+    for response in (
+        await network.client.get(f"{base}/people", headers=other_admin),
+        await network.client.get(f"{base}/invitations", headers=other_admin),
+        await network.client.get(f"{base}/audit", headers=other_admin),
+        await network.client.post(f"{base}/invitations", headers=other_admin,
+                                  json={"email": "someone@example.org", "roles": ["viewer"]}),
+    ):
+        assert response.status_code == 404, response.text
+        assert response.json()["status"] == 404
+    caseworker = network.headers(KNOWN_ORGANIZATION, "caseworker")
+    assert (await network.client.get(f"{base}/people", headers=caseworker)).status_code == 403
+    assert "someone@example.org" not in str(await people.audit())
