@@ -1,6 +1,7 @@
 """Findings of a security review of people's accounts and sessions, each a test that failed
 before its fix."""
 
+import asyncio
 from typing import Any
 
 from waymark_gateway.people import passwords
@@ -86,3 +87,20 @@ async def test_review_another_organisations_admin_finds_no_people_invitations_or
     caseworker = network.headers(KNOWN_ORGANIZATION, "caseworker")
     assert (await network.client.get(f"{base}/people", headers=caseworker)).status_code == 403
     assert "someone@example.org" not in str(await people.audit())
+
+
+async def test_review_a_person_token_never_outlives_the_session_that_minted_it(
+    start_gateway, standin, serve
+) -> None:
+    async with replicas(start_gateway, standin, serve, session_max_hours=3 / 3600) as (gateway, _):
+        person = await gateway.enrol()
+        csrf = await gateway.signed_in(person)
+        minted = await gateway.client.post("/v1/auth/session/token", headers={"X-CSRF-Token": csrf})
+        assert minted.status_code == 200
+        token = minted.json()["access_token"]
+        assert minted.json()["expires_in"] <= 3
+        await asyncio.sleep(3.5)
+        assert (await gateway.client.get("/v1/cases")).status_code == 401  # the session ended
+        async with gateway.browser() as api:
+            late = await api.get("/v1/cases", headers={"Authorization": f"Bearer {token}"})
+        assert late.status_code == 401
