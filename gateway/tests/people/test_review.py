@@ -2,12 +2,13 @@
 before its fix."""
 
 import asyncio
+import uuid
 from typing import Any
 
 from waymark_gateway.people import passwords
 from waymark_gateway.people.service import UNUSABLE_PASSWORD
 
-from .conftest import KNOWN_ORGANIZATION, OTHER_ORGANIZATION, replicas
+from .conftest import KNOWN_ORGANIZATION, OTHER_ORGANIZATION, PASSWORD, replicas
 
 
 async def test_review_a_viewer_given_a_role_that_needs_a_second_factor_must_enrol_first(
@@ -104,3 +105,18 @@ async def test_review_a_person_token_never_outlives_the_session_that_minted_it(
         async with gateway.browser() as api:
             late = await api.get("/v1/cases", headers={"Authorization": f"Bearer {token}"})
         assert late.status_code == 401
+
+
+async def test_review_two_invitations_of_one_address_accepted_at_once_make_one_person(
+    people, network
+) -> None:
+    email = f"twice-{uuid.uuid4().hex[:8]}@example.org"
+    tokens = [await people.invitation_token(email), await people.invitation_token(email)]
+    answers = await asyncio.gather(*(
+        network.client.post(f"/v1/invitations/{token}", json={"name": "Amina", "password": PASSWORD})
+        for token in tokens
+    ))
+    assert sorted(answer.status_code for answer in answers) == [201, 409], [a.text for a in answers]
+    refused = next(answer for answer in answers if answer.status_code == 409)
+    assert refused.json()["type"].endswith("/email-taken")
+    assert [p["email"] for p in await people.people_of()].count(email) == 1

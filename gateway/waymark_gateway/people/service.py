@@ -77,6 +77,19 @@ class Accounts:
         return "email:" + self.box.fingerprint(email)[:32]
 
 
+class EmailTaken(Conflict):
+    def __init__(self) -> None:
+        super().__init__("A person with this email address exists already.", kind="email-taken")
+
+
+async def _add_person(session: AsyncSession, person: Person) -> None:
+    """Stores a new person; two requests racing to make the same one get one person and a 409."""
+    try:
+        await repository.add_person(session, person)
+    except repository.PersonExists as exc:
+        raise EmailTaken() from exc
+
+
 class SignInRefused(Problem):
     """The same answer for an unknown email, a wrong password or code, or an inactive person."""
 
@@ -206,7 +219,7 @@ async def accept_invitation(
         raise Problem(410, "This invitation has been used already; ask for a new one.",
                       kind="invitation-used")
     if await repository.person_by_email(session, invitation.email_fingerprint) is not None:
-        raise Conflict("A person with this email address exists already.", kind="email-taken")
+        raise EmailTaken()
     email = accounts.box.open(invitation.email_sealed, f"invitation-email:{invitation.id}")
     person = Person(
         id=uuid.uuid4(), organization_id=invitation.organization_id,
@@ -221,7 +234,7 @@ async def accept_invitation(
         secret = totp.new_secret()
         person.totp_secret_sealed = accounts.box.seal(secret, f"person-totp:{person.id}")
         enrolment = _enrolment(secret, email)
-    await repository.add(session, person)
+    await _add_person(session, person)
     if enrolment is not None:
         codes = await _new_recovery_codes(session, accounts, person.id)
     await audit.record(session, audit.Event(
@@ -446,7 +459,7 @@ async def _linked_by_invitation(
         raise Problem(410, "This invitation has been used already; ask for a new one.",
                       kind="invitation-used")
     if await repository.person_by_email(session, invitation.email_fingerprint) is not None:
-        raise Conflict("A person with this email address exists already.", kind="email-taken")
+        raise EmailTaken()
     email = accounts.box.open(invitation.email_sealed, f"invitation-email:{invitation.id}")
     return _new_person(accounts, organization_id, email, invitation.email_fingerprint,
                        str(claims.get("name") or email.partition("@")[0]), invitation.roles,
@@ -490,7 +503,7 @@ async def external_sign_in(
         person = await _linked_by_invitation(
             session, accounts, provider_name, provider.organization_id, subject, claims,
             invitation_token, now)
-        await repository.add(session, person)
+        await _add_person(session, person)
     elif person is None and granted:
         try:
             email = normalized_email(str(claims.get("email") or ""))
@@ -498,11 +511,11 @@ async def external_sign_in(
             raise ExternalSignInRefused("The sign-in provider gave no usable email address.") from exc
         fingerprint = accounts.box.fingerprint(email)
         if await repository.person_by_email(session, fingerprint) is not None:
-            raise Conflict("A person with this email address exists already.", kind="email-taken")
+            raise EmailTaken()
         person = _new_person(accounts, provider.organization_id, email, fingerprint,
                              str(claims.get("name") or email.partition("@")[0]), granted,
                              provider_name, subject, now)
-        await repository.add(session, person)
+        await _add_person(session, person)
     if person is None:
         raise ExternalSignInRefused(
             "No Waymark account is linked to this identity: accept an invitation through the "
