@@ -2,11 +2,13 @@
 before its fix."""
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
 from waymark_gateway.people import passwords
 from waymark_gateway.people.service import UNUSABLE_PASSWORD
+from waymark_gateway.sessions.repository import RedisSessions, SessionRecord
 
 from .conftest import KNOWN_ORGANIZATION, OTHER_ORGANIZATION, PASSWORD, replicas
 
@@ -120,3 +122,32 @@ async def test_review_two_invitations_of_one_address_accepted_at_once_make_one_p
     refused = next(answer for answer in answers if answer.status_code == 409)
     assert refused.json()["type"].endswith("/email-taken")
     assert [p["email"] for p in await people.people_of()].count(email) == 1
+
+
+async def test_review_a_request_in_flight_does_not_undo_a_role_change_in_the_shared_store(
+    redis_url, redis_prefix
+) -> None:
+    """An admin's demotion landing between a request's read of the session and its write-back
+    must stand: the request must not write the old roles back."""
+    store = RedisSessions(redis_url, prefix=redis_prefix, idle_seconds=60, timeout=2)
+    now = time.time()
+    person_id = uuid.uuid4()
+    record = SessionRecord(
+        person_id=person_id, organization_id=KNOWN_ORGANIZATION, roles=("org_admin",),
+        amr=("pwd", "otp", "mfa"), csrf_token="csrf", created_at=now, expires_at=now + 3600,
+        last_seen_at=now,
+    )
+    await store.save("a-hash", record)
+    read = store.redis.get
+
+    async def read_then_demoted(key: str) -> Any:
+        text = await read(key)
+        store.redis.get = read  # type: ignore[method-assign]
+        await store.set_roles(person_id, ("viewer",))  # the admin, at this very moment
+        return text
+
+    store.redis.get = read_then_demoted  # type: ignore[method-assign]
+    await store.load("a-hash")
+    reloaded = await store.load("a-hash")
+    await store.close()
+    assert reloaded is not None and reloaded.roles == ("viewer",)
