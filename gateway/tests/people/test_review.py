@@ -11,6 +11,7 @@ from waymark_gateway.people.service import UNUSABLE_PASSWORD
 from waymark_gateway.sessions.repository import RedisSessions, SessionRecord
 
 from .conftest import KNOWN_ORGANIZATION, OTHER_ORGANIZATION, PASSWORD, replicas
+from .test_external_provider import provider, sign_in_through  # noqa: F401 - the fake provider
 
 
 async def test_review_a_viewer_given_a_role_that_needs_a_second_factor_must_enrol_first(
@@ -151,3 +152,31 @@ async def test_review_a_request_in_flight_does_not_undo_a_role_change_in_the_sha
     reloaded = await store.load("a-hash")
     await store.close()
     assert reloaded is not None and reloaded.roles == ("viewer",)
+
+
+async def test_review_a_refused_sign_in_through_a_provider_is_in_the_audit_log(
+    start_gateway, standin, serve, provider,  # noqa: F811 - the fake provider fixture
+) -> None:
+    providers = {"nrcs": provider.provider(roles_claim="waymark.roles")}
+    async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
+                        public_url="http://gateway") as (gateway, _):
+        email = f"r{uuid.uuid4().hex[:6]}@example.org"
+        provider.next_user = {"sub": f"sub-{email}", "name": "Ram", "email": email,
+                              "waymark": {"roles": ["caseworker"]}}
+        async with gateway.browser() as browser:
+            assert (await sign_in_through(provider, browser, "nrcs")).status_code == 303
+        person_id = next(p["id"] for p in await gateway.people_of() if p["email"] == email)
+        deactivated = await gateway.client.patch(
+            f"/v1/people/{person_id}", json={"active": False}, headers=gateway.admin())
+        assert deactivated.status_code == 200
+        async with gateway.browser() as browser:
+            assert (await sign_in_through(provider, browser, "nrcs")).status_code == 401
+        provider.next_user = {"sub": "no-roles", "email": "n@example.org", "waymark": {"roles": []}}
+        async with gateway.browser() as browser:
+            assert (await sign_in_through(provider, browser, "nrcs")).status_code == 403
+        refusals = [entry for entry in await gateway.audit()
+                    if entry["action"] == "sign_in_external" and entry["result"] != "success"]
+        assert [(entry["target"], entry["result"]) for entry in refusals][1] == (person_id, "inactive")
+        unknown = refusals[0]
+        assert unknown["result"] == "no_role" and unknown["actor"] == "anonymous"
+        assert "no-roles" not in str(refusals) and "n@example.org" not in str(refusals)

@@ -76,6 +76,10 @@ class Accounts:
     def unknown_email_target(self, email: str) -> str:
         return "email:" + self.box.fingerprint(email)[:32]
 
+    def external_subject_target(self, provider_name: str, subject: str) -> str:
+        """An unlinked provider identity in the audit log: a keyed hash, never the subject."""
+        return "subject:" + self.box.fingerprint(f"{provider_name}:{subject}")[:32]
+
 
 class EmailTaken(Conflict):
     def __init__(self) -> None:
@@ -302,6 +306,12 @@ async def _enrol_at_sign_in(
     raise EnrolmentRequired(enrolment)
 
 
+async def _refused(session: AsyncSession, database: Database, event: audit.Event) -> None:
+    """Audits a refused sign-in; nothing else of the attempt is kept (and SQLite is free)."""
+    await session.rollback()
+    await audit.record_apart(database, event)
+
+
 async def verify_sign_in(
     session: AsyncSession, database: Database, accounts: Accounts, email: str, password: str,
     code: str | None, address: str | None,
@@ -311,12 +321,10 @@ async def verify_sign_in(
     matches = await password_matches(person.password_hash if person else None, password)
 
     async def refuse(result: str) -> SignInRefused:
-        event = audit.Event(
+        await _refused(session, database, audit.Event(
             person.organization_id if person else None, audit.ANONYMOUS, "sign_in",
             str(person.id) if person else accounts.unknown_email_target(email), address, result,
-        )
-        await session.rollback()  # nothing of a refused attempt is kept (and SQLite is free)
-        await audit.record_apart(database, event)
+        ))
         return SignInRefused()
 
     if person is None:
@@ -481,47 +489,64 @@ def _new_person(
 
 
 async def external_sign_in(
-    session: AsyncSession, accounts: Accounts, provider_name: str, provider: SignInProvider,
-    claims: dict[str, Any], invitation_token: str | None, address: str | None,
+    session: AsyncSession, database: Database, accounts: Accounts, provider_name: str,
+    provider: SignInProvider, claims: dict[str, Any], invitation_token: str | None,
+    address: str | None,
 ) -> Verified:
     """The person the provider vouches for: linked before, linked now by an invitation, or
-    (when the provider names roles) admitted with the roles it names."""
+    (when the provider names roles) admitted with the roles it names. A refusal is audited."""
     now = datetime.now(UTC)
     subject = str(claims["sub"])[:255]
     methods = {str(method) for method in claims.get("amr", []) or []}
-    if provider.mfa_required and MULTI_FACTOR not in methods:
-        raise ExternalSignInRefused(
-            "The sign-in provider did not check a second factor, which this network requires.")
     person = await repository.person_by_external_subject(session, provider_name, subject)
+    target = str(person.id) if person else accounts.external_subject_target(provider_name, subject)
+
+    async def refuse(result: str, problem: Problem) -> Problem:
+        await _refused(session, database, audit.Event(
+            provider.organization_id, audit.ANONYMOUS, "sign_in_external", target, address, result,
+        ))
+        return problem
+
+    if provider.mfa_required and MULTI_FACTOR not in methods:
+        raise await refuse("no_second_factor", ExternalSignInRefused(
+            "The sign-in provider did not check a second factor, which this network requires."))
     granted = None
     if provider.roles_claim:
         named = _claim(claims, provider.roles_claim) or []
         granted = [role for role in GRANTABLE_ROLES if isinstance(named, list) and role in named]
         if not granted:
-            raise ExternalSignInRefused("The sign-in provider names no Waymark role for you.")
+            raise await refuse("no_role", ExternalSignInRefused(
+                "The sign-in provider names no Waymark role for you."))
     if person is None and invitation_token:
-        person = await _linked_by_invitation(
-            session, accounts, provider_name, provider.organization_id, subject, claims,
-            invitation_token, now)
-        await _add_person(session, person)
+        try:
+            person = await _linked_by_invitation(
+                session, accounts, provider_name, provider.organization_id, subject, claims,
+                invitation_token, now)
+            await _add_person(session, person)
+        except Problem as problem:
+            raise await refuse("invitation_refused", problem) from problem
     elif person is None and granted:
         try:
             email = normalized_email(str(claims.get("email") or ""))
         except InvalidEmail as exc:
-            raise ExternalSignInRefused("The sign-in provider gave no usable email address.") from exc
+            raise await refuse("no_email", ExternalSignInRefused(
+                "The sign-in provider gave no usable email address.")) from exc
         fingerprint = accounts.box.fingerprint(email)
         if await repository.person_by_email(session, fingerprint) is not None:
-            raise EmailTaken()
+            raise await refuse("email_taken", EmailTaken())
         person = _new_person(accounts, provider.organization_id, email, fingerprint,
                              str(claims.get("name") or email.partition("@")[0]), granted,
                              provider_name, subject, now)
-        await _add_person(session, person)
+        try:
+            await _add_person(session, person)
+        except EmailTaken as problem:
+            raise await refuse("email_taken", problem) from problem
     if person is None:
-        raise ExternalSignInRefused(
+        raise await refuse("not_linked", ExternalSignInRefused(
             "No Waymark account is linked to this identity: accept an invitation through the "
-            "provider first.")
+            "provider first."))
     if not person.active:
-        raise SignInRefused()
+        raise await refuse("inactive", SignInRefused())
     if granted and granted != person.roles:
         person.roles = granted
     person.last_sign_in_at = now
