@@ -2,15 +2,19 @@
 backed up while it runs, destroyed, restored into fresh databases and started again."""
 
 import asyncio
+import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import httpx
+import pytest
 from standardwebhooks.webhooks import Webhook
 
 from tests.e2e.flow import (
@@ -21,37 +25,95 @@ from tests.e2e.flow import (
     service_body,
     token,
 )
-from tests.e2e.support import ADMIN_SECRET, PARTS, Network, WebhookReceiver, start, stop
+from tests.e2e.support import (
+    ADMIN_SECRET,
+    PARTS,
+    Network,
+    WebhookReceiver,
+    clean_up,
+    start,
+    stop,
+)
 
 SERVICES_WITH_OUTBOX = ("registry", "referrals", "notifications")
 
 
-def waymark(data_dir: Path, *arguments: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "WAYMARK_DATA_DIR": str(data_dir), "WAYMARK_MODE": "standalone"}
-    return subprocess.run(
-        [sys.executable, "-m", "waymark_cli", *arguments],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+@dataclass
+class Installation:
+    """One network's data (a data folder, and in distributed mode its databases and queues)."""
 
+    mode: str
+    root: Path
+    names: str = field(default_factory=lambda: f"backup_{uuid.uuid4().hex[:10]}")
 
-def count(data_dir: Path, part: str, query: str) -> int:
-    with sqlite3.connect(f"file:{data_dir / f'{part}.db'}?mode=ro", uri=True) as connection:
-        return connection.execute(query).fetchone()[0]
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "var"
 
+    @property
+    def environment(self) -> dict[str, str]:
+        environment = {
+            "WAYMARK_DATA_DIR": str(self.data_dir),
+            "WAYMARK_MODE": self.mode,
+            "WAYMARK_SEED_DEMO": "false",
+        }
+        if self.mode == "distributed":  # databases, exchange and queues of this test alone
+            environment |= {
+                "WAYMARK_DATABASE_PREFIX": self.names,
+                "WAYMARK_EVENT_EXCHANGE": f"{self.names}.events",
+                "WAYMARK_QUEUE_PREFIX": self.names,
+            }
+        return environment
 
-def message_counts(data_dir: Path) -> dict[str, tuple[int, int, int]]:
-    """Per part: outbox rows, of them unpublished, processed event ids."""
-    return {
-        part: (
-            count(data_dir, part, "SELECT count(*) FROM outbox"),
-            count(data_dir, part, "SELECT count(*) FROM outbox WHERE published_at IS NULL"),
-            count(data_dir, part, "SELECT count(*) FROM processed_events"),
+    def waymark(self, *arguments: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "waymark_cli", *arguments],
+            env={**os.environ, **self.environment},
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
-        for part in SERVICES_WITH_OUTBOX
-    }
+
+    def start(self) -> Network:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return start("run" if self.mode == "standalone" else "up", self.root, self.environment)
+
+    async def count(self, part: str, query: str) -> int:
+        if self.mode == "standalone":
+            path = self.data_dir / f"{part}.db"
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+                return connection.execute(query).fetchone()[0]
+        connection = await asyncpg.connect(
+            f"postgresql://postgres@127.0.0.1:5432/{self.names}_{part}"
+        )
+        try:
+            return await connection.fetchval(query)
+        finally:
+            await connection.close()
+
+    async def message_counts(self) -> dict[str, tuple[int, int, int]]:
+        """Per service: outbox rows, of them unpublished, processed event ids."""
+        return {
+            part: (
+                await self.count(part, "SELECT count(*) FROM outbox"),
+                await self.count(part, "SELECT count(*) FROM outbox WHERE published_at IS NULL"),
+                await self.count(part, "SELECT count(*) FROM processed_events"),
+            )
+            for part in SERVICES_WITH_OUTBOX
+        }
+
+    async def settled(self, timeout: float = 30) -> None:
+        """Until every outbox is drained and what was published has been handled."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(unpublished for _, unpublished, _ in (await self.message_counts()).values()):
+            assert asyncio.get_running_loop().time() < deadline, await self.message_counts()
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1)
+
+    async def destroy(self) -> None:
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self.mode == "distributed":
+            await clean_up(self.names, f"{self.names}.events", self.names)
 
 
 async def populate(base_url: str, receiver: WebhookReceiver) -> dict:
@@ -139,15 +201,6 @@ async def populate(base_url: str, receiver: WebhookReceiver) -> dict:
     }
 
 
-async def settled(data_dir: Path, timeout: float = 20) -> None:
-    """Until every outbox is drained (the relays have published what they had)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while any(unpublished for _, unpublished, _ in message_counts(data_dir).values()):
-        assert asyncio.get_running_loop().time() < deadline, message_counts(data_dir)
-        await asyncio.sleep(0.2)
-    await asyncio.sleep(1)  # and what they published has been handled
-
-
 async def feed_and_inbox(client: httpx.AsyncClient, headers: dict) -> tuple[list[str], list[str]]:
     feed = await client.get("/v1/events", headers=headers)
     inbox = await client.get("/v1/inbox", headers=headers)
@@ -155,55 +208,68 @@ async def feed_and_inbox(client: httpx.AsyncClient, headers: dict) -> tuple[list
     return [i["id"] for i in feed.json()["items"]], [i["event_id"] for i in inbox.json()["items"]]
 
 
-def start_on(data_dir_parent: Path) -> Network:
-    data_dir_parent.mkdir(parents=True, exist_ok=True)
-    return start("run", data_dir_parent, {"WAYMARK_SEED_DEMO": "false"})
-
-
-async def test_a_standalone_network_restored_from_its_backup_keeps_its_data_and_repeats_nothing(
-    tmp_path: Path, webhook_receiver: WebhookReceiver
+@pytest.mark.parametrize("mode", ["standalone", "distributed"])
+async def test_a_network_restored_from_its_backup_keeps_its_data_and_repeats_nothing(
+    tmp_path: Path, webhook_receiver: WebhookReceiver, mode: str
 ):
-    original = start_on(tmp_path / "original")
+    original = Installation(mode, tmp_path / "original")
+    restored = Installation(mode, tmp_path / "restored")  # fresh databases, fresh queues
+    replayed = Installation(mode, tmp_path / "replayed")
     try:
-        before = await populate(original.base_url, webhook_receiver)
-        await settled(original.data_dir)
-        backup, keys = tmp_path / "backup", tmp_path / "keys"
-        refused = waymark(original.data_dir, "backup", str(backup), "--keys", str(backup / "keys"))
+        await backed_up_destroyed_and_restored(
+            original, restored, replayed, tmp_path, webhook_receiver
+        )
+    finally:
+        for installation in (original, restored, replayed):
+            await installation.destroy()
+
+
+async def backed_up_destroyed_and_restored(
+    original: Installation,
+    restored: Installation,
+    replayed: Installation,
+    tmp_path: Path,
+    receiver: WebhookReceiver,
+) -> None:
+    backup, keys = tmp_path / "backup", tmp_path / "keys"
+    network = original.start()
+    try:
+        before = await populate(network.base_url, receiver)
+        await original.settled()
+        refused = original.waymark("backup", str(backup), "--keys", str(backup / "keys"))
         assert refused.returncode == 1 and "outside" in refused.stdout
-        made = waymark(original.data_dir, "backup", str(backup), "--keys", str(keys))  # online
+        made = original.waymark("backup", str(backup), "--keys", str(keys))  # while it runs
         assert made.returncode == 0, made.stdout + made.stderr
     finally:
-        stop(original)
-    counts = message_counts(original.data_dir)
+        stop(network)
+    counts = await original.message_counts()
     encryption_key = (original.data_dir / "encryption.key").read_text().strip()
     signing_key = (original.data_dir / "gateway-signing-key.pem").read_bytes()
-    shutil.rmtree(original.data_dir)
+    await original.destroy()
 
     # The keys are in their own folder, readable by the owner alone, and nowhere in the backup.
     assert (keys / "encryption.key").read_text().strip() == encryption_key
     assert (keys / "gateway-signing-key.pem").read_bytes() == signing_key
     assert {oct(path.stat().st_mode & 0o777) for path in keys.iterdir()} == {"0o600"}
+    extension = "db" if original.mode == "standalone" else "dump"
     assert sorted(path.name for path in backup.iterdir()) == sorted(
-        [f"{part}.db" for part in PARTS] + ["waymark-backup.json"]
+        [f"{part}.{extension}" for part in PARTS] + ["waymark-backup.json"]
     )
     for path in backup.iterdir():
         content = path.read_bytes()
         assert encryption_key.encode() not in content and signing_key not in content, path.name
 
-    # A restore into the databases of another data folder, with no event published again.
-    restored_dir = tmp_path / "restored" / "var"
-    restored = waymark(
-        restored_dir, "restore", str(backup), "--keys", str(keys), "--republish-window", "0"
-    )
-    assert restored.returncode == 0, restored.stdout + restored.stderr
-    again = waymark(restored_dir, "restore", str(backup), "--keys", str(keys))
-    assert again.returncode == 1 and "exists" in again.stdout  # never over a database in use
-    assert message_counts(restored_dir) == counts
-    ledger = waymark(restored_dir, "referrals", "verify-ledger")
+    # Restored into fresh databases, with no event published again.
+    done = restored.waymark("restore", str(backup), "--keys", str(keys), "--republish-window", "0")
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = restored.waymark("restore", str(backup), "--keys", str(keys))
+    assert again.returncode == 1 and ("exists" in again.stdout or "not empty" in again.stdout)
+    assert await restored.message_counts() == counts
+    ledger = restored.waymark("referrals", "verify-ledger")
     assert ledger.returncode == 0 and "intact" in ledger.stdout, ledger.stdout + ledger.stderr
-    assert "0 entries" not in ledger.stdout
+    assert " 0 entries" not in ledger.stdout
 
-    network = start_on(tmp_path / "restored")
+    network = restored.start()
     try:
         async with httpx.AsyncClient(base_url=network.base_url, timeout=30) as client:
             destination = await token(client, *before["destination_client"])  # clients survive
@@ -213,9 +279,11 @@ async def test_a_standalone_network_restored_from_its_backup_keeps_its_data_and_
             assert referral.status_code == 200, referral.text
             assert referral.json()["status"] == "accepted"
             assert referral.json()["person"]["given_name"] == PERSON["given_name"]  # unsealed
+            # A token issued before the backup still verifies: the signing key came back too.
             case = await client.get(
                 f"/v1/cases/{before['case_id']}", headers=before["origin_headers"]
             )
+            assert case.status_code == 200, case.text
             assert case.json()["person"]["safe_contact"] == PERSON["safe_contact"]
 
             started = await client.post(
@@ -224,46 +292,37 @@ async def test_a_standalone_network_restored_from_its_backup_keeps_its_data_and_
                 json={"to": "in_progress"},
             )
             assert started.status_code == 200, started.text
-            await webhook_receiver.wait_for(3)
-            await settled(network.data_dir)
-            # The webhook secret was unsealed: the new delivery is signed with the same secret.
+            await receiver.wait_for(3)
+            await restored.settled()
+            # The webhook secret was unsealed: the new delivery is signed with the same secret;
+            # and nothing published before the backup went out again.
             verifier = Webhook(before["secret"])
-            types = [
-                verifier.verify(body, headers)["type"]
-                for headers, body in webhook_receiver.received
-            ]
-            # Nothing published before the backup went out again.
-            assert sorted(types) == [
-                "referral.accepted",
-                "referral.in_progress",
-                "referral.requested",
-            ]
-            ids = [headers["webhook-id"] for headers, _ in webhook_receiver.received]
-            assert len(set(ids)) == 3
-            feed, inbox = await feed_and_inbox(client, destination)
-            assert (
-                feed[: len(before["feed"])] == before["feed"]
-                and len(feed) == len(before["feed"]) + 1
+            types = sorted(
+                verifier.verify(body, headers)["type"] for headers, body in receiver.received
             )
+            assert types == ["referral.accepted", "referral.in_progress", "referral.requested"]
+            assert len({headers["webhook-id"] for headers, _ in receiver.received}) == 3
+            feed, inbox = await feed_and_inbox(client, destination)
+            assert feed[: len(before["feed"])] == before["feed"]
+            assert len(feed) == len(before["feed"]) + 1
             assert len(inbox) == len(set(inbox))
     finally:
         stop(network)
 
     # With the default window the events published just before the backup go out again; the
     # consumers recognise them by their ids and apply none of them a second time.
-    replayed_dir = tmp_path / "replayed" / "var"
-    replayed = waymark(replayed_dir, "restore", str(backup), "--keys", str(keys))
-    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-    assert "recent events will be published again" in replayed.stdout
-    assert sum(unpublished for _, unpublished, _ in message_counts(replayed_dir).values()) > 0
-    network = start_on(tmp_path / "replayed")
+    done = replayed.waymark("restore", str(backup), "--keys", str(keys))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "recent events will be published again" in done.stdout
+    assert sum(unpublished for _, unpublished, _ in (await replayed.message_counts()).values()) > 0
+    network = replayed.start()
     try:
-        await settled(network.data_dir)
+        await replayed.settled()
         assert {
             part: (total, processed)
-            for part, (total, _, processed) in message_counts(replayed_dir).items()
+            for part, (total, _, processed) in (await replayed.message_counts()).items()
         } == {part: (total, processed) for part, (total, _, processed) in counts.items()}
-        assert len(webhook_receiver.received) == 3
+        assert len(receiver.received) == 3
         async with httpx.AsyncClient(base_url=network.base_url, timeout=30) as client:
             destination = await token(client, *before["destination_client"])
             feed, inbox = await feed_and_inbox(client, destination)
@@ -273,22 +332,26 @@ async def test_a_standalone_network_restored_from_its_backup_keeps_its_data_and_
         stop(network)
 
 
-def test_a_restore_refuses_keys_that_do_not_open_the_backup(tmp_path: Path):
-    data_dir = tmp_path / "var"
-    data_dir.mkdir()
-    (data_dir / "encryption.key").write_text("A" * 43 + "=")
-    (data_dir / "gateway-signing-key.pem").write_bytes(b"not read by a backup of no database")
-    made = waymark(data_dir, "backup", str(tmp_path / "backup"), "--keys", str(tmp_path / "keys"))
-    assert made.returncode == 1 and "does not exist" in made.stdout  # nothing to back up yet
+def test_a_backup_or_restore_refuses_what_it_cannot_do_safely(tmp_path: Path):
+    installation = Installation("standalone", tmp_path)
+    installation.data_dir.mkdir()
+    (installation.data_dir / "encryption.key").write_text("A" * 43 + "=")
+    (installation.data_dir / "gateway-signing-key.pem").write_text("")
+    made = installation.waymark(
+        "backup", str(tmp_path / "backup"), "--keys", str(tmp_path / "keys")
+    )
+    assert made.returncode == 1 and "does not exist" in made.stdout  # no database to back up
+
     other_keys = tmp_path / "other-keys"
     other_keys.mkdir()
     (other_keys / "encryption.key").write_text("B" * 43 + "=")
     (other_keys / "gateway-signing-key.pem").write_text("")
-    backup = tmp_path / "fake-backup"
+    backup = tmp_path / "a-backup"
     backup.mkdir()
     (backup / "waymark-backup.json").write_text(
-        '{"format": 1, "mode": "standalone", "encryption_key_id": "%s", "parts": {}}'
-        % uuid.uuid4().hex[:8]
+        json.dumps(
+            {"format": 1, "mode": "standalone", "encryption_key_id": "0123abcd", "parts": {}}
+        )
     )
-    refused = waymark(tmp_path / "fresh", "restore", str(backup), "--keys", str(other_keys))
+    refused = installation.waymark("restore", str(backup), "--keys", str(other_keys))
     assert refused.returncode == 1 and "do not open this backup" in refused.stdout
