@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from waymark_kernel.db import is_sqlite
 
 
-def _config(database_url: str, script_location: Path) -> Config:
+def alembic_config(database_url: str, script_location: Path) -> Config:
     config = Config()
     config.set_main_option("script_location", str(script_location))
     config.attributes["database_url"] = database_url
@@ -35,10 +35,10 @@ async def ensure_database(database_url: str) -> None:
         await connection.close()
 
 
-async def upgrade(database_url: str, script_location: Path) -> None:
+async def upgrade(database_url: str, script_location: Path, revision: str = "head") -> None:
     await ensure_database(database_url)
     # Alembic's env runs its own event loop, so it gets a thread of its own.
-    await asyncio.to_thread(command.upgrade, _config(database_url, script_location), "head")
+    await asyncio.to_thread(command.upgrade, alembic_config(database_url, script_location), revision)
 
 
 def run_env() -> None:
