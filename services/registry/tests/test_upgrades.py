@@ -119,6 +119,7 @@ async def test_a_directory_written_at_an_earlier_revision_reads_the_same_after_t
 ):
     written = await write_directory(registry)
     expected = await read_directory(registry.client, registry.issuer, written)
+    assert all(expected.values()), expected  # every search finds what it should
     rows = await table_rows(database_url)
 
     url = await create_database(f"registry_at_{revision}")
