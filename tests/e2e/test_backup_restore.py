@@ -208,6 +208,7 @@ async def feed_and_inbox(client: httpx.AsyncClient, headers: dict) -> tuple[list
     return [i["id"] for i in feed.json()["items"]], [i["event_id"] for i in inbox.json()["items"]]
 
 
+@pytest.mark.timeout(900)  # three networks started in turn
 @pytest.mark.parametrize("mode", ["standalone", "distributed"])
 async def test_a_network_restored_from_its_backup_keeps_its_data_and_repeats_nothing(
     tmp_path: Path, webhook_receiver: WebhookReceiver, mode: str
