@@ -3,6 +3,8 @@
 lets each client in as before. With one revision so far the upgrade has nothing to do; the test
 covers every revision a later migration leaves behind."""
 
+import base64
+import os
 import uuid
 from typing import Any
 
@@ -70,12 +72,13 @@ async def test_clients_written_at_each_revision_sign_in_as_before_after_the_upgr
 
     url = await create_database(f"gateway_at_{revision}")
     try:
-        await upgrade(url, MIGRATIONS, revision)
+        await upgrade(url, MIGRATIONS, revision=revision)
         assert "gateway_api_clients" in await write_rows_as_at_revision(url, rows)
         await upgrade(url, MIGRATIONS)
         app = create_app(
             GatewaySettings(mode="distributed", gateway_database_url=url, data_dir=tmp_path,
-                            admin_client_secret="gateway-upgrade-test-secret"),
+                            admin_client_secret="gateway-upgrade-test-secret",
+                            encryption_key=base64.b64encode(os.urandom(32)).decode()),
             signing_key=SigningKey.generate(),
         )
         async with app.router.lifespan_context(app):

@@ -3,12 +3,14 @@ proxy in front of the registry, referrals and notifications services."""
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
+from waymark_gateway.audit.router import router as audit_router
 from waymark_gateway.identity.authentication import Authenticator, ExternalIssuer, RevokedClients
 from waymark_gateway.identity.keys import jwks_document, load_or_create_signing_key
 from waymark_gateway.identity.router import built_in_router, replaced_router
@@ -17,12 +19,19 @@ from waymark_gateway.identity.service import Issuer
 from waymark_gateway.openapi.merge import MergedDocument
 from waymark_gateway.operations import router as operations_router
 from waymark_gateway.openapi.router import router as openapi_router
+from waymark_gateway.people import service as people
+from waymark_gateway.people.router import router as people_router
 from waymark_gateway.proxy.addresses import ClientAddresses
 from waymark_gateway.proxy.middleware import (
     IMPORT_ROUTE, MAX_BODY_BYTES, GatewayProxy, RouteTable,
 )
 from waymark_gateway.proxy.ratelimit import RateLimits
 from waymark_gateway.proxy.upstreams import AsgiUpstream, HttpUpstream, Upstream, Upstreams
+from waymark_gateway.sessions.authentication import RequestAuthenticator
+from waymark_gateway.sessions.providers import RelyingParty
+from waymark_gateway.sessions.repository import DatabaseSessions, RedisSessions, SessionStore
+from waymark_gateway.sessions.router import router as sessions_router
+from waymark_gateway.sessions.service import Sessions
 from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.auth import TokenVerifier
 from waymark_kernel.db import Database
@@ -77,6 +86,26 @@ def create_app(
         settings.oidc_discovery_url, audience=settings.oidc_audience or settings.token_audience,
         organization_claim=settings.oidc_organization_claim, roles_claim=settings.oidc_roles_claim,
     ) if settings.oidc_discovery_url else None
+    accounts = people.Accounts.from_settings(settings)  # fails without WAYMARK_ENCRYPTION_KEY
+    idle_seconds = settings.session_idle_minutes * 60
+    store: SessionStore = RedisSessions(
+        settings.redis_url, prefix=settings.redis_key_prefix, idle_seconds=idle_seconds,
+        timeout=max(settings.redis_timeout_seconds, 1.0),
+    ) if settings.redis_url else DatabaseSessions(database, idle_seconds=idle_seconds)
+
+    async def display_name(person_id: uuid.UUID) -> str:
+        return await people.display_name(database, accounts, person_id)
+
+    relying_parties = {
+        name: RelyingParty(
+            name, provider, box=accounts.box,
+            redirect_uri=f"{accounts.public_url}/v1/auth/providers/{name}/callback",
+        )
+        for name, provider in settings.sign_in_providers.items()
+    }
+    sessions = Sessions(
+        store, issuer, max_seconds=settings.session_max_hours * 3600, display_name=display_name,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,6 +122,7 @@ def create_app(
                 await reloading
             await pool.close()
             await rate_limits.close()
+            await store.close()
             await database.dispose()
 
     async def own_keys() -> dict:
@@ -114,6 +144,12 @@ def create_app(
         TokenVerifier(own_keys, issuer=settings.token_issuer, audience=settings.token_audience),
         issuer, revoked, external,
     )
+    app.state.accounts = accounts
+    app.state.sessions = sessions
+    app.state.relying_parties = relying_parties
+    app.state.request_authenticator = RequestAuthenticator(
+        app.state.token_verifier, sessions, app.state.client_addresses, revoked,
+    )
     body_limits = RouteTable(
         "WAYMARK_IMPORT_BODY_LIMIT_BYTES", {IMPORT_ROUTE: settings.import_body_limit_bytes},
         default=MAX_BODY_BYTES,
@@ -121,20 +157,24 @@ def create_app(
     app.state.api_document = MergedDocument(
         app.openapi, pool, body_limits.of, settings.oidc_discovery_url
     )
-    # The merged document, its page with local assets and the upstreams' states replace the
-    # base app's routes; ReDoc goes (no pinned package serves its files, and /docs is enough).
-    replaced = {app.openapi_url, app.docs_url, app.redoc_url, "/readyz"}
+    # The merged document, its page with local assets, the upstreams' states and the metrics
+    # for the network admin replace the base app's routes; ReDoc goes (no pinned package
+    # serves its files, and /docs is enough).
+    replaced = {app.openapi_url, app.docs_url, app.redoc_url, "/readyz", "/metrics"}
     app.router.routes[:] = [
         route for route in app.router.routes if getattr(route, "path", None) not in replaced
     ]
     app.include_router(operations_router)
     app.include_router(openapi_router)
     app.include_router(identity_router)
+    app.include_router(sessions_router)
+    app.include_router(people_router)
+    app.include_router(audit_router)
     # An external issuer replaces the built-in one: its routes answer a problem saying so.
     app.include_router(built_in_router if external is None else replaced_router)
     # Innermost user middleware: the request-id and metrics layer wraps proxied calls too.
     app.user_middleware.append(Middleware(
-        GatewayProxy, upstreams=pool, authenticator=app.state.token_verifier,
+        GatewayProxy, upstreams=pool, authenticator=app.state.request_authenticator,
         rate_limits=rate_limits, client_addresses=app.state.client_addresses,
         route_timeouts=RouteTable("WAYMARK_ROUTE_TIMEOUTS", {
             IMPORT_ROUTE: settings.import_timeout_seconds, **settings.route_timeouts,

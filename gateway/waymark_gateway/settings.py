@@ -3,32 +3,73 @@
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, IPvAnyNetwork, field_validator
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator
 from pydantic_settings import NoDecode
 
 from waymark_kernel.settings import Settings
+
+
+class SignInProvider(BaseModel):
+    """A National Society's own OpenID Connect provider, through which its people sign in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    discovery_url: str
+    client_id: str
+    client_secret: str
+    organization_id: uuid.UUID
+    # When set, a person the provider vouches for needs no invitation: the claim names her
+    # roles (a dotted path reaches nested claims). Otherwise an invitation links her.
+    roles_claim: str | None = None
+    # The provider must say (`amr` holding `mfa`) that it checked a second factor.
+    mfa_required: bool = True
 
 
 class GatewaySettings(Settings):
     # Per-role limits, e.g. `caseworker=600/minute,viewer=300/minute`; a client gets the most
     # generous limit among its roles, and WAYMARK_RATE_LIMIT when none of its roles is listed.
     rate_limit_by_role: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
-    # Failed token requests, per client id and per address: far stricter than the API's limits.
+    # Failed token requests, per client id from one address and per address: far stricter
+    # than the API's limits. A guesser locks out only his own address, never the client.
     token_failure_limit_per_client: str = "10/minute"
     token_failure_limit_per_address: str = "30/minute"
+    # Tokens issued, per client and per address: each costs a password hash (~25 ms of CPU).
+    token_limit_per_client: str = "30/minute"
+    token_limit_per_address: str = "120/minute"
+    # API clients an organisation may hold at once (revoked ones do not count).
+    max_clients_per_organization: int = Field(default=20, ge=1)
     # Proxies (CIDRs, comma-separated) whose X-Forwarded-For names the caller's address; empty:
     # the address is always the immediate peer's.
     trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
     # Retired signing key files (comma-separated): only their public halves are used, so the
     # tokens they signed still verify. Keep a retired key listed for WAYMARK_TOKEN_TTL_SECONDS after a rotation.
     previous_signing_key_files: Annotated[list[Path], NoDecode] = Field(default_factory=list)
-    # How often each replica reloads the revoked clients from the database.
-    revocation_refresh_seconds: float = Field(default=5.0, gt=0)
+    # How often each replica reloads the revoked clients and deactivated people (under 5 s).
+    revocation_refresh_seconds: float = Field(default=4.0, gt=0)
     # An external OpenID Connect issuer whose tokens are accepted instead of the built-in one's.
     oidc_discovery_url: str | None = None
     oidc_audience: str | None = None
     oidc_organization_claim: str = "org"
     oidc_roles_claim: str = "roles"  # a dotted path reaches nested claims: realm_access.roles
+
+    # People's sign-in: failed attempts per (email, address) and per address. A person locked
+    # out by failures from one address can still sign in from another.
+    sign_in_failure_limit_per_account: str = "10/hour"
+    sign_in_failure_limit_per_address: str = "100/hour"
+    # Server-side sessions of people: idle and absolute lifetimes.
+    session_idle_minutes: float = Field(default=30.0, gt=0)
+    session_max_hours: float = Field(default=12.0, gt=0)
+    # A person whose roles are only `viewer` may sign in without a second factor when true.
+    viewer_second_factor_optional: bool = False
+    # The address people open in their browser (links in invitations); default the gateway's own.
+    public_url: str | None = None
+    # OpenID Connect providers people sign in through, by name, as JSON:
+    # {"nrcs": {"discovery_url": ..., "client_id": ..., "client_secret": ..., "organization_id": ...}}
+    sign_in_providers: dict[str, SignInProvider] = Field(default_factory=dict)
+    # Invitations stay valid this long.
+    invitation_hours: float = Field(default=72.0, gt=0)
 
     # Shared counters for several replicas; unset keeps them in this process.
     redis_url: str | None = None

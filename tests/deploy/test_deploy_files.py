@@ -39,12 +39,14 @@ SETTINGS_NEEDED = {
         "WAYMARK_REGISTRY_URL",
         "WAYMARK_REFERRALS_URL",
         "WAYMARK_NOTIFICATIONS_URL",
+        "WAYMARK_ENCRYPTION_KEY",
     },
     "registry": COMMON_SETTINGS | {"WAYMARK_JWKS_URL"},
     "referrals": COMMON_SETTINGS | {"WAYMARK_JWKS_URL", "WAYMARK_ENCRYPTION_KEY"},
     "notifications": COMMON_SETTINGS | {"WAYMARK_JWKS_URL", "WAYMARK_ENCRYPTION_KEY"},
 }
-MIGRATE_SETTINGS_NEEDED = {"WAYMARK_POSTGRES_URL"}
+# The referrals key: a migration may convert data to sealed form.
+MIGRATE_SETTINGS_NEEDED = {"WAYMARK_POSTGRES_URL", "WAYMARK_ENCRYPTION_KEY"}
 # Not a field of the kernel's Settings: the gateway reads this path itself.
 GATEWAY_ONLY_SETTINGS = {"WAYMARK_SIGNING_KEY_FILE"}
 
@@ -388,7 +390,9 @@ KUBERNETES_SETTINGS_NEEDED = {
     for part in PARTS
 }
 KUBERNETES_SETTINGS_NEEDED["gateway"] |= {"WAYMARK_REDIS_URL"}
-KUBERNETES_MIGRATE_SETTINGS_NEEDED = {f"WAYMARK_{part.upper()}_DATABASE_URL" for part in PARTS}
+KUBERNETES_MIGRATE_SETTINGS_NEEDED = MIGRATE_SETTINGS_NEEDED - {"WAYMARK_POSTGRES_URL"} | {
+    f"WAYMARK_{part.upper()}_DATABASE_URL" for part in PARTS
+}
 
 
 def kustomize(folder: Path) -> list[dict]:

@@ -30,8 +30,10 @@ async def created(response: httpx.Response) -> dict:
 
 
 async def organisation_with_client(client, admin, name: str, country: str) -> tuple[dict, dict]:
+    """A verified organisation (a consent scope naming countries covers no other) and an API
+    client of it."""
     organisation = await created(await client.post("/v1/organizations", headers=admin, json={
-        "name": name, "type": "cso", "country": country, "languages": ["en"],
+        "name": name, "type": "cso", "country": country, "languages": ["en"], "verified": True,
     }))
     credentials = await created(await client.post(
         f"/v1/organizations/{organisation['id']}/clients", headers=admin,

@@ -8,10 +8,11 @@ from waymark_gateway.identity.schemas import (
     ApiClientCreate, ApiClientCreated, ApiClientRead, JsonWebKeySet, TokenResponse,
 )
 from waymark_gateway.identity.service import Issuer
-from waymark_gateway.proxy.ratelimit import RateLimits
+from waymark_gateway.proxy.ratelimit import TOKEN_REQUESTS, RateLimits
+from waymark_gateway.sessions.authentication import CallerIdentity, CurrentCaller
 from waymark_gateway.proxy.upstreams import Upstreams
 from waymark_kernel.api import Cursor, Limit, Page
-from waymark_kernel.auth import CurrentIdentity, Identity, bearer_token
+from waymark_kernel.auth import Identity
 from waymark_kernel.db import SessionDep
 from waymark_kernel.problems import Forbidden, Problem
 
@@ -55,20 +56,24 @@ async def issue_token(
 ) -> TokenResponse:
     limits: RateLimits = request.app.state.rate_limits
     address = request.app.state.client_addresses.of(request)
-    await limits.check_token_attempts(None, address)
     form = await request.form(max_files=0, max_fields=10)
-    client_id = None
     try:
         credentials = service.client_credentials_grant(
             {name: [str(value) for value in form.getlist(name)] for name in form},
             request.headers.get("authorization"),
         )
-        client_id = credentials.client_id
-        await limits.check_token_attempts(client_id, None)
+    except service.OAuthError:
+        await limits.count_failure(TOKEN_REQUESTS, None, address)
+        raise
+    client_id = credentials.client_id
+    await limits.check_failures(TOKEN_REQUESTS, client_id, address)
+    await limits.check_successes(TOKEN_REQUESTS, client_id, address)
+    try:
         identity = await service.authenticate_client(session, issuer, credentials)
     except service.OAuthError:
-        await limits.count_token_failure(client_id, address)
+        await limits.count_failure(TOKEN_REQUESTS, client_id, address)
         raise
+    await limits.count_success(TOKEN_REQUESTS, client_id, address)
     response.headers.update(service.NO_STORE)
     return issuer.token_for(identity)
 
@@ -87,15 +92,15 @@ async def jwks(request: Request, response: Response) -> dict[str, Any]:
     response_model=ApiClientCreated, summary="Create an API client of an organisation",
 )
 async def create_client(
-    organization_id: uuid.UUID, data: ApiClientCreate, identity: CurrentIdentity,
+    organization_id: uuid.UUID, data: ApiClientCreate, caller: CurrentCaller,
     request: Request, response: Response, session: SessionDep, upstreams: UpstreamsDep,
 ) -> ApiClientCreated:
-    ensure_admin_of(identity, organization_id)
-    await service.ensure_organization_exists(
-        upstreams, organization_id, f"Bearer {bearer_token(request)}"
-    )
+    ensure_admin_of(caller.identity, organization_id)
+    await service.ensure_organization_exists(upstreams, organization_id, caller.authorization)
     response.headers.update(service.NO_STORE)
-    return await service.create_client(session, organization_id, data)
+    return await service.create_client(
+        session, organization_id, data, request.app.state.settings.max_clients_per_organization
+    )
 
 
 @built_in_router.get(
@@ -103,7 +108,7 @@ async def create_client(
     summary="List the API clients of an organisation, revoked ones included",
 )
 async def list_clients(
-    organization_id: uuid.UUID, identity: CurrentIdentity, session: SessionDep,
+    organization_id: uuid.UUID, identity: CallerIdentity, session: SessionDep,
     limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[ApiClientRead]:
     ensure_admin_of(identity, organization_id)
@@ -116,7 +121,7 @@ async def list_clients(
 )
 async def revoke_client(
     organization_id: uuid.UUID, client_id: Annotated[str, Path(max_length=64)],
-    identity: CurrentIdentity, request: Request, session: SessionDep,
+    identity: CallerIdentity, request: Request, session: SessionDep,
 ) -> Response:
     ensure_admin_of(identity, organization_id)
     await service.revoke_client(session, organization_id, client_id)

@@ -22,6 +22,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 
+from waymark_kernel.files import OWNER_ONLY_FILE, create_private_file, tighten
 from waymark_kernel.problems import DatabaseUnavailable
 
 COMMITTED_HOOKS = "after_commit_hooks"
@@ -40,11 +41,20 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def create_private_sqlite_file(url: str) -> None:
+    """The SQLite file of `url` created for its owner only, or tightened with its journals when
+    it exists; SQLite gives the journals it creates the database file's permissions."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    create_private_file(Path(database))
+    for journal in ("-wal", "-shm", "-journal"):
+        tighten(Path(database + journal), OWNER_ONLY_FILE)
+
+
 def create_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
-        database = make_url(url).database
-        if database:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        create_private_sqlite_file(url)
         engine = create_async_engine(url, connect_args={"timeout": 10})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -174,6 +184,9 @@ async def driver_in_transaction(session: AsyncSession) -> asyncpg.Connection | N
     return driver if driver.is_in_transaction() else None
 
 
+INSERT_SLICE = 500
+
+
 async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
     """New rows in bulk, inside the session's transaction: COPY on PostgreSQL (far fewer round
     trips and no statement to parse per row), one executemany elsewhere. Every row has the keys
@@ -182,7 +195,9 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, 
         return
     await session.flush()  # rows these reference may still be pending in the session
     if session.bind.dialect.name != "postgresql":
-        await session.execute(insert(table), rows)
+        # Binding a slice's values is Python work on the event loop: slices keep each short.
+        for start in range(0, len(rows), INSERT_SLICE):
+            await session.execute(insert(table), rows[start:start + INSERT_SLICE])
         return
     columns = list(rows[0])
     for column in columns:

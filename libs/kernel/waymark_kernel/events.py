@@ -30,6 +30,11 @@ class OrganizationChanged(EventData):
     country: str
     verified: bool
     email: str | None = None  # the public directory contact, for notification emails
+    changed_fields: list[str] = Field(
+        default_factory=list,
+        description="The fields an update changed (names only); empty for a creation or a "
+        "re-announcement.",
+    )
 
 
 class ServiceChanged(EventData):

@@ -10,19 +10,30 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from waymark_kernel.db import is_sqlite
+from waymark_kernel.db import create_private_sqlite_file, is_sqlite
+from waymark_kernel.settings import Settings
 
 
-def alembic_config(database_url: str, script_location: Path) -> Config:
+def alembic_config(
+    database_url: str, script_location: Path, settings: Settings | None = None
+) -> Config:
     config = Config()
     config.set_main_option("script_location", str(script_location))
     config.attributes["database_url"] = database_url
+    config.attributes["settings"] = settings
     return config
 
 
+def migration_settings() -> Settings:
+    """The settings the running migration was given (a migration converting data may need a
+    key), or those of the environment."""
+    return context.config.attributes.get("settings") or Settings()
+
+
 async def ensure_database(database_url: str) -> None:
-    """Create the PostgreSQL database named in the URL if it does not exist yet."""
+    """Create the database named in the URL if it does not exist yet."""
     if is_sqlite(database_url):
+        create_private_sqlite_file(database_url)
         return
     url = make_url(database_url)
     admin = url.set(drivername="postgresql", database="postgres")
@@ -35,10 +46,14 @@ async def ensure_database(database_url: str) -> None:
         await connection.close()
 
 
-async def upgrade(database_url: str, script_location: Path, revision: str = "head") -> None:
+async def upgrade(
+    database_url: str, script_location: Path, settings: Settings | None = None,
+    *, revision: str = "head",
+) -> None:
     await ensure_database(database_url)
+    config = alembic_config(database_url, script_location, settings)
     # Alembic's env runs its own event loop, so it gets a thread of its own.
-    await asyncio.to_thread(command.upgrade, alembic_config(database_url, script_location), revision)
+    await asyncio.to_thread(command.upgrade, config, revision)
 
 
 def run_env() -> None:

@@ -1,6 +1,7 @@
 """Helpers for the tests of every service: a token issuer of their own and throw-away
 PostgreSQL databases. Tests need real PostgreSQL and RabbitMQ; they fail if either is down."""
 
+import asyncio
 import uuid
 from collections.abc import Collection
 from pathlib import Path
@@ -8,11 +9,13 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
+from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from waymark_kernel.auth import ROLES
 from waymark_kernel.migrations import alembic_config
+from waymark_kernel.settings import Settings
 from waymark_kernel.signing import SigningKey
 
 POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -138,3 +141,10 @@ async def write_rows_as_at_revision(
             return written
     finally:
         await engine.dispose()
+
+
+async def downgrade(
+    url: str, script_location: Path, revision: str, settings: Settings | None = None
+) -> None:
+    config = alembic_config(url, script_location, settings)
+    await asyncio.to_thread(command.downgrade, config, revision)

@@ -76,7 +76,7 @@ async def test_notifications_written_at_an_earlier_revision_read_the_same_after_
 
     url = await create_database(f"notifications_at_{revision}")
     try:
-        await upgrade(url, MIGRATIONS, revision)
+        await upgrade(url, MIGRATIONS, revision=revision)
         tables = await write_rows_as_at_revision(url, rows)
         assert {"notifications_subscriptions", "notifications_deliveries"} <= set(tables)
         await upgrade(url, MIGRATIONS)

@@ -32,13 +32,18 @@ def new_key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
 
+SEALED_TABLES = (
+    "referrals_cases", "referrals_shared_persons", "referrals_comments", "referrals_referrals",
+    "referrals_referral_transitions", "referrals_transition_keys", "referrals_actor_names",
+)
+
+
 async def sealed_key_ids(app) -> set[str]:
     async with app.state.database.transaction() as session:
-        return set((await session.execute(text(
-            "SELECT key_id FROM referrals_cases UNION SELECT key_id FROM referrals_shared_persons "
-            "UNION SELECT key_id FROM referrals_comments UNION SELECT key_id FROM "
-            "referrals_actor_names"
-        ))).scalars())
+        return set((await session.execute(text(" UNION ".join(
+            f"SELECT key_id FROM {table} WHERE key_id IS NOT NULL"  # noqa: S608
+            for table in SEALED_TABLES
+        )))).scalars())
 
 
 async def test_rotation_rewraps_every_data_key_and_every_case_reads_back(
@@ -53,6 +58,10 @@ async def test_rotation_rewraps_every_data_key_and_every_case_reads_back(
     await client.post(
         f"/v1/referrals/{referral['id']}/comments", headers=caseworker, json={"text": "hi"}
     )
+    accepted = await client.post(f"/v1/referrals/{referral['id']}/transitions", headers={
+        **receiver.headers, "If-Match": '"1"', "Idempotency-Key": "accept",
+    }, json={"to": "accepted", "note": "We call her tomorrow"})
+    assert accepted.status_code == 200, accepted.text
     old_key, current_key = settings.encryption_key, new_key()
     assert await sealed_key_ids(app) == {cipher_from_settings(settings).key_id}
 
@@ -84,4 +93,9 @@ async def test_rotation_rewraps_every_data_key_and_every_case_reads_back(
             f"/v1/referrals/{referral['id']}/comments", headers=receiver.headers
         )
         assert [item["text"] for item in comments.json()["items"]] == ["hi"]
+        assert shared.json()["reason"] == referral["reason"]
+        history = await fresh.get(
+            f"/v1/referrals/{referral['id']}/history", headers=receiver.headers
+        )
+        assert [item["note"] for item in history.json()["items"]] == [None, "We call her tomorrow"]
         assert [item["actor"]["name"] for item in comments.json()["items"]] == ["Asha Rai"]

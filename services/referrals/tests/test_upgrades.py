@@ -3,7 +3,9 @@ consent, referrals with their history, shared data and comments, the directory r
 outbox and processed events, as far as that revision's tables and columns hold them), upgraded
 to the current revision, answers through the current API what it answered before.
 
-The disclosure ledger is left out below revision 0006: its entries were hashed differently then
+Free text is sealed since 0007: the rows of earlier revisions are those the current rows become
+when 0007's downgrade opens it into the clear columns. The disclosure ledger is left out below
+revision 0006: its entries were hashed differently then
 (one chain for all cases before 0003, no actor before 0006); tests/disclosures and tests/actors
 write ledgers in those formats and check that their migrations keep them verifiable."""
 
@@ -20,6 +22,7 @@ from waymark_kernel.settings import Settings
 from waymark_kernel.testing import (
     TestIssuer,
     create_database,
+    downgrade,
     drop_database,
     revisions,
     table_rows,
@@ -95,22 +98,34 @@ async def read_referrals(client: httpx.AsyncClient, written: dict[str, Any]) -> 
     }
 
 
+async def rows_in_the_clear(rows: dict, settings: Settings) -> dict:
+    """The rows as revision 0006 held them, free text in the clear."""
+    url = await create_database("referrals_in_the_clear")
+    try:
+        await upgrade(url, MIGRATIONS, settings)
+        await write_rows_as_at_revision(url, rows)
+        await downgrade(url, MIGRATIONS, "0006", settings)
+        return await table_rows(url)
+    finally:
+        await drop_database(url)
+
+
 @pytest.mark.parametrize("revision", EARLIER)
 async def test_referrals_written_at_an_earlier_revision_read_the_same_after_the_upgrade(
     flow, settings: Settings, database_url: str, revision: str
 ):
     written = await write_referrals(flow, revision)
     expected = await read_referrals(flow.client, written)
-    rows = await table_rows(database_url)
+    rows = await rows_in_the_clear(await table_rows(database_url), settings)
     if revision < "0006":
         rows[LEDGER] = []
 
     url = await create_database(f"referrals_at_{revision}")
     try:
-        await upgrade(url, MIGRATIONS, revision)
+        await upgrade(url, MIGRATIONS, settings, revision=revision)
         tables = await write_rows_as_at_revision(url, rows)
         assert {"referrals_cases", "referrals_referrals", "outbox"} <= set(tables)
-        await upgrade(url, MIGRATIONS)
+        await upgrade(url, MIGRATIONS, settings)
         broker = InProcessBroker()
         await broker.start()
         issuer: TestIssuer = flow.network.issuer  # the tokens of the organisations still hold

@@ -154,3 +154,24 @@ class SealedColumns(SQLModel):
         self.key_id, self.wrapped_key, self.ciphertext = (
             sealed.key_id, sealed.wrapped_key, sealed.ciphertext
         )
+
+
+class ErasableSealedColumns(SealedColumns):
+    """Sealed columns that are empty where there is nothing to seal or the text was erased
+    (the row itself stays: who did what, when)."""
+
+    key_id: str | None = Field(default=None, max_length=8)
+    wrapped_key: bytes | None = Field(default=None, sa_type=LargeBinary)
+    ciphertext: bytes | None = Field(default=None, sa_type=LargeBinary)
+
+    def opened(self, cipher: EnvelopeCipher, *, record: str) -> dict[str, Any]:
+        """The sealed document, or an empty one where there is none."""
+        return {} if self.ciphertext is None else cipher.open(self.sealed, record=record)
+
+    def store_sealed(self, cipher: EnvelopeCipher, document: dict[str, Any], *, record: str) -> None:
+        """Seals the document, or empties the columns when it holds no value."""
+        if any(value is not None for value in document.values()):
+            self.store(cipher.seal(document, record=record))
+        else:
+            self.key_id = self.wrapped_key = self.ciphertext = None
+

@@ -8,12 +8,24 @@ from waymark_referrals.actors.models import ActorName
 from waymark_referrals.cases.models import Case
 from waymark_referrals.comments.models import Comment
 from waymark_referrals.crypto import EnvelopeCipher
-from waymark_referrals.referrals.models import SharedPerson
+from waymark_referrals.referrals.models import (
+    Referral,
+    ReferralTransition,
+    SharedPerson,
+    TransitionKey,
+    texts_record,
+    transition_key_record,
+)
 
-# Each sealed table with the column its records are bound to (the associated data).
+# Each sealed table with what its records are bound to (the associated data).
 SEALED_TABLES = (
-    (Case, Case.id), (SharedPerson, SharedPerson.referral_id), (Comment, Comment.id),
-    (ActorName, ActorName.id),
+    (Case, lambda row: str(row.id)),
+    (SharedPerson, lambda row: str(row.referral_id)),
+    (Comment, lambda row: str(row.id)),
+    (Referral, lambda row: texts_record(row.id)),
+    (ReferralTransition, lambda row: str(row.id)),
+    (TransitionKey, lambda row: transition_key_record(row.organization_id, row.key)),
+    (ActorName, lambda row: str(row.id)),
 )
 
 
@@ -22,13 +34,13 @@ async def rewrap_batch(session: AsyncSession, cipher: EnvelopeCipher, batch_size
     rewrapped = 0
     if not cipher.previous_key_ids:
         return 0
-    for table, record_column in SEALED_TABLES:
+    for table, record_of in SEALED_TABLES:
         query = (
             select(table).where(table.key_id.in_(cipher.previous_key_ids)).limit(batch_size)
             .with_for_update(skip_locked=True)
         )
         for row in (await session.execute(query)).scalars():
-            row.store(cipher.rewrap(row.sealed, record=str(getattr(row, record_column.key))))
+            row.store(cipher.rewrap(row.sealed, record=record_of(row)))
             rewrapped += 1
     await session.flush()
     return rewrapped

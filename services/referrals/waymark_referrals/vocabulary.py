@@ -20,3 +20,6 @@ def _date_time_text(value: object) -> object:
 
 _NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
 Moment = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
+# Marks a field or schema as personal data in the API document: sealed at rest, absent from
+# events, logs and errors, erased with the person's other data.
+PERSONAL_DATA = {"x-personal-data": True}

@@ -124,7 +124,7 @@ async def test_a_directory_written_at_an_earlier_revision_reads_the_same_after_t
 
     url = await create_database(f"registry_at_{revision}")
     try:
-        await upgrade(url, MIGRATIONS, revision)
+        await upgrade(url, MIGRATIONS, revision=revision)
         assert "registry_services" in await write_rows_as_at_revision(
             url, as_written_at(revision, rows), derived={"registry_service_listing"}
         )

@@ -2,7 +2,9 @@
 
 import uuid
 
-from waymark_kernel.events import ReferralChanged, ReferralCommentAdded, ServiceDeleted
+from waymark_kernel.events import (
+    OrganizationChanged, ReferralChanged, ReferralCommentAdded, ServiceDeleted,
+)
 
 
 def referral(
@@ -89,3 +91,32 @@ async def test_reading_a_notification_lowers_the_unread_count(notifications) -> 
         assert response.json()["detail"] == (
             "No notification with this id exists or it is not visible to you."
         )
+
+
+async def test_finding_1_an_organisation_is_told_when_its_identity_or_verification_changes(
+    notifications,
+) -> None:
+    organization = uuid.uuid4()
+
+    def change(*changed: str, **fields) -> OrganizationChanged:
+        return OrganizationChanged(**{
+            "organization_id": organization, "name": "Amel", "type": "cso", "country": "LB",
+            "verified": True, "changed_fields": list(changed), **fields,
+        })
+
+    await notifications.publish("organization.created", change())
+    await notifications.publish("organization.updated", change("phone"))
+    await notifications.publish("organization.updated", change())  # announced again
+    await notifications.publish("organization.updated", change(
+        "country", "type", "verified", type="national_society", country="FR", verified=False,
+    ))
+    await notifications.publish("organization.updated", change("verified"))
+
+    told = await inbox(notifications, organization)
+    assert [item["summary"] for item in told["items"]] == [
+        "Your organisation's registration: now verified",
+        "Your organisation's country and type changed (now national society in FR); "
+        "verification withdrawn",
+    ]
+    assert {item["event_type"] for item in told["items"]} == {"organization.updated"}
+    assert (await inbox(notifications, uuid.uuid4()))["items"] == []

@@ -43,6 +43,27 @@ def _referral_notices(event_type: str, data: ReferralChanged) -> list[tuple[uuid
     return []
 
 
+IDENTITY_FIELDS = frozenset({"name", "type", "country"})
+
+
+def _organization_notice(event_type: str, data: OrganizationChanged) -> str | None:
+    """What an organisation is told when the network admin changes its identity (name, type,
+    country) or its verification: both decide which consent scopes it falls under."""
+    changed = set(data.changed_fields)
+    identity = sorted(changed & IDENTITY_FIELDS)
+    if event_type != "organization.updated" or not (identity or "verified" in changed):
+        return None
+    verification = "verified" if data.verified else "not verified"
+    if "verified" in changed:
+        verification = "now verified" if data.verified else "verification withdrawn"
+    if not identity:
+        return f"Your organisation's registration: {verification}"
+    return (
+        f"Your organisation's {' and '.join(identity)} changed (now "
+        f"{data.type.replace('_', ' ')} in {data.country}); {verification}"
+    )
+
+
 def notices(event: CloudEvent, data: EventData) -> list[dict]:
     """The inbox entries (rows) an event makes; most events make none."""
     now = utcnow()
@@ -69,6 +90,9 @@ def notices(event: CloudEvent, data: EventData) -> list[dict]:
             reader = data.receiver_org_id if data.author_org_id == data.sender_org_id \
                 else data.sender_org_id
             return [entry(reader, "New comment on a referral", referral_id=data.referral_id)]
+        case OrganizationChanged():
+            summary = _organization_notice(event.type, data)
+            return [entry(data.organization_id, summary)] if summary else []
         case SubscriptionDisabled():
             return [entry(
                 data.organization_id, f"A webhook subscription was disabled: {data.reason}",

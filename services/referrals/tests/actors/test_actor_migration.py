@@ -3,8 +3,10 @@ API client's acts, with the subject they recorded as the actor's id, and the led
 hashed the way they were before, still verify."""
 
 import asyncio
+import base64
 import hashlib
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, timedelta
@@ -18,6 +20,7 @@ from alembic.config import Config
 from sqlmodel import SQLModel
 from waymark_kernel.db import Database
 from waymark_kernel.events import utcnow
+from waymark_kernel.settings import Settings
 from waymark_kernel.testing import create_database, drop_database
 from waymark_referrals.actors.schemas import RecordedActor
 from waymark_referrals.cases.models import Case
@@ -29,12 +32,17 @@ from waymark_referrals.referrals.models import Referral, ReferralTransition
 
 MIGRATIONS = Path(waymark_referrals.__file__).parent / "migrations"
 ACTOR_COLUMNS = {"actor_kind", "actor_name", "actor_name_id"}
+# 0007 seals the free text of referrals and their history, with the key the migration is given.
+SEALED_IN_0007 = {"referrals_referrals", "referrals_referral_transitions"}
+SEALED_COLUMNS = {"key_id", "wrapped_key", "ciphertext"}
+KEYED = Settings(encryption_key=base64.b64encode(os.urandom(32)).decode())
 
 
 async def migrate(url: str, revision: str, step=command.upgrade) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["database_url"] = url
+    config.attributes["settings"] = KEYED
     await asyncio.to_thread(step, config, revision)
 
 
@@ -62,12 +70,17 @@ def hash_before_0006(entry: Disclosure) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def as_before_0006(row: SQLModel) -> tuple[sa.TableClause, dict]:
-    """The row's table and values without the columns 0006 adds."""
+def as_before_0006(row: SQLModel, **clear_text: str) -> tuple[sa.TableClause, dict]:
+    """The row's table and values without the columns 0006 and 0007 add, with the free text
+    0007 seals in the clear."""
     table = type(row).__table__
-    columns = [column for column in table.columns if column.name not in ACTOR_COLUMNS]
-    clause = sa.table(table.name, *(sa.column(column.name, column.type) for column in columns))
-    return clause, row.model_dump(include={column.name for column in columns})
+    later = ACTOR_COLUMNS | (SEALED_COLUMNS if table.name in SEALED_IN_0007 else set())
+    columns = [column for column in table.columns if column.name not in later]
+    clause = sa.table(
+        table.name, *(sa.column(column.name, column.type) for column in columns),
+        *(sa.column(name, sa.Text()) for name in clear_text),
+    )
+    return clause, row.model_dump(include={column.name for column in columns}) | clear_text
 
 
 async def test_earlier_rows_become_a_clients_acts_and_the_ledger_still_verifies(database_url):
@@ -81,7 +94,7 @@ async def test_earlier_rows_become_a_clients_acts_and_the_ledger_still_verifies(
     referral = Referral(
         id=uuid.uuid4(), case_id=case.id, sender_org_id=organization_id,
         receiver_org_id=receiver_id, from_country="NP", to_country="LB",
-        migration_stage="destination", categories=["legal_aid"], urgency="high", reason="wages",
+        migration_stage="destination", categories=["legal_aid"], urgency="high",
         shared_fields=["given_name"], status="requested", response_hours=24, version=1,
         created_by="wm_sender", created_at=now, updated_at=now,
     )
@@ -107,7 +120,7 @@ async def test_earlier_rows_become_a_clients_acts_and_the_ledger_still_verifies(
     database = Database(database_url)
     async with database.transaction() as session:
         for row in (case, referral, transition, comment, *entries):
-            table, values = as_before_0006(row)
+            table, values = as_before_0006(row, **({"reason": "wages"} if row is referral else {}))
             await session.execute(sa.insert(table), [values])
     await database.dispose()
 

@@ -3,6 +3,8 @@ import uuid
 from pydantic import BaseModel, Field
 from waymark_kernel.auth import IdentityKind
 
+from waymark_referrals.vocabulary import PERSONAL_DATA
+
 
 class RecordedActor(BaseModel):
     """Who acted, as a record keeps it: a client's name, but never a person's in the clear,
@@ -25,7 +27,7 @@ class Actor(BaseModel):
     name: str | None = Field(description=(
         "The person's display name when she acted (a stable pseudonym, `person-…`, once her "
         "account was erased), or the client's name; null when the token carried none."
-    ))
+    ), json_schema_extra=PERSONAL_DATA)
 
 
 class PersonErasure(BaseModel):

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
@@ -16,7 +17,7 @@ from pydantic import (
 from waymark_kernel.api import RequestBody
 
 from waymark_referrals.actors.schemas import Actor, RecordedActor
-from waymark_referrals.vocabulary import Country, Language, Moment
+from waymark_referrals.vocabulary import PERSONAL_DATA, Country, Language, Moment
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 FreeText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
@@ -45,7 +46,10 @@ class Vulnerability(StrEnum):
 
 
 class Person(RequestBody):
-    """Every field is optional: help never waits for a document or a full identity."""
+    """Every field is optional: help never waits for a document or a full identity. All of it
+    is personal data."""
+
+    model_config = ConfigDict(json_schema_extra=PERSONAL_DATA)
 
     given_name: Name | None = None
     family_name: Name | None = None
@@ -97,13 +101,17 @@ class OrganizationType(StrEnum):
 
 
 class ConsentScope(RequestBody):
-    """Whom the data may go to; a field left out (null) does not restrict."""
+    """Whom the data may go to; a field left out (null) does not restrict. A scope that names
+    countries or organisation types covers only organisations the network has verified: an
+    organisation's country and type are what its verification vouches for."""
 
     countries: list[Country] | None = Field(default=None, max_length=250)
     organization_types: list[OrganizationType] | None = Field(default=None, max_length=10)
 
-    def covers(self, country: str, organization_type: str) -> bool:
-        return (self.countries is None or country in self.countries) and (
+    def covers(self, country: str, organization_type: str, verified: bool) -> bool:
+        if self.countries is None and self.organization_types is None:
+            return True
+        return verified and (self.countries is None or country in self.countries) and (
             self.organization_types is None or organization_type in self.organization_types
         )
 
@@ -113,13 +121,17 @@ class ConsentRecord(RequestBody):
     # One object is read as a list of one; the type says so, so that the document does too.
     scope: Annotated[list[ConsentScope], Field(max_length=20)] | ConsentScope = Field(
         default_factory=list,
-        description="Sharing is allowed where any item covers the receiver; empty: no restriction.",
+        description=(
+            "Sharing is allowed where any item covers the receiver; empty: no restriction. An "
+            "item naming countries or organisation types covers verified organisations only."
+        ),
     )
     given_at: Moment
     method: ConsentMethod | None = None
-    notes: FreeText | None = None
+    notes: FreeText | None = Field(default=None, json_schema_extra=PERSONAL_DATA)
     justification: FreeText | None = Field(
-        default=None, description="Why sharing is necessary; required for vital_interest."
+        default=None, description="Why sharing is necessary; required for vital_interest.",
+        json_schema_extra=PERSONAL_DATA,
     )
 
     @field_validator("scope", mode="before")
@@ -135,8 +147,10 @@ class ConsentRecord(RequestBody):
             raise ValueError("given_at is in the future")
         return self
 
-    def covers(self, country: str, organization_type: str) -> bool:
-        return not self.scope or any(item.covers(country, organization_type) for item in self.scope)
+    def covers(self, country: str, organization_type: str, verified: bool) -> bool:
+        return not self.scope or any(
+            item.covers(country, organization_type, verified) for item in self.scope
+        )
 
 
 class Consent(ConsentRecord):

@@ -27,13 +27,6 @@ async def _thread_of(session: AsyncSession, identity: Identity, referral_id: uui
     return located
 
 
-def may_read_texts(located: Located, identity: Identity) -> bool:
-    """The texts may speak of the person, so they follow the person's shared data: the other
-    organisations lose them with it, while the owner keeps the threads it took part in as its
-    own record of its client (it holds the person's data itself)."""
-    return located.snapshot is not None or identity.belongs_to(located.owner_org_id)
-
-
 async def _present(
     session: AsyncSession, cipher: EnvelopeCipher, comments: list[Comment], readable: bool
 ) -> list[CommentRead]:
@@ -57,7 +50,7 @@ async def add_comment(
 ) -> CommentRead:
     located = await _thread_of(session, identity, referral_id)
     cases.require_case_writer(identity)
-    if not may_read_texts(located, identity):
+    if not referrals.may_read_texts(located, identity):
         raise Conflict(
             "The person's data is no longer shared with you (withdrawn or erased), and with it "
             "the conversation on this referral.", kind="no-legal-basis",
@@ -85,7 +78,7 @@ async def list_comments(
     cursor: str | None, limit: int,
 ) -> Page[CommentRead]:
     located = await _thread_of(session, identity, referral_id)
-    readable = may_read_texts(located, identity)
+    readable = referrals.may_read_texts(located, identity)
     rows = await repository.thread(
         session, located.referral.id, after=position_after(cursor), limit=limit + 1
     )

@@ -6,11 +6,15 @@ from sqlalchemy import JSON, Index, Text
 from sqlmodel import Field, SQLModel
 
 from waymark_referrals.actors.models import ActorColumns
-from waymark_referrals.crypto import SealedColumns
+from waymark_referrals.crypto import ErasableSealedColumns, SealedColumns
 from waymark_referrals.sql import UtcDateTime
 
 
-class Referral(SQLModel, table=True):
+class Referral(ErasableSealedColumns, table=True):
+    """Its free text (`reason`, and `status_reason` and `outcome` where they are not codes:
+    caseworkers write about the person in it) is sealed as `ReferralTexts`; the sealed columns
+    are emptied when it is erased."""
+
     __tablename__ = "referrals_referrals"
     __table_args__ = (
         Index("ix_referrals_referrals_sent", "sender_org_id", "created_at", "id"),
@@ -28,9 +32,9 @@ class Referral(SQLModel, table=True):
     migration_stage: str = Field(max_length=20)
     categories: list[str] = Field(sa_type=JSON)
     urgency: str = Field(max_length=20)
-    reason: str = Field(sa_type=Text)
     shared_fields: list[str] = Field(sa_type=JSON)
     status: str = Field(max_length=20)
+    # Codes only (schemas.split_code); free text is sealed.
     status_reason: str | None = Field(default=None, sa_type=Text)
     outcome: str | None = Field(default=None, sa_type=Text)
     parent_referral_id: uuid.UUID | None = Field(default=None, foreign_key="referrals_referrals.id")
@@ -54,7 +58,11 @@ class SharedPerson(SealedColumns, table=True):
     created_at: datetime = Field(sa_type=UtcDateTime)
 
 
-class ReferralTransition(ActorColumns, table=True):
+class ReferralTransition(ErasableSealedColumns, ActorColumns, table=True):
+    """One step of the history; its free text (`note`, and `reason` and `outcome` where they
+    are not codes) is sealed as `TransitionTexts`, and the sealed columns are empty where it had
+    none or it was erased."""
+
     __tablename__ = "referrals_referral_transitions"
     SUBJECT: ClassVar[str] = "actor_subject"
     __table_args__ = (
@@ -65,8 +73,8 @@ class ReferralTransition(ActorColumns, table=True):
     referral_id: uuid.UUID = Field(foreign_key="referrals_referrals.id")
     from_status: str | None = Field(default=None, max_length=20)  # null: the referral's creation
     to_status: str = Field(max_length=20)
+    # Codes only (schemas.split_code); free text is sealed.
     reason: str | None = Field(default=None, sa_type=Text)
-    note: str | None = Field(default=None, sa_type=Text)
     outcome: str | None = Field(default=None, sa_type=Text)
     actor_subject: str = Field(max_length=200)
     actor_org_id: uuid.UUID | None = None
@@ -85,9 +93,9 @@ class IdempotencyKey(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UtcDateTime, index=True)
 
 
-class TransitionKey(SQLModel, table=True):
+class TransitionKey(SealedColumns, table=True):
     """An Idempotency-Key of a transition, per organisation, kept 24 hours with its first answer
-    (without the person: that is read afresh, and never kept in the clear)."""
+    sealed (it holds the referral's free text; the person is not in it, but read afresh)."""
 
     __tablename__ = "referrals_transition_keys"
 
@@ -95,5 +103,13 @@ class TransitionKey(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=255)
     request_hash: str = Field(max_length=64)
     referral_id: uuid.UUID
-    response: dict = Field(sa_type=JSON)
     created_at: datetime = Field(sa_type=UtcDateTime, index=True)
+
+
+def texts_record(referral_id: uuid.UUID) -> str:
+    """What a referral's sealed texts are bound to: not its shared person's record."""
+    return f"{referral_id}/texts"
+
+
+def transition_key_record(organization_id: uuid.UUID, key: str) -> str:
+    return f"{organization_id}/{key}"

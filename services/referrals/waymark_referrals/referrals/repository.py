@@ -100,7 +100,10 @@ async def find(
 
 
 # The columns a transition changes (`service._move`).
-MOVED = ("status", "status_reason", "outcome", "version", "updated_at", "requested_at", "respond_by")
+MOVED = (
+    "status", "status_reason", "outcome", "key_id", "wrapped_key", "ciphertext", "version",
+    "updated_at", "requested_at", "respond_by",
+)
 _SAVE_MOVED = Prepared(
     update(Referral.__table__).where(Referral.__table__.c.id == bindparam("moved_id")),
     columns=MOVED,
@@ -259,6 +262,20 @@ async def erase_expired_snapshots(session: AsyncSession, *, ended_before: dateti
     ended = select(Referral.id).where(_ended_before(ended_before))
     result = await session.execute(delete(SharedPerson).where(SharedPerson.referral_id.in_(ended)))
     return result.rowcount
+
+
+async def erase_texts(session: AsyncSession, referral_ids: Select) -> None:
+    """Empties the sealed free text of these referrals and of their history, and forgets the
+    first answers kept for their Idempotency-Keys (they hold it too)."""
+    erased = {"key_id": None, "wrapped_key": None, "ciphertext": None}
+    for table, referral_id in (
+        (Referral, Referral.id), (ReferralTransition, ReferralTransition.referral_id)
+    ):
+        await session.execute(
+            update(table).where(referral_id.in_(referral_ids), table.ciphertext.is_not(None))
+            .values(erased).execution_options(synchronize_session=False)
+        )
+    await session.execute(delete(TransitionKey).where(TransitionKey.referral_id.in_(referral_ids)))
 
 
 def legs_without_owner(

@@ -114,7 +114,8 @@ async def referral_history(
     limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[TransitionRead]:
     """Every status change, oldest first: who (`actor`: the person or the API client, and the
-    organisation), when, from, to, why."""
+    organisation), when, from, to, why. The free text (`reason`, `note`, `outcome`) is the
+    sender's and receiver's only, and goes with the person's shared data (see ReferralRead)."""
     return await service.history(
         session, cipher, identity, referral_id, cursor=cursor, limit=limit
     )

@@ -17,7 +17,7 @@ from waymark_kernel.api import RequestBody
 from waymark_referrals.actors.schemas import Actor
 from waymark_referrals.cases.schemas import FreeText, Person, PersonField
 from waymark_referrals.referrals.states import CARRIES_OUTCOME, NEEDS_REASON, Status
-from waymark_referrals.vocabulary import CategoryCode
+from waymark_referrals.vocabulary import PERSONAL_DATA, CategoryCode
 
 
 class Urgency(StrEnum):
@@ -45,7 +45,12 @@ class OnwardReferralCreate(RequestBody):
     migration_stage: MigrationStage
     categories: list[CategoryCode] = Field(default_factory=list, max_length=20)
     urgency: Urgency = Urgency.normal
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+    ] = Field(
+        description="Why the person is referred; free text, personal data (sealed at rest).",
+        json_schema_extra=PERSONAL_DATA,
+    )
     shared_fields: list[PersonField] = Field(
         default_factory=list, max_length=len(PersonField),
         description="The person fields the receiver may see; nothing else is shared.",
@@ -70,6 +75,35 @@ class SharedPerson(Person):
         return {key: value for key, value in handler(self).items() if key in self.model_fields_set}
 
 
+WITHHELD_TEXT = (
+    "Free text is personal data (sealed at rest), for the sender and the receiver only: null "
+    "for the other organisation than the case's owner once the person's data was withdrawn from "
+    "the referral or erased after its retention period, and for the network admin. A code "
+    "(a RejectionReason, a FailureOutcome, `consent_withdrawn`) is shown to every reader."
+)
+
+
+class ReferralTexts(BaseModel):
+    """What is sealed (encrypted) in a referral's row: its free text, not the codes."""
+
+    reason: str | None = None
+    status_reason: str | None = None
+    outcome: str | None = None
+
+
+class TransitionTexts(BaseModel):
+    """A transition's reason, note and outcome; sealed (encrypted) in its history row, but for
+    the codes (see split_code)."""
+
+    reason: str | None = None
+    note: str | None = None
+    outcome: str | None = None
+
+
+def withheld(description: str = WITHHELD_TEXT):
+    return Field(description=description, json_schema_extra=PERSONAL_DATA)
+
+
 class ReferralRead(BaseModel):
     id: uuid.UUID
     case_id: uuid.UUID
@@ -81,14 +115,14 @@ class ReferralRead(BaseModel):
     migration_stage: MigrationStage
     categories: list[str]
     urgency: Urgency
-    reason: str
+    reason: str | None = withheld()
     shared_fields: list[PersonField]
     person: SharedPerson | None = Field(
         description="The shared fields, for sender and receiver only, while a legal basis holds."
     )
     status: Status
-    status_reason: str | None
-    outcome: str | None
+    status_reason: str | None = withheld()
+    outcome: str | None = withheld()
     parent_referral_id: uuid.UUID | None
     respond_by: datetime | None
     overdue: bool
@@ -120,16 +154,32 @@ CONTROLLED_CODES: dict[tuple[Status, str], type[StrEnum]] = {
     (Status.rejected, "reason"): RejectionReason,
     (Status.failed, "outcome"): FailureOutcome,
 }
+CONSENT_WITHDRAWN = "consent_withdrawn"  # the reason of a cancellation by consent withdrawal
+
+
+def split_code(target: Status, field: str, value: str | None) -> tuple[str | None, str | None]:
+    """(code, free text) of a transition's `reason` or `outcome`: a code says nothing of the
+    person and stays in the clear; free text is sealed like the person's data."""
+    codes = CONTROLLED_CODES.get((target, field))
+    coded = (codes is not None and value in codes.__members__) or (
+        target is Status.cancelled and field == "reason" and value == CONSENT_WITHDRAWN
+    )
+    return (value, None) if coded else (None, value)
 
 
 class TransitionRequest(RequestBody):
     to: Status
     reason: FreeText | None = Field(
-        default=None, description="rejected: one of the RejectionReason codes; else free text."
+        default=None, description="rejected: one of the RejectionReason codes; else free text.",
+        json_schema_extra=PERSONAL_DATA,
     )
-    note: FreeText | None = Field(default=None, description="Free text; required with `other`.")
+    note: FreeText | None = Field(
+        default=None, description="Free text; required with `other`.",
+        json_schema_extra=PERSONAL_DATA,
+    )
     outcome: FreeText | None = Field(
-        default=None, description="failed: one of the FailureOutcome codes; completed: free text."
+        default=None, description="failed: one of the FailureOutcome codes; completed: free text.",
+        json_schema_extra=PERSONAL_DATA,
     )
 
     @model_validator(mode="after")
@@ -159,9 +209,9 @@ class TransitionRead(BaseModel):
     id: uuid.UUID
     from_status: Status | None = Field(alias="from", description="null for the creation")
     to: Status
-    reason: str | None
-    note: str | None
-    outcome: str | None
+    reason: str | None = withheld()
+    note: str | None = withheld()
+    outcome: str | None = withheld()
     actor_subject: str
     actor_org_id: uuid.UUID | None
     actor: Actor = Field(description="Who made the change: the person, or the API client.")

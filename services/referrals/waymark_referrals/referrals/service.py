@@ -5,6 +5,7 @@ import json
 import uuid
 from datetime import datetime, timedelta
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.api import Page, page_of, position_after
 from waymark_kernel.auth import Identity
@@ -29,16 +30,22 @@ from waymark_referrals.referrals.models import (
     ReferralTransition,
     SharedPerson,
     TransitionKey,
+    texts_record,
+    transition_key_record,
 )
 from waymark_referrals.referrals.repository import Located, Parties
 from waymark_referrals.referrals.schemas import (
     ANSWER_WITHIN_HOURS,
+    CONSENT_WITHDRAWN,
     JourneyLeg,
     OnwardReferralCreate,
     ReferralCreate,
     ReferralRead,
+    ReferralTexts,
     TransitionRead,
     TransitionRequest,
+    TransitionTexts,
+    split_code,
 )
 from waymark_referrals.referrals.states import (
     AWAITING_ANSWER,
@@ -51,7 +58,6 @@ from waymark_referrals.referrals.states import (
 
 EVENT_SOURCE = "waymark/referrals"
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
-CONSENT_WITHDRAWN = "consent_withdrawn"
 
 
 class Unprocessable(Problem):
@@ -68,9 +74,37 @@ def party_of(referral: Referral, identity: Identity) -> Party | None:
     return None
 
 
-def present(referral: Referral, person: dict | None, now: datetime) -> ReferralRead:
+def may_read_texts(located: Located, identity: Identity) -> bool:
+    """Free text may speak of the person, so it follows the person's shared data: the other
+    organisation loses it with it, while the case's owner keeps what it took part in (it holds
+    the person's data itself). Nobody else reads it, not even the network admin."""
+    return party_of(located.referral, identity) is not None and (
+        located.snapshot is not None or identity.belongs_to(located.owner_org_id)
+    )
+
+
+def texts_of(cipher: EnvelopeCipher, referral: Referral) -> ReferralTexts:
+    return ReferralTexts.model_validate(referral.opened(cipher, record=texts_record(referral.id)))
+
+
+def _seal_texts(cipher: EnvelopeCipher, referral: Referral, texts: ReferralTexts) -> None:
+    referral.store_sealed(cipher, texts.model_dump(), record=texts_record(referral.id))
+
+
+def _readable_texts(cipher: EnvelopeCipher, identity: Identity, located: Located) -> ReferralTexts:
+    if not may_read_texts(located, identity):
+        return ReferralTexts()
+    return texts_of(cipher, located.referral)
+
+
+def present(
+    referral: Referral, person: dict | None, texts: ReferralTexts, now: datetime
+) -> ReferralRead:
     return ReferralRead.model_validate({
         **referral.model_dump(),
+        "reason": texts.reason,
+        "status_reason": referral.status_reason or texts.status_reason,
+        "outcome": referral.outcome or texts.outcome,
         "person": person,
         "overdue": referral.status in AWAITING_ANSWER and referral.respond_by is not None
         and referral.respond_by < now,
@@ -96,14 +130,14 @@ def _opened(cipher: EnvelopeCipher, identity: Identity, located: Located) -> dic
 
 async def _show(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity,
-    shown: list[tuple[Located, dict | None]], now: datetime,
+    shown: list[tuple[Located, dict | None, ReferralTexts]], now: datetime,
 ) -> list[ReferralRead]:
-    """Presents referrals with the persons opened for the caller; every person shown to
-    another organisation than the case's owner, or to a person, goes into the disclosure
+    """Presents referrals with the persons and texts opened for the caller; every person shown
+    to another organisation than the case's owner, or to a person, goes into the disclosure
     ledger."""
     reads, disclosed = [], []
-    for (referral, _, owner_org_id, legal_basis), person in shown:
-        read = present(referral, person, now)
+    for (referral, _, owner_org_id, legal_basis), person, texts in shown:
+        read = present(referral, person, texts, now)
         reads.append(read)
         if read.person is not None:
             disclosed.append(PersonalRead(
@@ -117,9 +151,8 @@ async def _show(
 async def show(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, located: Located
 ) -> ReferralRead:
-    return (await _show(
-        session, cipher, identity, [(located, _opened(cipher, identity, located))], utcnow()
-    ))[0]
+    opened = _opened(cipher, identity, located), _readable_texts(cipher, identity, located)
+    return (await _show(session, cipher, identity, [(located, *opened)], utcnow()))[0]
 
 
 async def visible(
@@ -181,9 +214,10 @@ def _require_legal_basis(consent: Consent | None, receiver: DirectoryOrganizatio
         )
     if consent.legal_basis is LegalBasis.vital_interest and not consent.justification:
         raise Unprocessable("vital_interest needs a written justification.", kind="no-legal-basis")
-    if not consent.covers(receiver.country, receiver.type):
+    if not consent.covers(receiver.country, receiver.type, receiver.verified):
+        verified = "verified" if receiver.verified else "unverified"
         raise Unprocessable(
-            f"The recorded consent does not cover sharing with a {receiver.type} in "
+            f"The recorded consent does not cover sharing with a {verified} {receiver.type} in "
             f"{receiver.country}.", kind="outside-consent-scope",
         )
 
@@ -236,22 +270,24 @@ async def _open_leg(
         receiver_org_id=receiver.id, service_id=body.service_id, from_country=from_country,
         to_country=service.countries[0] if service and service.countries else receiver.country,
         migration_stage=body.migration_stage, categories=body.categories, urgency=body.urgency,
-        reason=body.reason, shared_fields=body.shared_fields, status=Status.draft,
+        shared_fields=body.shared_fields, status=Status.draft,
         parent_referral_id=parent_referral_id, response_hours=response_hours, version=1,
         created_by=identity.subject, created_at=now, updated_at=now,
     )
+    texts = ReferralTexts(reason=body.reason)
+    _seal_texts(cipher, referral, texts)
     snapshot = SharedPerson(referral_id=referral.id, created_at=now)
     snapshot.store(cipher.seal(shared, record=str(referral.id)))
     if body.status is Status.requested:
         await _request(session, referral, now)
     await repository.add_leg(session, referral, snapshot)
     await _history(
-        session, referral, None, body.status, identity,
-        await actors.recorded(session, cipher, identity), now,
+        session, cipher, referral, None, body.status, identity,
+        await actors.recorded(session, cipher, identity), now, TransitionTexts(),
     )
     # Its sender sees what was just sealed: no need to open it again.
     located = Located(referral, snapshot, case.organization_id, case.legal_basis)
-    return (await _show(session, cipher, identity, [(located, shared)], now))[0]
+    return (await _show(session, cipher, identity, [(located, shared, texts)], now))[0]
 
 
 async def create_referral(
@@ -351,15 +387,20 @@ async def journey(
 
 
 async def _history(
-    session: AsyncSession, referral: Referral, source: Status | None, target: Status,
-    identity: Identity, actor: RecordedActor, now: datetime, *, reason: str | None = None,
-    note: str | None = None, outcome: str | None = None,
+    session: AsyncSession, cipher: EnvelopeCipher, referral: Referral, source: Status | None,
+    target: Status, identity: Identity, actor: RecordedActor, now: datetime,
+    texts: TransitionTexts,
 ) -> None:
-    await repository.add_transition(session, ReferralTransition(
+    reason, free_reason = split_code(target, "reason", texts.reason)
+    outcome, free_outcome = split_code(target, "outcome", texts.outcome)
+    transition = ReferralTransition(
         id=uuid.uuid4(), referral_id=referral.id, from_status=source, to_status=target,
-        reason=reason, note=note, outcome=outcome, actor_org_id=identity.organization_id,
-        occurred_at=now, **ReferralTransition.acted_by(actor),
-    ))
+        reason=reason, outcome=outcome, actor_org_id=identity.organization_id, occurred_at=now,
+        **ReferralTransition.acted_by(actor),
+    )
+    free = TransitionTexts(reason=free_reason, note=texts.note, outcome=free_outcome)
+    transition.store_sealed(cipher, free.model_dump(), record=str(transition.id))
+    await repository.add_transition(session, transition)
 
 
 async def _request(session: AsyncSession, referral: Referral, now: datetime) -> None:
@@ -370,15 +411,17 @@ async def _request(session: AsyncSession, referral: Referral, now: datetime) -> 
 
 
 async def _move(
-    session: AsyncSession, referral: Referral, target: Status, identity: Identity,
-    actor: RecordedActor, now: datetime, *, reason: str | None, note: str | None = None,
-    outcome: str | None = None,
+    session: AsyncSession, cipher: EnvelopeCipher, referral: Referral, target: Status,
+    identity: Identity, actor: RecordedActor, now: datetime, texts: TransitionTexts,
 ) -> None:
-    await _history(session, referral, Status(referral.status), target, identity, actor, now,
-                   reason=reason, note=note, outcome=outcome)
-    referral.status_reason = reason
+    await _history(
+        session, cipher, referral, Status(referral.status), target, identity, actor, now, texts
+    )
+    kept = texts_of(cipher, referral)
+    referral.status_reason, kept.status_reason = split_code(target, "reason", texts.reason)
     if target in CARRIES_OUTCOME:
-        referral.outcome = outcome
+        referral.outcome, kept.outcome = split_code(target, "outcome", texts.outcome)
+    _seal_texts(cipher, referral, kept)
     referral.version += 1
     referral.updated_at = now
     if target is Status.requested:
@@ -417,7 +460,17 @@ async def transition(
             if used.request_hash != request_hash:
                 raise _key_reused()
             current = await show(session, cipher, identity, located)
-            return ReferralRead.model_validate({**used.response, "person": current.person}), True
+            first = cipher.open(
+                used.sealed, record=transition_key_record(organization_id, idempotency_key)
+            )
+            if not may_read_texts(located, identity):  # erased since: free text is not shown
+                status = Status(first["status"])
+                first |= {
+                    "reason": None,
+                    "status_reason": split_code(status, "reason", first["status_reason"])[0],
+                    "outcome": split_code(status, "outcome", first["outcome"])[0],
+                }
+            return ReferralRead.model_validate({**first, "person": current.person}), True
     if if_match is None:
         raise Problem(
             428, "Changing a referral needs an If-Match header with its ETag (from GET).",
@@ -441,17 +494,23 @@ async def transition(
         )
     cases.require_case_writer(identity)
     now = utcnow()
-    await _move(session, referral, body.to, identity,
-                await actors.recorded(session, cipher, identity), now,
-                reason=body.reason, note=body.note, outcome=body.outcome)
+    await _move(
+        session, cipher, referral, body.to, identity,
+        await actors.recorded(session, cipher, identity), now,
+        TransitionTexts(reason=body.reason, note=body.note, outcome=body.outcome),
+    )
     await repository.save_moved(session, referral)
     moved = await show(session, cipher, identity, located)
     if keyed:
-        session.add(TransitionKey(
+        first = TransitionKey(
             organization_id=organization_id, key=idempotency_key, request_hash=request_hash,
-            referral_id=referral.id, response=moved.model_dump(mode="json", exclude={"person"}),
-            created_at=now,
+            referral_id=referral.id, created_at=now,
+        )
+        first.store(cipher.seal(
+            moved.model_dump(mode="json", exclude={"person"}),
+            record=transition_key_record(organization_id, idempotency_key),
         ))
+        session.add(first)
         await session.flush()
     return moved, False
 
@@ -471,8 +530,10 @@ async def list_referrals(
     rows = await repository.list_for_organization(
         session, organization_id, now=now, after=position_after(cursor), limit=limit + 1, **filters
     )
-    opened = [(row, _opened(cipher, identity, row)) for row in rows[:limit]]
-    shown = iter(await _show(session, cipher, identity, opened, now))
+    shown = iter(await _show(session, cipher, identity, [
+        (row, _opened(cipher, identity, row), _readable_texts(cipher, identity, row))
+        for row in rows[:limit]
+    ], now))
     return page_of(
         rows, limit, lambda _: next(shown),
         lambda row: (row.referral.created_at, row.referral.id),
@@ -484,19 +545,24 @@ async def history(
     *, cursor: str | None, limit: int,
 ) -> Page[TransitionRead]:
     located, _ = await visible(session, identity, referral_id)
+    readable = may_read_texts(located, identity)
     rows = await repository.history(
         session, located.referral.id, after=position_after(cursor), limit=limit + 1
     )
     movers = iter(await actors.present(session, cipher, [row.actor for row in rows[:limit]]))
-    return page_of(
-        rows, limit,
-        lambda row: TransitionRead(
-            id=row.id, from_status=row.from_status, to=row.to_status, reason=row.reason,
-            note=row.note, outcome=row.outcome, actor_subject=row.actor_subject,
+
+    def read(row: ReferralTransition) -> TransitionRead:
+        texts = TransitionTexts.model_validate(
+            row.opened(cipher, record=str(row.id)) if readable else {}
+        )
+        return TransitionRead(
+            id=row.id, from_status=row.from_status, to=row.to_status,
+            reason=row.reason or texts.reason, note=texts.note,
+            outcome=row.outcome or texts.outcome, actor_subject=row.actor_subject,
             actor_org_id=row.actor_org_id, actor=next(movers), occurred_at=row.occurred_at,
-        ),
-        lambda row: (row.occurred_at, row.id),
-    )
+        )
+
+    return page_of(rows, limit, read, lambda row: (row.occurred_at, row.id))
 
 
 async def withdraw_consent(
@@ -504,7 +570,7 @@ async def withdraw_consent(
     case_id: uuid.UUID,
 ) -> ConsentWithdrawal:
     """Cancels the open referrals that relied on it, deletes every shared snapshot and the
-    comment texts of the legs the owner took no part in (see comments.may_read_texts)."""
+    free text of the legs the owner took no part in (see may_read_texts)."""
     case = await cases.owned_case(session, organization_id, case_id, for_update=True)
     cases.require_case_writer(identity)
     if case.legal_basis is None:
@@ -515,10 +581,11 @@ async def withdraw_consent(
     cancelled = await repository.open_referrals_of_case(session, case.id)
     for referral in cancelled:
         await _move(
-            session, referral, Status.cancelled, identity, actor, now, reason=CONSENT_WITHDRAWN
+            session, cipher, referral, Status.cancelled, identity, actor, now,
+            TransitionTexts(reason=CONSENT_WITHDRAWN),
         )
     await repository.delete_shared_persons_of_case(session, case.id)
-    await comments.erase_texts(session, repository.legs_without_owner(case_id=case.id))
+    await _erase_texts(session, repository.legs_without_owner(case_id=case.id))
     cancelled_ids = [referral.id for referral in cancelled]
     await record_event(session, EVENT_SOURCE, "case.consent_withdrawn", CaseConsentWithdrawn(
         case_id=case.id, organization_id=organization_id, cancelled_referral_ids=cancelled_ids,
@@ -530,21 +597,25 @@ async def withdraw_consent(
     )
 
 
+async def _erase_texts(session: AsyncSession, referral_ids: Select) -> None:
+    """Erases the free text of these referrals: theirs, their history's and their comments'."""
+    await repository.erase_texts(session, referral_ids)
+    await comments.erase_texts(session, referral_ids)
+
+
 async def sweep(
     session: AsyncSession, now: datetime, *, retention: timedelta, batch_size: int = 100
 ) -> int:
     """Announces referrals that passed their answer deadline (once each), erases the shared
-    snapshots of referrals that ended longer than `retention` ago (and the comment texts of
-    those the case's owner took no part in) and forgets expired
+    snapshots of referrals that ended longer than `retention` ago (and the free text of those
+    the case's owner took no part in) and forgets expired
     idempotency keys. Returns how many referrals became overdue."""
     overdue = await repository.overdue_unannounced(session, now, batch_size)
     for referral in overdue:
         referral.overdue_announced = True
         await record_event(session, EVENT_SOURCE, "referral.overdue", changed_event(referral))
     await repository.erase_expired_snapshots(session, ended_before=now - retention)
-    await comments.erase_texts(
-        session, repository.legs_without_owner(ended_before=now - retention)
-    )
+    await _erase_texts(session, repository.legs_without_owner(ended_before=now - retention))
     await repository.forget_idempotency_keys(session, created_before=now - IDEMPOTENCY_WINDOW)
     await session.flush()
     return len(overdue)

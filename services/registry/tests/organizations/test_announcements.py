@@ -25,7 +25,7 @@ async def test_every_organisation_is_announced_again_with_its_contact_address(re
         ("organization.updated", {
             "organization_id": organization["id"], "name": organization["name"],
             "type": "cso", "country": organization["country"], "verified": False,
-            "email": organization["email"],
+            "email": organization["email"], "changed_fields": [],
         }) for organization in organizations
     ), key=lambda event: event[1]["organization_id"])
 

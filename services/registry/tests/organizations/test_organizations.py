@@ -44,6 +44,7 @@ async def test_creating_an_organisation_records_organization_created(registry):
     assert await registry.outbox() == [("organization.created", {
         "organization_id": organization["id"], "name": "Pourakhi", "type": "migrant_association",
         "country": "NP", "verified": False, "email": "info@pourakhi.example",
+        "changed_fields": [],
     })]
 
 
@@ -214,7 +215,7 @@ async def test_only_a_network_admin_changes_verified(registry):
     assert verified.status_code == 200 and verified.json()["verified"] is True
     assert (await registry.outbox())[-1] == ("organization.updated", {
         "organization_id": organization["id"], "name": organization["name"], "type": "cso",
-        "country": "NP", "verified": True, "email": None,
+        "country": "NP", "verified": True, "email": None, "changed_fields": ["verified"],
     })
 
 

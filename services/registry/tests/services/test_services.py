@@ -84,6 +84,7 @@ async def test_creating_a_service_records_service_created(registry):
         ("organization.created", {
             "organization_id": organization["id"], "name": organization["name"], "type": "cso",
             "country": "NP", "verified": False, "email": None,
+            "changed_fields": [],
         }),
         ("service.created", {
             "service_id": created["id"], "organization_id": organization["id"],

@@ -1,5 +1,8 @@
 from pydantic import BaseModel, Field
 
+# Problems an import's answer lists: a file of millions of bad rows gets a short answer.
+MAX_LISTED_PROBLEMS = 1000
+
 
 class Counts(BaseModel):
     created: int = 0

@@ -31,12 +31,13 @@ from waymark_kernel.auth import NETWORK_ADMIN, Identity
 from waymark_kernel.events import EventData, utcnow
 from waymark_kernel.messaging import outbox_rows, record_events, record_outbox_rows
 from waymark_kernel.problems import Conflict, Problem
+from waymark_kernel.web import collector_paused
 
 from waymark_registry import EVENT_SOURCE
 from waymark_registry.dataset import repository, tabular
 from waymark_registry.dataset.located_json import JsonSyntaxError, LocatedJson
 from waymark_registry.dataset.repository import chunks
-from waymark_registry.dataset.schemas import ImportReport, InvalidRow
+from waymark_registry.dataset.schemas import MAX_LISTED_PROBLEMS, ImportReport, InvalidRow
 from waymark_registry.hsds.service import hsds_organization, hsds_service, hsds_taxonomy
 from waymark_registry.organizations import service as organization_events
 from waymark_registry.organizations.repository import NATIONAL_SOCIETY
@@ -172,7 +173,7 @@ class _Checker:
     def report(self, dataset: Any, place_of: Callable[[Any], Place | None]) -> list[InvalidRow]:
         """Each problem at the place of the innermost object it is about."""
         rows = []
-        for path, reason, source in self.problems:
+        for path, reason, source in self.problems[:MAX_LISTED_PROBLEMS]:
             found, place = dataset, place_of(dataset) or (None, 1)
             for part in (*path, *source):
                 try:
@@ -436,9 +437,32 @@ async def _check_organizations(
                            "for this country")
 
 
-async def import_dataset(session: AsyncSession, text: str) -> ImportReport:
+async def import_dataset(session: AsyncSession, data: bytes) -> ImportReport:
+    """An HSDS JSON dataset, parsed and checked in worker threads."""
+    with collector_paused():
+        text, dataset = await asyncio.to_thread(_parsed_json, data)
+
+        def located() -> tuple[Any, Callable[[Any], Place | None]]:
+            document = LocatedJson(text)  # parsed again only when there are problems to place
+            parsed = document.parse()
+            return parsed, lambda item: (None, line) if (line := document.line_of(item)) else None
+
+        return await _import(session, dataset, located)
+
+
+def _each_object(item: dict[str, Any]) -> dict[str, Any]:
+    """Called by the JSON parser for every object: a call into Python lets the event loop's
+    thread take the GIL while a large file is parsed (the parser alone never lets it go)."""
+    return item
+
+
+def _parsed_json(data: bytes) -> tuple[str, Any]:
     try:
-        dataset = json.loads(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Problem(422, "The file is not UTF-8 text.", kind="invalid-dataset") from exc
+    try:
+        return text, json.loads(text, object_hook=_each_object)
     except (ValueError, RecursionError):
         try:
             LocatedJson(text).parse()  # to tell the line
@@ -446,21 +470,16 @@ async def import_dataset(session: AsyncSession, text: str) -> ImportReport:
             raise _invalid([InvalidRow(line=exc.line, path="", reason=exc.reason)]) from exc
         raise _invalid([InvalidRow(line=1, path="", reason="not valid JSON")]) from None
 
-    def located() -> tuple[Any, Callable[[Any], Place | None]]:
-        document = LocatedJson(text)  # parsed again only when there are problems to place
-        parsed = document.parse()
-        return parsed, lambda item: (None, line) if (line := document.line_of(item)) else None
 
-    return await _import(session, dataset, located)
-
-
-async def import_package(session: AsyncSession, files: dict[str, bytes]) -> ImportReport:
-    """An HSDS tabular data package (file name → content), checked as its JSON form."""
-    rows = tabular.Rows()
-    dataset = rows.read(files)
-    if rows.errors:
-        raise _invalid(rows.errors)
-    return await _import(session, dataset, lambda: (dataset, rows.place_of))
+async def import_package(session: AsyncSession, package: tabular.Package) -> ImportReport:
+    """An HSDS tabular data package, read as it is parsed in a worker thread, checked as its
+    JSON form."""
+    with collector_paused():
+        rows = tabular.Rows()
+        dataset = await asyncio.to_thread(rows.read, package)
+        if rows.errors:
+            raise _invalid(rows.errors, rows.problem_count)
+        return await _import(session, dataset, lambda: (dataset, rows.place_of))
 
 
 async def export_package(session: AsyncSession) -> dict[str, bytes]:
@@ -474,7 +493,7 @@ async def _import(
     """Checks every object and reports every problem; writes only while none is found, in the
     caller's transaction, which a problem found later undoes."""
     checker = _Checker()
-    given, organizations = _parse_organizations(checker, dataset)
+    given, organizations = await asyncio.to_thread(_parse_organizations, checker, dataset)
     stored_services = await repository.services_by_id(session, _given_service_ids(given))
     await _check_organizations(session, checker, organizations)
     owners = {row.id: _Owner(row.id, row.body.country) for row in organizations}
@@ -493,7 +512,9 @@ async def _import(
                 clash = await _clash_of(_write_created(session, batch.created))
                 report.services.created += len(batch.created.services)
     if checker.problems:
-        raise _invalid(checker.report(*located()))
+        raise await asyncio.to_thread(
+            lambda: _invalid(checker.report(*located()), len(checker.problems))
+        )
     if clash is None:
         clash = await _clash_of(_update_all(session, changed, stored_services, report))
     if clash is not None:
@@ -536,10 +557,15 @@ async def _update_all(
         await _update_services(session, chunk, stored_services, report)
 
 
-def _invalid(errors: list[InvalidRow]) -> Problem:
+def _invalid(errors: list[InvalidRow], count: int | None = None) -> Problem:
+    """The 422 of an import: `count` problems (default: as many as `errors`), the first
+    MAX_LISTED_PROBLEMS of them listed."""
+    count = len(errors) if count is None else count
     errors = sorted(errors, key=lambda error: (error.file or "", error.line, error.path))
+    errors = errors[:MAX_LISTED_PROBLEMS]
+    listed = "" if count == len(errors) else f" (the first {len(errors)} are listed)"
     return Problem(
-        422, f"{len(errors)} problem(s) in the file; nothing was imported.",
+        422, f"{count} problem(s) in the file{listed}; nothing was imported.",
         kind="invalid-dataset", extra={"errors": [error.model_dump() for error in errors]},
     )
 
@@ -566,7 +592,7 @@ async def _save_organizations(
                 organization.updated_at = now
                 updated.append(organization)
                 events.append(("organization.updated", organization_events.changed_event(
-                    organization.id, organization
+                    organization.id, organization, changes
                 )))
                 if "country" in changes:
                     moved.append(organization)

@@ -51,7 +51,18 @@ async def get_organization(
 
 
 @router.patch(
-    "/{organization_id}", summary="Change an organisation (network_admin or its org_admin)"
+    "/{organization_id}", summary="Change an organisation (network_admin or its org_admin)",
+    description=(
+        "An org_admin keeps its organisation's description, website, email, phone, languages "
+        "and identifiers up to date. The name, type and country are the organisation's identity: "
+        "what verification vouches for and what a person's consent to share is given against "
+        "(e.g. \"National Societies only\", \"only in Lebanon\"). Only a network_admin changes "
+        "them, or `verified`; an org_admin's attempt is refused (403) and changes nothing. "
+        "Every change is announced as `organization.updated` with the names of the changed "
+        "fields, and a change of identity or verification is told to the organisation in its "
+        "inbox. A second National Society in one country, or a second organisation of the same "
+        "name there, is a 409 conflict."
+    ),
 )
 async def update_organization(
     organization_id: uuid.UUID, body: OrganizationUpdate, identity: CurrentIdentity,

@@ -44,12 +44,18 @@ class OrganizationCreate(RequestBody):
     verified: bool = False
 
 
+IDENTITY_NOTE = (
+    "Part of the organisation's identity, which verification vouches for and consent scopes "
+    "name: only a network_admin may change it."
+)
+
+
 class OrganizationUpdate(RequestBody):
     """Only the fields given change; `null` clears an optional field."""
 
-    name: Name = None
-    type: OrganizationType = None
-    country: CountryCode = None
+    name: Name = Field(default=None, description=IDENTITY_NOTE)
+    type: OrganizationType = Field(default=None, description=IDENTITY_NOTE)
+    country: CountryCode = Field(default=None, description=IDENTITY_NOTE)
     description: Text | None = None
     website: WebAddress | None = None
     email: EmailAddress | None = None

@@ -1,4 +1,5 @@
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.api import Page, position_after, split_page
@@ -13,8 +14,12 @@ from waymark_registry.organizations.models import Organization
 from waymark_registry.organizations.schemas import (
     OrganizationCreate, OrganizationRead, OrganizationUpdate,
 )
-from waymark_registry.paging import name_value
+from waymark_registry.paging import BY_NAME
 from waymark_registry.services import service as services
+
+
+# What verification vouches for and what a person's consent is given against.
+IDENTITY_FIELDS = frozenset({"name", "type", "country"})
 
 
 async def _ensure_unique(session: AsyncSession, organization: Organization) -> None:
@@ -26,17 +31,22 @@ async def _ensure_unique(session: AsyncSession, organization: Organization) -> N
 
 
 def changed_event(
-    organization_id: uuid.UUID, fields: Organization | OrganizationCreate
+    organization_id: uuid.UUID, fields: Organization | OrganizationCreate,
+    changed: Iterable[str] = (),
 ) -> OrganizationChanged:
     return OrganizationChanged(
         organization_id=organization_id, name=fields.name, type=fields.type,
         country=fields.country, verified=fields.verified, email=fields.email,
+        changed_fields=sorted(changed),
     )
 
 
-async def announce(session: AsyncSession, event_type: str, organization: Organization) -> None:
+async def announce(
+    session: AsyncSession, event_type: str, organization: Organization,
+    changed: Iterable[str] = (),
+) -> None:
     await record_event(
-        session, EVENT_SOURCE, event_type, changed_event(organization.id, organization)
+        session, EVENT_SOURCE, event_type, changed_event(organization.id, organization, changed)
     )
 
 
@@ -76,14 +86,20 @@ async def update_organization(
     }
     if "verified" in changes and not identity.is_network_admin:
         raise Forbidden("Only a network_admin may verify an organisation or withdraw it.")
+    if changes.keys() & IDENTITY_FIELDS and not identity.is_network_admin:
+        raise Forbidden(
+            "An organisation's name, type and country are what its verification vouches for; "
+            "only a network_admin changes them."
+        )
     if not changes:
         return OrganizationRead.model_validate(organization)
     for field, value in changes.items():
         setattr(organization, field, value)
     organization.updated_at = utcnow()
-    await _ensure_unique(session, organization)
+    with session.no_autoflush:  # the changed row must not be written before it is checked
+        await _ensure_unique(session, organization)
     await repository.save(session, organization)
-    await announce(session, "organization.updated", organization)
+    await announce(session, "organization.updated", organization, changes)
     if "country" in changes:
         await services.announce_organization_moved(session, organization)
     return OrganizationRead.model_validate(organization)
@@ -95,9 +111,11 @@ async def list_organizations(
 ) -> Page[OrganizationRead]:
     organizations = await repository.search(
         session, q=q, country=country, type=type, limit=limit + 1,
-        position=position_after(cursor, name_value),
+        position=position_after(cursor, BY_NAME),
     )
-    organizations, next_cursor = split_page(organizations, limit, lambda o: (o.name, o.id))
+    organizations, next_cursor = split_page(
+        organizations, limit, lambda o: (o.name, o.id), BY_NAME
+    )
     return Page(
         items=[OrganizationRead.model_validate(o) for o in organizations], next_cursor=next_cursor
     )
