@@ -13,7 +13,9 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import ARRAY, JSON, Boolean, String, Table, TypeDecorator, bindparam, event, insert, text
+from sqlalchemy import (
+    ARRAY, JSON, Boolean, String, Table, TypeDecorator, bindparam, event, insert, text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import IntegrityError

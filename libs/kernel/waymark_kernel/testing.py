@@ -1,7 +1,10 @@
 """Helpers for the tests of every service: a token issuer of their own and throw-away
-PostgreSQL databases. Tests need real PostgreSQL and RabbitMQ; they fail if either is down."""
+databases. Tests need real PostgreSQL and RabbitMQ; they fail if either is down."""
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -70,3 +73,17 @@ async def drop_database(url: str) -> None:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await connection.close()
+
+
+@asynccontextmanager
+async def throwaway_database(dialect: str, prefix: str, folder: Path) -> AsyncIterator[str]:
+    """A new, empty database on `dialect` (its SQLAlchemy URL): a SQLite file in `folder`, or a
+    PostgreSQL database dropped at the end."""
+    if dialect == "sqlite":
+        yield f"sqlite+aiosqlite:///{folder / unique_name(prefix)}.db"
+        return
+    url = await create_database(prefix)
+    try:
+        yield url
+    finally:
+        await drop_database(url)
