@@ -43,6 +43,15 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _writer_before_a_locking_read(connection, statement, *_args) -> None:
+    """SQLite locks no rows, and its driver begins a transaction only at a write: a read
+    `FOR UPDATE` first makes its transaction the one writer, so that what it reads stays
+    current until the transaction ends (another one's read-then-write waits, then reads anew)."""
+    if (getattr(statement, "_for_update_arg", None) is not None
+            and not connection.connection.driver_connection.in_transaction):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def create_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
         database = make_url(url).database
@@ -50,6 +59,7 @@ def create_engine(url: str) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 10})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "before_execute", _writer_before_a_locking_read)
         return engine
     # No pre-ping: on asyncpg it costs three round trips per checkout. A connection the server
     # dropped fails its one request, and SQLAlchemy then replaces every older pooled connection.

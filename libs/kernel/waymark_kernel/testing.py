@@ -1,15 +1,17 @@
 """Helpers for the tests of every service: a token issuer of their own and throw-away
 databases. Tests need real PostgreSQL and RabbitMQ; they fail if either is down."""
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from waymark_kernel.auth import ROLES
+from waymark_kernel.migrations import upgrade
 from waymark_kernel.signing import SigningKey
 
 POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -80,10 +82,31 @@ async def throwaway_database(dialect: str, prefix: str, folder: Path) -> AsyncIt
     """A new, empty database on `dialect` (its SQLAlchemy URL): a SQLite file in `folder`, or a
     PostgreSQL database dropped at the end."""
     if dialect == "sqlite":
-        yield f"sqlite+aiosqlite:///{folder / unique_name(prefix)}.db"
+        yield _sqlite_url(prefix, folder)
         return
     url = await create_database(prefix)
     try:
         yield url
     finally:
         await drop_database(url)
+
+
+@contextmanager
+def shared_database(dialect: str, prefix: str, folder: Path, migrations: Path) -> Iterator[str]:
+    """A migrated throw-away database that many tests share (a session's or a module's fixture),
+    made outside the tests' event loops."""
+    if dialect == "sqlite":
+        url = _sqlite_url(prefix, folder)
+        asyncio.run(upgrade(url, migrations))
+        yield url
+        return
+    url = asyncio.run(create_database(prefix))
+    try:
+        asyncio.run(upgrade(url, migrations))
+        yield url
+    finally:
+        asyncio.run(drop_database(url))
+
+
+def _sqlite_url(prefix: str, folder: Path) -> str:
+    return f"sqlite+aiosqlite:///{folder / unique_name(prefix)}.db"
