@@ -240,11 +240,12 @@ class StatementRecord:
     """A prepared statement's place in the code, the dialects it is for and those it ran on."""
 
     defined_at: str
-    dialects: frozenset[str]
+    dialects: set[str] = field(default_factory=set)
     ran_on: set[str] = field(default_factory=set)
 
 
-# Every Prepared and Upsert defined so far, by place: the tests check each ran on its dialects.
+# Every Prepared and Upsert defined so far, by place (those built at one place share a record):
+# the tests check that each ran on every dialect it is for.
 STATEMENTS: dict[str, StatementRecord] = {}
 
 
@@ -253,7 +254,9 @@ def _record_at_caller(dialects: frozenset[str]) -> StatementRecord:
     while frame.f_globals.get("__name__") == __name__:
         frame = frame.f_back
     defined_at = f"{frame.f_globals['__name__']}:{frame.f_lineno}"
-    return STATEMENTS.setdefault(defined_at, StatementRecord(defined_at, dialects))
+    record = STATEMENTS.setdefault(defined_at, StatementRecord(defined_at))
+    record.dialects |= dialects
+    return record
 
 
 class Prepared:
