@@ -83,8 +83,9 @@ def pytest_testnodedown(node, error) -> None:
 
 
 def _whole_suite(config: pytest.Config) -> bool:
-    """Every test of `testpaths` was selected (no paths given, no -k or -m)."""
+    """Every test of `testpaths` was selected and run (no paths given, no -k or -m)."""
     return (
         config.args_source is pytest.Config.ArgsSource.TESTPATHS
         and not config.option.keyword and not config.option.markexpr
+        and not config.option.collectonly
     )
