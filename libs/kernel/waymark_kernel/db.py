@@ -266,7 +266,8 @@ class Prepared:
     asyncpg runs it compiled once: through SQLAlchemy, keying, compiling and processing a small
     statement cost more CPU than the database took to run it. Values pass the columns' bind
     processors (JSON) and, off PostgreSQL, results their result processors, as through
-    SQLAlchemy; rows come back as tuples. `only_on` names the one dialect a statement is for."""
+    SQLAlchemy; rows come back as tuples. `only_on` names the one dialect a statement is for;
+    `record` is given by an `Upsert`, whose statement of each dialect shares its record."""
 
     def __init__(
         self, statement: Executable, *, columns: Sequence[str] | None = None,
