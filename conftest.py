@@ -64,7 +64,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     missed = sorted(
         f"{place} never ran on {', '.join(sorted(dialects - ran_on))}"
-        for place, (dialects, ran_on) in session.config.stash[STATEMENTS_RUN].items()
+        for place, (dialects, ran_on) in session.config.stash.get(STATEMENTS_RUN, {}).items()
         if dialects - ran_on
     )
     if missed:
