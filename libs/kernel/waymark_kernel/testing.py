@@ -1,9 +1,10 @@
 """Helpers for the tests of every service: a token issuer of their own and throw-away
-PostgreSQL databases. Tests need real PostgreSQL and RabbitMQ; they fail if either is down."""
+databases. Tests need real PostgreSQL and RabbitMQ; they fail if either is down."""
 
 import asyncio
 import uuid
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from waymark_kernel.auth import ROLES
-from waymark_kernel.migrations import alembic_config
+from waymark_kernel.migrations import alembic_config, upgrade
 from waymark_kernel.settings import Settings
 from waymark_kernel.signing import SigningKey
 
@@ -148,3 +149,38 @@ async def downgrade(
 ) -> None:
     config = alembic_config(url, script_location, settings)
     await asyncio.to_thread(command.downgrade, config, revision)
+
+
+@asynccontextmanager
+async def throwaway_database(dialect: str, prefix: str, folder: Path) -> AsyncIterator[str]:
+    """A new, empty database on `dialect` (its SQLAlchemy URL): a SQLite file in `folder`, or a
+    PostgreSQL database dropped at the end."""
+    if dialect == "sqlite":
+        yield _sqlite_url(prefix, folder)
+        return
+    url = await create_database(prefix)
+    try:
+        yield url
+    finally:
+        await drop_database(url)
+
+
+@contextmanager
+def shared_database(dialect: str, prefix: str, folder: Path, migrations: Path) -> Iterator[str]:
+    """A migrated throw-away database that many tests share (a session's or a module's fixture),
+    made outside the tests' event loops."""
+    if dialect == "sqlite":
+        url = _sqlite_url(prefix, folder)
+        asyncio.run(upgrade(url, migrations))
+        yield url
+        return
+    url = asyncio.run(create_database(prefix))
+    try:
+        asyncio.run(upgrade(url, migrations))
+        yield url
+    finally:
+        asyncio.run(drop_database(url))
+
+
+def _sqlite_url(prefix: str, folder: Path) -> str:
+    return f"sqlite+aiosqlite:///{folder / unique_name(prefix)}.db"
