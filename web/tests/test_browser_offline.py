@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.e2e.support import Network
 from web.tests.browser import browser, browser_storage, phone, sign_in  # noqa: F401
 from web.tests.support import Caseworker, create_service
-from web.tests.test_browser_caseworker import open_case, record_consent
+from web.tests.test_browser_caseworker import open_case, record_consent, serious_violations
 
 NEPAL = "Nepal Red Cross Society"
 JORDAN = "Jordan National Red Crescent Society"
@@ -128,11 +128,21 @@ def test_offline_the_directory_is_searched_and_a_case_needs_a_connection(
         expect(page.locator("h1")).to_have_text("You are offline")
         expect(page.locator("main")).not_to_contain_text("Dolma")
 
-    # Back online, she signs out: the browser keeps nothing of the app.
+    assert serious_violations(page) == []
+
+    # Back online, she signs out: the sign-out answer alone leaves nothing of the app. The
+    # sign-in page it leads to gets an empty script (its own also forgets), and that script
+    # came from the network: no worker answered it.
     context.set_offline(False)
     page.goto(f"{base}/services")
+    scripts_from_the_network = []
+    context.route(re.compile(r"/static/app\.[0-9a-f]+\.js$"), lambda route: (
+        scripts_from_the_network.append(route.request.url),
+        route.fulfill(body="", content_type="text/javascript")))
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(re.compile(r"/sign-in\?signed_out=true$"))
+    page.wait_for_load_state("load")
+    assert scripts_from_the_network
     assert page.evaluate("caches.keys()") == []
     assert page.evaluate("navigator.serviceWorker.getRegistrations()") == []
     context.close()
