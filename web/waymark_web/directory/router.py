@@ -3,13 +3,14 @@
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from babel import Locale
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from waymark_web.context import SignedIn, Visit
+from waymark_web.directory.map import results_map
 from waymark_web.directory.service import Coordinates, Places, plain
 
 router = APIRouter()
@@ -63,6 +64,12 @@ async def place_of(visit: Visit, near: str, country: str,
     return await places.find(visit, near, codes, preferred_country=country)
 
 
+def address_with_view(visit: Visit, view: str) -> str:
+    """This search again, as a list or on the map."""
+    address = visit.request.url.include_query_params(view=view)
+    return f"{address.path}?{address.query}"
+
+
 async def taxonomy(visit: Visit) -> list[dict[str, Any]]:
     return (await visit.api.get("/v1/taxonomy"))["items"]
 
@@ -77,6 +84,7 @@ async def search(
     population: Text = "", migration_stage: Text = "", accepts_referrals: bool = False,
     near: Text = "", radius_km: Annotated[int, Query(ge=1, le=1000)] = 25,
     for_case: uuid.UUID | None = None, for_referral: uuid.UUID | None = None,
+    view: Literal["list", "map"] = "list",
 ) -> Response:
     form = SearchForm(q, category, country, language, population, migration_stage,
                       accepts_referrals, near, radius_km)
@@ -86,8 +94,12 @@ async def search(
     near_understood = not near.strip() or place is not None
     searched = any(key != "limit" for key in parameters) and near_understood
     results = (await visit.api.get("/v1/services", parameters))["items"] if searched else []
+    places: Places = visit.request.app.state.places
+    drawn = await results_map(visit, places, results) if view == "map" and results else None
     return visit.render(
-        "directory/search.html", form=form, results=results, searched=searched,
+        "directory/search.html", form=form, results=results, searched=searched, view=view,
+        map=drawn, list_address=address_with_view(visit, "list"),
+        map_address=address_with_view(visit, "map"),
         near_understood=near_understood, categories=await taxonomy(visit),
         countries=programme_countries, programme_languages=PROGRAMME_LANGUAGES,
         radii=RADII_KM, for_case=for_case, for_referral=for_referral,
