@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -57,7 +58,7 @@ def test_a_place_the_directory_does_not_know_is_said_on_the_page(sita: httpx.Cli
 
 
 @pytest.fixture(scope="module")
-def hidden_shelter(network: Network) -> dict:
+def hidden_shelter(network: Network) -> dict[str, Any]:
     return create_service(network.base_url, Path(network.data_dir), JORDAN, "Hidden shelter",
                           HIDDEN_PLACE)
 
@@ -69,7 +70,7 @@ def markers(html: str) -> dict[str, tuple[bool, str, str]]:
 
 
 def test_the_map_shows_each_result_once_and_a_confidential_place_at_its_city(
-    sita: httpx.Client, hidden_shelter: dict,
+    sita: httpx.Client, hidden_shelter: dict[str, Any],
 ) -> None:
     search = {"country": "JO", "q": "shelter"}
     listed = sita.get("/services", params=search)
@@ -91,7 +92,7 @@ def test_the_map_shows_each_result_once_and_a_confidential_place_at_its_city(
 
 
 def test_the_owner_too_sees_her_confidential_place_on_the_map_at_city_level(
-    network: Network, hidden_shelter: dict,
+    network: Network, hidden_shelter: dict[str, Any],
 ) -> None:
     owner = enrol(network.base_url, Path(network.data_dir), JORDAN, "Rania Haddad")
     with closing(signed_in_client(network.base_url, owner)) as rania:

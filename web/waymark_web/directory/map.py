@@ -3,6 +3,7 @@ app (no tile server, no script), one marker per service, confidential places at 
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,10 @@ async def marker_of(visit: Visit, places: Places, service: dict[str, Any]) -> Ma
     return None
 
 
-def _path(ring: list[list[float]], project: Any) -> str:
+Projection = Callable[[float, float], tuple[float, float]]
+
+
+def _path(ring: list[list[float]], project: Projection) -> str:
     points = [project(latitude, longitude) for longitude, latitude in ring]
     return "M" + "L".join(f"{x:.1f} {y:.1f}" for x, y in points) + "Z"
 
