@@ -41,18 +41,25 @@ class Caseworker:
         return totp_code(self.secret) if self.secret else ""
 
 
-def signed_in_client(base_url: str, person: Caseworker) -> httpx.Client:
-    """A browser without JavaScript, signed in through the sign-in page (close it when done)."""
-    client = httpx.Client(base_url=base_url, timeout=30)
-    response = client.post("/sign-in", data={"email": person.email, "password": person.password,
-                                             "code": person.code()})
-    assert response.status_code == 303, response.text
-    return client
-
-
 def form_token(html: str) -> str:
     """The form token of a page, as the browser sends it back with the form."""
     return re.search(r'name="csrf_token" value="([^"]+)"', html)[1]
+
+
+def post_sign_in(client: httpx.Client, fields: dict[str, str],
+                 address: str = "/sign-in") -> httpx.Response:
+    """Open the sign-in page, then send its form filled with `fields`, as a browser does."""
+    token = form_token(client.get("/sign-in").text)
+    return client.post(address, data={**fields, "csrf_token": token})
+
+
+def signed_in_client(base_url: str, person: Caseworker) -> httpx.Client:
+    """A browser without JavaScript, signed in through the sign-in page (close it when done)."""
+    client = httpx.Client(base_url=base_url, timeout=30)
+    response = post_sign_in(client, {"email": person.email, "password": person.password,
+                                     "code": person.code()})
+    assert response.status_code == 303, response.text
+    return client
 
 
 def demo_clients(data_dir: Path) -> dict[str, dict[str, Any]]:

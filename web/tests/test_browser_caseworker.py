@@ -251,6 +251,7 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
     found["referral"] = serious_violations(page)
     for name, address in {
         "start": "/", "services": "/services?q=shelter&country=JO",
+        "services-map": "/services?q=shelter&country=JO&view=map",
         "service": f"/services/{shelter['id']}", "cases": "/cases", "new-case": "/cases/new",
         "case": f"/cases/{case_id}", "referrals": "/referrals", "not-found": "/cases/nothing",
     }.items():

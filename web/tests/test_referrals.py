@@ -8,6 +8,8 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
+import httpx
+
 from tests.e2e.support import Network
 from web.tests.support import Caseworker, create_service, form_token, signed_in_client
 
@@ -91,6 +93,17 @@ def test_withdrawing_consent_shows_every_open_leg_it_cancelled(
         assert 'class="badge status-cancelled"' in sita.get(referral_url).text
 
 
+def unread_in_menu(client: httpx.Client, address: str, words: str = "unread") -> int:
+    """The count beside Start in the menu, and what a screen reader says of it (0: none)."""
+    html = client.get(address).text
+    shown = re.search(r'<span class="count" aria-hidden="true">(\d+)</span>'
+                      r'<span class="visually-hidden">\((\d+) ([^<]*)\)</span>', html)
+    if shown is None:
+        return 0
+    assert shown[1] == shown[2] and words in shown[3], shown[0]
+    return int(shown[1])
+
+
 def test_the_start_page_says_what_changed_until_it_is_seen(
     network: Network, caseworker: Callable[..., Caseworker],
 ) -> None:
@@ -113,9 +126,13 @@ def test_the_start_page_says_what_changed_until_it_is_seen(
             time.sleep(0.3)
             start = rania.get("/").text
         assert news.search(start)
+        unread = unread_in_menu(rania, "/cases")
+        assert unread == rania.get("/v1/inbox").json()["unread_count"] >= 1
+        assert unread_in_menu(rania, "/services?lang=fr", "non lu") == unread
         notification = re.search(r'action="/inbox/([0-9a-f-]{36})/read"', start)[1]
 
         seen = rania.post(f"/inbox/{notification}/read", data={"csrf_token": form_token(start)})
 
         assert seen.status_code == 303
         assert not news.search(rania.get("/").text)
+        assert unread_in_menu(rania, "/referrals?lang=en") == unread - 1

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from tests.e2e.support import Network
-from web.tests.support import Caseworker, form_token, signed_in_client, totp_code
+from web.tests.support import Caseworker, form_token, post_sign_in, signed_in_client, totp_code
 
 NEPAL = "Nepal Red Cross Society"
 SECRET = re.compile(r'<code dir="ltr" class="secret">([^<]+)</code>')
@@ -55,7 +55,7 @@ def test_an_admin_invites_a_colleague_who_enrols_and_signs_in(
             "password_again": "Copper-Kettle-Morning-7",
         })
         assert again.status_code == 410 and "ya se usó" in again.text  # it works once
-        signed = newcomer.post("/sign-in", data={
+        signed = post_sign_in(newcomer, {
             "email": "bina.new@example.org", "password": "Copper-Kettle-Morning-7",
             "code": totp_code(secret),
         })

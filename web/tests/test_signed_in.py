@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.e2e.support import Network
-from web.tests.support import Caseworker, form_token
+from web.tests.support import Caseworker, form_token, post_sign_in
 
 NEPAL = "Nepal Red Cross Society"
 
@@ -16,7 +16,7 @@ NEPAL = "Nepal Red Cross Society"
 def signed_in(network: Network, caseworker: Callable[..., Caseworker]) -> Iterator[httpx.Client]:
     person = caseworker(NEPAL, "Sita Sharma")
     with httpx.Client(base_url=network.base_url, timeout=30) as client:
-        response = client.post("/sign-in", data={
+        response = post_sign_in(client, {
             "email": person.email, "password": person.password, "code": person.code(),
             "next": "/cases",
         })
@@ -60,8 +60,8 @@ def test_people_signed_in_at_once_keep_their_own_sessions(
     other = caseworker(NEPAL, "Gita Rai")
     with httpx.Client(base_url=network.base_url, timeout=30) as second, \
             httpx.Client(base_url=network.base_url, timeout=30) as nobody:
-        second.post("/sign-in", data={"email": other.email, "password": other.password,
-                                      "code": other.code()})
+        post_sign_in(second, {"email": other.email, "password": other.password,
+                              "code": other.code()})
         assert "Hello, Gita Rai" in second.get("/").text
         assert "Hello, Sita Sharma" in signed_in.get("/").text
         assert nobody.get("/").headers["location"] == "/sign-in?next=/"
@@ -72,8 +72,8 @@ def test_a_token_of_another_session_is_refused(
 ) -> None:
     other = caseworker(NEPAL, "Gita Rai")
     with httpx.Client(base_url=network.base_url, timeout=30) as second:
-        second.post("/sign-in", data={"email": other.email, "password": other.password,
-                                      "code": other.code()})
+        post_sign_in(second, {"email": other.email, "password": other.password,
+                              "code": other.code()})
         foreign_token = form_token(second.get("/cases/new").text)
     response = signed_in.post("/cases/new", data={"csrf_token": foreign_token, "given_name": "X"})
     assert response.status_code == 403
@@ -98,11 +98,33 @@ def test_a_wrong_code_keeps_the_visitor_on_the_sign_in_page(
 ) -> None:
     person = caseworker(NEPAL, "Sita Sharma")
     with httpx.Client(base_url=network.base_url) as client:
-        response = client.post("/sign-in?lang=fr", data={
+        response = post_sign_in(client, {
             "email": person.email, "password": person.password, "code": "000000",
             "next": "/cases",
-        })
+        }, "/sign-in?lang=fr")
     assert response.status_code == 401
     assert "n’est pas correct" in response.text
     assert response.headers.get_list("set-cookie") == ["lang=fr; Path=/; Max-Age=31536000; SameSite=Lax"]
     assert f'value="{person.email}"' in response.text
+
+
+@pytest.mark.parametrize("with_token", [False, True])
+def test_a_sign_in_sent_from_another_site_is_refused(
+    network: Network, caseworker: Callable[..., Caseworker], with_token: bool,
+) -> None:
+    """Another site's page can post the form (with a token it saw once), but not the cookie of
+    the browser's own sign-in page: the visitor is not signed in as anyone."""
+    person = caseworker(NEPAL, "Sita Sharma")
+    credentials = {"email": person.email, "password": person.password, "code": person.code()}
+    with httpx.Client(base_url=network.base_url, timeout=30) as attacker:
+        seen_token = form_token(attacker.get("/sign-in").text)
+    with httpx.Client(base_url=network.base_url, timeout=30) as victim:
+        forged = victim.post("/sign-in?lang=fr", data=credentials | (
+            {"csrf_token": seen_token} if with_token else {}))
+        assert forged.status_code == 403
+        assert "Vous n’êtes pas connecté" in forged.text
+        for cookie in forged.headers.get_list("set-cookie"):  # no session, only a new form's
+            assert cookie.startswith(("waymark_sign_in=", "lang=")), cookie
+        assert victim.get("/cases").headers["location"].startswith("/sign-in")
+        signed = post_sign_in(victim, credentials | {"code": person.code()})
+        assert signed.status_code == 303 and "Sita Sharma" in victim.get("/").text

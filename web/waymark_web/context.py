@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import httpx
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse
@@ -35,6 +36,7 @@ class Visit:
     api: Api
     pages: Pages
     session: dict[str, Any] | None = field(default=None)
+    unread_count: int | None = field(default=None)  # the organisation's inbox, in the menu
 
     @property
     def person(self) -> dict[str, Any]:
@@ -79,7 +81,17 @@ async def signed_in(visit: Annotated[Visit, Depends(visitor)]) -> Visit:
             raise SignInRequired() from error
         raise
     visit.api.csrf_token = visit.session.get("csrf_token")
+    if visit.request.method == "GET":
+        visit.unread_count = await unread_count(visit)
     return visit
+
+
+async def unread_count(visit: Visit) -> int | None:
+    """One small call per page; a page still opens when the inbox cannot be reached."""
+    try:
+        return (await visit.api.get("/v1/inbox", {"unread": "true", "limit": 1}))["unread_count"]
+    except (ApiError, httpx.HTTPError):
+        return None
 
 
 async def checked_form(visit: Annotated[Visit, Depends(signed_in)]) -> FormData:

@@ -19,6 +19,7 @@ from waymark_web.api import ApiError, api_client
 from waymark_web.cases.router import router as cases_router
 from waymark_web.context import FormRefused, NotFound, SignInRequired, here, visitor
 from waymark_web.directory.router import router as directory_router
+from waymark_web.directory.service import Places
 from waymark_web.home.router import router as home_router
 from waymark_web.i18n import Languages
 from waymark_web.i18n.middleware import LanguageMiddleware
@@ -48,6 +49,7 @@ def create_app(settings: Settings, api: ASGIApp | str) -> FastAPI:
     app.state.api_client = api_client(api)
     app.state.pages = Pages(languages, static)
     app.state.static = static
+    app.state.places = Places()
 
     @app.get("/static/{name}", include_in_schema=False)
     async def static_file(request: Request, name: str) -> Response:

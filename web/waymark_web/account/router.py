@@ -2,6 +2,7 @@
 accepting an invitation: a password, then the authenticator and recovery codes, shown once."""
 
 import base64
+import secrets
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -9,11 +10,15 @@ import httpx
 from fastapi import APIRouter, Form, Path
 from starlette.responses import RedirectResponse, Response
 
+from waymark_web import security
 from waymark_web.api import ApiError
 from waymark_web.context import Anyone, CheckedForm, SignedIn, Visit
 
 router = APIRouter()
 Field = Annotated[str, Form(max_length=4096)]
+# Before there is a session, the sign-in form is tied to its browser by a cookie that a page
+# of another site can neither read nor send with its own form (double submit).
+SIGN_IN_COOKIE = "waymark_sign_in"
 
 
 def safe_next(target: str | None) -> str:
@@ -38,12 +43,22 @@ async def sign_in_providers(visit: Visit) -> list[dict[str, Any]]:
         return []
 
 
+def sign_in_secret(visit: Visit) -> str | None:
+    return visit.request.cookies.get(SIGN_IN_COOKIE) or None
+
+
 async def sign_in_form(visit: Visit, next: str, *, signed_out: bool = False,
                        error: str | None = None, email: str = "", status: int = 200) -> Response:
-    return visit.render(
+    secret = sign_in_secret(visit) or secrets.token_urlsafe(32)
+    response = visit.render(
         "account/sign_in.html", status=status, next=safe_next(next), signed_out=signed_out,
         error=error, email=email, providers=await sign_in_providers(visit),
+        form_token=security.masked(secret),
     )
+    if secret != sign_in_secret(visit):
+        response.set_cookie(SIGN_IN_COOKIE, secret, path="/sign-in", httponly=True,
+                            samesite="strict", secure=visit.request.url.scheme == "https")
+    return response
 
 
 @router.get("/sign-in")
@@ -54,8 +69,11 @@ async def sign_in_page(visit: Anyone, next: str = "/", signed_out: bool = False)
 @router.post("/sign-in")
 async def sign_in(
     visit: Anyone, email: Field, password: Field, code: Annotated[str, Form(max_length=64)] = "",
-    next: Field = "/",
+    next: Field = "/", csrf_token: Field = "",
 ) -> Response:
+    secret = sign_in_secret(visit)
+    if not secret or not security.matches(csrf_token, secret):
+        return await sign_in_form(visit, next, error="forged", email=email, status=403)
     try:
         credentials = {"email": email.strip(), "password": password}
         if code.strip():
