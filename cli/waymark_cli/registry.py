@@ -43,17 +43,8 @@ def add_commands(verbs: argparse._SubParsersAction) -> None:
     ).set_defaults(file=None)
 
 
-def _package_files(path: Path) -> dict[str, bytes]:
-    if path.is_dir():
-        files, total = {}, 0
-        for table in tabular.TABLES:
-            if (path / table.file).is_file():
-                files[table.file] = (path / table.file).read_bytes()
-                total += len(files[table.file])
-                if total > tabular.MAX_PACKAGE_BYTES:
-                    raise tabular.too_large()
-        return files
-    return tabular.unzipped(path.read_bytes())
+def _package(path: Path) -> tabular.Package:
+    return tabular.FolderPackage(path) if path.is_dir() else tabular.ZipPackage(path.read_bytes())
 
 
 async def _export(database: Database, file: Path, format: str) -> None:
@@ -79,9 +70,9 @@ async def _export(database: Database, file: Path, format: str) -> None:
 async def _import(database: Database, file: Path) -> ImportReport:
     async with database.transaction() as session:
         if file.is_dir() or zipfile.is_zipfile(file):
-            report = await import_package(session, _package_files(file))
+            report = await import_package(session, _package(file))
         else:
-            report = await import_dataset(session, file.read_text(encoding="utf-8"))
+            report = await import_dataset(session, file.read_bytes())
     await settle(database.engine, report)
     return report
 

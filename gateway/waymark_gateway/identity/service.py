@@ -22,7 +22,8 @@ from waymark_gateway.identity.schemas import (
     ApiClientCreate, ApiClientCreated, ApiClientRead, TokenResponse,
 )
 from waymark_gateway.proxy.upstreams import Upstreams
-from waymark_kernel.api import Page, decode_cursor, encode_cursor
+from waymark_kernel.api import Page, position_after
+from waymark_kernel.cursors import CursorFormat, Text
 from waymark_kernel.auth import NETWORK_ADMIN, Identity
 from waymark_kernel.problems import NotFound, Problem
 from waymark_gateway.settings import GatewaySettings
@@ -32,6 +33,7 @@ ADMIN_CLIENT_ID = "network-admin"
 CLIENT_GRANT = "client_credentials"
 MAX_CLIENT_ID_LENGTH, MAX_SECRET_LENGTH = 64, 256
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+BY_CLIENT_ID = CursorFormat(Text(max_length=64))  # ApiClient.client_id
 # argon2id at OWASP's minimum cost: the secrets are 256-bit random, so the hash guards a
 # stolen table rather than slowing guesses, and a flood of token requests stays affordable.
 hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
@@ -221,7 +223,7 @@ async def revoke_client(
 async def list_clients(
     session: AsyncSession, organization_id: uuid.UUID, limit: int, cursor: str | None
 ) -> Page[ApiClientRead]:
-    after = decode_cursor(cursor, 1)
+    after = position_after(cursor, BY_CLIENT_ID)
     clients = await repository.organization_clients(
         session, organization_id, after=after[0] if after else None, limit=limit + 1
     )
@@ -229,5 +231,5 @@ async def list_clients(
     clients = clients[:limit]
     return Page(
         items=[ApiClientRead.model_validate(client, from_attributes=True) for client in clients],
-        next_cursor=encode_cursor(clients[-1].client_id) if more else None,
+        next_cursor=BY_CLIENT_ID.encode(clients[-1].client_id) if more else None,
     )

@@ -174,6 +174,9 @@ async def driver_in_transaction(session: AsyncSession) -> asyncpg.Connection | N
     return driver if driver.is_in_transaction() else None
 
 
+INSERT_SLICE = 500
+
+
 async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
     """New rows in bulk, inside the session's transaction: COPY on PostgreSQL (far fewer round
     trips and no statement to parse per row), one executemany elsewhere. Every row has the keys
@@ -182,7 +185,9 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, 
         return
     await session.flush()  # rows these reference may still be pending in the session
     if session.bind.dialect.name != "postgresql":
-        await session.execute(insert(table), rows)
+        # Binding a slice's values is Python work on the event loop: slices keep each short.
+        for start in range(0, len(rows), INSERT_SLICE):
+            await session.execute(insert(table), rows[start:start + INSERT_SLICE])
         return
     columns = list(rows[0])
     for column in columns:

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
         default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000]
     )
     webhook_timeout_seconds: float = 15.0
+    # Ports a webhook URL may name besides 443 (and 80 when insecure): "LOW-HIGH" within the
+    # unprivileged range, so that no URL reaches SSH, SMTP or another system service.
+    webhook_ports: Annotated[tuple[int, int], NoDecode] = (1024, 65535)
     # A subscription failing without a success for this long is disabled (default 5 days).
     webhook_disable_after_seconds: float = 432_000.0
     # How long the event feed keeps events, and deliveries keep their request bodies.
@@ -100,6 +103,22 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [float(part) for part in value.strip().strip("[]").split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_ports", mode="before")
+    @classmethod
+    def _port_range(cls, value: object) -> object:
+        if isinstance(value, str):
+            low, _, high = value.partition("-")
+            return int(low), int(high or low)
+        return value
+
+    @field_validator("webhook_ports")
+    @classmethod
+    def _unprivileged_ports(cls, value: tuple[int, int]) -> tuple[int, int]:
+        low, high = value
+        if not 1024 <= low <= high <= 65535:
+            raise ValueError("give a range of ports within 1024-65535, e.g. 8443-8443")
         return value
 
     @property

@@ -32,7 +32,9 @@ def create_app(
     key_source: KeySource | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
-    guard = UrlGuard(allow_insecure=settings.webhook_allow_insecure)
+    guard = UrlGuard(
+        allow_insecure=settings.webhook_allow_insecure, high_ports=settings.webhook_ports
+    )
     box = SecretBox(settings.encryption_key)  # refuses to start without a key
     dispatcher = Dispatcher(settings, box, guard)
     mailer = Mailer(settings)

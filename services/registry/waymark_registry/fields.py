@@ -75,7 +75,10 @@ LanguageList = Annotated[
 ]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+MAX_NAME_LENGTH = 200
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH)
+]
 WebAddress = Annotated[
     str, StringConstraints(max_length=500, pattern=r"^https?://"), AfterValidator(_web_address)
 ]

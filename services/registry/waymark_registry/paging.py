@@ -1,22 +1,17 @@
 """Keyset pagination by name or by distance: the cursor holds the sort value and id of the last
-item of a page (read back with the kernel's `position_after`)."""
+item of a page."""
 
 import uuid
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_
+from waymark_kernel.cursors import CursorFormat, Identifier, Number, Text
 
+from waymark_registry.fields import MAX_NAME_LENGTH
+from waymark_registry.services.schemas import MAX_RADIUS_KM
 
-def name_value(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError("a name is text")
-    return value
-
-
-def distance_value(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError("a distance is a number")
-    return float(value)
+BY_NAME = CursorFormat(Text(MAX_NAME_LENGTH), Identifier())
+BY_DISTANCE = CursorFormat(Number(0, MAX_RADIUS_KM), Identifier())
 
 
 def after(sort_column: Any, id_column: Any, position: tuple[Any, uuid.UUID]) -> ColumnElement[bool]:

@@ -189,10 +189,13 @@ async def test_a_failed_test_event_is_reported_and_not_retried(notifications, re
 
 async def test_an_unreachable_endpoint_is_logged_with_its_error(notifications, receiver) -> None:
     org = uuid.uuid4()
-    subscription = await notifications.subscribe(org, "http://127.0.0.1:9/hooks", "*")
-    response = await notifications.client.post(
-        f"/v1/subscriptions/{subscription['id']}/test", headers=notifications.admin(org)
-    )
+    with socket.socket() as bound_not_listening:  # its port refuses connections
+        bound_not_listening.bind(("127.0.0.1", 0))
+        port = bound_not_listening.getsockname()[1]
+        subscription = await notifications.subscribe(org, f"http://127.0.0.1:{port}/hooks", "*")
+        response = await notifications.client.post(
+            f"/v1/subscriptions/{subscription['id']}/test", headers=notifications.admin(org)
+        )
     attempt = response.json()
     assert attempt["status_code"] is None and attempt["succeeded"] is False
     assert attempt["error"].startswith("Cannot connect")

@@ -1,8 +1,10 @@
 """The event catalogue and the pull feed of each organisation."""
 
+import base64
 import uuid
 
 import jsonschema
+import pytest
 from waymark_kernel.events import EVENT_TYPES, ReferralChanged, ServiceChanged, SubscriptionDisabled
 from waymark_notifications.retention import purge_expired
 
@@ -97,6 +99,19 @@ async def test_a_bad_cursor_is_a_problem(notifications) -> None:
         )
         assert response.status_code == 400
         assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("payload", [b"[99999999999999999999999]", b"[true]", b"[-1]", b"[1.5]"])
+async def test_finding_7_a_cursor_out_of_the_feeds_range_is_a_400_not_a_500(
+    notifications, payload: bytes
+) -> None:
+    response = await notifications.client.get(
+        "/v1/events", headers=notifications.admin(uuid.uuid4()),
+        params={"after": base64.urlsafe_b64encode(payload).decode()},
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.json()["type"].endswith("invalid-cursor")
 
 
 async def test_the_feed_forgets_events_after_the_retention_period(start_notifications) -> None:

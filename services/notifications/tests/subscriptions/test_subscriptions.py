@@ -15,7 +15,7 @@ async def test_create_shows_the_secret_once(notifications) -> None:
     org = uuid.uuid4()
     created = await notifications.client.post(
         "/v1/subscriptions", headers=notifications.admin(org),
-        json=body("http://127.0.0.1:9/hooks", event_types=["referral.*", "case.consent_withdrawn"]),
+        json=body("http://127.0.0.1:8080/hooks", event_types=["referral.*", "case.consent_withdrawn"]),
     )
     assert created.status_code == 201, created.text
     subscription = created.json()

@@ -17,6 +17,7 @@ from waymark_notifications.webhooks.sender import SendResult, WebhookSender
 from waymark_notifications.webhooks.url_guard import UrlGuard
 
 NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
+INSECURE_GUARD = UrlGuard(allow_insecure=True, high_ports=(1024, 65535))  # loopback servers
 Answer = Callable[[bytes, asyncio.StreamWriter], Awaitable[None]]
 
 
@@ -64,7 +65,7 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[Server]]]:
 
 @pytest.fixture
 async def sender() -> AsyncIterator[WebhookSender]:
-    async with WebhookSender(UrlGuard(allow_insecure=True), timeout_seconds=2) as webhook_sender:
+    async with WebhookSender(INSECURE_GUARD, timeout_seconds=2) as webhook_sender:
         yield webhook_sender
 
 
@@ -130,7 +131,7 @@ async def test_no_answer_within_the_timeout_is_a_failed_attempt(serve) -> None:
         await asyncio.Event().wait()
 
     server = await serve(never)
-    async with WebhookSender(UrlGuard(allow_insecure=True), timeout_seconds=0.2) as sender:
+    async with WebhookSender(INSECURE_GUARD, timeout_seconds=0.2) as sender:
         result = await send(sender, server.url())
     assert result.status_code is None
     assert result.error == "No answer within 0.2 s."

@@ -1,6 +1,7 @@
-"""Webhook targets must be https and reach only public addresses, so that a subscriber cannot
-make Waymark call into its own network (SSRF). Checked at registration and at every delivery;
-a delivery connects only to the addresses `addresses` has just checked."""
+"""Webhook targets must be https, reach only globally reachable unicast addresses (see
+`special_addresses`) and use a port a web server would, so that a subscriber cannot make
+Waymark call into its own network or a system service (SSRF). Checked at registration and at
+every delivery; a delivery connects only to the addresses `addresses` has just checked."""
 
 import asyncio
 import functools
@@ -9,27 +10,16 @@ import socket
 
 import yarl
 
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+from waymark_notifications.webhooks.special_addresses import (
+    IpAddress, is_globally_reachable_unicast,
+)
+
 RESOLVE_TIMEOUT_SECONDS = 5.0
+HTTPS_PORT, HTTP_PORT = 443, 80
 
 
 class UnsafeTarget(Exception):
     """The URL may not receive webhooks."""
-
-
-def is_public(address: IpAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address):
-        # Addresses that carry an IPv4 address inside reach that address.
-        if address.ipv4_mapped is not None:
-            return is_public(address.ipv4_mapped)
-        if address in NAT64:
-            return is_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-        if address.sixtofour is not None:
-            return is_public(address.sixtofour)
-        if address.teredo is not None:
-            return is_public(address.teredo[1])
-    return address.is_global and not address.is_multicast
 
 
 def _host(url: yarl.URL) -> str:
@@ -58,8 +48,9 @@ def _literal_address(host: str) -> IpAddress | None:
 
 
 class UrlGuard:
-    def __init__(self, *, allow_insecure: bool) -> None:
+    def __init__(self, *, allow_insecure: bool, high_ports: tuple[int, int]) -> None:
         self.allow_insecure = allow_insecure
+        self.high_ports = high_ports
         # Every delivery checks its URL again, and a URL's form passes or fails for good.
         self.check_form = functools.lru_cache(maxsize=4096)(self._check_form)
 
@@ -76,13 +67,21 @@ class UrlGuard:
             raise UnsafeTarget("The URL needs a host.")
         if parsed.raw_user is not None or parsed.raw_password is not None:
             raise UnsafeTarget("Webhook URLs may not carry credentials.")
+        self.check_port(parsed.port)
         address = _literal_address(_host(parsed))
         if address is not None:
             self.check_address(address)
         return parsed
 
+    def check_port(self, port: int | None) -> None:
+        low, high = self.high_ports
+        if port == HTTPS_PORT or (port == HTTP_PORT and self.allow_insecure) \
+                or (port is not None and low <= port <= high):
+            return
+        raise UnsafeTarget(f"Webhook URLs may use port 443 or a port from {low} to {high}.")
+
     def check_address(self, address: IpAddress) -> None:
-        if not self.allow_insecure and not is_public(address):
+        if not self.allow_insecure and not is_globally_reachable_unicast(address):
             raise UnsafeTarget("Webhook URLs must reach only public internet addresses.")
 
     async def resolve(self, host: str, port: int) -> list[str]:

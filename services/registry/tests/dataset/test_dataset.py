@@ -10,8 +10,11 @@ import zipfile
 
 import asyncpg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from waymark_kernel.auth import ORG_ADMIN, VIEWER
 from waymark_registry.dataset import service as dataset_service
+from waymark_registry.dataset import tabular
 from waymark_registry.dataset.service import ANALYZED_FROM
 
 SAFE_HOUSE = {
@@ -415,20 +418,50 @@ async def test_every_bad_row_is_reported_with_its_file_and_line(registry, source
     assert await state(registry) == before
 
 
-async def test_a_zip_bomb_is_refused_before_it_is_unpacked(registry, source):
+def zip_bomb(file: str, header: bytes, line: bytes, size: int) -> bytes:
+    """A small zip of `file`: the header, then `line` over and over up to `size` bytes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        with archive.open("service.csv", "w", force_zip64=True) as member:
-            block = b"0" * 2**20
-            for _ in range(513):  # past the 512 MiB limit
+        with archive.open(file, "w", force_zip64=True) as member:
+            member.write(header)
+            block = line * (2**20 // len(line))
+            for _ in range(size // len(block)):
                 member.write(block)
+    return buffer.getvalue()
+
+
+async def test_a_zip_bomb_is_refused_as_it_is_unpacked(registry, source):
+    bomb = zip_bomb("service.csv", b"id,organization_id,name\n", b"0" * 2**16 + b"\n",
+                    513 * 2**20)  # past the 512 MiB limit
     before = await state(registry)
 
-    problem = await import_package(registry, buffer.getvalue(), 413)
+    problem = await import_package(registry, bomb, 413)
 
-    assert len(buffer.getvalue()) < 3 * 2**20  # a small upload
+    assert len(bomb) < 3 * 2**20  # a small upload
     assert problem["type"].endswith("/dataset-too-large")
     assert await state(registry) == before
+
+
+async def test_a_package_of_too_many_lines_is_refused(registry, source, monkeypatch):
+    monkeypatch.setattr(tabular, "MAX_PACKAGE_LINES", 100_000)
+    bomb = zip_bomb("organization.csv", b"id,name\n", b"\n", 2**20)  # a mebibyte of newlines
+    before = await state(registry)
+
+    problem = await import_package(registry, bomb, 413)
+
+    assert problem["detail"] == "The package has more than 100,000 lines; nothing was imported."
+    assert await state(registry) == before
+
+
+async def test_a_line_longer_than_any_row_is_refused_before_it_is_held(registry, source):
+    bomb = zip_bomb("organization.csv", b"id,name\n", b"x" * 2**20, 9 * 2**20)
+
+    problem = await import_package(registry, bomb, 422)
+
+    assert problem["errors"][0] == {
+        "file": "organization.csv", "line": 2, "path": "",
+        "reason": "not valid CSV: a line is longer than 8 Mi characters",
+    }
 
 
 @pytest.mark.parametrize("name", ["../organization.csv", "/etc/organization.csv",
@@ -585,3 +618,67 @@ async def test_an_id_given_twice_is_refused_where_the_file_gives_it_again(any_re
     assert [(e["path"], e["reason"]) for e in problem["errors"]] == [
         ("[1]", "id: given to more than one object"),
     ]
+
+
+FORMULAS = {
+    "organization": "=cmd|' /C calc'!A0",
+    "description": '=HYPERLINK("http://evil.example","x")',
+    "service": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "service_description": "-2+3+cmd|' /C calc'!A0",
+    "phone": "+977 1 4270650",
+    "quoted": "'=already quoted",
+    "apostrophe": "'s-Hertogenbosch walk-in desk",
+}
+
+
+def runs_as_formula(cell: str) -> bool:
+    """What a spreadsheet would evaluate: a cell beginning with =, +, -, @, tab or carriage
+    return that is not simply a number."""
+    try:
+        float(cell)
+    except ValueError:
+        return cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+    return False
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text() | st.from_regex(r"\A'*[=+\-@\t\r].*", fullmatch=True))
+def test_finding_4_any_text_cell_is_written_without_a_formula_and_read_back_as_it_was(text):
+    written = tabular.cell_of(text, "string")
+
+    assert not runs_as_formula(written)
+    assert tabular.value_of("string", written) == text
+
+
+async def test_finding_4_no_csv_cell_of_text_begins_a_formula_and_the_round_trip_changes_nothing(
+    sqlite_registry, registry
+):
+    organization = await sqlite_registry.organization(
+        name=FORMULAS["organization"], description=FORMULAS["description"], country="EC",
+        phone=FORMULAS["phone"],
+    )
+    await sqlite_registry.service(
+        organization, name=FORMULAS["service"], description=FORMULAS["service_description"],
+        categories=["legal.representation"],
+        phones=[{"number": FORMULAS["phone"], "description": FORMULAS["quoted"]}],
+        locations=[{"name": FORMULAS["apostrophe"], "city": "Quito", "country": "EC",
+                    "latitude": -0.1807, "longitude": -78.4678}],
+    )
+    original = await export(sqlite_registry)
+    files = await export_package(sqlite_registry)
+
+    cells = {
+        name: [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+        for name, text in files.items() if name.endswith(".csv")
+    }
+    [location] = table(files["location.csv"])
+    imported = await import_package(registry, files)
+
+    assert [cell for found in cells.values() for cell in found if runs_as_formula(cell)] == []
+    assert "'" + FORMULAS["organization"] in cells["organization.csv"]
+    assert "'" + FORMULAS["description"] in cells["organization.csv"]
+    assert "'" + FORMULAS["phone"] in cells["phone.csv"]
+    assert "''=already quoted" in cells["phone.csv"]
+    assert (location["name"], location["longitude"]) == (FORMULAS["apostrophe"], "-78.4678")
+    assert imported["services"]["created"] == 1
+    assert without_times(await export(registry)) == without_times(original)

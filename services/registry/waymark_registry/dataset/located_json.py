@@ -1,10 +1,14 @@
 """JSON parsing that remembers the line each object starts on, to report a bad row by line."""
 
 import json
+import re
 from typing import Any
 
 _decoder = json.JSONDecoder()
-_WHITESPACE = " \t\n\r"
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+# Whitespace is skipped this many characters at a time, so that a file of blank lines does not
+# hold the GIL (and every request of the process) for one long regular-expression match.
+_SKIP_WINDOW = 2**16
 
 
 class JsonSyntaxError(ValueError):
@@ -20,12 +24,11 @@ class LocatedJson:
     def __init__(self, text: str) -> None:
         self._text = text
         self._lines: dict[int, int] = {}
-        self._line_starts = [0]
+        self._counted = (0, 1)  # (position, its line): the parser moves forward only
         self._keep: list[Any] = []  # holds the objects so their ids stay unique
 
     def parse(self) -> Any:
         text = self._text
-        self._line_starts = [0, *(i + 1 for i, c in enumerate(text) if c == "\n")]
         try:
             value, end = self._value(self._skip(0))
         except RecursionError as exc:
@@ -42,20 +45,19 @@ class LocatedJson:
         return self._lines.get(id(value))
 
     def _line(self, position: int) -> int:
-        low, high = 0, len(self._line_starts)
-        while low + 1 < high:  # the last line start at or before the position
-            middle = (low + high) // 2
-            if self._line_starts[middle] <= position:
-                low = middle
-            else:
-                high = middle
-        return low + 1
+        counted, line = self._counted
+        if position < counted:
+            counted, line = 0, 1
+        line += self._text.count("\n", counted, position)
+        self._counted = (position, line)
+        return line
 
     def _skip(self, position: int) -> int:
-        text = self._text
-        while position < len(text) and text[position] in _WHITESPACE:
-            position += 1
-        return position
+        while True:
+            window_end = position + _SKIP_WINDOW
+            position = _WHITESPACE.match(self._text, position, window_end).end()
+            if position < window_end:
+                return position
 
     def _value(self, position: int) -> tuple[Any, int]:
         text = self._text

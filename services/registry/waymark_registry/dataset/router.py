@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from waymark_kernel.auth import CurrentIdentity, Identity
 from waymark_kernel.db import SessionDep
-from waymark_kernel.problems import Forbidden, Problem
+from waymark_kernel.problems import Forbidden
 
 from waymark_registry.dataset import service, tabular
 from waymark_registry.dataset.schemas import ImportReport
@@ -54,7 +54,8 @@ async def export_dataset(
         "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
         ZIP: {"schema": PACKAGE_SCHEMA},
     }}},
-    responses={413: {"description": "Larger than 512 MiB (a package: uncompressed)"}},
+    responses={413: {"description": "Larger than 512 MiB (a package: uncompressed, and at "
+                          "most 5 million lines)"}},
 )
 async def import_dataset(
     request: Request, identity: CurrentIdentity, session: SessionDep,
@@ -71,12 +72,8 @@ async def import_dataset(
         if len(body) > tabular.MAX_PACKAGE_BYTES:
             raise tabular.too_large()
     if request.headers.get("content-type", "").split(";")[0].strip() == ZIP:
-        report = await service.import_package(session, tabular.unzipped(bytes(body)))
+        report = await service.import_package(session, tabular.ZipPackage(bytes(body)))
     else:
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise Problem(422, "The file is not UTF-8 text.", kind="invalid-dataset") from exc
-        report = await service.import_dataset(session, text)
+        report = await service.import_dataset(session, bytes(body))
     after_response.add_task(service.settle, session.bind, report)  # the commit came before
     return report

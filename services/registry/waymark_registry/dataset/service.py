@@ -31,6 +31,7 @@ from waymark_kernel.auth import NETWORK_ADMIN, Identity
 from waymark_kernel.events import EventData, utcnow
 from waymark_kernel.messaging import outbox_rows, record_events, record_outbox_rows
 from waymark_kernel.problems import Conflict, Problem
+from waymark_kernel.web import collector_paused
 
 from waymark_registry import EVENT_SOURCE
 from waymark_registry.dataset import repository, tabular
@@ -436,9 +437,32 @@ async def _check_organizations(
                            "for this country")
 
 
-async def import_dataset(session: AsyncSession, text: str) -> ImportReport:
+async def import_dataset(session: AsyncSession, data: bytes) -> ImportReport:
+    """An HSDS JSON dataset, parsed and checked in worker threads."""
+    with collector_paused():
+        text, dataset = await asyncio.to_thread(_parsed_json, data)
+
+        def located() -> tuple[Any, Callable[[Any], Place | None]]:
+            document = LocatedJson(text)  # parsed again only when there are problems to place
+            parsed = document.parse()
+            return parsed, lambda item: (None, line) if (line := document.line_of(item)) else None
+
+        return await _import(session, dataset, located)
+
+
+def _each_object(item: dict[str, Any]) -> dict[str, Any]:
+    """Called by the JSON parser for every object: a call into Python lets the event loop's
+    thread take the GIL while a large file is parsed (the parser alone never lets it go)."""
+    return item
+
+
+def _parsed_json(data: bytes) -> tuple[str, Any]:
     try:
-        dataset = json.loads(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Problem(422, "The file is not UTF-8 text.", kind="invalid-dataset") from exc
+    try:
+        return text, json.loads(text, object_hook=_each_object)
     except (ValueError, RecursionError):
         try:
             LocatedJson(text).parse()  # to tell the line
@@ -446,21 +470,16 @@ async def import_dataset(session: AsyncSession, text: str) -> ImportReport:
             raise _invalid([InvalidRow(line=exc.line, path="", reason=exc.reason)]) from exc
         raise _invalid([InvalidRow(line=1, path="", reason="not valid JSON")]) from None
 
-    def located() -> tuple[Any, Callable[[Any], Place | None]]:
-        document = LocatedJson(text)  # parsed again only when there are problems to place
-        parsed = document.parse()
-        return parsed, lambda item: (None, line) if (line := document.line_of(item)) else None
 
-    return await _import(session, dataset, located)
-
-
-async def import_package(session: AsyncSession, files: dict[str, bytes]) -> ImportReport:
-    """An HSDS tabular data package (file name → content), checked as its JSON form."""
-    rows = tabular.Rows()
-    dataset = rows.read(files)
-    if rows.errors:
-        raise _invalid(rows.errors)
-    return await _import(session, dataset, lambda: (dataset, rows.place_of))
+async def import_package(session: AsyncSession, package: tabular.Package) -> ImportReport:
+    """An HSDS tabular data package, read as it is parsed in a worker thread, checked as its
+    JSON form."""
+    with collector_paused():
+        rows = tabular.Rows()
+        dataset = await asyncio.to_thread(rows.read, package)
+        if rows.errors:
+            raise _invalid(rows.errors)
+        return await _import(session, dataset, lambda: (dataset, rows.place_of))
 
 
 async def export_package(session: AsyncSession) -> dict[str, bytes]:
@@ -474,7 +493,7 @@ async def _import(
     """Checks every object and reports every problem; writes only while none is found, in the
     caller's transaction, which a problem found later undoes."""
     checker = _Checker()
-    given, organizations = _parse_organizations(checker, dataset)
+    given, organizations = await asyncio.to_thread(_parse_organizations, checker, dataset)
     stored_services = await repository.services_by_id(session, _given_service_ids(given))
     await _check_organizations(session, checker, organizations)
     owners = {row.id: _Owner(row.id, row.body.country) for row in organizations}
@@ -493,7 +512,7 @@ async def _import(
                 clash = await _clash_of(_write_created(session, batch.created))
                 report.services.created += len(batch.created.services)
     if checker.problems:
-        raise _invalid(checker.report(*located()))
+        raise _invalid(await asyncio.to_thread(lambda: checker.report(*located())))
     if clash is None:
         clash = await _clash_of(_update_all(session, changed, stored_services, report))
     if clash is not None:

@@ -6,7 +6,13 @@ The package is the HSDS JSON dataset cut into tables, and read back by nesting t
 so an import of either goes through the same checks. Cells of a list or an object hold JSON
 (Frictionless `array` and `object`); an empty cell is a field not given. An import reads
 `<table>.csv` at the package's root (`datapackage.json` may be left out); organization.csv and
-service.csv must be there, the other tables only when they have rows."""
+service.csv must be there, the other tables only when they have rows.
+
+A text cell that a spreadsheet would run as a formula (OWASP's CSV injection: it begins with
+=, +, -, @, a tab or a carriage return) is written after a single quote, which spreadsheets
+show as text; so is one that begins with quotes followed by such a character, so that the
+import can take exactly one quote off them all and give back the text. Numbers, booleans and
+JSON cells are never quoted: a negative longitude stays a number."""
 
 import csv
 import io
@@ -14,9 +20,13 @@ import json
 import math
 import posixpath
 import zipfile
+import zlib
+from abc import ABC, abstractmethod
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from waymark_kernel.problems import Problem
 
@@ -24,7 +34,12 @@ from waymark_registry.dataset.schemas import InvalidRow
 
 DESCRIPTOR = "datapackage.json"
 MAX_PACKAGE_BYTES = 512 * 2**20  # uncompressed: a zip bomb stops here
+# Lines of all the package's files: blank lines cost no bytes to speak of but each is parsed.
+MAX_PACKAGE_LINES = 5_000_000
 READ_SIZE = 2**20
+# A line of a file, read before the CSV parser sees it: longer than any row could be (the
+# parser allows 128 KiB a cell), and shorter than what would hold memory for nothing.
+MAX_LINE_CHARACTERS = 8 * 2**20
 
 
 @dataclass(frozen=True)
@@ -116,6 +131,8 @@ TYPES = {
 }
 REQUIRED = ("organization", "service")  # the other tables may be left out when empty
 BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TEXT_QUOTE = "'"
 
 
 # --- export -----------------------------------------------------------------------------
@@ -163,18 +180,29 @@ def _csv(table: Table, rows: list[dict[str, Any]]) -> bytes:
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(table.all_columns)
     for row in rows:
-        writer.writerow([_cell(row.get(column)) for column in table.all_columns])
+        writer.writerow([cell_of(row.get(column), _kind(column)) for column in table.all_columns])
     return text.getvalue().encode()
 
 
-def _cell(value: Any) -> str:
+def _kind(column: str) -> str:
+    return TYPES.get(column, "string")
+
+
+def cell_of(value: Any, kind: str) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False)
+    if kind == "string":
+        return TEXT_QUOTE + str(value) if _runs_as_formula(str(value)) else str(value)
     return str(value)
+
+
+def _runs_as_formula(text: str) -> bool:
+    """Whether the text, or the text without the quotes it begins with, is a formula."""
+    return text.lstrip(TEXT_QUOTE).startswith(FORMULA_STARTS)
 
 
 def descriptor() -> dict[str, Any]:
@@ -183,7 +211,7 @@ def descriptor() -> dict[str, Any]:
     for table in TABLES:
         schema: dict[str, Any] = {
             "fields": [
-                {"name": column, "type": TYPES.get(column, "string")}
+                {"name": column, "type": _kind(column)}
                 | ({"description": "Waymark profile field"} if column in table.profile else {})
                 for column in table.all_columns
             ],
@@ -205,7 +233,10 @@ def descriptor() -> dict[str, Any]:
         "name": "waymark-directory", "title": "Waymark service directory",
         "profile": "tabular-data-package",
         "description": "Open Referral HSDS 3.0 with the Waymark migrant services profile "
-        "(/v1/hsds/profile): extra columns and the translation table.",
+        "(/v1/hsds/profile): extra columns and the translation table. A string cell beginning "
+        "with =, +, -, @, a tab or a carriage return (or with quotes and then one of those) "
+        "has one single quote put before it, so that a spreadsheet shows it as text; an "
+        "import takes that quote off again.",
         "resources": resources,
     }
 
@@ -226,37 +257,120 @@ def too_large() -> Problem:
                    "(uncompressed); nothing was imported.", kind="dataset-too-large")
 
 
-def unzipped(data: bytes) -> dict[str, bytes]:
-    """The package's files at the zip's root; a member named outside it refuses the whole
-    upload, and reading stops at MAX_PACKAGE_BYTES whatever the zip claims."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise Problem(422, "The upload is not a zip file.", kind="invalid-dataset") from exc
-    wanted = {table.file for table in TABLES}
-    files, total = {}, 0
-    with archive:
-        for member in archive.infolist():
+def too_long() -> Problem:
+    return Problem(413, f"The package has more than {MAX_PACKAGE_LINES:,} lines; nothing was "
+                   "imported.", kind="dataset-too-large")
+
+
+class _Budget:
+    """The bytes a package may still unpack: a zip bomb stops here, whatever the zip claims."""
+
+    def __init__(self) -> None:
+        self.left = MAX_PACKAGE_BYTES
+
+    def spend(self, size: int) -> None:
+        self.left -= size
+        if self.left < 0:
+            raise too_large()
+
+
+class _Capped(io.RawIOBase):
+    """A file of the package read as it is parsed, each byte counted against the budget."""
+
+    def __init__(self, name: str, raw: BinaryIO, budget: _Budget) -> None:
+        self.name, self._raw, self._budget = name, raw, budget
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            chunk = self._raw.read(len(buffer))
+        except (zipfile.BadZipFile, OSError, NotImplementedError, EOFError, zlib.error) as exc:
+            raise Problem(422, f"{self.name} cannot be read from the zip.",
+                          kind="invalid-dataset") from exc
+        self._budget.spend(len(chunk))
+        buffer[:len(chunk)] = chunk
+        return len(chunk)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class Package(ABC):
+    """The files of a tabular data package, opened one at a time (in a worker thread: reading
+    and decompressing are slow) and read as they are parsed, never held whole."""
+
+    def __init__(self) -> None:
+        self._budget = _Budget()
+
+    def __enter__(self) -> "Package":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def open(self, file: str) -> io.TextIOWrapper | None:
+        """The file as text; None when the package has no such file."""
+        raw = self._open(file)
+        if raw is None:
+            return None
+        return io.TextIOWrapper(io.BufferedReader(_Capped(file, raw, self._budget), READ_SIZE),
+                                encoding="utf-8-sig", newline="")
+
+    @abstractmethod
+    def _open(self, file: str) -> BinaryIO | None: ...
+
+
+class ZipPackage(Package):
+    """A package uploaded as a zip: the files at its root. A member named outside it refuses
+    the whole upload."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self._data = data
+        self._archive: zipfile.ZipFile | None = None
+        self._members: dict[str, zipfile.ZipInfo] = {}
+
+    def __enter__(self) -> "ZipPackage":
+        try:
+            self._archive = zipfile.ZipFile(io.BytesIO(self._data))
+        except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+            raise Problem(422, "The upload is not a zip file.", kind="invalid-dataset") from exc
+        for member in self._archive.infolist():
             name = member.filename
             if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/") \
                     or posixpath.normpath(name) != name.rstrip("/"):
+                self._archive.close()
                 raise Problem(422, f"The zip holds a file outside the package ({name!r}); "
                               "nothing was imported.", kind="invalid-dataset")
-            if name not in wanted:
-                continue
-            content = bytearray()
-            try:
-                with archive.open(member) as opened:
-                    while chunk := opened.read(READ_SIZE):
-                        total += len(chunk)
-                        if total > MAX_PACKAGE_BYTES:
-                            raise too_large()
-                        content += chunk
-            except (zipfile.BadZipFile, OSError, NotImplementedError, EOFError) as exc:
-                raise Problem(422, f"{name} cannot be read from the zip.",
-                              kind="invalid-dataset") from exc
-            files[name] = bytes(content)
-    return files
+            self._members.setdefault(name, member)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._archive is not None:
+            self._archive.close()
+
+    def _open(self, file: str) -> BinaryIO | None:
+        member = self._members.get(file)
+        if member is None or self._archive is None:
+            return None
+        try:
+            return self._archive.open(member)
+        except (zipfile.BadZipFile, OSError, NotImplementedError, EOFError) as exc:
+            raise Problem(422, f"{file} cannot be read from the zip.",
+                          kind="invalid-dataset") from exc
+
+
+class FolderPackage(Package):
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self._folder = folder
+
+    def _open(self, file: str) -> BinaryIO | None:
+        path = self._folder / file
+        return path.open("rb") if path.is_file() else None
 
 
 class Rows:
@@ -268,6 +382,7 @@ class Rows:
         self._unreadable = False  # a file is missing or malformed: its rows cannot be linked
         self._places: dict[int, tuple[str, int]] = {}
         self._keep: list[Any] = []  # holds the objects so their ids stay unique
+        self._lines_left = MAX_PACKAGE_LINES
 
     def place_of(self, item: Any) -> tuple[str, int] | None:
         return self._places.get(id(item))
@@ -279,8 +394,11 @@ class Rows:
         self._unreadable = True
         self._refuse(file, line, reason)
 
-    def read(self, files: dict[str, bytes]) -> list[dict[str, Any]]:
-        tables = {table.name: self._table(table, files) for table in TABLES}
+    def read(self, package: Package) -> list[dict[str, Any]]:
+        """The package's organizations; slow (parsing, decompressing): call it in a worker
+        thread."""
+        with package:
+            tables = {table.name: self._table(table, package) for table in TABLES}
         if self._unreadable:
             return []
         by_id = {
@@ -325,19 +443,18 @@ class Rows:
         columns = " or ".join(link.column for link in table.links)
         self._refuse_row(item, f"give {columns}")
 
-    def _table(self, table: Table, files: dict[str, bytes]) -> list[dict[str, Any]]:
-        content = files.get(table.file)
-        if content is None:
+    def _table(self, table: Table, package: Package) -> list[dict[str, Any]]:
+        opened = package.open(table.file)
+        if opened is None:
             if table.name in REQUIRED:
                 self._refuse_file(table.file, 1, "the package has no such file")
             return []
-        try:
-            text = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            self._refuse_file(table.file, 1, "not UTF-8 text")
-            return []
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        items = []
+        with opened:
+            return self._rows(table, opened)
+
+    def _rows(self, table: Table, text: io.TextIOWrapper) -> list[dict[str, Any]]:
+        reader = csv.reader(_lines(text), strict=True)
+        items: list[dict[str, Any]] = []
         try:
             header = next(reader, None)
             if header is None:
@@ -352,6 +469,9 @@ class Rows:
                 return []
             line = reader.line_num + 1
             for cells in reader:
+                self._lines_left -= 1
+                if self._lines_left < 0:
+                    raise too_long()
                 item = self._item(table, header, cells, line)
                 if item is not None:
                     self._places[id(item)] = (table.file, line)
@@ -359,7 +479,10 @@ class Rows:
                     items.append(item)
                 line = reader.line_num + 1
         except csv.Error as exc:
-            self._refuse_file(table.file, reader.line_num, f"not valid CSV: {exc}")
+            unread = isinstance(exc, _LineTooLong)  # the parser has not counted the line
+            self._refuse_file(table.file, reader.line_num + unread, f"not valid CSV: {exc}")
+        except UnicodeDecodeError:
+            self._refuse_file(table.file, reader.line_num + 1, "not UTF-8 text")
         return items
 
     def _item(
@@ -375,13 +498,24 @@ class Rows:
             if cell == "" or column not in table.all_columns:
                 continue
             try:
-                item[column] = _value(TYPES.get(column, "string"), cell)
+                item[column] = value_of(_kind(column), cell)
             except ValueError as exc:
                 self._refuse(table.file, line, f"{column}: {exc}")
         return item
 
 
-def _value(kind: str, cell: str) -> Any:
+class _LineTooLong(csv.Error):
+    pass
+
+
+def _lines(text: io.TextIOWrapper) -> Iterator[str]:
+    while line := text.readline(MAX_LINE_CHARACTERS):
+        if len(line) == MAX_LINE_CHARACTERS and not line.endswith("\n"):
+            raise _LineTooLong(f"a line is longer than {MAX_LINE_CHARACTERS // 2**20} Mi characters")
+        yield line
+
+
+def value_of(kind: str, cell: str) -> Any:
     if kind == "number":
         try:
             number = float(cell)
@@ -407,4 +541,6 @@ def _value(kind: str, cell: str) -> Any:
         if not isinstance(value, list if kind == "array" else dict):
             raise ValueError(f"give a JSON {kind}")
         return value
+    if kind == "string" and cell.startswith(TEXT_QUOTE) and _runs_as_formula(cell):
+        return cell[1:]  # the export's guard against formulas
     return cell

@@ -14,7 +14,7 @@ from waymark_registry.organizations.models import Organization
 from waymark_registry.organizations.schemas import (
     OrganizationCreate, OrganizationRead, OrganizationUpdate,
 )
-from waymark_registry.paging import name_value
+from waymark_registry.paging import BY_NAME
 from waymark_registry.services import service as services
 
 
@@ -111,9 +111,11 @@ async def list_organizations(
 ) -> Page[OrganizationRead]:
     organizations = await repository.search(
         session, q=q, country=country, type=type, limit=limit + 1,
-        position=position_after(cursor, name_value),
+        position=position_after(cursor, BY_NAME),
     )
-    organizations, next_cursor = split_page(organizations, limit, lambda o: (o.name, o.id))
+    organizations, next_cursor = split_page(
+        organizations, limit, lambda o: (o.name, o.id), BY_NAME
+    )
     return Page(
         items=[OrganizationRead.model_validate(o) for o in organizations], next_cursor=next_cursor
     )

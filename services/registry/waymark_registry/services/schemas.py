@@ -5,6 +5,7 @@ from pydantic import (
     AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator,
 )
 from waymark_kernel.api import MAX_PAGE_SIZE, RequestBody
+from waymark_kernel.cursors import MAX_CURSOR_LENGTH
 
 from waymark_registry.fields import (
     CountryCode, EmailAddress, LanguageCode, LanguageList, Name, PhoneNumber, ShortText, Text,
@@ -38,6 +39,7 @@ MigrationStages = Annotated[
     list[MigrationStage], Field(max_length=4), AfterValidator(without_duplicates)
 ]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+MAX_RADIUS_KM = 20_100  # half the Earth's circumference, and a little more
 PlaceName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 ResponseHours = Annotated[int, Field(ge=0, le=8760)]
 
@@ -260,9 +262,9 @@ class ServiceSearch(BaseModel):
     status: ServiceStatus | None = None
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
-    radius_km: float | None = Field(default=None, gt=0, le=20_100)
+    radius_km: float | None = Field(default=None, gt=0, le=MAX_RADIUS_KM)
     limit: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
-    cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
+    cursor: Annotated[str, StringConstraints(max_length=MAX_CURSOR_LENGTH)] | None = None
 
     @model_validator(mode="after")
     def _whole_circle_or_none(self) -> Self:

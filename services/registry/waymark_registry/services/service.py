@@ -20,7 +20,7 @@ from waymark_registry import EVENT_SOURCE
 from waymark_registry.organizations import repository as organizations
 from waymark_registry.organizations.models import Organization
 from waymark_kernel.events import as_utc
-from waymark_registry.paging import distance_value, name_value
+from waymark_registry.paging import BY_DISTANCE, BY_NAME
 from waymark_registry.services import repository
 from waymark_registry.services.models import Service, ServiceLocation, ServiceTranslation
 from waymark_registry.services.repository import SHOWN_LOCATION_COLUMNS
@@ -306,13 +306,14 @@ async def search_services(
     reader: AsyncEngine, identity: Identity, filters: ServiceSearch, languages: list[str]
 ) -> bytes:
     """The page as JSON (a `Page[ServiceHit]`), written once from the rows."""
-    position = position_after(filters.cursor, distance_value if filters.near else name_value)
+    cursor_format = BY_DISTANCE if filters.near else BY_NAME
+    position = position_after(filters.cursor, cursor_format)
     rows = await repository.search(
         reader, filters, categories=with_subcategories(filters.category),
         viewer_organization_id=identity.organization_id, limit=filters.limit + 1,
         position=position,
     )
-    rows, next_cursor = split_page(rows, filters.limit, itemgetter("sort_key", "id"))
+    rows, next_cursor = split_page(rows, filters.limit, itemgetter("sort_key", "id"), cursor_format)
     now = utcnow()
     items = [
         {**_shown(row, identity, languages, now),
