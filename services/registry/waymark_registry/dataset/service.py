@@ -35,9 +35,12 @@ from waymark_kernel.web import collector_paused
 
 from waymark_registry import EVENT_SOURCE
 from waymark_registry.dataset import repository, tabular
+from waymark_registry.dataset.crosswalk import Crosswalk, shipped
 from waymark_registry.dataset.located_json import JsonSyntaxError, LocatedJson
 from waymark_registry.dataset.repository import chunks
-from waymark_registry.dataset.schemas import ImportReport, InvalidRow
+from waymark_registry.dataset.schemas import (
+    ImportedService, ImportReport, ImportWarning, InvalidRow,
+)
 from waymark_registry.hsds.service import hsds_organization, hsds_service, hsds_taxonomy
 from waymark_registry.organizations import service as organization_events
 from waymark_registry.organizations.repository import NATIONAL_SOCIETY
@@ -47,8 +50,9 @@ from waymark_registry.services import service as service_events
 from waymark_registry.services.models import (
     Service,
 )
-from waymark_registry.services.schemas import Location, ServiceCreate
-from waymark_registry.taxonomy.service import CODES, term_id
+from waymark_registry.services.schemas import Location
+from waymark_registry.taxonomy import data as taxonomy
+from waymark_registry.taxonomy.service import CODES, TAXONOMY_ID, term_id
 
 # Reads the directory as the network does: confidential locations stay hidden.
 EXPORTER = Identity(subject="registry-export", organization_id=None,
@@ -66,6 +70,20 @@ ANALYZED_FROM = 1000
 log = logging.getLogger("waymark.registry.dataset")
 Event = tuple[str, EventData]
 T = TypeVar("T")
+# HSDS tables kept with a service, each object with these fields.
+KEPT_TABLES = {
+    "required_documents": ("document", "uri"),
+    "cost_options": ("option", "currency", "amount", "amount_description", "valid_from",
+                     "valid_to"),
+    "service_areas": ("name", "description", "uri"),
+    "contacts": ("name", "title", "department", "email"),
+}
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    dry_run: bool = False  # report what the import would do, change nothing
+    crosswalk: Crosswalk = field(default_factory=shipped)
 
 
 async def export_dataset(session: AsyncSession) -> list[dict[str, Any]]:
@@ -137,14 +155,21 @@ def _source(where: tuple) -> Path:
 
 
 class _Checker:
-    """Collects every problem of a file instead of stopping at the first."""
+    """Collects every problem of a file instead of stopping at the first, and the warnings of
+    what is imported otherwise than given."""
 
-    def __init__(self) -> None:
+    def __init__(self, crosswalk: Crosswalk) -> None:
+        self.crosswalk = crosswalk
+        self.warnings: list[ImportWarning] = []
+        self.not_kept: Counter[str] = Counter()
         self.problems: list[tuple[Path, str, Path]] = []
         self.first_given: dict[uuid.UUID, Path] = {}  # where the file gives each id first
 
     def refuse(self, path: Path, reason: str, source: Path = ()) -> None:
         self.problems.append((path, reason, source))
+
+    def warn(self, kind: str, path: Path, detail: str) -> None:
+        self.warnings.append(ImportWarning(kind=kind, path=_shown(path), detail=detail))
 
     def identifier(self, item: dict, path: Path) -> uuid.UUID | None:
         try:
@@ -185,10 +210,22 @@ class _Checker:
         return rows
 
 
-def _organization_fields(item: dict) -> dict[str, Any]:
+def _address_countries(item: dict) -> Counter[str]:
+    """The countries of the addresses of an organisation's services' locations."""
+    found: Counter[str] = Counter()
+    for service in item.get("services") or []:
+        for sal in (service.get("service_at_locations") or []) if isinstance(service, dict) else []:
+            location = sal.get("location") if isinstance(sal, dict) else None
+            for address in (location or {}).get("addresses") or []:
+                if isinstance(address, dict) and isinstance(address.get("country"), str):
+                    found[address["country"].strip().upper()] += 1
+    return found
+
+
+def _organization_fields(item: dict, country: str | None) -> dict[str, Any]:
     phones = item.get("phones") or []
     fields = {
-        "name": item.get("name"), "type": item.get("type", "cso"), "country": item.get("country"),
+        "name": item.get("name"), "type": item.get("type", "cso"), "country": country,
         "description": item.get("description") or None, "website": item.get("website"),
         "email": item.get("email"), "phone": phones[0]["number"] if phones else None,
         "verified": item.get("verified", False),
@@ -203,26 +240,62 @@ def _organization_fields(item: dict) -> dict[str, Any]:
     return fields
 
 
-def _category(attribute: dict) -> str | None:
-    term = attribute.get("taxonomy_term") or {}
-    return term.get("code") or CODES_BY_TERM_ID.get(str(attribute.get("taxonomy_term_id")))
+def _terms(checker: _Checker, item: dict) -> tuple[list[str | None], list[dict[str, Any]]]:
+    """The Waymark categories of a service's attributes (those its terms of other taxonomies
+    map to by the crosswalk included), and those other terms, kept."""
+    categories: list[str | None] = []
+    others: list[dict[str, Any]] = []
+    for attribute in item.get("attributes") or []:
+        term = attribute.get("taxonomy_term") or {}
+        term_id = str(attribute.get("taxonomy_term_id") or term.get("id"))
+        detail = term.get("taxonomy_detail") or {}
+        taxonomy_name = detail.get("name") or term.get("taxonomy")
+        ours = term_id in CODES_BY_TERM_ID or term.get("taxonomy_id") == str(TAXONOMY_ID) or (
+            taxonomy_name in (None, taxonomy.NAME) and term.get("code") is not None
+        )
+        if ours:
+            categories.append(term.get("code") or CODES_BY_TERM_ID.get(term_id))
+        elif term.get("name") or term.get("code"):
+            name = taxonomy_name or "unnamed taxonomy"
+            others.append({
+                "taxonomy": name, "taxonomy_id": term.get("taxonomy_id") or detail.get("id"),
+                "id": term.get("id"), "code": term.get("code"),
+                "name": term.get("name") or term.get("code"),
+            })
+            mapped = checker.crosswalk.category(name, term.get("code"))
+            if mapped is not None:
+                categories.append(mapped)
+        else:
+            checker.not_kept["attribute (no taxonomy_term)"] += 1
+    return categories, others
+
+
+def _free_of_charge(cost_options: list[Any]) -> bool | None:
+    """An amount of 0 means free of charge (HSDS cost_option); None when no amount is given."""
+    amounts = [
+        option["amount"] for option in cost_options
+        if isinstance(option, dict) and isinstance(option.get("amount"), int | float)
+    ]
+    return min(amounts) == 0 if amounts else None
 
 
 def _location(location: dict) -> dict[str, Any]:
     address = (location.get("addresses") or [{}])[0]
+    country = address.get("country")
     return {
         "name": location.get("name"), "address": address.get("address_1") or None,
         "city": address.get("city") or None, "admin_area": address.get("state_province") or None,
-        "country": address.get("country"), "latitude": location.get("latitude"),
+        "country": country.strip().upper() if isinstance(country, str) else country,
+        "latitude": location.get("latitude"),
         "longitude": location.get("longitude"),
         "confidential": location.get("confidential", False),
     }
 
 
-def _service_fields(item: dict, organization_id: uuid.UUID) -> dict[str, Any]:
-    categories = item.get("categories")
-    if categories is None:
-        categories = [_category(attribute) for attribute in item.get("attributes") or []]
+def _service_fields(checker: _Checker, item: dict, organization_id: uuid.UUID) -> dict[str, Any]:
+    categories, external_terms = _terms(checker, item)
+    if item.get("categories") is not None:
+        categories = item["categories"]
     fields: dict[str, Any] = {
         "organization_id": str(organization_id), "name": item.get("name"),
         "description": item.get("description"), "categories": categories,
@@ -251,6 +324,16 @@ def _service_fields(item: dict, organization_id: uuid.UUID) -> dict[str, Any]:
     ):
         if item.get(name) is not None:
             fields[name] = item[name]
+    fields["external_terms"] = external_terms
+    for table, kept in KEPT_TABLES.items():
+        fields[table] = [
+            {key: value for key, value in row.items() if key in kept}
+            for row in item.get(table) or []
+        ]
+    if "free_of_charge" not in fields:
+        free = _free_of_charge(fields["cost_options"])
+        if free is not None:
+            fields["free_of_charge"] = free
     if item.get("translations") is not None:
         fields["translations"] = [
             {key: translation[key] for key in ("field", "language", "text") if key in translation}
@@ -295,8 +378,20 @@ def _parse_organizations(checker: _Checker, dataset: Any) -> tuple[list[Given], 
             checker.refuse(path, "an organization is a JSON object")
             continue
         organization_id = checker.identifier(item, path)
+        country = item.get("country")
+        if country is None:
+            countries = _address_countries(item)
+            if not countries:
+                checker.refuse(path, "country: give the organisation's country, or addresses "
+                               "with a country for its services' locations")
+                continue
+            country = countries.most_common(1)[0][0]
+            checker.warn("country_derived", path, f"country {country}, from the addresses of "
+                         "its services' locations")
         organization = checker.validated(
-            OrganizationCreate, path, lambda item=item: _organization_fields(item)
+            OrganizationCreate, path, lambda item=item, country=country: _organization_fields(
+                item, country
+            )
         )
         given.append((path, item, organization_id))
         if organization_id and organization:
@@ -325,10 +420,13 @@ def _parsed_service(
         checker.refuse(organization_path, f"services[{path[-1]}]: a service is a JSON object")
         return None
     service_id = checker.identifier(service_item, path)
-    body = checker.validated(
-        ServiceCreate, path, lambda: _service_fields(service_item, organization_id or uuid.uuid4())
-    )
+    body = checker.validated(ImportedService, path, lambda: _service_fields(
+        checker, service_item, organization_id or uuid.uuid4()
+    ))
     assured = _assured(checker, service_item, path)
+    if body is not None and not body.categories:
+        checker.warn("uncategorised", path, "no term of Waymark's taxonomy, nor one the "
+                     "crosswalk maps: found by words and place only")
     if service_id and body:
         return _Parsed(path, service_id, body, assured, _location_ids(service_item))
     return None
@@ -437,7 +535,9 @@ async def _check_organizations(
                            "for this country")
 
 
-async def import_dataset(session: AsyncSession, data: bytes) -> ImportReport:
+async def import_dataset(
+    session: AsyncSession, data: bytes, options: ImportOptions | None = None
+) -> ImportReport:
     """An HSDS JSON dataset, parsed and checked in worker threads."""
     with collector_paused():
         text, dataset = await asyncio.to_thread(_parsed_json, data)
@@ -447,7 +547,7 @@ async def import_dataset(session: AsyncSession, data: bytes) -> ImportReport:
             parsed = document.parse()
             return parsed, lambda item: (None, line) if (line := document.line_of(item)) else None
 
-        return await _import(session, dataset, located)
+        return await _import(session, dataset, located, options or ImportOptions())
 
 
 def _each_object(item: dict[str, Any]) -> dict[str, Any]:
@@ -471,7 +571,9 @@ def _parsed_json(data: bytes) -> tuple[str, Any]:
         raise _invalid([InvalidRow(line=1, path="", reason="not valid JSON")]) from None
 
 
-async def import_package(session: AsyncSession, package: tabular.Package) -> ImportReport:
+async def import_package(
+    session: AsyncSession, package: tabular.Package, options: ImportOptions | None = None
+) -> ImportReport:
     """An HSDS tabular data package, read as it is parsed in a worker thread, checked as its
     JSON form."""
     with collector_paused():
@@ -479,7 +581,8 @@ async def import_package(session: AsyncSession, package: tabular.Package) -> Imp
         dataset = await asyncio.to_thread(rows.read, package)
         if rows.errors:
             raise _invalid(rows.errors)
-        return await _import(session, dataset, lambda: (dataset, rows.place_of))
+        return await _import(session, dataset, lambda: (dataset, rows.place_of),
+                             options or ImportOptions(), rows.not_kept)
 
 
 async def export_package(session: AsyncSession) -> dict[str, bytes]:
@@ -488,11 +591,27 @@ async def export_package(session: AsyncSession) -> dict[str, bytes]:
 
 async def _import(
     session: AsyncSession, dataset: Any,
-    located: Callable[[], tuple[Any, Callable[[Any], Place | None]]],
+    located: Callable[[], tuple[Any, Callable[[Any], Place | None]]], options: ImportOptions,
+    not_kept: Counter[str] | None = None,
+) -> ImportReport:
+    """In a savepoint of the caller's transaction, rolled back after a dry run: the report is
+    the same, the directory unchanged."""
+    async with session.begin_nested() as savepoint:
+        report = await _checked_import(session, dataset, located, options.crosswalk)
+        if options.dry_run:
+            await savepoint.rollback()
+    report.dry_run = options.dry_run
+    report.not_kept = dict(sorted((Counter(not_kept) + Counter(report.not_kept)).items()))
+    return report
+
+
+async def _checked_import(
+    session: AsyncSession, dataset: Any,
+    located: Callable[[], tuple[Any, Callable[[Any], Place | None]]], crosswalk: Crosswalk,
 ) -> ImportReport:
     """Checks every object and reports every problem; writes only while none is found, in the
     caller's transaction, which a problem found later undoes."""
-    checker = _Checker()
+    checker = _Checker(crosswalk)
     given, organizations = await asyncio.to_thread(_parse_organizations, checker, dataset)
     stored_services = await repository.services_by_id(session, _given_service_ids(given))
     await _check_organizations(session, checker, organizations)
@@ -520,11 +639,13 @@ async def _import(
                        "service); nothing was imported.") from clash
     if _is_large(report):
         await repository.refresh_statistics(session)
+    report.warnings = checker.warnings
+    report.not_kept = dict(checker.not_kept)
     return report
 
 
 def _is_large(report: ImportReport) -> bool:
-    return report.services.created + report.services.updated >= ANALYZED_FROM
+    return not report.dry_run and report.services.created + report.services.updated >= ANALYZED_FROM
 
 
 async def settle(engine: AsyncEngine, report: ImportReport) -> None:
@@ -617,7 +738,7 @@ def _with_kept_secrets(row: _Parsed, stored_locations: list) -> list[Location]:
     return kept
 
 
-def _service_values(body: ServiceCreate) -> dict[str, Any]:
+def _service_values(body: ImportedService) -> dict[str, Any]:
     return body.model_dump(mode="json", exclude={"organization_id", "locations", "translations"})
 
 
@@ -639,7 +760,7 @@ def _created_rows(rows: list[tuple[_Owner, _Parsed]]) -> _Created:
     now = utcnow()
     created, events = _Created(), []
     for owner, row in rows:
-        body: ServiceCreate = row.body
+        body: ImportedService = row.body
         created.services.append({
             "id": row.id, **_service_values(body), "organization_id": owner.id,
             "last_verified_at": _verified_at(row, now), "created_at": now, "updated_at": now,
@@ -685,7 +806,7 @@ async def _update_services(
         session.expunge(location)  # rows of the same ids may replace them
     now = utcnow()
     for owner, row in rows:
-        body: ServiceCreate = row.body
+        body: ImportedService = row.body
         service = stored_services[row.id]
         locations = _with_kept_secrets(row, stored_locations[row.id])
         values = _service_values(body)

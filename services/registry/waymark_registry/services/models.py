@@ -37,6 +37,22 @@ class Service(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     original_language: str | None = Field(default=None, max_length=3)
+    # HSDS tables kept as imported from a publisher (migration 0013).
+    required_documents: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    cost_options: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    service_areas: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    contacts: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    external_terms: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     last_verified_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False)
     )
