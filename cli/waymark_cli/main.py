@@ -36,7 +36,10 @@ def main(argv: list[str] | None = None) -> None:
     if arguments.verb == "referrals":  # in the mode the environment says, where the data is
         sys.exit(asyncio.run(referrals.run(settings, arguments.task)))
     if arguments.verb == "registry":
-        sys.exit(asyncio.run(registry.run(settings, arguments.task, arguments.file, arguments.format)))
+        sys.exit(asyncio.run(registry.run(
+            settings, arguments.task, arguments.file, arguments.format,
+            dry_run=arguments.dry_run, crosswalks=arguments.crosswalk,
+        )))
     from waymark_cli import distributed
 
     settings = settings.model_copy(update={"mode": RunMode.distributed})
