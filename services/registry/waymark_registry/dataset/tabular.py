@@ -470,10 +470,8 @@ class Rows:
         for table in TABLES:
             for item in tables[table.name]:
                 self._nest(table, item, by_id)
-        for item in tables["location"]:
-            if id(item) not in referred:
-                self._refuse_row(item, "no row of service_at_location.csv gives "
-                                 "this location to a service")
+        # A location of no service (an organisation's office) is not kept.
+        self.not_kept["location"] += sum(id(item) not in referred for item in tables["location"])
         return tables["organization"]
 
     def _refuse_row(self, item: dict[str, Any], reason: str) -> None:
