@@ -1,8 +1,10 @@
 """The HSDS 3.0 read API: its output validates against the vendored HSDS JSON Schemas, and
 confidential locations stay with their organisation there too."""
 
+import io
 import json
 import uuid
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -372,3 +374,92 @@ async def test_the_export_of_a_publishers_data_imports_back_unchanged(registry):
         assert report["warnings"] == [{"kind": "uncategorised", "path": "[0].services[1]",
                                        "detail": report["warnings"][0]["detail"]}]
     assert len(await registry.outbox()) == before
+
+
+def _csv(header: str, *rows: str) -> str:
+    return "\r\n".join((header, *rows)) + "\r\n"
+
+
+def publisher_package() -> bytes:
+    """The same data as a tabular package in the specification's layout, its files in a folder
+    its datapackage.json names, with tables and columns the directory does not keep."""
+    files = {
+        "organizations.csv": _csv("id,name,alternate_name,description,website",
+                                  f"{ORGANIZATION_ID},Refugee Action Manchester,RAM,Advice,"),
+        "services.csv": _csv(
+            "id,organization_id,program_id,name,description,status",
+            f"{FOOD_BANK_ID},{ORGANIZATION_ID},,Community food bank,Food parcels,active",
+            f"{CAFE_ID},{ORGANIZATION_ID},,Welcome cafe,Meet neighbours,active",
+        ),
+        "locations.csv": _csv("id,location_type,name,latitude,longitude",
+                              f"{HALL_ID},physical,Church hall,53.4794,-2.2453",
+                              f"{CAFE_PLACE_ID},physical,Cafe,53.4810,-2.2400"),
+        "addresses.csv": _csv("id,location_id,address_1,city,state_province,postal_code,country",
+                              f"{_id()},{HALL_ID},1 Oxford Road,Manchester,,M1 1AA,GB",
+                              f"{_id()},{CAFE_PLACE_ID},2 Market Street,Manchester,,M1 1AB,GB"),
+        "service_at_location.csv": _csv("id,service_id,location_id,description",
+                                        f"{_id()},{FOOD_BANK_ID},{HALL_ID},",
+                                        f"{_id()},{CAFE_ID},{CAFE_PLACE_ID},"),
+        "taxonomies.csv": _csv("id,name,description,uri,version",
+                               f"{OPEN_ELIGIBILITY_ID},Open Eligibility,,,",
+                               f"{COUNCIL_TAXONOMY_ID},Manchester council services,,,"),
+        "taxonomy_terms.csv": _csv(
+            "id,code,name,description,parent_id,taxonomy,language,taxonomy_id,term_uri",
+            f"{FOOD_TERM_ID},102-01,Food pantry,,,,,{OPEN_ELIGIBILITY_ID},",
+            f"{WELCOME_TERM_ID},WC-1,Welcome,,,,,{COUNCIL_TAXONOMY_ID},",
+        ),
+        "attributes.csv": _csv("id,link_id,taxonomy_term_id,link_type,link_entity,value",
+                               f"{_id()},{FOOD_BANK_ID},{FOOD_TERM_ID},service,service,",
+                               f"{_id()},{CAFE_ID},{WELCOME_TERM_ID},service,service,",
+                               f"{_id()},{ORGANIZATION_ID},{WELCOME_TERM_ID},organization,,"),
+        "schedules.csv": _csv("id,service_id,location_id,freq,byday,opens_at,closes_at",
+                              f"{_id()},{FOOD_BANK_ID},,WEEKLY,\"MO,WE\",10:00:00,13:30:00"),
+        "languages.csv": _csv("id,service_id,location_id,phone_id,name,code,note",
+                              f"{_id()},{FOOD_BANK_ID},,,Ukrainian,uk,"),
+        "cost_options.csv": _csv("id,service_id,valid_from,valid_to,option,currency,amount",
+                                 f"{_id()},{FOOD_BANK_ID},2026-01-01,,Parcel,GBP,0",
+                                 f"{_id()},{CAFE_ID},,,Session,GBP,5"),
+        "required_documents.csv": _csv("id,service_id,document,uri",
+                                       f"{_id()},{FOOD_BANK_ID},Referral letter,"),
+        "phones.csv": _csv("id,location_id,service_id,organization_id,number",
+                           f"{_id()},,{FOOD_BANK_ID},,+44 161 000 0000",
+                           f"{_id()},{HALL_ID},,,+44 161 000 0001"),
+        "accessibility.csv": _csv("id,location_id,description",
+                                  f"{_id()},{HALL_ID},Step-free entrance"),
+        "programs.csv": _csv("id,organization_id,name,description",
+                             f"{_id()},{ORGANIZATION_ID},Welcome programme,"),
+    }
+    names = {"addresses.csv": "address", "taxonomies.csv": "taxonomy",
+             "accessibility.csv": "accessibility", "service_at_location.csv":
+             "service_at_location"}
+    descriptor = {"name": "ram", "profile": "tabular-data-package", "resources": [
+        {"name": names.get(file, file.removesuffix(".csv").removesuffix("s")),
+         "path": f"data/{file}", "profile": "tabular-data-resource"}
+        for file in files
+    ]}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("datapackage.json", json.dumps(descriptor))
+        for file, text in files.items():
+            archive.writestr(f"data/{file}", text)
+    return buffer.getvalue()
+
+
+async def test_a_publishers_package_imports_with_its_report_and_reads_back(registry):
+    report = await post_dataset(registry, publisher_package(), "application/zip")
+    food = valid(SERVICE, await get(registry, f"/services/{FOOD_BANK_ID}"))
+    cafe = valid(SERVICE, await get(registry, f"/services/{CAFE_ID}"))
+
+    assert report == {**publisher_report(dry_run=False), "not_kept": {
+        "accessibility": 1, "attribute": 1, "organization.alternate_name": 1, "phone": 1,
+        "program": 1,
+    }}
+    assert food["categories"] == ["food_cash.food"]
+    assert food["attributes"][1]["taxonomy_term"]["taxonomy"] == "Open Eligibility"
+    assert food["schedules"][0]["opens_at"] == "10:00:00"
+    assert food["cost_options"][0]["valid_from"] == "2026-01-01"
+    assert [language["code"] for language in food["languages"]] == ["uk"]
+    assert [d["document"] for d in food["required_documents"]] == ["Referral letter"]
+    assert [p["number"] for p in food["phones"]] == ["+44 161 000 0000"]
+    assert cafe["categories"] == [] and cafe["free_of_charge"] is False
+    assert cafe["attributes"][0]["taxonomy_term"]["taxonomy"] == "Manchester council services"
