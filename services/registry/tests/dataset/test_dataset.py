@@ -5,8 +5,10 @@ import copy
 import csv
 import io
 import json
+import re
 import uuid
 import zipfile
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -333,6 +335,29 @@ async def test_package_round_trip_into_an_empty_directory(sqlite_registry, regis
         assert [service["name"] for service in found.json()["items"]] == ["Women's shelter"]
 
 
+TABLE_SCHEMA_TYPES = {"string", "number", "integer", "boolean", "object", "array", "date",
+                      "time", "datetime", "year", "yearmonth", "duration", "geopoint",
+                      "geojson", "any"}
+
+
+def assert_a_tabular_data_package(descriptor: dict, files: dict[str, str]) -> None:
+    """The rules of a Frictionless tabular data package that a descriptor can break."""
+    names = [resource["name"] for resource in descriptor["resources"]]
+    assert len(set(names)) == len(names)
+    assert re.fullmatch(r"[a-z0-9._-]+", descriptor["name"])
+    for resource in descriptor["resources"]:
+        assert re.fullmatch(r"[a-z0-9._-]+", resource["name"])
+        assert resource["profile"] == "tabular-data-resource" and resource["path"] in files
+        fields = {field["name"]: field["type"] for field in resource["schema"]["fields"]}
+        assert set(fields.values()) <= TABLE_SCHEMA_TYPES, resource["name"]
+        assert resource["schema"].get("primaryKey", next(iter(fields))) in fields
+        for key in resource["schema"].get("foreignKeys", []):
+            referred = next(r for r in descriptor["resources"]
+                            if r["name"] == key["reference"]["resource"])
+            assert key["fields"] in fields
+            assert key["reference"]["fields"] in {f["name"] for f in referred["schema"]["fields"]}
+
+
 async def test_package_tables_and_descriptor_follow_hsds(registry, source):
     files = await export_package(registry)
 
@@ -344,6 +369,22 @@ async def test_package_tables_and_descriptor_follow_hsds(registry, source):
     translations = table(files["translations.csv"])
 
     assert descriptor["profile"] == "tabular-data-package"
+    assert_a_tabular_data_package(descriptor, files)
+    # Every table of the specification the directory keeps is where and as it lays it out: the
+    # same resource name, path and columns; the profile's own columns declared as such.
+    specification = {resource["name"]: resource for resource in json.loads(
+        (Path(__file__).parent.parent / "data" / "hsds" / "datapackage.json").read_text()
+    )["resources"]}
+    for name, resource in resources.items():
+        if name == "translation":  # the profile's own table
+            continue
+        spec = specification[name]
+        assert resource["path"] == spec["path"], name
+        spec_fields = {field["name"] for field in spec["schema"]["fields"]}
+        profile = {field["name"] for field in resource["schema"]["fields"]
+                   if field.get("description") == "Waymark profile field"}
+        assert {field["name"] for field in resource["schema"]["fields"]} - profile \
+            <= spec_fields, name
     for name, resource in resources.items():
         assert files[resource["path"]].splitlines()[0].split(",") == [
             field["name"] for field in resource["schema"]["fields"]
