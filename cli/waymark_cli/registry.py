@@ -1,11 +1,15 @@
-"""`waymark registry export|import`: the whole directory as an HSDS 3.0 JSON dataset or an
-HSDS tabular data package (CSV files with datapackage.json, in a folder or a zip)."""
+"""`waymark registry export|import|sync`: the whole directory as an HSDS 3.0 JSON dataset or an
+HSDS tabular data package (CSV files with datapackage.json, in a folder or a zip), and the
+services of an HSDS 3.0 API pulled into it."""
 
 import argparse
 import json
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from waymark_kernel.db import Database
 from waymark_kernel.migrations import upgrade
@@ -16,6 +20,7 @@ from waymark_registry.dataset.crosswalk import Crosswalk
 from waymark_registry.dataset.schemas import ImportReport
 from waymark_registry.dataset.service import (
     ImportOptions, export_dataset, export_package, import_dataset, import_package, settle,
+    sync_source,
 )
 from waymark_registry.main import MIGRATIONS
 from waymark_registry.organizations.announcements import announce_all
@@ -46,6 +51,12 @@ def add_commands(verbs: argparse._SubParsersAction) -> None:
         help="map terms of other taxonomies to Waymark categories (columns taxonomy, code, "
         "category); instead of the shipped Open Eligibility and 211 examples; repeatable",
     )
+    sync = tasks.add_parser(
+        "sync", help="pull every service (following the pages) and organisation of the HSDS "
+        "3.0 API at URL and apply them as an import: its services keep its ids, and those it no "
+        "longer lists are made inactive; a source failing mid-way changes nothing",
+    )
+    sync.add_argument("file", metavar="URL")
     tasks.add_parser(
         "announce-organizations", help="publish every organisation again as "
         "organization.updated (through the outbox), for services that started after they were "
@@ -97,6 +108,47 @@ def _print_report(report: ImportReport) -> None:
         print(f"warning: {warning.path}: {warning.kind}: {warning.detail}")
     for table, count in report.not_kept.items():
         print(f"not kept: {count} {table}")
+    if report.withdrawn:
+        print(f"withdrawn: {report.withdrawn} services the source no longer lists")
+
+
+SYNC_PAGE_SIZE = 100
+MAX_SYNC_PAGES = 10_000  # a source that never says its last page stops here
+SYNC_TIMEOUT_SECONDS = 60
+
+
+class SourceFailed(Exception):
+    pass
+
+
+async def _pages(client: httpx.AsyncClient, url: str, params: dict[str, str]) -> list[Any]:
+    """Every item of a paged HSDS API listing."""
+    items: list[Any] = []
+    for page in range(1, MAX_SYNC_PAGES + 1):
+        try:
+            response = await client.get(url, params={**params, "page": page,
+                                                     "per_page": SYNC_PAGE_SIZE})
+            response.raise_for_status()
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise SourceFailed(f"{url} page {page}: {exc}") from exc
+        if not isinstance(body, dict) or not isinstance(body.get("contents"), list):
+            raise SourceFailed(f"{url} page {page}: not an HSDS page (no contents)")
+        items += body["contents"]
+        if body.get("last_page", True) or page >= body.get("total_pages", page):
+            return items
+    raise SourceFailed(f"{url}: more than {MAX_SYNC_PAGES} pages")
+
+
+async def _sync(database: Database, url: str) -> ImportReport:
+    base = url.rstrip("/")
+    async with httpx.AsyncClient(timeout=SYNC_TIMEOUT_SECONDS, follow_redirects=True) as client:
+        services = await _pages(client, f"{base}/services", {"full": "true"})
+        organizations = await _pages(client, f"{base}/organizations", {})
+    async with database.transaction() as session:
+        report = await sync_source(session, base, organizations, services)
+    await settle(database.engine, report)
+    return report
 
 
 def _print_problem(problem: Problem, file: Path | None) -> None:
@@ -131,6 +183,17 @@ async def run(
             return 0
         if task == "announce-organizations":
             print(f"announced {await announce_all(database)} organisations")
+            return 0
+        if task == "sync":
+            try:
+                report = await _sync(database, str(file))
+            except SourceFailed as failure:
+                print(f"the source failed, nothing was changed: {failure}", file=sys.stderr)
+                return 1
+            except Problem as problem:
+                _print_problem(problem, None)
+                return 1
+            _print_report(report)
             return 0
         try:
             options = _options(dry_run, crosswalks or [])

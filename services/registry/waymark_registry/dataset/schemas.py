@@ -89,6 +89,8 @@ class ImportReport(BaseModel):
     dry_run: bool = Field(default=False, description="True: nothing was changed")
     organizations: Counts = Field(default_factory=Counts)
     services: Counts = Field(default_factory=Counts)
+    withdrawn: int = Field(default=0, description="Services of a synchronised source that it "
+                           "no longer lists, made inactive")
     warnings: list[ImportWarning] = Field(default_factory=list)
     not_kept: dict[str, int] = Field(
         default_factory=dict, description="Rows (or objects) of each HSDS table or field that "

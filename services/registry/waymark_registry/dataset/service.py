@@ -20,7 +20,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -58,6 +58,7 @@ from waymark_registry.taxonomy.service import CODES, TAXONOMY_ID, term_id
 EXPORTER = Identity(subject="registry-export", organization_id=None,
                     roles=frozenset({NETWORK_ADMIN}))
 STATUSES = {"temporarily closed": "temporarily_closed"}
+WITHDRAWN = "inactive"  # a synchronised service its source no longer lists
 CODES_BY_TERM_ID = {str(term_id(code)): code for code in CODES}
 LOCATION_FIELDS = tuple(Location.model_fields)
 # New services checked, then written, at a time: bounds the rows held in memory; one batch is
@@ -84,6 +85,7 @@ KEPT_TABLES = {
 class ImportOptions:
     dry_run: bool = False  # report what the import would do, change nothing
     crosswalk: Crosswalk = field(default_factory=shipped)
+    source: str | None = None  # the HSDS API synchronised from: its services are marked
 
 
 async def export_dataset(session: AsyncSession) -> list[dict[str, Any]]:
@@ -158,8 +160,9 @@ class _Checker:
     """Collects every problem of a file instead of stopping at the first, and the warnings of
     what is imported otherwise than given."""
 
-    def __init__(self, crosswalk: Crosswalk) -> None:
+    def __init__(self, crosswalk: Crosswalk, source: str | None = None) -> None:
         self.crosswalk = crosswalk
+        self.source = source
         self.warnings: list[ImportWarning] = []
         self.not_kept: Counter[str] = Counter()
         self.problems: list[tuple[Path, str, Path]] = []
@@ -499,9 +502,9 @@ def _service_batches(
             else:
                 checker.refuse(row.path, "id: this service belongs to another organisation")
             if len(new) == BATCH:
-                yield _Batch(_created_rows(new) if rows_wanted() else None, changed)
+                yield _Batch(_created_rows(new, checker.source) if rows_wanted() else None, changed)
                 new, changed = [], []
-    yield _Batch(_created_rows(new) if rows_wanted() else None, changed)
+    yield _Batch(_created_rows(new, checker.source) if rows_wanted() else None, changed)
 
 
 async def _in_worker_thread(batches: Iterator[T]) -> AsyncIterator[T]:
@@ -585,6 +588,55 @@ async def import_package(
                              options or ImportOptions(), rows.not_kept)
 
 
+def _organization_package(
+    organizations: list[dict[str, Any]], services: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """An HSDS API's organisations with their services nested (HSDS organization_package);
+    an organisation it gives only nested in its services is taken from there."""
+    by_id = {str(item.get("id")): {**item, "services": []} for item in organizations}
+    for service in services:
+        nested = service.get("organization") or {}
+        organization_id = str(service.get("organization_id") or nested.get("id"))
+        by_id.setdefault(organization_id, {**nested, "services": []})
+        by_id[organization_id]["services"].append(
+            {key: value for key, value in service.items() if key != "organization"}
+        )
+    return list(by_id.values())
+
+
+async def sync_source(
+    session: AsyncSession, source: str, organizations: list[dict[str, Any]],
+    services: list[dict[str, Any]], options: ImportOptions | None = None,
+) -> ImportReport:
+    """Everything an HSDS API lists, applied as an import of its services marked as its own;
+    those of its services it no longer lists are withdrawn (made inactive)."""
+    dataset = _organization_package(organizations, services)
+    options = replace(options or ImportOptions(), source=source)
+    with collector_paused():
+        report = await _import(session, dataset, lambda: (dataset, lambda _item: None), options)
+    if not options.dry_run:
+        report.withdrawn = await _withdraw(session, source, {str(s.get("id")) for s in services})
+    return report
+
+
+async def _withdraw(session: AsyncSession, source: str, listed: set[str]) -> int:
+    withdrawn = [
+        service for service in await repository.services_of_source(session, source)
+        if str(service.id) not in listed and service.status != WITHDRAWN
+    ]
+    owners = await repository.organizations_by_id(
+        session, {service.organization_id for service in withdrawn}
+    )
+    now = utcnow()
+    for service in withdrawn:
+        service.status, service.updated_at = WITHDRAWN, now
+        await services.refresh_index(session, service)
+        await service_events.announce(
+            session, "service.updated", service, owners[service.organization_id].country
+        )
+    return len(withdrawn)
+
+
 async def export_package(session: AsyncSession) -> dict[str, bytes]:
     return tabular.package(await export_dataset(session), hsds_taxonomy())
 
@@ -597,7 +649,7 @@ async def _import(
     """In a savepoint of the caller's transaction, rolled back after a dry run: the report is
     the same, the directory unchanged."""
     async with session.begin_nested() as savepoint:
-        report = await _checked_import(session, dataset, located, options.crosswalk)
+        report = await _checked_import(session, dataset, located, options)
         if options.dry_run:
             await savepoint.rollback()
     report.dry_run = options.dry_run
@@ -607,11 +659,11 @@ async def _import(
 
 async def _checked_import(
     session: AsyncSession, dataset: Any,
-    located: Callable[[], tuple[Any, Callable[[Any], Place | None]]], crosswalk: Crosswalk,
+    located: Callable[[], tuple[Any, Callable[[Any], Place | None]]], options: ImportOptions,
 ) -> ImportReport:
     """Checks every object and reports every problem; writes only while none is found, in the
     caller's transaction, which a problem found later undoes."""
-    checker = _Checker(crosswalk)
+    checker = _Checker(options.crosswalk, options.source)
     given, organizations = await asyncio.to_thread(_parse_organizations, checker, dataset)
     stored_services = await repository.services_by_id(session, _given_service_ids(given))
     await _check_organizations(session, checker, organizations)
@@ -633,7 +685,8 @@ async def _checked_import(
     if checker.problems:
         raise _invalid(await asyncio.to_thread(lambda: checker.report(*located())))
     if clash is None:
-        clash = await _clash_of(_update_all(session, changed, stored_services, report))
+        clash = await _clash_of(_update_all(session, changed, stored_services, report,
+                                            options.source))
     if clash is not None:
         raise Conflict("The file clashes with the directory (a location id is used by another "
                        "service); nothing was imported.") from clash
@@ -670,10 +723,10 @@ async def _clash_of(write: Awaitable[None]) -> IntegrityError | None:
 
 async def _update_all(
     session: AsyncSession, rows: list[tuple[_Owner, _Parsed]],
-    stored_services: dict[uuid.UUID, Service], report: ImportReport,
+    stored_services: dict[uuid.UUID, Service], report: ImportReport, source: str | None,
 ) -> None:
     for chunk in chunks(rows):
-        await _update_services(session, chunk, stored_services, report)
+        await _update_services(session, chunk, stored_services, report, source)
 
 
 def _invalid(errors: list[InvalidRow]) -> Problem:
@@ -756,7 +809,7 @@ class _Texts(NamedTuple):
     original_language: str | None
 
 
-def _created_rows(rows: list[tuple[_Owner, _Parsed]]) -> _Created:
+def _created_rows(rows: list[tuple[_Owner, _Parsed]], source: str | None) -> _Created:
     now = utcnow()
     created, events = _Created(), []
     for owner, row in rows:
@@ -764,6 +817,7 @@ def _created_rows(rows: list[tuple[_Owner, _Parsed]]) -> _Created:
         created.services.append({
             "id": row.id, **_service_values(body), "organization_id": owner.id,
             "last_verified_at": _verified_at(row, now), "created_at": now, "updated_at": now,
+            "source": source,
         })
         created.locations += service_events.location_values(
             row.id, body.locations, row.location_ids
@@ -796,7 +850,7 @@ async def _write_created(session: AsyncSession, created: _Created) -> None:
 
 async def _update_services(
     session: AsyncSession, rows: list[tuple[_Owner, _Parsed]],
-    stored_services: dict[uuid.UUID, Service], report: ImportReport,
+    stored_services: dict[uuid.UUID, Service], report: ImportReport, source: str | None,
 ) -> None:
     events: list[Event] = []
     existing = [row.id for _, row in rows]
@@ -813,6 +867,8 @@ async def _update_services(
         changes = {key: value for key, value in values.items() if getattr(service, key) != value}
         if row.last_verified and row.last_verified != service.last_verified_at.date():
             changes["last_verified_at"] = _verified_at(row, now)
+        if source is not None and service.source != source:
+            changes["source"] = source
         current = stored_locations[row.id]
         locations_changed = (
             [location.model_dump() for location in locations]

@@ -53,6 +53,8 @@ class Service(SQLModel, table=True):
     external_terms: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
     )
+    # The HSDS API the service is synchronised from (`waymark registry sync`), if any.
+    source: str | None = Field(default=None, max_length=500, index=True)
     last_verified_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False)
     )

@@ -1,6 +1,6 @@
 """The HSDS tables a publisher's services carry that matter to a migrant, kept with each
 service: required documents, cost options, service areas, contacts, and the terms of other
-taxonomies it is classified in.
+taxonomies it is classified in; and the HSDS API a synchronised service comes from.
 
 Revision ID: 0013
 Revises: 0012
@@ -22,8 +22,12 @@ KEPT = ("required_documents", "cost_options", "service_areas", "contacts", "exte
 def upgrade() -> None:
     for column in KEPT:
         op.add_column(SERVICES, sa.Column(column, sa.JSON(), nullable=False, server_default="[]"))
+    op.add_column(SERVICES, sa.Column("source", sa.String(500), nullable=True))
+    op.create_index("ix_registry_services_source", SERVICES, ["source"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_registry_services_source", SERVICES)
+    op.drop_column(SERVICES, "source")
     for column in KEPT:
         op.drop_column(SERVICES, column)
