@@ -3,12 +3,12 @@ few services, all created through the public API as the network admin would."""
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from waymark_gateway.settings import GatewaySettings
+from waymark_kernel.files import create_private_file
 from waymark_kernel.settings import Settings
 
 DEMO_MARK = "(demo)"
@@ -157,7 +157,5 @@ async def _create(client: httpx.AsyncClient, headers: dict, path: str, body: dic
 
 
 def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
+    create_private_file(path)
+    path.write_text(text)

@@ -2,16 +2,26 @@
 
 import argparse
 import asyncio
+import signal
 import sys
 
-from waymark_kernel.logging import configure_logging
-from waymark_kernel.settings import RunMode, Settings
+from waymark_cli.stopping import STOP_SIGNALS, StopRequest, exit_at_once
 
-from waymark_cli import referrals, registry
-from waymark_cli.parts import PARTS
+SERVING_VERBS = ("run", "up", "serve")
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    serving = bool(argv) and argv[0] in SERVING_VERBS
+    if serving:  # a Ctrl-C while the parts are imported (seconds) ends the process quietly
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, exit_at_once)
+    from waymark_kernel.logging import configure_logging
+    from waymark_kernel.settings import RunMode, Settings
+
+    from waymark_cli import referrals, registry
+    from waymark_cli.parts import PARTS
+
     parser = argparse.ArgumentParser(prog="waymark", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
     verbs.add_parser("run", help="the standalone network in one process (SQLite, demo data)")
@@ -20,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("part", choices=PARTS)
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--parent-pid", type=int, help="stop when this process is gone (`up` passes its own)")
     migrate = verbs.add_parser("migrate", help="create the databases and run the migrations")
     migrate.add_argument("parts", nargs="*", metavar="PART", help=f"any of {', '.join(PARTS)} (default: all)")
     referrals.add_commands(verbs)
@@ -27,11 +38,14 @@ def main(argv: list[str] | None = None) -> None:
     arguments = parser.parse_args(argv)
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    stop = StopRequest()
+    if serving:
+        stop.install()
     if arguments.verb == "run":
         from waymark_cli.standalone import run_standalone
 
-        asyncio.run(run_standalone(settings.model_copy(update={"mode": RunMode.standalone})))
+        asyncio.run(run_standalone(settings.model_copy(update={"mode": RunMode.standalone}), stop))
         return
     if arguments.verb == "referrals":  # in the mode the environment says, where the data is
         sys.exit(asyncio.run(referrals.run(settings, arguments.task)))
@@ -44,14 +58,17 @@ def main(argv: list[str] | None = None) -> None:
 
     settings = settings.model_copy(update={"mode": RunMode.distributed})
     if arguments.verb == "up":
-        asyncio.run(distributed.up(settings))
+        asyncio.run(distributed.up(settings, stop))
     elif arguments.verb == "serve":
-        distributed.serve(settings, arguments.part, arguments.host, arguments.port)
+        distributed.serve(
+            settings, arguments.part, arguments.host, arguments.port, stop, arguments.parent_pid
+        )
     else:
         unknown = set(arguments.parts) - set(PARTS)
         if unknown:
             parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
-        asyncio.run(distributed.migrate(settings, arguments.parts or list(PARTS)))
+        for part in asyncio.run(distributed.migrate(settings, arguments.parts or list(PARTS))):
+            print(f"migrated {part}", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from waymark_kernel.auth import KeySource
+from waymark_kernel.files import create_private_folder
 from waymark_kernel.messaging.broker import Broker
 from waymark_kernel.settings import SERVICE_NAMES, Settings
 
@@ -39,7 +40,7 @@ def with_local_keys(settings: Settings) -> Settings:
     """Development key-encryption key kept in the data folder when none is configured."""
     if settings.encryption_key:
         return settings
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    create_private_folder(settings.data_dir)
     key_file = settings.data_dir / "encryption.key"
     if not key_file.exists():
         descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

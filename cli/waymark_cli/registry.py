@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from waymark_kernel.db import Database
+from waymark_kernel.files import make_data_folder_private
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.problems import Problem
 from waymark_kernel.settings import Settings
@@ -174,7 +175,7 @@ async def run(
     """Returns the process's exit status: 0 when all is well."""
     url = settings.database_url("registry")
     if settings.is_standalone:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_data_folder_private(settings.data_dir)
     await upgrade(url, MIGRATIONS)
     database = Database(url)
     try:

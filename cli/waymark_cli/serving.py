@@ -1,19 +1,60 @@
+"""The HTTP server of a Waymark process, stopped by its StopRequest: the requests in flight
+are answered, those not answering by CUT_OFF_SECONDS get a 503 with Retry-After."""
+
+import asyncio
 import contextlib
-import signal
+import logging
+import os
 from collections.abc import Iterator
 
 import uvicorn
+from waymark_kernel.web import Draining
+
+from waymark_cli.stopping import StopRequest
+
+log = logging.getLogger("waymark.stop")
+# Requests in flight get this long to finish; those not answering yet by CUT_OFF_SECONDS are
+# answered 503 with Retry-After. What follows (outbox, consumers, tasks, databases) has the rest.
+DRAIN_SECONDS = 4.0
+CUT_OFF_SECONDS = 3.0
 
 
 class GracefulServer(uvicorn.Server):
-    """A uvicorn server whose Ctrl-C ends in a clean exit: uvicorn re-raises the signal after
-    its own shutdown, which would cancel the launcher while it still stops the other parts."""
+    """A uvicorn server stopped by the process's StopRequest (uvicorn's own handlers would
+    force an exit at a second signal and re-raise the first one after its shutdown), which
+    drains its requests for DRAIN_SECONDS and answers 503 to those not answering by then."""
+
+    def __init__(
+        self, config: uvicorn.Config, stop: StopRequest, draining: Draining, *,
+        parent_pid: int | None = None,
+    ) -> None:
+        config.timeout_graceful_shutdown = DRAIN_SECONDS
+        super().__init__(config)
+        self.draining = draining
+        self.parent_pid = parent_pid
+        stop.on_stop(self.request_exit)
+
+    def request_exit(self) -> None:
+        self.should_exit = True
+
+    async def on_tick(self, counter: int) -> bool:
+        # Once a second: a part whose launcher is gone (killed outright) stops by itself.
+        if self.parent_pid is not None and counter % 10 == 0 and os.getppid() != self.parent_pid:
+            log.warning("the launcher is gone; stopping", extra={"parent_pid": self.parent_pid})
+            self.should_exit = True
+        return await super().on_tick(counter)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        yield
+
+    async def shutdown(self, sockets=None) -> None:
+        cut_off = asyncio.get_running_loop().call_later(CUT_OFF_SECONDS, self._cut_off)
         try:
-            yield
+            await super().shutdown(sockets)
         finally:
-            for sig, handler in originals.items():
-                signal.signal(sig, handler)
+            cut_off.cancel()
+
+    def _cut_off(self) -> None:
+        if count := self.draining.cut_off():
+            log.warning("answering 503 to requests still running", extra={"requests": count})

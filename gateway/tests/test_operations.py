@@ -1,3 +1,6 @@
+from waymark_kernel.auth import CASEWORKER, NETWORK_ADMIN, ORG_ADMIN
+
+
 async def test_the_gateway_is_alive(network):
     response = await network.client.get("/healthz")
 
@@ -21,8 +24,21 @@ async def test_readiness_reports_the_database_and_each_service(network, standin,
 async def test_metrics_count_proxied_calls(network):
     await network.client.get("/v1/cases")
 
-    response = await network.client.get("/metrics")
+    response = await network.client.get("/metrics", headers=network.headers(None, NETWORK_ADMIN))
 
     assert response.status_code == 200
     counter = 'waymark_http_requests_total{component="gateway",method="GET",status="401"}'
     assert counter in response.text
+
+
+async def test_finding_9_the_gateways_metrics_are_for_the_network_admin_only(network):
+    anonymous = await network.client.get("/metrics")
+    organisation_admin = await network.client.get(
+        "/metrics", headers=network.headers(network.known_organization, ORG_ADMIN, CASEWORKER)
+    )
+
+    assert anonymous.status_code == 401
+    assert organisation_admin.status_code == 403
+    for refused in (anonymous, organisation_admin):
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "waymark_" not in refused.text

@@ -121,9 +121,10 @@ def create_app(
     app.state.api_document = MergedDocument(
         app.openapi, pool, body_limits.of, settings.oidc_discovery_url
     )
-    # The merged document, its page with local assets and the upstreams' states replace the
-    # base app's routes; ReDoc goes (no pinned package serves its files, and /docs is enough).
-    replaced = {app.openapi_url, app.docs_url, app.redoc_url, "/readyz"}
+    # The merged document, its page with local assets, the upstreams' states and the metrics
+    # for the network admin replace the base app's routes; ReDoc goes (no pinned package
+    # serves its files, and /docs is enough).
+    replaced = {app.openapi_url, app.docs_url, app.redoc_url, "/readyz", "/metrics"}
     app.router.routes[:] = [
         route for route in app.router.routes if getattr(route, "path", None) not in replaced
     ]

@@ -1,11 +1,15 @@
-"""The gateway's `/readyz`: its database and each upstream, with each upstream's circuit state."""
+"""The gateway's `/readyz` (its database and each upstream, with each upstream's circuit state)
+and its `/metrics`, for the network admin only: the gateway's port is the public one."""
 
 import asyncio
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from waymark_gateway.proxy.upstreams import Upstreams
+from waymark_kernel.auth import CurrentIdentity
+from waymark_kernel.problems import Forbidden
+from waymark_kernel.web import metrics_response
 
 router = APIRouter()
 
@@ -34,3 +38,10 @@ async def readyz(request: Request) -> JSONResponse:
          "upstreams": upstreams.states()},
         status_code=200 if ready else 503,
     )
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(identity: CurrentIdentity) -> Response:
+    if not identity.is_network_admin:
+        raise Forbidden("Only a network admin may read the gateway's metrics.")
+    return metrics_response()

@@ -85,6 +85,7 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
         head += [
             b"content-type: " + PROBLEM_MEDIA_TYPE.encode() + b"\r\n",
+            b"x-content-type-options: nosniff\r\n",
             b"content-length: " + str(len(body)).encode() + b"\r\n",
             b"connection: close\r\n\r\n",
         ]

@@ -13,9 +13,15 @@ class GatewaySettings(Settings):
     # Per-role limits, e.g. `caseworker=600/minute,viewer=300/minute`; a client gets the most
     # generous limit among its roles, and WAYMARK_RATE_LIMIT when none of its roles is listed.
     rate_limit_by_role: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
-    # Failed token requests, per client id and per address: far stricter than the API's limits.
+    # Failed token requests, per client id from one address and per address: far stricter
+    # than the API's limits. A guesser locks out only his own address, never the client.
     token_failure_limit_per_client: str = "10/minute"
     token_failure_limit_per_address: str = "30/minute"
+    # Tokens issued, per client and per address: each costs a password hash (~25 ms of CPU).
+    token_limit_per_client: str = "30/minute"
+    token_limit_per_address: str = "120/minute"
+    # API clients an organisation may hold at once (revoked ones do not count).
+    max_clients_per_organization: int = Field(default=20, ge=1)
     # Proxies (CIDRs, comma-separated) whose X-Forwarded-For names the caller's address; empty:
     # the address is always the immediate peer's.
     trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)

@@ -85,6 +85,8 @@ class LimitedNetwork:
     api: httpx.Client
     admin: dict[str, str]
     nepal: dict
+    lebanon: dict
+    base_url: str
 
     def client(self, *roles: str) -> dict[str, str]:
         """Bearer headers of a new client of the Nepal Red Cross Society."""
@@ -93,15 +95,21 @@ class LimitedNetwork:
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LimitedNetwork]:
-    """A network of its own with strict limits (caseworkers 5 calls an hour, 3 failed token
-    requests an hour per client id), so that using them up disturbs no other test."""
+    """A network of its own with strict limits (caseworkers 5 calls an hour; per client, 3
+    failed token requests an hour from one address and 3 tokens an hour; 8 clients an
+    organisation), so that using them up disturbs no other test."""
     network = start("run", tmp_path_factory.mktemp("limited"), {
         "WAYMARK_RATE_LIMIT_BY_ROLE": "caseworker=5/hour",
         "WAYMARK_TOKEN_FAILURE_LIMIT_PER_CLIENT": "3/hour",
+        "WAYMARK_TOKEN_LIMIT_PER_CLIENT": "3/hour",
+        "WAYMARK_MAX_CLIENTS_PER_ORGANIZATION": "8",
     })
     try:
         with httpx.Client(base_url=network.base_url, timeout=30) as api:
             admin = bearer(api, "network-admin", ADMIN_SECRET)
-            yield LimitedNetwork(api, admin, national_society(api, admin, "NP"))
+            yield LimitedNetwork(
+                api, admin, national_society(api, admin, "NP"),
+                national_society(api, admin, "LB"), network.base_url,
+            )
     finally:
         stop(network)

@@ -2,6 +2,7 @@
 against the running standalone network, through the gateway."""
 
 import io
+import stat
 import statistics
 import threading
 import time
@@ -281,6 +282,76 @@ def test_api4_finding_8_healthz_answers_at_once_during_a_zip_bomb_and_a_large_im
         assert slowest < HEALTHZ_BOUND_SECONDS
 
 
+def token_request(base_url: str, client_id: str, secret: str, source: str = "127.0.0.1"):
+    """A token request from the loopback address `source` (Linux routes all of 127/8 to lo)."""
+    transport = httpx.HTTPTransport(local_address=source)
+    with httpx.Client(base_url=base_url, transport=transport, timeout=30) as client:
+        return client.post("/v1/auth/token", data={
+            "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret,
+        })
+
+
+def test_api4_finding_2_a_guesser_elsewhere_does_not_lock_the_client_out(limited):
+    client = created(limited.api.post(
+        f"/v1/organizations/{limited.nepal['id']}/clients", headers=limited.admin,
+        json={"name": "Known id", "roles": ["viewer"]},
+    ))
+    client_id, secret = client["client_id"], client["client_secret"]
+
+    guesses = [
+        token_request(limited.base_url, client_id, f"guess-{n}", "127.0.0.2").status_code
+        for n in range(4)
+    ]
+    guessers_right_secret = token_request(limited.base_url, client_id, secret, "127.0.0.2")
+    owners = token_request(limited.base_url, client_id, secret, "127.0.0.1")
+
+    assert guesses == [401, 401, 401, 429]
+    assert guessers_right_secret.status_code == 429
+    assert owners.status_code == 200
+    assert owners.json()["token_type"] == "Bearer"
+
+
+def test_api4_finding_9_tokens_are_limited_even_with_the_right_secret(limited):
+    client = created(limited.api.post(
+        f"/v1/organizations/{limited.nepal['id']}/clients", headers=limited.admin,
+        json={"name": "Token hungry", "roles": ["viewer"]},
+    ))
+
+    answers = [
+        token_request(limited.base_url, client["client_id"], client["client_secret"])
+        for _ in range(4)
+    ]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+    assert answers[3].json()["type"] == "https://waymark.network/problems/rate-limited"
+    assert int(answers[3].headers["retry-after"]) >= 1
+
+
+def test_api4_finding_9_an_organisation_holds_a_bounded_number_of_clients(limited):
+    clients_path = f"/v1/organizations/{limited.lebanon['id']}/clients"
+    held = [
+        item for item in limited.api.get(clients_path, headers=limited.admin).json()["items"]
+        if item["revoked_at"] is None
+    ]
+
+    answers = [
+        limited.api.post(clients_path, headers=limited.admin, json={
+            "name": f"system {number}", "roles": ["viewer"],
+        })
+        for number in range(8 - len(held) + 1)
+    ]
+
+    assert [answer.status_code for answer in answers] == [201] * (8 - len(held)) + [409]
+    assert answers[-1].json()["type"] == "https://waymark.network/problems/too-many-clients"
+    revoked = limited.api.delete(
+        f"{clients_path}/{answers[0].json()['client_id']}", headers=limited.admin
+    )
+    assert revoked.status_code == 204
+    assert limited.api.post(clients_path, headers=limited.admin, json={
+        "name": "in place of a revoked one", "roles": ["viewer"],
+    }).status_code == 201
+
+
 # API5:2023 Broken Function Level Authorization
 
 
@@ -408,7 +479,9 @@ def case_ids(api, headers) -> set[str]:
     return {item["id"] for item in listed.json()["items"]}
 
 
-def test_api6_guessing_a_clients_secret_is_stopped_and_even_the_right_one_then_waits(limited):
+def test_api6_guessing_a_clients_secret_is_stopped_and_the_guesser_waits_even_with_the_right_one(
+    limited
+):
     client = created(limited.api.post(
         f"/v1/organizations/{limited.nepal['id']}/clients", headers=limited.admin,
         json={"name": "Guessed", "roles": ["viewer"]},
@@ -510,6 +583,94 @@ def test_api8_errors_are_problems_without_internals_and_405_names_allowed_method
     assert "server" not in {name.lower() for name in broken.headers} or (
         "python" not in broken.headers["server"].lower()
     )
+
+
+def test_api8_finding_9_personal_data_is_never_kept_by_caches_and_nothing_is_sniffed(
+    api, nepal_caseworker
+):
+    case = a_case(api, nepal_caseworker)
+    answers = {
+        "case": api.get(f"/v1/cases/{case['id']}", headers=nepal_caseworker),
+        "cases": api.get("/v1/cases", headers=nepal_caseworker),
+        "journey": api.get(f"/v1/cases/{case['id']}/journey", headers=nepal_caseworker),
+        "referrals": api.get("/v1/referrals", headers=nepal_caseworker),
+        "inbox": api.get("/v1/inbox", headers=nepal_caseworker),
+        "events": api.get("/v1/events", headers=nepal_caseworker),
+        "missing": api.get(f"/v1/cases/{uuid.uuid4()}", headers=nepal_caseworker),
+        "anonymous": api.get("/v1/cases"),
+    }
+    keys = api.get("/.well-known/jwks.json")
+
+    for what, answer in answers.items():
+        assert answer.status_code < 500, what
+        assert answer.headers["cache-control"] == "no-store", what
+        assert answer.headers["x-content-type-options"] == "nosniff", what
+    assert keys.headers["cache-control"] == "public, max-age=300"  # public keys may be kept
+    assert keys.headers["x-content-type-options"] == "nosniff"
+
+
+def test_api8_finding_9_metrics_are_not_served_through_the_gateway_to_anyone(
+    api, admin, nepal_caseworker
+):
+    anonymous = api.get("/metrics")
+    caseworker = api.get("/metrics", headers=nepal_caseworker)
+    network_admin = api.get("/metrics", headers=admin)
+
+    assert anonymous.status_code == 401
+    assert caseworker.status_code == 403
+    assert "waymark_" not in anonymous.text + caseworker.text
+    assert network_admin.status_code == 200
+    assert "waymark_gateway_requests_total" in network_admin.text
+
+
+def test_api8_finding_9_the_data_folder_and_its_files_are_the_owners_only(network):
+    folder = network.data_dir
+    files = {path.name: stat.S_IMODE(path.stat().st_mode) for path in folder.iterdir()}
+
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert {"gateway.db", "referrals.db", "gateway-signing-key.pem", "encryption.key",
+            "demo-credentials.json"} <= set(files)
+    assert {name: mode for name, mode in files.items() if mode != 0o600} == {}
+
+
+def test_api8_finding_9_nul_and_bidi_controls_in_names_are_refused_and_change_nothing(
+    api, admin, lebanon, lebanon_admin, nepal_caseworker
+):
+    spoofed = "Red Crescent \u202egnp.exe"
+    refused = {
+        "organisation name": api.post("/v1/organizations", headers=admin, json={
+            "name": spoofed, "type": "cso", "country": "LB",
+        }),
+        "service name": api.post("/v1/services", headers=lebanon_admin, json={
+            **SERVICE, "organization_id": lebanon["id"], "name": "Shelter \u2066intake\u2069",
+        }),
+        "translated service name": api.post("/v1/services", headers=lebanon_admin, json={
+            **SERVICE, "organization_id": lebanon["id"],
+            "translations": [{"field": "name", "language": "ar", "text": "ملجأ \u202e"}],
+        }),
+        "client name": api.post(f"/v1/organizations/{lebanon['id']}/clients", headers=admin, json={
+            "name": "desk \u202b1", "roles": ["viewer"],
+        }),
+        "subscription description": api.post("/v1/subscriptions", headers=lebanon_admin, json={
+            "url": "https://partner.example/hooks", "event_types": ["referral.*"],
+            "description": "ours \u202d",
+        }),
+        "NUL in a case": api.post("/v1/cases", headers=nepal_caseworker, json={
+            "person": {**PERSON, "safe_contact": "Sundays\u0000"},
+            "vulnerabilities": ["domestic_worker"],
+        }),
+    }
+    search = api.get("/v1/services", params={"q": "shelter\x00"}, headers=nepal_caseworker)
+
+    for what, answer in refused.items():
+        assert answer.status_code == 422, what
+        assert answer.headers["content-type"] == "application/problem+json", what
+        messages = " ".join(error["message"] for error in answer.json()["errors"])
+        assert "bidirectional" in messages or "NUL" in messages, what
+    assert refused["organisation name"].json()["errors"][0]["location"] == ["body", "name"]
+    assert search.status_code == 400
+    listed = api.get("/v1/organizations", params={"country": "LB", "limit": 100}, headers=admin)
+    assert spoofed not in {item["name"] for item in listed.json()["items"]}
 
 
 # API9:2023 Improper Inventory Management

@@ -1,3 +1,4 @@
+import asyncio
 import uuid
 
 import jwt
@@ -122,3 +123,49 @@ async def test_clients_of_an_unreachable_registry_are_a_bad_gateway(start_gatewa
 
     assert response.status_code == 502
     assert response.json()["detail"] == "The registry service is unavailable; try again shortly."
+
+
+async def active_clients(gateway, organization_id, headers) -> list[dict]:
+    listed = await gateway.client.get(
+        f"/v1/organizations/{organization_id}/clients", params={"limit": 100}, headers=headers
+    )
+    assert listed.status_code == 200 and listed.json()["next_cursor"] is None
+    return [client for client in listed.json()["items"] if client["revoked_at"] is None]
+
+
+async def revoke(gateway, organization_id, client_id, headers) -> None:
+    revoked = await gateway.client.delete(
+        f"/v1/organizations/{organization_id}/clients/{client_id}", headers=headers
+    )
+    assert revoked.status_code == 204
+
+
+async def test_finding_9_an_organisation_holds_at_most_the_configured_number_of_clients(
+    start_gateway, standin, serve
+):
+    organization = uuid.UUID("0b7e4c3a-1d2e-4f5a-8b9c-0d1e2f3a4b5c")  # the stand-in knows it
+    async with serve(standin("registry")) as registry_url, start_gateway(
+        registry_url=registry_url, max_clients_per_organization=3,
+    ) as gateway:
+        org_admin = gateway.headers(organization, ORG_ADMIN)
+        for client in await active_clients(gateway, organization, org_admin):  # other tests'
+            await revoke(gateway, organization, client["client_id"], org_admin)
+
+        at_once = await asyncio.gather(*(
+            create_client(gateway, organization, org_admin) for _ in range(5)
+        ))
+        held = await active_clients(gateway, organization, org_admin)
+        await revoke(gateway, organization, held[0]["client_id"], org_admin)
+        after_revoking_one = await create_client(gateway, organization, org_admin)
+        by_the_network_admin = await create_client(
+            gateway, organization, gateway.headers(None, NETWORK_ADMIN)
+        )
+
+    assert sorted(answer.status_code for answer in at_once) == [201, 201, 201, 409, 409]
+    refused = next(answer for answer in at_once if answer.status_code == 409)
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"] == "https://waymark.network/problems/too-many-clients"
+    assert "3 active API clients" in refused.json()["detail"]
+    assert len(held) == 3
+    assert after_revoking_one.status_code == 201  # revoked clients do not count
+    assert by_the_network_admin.status_code == 409

@@ -141,3 +141,19 @@ async def test_a_json_token_request_is_an_invalid_request(network):
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+
+
+async def test_finding_9_a_nul_in_the_client_credentials_is_a_bad_request_not_a_500(network):
+    in_form = await network.client.post("/v1/auth/token", data={
+        "grant_type": "client_credentials", "client_id": "wm_\x00", "client_secret": "x",
+    })
+    basic = base64.b64encode(b"network-admin:secret%00").decode()
+    in_basic = await network.client.post(
+        "/v1/auth/token", data={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {basic}"},
+    )
+
+    for refused in (in_form, in_basic):
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"] == "invalid_request"
+        assert "NUL" in refused.json()["error_description"]

@@ -50,6 +50,7 @@ async def test_an_enormous_header_is_refused_before_it_ends_and_the_server_keeps
 
     assert status == 431
     assert headers["content-type"] == "application/problem+json"
+    assert headers["x-content-type-options"] == "nosniff"
     assert json.loads(body)["status"] == 431
     assert await still_serving(served) == 200
 

@@ -10,7 +10,8 @@ import pytest
 import redis.asyncio as redis
 
 from waymark_gateway.identity.keys import load_or_create_signing_key
-from waymark_kernel.auth import CASEWORKER, VIEWER
+from waymark_gateway.proxy.ratelimit import MEMORY_BUCKETS_PRUNED_FROM, MemoryBuckets, Policy
+from waymark_kernel.auth import CASEWORKER, NETWORK_ADMIN, VIEWER
 from waymark_kernel.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -70,6 +71,7 @@ async def test_a_client_is_limited_by_its_role_and_told_its_quota(start_gateway,
             rate_limit_by_role={CASEWORKER: "2/minute"},
         ) as gateway:
             caseworker = gateway.headers(gateway.known_organization, CASEWORKER)
+            admin = gateway.headers(None, NETWORK_ADMIN)
             answers = [
                 await gateway.client.get("/v1/organizations", headers=caseworker)
                 for _ in range(3)
@@ -77,7 +79,7 @@ async def test_a_client_is_limited_by_its_role_and_told_its_quota(start_gateway,
             viewer = await gateway.client.get(
                 "/v1/organizations", headers=gateway.headers(gateway.known_organization, VIEWER)
             )
-            metrics = (await gateway.client.get("/metrics")).text
+            metrics = (await gateway.client.get("/metrics", headers=admin)).text
 
     assert [answer.status_code for answer in answers] == [200, 200, 429]
     assert answers[0].headers["ratelimit-policy"] == '"caseworker";q=2;w=60'
@@ -137,7 +139,7 @@ async def test_the_gateway_keeps_serving_when_redis_goes_away(
             registry_url=registry_url, rate_limit="2/minute",
             redis_url=f"redis://127.0.0.1:{relay_port}/0", redis_key_prefix=redis_prefix,
         ) as gateway:
-            headers = gateway.headers(None, VIEWER)
+            headers, admin = gateway.headers(None, VIEWER), gateway.headers(None, NETWORK_ADMIN)
             limited = [
                 (await gateway.client.get("/v1/organizations", headers=headers)).status_code
                 for _ in range(3)
@@ -145,13 +147,17 @@ async def test_the_gateway_keeps_serving_when_redis_goes_away(
             counters = redis.Redis.from_url(REDIS_URL)
             stored = await counters.keys(redis_prefix + "*")
             await counters.aclose()
-            failures_before = store_failures(await gateway.client.get("/metrics"))
+            failures_before = store_failures(
+                await gateway.client.get("/metrics", headers=admin)
+            )
 
             await relay.stop()
             unlimited = [
                 await gateway.client.get("/v1/organizations", headers=headers) for _ in range(3)
             ]
-            failures_after = store_failures(await gateway.client.get("/metrics"))
+            failures_after = store_failures(
+                await gateway.client.get("/metrics", headers=admin)
+            )
 
     assert limited == [200, 200, 429]
     assert stored  # the counters were in Redis, not in the process
@@ -167,6 +173,20 @@ def store_failures(metrics: httpx.Response) -> float:
     raise AssertionError("the store failure counter is missing")
 
 
+@contextlib.asynccontextmanager
+async def caller_at(gateway, address: str):
+    """An HTTP client of the gateway whose requests come from `address`."""
+    transport = httpx.ASGITransport(gateway.app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        yield client
+
+
+async def token_request(client: httpx.AsyncClient, client_id: str, secret: str) -> httpx.Response:
+    return await client.post("/v1/auth/token", data={
+        "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret,
+    })
+
+
 async def test_failed_token_requests_are_limited_per_client_id_and_per_address(
     start_gateway, standin, serve
 ):
@@ -175,21 +195,100 @@ async def test_failed_token_requests_are_limited_per_client_id_and_per_address(
             registry_url=registry_url, token_failure_limit_per_client="2/minute",
             token_failure_limit_per_address="4/minute",
         ) as gateway:
-            async def token(client_id: str, secret: str) -> httpx.Response:
-                return await gateway.client.post("/v1/auth/token", data={
-                    "grant_type": "client_credentials", "client_id": client_id,
-                    "client_secret": secret,
-                })
-            guessed = [(await token("network-admin", "guess")).status_code for _ in range(3)]
-            locked_out = await token("network-admin", gateway.admin_secret)
-            others = [(await token(f"wm_guess{n}", "guess")).status_code for n in range(3)]
+            guessed = [
+                (await token_request(gateway.client, "network-admin", "guess")).status_code
+                for _ in range(3)
+            ]
+            locked_out = await token_request(gateway.client, "network-admin", gateway.admin_secret)
+            others = [
+                (await token_request(gateway.client, f"wm_guess{n}", "guess")).status_code
+                for n in range(3)
+            ]
 
     assert guessed == [401, 401, 429]
-    assert locked_out.status_code == 429  # the right secret waits too once the id is locked
+    assert locked_out.status_code == 429  # from the guessing address the right secret waits too
     assert int(locked_out.headers["retry-after"]) >= 1
     assert locked_out.json()["type"] == "https://waymark.network/problems/rate-limited"
     # Two more failures use the address's budget of four; then every id from it waits.
     assert others == [401, 401, 429]
+
+
+async def test_finding_2_wrong_secret_from_elsewhere_does_not_lock_out_the_client(start_gateway):
+    async with start_gateway(
+        token_failure_limit_per_client="3/hour", token_failure_limit_per_address="100/hour",
+    ) as gateway:
+        async with caller_at(gateway, "198.51.100.66") as attacker:
+            guesses = [
+                (await token_request(attacker, "network-admin", f"guess-{n}")).status_code
+                for n in range(4)
+            ]
+            attackers_right_secret = await token_request(
+                attacker, "network-admin", gateway.admin_secret
+            )
+        owner = await token_request(gateway.client, "network-admin", gateway.admin_secret)
+        async with caller_at(gateway, "2001:db8::7") as colleague:
+            colleague_wrong_then_right = [
+                (await token_request(colleague, "network-admin", secret)).status_code
+                for secret in ("typo", gateway.admin_secret)
+            ]
+
+    assert guesses == [401, 401, 401, 429]
+    assert attackers_right_secret.status_code == 429  # the guesser slows only himself
+    assert owner.status_code == 200
+    assert "access_token" in owner.json()
+    assert colleague_wrong_then_right == [401, 200]
+
+
+async def test_sign_in_buckets_in_redis_never_name_the_subject_or_the_address(
+    start_gateway, redis_prefix
+):
+    async with start_gateway(redis_url=REDIS_URL, redis_key_prefix=redis_prefix) as gateway:
+        await token_request(gateway.client, "network-admin", "guess")
+        await token_request(gateway.client, "network-admin", gateway.admin_secret)
+    counters = redis.Redis.from_url(REDIS_URL)
+    keys = [key.decode() async for key in counters.scan_iter(match=redis_prefix + "*")]
+    await counters.aclose()
+
+    assert len(keys) == 4  # failures of the client here and of the address; their successes
+    assert not any("network-admin" in key or "203.0.113.7" in key for key in keys)
+
+
+async def test_finding_9_successful_token_requests_are_limited_per_client_and_per_address(
+    start_gateway, standin, serve
+):
+    async with serve(standin("registry")) as registry_url, start_gateway(
+        registry_url=registry_url, token_limit_per_client="2/minute",
+        token_limit_per_address="3/minute",
+    ) as gateway:
+        admin = [
+            await token_request(gateway.client, "network-admin", gateway.admin_secret)
+            for _ in range(3)
+        ]
+        created = await gateway.client.post(
+            f"/v1/organizations/{gateway.known_organization}/clients",
+            json={"name": "Partner system", "roles": ["viewer"]},
+            headers={"Authorization": f"Bearer {admin[0].json()['access_token']}"},
+        )
+        partner_id, partner_secret = created.json()["client_id"], created.json()["client_secret"]
+        async with caller_at(gateway, "198.51.100.20") as elsewhere:
+            admin_elsewhere = await token_request(elsewhere, "network-admin", gateway.admin_secret)
+            partner_elsewhere = await token_request(elsewhere, partner_id, partner_secret)
+        partner_here = [
+            (await token_request(gateway.client, partner_id, partner_secret)).status_code
+            for _ in range(2)
+        ]
+        partner_failure_here = await token_request(gateway.client, partner_id, "wrong")
+
+    assert [answer.status_code for answer in admin] == [200, 200, 429]
+    refused = admin[2]
+    assert refused.json()["type"] == "https://waymark.network/problems/rate-limited"
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert "access_token" not in refused.json()
+    assert admin_elsewhere.status_code == 429  # the client's own limit holds everywhere
+    assert partner_elsewhere.status_code == 200
+    assert partner_here == [200, 429]  # the address's third token, then its limit
+    assert partner_failure_here.status_code == 429  # no secret is checked from there until then
 
 
 async def failed_token_statuses(gateway, forwarded_for: list[str]) -> list[int]:
@@ -233,3 +332,18 @@ async def test_without_trusted_proxies_a_forwarded_address_is_ignored(start_gate
         )
 
     assert statuses == [401, 401, 429]  # every guess counted against the peer's address
+
+
+async def test_the_in_process_store_forgets_only_buckets_that_are_full_again():
+    store = MemoryBuckets()
+    brief = Policy("brief", 1, 0.001)  # full again a millisecond after a request
+    lasting = Policy("lasting", 1, 3600)
+    await store.take("guessed-an-hour-ago", lasting, 1)
+    for number in range(MEMORY_BUCKETS_PRUNED_FROM - 2):
+        await store.take(f"invented-subject-{number}", brief, 1)
+    await asyncio.sleep(0.01)
+
+    await store.take("one-more", brief, 1)  # reaches the size at which full buckets go
+
+    assert len(store._buckets) == 2  # the lasting bucket and the one just used
+    assert not (await store.take("guessed-an-hour-ago", lasting, 0)).allowed

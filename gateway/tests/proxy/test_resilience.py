@@ -3,7 +3,7 @@ requests, the cap on concurrent calls, and what /readyz and /metrics say about u
 
 import asyncio
 
-from waymark_kernel.auth import VIEWER
+from waymark_kernel.auth import NETWORK_ADMIN, VIEWER
 
 
 async def test_the_circuit_opens_on_a_killed_upstream_and_closes_after_it_returns(
@@ -13,7 +13,7 @@ async def test_the_circuit_opens_on_a_killed_upstream_and_closes_after_it_return
     async with start_gateway(
         registry_url=registry_url, circuit_failure_threshold=2, circuit_open_seconds=0.3,
     ) as gateway:
-        headers = gateway.headers(None, VIEWER)
+        headers, admin = gateway.headers(None, VIEWER), gateway.headers(None, NETWORK_ADMIN)
 
         async def organisations() -> int:
             return (await gateway.client.get("/v1/organizations", headers=headers)).status_code
@@ -23,7 +23,7 @@ async def test_the_circuit_opens_on_a_killed_upstream_and_closes_after_it_return
         failing = [await organisations(), await organisations()]
         refused = await gateway.client.get("/v1/organizations", headers=headers)
         readiness_open = (await gateway.client.get("/readyz")).json()
-        metrics_open = (await gateway.client.get("/metrics")).text
+        metrics_open = (await gateway.client.get("/metrics", headers=admin)).text
 
         with process("standin_process:app", unused_port):
             await asyncio.sleep(0.35)  # the open period passes; the next call probes

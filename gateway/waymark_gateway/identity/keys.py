@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from waymark_kernel.files import create_private_folder
 from waymark_kernel.settings import Settings
 from waymark_kernel.signing import SigningKey
 
@@ -25,7 +26,7 @@ def load_or_create_signing_key(settings: Settings) -> SigningKey:
 
 
 def _create_key_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    create_private_folder(path.parent)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
     try:
         with os.fdopen(descriptor, "wb") as handle:

@@ -1,6 +1,7 @@
 import uuid
 from datetime import datetime
 
+from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
@@ -10,6 +11,22 @@ from waymark_gateway.identity.models import ApiClient
 async def add_client(session: AsyncSession, client: ApiClient) -> None:
     session.add(client)
     await session.flush()
+
+
+async def lock_clients_of(session: AsyncSession, organization_id: uuid.UUID) -> None:
+    """Until the transaction ends no other one adds a client to the organisation: a lock on
+    PostgreSQL; SQLite lets one transaction write at a time anyway."""
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        key = organization_id.int >> 65  # fits a signed 64-bit advisory lock key
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+async def active_client_count(session: AsyncSession, organization_id: uuid.UUID) -> int:
+    query = select(func.count()).select_from(ApiClient).where(
+        ApiClient.organization_id == organization_id, ApiClient.revoked_at.is_(None)
+    )
+    return (await session.execute(query)).scalar_one()
 
 
 async def active_client(session: AsyncSession, client_id: str) -> ApiClient | None:

@@ -8,7 +8,7 @@ from waymark_gateway.identity.schemas import (
     ApiClientCreate, ApiClientCreated, ApiClientRead, JsonWebKeySet, TokenResponse,
 )
 from waymark_gateway.identity.service import Issuer
-from waymark_gateway.proxy.ratelimit import RateLimits
+from waymark_gateway.proxy.ratelimit import TOKEN_REQUESTS, RateLimits
 from waymark_gateway.proxy.upstreams import Upstreams
 from waymark_kernel.api import Cursor, Limit, Page
 from waymark_kernel.auth import CurrentIdentity, Identity, bearer_token
@@ -55,20 +55,24 @@ async def issue_token(
 ) -> TokenResponse:
     limits: RateLimits = request.app.state.rate_limits
     address = request.app.state.client_addresses.of(request)
-    await limits.check_token_attempts(None, address)
     form = await request.form(max_files=0, max_fields=10)
-    client_id = None
     try:
         credentials = service.client_credentials_grant(
             {name: [str(value) for value in form.getlist(name)] for name in form},
             request.headers.get("authorization"),
         )
-        client_id = credentials.client_id
-        await limits.check_token_attempts(client_id, None)
+    except service.OAuthError:
+        await limits.count_failure(TOKEN_REQUESTS, None, address)
+        raise
+    client_id = credentials.client_id
+    await limits.check_failures(TOKEN_REQUESTS, client_id, address)
+    await limits.check_successes(TOKEN_REQUESTS, client_id, address)
+    try:
         identity = await service.authenticate_client(session, issuer, credentials)
     except service.OAuthError:
-        await limits.count_token_failure(client_id, address)
+        await limits.count_failure(TOKEN_REQUESTS, client_id, address)
         raise
+    await limits.count_success(TOKEN_REQUESTS, client_id, address)
     response.headers.update(service.NO_STORE)
     return issuer.token_for(identity)
 
@@ -95,7 +99,9 @@ async def create_client(
         upstreams, organization_id, f"Bearer {bearer_token(request)}"
     )
     response.headers.update(service.NO_STORE)
-    return await service.create_client(session, organization_id, data)
+    return await service.create_client(
+        session, organization_id, data, request.app.state.settings.max_clients_per_organization
+    )
 
 
 @built_in_router.get(

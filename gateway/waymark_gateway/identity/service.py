@@ -25,9 +25,10 @@ from waymark_gateway.proxy.upstreams import Upstreams
 from waymark_kernel.api import Page, position_after
 from waymark_kernel.cursors import CursorFormat, Text
 from waymark_kernel.auth import NETWORK_ADMIN, Identity
-from waymark_kernel.problems import NotFound, Problem
+from waymark_kernel.problems import Conflict, NotFound, Problem
 from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.signing import SigningKey
+from waymark_kernel.text import NUL
 
 ADMIN_CLIENT_ID = "network-admin"
 CLIENT_GRANT = "client_credentials"
@@ -101,7 +102,13 @@ def _single(form: Mapping[str, list[str]], name: str) -> str | None:
     values = form.get(name, [])
     if len(values) > 1:
         raise invalid_request(f"The parameter {name} is given more than once.")
-    return values[0] if values else None
+    return _without_nul(values[0], name) if values else None
+
+
+def _without_nul(value: str, name: str) -> str:
+    if NUL in value:
+        raise invalid_request(f"The parameter {name} holds the NUL character.")
+    return value
 
 
 def _basic_credentials(authorization: str | None) -> ClientCredentials | None:
@@ -116,7 +123,10 @@ def _basic_credentials(authorization: str | None) -> ClientCredentials | None:
     if not colon:
         raise invalid_request("The Basic authorization header is malformed.")
     # RFC 6749 §2.3.1: both parts are form-urlencoded before the Basic encoding.
-    return ClientCredentials(unquote_plus(client_id), unquote_plus(client_secret))
+    return ClientCredentials(
+        _without_nul(unquote_plus(client_id), "client_id"),
+        _without_nul(unquote_plus(client_secret), "client_secret"),
+    )
 
 
 def client_credentials_grant(
@@ -193,16 +203,36 @@ async def ensure_organization_exists(
         )
 
 
+class TooManyClients(Conflict):
+    def __init__(self, most: int) -> None:
+        super().__init__(
+            f"The organisation already has {most} active API clients, the most it may have; "
+            "revoke one it no longer uses first.", kind="too-many-clients",
+        )
+
+
+async def _ensure_room_for_clients(
+    session: AsyncSession, organization_id: uuid.UUID, most: int, adding: int
+) -> None:
+    if await repository.active_client_count(session, organization_id) + adding > most:
+        raise TooManyClients(most)
+
+
 async def create_client(
-    session: AsyncSession, organization_id: uuid.UUID, data: ApiClientCreate
+    session: AsyncSession, organization_id: uuid.UUID, data: ApiClientCreate, most: int
 ) -> ApiClientCreated:
+    """A new client of the organisation, unless it has `most` active ones already."""
+    await _ensure_room_for_clients(session, organization_id, most, adding=1)  # before hashing
     secret = secrets.token_urlsafe(32)
     client = ApiClient(
         client_id="wm_" + secrets.token_urlsafe(16), name=data.name,
         organization_id=organization_id, roles=list(data.roles),
         secret_hash=await asyncio.to_thread(hasher.hash, secret), created_at=datetime.now(UTC),
     )
+    await repository.lock_clients_of(session, organization_id)
     await repository.add_client(session, client)
+    # Counted again with the new one, after any concurrent creation: the cap holds exactly.
+    await _ensure_room_for_clients(session, organization_id, most, adding=0)
     return ApiClientCreated(
         client_id=client.client_id, client_secret=secret, name=client.name,
         roles=client.roles, organization_id=organization_id,

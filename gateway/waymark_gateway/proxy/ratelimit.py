@@ -1,4 +1,10 @@
-"""Request limits: token buckets per client (by role) and for failed token requests.
+"""Request limits: token buckets per client (by role), and on signing in.
+
+Signing in (a client's token request, a person's sign-in: each a `kind`) is limited twice.
+Failures count per subject (client id, email) *at one address* and per address, so that a
+caller guessing someone's secret slows only himself: the right secret from another address is
+never refused. Successes count per subject and per address, since each costs a password hash.
+Any sign-in route follows the same four steps (see `RateLimits.check_failures`).
 
 A bucket holds up to `limit` requests and refills at limit/period, so a client may burst up to
 its limit and then keeps the rate. The buckets live in Redis when WAYMARK_REDIS_URL is set (every
@@ -9,6 +15,7 @@ Headers follow draft-ietf-httpapi-ratelimit-headers-10 (the syntax of drafts 08 
 `RateLimit-Policy: "caseworker";q=600;w=60` and `RateLimit: "caseworker";r=599;t=1`, where `t`
 is the number of seconds until the bucket is full again."""
 
+import hashlib
 import logging
 import math
 import time
@@ -36,6 +43,10 @@ STORE_FAILURES = Counter(
 )
 # Seconds the gateway stops asking a failed Redis before trying it again.
 STORE_PAUSE_SECONDS = 1.0
+# The in-process store forgets buckets that are full again once it holds this many (a full
+# bucket is the same as none), so callers inventing subjects or addresses cannot grow it.
+MEMORY_BUCKETS_PRUNED_FROM = 10_000
+TOKEN_REQUESTS = "token"  # the sign-in kind of POST /v1/auth/token
 
 
 @dataclass(frozen=True)
@@ -94,17 +105,26 @@ class BucketStore(Protocol):
 
 class MemoryBuckets:
     def __init__(self) -> None:
-        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, updated at)
+        # key -> (tokens, updated at, full again at)
+        self._buckets: dict[str, tuple[float, float, float]] = {}
+        self._prune_at = MEMORY_BUCKETS_PRUNED_FROM
 
     async def take(self, key: str, policy: Policy, cost: int) -> Decision:
         now = time.monotonic()
-        tokens, updated = self._buckets.get(key, (float(policy.limit), now))
+        tokens, updated, _ = self._buckets.get(key, (float(policy.limit), now, now))
         tokens = min(policy.limit, tokens + (now - updated) * policy.refill_per_second)
         allowed = tokens >= 1
         if allowed:
             tokens -= cost
-        self._buckets[key] = (tokens, now)
+        full_at = now + (policy.limit - tokens) / policy.refill_per_second
+        self._buckets[key] = (tokens, now, full_at)
+        if len(self._buckets) >= self._prune_at:
+            self._forget_full_buckets(now)
         return Decision(policy, allowed, tokens)
+
+    def _forget_full_buckets(self, now: float) -> None:
+        self._buckets = {key: state for key, state in self._buckets.items() if state[2] > now}
+        self._prune_at = max(MEMORY_BUCKETS_PRUNED_FROM, 2 * len(self._buckets))
 
     async def close(self) -> None:
         self._buckets.clear()
@@ -150,18 +170,47 @@ class RedisBuckets:
         await self.redis.aclose()
 
 
+@dataclass(frozen=True)
+class SignInLimits:
+    """The limits of one kind of sign-in; None leaves that count unlimited."""
+
+    attempts: str  # what the refusal calls the attempts, e.g. "token requests"
+    failures_per_subject: Policy | None  # failures for one subject from one address
+    failures_per_address: Policy | None  # failures for any subject from one address
+    successes_per_subject: Policy | None  # successes of one subject from anywhere
+    successes_per_address: Policy | None  # successes of any subject from one address
+
+
+def _bucket_key(kind: str, count: str, *parts: str) -> str:
+    """A key of bounded length that does not hold the subject (an email is personal data)."""
+    digest = hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()
+    return f"{kind}:{count}:{digest}"
+
+
+def _buckets(
+    kind: str, count: str, subject: tuple[str, ...] | None, per_subject: Policy | None,
+    address: str | None, per_address: Policy | None,
+) -> list[tuple[str, Policy]]:
+    """The buckets a sign-in counts in: the subject's (None: not known) and the address's."""
+    buckets = []
+    if subject and per_subject:
+        buckets.append((_bucket_key(kind, count, *subject), per_subject))
+    if address and per_address:
+        buckets.append((_bucket_key(kind, f"address-{count}", address), per_address))
+    return buckets
+
+
 class RateLimits:
-    """The gateway's limits: per client by role, and on failed token requests."""
+    """The gateway's limits: per client by role, and on each kind of sign-in."""
 
     def __init__(
         self, store: BucketStore, *, default: Policy | None, by_role: dict[str, Policy | None],
-        failures_per_client: Policy | None, failures_per_address: Policy | None,
+        sign_ins: dict[str, SignInLimits],
     ) -> None:
         self.store = store
         self.default = default
         self.by_role = by_role
-        self.failures_per_client = failures_per_client
-        self.failures_per_address = failures_per_address
+        self.sign_ins = sign_ins
         self._paused_until = 0.0
 
     @classmethod
@@ -179,14 +228,25 @@ class RateLimits:
                 role: Policy.parse(role, value, "WAYMARK_RATE_LIMIT_BY_ROLE")
                 for role, value in settings.rate_limit_by_role.items()
             },
-            failures_per_client=Policy.parse(
-                "token-failures-client", settings.token_failure_limit_per_client,
-                "WAYMARK_TOKEN_FAILURE_LIMIT_PER_CLIENT",
-            ),
-            failures_per_address=Policy.parse(
-                "token-failures-address", settings.token_failure_limit_per_address,
-                "WAYMARK_TOKEN_FAILURE_LIMIT_PER_ADDRESS",
-            ),
+            sign_ins={TOKEN_REQUESTS: SignInLimits(
+                "token requests",
+                failures_per_subject=Policy.parse(
+                    "token-failures-client", settings.token_failure_limit_per_client,
+                    "WAYMARK_TOKEN_FAILURE_LIMIT_PER_CLIENT",
+                ),
+                failures_per_address=Policy.parse(
+                    "token-failures-address", settings.token_failure_limit_per_address,
+                    "WAYMARK_TOKEN_FAILURE_LIMIT_PER_ADDRESS",
+                ),
+                successes_per_subject=Policy.parse(
+                    "tokens-client", settings.token_limit_per_client,
+                    "WAYMARK_TOKEN_LIMIT_PER_CLIENT",
+                ),
+                successes_per_address=Policy.parse(
+                    "tokens-address", settings.token_limit_per_address,
+                    "WAYMARK_TOKEN_LIMIT_PER_ADDRESS",
+                ),
+            )},
         )
 
     async def close(self) -> None:
@@ -213,26 +273,49 @@ class RateLimits:
             raise self._refusal(decision, "This client has made too many requests")
         return decision.headers()
 
-    async def check_token_attempts(self, client_id: str | None, address: str | None) -> None:
-        """429 when the client id or the address has used up its failed token requests."""
-        for key, policy in self._failure_buckets(client_id, address):
-            decision = await self._take(key, policy, 0)
-            if decision is not None and not decision.allowed:
-                raise self._refusal(decision, "Too many failed token requests")
+    async def check_failures(self, kind: str, subject: str | None, address: str | None) -> None:
+        """Before a secret of a sign-in of `kind` is checked: 429 when `subject` from this
+        `address`, or anyone from it, has used up the failed attempts. A sign-in route calls
+        this and `check_successes`, then `count_failure` or `count_success` by the outcome."""
+        reason = f"Too many failed {self.sign_ins[kind].attempts}"
+        await self._check(self._failure_buckets(kind, subject, address), reason)
 
-    async def count_token_failure(self, client_id: str | None, address: str | None) -> None:
-        for key, policy in self._failure_buckets(client_id, address):
+    async def count_failure(self, kind: str, subject: str | None, address: str | None) -> None:
+        for key, policy in self._failure_buckets(kind, subject, address):
             await self._take(key, policy, 1)
 
+    async def check_successes(self, kind: str, subject: str, address: str | None) -> None:
+        """429 when `subject`, or `address`, has signed in as often as its limit allows."""
+        reason = f"Too many {self.sign_ins[kind].attempts}"
+        await self._check(self._success_buckets(kind, subject, address), reason)
+
+    async def count_success(self, kind: str, subject: str, address: str | None) -> None:
+        for key, policy in self._success_buckets(kind, subject, address):
+            await self._take(key, policy, 1)
+
+    async def _check(self, buckets: list[tuple[str, Policy]], reason: str) -> None:
+        for key, policy in buckets:
+            decision = await self._take(key, policy, 0)
+            if decision is not None and not decision.allowed:
+                raise self._refusal(decision, reason)
+
     def _failure_buckets(
-        self, client_id: str | None, address: str | None
+        self, kind: str, subject: str | None, address: str | None
     ) -> list[tuple[str, Policy]]:
-        buckets = []
-        if client_id and self.failures_per_client:
-            buckets.append((f"token-client:{client_id}", self.failures_per_client))
-        if address and self.failures_per_address:
-            buckets.append((f"token-address:{address}", self.failures_per_address))
-        return buckets
+        limits = self.sign_ins[kind]
+        return _buckets(
+            kind, "failures", (subject, address or "") if subject else None,
+            limits.failures_per_subject, address, limits.failures_per_address,
+        )
+
+    def _success_buckets(
+        self, kind: str, subject: str, address: str | None
+    ) -> list[tuple[str, Policy]]:
+        limits = self.sign_ins[kind]
+        return _buckets(
+            kind, "successes", (subject,), limits.successes_per_subject,
+            address, limits.successes_per_address,
+        )
 
     async def _take(self, key: str, policy: Policy, cost: int) -> Decision | None:
         """The store's decision, or None (fail open) while the store is failing."""

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from waymark_kernel.cursors import BY_TIME, MAX_CURSOR_LENGTH, CursorFormat
+from waymark_kernel.text import is_name, refuse_forbidden_characters
 
 T = TypeVar("T")
 Row = TypeVar("Row")
@@ -17,9 +18,16 @@ MAX_PAGE_SIZE = 100
 
 
 class RequestBody(BaseModel):
-    """Base of every request body: unknown fields are rejected (422)."""
+    """Base of every request body: unknown fields are rejected (422), and so is text holding
+    NUL, or a name (`name`, `..._name`) holding bidirectional controls (waymark_kernel.text)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _plain_text(cls, value: Any, info: ValidationInfo) -> Any:
+        refuse_forbidden_characters(value, name=is_name(info.field_name or ""))
+        return value
 
 
 class Page(BaseModel, Generic[T]):

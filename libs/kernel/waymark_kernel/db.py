@@ -22,6 +22,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 
+from waymark_kernel.files import OWNER_ONLY_FILE, create_private_file, tighten
 from waymark_kernel.problems import DatabaseUnavailable
 
 COMMITTED_HOOKS = "after_commit_hooks"
@@ -40,11 +41,20 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def create_private_sqlite_file(url: str) -> None:
+    """The SQLite file of `url` created for its owner only, or tightened with its journals when
+    it exists; SQLite gives the journals it creates the database file's permissions."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    create_private_file(Path(database))
+    for journal in ("-wal", "-shm", "-journal"):
+        tighten(Path(database + journal), OWNER_ONLY_FILE)
+
+
 def create_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
-        database = make_url(url).database
-        if database:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        create_private_sqlite_file(url)
         engine = create_async_engine(url, connect_args={"timeout": 10})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

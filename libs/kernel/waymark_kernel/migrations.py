@@ -10,7 +10,7 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from waymark_kernel.db import is_sqlite
+from waymark_kernel.db import create_private_sqlite_file, is_sqlite
 from waymark_kernel.settings import Settings
 
 
@@ -29,8 +29,9 @@ def migration_settings() -> Settings:
 
 
 async def ensure_database(database_url: str) -> None:
-    """Create the PostgreSQL database named in the URL if it does not exist yet."""
+    """Create the database named in the URL if it does not exist yet."""
     if is_sqlite(database_url):
+        create_private_sqlite_file(database_url)
         return
     url = make_url(database_url)
     admin = url.set(drivername="postgresql", database="postgres")

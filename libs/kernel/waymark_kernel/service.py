@@ -3,6 +3,7 @@ token verification, migrations in standalone mode, and the background tasks of t
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,26 @@ from waymark_kernel.settings import Settings
 from waymark_kernel.web import create_base_app
 
 BackgroundTask = Callable[[FastAPI], Awaitable[None]]
+STOP_RELAY_SECONDS = 2.0
+STOP_TASKS_SECONDS = 1.0
+log = logging.getLogger("waymark.service")
+
+
+async def cancel_and_wait(tasks: list[asyncio.Task], timeout: float = STOP_TASKS_SECONDS) -> None:
+    """Cancels the tasks and waits for them, for up to `timeout` seconds: one that ignores its
+    cancellation is left behind, named in the log, rather than holding the process."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("background task failed while stopping", exc_info=task.exception(),
+                      extra={"task": task.get_name()})
+    if pending:
+        log.error("background tasks still running after being stopped",
+                  extra={"tasks": sorted(task.get_name() for task in pending)})
 
 
 @dataclass
@@ -50,23 +71,26 @@ def create_service_app(
             await upgrade(database.url, definition.migrations, settings)
         if owns_broker:
             await the_broker.start()
-        relay = OutboxRelay(database, the_broker, poll_seconds=settings.outbox_poll_seconds)
-        tasks = [asyncio.create_task(relay.run(), name=f"{definition.name}:outbox")]
+        relay = app.state.outbox_relay = OutboxRelay(
+            database, the_broker, poll_seconds=settings.outbox_poll_seconds
+        )
+        relaying = asyncio.create_task(relay.run(), name=f"{definition.name}:outbox")
         if definition.handlers:
             consumer = Consumer(definition.name, database, definition.handlers)
             await consumer.subscribe(the_broker, settings.queue_prefix)
-        tasks += [
+        tasks = [
             asyncio.create_task(task(app), name=f"{definition.name}:{task.__name__}")
             for task in definition.background
         ]
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # Publishing stops first, then consuming, then the rest; the database goes last.
+            if not await relay.stop(STOP_RELAY_SECONDS):
+                tasks.append(relaying)
             if owns_broker:
                 await the_broker.close()
+            await cancel_and_wait(tasks)
             await database.dispose()
 
     app = create_base_app(

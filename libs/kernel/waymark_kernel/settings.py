@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from waymark_kernel.logging import LogFormat
+
 DEVELOPMENT_ADMIN_SECRET = "waymark-development-admin-secret"  # documented in the README
 SERVICE_NAMES = ("registry", "referrals", "notifications")
 
@@ -90,6 +92,8 @@ class Settings(BaseSettings):
     smtp_retry_max_seconds: float = 3600.0
     rate_limit: str = "600/minute"
     log_level: str = "INFO"
+    # text (one line a record) at a terminal, JSON otherwise; or either, always.
+    log_format: LogFormat = LogFormat.auto
 
     @field_validator("encryption_previous_keys", mode="before")
     @classmethod

@@ -1,6 +1,7 @@
-"""What every Waymark HTTP process shares: request ids, metrics, health and readiness, and a
-heap settled after start-up."""
+"""What every Waymark HTTP process shares: request ids, safe response headers, metrics, health
+and readiness, and a heap settled after start-up."""
 
+import asyncio
 import contextlib
 import gc
 import threading
@@ -14,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from waymark_kernel.logging import request_id_var
-from waymark_kernel.problems import install_problem_handlers
+from waymark_kernel.problems import install_problem_handlers, problem_response
 
 REQUEST_ID_HEADER = b"x-request-id"
 REQUESTS = Counter(
@@ -26,6 +27,11 @@ LATENCY = Histogram(
 )
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+RETRY_AFTER_STOPPING_SECONDS = 5  # a restart, or another replica, answers by then
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+# Cases, referrals, the inbox, tokens: whatever may carry personal data is never kept by a
+# browser or a proxy. A response that may be kept says so itself (the JWKS, documentation files).
+NOT_STORED = (b"cache-control", b"no-store")
 
 
 def incoming_request_id(scope: Scope) -> str:
@@ -35,12 +41,30 @@ def incoming_request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-class RequestContextMiddleware:
-    """Pure ASGI (no per-request task): sets the request id, echoes it, counts and times."""
+class Draining:
+    """The requests in flight, so that a process that must stop answers those that have not
+    begun their response by then with a 503 to retry, rather than closing on them."""
 
-    def __init__(self, app: ASGIApp, component: str) -> None:
+    def __init__(self) -> None:
+        self.unanswered: set[asyncio.Task] = set()
+        self.cutting_off = False
+
+    def cut_off(self) -> int:
+        """Stops every request still waiting for its response; returns how many."""
+        self.cutting_off = True
+        for task in self.unanswered:
+            task.cancel()
+        return len(self.unanswered)
+
+
+class RequestContextMiddleware:
+    """Pure ASGI (no per-request task): sets the request id, echoes it, counts and times, and
+    answers 503 for the requests that `Draining.cut_off` stopped."""
+
+    def __init__(self, app: ASGIApp, component: str, draining: Draining) -> None:
         self.app = app
         self.component = component
+        self.draining = draining
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,11 +74,16 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
+        responding = False
+        task = asyncio.current_task()
+        unanswered = self.draining.unanswered
+        unanswered.add(task)
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responding
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responding = message["status"], True
+                unanswered.discard(task)
                 message["headers"] = [
                     *message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode("latin-1"))
                 ]
@@ -62,15 +91,74 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            if responding or not self.draining.cutting_off:
+                raise
+            task.uncancel()
+            await problem_response(
+                503, "The server is stopping; send the request again.", kind="stopping",
+                headers={"Retry-After": str(RETRY_AFTER_STOPPING_SECONDS)},
+            )(scope, receive, send_with_id)
         finally:
+            unanswered.discard(task)
             method = scope["method"]
             REQUESTS.labels(self.component, method, str(status)).inc()
             LATENCY.labels(self.component, method).observe(time.perf_counter() - started)
             request_id_var.reset(token)
 
 
+class SafeResponseHeaders:
+    """Every response is `nosniff`, and `no-store` unless it sets its own Cache-Control."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_safely(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [header for header in (NOSNIFF, NOT_STORED) if header[0] not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_safely)
+
+
+class NulFreeAddresses:
+    """A path or query holding NUL (`%00`) is a 400: no resource or parameter has one, and
+    PostgreSQL refuses it in text (a 500 further in)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"] or b"%00" in scope["query_string"]
+            or b"\x00" in scope["query_string"]
+        ):
+            response = problem_response(
+                400, "The address holds the NUL character (%00), which no path or parameter "
+                "of this API has.", kind="nul-character",
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class WaymarkApp(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside Starlette's error layer, so that its 500 answers carry the headers too.
+        return SafeResponseHeaders(NulFreeAddresses(super().build_middleware_stack()))
+
+
 def install_operations(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
-    """`/healthz` (alive), `/readyz` (every dependency answers), `/metrics` (Prometheus)."""
+    """`/healthz` (alive), `/readyz` (every dependency answers), `/metrics` (Prometheus; a
+    service's own port only, as the gateway passes on `/v1` alone)."""
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -93,16 +181,22 @@ def install_operations(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return metrics_response()
+
+
+def metrics_response() -> Response:
+    """This process's Prometheus metrics."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 def create_base_app(component: str, *, title: str, lifespan, checks: dict[str, ReadinessCheck]) -> FastAPI:
-    app = FastAPI(
+    app = WaymarkApp(
         title=title, version="0.1.0", lifespan=settled_after(lifespan), openapi_url="/openapi.json"
     )
     install_problem_handlers(app)
     install_operations(app, checks)
-    app.add_middleware(RequestContextMiddleware, component=component)
+    app.state.draining = Draining()
+    app.add_middleware(RequestContextMiddleware, component=component, draining=app.state.draining)
     return app
 
 

@@ -115,7 +115,7 @@ async def test_closing_fails_unsettled_publishes_and_a_restart_brings_the_consum
     publishing = asyncio.create_task(broker.publish(event))
     await asyncio.wait_for(first_run.wait(), timeout=5)
 
-    await broker.close()
+    await broker.close(grace=0.1)  # the stalled handler is given up on
 
     with pytest.raises(PublishFailed):
         await publishing
@@ -127,3 +127,52 @@ async def test_closing_fails_unsettled_publishes_and_a_restart_brings_the_consum
     await broker.publish(event)  # what an outbox does with an event that was not confirmed
 
     assert await ledger.rows(sqlite) == [(uuid.UUID(event.id), 9)]
+
+
+async def test_an_event_published_before_the_start_waits_for_every_consumer_bound_until_then(
+    new_event,
+):
+    """Standalone mode starts the broker once every service has bound its queue: a relay
+    publishing at once must not have its events confirmed to the queues bound so far only."""
+    broker = InProcessBroker()
+    early, late = [], []
+    await broker.consume("early", ["referral.*"], lambda event: _append(early, event))
+    event = new_event(1)
+    publishing = asyncio.create_task(broker.publish(event))
+    await asyncio.sleep(0.1)
+    await broker.consume("late", ["referral.*"], lambda event: _append(late, event))
+    assert not publishing.done()
+
+    await broker.start()
+    await asyncio.wait_for(publishing, timeout=5)
+    assert (early, late) == ([event.id], [event.id])
+    await broker.close()
+
+
+async def _append(handled: list[str], event: CloudEvent) -> None:
+    handled.append(event.id)
+
+
+async def test_closing_lets_the_handlers_running_finish_and_their_publishes_be_confirmed(
+    broker, sqlite, ledger, new_event
+):
+    handling, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(session, event: CloudEvent) -> None:
+        handling.set()
+        await release.wait()
+        await ledger.apply(session, event)
+
+    await Consumer("ledger", sqlite, {"referral.accepted": slow}).subscribe(broker, "kernel")
+    event = new_event(3)
+    publishing = asyncio.create_task(broker.publish(event))
+    await asyncio.wait_for(handling.wait(), timeout=5)
+
+    closing = asyncio.create_task(broker.close(grace=5))
+    await asyncio.sleep(0.2)
+    assert not closing.done()  # waits for the handler in hand
+    release.set()
+    await asyncio.wait_for(closing, timeout=5)
+
+    await publishing  # confirmed: the outbox marks it sent
+    assert await ledger.rows(sqlite) == [(uuid.UUID(event.id), 3)]

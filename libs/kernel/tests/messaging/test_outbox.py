@@ -367,3 +367,29 @@ async def test_a_consumer_whose_database_dropped_its_connections_applies_every_e
         ]
     finally:
         await service.dispose()
+
+
+async def test_a_stopped_relay_returns_at_once_and_leaves_what_is_unconfirmed_in_the_outbox(
+    database, broker, new_event, eventually
+):
+    await broker.consume("all", ["#"], lambda event: asyncio.sleep(0))
+    relay = OutboxRelay(database, broker, poll_seconds=30, retry_base_seconds=30)
+    relaying = asyncio.create_task(relay.run())
+    await record(database, new_event(1))
+
+    async def published() -> bool:
+        return await outbox_state(database) == [(1, True, 0)]
+
+    assert await eventually(published, timeout=5)
+    await broker.close()  # the next event is refused: the relay backs off for 30 s
+    await record(database, new_event(2))
+
+    async def refused() -> bool:
+        return (await outbox_state(database))[1:] == [(2, False, 1)]
+
+    assert await eventually(refused, timeout=5)
+    started = asyncio.get_running_loop().time()
+    assert await relay.stop(grace=5)
+    assert asyncio.get_running_loop().time() - started < 1
+    assert relaying.done() and relaying.exception() is None
+    assert await outbox_state(database) == [(1, True, 0), (2, False, 1)]  # for the next start

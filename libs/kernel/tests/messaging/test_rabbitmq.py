@@ -1,5 +1,6 @@
 """RabbitMqBroker and the idempotent Consumer on a real RabbitMQ and PostgreSQL."""
 
+import asyncio
 import uuid
 
 import aio_pika
@@ -139,3 +140,41 @@ async def test_a_consumer_receives_only_the_event_types_it_handles(
     await broker.publish(wanted)
 
     assert await ledger.wait_for(postgres, 1) == [(uuid.UUID(wanted.id), 3)]
+
+
+async def test_closing_lets_the_handler_in_hand_finish_and_settle_its_message(
+    rabbit, postgres, ledger, new_event
+):
+    first = await rabbit.broker()
+    handling, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(session, event: CloudEvent) -> None:
+        handling.set()
+        await release.wait()
+        await ledger.apply(session, event)
+
+    await Consumer("ledger", postgres, {"referral.accepted": slow}).subscribe(
+        first, rabbit.queue_prefix
+    )
+    rabbit.queue("ledger")
+    event = new_event(5)
+    await first.publish(event)
+    await asyncio.wait_for(handling.wait(), timeout=10)
+
+    closing = asyncio.create_task(first.close(grace=10))
+    await asyncio.sleep(0.3)
+    assert not closing.done()  # waits for the handler in hand
+    release.set()
+    await asyncio.wait_for(closing, timeout=10)
+    assert await ledger.rows(postgres) == [(uuid.UUID(event.id), 5)]
+
+    # Acknowledged before the connection closed: a consumer started now gets nothing again.
+    again: list[str] = []
+    second = await rabbit.broker()
+
+    async def remember(event: CloudEvent) -> None:
+        again.append(event.id)
+
+    await second.consume(f"{rabbit.queue_prefix}.ledger", ["referral.accepted"], remember)
+    await asyncio.sleep(1)
+    assert again == []

@@ -13,6 +13,7 @@ from waymark_kernel.events import CloudEvent
 from waymark_kernel.messaging.broker import EventHandler, PublishFailed, backoff, topic_matches
 
 log = logging.getLogger("waymark.broker")
+CLOSE_GRACE_SECONDS = 2.0
 
 
 @dataclass
@@ -43,36 +44,55 @@ class InProcessBroker:
         self.concurrency = concurrency
         self._queues: dict[str, _Queue] = {}
         self._running = False
+        self._closed = False
+        self._started = asyncio.Event()
         self._deliveries: set[asyncio.Task] = set()
         self._unsettled: set[asyncio.Future] = set()
 
     async def start(self) -> None:
-        self._running = True
+        self._running, self._closed = True, False
+        self._started.set()
         # Consumers survive a restart, as RabbitMQ's robust connection restores them.
         for queue in self._queues.values():
             self._start_worker(queue)
 
-    async def close(self) -> None:
-        self._running = False
-        tasks = [q.worker for q in self._queues.values() if q.worker] + list(self._deliveries)
-        for task in tasks:
+    async def close(self, grace: float = CLOSE_GRACE_SECONDS) -> None:
+        """Stops taking deliveries; those in hand finish, for up to `grace` seconds, as a
+        RabbitMQ consumer's do before its channel closes. The rest are not confirmed: their
+        publishers keep them in their outboxes and publish them again."""
+        self._running, self._closed = False, True
+        self._started.clear()
+        workers = [q.worker for q in self._queues.values() if q.worker]
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        if self._deliveries:
+            await asyncio.wait(self._deliveries, timeout=grace)
+        unfinished = list(self._deliveries)
+        for task in unfinished:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*unfinished, return_exceptions=True)
         for queue in self._queues.values():
             queue.worker = None
             queue.pending = asyncio.Queue()
-        # Whatever was not settled is not confirmed: its publisher keeps it and publishes again.
         for settled in list(self._unsettled):
-            if not settled.done():
-                settled.set_exception(PublishFailed("in-process broker closed"))
+            settled.cancel()  # its publish raises PublishFailed
 
     async def ping(self) -> None:
         if not self._running:
             raise ConnectionError("in-process broker stopped")
 
     async def publish(self, event: CloudEvent) -> None:
+        if self._closed:
+            raise PublishFailed("in-process broker closed")
         if not self._running:
-            raise PublishFailed("in-process broker stopped")
+            # Not started yet: it starts once every consumer is bound, or an event published
+            # before that would miss the queues not bound yet.
+            try:
+                async with asyncio.timeout(self.confirm_timeout):
+                    await self._started.wait()
+            except TimeoutError as exc:
+                raise PublishFailed("in-process broker not started") from exc
         loop = asyncio.get_running_loop()
         deliveries = []
         for queue in self._queues.values():
@@ -84,15 +104,13 @@ class InProcessBroker:
                 deliveries.append(delivery.settled)
         if not deliveries:
             return
-        try:
-            outcomes = await asyncio.wait_for(
-                asyncio.gather(*deliveries, return_exceptions=True), timeout=self.confirm_timeout
-            )
-        except TimeoutError as exc:
-            raise PublishFailed("consumers did not settle the event in time") from exc
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise PublishFailed(str(outcome)) from outcome
+        # asyncio.wait, not a gather: a publish cancelled meanwhile leaves no future behind
+        # whose exception nobody retrieves.
+        done, pending = await asyncio.wait(deliveries, timeout=self.confirm_timeout)
+        if pending:
+            raise PublishFailed("consumers did not settle the event in time")
+        if any(settled.cancelled() for settled in done):
+            raise PublishFailed("in-process broker closed")
 
     async def consume(self, queue: str, routing_keys: list[str], handler: EventHandler) -> None:
         bound = _Queue(queue, routing_keys, handler)

@@ -103,10 +103,23 @@ class OutboxRelay:
         self.retry_base_seconds = retry_base_seconds
         self.max_backoff_seconds = max_backoff_seconds
         self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._finished = asyncio.Event()
+        self._finished.set()  # not running
         database.on_outbox_commit = self.wake
 
     def wake(self) -> None:
         self._wakeup.set()
+
+    async def stop(self, grace: float) -> bool:
+        """Asks `run` to return after the batch in hand (what is not confirmed by then stays in
+        the outbox for the next start); True once it has, within `grace` seconds."""
+        self._stopping.set()
+        self._wakeup.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self._finished.wait()
+        return self._finished.is_set()
 
     def _notified(self, _connection, _pid, _channel, origin: str) -> None:
         if origin != self.database.origin:  # its own commits woke it already, after commit
@@ -169,10 +182,13 @@ class OutboxRelay:
 
     async def run(self) -> None:
         listener: asyncpg.Connection | None = None
+        self._finished.clear()
         try:
             failures = 0
             while True:
-                self._wakeup.clear()
+                self._wakeup.clear()  # before the check: a stop after it wakes the wait below
+                if self._stopping.is_set():
+                    return
                 listener = await self._keep_listening(listener)
                 try:
                     published, blocked = await self._publish_batch()
@@ -182,16 +198,20 @@ class OutboxRelay:
                 if blocked:
                     # Commits keep waking the relay while the broker is away: back off instead.
                     failures += 1
-                    await asyncio.sleep(backoff(self.retry_base_seconds, failures, self.max_backoff_seconds))
+                    pause = backoff(self.retry_base_seconds, failures, self.max_backoff_seconds)
+                    await wait_until_woken(self._stopping, pause)
                     continue
                 failures = 0
                 if published == self.batch_size:
                     continue
                 await wait_until_woken(self._wakeup, self.poll_seconds)
         finally:
-            if listener is not None:
-                with contextlib.suppress(Exception):
-                    await listener.close()
+            try:
+                if listener is not None:
+                    with contextlib.suppress(Exception):
+                        await listener.close()
+            finally:
+                self._finished.set()
 
     async def _keep_listening(self, listener: asyncpg.Connection | None) -> asyncpg.Connection | None:
         """The LISTEN connection, opened again after the database dropped it (a restart)."""

@@ -1,6 +1,7 @@
 """RabbitMQ broker on aio-pika: robust connection, publisher confirms, quorum queues."""
 
 import asyncio
+import contextlib
 import logging
 
 import aio_pika
@@ -10,6 +11,7 @@ from waymark_kernel.events import CloudEvent
 from waymark_kernel.messaging.broker import EventHandler, PublishFailed, backoff
 
 log = logging.getLogger("waymark.broker")
+CLOSE_GRACE_SECONDS = 2.0
 
 
 class RabbitMqBroker:
@@ -29,6 +31,10 @@ class RabbitMqBroker:
         self._publish_channel: AbstractRobustChannel | None = None
         self._exchange: aio_pika.abc.AbstractExchange | None = None
         self._consumer_channels: list[AbstractRobustChannel] = []
+        self._consumers: list[tuple[aio_pika.abc.AbstractQueue, str]] = []
+        self._handling = 0  # messages whose handler is running
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def start(self) -> None:
         self._connection = await aio_pika.connect_robust(
@@ -46,10 +52,20 @@ class RabbitMqBroker:
             self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
         )
 
-    async def close(self) -> None:
-        if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
+    async def close(self, grace: float = CLOSE_GRACE_SECONDS) -> None:
+        """Stops consuming; the handlers running finish, for up to `grace` seconds, and settle
+        their messages; RabbitMQ gives every unsettled one to another consumer or the next."""
+        if self._connection is None:
+            return
+        consumers, self._consumers = self._consumers, []
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                for queue, tag in consumers:
+                    with contextlib.suppress(aio_pika.exceptions.AMQPError, RuntimeError):
+                        await queue.cancel(tag)
+                await self._idle.wait()
+        connection, self._connection = self._connection, None
+        await connection.close()
 
     async def ping(self) -> None:
         # A robust connection stays open while it reconnects; `connected` is the real state.
@@ -95,29 +111,42 @@ class RabbitMqBroker:
             await work_queue.bind(exchange, routing_key=key)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
+            self._handling += 1
+            self._idle.clear()
             try:
-                event = CloudEvent.from_bytes(message.body)
-            except ValueError:
-                log.error("unreadable message dead-lettered", extra={"queue": queue})
-                await message.reject(requeue=False)
-                return
-            try:
-                await handler(event)
-            except Exception:
-                attempt = int((message.headers or {}).get("x-delivery-count", 0)) + 1
-                log.exception("handler failed; message requeued", extra={
-                    "queue": queue, "event_id": event.id, "event_type": event.type,
-                    "attempt": attempt,
-                })
-                # The quorum queue redelivers at once, counts the deliveries and dead-letters
-                # past the limit: waiting first keeps a brief outage from using up the limit.
-                await asyncio.sleep(backoff(self.retry_delay, attempt))
-                await message.nack(requeue=True)
-                return
-            await message.ack()
+                await self._settle(queue, handler, message)
+            finally:
+                self._handling -= 1
+                if not self._handling:
+                    self._idle.set()
 
-        await work_queue.consume(on_message)
+        tag = await work_queue.consume(on_message)
+        self._consumers.append((work_queue, tag))
         self._consumer_channels.append(channel)
+
+    async def _settle(
+        self, queue: str, handler: EventHandler, message: AbstractIncomingMessage
+    ) -> None:
+        try:
+            event = CloudEvent.from_bytes(message.body)
+        except ValueError:
+            log.error("unreadable message dead-lettered", extra={"queue": queue})
+            await message.reject(requeue=False)
+            return
+        try:
+            await handler(event)
+        except Exception:
+            attempt = int((message.headers or {}).get("x-delivery-count", 0)) + 1
+            log.exception("handler failed; message requeued", extra={
+                "queue": queue, "event_id": event.id, "event_type": event.type,
+                "attempt": attempt,
+            })
+            # The quorum queue redelivers at once, counts the deliveries and dead-letters
+            # past the limit: waiting first keeps a brief outage from using up the limit.
+            await asyncio.sleep(backoff(self.retry_delay, attempt))
+            await message.nack(requeue=True)
+            return
+        await message.ack()
 
     async def dead_letters(self, queue: str) -> list[CloudEvent]:
         assert self._connection is not None, "start() first"

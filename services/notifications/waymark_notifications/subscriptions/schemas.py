@@ -3,6 +3,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from waymark_kernel.api import RequestBody
+from waymark_kernel.text import shown_as_a_name
 
 from waymark_notifications.clock import UtcDateTime
 from waymark_notifications.subscriptions.patterns import is_known_pattern
@@ -24,7 +25,7 @@ EventTypes = Annotated[
     Field(min_length=1, max_length=50, examples=[["referral.*", "case.consent_withdrawn"]]),
     AfterValidator(_known_patterns),
 ]
-Description = Annotated[str, Field(max_length=500)]
+Description = Annotated[str, Field(max_length=500), AfterValidator(shown_as_a_name)]
 
 
 class SubscriptionCreate(RequestBody):

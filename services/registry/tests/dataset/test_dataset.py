@@ -496,6 +496,24 @@ async def test_a_package_of_too_many_lines_is_refused(registry, source, monkeypa
     assert await state(registry) == before
 
 
+async def test_a_file_of_many_bad_rows_gets_a_short_answer(registry, source):
+    bad_rows = "".join(f"{number}\n" for number in range(3000))  # one cell for two columns
+    before = await state(registry)
+
+    problem = await import_package(registry, {
+        "organization.csv": "id,name\n" + bad_rows, "service.csv": "id,organization_id,name\n",
+    }, 422)
+
+    assert problem["detail"] == (
+        "3000 problem(s) in the file (the first 1000 are listed); nothing was imported."
+    )
+    assert len(problem["errors"]) == 1000
+    assert problem["errors"][0] == {
+        "file": "organization.csv", "line": 2, "path": "", "reason": "1 cells for 2 columns",
+    }
+    assert await state(registry) == before
+
+
 async def test_a_line_longer_than_any_row_is_refused_before_it_is_held(registry, source):
     bomb = zip_bomb("organizations.csv", b"id,name\n", b"x" * 2**20, 9 * 2**20)
 

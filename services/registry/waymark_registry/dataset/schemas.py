@@ -70,6 +70,9 @@ class ImportedService(ServiceCreate):
     contacts: Annotated[list[Contact], Field(max_length=20)] = []
     external_terms: Annotated[list[ExternalTerm], Field(max_length=50)] = []
 
+# Problems an import's answer lists: a file of millions of bad rows gets a short answer.
+MAX_LISTED_PROBLEMS = 1000
+
 
 class Counts(BaseModel):
     created: int = 0

@@ -39,7 +39,7 @@ from waymark_registry.dataset.crosswalk import Crosswalk, shipped
 from waymark_registry.dataset.located_json import JsonSyntaxError, LocatedJson
 from waymark_registry.dataset.repository import chunks
 from waymark_registry.dataset.schemas import (
-    ImportedService, ImportReport, ImportWarning, InvalidRow,
+    MAX_LISTED_PROBLEMS, ImportedService, ImportReport, ImportWarning, InvalidRow,
 )
 from waymark_registry.hsds.service import hsds_organization, hsds_service, hsds_taxonomy
 from waymark_registry.organizations import service as organization_events
@@ -201,7 +201,7 @@ class _Checker:
     def report(self, dataset: Any, place_of: Callable[[Any], Place | None]) -> list[InvalidRow]:
         """Each problem at the place of the innermost object it is about."""
         rows = []
-        for path, reason, source in self.problems:
+        for path, reason, source in self.problems[:MAX_LISTED_PROBLEMS]:
             found, place = dataset, place_of(dataset) or (None, 1)
             for part in (*path, *source):
                 try:
@@ -583,7 +583,7 @@ async def import_package(
         rows = tabular.Rows()
         dataset = await asyncio.to_thread(rows.read, package)
         if rows.errors:
-            raise _invalid(rows.errors)
+            raise _invalid(rows.errors, rows.problem_count)
         return await _import(session, dataset, lambda: (dataset, rows.place_of),
                              options or ImportOptions(), rows.not_kept)
 
@@ -683,7 +683,9 @@ async def _checked_import(
                 clash = await _clash_of(_write_created(session, batch.created))
                 report.services.created += len(batch.created.services)
     if checker.problems:
-        raise _invalid(await asyncio.to_thread(lambda: checker.report(*located())))
+        raise await asyncio.to_thread(
+            lambda: _invalid(checker.report(*located()), len(checker.problems))
+        )
     if clash is None:
         clash = await _clash_of(_update_all(session, changed, stored_services, report,
                                             options.source))
@@ -729,10 +731,15 @@ async def _update_all(
         await _update_services(session, chunk, stored_services, report, source)
 
 
-def _invalid(errors: list[InvalidRow]) -> Problem:
+def _invalid(errors: list[InvalidRow], count: int | None = None) -> Problem:
+    """The 422 of an import: `count` problems (default: as many as `errors`), the first
+    MAX_LISTED_PROBLEMS of them listed."""
+    count = len(errors) if count is None else count
     errors = sorted(errors, key=lambda error: (error.file or "", error.line, error.path))
+    errors = errors[:MAX_LISTED_PROBLEMS]
+    listed = "" if count == len(errors) else f" (the first {len(errors)} are listed)"
     return Problem(
-        422, f"{len(errors)} problem(s) in the file; nothing was imported.",
+        422, f"{count} problem(s) in the file{listed}; nothing was imported.",
         kind="invalid-dataset", extra={"errors": [error.model_dump() for error in errors]},
     )
 

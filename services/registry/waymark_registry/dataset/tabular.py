@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 
 from waymark_kernel.problems import Problem
 
-from waymark_registry.dataset.schemas import InvalidRow
+from waymark_registry.dataset.schemas import MAX_LISTED_PROBLEMS, InvalidRow
 
 DESCRIPTOR = "datapackage.json"
 MAX_PACKAGE_BYTES = 512 * 2**20  # uncompressed: a zip bomb stops here
@@ -423,7 +423,8 @@ class Rows:
     of every object for the report."""
 
     def __init__(self) -> None:
-        self.errors: list[InvalidRow] = []
+        self.errors: list[InvalidRow] = []  # the first MAX_LISTED_PROBLEMS
+        self.problem_count = 0
         self._unreadable = False  # a file is missing or malformed: its rows cannot be linked
         self._places: dict[int, tuple[str, int]] = {}
         self._keep: list[Any] = []  # holds the objects so their ids stay unique
@@ -435,7 +436,9 @@ class Rows:
         return self._places.get(id(item))
 
     def _refuse(self, file: str, line: int, reason: str) -> None:
-        self.errors.append(InvalidRow(file=file, line=line, path="", reason=reason))
+        self.problem_count += 1
+        if len(self.errors) < MAX_LISTED_PROBLEMS:
+            self.errors.append(InvalidRow(file=file, line=line, path="", reason=reason))
 
     def _refuse_file(self, file: str, line: int, reason: str) -> None:
         self._unreadable = True

@@ -6,6 +6,7 @@ from pydantic import (
 )
 from waymark_kernel.api import MAX_PAGE_SIZE, RequestBody
 from waymark_kernel.cursors import MAX_CURSOR_LENGTH
+from waymark_kernel.text import shown_as_a_name
 
 from waymark_registry.fields import (
     CountryCode, EmailAddress, LanguageCode, LanguageList, Name, PhoneNumber, ShortText, Text,
@@ -104,6 +105,8 @@ class Translation(RequestBody):
     def _name_fits(self) -> Self:
         if self.field == "name" and not 1 <= len(self.text) <= 200:
             raise ValueError("a translated name has 1 to 200 characters")
+        if self.field == "name":
+            shown_as_a_name(self.text)
         return self
 
 
