@@ -4,9 +4,13 @@ fields are extra columns, declared in `datapackage.json`, and translations a tab
 
 The package is the HSDS JSON dataset cut into tables, and read back by nesting the rows again,
 so an import of either goes through the same checks. Cells of a list or an object hold JSON
-(Frictionless `array` and `object`); an empty cell is a field not given. An import reads
-`<table>.csv` at the package's root (`datapackage.json` may be left out); organization.csv and
-service.csv must be there, the other tables only when they have rows.
+(Frictionless `array` and `object`); an empty cell is a field not given. Files are named and
+laid out as the HSDS 3.0 specification's datapackage.json has them (organizations.csv,
+services.csv, ...); an import reads the paths the package's own datapackage.json gives, else
+those (or, from an older Waymark export, `<table>.csv`). organizations.csv and services.csv
+must be there, the other tables only when they have rows. Tables, columns and rows the
+directory does not keep (programs, accessibility, a location's phone, ...) are counted for the
+report, never refused.
 
 A text cell that a spreadsheet would run as a formula (OWASP's CSV injection: it begins with
 =, +, -, @, a tab or a carriage return) is written after a single quote, which spreadsheets
