@@ -84,7 +84,7 @@ async def test_round_trip_into_an_empty_directory_on_sqlite(registry, source, sq
         "dry_run": False,
         "organizations": {"created": 2, "updated": 0, "unchanged": 0},
         "services": {"created": 2, "updated": 0, "unchanged": 0},
-        "warnings": [], "not_kept": {},
+        "withdrawn": 0, "warnings": [], "not_kept": {},
     }
     assert again["services"] == {"created": 0, "updated": 0, "unchanged": 2}
     assert without_times(await export(sqlite_registry)) == without_times(dataset)
@@ -310,7 +310,7 @@ async def test_package_round_trip_into_an_empty_directory(sqlite_registry, regis
         "dry_run": False,
         "organizations": {"created": 2, "updated": 0, "unchanged": 0},
         "services": {"created": 2, "updated": 0, "unchanged": 0},
-        "warnings": [], "not_kept": {},
+        "withdrawn": 0, "warnings": [], "not_kept": {},
     }
     assert again["services"] == {"created": 0, "updated": 0, "unchanged": 2}
     assert without_times(await export(registry)) == without_times(original)

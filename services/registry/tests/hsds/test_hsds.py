@@ -282,7 +282,7 @@ def publisher_report(dry_run: bool) -> dict:
     return {
         "dry_run": dry_run,
         "organizations": {"created": 1, "updated": 0, "unchanged": 0},
-        "services": {"created": 2, "updated": 0, "unchanged": 0},
+        "services": {"created": 2, "updated": 0, "unchanged": 0}, "withdrawn": 0,
         "warnings": [
             {"kind": "country_derived", "path": "[0]",
              "detail": "country GB, from the addresses of its services' locations"},
