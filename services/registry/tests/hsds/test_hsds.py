@@ -322,11 +322,19 @@ async def test_a_publishers_json_imports_after_a_dry_run_and_reads_back(any_regi
     food = valid(SERVICE, await get(registry, f"/services/{FOOD_BANK_ID}"))
     cafe = valid(SERVICE, await get(registry, f"/services/{CAFE_ID}"))
     organizations = valid_page(ORGANIZATION_LIST, await get(registry, "/organizations"))
+    taxonomies = valid_page(TAXONOMY, await get(registry, "/taxonomies"))
+    terms = valid_page(TAXONOMY_TERM, await get(registry, "/taxonomy_terms", per_page=100))
 
     assert dry_run == publisher_report(dry_run=True)
     assert after_dry_run["total_items"] == 0 and events_after_dry_run == []
     assert report == publisher_report(dry_run=False)
     assert organizations[0]["country"] == "GB"
+    assert [taxonomy["name"] for taxonomy in taxonomies][1:] == [
+        "Open Eligibility", "Manchester council services",
+    ]
+    assert [(term["id"], term["taxonomy_id"]) for term in terms][-2:] == [
+        (FOOD_TERM_ID, OPEN_ELIGIBILITY_ID), (WELCOME_TERM_ID, COUNCIL_TAXONOMY_ID),
+    ]
     # The Open Eligibility term is kept and mapped to Waymark's category by the crosswalk.
     assert food["categories"] == ["food_cash.food"]
     assert [(a["taxonomy_term"]["taxonomy"], a["taxonomy_term"].get("code"))

@@ -360,19 +360,35 @@ async def list_service_at_locations(
     return page(total, page_number, per_page, contents)
 
 
-def list_taxonomies(page_number: int, per_page: int) -> HsdsPage:
-    everything = [hsds_taxonomy()]
+async def _external_terms(session: AsyncSession) -> list[dict[str, Any]]:
+    """Each term of another taxonomy that a service imported from a publisher keeps, once."""
+    found = {}
+    for terms in await repository.external_terms(session):
+        for term in terms:
+            shown = hsds_external_term(term)
+            found.setdefault((shown["taxonomy_id"], shown["id"]), shown)
+    return list(found.values())
+
+
+async def list_taxonomies(session: AsyncSession, page_number: int, per_page: int) -> HsdsPage:
+    others = {term["taxonomy_id"]: term["taxonomy_detail"]
+              for term in await _external_terms(session)}
+    everything = [hsds_taxonomy(), *others.values()]
     start = (page_number - 1) * per_page
     return page(len(everything), page_number, per_page, everything[start:start + per_page])
 
 
-def list_taxonomy_terms(
-    page_number: int, per_page: int, parent_id: uuid.UUID | None
+async def list_taxonomy_terms(
+    session: AsyncSession, page_number: int, per_page: int, parent_id: uuid.UUID | None
 ) -> HsdsPage:
+    """Waymark's terms, then those of other taxonomies that imported services keep (which
+    have no parent here)."""
     terms = [
         hsds_term(code) for code in TERMS_BY_CODE
         if parent_id is None or TERMS_BY_CODE[code].parent_code
         and term_id(TERMS_BY_CODE[code].parent_code) == parent_id
     ]
+    if parent_id is None:
+        terms += await _external_terms(session)
     start = (page_number - 1) * per_page
     return page(len(terms), page_number, per_page, terms[start:start + per_page])
