@@ -76,7 +76,7 @@ def test_a_tabular_package_in_a_folder_or_a_zip(tmp_path):
     assert (folder.returncode, archive.returncode) == (0, 0)
     # Laid out as the HSDS 3.0 specification's datapackage.json names its files.
     assert sorted(p.name for p in (tmp_path / "package").iterdir()) == [
-        "addresses.csv", "attributes.csv", "contacts.csv", "cost_options.csv",
+        "accessibility.csv", "addresses.csv", "attributes.csv", "contacts.csv", "cost_options.csv",
         "datapackage.json", "languages.csv", "locations.csv", "organization_identifiers.csv",
         "organizations.csv", "phones.csv", "required_documents.csv", "schedules.csv",
         "service_areas.csv", "service_at_location.csv", "services.csv", "taxonomies.csv",

@@ -227,8 +227,10 @@ def _id() -> str:
     return str(uuid.uuid4())
 
 
-def _located(location_id: str, name: str, address: str) -> dict:
+def _located(location_id: str, name: str, address: str, *accessibility: str) -> dict:
     return {"id": _id(), "location": {
+        "accessibility": [{"id": _id(), "location_id": location_id, "description": text}
+                          for text in accessibility],
         "id": location_id, "location_type": "physical", "name": name, "latitude": 53.4794,
         "longitude": -2.2453, "addresses": [{
             "id": _id(), "location_id": location_id, "address_1": address, "city": "Manchester",
@@ -265,7 +267,8 @@ def publisher_dataset() -> list[dict]:
             "service_areas": [{"id": _id(), "name": "Greater Manchester"}],
             "contacts": [{"id": _id(), "name": "Food bank desk", "email": "food@example.org"}],
             "phones": [{"id": _id(), "number": "+44 161 000 0000"}],
-            "service_at_locations": [_located(HALL_ID, "Church hall", "1 Oxford Road")],
+            "service_at_locations": [_located(HALL_ID, "Church hall", "1 Oxford Road",
+                                              "Step-free entrance")],
         }, {
             "id": CAFE_ID, "name": "Welcome cafe", "status": "active",
             "description": "A place to meet neighbours and get advice.",
@@ -350,6 +353,9 @@ async def test_a_publishers_json_imports_after_a_dry_run_and_reads_back(any_regi
     assert [a["name"] for a in food["service_areas"]] == ["Greater Manchester"]
     assert [c["email"] for c in food["contacts"]] == ["food@example.org"]
     assert [p["number"] for p in food["phones"]] == ["+44 161 000 0000"]
+    assert food["service_at_locations"][0]["location"]["accessibility"][0]["description"] == (
+        "Step-free entrance"
+    )
     # A service of no known category is imported uncategorised, its own term kept.
     assert cafe["categories"] == [] and cafe["free_of_charge"] is False
     assert [a["taxonomy_term"]["name"] for a in cafe["attributes"]] == ["Welcome"]
@@ -459,8 +465,7 @@ async def test_a_publishers_package_imports_with_its_report_and_reads_back(regis
     cafe = valid(SERVICE, await get(registry, f"/services/{CAFE_ID}"))
 
     assert report == {**publisher_report(dry_run=False), "not_kept": {
-        "accessibility": 1, "attribute": 1, "organization.alternate_name": 1, "phone": 1,
-        "program": 1,
+        "attribute": 1, "organization.alternate_name": 1, "phone": 1, "program": 1,
     }}
     assert food["categories"] == ["food_cash.food"]
     assert food["attributes"][1]["taxonomy_term"]["taxonomy"] == "Open Eligibility"
@@ -469,5 +474,7 @@ async def test_a_publishers_package_imports_with_its_report_and_reads_back(regis
     assert [language["code"] for language in food["languages"]] == ["uk"]
     assert [d["document"] for d in food["required_documents"]] == ["Referral letter"]
     assert [p["number"] for p in food["phones"]] == ["+44 161 000 0000"]
+    [hall] = [sal["location"] for sal in food["service_at_locations"]]
+    assert [a["description"] for a in hall["accessibility"]] == ["Step-free entrance"]
     assert cafe["categories"] == [] and cafe["free_of_charge"] is False
     assert cafe["attributes"][0]["taxonomy_term"]["taxonomy"] == "Manchester council services"

@@ -5,7 +5,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from waymark_kernel.api import RequestBody
 
 from waymark_registry.fields import EmailAddress, Name, ShortText, Text, WebAddress, without_duplicates
-from waymark_registry.services.schemas import CategoryCode, ServiceCreate
+from waymark_registry.services.schemas import CategoryCode, Location, ServiceCreate
 
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -57,6 +57,18 @@ class ExternalTerm(RequestBody):
     name: Label
 
 
+class Accessibility(RequestBody):
+    """HSDS `accessibility` of a location."""
+
+    description: Text | None = None
+    details: Text | None = None
+    url: WebAddress | None = None
+
+
+class ImportedLocation(Location):
+    accessibility: Annotated[list[Accessibility], Field(max_length=20)] = []
+
+
 class ImportedService(ServiceCreate):
     """A service of an import file: it may be left uncategorised (no term of Waymark's taxonomy,
     none mapped by the crosswalk), and keeps the HSDS tables around it."""
@@ -64,6 +76,7 @@ class ImportedService(ServiceCreate):
     categories: Annotated[
         list[CategoryCode], Field(max_length=20), AfterValidator(without_duplicates)
     ] = []
+    locations: Annotated[list[ImportedLocation], Field(max_length=50)] = []
     required_documents: Annotated[list[RequiredDocument], Field(max_length=30)] = []
     cost_options: Annotated[list[CostOption], Field(max_length=30)] = []
     service_areas: Annotated[list[ServiceArea], Field(max_length=50)] = []

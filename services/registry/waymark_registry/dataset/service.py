@@ -39,7 +39,8 @@ from waymark_registry.dataset.crosswalk import Crosswalk, shipped
 from waymark_registry.dataset.located_json import JsonSyntaxError, LocatedJson
 from waymark_registry.dataset.repository import chunks
 from waymark_registry.dataset.schemas import (
-    MAX_LISTED_PROBLEMS, ImportedService, ImportReport, ImportWarning, InvalidRow,
+    MAX_LISTED_PROBLEMS, ImportedLocation, ImportedService, ImportReport, ImportWarning,
+    InvalidRow,
 )
 from waymark_registry.hsds.service import hsds_organization, hsds_service, hsds_taxonomy
 from waymark_registry.organizations import service as organization_events
@@ -50,7 +51,6 @@ from waymark_registry.services import service as service_events
 from waymark_registry.services.models import (
     Service,
 )
-from waymark_registry.services.schemas import Location
 from waymark_registry.taxonomy import data as taxonomy
 from waymark_registry.taxonomy.service import CODES, TAXONOMY_ID, term_id
 
@@ -60,7 +60,7 @@ EXPORTER = Identity(subject="registry-export", organization_id=None,
 STATUSES = {"temporarily closed": "temporarily_closed"}
 WITHDRAWN = "inactive"  # a synchronised service its source no longer lists
 CODES_BY_TERM_ID = {str(term_id(code)): code for code in CODES}
-LOCATION_FIELDS = tuple(Location.model_fields)
+LOCATION_FIELDS = tuple(ImportedLocation.model_fields)
 # New services checked, then written, at a time: bounds the rows held in memory; one batch is
 # written while the next is checked.
 BATCH = 5000
@@ -292,6 +292,10 @@ def _location(location: dict) -> dict[str, Any]:
         "latitude": location.get("latitude"),
         "longitude": location.get("longitude"),
         "confidential": location.get("confidential", False),
+        "accessibility": [
+            {key: value for key, value in item.items() if key in ("description", "details", "url")}
+            for item in location.get("accessibility") or []
+        ],
     }
 
 
@@ -785,7 +789,7 @@ def _verified_at(row: _Parsed, now: datetime) -> datetime:
     return datetime.combine(row.last_verified, datetime.min.time(), tzinfo=UTC)
 
 
-def _with_kept_secrets(row: _Parsed, stored_locations: list) -> list[Location]:
+def _with_kept_secrets(row: _Parsed, stored_locations: list) -> list[ImportedLocation]:
     """A confidential location given without its details (as exported) keeps the stored ones."""
     stored = {location.id: location for location in stored_locations if location.confidential}
     kept = []
@@ -793,7 +797,7 @@ def _with_kept_secrets(row: _Parsed, stored_locations: list) -> list[Location]:
         original = stored.get(location_id)
         bare = location.latitude is None and location.name is None and location.address is None
         if location.confidential and bare and original is not None:
-            location = Location(**{f: getattr(original, f) for f in LOCATION_FIELDS})
+            location = ImportedLocation(**{f: getattr(original, f) for f in LOCATION_FIELDS})
         kept.append(location)
     return kept
 
@@ -802,7 +806,7 @@ def _service_values(body: ImportedService) -> dict[str, Any]:
     return body.model_dump(mode="json", exclude={"organization_id", "locations", "translations"})
 
 
-def _countries(locations: list[Location], owner: _Owner) -> list[str]:
+def _countries(locations: list[ImportedLocation], owner: _Owner) -> list[str]:
     """Where a service is found: its locations' countries, else its organisation's."""
     return sorted({location.country for location in locations}) or [owner.country]
 

@@ -134,6 +134,8 @@ TABLES = (
         "id", "location_id", "address_1", "city", "state_province", "postal_code", "country",
         "address_type",
     ), ("location_id", "country"), (Link("location", "location_id", "addresses"),)),
+    Table("accessibility", "accessibility.csv", ("id", "location_id", "description", "details",
+          "url"), ("location_id",), (Link("location", "location_id", "accessibility"),)),
     Table("taxonomy", "taxonomies.csv", ("id", "name", "description", "version"), ("id",)),
     Table("taxonomy_term", "taxonomy_terms.csv", (
         "id", "code", "name", "description", "parent_id", "taxonomy", "taxonomy_id", "language",
@@ -148,7 +150,7 @@ REFERENCES = (
 )
 # Tables of the specification the directory does not keep: their rows are counted.
 NOT_KEPT = {
-    "program": "programs.csv", "funding": "funding.csv", "accessibility": "accessibility.csv",
+    "program": "programs.csv", "funding": "funding.csv",
     "metadata": "metadata.csv", "meta_table_description": "meta_table_descriptions.csv",
 }
 TYPES = {

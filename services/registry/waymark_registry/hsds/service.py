@@ -171,6 +171,11 @@ def hsds_location(
         "longitude": None if hidden else location.longitude,
         "confidential": location.confidential,
     })
+    shown["accessibility"] = [] if hidden else [
+        _present({"id": derived_id(location.id, "accessibility", position),
+                  "location_id": str(location.id), **accessibility})
+        for position, accessibility in enumerate(location.accessibility)
+    ]
     shown["addresses"] = [{
         "id": derived_id(location.id, "address"), "location_id": str(location.id),
         "address_1": "" if hidden else location.address or "", "city": location.city or "",

@@ -95,6 +95,10 @@ class ServiceLocation(SQLModel, table=True):
     public_latitude: float | None = None
     public_longitude: float | None = None
     confidential: bool = False
+    # HSDS accessibility of the place, as imported from a publisher (migration 0013).
+    accessibility: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class ServiceFacet(SQLModel, table=True):
