@@ -253,19 +253,24 @@ def _terms(checker: _Checker, item: dict) -> tuple[list[str | None], list[dict[s
         term_id = str(attribute.get("taxonomy_term_id") or term.get("id"))
         detail = term.get("taxonomy_detail") or {}
         taxonomy_name = detail.get("name") or term.get("taxonomy")
-        ours = term_id in CODES_BY_TERM_ID or term.get("taxonomy_id") == str(TAXONOMY_ID) or (
-            taxonomy_name in (None, taxonomy.NAME) and term.get("code") is not None
+        taxonomy_id = term.get("taxonomy_id") or detail.get("id")
+        # A term saying nothing of its taxonomy is taken for one of Waymark's, by its code.
+        ours = term_id in CODES_BY_TERM_ID or taxonomy_id == str(TAXONOMY_ID) or (
+            taxonomy_name in (None, taxonomy.NAME) and taxonomy_id is None
+            and term.get("code") is not None
         )
         if ours:
             categories.append(term.get("code") or CODES_BY_TERM_ID.get(term_id))
         elif term.get("name") or term.get("code"):
-            name = taxonomy_name or "unnamed taxonomy"
+            name = str(taxonomy_name or taxonomy_id or "unnamed taxonomy")
+            # Publishers give codes and ids as numbers too: kept as text.
+            kept = {key: str(term[key]) for key in ("id", "code") if term.get(key) is not None}
             others.append({
-                "taxonomy": name, "taxonomy_id": term.get("taxonomy_id") or detail.get("id"),
-                "id": term.get("id"), "code": term.get("code"),
-                "name": term.get("name") or term.get("code"),
+                "taxonomy": name, "taxonomy_id": None if taxonomy_id is None else str(taxonomy_id),
+                "id": kept.get("id"), "code": kept.get("code"),
+                "name": str(term.get("name") or kept["code"]),
             })
-            mapped = checker.crosswalk.category(name, term.get("code"))
+            mapped = checker.crosswalk.category(name, kept.get("code"))
             if mapped is not None:
                 categories.append(mapped)
         else:
