@@ -293,7 +293,7 @@ def publisher_report(dry_run: bool) -> dict:
              "detail": "no term of Waymark's taxonomy, nor one the crosswalk maps: found by "
              "words and place only"},
         ],
-        "not_kept": {},
+        "not_kept": {"address.postal_code": 2, "organization.alternate_name": 1},
     }
 
 
@@ -465,7 +465,8 @@ async def test_a_publishers_package_imports_with_its_report_and_reads_back(regis
     cafe = valid(SERVICE, await get(registry, f"/services/{CAFE_ID}"))
 
     assert report == {**publisher_report(dry_run=False), "not_kept": {
-        "attribute": 1, "organization.alternate_name": 1, "phone": 1, "program": 1,
+        "address.postal_code": 2, "attribute": 1, "organization.alternate_name": 1, "phone": 1,
+        "program": 1,
     }}
     assert food["categories"] == ["food_cash.food"]
     assert food["attributes"][1]["taxonomy_term"]["taxonomy"] == "Open Eligibility"

@@ -80,6 +80,46 @@ KEPT_TABLES = {
     "contacts": ("name", "title", "department", "email"),
 }
 
+# The fields of each HSDS object an import reads (or an export writes and an import ignores);
+# any other given is counted in the report as not kept, a list by the table it holds.
+READ_FIELDS = {
+    "organization": frozenset({
+        "id", "name", "description", "email", "website", "type", "country", "verified",
+        "languages", "organization_identifiers", "phones", "services",
+    }),
+    "service": frozenset({
+        "id", "organization_id", "name", "description", "url", "email", "status",
+        "interpretation_services", "fees_description", "eligibility_description",
+        "assured_date", "last_modified", "categories", "populations", "migration_stages",
+        "interpretation_available", "free_of_charge", "accepts_referrals", "capacity",
+        "response_time_hours", "stale", "organization_verified", "language",
+        "original_language", "translations", "service_at_locations", "phones", "schedules",
+        "languages", "attributes", "organization", *KEPT_TABLES,
+    }),
+    "location": frozenset({
+        "id", "location_type", "name", "latitude", "longitude", "confidential", "addresses",
+        "accessibility",
+    }),
+    "address": frozenset({
+        "id", "location_id", "address_1", "city", "state_province", "country", "address_type",
+    }),
+}
+TABLES_OF_LISTS = {
+    "programs": "program", "funding": "funding", "contacts": "contact", "phones": "phone",
+    "locations": "location", "schedules": "schedule", "languages": "language",
+    "addresses": "address", "service_areas": "service_area", "metadata": "metadata",
+}
+
+
+def _count_not_kept(not_kept: Counter[str], table: str, item: dict) -> None:
+    for key, value in item.items():
+        if key in READ_FIELDS[table] or value in (None, "", [], {}):
+            continue
+        if isinstance(value, list):
+            not_kept[TABLES_OF_LISTS.get(key, key)] += len(value)
+        else:
+            not_kept[f"{table}.{key}"] += 1
+
 
 @dataclass(frozen=True)
 class ImportOptions:
@@ -225,7 +265,10 @@ def _address_countries(item: dict) -> Counter[str]:
     return found
 
 
-def _organization_fields(item: dict, country: str | None) -> dict[str, Any]:
+def _organization_fields(
+    checker: _Checker, item: dict, country: str | None
+) -> dict[str, Any]:
+    _count_not_kept(checker.not_kept, "organization", item)
     phones = item.get("phones") or []
     fields = {
         "name": item.get("name"), "type": item.get("type", "cso"), "country": country,
@@ -287,8 +330,11 @@ def _free_of_charge(cost_options: list[Any]) -> bool | None:
     return min(amounts) == 0 if amounts else None
 
 
-def _location(location: dict) -> dict[str, Any]:
-    address = (location.get("addresses") or [{}])[0]
+def _location(checker: _Checker, location: dict) -> dict[str, Any]:
+    address, *others = location.get("addresses") or [{}]
+    _count_not_kept(checker.not_kept, "location", location)
+    _count_not_kept(checker.not_kept, "address", address)
+    checker.not_kept["address"] += len(others)  # a location has one address here
     country = address.get("country")
     return {
         "name": location.get("name"), "address": address.get("address_1") or None,
@@ -305,6 +351,7 @@ def _location(location: dict) -> dict[str, Any]:
 
 
 def _service_fields(checker: _Checker, item: dict, organization_id: uuid.UUID) -> dict[str, Any]:
+    _count_not_kept(checker.not_kept, "service", item)
     categories, external_terms = _terms(checker, item)
     if item.get("categories") is not None:
         categories = item["categories"]
@@ -316,7 +363,9 @@ def _service_fields(checker: _Checker, item: dict, organization_id: uuid.UUID) -
         "interpretation_available": item.get(
             "interpretation_available", bool(item.get("interpretation_services"))
         ),
-        "locations": [_location(sal["location"]) for sal in item.get("service_at_locations") or []],
+        "locations": [
+            _location(checker, sal["location"]) for sal in item.get("service_at_locations") or []
+        ],
         "phones": [
             {key: phone[key] for key in ("number", "type", "description") if key in phone}
             | {"languages": [language["code"] for language in phone.get("languages") or []]}
@@ -402,7 +451,7 @@ def _parse_organizations(checker: _Checker, dataset: Any) -> tuple[list[Given], 
                          "its services' locations")
         organization = checker.validated(
             OrganizationCreate, path, lambda item=item, country=country: _organization_fields(
-                item, country
+                checker, item, country
             )
         )
         given.append((path, item, organization_id))
