@@ -18,13 +18,15 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks import event_latency, fanout, gateway_overhead, referrals_throughput, registry_search
+from benchmarks import (
+    event_latency, fanout, gateway_overhead, referrals_throughput, registry_search, web_pages,
+)
 from benchmarks.support import Bench
 from tests.e2e.flow import token
 from tests.e2e.support import ADMIN_SECRET, clean_up, start, stop
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-SECTIONS = {"gateway": gateway_overhead, "events": event_latency, "referrals": referrals_throughput, "fanout": fanout, "registry_search": registry_search}
+SECTIONS = {"gateway": gateway_overhead, "events": event_latency, "referrals": referrals_throughput, "fanout": fanout, "registry_search": registry_search, "web": web_pages}
 MARK = "<!-- section: {} -->"
 
 

@@ -3,6 +3,7 @@ few services, all created through the public API as the network admin would."""
 
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,14 +107,15 @@ def should_seed(settings: Settings) -> bool:
     return True
 
 
-async def seed(client: httpx.AsyncClient, admin_secret: str, credentials_file: Path) -> list[dict]:
-    """Create the demo network through the API; returns the demo clients' credentials."""
+async def seed(client: httpx.AsyncClient, admin_secret: str, credentials_file: Path) -> dict:
+    """Create the demo network through the API; returns the demo clients' and people's
+    credentials (empty when the network has data already)."""
     admin = await _token(client, "network-admin", admin_secret)
     existing = await client.get("/v1/organizations", params={"limit": 1}, headers=admin)
     existing.raise_for_status()
     if existing.json()["items"]:
-        return []
-    credentials = []
+        return {}
+    credentials, people = [], []
     for country in COUNTRIES:
         society = await _create(client, admin, "/v1/organizations", {
             "name": country.national_society, "type": "national_society", "country": country.code,
@@ -137,8 +139,41 @@ async def seed(client: httpx.AsyncClient, admin_secret: str, credentials_file: P
             })
         for service in _services(country, society["id"], cso["id"]):
             await _create(client, admin, "/v1/services", service)
-    _write_private(credentials_file, json.dumps(credentials, indent=2, ensure_ascii=False))
-    return credentials
+        people += [
+            await _person(client, admin, country, society, role)
+            for role in (("caseworker",), ("org_admin",))
+        ]
+    seeded = {
+        "note": "Demo network: the demo people whose totp_secret is null sign in WITHOUT a "
+                "second factor (demo mode only); the others with the TOTP code of their secret.",
+        "clients": credentials, "people": people,
+    }
+    _write_private(credentials_file, json.dumps(seeded, indent=2, ensure_ascii=False))
+    return seeded
+
+
+async def _person(
+    client: httpx.AsyncClient, admin: dict, country: Country, organization: dict,
+    roles: tuple[str, ...],
+) -> dict:
+    """A demo person of the National Society: caseworkers sign in without a second factor
+    (demo networks only), org admins with the TOTP code of the secret written down for them."""
+    kind = "caseworker" if roles == ("caseworker",) else "admin"
+    email = f"{kind}.{country.code.lower()}@demo.waymark.example"
+    waived = kind == "caseworker"
+    invitation = await _create(client, admin, f"/v1/organizations/{organization['id']}/invitations", {
+        "email": email, "roles": list(roles), "second_factor_waived": waived,
+    })
+    password = f"demo-{secrets.token_urlsafe(12)}"
+    token = invitation["accept_url"].rsplit("/", 1)[1]
+    enrolled = await _create(client, {}, f"/v1/invitations/{token}", {
+        "name": f"{country.name} {kind} {DEMO_MARK}", "password": password,
+    })
+    return {
+        "organization": organization["name"], "organization_id": organization["id"],
+        "email": email, "password": password, "roles": list(roles),
+        "totp_secret": enrolled["totp"]["secret"] if enrolled["totp"] else None,
+    }
 
 
 async def _token(client: httpx.AsyncClient, client_id: str, secret: str) -> dict[str, str]:

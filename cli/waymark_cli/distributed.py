@@ -17,7 +17,9 @@ from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, Settings
 
 from waymark_cli import demo
-from waymark_cli.parts import PARTS, create_service, migrations_of, port_of, with_local_keys
+from waymark_cli.parts import (
+    PARTS, create_service, migrations_of, pages_of, port_of, with_local_keys,
+)
 from waymark_cli.serving import GracefulServer
 from waymark_cli.stopping import STOP_SECONDS, StopRequest
 from waymark_cli.standalone import banner
@@ -36,7 +38,10 @@ def serve(
     settings: Settings, part: str, host: str | None, port: int | None, stop: StopRequest,
     parent_pid: int | None = None,
 ) -> None:
-    app = create_gateway(settings) if part == "gateway" else create_service(part, settings)
+    if part == "gateway":
+        app = create_gateway(settings, pages=pages_of(settings))
+    else:
+        app = create_service(part, settings)
     options = SERVER_OPTIONS if part == "gateway" else {"http": "httptools"}
     GracefulServer(uvicorn.Config(
         app, host=host or settings.host, port=port or port_of(part, settings), log_config=None,

@@ -3,14 +3,17 @@
 import base64
 import os
 import secrets
+from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 from waymark_kernel.auth import KeySource
 from waymark_kernel.files import create_private_folder
 from waymark_kernel.messaging.broker import Broker
 from waymark_kernel.settings import SERVICE_NAMES, Settings
+from waymark_web.main import create_app as create_web
 
 PARTS = ("gateway", *SERVICE_NAMES)
 PACKAGES = {
@@ -30,6 +33,11 @@ def create_service(
 ) -> FastAPI:
     module = import_module(f"{PACKAGES[name]}.main")
     return module.create_app(settings, broker=broker, key_source=key_source)
+
+
+def pages_of(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
+    """The caseworker web app, served by the gateway and calling it in the same process."""
+    return lambda gateway: create_web(settings, gateway)
 
 
 def port_of(part: str, settings: Settings) -> int:

@@ -18,7 +18,7 @@ from waymark_kernel.service import STOP_RELAY_SECONDS
 from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, SERVICE_NAMES, Settings
 
 from waymark_cli import demo
-from waymark_cli.parts import create_service, with_local_keys
+from waymark_cli.parts import create_service, pages_of, with_local_keys
 from waymark_cli.serving import GracefulServer
 from waymark_cli.stopping import StopRequest
 
@@ -49,7 +49,7 @@ async def run_standalone(settings: Settings, stop: StopRequest) -> None:
         await broker.start()
         gateway = create_gateway(
             settings, upstreams={name: AsgiUpstream(app) for name, app in services.items()},
-            signing_key=signing_key,
+            signing_key=signing_key, pages=pages_of(settings),
         )
         server = GracefulServer(uvicorn.Config(
             gateway, host=settings.host, port=settings.port, log_config=None, access_log=False,
@@ -94,7 +94,7 @@ async def _when_started(
                 server.should_exit = True
             return
         if created:
-            log.debug("demo network seeded", extra={"organizations": len(created)})
+            log.debug("demo network seeded", extra={"organizations": len(created["clients"])})
     seeded.set()
     print(banner(settings, credentials_file), flush=True)
 
@@ -114,10 +114,24 @@ def banner(settings: Settings, credentials_file) -> str:
         lines.append("  WARNING: this is the documented DEVELOPMENT admin secret; set "
                      "WAYMARK_ADMIN_CLIENT_SECRET for anything but a demo.")
     if credentials_file.exists():
-        clients = json.loads(credentials_file.read_text())
+        seeded = json.loads(credentials_file.read_text())
+        clients, people = seeded["clients"], seeded["people"]
         lines.append(f"  demo organisations' clients ({len(clients)}), all in {credentials_file}:")
         for entry in clients[:2]:
             lines.append(f"    {entry['organization']}: client_id={entry['client_id']} "
                          f"client_secret={entry['client_secret']}")
+        lines.append(f"  demo people ({len(people)}), all in {credentials_file}; sign in at "
+                     f"{settings.gateway_url}/sign-in. DEMO MODE: the demo caseworkers sign in "
+                     "WITHOUT a second factor; org admins need the TOTP code of their totp_secret:")
+        for entry in _two_societies(people):
+            factor = "no second factor" if entry["totp_secret"] is None else (
+                f"totp_secret={entry['totp_secret']}")
+            lines.append(f"    {entry['organization']} ({', '.join(entry['roles'])}): "
+                         f"{entry['email']}  password={entry['password']}  {factor}")
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
+
+
+def _two_societies(people: list[dict]) -> list[dict]:
+    organizations = list(dict.fromkeys(entry["organization"] for entry in people))[:2]
+    return [entry for entry in people if entry["organization"] in organizations]

@@ -2,6 +2,7 @@
 on loopback ports; the gateway reaches them with its real HTTP upstreams."""
 
 import asyncio
+import base64
 import contextlib
 import os
 import socket
@@ -16,6 +17,7 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
+import redis.asyncio as redis
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -63,6 +65,7 @@ def uvicorn_process(
 
 
 ADMIN_SECRET = "gateway-test-admin-secret"
+ENCRYPTION_KEY = base64.b64encode(b"gateway tests' encryption key 32").decode()
 KNOWN_ORGANIZATION = uuid.UUID("6f1c2a52-6a4e-4f57-9a53-2f4c1f0e5a01")
 OTHER_ORGANIZATION = uuid.UUID("0b7e4c3a-1d2e-4f5a-8b9c-0d1e2f3a4b5c")
 
@@ -215,7 +218,7 @@ def start_gateway(database_url: str, tmp_path) -> Any:
             GatewaySettings(
                 mode="distributed", gateway_database_url=database_url, data_dir=tmp_path,
                 **{"admin_client_secret": ADMIN_SECRET, "upstream_timeout_seconds": 1.0,
-                   **settings},
+                   "encryption_key": ENCRYPTION_KEY, **settings},
             ),
             upstreams=upstreams, signing_key=signing_key or SigningKey.generate(),
         )
@@ -240,6 +243,32 @@ async def network(start_gateway: Any) -> AsyncIterator[Network]:
             yield Network(
                 gateway.client, gateway.app, registry, referrals, notifications_port
             )
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test's own; its keys are removed afterwards."""
+    prefix = f"waymark-test:{uuid.uuid4().hex}:"
+    client = redis.Redis.from_url(REDIS_URL)
+    await client.ping()  # no Redis: the test fails here, it is never skipped
+    yield prefix
+    keys = [key async for key in client.scan_iter(match=prefix + "*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+@pytest.fixture
+def encryption_key() -> str:
+    return ENCRYPTION_KEY
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ from waymark_kernel.settings import Settings
 
 
 async def test_standalone_mode_migrates_its_own_sqlite_file_and_issues_client_tokens(
-    tmp_path, standin
+    tmp_path, standin, encryption_key
 ):
     services = {name: standin(name) for name in ("registry", "referrals", "notifications")}
     app = create_app(
-        Settings(mode="standalone", data_dir=tmp_path),
+        Settings(mode="standalone", data_dir=tmp_path, encryption_key=encryption_key),
         upstreams={name: AsgiUpstream(service) for name, service in services.items()},
     )
     issuer = app.state.issuer

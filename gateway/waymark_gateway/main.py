@@ -3,12 +3,15 @@ proxy in front of the registry, referrals and notifications services."""
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
+from starlette.types import ASGIApp
 
+from waymark_gateway.audit.router import router as audit_router
 from waymark_gateway.identity.authentication import Authenticator, ExternalIssuer, RevokedClients
 from waymark_gateway.identity.keys import jwks_document, load_or_create_signing_key
 from waymark_gateway.identity.router import built_in_router, replaced_router
@@ -17,12 +20,21 @@ from waymark_gateway.identity.service import Issuer
 from waymark_gateway.openapi.merge import MergedDocument
 from waymark_gateway.operations import router as operations_router
 from waymark_gateway.openapi.router import router as openapi_router
+from waymark_gateway.people import service as people
+from waymark_gateway.people.erasure import Erasures
+from waymark_gateway.people.router import router as people_router
 from waymark_gateway.proxy.addresses import ClientAddresses
 from waymark_gateway.proxy.middleware import (
     IMPORT_ROUTE, MAX_BODY_BYTES, GatewayProxy, RouteTable,
 )
+from waymark_gateway.proxy.pages import PagesOutsideApi
 from waymark_gateway.proxy.ratelimit import RateLimits
 from waymark_gateway.proxy.upstreams import AsgiUpstream, HttpUpstream, Upstream, Upstreams
+from waymark_gateway.sessions.authentication import RequestAuthenticator
+from waymark_gateway.sessions.providers import RelyingParty
+from waymark_gateway.sessions.repository import DatabaseSessions, RedisSessions, SessionStore
+from waymark_gateway.sessions.router import router as sessions_router
+from waymark_gateway.sessions.service import Sessions
 from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.auth import TokenVerifier
 from waymark_kernel.db import Database
@@ -43,8 +55,11 @@ def create_app(
     *,
     upstreams: dict[str, Upstream] | None = None,
     signing_key: SigningKey | None = None,
+    pages: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> FastAPI:
-    """`upstreams` and `signing_key` are passed in when one process hosts the whole network."""
+    """`upstreams` and `signing_key` are passed in when one process hosts the whole network;
+    `pages` builds, from the gateway app it is given to call, the web app served for every
+    path outside the API's."""
     settings = GatewaySettings.of(settings or Settings())
     signing_key = signing_key or load_or_create_signing_key(settings)
     # Fails without an admin secret, unless an external issuer replaces the built-in one.
@@ -77,6 +92,27 @@ def create_app(
         settings.oidc_discovery_url, audience=settings.oidc_audience or settings.token_audience,
         organization_claim=settings.oidc_organization_claim, roles_claim=settings.oidc_roles_claim,
     ) if settings.oidc_discovery_url else None
+    accounts = people.Accounts.from_settings(settings)  # fails without WAYMARK_ENCRYPTION_KEY
+    idle_seconds = settings.session_idle_minutes * 60
+    store: SessionStore = RedisSessions(
+        settings.redis_url, prefix=settings.redis_key_prefix, idle_seconds=idle_seconds,
+        timeout=max(settings.redis_timeout_seconds, 1.0),
+    ) if settings.redis_url else DatabaseSessions(database, idle_seconds=idle_seconds)
+
+    async def display_name(person_id: uuid.UUID) -> str:
+        return await people.display_name(database, accounts, person_id)
+
+    relying_parties = {
+        name: RelyingParty(
+            name, provider, box=accounts.box,
+            redirect_uri=f"{accounts.public_url}/v1/auth/providers/{name}/callback",
+        )
+        for name, provider in settings.sign_in_providers.items()
+    }
+    erasures = Erasures(database, pool, issuer, settings.erasure_retry_seconds)
+    sessions = Sessions(
+        store, issuer, max_seconds=settings.session_max_hours * 3600, display_name=display_name,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,15 +120,19 @@ def create_app(
             await upgrade(database.url, MIGRATIONS)
         await pool.start()
         await revoked.refresh()
-        reloading = asyncio.create_task(revoked.keep_fresh())
+        loops = [asyncio.create_task(revoked.keep_fresh()),
+                 asyncio.create_task(erasures.keep_trying())]
         try:
             yield
         finally:
-            reloading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reloading
+            for loop in loops:
+                loop.cancel()
+            for loop in loops:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop
             await pool.close()
             await rate_limits.close()
+            await store.close()
             await database.dispose()
 
     async def own_keys() -> dict:
@@ -114,6 +154,13 @@ def create_app(
         TokenVerifier(own_keys, issuer=settings.token_issuer, audience=settings.token_audience),
         issuer, revoked, external,
     )
+    app.state.accounts = accounts
+    app.state.erasures = erasures
+    app.state.sessions = sessions
+    app.state.relying_parties = relying_parties
+    app.state.request_authenticator = RequestAuthenticator(
+        app.state.token_verifier, sessions, app.state.client_addresses, revoked,
+    )
     body_limits = RouteTable(
         "WAYMARK_IMPORT_BODY_LIMIT_BYTES", {IMPORT_ROUTE: settings.import_body_limit_bytes},
         default=MAX_BODY_BYTES,
@@ -131,15 +178,20 @@ def create_app(
     app.include_router(operations_router)
     app.include_router(openapi_router)
     app.include_router(identity_router)
+    app.include_router(sessions_router)
+    app.include_router(people_router)
+    app.include_router(audit_router)
     # An external issuer replaces the built-in one: its routes answer a problem saying so.
     app.include_router(built_in_router if external is None else replaced_router)
     # Innermost user middleware: the request-id and metrics layer wraps proxied calls too.
     app.user_middleware.append(Middleware(
-        GatewayProxy, upstreams=pool, authenticator=app.state.token_verifier,
+        GatewayProxy, upstreams=pool, authenticator=app.state.request_authenticator,
         rate_limits=rate_limits, client_addresses=app.state.client_addresses,
         route_timeouts=RouteTable("WAYMARK_ROUTE_TIMEOUTS", {
             IMPORT_ROUTE: settings.import_timeout_seconds, **settings.route_timeouts,
         }),
         body_limits=body_limits,
     ))
+    if pages is not None:  # inside the proxy: the same header and body limits apply to pages
+        app.user_middleware.append(Middleware(PagesOutsideApi, pages=pages(app)))
     return app

@@ -3,10 +3,28 @@
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, IPvAnyNetwork, field_validator
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator
 from pydantic_settings import NoDecode
 
 from waymark_kernel.settings import Settings
+
+
+class SignInProvider(BaseModel):
+    """A National Society's own OpenID Connect provider, through which its people sign in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    discovery_url: str
+    client_id: str
+    client_secret: str
+    organization_id: uuid.UUID
+    # When set, a person the provider vouches for needs no invitation: the claim names her
+    # roles (a dotted path reaches nested claims). Otherwise an invitation links her.
+    roles_claim: str | None = None
+    # The provider must say (`amr` holding `mfa`) that it checked a second factor.
+    mfa_required: bool = True
 
 
 class GatewaySettings(Settings):
@@ -28,13 +46,41 @@ class GatewaySettings(Settings):
     # Retired signing key files (comma-separated): only their public halves are used, so the
     # tokens they signed still verify. Keep a retired key listed for WAYMARK_TOKEN_TTL_SECONDS after a rotation.
     previous_signing_key_files: Annotated[list[Path], NoDecode] = Field(default_factory=list)
-    # How often each replica reloads the revoked clients from the database.
-    revocation_refresh_seconds: float = Field(default=5.0, gt=0)
+    # How often each replica reloads the revoked clients and deactivated people (under 5 s).
+    revocation_refresh_seconds: float = Field(default=4.0, gt=0)
     # An external OpenID Connect issuer whose tokens are accepted instead of the built-in one's.
     oidc_discovery_url: str | None = None
     oidc_audience: str | None = None
     oidc_organization_claim: str = "org"
     oidc_roles_claim: str = "roles"  # a dotted path reaches nested claims: realm_access.roles
+
+    # People's sign-in: failed attempts per (email, address) and per address. A person locked
+    # out by failures from one address can still sign in from another.
+    sign_in_failure_limit_per_account: str = "10/hour"
+    sign_in_failure_limit_per_address: str = "100/hour"
+    # Before that, each failure counted for an (email, address) delays its next answer by this
+    # many seconds, up to the maximum.
+    sign_in_delay_per_failure_seconds: float = Field(default=0.25, ge=0)
+    sign_in_max_delay_seconds: float = Field(default=2.0, ge=0)
+    # Attempts refused while locked go to the audit log at most this often, per (email, address)
+    # and per address.
+    sign_in_refusals_audited_per_account: str = "6/hour"
+    sign_in_refusals_audited_per_address: str = "60/hour"
+    # Server-side sessions of people: idle and absolute lifetimes.
+    session_idle_minutes: float = Field(default=30.0, gt=0)
+    session_max_hours: float = Field(default=12.0, gt=0)
+    # A person whose roles are only `viewer` may sign in without a second factor when true.
+    viewer_second_factor_optional: bool = False
+    # The address people open in their browser (links in invitations); default the gateway's own.
+    public_url: str | None = None
+    # OpenID Connect providers people sign in through, by name, as JSON:
+    # {"nrcs": {"discovery_url": ..., "client_id": ..., "client_secret": ..., "organization_id": ...}}
+    sign_in_providers: dict[str, SignInProvider] = Field(default_factory=dict)
+    # A deleted person's names are erased from the referrals service's records at once, or, while
+    # it cannot be reached, retried after this many seconds (doubling, up to an hour).
+    erasure_retry_seconds: float = Field(default=30.0, gt=0)
+    # Invitations stay valid this long.
+    invitation_hours: float = Field(default=72.0, gt=0)
 
     # Shared counters for several replicas; unset keeps them in this process.
     redis_url: str | None = None

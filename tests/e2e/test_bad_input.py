@@ -26,8 +26,9 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
 
 
 @pytest.fixture(scope="module")
-def routes(network: Network) -> list[tuple[str, str, bool]]:
-    """(method, path with random ids, takes a JSON body) for every public route."""
+def routes(network: Network) -> list[tuple[str, str, bool, bool]]:
+    """(method, path with random ids, takes a JSON body, needs a token) for every route; the
+    document marks those that need none, such as signing in, with `security: []`."""
     document = httpx.get(f"{network.base_url}/openapi.json").json()
     found = []
     for path, operations in document["paths"].items():
@@ -38,7 +39,7 @@ def routes(network: Network) -> list[tuple[str, str, bool]]:
         )
         for method, operation in operations.items():
             takes_json = "application/json" in operation.get("requestBody", {}).get("content", {})
-            found.append((method, concrete, takes_json))
+            found.append((method, concrete, takes_json, operation.get("security") != []))
     assert len(found) > 20, "the merged API document lists the services' routes"
     return found
 
@@ -78,7 +79,9 @@ def assert_problem(response: httpx.Response, status: int) -> None:
 def test_every_route_refuses_missing_forged_expired_and_unsigned_tokens(network, routes) -> None:
     with httpx.Client(base_url=network.base_url) as client:
         tokens = bad_tokens(network, admin_token(client))
-        for method, path, _ in routes:
+        for method, path, _, needs_token in routes:
+            if not needs_token:
+                continue
             assert_problem(client.request(method, path), 401)
             for token in tokens.values():
                 response = client.request(method, path, headers={"Authorization": f"Bearer {token}"})
@@ -94,7 +97,7 @@ def test_a_token_in_the_url_is_refused(network) -> None:
 def test_every_write_refuses_unknown_fields_wrong_types_and_broken_json(network, routes) -> None:
     with httpx.Client(base_url=network.base_url) as client:
         headers = {"Authorization": f"Bearer {admin_token(client)}"}
-        for method, path, takes_json in routes:
+        for method, path, takes_json, _ in routes:
             if method not in WRITE_METHODS or not takes_json:
                 continue
             for body in ({"surely_not_a_field": 1}, [1, 2, 3], "text", 42):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 from waymark_cli.demo import COUNTRIES
+from waymark_gateway.people import totp
 
 from tests.e2e.flow import token
 from tests.e2e.support import ADMIN_SECRET, start, stop
@@ -22,7 +23,8 @@ async def test_the_demo_network_is_in_place_when_the_network_is_ready(tmp_path: 
 
             credentials_file = network.data_dir / "demo-credentials.json"
             assert stat.S_IMODE(credentials_file.stat().st_mode) == 0o600
-            credentials = json.loads(credentials_file.read_text())
+            seeded = json.loads(credentials_file.read_text())
+            credentials = seeded["clients"]
             assert len(credentials) == 2 * len(COUNTRIES)
             nepal = next(c for c in credentials if c["organization"] == "Nepal Red Cross Society")
             caseworker = await token(client, nepal["client_id"], nepal["client_secret"])
@@ -32,9 +34,30 @@ async def test_the_demo_network_is_in_place_when_the_network_is_ready(tmp_path: 
             assert all("(demo)" in service["name"] for service in services.json()["items"])
             cases = await client.get("/v1/cases", headers=caseworker)
             assert cases.status_code == 200 and cases.json()["items"] == []
+
+            people = seeded["people"]
+            for country in COUNTRIES:
+                roles = {tuple(p["roles"]) for p in people if p["organization"] == country.national_society}
+                assert roles == {("caseworker",), ("org_admin",)}
+            nepal_people = [p for p in people if p["organization"] == "Nepal Red Cross Society"]
+            for person in nepal_people:
+                async with httpx.AsyncClient(base_url=network.base_url, timeout=30) as browser:
+                    code = totp.code_at(person["totp_secret"], totp.current_step()) if person["totp_secret"] else None
+                    signed_in = await browser.post("/v1/auth/sessions", json={
+                        "email": person["email"], "password": person["password"], "code": code,
+                    })
+                    assert signed_in.status_code == 201, signed_in.text
+                    cases = await browser.get("/v1/cases")
+                    assert cases.status_code == 200 and cases.json()["items"] == []
+            assert {p["totp_secret"] is None for p in nepal_people} == {True, False}
+            assert "WITHOUT a second factor" in seeded["note"]
     finally:
         stop(network)
-    assert "ready at" in network.log.read_text()
+    log = network.log.read_text()
+    assert "ready at" in log
+    assert "the demo caseworkers sign in WITHOUT a second factor" in log
+    named = [p for p in people if f"{p['email']}  password={p['password']}" in log]
+    assert len({p["organization"] for p in named}) == 2 and len(named) == 4
 
 
 async def test_with_an_external_issuer_the_network_starts_without_the_demo_network(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import contextlib
 import uuid
 
 import httpx
-import pytest
 import redis.asyncio as redis
 
 from waymark_gateway.identity.keys import load_or_create_signing_key
@@ -15,19 +14,6 @@ from waymark_kernel.auth import CASEWORKER, NETWORK_ADMIN, VIEWER
 from waymark_kernel.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-async def redis_prefix():
-    """A key prefix of this test's own; its keys are removed afterwards."""
-    prefix = f"waymark-test:{uuid.uuid4().hex}:"
-    client = redis.Redis.from_url(REDIS_URL)
-    await client.ping()  # no Redis: the test fails here, it is never skipped
-    yield prefix
-    keys = [key async for key in client.scan_iter(match=prefix + "*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 class TcpRelay:
@@ -96,7 +82,7 @@ async def test_a_client_is_limited_by_its_role_and_told_its_quota(start_gateway,
 
 
 async def test_two_gateway_processes_share_one_limit_in_redis(
-    database_url, redis_prefix, standin, serve, process, tmp_path, unused_port
+    database_url, redis_prefix, standin, serve, process, tmp_path, unused_port, encryption_key
 ):
     settings = Settings(signing_key_file=tmp_path / "key.pem")
     signing_key = load_or_create_signing_key(settings)  # both processes share this key
@@ -108,7 +94,7 @@ async def test_two_gateway_processes_share_one_limit_in_redis(
     async with serve(registry) as registry_url:
         env = {
             "WAYMARK_MODE": "distributed", "WAYMARK_GATEWAY_DATABASE_URL": database_url,
-            "WAYMARK_ADMIN_CLIENT_SECRET": "not-used-here",
+            "WAYMARK_ADMIN_CLIENT_SECRET": "not-used-here", "WAYMARK_ENCRYPTION_KEY": encryption_key,
             "WAYMARK_SIGNING_KEY_FILE": str(tmp_path / "key.pem"),
             "WAYMARK_REGISTRY_URL": registry_url, "WAYMARK_RATE_LIMIT": "4/minute",
             "WAYMARK_REDIS_URL": REDIS_URL, "WAYMARK_REDIS_KEY_PREFIX": redis_prefix,

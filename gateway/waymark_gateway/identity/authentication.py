@@ -16,6 +16,7 @@ import aiohttp
 import jwt
 
 from waymark_gateway.identity import repository
+from waymark_gateway.people import repository as people
 from waymark_gateway.identity.service import Issuer
 from waymark_kernel.auth import ROLES, Identity, TokenVerifier, Unauthenticated
 from waymark_kernel.db import Database
@@ -29,22 +30,34 @@ CACHE_SIZE = 10_000
 
 
 class RevokedClients:
-    """Client ids revoked recently enough for their tokens to be still unexpired, reloaded from
-    the shared database every few seconds so that every replica learns of a revocation."""
+    """Client ids revoked, and people deactivated, recently enough for their tokens to be still
+    unexpired, reloaded from the shared database every few seconds so that every replica
+    learns of a revocation."""
 
     def __init__(self, database: Database, *, token_ttl_seconds: int, refresh_seconds: float) -> None:
         self.database = database
         self.token_ttl_seconds = token_ttl_seconds
         self.refresh_seconds = refresh_seconds
         self.client_ids: frozenset[str] = frozenset()
+        self.person_ids: frozenset[str] = frozenset()
 
     def add(self, client_id: str) -> None:
         self.client_ids = self.client_ids | {client_id}
+
+    def add_person(self, person_id: uuid.UUID) -> None:
+        self.person_ids = self.person_ids | {str(person_id)}
+
+    def is_revoked(self, identity: Identity) -> bool:
+        revoked = self.person_ids if identity.is_person else self.client_ids
+        return identity.subject in revoked
 
     async def refresh(self) -> None:
         since = datetime.now(UTC) - timedelta(seconds=self.token_ttl_seconds + 60)
         async with self.database.transaction() as session:
             self.client_ids = frozenset(await repository.revoked_since(session, since))
+            self.person_ids = frozenset(
+                str(person_id) for person_id in await people.deactivated_since(session, since)
+            )
 
     async def keep_fresh(self) -> None:
         while True:
@@ -69,6 +82,7 @@ class ExternalIssuer:
         self.timeout = timeout
         self.refresh_interval = refresh_interval
         self.issuer: str | None = None
+        self.document: dict[str, Any] = {}
         self._jwks_uri: str | None = None
         self._keys: dict[str, Any] = {}
         self._fetched_at: float | None = None
@@ -89,6 +103,7 @@ class ExternalIssuer:
                     try:
                         document = await self._get(self.discovery_url)
                         self._jwks_uri, self.issuer = document["jwks_uri"], document["issuer"]
+                        self.document = document
                     except Exception as exc:
                         raise Problem(
                             503, "The external token issuer cannot be reached.",
@@ -116,6 +131,11 @@ class ExternalIssuer:
 
     async def verify(self, token: str, header: dict[str, Any]) -> tuple[Identity, float]:
         """The identity in an external token, and when the token expires."""
+        claims = await self.claims(token, header)
+        return self.identity(claims), float(claims["exp"])
+
+    async def claims(self, token: str, header: dict[str, Any]) -> dict[str, Any]:
+        """The claims of a token this issuer signed for this audience, once verified."""
         if header.get("alg") not in EXTERNAL_ALGORITHMS:
             raise Unauthenticated("The token's algorithm is not accepted.")
         issuer = await self.discover()
@@ -129,7 +149,7 @@ class ExternalIssuer:
             raise Unauthenticated("The token has expired.") from exc
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated("The token is not valid.") from exc
-        return self.identity(claims), float(claims["exp"])
+        return claims
 
     def identity(self, claims: dict[str, Any]) -> Identity:
         organization = _claim(claims, self.organization_claim)
@@ -183,8 +203,8 @@ class Authenticator:
             identity, forwarded = await self._external(token)
         else:
             raise Unauthenticated("Only tokens of this network's OpenID Connect issuer are accepted.")
-        if identity.subject in self.revoked.client_ids:
-            raise Unauthenticated("This client's access has been revoked.")
+        if self.revoked.is_revoked(identity):
+            raise Unauthenticated("This client's or person's access has been revoked.")
         return identity, forwarded
 
     async def _is_external(self, token: str) -> bool:

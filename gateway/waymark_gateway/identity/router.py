@@ -9,9 +9,10 @@ from waymark_gateway.identity.schemas import (
 )
 from waymark_gateway.identity.service import Issuer
 from waymark_gateway.proxy.ratelimit import TOKEN_REQUESTS, RateLimits
+from waymark_gateway.sessions.authentication import CallerIdentity, CurrentCaller
 from waymark_gateway.proxy.upstreams import Upstreams
 from waymark_kernel.api import Cursor, Limit, Page
-from waymark_kernel.auth import CurrentIdentity, Identity, bearer_token
+from waymark_kernel.auth import Identity
 from waymark_kernel.db import SessionDep
 from waymark_kernel.problems import Forbidden, Problem
 
@@ -91,13 +92,11 @@ async def jwks(request: Request, response: Response) -> dict[str, Any]:
     response_model=ApiClientCreated, summary="Create an API client of an organisation",
 )
 async def create_client(
-    organization_id: uuid.UUID, data: ApiClientCreate, identity: CurrentIdentity,
+    organization_id: uuid.UUID, data: ApiClientCreate, caller: CurrentCaller,
     request: Request, response: Response, session: SessionDep, upstreams: UpstreamsDep,
 ) -> ApiClientCreated:
-    ensure_admin_of(identity, organization_id)
-    await service.ensure_organization_exists(
-        upstreams, organization_id, f"Bearer {bearer_token(request)}"
-    )
+    ensure_admin_of(caller.identity, organization_id)
+    await service.ensure_organization_exists(upstreams, organization_id, caller.authorization)
     response.headers.update(service.NO_STORE)
     return await service.create_client(
         session, organization_id, data, request.app.state.settings.max_clients_per_organization
@@ -109,7 +108,7 @@ async def create_client(
     summary="List the API clients of an organisation, revoked ones included",
 )
 async def list_clients(
-    organization_id: uuid.UUID, identity: CurrentIdentity, session: SessionDep,
+    organization_id: uuid.UUID, identity: CallerIdentity, session: SessionDep,
     limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[ApiClientRead]:
     ensure_admin_of(identity, organization_id)
@@ -122,7 +121,7 @@ async def list_clients(
 )
 async def revoke_client(
     organization_id: uuid.UUID, client_id: Annotated[str, Path(max_length=64)],
-    identity: CurrentIdentity, request: Request, session: SessionDep,
+    identity: CallerIdentity, request: Request, session: SessionDep,
 ) -> Response:
     ensure_admin_of(identity, organization_id)
     await service.revoke_client(session, organization_id, client_id)

@@ -45,6 +45,15 @@ class ClientAddresses:
                 return address
         return chain[0] if chain else peer  # trusted proxies all the way: the farthest one
 
+    def is_https(self, scope: Scope) -> bool:
+        """Whether the caller reached us over HTTPS: directly, or as a trusted proxy says."""
+        if scope.get("scheme") == "https":
+            return True
+        client = scope.get("client")
+        if not client or not self.is_trusted(client[0]):
+            return False
+        protos = [value for name, value in scope["headers"] if name == b"x-forwarded-proto"]
+        return bool(protos) and protos[-1].split(b",")[-1].strip().lower() == b"https"
 
     def forwarding_headers(self, scope: Scope, headers: Headers) -> Headers:
         """`headers` for the next hop with honest forwarding headers: a trusted peer's chain

@@ -3,21 +3,21 @@ anything else (identity, documents, operations) falls through to the gateway's o
 
 import re
 import time
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 from urllib.parse import quote
 
 from prometheus_client import Counter, Histogram
 
-from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from waymark_gateway.identity.authentication import Authenticator
 from waymark_gateway.proxy.addresses import ClientAddresses
 from waymark_gateway.proxy.ratelimit import RateLimits
 from waymark_gateway.proxy.upstreams import Headers, UpstreamResponse, Upstreams
-from waymark_kernel.auth import bearer_token
 from waymark_kernel.logging import request_id_var
 from waymark_kernel.problems import Problem, problem_response
+
+if TYPE_CHECKING:  # the sessions import the proxy's rate limits
+    from waymark_gateway.sessions.authentication import RequestAuthenticator
 
 MAX_BODY_BYTES = 1024 * 1024  # any route but those given a limit of their own
 IMPORT_ROUTE = "POST /v1/hsds/dataset"  # the registry's bulk import: whole directories
@@ -29,14 +29,20 @@ SERVICE_OF_COLLECTION = {
     "subscriptions": "notifications", "event-types": "notifications",
     "events": "notifications", "inbox": "notifications",
 }
-GATEWAY_OWN_PATH = re.compile(r"/v1/organizations/[^/]+/clients(/[^/]*)?/?")
+# The organisations' clients, people, invitations and audit log are the gateway's own.
+GATEWAY_OWN_PATH = re.compile(
+    r"/v1/organizations/[^/]+/(clients|invitations|people|audit)(/[^/]*)?/?"
+)
 HOP_BY_HOP = frozenset({
     b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
     b"trailer", b"trailers", b"transfer-encoding", b"upgrade",
 })
 # Recomputed for the next hop: host and length by the upstream client, the id by the request
-# context; the body is read whole before it is sent on, so nothing is left to expect.
-NOT_FORWARDED = HOP_BY_HOP | {b"host", b"content-length", b"x-request-id", b"expect"}
+# context; the body is read whole before it is sent on, so nothing is left to expect. Cookies
+# (a person's session) are the gateway's: the services get the token it issues instead.
+NOT_FORWARDED = HOP_BY_HOP | {
+    b"host", b"content-length", b"x-request-id", b"expect", b"cookie", b"x-csrf-token",
+}
 # The gateway's own server writes these on the way out.
 NOT_RETURNED = HOP_BY_HOP | {b"content-length", b"x-request-id", b"date", b"server"}
 
@@ -176,7 +182,7 @@ def returned_headers(method: str, response: UpstreamResponse) -> Headers:
 
 class GatewayProxy:
     def __init__(
-        self, app: ASGIApp, *, upstreams: Upstreams, authenticator: Authenticator,
+        self, app: ASGIApp, *, upstreams: Upstreams, authenticator: "RequestAuthenticator",
         rate_limits: RateLimits, client_addresses: ClientAddresses,
         route_timeouts: RouteTable[float], body_limits: RouteTable[int],
     ) -> None:
@@ -238,16 +244,14 @@ class GatewayProxy:
             ROUTE_LATENCY.labels(*labels).observe(time.perf_counter() - started)
 
     async def forward(self, service: str, scope: Scope, receive: Receive, send: Send) -> None:
-        identity, forwarded_token = await self.authenticator.authenticate(
-            bearer_token(Request(scope))
-        )
-        limit_headers = await self.rate_limits.check_client(identity)
+        caller = await self.authenticator.authenticate(scope)
+        limit_headers = await self.rate_limits.check_client(caller.identity)
         body = await read_body(receive)
         path = scope.get("raw_path") or quote(scope["path"]).encode()
         response = await self.upstreams.request(
             service, scope["method"], path.partition(b"?")[0], scope["query_string"],
             forwarded_headers(
-                scope, self.client_addresses, request_id_var.get() or "", forwarded_token
+                scope, self.client_addresses, request_id_var.get() or "", caller.upstream_token
             ), body,
             timeout=self.route_timeouts.of(scope["method"], scope["path"]),
         )

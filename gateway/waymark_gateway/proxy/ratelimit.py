@@ -47,6 +47,7 @@ STORE_PAUSE_SECONDS = 1.0
 # bucket is the same as none), so callers inventing subjects or addresses cannot grow it.
 MEMORY_BUCKETS_PRUNED_FROM = 10_000
 TOKEN_REQUESTS = "token"  # the sign-in kind of POST /v1/auth/token
+PERSON_SIGN_INS = "person"  # the sign-in kind of POST /v1/auth/sessions (subject: the email's hash)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,10 @@ class Decision:
         if not self.allowed:
             headers["Retry-After"] = str(self.retry_after)
         return headers
+
+
+class RateLimited(Problem):
+    """429: a limit is used up; `Retry-After` says for how long."""
 
 
 class BucketStore(Protocol):
@@ -179,6 +184,14 @@ class SignInLimits:
     failures_per_address: Policy | None  # failures for any subject from one address
     successes_per_subject: Policy | None  # successes of one subject from anywhere
     successes_per_address: Policy | None  # successes of any subject from one address
+    # Each failure counted for the subject from one address delays the next answer this much,
+    # up to `max_delay_seconds`: guessing slows before it locks.
+    delay_per_failure_seconds: float = 0.0
+    max_delay_seconds: float = 0.0
+    # Attempts refused while locked are audited, but at most this often per subject and address
+    # and per address, so that a locked-out guesser cannot flood the audit log.
+    refusals_audited_per_subject: Policy | None = None
+    refusals_audited_per_address: Policy | None = None
 
 
 def _bucket_key(kind: str, count: str, *parts: str) -> str:
@@ -246,6 +259,27 @@ class RateLimits:
                     "tokens-address", settings.token_limit_per_address,
                     "WAYMARK_TOKEN_LIMIT_PER_ADDRESS",
                 ),
+            ), PERSON_SIGN_INS: SignInLimits(
+                "sign-ins; the account is locked from this address for a while",
+                failures_per_subject=Policy.parse(
+                    "sign-in-failures-account", settings.sign_in_failure_limit_per_account,
+                    "WAYMARK_SIGN_IN_FAILURE_LIMIT_PER_ACCOUNT",
+                ),
+                failures_per_address=Policy.parse(
+                    "sign-in-failures-address", settings.sign_in_failure_limit_per_address,
+                    "WAYMARK_SIGN_IN_FAILURE_LIMIT_PER_ADDRESS",
+                ),
+                successes_per_subject=None, successes_per_address=None,
+                delay_per_failure_seconds=settings.sign_in_delay_per_failure_seconds,
+                max_delay_seconds=settings.sign_in_max_delay_seconds,
+                refusals_audited_per_subject=Policy.parse(
+                    "sign-in-refusals-audited-account", settings.sign_in_refusals_audited_per_account,
+                    "WAYMARK_SIGN_IN_REFUSALS_AUDITED_PER_ACCOUNT",
+                ),
+                refusals_audited_per_address=Policy.parse(
+                    "sign-in-refusals-audited-address", settings.sign_in_refusals_audited_per_address,
+                    "WAYMARK_SIGN_IN_REFUSALS_AUDITED_PER_ADDRESS",
+                ),
             )},
         )
 
@@ -283,6 +317,31 @@ class RateLimits:
     async def count_failure(self, kind: str, subject: str | None, address: str | None) -> None:
         for key, policy in self._failure_buckets(kind, subject, address):
             await self._take(key, policy, 1)
+
+    async def delay_for(self, kind: str, subject: str, address: str | None) -> float:
+        """Seconds to wait before answering `subject` from `address`: a step per failure counted
+        there (refilled ones forgotten), capped."""
+        limits = self.sign_ins[kind]
+        if not limits.delay_per_failure_seconds or not limits.failures_per_subject:
+            return 0.0
+        [(key, policy), *_] = self._failure_buckets(kind, subject, address)
+        decision = await self._take(key, policy, 0)
+        if decision is None:
+            return 0.0
+        failures = max(0.0, policy.limit - decision.tokens)
+        return min(failures * limits.delay_per_failure_seconds, limits.max_delay_seconds)
+
+    async def may_audit_refusal(self, kind: str, subject: str, address: str | None) -> bool:
+        """Whether an attempt refused while locked is audited (counted when it is)."""
+        limits = self.sign_ins[kind]
+        for key, policy in _buckets(
+            kind, "refusals-audited", (subject, address or ""),
+            limits.refusals_audited_per_subject, address, limits.refusals_audited_per_address,
+        ):
+            decision = await self._take(key, policy, 1)
+            if decision is not None and not decision.allowed:
+                return False
+        return True
 
     async def check_successes(self, kind: str, subject: str, address: str | None) -> None:
         """429 when `subject`, or `address`, has signed in as often as its limit allows."""
@@ -334,9 +393,9 @@ class RateLimits:
             return None
 
     @staticmethod
-    def _refusal(decision: Decision, reason: str) -> Problem:
+    def _refusal(decision: Decision, reason: str) -> "RateLimited":
         REJECTIONS.labels(decision.policy.name).inc()
-        return Problem(
+        return RateLimited(
             429, f"{reason}; retry after the Retry-After delay.", kind="rate-limited",
             headers=decision.headers(),
         )

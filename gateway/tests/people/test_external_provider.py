@@ -1,0 +1,193 @@
+"""Signing in through a National Society's own OpenID Connect provider, played by a local fake:
+the authorization code flow with PKCE, the person linked by an invitation or admitted by the
+roles the provider names, and the ways the flow is refused."""
+
+import base64
+import hashlib
+import secrets
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse
+
+from .conftest import KNOWN_ORGANIZATION, replicas
+
+CLIENT_ID, CLIENT_SECRET = "waymark-at-nrcs", "provider-client-secret"
+
+
+class FakeProvider:
+    """Signs whoever `next_user` is in, checks PKCE and the client at its token endpoint."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.next_user: dict[str, Any] = {}
+        self.codes: dict[str, dict[str, Any]] = {}
+        self.authorize_requests: list[dict[str, str]] = []
+        self.app = FastAPI()
+        public = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
+
+        @self.app.get("/.well-known/openid-configuration")
+        async def discovery() -> dict:
+            return {"issuer": url, "jwks_uri": f"{url}/keys",
+                    "authorization_endpoint": f"{url}/authorize", "token_endpoint": f"{url}/token"}
+
+        @self.app.get("/keys")
+        async def keys() -> dict:
+            return {"keys": [{**public, "kid": "nrcs-1", "use": "sig", "alg": "RS256"}]}
+
+        @self.app.get("/authorize")
+        async def authorize(request: Request) -> RedirectResponse:
+            query = dict(request.query_params)
+            self.authorize_requests.append(query)
+            code = secrets.token_urlsafe(16)
+            self.codes[code] = {"query": query, "user": dict(self.next_user)}
+            return RedirectResponse(
+                f"{query['redirect_uri']}?code={code}&state={query['state']}", status_code=302)
+
+        @self.app.post("/token")
+        async def token(
+            grant_type: str = Form(), code: str = Form(), redirect_uri: str = Form(),
+            client_id: str = Form(), client_secret: str = Form(), code_verifier: str = Form(),
+        ) -> dict:
+            issued = self.codes.pop(code, None)  # a code works once
+            if issued is None or client_secret != CLIENT_SECRET or client_id != CLIENT_ID:
+                raise HTTPException(400, "invalid_grant")
+            query = issued["query"]
+            challenge = base64.urlsafe_b64encode(
+                hashlib.sha256(code_verifier.encode()).digest()).rstrip(b"=").decode()
+            if query["code_challenge_method"] != "S256" or challenge != query["code_challenge"]:
+                raise HTTPException(400, "invalid_grant: PKCE")
+            if redirect_uri != query["redirect_uri"]:
+                raise HTTPException(400, "invalid_grant: redirect_uri")
+            now = int(time.time())
+            claims = {"iss": url, "aud": CLIENT_ID, "iat": now, "exp": now + 300,
+                      "nonce": query["nonce"], "amr": ["pwd", "mfa"], **issued["user"]}
+            return {"id_token": jwt.encode(claims, self.key, algorithm="RS256",
+                                           headers={"kid": "nrcs-1"}), "token_type": "Bearer"}
+
+    def provider(self, **options: Any) -> dict[str, Any]:
+        return {"discovery_url": f"{self.url}/.well-known/openid-configuration",
+                "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                "organization_id": str(KNOWN_ORGANIZATION), **options}
+
+
+@pytest.fixture
+async def provider(serve, unused_port):
+    fake = FakeProvider(f"http://127.0.0.1:{unused_port}")
+    async with serve(fake.app, unused_port):
+        yield fake
+
+
+async def sign_in_through(provider: FakeProvider, browser: httpx.AsyncClient, name: str,
+                          **query: str) -> httpx.Response:
+    """The browser's round trip: gateway, provider (who signs the person in), gateway."""
+    started = await browser.get(f"/v1/auth/providers/{name}/start", params=query)
+    assert started.status_code == 303, started.text
+    async with httpx.AsyncClient() as to_provider:
+        answered = await to_provider.get(started.headers["location"])
+    callback = urlsplit(answered.headers["location"])
+    return await browser.get(f"{callback.path}?{callback.query}")
+
+
+async def test_a_person_accepts_an_invitation_through_her_societys_provider_and_signs_in(
+    start_gateway, standin, serve, provider
+) -> None:
+    providers = {"nrcs": provider.provider()}
+    async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
+                        public_url="http://gateway") as (gateway, _):
+        listed = await gateway.client.get("/v1/auth/providers")
+        assert listed.json() == [{"name": "nrcs", "organization_id": str(KNOWN_ORGANIZATION),
+                                  "start_url": "/v1/auth/providers/nrcs/start"}]
+        token = await gateway.invitation_token("bina.thapa@example.org", ["caseworker"])
+        provider.next_user = {"sub": "nrcs-user-17", "name": "Bina Thapa"}
+        async with gateway.browser() as browser:
+            done = await sign_in_through(provider, browser, "nrcs", invitation=token,
+                                         return_to="/cases")
+            assert done.status_code == 303 and done.headers["location"] == "/cases"
+            [asked] = provider.authorize_requests
+            assert asked["code_challenge_method"] == "S256" and len(asked["code_challenge"]) == 43
+            assert asked["redirect_uri"] == "http://gateway/v1/auth/providers/nrcs/callback"
+            me = (await browser.get("/v1/auth/session")).json()["person"]
+            assert me["name"] == "Bina Thapa" and me["email"] == "bina.thapa@example.org"
+            assert me["roles"] == ["caseworker"]
+            assert (await browser.get("/v1/cases")).status_code == 200
+            minted = await browser.post("/v1/auth/session/token", headers={
+                "X-CSRF-Token": (await browser.get("/v1/auth/session")).json()["csrf_token"]})
+            claims = jwt.decode(minted.json()["access_token"], options={"verify_signature": False})
+            assert claims["sub"] == me["id"] and claims["amr"] == ["ext", "mfa"]
+        # Linked now: the next sign-in needs no invitation, and the invitation is spent.
+        async with gateway.browser() as browser:
+            again = await sign_in_through(provider, browser, "nrcs")
+            assert again.status_code == 303 and again.headers["location"] == "/"
+            assert (await browser.get("/v1/auth/session")).json()["person"]["id"] == me["id"]
+        assert (await gateway.client.get(f"/v1/invitations/{token}")).status_code == 410
+        # She has no password here: none matches, not even the marker stored in its place.
+        refused = await gateway.client.post("/v1/auth/sessions", json={
+            "email": "bina.thapa@example.org", "password": "!", "code": None})
+        assert refused.status_code == 401
+        actions = [e["action"] for e in await gateway.audit() if e["target"] == me["id"]]
+        assert actions.count("sign_in_external") == 2
+
+
+async def test_the_flow_is_refused_when_it_is_not_this_browsers_or_the_provider_falls_short(
+    start_gateway, standin, serve, provider
+) -> None:
+    providers = {"nrcs": provider.provider()}
+    async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
+                        public_url="http://gateway") as (gateway, _):
+        provider.next_user = {"sub": f"stranger-{uuid.uuid4().hex[:6]}", "name": "Stranger"}
+        async with gateway.browser() as browser:
+            unknown = await sign_in_through(provider, browser, "nrcs")
+            assert unknown.status_code == 403
+            assert unknown.json()["type"].endswith("/external-sign-in-refused")
+
+        token = await gateway.invitation_token(f"x{uuid.uuid4().hex[:6]}@example.org")
+        provider.next_user = {"sub": "no-mfa", "amr": ["pwd"]}
+        async with gateway.browser() as browser:
+            weak = await sign_in_through(provider, browser, "nrcs", invitation=token)
+            assert weak.status_code == 403 and "second factor" in weak.json()["detail"]
+        assert (await gateway.client.get(f"/v1/invitations/{token}")).status_code == 200
+
+        # A callback carried to another browser (login CSRF, a stolen code) finds no flow there.
+        provider.next_user = {"sub": "someone"}
+        async with gateway.browser() as victim, gateway.browser() as attacker:
+            started = await attacker.get("/v1/auth/providers/nrcs/start")
+            async with httpx.AsyncClient() as to_provider:
+                answered = await to_provider.get(started.headers["location"])
+            callback = urlsplit(answered.headers["location"])
+            planted = await victim.get(f"{callback.path}?{callback.query}")
+            assert planted.status_code == 400
+            forged_state = parse_qs(callback.query)["code"][0]
+            tampered = await attacker.get(f"{callback.path}?code={forged_state}&state=forged")
+            assert tampered.status_code == 400
+            assert "waymark_session" not in victim.cookies and "waymark_session" not in attacker.cookies
+        unknown_provider = await gateway.client.get("/v1/auth/providers/elsewhere/start")
+        assert unknown_provider.status_code == 404
+
+
+async def test_a_provider_naming_roles_admits_its_people_without_an_invitation(
+    start_gateway, standin, serve, provider
+) -> None:
+    providers = {"nrcs": provider.provider(roles_claim="waymark.roles")}
+    async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
+                        public_url="http://gateway") as (gateway, _):
+        email = f"r{uuid.uuid4().hex[:6]}@example.org"
+        provider.next_user = {"sub": f"sub-{email}", "name": "Ram", "email": email,
+                              "waymark": {"roles": ["org_admin", "network_admin", "other"]}}
+        async with gateway.browser() as browser:
+            done = await sign_in_through(provider, browser, "nrcs")
+            assert done.status_code == 303
+            me = (await browser.get("/v1/auth/session")).json()["person"]
+            assert me["roles"] == ["org_admin"] and me["email"] == email  # never network_admin
+        provider.next_user = {"sub": "no-roles", "email": "n@example.org", "waymark": {"roles": []}}
+        async with gateway.browser() as browser:
+            assert (await sign_in_through(provider, browser, "nrcs")).status_code == 403
+        assert email in [p["email"] for p in await gateway.people_of()]
