@@ -704,12 +704,12 @@ async def _import(
     located: Callable[[], tuple[Any, Callable[[Any], Place | None]]], options: ImportOptions,
     not_kept: Counter[str] | None = None,
 ) -> ImportReport:
-    """In a savepoint of the caller's transaction, rolled back after a dry run: the report is
-    the same, the directory unchanged."""
-    async with session.begin_nested() as savepoint:
-        report = await _checked_import(session, dataset, located, options)
-        if options.dry_run:
-            await savepoint.rollback()
+    """A dry run is the import with its writes rolled back: the same report, the directory
+    unchanged. (Not a savepoint: on SQLite one begun before the checks' reads makes the first
+    write upgrade a read transaction, which fails when another connection wrote meanwhile.)"""
+    report = await _checked_import(session, dataset, located, options)
+    if options.dry_run:
+        await session.rollback()
     report.dry_run = options.dry_run
     report.not_kept = dict(sorted((Counter(not_kept) + Counter(report.not_kept)).items()))
     return report
