@@ -35,8 +35,9 @@ up: sync
 migrate: sync
 	$(RUN) waymark migrate
 
+# Two workers (xdist); tests sharing one standalone network are grouped onto one of them.
 test: sync
-	$(RUN) pytest
+	$(RUN) pytest -n 2 --dist loadgroup
 
 test-fast: sync
 	$(RUN) pytest -x -q --ignore=tests

@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     from waymark_kernel.logging import configure_logging
     from waymark_kernel.settings import RunMode, Settings
 
-    from waymark_cli import referrals, registry
+    from waymark_cli import backup, referrals, registry
     from waymark_cli.parts import PARTS
 
     parser = argparse.ArgumentParser(prog="waymark", description=__doc__)
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--parent-pid", type=int, help="stop when this process is gone (`up` passes its own)")
     migrate = verbs.add_parser("migrate", help="create the databases and run the migrations")
     migrate.add_argument("parts", nargs="*", metavar="PART", help=f"any of {', '.join(PARTS)} (default: all)")
+    backup.add_commands(verbs)
     referrals.add_commands(verbs)
     registry.add_commands(verbs)
     arguments = parser.parse_args(argv)
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     if arguments.verb == "referrals":  # in the mode the environment says, where the data is
         sys.exit(asyncio.run(referrals.run(settings, arguments.task)))
+    if arguments.verb in ("backup", "restore"):  # in the mode the environment says
+        sys.exit(asyncio.run(backup.run(settings, arguments)))
     if arguments.verb == "registry":
         sys.exit(asyncio.run(registry.run(
             settings, arguments.task, arguments.file, arguments.format,

@@ -44,12 +44,17 @@ def port_of(part: str, settings: Settings) -> int:
     return settings.port + PARTS.index(part)
 
 
+def local_encryption_key_file(settings: Settings) -> Path:
+    """Where the key-encryption key is kept when WAYMARK_ENCRYPTION_KEY does not give it."""
+    return settings.data_dir / "encryption.key"
+
+
 def with_local_keys(settings: Settings) -> Settings:
     """Development key-encryption key kept in the data folder when none is configured."""
     if settings.encryption_key:
         return settings
     create_private_folder(settings.data_dir)
-    key_file = settings.data_dir / "encryption.key"
+    key_file = local_encryption_key_file(settings)
     if not key_file.exists():
         descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:

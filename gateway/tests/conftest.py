@@ -25,9 +25,8 @@ from pydantic import create_model
 
 from waymark_gateway.main import MIGRATIONS, Upstream, create_app
 from waymark_gateway.settings import GatewaySettings
-from waymark_kernel.migrations import upgrade
 from waymark_kernel.signing import SigningKey
-from waymark_kernel.testing import create_database, drop_database
+from waymark_kernel.testing import shared_database
 
 TESTS = Path(__file__).parent
 
@@ -168,11 +167,11 @@ async def serving(app: FastAPI, port: int = 0, **options: Any) -> AsyncIterator[
 
 
 @pytest.fixture(scope="session")
-def database_url() -> Any:
-    url = asyncio.run(create_database("waymark_gateway_test"))
-    asyncio.run(upgrade(url, MIGRATIONS))
-    yield url
-    asyncio.run(drop_database(url))
+def database_url(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The gateway's database, one per dialect for the run: each test on SQLite and PostgreSQL."""
+    folder = tmp_path_factory.mktemp("gateway")
+    with shared_database(dialect, "waymark_gateway_test", folder, MIGRATIONS) as url:
+        yield url
 
 
 @dataclass

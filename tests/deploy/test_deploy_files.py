@@ -1,15 +1,20 @@
 """The deployment files (deploy/) wire every part the way the code expects it. No container
 engine runs here, so the files are read and checked, not built."""
 
+import copy
+import ipaddress
 import os
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import kubernetes_validate
 import pytest
 import yaml
+from waymark_gateway.settings import GatewaySettings
 
 from waymark_kernel.settings import SERVICE_NAMES, Settings
 
@@ -73,7 +78,7 @@ def entrypoint_file_settings() -> set[str]:
 
 
 def assert_known_setting(name: str) -> None:
-    fields = {f"WAYMARK_{field.upper()}" for field in Settings.model_fields}
+    fields = {f"WAYMARK_{field.upper()}" for field in GatewaySettings.model_fields}
     file_settings = {f"{setting}_FILE" for setting in entrypoint_file_settings()}
     assert name in fields | file_settings | GATEWAY_ONLY_SETTINGS, f"{name} is no Waymark setting"
 
@@ -359,17 +364,57 @@ def test_everything_the_dockerfile_copies_exists_and_is_in_the_build_context():
 
 
 # --- Kubernetes -------------------------------------------------------------------------------
+# The manifests are what `kubectl kustomize` (the kubectl wheel's, offline) renders from the
+# small site's overlay. Kubernetes' own kinds are validated against the API schemas of
+# Kubernetes 1.37 (kubernetes-validate ships them); the operators' custom resources have no
+# schema there, so their required fields are checked structurally below.
+
+KUBERNETES_VERSION = "1.37.0"
+OVERLAY = KUBERNETES / "overlays" / "small-site"
+OPERATOR_KINDS = {
+    ("postgresql.cnpg.io/v1", "Cluster"),
+    ("postgresql.cnpg.io/v1", "Database"),
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"),
+    ("barmancloud.cnpg.io/v1", "ObjectStore"),
+    ("rabbitmq.com/v1beta1", "RabbitmqCluster"),
+    ("rabbitmq.com/v1beta1", "Vhost"),
+    ("rabbitmq.com/v1beta1", "User"),
+    ("rabbitmq.com/v1beta1", "Permission"),
+}
+NAMESPACE = "waymark"
+INGRESS_NAMESPACE = "ingress-nginx"
+MONITORING_NAMESPACE = "monitoring"
+KUBERNETES_SETTINGS_NEEDED = {
+    part: SETTINGS_NEEDED[part] - {"WAYMARK_POSTGRES_URL"}
+    | {f"WAYMARK_{part.upper()}_DATABASE_URL"}
+    for part in PARTS
+}
+KUBERNETES_SETTINGS_NEEDED["gateway"] |= {"WAYMARK_REDIS_URL"}
+KUBERNETES_MIGRATE_SETTINGS_NEEDED = MIGRATE_SETTINGS_NEEDED - {"WAYMARK_POSTGRES_URL"} | {
+    f"WAYMARK_{part.upper()}_DATABASE_URL" for part in PARTS
+}
+
+
+def kustomize(folder: Path) -> list[dict]:
+    kubectl = Path(sys.executable).parent / "kubectl"
+    rendered = subprocess.run(
+        [str(kubectl), "kustomize", str(folder)], capture_output=True, text=True, check=True
+    )
+    return [document for document in yaml.safe_load_all(rendered.stdout) if document]
 
 
 @pytest.fixture(scope="module")
 def manifests() -> list[dict]:
-    files = sorted(KUBERNETES.glob("*.yaml")) + [KUBERNETES / "secret.yaml.example"]
-    documents = [
-        document for path in files for document in yaml.safe_load_all(path.read_text()) if document
-    ]
+    documents = kustomize(OVERLAY)
     for document in documents:
         assert document["apiVersion"] and document["kind"] and document["metadata"]["name"]
     return documents
+
+
+@pytest.fixture(scope="module")
+def secret_templates() -> list[dict]:
+    text = (KUBERNETES / "secret.yaml.example").read_text()
+    return [document for document in yaml.safe_load_all(text) if document]
 
 
 def of_kind(manifests: list[dict], kind: str) -> dict[str, dict]:
@@ -396,9 +441,70 @@ def assert_locked_down(workload: dict) -> None:
     container = only_container(workload)
     security = {**pod.get("securityContext", {}), **container.get("securityContext", {})}
     assert security["runAsNonRoot"] is True
+    assert security.get("runAsUser", 1) != 0
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert pod["automountServiceAccountToken"] is False
     assert container["resources"]["requests"] and container["resources"]["limits"]
+
+
+def test_every_manifest_file_is_in_a_kustomization():
+    listed = set()
+    for kustomization in KUBERNETES.rglob("kustomization.yaml"):
+        content = yaml.safe_load(kustomization.read_text())
+        entries = [
+            *content.get("resources", []),
+            *(p["path"] for p in content.get("patches", []) if "path" in p),
+        ]
+        listed |= {(kustomization.parent / entry).resolve() for entry in entries}
+    files = {
+        path.resolve() for path in KUBERNETES.rglob("*.yaml") if path.name != "kustomization.yaml"
+    }
+    assert files <= listed, sorted(str(path) for path in files - listed)
+
+
+def test_every_manifest_validates_against_the_kubernetes_api_schemas(manifests, secret_templates):
+    custom = set()
+    for document in [*manifests, *secret_templates]:
+        kind = (document["apiVersion"], document["kind"])
+        if kind in OPERATOR_KINDS:
+            custom.add(kind)
+            continue
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    assert custom == OPERATOR_KINDS
+
+
+def test_the_schema_validation_rejects_a_mistyped_manifest(manifests):
+    deployment = copy.deepcopy(of_kind(manifests, "Deployment")["waymark-gateway"])
+    deployment["spec"]["replica"] = 2
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+    probe = copy.deepcopy(of_kind(manifests, "Deployment")["waymark-gateway"])
+    only_container(probe)["startupProbe"]["periodSeconds"] = "often"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(probe, KUBERNETES_VERSION, strict=True)
+    with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+        kubernetes_validate.validate(
+            of_kind(manifests, "Cluster")["waymark-postgres"], KUBERNETES_VERSION
+        )
+
+
+def test_the_base_renders_without_the_overlay_and_the_overlay_only_adds_the_site():
+    base = {(d["kind"], d["metadata"]["name"]) for d in kustomize(KUBERNETES / "base")}
+    backing = {(d["kind"], d["metadata"]["name"]) for d in kustomize(KUBERNETES / "backing")}
+    overlay = {(d["kind"], d["metadata"]["name"]) for d in kustomize(OVERLAY)}
+    assert overlay == base | backing | {("Namespace", NAMESPACE)}
+
+
+def test_everything_is_in_the_sites_namespace_and_runs_the_sites_image(manifests):
+    for document in manifests:
+        if document["kind"] != "Namespace":
+            assert document["metadata"]["namespace"] == NAMESPACE, document["metadata"]["name"]
+    workloads = [*of_kind(manifests, "Deployment").values(), *of_kind(manifests, "Job").values()]
+    assert {only_container(workload)["image"] for workload in workloads} == {
+        "registry.example.org/waymark:0.1.0"
+    }
 
 
 @pytest.mark.parametrize("part", PARTS)
@@ -409,6 +515,10 @@ def test_each_part_has_a_deployment_with_probes_and_a_service(manifests, part):
     assert parse_waymark_command(container["args"]) == ("serve", part, PORTS[part])
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
     assert ports == {"http": PORTS[part]}
+    assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    startup = container["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 60
+    assert "initialDelaySeconds" not in container["livenessProbe"]
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert_locked_down(deployment)
@@ -421,10 +531,33 @@ def test_each_part_has_a_deployment_with_probes_and_a_service(manifests, part):
 
 
 @pytest.mark.parametrize("part", PARTS)
+def test_each_part_has_a_disruption_budget_that_keeps_a_replica(manifests, part):
+    deployment = of_kind(manifests, "Deployment")[f"waymark-{part}"]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    budgets = [
+        budget
+        for budget in of_kind(manifests, "PodDisruptionBudget").values()
+        if budget["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    ]
+    assert len(budgets) == 1, part
+    (budget,) = budgets
+    # The budget selects this part's pods alone and lets one go while another keeps serving.
+    assert budget["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == part
+    replicas = deployment["spec"]["replicas"]
+    allowed = budget["spec"].get("maxUnavailable", replicas - budget["spec"].get("minAvailable", 0))
+    assert 1 <= allowed < replicas
+
+
+def test_redis_runs_locked_down(manifests):
+    assert_locked_down(of_kind(manifests, "StatefulSet")["waymark-redis"])
+
+
+@pytest.mark.parametrize("part", PARTS)
 def test_each_deployment_gets_the_settings_it_needs_from_the_config_map_and_secret(manifests, part):
     container = only_container(of_kind(manifests, "Deployment")[f"waymark-{part}"])
     settings = container_settings(manifests, container)
-    assert SETTINGS_NEEDED[part] <= settings, SETTINGS_NEEDED[part] - settings
+    needed = KUBERNETES_SETTINGS_NEEDED[part]
+    assert needed <= settings, needed - settings
     for name in settings:
         assert_known_setting(name)
     port = next(
@@ -433,21 +566,22 @@ def test_each_deployment_gets_the_settings_it_needs_from_the_config_map_and_secr
     assert int(port) == PORTS[part]
 
 
-def test_secret_references_match_the_secret_template(manifests):
-    (secret,) = of_kind(manifests, "Secret").values()
-    for workload in [
+def test_secret_references_match_the_secret_templates(manifests, secret_templates):
+    templates = {secret["metadata"]["name"]: secret for secret in secret_templates}
+    workloads = [
         *of_kind(manifests, "Deployment").values(),
         *of_kind(manifests, "Job").values(),
-    ]:
+        *of_kind(manifests, "StatefulSet").values(),
+    ]
+    for workload in workloads:
         for variable in only_container(workload).get("env", []):
             reference = variable.get("valueFrom", {}).get("secretKeyRef")
             if reference:
-                assert reference["name"] == secret["metadata"]["name"]
-                assert reference["key"] in secret["stringData"], reference
+                assert reference["key"] in templates[reference["name"]]["stringData"], reference
 
 
-def test_the_gateway_reads_the_signing_key_from_the_secret(manifests):
-    (secret,) = of_kind(manifests, "Secret").values()
+def test_the_gateway_reads_the_signing_key_from_the_secret(manifests, secret_templates):
+    secret = next(s for s in secret_templates if s["metadata"]["name"] == "waymark-secrets")
     gateway = of_kind(manifests, "Deployment")["waymark-gateway"]
     container = only_container(gateway)
     key_file = Path(
@@ -484,6 +618,293 @@ def test_a_job_runs_the_migrations(manifests):
     (job,) = of_kind(manifests, "Job").values()
     container = only_container(job)
     assert parse_waymark_command(container["args"]) == ("migrate", None, None)
-    assert MIGRATE_SETTINGS_NEEDED <= container_settings(manifests, container)
+    assert KUBERNETES_MIGRATE_SETTINGS_NEEDED <= container_settings(manifests, container)
     assert job["spec"]["template"]["spec"]["restartPolicy"] in ("Never", "OnFailure")
     assert_locked_down(job)
+
+
+def test_the_gateway_is_published_over_tls_by_an_ingress(manifests):
+    (ingress,) = of_kind(manifests, "Ingress").values()
+    (rule,) = ingress["spec"]["rules"]
+    (tls,) = ingress["spec"]["tls"]
+    assert rule["host"] == "waymark.redcross.example" and tls["hosts"] == [rule["host"]]
+    assert tls["secretName"]
+    (path,) = rule["http"]["paths"]
+    assert (path["path"], path["pathType"]) == ("/", "Prefix")
+    assert path["backend"]["service"] == {"name": "waymark-gateway", "port": {"name": "http"}}
+    body_limit = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert body_limit == f"{GatewaySettings().import_body_limit_bytes // 2**20}m"
+
+
+# --- Operators' resources: their required fields, checked by hand -------------------------------
+
+
+def test_postgres_is_one_cloudnativepg_cluster_with_a_database_and_role_per_part(
+    manifests, secret_templates
+):
+    (cluster,) = of_kind(manifests, "Cluster").values()
+    spec = cluster["spec"]
+    assert spec["instances"] >= 2 and spec["storage"]["size"]
+    owners = {spec["bootstrap"]["initdb"]["database"]: spec["bootstrap"]["initdb"]["owner"]}
+    for database in of_kind(manifests, "Database").values():
+        assert database["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
+        owners[database["spec"]["name"]] = database["spec"]["owner"]
+    assert owners == {f"waymark_{part}": f"waymark_{part}" for part in PARTS}
+    roles = {role["name"]: role for role in spec["managed"]["roles"]}
+    roles[spec["bootstrap"]["initdb"]["owner"]] = {
+        "login": True,
+        "passwordSecret": spec["bootstrap"]["initdb"]["secret"],
+    }
+    assert set(roles) == set(owners.values())
+    for name, role in roles.items():
+        assert role["login"] is True and role.get("ensure", "present") == "present"
+        assert role["passwordSecret"]["name"] == f"waymark-postgres-{name.removeprefix('waymark_')}"
+
+    # Each part's URL in the Secret names its own database, as its own role, on the primary.
+    (secret,) = [s for s in secret_templates if s["metadata"]["name"] == "waymark-secrets"]
+    for part in PARTS:
+        url = urlsplit(secret["stringData"][f"{part}-database-url"])
+        assert url.scheme == "postgresql+asyncpg" and url.path == f"/waymark_{part}"
+        assert url.username == f"waymark_{part}"
+        assert url.hostname == f"{cluster['metadata']['name']}-rw"
+    basic_auth = [s for s in secret_templates if s["type"] == "kubernetes.io/basic-auth"]
+    assert basic_auth and all({"username", "password"} <= set(s["stringData"]) for s in basic_auth)
+
+
+def test_postgres_is_backed_up_continuously_to_object_storage(manifests):
+    (cluster,) = of_kind(manifests, "Cluster").values()
+    (plugin,) = cluster["spec"]["plugins"]
+    assert plugin["name"] == "barman-cloud.cloudnative-pg.io" and plugin["isWALArchiver"] is True
+    store = of_kind(manifests, "ObjectStore")[plugin["parameters"]["barmanObjectName"]]
+    configuration = store["spec"]["configuration"]
+    assert urlsplit(configuration["destinationPath"]).scheme in ("s3", "gs", "https")
+    credentials = configuration["s3Credentials"]
+    assert credentials["accessKeyId"]["name"] and credentials["secretAccessKey"]["key"]
+    assert store["spec"]["retentionPolicy"].endswith("d")
+    (schedule,) = of_kind(manifests, "ScheduledBackup").values()
+    assert schedule["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
+    assert len(schedule["spec"]["schedule"].split()) == 6  # CloudNativePG's cron has seconds
+    assert schedule["spec"]["method"] == "plugin"
+    assert schedule["spec"]["pluginConfiguration"]["name"] == plugin["name"]
+
+
+def test_rabbitmq_has_three_nodes_and_a_vhost_and_user_of_its_own(manifests, secret_templates):
+    (cluster,) = of_kind(manifests, "RabbitmqCluster").values()
+    name = cluster["metadata"]["name"]
+    assert cluster["spec"]["replicas"] == 3  # a quorum queue survives one node down
+    (vhost,) = of_kind(manifests, "Vhost").values()
+    (user,) = of_kind(manifests, "User").values()
+    (permission,) = of_kind(manifests, "Permission").values()
+    for resource in (vhost, user, permission):
+        assert resource["spec"]["rabbitmqClusterReference"]["name"] == name
+    assert vhost["spec"]["defaultQueueType"] == "quorum"
+    assert permission["spec"]["vhost"] == vhost["spec"]["name"]
+    assert permission["spec"]["userReference"]["name"] == user["metadata"]["name"]
+    settings = Settings()
+    for pattern in permission["spec"]["permissions"].values():
+        for declared in (
+            settings.event_exchange,
+            f"{settings.event_exchange}.dlx",
+            f"{settings.queue_prefix}.referrals",
+            f"{settings.queue_prefix}.referrals.dead",
+        ):
+            assert re.match(pattern, declared), (pattern, declared)
+    (secret,) = [s for s in secret_templates if s["metadata"]["name"] == "waymark-secrets"]
+    broker = urlsplit(secret["stringData"]["broker-url"])
+    assert (broker.hostname, broker.port, broker.path) == (name, 5672, f"/{vhost['spec']['name']}")
+    redis = urlsplit(secret["stringData"]["redis-url"])
+    assert redis.scheme == "redis" and redis.hostname in of_kind(manifests, "Service")
+
+
+# --- Network policies, evaluated -----------------------------------------------------------------
+# A small evaluator of NetworkPolicy semantics: a pod is isolated in a direction once a policy
+# of that type selects it, and then only what some selecting policy's rule allows gets through.
+
+
+def matches(selector: dict, labels: dict[str, str]) -> bool:
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] in ("In", "NotIn"), "the evaluator knows In and NotIn"
+        if (labels.get(expression["key"]) in expression["values"]) != (
+            expression["operator"] == "In"
+        ):
+            return False
+    return True
+
+
+Endpoint = dict  # {"namespace": str, "labels": pod labels or None, "ip": address or None}
+
+
+def pod(namespace: str, labels: dict[str, str]) -> Endpoint:
+    return {"namespace": namespace, "labels": labels, "ip": None}
+
+
+def address(ip: str) -> Endpoint:
+    return {"namespace": None, "labels": None, "ip": ipaddress.ip_address(ip)}
+
+
+def peer_matches(peer: dict, endpoint: Endpoint, policy_namespace: str) -> bool:
+    if "ipBlock" in peer:
+        if endpoint["ip"] is None:
+            return False
+        block = peer["ipBlock"]
+        inside = endpoint["ip"] in ipaddress.ip_network(block["cidr"])
+        excluded = any(endpoint["ip"] in ipaddress.ip_network(e) for e in block.get("except", []))
+        return inside and not excluded
+    if endpoint["labels"] is None:
+        return False
+    if "namespaceSelector" in peer:
+        namespace_labels = {"kubernetes.io/metadata.name": endpoint["namespace"]}
+        if not matches(peer["namespaceSelector"], namespace_labels):
+            return False
+    elif endpoint["namespace"] != policy_namespace:
+        return False
+    return "podSelector" not in peer or matches(peer["podSelector"], endpoint["labels"])
+
+
+def allowed(
+    manifests: list[dict], source: Endpoint, target: Endpoint, port: int, protocol: str = "TCP"
+) -> bool:
+    """Whether the policies let `source` open `port` on `target` (both directions checked)."""
+
+    def permits(
+        subject: Endpoint, other: Endpoint, policy_type: str, rules: str, peers: str
+    ) -> bool:
+        if subject["labels"] is None:  # outside the cluster: no policy of ours applies
+            return True
+        selecting = [
+            policy
+            for policy in of_kind(manifests, "NetworkPolicy").values()
+            if policy["metadata"]["namespace"] == subject["namespace"]
+            and matches(policy["spec"]["podSelector"], subject["labels"])
+            and policy_type in policy["spec"]["policyTypes"]
+        ]
+        if not selecting:
+            return True
+        return any(
+            (
+                not rule.get(peers)
+                or any(peer_matches(p, other, policy["metadata"]["namespace"]) for p in rule[peers])
+            )
+            and (
+                not rule.get("ports")
+                or any(
+                    entry["port"] == port and entry.get("protocol", "TCP") == protocol
+                    for entry in rule["ports"]
+                )
+            )
+            for policy in selecting
+            for rule in policy["spec"].get(rules, [])
+        )
+
+    return permits(source, target, "Egress", "egress", "to") and permits(
+        target, source, "Ingress", "ingress", "from"
+    )
+
+
+@pytest.fixture(scope="module")
+def endpoints(manifests) -> dict[str, Endpoint]:
+    def template_labels(workload: dict) -> dict[str, str]:
+        return workload["spec"]["template"]["metadata"]["labels"]
+
+    deployments = of_kind(manifests, "Deployment")
+    (job,) = of_kind(manifests, "Job").values()
+    redis = template_labels(of_kind(manifests, "StatefulSet")["waymark-redis"])
+    (postgres,) = of_kind(manifests, "Cluster")
+    (rabbitmq,) = of_kind(manifests, "RabbitmqCluster")
+    return {
+        **{part: pod(NAMESPACE, template_labels(deployments[f"waymark-{part}"])) for part in PARTS},
+        "migrate": pod(NAMESPACE, template_labels(job)),
+        "redis": pod(NAMESPACE, redis),
+        # The labels the operators give their pods.
+        "postgres": pod(
+            NAMESPACE, {"cnpg.io/cluster": postgres, "cnpg.io/instanceRole": "primary"}
+        ),
+        "rabbitmq": pod(
+            NAMESPACE,
+            {"app.kubernetes.io/name": rabbitmq, "app.kubernetes.io/component": "rabbitmq"},
+        ),
+        "dns": pod("kube-system", {"k8s-app": "kube-dns"}),
+        "ingress": pod(INGRESS_NAMESPACE, {"app.kubernetes.io/name": "ingress-nginx"}),
+        "prometheus": pod(MONITORING_NAMESPACE, {"app.kubernetes.io/name": "prometheus"}),
+        "stranger": pod("default", {"app": "curious"}),
+        "neighbour": pod(NAMESPACE, {"app": "something-else"}),
+        "public": address("93.184.215.14"),
+        "public-v6": address("2606:2800:21f:cb07:6820:80da:af6b:8b2c"),
+    }
+
+
+def test_every_waymark_pod_is_isolated_both_ways(manifests, endpoints):
+    for name in (*PARTS, "migrate", "redis"):
+        for policy_type in ("Ingress", "Egress"):
+            assert any(
+                matches(policy["spec"]["podSelector"], endpoints[name]["labels"])
+                and policy_type in policy["spec"]["policyTypes"]
+                for policy in of_kind(manifests, "NetworkPolicy").values()
+            ), (name, policy_type)
+
+
+def test_the_gateway_is_reached_through_the_ingress_controller_only(manifests, endpoints):
+    gateway, port = endpoints["gateway"], PORTS["gateway"]
+    assert allowed(manifests, endpoints["ingress"], gateway, port)
+    assert allowed(manifests, endpoints["prometheus"], gateway, port)
+    for service in SERVICE_NAMES:  # the JWKS
+        assert allowed(manifests, endpoints[service], gateway, port)
+    for outsider in ("stranger", "neighbour", "public", "migrate"):
+        assert not allowed(manifests, endpoints[outsider], gateway, port), outsider
+    assert not allowed(manifests, endpoints["ingress"], gateway, 9999)
+
+
+@pytest.mark.parametrize("service", SERVICE_NAMES)
+def test_each_service_is_reached_from_the_gateway_and_monitoring_only(
+    manifests, endpoints, service
+):
+    target, port = endpoints[service], PORTS[service]
+    assert allowed(manifests, endpoints["gateway"], target, port)
+    assert allowed(manifests, endpoints["prometheus"], target, port)
+    others = [other for other in SERVICE_NAMES if other != service]
+    for outsider in (*others, "ingress", "stranger", "neighbour", "public", "migrate", "redis"):
+        assert not allowed(manifests, endpoints[outsider], target, port), outsider
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_each_part_sends_only_to_postgres_rabbitmq_dns_and_what_it_needs(
+    manifests, endpoints, part
+):
+    source = endpoints[part]
+    assert allowed(manifests, source, endpoints["postgres"], 5432)
+    assert allowed(manifests, source, endpoints["rabbitmq"], 5672)
+    assert allowed(manifests, source, endpoints["dns"], 53, "UDP")
+    assert allowed(manifests, source, endpoints["redis"], 6379) == (part == "gateway")
+    webhooks = part == "notifications"
+    assert allowed(manifests, source, endpoints["public"], 443) == webhooks
+    assert allowed(manifests, source, endpoints["public-v6"], 443) == webhooks
+    for private in (
+        "10.1.2.3",
+        "172.20.0.5",
+        "192.168.1.10",
+        "169.254.169.254",
+        "100.64.1.1",
+        "127.0.0.1",
+        "fd00::1",
+        "fe80::1",
+    ):
+        assert not allowed(manifests, source, address(private), 443), private
+    assert not allowed(manifests, source, endpoints["public"], 80)
+    assert not allowed(manifests, source, endpoints["stranger"], 8080)
+    assert not allowed(manifests, source, endpoints["postgres"], 22)
+
+
+def test_the_migration_job_talks_to_postgres_and_dns_alone(manifests, endpoints):
+    job = endpoints["migrate"]
+    assert allowed(manifests, job, endpoints["postgres"], 5432)
+    assert allowed(manifests, job, endpoints["dns"], 53, "UDP")
+    assert not allowed(manifests, job, endpoints["rabbitmq"], 5672)
+    assert not allowed(manifests, job, endpoints["public"], 443)
+
+
+def test_redis_is_reached_by_the_gateway_alone(manifests, endpoints):
+    assert allowed(manifests, endpoints["gateway"], endpoints["redis"], 6379)
+    for outsider in (*SERVICE_NAMES, "neighbour", "stranger"):
+        assert not allowed(manifests, endpoints[outsider], endpoints["redis"], 6379), outsider

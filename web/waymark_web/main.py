@@ -22,6 +22,7 @@ from waymark_web.directory.router import router as directory_router
 from waymark_web.home.router import router as home_router
 from waymark_web.i18n import Languages
 from waymark_web.i18n.middleware import LanguageMiddleware
+from waymark_web.offline.router import router as offline_router
 from waymark_web.pages import Pages
 from waymark_web.referrals.router import router as referrals_router
 from waymark_web.security import PageHeaders
@@ -54,7 +55,7 @@ def create_app(settings: Settings, api: ASGIApp | str) -> FastAPI:
 
     for router in (
         account_router, home_router, directory_router, cases_router, referrals_router,
-        settings_router,
+        settings_router, offline_router,
     ):
         app.include_router(router)
     _install_error_pages(app)

@@ -122,4 +122,4 @@ async def test_the_audit_log_names_actor_action_target_time_address_and_result(p
     other = await network.client.get(
         f"/v1/organizations/{KNOWN_ORGANIZATION}/audit",
         headers=people.admin(OTHER_ORGANIZATION))
-    assert other.status_code == 403
+    assert other.status_code == 404

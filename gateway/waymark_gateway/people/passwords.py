@@ -13,6 +13,7 @@ from waymark_gateway.identity.service import hasher
 
 MIN_LENGTH, MAX_LENGTH = 12, 256
 COMMON_PASSWORDS_FILE = Path(__file__).with_name("common-passwords.txt")
+ARGON2_PREFIX = "$argon2"
 DECORATION = string.digits + string.punctuation + string.whitespace
 
 
@@ -52,8 +53,8 @@ def _unknown_person_hash() -> str:
 
 
 async def password_matches(password_hash: str | None, password: str) -> bool:
-    """Whether it matches; an unknown person (None) costs the same hashing and never matches."""
-    matches = await asyncio.to_thread(
-        _matches, password_hash or _unknown_person_hash(), password
-    )
-    return matches and password_hash is not None
+    """Whether it matches; an unknown person (None), or one without a password (signing in
+    through her provider), costs the same hashing and never matches."""
+    usable = password_hash if password_hash and password_hash.startswith(ARGON2_PREFIX) else None
+    matches = await asyncio.to_thread(_matches, usable or _unknown_person_hash(), password)
+    return matches and usable is not None

@@ -2,6 +2,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
@@ -13,6 +14,18 @@ async def add(
 ) -> None:
     session.add_all(rows)
     await session.flush()
+
+
+class PersonExists(Exception):
+    """Another request stored a person with the same email (or provider identity) first."""
+
+
+async def add_person(session: AsyncSession, person: Person) -> None:
+    session.add(person)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise PersonExists() from exc
 
 
 async def person(session: AsyncSession, person_id: uuid.UUID) -> Person | None:

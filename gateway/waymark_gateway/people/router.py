@@ -14,7 +14,7 @@ from waymark_gateway.sessions.authentication import CallerIdentity, CurrentCalle
 from waymark_kernel.api import Cursor, Limit, Page
 from waymark_kernel.auth import Identity
 from waymark_kernel.db import SessionDep
-from waymark_kernel.problems import Forbidden
+from waymark_kernel.problems import Forbidden, NotFound
 
 router = APIRouter(tags=["people"])
 PUBLIC = {"security": []}
@@ -33,6 +33,9 @@ def address_of(request: Request) -> str | None:
 
 
 def ensure_admin_of(identity: Identity, organization_id: uuid.UUID) -> None:
+    """Another organisation's people, invitations and audit log are private to it: 404."""
+    if not identity.is_network_admin and not identity.belongs_to(organization_id):
+        raise NotFound("organisation")
     if not identity.is_admin_of(organization_id):
         raise Forbidden(
             "Only a network admin or the organisation's own admin may manage its people."
@@ -118,8 +121,9 @@ async def update_person(
     )
     await session.commit()  # the sessions change only once the change is stored
     sessions = request.app.state.sessions
-    if change.sessions_end:
+    if change.tokens_revoked:
         request.app.state.revoked_clients.add_person(person_id)
+    if change.sessions_end:
         await sessions.end_everywhere(person_id)
     elif change.roles is not None:
         await sessions.set_roles(person_id, change.roles)

@@ -77,6 +77,23 @@ class Accounts:
     def unknown_email_target(self, email: str) -> str:
         return "email:" + self.box.fingerprint(email)[:32]
 
+    def external_subject_target(self, provider_name: str, subject: str) -> str:
+        """An unlinked provider identity in the audit log: a keyed hash, never the subject."""
+        return "subject:" + self.box.fingerprint(f"{provider_name}:{subject}")[:32]
+
+
+class EmailTaken(Conflict):
+    def __init__(self) -> None:
+        super().__init__("A person with this email address exists already.", kind="email-taken")
+
+
+async def _add_person(session: AsyncSession, person: Person) -> None:
+    """Stores a new person; two requests racing to make the same one get one person and a 409."""
+    try:
+        await repository.add_person(session, person)
+    except repository.PersonExists as exc:
+        raise EmailTaken() from exc
+
 
 class SignInRefused(Problem):
     """The same answer for an unknown email, a wrong password or code, or an inactive person."""
@@ -207,7 +224,7 @@ async def accept_invitation(
         raise Problem(410, "This invitation has been used already; ask for a new one.",
                       kind="invitation-used")
     if await repository.person_by_email(session, invitation.email_fingerprint) is not None:
-        raise Conflict("A person with this email address exists already.", kind="email-taken")
+        raise EmailTaken()
     email = accounts.box.open(invitation.email_sealed, f"invitation-email:{invitation.id}")
     person = Person(
         id=uuid.uuid4(), organization_id=invitation.organization_id,
@@ -222,7 +239,7 @@ async def accept_invitation(
         secret = totp.new_secret()
         person.totp_secret_sealed = accounts.box.seal(secret, f"person-totp:{person.id}")
         enrolment = _enrolment(secret, email)
-    await repository.add(session, person)
+    await _add_person(session, person)
     if enrolment is not None:
         codes = await _new_recovery_codes(session, accounts, person.id)
     await audit.record(session, audit.Event(
@@ -290,6 +307,12 @@ async def _enrol_at_sign_in(
     raise EnrolmentRequired(enrolment)
 
 
+async def _refused(session: AsyncSession, database: Database, event: audit.Event) -> None:
+    """Audits a refused sign-in; nothing else of the attempt is kept (and SQLite is free)."""
+    await session.rollback()
+    await audit.record_apart(database, event)
+
+
 async def verify_sign_in(
     session: AsyncSession, database: Database, accounts: Accounts, email: str, password: str,
     code: str | None, address: str | None,
@@ -299,12 +322,10 @@ async def verify_sign_in(
     matches = await password_matches(person.password_hash if person else None, password)
 
     async def refuse(result: str) -> SignInRefused:
-        event = audit.Event(
+        await _refused(session, database, audit.Event(
             person.organization_id if person else None, audit.ANONYMOUS, "sign_in",
             str(person.id) if person else accounts.unknown_email_target(email), address, result,
-        )
-        await session.rollback()  # nothing of a refused attempt is kept (and SQLite is free)
-        await audit.record_apart(database, event)
+        ))
         return SignInRefused()
 
     if person is None:
@@ -370,10 +391,12 @@ async def person_managed_by(
 
 @dataclass(frozen=True)
 class Change:
-    """What an update did, for the sessions to follow: roles to apply, or every session to end."""
+    """What an update did, for the sessions to follow: roles to apply, or every session to end
+    (and, for a deactivation, every token refused too)."""
 
     roles: tuple[str, ...] | None
     sessions_end: bool
+    tokens_revoked: bool
 
 
 async def update_person(
@@ -383,23 +406,26 @@ async def update_person(
     if data.roles is None and data.active is None:
         raise Problem(422, "Give `roles` or `active`.", kind="nothing-to-change")
     person = await person_managed_by(session, actor, person_id)
-    roles, ends = None, False
+    roles, ends, revoked = None, False, False
     if data.roles is not None and data.roles != person.roles:
         person.roles = list(data.roles)
         roles = tuple(person.roles)
+        # A session begun without a second factor must not carry roles that need one.
+        ends = person.totp_secret_sealed is None and accounts.second_factor_required(person)
         await audit.record(session, audit.Event(
             person.organization_id, actor.subject, "roles_changed", str(person.id), address,
         ))
     if data.active is not None and data.active != person.active:
         person.active = data.active
         person.deactivated_at = None if data.active else datetime.now(UTC)
-        ends = not data.active
+        ends = ends or not data.active
+        revoked = not data.active
         await audit.record(session, audit.Event(
             person.organization_id, actor.subject,
             "reactivated" if data.active else "deactivated", str(person.id), address,
         ))
     await session.flush()
-    return accounts.present(person), Change(roles, ends)
+    return accounts.present(person), Change(roles, ends, revoked)
 
 
 async def reset_second_factor(
@@ -488,7 +514,7 @@ async def _linked_by_invitation(
         raise Problem(410, "This invitation has been used already; ask for a new one.",
                       kind="invitation-used")
     if await repository.person_by_email(session, invitation.email_fingerprint) is not None:
-        raise Conflict("A person with this email address exists already.", kind="email-taken")
+        raise EmailTaken()
     email = accounts.box.open(invitation.email_sealed, f"invitation-email:{invitation.id}")
     return _new_person(accounts, organization_id, email, invitation.email_fingerprint,
                        str(claims.get("name") or email.partition("@")[0]), invitation.roles,
@@ -510,47 +536,64 @@ def _new_person(
 
 
 async def external_sign_in(
-    session: AsyncSession, accounts: Accounts, provider_name: str, provider: SignInProvider,
-    claims: dict[str, Any], invitation_token: str | None, address: str | None,
+    session: AsyncSession, database: Database, accounts: Accounts, provider_name: str,
+    provider: SignInProvider, claims: dict[str, Any], invitation_token: str | None,
+    address: str | None,
 ) -> Verified:
     """The person the provider vouches for: linked before, linked now by an invitation, or
-    (when the provider names roles) admitted with the roles it names."""
+    (when the provider names roles) admitted with the roles it names. A refusal is audited."""
     now = datetime.now(UTC)
     subject = str(claims["sub"])[:255]
     methods = {str(method) for method in claims.get("amr", []) or []}
-    if provider.mfa_required and MULTI_FACTOR not in methods:
-        raise ExternalSignInRefused(
-            "The sign-in provider did not check a second factor, which this network requires.")
     person = await repository.person_by_external_subject(session, provider_name, subject)
+    target = str(person.id) if person else accounts.external_subject_target(provider_name, subject)
+
+    async def refuse(result: str, problem: Problem) -> Problem:
+        await _refused(session, database, audit.Event(
+            provider.organization_id, audit.ANONYMOUS, "sign_in_external", target, address, result,
+        ))
+        return problem
+
+    if provider.mfa_required and MULTI_FACTOR not in methods:
+        raise await refuse("no_second_factor", ExternalSignInRefused(
+            "The sign-in provider did not check a second factor, which this network requires."))
     granted = None
     if provider.roles_claim:
         named = _claim(claims, provider.roles_claim) or []
         granted = [role for role in GRANTABLE_ROLES if isinstance(named, list) and role in named]
         if not granted:
-            raise ExternalSignInRefused("The sign-in provider names no Waymark role for you.")
+            raise await refuse("no_role", ExternalSignInRefused(
+                "The sign-in provider names no Waymark role for you."))
     if person is None and invitation_token:
-        person = await _linked_by_invitation(
-            session, accounts, provider_name, provider.organization_id, subject, claims,
-            invitation_token, now)
-        await repository.add(session, person)
+        try:
+            person = await _linked_by_invitation(
+                session, accounts, provider_name, provider.organization_id, subject, claims,
+                invitation_token, now)
+            await _add_person(session, person)
+        except Problem as problem:
+            raise await refuse("invitation_refused", problem) from problem
     elif person is None and granted:
         try:
             email = normalized_email(str(claims.get("email") or ""))
         except InvalidEmail as exc:
-            raise ExternalSignInRefused("The sign-in provider gave no usable email address.") from exc
+            raise await refuse("no_email", ExternalSignInRefused(
+                "The sign-in provider gave no usable email address.")) from exc
         fingerprint = accounts.box.fingerprint(email)
         if await repository.person_by_email(session, fingerprint) is not None:
-            raise Conflict("A person with this email address exists already.", kind="email-taken")
+            raise await refuse("email_taken", EmailTaken())
         person = _new_person(accounts, provider.organization_id, email, fingerprint,
                              str(claims.get("name") or email.partition("@")[0]), granted,
                              provider_name, subject, now)
-        await repository.add(session, person)
+        try:
+            await _add_person(session, person)
+        except EmailTaken as problem:
+            raise await refuse("email_taken", problem) from problem
     if person is None:
-        raise ExternalSignInRefused(
+        raise await refuse("not_linked", ExternalSignInRefused(
             "No Waymark account is linked to this identity: accept an invitation through the "
-            "provider first.")
+            "provider first."))
     if not person.active:
-        raise SignInRefused()
+        raise await refuse("inactive", SignInRefused())
     if granted and granted != person.roles:
         person.roles = granted
     person.last_sign_in_at = now

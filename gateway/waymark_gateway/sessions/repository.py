@@ -129,7 +129,8 @@ class DatabaseSessions:
 
 class RedisSessions:
     """`session:<hash>` holds the record and expires after the idle time (or at the absolute
-    end, if sooner); `person-sessions:<id>` lists a person's sessions for "sign out everywhere"."""
+    end, if sooner): each use renews that expiry, so the key's expiry is the idle clock.
+    `person-sessions:<id>` lists a person's sessions for "sign out everywhere"."""
 
     def __init__(self, url: str, *, prefix: str, idle_seconds: float, timeout: float) -> None:
         self.redis = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
@@ -157,17 +158,17 @@ class RedisSessions:
 
     async def load(self, id_hash: str) -> SessionRecord | None:
         now = time.time()
-        text = await self.redis.get(self._session_key(id_hash))
-        if text is None:
+        key = self._session_key(id_hash)
+        text = await self.redis.get(key)
+        if text is None:  # never was, ended, or idle past the key's expiry
             return None
         record = SessionRecord.from_json(text)
-        if record.is_over(now, self.idle_seconds):
+        if now >= record.expires_at:
             await self.delete(id_hash)
             return None
-        record = replace(record, last_seen_at=now)
-        await self.redis.set(self._session_key(id_hash), record.as_json(),
-                             px=self._ttl_ms(record, now), xx=True)
-        return record
+        # Only the expiry is renewed, never the record: a role change made meanwhile stands.
+        await self.redis.pexpire(key, self._ttl_ms(record, now))
+        return replace(record, last_seen_at=now)
 
     async def delete(self, id_hash: str) -> None:
         await self.redis.delete(self._session_key(id_hash))
@@ -179,14 +180,13 @@ class RedisSessions:
         await self.redis.delete(person_key, *keys)
 
     async def set_roles(self, person_id: uuid.UUID, roles: tuple[str, ...]) -> None:
-        now = time.time()
         for member in await self.redis.smembers(self._person_key(person_id)):
             id_hash = member.decode() if isinstance(member, bytes) else member
             text = await self.redis.get(self._session_key(id_hash))
-            if text is not None:
+            if text is not None:  # its idle clock runs on: a role change is not activity
                 record = replace(SessionRecord.from_json(text), roles=roles)
                 await self.redis.set(self._session_key(id_hash), record.as_json(),
-                                     px=self._ttl_ms(record, now), xx=True)
+                                     keepttl=True, xx=True)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -198,7 +198,8 @@ async def finish_external_sign_in(
         raise FlowRefused("The sign-in provider did not sign you in.")
     claims = await party.finish(flow, code)
     verified = await people.external_sign_in(
-        session, accounts, name, party.provider, claims, flow.invitation, address_of(request)
+        session, request.app.state.database, accounts, name, party.provider, claims,
+        flow.invitation, address_of(request),
     )
     await session.commit()
     previous = request.app.state.request_authenticator.session_id(request.scope)

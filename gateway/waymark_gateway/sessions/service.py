@@ -169,9 +169,12 @@ class Sessions:
         return token
 
     async def bearer_token(self, active: ActiveSession) -> TokenResponse:
-        """A token for the person's own API use, as long-lived as a client's."""
-        token = self._issue(active.identity(await self.name_of(active)), self.issuer.ttl_seconds)
-        return TokenResponse(access_token=token, expires_in=self.issuer.ttl_seconds)
+        """A token for the person's own API use, as long-lived as a client's but never past the
+        session's absolute end."""
+        remaining = int(active.record.expires_at - time.time())
+        ttl_seconds = max(1, min(self.issuer.ttl_seconds, remaining))
+        token = self._issue(active.identity(await self.name_of(active)), ttl_seconds)
+        return TokenResponse(access_token=token, expires_in=ttl_seconds)
 
     def _issue(self, identity: Identity, ttl_seconds: int) -> str:
         return self.issuer.signing_key.issue(

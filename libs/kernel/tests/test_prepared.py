@@ -24,6 +24,12 @@ BUMP_OTHERS = Prepared(
     .returning(NOTES.c.id, NOTES.c.rank)
 )
 COUNT = Prepared(sa.select(sa.func.count()).select_from(NOTES))
+# Parameters named like columns: SQLAlchemy takes such a value for the column's SET clause.
+RESTATE = Prepared(
+    sa.update(NOTES).where(NOTES.c.id == sa.bindparam("id"))
+    .values(state=sa.bindparam("state"), rank=NOTES.c.rank + 1)
+    .returning(NOTES.c.rank, NOTES.c.data)
+)
 
 
 @pytest.fixture
@@ -77,3 +83,18 @@ async def test_bulk_rows_go_in_with_the_transaction_even_as_its_first_statement(
             (rows[7]["id"], 7, {"rank": 7}),
         ]
         assert (await COUNT.fetch(session))[0][0] == 1200
+
+
+async def test_values_named_like_columns_bind_the_statements_own_parameters(notes):
+    ids = [uuid.uuid4() for _ in range(2)]
+    async with notes.transaction() as session:
+        await ADD.execute_many(session, [
+            {"id": note_id, "rank": rank, "data": {"rank": rank}, "state": "new"}
+            for rank, note_id in enumerate(ids)
+        ])
+        assert [tuple(row) for row in await RESTATE.fetch(session, id=ids[1], state="moved")] == [
+            (2, {"rank": 1}),
+        ]
+    async with notes.transaction() as session:
+        rows = await session.execute(sa.select(NOTES.c.id, NOTES.c.rank, NOTES.c.state))
+        assert sorted(rows, key=lambda row: row.rank) == [(ids[0], 0, "new"), (ids[1], 2, "moved")]

@@ -2,17 +2,20 @@
 
 import asyncio
 import json
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import ARRAY, JSON, Boolean, Table, bindparam, event, insert, text
+from sqlalchemy import (
+    ARRAY, JSON, Boolean, String, Table, TypeDecorator, bindparam, event, insert, text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import IntegrityError
@@ -52,11 +55,21 @@ def create_private_sqlite_file(url: str) -> None:
         tighten(Path(database + journal), OWNER_ONLY_FILE)
 
 
+def _writer_before_a_locking_read(connection, statement, *_args) -> None:
+    """SQLite locks no rows, and its driver begins a transaction only at a write: a read
+    `FOR UPDATE` first makes its transaction the one writer, so that what it reads stays
+    current until the transaction ends (another one's read-then-write waits, then reads anew)."""
+    if (getattr(statement, "_for_update_arg", None) is not None
+            and not connection.connection.driver_connection.in_transaction):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def create_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
         create_private_sqlite_file(url)
         engine = create_async_engine(url, connect_args={"timeout": 10})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "before_execute", _writer_before_a_locking_read)
         return engine
     # No pre-ping: on asyncpg it costs three round trips per checkout. A connection the server
     # dropped fails its one request, and SQLAlchemy then replaces every older pooled connection.
@@ -150,8 +163,9 @@ async def pooled_driver(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection
 
 
 class AnyOf(ColumnElement[bool]):
-    """`column IN (the values of the parameter `name`)`, a list given when the statement runs:
-    one parameter on PostgreSQL (`= ANY`), so the statement text is the same for any number."""
+    """`column IN (the values of the parameter `name`)`, a list given when the statement runs as
+    one parameter (`= ANY` on PostgreSQL, a JSON array elsewhere), so the statement text is the
+    same for any number."""
 
     inherit_cache = True
     type = Boolean()
@@ -170,9 +184,27 @@ def _any_of_on_postgresql(element: AnyOf, compiler, **kw) -> str:
     return f"{compiler.process(element.column, **kw)} = ANY({compiler.process(values, **kw)})"
 
 
+class _JsonList(TypeDecorator):
+    """A list bound as one JSON array, each value as its column stores it (SQLite's json_each
+    reads it back)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, item: Any) -> None:
+        super().__init__()
+        self.item = item
+
+    def process_bind_param(self, value: Sequence[Any], dialect: Dialect) -> str:
+        process = self.item.dialect_impl(dialect).bind_processor(dialect)
+        return json.dumps([item if process is None else process(item) for item in value])
+
+
 @compiles(AnyOf)
 def _any_of(element: AnyOf, compiler, **kw) -> str:
-    return compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)
+    values = bindparam(element.name, type_=_JsonList(element.column.type))
+    return (f"{compiler.process(element.column, **kw)} IN "
+            f"(SELECT value FROM json_each({compiler.process(values, **kw)}))")
 
 
 async def driver_in_transaction(session: AsyncSession) -> asyncpg.Connection | None:
@@ -215,16 +247,53 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, 
         raise IntegrityError(f"COPY {table.name}", None, exc) from exc
 
 
-class Prepared:
-    """A statement built once, run with values in the session's transaction. On PostgreSQL
-    asyncpg runs its text, compiled once, itself: through SQLAlchemy, keying, compiling and
-    processing a small statement cost more CPU than the database took to run it. Values pass
-    the columns' bind processors (JSON) as through SQLAlchemy; rows come back as tuples."""
+DIALECTS = frozenset({"postgresql", "sqlite"})
 
-    def __init__(self, statement: Executable, *, columns: Sequence[str] | None = None) -> None:
+
+@dataclass
+class StatementRecord:
+    """A prepared statement's place in the code, the dialects it is for and those it ran on."""
+
+    defined_at: str
+    dialects: set[str] = field(default_factory=set)
+    ran_on: set[str] = field(default_factory=set)
+
+
+# Every Prepared and Upsert defined so far, by place (those built at one place share a record):
+# the tests check that each ran on every dialect it is for.
+STATEMENTS: dict[str, StatementRecord] = {}
+
+
+def _record_at_caller(dialects: frozenset[str]) -> StatementRecord:
+    frame = sys._getframe(1)
+    while frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+    defined_at = f"{frame.f_globals['__name__']}:{frame.f_lineno}"
+    record = STATEMENTS.setdefault(defined_at, StatementRecord(defined_at))
+    record.dialects |= dialects
+    return record
+
+
+class Prepared:
+    """A statement built once per dialect, run with values in the session's transaction: the
+    values bind its parameters only (never columns of an UPDATE's SET, as SQLAlchemy reads the
+    keys of values it is given), and the text is run by the driver itself. On PostgreSQL
+    asyncpg runs it compiled once: through SQLAlchemy, keying, compiling and processing a small
+    statement cost more CPU than the database took to run it. Values pass the columns' bind
+    processors (JSON) and, off PostgreSQL, results their result processors, as through
+    SQLAlchemy; rows come back as tuples. `only_on` names the one dialect a statement is for;
+    `record` is given by an `Upsert`, whose statement of each dialect shares its record."""
+
+    def __init__(
+        self, statement: Executable, *, columns: Sequence[str] | None = None,
+        only_on: str | None = None, record: StatementRecord | None = None,
+    ) -> None:
         self.statement = statement
         self.columns = columns  # an INSERT's columns, given by every row
-        self._compiled: _DriverStatement | None = None
+        self.record = record or _record_at_caller(
+            DIALECTS if only_on is None else frozenset({only_on})
+        )
+        self._compiled: dict[str, _DriverStatement] = {}
 
     @classmethod
     def insert_into(cls, table: Table) -> "Prepared":
@@ -232,59 +301,65 @@ class Prepared:
         return cls(insert(table), columns=tuple(table.columns.keys()))
 
     async def fetch(self, session: AsyncSession, **values: Any) -> Sequence[Sequence[Any]]:
-        if session.bind.dialect.name != "postgresql":
-            return (await session.execute(self.statement, values)).tuples().all()
-        text_, arguments = self._for_driver(session.bind.dialect, values)
-        driver = await driver_in_transaction(session)
-        if driver is None:
-            return (await self._begin_with(session, text_, arguments)).all()
-        return await driver.fetch(text_, *arguments)
+        dialect = session.bind.dialect
+        compiled = self._for_dialect(dialect)
+        arguments = compiled.arguments(values)
+        if dialect.name != "postgresql":
+            rows = compiled.processed((await self._run(session, compiled.text, arguments)).all())
+        elif (driver := await driver_in_transaction(session)) is None:
+            rows = (await self._run(session, compiled.text, arguments)).all()
+        else:
+            rows = await driver.fetch(compiled.text, *arguments)
+        self.record.ran_on.add(dialect.name)
+        return rows
 
     async def execute(self, session: AsyncSession, **values: Any) -> None:
-        if session.bind.dialect.name != "postgresql":
-            await session.execute(self.statement, values)
-            return
-        text_, arguments = self._for_driver(session.bind.dialect, values)
+        dialect = session.bind.dialect
+        compiled = self._for_dialect(dialect)
+        arguments = compiled.arguments(values)
         driver = await driver_in_transaction(session)
         if driver is None:
-            await self._begin_with(session, text_, arguments)
+            await self._run(session, compiled.text, arguments)
         else:
-            await driver.execute(text_, *arguments)
+            await driver.execute(compiled.text, *arguments)
+        self.record.ran_on.add(dialect.name)
 
     async def execute_many(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        driver = await driver_in_transaction(session)
-        if driver is None:
-            await session.execute(self.statement, list(rows))
-            return
         dialect = session.bind.dialect
         compiled = self._for_dialect(dialect)
-        await driver.executemany(compiled.text, [compiled.arguments(row) for row in rows])
+        arguments = [compiled.arguments(row) for row in rows]
+        driver = await driver_in_transaction(session)
+        if driver is None:
+            await (await session.connection()).exec_driver_sql(compiled.text, arguments)
+        else:
+            await driver.executemany(compiled.text, arguments)
+        self.record.ran_on.add(dialect.name)
 
     @staticmethod
-    async def _begin_with(session: AsyncSession, text_: str, arguments: list[Any]):
-        """The transaction's first statement: SQLAlchemy sends it with the BEGIN, as text
-        (compiling it again cost as much as the rest, and an upsert is never cached)."""
-        return await (await session.connection()).exec_driver_sql(text_, tuple(arguments))
-
-    def _for_driver(self, dialect: Dialect, values: dict[str, Any]) -> tuple[str, list[Any]]:
-        compiled = self._for_dialect(dialect)
-        return compiled.text, compiled.arguments(values)
+    async def _run(session: AsyncSession, text_: str, arguments: tuple[Any, ...]):
+        """Through SQLAlchemy's connection, as text: SQLite's statements, and on PostgreSQL the
+        transaction's first statement, which SQLAlchemy sends with the BEGIN (compiling it
+        again cost as much as the rest, and an upsert is never cached)."""
+        return await (await session.connection()).exec_driver_sql(text_, arguments)
 
     def _for_dialect(self, dialect: Dialect) -> "_DriverStatement":
-        if self._compiled is None:
+        compiled_for = self._compiled.get(dialect.name)
+        if compiled_for is None:
             compiled = self.statement.compile(dialect=dialect, column_keys=self.columns)
             names = tuple(compiled.positiontup or ())
-            self._compiled = _DriverStatement(
+            compiled_for = self._compiled[dialect.name] = _DriverStatement(
                 compiled.string, names,
                 {name: compiled.binds[name].effective_value for name in names
                  if not compiled.binds[name].required},
                 {name: processor for name in names
                  if (processor := compiled.binds[name].type.dialect_impl(dialect)
                      .bind_processor(dialect)) is not None},
+                tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
+                      for column in self.statement.exported_columns),
             )
-        return self._compiled
+        return compiled_for
 
 
 class Upsert:
@@ -295,6 +370,7 @@ class Upsert:
     def __init__(self, table: Table, conflict: Callable[[Any], Executable]) -> None:
         self.table = table
         self.conflict = conflict
+        self.record = _record_at_caller(DIALECTS)
         self._prepared: dict[str, Prepared] = {}
 
     def of(self, session: AsyncSession) -> Prepared:
@@ -302,7 +378,8 @@ class Upsert:
         if dialect not in self._prepared:
             insert_of = postgresql.insert if dialect == "postgresql" else sqlite.insert
             self._prepared[dialect] = Prepared(
-                self.conflict(insert_of(self.table)), columns=tuple(self.table.columns.keys())
+                self.conflict(insert_of(self.table)), columns=tuple(self.table.columns.keys()),
+                record=self.record,
             )
         return self._prepared[dialect]
 
@@ -313,11 +390,22 @@ class _DriverStatement:
     names: tuple[str, ...]
     constants: dict[str, Any]
     processors: dict[str, Callable[[Any], Any]]
+    result_processors: tuple[Callable[[Any], Any] | None, ...]
 
-    def arguments(self, values: dict[str, Any]) -> list[Any]:
+    def arguments(self, values: dict[str, Any]) -> tuple[Any, ...]:
         arguments = []
         for name in self.names:
             value = values[name] if name in values else self.constants[name]
             processor = self.processors.get(name)
             arguments.append(value if processor is None or value is None else processor(value))
-        return arguments
+        return tuple(arguments)
+
+    def processed(self, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        """Rows as SQLAlchemy would return them (the driver's own values on PostgreSQL)."""
+        if not any(self.result_processors):
+            return [tuple(row) for row in rows]
+        return [
+            tuple(value if process is None or value is None else process(value)
+                  for process, value in zip(self.result_processors, row, strict=True))
+            for row in rows
+        ]

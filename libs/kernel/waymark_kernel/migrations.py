@@ -14,7 +14,9 @@ from waymark_kernel.db import create_private_sqlite_file, is_sqlite
 from waymark_kernel.settings import Settings
 
 
-def _config(database_url: str, script_location: Path, settings: Settings | None) -> Config:
+def alembic_config(
+    database_url: str, script_location: Path, settings: Settings | None = None
+) -> Config:
     config = Config()
     config.set_main_option("script_location", str(script_location))
     config.attributes["database_url"] = database_url
@@ -45,12 +47,13 @@ async def ensure_database(database_url: str) -> None:
 
 
 async def upgrade(
-    database_url: str, script_location: Path, settings: Settings | None = None
+    database_url: str, script_location: Path, settings: Settings | None = None,
+    *, revision: str = "head",
 ) -> None:
     await ensure_database(database_url)
-    config = _config(database_url, script_location, settings)
+    config = alembic_config(database_url, script_location, settings)
     # Alembic's env runs its own event loop, so it gets a thread of its own.
-    await asyncio.to_thread(command.upgrade, config, "head")
+    await asyncio.to_thread(command.upgrade, config, revision)
 
 
 def run_env() -> None:

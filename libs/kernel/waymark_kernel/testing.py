@@ -1,12 +1,22 @@
 """Helpers for the tests of every service: a token issuer of their own and throw-away
-PostgreSQL databases. Tests need real PostgreSQL and RabbitMQ; they fail if either is down."""
+databases. Tests need real PostgreSQL and RabbitMQ; they fail if either is down."""
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator, Collection, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import sqlalchemy as sa
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from waymark_kernel.auth import ROLES
+from waymark_kernel.migrations import alembic_config, upgrade
+from waymark_kernel.settings import Settings
 from waymark_kernel.signing import SigningKey
 
 POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -70,3 +80,107 @@ async def drop_database(url: str) -> None:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await connection.close()
+
+
+# --- Upgrades: data of an earlier revision carried to the current one -------------------------
+
+
+def revisions(script_location: Path) -> list[str]:
+    """Every revision of a service's history, oldest first."""
+    scripts = ScriptDirectory.from_config(alembic_config("", script_location))
+    return [script.revision for script in reversed(list(scripts.walk_revisions()))]
+
+
+async def table_rows(url: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table but Alembic's, by table."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            metadata = sa.MetaData()
+            await connection.run_sync(metadata.reflect)
+            return {
+                table.name: [
+                    dict(row._mapping) for row in await connection.execute(sa.select(table))
+                ]
+                for table in metadata.sorted_tables
+                if table.name != "alembic_version"
+            }
+    finally:
+        await engine.dispose()
+
+
+async def write_rows_as_at_revision(
+    url: str, rows: dict[str, list[dict[str, Any]]], derived: Collection[str] = ()
+) -> list[str]:
+    """Writes `rows` (taken at the current revision) into a database at an earlier one, as the
+    code of that time wrote them: each table that exists there, with the columns it has there.
+    Left to the database: the `derived` tables (its triggers fill them), and any table that holds
+    rows already when its turn comes (the migrations' seed data, or what triggers on the tables
+    written before it wrote). Returns the tables written."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            metadata = sa.MetaData()
+            await connection.run_sync(metadata.reflect)
+            written = []
+            for table in metadata.sorted_tables:
+                if (
+                    table.name in derived
+                    or table.name == "alembic_version"
+                    or not rows.get(table.name)
+                ):
+                    continue
+                if await connection.scalar(sa.select(sa.exists().select_from(table))):
+                    continue
+                # Generated columns are the database's to fill.
+                columns = {column.name for column in table.columns if column.computed is None}
+                await connection.execute(
+                    table.insert(),
+                    [{k: v for k, v in row.items() if k in columns} for row in rows[table.name]],
+                )
+                written.append(table.name)
+            return written
+    finally:
+        await engine.dispose()
+
+
+async def downgrade(
+    url: str, script_location: Path, revision: str, settings: Settings | None = None
+) -> None:
+    config = alembic_config(url, script_location, settings)
+    await asyncio.to_thread(command.downgrade, config, revision)
+
+
+@asynccontextmanager
+async def throwaway_database(dialect: str, prefix: str, folder: Path) -> AsyncIterator[str]:
+    """A new, empty database on `dialect` (its SQLAlchemy URL): a SQLite file in `folder`, or a
+    PostgreSQL database dropped at the end."""
+    if dialect == "sqlite":
+        yield _sqlite_url(prefix, folder)
+        return
+    url = await create_database(prefix)
+    try:
+        yield url
+    finally:
+        await drop_database(url)
+
+
+@contextmanager
+def shared_database(dialect: str, prefix: str, folder: Path, migrations: Path) -> Iterator[str]:
+    """A migrated throw-away database that many tests share (a session's or a module's fixture),
+    made outside the tests' event loops."""
+    if dialect == "sqlite":
+        url = _sqlite_url(prefix, folder)
+        asyncio.run(upgrade(url, migrations))
+        yield url
+        return
+    url = asyncio.run(create_database(prefix))
+    try:
+        asyncio.run(upgrade(url, migrations))
+        yield url
+    finally:
+        asyncio.run(drop_database(url))
+
+
+def _sqlite_url(prefix: str, folder: Path) -> str:
+    return f"sqlite+aiosqlite:///{folder / unique_name(prefix)}.db"

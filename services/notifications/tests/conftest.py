@@ -1,5 +1,5 @@
-"""Fixtures: the service on a throw-away PostgreSQL database with the in-process broker, and
-webhook receivers served on loopback by aiohttp."""
+"""Fixtures: the service on a throw-away database (each test on SQLite and on PostgreSQL) with
+the in-process broker, and webhook receivers served on loopback by aiohttp."""
 
 import asyncio
 import base64
@@ -9,6 +9,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ from waymark_kernel.events import CloudEvent, EventData
 from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import Settings
-from waymark_kernel.testing import TestIssuer, create_database, drop_database, unique_name
+from waymark_kernel.testing import TestIssuer, throwaway_database, unique_name
 from waymark_notifications.main import MIGRATIONS, create_app
 
 RETRY_SCHEDULE = [0.05, 0.1, 0.1, 0.1]
@@ -75,10 +76,12 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)
     url: str = ""
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    arrived_at: list[float] = field(default_factory=list)  # the event loop's clock
     hold: asyncio.Event | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle(self, request: web.Request) -> web.Response:
+        self.arrived_at.append(asyncio.get_running_loop().time())
         self.received.append((dict(request.headers), await request.read()))
         self._arrived.set()
         if self.hold is not None:
@@ -95,11 +98,10 @@ class Receiver:
 
 
 @pytest.fixture
-async def database_url() -> AsyncIterator[str]:
-    url = await create_database("notifications_test")
-    await upgrade(url, MIGRATIONS)
-    yield url
-    await drop_database(url)
+async def database_url(dialect: str, tmp_path: Path) -> AsyncIterator[str]:
+    async with throwaway_database(dialect, "notifications_test", tmp_path) as url:
+        await upgrade(url, MIGRATIONS)
+        yield url
 
 
 @pytest.fixture

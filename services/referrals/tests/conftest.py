@@ -1,9 +1,9 @@
-"""The referrals service on a throw-away PostgreSQL database with an in-process broker.
+"""The referrals service on a throw-away database (each test on SQLite and on PostgreSQL) with an
+in-process broker.
 
 The directory read-model is fed the way production feeds it: registry events published on the
 broker reach the service's consumer and handlers."""
 
-import asyncio
 import base64
 import os
 import uuid
@@ -17,9 +17,8 @@ import pytest
 import waymark_referrals
 from waymark_kernel.events import CloudEvent, OrganizationChanged, ServiceChanged, ServiceDeleted
 from waymark_kernel.messaging.inprocess import InProcessBroker
-from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import Settings
-from waymark_kernel.testing import TestIssuer, create_database, drop_database, unique_name
+from waymark_kernel.testing import TestIssuer, shared_database, unique_name
 from waymark_referrals.main import create_app
 
 MIGRATIONS = Path(waymark_referrals.__file__).parent / "migrations"
@@ -27,12 +26,12 @@ REGISTRY = "waymark/registry"
 
 
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """One migrated database for the run; every test works with organisations of its own."""
-    url = asyncio.run(create_database("referrals_test"))
-    asyncio.run(upgrade(url, MIGRATIONS))
-    yield url
-    asyncio.run(drop_database(url))
+def database_url(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One migrated database per dialect for the run; every test works with organisations of
+    its own."""
+    folder = tmp_path_factory.mktemp("referrals")
+    with shared_database(dialect, "referrals_test", folder, MIGRATIONS) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,7 @@ import pytest
 import waymark_referrals
 from sqlalchemy import text
 from waymark_cli.main import main as waymark
-from waymark_kernel.migrations import upgrade
-from waymark_kernel.testing import create_database, drop_database
+from waymark_kernel.testing import shared_database
 from waymark_referrals.crypto import cipher_from_settings
 from waymark_referrals.main import create_app
 
@@ -21,11 +20,10 @@ MIGRATIONS = Path(waymark_referrals.__file__).parent / "migrations"
 
 
 @pytest.fixture(scope="module")
-def database_url() -> Iterator[str]:
-    url = asyncio.run(create_database("referrals_rotation"))
-    asyncio.run(upgrade(url, MIGRATIONS))
-    yield url
-    asyncio.run(drop_database(url))
+def database_url(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("referrals_rotation")
+    with shared_database(dialect, "referrals_rotation", folder, MIGRATIONS) as url:
+        yield url
 
 
 def new_key() -> str:

@@ -1,10 +1,12 @@
-"""The registry app on a throw-away PostgreSQL database with an in-process broker."""
+"""The registry app on a throw-away database (each test on SQLite and on PostgreSQL) with an
+in-process broker."""
 
 import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +18,7 @@ from waymark_kernel.messaging import OutboxMessage
 from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import Settings
-from waymark_kernel.testing import TestIssuer, create_database, drop_database, unique_name
+from waymark_kernel.testing import TestIssuer, throwaway_database, unique_name
 from waymark_registry.main import MIGRATIONS, create_app
 
 
@@ -63,13 +65,10 @@ class Registry:
 
 
 @pytest.fixture
-async def database_url() -> AsyncIterator[str]:
-    url = await create_database("registry_test")
-    try:
+async def database_url(dialect: str, tmp_path: Path) -> AsyncIterator[str]:
+    async with throwaway_database(dialect, "registry_test", tmp_path) as url:
         await upgrade(url, MIGRATIONS)
         yield url
-    finally:
-        await drop_database(url)
 
 
 @asynccontextmanager
@@ -115,8 +114,7 @@ async def sqlite_registry(tmp_path) -> AsyncIterator[Registry]:
         yield app
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def any_registry(request) -> Registry:
-    """The registry on each database it runs on."""
-    name = "registry" if request.param == "postgresql" else "sqlite_registry"
-    return request.getfixturevalue(name)
+@pytest.fixture
+def any_registry(registry: Registry) -> Registry:
+    """The same as `registry`, which runs on each database."""
+    return registry

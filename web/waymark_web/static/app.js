@@ -17,4 +17,20 @@
   window.addEventListener("online", showConnection);
   window.addEventListener("offline", showConnection);
   document.addEventListener("DOMContentLoaded", showConnection);
+  // Signed in, the app works offline for the directory; on the sign-in page whatever an
+  // earlier session kept (one that ended without signing out) is dropped (shared devices).
+  function keepOrForget() {
+    if (!("serviceWorker" in navigator)) { return; }
+    if (document.querySelector("form.sign-out")) {
+      navigator.serviceWorker.register("/sw.js", { scope: "/" });
+    } else if (document.querySelector("form[action='/sign-in']")) {
+      navigator.serviceWorker.getRegistrations().then(function (registrations) {
+        registrations.forEach(function (registration) { registration.unregister(); });
+      });
+      if (window.caches) {
+        caches.keys().then(function (names) { names.forEach(function (name) { caches.delete(name); }); });
+      }
+    }
+  }
+  document.addEventListener("DOMContentLoaded", keepOrForget);
 }());

@@ -42,7 +42,9 @@ class OutboxMessage(SQLModel, table=True):
 
 # A plain insert: the row is never read back in the transaction that writes it.
 _INSERT_OUTBOX_ROW = Prepared.insert_into(OutboxMessage.__table__)
-_NOTIFY = Prepared(select(func.pg_notify(NOTIFY_CHANNEL, bindparam("origin"))))
+_NOTIFY = Prepared(
+    select(func.pg_notify(NOTIFY_CHANNEL, bindparam("origin"))), only_on="postgresql"
+)
 
 
 def _outbox_row(event: CloudEvent) -> dict:

@@ -320,3 +320,25 @@ async def test_a_delivery_held_back_by_a_lack_of_slots_goes_when_a_slot_is_free(
 
     held.hold.set()
     await held.wait_for(2)
+
+
+
+async def test_a_delivery_leased_for_room_taken_before_the_commit_is_given_back_at_once(
+    start_notifications, receiver
+) -> None:
+    """Room is decided before the commit that leases a delivery; when it is gone by then, the
+    lease is given back and the delivery goes as soon as a slot is free, not when it ends."""
+    notifications = await start_notifications(webhook_timeout_seconds=10)  # a lease: 15 s
+    dispatcher = await without_passes_of_its_own(notifications)
+    dispatcher.concurrency = 1
+    organization = uuid.uuid4()
+    held = await receiver()
+    held.hold = asyncio.Event()
+    await notifications.subscribe(organization, held.url, "service.*")
+    await notifications.publish("service.updated", service(organization))
+    await held.wait_for(1)
+    dispatcher.room_for = lambda subscription_ids: set(subscription_ids)  # decided too early
+
+    await notifications.publish("service.updated", service(organization))
+    held.hold.set()
+    await asyncio.wait_for(held.wait_for(2), 5)

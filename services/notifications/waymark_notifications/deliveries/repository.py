@@ -59,7 +59,7 @@ def _due_statement(on_postgresql: bool) -> Prepared:
     )
     if on_postgresql:
         query = query.with_for_update(skip_locked=True, of=Delivery)
-    return Prepared(query)
+    return Prepared(query, only_on="postgresql" if on_postgresql else "sqlite")
 
 
 _DUE = {True: _due_statement(True), False: _due_statement(False)}

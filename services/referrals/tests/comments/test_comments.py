@@ -1,7 +1,8 @@
 import json
 import uuid
 
-from sqlalchemy import text
+from sqlalchemy import select, text
+from waymark_referrals.comments.models import Comment
 
 SECRET_TEXT = "She can only talk after 21:00, the madam sleeps then"
 
@@ -29,9 +30,9 @@ async def test_sender_and_receiver_talk_and_the_text_is_sealed(app, flow, client
     ]
 
     async with app.state.database.transaction() as session:
-        stored = (await session.execute(text(
-            "SELECT ciphertext FROM referrals_comments WHERE referral_id = :id"
-        ), {"id": referral["id"]})).scalars().all()
+        stored = (await session.execute(select(Comment.ciphertext).where(
+            Comment.referral_id == uuid.UUID(referral["id"])
+        ))).scalars().all()
         events = (await session.execute(text(
             "SELECT body FROM outbox WHERE event_type = 'referral.comment_added' AND body LIKE :id"
         ), {"id": f"%{referral['id']}%"})).scalars().all()

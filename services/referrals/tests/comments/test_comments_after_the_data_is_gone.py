@@ -3,10 +3,12 @@ the comments, which may speak of the person, leave with it: the other organisati
 text any more, the case's owner keeps the threads it took part in, and the threads of legs it
 took no part in are erased."""
 
+import uuid
 from datetime import timedelta
 
-from sqlalchemy import text
+from sqlalchemy import select
 from waymark_kernel.events import utcnow
+from waymark_referrals.comments.models import Comment
 from waymark_referrals.referrals import service
 
 OWNER_TEXT = "She is Sunita, call her sister in Pokhara first"
@@ -30,9 +32,9 @@ async def say(client, referral: dict, org, words: str) -> None:
 
 async def stored_texts(app, referral: dict) -> list[bytes | None]:
     async with app.state.database.transaction() as session:
-        return list((await session.execute(text(
-            "SELECT ciphertext FROM referrals_comments WHERE referral_id = :id"
-        ), {"id": referral["id"]})).scalars())
+        return list((await session.execute(select(Comment.ciphertext).where(
+            Comment.referral_id == uuid.UUID(referral["id"])
+        ))).scalars())
 
 
 async def test_withdrawn_consent_takes_the_comment_texts_from_every_organisation_but_the_owner(

@@ -1,11 +1,11 @@
 import asyncio
-import json
 import uuid
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, update
 from waymark_cli.main import main as waymark
 from waymark_kernel.auth import Identity
+from waymark_referrals.disclosures.models import Disclosure
 from waymark_referrals.disclosures.schemas import PersonalRead
 from waymark_referrals.disclosures.service import record_reads, verify_ledger
 
@@ -61,15 +61,16 @@ async def test_the_chain_verifies_and_one_changed_row_is_detected(
 
     async with app.state.database.transaction() as session:
         assert (await verify_ledger(session)).intact
-        target, fields = (await session.execute(text(
-            "SELECT sequence, fields FROM referrals_disclosures WHERE referral_id = :id "
-            "ORDER BY sequence LIMIT 1 OFFSET 1"
-        ), {"id": referral["id"]})).one()
+        target, fields = (await session.execute(
+            select(Disclosure.sequence, Disclosure.fields)
+            .where(Disclosure.referral_id == uuid.UUID(referral["id"]))
+            .order_by(Disclosure.sequence).limit(1).offset(1)
+        )).one()
+        entry = (Disclosure.case_id == uuid.UUID(referral["case_id"])) & (
+            Disclosure.sequence == target
+        )
         # Someone pretends that less was read than was.
-        await session.execute(text(
-            "UPDATE referrals_disclosures SET fields = :fields "
-            "WHERE case_id = :case AND sequence = :sequence"
-        ), {"fields": '["given_name"]', "case": referral["case_id"], "sequence": target})
+        await session.execute(update(Disclosure).where(entry).values(fields=["given_name"]))
     try:
         async with app.state.database.transaction() as session:
             check = await verify_ledger(session)
@@ -79,10 +80,7 @@ async def test_the_chain_verifies_and_one_changed_row_is_detected(
         assert f"BROKEN at entry {target} of case {referral['case_id']}" in capsys.readouterr().out
     finally:
         async with app.state.database.transaction() as session:
-            await session.execute(text(
-                "UPDATE referrals_disclosures SET fields = CAST(:fields AS JSON) "
-                "WHERE case_id = :case AND sequence = :sequence"
-            ), {"fields": json.dumps(fields), "case": referral["case_id"], "sequence": target})
+            await session.execute(update(Disclosure).where(entry).values(fields=fields))
     await _exits(waymark, 0)
     assert "disclosure ledger intact" in capsys.readouterr().out
 
@@ -98,7 +96,7 @@ async def _exits(command, status: int) -> None:
     assert await asyncio.to_thread(run) == status
 
 
-async def test_a_read_of_one_case_does_not_wait_for_an_unfinished_disclosure_of_another(
+async def test_postgresql_a_read_of_one_case_waits_for_no_unfinished_disclosure_of_another(
     app, flow, client
 ):
     sender, receiver, service_id = await flow.pair()

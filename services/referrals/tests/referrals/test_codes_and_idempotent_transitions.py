@@ -72,7 +72,7 @@ async def test_a_retried_transition_answers_the_first_response(flow, client, net
     ), 422, "idempotency-key-reused")
 
 
-async def test_a_key_in_flight_is_409(flow, client, network, problem, database_url):
+async def test_postgresql_a_key_in_flight_is_409(flow, client, network, problem, database_url):
     sender, receiver, service_id = await flow.pair()
     referral = await flow.refer(sender, receiver, service_id)
     key = uuid.uuid4().hex

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from waymark_kernel.events import utcnow
 from waymark_referrals.referrals import service
+from waymark_referrals.referrals.models import Referral
 
 RETENTION = timedelta(days=90)
 
@@ -34,10 +35,8 @@ async def test_overdue_referrals_are_flagged_listed_and_announced_once(app, flow
     answered = await flow.refer(sender, receiver, service_id, urgency="emergency")
     await flow.move(receiver, answered, "accepted")
     async with app.state.database.transaction() as session:  # two hours pass
-        await session.execute(text(
-            "UPDATE referrals_referrals SET respond_by = respond_by - interval '2 hours' "
-            "WHERE id IN (:late, :answered)"
-        ), {"late": uuid.UUID(late["id"]), "answered": uuid.UUID(answered["id"])})
+        for referral in (late, answered):
+            (await session.get(Referral, uuid.UUID(referral["id"]))).respond_by -= timedelta(hours=2)
 
     seen = (await client.get(f"/v1/referrals/{late['id']}", headers=receiver.headers)).json()
     assert seen["overdue"] is True

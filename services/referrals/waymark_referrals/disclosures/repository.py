@@ -17,7 +17,9 @@ def _chain_lock(case_id: uuid.UUID) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-_LOCK_CHAIN = Prepared(select(func.pg_advisory_xact_lock(bindparam("lock", type_=BigInteger))))
+_LOCK_CHAIN = Prepared(
+    select(func.pg_advisory_xact_lock(bindparam("lock", type_=BigInteger))), only_on="postgresql"
+)
 _BECOME_WRITER = text(f"UPDATE {Disclosure.__tablename__} SET sequence = sequence WHERE 0")
 _LAST = (
     select(Disclosure.case_id, func.max(Disclosure.sequence).label("sequence"))

@@ -134,7 +134,9 @@ async def test_changes_are_updated_with_their_events(registry, source):
     assert fetched.json()["name"] == "Legal clinic and representation"
 
 
-async def test_a_large_import_leaves_the_planner_knowing_the_directory(registry, database_url):
+async def test_postgresql_a_large_import_leaves_the_planner_knowing_the_directory(
+    registry, database_url
+):
     """Searches right after a bulk import are planned for the rows it wrote, not for empty
     tables, and read pages marked all-visible (autovacuum, where it is on, may take minutes to
     analyse and vacuum them)."""

@@ -224,7 +224,7 @@ async def listing_is_that_of_the_search_rows(database_url: str) -> bool:
     return differing == 0 and listed > 0
 
 
-async def test_the_listing_follows_every_way_a_service_changes(registry, database_url):
+async def test_postgresql_the_listing_follows_every_way_a_service_changes(registry, database_url):
     nepal = await registry.organization(country="NP")
     admin = registry.headers(nepal["id"], ORG_ADMIN)
     shelter = await registry.service(nepal, categories=["shelter"], locations=[POKHARA])

@@ -152,7 +152,7 @@ def tables_read(nodes: list[dict[str, Any]]) -> set[str]:
     return {node["Relation Name"] for node in nodes if "Relation Name" in node}
 
 
-async def test_the_search_rows_follow_the_facets_and_documents(directory):
+async def test_postgresql_the_search_rows_follow_the_facets_and_documents(directory):
     async with directory.transaction() as session:
         rows = await session.execute(text(
             "SELECT count(*), count(*) FILTER (WHERE cardinality(keys) = 2 "
@@ -161,7 +161,7 @@ async def test_the_search_rows_follow_the_facets_and_documents(directory):
         assert tuple(rows.one()) == (SERVICES, SERVICES)
 
 
-async def test_a_radius_search_reads_the_points_around_the_centre_only(directory):
+async def test_postgresql_a_radius_search_reads_the_points_around_the_centre_only(directory):
     lat, lon = COUNTRIES["NP"]
     found, nodes = await searched_with_plan(
         directory, lat=lat, lon=lon, radius_km=40, category=["health"]
@@ -174,7 +174,7 @@ async def test_a_radius_search_reads_the_points_around_the_centre_only(directory
     assert "registry_service_search" not in tables_read(nodes)
 
 
-async def test_a_text_search_with_filters_reads_the_index_of_the_search_rows(directory):
+async def test_postgresql_a_text_search_with_filters_reads_the_index_of_the_search_rows(directory):
     """Of two categories in a country: there is no listing of both to walk."""
     found, nodes = await searched_with_plan(
         directory, q="cedar", category=["health", "shelter"], country="TH"
@@ -210,7 +210,9 @@ async def by_brute_force(session: AsyncSession, word: str, country: str, categor
     return list(rows.scalars())
 
 
-async def test_a_country_and_category_with_many_matches_read_the_front_of_their_listing(directory):
+async def test_postgresql_a_country_and_category_with_many_matches_read_the_front_of_their_listing(
+    directory,
+):
     first, nodes = await searched_with_plan(
         directory, analyze=True, q="cedar", category=["health"], country="TH"
     )
@@ -232,7 +234,7 @@ async def test_a_country_and_category_with_many_matches_read_the_front_of_their_
     assert 21 <= walked < repository.WALKED_PER_ROW * 21
 
 
-async def test_a_country_and_category_with_rare_matches_read_the_index_after_a_short_walk(
+async def test_postgresql_a_country_and_category_with_rare_matches_read_the_index_after_a_walk(
     directory,
 ):
     found, nodes = await searched_with_plan(

@@ -1,5 +1,6 @@
 """Full-text search in many languages, translations by Accept-Language, stale services."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -57,7 +58,7 @@ async def languages_found(registry, ids, q: str) -> set[str]:
 
 
 @pytest.mark.parametrize(("language", "q"), STEMMED_QUERIES)
-async def test_stemmed_queries_in_five_languages(registry, language, q):
+async def test_postgresql_stemmed_queries_in_five_languages(registry, language, q):
     organization = await registry.organization()
     ids = {}
     for code, (name, description) in TEXTS.items():
@@ -182,7 +183,7 @@ async def test_a_service_unconfirmed_for_180_days_is_stale_until_confirmed(regis
     assert service["stale"] is False and service["last_verified_at"] == service["created_at"]
     async with registry.app.state.database.transaction() as session:
         await session.execute(
-            update(Service).where(Service.id == service["id"])
+            update(Service).where(Service.id == uuid.UUID(service["id"]))
             .values(last_verified_at=utcnow() - timedelta(days=181))
         )
     reader = registry.headers(None, VIEWER)

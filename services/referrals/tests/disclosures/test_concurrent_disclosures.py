@@ -1,30 +1,25 @@
-"""The standalone mode's SQLite database takes concurrent disclosures of several cases."""
+"""Concurrent disclosures of several cases: each chain stays whole, on PostgreSQL (a lock per
+chain) as on SQLite (one writer at a time)."""
 
 import asyncio
-import base64
-import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import waymark_referrals
 from waymark_kernel.migrations import upgrade
-from waymark_kernel.settings import Settings
-from waymark_kernel.testing import unique_name
+from waymark_kernel.testing import throwaway_database
 from waymark_referrals.disclosures.service import verify_ledger
 
 READERS_PER_REFERRAL = 8
 
 
 @pytest.fixture
-async def settings(tmp_path: Path) -> Settings:
-    """The service on a SQLite file, as in standalone mode, instead of PostgreSQL."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'referrals.db'}"
-    await upgrade(url, Path(waymark_referrals.__file__).parent / "migrations")
-    return Settings(
-        mode="distributed", referrals_database_url=url,
-        encryption_key=base64.b64encode(os.urandom(32)).decode(),
-        queue_prefix=unique_name("referrals_sqlite"), outbox_poll_seconds=0.2,
-    )
+async def database_url(dialect: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A database of its own: the whole ledger is verified."""
+    async with throwaway_database(dialect, "referrals_disclosures", tmp_path) as url:
+        await upgrade(url, Path(waymark_referrals.__file__).parent / "migrations")
+        yield url
 
 
 async def test_concurrent_reads_of_several_cases_are_all_disclosed_without_errors(

@@ -1,0 +1,56 @@
+"""Two replicas of the referrals service sweep the same database at the same moment: each
+overdue referral is announced once (the sweep takes its batch with FOR UPDATE SKIP LOCKED)."""
+
+import asyncio
+import json
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import text
+from waymark_kernel.events import utcnow
+from waymark_referrals.main import create_app
+from waymark_referrals.referrals import service
+
+RETENTION = timedelta(days=90)
+OVERDUE = 12
+
+
+async def sweep_until_done(app) -> int:
+    """The replica's sweep in small batches until it finds nothing more; what it announced."""
+    announced = 0
+    while True:
+        async with app.state.database.transaction() as session:
+            found = await service.sweep(session, utcnow(), retention=RETENTION, batch_size=3)
+        if not found:
+            return announced
+        announced += found
+        await asyncio.sleep(0)
+
+
+async def test_two_replicas_sweeping_together_announce_each_overdue_referral_once(
+    app, settings, broker, issuer, flow
+):
+    other = create_app(settings, broker=broker, key_source=issuer.key_source)
+    async with other.router.lifespan_context(other):
+        sender, receiver, service_id = await flow.pair()
+        case = await flow.case(sender)
+        late = [
+            (await flow.refer(sender, receiver, service_id, case=case, urgency="emergency"))["id"]
+            for _ in range(OVERDUE)
+        ]
+        async with app.state.database.transaction() as session:  # two hours pass
+            await session.execute(text(
+                "UPDATE referrals_referrals SET respond_by = respond_by - interval '2 hours' "
+                "WHERE id = ANY(:ids)"
+            ), {"ids": [uuid.UUID(referral_id) for referral_id in late]})
+
+        first, second = await asyncio.gather(sweep_until_done(app), sweep_until_done(other))
+
+        async with app.state.database.transaction() as session:
+            bodies = (await session.execute(text(
+                "SELECT body FROM outbox WHERE event_type = 'referral.overdue'"
+            ))).scalars().all()
+    announced = [json.loads(body)["data"]["referral_id"] for body in bodies]
+    assert sorted(set(announced) & set(late)) == sorted(late)
+    assert len([referral_id for referral_id in announced if referral_id in late]) == OVERDUE
+    assert first + second == OVERDUE and first and second  # both replicas took a share
