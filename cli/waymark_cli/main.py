@@ -53,7 +53,10 @@ def main(argv: list[str] | None = None) -> None:
     if arguments.verb in ("backup", "restore"):  # in the mode the environment says
         sys.exit(asyncio.run(backup.run(settings, arguments)))
     if arguments.verb == "registry":
-        sys.exit(asyncio.run(registry.run(settings, arguments.task, arguments.file, arguments.format)))
+        sys.exit(asyncio.run(registry.run(
+            settings, arguments.task, arguments.file, arguments.format,
+            dry_run=arguments.dry_run, crosswalks=arguments.crosswalk,
+        )))
     from waymark_cli import distributed
 
     settings = settings.model_copy(update={"mode": RunMode.distributed})

@@ -1,11 +1,15 @@
-"""`waymark registry export|import`: the whole directory as an HSDS 3.0 JSON dataset or an
-HSDS tabular data package (CSV files with datapackage.json, in a folder or a zip)."""
+"""`waymark registry export|import|sync`: the whole directory as an HSDS 3.0 JSON dataset or an
+HSDS tabular data package (CSV files with datapackage.json, in a folder or a zip), and the
+services of an HSDS 3.0 API pulled into it."""
 
 import argparse
 import json
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from waymark_kernel.db import Database
 from waymark_kernel.files import make_data_folder_private
@@ -13,9 +17,11 @@ from waymark_kernel.migrations import upgrade
 from waymark_kernel.problems import Problem
 from waymark_kernel.settings import Settings
 from waymark_registry.dataset import tabular
+from waymark_registry.dataset.crosswalk import Crosswalk
 from waymark_registry.dataset.schemas import ImportReport
 from waymark_registry.dataset.service import (
-    export_dataset, export_package, import_dataset, import_package, settle,
+    ImportOptions, export_dataset, export_package, import_dataset, import_package, settle,
+    sync_source,
 )
 from waymark_registry.main import MIGRATIONS
 from waymark_registry.organizations.announcements import announce_all
@@ -23,7 +29,7 @@ from waymark_registry.organizations.announcements import announce_all
 
 def add_commands(verbs: argparse._SubParsersAction) -> None:
     registry = verbs.add_parser("registry", help="bulk export and import of the directory")
-    registry.set_defaults(format="json")
+    registry.set_defaults(format="json", dry_run=False, crosswalk=[])
     tasks = registry.add_subparsers(dest="task", required=True)
     export = tasks.add_parser(
         "export", help="write the directory to FILE as HSDS JSON, or with --format csv as an "
@@ -37,6 +43,21 @@ def add_commands(verbs: argparse._SubParsersAction) -> None:
         "twice changes nothing",
     )
     imported.add_argument("file", type=Path, metavar="FILE")
+    imported.add_argument(
+        "--dry-run", action="store_true",
+        help="report what the import would create, update and leave unchanged; change nothing",
+    )
+    imported.add_argument(
+        "--crosswalk", type=Path, action="append", default=[], metavar="CSV",
+        help="map terms of other taxonomies to Waymark categories (columns taxonomy, code, "
+        "category); instead of the shipped Open Eligibility and 211 examples; repeatable",
+    )
+    sync = tasks.add_parser(
+        "sync", help="pull every service (following the pages) and organisation of the HSDS "
+        "3.0 API at URL and apply them as an import: its services keep its ids, and those it no "
+        "longer lists are made inactive; a source failing mid-way changes nothing",
+    )
+    sync.add_argument("file", metavar="URL")
     tasks.add_parser(
         "announce-organizations", help="publish every organisation again as "
         "organization.updated (through the outbox), for services that started after they were "
@@ -68,17 +89,89 @@ async def _export(database: Database, file: Path, format: str) -> None:
     print(f"exported the directory as an HSDS tabular data package to {file}")
 
 
-async def _import(database: Database, file: Path) -> ImportReport:
+async def _import(database: Database, file: Path, options: ImportOptions) -> ImportReport:
     async with database.transaction() as session:
         if file.is_dir() or zipfile.is_zipfile(file):
-            report = await import_package(session, _package(file))
+            report = await import_package(session, _package(file), options)
         else:
-            report = await import_dataset(session, file.read_bytes())
+            report = await import_dataset(session, file.read_bytes(), options)
     await settle(database.engine, report)
     return report
 
 
-async def run(settings: Settings, task: str, file: Path, format: str = "json") -> int:
+def _print_report(report: ImportReport) -> None:
+    if report.dry_run:
+        print("dry run: nothing was changed")
+    for kind in ("organizations", "services"):
+        counts = getattr(report, kind).model_dump()
+        print(f"{kind}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+    for warning in report.warnings:
+        print(f"warning: {warning.path}: {warning.kind}: {warning.detail}")
+    for table, count in report.not_kept.items():
+        print(f"not kept: {count} {table}")
+    if report.withdrawn:
+        print(f"withdrawn: {report.withdrawn} services the source no longer lists")
+
+
+SYNC_PAGE_SIZE = 100
+MAX_SYNC_PAGES = 10_000  # a source that never says its last page stops here
+SYNC_TIMEOUT_SECONDS = 60
+
+
+class SourceFailed(Exception):
+    pass
+
+
+async def _pages(client: httpx.AsyncClient, url: str, params: dict[str, str]) -> list[Any]:
+    """Every item of a paged HSDS API listing."""
+    items: list[Any] = []
+    for page in range(1, MAX_SYNC_PAGES + 1):
+        try:
+            response = await client.get(url, params={**params, "page": page,
+                                                     "per_page": SYNC_PAGE_SIZE})
+            response.raise_for_status()
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise SourceFailed(f"{url} page {page}: {exc}") from exc
+        if not isinstance(body, dict) or not isinstance(body.get("contents"), list):
+            raise SourceFailed(f"{url} page {page}: not an HSDS page (no contents)")
+        items += body["contents"]
+        if body.get("last_page", True) or page >= body.get("total_pages", page):
+            return items
+    raise SourceFailed(f"{url}: more than {MAX_SYNC_PAGES} pages")
+
+
+async def _sync(database: Database, url: str) -> ImportReport:
+    base = url.rstrip("/")
+    async with httpx.AsyncClient(timeout=SYNC_TIMEOUT_SECONDS, follow_redirects=True) as client:
+        services = await _pages(client, f"{base}/services", {"full": "true"})
+        organizations = await _pages(client, f"{base}/organizations", {})
+    async with database.transaction() as session:
+        report = await sync_source(session, base, organizations, services)
+    await settle(database.engine, report)
+    return report
+
+
+def _print_problem(problem: Problem, file: Path | None) -> None:
+    """Each error at its place: FILE, or FILE/member of a package, then line and path."""
+    print(f"{file or 'crosswalk'}: {problem.detail}", file=sys.stderr)
+    for error in problem.extra.get("errors", []):
+        places = [str(place) for place in (file, error.get("file")) if place]
+        path = f" {error['path']}:" if error["path"] else ""
+        print(f"{'/'.join(places)}:{error['line']}:{path} {error['reason']}", file=sys.stderr)
+
+
+def _options(dry_run: bool, crosswalks: list[Path]) -> ImportOptions:
+    if not crosswalks:
+        return ImportOptions(dry_run=dry_run)
+    texts = {str(path): path.read_text(encoding="utf-8") for path in crosswalks}
+    return ImportOptions(dry_run=dry_run, crosswalk=Crosswalk.of(texts))
+
+
+async def run(
+    settings: Settings, task: str, file: Path, format: str = "json", *, dry_run: bool = False,
+    crosswalks: list[Path] | None = None,
+) -> int:
     """Returns the process's exit status: 0 when all is well."""
     url = settings.database_url("registry")
     if settings.is_standalone:
@@ -92,20 +185,31 @@ async def run(settings: Settings, task: str, file: Path, format: str = "json") -
         if task == "announce-organizations":
             print(f"announced {await announce_all(database)} organisations")
             return 0
+        if task == "sync":
+            try:
+                report = await _sync(database, str(file))
+            except SourceFailed as failure:
+                print(f"the source failed, nothing was changed: {failure}", file=sys.stderr)
+                return 1
+            except Problem as problem:
+                _print_problem(problem, None)
+                return 1
+            _print_report(report)
+            return 0
         try:
-            report = await _import(database, file)
+            options = _options(dry_run, crosswalks or [])
+        except Problem as problem:  # its errors name the crosswalk's files
+            _print_problem(problem, None)
+            return 1
+        try:
+            report = await _import(database, file, options)
         except Problem as problem:
-            print(f"{file}: {problem.detail}", file=sys.stderr)
-            for error in problem.extra.get("errors", []):
-                where = f"{file}/{error['file']}" if error.get("file") else str(file)
-                path = f" {error['path']}:" if error["path"] else ""
-                print(f"{where}:{error['line']}:{path} {error['reason']}", file=sys.stderr)
+            _print_problem(problem, file)
             return 1
         except UnicodeDecodeError:
             print(f"{file}: not UTF-8 text; nothing was imported", file=sys.stderr)
             return 1
-        for kind, counts in report.model_dump().items():
-            print(f"{kind}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+        _print_report(report)
         return 0
     finally:
         await database.dispose()

@@ -38,3 +38,26 @@ def test_the_api_document_gives_each_route_the_gateways_body_limit(api):
         f"The request body is larger than {64 * ONE_MIB} bytes."
     )
     assert too_large("/v1/cases", "post") == f"The request body is larger than {ONE_MIB} bytes."
+
+
+def test_the_demo_directory_as_a_package_imports_back_unchanged_after_a_dry_run(api, admin):
+    package = api.get("/v1/hsds/dataset", headers={**admin, "Accept": "application/zip"})
+    dataset = api.get("/v1/hsds/dataset", headers=admin).json()
+    renamed = dataset[0]["services"][0]
+    renamed["name"] = "Renamed by a dry run"
+
+    dry_run = api.post("/v1/hsds/dataset", params={"dry_run": "true"}, json=dataset,
+                       headers=admin)
+    fetched = api.get(f"/v1/services/{renamed['id']}", headers=admin)
+    reimported = api.post("/v1/hsds/dataset", content=package.content,
+                          headers={**admin, "Content-Type": "application/zip"})
+
+    assert dry_run.status_code == 200, dry_run.text
+    assert dry_run.json()["dry_run"] is True
+    assert dry_run.json()["services"]["updated"] == 1
+    assert fetched.json()["name"] != "Renamed by a dry run"
+    assert reimported.status_code == 200, reimported.text
+    report = reimported.json()
+    # Every field of the profile travels in the package: organisations' languages too.
+    assert report["organizations"] == {"created": 0, "updated": 0, "unchanged": len(dataset)}
+    assert report["services"]["created"] == report["services"]["updated"] == 0

@@ -74,8 +74,13 @@ def test_a_tabular_package_in_a_folder_or_a_zip(tmp_path):
     exported = waymark(target, "export", str(tmp_path / "out.json"))
 
     assert (folder.returncode, archive.returncode) == (0, 0)
-    assert sorted(p.name for p in (tmp_path / "package").iterdir())[:3] == [
-        "address.csv", "attribute.csv", "datapackage.json",
+    # Laid out as the HSDS 3.0 specification's datapackage.json names its files.
+    assert sorted(p.name for p in (tmp_path / "package").iterdir()) == [
+        "accessibility.csv", "addresses.csv", "attributes.csv", "contacts.csv", "cost_options.csv",
+        "datapackage.json", "languages.csv", "locations.csv", "organization_identifiers.csv",
+        "organizations.csv", "phones.csv", "required_documents.csv", "schedules.csv",
+        "service_areas.csv", "service_at_location.csv", "services.csv", "taxonomies.csv",
+        "taxonomy_terms.csv", "translations.csv",
     ]
     assert "services: 1 created" in from_folder.stdout, from_folder.stderr
     assert "services: 1 created" in from_zip.stdout, from_zip.stderr
@@ -84,18 +89,30 @@ def test_a_tabular_package_in_a_folder_or_a_zip(tmp_path):
     assert (service["id"], service["categories"]) == (SERVICE_ID, ["legal.information"])
 
 
-def test_a_bad_row_of_a_package_is_shown_with_its_file_and_line(tmp_path):
+def test_a_bad_row_of_a_package_is_shown_with_its_file_and_line_and_a_dry_run_changes_nothing(
+    tmp_path,
+):
     package = tmp_path / "package"
     package.mkdir()
-    (package / "organization.csv").write_text(
+    (package / "organizations.csv").write_text(
         f"id,name,country,type\r\n{ORGANIZATION_ID},Kazakh Red Crescent,KZ,national_society\r\n"
     )
-    (package / "service.csv").write_text(
+    services = package / "services.csv"
+    services.write_text(
         f"id,organization_id,name,status\r\n{SERVICE_ID},{ORGANIZATION_ID},Help desk,open\r\n"
     )
 
     refused = waymark(tmp_path, "import", str(package))
+    services.write_text(services.read_text().replace(",open", ",active"))
+    dry_run = waymark(tmp_path, "import", "--dry-run", str(package))
+    imported = waymark(tmp_path, "import", str(package))
 
     assert refused.returncode == 1
-    assert f"{package}/service.csv:2: [0].services[0]: status:" in refused.stderr
-    assert f"{package}/service.csv:2: [0].services[0]: categories:" in refused.stderr
+    assert f"{package}/services.csv:2: [0].services[0]: status:" in refused.stderr
+    assert dry_run.returncode == 0, dry_run.stderr
+    assert "dry run: nothing was changed" in dry_run.stdout
+    assert "services: 1 created, 0 updated, 0 unchanged" in dry_run.stdout
+    assert "warning: [0].services[0]: uncategorised:" in dry_run.stdout
+    # The dry run wrote nothing: the real import creates the same.
+    assert "services: 1 created, 0 updated, 0 unchanged" in imported.stdout, imported.stderr
+    assert "dry run" not in imported.stdout

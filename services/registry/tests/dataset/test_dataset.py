@@ -5,8 +5,10 @@ import copy
 import csv
 import io
 import json
+import re
 import uuid
 import zipfile
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -79,8 +81,10 @@ async def test_round_trip_into_an_empty_directory_on_sqlite(registry, source, sq
     again = await import_(sqlite_registry, dataset)
 
     assert report == {
+        "dry_run": False,
         "organizations": {"created": 2, "updated": 0, "unchanged": 0},
         "services": {"created": 2, "updated": 0, "unchanged": 0},
+        "withdrawn": 0, "warnings": [], "not_kept": {},
     }
     assert again["services"] == {"created": 0, "updated": 0, "unchanged": 2}
     assert without_times(await export(sqlite_registry)) == without_times(dataset)
@@ -305,8 +309,10 @@ async def test_package_round_trip_into_an_empty_directory(sqlite_registry, regis
     again = await import_package(registry, files)
 
     assert report == {
+        "dry_run": False,
         "organizations": {"created": 2, "updated": 0, "unchanged": 0},
         "services": {"created": 2, "updated": 0, "unchanged": 0},
+        "withdrawn": 0, "warnings": [], "not_kept": {},
     }
     assert again["services"] == {"created": 0, "updated": 0, "unchanged": 2}
     assert without_times(await export(registry)) == without_times(original)
@@ -331,17 +337,56 @@ async def test_package_round_trip_into_an_empty_directory(sqlite_registry, regis
         assert [service["name"] for service in found.json()["items"]] == ["Women's shelter"]
 
 
+TABLE_SCHEMA_TYPES = {"string", "number", "integer", "boolean", "object", "array", "date",
+                      "time", "datetime", "year", "yearmonth", "duration", "geopoint",
+                      "geojson", "any"}
+
+
+def assert_a_tabular_data_package(descriptor: dict, files: dict[str, str]) -> None:
+    """The rules of a Frictionless tabular data package that a descriptor can break."""
+    names = [resource["name"] for resource in descriptor["resources"]]
+    assert len(set(names)) == len(names)
+    assert re.fullmatch(r"[a-z0-9._-]+", descriptor["name"])
+    for resource in descriptor["resources"]:
+        assert re.fullmatch(r"[a-z0-9._-]+", resource["name"])
+        assert resource["profile"] == "tabular-data-resource" and resource["path"] in files
+        fields = {field["name"]: field["type"] for field in resource["schema"]["fields"]}
+        assert set(fields.values()) <= TABLE_SCHEMA_TYPES, resource["name"]
+        assert resource["schema"].get("primaryKey", next(iter(fields))) in fields
+        for key in resource["schema"].get("foreignKeys", []):
+            referred = next(r for r in descriptor["resources"]
+                            if r["name"] == key["reference"]["resource"])
+            assert key["fields"] in fields
+            assert key["reference"]["fields"] in {f["name"] for f in referred["schema"]["fields"]}
+
+
 async def test_package_tables_and_descriptor_follow_hsds(registry, source):
     files = await export_package(registry)
 
     descriptor = json.loads(files["datapackage.json"])
     resources = {resource["name"]: resource for resource in descriptor["resources"]}
-    services = table(files["service.csv"])
-    attributes = table(files["attribute.csv"])
-    addresses = table(files["address.csv"])
-    translations = table(files["translation.csv"])
+    services = table(files["services.csv"])
+    attributes = table(files["attributes.csv"])
+    addresses = table(files["addresses.csv"])
+    translations = table(files["translations.csv"])
 
     assert descriptor["profile"] == "tabular-data-package"
+    assert_a_tabular_data_package(descriptor, files)
+    # Every table of the specification the directory keeps is where and as it lays it out: the
+    # same resource name, path and columns; the profile's own columns declared as such.
+    specification = {resource["name"]: resource for resource in json.loads(
+        (Path(__file__).parent.parent / "data" / "hsds" / "datapackage.json").read_text()
+    )["resources"]}
+    for name, resource in resources.items():
+        if name == "translation":  # the profile's own table
+            continue
+        spec = specification[name]
+        assert resource["path"] == spec["path"], name
+        spec_fields = {field["name"] for field in spec["schema"]["fields"]}
+        profile = {field["name"] for field in resource["schema"]["fields"]
+                   if field.get("description") == "Waymark profile field"}
+        assert {field["name"] for field in resource["schema"]["fields"]} - profile \
+            <= spec_fields, name
     for name, resource in resources.items():
         assert files[resource["path"]].splitlines()[0].split(",") == [
             field["name"] for field in resource["schema"]["fields"]
@@ -352,7 +397,7 @@ async def test_package_tables_and_descriptor_follow_hsds(registry, source):
     shelter = next(s for s in services if s["id"] == source["shelter"]["id"])
     assert (shelter["status"], shelter["populations"]) == ("active", '["women_at_risk"]')
     assert [a["taxonomy_term_id"] for a in attributes if a["link_id"] == shelter["id"]] == [
-        next(t["id"] for t in table(files["taxonomy_term.csv"]) if t["code"] == code)
+        next(t["id"] for t in table(files["taxonomy_terms.csv"]) if t["code"] == code)
         for code in ("shelter.safe_house", "protection.gbv")
     ]
     assert {a["city"] for a in addresses} == {"Zarqa", "Amman", ""} - {""}
@@ -375,27 +420,27 @@ async def test_package_hides_confidential_locations(registry, source):
 
 async def test_a_missing_required_column_is_refused(registry, source):
     files = await export_package(registry)
-    rows = [{k: v for k, v in row.items() if k != "name"} for row in table(files["service.csv"])]
+    rows = [{k: v for k, v in row.items() if k != "name"} for row in table(files["services.csv"])]
     before = await state(registry)
 
-    problem = await import_package(registry, with_table(files, "service.csv", rows), 422)
+    problem = await import_package(registry, with_table(files, "services.csv", rows), 422)
 
-    assert problem["errors"] == [{"file": "service.csv", "line": 1, "path": "",
+    assert problem["errors"] == [{"file": "services.csv", "line": 1, "path": "",
                                   "reason": "the column name is missing"}]
     assert await state(registry) == before
 
 
 async def test_every_bad_row_is_reported_with_its_file_and_line(registry, source):
     files = await export_package(registry)
-    services = table(files["service.csv"])
+    services = table(files["services.csv"])
     services[1]["response_time_hours"] = "soon"
     services[0]["capacity"] = "plenty"
-    locations = table(files["location.csv"])
+    locations = table(files["locations.csv"])
     locations[0]["latitude"] = "97"
     links = table(files["service_at_location.csv"])
     links[1]["location_id"] = str(uuid.uuid4())
     bad = with_table(with_table(with_table(
-        files, "service.csv", services), "location.csv", locations),
+        files, "services.csv", services), "locations.csv", locations),
         "service_at_location.csv", links)
     before = await state(registry)
 
@@ -403,19 +448,17 @@ async def test_every_bad_row_is_reported_with_its_file_and_line(registry, source
 
     assert problem["type"].endswith("/invalid-dataset")
     assert {(e["file"], e["line"], e["reason"].split(":")[0]) for e in problem["errors"]} == {
-        ("service.csv", 3, "response_time_hours"),
+        ("services.csv", 3, "response_time_hours"),
         ("service_at_location.csv", 3, "location_id"),
-        ("location.csv", 3, "no row of service_at_location.csv gives this location to a "
-         "service"),
     }
     # Once the rows are well-formed, the objects are checked as the JSON's are.
     services[1]["response_time_hours"] = ""
-    bad = with_table(with_table(files, "service.csv", services), "location.csv", locations)
+    bad = with_table(with_table(files, "services.csv", services), "locations.csv", locations)
 
     problem = await import_package(registry, bad, 422)
 
     assert {(e["file"], e["line"], e["reason"].split(":")[0]) for e in problem["errors"]} == {
-        ("service.csv", 2, "capacity"), ("location.csv", 2, "locations.0.latitude"),
+        ("services.csv", 2, "capacity"), ("locations.csv", 2, "locations.0.latitude"),
     }
     assert await state(registry) == before
 
@@ -433,7 +476,7 @@ def zip_bomb(file: str, header: bytes, line: bytes, size: int) -> bytes:
 
 
 async def test_a_zip_bomb_is_refused_as_it_is_unpacked(registry, source):
-    bomb = zip_bomb("service.csv", b"id,organization_id,name\n", b"0" * 2**16 + b"\n",
+    bomb = zip_bomb("services.csv", b"id,organization_id,name\n", b"0" * 2**16 + b"\n",
                     513 * 2**20)  # past the 512 MiB limit
     before = await state(registry)
 
@@ -446,7 +489,7 @@ async def test_a_zip_bomb_is_refused_as_it_is_unpacked(registry, source):
 
 async def test_a_package_of_too_many_lines_is_refused(registry, source, monkeypatch):
     monkeypatch.setattr(tabular, "MAX_PACKAGE_LINES", 100_000)
-    bomb = zip_bomb("organization.csv", b"id,name\n", b"\n", 2**20)  # a mebibyte of newlines
+    bomb = zip_bomb("organizations.csv", b"id,name\n", b"\n", 2**20)  # a mebibyte of newlines
     before = await state(registry)
 
     problem = await import_package(registry, bomb, 413)
@@ -474,30 +517,30 @@ async def test_a_file_of_many_bad_rows_gets_a_short_answer(registry, source):
 
 
 async def test_a_line_longer_than_any_row_is_refused_before_it_is_held(registry, source):
-    bomb = zip_bomb("organization.csv", b"id,name\n", b"x" * 2**20, 9 * 2**20)
+    bomb = zip_bomb("organizations.csv", b"id,name\n", b"x" * 2**20, 9 * 2**20)
 
     problem = await import_package(registry, bomb, 422)
 
     assert problem["errors"][0] == {
-        "file": "organization.csv", "line": 2, "path": "",
+        "file": "organizations.csv", "line": 2, "path": "",
         "reason": "not valid CSV: a line is longer than 8 Mi characters",
     }
 
 
-@pytest.mark.parametrize("name", ["../organization.csv", "/etc/organization.csv",
-                                  "tables/../../service.csv"])
+@pytest.mark.parametrize("name", ["../organizations.csv", "/etc/organizations.csv",
+                                  "tables/../../services.csv"])
 async def test_a_name_outside_the_package_refuses_the_zip(registry, source, name):
     files = await export_package(registry)
     before = await state(registry)
 
-    problem = await import_package(registry, {**files, name: files["organization.csv"]}, 422)
+    problem = await import_package(registry, {**files, name: files["organizations.csv"]}, 422)
 
     assert "outside the package" in problem["detail"]
     assert await state(registry) == before
 
 
 async def test_an_upload_that_is_not_a_zip_is_refused(registry):
-    problem = await import_package(registry, b"organization.csv", 422)
+    problem = await import_package(registry, b"organizations.csv", 422)
 
     assert problem["detail"] == "The upload is not a zip file."
 
@@ -691,14 +734,14 @@ async def test_finding_4_no_csv_cell_of_text_begins_a_formula_and_the_round_trip
         name: [cell for row in csv.reader(io.StringIO(text)) for cell in row]
         for name, text in files.items() if name.endswith(".csv")
     }
-    [location] = table(files["location.csv"])
+    [location] = table(files["locations.csv"])
     imported = await import_package(registry, files)
 
     assert [cell for found in cells.values() for cell in found if runs_as_formula(cell)] == []
-    assert "'" + FORMULAS["organization"] in cells["organization.csv"]
-    assert "'" + FORMULAS["description"] in cells["organization.csv"]
-    assert "'" + FORMULAS["phone"] in cells["phone.csv"]
-    assert "''=already quoted" in cells["phone.csv"]
+    assert "'" + FORMULAS["organization"] in cells["organizations.csv"]
+    assert "'" + FORMULAS["description"] in cells["organizations.csv"]
+    assert "'" + FORMULAS["phone"] in cells["phones.csv"]
+    assert "''=already quoted" in cells["phones.csv"]
     assert (location["name"], location["longitude"]) == (FORMULAS["apostrophe"], "-78.4678")
     assert imported["services"]["created"] == 1
     assert without_times(await export(registry)) == without_times(original)

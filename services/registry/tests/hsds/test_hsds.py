@@ -1,8 +1,10 @@
 """The HSDS 3.0 read API: its output validates against the vendored HSDS JSON Schemas, and
 confidential locations stay with their organisation there too."""
 
+import io
 import json
 import uuid
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -214,3 +216,269 @@ async def test_bad_requests_are_problems(registry, path, params, status):
 
 async def test_the_hsds_api_needs_a_token(registry):
     assert (await registry.client.get("/v1/hsds/services")).status_code == 401
+
+
+# --- a third-party publisher's data, imported and read back ----------------------------------
+
+OPEN_ELIGIBILITY_ID, COUNCIL_TAXONOMY_ID = str(uuid.uuid4()), str(uuid.uuid4())
+FOOD_TERM_ID, WELCOME_TERM_ID = str(uuid.uuid4()), str(uuid.uuid4())
+ORGANIZATION_ID, FOOD_BANK_ID, CAFE_ID = (str(uuid.uuid4()) for _ in range(3))
+HALL_ID, CAFE_PLACE_ID = str(uuid.uuid4()), str(uuid.uuid4())
+
+
+def _id() -> str:
+    return str(uuid.uuid4())
+
+
+def _located(location_id: str, name: str, address: str, *accessibility: str) -> dict:
+    return {"id": _id(), "location": {
+        "accessibility": [{"id": _id(), "location_id": location_id, "description": text}
+                          for text in accessibility],
+        "id": location_id, "location_type": "physical", "name": name, "latitude": 53.4794,
+        "longitude": -2.2453, "addresses": [{
+            "id": _id(), "location_id": location_id, "address_1": address, "city": "Manchester",
+            "state_province": "", "postal_code": "M1 1AA", "country": "GB",
+            "address_type": "physical",
+        }],
+    }}
+
+
+def _attribute(service_id: str, term_id: str, code: str, name: str, taxonomy: str,
+               taxonomy_id: str) -> dict:
+    return {"id": _id(), "link_id": service_id, "link_type": "service",
+            "taxonomy_term_id": term_id, "taxonomy_term": {
+                "id": term_id, "code": code, "name": name, "description": "",
+                "taxonomy": taxonomy, "taxonomy_id": taxonomy_id}}
+
+
+def publisher_dataset() -> list[dict]:
+    """As an Open Referral publisher writes it: no organisation country (HSDS has none), its
+    own taxonomies, HSDS times and the tables around a service."""
+    return [{
+        "id": ORGANIZATION_ID, "name": "Refugee Action Manchester", "alternate_name": "RAM",
+        "description": "Advice and support for refugees.", "website": "https://example.org",
+        "services": [{
+            "id": FOOD_BANK_ID, "name": "Community food bank", "status": "active",
+            "description": "Food parcels for families, no questions asked.",
+            "attributes": [_attribute(FOOD_BANK_ID, FOOD_TERM_ID, "102-01", "Food pantry",
+                                      "Open Eligibility", OPEN_ELIGIBILITY_ID)],
+            "schedules": [{"id": _id(), "service_id": FOOD_BANK_ID, "freq": "WEEKLY",
+                           "byday": "MO,WE", "opens_at": "10:00:00", "closes_at": "13:30:00"}],
+            "languages": [{"id": _id(), "name": "Ukrainian", "code": "uk"}],
+            "cost_options": [{"id": _id(), "option": "Parcel", "currency": "GBP", "amount": 0}],
+            "required_documents": [{"id": _id(), "document": "Referral letter"}],
+            "service_areas": [{"id": _id(), "name": "Greater Manchester"}],
+            "contacts": [{"id": _id(), "name": "Food bank desk", "email": "food@example.org"}],
+            "phones": [{"id": _id(), "number": "+44 161 000 0000"}],
+            "service_at_locations": [_located(HALL_ID, "Church hall", "1 Oxford Road",
+                                              "Step-free entrance")],
+        }, {
+            "id": CAFE_ID, "name": "Welcome cafe", "status": "active",
+            "description": "A place to meet neighbours and get advice.",
+            "attributes": [_attribute(CAFE_ID, WELCOME_TERM_ID, "WC-1", "Welcome",
+                                      "Manchester council services", COUNCIL_TAXONOMY_ID)],
+            "cost_options": [{"id": _id(), "option": "Session", "currency": "GBP",
+                              "amount": 5}],
+            "service_at_locations": [_located(CAFE_PLACE_ID, "Cafe", "2 Market Street")],
+        }],
+    }]
+
+
+def publisher_report(dry_run: bool) -> dict:
+    return {
+        "dry_run": dry_run,
+        "organizations": {"created": 1, "updated": 0, "unchanged": 0},
+        "services": {"created": 2, "updated": 0, "unchanged": 0}, "withdrawn": 0,
+        "warnings": [
+            {"kind": "country_derived", "path": "[0]",
+             "detail": "country GB, from the addresses of its services' locations"},
+            {"kind": "uncategorised", "path": "[0].services[1]",
+             "detail": "no term of Waymark's taxonomy, nor one the crosswalk maps: found by "
+             "words and place only"},
+        ],
+        "not_kept": {"address.postal_code": 2, "organization.alternate_name": 1},
+    }
+
+
+async def post_dataset(registry, content: bytes, content_type: str, **params) -> dict:
+    response = await registry.client.post(
+        "/v1/hsds/dataset", content=content, params=params,
+        headers={**registry.network_admin, "Content-Type": content_type},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def export_dataset(registry, accept: str = "application/json") -> bytes:
+    response = await registry.client.get(
+        "/v1/hsds/dataset", headers={**registry.network_admin, "Accept": accept}
+    )
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+async def test_a_publishers_json_imports_after_a_dry_run_and_reads_back(any_registry):
+    registry = any_registry
+    content = json.dumps(publisher_dataset()).encode()
+
+    dry_run = await post_dataset(registry, content, "application/json", dry_run="true")
+    after_dry_run = await get(registry, "/services")
+    events_after_dry_run = await registry.outbox()
+    report = await post_dataset(registry, content, "application/json")
+    food = valid(SERVICE, await get(registry, f"/services/{FOOD_BANK_ID}"))
+    cafe = valid(SERVICE, await get(registry, f"/services/{CAFE_ID}"))
+    organizations = valid_page(ORGANIZATION_LIST, await get(registry, "/organizations"))
+    taxonomies = valid_page(TAXONOMY, await get(registry, "/taxonomies"))
+    terms = valid_page(TAXONOMY_TERM, await get(registry, "/taxonomy_terms", per_page=100))
+
+    assert dry_run == publisher_report(dry_run=True)
+    assert after_dry_run["total_items"] == 0 and events_after_dry_run == []
+    assert report == publisher_report(dry_run=False)
+    assert organizations[0]["country"] == "GB"
+    assert [taxonomy["name"] for taxonomy in taxonomies][1:] == [
+        "Open Eligibility", "Manchester council services",
+    ]
+    assert [(term["id"], term["taxonomy_id"]) for term in terms][-2:] == [
+        (FOOD_TERM_ID, OPEN_ELIGIBILITY_ID), (WELCOME_TERM_ID, COUNCIL_TAXONOMY_ID),
+    ]
+    # The Open Eligibility term is kept and mapped to Waymark's category by the crosswalk.
+    assert food["categories"] == ["food_cash.food"]
+    assert [(a["taxonomy_term"]["taxonomy"], a["taxonomy_term"].get("code"))
+            for a in food["attributes"]] == [
+        ("Waymark migrant services", "food_cash.food"), ("Open Eligibility", "102-01"),
+    ]
+    assert food["attributes"][1]["taxonomy_term_id"] == FOOD_TERM_ID
+    assert (food["schedules"][0]["opens_at"], food["schedules"][0]["closes_at"]) == (
+        "10:00:00", "13:30:00",
+    )
+    assert food["free_of_charge"] is True and food["cost_options"][0]["amount"] == 0
+    assert [d["document"] for d in food["required_documents"]] == ["Referral letter"]
+    assert [a["name"] for a in food["service_areas"]] == ["Greater Manchester"]
+    assert [c["email"] for c in food["contacts"]] == ["food@example.org"]
+    assert [p["number"] for p in food["phones"]] == ["+44 161 000 0000"]
+    assert food["service_at_locations"][0]["location"]["accessibility"][0]["description"] == (
+        "Step-free entrance"
+    )
+    # A service of no known category is imported uncategorised, its own term kept.
+    assert cafe["categories"] == [] and cafe["free_of_charge"] is False
+    assert [a["taxonomy_term"]["name"] for a in cafe["attributes"]] == ["Welcome"]
+    # Found by its languages, and by words and place.
+    for params, found in (({"language": "uk"}, FOOD_BANK_ID),
+                          ({"q": "neighbours", "country": "GB"}, CAFE_ID)):
+        searched = await registry.client.get(
+            "/v1/services", params=params, headers=registry.headers(None, VIEWER)
+        )
+        assert [item["id"] for item in searched.json()["items"]] == [found], params
+
+
+async def test_the_export_of_a_publishers_data_imports_back_unchanged(registry):
+    await post_dataset(registry, json.dumps(publisher_dataset()).encode(), "application/json")
+    await registry.client.patch(
+        f"/v1/organizations/{ORGANIZATION_ID}", json={"languages": ["en", "uk"]},
+        headers=registry.network_admin,
+    )
+    before = len(await registry.outbox())
+
+    as_json = await export_dataset(registry)
+    as_package = await export_dataset(registry, "application/zip")
+    from_json = await post_dataset(registry, as_json, "application/json")
+    from_package = await post_dataset(registry, as_package, "application/zip")
+
+    assert json.loads(as_json)[0]["languages"] == ["en", "uk"]
+    for report in (from_json, from_package):
+        assert report["organizations"] == {"created": 0, "updated": 0, "unchanged": 1}
+        assert report["services"] == {"created": 0, "updated": 0, "unchanged": 2}
+        assert report["warnings"] == [{"kind": "uncategorised", "path": "[0].services[1]",
+                                       "detail": report["warnings"][0]["detail"]}]
+    assert len(await registry.outbox()) == before
+
+
+def _csv(header: str, *rows: str) -> str:
+    return "\r\n".join((header, *rows)) + "\r\n"
+
+
+def publisher_package() -> bytes:
+    """The same data as a tabular package in the specification's layout, its files in a folder
+    its datapackage.json names, with tables and columns the directory does not keep."""
+    files = {
+        "organizations.csv": _csv("id,name,alternate_name,description,website",
+                                  f"{ORGANIZATION_ID},Refugee Action Manchester,RAM,Advice,"),
+        "services.csv": _csv(
+            "id,organization_id,program_id,name,description,status",
+            f"{FOOD_BANK_ID},{ORGANIZATION_ID},,Community food bank,Food parcels,active",
+            f"{CAFE_ID},{ORGANIZATION_ID},,Welcome cafe,Meet neighbours,active",
+        ),
+        "locations.csv": _csv("id,location_type,name,latitude,longitude",
+                              f"{HALL_ID},physical,Church hall,53.4794,-2.2453",
+                              f"{CAFE_PLACE_ID},physical,Cafe,53.4810,-2.2400"),
+        "addresses.csv": _csv("id,location_id,address_1,city,state_province,postal_code,country",
+                              f"{_id()},{HALL_ID},1 Oxford Road,Manchester,,M1 1AA,GB",
+                              f"{_id()},{CAFE_PLACE_ID},2 Market Street,Manchester,,M1 1AB,GB"),
+        "service_at_location.csv": _csv("id,service_id,location_id,description",
+                                        f"{_id()},{FOOD_BANK_ID},{HALL_ID},",
+                                        f"{_id()},{CAFE_ID},{CAFE_PLACE_ID},"),
+        "taxonomies.csv": _csv("id,name,description,uri,version",
+                               f"{OPEN_ELIGIBILITY_ID},Open Eligibility,,,",
+                               f"{COUNCIL_TAXONOMY_ID},Manchester council services,,,"),
+        "taxonomy_terms.csv": _csv(
+            "id,code,name,description,parent_id,taxonomy,language,taxonomy_id,term_uri",
+            f"{FOOD_TERM_ID},102-01,Food pantry,,,,,{OPEN_ELIGIBILITY_ID},",
+            f"{WELCOME_TERM_ID},WC-1,Welcome,,,,,{COUNCIL_TAXONOMY_ID},",
+        ),
+        "attributes.csv": _csv("id,link_id,taxonomy_term_id,link_type,link_entity,value",
+                               f"{_id()},{FOOD_BANK_ID},{FOOD_TERM_ID},service,service,",
+                               f"{_id()},{CAFE_ID},{WELCOME_TERM_ID},service,service,",
+                               f"{_id()},{ORGANIZATION_ID},{WELCOME_TERM_ID},organization,,"),
+        "schedules.csv": _csv("id,service_id,location_id,freq,byday,opens_at,closes_at",
+                              f"{_id()},{FOOD_BANK_ID},,WEEKLY,\"MO,WE\",10:00:00,13:30:00"),
+        "languages.csv": _csv("id,service_id,location_id,phone_id,name,code,note",
+                              f"{_id()},{FOOD_BANK_ID},,,Ukrainian,uk,"),
+        "cost_options.csv": _csv("id,service_id,valid_from,valid_to,option,currency,amount",
+                                 f"{_id()},{FOOD_BANK_ID},2026-01-01,,Parcel,GBP,0",
+                                 f"{_id()},{CAFE_ID},,,Session,GBP,5"),
+        "required_documents.csv": _csv("id,service_id,document,uri",
+                                       f"{_id()},{FOOD_BANK_ID},Referral letter,"),
+        "phones.csv": _csv("id,location_id,service_id,organization_id,number",
+                           f"{_id()},,{FOOD_BANK_ID},,+44 161 000 0000",
+                           f"{_id()},{HALL_ID},,,+44 161 000 0001"),
+        "accessibility.csv": _csv("id,location_id,description",
+                                  f"{_id()},{HALL_ID},Step-free entrance"),
+        "programs.csv": _csv("id,organization_id,name,description",
+                             f"{_id()},{ORGANIZATION_ID},Welcome programme,"),
+    }
+    names = {"addresses.csv": "address", "taxonomies.csv": "taxonomy",
+             "accessibility.csv": "accessibility", "service_at_location.csv":
+             "service_at_location"}
+    descriptor = {"name": "ram", "profile": "tabular-data-package", "resources": [
+        {"name": names.get(file, file.removesuffix(".csv").removesuffix("s")),
+         "path": f"data/{file}", "profile": "tabular-data-resource"}
+        for file in files
+    ]}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("datapackage.json", json.dumps(descriptor))
+        for file, text in files.items():
+            archive.writestr(f"data/{file}", text)
+    return buffer.getvalue()
+
+
+async def test_a_publishers_package_imports_with_its_report_and_reads_back(registry):
+    report = await post_dataset(registry, publisher_package(), "application/zip")
+    food = valid(SERVICE, await get(registry, f"/services/{FOOD_BANK_ID}"))
+    cafe = valid(SERVICE, await get(registry, f"/services/{CAFE_ID}"))
+
+    assert report == {**publisher_report(dry_run=False), "not_kept": {
+        "address.postal_code": 2, "attribute": 1, "organization.alternate_name": 1, "phone": 1,
+        "program": 1,
+    }}
+    assert food["categories"] == ["food_cash.food"]
+    assert food["attributes"][1]["taxonomy_term"]["taxonomy"] == "Open Eligibility"
+    assert food["schedules"][0]["opens_at"] == "10:00:00"
+    assert food["cost_options"][0]["valid_from"] == "2026-01-01"
+    assert [language["code"] for language in food["languages"]] == ["uk"]
+    assert [d["document"] for d in food["required_documents"]] == ["Referral letter"]
+    assert [p["number"] for p in food["phones"]] == ["+44 161 000 0000"]
+    [hall] = [sal["location"] for sal in food["service_at_locations"]]
+    assert [a["description"] for a in hall["accessibility"]] == ["Step-free entrance"]
+    assert cafe["categories"] == [] and cafe["free_of_charge"] is False
+    assert cafe["attributes"][0]["taxonomy_term"]["taxonomy"] == "Manchester council services"

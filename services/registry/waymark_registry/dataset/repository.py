@@ -48,6 +48,11 @@ async def services_by_id(
     return found
 
 
+async def services_of_source(session: AsyncSession, source: str) -> list[Service]:
+    query = select(Service).where(Service.source == source)
+    return list((await session.execute(query)).scalars())
+
+
 async def organization_keys(session: AsyncSession) -> list[tuple[uuid.UUID, str, str, str]]:
     """(id, country, lower-case name, type) of every organisation: what must stay unique."""
     query = select(

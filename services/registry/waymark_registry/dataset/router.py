@@ -1,21 +1,23 @@
 """Bulk export and import of the directory (network_admin), as an HSDS JSON dataset or an
 HSDS tabular data package (a zip of CSV files)."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from waymark_kernel.auth import CurrentIdentity, Identity
 from waymark_kernel.db import SessionDep
 from waymark_kernel.problems import Forbidden
 
 from waymark_registry.dataset import service, tabular
+from waymark_registry.dataset.service import ImportOptions
 from waymark_registry.dataset.schemas import ImportReport
 
 router = APIRouter(prefix="/v1/hsds/dataset", tags=["hsds"])
 ZIP = "application/zip"
 PACKAGE_SCHEMA = {"type": "string", "format": "binary", "description": (
     "An HSDS 3.0 tabular data package: datapackage.json and one CSV file per table "
-    "(organization.csv, service.csv, location.csv, ...) at the root of the zip"
+    "as the HSDS 3.0 specification's datapackage.json names them (organizations.csv, "
+    "services.csv, locations.csv, ...); the package's own datapackage.json may give other paths"
 )}
 
 
@@ -60,20 +62,26 @@ async def export_dataset(
 async def import_dataset(
     request: Request, identity: CurrentIdentity, session: SessionDep,
     after_response: BackgroundTasks,
+    dry_run: Annotated[bool, Query(description="Report what the import would do; change "
+                                   "nothing")] = False,
 ) -> ImportReport:
     """Creates or updates every organisation and service of the file, or, when any object is
     invalid, changes nothing and answers 422 with every problem (`errors`: file of the
     package, line, path, reason). Importing the same file again changes nothing. A zip member
-    named outside the package (`../x`, `/x`) refuses the upload."""
+    named outside the package (`../x`, `/x`) refuses the upload. The report counts what was
+    created, updated and unchanged, warns of what was imported otherwise than given
+    (uncategorised services, countries derived from addresses) and counts what the directory
+    does not keep, by HSDS table."""
     _ensure_network_admin(identity)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > tabular.MAX_PACKAGE_BYTES:
             raise tabular.too_large()
+    options = ImportOptions(dry_run=dry_run)
     if request.headers.get("content-type", "").split(";")[0].strip() == ZIP:
-        report = await service.import_package(session, tabular.ZipPackage(bytes(body)))
+        report = await service.import_package(session, tabular.ZipPackage(bytes(body)), options)
     else:
-        report = await service.import_dataset(session, bytes(body))
+        report = await service.import_dataset(session, bytes(body), options)
     after_response.add_task(service.settle, session.bind, report)  # the commit came before
     return report

@@ -20,7 +20,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -35,9 +35,13 @@ from waymark_kernel.web import collector_paused
 
 from waymark_registry import EVENT_SOURCE
 from waymark_registry.dataset import repository, tabular
+from waymark_registry.dataset.crosswalk import Crosswalk, shipped
 from waymark_registry.dataset.located_json import JsonSyntaxError, LocatedJson
 from waymark_registry.dataset.repository import chunks
-from waymark_registry.dataset.schemas import MAX_LISTED_PROBLEMS, ImportReport, InvalidRow
+from waymark_registry.dataset.schemas import (
+    MAX_LISTED_PROBLEMS, ImportedLocation, ImportedService, ImportReport, ImportWarning,
+    InvalidRow,
+)
 from waymark_registry.hsds.service import hsds_organization, hsds_service, hsds_taxonomy
 from waymark_registry.organizations import service as organization_events
 from waymark_registry.organizations.repository import NATIONAL_SOCIETY
@@ -47,15 +51,16 @@ from waymark_registry.services import service as service_events
 from waymark_registry.services.models import (
     Service,
 )
-from waymark_registry.services.schemas import Location, ServiceCreate
-from waymark_registry.taxonomy.service import CODES, term_id
+from waymark_registry.taxonomy import data as taxonomy
+from waymark_registry.taxonomy.service import CODES, TAXONOMY_ID, term_id
 
 # Reads the directory as the network does: confidential locations stay hidden.
 EXPORTER = Identity(subject="registry-export", organization_id=None,
                     roles=frozenset({NETWORK_ADMIN}))
 STATUSES = {"temporarily closed": "temporarily_closed"}
+WITHDRAWN = "inactive"  # a synchronised service its source no longer lists
 CODES_BY_TERM_ID = {str(term_id(code)): code for code in CODES}
-LOCATION_FIELDS = tuple(Location.model_fields)
+LOCATION_FIELDS = tuple(ImportedLocation.model_fields)
 # New services checked, then written, at a time: bounds the rows held in memory; one batch is
 # written while the next is checked.
 BATCH = 5000
@@ -66,6 +71,61 @@ ANALYZED_FROM = 1000
 log = logging.getLogger("waymark.registry.dataset")
 Event = tuple[str, EventData]
 T = TypeVar("T")
+# HSDS tables kept with a service, each object with these fields.
+KEPT_TABLES = {
+    "required_documents": ("document", "uri"),
+    "cost_options": ("option", "currency", "amount", "amount_description", "valid_from",
+                     "valid_to"),
+    "service_areas": ("name", "description", "uri"),
+    "contacts": ("name", "title", "department", "email"),
+}
+
+# The fields of each HSDS object an import reads (or an export writes and an import ignores);
+# any other given is counted in the report as not kept, a list by the table it holds.
+READ_FIELDS = {
+    "organization": frozenset({
+        "id", "name", "description", "email", "website", "type", "country", "verified",
+        "languages", "organization_identifiers", "phones", "services",
+    }),
+    "service": frozenset({
+        "id", "organization_id", "name", "description", "url", "email", "status",
+        "interpretation_services", "fees_description", "eligibility_description",
+        "assured_date", "last_modified", "categories", "populations", "migration_stages",
+        "interpretation_available", "free_of_charge", "accepts_referrals", "capacity",
+        "response_time_hours", "stale", "organization_verified", "language",
+        "original_language", "translations", "service_at_locations", "phones", "schedules",
+        "languages", "attributes", "organization", *KEPT_TABLES,
+    }),
+    "location": frozenset({
+        "id", "location_type", "name", "latitude", "longitude", "confidential", "addresses",
+        "accessibility",
+    }),
+    "address": frozenset({
+        "id", "location_id", "address_1", "city", "state_province", "country", "address_type",
+    }),
+}
+TABLES_OF_LISTS = {
+    "programs": "program", "funding": "funding", "contacts": "contact", "phones": "phone",
+    "locations": "location", "schedules": "schedule", "languages": "language",
+    "addresses": "address", "service_areas": "service_area", "metadata": "metadata",
+}
+
+
+def _count_not_kept(not_kept: Counter[str], table: str, item: dict) -> None:
+    for key, value in item.items():
+        if key in READ_FIELDS[table] or value in (None, "", [], {}):
+            continue
+        if isinstance(value, list):
+            not_kept[TABLES_OF_LISTS.get(key, key)] += len(value)
+        else:
+            not_kept[f"{table}.{key}"] += 1
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    dry_run: bool = False  # report what the import would do, change nothing
+    crosswalk: Crosswalk = field(default_factory=shipped)
+    source: str | None = None  # the HSDS API synchronised from: its services are marked
 
 
 async def export_dataset(session: AsyncSession) -> list[dict[str, Any]]:
@@ -137,14 +197,22 @@ def _source(where: tuple) -> Path:
 
 
 class _Checker:
-    """Collects every problem of a file instead of stopping at the first."""
+    """Collects every problem of a file instead of stopping at the first, and the warnings of
+    what is imported otherwise than given."""
 
-    def __init__(self) -> None:
+    def __init__(self, crosswalk: Crosswalk, source: str | None = None) -> None:
+        self.crosswalk = crosswalk
+        self.source = source
+        self.warnings: list[ImportWarning] = []
+        self.not_kept: Counter[str] = Counter()
         self.problems: list[tuple[Path, str, Path]] = []
         self.first_given: dict[uuid.UUID, Path] = {}  # where the file gives each id first
 
     def refuse(self, path: Path, reason: str, source: Path = ()) -> None:
         self.problems.append((path, reason, source))
+
+    def warn(self, kind: str, path: Path, detail: str) -> None:
+        self.warnings.append(ImportWarning(kind=kind, path=_shown(path), detail=detail))
 
     def identifier(self, item: dict, path: Path) -> uuid.UUID | None:
         try:
@@ -185,10 +253,25 @@ class _Checker:
         return rows
 
 
-def _organization_fields(item: dict) -> dict[str, Any]:
+def _address_countries(item: dict) -> Counter[str]:
+    """The countries of the addresses of an organisation's services' locations."""
+    found: Counter[str] = Counter()
+    for service in item.get("services") or []:
+        for sal in (service.get("service_at_locations") or []) if isinstance(service, dict) else []:
+            location = sal.get("location") if isinstance(sal, dict) else None
+            for address in (location or {}).get("addresses") or []:
+                if isinstance(address, dict) and isinstance(address.get("country"), str):
+                    found[address["country"].strip().upper()] += 1
+    return found
+
+
+def _organization_fields(
+    checker: _Checker, item: dict, country: str | None
+) -> dict[str, Any]:
+    _count_not_kept(checker.not_kept, "organization", item)
     phones = item.get("phones") or []
     fields = {
-        "name": item.get("name"), "type": item.get("type", "cso"), "country": item.get("country"),
+        "name": item.get("name"), "type": item.get("type", "cso"), "country": country,
         "description": item.get("description") or None, "website": item.get("website"),
         "email": item.get("email"), "phone": phones[0]["number"] if phones else None,
         "verified": item.get("verified", False),
@@ -203,26 +286,75 @@ def _organization_fields(item: dict) -> dict[str, Any]:
     return fields
 
 
-def _category(attribute: dict) -> str | None:
-    term = attribute.get("taxonomy_term") or {}
-    return term.get("code") or CODES_BY_TERM_ID.get(str(attribute.get("taxonomy_term_id")))
+def _terms(checker: _Checker, item: dict) -> tuple[list[str | None], list[dict[str, Any]]]:
+    """The Waymark categories of a service's attributes (those its terms of other taxonomies
+    map to by the crosswalk included), and those other terms, kept."""
+    categories: list[str | None] = []
+    others: list[dict[str, Any]] = []
+    for attribute in item.get("attributes") or []:
+        term = attribute.get("taxonomy_term") or {}
+        term_id = str(attribute.get("taxonomy_term_id") or term.get("id"))
+        detail = term.get("taxonomy_detail") or {}
+        taxonomy_name = detail.get("name") or term.get("taxonomy")
+        taxonomy_id = term.get("taxonomy_id") or detail.get("id")
+        # A term saying nothing of its taxonomy is taken for one of Waymark's, by its code.
+        ours = term_id in CODES_BY_TERM_ID or taxonomy_id == str(TAXONOMY_ID) or (
+            taxonomy_name in (None, taxonomy.NAME) and taxonomy_id is None
+            and term.get("code") is not None
+        )
+        if ours:
+            categories.append(term.get("code") or CODES_BY_TERM_ID.get(term_id))
+        elif term.get("name") or term.get("code"):
+            name = str(taxonomy_name or taxonomy_id or "unnamed taxonomy")
+            # Publishers give codes and ids as numbers too: kept as text.
+            kept = {key: str(term[key]) for key in ("id", "code") if term.get(key) is not None}
+            others.append({
+                "taxonomy": name, "taxonomy_id": None if taxonomy_id is None else str(taxonomy_id),
+                "id": kept.get("id"), "code": kept.get("code"),
+                "name": str(term.get("name") or kept["code"]),
+            })
+            mapped = checker.crosswalk.category(name, kept.get("code"))
+            if mapped is not None:
+                categories.append(mapped)
+        else:
+            checker.not_kept["attribute (no taxonomy_term)"] += 1
+    return categories, others
 
 
-def _location(location: dict) -> dict[str, Any]:
-    address = (location.get("addresses") or [{}])[0]
+def _free_of_charge(cost_options: list[Any]) -> bool | None:
+    """An amount of 0 means free of charge (HSDS cost_option); None when no amount is given."""
+    amounts = [
+        option["amount"] for option in cost_options
+        if isinstance(option, dict) and isinstance(option.get("amount"), int | float)
+    ]
+    return min(amounts) == 0 if amounts else None
+
+
+def _location(checker: _Checker, location: dict) -> dict[str, Any]:
+    address, *others = location.get("addresses") or [{}]
+    _count_not_kept(checker.not_kept, "location", location)
+    _count_not_kept(checker.not_kept, "address", address)
+    checker.not_kept["address"] += len(others)  # a location has one address here
+    country = address.get("country")
     return {
         "name": location.get("name"), "address": address.get("address_1") or None,
         "city": address.get("city") or None, "admin_area": address.get("state_province") or None,
-        "country": address.get("country"), "latitude": location.get("latitude"),
+        "country": country.strip().upper() if isinstance(country, str) else country,
+        "latitude": location.get("latitude"),
         "longitude": location.get("longitude"),
         "confidential": location.get("confidential", False),
+        "accessibility": [
+            {key: value for key, value in item.items() if key in ("description", "details", "url")}
+            for item in location.get("accessibility") or []
+        ],
     }
 
 
-def _service_fields(item: dict, organization_id: uuid.UUID) -> dict[str, Any]:
-    categories = item.get("categories")
-    if categories is None:
-        categories = [_category(attribute) for attribute in item.get("attributes") or []]
+def _service_fields(checker: _Checker, item: dict, organization_id: uuid.UUID) -> dict[str, Any]:
+    _count_not_kept(checker.not_kept, "service", item)
+    categories, external_terms = _terms(checker, item)
+    if item.get("categories") is not None:
+        categories = item["categories"]
     fields: dict[str, Any] = {
         "organization_id": str(organization_id), "name": item.get("name"),
         "description": item.get("description"), "categories": categories,
@@ -231,7 +363,9 @@ def _service_fields(item: dict, organization_id: uuid.UUID) -> dict[str, Any]:
         "interpretation_available": item.get(
             "interpretation_available", bool(item.get("interpretation_services"))
         ),
-        "locations": [_location(sal["location"]) for sal in item.get("service_at_locations") or []],
+        "locations": [
+            _location(checker, sal["location"]) for sal in item.get("service_at_locations") or []
+        ],
         "phones": [
             {key: phone[key] for key in ("number", "type", "description") if key in phone}
             | {"languages": [language["code"] for language in phone.get("languages") or []]}
@@ -251,6 +385,16 @@ def _service_fields(item: dict, organization_id: uuid.UUID) -> dict[str, Any]:
     ):
         if item.get(name) is not None:
             fields[name] = item[name]
+    fields["external_terms"] = external_terms
+    for table, kept in KEPT_TABLES.items():
+        fields[table] = [
+            {key: value for key, value in row.items() if key in kept}
+            for row in item.get(table) or []
+        ]
+    if "free_of_charge" not in fields:
+        free = _free_of_charge(fields["cost_options"])
+        if free is not None:
+            fields["free_of_charge"] = free
     if item.get("translations") is not None:
         fields["translations"] = [
             {key: translation[key] for key in ("field", "language", "text") if key in translation}
@@ -295,8 +439,20 @@ def _parse_organizations(checker: _Checker, dataset: Any) -> tuple[list[Given], 
             checker.refuse(path, "an organization is a JSON object")
             continue
         organization_id = checker.identifier(item, path)
+        country = item.get("country")
+        if country is None:
+            countries = _address_countries(item)
+            if not countries:
+                checker.refuse(path, "country: give the organisation's country, or addresses "
+                               "with a country for its services' locations")
+                continue
+            country = countries.most_common(1)[0][0]
+            checker.warn("country_derived", path, f"country {country}, from the addresses of "
+                         "its services' locations")
         organization = checker.validated(
-            OrganizationCreate, path, lambda item=item: _organization_fields(item)
+            OrganizationCreate, path, lambda item=item, country=country: _organization_fields(
+                checker, item, country
+            )
         )
         given.append((path, item, organization_id))
         if organization_id and organization:
@@ -325,10 +481,13 @@ def _parsed_service(
         checker.refuse(organization_path, f"services[{path[-1]}]: a service is a JSON object")
         return None
     service_id = checker.identifier(service_item, path)
-    body = checker.validated(
-        ServiceCreate, path, lambda: _service_fields(service_item, organization_id or uuid.uuid4())
-    )
+    body = checker.validated(ImportedService, path, lambda: _service_fields(
+        checker, service_item, organization_id or uuid.uuid4()
+    ))
     assured = _assured(checker, service_item, path)
+    if body is not None and not body.categories:
+        checker.warn("uncategorised", path, "no term of Waymark's taxonomy, nor one the "
+                     "crosswalk maps: found by words and place only")
     if service_id and body:
         return _Parsed(path, service_id, body, assured, _location_ids(service_item))
     return None
@@ -401,9 +560,9 @@ def _service_batches(
             else:
                 checker.refuse(row.path, "id: this service belongs to another organisation")
             if len(new) == BATCH:
-                yield _Batch(_created_rows(new) if rows_wanted() else None, changed)
+                yield _Batch(_created_rows(new, checker.source) if rows_wanted() else None, changed)
                 new, changed = [], []
-    yield _Batch(_created_rows(new) if rows_wanted() else None, changed)
+    yield _Batch(_created_rows(new, checker.source) if rows_wanted() else None, changed)
 
 
 async def _in_worker_thread(batches: Iterator[T]) -> AsyncIterator[T]:
@@ -437,7 +596,9 @@ async def _check_organizations(
                            "for this country")
 
 
-async def import_dataset(session: AsyncSession, data: bytes) -> ImportReport:
+async def import_dataset(
+    session: AsyncSession, data: bytes, options: ImportOptions | None = None
+) -> ImportReport:
     """An HSDS JSON dataset, parsed and checked in worker threads."""
     with collector_paused():
         text, dataset = await asyncio.to_thread(_parsed_json, data)
@@ -447,7 +608,7 @@ async def import_dataset(session: AsyncSession, data: bytes) -> ImportReport:
             parsed = document.parse()
             return parsed, lambda item: (None, line) if (line := document.line_of(item)) else None
 
-        return await _import(session, dataset, located)
+        return await _import(session, dataset, located, options or ImportOptions())
 
 
 def _each_object(item: dict[str, Any]) -> dict[str, Any]:
@@ -471,7 +632,9 @@ def _parsed_json(data: bytes) -> tuple[str, Any]:
         raise _invalid([InvalidRow(line=1, path="", reason="not valid JSON")]) from None
 
 
-async def import_package(session: AsyncSession, package: tabular.Package) -> ImportReport:
+async def import_package(
+    session: AsyncSession, package: tabular.Package, options: ImportOptions | None = None
+) -> ImportReport:
     """An HSDS tabular data package, read as it is parsed in a worker thread, checked as its
     JSON form."""
     with collector_paused():
@@ -479,7 +642,57 @@ async def import_package(session: AsyncSession, package: tabular.Package) -> Imp
         dataset = await asyncio.to_thread(rows.read, package)
         if rows.errors:
             raise _invalid(rows.errors, rows.problem_count)
-        return await _import(session, dataset, lambda: (dataset, rows.place_of))
+        return await _import(session, dataset, lambda: (dataset, rows.place_of),
+                             options or ImportOptions(), rows.not_kept)
+
+
+def _organization_package(
+    organizations: list[dict[str, Any]], services: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """An HSDS API's organisations with their services nested (HSDS organization_package);
+    an organisation it gives only nested in its services is taken from there."""
+    by_id = {str(item.get("id")): {**item, "services": []} for item in organizations}
+    for service in services:
+        nested = service.get("organization") or {}
+        organization_id = str(service.get("organization_id") or nested.get("id"))
+        by_id.setdefault(organization_id, {**nested, "services": []})
+        by_id[organization_id]["services"].append(
+            {key: value for key, value in service.items() if key != "organization"}
+        )
+    return list(by_id.values())
+
+
+async def sync_source(
+    session: AsyncSession, source: str, organizations: list[dict[str, Any]],
+    services: list[dict[str, Any]], options: ImportOptions | None = None,
+) -> ImportReport:
+    """Everything an HSDS API lists, applied as an import of its services marked as its own;
+    those of its services it no longer lists are withdrawn (made inactive)."""
+    dataset = _organization_package(organizations, services)
+    options = replace(options or ImportOptions(), source=source)
+    with collector_paused():
+        report = await _import(session, dataset, lambda: (dataset, lambda _item: None), options)
+    if not options.dry_run:
+        report.withdrawn = await _withdraw(session, source, {str(s.get("id")) for s in services})
+    return report
+
+
+async def _withdraw(session: AsyncSession, source: str, listed: set[str]) -> int:
+    withdrawn = [
+        service for service in await repository.services_of_source(session, source)
+        if str(service.id) not in listed and service.status != WITHDRAWN
+    ]
+    owners = await repository.organizations_by_id(
+        session, {service.organization_id for service in withdrawn}
+    )
+    now = utcnow()
+    for service in withdrawn:
+        service.status, service.updated_at = WITHDRAWN, now
+        await services.refresh_index(session, service)
+        await service_events.announce(
+            session, "service.updated", service, owners[service.organization_id].country
+        )
+    return len(withdrawn)
 
 
 async def export_package(session: AsyncSession) -> dict[str, bytes]:
@@ -488,11 +701,27 @@ async def export_package(session: AsyncSession) -> dict[str, bytes]:
 
 async def _import(
     session: AsyncSession, dataset: Any,
-    located: Callable[[], tuple[Any, Callable[[Any], Place | None]]],
+    located: Callable[[], tuple[Any, Callable[[Any], Place | None]]], options: ImportOptions,
+    not_kept: Counter[str] | None = None,
+) -> ImportReport:
+    """A dry run is the import with its writes rolled back: the same report, the directory
+    unchanged. (Not a savepoint: on SQLite one begun before the checks' reads makes the first
+    write upgrade a read transaction, which fails when another connection wrote meanwhile.)"""
+    report = await _checked_import(session, dataset, located, options)
+    if options.dry_run:
+        await session.rollback()
+    report.dry_run = options.dry_run
+    report.not_kept = dict(sorted((Counter(not_kept) + Counter(report.not_kept)).items()))
+    return report
+
+
+async def _checked_import(
+    session: AsyncSession, dataset: Any,
+    located: Callable[[], tuple[Any, Callable[[Any], Place | None]]], options: ImportOptions,
 ) -> ImportReport:
     """Checks every object and reports every problem; writes only while none is found, in the
     caller's transaction, which a problem found later undoes."""
-    checker = _Checker()
+    checker = _Checker(options.crosswalk, options.source)
     given, organizations = await asyncio.to_thread(_parse_organizations, checker, dataset)
     stored_services = await repository.services_by_id(session, _given_service_ids(given))
     await _check_organizations(session, checker, organizations)
@@ -516,17 +745,20 @@ async def _import(
             lambda: _invalid(checker.report(*located()), len(checker.problems))
         )
     if clash is None:
-        clash = await _clash_of(_update_all(session, changed, stored_services, report))
+        clash = await _clash_of(_update_all(session, changed, stored_services, report,
+                                            options.source))
     if clash is not None:
         raise Conflict("The file clashes with the directory (a location id is used by another "
                        "service); nothing was imported.") from clash
     if _is_large(report):
         await repository.refresh_statistics(session)
+    report.warnings = checker.warnings
+    report.not_kept = dict(checker.not_kept)
     return report
 
 
 def _is_large(report: ImportReport) -> bool:
-    return report.services.created + report.services.updated >= ANALYZED_FROM
+    return not report.dry_run and report.services.created + report.services.updated >= ANALYZED_FROM
 
 
 async def settle(engine: AsyncEngine, report: ImportReport) -> None:
@@ -551,10 +783,10 @@ async def _clash_of(write: Awaitable[None]) -> IntegrityError | None:
 
 async def _update_all(
     session: AsyncSession, rows: list[tuple[_Owner, _Parsed]],
-    stored_services: dict[uuid.UUID, Service], report: ImportReport,
+    stored_services: dict[uuid.UUID, Service], report: ImportReport, source: str | None,
 ) -> None:
     for chunk in chunks(rows):
-        await _update_services(session, chunk, stored_services, report)
+        await _update_services(session, chunk, stored_services, report, source)
 
 
 def _invalid(errors: list[InvalidRow], count: int | None = None) -> Problem:
@@ -611,7 +843,7 @@ def _verified_at(row: _Parsed, now: datetime) -> datetime:
     return datetime.combine(row.last_verified, datetime.min.time(), tzinfo=UTC)
 
 
-def _with_kept_secrets(row: _Parsed, stored_locations: list) -> list[Location]:
+def _with_kept_secrets(row: _Parsed, stored_locations: list) -> list[ImportedLocation]:
     """A confidential location given without its details (as exported) keeps the stored ones."""
     stored = {location.id: location for location in stored_locations if location.confidential}
     kept = []
@@ -619,16 +851,16 @@ def _with_kept_secrets(row: _Parsed, stored_locations: list) -> list[Location]:
         original = stored.get(location_id)
         bare = location.latitude is None and location.name is None and location.address is None
         if location.confidential and bare and original is not None:
-            location = Location(**{f: getattr(original, f) for f in LOCATION_FIELDS})
+            location = ImportedLocation(**{f: getattr(original, f) for f in LOCATION_FIELDS})
         kept.append(location)
     return kept
 
 
-def _service_values(body: ServiceCreate) -> dict[str, Any]:
+def _service_values(body: ImportedService) -> dict[str, Any]:
     return body.model_dump(mode="json", exclude={"organization_id", "locations", "translations"})
 
 
-def _countries(locations: list[Location], owner: _Owner) -> list[str]:
+def _countries(locations: list[ImportedLocation], owner: _Owner) -> list[str]:
     """Where a service is found: its locations' countries, else its organisation's."""
     return sorted({location.country for location in locations}) or [owner.country]
 
@@ -642,14 +874,15 @@ class _Texts(NamedTuple):
     original_language: str | None
 
 
-def _created_rows(rows: list[tuple[_Owner, _Parsed]]) -> _Created:
+def _created_rows(rows: list[tuple[_Owner, _Parsed]], source: str | None) -> _Created:
     now = utcnow()
     created, events = _Created(), []
     for owner, row in rows:
-        body: ServiceCreate = row.body
+        body: ImportedService = row.body
         created.services.append({
             "id": row.id, **_service_values(body), "organization_id": owner.id,
             "last_verified_at": _verified_at(row, now), "created_at": now, "updated_at": now,
+            "source": source,
         })
         created.locations += service_events.location_values(
             row.id, body.locations, row.location_ids
@@ -682,7 +915,7 @@ async def _write_created(session: AsyncSession, created: _Created) -> None:
 
 async def _update_services(
     session: AsyncSession, rows: list[tuple[_Owner, _Parsed]],
-    stored_services: dict[uuid.UUID, Service], report: ImportReport,
+    stored_services: dict[uuid.UUID, Service], report: ImportReport, source: str | None,
 ) -> None:
     events: list[Event] = []
     existing = [row.id for _, row in rows]
@@ -692,13 +925,15 @@ async def _update_services(
         session.expunge(location)  # rows of the same ids may replace them
     now = utcnow()
     for owner, row in rows:
-        body: ServiceCreate = row.body
+        body: ImportedService = row.body
         service = stored_services[row.id]
         locations = _with_kept_secrets(row, stored_locations[row.id])
         values = _service_values(body)
         changes = {key: value for key, value in values.items() if getattr(service, key) != value}
         if row.last_verified and row.last_verified != service.last_verified_at.date():
             changes["last_verified_at"] = _verified_at(row, now)
+        if source is not None and service.source != source:
+            changes["source"] = source
         current = stored_locations[row.id]
         locations_changed = (
             [location.model_dump() for location in locations]

@@ -4,9 +4,13 @@ fields are extra columns, declared in `datapackage.json`, and translations a tab
 
 The package is the HSDS JSON dataset cut into tables, and read back by nesting the rows again,
 so an import of either goes through the same checks. Cells of a list or an object hold JSON
-(Frictionless `array` and `object`); an empty cell is a field not given. An import reads
-`<table>.csv` at the package's root (`datapackage.json` may be left out); organization.csv and
-service.csv must be there, the other tables only when they have rows.
+(Frictionless `array` and `object`); an empty cell is a field not given. Files are named and
+laid out as the HSDS 3.0 specification's datapackage.json has them (organizations.csv,
+services.csv, ...); an import reads the paths the package's own datapackage.json gives, else
+those (or, from an older Waymark export, `<table>.csv`). organizations.csv and services.csv
+must be there, the other tables only when they have rows. Tables, columns and rows the
+directory does not keep (programs, accessibility, a location's phone, ...) are counted for the
+report, never refused.
 
 A text cell that a spreadsheet would run as a formula (OWASP's CSV injection: it begins with
 =, +, -, @, a tab or a carriage return) is written after a single quote, which spreadsheets
@@ -16,13 +20,14 @@ JSON cells are never quoted: a negative longitude stays a number."""
 
 import csv
 import io
+import itertools
 import json
 import math
 import posixpath
 import zipfile
 import zlib
 from abc import ABC, abstractmethod
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,14 +59,14 @@ class Link:
 @dataclass(frozen=True)
 class Table:
     name: str
+    file: str  # the path the HSDS 3.0 specification's datapackage.json gives it
     columns: tuple[str, ...]
     required: tuple[str, ...]  # columns a file of this table must have
     links: tuple[Link, ...] = ()  # the first one whose column is filled applies
     profile: tuple[str, ...] = ()  # columns this profile adds to HSDS
-
-    @property
-    def file(self) -> str:
-        return f"{self.name}.csv"
+    # Columns linking a row to an object the directory does not keep (a location's phone):
+    # such a row is counted as not kept rather than refused.
+    elsewhere: tuple[str, ...] = ()
 
     @property
     def all_columns(self) -> tuple[str, ...]:
@@ -70,13 +75,14 @@ class Table:
 
 # In the order rows are nested: children after their parents.
 TABLES = (
-    Table("organization", ("id", "name", "description", "email", "website"), ("id", "name"),
-          profile=("type", "country", "verified")),
-    Table("organization_identifier",
+    Table("organization", "organizations.csv",
+          ("id", "name", "description", "email", "website"), ("id", "name"),
+          profile=("type", "country", "verified", "languages")),
+    Table("organization_identifier", "organization_identifiers.csv",
           ("id", "organization_id", "identifier_scheme", "identifier_type", "identifier"),
           ("organization_id", "identifier_type", "identifier"),
           (Link("organization", "organization_id", "organization_identifiers"),)),
-    Table("service", (
+    Table("service", "services.csv", (
         "id", "organization_id", "name", "description", "url", "email", "status",
         "interpretation_services", "fees_description", "eligibility_description",
         "assured_date", "last_modified",
@@ -86,33 +92,52 @@ TABLES = (
         "free_of_charge", "accepts_referrals", "capacity", "response_time_hours", "stale",
         "organization_verified",
     )),
-    Table("translation", ("service_id", "field", "language", "text"),
+    Table("translation", "translations.csv", ("service_id", "field", "language", "text"),
           ("service_id", "field", "language", "text"),
           (Link("service", "service_id", "translations"),)),
-    Table("phone", ("id", "organization_id", "service_id", "number", "type", "description"),
+    Table("phone", "phones.csv",
+          ("id", "organization_id", "service_id", "number", "type", "description"),
           ("number",), (
               Link("organization", "organization_id", "phones"),
               Link("service", "service_id", "phones"),
-          )),
-    Table("language", ("id", "service_id", "phone_id", "code"), ("code",), (
-        Link("service", "service_id", "languages"), Link("phone", "phone_id", "languages"),
-    )),
-    Table("schedule", (
+          ), elsewhere=("location_id", "contact_id", "service_at_location_id")),
+    Table("language", "languages.csv", ("id", "service_id", "phone_id", "name", "code"),
+          ("code",), (
+              Link("service", "service_id", "languages"), Link("phone", "phone_id", "languages"),
+          ), elsewhere=("location_id",)),
+    Table("schedule", "schedules.csv", (
         "id", "service_id", "freq", "wkst", "byday", "opens_at", "closes_at", "description",
-    ), ("service_id",), (Link("service", "service_id", "schedules"),)),
-    Table("attribute", ("id", "link_id", "link_type", "link_entity", "taxonomy_term_id"),
+    ), (), (Link("service", "service_id", "schedules"),),
+        elsewhere=("location_id", "service_at_location_id")),
+    Table("attribute", "attributes.csv",
+          ("id", "link_id", "link_type", "link_entity", "taxonomy_term_id"),
           ("link_id", "taxonomy_term_id"), (Link("service", "link_id", "attributes"),)),
-    Table("service_at_location", ("id", "service_id", "location_id"),
+    Table("required_document", "required_documents.csv", ("id", "service_id", "document", "uri"),
+          ("service_id",), (Link("service", "service_id", "required_documents"),)),
+    Table("cost_option", "cost_options.csv", (
+        "id", "service_id", "valid_from", "valid_to", "option", "currency", "amount",
+        "amount_description",
+    ), ("service_id",), (Link("service", "service_id", "cost_options"),)),
+    Table("service_area", "service_areas.csv",
+          ("id", "service_id", "name", "description", "uri"),
+          ("service_id",), (Link("service", "service_id", "service_areas"),)),
+    Table("contact", "contacts.csv",
+          ("id", "service_id", "name", "title", "department", "email"), (),
+          (Link("service", "service_id", "contacts"),),
+          elsewhere=("organization_id", "location_id", "service_at_location_id")),
+    Table("service_at_location", "service_at_location.csv", ("id", "service_id", "location_id"),
           ("service_id", "location_id"),
           (Link("service", "service_id", "service_at_locations"),)),
-    Table("location", ("id", "location_type", "name", "latitude", "longitude"), ("id",),
-          profile=("confidential",)),
-    Table("address", (
+    Table("location", "locations.csv", ("id", "location_type", "name", "latitude", "longitude"),
+          ("id",), profile=("confidential",)),
+    Table("address", "addresses.csv", (
         "id", "location_id", "address_1", "city", "state_province", "postal_code", "country",
         "address_type",
     ), ("location_id", "country"), (Link("location", "location_id", "addresses"),)),
-    Table("taxonomy", ("id", "name", "description", "version"), ("id",)),
-    Table("taxonomy_term", (
+    Table("accessibility", "accessibility.csv", ("id", "location_id", "description", "details",
+          "url"), ("location_id",), (Link("location", "location_id", "accessibility"),)),
+    Table("taxonomy", "taxonomies.csv", ("id", "name", "description", "version"), ("id",)),
+    Table("taxonomy_term", "taxonomy_terms.csv", (
         "id", "code", "name", "description", "parent_id", "taxonomy", "taxonomy_id", "language",
     ), ("id",), profile=("iasc_cluster", "names")),
 )
@@ -121,13 +146,20 @@ BY_NAME = {table.name: table for table in TABLES}
 REFERENCES = (
     ("service_at_location", "location_id", "location", "location"),
     ("attribute", "taxonomy_term_id", "taxonomy_term", "taxonomy_term"),
+    ("taxonomy_term", "taxonomy_id", "taxonomy_detail", "taxonomy"),
 )
+# Tables of the specification the directory does not keep: their rows are counted.
+NOT_KEPT = {
+    "program": "programs.csv", "funding": "funding.csv",
+    "metadata": "metadata.csv", "meta_table_description": "meta_table_descriptions.csv",
+}
 TYPES = {
     "latitude": "number", "longitude": "number", "response_time_hours": "integer",
     "verified": "boolean", "confidential": "boolean", "interpretation_available": "boolean",
     "free_of_charge": "boolean", "accepts_referrals": "boolean", "stale": "boolean",
     "organization_verified": "boolean", "populations": "array", "migration_stages": "array",
-    "names": "object", "assured_date": "date", "last_modified": "datetime",
+    "names": "object", "assured_date": "date", "last_modified": "datetime", "languages": "array",
+    "amount": "number", "valid_from": "date", "valid_to": "date",
 }
 REQUIRED = ("organization", "service")  # the other tables may be left out when empty
 BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
@@ -145,6 +177,10 @@ def package(dataset: list[dict[str, Any]], taxonomy: dict[str, Any]) -> dict[str
     for organization in dataset:
         _cut("organization", organization, None, rows, terms)
     rows["taxonomy"].append(taxonomy)
+    rows["taxonomy"] += list({
+        term["taxonomy_detail"]["id"]: term["taxonomy_detail"]
+        for term in terms.values() if "taxonomy_detail" in term
+    }.values())
     rows["taxonomy_term"] = list(terms.values())
     files = {table.file: _csv(table, rows[table.name]) for table in TABLES}
     files[DESCRIPTOR] = json.dumps(descriptor(), indent=1).encode()
@@ -231,9 +267,10 @@ def descriptor() -> dict[str, Any]:
         })
     return {
         "name": "waymark-directory", "title": "Waymark service directory",
-        "profile": "tabular-data-package",
-        "description": "Open Referral HSDS 3.0 with the Waymark migrant services profile "
-        "(/v1/hsds/profile): extra columns and the translation table. A string cell beginning "
+        "profile": "tabular-data-package", "version": "3.0.0",
+        "description": "Open Referral HSDS 3.0, laid out as the specification's "
+        "datapackage.json, with the Waymark migrant services profile (/v1/hsds/profile): "
+        "extra columns and the translation table. A string cell beginning "
         "with =, +, -, @, a tab or a carriage return (or with quotes and then one of those) "
         "has one single quote put before it, so that a spreadsheet shows it as text; an "
         "import takes that quote off again.",
@@ -319,6 +356,13 @@ class Package(ABC):
         return io.TextIOWrapper(io.BufferedReader(_Capped(file, raw, self._budget), READ_SIZE),
                                 encoding="utf-8-sig", newline="")
 
+    def has(self, file: str) -> bool:
+        raw = self._open(file)
+        if raw is None:
+            return False
+        raw.close()
+        return True
+
     @abstractmethod
     def _open(self, file: str) -> BinaryIO | None: ...
 
@@ -340,8 +384,7 @@ class ZipPackage(Package):
             raise Problem(422, "The upload is not a zip file.", kind="invalid-dataset") from exc
         for member in self._archive.infolist():
             name = member.filename
-            if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/") \
-                    or posixpath.normpath(name) != name.rstrip("/"):
+            if not _inside(name):
                 self._archive.close()
                 raise Problem(422, f"The zip holds a file outside the package ({name!r}); "
                               "nothing was imported.", kind="invalid-dataset")
@@ -369,8 +412,16 @@ class FolderPackage(Package):
         self._folder = folder
 
     def _open(self, file: str) -> BinaryIO | None:
+        if not _inside(file):
+            return None
         path = self._folder / file
         return path.open("rb") if path.is_file() else None
+
+
+def _inside(path: str) -> bool:
+    """Whether a path names a file inside the package."""
+    return not path.startswith(("/", "\\")) and ".." not in path.replace("\\", "/").split("/") \
+        and posixpath.normpath(path) == path.rstrip("/")
 
 
 class Rows:
@@ -384,6 +435,8 @@ class Rows:
         self._places: dict[int, tuple[str, int]] = {}
         self._keep: list[Any] = []  # holds the objects so their ids stay unique
         self._lines_left = MAX_PACKAGE_LINES
+        self._elsewhere: set[int] = set()  # rows linked to objects the directory does not keep
+        self.not_kept: Counter[str] = Counter()  # rows by table, cells by table.column
 
     def place_of(self, item: Any) -> tuple[str, int] | None:
         return self._places.get(id(item))
@@ -401,7 +454,12 @@ class Rows:
         """The package's organizations; slow (parsing, decompressing): call it in a worker
         thread."""
         with package:
-            tables = {table.name: self._table(table, package) for table in TABLES}
+            files = self._files(package)
+            tables = {table.name: self._table(table, files[table.name], package)
+                      for table in TABLES}
+            for name, file in files.items():
+                if name not in BY_NAME:
+                    self._count(name, file, package)
         if self._unreadable:
             return []
         by_id = {
@@ -416,22 +474,75 @@ class Rows:
                     item[key] = found
                     referred.add(id(found))
                 elif target == "location":  # a taxonomy term may be known by its id alone
-                    self._refuse_row(item, f"{column}: no row of {target}.csv has this id")
+                    self._refuse_row(item, f"{column}: no row of {BY_NAME[target].file} has "
+                                     "this id")
         for table in TABLES:
             for item in tables[table.name]:
                 self._nest(table, item, by_id)
-        for item in tables["location"]:
-            if id(item) not in referred:
-                self._refuse_row(item, "no row of service_at_location.csv gives "
-                                 "this location to a service")
+        # A location of no service (an organisation's office) is not kept.
+        self.not_kept["location"] += sum(id(item) not in referred for item in tables["location"])
         return tables["organization"]
 
     def _refuse_row(self, item: dict[str, Any], reason: str) -> None:
         file, line = self._places[id(item)]
         self._refuse(file, line, reason)
 
+    def _files(self, package: Package) -> dict[str, str]:
+        """Table → file: the paths the package's datapackage.json gives its resources, else
+        the specification's (or, for a package of an older Waymark, `<table>.csv`)."""
+        files = {}
+        for name, file in [*((t.name, t.file) for t in TABLES), *NOT_KEPT.items()]:
+            legacy = f"{name}.csv"
+            files[name] = legacy if not package.has(file) and package.has(legacy) else file
+        opened = package.open(DESCRIPTOR)
+        if opened is None:
+            return files
+        with opened:
+            try:
+                resources = json.load(opened).get("resources")
+            except (ValueError, AttributeError):
+                resources = None
+        if not isinstance(resources, list):
+            self._refuse_file(DESCRIPTOR, 1, "not a tabular data package: give its resources")
+            return files
+        for resource in resources:
+            name, path = (resource.get("name"), resource.get("path")) \
+                if isinstance(resource, dict) else (None, None)
+            if not isinstance(name, str) or not isinstance(path, str) or not _inside(path):
+                self._refuse_file(DESCRIPTOR, 1, "a resource needs a name and a path inside "
+                                  "the package")
+                continue
+            files[name] = path
+        return files
+
+    def _count(self, name: str, file: str, package: Package) -> None:
+        """The rows of a table the directory does not keep, to report them."""
+        opened = package.open(file)
+        if opened is None:
+            return
+        with opened:
+            try:
+                for cells in itertools.islice(csv.reader(_lines(opened)), 1, None):
+                    self._lines_left -= 1
+                    if self._lines_left < 0:
+                        raise too_long()
+                    self.not_kept[name] += any(cells)
+            except (csv.Error, UnicodeDecodeError):
+                self._refuse_file(file, 1, "not valid CSV in UTF-8")
+
+    def _kept(self, table: Table, item: dict[str, Any]) -> bool:
+        """Whether the row belongs to an object the directory keeps: not an attribute of
+        another kind of object than a service, nor a row linked to a location alone."""
+        if item.get("link_type", "service") != "service":
+            return False
+        return id(item) not in self._elsewhere \
+            or any(item.get(link.column) is not None for link in table.links)
+
     def _nest(self, table: Table, item: dict[str, Any], by_id: dict[str, dict]) -> None:
         if not table.links:
+            return
+        if not self._kept(table, item):
+            self.not_kept[table.name] += 1
             return
         for link in table.links:
             parent_id = item.get(link.column)
@@ -439,35 +550,37 @@ class Rows:
                 continue
             parent = by_id[link.parent].get(str(parent_id))
             if parent is None:
-                self._refuse_row(item, f"{link.column}: no row of {link.parent}.csv has this id")
+                self._refuse_row(
+                    item, f"{link.column}: no row of {BY_NAME[link.parent].file} has this id"
+                )
             else:
                 parent.setdefault(link.key, []).append(item)
             return
         columns = " or ".join(link.column for link in table.links)
         self._refuse_row(item, f"give {columns}")
 
-    def _table(self, table: Table, package: Package) -> list[dict[str, Any]]:
-        opened = package.open(table.file)
+    def _table(self, table: Table, file: str, package: Package) -> list[dict[str, Any]]:
+        opened = package.open(file)
         if opened is None:
             if table.name in REQUIRED:
-                self._refuse_file(table.file, 1, "the package has no such file")
+                self._refuse_file(file, 1, "the package has no such file")
             return []
         with opened:
-            return self._rows(table, opened)
+            return self._rows(table, file, opened)
 
-    def _rows(self, table: Table, text: io.TextIOWrapper) -> list[dict[str, Any]]:
+    def _rows(self, table: Table, file: str, text: io.TextIOWrapper) -> list[dict[str, Any]]:
         reader = csv.reader(_lines(text), strict=True)
         items: list[dict[str, Any]] = []
         try:
             header = next(reader, None)
             if header is None:
-                self._refuse_file(table.file, 1, "empty: give the header row")
+                self._refuse_file(file, 1, "empty: give the header row")
                 return []
             missing = [column for column in table.required if column not in header]
             if len(table.links) > 1 and not any(link.column in header for link in table.links):
                 missing.append(" or ".join(link.column for link in table.links))
             for column in missing:
-                self._refuse_file(table.file, 1, f"the column {column} is missing")
+                self._refuse_file(file, 1, f"the column {column} is missing")
             if missing:
                 return []
             line = reader.line_num + 1
@@ -475,35 +588,41 @@ class Rows:
                 self._lines_left -= 1
                 if self._lines_left < 0:
                     raise too_long()
-                item = self._item(table, header, cells, line)
+                item = self._item(table, file, header, cells, line)
                 if item is not None:
-                    self._places[id(item)] = (table.file, line)
+                    self._places[id(item)] = (file, line)
                     self._keep.append(item)
                     items.append(item)
                 line = reader.line_num + 1
         except csv.Error as exc:
             unread = isinstance(exc, _LineTooLong)  # the parser has not counted the line
-            self._refuse_file(table.file, reader.line_num + unread, f"not valid CSV: {exc}")
+            self._refuse_file(file, reader.line_num + unread, f"not valid CSV: {exc}")
         except UnicodeDecodeError:
-            self._refuse_file(table.file, reader.line_num + 1, "not UTF-8 text")
+            self._refuse_file(file, reader.line_num + 1, "not UTF-8 text")
         return items
 
     def _item(
-        self, table: Table, header: list[str], cells: list[str], line: int
+        self, table: Table, file: str, header: list[str], cells: list[str], line: int
     ) -> dict[str, Any] | None:
         if not any(cells):
             return None  # a blank line
         if len(cells) != len(header):
-            self._refuse(table.file, line, f"{len(cells)} cells for {len(header)} columns")
+            self._refuse(file, line, f"{len(cells)} cells for {len(header)} columns")
             return None
         item = {}
         for column, cell in zip(header, cells, strict=True):
-            if cell == "" or column not in table.all_columns:
+            if cell == "":
+                continue
+            if column not in table.all_columns:
+                if column in table.elsewhere:
+                    self._elsewhere.add(id(item))
+                else:
+                    self.not_kept[f"{table.name}.{column}"] += 1
                 continue
             try:
                 item[column] = value_of(_kind(column), cell)
             except ValueError as exc:
-                self._refuse(table.file, line, f"{column}: {exc}")
+                self._refuse(file, line, f"{column}: {exc}")
         return item
 
 

@@ -3,13 +3,23 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from typing import Any
+
+from sqlalchemy import ColumnElement, Text, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_registry.organizations.models import Organization
 from waymark_registry.services import repository as services
 from waymark_registry.services.models import Service, ServiceLocation
 from waymark_registry.services.repository import Listed
+
+
+async def external_terms(session: AsyncSession) -> list[list[dict[str, Any]]]:
+    """The terms of other taxonomies of every service classified in any."""
+    query = select(Service.external_terms).where(
+        cast(Service.external_terms, Text) != "[]"
+    ).order_by(Service.name, Service.id)
+    return list((await session.execute(query)).scalars())
 
 
 async def _count(session: AsyncSession, query) -> int:

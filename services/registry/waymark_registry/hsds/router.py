@@ -86,16 +86,18 @@ async def list_service_at_locations(
     )
 
 
-@router.get("/taxonomies", summary="The service taxonomy")
+@router.get("/taxonomies", summary="The service taxonomy, and those imported services are classified in")
 async def list_taxonomies(
-    _identity: CurrentIdentity, page_number: PageNumber = 1, per_page: PerPage = 50
+    _identity: CurrentIdentity, session: SessionDep, page_number: PageNumber = 1,
+    per_page: PerPage = 50,
 ) -> HsdsPage:
-    return service.list_taxonomies(page_number, per_page)
+    return await service.list_taxonomies(session, page_number, per_page)
 
 
-@router.get("/taxonomy_terms", summary="Terms of the service taxonomy")
+@router.get("/taxonomy_terms", summary="Terms of the service taxonomy, then those of other taxonomies imported services keep")
 async def list_taxonomy_terms(
-    _identity: CurrentIdentity, parent_id: Annotated[uuid.UUID | None, Query()] = None,
+    _identity: CurrentIdentity, session: SessionDep,
+    parent_id: Annotated[uuid.UUID | None, Query()] = None,
     page_number: PageNumber = 1, per_page: PerPage = 50,
 ) -> HsdsPage:
-    return service.list_taxonomy_terms(page_number, per_page, parent_id)
+    return await service.list_taxonomy_terms(session, page_number, per_page, parent_id)

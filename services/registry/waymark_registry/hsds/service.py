@@ -54,6 +54,7 @@ PROFILE = ProfileRead(
         "organization": {
             "type": "national_society, cso, government, international, migrant_association",
             "country": "ISO 3166-1 alpha-2", "verified": "boolean",
+            "languages": "ISO 639 codes of the languages the organisation works in",
         },
     },
     deviations=[
@@ -71,6 +72,11 @@ def derived_id(*parts: Any) -> str:
 
 def _present(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
+
+
+def _clock(time: str | None) -> str | None:
+    """HSDS `time`: HH:MM:SS."""
+    return f"{time}:00" if time is not None and len(time) == 5 else time
 
 
 def _time(value: datetime) -> str:
@@ -104,6 +110,26 @@ def hsds_term(code: str) -> dict[str, Any]:
     })
 
 
+def hsds_external_term(term: dict[str, Any]) -> dict[str, Any]:
+    """A term of another taxonomy, with the ids its publisher gave (else derived ones)."""
+    taxonomy_id = term.get("taxonomy_id") or derived_id("taxonomy", term["taxonomy"])
+    return _present({
+        "id": term.get("id") or derived_id("term", term["taxonomy"], term.get("code")),
+        "code": term.get("code"), "name": term["name"], "description": "",
+        "taxonomy": term["taxonomy"], "taxonomy_id": taxonomy_id,
+        "taxonomy_detail": {"id": taxonomy_id, "name": term["taxonomy"], "description": ""},
+    })
+
+
+def hsds_external_attribute(service_id: str, term: dict[str, Any]) -> dict[str, Any]:
+    shown = hsds_external_term(term)
+    return {
+        "id": derived_id(service_id, "attribute", shown["taxonomy_id"], shown["id"]),
+        "link_id": service_id, "link_type": "service", "link_entity": "service",
+        "taxonomy_term_id": shown["id"], "taxonomy_term": shown,
+    }
+
+
 def hsds_taxonomy() -> dict[str, Any]:
     return {
         "id": str(TAXONOMY_ID), "name": taxonomy.NAME, "description": taxonomy.DESCRIPTION,
@@ -117,6 +143,7 @@ def hsds_organization(organization: Organization, full: bool = False) -> dict[st
         "description": organization.description or "", "email": organization.email,
         "website": organization.website, "type": organization.type,
         "country": organization.country, "verified": organization.verified,
+        "languages": organization.languages,
     })
     if full:
         found["organization_identifiers"] = [
@@ -144,6 +171,11 @@ def hsds_location(
         "longitude": None if hidden else location.longitude,
         "confidential": location.confidential,
     })
+    shown["accessibility"] = [] if hidden else [
+        _present({"id": derived_id(location.id, "accessibility", position),
+                  "location_id": str(location.id), **accessibility})
+        for position, accessibility in enumerate(location.accessibility)
+    ]
     shown["addresses"] = [{
         "id": derived_id(location.id, "address"), "location_id": str(location.id),
         "address_1": "" if hidden else location.address or "", "city": location.city or "",
@@ -217,7 +249,8 @@ def hsds_service(
         _present({
             "id": derived_id(service_id, "schedule", position), "service_id": service_id,
             "freq": "WEEKLY", "wkst": "MO", "byday": ",".join(schedule.get("byday", [])) or None,
-            "opens_at": schedule.get("opens_at"), "closes_at": schedule.get("closes_at"),
+            "opens_at": _clock(schedule.get("opens_at")),
+            "closes_at": _clock(schedule.get("closes_at")),
             "description": schedule.get("description"),
         })
         for position, schedule in enumerate(service.schedules)
@@ -233,6 +266,26 @@ def hsds_service(
             "taxonomy_term_id": str(term_id(code)), "taxonomy_term": hsds_term(code),
         }
         for code in service.categories
+    ] + [hsds_external_attribute(service_id, term) for term in service.external_terms]
+    found["required_documents"] = [
+        _present({"id": derived_id(service_id, "required_document", position),
+                  "service_id": service_id, **document})
+        for position, document in enumerate(service.required_documents)
+    ]
+    found["cost_options"] = [
+        _present({"id": derived_id(service_id, "cost_option", position),
+                  "service_id": service_id, **option})
+        for position, option in enumerate(service.cost_options)
+    ]
+    found["service_areas"] = [
+        _present({"id": derived_id(service_id, "service_area", position),
+                  "service_id": service_id, **area})
+        for position, area in enumerate(service.service_areas)
+    ]
+    found["contacts"] = [
+        _present({"id": derived_id(service_id, "contact", position),
+                  "service_id": service_id, **contact})
+        for position, contact in enumerate(service.contacts)
     ]
     if organization is not None:
         found["organization"] = hsds_organization(organization)
@@ -312,19 +365,35 @@ async def list_service_at_locations(
     return page(total, page_number, per_page, contents)
 
 
-def list_taxonomies(page_number: int, per_page: int) -> HsdsPage:
-    everything = [hsds_taxonomy()]
+async def _external_terms(session: AsyncSession) -> list[dict[str, Any]]:
+    """Each term of another taxonomy that a service imported from a publisher keeps, once."""
+    found = {}
+    for terms in await repository.external_terms(session):
+        for term in terms:
+            shown = hsds_external_term(term)
+            found.setdefault((shown["taxonomy_id"], shown["id"]), shown)
+    return list(found.values())
+
+
+async def list_taxonomies(session: AsyncSession, page_number: int, per_page: int) -> HsdsPage:
+    others = {term["taxonomy_id"]: term["taxonomy_detail"]
+              for term in await _external_terms(session)}
+    everything = [hsds_taxonomy(), *others.values()]
     start = (page_number - 1) * per_page
     return page(len(everything), page_number, per_page, everything[start:start + per_page])
 
 
-def list_taxonomy_terms(
-    page_number: int, per_page: int, parent_id: uuid.UUID | None
+async def list_taxonomy_terms(
+    session: AsyncSession, page_number: int, per_page: int, parent_id: uuid.UUID | None
 ) -> HsdsPage:
+    """Waymark's terms, then those of other taxonomies that imported services keep (which
+    have no parent here)."""
     terms = [
         hsds_term(code) for code in TERMS_BY_CODE
         if parent_id is None or TERMS_BY_CODE[code].parent_code
         and term_id(TERMS_BY_CODE[code].parent_code) == parent_id
     ]
+    if parent_id is None:
+        terms += await _external_terms(session)
     start = (page_number - 1) * per_page
     return page(len(terms), page_number, per_page, terms[start:start + per_page])

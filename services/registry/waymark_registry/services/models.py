@@ -37,6 +37,24 @@ class Service(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     original_language: str | None = Field(default=None, max_length=3)
+    # HSDS tables kept as imported from a publisher (migration 0013).
+    required_documents: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    cost_options: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    service_areas: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    contacts: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    external_terms: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    # The HSDS API the service is synchronised from (`waymark registry sync`), if any.
+    source: str | None = Field(default=None, max_length=500, index=True)
     last_verified_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False)
     )
@@ -77,6 +95,10 @@ class ServiceLocation(SQLModel, table=True):
     public_latitude: float | None = None
     public_longitude: float | None = None
     confidential: bool = False
+    # HSDS accessibility of the place, as imported from a publisher (migration 0013).
+    accessibility: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class ServiceFacet(SQLModel, table=True):

@@ -39,7 +39,17 @@ Populations = Annotated[list[Population], Field(max_length=6), AfterValidator(wi
 MigrationStages = Annotated[
     list[MigrationStage], Field(max_length=4), AfterValidator(without_duplicates)
 ]
-ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+def _minutes_unless_seconds(time: str) -> str:
+    """HH:MM:SS (HSDS) or HH:MM, kept as HH:MM when the seconds are 00."""
+    return time.removesuffix(":00") if len(time) == 8 else time
+
+
+ClockTime = Annotated[
+    str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$"),
+    AfterValidator(_minutes_unless_seconds),
+]
 MAX_RADIUS_KM = 20_100  # half the Earth's circumference, and a little more
 PlaceName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 ResponseHours = Annotated[int, Field(ge=0, le=8760)]
