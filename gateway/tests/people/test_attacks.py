@@ -2,10 +2,12 @@
 
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from waymark_gateway.people import totp
+from waymark_gateway.people.models import Invitation
 from waymark_gateway.sessions.service import PLAIN_COOKIE
 
 from .conftest import OTHER_ORGANIZATION, PASSWORD
@@ -75,10 +77,9 @@ async def test_an_expired_or_used_invitation_is_refused(people, network) -> None
 
     expiring = await people.invitation_token(unique_email())
     async with network.app.state.database.transaction() as session:
-        await session.execute(text(
-            "UPDATE gateway_invitations SET expires_at = now() - interval '1 second' "
-            "WHERE accepted_at IS NULL"
-        ))
+        pending = select(Invitation).where(Invitation.accepted_at.is_(None))
+        for invitation in (await session.execute(pending)).scalars():
+            invitation.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     expired = await network.client.post(f"/v1/invitations/{expiring}", json=body)
     assert expired.status_code == 410 and expired.json()["type"].endswith("/invitation-expired")
     unknown = await network.client.post(f"/v1/invitations/{'x' * 43}", json=body)

@@ -3,9 +3,11 @@ same moment: both finish without error and what is still within retention stays,
 
 import asyncio
 import uuid
+from datetime import timedelta
 
-from sqlalchemy import text
+from sqlalchemy import select
 from waymark_kernel.events import ReferralChanged
+from waymark_notifications.feed.models import FeedEvent
 from waymark_notifications.retention import purge_expired
 
 
@@ -26,9 +28,8 @@ async def test_two_replicas_purging_together_remove_the_expired_events_and_keep_
     feed = await one.client.get("/v1/events", headers=one.admin(org))  # gives them positions
     assert len(feed.json()["items"]) == 20
     async with one.app.state.database.transaction() as session:  # two days pass for these
-        await session.execute(text(
-            "UPDATE notifications_feed_events SET recorded_at = recorded_at - interval '2 days'"
-        ))
+        for event in (await session.execute(select(FeedEvent))).scalars():
+            event.recorded_at -= timedelta(days=2)
     kept = await two.publish("referral.requested", requested(org, uuid.uuid4()))
 
     await asyncio.gather(*(

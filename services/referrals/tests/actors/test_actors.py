@@ -45,9 +45,8 @@ async def rows_naming(app, name: str) -> dict[str, int]:
     found = {}
     async with app.state.database.transaction() as session:
         for table in TABLES:
-            found[table] = (await session.execute(text(
-                f"SELECT count(*) FROM {table} AS r WHERE CAST(r AS text) LIKE :name"
-            ), {"name": f"%{name}%"})).scalar_one()
+            rows = (await session.execute(text(f"SELECT * FROM {table}"))).all()
+            found[table] = sum(name in " ".join(map(str, row)) for row in rows)
     return found
 
 

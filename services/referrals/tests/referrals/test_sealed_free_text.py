@@ -4,18 +4,14 @@ database holds it sealed, the sender and the receiver read it, and it leaves wit
 shared data (withdrawal, retention). Codes (a rejection reason, `consent_withdrawn`) stay
 readable: they say nothing of the person."""
 
-import asyncio
 import base64
 import os
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-import waymark_referrals
 from sqlalchemy import select, text
 from waymark_kernel.events import utcnow
-from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import Settings
 from waymark_kernel.testing import unique_name
 from waymark_referrals.referrals import service
@@ -35,16 +31,12 @@ TABLES = (
 )
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def settings(request, tmp_path: Path) -> Settings:
-    """The service on each database it runs on."""
-    if request.param == "postgresql":
-        url = request.getfixturevalue("database_url")
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'referrals.db'}"
-        asyncio.run(upgrade(url, Path(waymark_referrals.__file__).parent / "migrations"))
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """The service on each database it runs on (the suite's dialect fixture), with a key of its
+    own and its own queues."""
     return Settings(
-        mode="distributed", referrals_database_url=url,
+        mode="distributed", referrals_database_url=database_url,
         encryption_key=base64.b64encode(os.urandom(32)).decode(),
         queue_prefix=unique_name("referrals_texts"), outbox_poll_seconds=0.2,
     )

@@ -6,10 +6,11 @@ import json
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from waymark_kernel.events import utcnow
 from waymark_referrals.main import create_app
 from waymark_referrals.referrals import service
+from waymark_referrals.referrals.models import Referral
 
 RETENTION = timedelta(days=90)
 OVERDUE = 12
@@ -28,7 +29,7 @@ async def sweep_until_done(app) -> int:
 
 
 async def test_two_replicas_sweeping_together_announce_each_overdue_referral_once(
-    app, settings, broker, issuer, flow
+    app, settings, broker, issuer, flow, dialect
 ):
     other = create_app(settings, broker=broker, key_source=issuer.key_source)
     async with other.router.lifespan_context(other):
@@ -39,10 +40,11 @@ async def test_two_replicas_sweeping_together_announce_each_overdue_referral_onc
             for _ in range(OVERDUE)
         ]
         async with app.state.database.transaction() as session:  # two hours pass
-            await session.execute(text(
-                "UPDATE referrals_referrals SET respond_by = respond_by - interval '2 hours' "
-                "WHERE id = ANY(:ids)"
-            ), {"ids": [uuid.UUID(referral_id) for referral_id in late]})
+            ids = [uuid.UUID(referral_id) for referral_id in late]
+            for referral in (await session.execute(
+                select(Referral).where(Referral.id.in_(ids))
+            )).scalars():
+                referral.respond_by -= timedelta(hours=2)
 
         first, second = await asyncio.gather(sweep_until_done(app), sweep_until_done(other))
 
@@ -53,4 +55,6 @@ async def test_two_replicas_sweeping_together_announce_each_overdue_referral_onc
     announced = [json.loads(body)["data"]["referral_id"] for body in bodies]
     assert sorted(set(announced) & set(late)) == sorted(late)
     assert len([referral_id for referral_id in announced if referral_id in late]) == OVERDUE
-    assert first + second == OVERDUE and first and second  # both replicas took a share
+    assert first + second == OVERDUE
+    if dialect == "postgresql":  # SQLite has one writer at a time: one replica may take all
+        assert first and second  # both replicas took a share
