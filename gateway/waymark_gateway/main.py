@@ -152,7 +152,7 @@ def create_app(
     app.state.revoked_clients = revoked
     app.state.token_verifier = Authenticator(
         TokenVerifier(own_keys, issuer=settings.token_issuer, audience=settings.token_audience),
-        issuer, revoked, external,
+        issuer, revoked, external, sessions.live_record,
     )
     app.state.accounts = accounts
     app.state.erasures = erasures

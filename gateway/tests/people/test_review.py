@@ -180,3 +180,86 @@ async def test_review_a_refused_sign_in_through_a_provider_is_in_the_audit_log(
         unknown = refusals[0]
         assert unknown["result"] == "no_role" and unknown["actor"] == "anonymous"
         assert "no-roles" not in str(refusals) and "n@example.org" not in str(refusals)
+
+
+async def _minted_token(people: Any, person: Any) -> dict[str, str]:
+    """Signs `person` in on the gateway's client and returns a bearer header for her new token."""
+    csrf = await people.signed_in(person)
+    minted = await people.client.post("/v1/auth/session/token", headers={"X-CSRF-Token": csrf})
+    assert minted.status_code == 200
+    return {"Authorization": f"Bearer {minted.json()['access_token']}"}
+
+
+async def _cases_status(people: Any, bearer: dict[str, str]) -> int:
+    async with people.browser() as api:  # no cookie: the token alone
+        return (await api.get("/v1/cases", headers=bearer)).status_code
+
+
+async def test_review_a_person_token_is_refused_once_she_signs_out(people, network) -> None:
+    person = await people.enrol()
+    bearer = await _minted_token(people, person)
+    csrf = (await network.client.get("/v1/auth/session")).json()["csrf_token"]
+    assert await _cases_status(people, bearer) == 200
+    signed_out = await network.client.delete("/v1/auth/session", headers={"X-CSRF-Token": csrf})
+    assert signed_out.status_code in (200, 204)
+    assert await _cases_status(people, bearer) == 401
+
+
+async def test_review_a_person_token_is_refused_after_sign_out_everywhere_with_redis_sessions(
+    start_gateway, standin, serve, redis_url, redis_prefix
+) -> None:
+    async with replicas(start_gateway, standin, serve, redis_url=redis_url,
+                        redis_key_prefix=redis_prefix) as (first, second):
+        person = await first.enrol()
+        bearer = await _minted_token(first, person)
+        assert await _cases_status(second, bearer) == 200
+        async with first.browser() as elsewhere:
+            csrf = await first.signed_in(person, elsewhere, step_offset=1)
+            ended = await elsewhere.delete("/v1/auth/sessions", headers={"X-CSRF-Token": csrf})
+            assert ended.status_code in (200, 204)
+        assert await _cases_status(second, bearer) == 401
+        assert await _cases_status(first, bearer) == 401
+
+
+async def test_review_a_person_token_is_refused_after_her_second_factor_is_reset(
+    people, network
+) -> None:
+    person = await people.enrol()
+    bearer = await _minted_token(people, person)
+    reset = await network.client.post(
+        f"/v1/people/{person.person['id']}/second-factor/reset", headers=people.admin())
+    assert reset.status_code == 200
+    assert await _cases_status(people, bearer) == 401
+
+
+async def test_review_a_person_token_minted_before_a_demotion_no_longer_carries_her_old_roles(
+    people, network
+) -> None:
+    person = await people.enrol(roles=["org_admin"])
+    bearer = await _minted_token(people, person)
+    assert (await network.client.get(
+        f"/v1/organizations/{KNOWN_ORGANIZATION}/people", headers=bearer)).status_code == 200
+    demoted = await network.client.patch(
+        f"/v1/people/{person.person['id']}", json={"roles": ["viewer"]}, headers=people.admin())
+    assert demoted.status_code == 200
+    assert await _cases_status(people, bearer) == 401
+    csrf = (await network.client.get("/v1/auth/session")).json()["csrf_token"]
+    minted = await network.client.post("/v1/auth/session/token", headers={"X-CSRF-Token": csrf})
+    assert minted.status_code == 200  # her session stands, with her new roles
+    async with people.browser() as api:
+        listed = await api.get(f"/v1/organizations/{KNOWN_ORGANIZATION}/people",
+                               headers={"Authorization": f"Bearer {minted.json()['access_token']}"})
+    assert listed.status_code == 403
+
+
+async def test_review_a_person_token_minted_before_her_deactivation_stays_refused_once_reactivated(
+    people, network
+) -> None:
+    person = await people.enrol()
+    bearer = await _minted_token(people, person)
+    path = f"/v1/people/{person.person['id']}"
+    assert (await network.client.patch(path, json={"active": False}, headers=people.admin())).status_code == 200
+    assert await _cases_status(people, bearer) == 401
+    assert (await network.client.patch(path, json={"active": True}, headers=people.admin())).status_code == 200
+    await network.app.state.revoked_clients.refresh()  # as every replica does within seconds
+    assert await _cases_status(people, bearer) == 401

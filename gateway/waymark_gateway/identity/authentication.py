@@ -9,6 +9,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ import jwt
 from waymark_gateway.identity import repository
 from waymark_gateway.people import repository as people
 from waymark_gateway.identity.service import Issuer
+from waymark_gateway.sessions.repository import SessionRecord
 from waymark_kernel.auth import ROLES, Identity, TokenVerifier, Unauthenticated
 from waymark_kernel.db import Database
 from waymark_kernel.problems import Problem
@@ -184,11 +186,13 @@ class Authenticator:
     def __init__(
         self, own: TokenVerifier, issuer: Issuer, revoked: RevokedClients,
         external: ExternalIssuer | None,
+        live_session: Callable[[str], Awaitable[SessionRecord | None]],
     ) -> None:
         self.own = own
         self.issuer = issuer
         self.revoked = revoked
         self.external = external
+        self.live_session = live_session
         self._forwarded: dict[str, tuple[float, Identity, str]] = {}
 
     async def verify(self, token: str) -> Identity:
@@ -205,7 +209,17 @@ class Authenticator:
             raise Unauthenticated("Only tokens of this network's OpenID Connect issuer are accepted.")
         if self.revoked.is_revoked(identity):
             raise Unauthenticated("This client's or person's access has been revoked.")
+        if identity.is_person:
+            await self._check_session(identity)
         return identity, forwarded
+
+    async def _check_session(self, identity: Identity) -> None:
+        """A person's token lives no longer than her session, nor past a change of her roles."""
+        record = await self.live_session(identity.session) if identity.session else None
+        if (record is None or str(record.person_id) != identity.subject
+                or frozenset(record.roles) != identity.roles):
+            raise Unauthenticated("The session this token was issued for has ended or changed; "
+                                  "sign in again.")
 
     async def _is_external(self, token: str) -> bool:
         try:

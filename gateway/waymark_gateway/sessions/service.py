@@ -60,7 +60,7 @@ class ActiveSession:
         return Identity(
             subject=str(self.record.person_id), organization_id=self.record.organization_id,
             roles=frozenset(self.record.roles), kind=PERSON, name=name,
-            amr=frozenset(self.record.amr),
+            amr=frozenset(self.record.amr), session=self.id_hash,
         )
 
     def check_csrf(self, method: str, presented: str | None) -> None:
@@ -143,6 +143,11 @@ class Sessions:
         with store_errors():
             await self.store.set_roles(person_id, roles)
 
+    async def live_record(self, id_hash: str) -> SessionRecord | None:
+        """The session a person's token names, or None once it has ended."""
+        with store_errors():
+            return await self.store.load(id_hash)
+
     def _forget(self, id_hash: str) -> None:
         self._forwarded.pop(id_hash, None)
         self._names.pop(id_hash, None)
@@ -181,6 +186,6 @@ class Sessions:
             subject=identity.subject, organization_id=identity.organization_id,
             roles=sorted(identity.roles), issuer=self.issuer.issuer,
             audience=self.issuer.audience, ttl_seconds=ttl_seconds, kind=PERSON,
-            name=identity.name, amr=sorted(identity.amr),
+            name=identity.name, amr=sorted(identity.amr), session=identity.session,
         )
 

@@ -26,7 +26,8 @@ KeySource = Callable[[], Awaitable[dict[str, Any]]]  # returns a JWKS document
 class Identity:
     """Who calls: a person (`sub` is the person's id) or an API client (`sub` is its client id).
     `name` is the person's display name or the client's name when the token carries it; `amr`
-    says how the person authenticated (`mfa` after a second factor)."""
+    says how the person authenticated (`mfa` after a second factor); `session` names, by a hash,
+    the sign-in session a person's token was issued for."""
 
     subject: str
     organization_id: uuid.UUID | None
@@ -34,6 +35,7 @@ class Identity:
     kind: IdentityKind = CLIENT
     name: str | None = None
     amr: frozenset[str] = frozenset()
+    session: str | None = None
 
     @property
     def is_person(self) -> bool:
@@ -149,6 +151,7 @@ def identity_from_claims(claims: dict[str, Any]) -> Identity:
         kind = claims.get("kind", CLIENT)
         name = claims.get("name")
         amr = claims.get("amr", [])
+        session = claims.get("sid")
         if kind not in (PERSON, CLIENT) or not isinstance(amr, list):
             raise ValueError("kind")
         return Identity(
@@ -157,6 +160,7 @@ def identity_from_claims(claims: dict[str, Any]) -> Identity:
             roles=frozenset(str(role) for role in roles if role in ROLES),
             kind=kind, name=str(name) if name is not None else None,
             amr=frozenset(str(method) for method in amr),
+            session=str(session) if session is not None else None,
         )
     except (KeyError, ValueError) as exc:
         raise Unauthenticated("The token's claims are incomplete.") from exc

@@ -58,7 +58,7 @@ class SigningKey:
     def issue(
         self, *, subject: str, organization_id: uuid.UUID | None, roles: list[str], issuer: str,
         audience: str, ttl_seconds: int, kind: str = "client", name: str | None = None,
-        amr: list[str] | None = None,
+        amr: list[str] | None = None, session: str | None = None,
     ) -> str:
         now = int(time.time())
         claims: dict[str, object] = {
@@ -70,4 +70,6 @@ class SigningKey:
             claims["name"] = name
         if amr:
             claims["amr"] = amr
+        if session is not None:
+            claims["sid"] = session
         return jwt.encode(claims, self.private_key, algorithm=ALGORITHM, headers={"kid": self.kid})
