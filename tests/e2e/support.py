@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -20,13 +21,10 @@ PARTS = ("gateway", "registry", "referrals", "notifications")
 
 
 def free_port_block(size: int) -> int:
-    """A base port with `size` consecutive free ports above it."""
+    """A base port with `size` consecutive free ports above it, below the kernel's ephemeral
+    range (32768 up), where outgoing connections of other tests take their ports."""
     for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + size >= 65535:
-            continue
+        base = random.randrange(20000, 32000)
         try:
             for offset in range(size):
                 with socket.socket() as taken:
@@ -46,6 +44,21 @@ class Network:
 
 
 def start(verb: str, tmp_path: Path, extra_env: dict[str, str]) -> Network:
+    """The network ready; started again on other ports when a part lost its port to another
+    process between the choice and the bind (the suite runs on several workers)."""
+    for _ in range(3):
+        try:
+            return _start(verb, tmp_path, extra_env)
+        except PortTaken:
+            continue
+    raise RuntimeError(f"`waymark {verb}` found its ports taken three times")
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+def _start(verb: str, tmp_path: Path, extra_env: dict[str, str]) -> Network:
     port = free_port_block(len(PARTS))
     log = tmp_path / f"waymark-{verb}.log"
     env = {
@@ -66,7 +79,10 @@ def start(verb: str, tmp_path: Path, extra_env: dict[str, str]) -> Network:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"`waymark {verb}` exited:\n{log.read_text()[-4000:]}")
+            output = log.read_text()
+            if "address already in use" in output:
+                raise PortTaken(output[-4000:])
+            raise RuntimeError(f"`waymark {verb}` exited:\n{output[-4000:]}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{network.base_url}/readyz", timeout=2).status_code == 200:
                 return network
