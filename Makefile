@@ -37,7 +37,7 @@ migrate: sync
 
 # Two workers (xdist); tests sharing one standalone network are grouped onto one of them.
 test: sync
-	$(RUN) pytest -n 3 --dist loadgroup
+	$(RUN) pytest -n 2 --dist loadgroup
 
 test-fast: sync
 	$(RUN) pytest -x -q --ignore=tests
