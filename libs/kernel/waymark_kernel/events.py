@@ -108,8 +108,13 @@ EVENT_TYPES: dict[str, type[EventData]] = {
 }
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class CloudEvent(BaseModel):
-    """CloudEvents 1.0 structured-mode envelope."""
+    """CloudEvents 1.0 structured-mode envelope; with tracing on, it carries the publishing
+    span's W3C trace context in the distributed-tracing extension's attributes."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -120,6 +125,8 @@ class CloudEvent(BaseModel):
     time: datetime = Field(default_factory=utcnow)
     datacontenttype: Literal["application/json"] = "application/json"
     data: dict[str, Any]
+    traceparent: str | None = Field(default=None, exclude_if=_absent)
+    tracestate: str | None = Field(default=None, exclude_if=_absent)
 
     @classmethod
     def of(cls, source: str, event_type: str, data: EventData) -> "CloudEvent":

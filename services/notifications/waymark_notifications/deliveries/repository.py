@@ -12,7 +12,8 @@ from waymark_notifications.subscriptions.repository import LISTENER_COLUMNS, Lis
 
 OUTGOING_COLUMNS = (
     Delivery.id, Delivery.subscription_id, Delivery.event_id, Delivery.event_type, Delivery.body,
-    Delivery.attempts, Delivery.retry_base, Delivery.retries,
+    Delivery.attempts, Delivery.retry_base, Delivery.retries, Delivery.traceparent,
+    Delivery.tracestate,
 )
 _SENDABLE = and_(
     Delivery.status == DeliveryStatus.pending, Subscription.enabled,
@@ -90,7 +91,8 @@ _NEXT_DUE_AT = Prepared(
 )
 DELIVERY_ROW = (
     "id", "subscription_id", "event_id", "event_type", "body", "status", "attempts",
-    "retry_base", "retries", "next_attempt_at", "created_at", "updated_at",
+    "retry_base", "retries", "next_attempt_at", "created_at", "updated_at", "traceparent",
+    "tracestate",
 )
 ATTEMPT_ROW = (
     "id", "delivery_id", "subscription_id", "event_id", "event_type", "attempt", "attempted_at",

@@ -1,9 +1,11 @@
 """Sending one signed webhook over the one shared HTTP client; never follows redirects."""
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from types import MappingProxyType
 
 from waymark_notifications.webhooks.http_client import HttpFailure, WebhookClient
 from waymark_notifications.webhooks.signing import signature_header
@@ -11,6 +13,7 @@ from waymark_notifications.webhooks.url_guard import UnsafeTarget, UrlGuard
 
 EXCERPT_CHARS = 200
 USER_AGENT = "Waymark-Webhooks/1.0"
+NO_TRACE: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,11 @@ class WebhookSender:
             self._client.close()
 
     async def send(
-        self, url: str, webhook_id: str, body: str, secrets_in_use: list[str]
+        self, url: str, webhook_id: str, body: str, secrets_in_use: list[str],
+        trace_headers: Mapping[str, str] = NO_TRACE,
     ) -> SendResult:
-        """One attempt; every failure becomes a result, never an exception."""
+        """One attempt; every failure becomes a result, never an exception. `trace_headers`:
+        the attempt's W3C trace context (ids only), empty when tracing is off."""
         assert self._client is not None, "use the sender inside `async with`"
         started = time.perf_counter()
 
@@ -81,6 +86,7 @@ class WebhookSender:
             "webhook-id": webhook_id,
             "webhook-timestamp": str(timestamp),
             "webhook-signature": signature_header(secrets_in_use, webhook_id, timestamp, body),
+            **trace_headers,
         }
         try:
             answer = await self._client.post(target, headers, body.encode())
