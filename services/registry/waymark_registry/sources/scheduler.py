@@ -97,8 +97,8 @@ async def schedule_syncs(app: FastAPI) -> None:
         app.state.database, SourceGuard(allow_insecure=settings.hsds_source_allow_insecure)
     )
     while True:
+        await asyncio.sleep(settings.hsds_sync_check_seconds)
         try:
             await scheduler.run_due()
         except Exception:
             log.exception("looking for due HSDS sources failed")
-        await asyncio.sleep(settings.hsds_sync_check_seconds)

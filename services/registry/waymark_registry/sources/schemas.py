@@ -1,5 +1,4 @@
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
@@ -7,7 +6,7 @@ from waymark_kernel.api import RequestBody
 
 from waymark_registry.crosswalks.schemas import CrosswalkName
 from waymark_registry.dataset.schemas import Counts
-from waymark_registry.fields import Name, without_duplicates
+from waymark_registry.fields import Name, UtcDateTime, without_duplicates
 
 SourceUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 IntervalMinutes = Annotated[int, Field(
@@ -51,8 +50,8 @@ class RunReport(BaseModel):
 class SourceRunRead(BaseModel):
     id: uuid.UUID
     source_id: uuid.UUID
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: UtcDateTime
+    finished_at: UtcDateTime | None
     outcome: str = Field(description="running, succeeded or failed (a failed run changed "
                          "nothing)")
     report: RunReport | None
@@ -67,7 +66,7 @@ class SourceRead(BaseModel):
     crosswalks: list[str]
     enabled: bool
     version: int = Field(description="Its ETag")
-    next_run_at: datetime = Field(description="When it is synchronised next, if enabled")
-    created_at: datetime
-    updated_at: datetime
+    next_run_at: UtcDateTime = Field(description="When it is synchronised next, if enabled")
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
     last_run: SourceRunRead | None = None
