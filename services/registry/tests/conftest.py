@@ -103,13 +103,14 @@ async def running(settings: Settings) -> AsyncIterator[Registry]:
 
 @pytest.fixture
 def start_registry(database_url: str) -> Callable[..., AbstractAsyncContextManager[Registry]]:
-    """Starts the registry on the test's database with these settings changed."""
+    """Starts the registry on the test's database with these settings changed. Its loop of
+    HSDS sources stays asleep unless a test asks: no source a test configures is called."""
     def start(**changed: Any) -> AbstractAsyncContextManager[Registry]:
-        return running(Settings(
-            mode="distributed", registry_database_url=database_url,
-            event_exchange=unique_name("events"), queue_prefix=unique_name("registry"),
-            **changed,
-        ))
+        return running(Settings(**{
+            "mode": "distributed", "registry_database_url": database_url,
+            "event_exchange": unique_name("events"), "queue_prefix": unique_name("registry"),
+            "hsds_sync_check_seconds": 3600, **changed,
+        }))
 
     return start
 

@@ -21,8 +21,7 @@ RUN_WAIT_SECONDS = 60  # the scheduler's own loop: how long a test waits for its
 async def registry(start_registry) -> AsyncIterator:
     """The registry whose sources may be on loopback; its own loop left asleep, so that each
     test's schedulers, on a clock of the test's, are the only ones to run."""
-    async with start_registry(hsds_source_allow_insecure=True,
-                              hsds_sync_check_seconds=3600) as registry:
+    async with start_registry(hsds_source_allow_insecure=True) as registry:
         yield registry
 
 
@@ -264,7 +263,7 @@ async def test_a_source_is_refused_when_it_is_no_http_api_or_configured_twice(
 async def test_without_the_test_setting_a_source_on_loopback_or_plain_http_is_refused(
     start_registry
 ):
-    async with start_registry(hsds_sync_check_seconds=3600) as registry:
+    async with start_registry() as registry:
         answers = [
             await registry.client.post(SOURCES, json={"name": "Here", "url": url},
                                        headers=registry.network_admin)
