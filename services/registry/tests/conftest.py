@@ -187,6 +187,12 @@ def publisher() -> Iterator[tuple[Publisher, str]]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
             url = urlsplit(self.path)
+            if url.path.startswith("/moved/"):  # the API's old address
+                self.send_response(301)
+                self.send_header("Location", self.path.replace("/moved/", "/hsds/", 1))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             number = int(parse_qs(url.query).get("page", ["1"])[0])
             listing = url.path.removeprefix("/hsds")
             page = published.page(listing, number)

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 from waymark_kernel.db import Database
 from waymark_kernel.events import utcnow
-from waymark_kernel.testing import create_database, drop_database
+from waymark_kernel.migrations import alembic_config, upgrade
+from waymark_kernel.testing import throwaway_database
 from waymark_registry.crosswalks.models import StoredCrosswalk
 from waymark_registry.main import MIGRATIONS
 from waymark_registry.sources.models import HsdsSource, SourceRun
@@ -18,21 +18,11 @@ from waymark_registry.sources.models import HsdsSource, SourceRun
 TABLES = {"registry_hsds_sources", "registry_hsds_source_runs", "registry_crosswalks"}
 
 
-async def migrate(url: str, revision: str, step=command.upgrade) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["database_url"] = url
-    await asyncio.to_thread(step, config, revision)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request, tmp_path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'registry.db'}"
-        return
-    url = await create_database("registry_sources_migration")
-    yield url
-    await drop_database(url)
+@pytest.fixture
+async def database_url(dialect: str, tmp_path) -> AsyncIterator[str]:
+    """An empty database: the test migrates it itself."""
+    async with throwaway_database(dialect, "registry_sources_migration", tmp_path) as url:
+        yield url
 
 
 async def tables(url: str) -> set[str]:
@@ -44,8 +34,8 @@ async def tables(url: str) -> set[str]:
 
 
 async def test_sources_runs_and_crosswalks_are_kept_and_the_migration_goes_down(database_url):
-    await migrate(database_url, "0013")
-    await migrate(database_url, "head")
+    await upgrade(database_url, MIGRATIONS, revision="0013")
+    await upgrade(database_url, MIGRATIONS)
     now = utcnow()
     source = HsdsSource(name="Leeds", url="https://hsds.example.org", interval_minutes=60,
                         crosswalks=["leeds"], next_run_at=now, created_at=now, updated_at=now)
@@ -65,7 +55,7 @@ async def test_sources_runs_and_crosswalks_are_kept_and_the_migration_goes_down(
         runs_left = (await session.execute(sa.select(sa.func.count()).select_from(SourceRun)))
         runs_left = runs_left.scalar_one()
     await database.dispose()
-    await migrate(database_url, "0013", command.downgrade)
+    await asyncio.to_thread(command.downgrade, alembic_config(database_url, MIGRATIONS), "0013")
 
     assert read == (["leeds"], True, None, "running", {"withdrawn": 1})
     assert runs_left == 0
