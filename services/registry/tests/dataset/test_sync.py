@@ -5,6 +5,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.integration  # runs the command line in processes
+
 
 def waymark(tmp_path, *arguments: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "WAYMARK_MODE": "standalone", "WAYMARK_DATA_DIR": str(tmp_path),
