@@ -162,16 +162,18 @@ async def test_two_schedulers_on_one_database_sync_a_source_once(
     assert len(await hsds_services(registry)) == 3
 
 
-async def test_a_source_that_moved_is_followed_to_its_new_address(
+async def test_a_source_that_moved_is_followed_to_its_new_address_and_read_whole(
     registry, publisher, schedulers
 ):
-    _, url = publisher
+    published, url = publisher
+    published.services[0]["alert"] = "Closed on bank holidays. " * 8000  # a page of 200 KB
     await configure(registry, url.replace("/hsds", "/moved"))
 
     runs_done = await schedulers(Clock()).run_due()
 
     assert [run.outcome for run in runs_done] == ["succeeded"]
     assert runs_done[0].report["services"]["created"] == 3
+    assert runs_done[0].report["not_kept"] == {"address.postal_code": 3, "service.alert": 1}
 
 
 async def test_a_disabled_source_is_not_synchronised_and_a_requested_run_is_due_at_once(

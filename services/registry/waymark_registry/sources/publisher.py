@@ -23,6 +23,7 @@ from waymark_kernel.special_addresses import is_globally_reachable_unicast
 PAGE_SIZE = 100
 MAX_PAGES = 10_000  # a source that never says its last page stops here
 MAX_PAGE_BYTES = 64 * 1024 * 1024
+CHUNK_BYTES = 64 * 1024
 MAX_REDIRECTS = 5
 TIMEOUT_SECONDS = 60.0  # each request, connecting included
 HTTPS_PORT, HTTP_PORT = 443, 80
@@ -139,10 +140,14 @@ class Publisher:
                         continue
                     if response.status != 200:
                         raise SourceFailed(f"{where}: answered {response.status}")
-                    body = await response.content.read(MAX_PAGE_BYTES + 1)
-                    if len(body) > MAX_PAGE_BYTES:
-                        raise SourceFailed(f"{where}: a page larger than {MAX_PAGE_BYTES} bytes")
-                    return await asyncio.to_thread(_parsed, body, where)
+                    body = bytearray()
+                    async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+                        body += chunk
+                        if len(body) > MAX_PAGE_BYTES:
+                            raise SourceFailed(
+                                f"{where}: a page larger than {MAX_PAGE_BYTES} bytes"
+                            )
+                    return await asyncio.to_thread(_parsed, bytes(body), where)
         except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError) as exc:
             raise SourceFailed(f"{where}: {exc or type(exc).__name__}") from exc
         raise SourceFailed(f"{where}: more than {MAX_REDIRECTS} redirects")
