@@ -4,12 +4,13 @@ estimated. Geometry only; the template writes the elements, their title and desc
 
 from dataclasses import dataclass
 
-WIDTH = 640
-ROW_HEIGHT = 28
-BAR_HEIGHT = 18
-LABEL_WIDTH = 220  # the group's name, beside its bar
-VALUE_WIDTH = 70  # the figure, after its bar
-GAP = 8
+WIDTH = 360  # about a phone's width, so that its text is read at its own size there
+ROW_HEIGHT = 44  # a group: its name on one line, its bar under it
+LABEL_BASELINE = 15
+BAR_TOP = 21
+BAR_HEIGHT = 16
+VALUE_WIDTH = 64  # the figure, after its bar
+GAP = 6
 MARK_WIDTH = 24  # the empty, dashed bar of a figure not published
 
 
@@ -18,11 +19,13 @@ class Bar:
     label: str
     text: str  # the figure as published, or the mark of a suppressed or withheld one
     suppressed: bool
-    y: float
+    label_y: float
     label_x: float
+    bar_y: float
     bar_x: float
     bar_width: float
     value_x: float
+    value_y: float
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Chart:
     bars: list[Bar]
     width: int
     height: int
+    bar_height: int = BAR_HEIGHT
 
 
 def bar_chart(
@@ -44,16 +48,15 @@ def bar_chart(
     start, which the page's direction (inherited by the SVG) puts on the right side."""
     values = [value for _, value, _ in rows if value is not None]
     scale_top = maximum or max(values, default=0) or 1
-    room = WIDTH - LABEL_WIDTH - VALUE_WIDTH - 2 * GAP
+    room = WIDTH - VALUE_WIDTH - GAP
     bars = []
     for index, (label, value, text) in enumerate(rows):
         length = MARK_WIDTH if value is None else room * value / scale_top
+        top = index * ROW_HEIGHT
         if right_to_left:
-            label_x, bar_end = WIDTH, WIDTH - LABEL_WIDTH - GAP
-            bar_x, value_x = bar_end - length, bar_end - length - GAP
+            label_x, bar_x, value_x = WIDTH, WIDTH - length, WIDTH - length - GAP
         else:
-            label_x, bar_x = 0, LABEL_WIDTH + GAP
-            value_x = bar_x + length + GAP
-        bars.append(Bar(label, text, value is None, index * ROW_HEIGHT, label_x, bar_x,
-                        length, value_x))
+            label_x, bar_x, value_x = 0, 0, length + GAP
+        bars.append(Bar(label, text, value is None, top + LABEL_BASELINE, label_x, top + BAR_TOP,
+                        bar_x, length, value_x, top + BAR_TOP + BAR_HEIGHT - 3))
     return Chart(key, title, description, bars, WIDTH, max(len(rows), 1) * ROW_HEIGHT)
