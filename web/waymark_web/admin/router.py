@@ -72,7 +72,9 @@ async def change_verification(
     visit: Admin, organization_id: uuid.UUID, form: CheckedForm,
 ) -> Response:
     """`action`: `verify` or `withdraw`; back to the same list, which says what changed."""
-    verified = form.get("action") == "verify"
+    verified = {"verify": True, "withdraw": False}.get(str(form.get("action")))
+    if verified is None:
+        raise NotFound()  # no such change
     await visit.api.send("PATCH", f"/v1/organizations/{organization_id}", {"verified": verified})
     filters = {name: str(form.get(name, "")) for name in ("q", "country", "type", "verified")}
     query = urlencode({**filters, "changed": str(organization_id)})
