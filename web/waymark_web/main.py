@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 from waymark_kernel.settings import Settings
 
 from waymark_web.account.router import router as account_router
+from waymark_web.admin.router import router as admin_router
 from waymark_web.api import ApiError, api_client
 from waymark_web.cases.router import router as cases_router
 from waymark_web.context import FormRefused, NotFound, SignInRequired, here, visitor
@@ -57,7 +58,7 @@ def create_app(settings: Settings, api: ASGIApp | str) -> FastAPI:
 
     for router in (
         account_router, home_router, directory_router, cases_router, referrals_router,
-        settings_router, offline_router,
+        settings_router, admin_router, offline_router,
     ):
         app.include_router(router)
     _install_error_pages(app)

@@ -59,6 +59,7 @@ async def search(
     q: str | None,
     country: str | None,
     type: str | None,
+    verified: bool | None,
     limit: int,
     position: tuple[str, uuid.UUID] | None,
 ) -> list[Organization]:
@@ -70,6 +71,8 @@ async def search(
         query = query.where(Organization.country == country)
     if type:
         query = query.where(Organization.type == type)
+    if verified is not None:
+        query = query.where(Organization.verified == verified)
     if position:
         query = query.where(after(Organization.name, Organization.id, position))
     return list((await session.execute(query)).scalars())

@@ -107,10 +107,10 @@ async def update_organization(
 
 async def list_organizations(
     session: AsyncSession, *, q: str | None, country: str | None, type: str | None,
-    limit: int, cursor: str | None,
+    verified: bool | None, limit: int, cursor: str | None,
 ) -> Page[OrganizationRead]:
     organizations = await repository.search(
-        session, q=q, country=country, type=type, limit=limit + 1,
+        session, q=q, country=country, type=type, verified=verified, limit=limit + 1,
         position=position_after(cursor, BY_NAME),
     )
     organizations, next_cursor = split_page(
