@@ -25,7 +25,7 @@ OUTCOME = f"Back pay recovered; she can be reached at +{PHONE}"
 RETENTION = timedelta(days=90)
 # Every table of the service: the phone number must be in none of them, in any column.
 TABLES = (
-    "referrals_referrals", "referrals_referral_transitions", "referrals_transition_keys",
+    "referrals_referrals", "referrals_referral_transitions", "referrals_idempotent_requests",
     "referrals_shared_persons", "referrals_comments", "referrals_cases", "referrals_disclosures",
     "outbox",
 )

@@ -3,7 +3,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from sqlalchemy import JSON, Index, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from waymark_referrals.actors.models import ActorColumns
 from waymark_referrals.crypto import ErasableSealedColumns, SealedColumns
@@ -81,23 +81,15 @@ class ReferralTransition(ErasableSealedColumns, ActorColumns, table=True):
     occurred_at: datetime = Field(sa_type=UtcDateTime)
 
 
-class IdempotencyKey(SQLModel, table=True):
-    """A POST /v1/referrals key, per organisation, kept 24 hours."""
+class IdempotentRequest(ErasableSealedColumns, table=True):
+    """A request sent with an Idempotency-Key (waymark_kernel.idempotency), per organisation,
+    kept 24 hours: the fingerprint of what it asked, the referral it answered and its first
+    answer, sealed (it holds the referral's free text; the person is not in it, but read afresh).
+    The answer is empty once that free text is erased, and for the keys of creations carried
+    over from before answers were kept (migration 0008): a replay then shows the referral as it
+    is now."""
 
-    __tablename__ = "referrals_idempotency_keys"
-
-    organization_id: uuid.UUID = Field(primary_key=True)
-    key: str = Field(primary_key=True, max_length=255)
-    request_hash: str = Field(max_length=64)
-    referral_id: uuid.UUID
-    created_at: datetime = Field(sa_type=UtcDateTime, index=True)
-
-
-class TransitionKey(SealedColumns, table=True):
-    """An Idempotency-Key of a transition, per organisation, kept 24 hours with its first answer
-    sealed (it holds the referral's free text; the person is not in it, but read afresh)."""
-
-    __tablename__ = "referrals_transition_keys"
+    __tablename__ = "referrals_idempotent_requests"
 
     organization_id: uuid.UUID = Field(primary_key=True)
     key: str = Field(primary_key=True, max_length=255)
@@ -111,5 +103,5 @@ def texts_record(referral_id: uuid.UUID) -> str:
     return f"{referral_id}/texts"
 
 
-def transition_key_record(organization_id: uuid.UUID, key: str) -> str:
+def idempotency_record(organization_id: uuid.UUID, key: str) -> str:
     return f"{organization_id}/{key}"

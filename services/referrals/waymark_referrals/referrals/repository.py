@@ -1,24 +1,22 @@
-"""Every query of referrals, their shared snapshots, history and idempotency keys."""
+"""Every query of referrals, their shared snapshots, history and idempotent requests."""
 
-import hashlib
 import uuid
 from datetime import datetime
 from typing import Literal, NamedTuple
 
-from sqlalchemy import Select, and_, bindparam, delete, func, not_, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from waymark_kernel.api import TimestampPosition
-from waymark_kernel.db import Prepared, Upsert
+from waymark_kernel.db import Prepared
 
 from waymark_referrals.cases.models import Case
 from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
 from waymark_referrals.referrals.models import (
-    IdempotencyKey,
+    IdempotentRequest,
     Referral,
     ReferralTransition,
     SharedPerson,
-    TransitionKey,
 )
 from waymark_referrals.referrals.states import AWAITING_ANSWER, FINAL, OPEN, Status
 
@@ -196,61 +194,32 @@ async def history(
     return list((await session.execute(query)).scalars())
 
 
-_FORGET_EXPIRED_KEY = Prepared(delete(IdempotencyKey.__table__).where(
-    IdempotencyKey.__table__.c.organization_id == bindparam("organization_id"),
-    IdempotencyKey.__table__.c.key == bindparam("key"),
-    IdempotencyKey.__table__.c.created_at < bindparam("expired_before"),
+_FORGET_EXPIRED_REQUEST = Prepared(delete(IdempotentRequest.__table__).where(
+    IdempotentRequest.__table__.c.organization_id == bindparam("organization_id"),
+    IdempotentRequest.__table__.c.key == bindparam("key"),
+    IdempotentRequest.__table__.c.created_at < bindparam("expired_before"),
 ))
+_INSERT_IDEMPOTENT_REQUEST = Prepared.insert_into(IdempotentRequest.__table__)
 
 
-_CLAIM_KEY = Upsert(IdempotencyKey.__table__, lambda insert: insert.on_conflict_do_nothing(
-    index_elements=["organization_id", "key"]
-).returning(insert.table.c.key))
-
-
-async def claim_idempotency_key(
-    session: AsyncSession, key: IdempotencyKey, *, expired_before: datetime
-) -> bool:
-    """True if this request now owns the key; False if another request used it first.
-
-    A concurrent request with the same key waits here until the first one commits."""
-    await _FORGET_EXPIRED_KEY.execute(
-        session, organization_id=key.organization_id, key=key.key, expired_before=expired_before
-    )
-    return bool(await _CLAIM_KEY.of(session).fetch(session, **key.model_dump()))
-
-
-async def find_idempotency_key(
-    session: AsyncSession, organization_id: uuid.UUID, key: str
-) -> IdempotencyKey | None:
-    return await session.get(IdempotencyKey, (organization_id, key))
-
-
-async def forget_idempotency_keys(session: AsyncSession, *, created_before: datetime) -> None:
-    for table in (IdempotencyKey, TransitionKey):
-        await session.execute(delete(table).where(table.created_at < created_before))
-
-
-async def try_hold_idempotency_key(
-    session: AsyncSession, organization_id: uuid.UUID, key: str
-) -> bool:
-    """False while another transaction works under the same key (PostgreSQL advisory lock, held
-    until this transaction ends); SQLite serialises writers by itself."""
-    if session.bind.dialect.name != "postgresql":
-        return True
-    digest = hashlib.sha256(f"idempotency/{organization_id}/{key}".encode()).digest()
-    lock = int.from_bytes(digest[:8], "big", signed=True)
-    return (await session.execute(select(func.pg_try_advisory_xact_lock(lock)))).scalar_one()
-
-
-async def find_transition_key(
+async def find_idempotent_request(
     session: AsyncSession, organization_id: uuid.UUID, key: str, *, expired_before: datetime
-) -> TransitionKey | None:
-    await session.execute(delete(TransitionKey).where(
-        TransitionKey.organization_id == organization_id, TransitionKey.key == key,
-        TransitionKey.created_at < expired_before,
-    ))
-    return await session.get(TransitionKey, (organization_id, key))
+) -> IdempotentRequest | None:
+    """The request first sent with this key, unless it expired (it is forgotten then)."""
+    await _FORGET_EXPIRED_REQUEST.execute(
+        session, organization_id=organization_id, key=key, expired_before=expired_before
+    )
+    return await session.get(IdempotentRequest, (organization_id, key))
+
+
+async def add_idempotent_request(session: AsyncSession, request: IdempotentRequest) -> None:
+    await _INSERT_IDEMPOTENT_REQUEST.execute(session, **request.model_dump())
+
+
+async def forget_idempotent_requests(session: AsyncSession, *, created_before: datetime) -> None:
+    await session.execute(
+        delete(IdempotentRequest).where(IdempotentRequest.created_at < created_before)
+    )
 
 
 def _ended_before(moment: datetime):
@@ -265,17 +234,17 @@ async def erase_expired_snapshots(session: AsyncSession, *, ended_before: dateti
 
 
 async def erase_texts(session: AsyncSession, referral_ids: Select) -> None:
-    """Empties the sealed free text of these referrals and of their history, and forgets the
-    first answers kept for their Idempotency-Keys (they hold it too)."""
+    """Empties the sealed free text of these referrals, of their history and of the first
+    answers kept for their Idempotency-Keys (they hold it too)."""
     erased = {"key_id": None, "wrapped_key": None, "ciphertext": None}
     for table, referral_id in (
-        (Referral, Referral.id), (ReferralTransition, ReferralTransition.referral_id)
+        (Referral, Referral.id), (ReferralTransition, ReferralTransition.referral_id),
+        (IdempotentRequest, IdempotentRequest.referral_id),
     ):
         await session.execute(
             update(table).where(referral_id.in_(referral_ids), table.ciphertext.is_not(None))
             .values(erased).execution_options(synchronize_session=False)
         )
-    await session.execute(delete(TransitionKey).where(TransitionKey.referral_id.in_(referral_ids)))
 
 
 def legs_without_owner(
