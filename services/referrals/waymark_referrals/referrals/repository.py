@@ -97,7 +97,7 @@ async def find(
     return located
 
 
-# The columns a transition changes (`service._move`).
+# The columns a transition changes (`service._move`); a test reads the row back after every move.
 MOVED = (
     "status", "status_reason", "outcome", "key_id", "wrapped_key", "ciphertext", "version",
     "updated_at", "requested_at", "respond_by",
