@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_kernel.auth import CurrentIdentity
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_kernel.problems import Conflict, Problem
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)

@@ -16,7 +16,7 @@ import waymark_referrals
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import create_async_engine
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import Settings
 from waymark_kernel.testing import create_database, drop_database, unique_name

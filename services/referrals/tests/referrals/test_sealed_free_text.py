@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_kernel.settings import Settings
 from waymark_kernel.testing import unique_name
 from waymark_referrals.referrals import service

@@ -2,7 +2,7 @@ import uuid
 from dataclasses import replace
 
 from waymark_kernel.auth import Identity
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_referrals.actors import service as actors
 from waymark_referrals.referrals import repository, service
 from waymark_referrals.referrals.models import Referral

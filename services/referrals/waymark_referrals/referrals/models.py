@@ -4,10 +4,10 @@ from typing import ClassVar
 
 from sqlalchemy import JSON, Index, Text
 from sqlmodel import Field
+from waymark_kernel.clock import UtcTimestamp
 
 from waymark_referrals.actors.models import ActorColumns
 from waymark_referrals.crypto import ErasableSealedColumns, SealedColumns
-from waymark_referrals.sql import UtcDateTime
 
 
 class Referral(ErasableSealedColumns, table=True):
@@ -40,13 +40,13 @@ class Referral(ErasableSealedColumns, table=True):
     parent_referral_id: uuid.UUID | None = Field(default=None, foreign_key="referrals_referrals.id")
     response_hours: int  # the answer is due this long after the referral is requested
     # null while a draft has never been requested
-    requested_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
-    respond_by: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    requested_at: datetime | None = Field(default=None, sa_type=UtcTimestamp)
+    respond_by: datetime | None = Field(default=None, sa_type=UtcTimestamp)
     overdue_announced: bool = False
     version: int
     created_by: str = Field(max_length=200)
-    created_at: datetime = Field(sa_type=UtcDateTime)
-    updated_at: datetime = Field(sa_type=UtcDateTime)
+    created_at: datetime = Field(sa_type=UtcTimestamp)
+    updated_at: datetime = Field(sa_type=UtcTimestamp)
 
 
 class SharedPerson(SealedColumns, table=True):
@@ -55,7 +55,7 @@ class SharedPerson(SealedColumns, table=True):
     __tablename__ = "referrals_shared_persons"
 
     referral_id: uuid.UUID = Field(primary_key=True, foreign_key="referrals_referrals.id")
-    created_at: datetime = Field(sa_type=UtcDateTime)
+    created_at: datetime = Field(sa_type=UtcTimestamp)
 
 
 class ReferralTransition(ErasableSealedColumns, ActorColumns, table=True):
@@ -78,7 +78,7 @@ class ReferralTransition(ErasableSealedColumns, ActorColumns, table=True):
     outcome: str | None = Field(default=None, sa_type=Text)
     actor_subject: str = Field(max_length=200)
     actor_org_id: uuid.UUID | None = None
-    occurred_at: datetime = Field(sa_type=UtcDateTime)
+    occurred_at: datetime = Field(sa_type=UtcTimestamp)
 
 
 class IdempotentRequest(ErasableSealedColumns, table=True):
@@ -95,7 +95,7 @@ class IdempotentRequest(ErasableSealedColumns, table=True):
     key: str = Field(primary_key=True, max_length=255)
     request_hash: str = Field(max_length=64)
     referral_id: uuid.UUID
-    created_at: datetime = Field(sa_type=UtcDateTime, index=True)
+    created_at: datetime = Field(sa_type=UtcTimestamp, index=True)
 
 
 def texts_record(referral_id: uuid.UUID) -> str:

@@ -7,8 +7,10 @@ from typing import Literal, NamedTuple
 from sqlalchemy import Select, and_, bindparam, delete, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 from waymark_kernel.api import TimestampPosition
 from waymark_kernel.db import Prepared
+from waymark_kernel.keyset import Keyset
 
 from waymark_referrals.cases.models import Case
 from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
@@ -131,6 +133,11 @@ async def add_transition(session: AsyncSession, transition: ReferralTransition) 
     await _INSERT_TRANSITION.execute(session, **transition.model_dump())
 
 
+_NEWEST_FIRST = Keyset(col(Referral.created_at), col(Referral.id), descending=True)
+_OLDEST_FIRST = Keyset(col(Referral.created_at), col(Referral.id))
+_HISTORY_ORDER = Keyset(col(ReferralTransition.occurred_at), col(ReferralTransition.id))
+
+
 def is_overdue(now: datetime):
     return Referral.status.in_(list(AWAITING_ANSWER)) & (Referral.respond_by < now)
 
@@ -153,13 +160,7 @@ async def list_for_organization(
         query = query.where(is_overdue(now) if overdue else not_(is_overdue(now)))
     if urgency is not None:
         query = query.where(Referral.urgency == urgency)
-    if after is not None:
-        created_at, referral_id = after
-        query = query.where(or_(
-            Referral.created_at < created_at,
-            and_(Referral.created_at == created_at, Referral.id < referral_id),
-        ))
-    query = query.order_by(Referral.created_at.desc(), Referral.id.desc()).limit(limit)
+    query = _NEWEST_FIRST.page(query, after, limit)
     return [Located(*row) for row in await session.execute(query)]
 
 
@@ -181,16 +182,7 @@ async def history(
     session: AsyncSession, referral_id: uuid.UUID, *, after: TimestampPosition | None, limit: int
 ) -> list[ReferralTransition]:
     query = select(ReferralTransition).where(ReferralTransition.referral_id == referral_id)
-    if after is not None:
-        occurred_at, transition_id = after
-        query = query.where(or_(
-            ReferralTransition.occurred_at > occurred_at,
-            and_(
-                ReferralTransition.occurred_at == occurred_at,
-                ReferralTransition.id > transition_id,
-            ),
-        ))
-    query = query.order_by(ReferralTransition.occurred_at, ReferralTransition.id).limit(limit)
+    query = _HISTORY_ORDER.page(query, after, limit)
     return list((await session.execute(query)).scalars())
 
 
@@ -274,13 +266,7 @@ async def legs_of_case(
             Referral.sender_org_id == party,
             (Referral.receiver_org_id == party) & Referral.requested_at.is_not(None),
         ))
-    if after is not None:
-        created_at, referral_id = after
-        query = query.where(or_(
-            Referral.created_at > created_at,
-            and_(Referral.created_at == created_at, Referral.id > referral_id),
-        ))
-    query = query.order_by(Referral.created_at, Referral.id).limit(limit)
+    query = _OLDEST_FIRST.page(query, after, limit)
     return list((await session.execute(query)).scalars())
 
 

@@ -10,7 +10,8 @@ from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.api import Page, page_of, position_after
 from waymark_kernel.auth import Identity
-from waymark_kernel.events import CaseConsentWithdrawn, ReferralChanged, utcnow
+from waymark_kernel.clock import utcnow
+from waymark_kernel.events import CaseConsentWithdrawn, ReferralChanged
 from waymark_kernel.idempotency import IDEMPOTENCY_WINDOW, IdempotencyKey, Remembered
 from waymark_kernel.messaging import record_event
 from waymark_kernel.preconditions import ExpectedVersion, require_version
