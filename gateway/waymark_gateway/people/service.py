@@ -23,8 +23,8 @@ from waymark_gateway.people.sealing import PersonalDataBox, token_hash
 from waymark_gateway.settings import GatewaySettings, SignInProvider
 from waymark_kernel.api import Page, page_of, position_after
 from waymark_kernel.auth import NETWORK_ADMIN, VIEWER, Identity
+from waymark_kernel.clock import as_utc
 from waymark_kernel.db import Database
-from waymark_kernel.events import as_utc
 from waymark_kernel.problems import Conflict, Forbidden, NotFound, Problem
 
 RECOVERY_CODES = 10

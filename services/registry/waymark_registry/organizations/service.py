@@ -4,7 +4,8 @@ from collections.abc import Iterable
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.api import Page, position_after, split_page
 from waymark_kernel.auth import Identity
-from waymark_kernel.events import OrganizationChanged, utcnow
+from waymark_kernel.clock import utcnow
+from waymark_kernel.events import OrganizationChanged
 from waymark_kernel.messaging import record_event
 from waymark_kernel.problems import Conflict, Forbidden, NotFound
 
