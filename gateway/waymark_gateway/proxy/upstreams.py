@@ -8,7 +8,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Protocol, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 from prometheus_client import Counter, Gauge
@@ -19,7 +19,7 @@ from waymark_kernel.logging import request_id_var
 from waymark_kernel.problems import Problem
 
 log = logging.getLogger("waymark.gateway.upstreams")
-UpstreamResponse = HttpResponse
+UpstreamResponse: TypeAlias = HttpResponse
 MAX_ANSWER_HEADER_BYTES = 64 * 1024
 # When a request may be sent a second time, on a new connection (RFC 9110 §9.2.2):
 # - its kept-alive connection was found closed before any byte of an answer: the service

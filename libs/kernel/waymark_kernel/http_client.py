@@ -322,8 +322,12 @@ class HttpClient:
         return connection
 
 
-def _message(origin: Origin, method: str, target: bytes, headers: Headers, body: bytes) -> bytes:
-    parts = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nhost: ", origin.authority, b"\r\n"]
+def _message(
+    origin: Origin, method: str, target: bytes, headers: Headers, body: bytes
+) -> bytes:
+    parts = [
+        method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nhost: ", origin.authority, b"\r\n"
+    ]
     for name, value in headers:
         parts += [name, b": ", value, b"\r\n"]
     if body or method in BODY_METHODS:
