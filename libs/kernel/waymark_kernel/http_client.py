@@ -8,7 +8,6 @@ new connection when a kept-alive one turns out closed, where a new connection ma
 of an answer is read, timeouts and pool size. Redirects are answers like any other."""
 
 import asyncio
-import contextlib
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -59,8 +58,8 @@ class _Connection(asyncio.Protocol):
         self._answer: asyncio.Future[HttpResponse] | None = None
         self._head_request = False
         self._received = False
-        self._bytes_before_headers = 0  # as received, while the headers are incomplete
-        self._header_bytes = 0  # names and values, as parsed
+        self._bytes_before_headers = 0  # as received before the chunk being parsed
+        self._chunk_bytes = 0  # the chunk being parsed
         self._status = 0
         self._reason = b""
         self._headers: Headers = []
@@ -89,6 +88,7 @@ class _Connection(asyncio.Protocol):
             self.close()
             return
         self._received = True
+        self._chunk_bytes = len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -107,12 +107,14 @@ class _Connection(asyncio.Protocol):
         self._reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_bytes += len(name) + len(value)
-        if self._header_bytes > self.max_header_bytes:
-            raise _OverLimit(self._headers_too_large())
         self._headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
+        # Counted only when what came so far could be over the limit: most answers are not.
+        if self._bytes_before_headers + self._chunk_bytes > self.max_header_bytes and sum(
+            len(name) + len(value) for name, value in self._headers
+        ) > self.max_header_bytes:
+            raise _OverLimit(self._headers_too_large())
         self._status = self.parser.get_status_code()
         if self._head_request:  # no body follows, whatever the length says
             self._finish(keep_alive=False)
@@ -132,7 +134,6 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if 100 <= self._status < 200:  # an interim answer; the final one follows
             self._status, self._reason, self._headers = 0, b"", []
-            self._bytes_before_headers = self._header_bytes = 0
             return
         self._finish(keep_alive=self.parser.should_keep_alive())
 
@@ -163,7 +164,7 @@ class _Connection(asyncio.Protocol):
         self.reusable = self._received = False
         self._head_request = head_request
         self._status, self._reason, self._headers = 0, b"", []
-        self._bytes_before_headers = self._header_bytes = self._body_bytes = 0
+        self._bytes_before_headers = self._body_bytes = 0
         self._chunks = []
         self._answer = asyncio.get_running_loop().create_future()
         self.transport.write(message)
@@ -185,10 +186,7 @@ class _Pool:
     def __init__(self, max_connections: int | None) -> None:
         self.idle: list[_Connection] = []
         self.in_use = 0  # requests between asking for a connection and giving it back
-        self.slots: contextlib.AbstractAsyncContextManager[object] = (
-            contextlib.nullcontext() if max_connections is None
-            else asyncio.Semaphore(max_connections)
-        )
+        self.slots = None if max_connections is None else asyncio.Semaphore(max_connections)
 
     def kept(self, now: float, idle_seconds: float) -> _Connection | None:
         """The most recently used connection still open and not idle too long."""
@@ -251,16 +249,11 @@ class HttpClient:
         pool = self._pool(origin)
         pool.in_use += 1
         try:
-            async with asyncio.timeout(timeout or self.timeout), pool.slots:
-                kept = pool.kept(time.monotonic(), self.idle_seconds)
-                if kept is not None:
-                    try:
-                        return await self._exchange(pool, kept, message, method)
-                    except ClosedBeforeAnswer:
-                        if method not in self.resent_methods:
-                            raise
-                connection = await self._connect(origin)
-                return await self._exchange(pool, connection, message, method)
+            async with asyncio.timeout(timeout or self.timeout):
+                if pool.slots is None:
+                    return await self._send(pool, origin, method, message)
+                async with pool.slots:
+                    return await self._send(pool, origin, method, message)
         finally:
             pool.in_use -= 1
 
@@ -286,6 +279,16 @@ class HttpClient:
             pool.sweep(now, self.idle_seconds)
             if not pool.idle and not pool.in_use:
                 del self._pools[origin]
+
+    async def _send(self, pool: _Pool, origin: Origin, method: str, message: bytes) -> HttpResponse:
+        kept = pool.kept(time.monotonic(), self.idle_seconds)
+        if kept is not None:
+            try:
+                return await self._exchange(pool, kept, message, method)
+            except ClosedBeforeAnswer:
+                if method not in self.resent_methods:
+                    raise
+        return await self._exchange(pool, await self._connect(origin), message, method)
 
     async def _exchange(
         self, pool: _Pool, connection: _Connection, message: bytes, method: str
