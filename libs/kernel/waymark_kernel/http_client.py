@@ -248,12 +248,24 @@ class HttpClient:
         message = _message(origin, method, target, headers, body)
         pool = self._pool(origin)
         pool.in_use += 1
+        slots = pool.slots
         try:
             async with asyncio.timeout(timeout or self.timeout):
-                if pool.slots is None:
-                    return await self._send(pool, origin, method, message)
-                async with pool.slots:
-                    return await self._send(pool, origin, method, message)
+                if slots is not None:
+                    await slots.acquire()
+                try:
+                    kept = pool.kept(time.monotonic(), self.idle_seconds)
+                    if kept is not None:
+                        try:
+                            return await self._exchange(pool, kept, message, method)
+                        except ClosedBeforeAnswer:
+                            if method not in self.resent_methods:
+                                raise
+                    connection = await self._connect(origin)
+                    return await self._exchange(pool, connection, message, method)
+                finally:
+                    if slots is not None:
+                        slots.release()
         finally:
             pool.in_use -= 1
 
@@ -279,16 +291,6 @@ class HttpClient:
             pool.sweep(now, self.idle_seconds)
             if not pool.idle and not pool.in_use:
                 del self._pools[origin]
-
-    async def _send(self, pool: _Pool, origin: Origin, method: str, message: bytes) -> HttpResponse:
-        kept = pool.kept(time.monotonic(), self.idle_seconds)
-        if kept is not None:
-            try:
-                return await self._exchange(pool, kept, message, method)
-            except ClosedBeforeAnswer:
-                if method not in self.resent_methods:
-                    raise
-        return await self._exchange(pool, await self._connect(origin), message, method)
 
     async def _exchange(
         self, pool: _Pool, connection: _Connection, message: bytes, method: str
