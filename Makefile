@@ -54,6 +54,6 @@ lint: sync
 	$(RUN) ruff check .
 
 # The fault drill on this machine (its own PostgreSQL, RabbitMQ and Redis); DRILL_SECONDS of
-# load (default 300, at most 840); the report goes into docs/reliability.md.
+# load (default 300, at most 600); the report goes into docs/reliability.md.
 drill: sync
 	$(RUN) python -m drill.run

@@ -25,7 +25,7 @@ class Answer:
     kind: str
     status: int | None  # None: no HTTP answer (the connection broke)
     retry_after: bool
-    error: str = ""
+    error: str = ""  # the problem's kind of a 5xx, or what broke the connection
 
 
 @dataclass
@@ -94,7 +94,13 @@ class Load:
         except httpx.HTTPError as exc:
             self.answers.append(Answer(at, kind, None, False, type(exc).__name__))
             return None
-        self.answers.append(Answer(at, kind, response.status_code, "retry-after" in response.headers))
+        problem = ""
+        if response.status_code >= 500:
+            problem = response.json().get("type", "").rsplit("/", 1)[-1] if response.headers.get(
+                "content-type", "").endswith("json") else response.text[:40]
+        self.answers.append(Answer(
+            at, kind, response.status_code, "retry-after" in response.headers, problem,
+        ))
         if response.status_code < 500:
             self.last_success[kind] = time.monotonic() - self.began
         return response

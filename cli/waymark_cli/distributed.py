@@ -115,11 +115,12 @@ async def stop_replicas(parts: dict[str, ReplicaSet]) -> None:
 
 async def _wait_ready(
     settings: Settings, parts: dict[str, ReplicaSet], stop: StopRequest,
-    timeout: float = 180,  # a busy machine imports four processes at once
+    seconds_per_process: float = 45,  # a busy machine imports every process at once
 ) -> bool:
     """True once the gateway is ready; False when a stop is asked for first. A replica that
     exits during start-up stops the network."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    started = sum(len(replicas.processes) for replicas in parts.values())
+    deadline = asyncio.get_running_loop().time() + seconds_per_process * started
     async with httpx.AsyncClient(timeout=2) as client:
         while asyncio.get_running_loop().time() < deadline:
             if stop.requested:
