@@ -2,6 +2,7 @@
 next request is served."""
 
 import asyncio
+import contextlib
 import socket
 
 import httpx
@@ -72,3 +73,20 @@ async def test_a_database_that_refuses_connections_answers_503_to_retry(path):
     assert refused.headers["retry-after"] == "1"
     assert refused.json()["type"].endswith("/database-unavailable")
     assert str(port) not in refused.text
+
+
+async def test_after_a_restart_only_the_first_read_fails_the_pools_other_connections_are_replaced(
+    postgres, dropped
+):
+    app = counting_app(postgres)
+    async with contextlib.AsyncExitStack() as held:  # three connections left idle in the pool
+        for _ in range(3):
+            await held.enter_async_context(pooled_driver(postgres.engine))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://waymark.test"
+    ) as client:
+        await dropped(postgres)
+        await asyncio.sleep(0.5)  # the pooled connections have read the server's goodbye by now
+        answers = [(await client.get("/outbox/size/read")).status_code for _ in range(3)]
+
+    assert answers == [503, 200, 200]
