@@ -300,7 +300,7 @@ class Upstreams:
             log.warning("upstream unavailable", extra={"upstream": name, "error": str(exc)})
             raise Problem(
                 502, f"The {name} service is unavailable; try again shortly.",
-                kind="upstream-unavailable",
+                kind="upstream-unavailable", headers={"Retry-After": str(breaker.retry_after())},
             ) from exc
         finally:
             self.in_flight[name] -= 1

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: Path = Path("./var")
+    # Processes of each part that `waymark up` starts, sharing the part's port.
+    replicas: int = Field(default=1, ge=1, le=32)
     admin_client_secret: str | None = None
     seed_demo: bool | None = None
 
