@@ -17,7 +17,6 @@ from waymark_web.settings.schemas import ServiceForm, TranslationsForm, field_er
 
 router = APIRouter(prefix="/settings")
 GRANTABLE_ROLES = ("caseworker", "viewer", "org_admin")
-ORIGINAL_TEXTS = "*"  # an Accept-Language naming no language: the API answers the original
 
 
 async def org_admin(visit: SignedIn) -> Visit:
@@ -194,9 +193,7 @@ async def own_services(visit: Admin) -> Response:
 async def own_service(visit: Visit, service_id: uuid.UUID) -> dict[str, Any]:
     """The service as written (its original language, every place in full), if it is her
     organisation's: another organisation's is not hers to change, so it is not here."""
-    response = await visit.api.call("GET", f"/v1/services/{service_id}",
-                                    headers={"accept-language": ORIGINAL_TEXTS})
-    service: dict[str, Any] = response.json()
+    service: dict[str, Any] = await visit.api.get_original(f"/v1/services/{service_id}")
     if service["organization_id"] != visit.organization_id:
         raise NotFound()
     return service
