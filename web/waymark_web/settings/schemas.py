@@ -197,7 +197,8 @@ class TranslationsForm:
 
     def api_translations(self) -> tuple[list[dict[str, str]], list[str]]:
         """The API's translations, and the form name of each (to place its errors)."""
-        translations, names = [], []
+        translations: list[dict[str, str]] = []
+        names: list[str] = []
         for index, row in enumerate(self.rows):
             for translated in TRANSLATED_FIELDS:
                 if row[translated]:
