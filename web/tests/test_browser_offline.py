@@ -195,6 +195,7 @@ def test_offline_she_finds_a_service_of_her_country_she_never_opened(
     expect(page.locator("#offline-results")).not_to_contain_text("Legal aid")
     expect(page.locator("#offline-results")).not_to_contain_text(SHELTER)  # Jordan's
     expect(page.locator("#category")).to_have_value("shelter")
+    assert serious_violations(page) == []
 
     page.get_by_role("link", name=RIVERSIDE).click()
     page.wait_for_url(f"{base}/services/{riverside['id']}")

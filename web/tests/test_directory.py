@@ -115,6 +115,7 @@ def test_the_directory_kept_for_offline_search_is_her_countrys_public_directory(
         kept = rania.get("/offline/directory.json", params={"lang": "fr"})
         shell = rania.get("/offline/search")
     assert kept.status_code == 200 and kept.headers["cache-control"] == "no-store"
+    assert kept.headers["date"]  # the worker fetches the directory again when it is an hour old
     directory = kept.json()
     assert directory["country"] == "JO"
     assert directory["notice"].startswith("Hors ligne : résultats du répertoire de Jordanie")

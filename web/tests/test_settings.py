@@ -285,6 +285,14 @@ def test_a_translation_is_shown_in_its_language_and_the_original_marked_elsewher
         assert refused.status_code == 422
         assert FIELD_ERROR.findall(refused.text) == ["translation-1-name"]
         assert "x" * 201 in refused.text
+        unnamed = admin.post(f"/settings/services/{service_id}/translations", data={
+            "csrf_token": form_token(page), "translation-0-language": "fr",
+            "translation-0-name": "Centre d'aide aux travailleurs",
+            "translation-1-language": "", "translation-1-name": "Centro de ayuda",
+        })
+        assert unnamed.status_code == 422
+        assert FIELD_ERROR.findall(unnamed.text) == ["translation-1-language"]
+        assert 'value="Centro de ayuda"' in unnamed.text
         removed = admin.post(f"/settings/services/{service_id}/translations", data={
             "csrf_token": form_token(page), "translation-0-language": "fr",
         })

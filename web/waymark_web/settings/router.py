@@ -278,7 +278,7 @@ def translations_page(
     taken = {row["language"] for row in form.rows} | {service["original_language"]}
     return visit.render(
         "settings/translations.html", status=status, service=service, form=form,
-        errors=errors or {}, new_row=len(form.rows),
+        errors=errors or {},
         saved=visit.request.query_params.get("saved") == "true",
         open_languages=[code for code in PROGRAMME_LANGUAGES if code not in taken],
     )

@@ -184,7 +184,8 @@ class TranslationsForm:
     def from_form(cls, form: FormData) -> "TranslationsForm":
         found = [row_of(form, "translation", index, ("language", *TRANSLATED_FIELDS))
                  for index in rows(form, "translation")]
-        return cls([row for row in found if row["language"] and (row["name"] or row["description"])])
+        # A text without its language goes too: the API says what is missing, beside it.
+        return cls([row for row in found if row["name"] or row["description"]])
 
     @classmethod
     def from_service(cls, service: dict[str, Any]) -> "TranslationsForm":
@@ -232,6 +233,10 @@ def form_name(location: list[str], translation_names: list[str]) -> str:
     if parts[0] in ROW_NAMES and len(parts) > 1 and parts[1].isdigit():
         if parts[0] == "translations":
             index = int(parts[1])
-            return translation_names[index] if index < len(translation_names) else "translations"
+            if index >= len(translation_names):
+                return "translations"
+            if parts[2:3] == ["language"]:  # the row's language, not its text
+                return translation_names[index].rsplit("-", 1)[0] + "-language"
+            return translation_names[index]
         return "-".join([ROW_NAMES[parts[0]], *parts[1:3]])
     return parts[0]
