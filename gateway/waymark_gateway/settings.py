@@ -23,7 +23,8 @@ class SignInProvider(BaseModel):
     # When set, a person the provider vouches for needs no invitation: the claim names her
     # roles (a dotted path reaches nested claims). Otherwise an invitation links her.
     roles_claim: str | None = None
-    # The provider must say (`amr` holding `mfa`) that it checked a second factor.
+    # The provider must say (`amr` holding `mfa`) that it checked a second factor. When false,
+    # only people whose roles need none (viewers, see viewer_second_factor_optional) go without.
     mfa_required: bool = True
 
 

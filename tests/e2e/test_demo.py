@@ -5,11 +5,14 @@ import stat
 from pathlib import Path
 
 import httpx
+import pytest
 from waymark_cli.demo import COUNTRIES
 from waymark_gateway.people import totp
 
 from tests.e2e.flow import token
 from tests.e2e.support import ADMIN_SECRET, start, stop
+
+pytestmark = pytest.mark.integration  # starts networks of processes
 
 
 async def test_the_demo_network_is_in_place_when_the_network_is_ready(tmp_path: Path) -> None:

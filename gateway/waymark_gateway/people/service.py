@@ -72,7 +72,10 @@ class Accounts:
     def second_factor_required(self, person: Person) -> bool:
         if person.second_factor_waived and self.waiver_allowed:
             return False
-        return not (self.viewer_second_factor_optional and set(person.roles) <= {VIEWER})
+        return self.second_factor_required_for(person.roles)
+
+    def second_factor_required_for(self, roles: list[str]) -> bool:
+        return not (self.viewer_second_factor_optional and set(roles) <= {VIEWER})
 
     def unknown_email_target(self, email: str) -> str:
         return "email:" + self.box.fingerprint(email)[:32]
@@ -594,6 +597,9 @@ async def external_sign_in(
             "provider first."))
     if not person.active:
         raise await refuse("inactive", SignInRefused())
+    if MULTI_FACTOR not in methods and accounts.second_factor_required_for(granted or person.roles):
+        raise await refuse("no_second_factor", ExternalSignInRefused(
+            "The sign-in provider did not check a second factor, which your roles require."))
     if granted and granted != person.roles:
         person.roles = granted
     person.last_sign_in_at = now

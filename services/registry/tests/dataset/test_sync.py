@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+pytestmark = pytest.mark.integration  # runs the command line in processes
+
 PAGE_SIZE = 2  # the publisher's own, whatever the client asks: its pages must be followed
 ORGANIZATION_ID = str(uuid.uuid4())
 
