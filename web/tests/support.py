@@ -105,7 +105,8 @@ def enrol(base_url: str, data_dir: Path, organization: str, name: str,
 
 
 def create_service(base_url: str, data_dir: Path, organization: str, name: str,
-                   place: tuple[str, str, float, float] = ("JO", "Amman", 31.95, 35.93)) -> dict[str, Any]:
+                   place: tuple[str, str, float, float] = ("JO", "Amman", 31.95, 35.93),
+                   categories: tuple[str, ...] = ("shelter",)) -> dict[str, Any]:
     """A shelter of a demo organisation (in Amman unless `place` says where), created through
     the API by the organisation's admin client."""
     country, city, latitude, longitude = place
@@ -114,7 +115,7 @@ def create_service(base_url: str, data_dir: Path, organization: str, name: str,
         base_url, client), json={
         "organization_id": client["organization_id"], "name": name,
         "description": "Safe accommodation for women in transit, with case management.",
-        "categories": ["shelter"], "languages": ["ar", "en"], "populations": ["women_at_risk"],
+        "categories": list(categories), "languages": ["ar", "en"], "populations": ["women_at_risk"],
         "migration_stages": ["transit", "destination"], "accepts_referrals": True,
         "capacity": "available", "response_time_hours": 24,
         "locations": [{"city": city, "admin_area": city, "country": country,

@@ -13,6 +13,7 @@ from waymark_kernel.logging import request_id_var
 FORWARDED_HEADERS = ("cookie", "authorization", "x-forwarded-for", "x-forwarded-proto")
 CLIENT_EXTENSION = "waymark_client"  # the browser's address, seen by the gateway as the caller's
 SCHEME_EXTENSION = "waymark_scheme"  # http or https, as the browser reached the gateway
+ORIGINAL_TEXTS = "*"  # an Accept-Language naming no language: services come as written
 
 
 class ApiError(Exception):
@@ -95,6 +96,12 @@ class Api:
 
     async def get(self, path: str, params: Any = None) -> Any:
         return (await self.call("GET", path, params=params)).json()
+
+    async def get_original(self, path: str, params: Any = None) -> Any:
+        """As `get`, with services' names and descriptions as written, not translated."""
+        response = await self.call("GET", path, params=params,
+                                   headers={"accept-language": ORIGINAL_TEXTS})
+        return response.json()
 
     async def send(self, method: str, path: str, json: Any = None, **options: Any) -> Any:
         response = await self.call(method, path, json=json, **options)
