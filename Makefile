@@ -14,6 +14,7 @@ help:
 	@echo "make migrate  create the PostgreSQL databases and run every migration (distributed)"
 	@echo "make test     the full test suite (needs PostgreSQL, RabbitMQ and Redis on localhost)"
 	@echo "make test-unit the tests that need no server and start no process (servers may be stopped)"
+	@echo "make lint     ruff and strict mypy over every part"
 	@echo "make fuzz     Schemathesis against the standalone network, deeper than in the tests"
 	@echo "make bench    benchmarks; results go into docs/benchmarks.md"
 	@echo "make drill    the fault drill (replicas killed, servers restarted); report in docs/reliability.md"
@@ -55,8 +56,13 @@ fuzz: sync
 bench: sync
 	$(RUN) python -m benchmarks.run $(SECTIONS)
 
+# Ruff over everything; mypy (strict, see pyproject.toml) over the parts' packages, then over the
+# tests, the end-to-end tests, the benchmarks and the fault drill.
+PACKAGES := waymark_kernel waymark_registry waymark_referrals waymark_notifications waymark_gateway waymark_cli waymark_web
 lint: sync
 	$(RUN) ruff check .
+	$(RUN) mypy $(addprefix -p ,$(PACKAGES))
+	$(RUN) mypy conftest.py libs/kernel/tests services/*/tests gateway/tests cli/tests web/tests tests benchmarks drill
 
 # The fault drill on this machine (its own PostgreSQL, RabbitMQ and Redis); DRILL_SECONDS of
 # load (default 300, at most 600); the report goes into docs/reliability.md.
