@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+
 from waymark_kernel.db import STATEMENTS
 
 REQUIRED = {"PostgreSQL": 5432, "RabbitMQ": 5672, "Redis": 6379}

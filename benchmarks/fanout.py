@@ -141,7 +141,7 @@ async def measure(bench: Bench) -> str:
     receivers.server.close()
     paced = sorted(value for values in paced_rounds for value in values)
     with_slow = sorted(value for values in with_slow_rounds for value in values)
-    changes = [p99_change(*pair) for pair in zip(paced_rounds, with_slow_rounds)]
+    changes = [p99_change(*pair) for pair in zip(paced_rounds, with_slow_rounds, strict=False)]
 
     def row(name: str, values: list[float], expected: int) -> str:
         return (f"| {name} | {len(values)} of {expected} | {statistics.median(values):.1f} ms "

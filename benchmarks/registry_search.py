@@ -17,12 +17,12 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from waymark_kernel.testing import POSTGRES_ADMIN_DSN
-from waymark_registry.taxonomy.service import CODES
 
 from benchmarks.support import Bench
 from tests.e2e.flow import token as admin_token
 from tests.e2e.support import ADMIN_SECRET
+from waymark_kernel.testing import POSTGRES_ADMIN_DSN
+from waymark_registry.taxonomy.service import CODES
 
 ORGANIZATIONS, SERVICES_EACH = 5_000, 20
 # Country: (language of the texts, a city's coordinates).

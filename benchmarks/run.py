@@ -19,7 +19,12 @@ from pathlib import Path
 import httpx
 
 from benchmarks import (
-    event_latency, fanout, gateway_overhead, referrals_throughput, registry_search, web_pages,
+    event_latency,
+    fanout,
+    gateway_overhead,
+    referrals_throughput,
+    registry_search,
+    web_pages,
 )
 from benchmarks.support import Bench
 from tests.e2e.flow import token

@@ -5,6 +5,7 @@ import subprocess
 from dataclasses import dataclass
 
 import httpx
+
 from waymark_kernel.settings import SERVICE_NAMES
 
 

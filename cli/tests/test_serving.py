@@ -6,10 +6,10 @@ import socket
 
 import httpx
 import uvicorn
-from waymark_kernel.web import create_base_app
 
 from waymark_cli.serving import CUT_OFF_SECONDS, DRAIN_SECONDS, GracefulServer
 from waymark_cli.stopping import StopRequest
+from waymark_kernel.web import create_base_app
 
 
 @contextlib.asynccontextmanager

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+
+from waymark_cli.parts import PARTS, local_encryption_key_file
 from waymark_gateway.identity.keys import signing_key_path
 from waymark_kernel.db import Database, is_sqlite
 from waymark_kernel.messaging.outbox import OutboxMessage
 from waymark_kernel.migrations import ensure_database
 from waymark_kernel.settings import Settings
 from waymark_referrals.crypto import key_id_of
-
-from waymark_cli.parts import PARTS, local_encryption_key_file
 
 MANIFEST = "waymark-backup.json"
 KEYS_MANIFEST = "waymark-keys.json"

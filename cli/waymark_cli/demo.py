@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
 from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.files import create_private_file
 from waymark_kernel.settings import Settings

@@ -10,20 +10,25 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+
+from waymark_cli import demo
+from waymark_cli.parts import (
+    PARTS,
+    create_service,
+    migrations_of,
+    pages_of,
+    port_of,
+    with_local_keys,
+)
+from waymark_cli.replicas import ReplicaSet, listening_socket
+from waymark_cli.serving import GracefulServer
+from waymark_cli.standalone import banner
+from waymark_cli.stopping import STOP_SECONDS, StopRequest
 from waymark_gateway.main import create_app as create_gateway
 from waymark_gateway.server import SERVER_OPTIONS
 from waymark_kernel.files import make_data_folder_private
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, Settings
-
-from waymark_cli import demo
-from waymark_cli.parts import (
-    PARTS, create_service, migrations_of, pages_of, port_of, with_local_keys,
-)
-from waymark_cli.replicas import ReplicaSet, listening_socket
-from waymark_cli.serving import GracefulServer
-from waymark_cli.stopping import STOP_SECONDS, StopRequest
-from waymark_cli.standalone import banner
 
 log = logging.getLogger("waymark.up")
 

@@ -16,11 +16,10 @@ def main(argv: list[str] | None = None) -> None:
     if serving:  # a Ctrl-C while the parts are imported (seconds) ends the process quietly
         for signum in STOP_SIGNALS:
             signal.signal(signum, exit_at_once)
-    from waymark_kernel.logging import configure_logging
-    from waymark_kernel.settings import RunMode, Settings
-
     from waymark_cli import backup, referrals, registry
     from waymark_cli.parts import PARTS
+    from waymark_kernel.logging import configure_logging
+    from waymark_kernel.settings import RunMode, Settings
 
     parser = argparse.ArgumentParser(prog="waymark", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)

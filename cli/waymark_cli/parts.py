@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp
+
 from waymark_kernel.auth import KeySource
 from waymark_kernel.files import create_private_folder
 from waymark_kernel.messaging.broker import Broker

@@ -2,13 +2,12 @@
 
 import argparse
 
+from waymark_cli.parts import with_local_keys
 from waymark_kernel.db import Database
 from waymark_kernel.settings import Settings
 from waymark_referrals.crypto import cipher_from_settings
 from waymark_referrals.disclosures.service import verify_ledger
 from waymark_referrals.rotation import rewrap_batch
-
-from waymark_cli.parts import with_local_keys
 
 
 def add_commands(verbs: argparse._SubParsersAction) -> None:

@@ -17,7 +17,12 @@ from waymark_registry.dataset import tabular
 from waymark_registry.dataset.crosswalk import Crosswalk
 from waymark_registry.dataset.schemas import ImportReport
 from waymark_registry.dataset.service import (
-    ImportOptions, export_dataset, export_package, import_dataset, import_package, settle,
+    ImportOptions,
+    export_dataset,
+    export_package,
+    import_dataset,
+    import_package,
+    settle,
 )
 from waymark_registry.main import MIGRATIONS
 from waymark_registry.organizations.announcements import announce_all

@@ -8,9 +8,9 @@ import os
 from collections.abc import Iterator
 
 import uvicorn
-from waymark_kernel.web import Draining
 
 from waymark_cli.stopping import StopRequest
+from waymark_kernel.web import Draining
 
 log = logging.getLogger("waymark.stop")
 # Requests in flight get this long to finish; those not answering yet by CUT_OFF_SECONDS are

@@ -8,6 +8,11 @@ import logging
 
 import httpx
 import uvicorn
+
+from waymark_cli import demo
+from waymark_cli.parts import create_service, pages_of, with_local_keys
+from waymark_cli.serving import GracefulServer
+from waymark_cli.stopping import StopRequest
 from waymark_gateway.main import AsgiUpstream, jwks_document, load_or_create_signing_key
 from waymark_gateway.main import create_app as create_gateway
 from waymark_gateway.server import SERVER_OPTIONS
@@ -16,11 +21,6 @@ from waymark_kernel.files import make_data_folder_private
 from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.service import STOP_RELAY_SECONDS
 from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, SERVICE_NAMES, Settings
-
-from waymark_cli import demo
-from waymark_cli.parts import create_service, pages_of, with_local_keys
-from waymark_cli.serving import GracefulServer
-from waymark_cli.stopping import StopRequest
 
 log = logging.getLogger("waymark.standalone")
 

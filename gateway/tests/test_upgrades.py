@@ -11,6 +11,9 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+
+from waymark_gateway.main import MIGRATIONS, create_app
+from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.auth import CASEWORKER, ORG_ADMIN, VIEWER
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.signing import SigningKey
@@ -21,8 +24,6 @@ from waymark_kernel.testing import (
     table_rows,
     write_rows_as_at_revision,
 )
-from waymark_gateway.main import MIGRATIONS, create_app
-from waymark_gateway.settings import GatewaySettings
 
 
 async def write_clients(network) -> list[dict[str, Any]]:
@@ -65,7 +66,8 @@ async def test_clients_written_at_each_revision_sign_in_as_before_after_the_upgr
 ):
     clients = await write_clients(network)
     expected = await sign_in(network.client, clients)
-    assert expected[1] == (401, "invalid_client") and expected[0][1] == str(
+    assert expected[1] == (401, "invalid_client")
+    assert expected[0][1] == str(
         network.known_organization
     )
     rows = await table_rows(database_url)

@@ -18,14 +18,19 @@ from waymark_gateway.identity.router import built_in_router, replaced_router
 from waymark_gateway.identity.router import router as identity_router
 from waymark_gateway.identity.service import Issuer
 from waymark_gateway.openapi.merge import MergedDocument
-from waymark_gateway.operations import router as operations_router
 from waymark_gateway.openapi.router import router as openapi_router
+from waymark_gateway.operations import router as operations_router
 from waymark_gateway.people import service as people
 from waymark_gateway.people.erasure import Erasures
 from waymark_gateway.people.router import router as people_router
 from waymark_gateway.proxy.addresses import ClientAddresses
 from waymark_gateway.proxy.middleware import (
-    FORM_ENVELOPE_BYTES, IMPORT_PAGE_ROUTE, IMPORT_ROUTE, MAX_BODY_BYTES, GatewayProxy, RouteTable,
+    FORM_ENVELOPE_BYTES,
+    IMPORT_PAGE_ROUTE,
+    IMPORT_ROUTE,
+    MAX_BODY_BYTES,
+    GatewayProxy,
+    RouteTable,
 )
 from waymark_gateway.proxy.pages import PagesOutsideApi
 from waymark_gateway.proxy.ratelimit import RateLimits

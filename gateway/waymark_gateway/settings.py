@@ -1,9 +1,8 @@
 """The gateway's own settings, beside the shared ones (same WAYMARK_ prefix, same .env file)."""
 
+import uuid
 from pathlib import Path
 from typing import Annotated
-
-import uuid
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator
 from pydantic_settings import NoDecode

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import kubernetes_validate
 import pytest
 import yaml
-from waymark_gateway.settings import GatewaySettings
 
+from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.settings import SERVICE_NAMES, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +73,7 @@ def interpolate(value: str) -> str:
 def entrypoint_file_settings() -> set[str]:
     """The settings docker-entrypoint.sh reads from the file named by <SETTING>_FILE."""
     return set(
-        re.findall(r"^from_file (WAYMARK_\w+)", (DEPLOY / "docker-entrypoint.sh").read_text(), re.M)
+        re.findall(r"^from_file (WAYMARK_\w+)", (DEPLOY / "docker-entrypoint.sh").read_text(), re.MULTILINE)
     )
 
 
@@ -159,7 +159,7 @@ def test_each_part_gets_the_settings_it_needs(compose, compose_parts, part):
 
 def test_migrate_gets_the_database(compose):
     settings = compose_settings(compose, compose["services"]["migrate"])
-    assert MIGRATE_SETTINGS_NEEDED <= set(settings)
+    assert set(settings) >= MIGRATE_SETTINGS_NEEDED
 
 
 def test_the_parts_find_each_other_the_database_and_the_broker(compose, compose_parts):
@@ -175,13 +175,17 @@ def test_the_parts_find_each_other_the_database_and_the_broker(compose, compose_
         assert database.scheme == "postgresql+asyncpg" and database.path in ("", "/"), part
         assert (
             database.hostname in compose["services"]
-            and "postgres" in compose["services"][database.hostname]["image"]
+        )
+        assert (
+            "postgres" in compose["services"][database.hostname]["image"]
         )
         broker = urlsplit(interpolate(settings["WAYMARK_BROKER_URL"]))
         assert broker.scheme == "amqp"
         assert (
             broker.hostname in compose["services"]
-            and "rabbitmq" in compose["services"][broker.hostname]["image"]
+        )
+        assert (
+            "rabbitmq" in compose["services"][broker.hostname]["image"]
         )
 
 
@@ -213,13 +217,13 @@ def test_secrets_come_from_uncommitted_files_that_have_committed_templates(compo
         path = (DEPLOY / secret["file"]).resolve()
         assert path.parent == DEPLOY / "secrets", name
         assert path.with_name(path.name + ".example").is_file(), name
-        ignored = subprocess.run(["git", "check-ignore", "--quiet", str(path)], cwd=ROOT)
+        ignored = subprocess.run(["git", "check-ignore", "--quiet", str(path)], check=False, cwd=ROOT)
         assert ignored.returncode == 0, f"{path} could be committed"
 
 
 def test_every_compose_variable_is_described_in_the_env_example():
     variables = set(re.findall(r"\$\{(\w+)", (DEPLOY / "compose.yaml").read_text()))
-    described = set(re.findall(r"^(\w+)=", (DEPLOY / ".env.example").read_text(), re.M))
+    described = set(re.findall(r"^(\w+)=", (DEPLOY / ".env.example").read_text(), re.MULTILINE))
     assert variables <= described, variables - described
 
 
@@ -241,7 +245,7 @@ def test_the_entrypoint_reads_secret_files_into_settings(tmp_path):
 
     environment["WAYMARK_ENCRYPTION_KEY_FILE"] = str(tmp_path / "missing")
     missing = subprocess.run(
-        ["sh", str(DEPLOY / "docker-entrypoint.sh"), "true"], env=environment, capture_output=True
+        ["sh", str(DEPLOY / "docker-entrypoint.sh"), "true"], check=False, env=environment, capture_output=True
     )
     assert missing.returncode != 0
 
@@ -283,7 +287,9 @@ def test_dependencies_are_installed_from_the_lock_before_the_sources_are_copied(
     )
     assert (
         "--frozen" in instructions[dependency_sync][1]
-        and "--no-dev" in instructions[dependency_sync][1]
+    )
+    assert (
+        "--no-dev" in instructions[dependency_sync][1]
     )
     copied_before = [
         source
@@ -316,7 +322,8 @@ def test_dependencies_are_installed_from_the_lock_before_the_sources_are_copied(
         for index, (instruction, arguments) in enumerate(instructions)
         if instruction == "COPY" and set(copy_sources(arguments)) & set(workspace_members())
     )
-    assert workspace_sync and workspace_sync[-1] > last_source_copy
+    assert workspace_sync
+    assert workspace_sync[-1] > last_source_copy
 
 
 def test_uv_is_pinned_and_the_base_is_python_311_slim():
@@ -336,7 +343,8 @@ def test_uv_is_pinned_and_the_base_is_python_311_slim():
         for instruction, argument in instructions
         if instruction == "FROM"
     ]
-    assert len(bases) >= 2 and set(bases) == {"python:3.11-slim"}
+    assert len(bases) >= 2
+    assert set(bases) == {"python:3.11-slim"}
 
 
 def test_the_image_runs_as_a_non_root_user_and_checks_its_health():
@@ -344,9 +352,10 @@ def test_the_image_runs_as_a_non_root_user_and_checks_its_health():
     final_stage = instructions[
         max(i for i, (instruction, _) in enumerate(instructions) if instruction == "FROM") :
     ]
-    final = {instruction: arguments for instruction, arguments in final_stage}
+    final = dict(final_stage)
     assert final["USER"].split(":")[0] not in ("root", "0")
-    assert "python" in final["HEALTHCHECK"] and "/healthz" in final["HEALTHCHECK"]
+    assert "python" in final["HEALTHCHECK"]
+    assert "/healthz" in final["HEALTHCHECK"]
     assert set(map(str, PORTS.values())) <= set(final["EXPOSE"].split())
     assert yaml.safe_load(final["CMD"]) == ["waymark", "serve", "gateway"]
 
@@ -409,7 +418,9 @@ def kustomize(folder: Path) -> list[dict]:
 def manifests() -> list[dict]:
     documents = kustomize(OVERLAY)
     for document in documents:
-        assert document["apiVersion"] and document["kind"] and document["metadata"]["name"]
+        assert document["apiVersion"]
+        assert document["kind"]
+        assert document["metadata"]["name"]
     return documents
 
 
@@ -448,7 +459,8 @@ def assert_locked_down(workload: dict) -> None:
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
     assert pod["automountServiceAccountToken"] is False
-    assert container["resources"]["requests"] and container["resources"]["limits"]
+    assert container["resources"]["requests"]
+    assert container["resources"]["limits"]
 
 
 def test_every_manifest_file_is_in_a_kustomization():
@@ -621,7 +633,7 @@ def test_a_job_runs_the_migrations(manifests):
     (job,) = of_kind(manifests, "Job").values()
     container = only_container(job)
     assert parse_waymark_command(container["args"]) == ("migrate", None, None)
-    assert KUBERNETES_MIGRATE_SETTINGS_NEEDED <= container_settings(manifests, container)
+    assert container_settings(manifests, container) >= KUBERNETES_MIGRATE_SETTINGS_NEEDED
     assert job["spec"]["template"]["spec"]["restartPolicy"] in ("Never", "OnFailure")
     assert_locked_down(job)
 
@@ -630,7 +642,8 @@ def test_the_gateway_is_published_over_tls_by_an_ingress(manifests):
     (ingress,) = of_kind(manifests, "Ingress").values()
     (rule,) = ingress["spec"]["rules"]
     (tls,) = ingress["spec"]["tls"]
-    assert rule["host"] == "waymark.redcross.example" and tls["hosts"] == [rule["host"]]
+    assert rule["host"] == "waymark.redcross.example"
+    assert tls["hosts"] == [rule["host"]]
     assert tls["secretName"]
     (path,) = rule["http"]["paths"]
     assert (path["path"], path["pathType"]) == ("/", "Prefix")
@@ -647,7 +660,8 @@ def test_postgres_is_one_cloudnativepg_cluster_with_a_database_and_role_per_part
 ):
     (cluster,) = of_kind(manifests, "Cluster").values()
     spec = cluster["spec"]
-    assert spec["instances"] >= 2 and spec["storage"]["size"]
+    assert spec["instances"] >= 2
+    assert spec["storage"]["size"]
     owners = {spec["bootstrap"]["initdb"]["database"]: spec["bootstrap"]["initdb"]["owner"]}
     for database in of_kind(manifests, "Database").values():
         assert database["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
@@ -660,29 +674,34 @@ def test_postgres_is_one_cloudnativepg_cluster_with_a_database_and_role_per_part
     }
     assert set(roles) == set(owners.values())
     for name, role in roles.items():
-        assert role["login"] is True and role.get("ensure", "present") == "present"
+        assert role["login"] is True
+        assert role.get("ensure", "present") == "present"
         assert role["passwordSecret"]["name"] == f"waymark-postgres-{name.removeprefix('waymark_')}"
 
     # Each part's URL in the Secret names its own database, as its own role, on the primary.
     (secret,) = [s for s in secret_templates if s["metadata"]["name"] == "waymark-secrets"]
     for part in PARTS:
         url = urlsplit(secret["stringData"][f"{part}-database-url"])
-        assert url.scheme == "postgresql+asyncpg" and url.path == f"/waymark_{part}"
+        assert url.scheme == "postgresql+asyncpg"
+        assert url.path == f"/waymark_{part}"
         assert url.username == f"waymark_{part}"
         assert url.hostname == f"{cluster['metadata']['name']}-rw"
     basic_auth = [s for s in secret_templates if s["type"] == "kubernetes.io/basic-auth"]
-    assert basic_auth and all({"username", "password"} <= set(s["stringData"]) for s in basic_auth)
+    assert basic_auth
+    assert all({"username", "password"} <= set(s["stringData"]) for s in basic_auth)
 
 
 def test_postgres_is_backed_up_continuously_to_object_storage(manifests):
     (cluster,) = of_kind(manifests, "Cluster").values()
     (plugin,) = cluster["spec"]["plugins"]
-    assert plugin["name"] == "barman-cloud.cloudnative-pg.io" and plugin["isWALArchiver"] is True
+    assert plugin["name"] == "barman-cloud.cloudnative-pg.io"
+    assert plugin["isWALArchiver"] is True
     store = of_kind(manifests, "ObjectStore")[plugin["parameters"]["barmanObjectName"]]
     configuration = store["spec"]["configuration"]
     assert urlsplit(configuration["destinationPath"]).scheme in ("s3", "gs", "https")
     credentials = configuration["s3Credentials"]
-    assert credentials["accessKeyId"]["name"] and credentials["secretAccessKey"]["key"]
+    assert credentials["accessKeyId"]["name"]
+    assert credentials["secretAccessKey"]["key"]
     assert store["spec"]["retentionPolicy"].endswith("d")
     (schedule,) = of_kind(manifests, "ScheduledBackup").values()
     assert schedule["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
@@ -716,7 +735,8 @@ def test_rabbitmq_has_three_nodes_and_a_vhost_and_user_of_its_own(manifests, sec
     broker = urlsplit(secret["stringData"]["broker-url"])
     assert (broker.hostname, broker.port, broker.path) == (name, 5672, f"/{vhost['spec']['name']}")
     redis = urlsplit(secret["stringData"]["redis-url"])
-    assert redis.scheme == "redis" and redis.hostname in of_kind(manifests, "Service")
+    assert redis.scheme == "redis"
+    assert redis.hostname in of_kind(manifests, "Service")
 
 
 # --- Network policies, evaluated -----------------------------------------------------------------

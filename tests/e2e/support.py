@@ -14,6 +14,7 @@ from pathlib import Path
 
 import aio_pika
 import httpx
+
 from waymark_kernel.testing import RABBITMQ_URL, drop_database
 
 ADMIN_SECRET = "e2e-admin-secret-not-for-production"

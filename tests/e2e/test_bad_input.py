@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import httpx
 import jwt
 import pytest
-from waymark_kernel.signing import SigningKey
 
 from tests.e2e.support import ADMIN_SECRET, Network, start, stop
+from waymark_kernel.signing import SigningKey
 
 pytestmark = pytest.mark.integration  # starts networks of processes
 

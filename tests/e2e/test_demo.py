@@ -6,11 +6,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from waymark_cli.demo import COUNTRIES
-from waymark_gateway.people import totp
 
 from tests.e2e.flow import token
 from tests.e2e.support import ADMIN_SECRET, start, stop
+from waymark_cli.demo import COUNTRIES
+from waymark_gateway.people import totp
 
 pytestmark = pytest.mark.integration  # starts networks of processes
 
@@ -36,7 +36,8 @@ async def test_the_demo_network_is_in_place_when_the_network_is_ready(tmp_path: 
             assert len(services.json()["items"]) == 3
             assert all("(demo)" in service["name"] for service in services.json()["items"])
             cases = await client.get("/v1/cases", headers=caseworker)
-            assert cases.status_code == 200 and cases.json()["items"] == []
+            assert cases.status_code == 200
+            assert cases.json()["items"] == []
 
             people = seeded["people"]
             for country in COUNTRIES:
@@ -44,7 +45,8 @@ async def test_the_demo_network_is_in_place_when_the_network_is_ready(tmp_path: 
                          if p["organization"] == country.national_society and p["roles"] != ["network_admin"]}
                 assert roles == {("caseworker",), ("org_admin",)}
             network_admins = [p for p in people if p["roles"] == ["network_admin"]]
-            assert len(network_admins) == 1 and network_admins[0]["totp_secret"]
+            assert len(network_admins) == 1
+            assert network_admins[0]["totp_secret"]
             nepal_people = [p for p in people if p["organization"] == "Nepal Red Cross Society"]
             for person in nepal_people:
                 async with httpx.AsyncClient(base_url=network.base_url, timeout=30) as browser:
@@ -54,7 +56,8 @@ async def test_the_demo_network_is_in_place_when_the_network_is_ready(tmp_path: 
                     })
                     assert signed_in.status_code == 201, signed_in.text
                     cases = await browser.get("/v1/cases")
-                    assert cases.status_code == 200 and cases.json()["items"] == []
+                    assert cases.status_code == 200
+                    assert cases.json()["items"] == []
             assert {p["totp_secret"] is None for p in nepal_people} == {True, False}
             async with httpx.AsyncClient(base_url=network.base_url, timeout=30) as browser:
                 network_admin = network_admins[0]
@@ -64,7 +67,8 @@ async def test_the_demo_network_is_in_place_when_the_network_is_ready(tmp_path: 
                 })
                 assert signed_in.status_code == 201, signed_in.text
                 exported = await browser.get("/v1/hsds/dataset")  # the network admin's alone
-                assert exported.status_code == 200 and len(exported.json()) == 2 * len(COUNTRIES)
+                assert exported.status_code == 200
+                assert len(exported.json()) == 2 * len(COUNTRIES)
             assert "WITHOUT a second factor" in seeded["note"]
     finally:
         stop(network)
@@ -72,7 +76,8 @@ async def test_the_demo_network_is_in_place_when_the_network_is_ready(tmp_path: 
     assert "ready at" in log
     assert "the demo caseworkers sign in WITHOUT a second factor" in log
     named = [p for p in people if f"{p['email']}  password={p['password']}" in log]
-    assert len({p["organization"] for p in named}) == 2 and len(named) == 5
+    assert len({p["organization"] for p in named}) == 2
+    assert len(named) == 5
     assert f"demo network admin (the /admin pages): {network_admins[0]['email']}" in log
 
 

@@ -7,7 +7,6 @@ import uuid
 
 import httpx
 import pytest
-from waymark_gateway.people import totp
 
 from tests.e2e.flow import (
     PERSON,
@@ -18,6 +17,7 @@ from tests.e2e.flow import (
     token,
 )
 from tests.e2e.support import ADMIN_SECRET, Network
+from waymark_gateway.people import totp
 
 pytestmark = pytest.mark.integration  # starts networks of processes
 
@@ -74,7 +74,8 @@ async def _case_referred(
         "/v1/cases", headers=csrf, json={"person": PERSON, "vulnerabilities": ["domestic_worker"]},
     ))
     read = await browser.get(f"/v1/cases/{case['id']}")
-    assert read.status_code == 200 and read.json()["person"]["given_name"] == PERSON["given_name"]
+    assert read.status_code == 200
+    assert read.json()["person"]["given_name"] == PERSON["given_name"]
     consent = await browser.put(f"/v1/cases/{case['id']}/consent", headers=csrf, json={
         "legal_basis": "consent", "scope": {"countries": ["LB"]},
         "given_at": "2026-11-20T10:00:00Z", "method": "verbal",
@@ -118,7 +119,8 @@ async def _invited_caseworker_signs_in_and_refers(network: Network) -> None:
 
         audit = await browser.get(f"/v1/organizations/{origin['id']}/audit", headers=origin_admin)
         actions = [(entry["action"], entry["result"]) for entry in audit.json()["items"]]
-        assert ("sign_in", "success") in actions and ("sign_out", "success") in actions
+        assert ("sign_in", "success") in actions
+        assert ("sign_out", "success") in actions
         assert ("invitation_created", "success") in actions
 
 
@@ -163,7 +165,8 @@ async def test_a_deleted_caseworkers_name_becomes_a_pseudonym_in_history_and_led
         person = f"/v1/people/{person_id}"
         async with httpx.AsyncClient(base_url=standalone.base_url, timeout=30) as admin:
             active = await admin.delete(person, headers=origin_admin)
-            assert active.status_code == 409 and active.json()["type"].endswith("/person-active")
+            assert active.status_code == 409
+            assert active.json()["type"].endswith("/person-active")
             deactivated = await admin.patch(person, headers=origin_admin, json={"active": False})
             assert deactivated.status_code == 200
             assert (await admin.delete(person, headers=origin_admin)).status_code == 204
@@ -174,9 +177,11 @@ async def test_a_deleted_caseworkers_name_becomes_a_pseudonym_in_history_and_led
                 f"/v1/cases/{case['id']}/disclosures", headers=origin_admin)).json()["items"]
             hers = [entry["actor"] for entry in [*history, *disclosures]
                     if entry["actor"]["id"] == person_id]
-            assert hers and all(actor["kind"] == "person" for actor in hers)
+            assert hers
+            assert all(actor["kind"] == "person" for actor in hers)
             pseudonyms = {actor["name"] for actor in hers}
-            assert len(pseudonyms) == 1 and pseudonyms.pop().startswith("person-")
+            assert len(pseudonyms) == 1
+            assert pseudonyms.pop().startswith("person-")
             assert "Nima" not in str(history) + str(disclosures)
 
             audit = (await admin.get(

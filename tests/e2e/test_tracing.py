@@ -16,23 +16,34 @@ from typing import Any
 import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+
+from tests.e2e.flow import (
+    PERSON,
+    created,
+    organisation_with_client,
+    refer_when_receiver_known,
+    service_body,
+    token,
+)
+from tests.e2e.support import (
+    ADMIN_SECRET,
+    WebhookReceiver,
+    clean_up,
+    free_port_block,
+    start,
+    stop,
+)
 from waymark_cli.standalone import run_standalone
 from waymark_cli.stopping import StopRequest
 from waymark_kernel.settings import Settings
 from waymark_kernel.tracing import start_tracing, stop_tracing
-
-from tests.e2e.flow import (
-    PERSON, created, organisation_with_client, refer_when_receiver_known, service_body, token,
-)
-from tests.e2e.support import (
-    ADMIN_SECRET, WebhookReceiver, clean_up, free_port_block, start, stop,
-)
 
 REASON = "Unpaid wages and passport withheld"
 # From the request at the gateway to the webhook attempt, each span the child of the one before.
@@ -135,7 +146,8 @@ async def assert_one_trace(
     headers, body = receiver.received[0]
     assert json.loads(body)["data"]["referral_id"] == referral["id"]
     version, trace_hex, attempt_hex, flags = headers["traceparent"].split("-")
-    assert version == "00" and int(flags, 16) & 1  # sampled
+    assert version == "00"
+    assert int(flags, 16) & 1
     trace_id = int(trace_hex, 16)
 
     wanted = {(scope, name) for _, scope, name, _ in CHAIN}
@@ -149,7 +161,7 @@ async def assert_one_trace(
     root = found[CHAIN[0][1:3]]
     assert root.parent_id is None  # the trace begins at the gateway
     assert root.attributes["http.response.status_code"] == 201
-    for parent_step, (part, scope, name, kind) in zip(CHAIN, CHAIN[1:]):
+    for parent_step, (part, scope, name, kind) in zip(CHAIN, CHAIN[1:], strict=False):
         child, parent = found[(scope, name)], found[parent_step[1:3]]
         assert (child.kind, child.service) == (kind, services[part]), name
         assert child.parent_id == parent.span_id, f"{name} is not under {parent_step[2]}"
@@ -222,7 +234,7 @@ class OtlpReceiver(ThreadingHTTPServer):
 class _OtlpHandler(BaseHTTPRequestHandler):
     server: OtlpReceiver
 
-    def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
         if self.path == "/v1/traces":
             with self.server.lock:

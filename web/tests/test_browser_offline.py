@@ -16,7 +16,10 @@ from tests.e2e.support import Network
 from web.tests.browser import browser, browser_storage, phone, sign_in  # noqa: F401
 from web.tests.support import Caseworker, create_service
 from web.tests.test_browser_caseworker import (
-    first_load_weight, open_case, record_consent, serious_violations,
+    first_load_weight,
+    open_case,
+    record_consent,
+    serious_violations,
 )
 
 NEPAL = "Nepal Red Cross Society"
@@ -78,12 +81,14 @@ def test_the_app_is_installable(network: Network) -> None:
     assert (app["display"], app["start_url"], app["scope"]) == ("standalone", "/", "/")
     for icon in app["icons"]:
         image = httpx.get(base + icon["src"])
-        assert image.status_code == 200 and image.headers["content-type"] == icon["type"]
+        assert image.status_code == 200
+        assert image.headers["content-type"] == icon["type"]
     worker = httpx.get(f"{base}/sw.js")
     assert worker.headers["content-type"].startswith("text/javascript")
     assert worker.headers["cache-control"] == "no-cache"
     offline = httpx.get(f"{base}/offline")
-    assert "You are offline" in offline.text and offline.headers["cache-control"] == "no-store"
+    assert "You are offline" in offline.text
+    assert offline.headers["cache-control"] == "no-store"
 
 
 def test_offline_the_directory_is_searched_and_a_case_needs_a_connection(
@@ -113,8 +118,11 @@ def test_offline_the_directory_is_searched_and_a_case_needs_a_connection(
     assert all(path.startswith(("/services", "/static/", "/offline")) for path in kept), kept
     assert not any("for_case" in path or "for_referral" in path for path in kept), kept
     stored = browser_storage(page)
-    assert "Dolma" not in stored and "Lama" not in stored and "safe place" not in stored
-    assert case_id not in stored and referral.rsplit("/", 1)[1] not in stored
+    assert "Dolma" not in stored
+    assert "Lama" not in stored
+    assert "safe place" not in stored
+    assert case_id not in stored
+    assert referral.rsplit("/", 1)[1] not in stored
 
     # Offline, the search and the service come from the cache, with the offline notice.
     context.set_offline(True)
@@ -209,7 +217,9 @@ def test_offline_she_finds_a_service_of_her_country_she_never_opened(
 
     stored = browser_storage(page)
     assert RIVERSIDE in stored
-    assert "Pema" not in stored and "Sherpa" not in stored and case_id not in stored
+    assert "Pema" not in stored
+    assert "Sherpa" not in stored
+    assert case_id not in stored
 
     context.set_offline(False)
     page.goto(f"{base}/services")

@@ -40,13 +40,15 @@ def test_services_near_a_city_of_the_directory_are_found_by_its_name(
 ) -> None:
     page = sita.get("/services", params={"near": near, "radius_km": 50})
     assert page.status_code == 200
-    assert "services found" in page.text and "km away" in page.text
+    assert "services found" in page.text
+    assert "km away" in page.text
     assert places_listed(page.text) == {"Amman, Jordan"}  # Beirut is 230 km away
 
 
 def test_the_country_is_named_in_the_visitors_language(sita: httpx.Client) -> None:
     page = sita.get("/services", params={"near": "Beirut, Liban", "radius_km": 25, "lang": "fr"})
-    assert page.status_code == 200 and places_listed(page.text) == {"Beirut, Liban"}
+    assert page.status_code == 200
+    assert places_listed(page.text) == {"Beirut, Liban"}
     sita.get("/services", params={"lang": "en"})
 
 
@@ -74,19 +76,25 @@ def test_the_map_shows_each_result_once_and_a_confidential_place_at_its_city(
 ) -> None:
     search = {"country": "JO", "q": "shelter"}
     listed = sita.get("/services", params=search)
-    assert "<svg" not in listed.text and 'href="/services?country=JO&amp;q=shelter&amp;view=map#map"' in listed.text
+    assert "<svg" not in listed.text
+    assert 'href="/services?country=JO&amp;q=shelter&amp;view=map#map"' in listed.text
     shown = sita.get("/services", params=search | {"view": "map"})
-    assert shown.status_code == 200 and "<svg" in shown.text and 'class="land programme"' in shown.text
+    assert shown.status_code == 200
+    assert "<svg" in shown.text
+    assert 'class="land programme"' in shown.text
     results = sita.get("/v1/services", params=search | {"limit": 30}).json()["items"]
     on_map = markers(shown.text)
-    assert set(on_map) == {service["id"] for service in results} and hidden_shelter["id"] in on_map
+    assert set(on_map) == {service["id"] for service in results}
+    assert hidden_shelter["id"] in on_map
     city_level, lat, lon = on_map[hidden_shelter["id"]]
-    assert city_level and (lat, lon) == ("31.9", "35.9")  # the city of the directory, rounded
+    assert city_level
+    assert (lat, lon) == ("31.9", "35.9")
     for service in results:
         level, lat, lon = on_map[service["id"]]
         assert level == service["locations"][0]["confidential"]
         if level:
-            assert len(lat.partition(".")[2]) <= 1 and len(lon.partition(".")[2]) <= 1
+            assert len(lat.partition(".")[2]) <= 1
+            assert len(lon.partition(".")[2]) <= 1
     extra = len(gzip.compress(shown.content)) - len(gzip.compress(listed.content))
     assert 0 < extra <= 120 * 1024
 
@@ -98,8 +106,10 @@ def test_the_owner_too_sees_her_confidential_place_on_the_map_at_city_level(
     with closing(signed_in_client(network.base_url, owner)) as rania:
         shown = rania.get("/services", params={"q": "Hidden shelter", "view": "map"}).text
     city_level, lat, lon = markers(shown)[hidden_shelter["id"]]
-    assert city_level and (lat, lon) == ("32.0", "35.9")
-    assert "31.98765" not in shown and "35.87654" not in shown
+    assert city_level
+    assert (lat, lon) == ("32.0", "35.9")
+    assert "31.98765" not in shown
+    assert "35.87654" not in shown
 
 
 def test_the_directory_kept_for_offline_search_is_her_countrys_public_directory(
@@ -114,19 +124,25 @@ def test_the_directory_kept_for_offline_search_is_her_countrys_public_directory(
     with closing(signed_in_client(base, owner)) as rania:
         kept = rania.get("/offline/directory.json", params={"lang": "fr"})
         shell = rania.get("/offline/search")
-    assert kept.status_code == 200 and kept.headers["cache-control"] == "no-store"
+    assert kept.status_code == 200
+    assert kept.headers["cache-control"] == "no-store"
     assert kept.headers["date"]  # the worker fetches the directory again when it is an hour old
     directory = kept.json()
     assert directory["country"] == "JO"
     assert directory["notice"].startswith("Hors ligne : résultats du répertoire de Jordanie")
     services = {service["id"]: service for service in directory["services"]}
-    assert {night["id"], hidden_shelter["id"]} <= set(services) and nepali["id"] not in services
+    assert {night["id"], hidden_shelter["id"]} <= set(services)
+    assert nepali["id"] not in services
     assert services[night["id"]]["categories"] == ["shelter.emergency", "shelter"]
     assert services[night["id"]]["facts"][0] == "Zarqa, Jordanie"
     assert "zarqa night shelter safe accommodation" in services[night["id"]]["words"]
     # Her own confidential place is kept by its city only, as anyone else would read it.
-    assert "31.98765" not in kept.text and "35.87654" not in kept.text
-    assert shell.status_code == 200 and 'data-directory="/offline/directory.json"' in shell.text
-    assert '<template id="offline-card">' in shell.text and 'id="category"' in shell.text
+    assert "31.98765" not in kept.text
+    assert "35.87654" not in kept.text
+    assert shell.status_code == 200
+    assert 'data-directory="/offline/directory.json"' in shell.text
+    assert '<template id="offline-card">' in shell.text
+    assert 'id="category"' in shell.text
     signed_out = httpx.get(f"{base}/offline/directory.json")
-    assert signed_out.status_code == 303 and signed_out.headers["location"].startswith("/sign-in")
+    assert signed_out.status_code == 303
+    assert signed_out.headers["location"].startswith("/sign-in")

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from waymark_kernel.settings import Settings
 
+from waymark_kernel.settings import Settings
 from waymark_web.main import create_app
 from waymark_web.security import masked, matches
 
@@ -27,8 +27,10 @@ async def test_pages_carry_a_strict_policy_and_are_not_cached(browser: httpx.Asy
     response = await browser.get("/sign-in")
     assert response.status_code == 200
     policy = response.headers["content-security-policy"]
-    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
-    assert "unsafe-inline" not in policy and "script-src 'self'" in policy
+    assert "default-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy
+    assert "script-src 'self'" in policy
     assert response.headers["referrer-policy"] == "no-referrer"
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["x-content-type-options"] == "nosniff"
@@ -38,7 +40,9 @@ async def test_nothing_is_loaded_from_another_origin(browser: httpx.AsyncClient)
     html = (await browser.get("/sign-in")).text
     for address in re.findall(r'(?:src|href|action)="([^"]*)"', html):
         assert address.startswith(("/", "#")), address
-    assert "<script>" not in html and " style=" not in html and "onclick" not in html
+    assert "<script>" not in html
+    assert " style=" not in html
+    assert "onclick" not in html
 
 
 async def test_lang_sets_the_language_and_remembers_it(browser: httpx.AsyncClient) -> None:
@@ -52,9 +56,11 @@ async def test_lang_sets_the_language_and_remembers_it(browser: httpx.AsyncClien
 
 async def test_accept_language_is_the_default(browser: httpx.AsyncClient) -> None:
     response = await browser.get("/sign-in", headers={"accept-language": "es-EC,es;q=0.9"})
-    assert '<html lang="es" dir="ltr">' in response.text and "Iniciar sesión" in response.text
+    assert '<html lang="es" dir="ltr">' in response.text
+    assert "Iniciar sesión" in response.text
     unknown = await browser.get("/sign-in?lang=xx", headers={"accept-language": "ru"})
-    assert '<html lang="ru" dir="ltr">' in unknown.text and "set-cookie" not in unknown.headers
+    assert '<html lang="ru" dir="ltr">' in unknown.text
+    assert "set-cookie" not in unknown.headers
 
 
 async def test_static_files_have_hashed_names_long_caching_and_gzip(
@@ -81,7 +87,8 @@ async def test_an_unknown_page_and_an_unknown_static_file_are_the_not_found_page
     for address in ("/no-such-page", "/static/app.0000000000000000.css"):
         response = await browser.get(address + "?lang=fr")
         assert response.status_code == 404
-        assert "Introuvable" in response.text and "no-store" == response.headers["cache-control"]
+        assert "Introuvable" in response.text
+        assert response.headers["cache-control"] == "no-store"
 
 
 async def test_a_visitor_who_is_not_signed_in_is_sent_to_sign_in_first(
@@ -109,7 +116,8 @@ async def test_a_form_without_its_token_changes_nothing(browser: httpx.AsyncClie
 def test_the_form_token_is_masked_differently_on_every_page() -> None:
     first, second = masked("session-token"), masked("session-token")
     assert first != second
-    assert matches(first, "session-token") and matches(second, "session-token")
+    assert matches(first, "session-token")
+    assert matches(second, "session-token")
     assert not matches(first, "another-token")
     assert not matches("session-token", "session-token")
     assert not matches("%%%", "session-token")

@@ -44,13 +44,18 @@ def test_pages_and_api_share_the_gateways_address(network: Network) -> None:
         stylesheet = client.get(re.search(r'href="(/static/[^"]+\.css)"', page.text)[1],
                                 headers={"accept-encoding": "gzip"})
 
-    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
     assert '<html lang="fr" dir="ltr">' in page.text
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
-    assert start_page.status_code == 303 and start_page.headers["location"] == "/sign-in?next=/"
-    assert api.status_code == 401 and api.headers["content-type"] == "application/problem+json"
-    assert documents.status_code == 200 and "/v1/cases" in documents.json()["paths"]
+    assert start_page.status_code == 303
+    assert start_page.headers["location"] == "/sign-in?next=/"
+    assert api.status_code == 401
+    assert api.headers["content-type"] == "application/problem+json"
+    assert documents.status_code == 200
+    assert "/v1/cases" in documents.json()["paths"]
     assert health.status_code == 200
     assert missing_api.headers["content-type"].startswith("application/")
-    assert stylesheet.status_code == 200 and stylesheet.headers["content-encoding"] == "gzip"
+    assert stylesheet.status_code == 200
+    assert stylesheet.headers["content-encoding"] == "gzip"
     assert stylesheet.headers["cache-control"] == "public, max-age=31536000, immutable"

@@ -19,8 +19,10 @@ def test_empty_rows_are_dropped_so_the_apis_row_numbers_are_the_forms() -> None:
         ("languages", "en"), ("other_languages", "ur ps,en"),
     ]))
     body = form.api_body()
-    assert body["name"] == "Clinic" and body["accepts_referrals"] is False
-    assert body["free_of_charge"] is True and body["languages"] == ["en", "ur", "ps"]
+    assert body["name"] == "Clinic"
+    assert body["accepts_referrals"] is False
+    assert body["free_of_charge"] is True
+    assert body["languages"] == ["en", "ur", "ps"]
     assert body["locations"] == [{
         "name": None, "address": None, "city": "Pokhara", "admin_area": None, "country": "NP",
         "latitude": "100", "longitude": None, "confidential": True,
@@ -57,7 +59,8 @@ def test_a_service_read_back_is_sent_unchanged() -> None:
                        "description": None}],
     }
     body = ServiceForm.from_service(service).api_body()
-    assert body["response_time_hours"] == "24" and body["locations"][0]["latitude"] == "28.2"
+    assert body["response_time_hours"] == "24"
+    assert body["locations"][0]["latitude"] == "28.2"
     assert {**body, "response_time_hours": 24, "locations": service["locations"]} == service
 
 

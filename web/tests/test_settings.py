@@ -11,7 +11,12 @@ import httpx
 
 from tests.e2e.support import Network
 from web.tests.support import (
-    Caseworker, create_service, form_token, post_sign_in, signed_in_client, totp_code,
+    Caseworker,
+    create_service,
+    form_token,
+    post_sign_in,
+    signed_in_client,
+    totp_code,
 )
 
 NEPAL = "Nepal Red Cross Society"
@@ -24,7 +29,8 @@ def test_an_admin_invites_a_colleague_who_enrols_and_signs_in(
     admin = signed_in_client(network.base_url, caseworker(NEPAL, "Anita Admin", ("org_admin", "caseworker")))
     page = admin.get("/settings/people")
     assert 'href="/settings"' in admin.get("/").text
-    assert page.status_code == 200 and "Anita Admin" in page.text
+    assert page.status_code == 200
+    assert "Anita Admin" in page.text
     invited = admin.post("/settings/people/invitations", data={
         "csrf_token": form_token(page.text), "email": "bina.new@example.org",
         "roles": ["caseworker", "not-a-role"],
@@ -36,12 +42,14 @@ def test_an_admin_invites_a_colleague_who_enrols_and_signs_in(
 
     with httpx.Client(base_url=network.base_url, timeout=30) as newcomer:
         invitation = newcomer.get(accept_path + "?lang=es")
-        assert invitation.status_code == 200 and "bina.new@example.org" in invitation.text
+        assert invitation.status_code == 200
+        assert "bina.new@example.org" in invitation.text
         mismatch = newcomer.post(accept_path, data={
             "name": "Bina Thapa", "password": "Copper-Kettle-Morning-7",
             "password_again": "Copper-Kettle-Morning-8",
         })
-        assert mismatch.status_code == 422 and "no coinciden" in mismatch.text
+        assert mismatch.status_code == 422
+        assert "no coinciden" in mismatch.text
         enrolled = newcomer.post(accept_path, data={
             "name": "Bina Thapa", "password": "Copper-Kettle-Morning-7",
             "password_again": "Copper-Kettle-Morning-7",
@@ -55,7 +63,8 @@ def test_an_admin_invites_a_colleague_who_enrols_and_signs_in(
             "name": "Bina Again", "password": "Copper-Kettle-Morning-7",
             "password_again": "Copper-Kettle-Morning-7",
         })
-        assert again.status_code == 410 and "ya se usó" in again.text  # it works once
+        assert again.status_code == 410
+        assert "ya se usó" in again.text
         signed = post_sign_in(newcomer, {
             "email": "bina.new@example.org", "password": "Copper-Kettle-Morning-7",
             "code": totp_code(secret),
@@ -72,7 +81,8 @@ def test_settings_are_not_there_for_a_caseworker(
         assert 'href="/settings"' not in client.get("/").text
         for address in ("/settings/people", "/settings/clients", "/settings/webhooks"):
             response = client.get(address)
-            assert response.status_code == 404 and "Not found" in response.text
+            assert response.status_code == 404
+            assert "Not found" in response.text
 
 
 def test_an_admin_creates_an_api_client_and_a_webhook_whose_secrets_show_once(
@@ -91,7 +101,8 @@ def test_an_admin_creates_an_api_client_and_a_webhook_whose_secrets_show_once(
         })
         assert issued.status_code == 200
         listed = admin.get("/settings/clients").text
-        assert "District case system" in listed and client_secret not in listed
+        assert "District case system" in listed
+        assert client_secret not in listed
         assert admin.post(f"/settings/clients/{client_id}/revoke",
                           data={"csrf_token": token}).status_code == 303
         assert httpx.post(f"{network.base_url}/v1/auth/token", data={
@@ -108,7 +119,8 @@ def test_an_admin_creates_an_api_client_and_a_webhook_whose_secrets_show_once(
         assert first_secret.startswith("whsec_")
         subscription = re.search(r'href="/settings/webhooks/([0-9a-f-]{36})"', hooked.text)[1]
         page = admin.get(f"/settings/webhooks/{subscription}")
-        assert page.status_code == 200 and first_secret not in page.text
+        assert page.status_code == 200
+        assert first_secret not in page.text
         rotated = admin.post(f"/settings/webhooks/{subscription}",
                              data={"csrf_token": token, "action": "rotate-secret"})
         assert SECRET.search(rotated.text)[1] not in (first_secret, "")
@@ -183,7 +195,8 @@ def test_an_admin_publishes_a_service_that_caseworkers_find_and_then_changes_it(
         new = admin.get("/settings/services/new")
         assert new.status_code == 200
         assert '<label for="location-0-latitude">Latitude</label>' in new.text
-        assert 'value="legal.information"' in new.text and "Legal information" in new.text
+        assert 'value="legal.information"' in new.text
+        assert "Legal information" in new.text
         service_id = publish(admin)
 
         for words in ({"q": "lakeside"}, {"category": "legal", "country": "NP"}):
@@ -194,12 +207,14 @@ def test_an_admin_publishes_a_service_that_caseworkers_find_and_then_changes_it(
                      "Monday, Tuesday, Wednesday, Thursday, Friday", "09:00–17:00", "Hindi"):
             assert fact in shown, fact
         # Outside the organisation the shelter is its city and area only.
-        assert "Hidden house" not in shown and "Secret lane" not in shown
+        assert "Hidden house" not in shown
+        assert "Secret lane" not in shown
         assert "Pokhara, Gandaki, Nepal" in shown
         assert "Change the service" not in shown
 
         form = admin.get(f"/settings/services/{service_id}").text
-        assert 'value="Secret lane 9"' in form and 'value="hi"' in form
+        assert 'value="Secret lane 9"' in form
+        assert 'value="hi"' in form
         assert re.search(r'name="location-1-confidential" type="checkbox" value="true" checked', form)
         changed = admin.post(f"/settings/services/{service_id}", data=service_fields(
             form_token(form), action="save", name="Lakeside labour clinic", capacity="full",
@@ -208,8 +223,10 @@ def test_an_admin_publishes_a_service_that_caseworkers_find_and_then_changes_it(
                "location-1-longitude": ""}))
         assert changed.status_code == 303
         shown = admin.get(f"/services/{service_id}").text
-        assert "Lakeside labour clinic" in shown and "<dt>Capacity</dt><dd>Full</dd>" in shown
-        assert "Hidden house" not in shown and "Change the service" in shown
+        assert "Lakeside labour clinic" in shown
+        assert "<dt>Capacity</dt><dd>Full</dd>" in shown
+        assert "Hidden house" not in shown
+        assert "Change the service" in shown
 
 
 def test_a_refused_field_is_said_beside_it_the_input_is_kept_and_nothing_changes(
@@ -228,19 +245,23 @@ def test_a_refused_field_is_said_beside_it_the_input_is_kept_and_nothing_changes
                          r'name="location-0-latitude" type="text" value="100" '
                          r'aria-describedby="location-0-latitude-help location-0-latitude-error" '
                          r'aria-invalid="true"', refused.text)
-        assert '<a href="#name">' in refused.text and "A new description</textarea>" in refused.text
+        assert '<a href="#name">' in refused.text
+        assert "A new description</textarea>" in refused.text
         assert "Nothing was saved" in refused.text
         shown = admin.get(f"/services/{service_id}").text
-        assert "Valley advice desk" in shown and "A new description" not in shown
+        assert "Valley advice desk" in shown
+        assert "A new description" not in shown
 
         created = admin.post("/settings/services/new", data=service_fields(
             form_token(form), name="Unlisted desk", categories=[]))
-        assert created.status_code == 422 and FIELD_ERROR.findall(created.text) == ["categories"]
+        assert created.status_code == 422
+        assert FIELD_ERROR.findall(created.text) == ["categories"]
         assert 'value="Unlisted desk"' in created.text
         assert "Unlisted desk" not in admin.get("/services", params={"q": "unlisted"}).text
 
         french = admin.get(f"/settings/services/{service_id}?lang=fr").text
-        assert "Non accepté" not in french and "Latitude" in french
+        assert "Non accepté" not in french
+        assert "Latitude" in french
         refused_fr = admin.post(f"/settings/services/{service_id}", data=service_fields(
             form_token(french), action="save", **{"location-0-longitude": "200"}))
         assert "Non accepté :" in refused_fr.text
@@ -309,14 +330,16 @@ def test_another_organisations_service_is_not_found_in_settings(
         for address in (f"/settings/services/{theirs['id']}",
                         f"/settings/services/{theirs['id']}/translations"):
             page = admin.get(address)
-            assert page.status_code == 404 and "Not found" in page.text
+            assert page.status_code == 404
+            assert "Not found" in page.text
             sent = admin.post(address, data=service_fields(token, action="save", name="Ours now"))
             assert sent.status_code == 404
         confirmed = admin.post(f"/settings/services/{theirs['id']}",
                                data={"csrf_token": token, "action": "update", "capacity": "full"})
         assert confirmed.status_code == 404
         shown = admin.get(f"/services/{theirs['id']}").text
-        assert "Their shelter" in shown and "Change the service" not in shown
+        assert "Their shelter" in shown
+        assert "Change the service" not in shown
 
 
 def test_markup_in_a_service_name_is_shown_as_text(

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 from starlette.requests import Request
 from starlette.types import ASGIApp
+
 from waymark_kernel.logging import request_id_var
 
 # Her credentials, and what a trusted proxy in front said of her connection.

@@ -4,7 +4,6 @@ language. `create_app` is the one place it is wired."""
 import logging
 
 import httpx
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -12,9 +11,9 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp
+
 from waymark_kernel.settings import Settings
 from waymark_kernel.web import SafeResponseHeaders
-
 from waymark_web.account.router import router as account_router
 from waymark_web.admin.router import router as admin_router
 from waymark_web.api import ApiError, api_client

@@ -28,7 +28,7 @@ def masked(token: str) -> str:
     bytes (a compressed page must not reveal it, as in BREACH)."""
     raw = token.encode()
     pad = secrets.token_bytes(len(raw))
-    return base64.urlsafe_b64encode(pad + bytes(a ^ b for a, b in zip(pad, raw))).decode()
+    return base64.urlsafe_b64encode(pad + bytes(a ^ b for a, b in zip(pad, raw, strict=False))).decode()
 
 
 def matches(form_value: str, token: str) -> bool:
@@ -39,5 +39,5 @@ def matches(form_value: str, token: str) -> bool:
     half = len(decoded) // 2
     if len(decoded) % 2 or half == 0:
         return False
-    unmasked = bytes(a ^ b for a, b in zip(decoded[:half], decoded[half:]))
+    unmasked = bytes(a ^ b for a, b in zip(decoded[:half], decoded[half:], strict=False))
     return hmac.compare_digest(unmasked, token.encode())

@@ -73,7 +73,8 @@ def test_the_merged_document_lists_every_public_route_and_nothing_internal(netwo
     }
     routes = service_routes()
 
-    assert len(routes["public"]) > 40 and len(routes["internal"]) >= 3
+    assert len(routes["public"]) > 40
+    assert len(routes["internal"]) >= 3
     assert routes["public"] - documented == set()
     assert routes["internal"] & documented == set()
     assert not any(path.startswith(("/healthz", "/readyz", "/metrics", "/openapi")) for _, path in documented)
@@ -98,6 +99,6 @@ def test_schemathesis_finds_no_fault_in_the_merged_document(network, nepal_casew
         "--request-timeout", "10", "--generation-database", "none",
     ]
     (tmp_path / "schemathesis.toml").write_text(CONFIG)
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(command, check=False, capture_output=True, text=True, cwd=tmp_path)
 
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-4000:]

@@ -129,7 +129,8 @@ async def active_clients(gateway, organization_id, headers) -> list[dict]:
     listed = await gateway.client.get(
         f"/v1/organizations/{organization_id}/clients", params={"limit": 100}, headers=headers
     )
-    assert listed.status_code == 200 and listed.json()["next_cursor"] is None
+    assert listed.status_code == 200
+    assert listed.json()["next_cursor"] is None
     return [client for client in listed.json()["items"] if client["revoked_at"] is None]
 
 

@@ -16,19 +16,18 @@ async def test_after_a_rotation_tokens_of_the_retired_key_still_work_and_new_one
         subject="partner", organization_id=None, roles=[VIEWER], issuer="waymark",
         audience="waymark-api", ttl_seconds=300,
     )
-    async with serve(standin("registry")) as registry_url:
-        async with start_gateway(
-            registry_url=registry_url, signing_key=current,
-            previous_signing_key_files=str(retired_file),
-        ) as gateway:
-            jwks = (await gateway.client.get("/.well-known/jwks.json")).json()
-            with_old = await gateway.client.get(
-                "/v1/organizations", headers={"Authorization": f"Bearer {old_token}"}
-            )
-            new_token = (await gateway.client.post("/v1/auth/token", data={
-                "grant_type": "client_credentials", "client_id": "network-admin",
-                "client_secret": gateway.admin_secret,
-            })).json()["access_token"]
+    async with serve(standin("registry")) as registry_url, start_gateway(
+        registry_url=registry_url, signing_key=current,
+        previous_signing_key_files=str(retired_file),
+    ) as gateway:
+        jwks = (await gateway.client.get("/.well-known/jwks.json")).json()
+        with_old = await gateway.client.get(
+            "/v1/organizations", headers={"Authorization": f"Bearer {old_token}"}
+        )
+        new_token = (await gateway.client.post("/v1/auth/token", data={
+            "grant_type": "client_credentials", "client_id": "network-admin",
+            "client_secret": gateway.admin_secret,
+        })).json()["access_token"]
 
     assert [key["kid"] for key in jwks["keys"]] == [current.kid, retired.kid]
     assert all("d" not in key for key in jwks["keys"])

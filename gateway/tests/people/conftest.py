@@ -124,4 +124,4 @@ async def replicas(start_gateway: Any, standin: Any, serve: Any, **settings: Any
 
 @pytest.fixture
 async def people(network: Any) -> AsyncIterator[People]:
-    yield People(network)
+    return People(network)

@@ -56,14 +56,16 @@ async def test_a_wrong_or_replayed_totp_code_is_refused_and_a_recovery_code_work
     code = person.code()
     assert (await people.sign_in(person, code=code)).status_code == 201
     replayed = await people.sign_in(person, code=code)
-    assert replayed.status_code == 401 and replayed.json()["type"].endswith("/sign-in-refused")
+    assert replayed.status_code == 401
+    assert replayed.json()["type"].endswith("/sign-in-refused")
 
     recovery = person.recovery_codes[0]
     used = await people.sign_in(person, code=recovery.upper())
     assert used.status_code == 201
     assert (await people.sign_in(person, code=recovery)).status_code == 401
     results = [e["result"] for e in await people.audit() if e["target"] == person.person["id"]]
-    assert results.count("wrong_code") == 5 and results.count("success") == 2
+    assert results.count("wrong_code") == 5
+    assert results.count("success") == 2
 
 
 async def test_an_expired_or_used_invitation_is_refused(people, network) -> None:
@@ -72,7 +74,8 @@ async def test_an_expired_or_used_invitation_is_refused(people, network) -> None
     assert (await network.client.post(f"/v1/invitations/{token}", json=body)).status_code == 201
     count = len(await people.people_of())
     reused = await network.client.post(f"/v1/invitations/{token}", json={**body, "name": "Second"})
-    assert reused.status_code == 410 and reused.json()["type"].endswith("/invitation-used")
+    assert reused.status_code == 410
+    assert reused.json()["type"].endswith("/invitation-used")
     assert (await network.client.get(f"/v1/invitations/{token}")).status_code == 410
 
     expiring = await people.invitation_token(unique_email())
@@ -81,7 +84,8 @@ async def test_an_expired_or_used_invitation_is_refused(people, network) -> None
         for invitation in (await session.execute(pending)).scalars():
             invitation.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     expired = await network.client.post(f"/v1/invitations/{expiring}", json=body)
-    assert expired.status_code == 410 and expired.json()["type"].endswith("/invitation-expired")
+    assert expired.status_code == 410
+    assert expired.json()["type"].endswith("/invitation-expired")
     unknown = await network.client.post(f"/v1/invitations/{'x' * 43}", json=body)
     assert unknown.status_code == 404
     assert len(await people.people_of()) == count
@@ -94,7 +98,8 @@ async def test_an_address_of_another_organisations_person_cannot_be_invited(peop
     assert refused.status_code == 409
     assert refused.json()["type"].endswith("/email-in-another-organization")
     again = await people.invite(person.email)
-    assert again.status_code == 409 and again.json()["type"].endswith("/email-taken")
+    assert again.status_code == 409
+    assert again.json()["type"].endswith("/email-taken")
 
     pending = unique_email()
     assert (await people.invite(pending)).status_code == 201
@@ -166,14 +171,16 @@ async def test_a_deactivated_persons_session_and_token_are_refused(people, netwo
         assert (await api.get("/v1/cases", headers=bearer)).status_code == 200
         deactivated = await api.patch(
             f"/v1/people/{person.person['id']}", json={"active": False}, headers=people.admin())
-        assert deactivated.status_code == 200 and deactivated.json()["active"] is False
+        assert deactivated.status_code == 200
+        assert deactivated.json()["active"] is False
         refused = await api.get("/v1/cases", headers=bearer)
         assert refused.status_code == 401
     assert (await network.client.get("/v1/cases")).status_code == 401
     assert (await people.sign_in(person)).status_code == 401
     results = [(e["action"], e["result"]) for e in await people.audit()
                if e["target"] == person.person["id"]]
-    assert ("deactivated", "success") in results and ("sign_in", "inactive") in results
+    assert ("deactivated", "success") in results
+    assert ("sign_in", "inactive") in results
 
 
 async def test_a_session_id_planted_before_sign_in_never_becomes_the_signed_in_session(
@@ -212,7 +219,8 @@ async def test_a_common_or_huge_password_is_refused_before_any_hashing(people, n
     huge_sign_in = await network.client.post("/v1/auth/sessions", json={
         "email": unique_email(), "password": "y" * 4000, "code": None})
     assert time.perf_counter() - started < 0.5  # no Argon2 hashing of 4,000 characters
-    assert huge.status_code == 422 and huge_sign_in.status_code == 422
+    assert huge.status_code == 422
+    assert huge_sign_in.status_code == 422
     assert (await network.client.get(f"/v1/invitations/{token}")).status_code == 200  # unused
 
 

@@ -80,7 +80,8 @@ async def test_a_deleted_persons_account_is_erased_and_her_names_pseudonymised(s
         path, admin = f"/v1/people/{person.person['id']}", people.admin()
 
         active = await people.client.delete(path, headers=admin)
-        assert active.status_code == 409 and active.json()["type"].endswith("/person-active")
+        assert active.status_code == 409
+        assert active.json()["type"].endswith("/person-active")
         assert "deactivate" in active.json()["detail"].lower()
         assert (await people.client.get("/v1/cases")).status_code == 200  # nothing changed
         assert (await people.client.patch(path, json={"active": False}, headers=admin)).status_code == 200
@@ -89,12 +90,16 @@ async def test_a_deleted_persons_account_is_erased_and_her_names_pseudonymised(s
         assert deleted.status_code == 204
         [token] = erasures_of(referrals, person.person["id"])
         claims = jwt.decode(token.split()[1], options={"verify_signature": False})
-        assert claims["roles"] == ["network_admin"] and claims["exp"] - claims["iat"] <= 60
+        assert claims["roles"] == ["network_admin"]
+        assert claims["exp"] - claims["iat"] <= 60
 
         row, pending, codes = await tombstone(people, person.person["id"])
-        assert pending is None and codes == 0
+        assert pending is None
+        assert codes == 0
         assert row.pseudonym == "person-" + uuid.UUID(person.person["id"]).hex[:8]
-        assert row.name_sealed == b"" and row.email_sealed == b"" and row.totp_secret_sealed is None
+        assert row.name_sealed == b""
+        assert row.email_sealed == b""
+        assert row.totp_secret_sealed is None
         assert person.email not in row.email_fingerprint
 
         assert (await people.client.get("/v1/cases")).status_code == 401  # her session
@@ -104,7 +109,8 @@ async def test_a_deleted_persons_account_is_erased_and_her_names_pseudonymised(s
         assert person.person["id"] not in {item["id"] for item in await people.people_of()}
         audited = [(e["action"], e["actor"]) for e in await people.audit()
                    if e["target"] == person.person["id"]]
-        assert audited[0][0] == "person_deleted" and audited[0][1].startswith("test-")
+        assert audited[0][0] == "person_deleted"
+        assert audited[0][1].startswith("test-")
         assert (await people.client.delete(path, headers=admin)).status_code == 404
         assert (await people.client.patch(path, json={"active": True}, headers=admin)).status_code == 404
 
@@ -139,7 +145,9 @@ async def test_an_erasure_the_referrals_service_missed_is_retried_until_done(sta
         referrals.state.available = False
         assert (await first.client.delete(path, headers=first.admin())).status_code == 204
         row, pending, _ = await tombstone(first, person.person["id"])
-        assert pending is not None and row.pseudonym is None and row.deleted_at is not None
+        assert pending is not None
+        assert row.pseudonym is None
+        assert row.deleted_at is not None
         assert (await second.client.delete(path, headers=second.admin())).status_code == 404
 
         await asyncio.sleep(0.5)  # a few failed retries, backing off

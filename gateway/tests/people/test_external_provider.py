@@ -111,22 +111,27 @@ async def test_a_person_accepts_an_invitation_through_her_societys_provider_and_
         async with gateway.browser() as browser:
             done = await sign_in_through(provider, browser, "nrcs", invitation=token,
                                          return_to="/cases")
-            assert done.status_code == 303 and done.headers["location"] == "/cases"
+            assert done.status_code == 303
+            assert done.headers["location"] == "/cases"
             [asked] = provider.authorize_requests
-            assert asked["code_challenge_method"] == "S256" and len(asked["code_challenge"]) == 43
+            assert asked["code_challenge_method"] == "S256"
+            assert len(asked["code_challenge"]) == 43
             assert asked["redirect_uri"] == "http://gateway/v1/auth/providers/nrcs/callback"
             me = (await browser.get("/v1/auth/session")).json()["person"]
-            assert me["name"] == "Bina Thapa" and me["email"] == "bina.thapa@example.org"
+            assert me["name"] == "Bina Thapa"
+            assert me["email"] == "bina.thapa@example.org"
             assert me["roles"] == ["caseworker"]
             assert (await browser.get("/v1/cases")).status_code == 200
             minted = await browser.post("/v1/auth/session/token", headers={
                 "X-CSRF-Token": (await browser.get("/v1/auth/session")).json()["csrf_token"]})
             claims = jwt.decode(minted.json()["access_token"], options={"verify_signature": False})
-            assert claims["sub"] == me["id"] and claims["amr"] == ["ext", "mfa"]
+            assert claims["sub"] == me["id"]
+            assert claims["amr"] == ["ext", "mfa"]
         # Linked now: the next sign-in needs no invitation, and the invitation is spent.
         async with gateway.browser() as browser:
             again = await sign_in_through(provider, browser, "nrcs")
-            assert again.status_code == 303 and again.headers["location"] == "/"
+            assert again.status_code == 303
+            assert again.headers["location"] == "/"
             assert (await browser.get("/v1/auth/session")).json()["person"]["id"] == me["id"]
         assert (await gateway.client.get(f"/v1/invitations/{token}")).status_code == 410
         # She has no password here: none matches, not even the marker stored in its place.
@@ -153,7 +158,8 @@ async def test_the_flow_is_refused_when_it_is_not_this_browsers_or_the_provider_
         provider.next_user = {"sub": "no-mfa", "amr": ["pwd"]}
         async with gateway.browser() as browser:
             weak = await sign_in_through(provider, browser, "nrcs", invitation=token)
-            assert weak.status_code == 403 and "second factor" in weak.json()["detail"]
+            assert weak.status_code == 403
+            assert "second factor" in weak.json()["detail"]
         assert (await gateway.client.get(f"/v1/invitations/{token}")).status_code == 200
 
         # A callback carried to another browser (login CSRF, a stolen code) finds no flow there.
@@ -168,7 +174,8 @@ async def test_the_flow_is_refused_when_it_is_not_this_browsers_or_the_provider_
             forged_state = parse_qs(callback.query)["code"][0]
             tampered = await attacker.get(f"{callback.path}?code={forged_state}&state=forged")
             assert tampered.status_code == 400
-            assert "waymark_session" not in victim.cookies and "waymark_session" not in attacker.cookies
+            assert "waymark_session" not in victim.cookies
+            assert "waymark_session" not in attacker.cookies
         unknown_provider = await gateway.client.get("/v1/auth/providers/elsewhere/start")
         assert unknown_provider.status_code == 404
 
@@ -186,7 +193,8 @@ async def test_a_provider_naming_roles_admits_its_people_without_an_invitation(
             done = await sign_in_through(provider, browser, "nrcs")
             assert done.status_code == 303
             me = (await browser.get("/v1/auth/session")).json()["person"]
-            assert me["roles"] == ["org_admin"] and me["email"] == email  # never network_admin
+            assert me["roles"] == ["org_admin"]
+            assert me["email"] == email
         provider.next_user = {"sub": "no-roles", "email": "n@example.org", "waymark": {"roles": []}}
         async with gateway.browser() as browser:
             assert (await sign_in_through(provider, browser, "nrcs")).status_code == 403

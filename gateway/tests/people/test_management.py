@@ -15,9 +15,12 @@ async def test_the_admin_lists_people_with_roles_second_factor_and_last_sign_in(
     await people.signed_in(person)
     listed = {item["id"]: item for item in await people.people_of()}
     entry = listed[person.person["id"]]
-    assert entry["name"] == "Layla Nasser" and entry["email"] == person.email
-    assert entry["roles"] == ["caseworker"] and entry["active"] is True
-    assert entry["mfa_enrolled"] is True and entry["last_sign_in_at"] is not None
+    assert entry["name"] == "Layla Nasser"
+    assert entry["email"] == person.email
+    assert entry["roles"] == ["caseworker"]
+    assert entry["active"] is True
+    assert entry["mfa_enrolled"] is True
+    assert entry["last_sign_in_at"] is not None
     assert person.person["id"] not in {item["id"] for item in await people.people_of(OTHER_ORGANIZATION)}
 
     caseworker = people.gateway.headers(KNOWN_ORGANIZATION, "caseworker")
@@ -55,7 +58,8 @@ async def test_a_role_change_reaches_the_persons_open_session(people, network) -
     csrf = await people.signed_in(person)
     changed = await network.client.patch(
         f"/v1/people/{person.person['id']}", json={"roles": ["viewer"]}, headers=people.admin())
-    assert changed.status_code == 200 and changed.json()["roles"] == ["viewer"]
+    assert changed.status_code == 200
+    assert changed.json()["roles"] == ["viewer"]
     await network.client.post("/v1/cases", json={}, headers={"X-CSRF-Token": csrf})
     claims = jwt.decode(
         network.referrals.state.calls[-1].headers["authorization"].split()[1],
@@ -75,14 +79,16 @@ async def test_after_a_second_factor_reset_the_person_enrols_again_at_sign_in(pe
     await people.signed_in(person)
     reset = await network.client.post(
         f"/v1/people/{person.person['id']}/second-factor/reset", headers=people.admin())
-    assert reset.status_code == 200 and reset.json()["mfa_enrolled"] is False
+    assert reset.status_code == 200
+    assert reset.json()["mfa_enrolled"] is False
     assert (await network.client.get("/v1/cases")).status_code == 401  # her sessions ended
     old_code = await people.sign_in(person, code=person.code(1))
     assert old_code.status_code == 403
     offered = old_code.json()
     assert offered["type"].endswith("/second-factor-enrolment-required")
     new_secret = offered["totp"]["secret"]
-    assert new_secret != person.secret and offered["totp"]["qr_svg"].startswith("<svg")
+    assert new_secret != person.secret
+    assert offered["totp"]["qr_svg"].startswith("<svg")
     wrong_password = await people.sign_in(person, password="Not-The-Right-One-99", code=None)
     assert wrong_password.status_code == 401
     enrolled = await people.sign_in(person, code=totp.code_at(new_secret, totp.current_step()))
@@ -108,7 +114,8 @@ async def test_the_audit_log_names_actor_action_target_time_address_and_result(p
     ]
     assert all(e["address"] == "203.0.113.7" for e in entries)
     assert all(e["at"].endswith(("Z", "+00:00")) for e in entries)
-    assert entries[-1]["actor"] == "anonymous" and entries[-2]["actor"] == target
+    assert entries[-1]["actor"] == "anonymous"
+    assert entries[-2]["actor"] == target
     assert entries[0]["actor"].startswith("test-")  # the admin's token subject
     invitations = [e for e in await people.audit() if e["action"] == "invitation_created"]
     assert invitations
@@ -117,7 +124,8 @@ async def test_the_audit_log_names_actor_action_target_time_address_and_result(p
     following = await network.client.get(
         f"/v1/organizations/{KNOWN_ORGANIZATION}/audit",
         params={"limit": 2, "cursor": page.json()["next_cursor"]}, headers=admin)
-    assert len(page.json()["items"]) == 2 and len(following.json()["items"]) == 2
+    assert len(page.json()["items"]) == 2
+    assert len(following.json()["items"]) == 2
     assert not {e["at"] for e in page.json()["items"]} & {e["at"] for e in following.json()["items"]}
     other = await network.client.get(
         f"/v1/organizations/{KNOWN_ORGANIZATION}/audit",
@@ -139,10 +147,12 @@ async def test_only_a_network_admin_makes_unmakes_or_manages_a_network_admin(peo
     invited = await people.client.post(
         f"/v1/organizations/{KNOWN_ORGANIZATION}/invitations", headers=network_admin,
         json={"email": "network.admin@example.org", "roles": ["network_admin"]})
-    assert invited.status_code == 201 and invited.json()["roles"] == ["network_admin"]
+    assert invited.status_code == 201
+    assert invited.json()["roles"] == ["network_admin"]
     promoted = await people.client.patch(path, json={"roles": ["org_admin", "network_admin"]},
                                          headers=network_admin)
-    assert promoted.status_code == 200 and "network_admin" in promoted.json()["roles"]
+    assert promoted.status_code == 200
+    assert "network_admin" in promoted.json()["roles"]
     for response in (
         await people.client.patch(path, json={"roles": ["org_admin"]}, headers=people.admin()),
         await people.client.patch(path, json={"active": False}, headers=people.admin()),
@@ -150,4 +160,5 @@ async def test_only_a_network_admin_makes_unmakes_or_manages_a_network_admin(peo
     ):
         assert response.status_code == 403
     person = {p["id"]: p for p in await people.people_of()}[colleague.person["id"]]
-    assert person["roles"] == ["org_admin", "network_admin"] and person["active"] is True
+    assert person["roles"] == ["org_admin", "network_admin"]
+    assert person["active"] is True

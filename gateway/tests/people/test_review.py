@@ -48,7 +48,8 @@ async def test_review_a_viewer_given_a_role_keeps_her_session_when_she_has_a_sec
         headers=people.admin())
     assert promoted.status_code == 200
     session = await network.client.get("/v1/auth/session")
-    assert session.status_code == 200 and session.json()["person"]["roles"] == ["caseworker"]
+    assert session.status_code == 200
+    assert session.json()["person"]["roles"] == ["caseworker"]
 
 
 async def test_review_a_password_only_external_account_costs_an_argon2_check_like_an_unknown_one(
@@ -70,7 +71,8 @@ async def test_review_a_password_only_external_account_costs_an_argon2_check_lik
     monkeypatch.setattr(passwords, "hasher", Counting())
     assert await passwords.password_matches(UNUSABLE_PASSWORD, "Amber-Lantern-Quietly-42") is False
     assert await passwords.password_matches(UNUSABLE_PASSWORD, UNUSABLE_PASSWORD) is False
-    assert verified and all(entry.startswith("$argon2id$") for entry in verified)
+    assert verified
+    assert all(entry.startswith("$argon2id$") for entry in verified)
 
 
 async def test_review_another_organisations_admin_finds_no_people_invitations_or_audit(
@@ -151,7 +153,8 @@ async def test_review_a_request_in_flight_does_not_undo_a_role_change_in_the_sha
     await store.load("a-hash")
     reloaded = await store.load("a-hash")
     await store.close()
-    assert reloaded is not None and reloaded.roles == ("viewer",)
+    assert reloaded is not None
+    assert reloaded.roles == ("viewer",)
 
 
 async def test_review_a_refused_sign_in_through_a_provider_is_in_the_audit_log(
@@ -178,8 +181,10 @@ async def test_review_a_refused_sign_in_through_a_provider_is_in_the_audit_log(
                     if entry["action"] == "sign_in_external" and entry["result"] != "success"]
         assert [(entry["target"], entry["result"]) for entry in refusals][1] == (person_id, "inactive")
         unknown = refusals[0]
-        assert unknown["result"] == "no_role" and unknown["actor"] == "anonymous"
-        assert "no-roles" not in str(refusals) and "n@example.org" not in str(refusals)
+        assert unknown["result"] == "no_role"
+        assert unknown["actor"] == "anonymous"
+        assert "no-roles" not in str(refusals)
+        assert "n@example.org" not in str(refusals)
 
 
 async def _minted_token(people: Any, person: Any) -> dict[str, str]:

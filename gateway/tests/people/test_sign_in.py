@@ -37,7 +37,9 @@ async def test_an_invited_caseworker_signs_in_and_the_services_see_her(people, n
     assert signed_in.status_code == 201, signed_in.text
     cookie = signed_in.headers["set-cookie"]
     assert cookie.startswith(f"{PLAIN_COOKIE}=")
-    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    assert "Path=/" in cookie
     csrf = signed_in.json()["csrf_token"]
 
     created = await network.client.post(
@@ -45,11 +47,14 @@ async def test_an_invited_caseworker_signs_in_and_the_services_see_her(people, n
     )
     assert created.status_code == 201, created.text
     call = network.referrals.state.calls[-1]
-    assert "cookie" not in call.headers and "x-csrf-token" not in call.headers
+    assert "cookie" not in call.headers
+    assert "x-csrf-token" not in call.headers
     claims = jwt.decode(call.headers["authorization"].split()[1], options={"verify_signature": False})
     assert claims["sub"] == enrolment["person"]["id"]
-    assert claims["kind"] == "person" and claims["name"] == "Amina Haddad"
-    assert claims["org"] == str(KNOWN_ORGANIZATION) and claims["roles"] == ["caseworker"]
+    assert claims["kind"] == "person"
+    assert claims["name"] == "Amina Haddad"
+    assert claims["org"] == str(KNOWN_ORGANIZATION)
+    assert claims["roles"] == ["caseworker"]
     assert "mfa" in claims["amr"]
 
     session = await network.client.get("/v1/auth/session")

@@ -10,7 +10,10 @@ import httpx
 import pytest
 
 from waymark_gateway.server import (
-    MAX_HEAD_BYTES, MAX_HEADER_FIELDS, MAX_REQUEST_TARGET_BYTES, SERVER_OPTIONS,
+    MAX_HEAD_BYTES,
+    MAX_HEADER_FIELDS,
+    MAX_REQUEST_TARGET_BYTES,
+    SERVER_OPTIONS,
 )
 
 
@@ -18,9 +21,8 @@ from waymark_gateway.server import (
 async def served(start_gateway, serve):
     async with start_gateway(
         token_failure_limit_per_client="off", token_failure_limit_per_address="2/hour",
-    ) as gateway:
-        async with serve(gateway.app, **SERVER_OPTIONS) as url:
-            yield url
+    ) as gateway, serve(gateway.app, **SERVER_OPTIONS) as url:
+        yield url
 
 
 async def raw_exchange(url: str, request: bytes) -> tuple[int, dict, bytes]:

@@ -15,14 +15,13 @@ async def test_oversized_headers_are_refused_before_the_service(network):
 
 async def test_a_route_timeout_replaces_the_upstream_timeout(start_gateway, standin, serve):
     referrals = standin("referrals")
-    async with serve(referrals) as referrals_url:
-        async with start_gateway(
-            referrals_url=referrals_url, upstream_timeout_seconds=30,
-            route_timeouts="GET /v1/cases=0.2,GET /v1/cases/long=30",
-        ) as gateway:
-            response = await gateway.client.get(
-                "/v1/cases/slow", headers=gateway.headers(gateway.known_organization, VIEWER)
-            )
+    async with serve(referrals) as referrals_url, start_gateway(
+        referrals_url=referrals_url, upstream_timeout_seconds=30,
+        route_timeouts="GET /v1/cases=0.2,GET /v1/cases/long=30",
+    ) as gateway:
+        response = await gateway.client.get(
+            "/v1/cases/slow", headers=gateway.headers(gateway.known_organization, VIEWER)
+        )
 
     assert response.status_code == 504
     assert response.json()["type"] == "https://waymark.network/problems/upstream-timeout"
@@ -47,14 +46,13 @@ async def test_a_page_of_clients_over_one_hundred_is_refused(network):
 
 async def test_the_bulk_import_waits_longer_than_other_calls(start_gateway, standin, serve):
     registry = standin("registry")
-    async with serve(registry) as registry_url:
-        async with start_gateway(
-            registry_url=registry_url, upstream_timeout_seconds=0.2
-        ) as gateway:
-            headers = gateway.headers(None, NETWORK_ADMIN)
-            # The stand-in answers a path ending in `slow` after 5 s.
-            other = await gateway.client.post("/v1/services/slow", headers=headers)
-            bulk_import = await gateway.client.post("/v1/hsds/dataset/slow", headers=headers)
+    async with serve(registry) as registry_url, start_gateway(
+        registry_url=registry_url, upstream_timeout_seconds=0.2
+    ) as gateway:
+        headers = gateway.headers(None, NETWORK_ADMIN)
+        # The stand-in answers a path ending in `slow` after 5 s.
+        other = await gateway.client.post("/v1/services/slow", headers=headers)
+        bulk_import = await gateway.client.post("/v1/hsds/dataset/slow", headers=headers)
 
     assert other.status_code == 504
     assert bulk_import.status_code == 201

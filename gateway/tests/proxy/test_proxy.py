@@ -317,14 +317,13 @@ async def test_a_trusted_proxys_chain_is_passed_on_with_the_proxy_appended(
     start_gateway, standin, serve
 ):
     registry = standin("registry")
-    async with serve(registry) as registry_url:
-        async with start_gateway(
-            registry_url=registry_url, trusted_proxies="203.0.113.0/24"
-        ) as gateway:
-            response = await gateway.client.get("/v1/organizations", headers={
-                **gateway.headers(None, VIEWER), "X-Forwarded-For": "198.51.100.1, 192.0.2.9",
-                "X-Forwarded-Proto": "https",
-            })
+    async with serve(registry) as registry_url, start_gateway(
+        registry_url=registry_url, trusted_proxies="203.0.113.0/24"
+    ) as gateway:
+        response = await gateway.client.get("/v1/organizations", headers={
+            **gateway.headers(None, VIEWER), "X-Forwarded-For": "198.51.100.1, 192.0.2.9",
+            "X-Forwarded-Proto": "https",
+        })
 
     assert response.status_code == 200
     [call] = registry.state.calls
@@ -340,23 +339,22 @@ async def test_the_bulk_import_route_has_a_body_limit_of_its_own(start_gateway, 
         for _ in range(size // 65536):
             yield b"x" * 65536
 
-    async with serve(registry) as registry_url:
-        async with start_gateway(
-            registry_url=registry_url, import_body_limit_bytes=2 * ONE_MIB
-        ) as gateway:
-            admin_headers |= gateway.headers(None, NETWORK_ADMIN)
-            under = await gateway.client.post(
-                "/v1/hsds/dataset", content=b"x" * (2 * ONE_MIB), headers=admin_headers
-            )
-            declared_over = await gateway.client.post(
-                "/v1/hsds/dataset", content=b"x" * (2 * ONE_MIB + 1), headers=admin_headers
-            )
-            streamed_over = await gateway.client.post(
-                "/v1/hsds/dataset", content=streamed(3 * ONE_MIB), headers=admin_headers
-            )
-            elsewhere = await gateway.client.post(
-                "/v1/organizations", content=b"x" * (ONE_MIB + 1), headers=admin_headers
-            )
+    async with serve(registry) as registry_url, start_gateway(
+        registry_url=registry_url, import_body_limit_bytes=2 * ONE_MIB
+    ) as gateway:
+        admin_headers |= gateway.headers(None, NETWORK_ADMIN)
+        under = await gateway.client.post(
+            "/v1/hsds/dataset", content=b"x" * (2 * ONE_MIB), headers=admin_headers
+        )
+        declared_over = await gateway.client.post(
+            "/v1/hsds/dataset", content=b"x" * (2 * ONE_MIB + 1), headers=admin_headers
+        )
+        streamed_over = await gateway.client.post(
+            "/v1/hsds/dataset", content=streamed(3 * ONE_MIB), headers=admin_headers
+        )
+        elsewhere = await gateway.client.post(
+            "/v1/organizations", content=b"x" * (ONE_MIB + 1), headers=admin_headers
+        )
 
     assert under.status_code == 201, under.text
     assert under.json()["body_size"] == 2 * ONE_MIB

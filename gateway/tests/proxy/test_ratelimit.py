@@ -51,21 +51,20 @@ class TcpRelay:
 
 
 async def test_a_client_is_limited_by_its_role_and_told_its_quota(start_gateway, standin, serve):
-    async with serve(standin("registry")) as registry_url:
-        async with start_gateway(
-            registry_url=registry_url, rate_limit="100/minute",
-            rate_limit_by_role={CASEWORKER: "2/minute"},
-        ) as gateway:
-            caseworker = gateway.headers(gateway.known_organization, CASEWORKER)
-            admin = gateway.headers(None, NETWORK_ADMIN)
-            answers = [
-                await gateway.client.get("/v1/organizations", headers=caseworker)
-                for _ in range(3)
-            ]
-            viewer = await gateway.client.get(
-                "/v1/organizations", headers=gateway.headers(gateway.known_organization, VIEWER)
-            )
-            metrics = (await gateway.client.get("/metrics", headers=admin)).text
+    async with serve(standin("registry")) as registry_url, start_gateway(
+        registry_url=registry_url, rate_limit="100/minute",
+        rate_limit_by_role={CASEWORKER: "2/minute"},
+    ) as gateway:
+        caseworker = gateway.headers(gateway.known_organization, CASEWORKER)
+        admin = gateway.headers(None, NETWORK_ADMIN)
+        answers = [
+            await gateway.client.get("/v1/organizations", headers=caseworker)
+            for _ in range(3)
+        ]
+        viewer = await gateway.client.get(
+            "/v1/organizations", headers=gateway.headers(gateway.known_organization, VIEWER)
+        )
+        metrics = (await gateway.client.get("/metrics", headers=admin)).text
 
     assert [answer.status_code for answer in answers] == [200, 200, 429]
     assert answers[0].headers["ratelimit-policy"] == '"caseworker";q=2;w=60'
@@ -120,30 +119,29 @@ async def test_the_gateway_keeps_serving_when_redis_goes_away(
 ):
     relay = TcpRelay(6379)
     relay_port = await relay.start()
-    async with serve(standin("registry")) as registry_url:
-        async with start_gateway(
-            registry_url=registry_url, rate_limit="2/minute",
-            redis_url=f"redis://127.0.0.1:{relay_port}/0", redis_key_prefix=redis_prefix,
-        ) as gateway:
-            headers, admin = gateway.headers(None, VIEWER), gateway.headers(None, NETWORK_ADMIN)
-            limited = [
-                (await gateway.client.get("/v1/organizations", headers=headers)).status_code
-                for _ in range(3)
-            ]
-            counters = redis.Redis.from_url(REDIS_URL)
-            stored = await counters.keys(redis_prefix + "*")
-            await counters.aclose()
-            failures_before = store_failures(
-                await gateway.client.get("/metrics", headers=admin)
-            )
+    async with serve(standin("registry")) as registry_url, start_gateway(
+        registry_url=registry_url, rate_limit="2/minute",
+        redis_url=f"redis://127.0.0.1:{relay_port}/0", redis_key_prefix=redis_prefix,
+    ) as gateway:
+        headers, admin = gateway.headers(None, VIEWER), gateway.headers(None, NETWORK_ADMIN)
+        limited = [
+            (await gateway.client.get("/v1/organizations", headers=headers)).status_code
+            for _ in range(3)
+        ]
+        counters = redis.Redis.from_url(REDIS_URL)
+        stored = await counters.keys(redis_prefix + "*")
+        await counters.aclose()
+        failures_before = store_failures(
+            await gateway.client.get("/metrics", headers=admin)
+        )
 
-            await relay.stop()
-            unlimited = [
-                await gateway.client.get("/v1/organizations", headers=headers) for _ in range(3)
-            ]
-            failures_after = store_failures(
-                await gateway.client.get("/metrics", headers=admin)
-            )
+        await relay.stop()
+        unlimited = [
+            await gateway.client.get("/v1/organizations", headers=headers) for _ in range(3)
+        ]
+        failures_after = store_failures(
+            await gateway.client.get("/metrics", headers=admin)
+        )
 
     assert limited == [200, 200, 429]
     assert stored  # the counters were in Redis, not in the process
@@ -176,20 +174,19 @@ async def token_request(client: httpx.AsyncClient, client_id: str, secret: str) 
 async def test_failed_token_requests_are_limited_per_client_id_and_per_address(
     start_gateway, standin, serve
 ):
-    async with serve(standin("registry")) as registry_url:
-        async with start_gateway(
-            registry_url=registry_url, token_failure_limit_per_client="2/minute",
-            token_failure_limit_per_address="4/minute",
-        ) as gateway:
-            guessed = [
-                (await token_request(gateway.client, "network-admin", "guess")).status_code
-                for _ in range(3)
-            ]
-            locked_out = await token_request(gateway.client, "network-admin", gateway.admin_secret)
-            others = [
-                (await token_request(gateway.client, f"wm_guess{n}", "guess")).status_code
-                for n in range(3)
-            ]
+    async with serve(standin("registry")) as registry_url, start_gateway(
+        registry_url=registry_url, token_failure_limit_per_client="2/minute",
+        token_failure_limit_per_address="4/minute",
+    ) as gateway:
+        guessed = [
+            (await token_request(gateway.client, "network-admin", "guess")).status_code
+            for _ in range(3)
+        ]
+        locked_out = await token_request(gateway.client, "network-admin", gateway.admin_secret)
+        others = [
+            (await token_request(gateway.client, f"wm_guess{n}", "guess")).status_code
+            for n in range(3)
+        ]
 
     assert guessed == [401, 401, 429]
     assert locked_out.status_code == 429  # from the guessing address the right secret waits too

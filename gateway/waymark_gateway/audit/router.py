@@ -13,8 +13,7 @@ router = APIRouter(tags=["audit"])
 
 
 @router.get(
-    "/v1/organizations/{organization_id}/audit", response_model=Page[AuditEntryRead],
-    summary="The organisation's audit log of people's accounts, newest first",
+    "/v1/organizations/{organization_id}/audit", summary="The organisation's audit log of people's accounts, newest first",
 )
 async def organization_audit(
     organization_id: uuid.UUID, identity: CallerIdentity, session: SessionDep,

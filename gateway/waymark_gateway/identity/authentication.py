@@ -17,8 +17,8 @@ import aiohttp
 import jwt
 
 from waymark_gateway.identity import repository
-from waymark_gateway.people import repository as people
 from waymark_gateway.identity.service import Issuer
+from waymark_gateway.people import repository as people
 from waymark_gateway.sessions.repository import SessionRecord
 from waymark_kernel.auth import ROLES, Identity, TokenVerifier, Unauthenticated
 from waymark_kernel.db import Database
@@ -65,7 +65,7 @@ class RevokedClients:
         while True:
             try:
                 await self.refresh()
-            except Exception as exc:  # noqa: BLE001 - the last list stands until the next try
+            except Exception as exc:
                 log.warning("revoked clients not reloaded", extra={"error": repr(exc)})
             await asyncio.sleep(self.refresh_seconds)
 

@@ -5,12 +5,16 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from waymark_gateway.identity import service
 from waymark_gateway.identity.schemas import (
-    ApiClientCreate, ApiClientCreated, ApiClientRead, JsonWebKeySet, TokenResponse,
+    ApiClientCreate,
+    ApiClientCreated,
+    ApiClientRead,
+    JsonWebKeySet,
+    TokenResponse,
 )
 from waymark_gateway.identity.service import Issuer
 from waymark_gateway.proxy.ratelimit import TOKEN_REQUESTS, RateLimits
-from waymark_gateway.sessions.authentication import CallerIdentity, CurrentCaller
 from waymark_gateway.proxy.upstreams import Upstreams
+from waymark_gateway.sessions.authentication import CallerIdentity, CurrentCaller
 from waymark_kernel.api import Cursor, Limit, Page
 from waymark_kernel.auth import Identity
 from waymark_kernel.db import SessionDep
@@ -48,7 +52,7 @@ UpstreamsDep = Annotated[Upstreams, Depends(_upstreams)]
 
 
 @built_in_router.post(
-    "/v1/auth/token", response_model=TokenResponse, openapi_extra=TOKEN_REQUEST_DOCUMENT,
+    "/v1/auth/token", openapi_extra=TOKEN_REQUEST_DOCUMENT,
     summary="Get an access token (OAuth 2.0 client credentials)",
 )
 async def issue_token(
@@ -89,7 +93,7 @@ async def jwks(request: Request, response: Response) -> dict[str, Any]:
 
 @built_in_router.post(
     "/v1/organizations/{organization_id}/clients", status_code=201,
-    response_model=ApiClientCreated, summary="Create an API client of an organisation",
+    summary="Create an API client of an organisation",
 )
 async def create_client(
     organization_id: uuid.UUID, data: ApiClientCreate, caller: CurrentCaller,
@@ -104,8 +108,7 @@ async def create_client(
 
 
 @built_in_router.get(
-    "/v1/organizations/{organization_id}/clients", response_model=Page[ApiClientRead],
-    summary="List the API clients of an organisation, revoked ones included",
+    "/v1/organizations/{organization_id}/clients", summary="List the API clients of an organisation, revoked ones included",
 )
 async def list_clients(
     organization_id: uuid.UUID, identity: CallerIdentity, session: SessionDep,

@@ -19,14 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_gateway.identity import repository
 from waymark_gateway.identity.models import ApiClient
 from waymark_gateway.identity.schemas import (
-    ApiClientCreate, ApiClientCreated, ApiClientRead, TokenResponse,
+    ApiClientCreate,
+    ApiClientCreated,
+    ApiClientRead,
+    TokenResponse,
 )
 from waymark_gateway.proxy.upstreams import Upstreams
-from waymark_kernel.api import Page, position_after
-from waymark_kernel.cursors import CursorFormat, Text
-from waymark_kernel.auth import NETWORK_ADMIN, Identity
-from waymark_kernel.problems import Conflict, NotFound, Problem
 from waymark_gateway.settings import GatewaySettings
+from waymark_kernel.api import Page, position_after
+from waymark_kernel.auth import NETWORK_ADMIN, Identity
+from waymark_kernel.cursors import CursorFormat, Text
+from waymark_kernel.problems import Conflict, NotFound, Problem
 from waymark_kernel.signing import SigningKey
 from waymark_kernel.text import NUL
 

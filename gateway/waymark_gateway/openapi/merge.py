@@ -4,8 +4,8 @@ paths, with clashing component names prefixed by the service's name."""
 import asyncio
 import copy
 import logging
-from http import HTTPStatus
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 import orjson

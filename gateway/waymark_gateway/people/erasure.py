@@ -93,6 +93,6 @@ class Erasures:
         while True:
             try:
                 await self.run_due()
-            except Exception as exc:  # noqa: BLE001 - the next round tries again
+            except Exception as exc:
                 log.warning("pending erasures not tried", extra={"error": repr(exc)})
             await asyncio.sleep(self.retry_seconds)

@@ -6,8 +6,14 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from waymark_gateway.identity.service import NO_STORE, ensure_organization_exists
 from waymark_gateway.people import service
 from waymark_gateway.people.schemas import (
-    Enrolled, InvitationAccept, InvitationCreate, InvitationCreated, InvitationRead,
-    InvitationView, PersonRead, PersonUpdate,
+    Enrolled,
+    InvitationAccept,
+    InvitationCreate,
+    InvitationCreated,
+    InvitationRead,
+    InvitationView,
+    PersonRead,
+    PersonUpdate,
 )
 from waymark_gateway.people.service import Accounts
 from waymark_gateway.sessions.authentication import CallerIdentity, CurrentCaller
@@ -44,7 +50,6 @@ def ensure_admin_of(identity: Identity, organization_id: uuid.UUID) -> None:
 
 @router.post(
     "/v1/organizations/{organization_id}/invitations", status_code=201,
-    response_model=InvitationCreated,
     summary="Invite a person to the organisation (emailed, or the link returned once)",
 )
 async def create_invitation(
@@ -62,8 +67,7 @@ async def create_invitation(
 
 
 @router.get(
-    "/v1/organizations/{organization_id}/invitations", response_model=Page[InvitationRead],
-    summary="The organisation's invitations, newest first",
+    "/v1/organizations/{organization_id}/invitations", summary="The organisation's invitations, newest first",
 )
 async def list_invitations(
     organization_id: uuid.UUID, identity: CallerIdentity, session: SessionDep,
@@ -74,7 +78,7 @@ async def list_invitations(
 
 
 @router.get(
-    "/v1/invitations/{token}", response_model=InvitationView, openapi_extra=PUBLIC,
+    "/v1/invitations/{token}", openapi_extra=PUBLIC,
     summary="Whom an invitation invites",
 )
 async def view_invitation(
@@ -85,7 +89,7 @@ async def view_invitation(
 
 
 @router.post(
-    "/v1/invitations/{token}", status_code=201, response_model=Enrolled, openapi_extra=PUBLIC,
+    "/v1/invitations/{token}", status_code=201, openapi_extra=PUBLIC,
     summary="Accept an invitation: name and password; answers the TOTP key and recovery codes",
 )
 async def accept_invitation(
@@ -97,8 +101,7 @@ async def accept_invitation(
 
 
 @router.get(
-    "/v1/organizations/{organization_id}/people", response_model=Page[PersonRead],
-    summary="The organisation's people, with roles, second-factor status and last sign-in",
+    "/v1/organizations/{organization_id}/people", summary="The organisation's people, with roles, second-factor status and last sign-in",
 )
 async def list_people(
     organization_id: uuid.UUID, identity: CallerIdentity, session: SessionDep,
@@ -109,8 +112,7 @@ async def list_people(
 
 
 @router.patch(
-    "/v1/people/{person_id}", response_model=PersonRead,
-    summary="Change a person's roles, or deactivate her (every session and token ends)",
+    "/v1/people/{person_id}", summary="Change a person's roles, or deactivate her (every session and token ends)",
 )
 async def update_person(
     person_id: uuid.UUID, data: PersonUpdate, identity: CallerIdentity, request: Request,
@@ -146,8 +148,7 @@ async def delete_person(
 
 
 @router.post(
-    "/v1/people/{person_id}/second-factor/reset", response_model=PersonRead,
-    summary="Reset a person's second factor: she sets up a new one at her next sign-in",
+    "/v1/people/{person_id}/second-factor/reset", summary="Reset a person's second factor: she sets up a new one at her next sign-in",
 )
 async def reset_second_factor(
     person_id: uuid.UUID, identity: CallerIdentity, request: Request, session: SessionDep,

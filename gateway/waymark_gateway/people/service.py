@@ -16,8 +16,16 @@ from waymark_gateway.people.mail import InvitationMailer
 from waymark_gateway.people.models import Invitation, PendingErasure, Person, RecoveryCode
 from waymark_gateway.people.passwords import hash_password, password_matches
 from waymark_gateway.people.schemas import (
-    Enrolled, InvitationAccept, InvitationCreate, InvitationCreated, InvitationRead,
-    GrantableRole, InvitationView, PersonRead, PersonUpdate, TotpEnrolment,
+    Enrolled,
+    GrantableRole,
+    InvitationAccept,
+    InvitationCreate,
+    InvitationCreated,
+    InvitationRead,
+    InvitationView,
+    PersonRead,
+    PersonUpdate,
+    TotpEnrolment,
 )
 from waymark_gateway.people.sealing import PersonalDataBox, token_hash
 from waymark_gateway.settings import GatewaySettings, SignInProvider

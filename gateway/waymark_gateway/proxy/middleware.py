@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from urllib.parse import quote
 
 from prometheus_client import Counter, Histogram
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from waymark_gateway.proxy.addresses import ClientAddresses

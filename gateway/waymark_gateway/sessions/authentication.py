@@ -10,7 +10,12 @@ from starlette.types import Scope
 from waymark_gateway.identity.authentication import Authenticator, RevokedClients
 from waymark_gateway.proxy.addresses import ClientAddresses
 from waymark_gateway.sessions.service import (
-    CSRF_FIELD, CSRF_HEADER, ActiveSession, SessionEnded, Sessions, cookie_name,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    ActiveSession,
+    SessionEnded,
+    Sessions,
+    cookie_name,
 )
 from waymark_kernel.auth import Identity, Unauthenticated, bearer_token
 

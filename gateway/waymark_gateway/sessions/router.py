@@ -16,7 +16,11 @@ from waymark_gateway.sessions.authentication import Caller, CurrentCaller
 from waymark_gateway.sessions.providers import FLOW_SECONDS, FlowRefused, RelyingParty
 from waymark_gateway.sessions.schemas import ProviderRead, SessionRead, SessionStarted, SignIn
 from waymark_gateway.sessions.service import (
-    ActiveSession, SessionEnded, Sessions, cookie_name, flow_cookie_name,
+    ActiveSession,
+    SessionEnded,
+    Sessions,
+    cookie_name,
+    flow_cookie_name,
 )
 from waymark_kernel.auth import Identity
 from waymark_kernel.db import SessionDep
@@ -54,7 +58,7 @@ def _session_of(caller: Caller) -> ActiveSession:
 
 
 @router.post(
-    "/v1/auth/sessions", status_code=201, response_model=SessionStarted, openapi_extra=PUBLIC,
+    "/v1/auth/sessions", status_code=201, openapi_extra=PUBLIC,
     summary="Sign a person in: email, password and a TOTP or recovery code; sets the session cookie",
 )
 async def sign_in(
@@ -94,8 +98,7 @@ async def sign_in(
 
 
 @router.get(
-    "/v1/auth/session", response_model=SessionRead,
-    summary="The signed-in person and the session's CSRF token",
+    "/v1/auth/session", summary="The signed-in person and the session's CSRF token",
 )
 async def current_session(
     caller: CurrentCaller, response: Response, session: SessionDep, accounts: AccountsDep,
@@ -133,8 +136,7 @@ async def sign_out_everywhere(
 
 
 @router.post(
-    "/v1/auth/session/token", response_model=TokenResponse,
-    summary="A short-lived bearer token for the signed-in person, for API use",
+    "/v1/auth/session/token", summary="A short-lived bearer token for the signed-in person, for API use",
 )
 async def person_token(
     caller: CurrentCaller, response: Response, sessions: SessionsDep,
@@ -152,7 +154,7 @@ def _relying_party(request: Request, name: str) -> RelyingParty:
 
 
 @router.get(
-    "/v1/auth/providers", response_model=list[ProviderRead], openapi_extra=PUBLIC,
+    "/v1/auth/providers", openapi_extra=PUBLIC,
     summary="The OpenID Connect providers people may sign in through",
 )
 async def list_providers(request: Request) -> list[ProviderRead]:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
-from waymark_gateway.identity.service import Issuer
 from waymark_gateway.identity.schemas import TokenResponse
+from waymark_gateway.identity.service import Issuer
 from waymark_gateway.people.models import Person
 from waymark_gateway.people.sealing import token_hash
 from waymark_gateway.sessions.repository import SessionRecord, SessionStore

@@ -47,8 +47,10 @@ async def test_a_valid_token_gives_its_identity(issuer, verifier):
 
     assert identity.organization_id == ORGANIZATION
     assert identity.roles == {ORG_ADMIN, CASEWORKER}
-    assert identity.is_admin_of(ORGANIZATION) and not identity.is_admin_of(uuid.uuid4())
-    assert identity.can_write_cases and not identity.is_network_admin
+    assert identity.is_admin_of(ORGANIZATION)
+    assert not identity.is_admin_of(uuid.uuid4())
+    assert identity.can_write_cases
+    assert not identity.is_network_admin
 
 
 async def test_unknown_roles_are_dropped(issuer, verifier):

@@ -11,7 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from waymark_kernel.cursors import (
-    BY_TIME, MAX_CURSOR_LENGTH, CursorFormat, Identifier, Integer, InvalidCursor, Number, Text,
+    BY_TIME,
+    MAX_CURSOR_LENGTH,
+    CursorFormat,
+    Identifier,
+    Integer,
+    InvalidCursor,
+    Number,
+    Text,
 )
 
 BY_POSITION = CursorFormat(Integer(0, 2**63 - 1))
@@ -61,7 +68,7 @@ def test_values_the_api_never_writes_are_refused(payload: str) -> None:
             cursor_format.decode(raw_cursor(payload))
 
 
-@pytest.mark.parametrize("cursor_format, payload", [
+@pytest.mark.parametrize(("cursor_format", "payload"), [
     (BY_DISTANCE, '[Infinity, "0b6f3c1e-7d52-4c1a-9a8e-2f4d6b8c0e11"]'),
     (BY_DISTANCE, '[1e400, "0b6f3c1e-7d52-4c1a-9a8e-2f4d6b8c0e11"]'),
     (BY_DISTANCE, '[-1.0, "0b6f3c1e-7d52-4c1a-9a8e-2f4d6b8c0e11"]'),

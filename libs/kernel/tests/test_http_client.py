@@ -10,7 +10,12 @@ from types import EllipsisType
 import pytest
 
 from waymark_kernel.http_client import (
-    AddressResolver, ClosedBeforeAnswer, HttpClient, HttpFailure, HttpResponse, Origin,
+    AddressResolver,
+    ClosedBeforeAnswer,
+    HttpClient,
+    HttpFailure,
+    HttpResponse,
+    Origin,
 )
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
+
 from waymark_kernel.db import Database
 from waymark_kernel.logging import LogFormat, configure_logging, request_id_var
 from waymark_kernel.settings import Settings

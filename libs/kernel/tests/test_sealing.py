@@ -10,7 +10,8 @@ KEY = bytes(range(32))
 def test_a_sealed_value_is_a_fresh_nonce_then_the_ciphertext_and_its_tag() -> None:
     box = SealingBox(KEY)
     first, second = box.seal(b"Amina", b"person:1:name"), box.seal(b"Amina", b"person:1:name")
-    assert len(first) == 12 + len(b"Amina") + 16 and b"Amina" not in first
+    assert len(first) == 12 + len(b"Amina") + 16
+    assert b"Amina" not in first
     assert first[:12] != second[:12]
     assert box.open(first, b"person:1:name") == box.open(second, b"person:1:name") == b"Amina"
 
@@ -27,10 +28,12 @@ def test_a_sealed_value_opens_only_under_its_key_and_associated_data() -> None:
 
 def test_each_purpose_gets_a_key_of_its_own() -> None:
     people, secrets = derived_key(KEY, b"people v1"), derived_key(KEY, b"secrets v1")
-    assert len(people) == 32 and people != secrets and people == derived_key(KEY, b"people v1")
+    assert len(people) == 32
+    assert people != secrets
+    assert people == derived_key(KEY, b"people v1")
 
 
-@pytest.mark.parametrize("setting, message", [
+@pytest.mark.parametrize(("setting", "message"), [
     (None, "WAYMARK_ENCRYPTION_KEY is required: webhook secrets are stored encrypted"),
     ("", "WAYMARK_ENCRYPTION_KEY is required"),
     ("not base64!", "must be base64"),

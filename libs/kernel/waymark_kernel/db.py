@@ -14,15 +14,29 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import (
-    ARRAY, JSON, Boolean, String, Table, TypeDecorator, bindparam, event, insert, text,
+    ARRAY,
+    JSON,
+    Boolean,
+    String,
+    Table,
+    TypeDecorator,
+    bindparam,
+    event,
+    insert,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, Executable
 from sqlalchemy.sql.visitors import InternalTraversal
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 
 from waymark_kernel.files import OWNER_ONLY_FILE, create_private_file, tighten

@@ -23,15 +23,15 @@ _STANDARD_ATTRIBUTES = set(logging.makeLogRecord({}).__dict__) | {
 # demo data, the HTTP server's own start and stop lines.
 START_UP_NOISE = ("alembic", "httpx", "uvicorn.error")
 REDACTED = "[redacted]"
-_SECRET_KEY = re.compile(r"secret|password|token|authorization|cookie|api_key|credential", re.I)
+_SECRET_KEY = re.compile(r"secret|password|token|authorization|cookie|api_key|credential", re.IGNORECASE)
 _SECRET_TEXT = [
     # SQLAlchemy quotes a failed statement's parameters; PostgreSQL a violated key's values.
-    (re.compile(r"\[parameters: .*?\](?=\n|$)", re.S), "[parameters: " + REDACTED + "]"),
+    (re.compile(r"\[parameters: .*?\](?=\n|$)", re.DOTALL), "[parameters: " + REDACTED + "]"),
     (re.compile(r"(DETAIL:\s+Key \(.*?\)=)\(.*?\)(?= already exists| is not present|\.)"),
      r"\1(" + REDACTED + ")"),
     (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1" + REDACTED),
     (re.compile(r"whsec_[A-Za-z0-9+/=]+"), "whsec_" + REDACTED),
-    (re.compile(r"((?:client_secret|password|secret|token)=)[^\s&]+", re.I), r"\1" + REDACTED),
+    (re.compile(r"((?:client_secret|password|secret|token)=)[^\s&]+", re.IGNORECASE), r"\1" + REDACTED),
 ]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
+
 from waymark_kernel.events import OrganizationChanged, ReferralChanged
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.testing import (
@@ -69,7 +70,9 @@ async def test_notifications_written_at_an_earlier_revision_read_the_same_after_
     endpoint = await receiver()
     written = await write_notifications(await start_notifications(encryption_key=key), endpoint)
     expected = await read_notifications(await start_notifications(encryption_key=key), written)
-    assert expected["deliveries"] and expected["feed"] and expected["inbox"]
+    assert expected["deliveries"]
+    assert expected["feed"]
+    assert expected["inbox"]
     if revision < "0002":  # the feed and the inbox came with 0002: webhooks alone before
         expected |= {"feed": [], "inbox": []}
     rows = await table_rows(database_url)

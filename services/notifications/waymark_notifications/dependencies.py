@@ -3,8 +3,8 @@
 from typing import Annotated
 
 from fastapi import Depends, Request
-from waymark_kernel.db import Database
 
+from waymark_kernel.db import Database
 from waymark_notifications.deliveries.dispatcher import Dispatcher
 from waymark_notifications.webhooks.secret_box import SecretBox
 from waymark_notifications.webhooks.url_guard import UrlGuard

@@ -4,6 +4,7 @@ is read into its typed model once for all of them."""
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from waymark_kernel.events import EVENT_TYPES, CloudEvent, EventData
 from waymark_kernel.messaging.consumer import SessionHandler
 

@@ -4,11 +4,11 @@ inbox of each organisation."""
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from waymark_kernel.auth import KeySource
 from waymark_kernel.messaging.broker import Broker
 from waymark_kernel.service import ServiceDefinition, create_service_app
 from waymark_kernel.settings import Settings
-
 from waymark_notifications.deliveries.dispatcher import Dispatcher
 from waymark_notifications.deliveries.handlers import delivery_handler
 from waymark_notifications.deliveries.router import router as deliveries_router

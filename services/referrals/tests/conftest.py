@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 import waymark_referrals
 from waymark_kernel.events import CloudEvent, OrganizationChanged, ServiceChanged, ServiceDeleted
 from waymark_kernel.messaging.inprocess import InProcessBroker
@@ -209,7 +210,9 @@ def assert_problem(response: httpx.Response, status: int, kind: str | None = Non
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     problem = response.json()
-    assert problem["status"] == status and problem["title"] and problem["detail"]
+    assert problem["status"] == status
+    assert problem["title"]
+    assert problem["detail"]
     if kind is not None:
         assert problem["type"].endswith(f"/{kind}"), problem
     return problem

@@ -2,6 +2,7 @@ import base64
 import os
 
 import pytest
+
 from waymark_kernel.settings import Settings
 from waymark_referrals.crypto import EnvelopeCipher, KeyUnavailable, Sealed
 from waymark_referrals.main import create_app
@@ -10,7 +11,8 @@ from waymark_referrals.main import create_app
 def test_a_sealed_record_opens_only_with_its_key_and_in_its_own_row():
     cipher = EnvelopeCipher(os.urandom(32))
     sealed = cipher.seal({"given_name": "Sunita"}, record="case-1")
-    assert b"Sunita" not in sealed.ciphertext and len(sealed.key_id) == 8
+    assert b"Sunita" not in sealed.ciphertext
+    assert len(sealed.key_id) == 8
     assert cipher.open(sealed, record="case-1") == {"given_name": "Sunita"}
     assert cipher.seal({"given_name": "Sunita"}, record="case-1").wrapped_key != sealed.wrapped_key
     with pytest.raises(KeyUnavailable):
@@ -22,7 +24,7 @@ def test_a_sealed_record_opens_only_with_its_key_and_in_its_own_row():
         EnvelopeCipher(os.urandom(32)).open(sealed, record="case-1")
 
 
-@pytest.mark.parametrize("key, message", [
+@pytest.mark.parametrize(("key", "message"), [
     (None, "WAYMARK_ENCRYPTION_KEY is required"),
     ("not base64!", "not valid base64"),
     (base64.b64encode(bytes(range(16))).decode(), "must decode to 32 bytes"),

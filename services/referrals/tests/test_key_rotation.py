@@ -9,8 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-import waymark_referrals
 from sqlalchemy import text
+
+import waymark_referrals
 from waymark_cli.main import main as waymark
 from waymark_kernel.testing import shared_database
 from waymark_referrals.crypto import cipher_from_settings
@@ -39,7 +40,7 @@ SEALED_TABLES = (
 async def sealed_key_ids(app) -> set[str]:
     async with app.state.database.transaction() as session:
         return set((await session.execute(text(" UNION ".join(
-            f"SELECT key_id FROM {table} WHERE key_id IS NOT NULL"  # noqa: S608
+            f"SELECT key_id FROM {table} WHERE key_id IS NOT NULL"
             for table in SEALED_TABLES
         )))).scalars())
 
@@ -84,7 +85,8 @@ async def test_rotation_rewraps_every_data_key_and_every_case_reads_back(
     ) as fresh:
         for case in cases:
             read = await fresh.get(f"/v1/cases/{case['id']}", headers=sender.headers)
-            assert read.status_code == 200 and read.json()["person"] == case["person"]
+            assert read.status_code == 200
+            assert read.json()["person"] == case["person"]
         shared = await fresh.get(f"/v1/referrals/{referral['id']}", headers=receiver.headers)
         assert shared.json()["person"]["given_name"] == "Person 0"
         comments = await fresh.get(

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-import waymark_referrals
 from sqlalchemy import text
+
+import waymark_referrals
 from waymark_kernel.testing import shared_database
 from waymark_referrals import rotation
 from waymark_referrals.crypto import cipher_from_settings
@@ -35,7 +36,7 @@ def database_url(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 async def records_by_key(app) -> dict[str, int]:
     async with app.state.database.transaction() as session:
         rows = (await session.execute(text(" UNION ALL ".join(
-            f"SELECT key_id FROM {table} WHERE key_id IS NOT NULL"  # noqa: S608
+            f"SELECT key_id FROM {table} WHERE key_id IS NOT NULL"
             for table in SEALED_TABLES
         )))).scalars().all()
     return {key_id: rows.count(key_id) for key_id in set(rows)}
@@ -79,4 +80,5 @@ async def test_two_replicas_rewrapping_together_move_every_record_to_the_new_key
         ) as client:
             for case in cases:
                 read = await client.get(f"/v1/cases/{case['id']}", headers=sender.headers)
-                assert read.status_code == 200 and read.json()["person"] == case["person"]
+                assert read.status_code == 200
+                assert read.json()["person"] == case["person"]

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 import waymark_referrals
 from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.migrations import upgrade

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import LargeBinary
 from sqlmodel import Field, SQLModel
+
 from waymark_kernel.sealing import KEY_BYTES, InvalidTag, SealingBox
 from waymark_kernel.settings import Settings
 

@@ -6,12 +6,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from waymark_kernel.auth import KeySource
 from waymark_kernel.clock import utcnow
 from waymark_kernel.messaging.broker import Broker
 from waymark_kernel.service import ServiceDefinition, create_service_app
 from waymark_kernel.settings import Settings
-
 from waymark_referrals import rotation
 from waymark_referrals.actors.router import router as actors_router
 from waymark_referrals.cases.router import router as cases_router

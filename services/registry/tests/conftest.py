@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import select
+
 from waymark_kernel.auth import NETWORK_ADMIN, ORG_ADMIN
 from waymark_kernel.messaging import OutboxMessage
 from waymark_kernel.messaging.inprocess import InProcessBroker
@@ -185,7 +186,7 @@ def publisher() -> Iterator[tuple[Publisher, str]]:
     published = Publisher()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        def do_GET(self) -> None:
             url = urlsplit(self.path)
             if url.path.startswith("/moved/"):  # the API's old address
                 self.send_response(301)

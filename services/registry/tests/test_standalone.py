@@ -3,7 +3,6 @@
 from waymark_kernel.auth import NETWORK_ADMIN, ORG_ADMIN, VIEWER
 from waymark_kernel.settings import Settings
 from waymark_kernel.testing import TestIssuer
-
 from waymark_registry.main import create_app
 
 NIGHT_SHELTER = {
@@ -38,7 +37,8 @@ async def test_create_and_read_on_sqlite(tmp_path, serve_app):
 
     assert (tmp_path / "registry.db").exists()
     assert created.status_code == 201
-    assert fetched.status_code == 200 and fetched.json() == created.json()
+    assert fetched.status_code == 200
+    assert fetched.json() == created.json()
     assert fetched.json()["created_at"].endswith("Z")
     assert [item["distance_km"] for item in near_pokhara.json()["items"]] == [142.4]
     assert [item["id"] for item in listed.json()["items"]] == [organization["id"]]

@@ -4,11 +4,11 @@ the HSDS API, bulk import and export, and HSDS sources synchronised on a schedul
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from waymark_kernel.auth import KeySource
 from waymark_kernel.messaging import Broker
 from waymark_kernel.service import ServiceDefinition, create_service_app
 from waymark_kernel.settings import Settings
-
 from waymark_registry.countries.router import router as countries
 from waymark_registry.crosswalks.router import router as crosswalks
 from waymark_registry.dataset.router import router as dataset

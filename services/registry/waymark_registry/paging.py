@@ -3,7 +3,6 @@ cursors hold the sort value and id of the last item of a page; the rows after it
 kernel's `Keyset` condition."""
 
 from waymark_kernel.cursors import CursorFormat, Identifier, Number, Text
-
 from waymark_registry.fields import MAX_NAME_LENGTH
 from waymark_registry.services.schemas import MAX_RADIUS_KM
 

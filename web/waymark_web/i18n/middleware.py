@@ -32,7 +32,7 @@ class LanguageMiddleware:
         cookie = SimpleCookie()
         try:
             cookie.load(_header(scope, b"cookie"))
-        except Exception:  # a malformed cookie header must not break the page  # noqa: BLE001
+        except Exception:  # a malformed cookie header must not break the page
             cookie = SimpleCookie()
         remembered = self.languages.get(cookie[COOKIE].value) if COOKIE in cookie else None
         language = chosen or remembered or self.languages.negotiate(

@@ -11,7 +11,11 @@ from starlette.responses import JSONResponse, Response
 
 from waymark_web.context import Anyone, SignedIn
 from waymark_web.directory.router import (
-    PROGRAMME_LANGUAGES, RADII_KM, SearchForm, countries, taxonomy,
+    PROGRAMME_LANGUAGES,
+    RADII_KM,
+    SearchForm,
+    countries,
+    taxonomy,
 )
 from waymark_web.offline.service import own_country_directory
 from waymark_web.static import StaticFiles

@@ -10,6 +10,7 @@ from starlette.datastructures import FormData
 
 from waymark_web.api import ApiError
 from waymark_web.pages import WEEKDAYS
+
 LOCATION_TEXTS = ("name", "address", "city", "admin_area", "latitude", "longitude")
 PHONE_TEXTS = ("number", "type", "description", "languages")
 SCHEDULE_TEXTS = ("opens_at", "closes_at", "description")

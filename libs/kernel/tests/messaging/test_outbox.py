@@ -15,7 +15,11 @@ from sqlalchemy.engine import make_url
 from waymark_kernel.db import Database
 from waymark_kernel.events import CloudEvent
 from waymark_kernel.messaging import (
-    Consumer, OutboxMessage, OutboxRelay, record_event, record_events,
+    Consumer,
+    OutboxMessage,
+    OutboxRelay,
+    record_event,
+    record_events,
 )
 from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.testing import POSTGRES_ADMIN_DSN
@@ -391,5 +395,6 @@ async def test_a_stopped_relay_returns_at_once_and_leaves_what_is_unconfirmed_in
     started = asyncio.get_running_loop().time()
     assert await relay.stop(grace=5)
     assert asyncio.get_running_loop().time() - started < 1
-    assert relaying.done() and relaying.exception() is None
+    assert relaying.done()
+    assert relaying.exception() is None
     assert await outbox_state(database) == [(1, True, 0), (2, False, 1)]  # for the next start

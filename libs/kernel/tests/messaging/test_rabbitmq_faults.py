@@ -13,7 +13,11 @@ import sqlalchemy as sa
 from waymark_kernel.db import Database
 from waymark_kernel.events import CloudEvent
 from waymark_kernel.messaging import (
-    Consumer, OutboxMessage, OutboxRelay, ProcessedEvent, record_event,
+    Consumer,
+    OutboxMessage,
+    OutboxRelay,
+    ProcessedEvent,
+    record_event,
 )
 from waymark_kernel.testing import RABBITMQ_URL
 

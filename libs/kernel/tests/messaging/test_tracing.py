@@ -79,16 +79,20 @@ async def test_a_changes_trace_runs_through_its_outbox_row_and_event_to_the_cons
     spans = {span.name: span for span in exporter.get_finished_spans()}
     request = spans["POST /v1/referrals"]
     publish, process = spans["publish referral.accepted"], spans["process referral.accepted"]
-    assert request.context is not None and publish.context is not None
-    assert process.context is not None and publish.parent is not None
+    assert request.context is not None
+    assert publish.context is not None
+    assert process.context is not None
+    assert publish.parent is not None
     assert process.parent is not None
     # The row keeps the request's span; the event carries the publishing span, whose child
     # the consumer's span is: one trace, the caller's.
     assert row.traceparent == f"00-{request.context.trace_id:032x}-{request.context.span_id:016x}-01"
-    assert publish.kind is SpanKind.PRODUCER and publish.parent.span_id == request.context.span_id
+    assert publish.kind is SpanKind.PRODUCER
+    assert publish.parent.span_id == request.context.span_id
     assert delivered.traceparent is not None
     assert delivered.traceparent.split("-")[2] == f"{publish.context.span_id:016x}"
-    assert process.kind is SpanKind.CONSUMER and process.parent.span_id == publish.context.span_id
+    assert process.kind is SpanKind.CONSUMER
+    assert process.parent.span_id == publish.context.span_id
     assert {request.context.trace_id, publish.context.trace_id, process.context.trace_id} == {
         int(INCOMING.split("-")[1], 16)
     }

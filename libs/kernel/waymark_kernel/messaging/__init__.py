@@ -1,7 +1,12 @@
 from waymark_kernel.messaging.broker import Broker, EventHandler, PublishFailed
 from waymark_kernel.messaging.consumer import Consumer, ProcessedEvent
 from waymark_kernel.messaging.outbox import (
-    OutboxMessage, OutboxRelay, outbox_rows, record_event, record_events, record_outbox_rows,
+    OutboxMessage,
+    OutboxRelay,
+    outbox_rows,
+    record_event,
+    record_events,
+    record_outbox_rows,
 )
 
 __all__ = [

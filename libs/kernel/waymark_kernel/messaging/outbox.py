@@ -9,7 +9,16 @@ from datetime import datetime
 
 import asyncpg
 from sqlalchemy import (
-    Column, DateTime, Index, String, Text, bindparam, func, select, text, update,
+    Column,
+    DateTime,
+    Index,
+    String,
+    Text,
+    bindparam,
+    func,
+    select,
+    text,
+    update,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession

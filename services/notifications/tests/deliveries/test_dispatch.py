@@ -8,6 +8,7 @@ import uuid
 from aiohttp import web
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
+
 from waymark_kernel.events import ReferralChanged, ServiceChanged
 from waymark_notifications.deliveries.models import Delivery
 
@@ -86,7 +87,8 @@ async def test_a_failing_endpoint_gets_the_same_webhook_until_it_answers(
     assert [attempt["succeeded"] for attempt in attempts] == [True, False, False, False]
     assert {attempt["delivery_id"] for attempt in attempts} == {received[0][0]["webhook-id"]}
     assert attempts[1]["error"] == "HTTP 500 Internal Server Error"
-    assert attempts[0]["error"] is None and attempts[0]["response_excerpt"] == "ok"
+    assert attempts[0]["error"] is None
+    assert attempts[0]["response_excerpt"] == "ok"
     assert all(attempt["duration_ms"] >= 0 for attempt in attempts)
 
     page = (await notifications.client.get(
@@ -111,7 +113,8 @@ async def test_a_delivery_fails_once_the_schedule_is_used_up(start_notifications
     attempts = await notifications.attempts(subscription, 2)
     assert [attempt["status_code"] for attempt in attempts] == [503, 503]
     (delivery,) = await deliveries_of(notifications, subscription)
-    assert delivery.status == "failed" and delivery.next_attempt_at is None
+    assert delivery.status == "failed"
+    assert delivery.next_attempt_at is None
     shown = await notifications.client.get(
         f"/v1/subscriptions/{subscription['id']}", headers=notifications.admin(org)
     )
@@ -135,10 +138,12 @@ async def test_410_disables_the_subscription_and_says_so(notifications, receiver
     shown = (await notifications.client.get(
         f"/v1/subscriptions/{subscription['id']}", headers=notifications.admin(org)
     )).json()
-    assert shown["enabled"] is False and shown["disabled_reason"] == "endpoint_gone"
+    assert shown["enabled"] is False
+    assert shown["disabled_reason"] == "endpoint_gone"
     assert len(gone.received) == 1
     (attempt,) = await notifications.attempts(subscription, 1)
-    assert attempt["status_code"] == 410 and attempt["succeeded"] is False
+    assert attempt["status_code"] == 410
+    assert attempt["succeeded"] is False
 
     # A disabled subscription gets nothing new; re-enabled, it does again.
     await notifications.publish("referral.failed", referral(uuid.uuid4(), org, "failed"))
@@ -163,7 +168,8 @@ async def test_the_test_event_is_sent_at_once_and_reported(notifications, receiv
     assert response.status_code == 200, response.text
     attempt = response.json()
     assert attempt["event_type"] == "webhook.test"
-    assert attempt["status_code"] == 200 and attempt["succeeded"] is True
+    assert attempt["status_code"] == 200
+    assert attempt["succeeded"] is True
     assert attempt["attempt"] == 1
     (headers, body), = endpoint.received
     assert headers["webhook-id"] == attempt["delivery_id"]
@@ -182,9 +188,11 @@ async def test_a_failed_test_event_is_reported_and_not_retried(notifications, re
         f"/v1/subscriptions/{subscription['id']}/test", headers=notifications.admin(org)
     )
     assert response.status_code == 200
-    assert response.json()["status_code"] == 500 and response.json()["succeeded"] is False
+    assert response.json()["status_code"] == 500
+    assert response.json()["succeeded"] is False
     (delivery,) = await deliveries_of(notifications, subscription)
-    assert delivery.status == "failed" and delivery.attempts == 1
+    assert delivery.status == "failed"
+    assert delivery.attempts == 1
 
 
 async def test_an_unreachable_endpoint_is_logged_with_its_error(notifications, receiver) -> None:
@@ -197,7 +205,8 @@ async def test_an_unreachable_endpoint_is_logged_with_its_error(notifications, r
             f"/v1/subscriptions/{subscription['id']}/test", headers=notifications.admin(org)
         )
     attempt = response.json()
-    assert attempt["status_code"] is None and attempt["succeeded"] is False
+    assert attempt["status_code"] is None
+    assert attempt["succeeded"] is False
     assert attempt["error"].startswith("Cannot connect")
 
 
@@ -211,7 +220,8 @@ async def test_after_rotation_both_secrets_sign_for_a_day(notifications, receive
     )
     assert rotated.status_code == 200
     new_secret = rotated.json()["secret"]
-    assert new_secret.startswith("whsec_") and new_secret != subscription["secret"]
+    assert new_secret.startswith("whsec_")
+    assert new_secret != subscription["secret"]
 
     await notifications.client.post(f"{path}/test", headers=notifications.admin(org))
     (headers, body), = endpoint.received

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from standardwebhooks.webhooks import Webhook
+
 from waymark_kernel.events import ReferralChanged
 from waymark_notifications.deliveries.models import Delivery
 from waymark_notifications.retention import purge_expired
@@ -142,7 +143,8 @@ async def test_one_delivery_can_be_retried(start_notifications, receiver) -> Non
     response = await notifications.client.post(path, headers=notifications.admin(org))
     assert response.status_code == 200, response.text
     attempt = response.json()
-    assert attempt["attempt"] == 3 and attempt["succeeded"] is True
+    assert attempt["attempt"] == 3
+    assert attempt["succeeded"] is True
     assert attempt["delivery_id"] == first["delivery_id"]
     assert {headers["webhook-id"] for headers, _ in endpoint.received} == {first["delivery_id"]}
     assert json.loads(endpoint.received[-1][1])["type"] == "referral.rejected"

@@ -5,6 +5,7 @@ import uuid
 
 import jsonschema
 import pytest
+
 from waymark_kernel.events import EVENT_TYPES, ReferralChanged, ServiceChanged, SubscriptionDisabled
 from waymark_notifications.retention import purge_expired
 

@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import select
+
 from waymark_kernel.events import ReferralChanged
 from waymark_notifications.feed.models import FeedEvent
 from waymark_notifications.retention import purge_expired

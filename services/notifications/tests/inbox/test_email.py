@@ -9,6 +9,7 @@ from email import message_from_bytes, policy
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
+
 from waymark_kernel.events import OrganizationChanged, ReferralChanged
 from waymark_kernel.settings import Settings
 from waymark_notifications.inbox.models import InboxNotification
@@ -24,7 +25,7 @@ class Mailbox:
         self.refusals: dict[str, int] = {}
         self.refused: list[str] = []
 
-    async def handle_DATA(self, _server, _session, envelope) -> str:  # noqa: N802 (aiosmtpd API)
+    async def handle_DATA(self, _server, _session, envelope) -> str:
         (address,) = envelope.rcpt_tos
         if self.refusals.get(address, 0) > 0:
             self.refusals[address] -= 1

@@ -3,7 +3,10 @@
 import uuid
 
 from waymark_kernel.events import (
-    OrganizationChanged, ReferralChanged, ReferralCommentAdded, ServiceDeleted,
+    OrganizationChanged,
+    ReferralChanged,
+    ReferralCommentAdded,
+    ServiceDeleted,
 )
 
 
@@ -67,14 +70,17 @@ async def test_reading_a_notification_lowers_the_unread_count(notifications) -> 
         await notifications.publish(f"referral.{status}", referral(sender, receiver, status))
     first = await inbox(notifications, sender, limit=2)
     rest = await inbox(notifications, sender, limit=2, cursor=first["next_cursor"])
-    assert len(first["items"]) == 2 and len(rest["items"]) == 1 and rest["next_cursor"] is None
+    assert len(first["items"]) == 2
+    assert len(rest["items"]) == 1
+    assert rest["next_cursor"] is None
     notification = first["items"][0]
 
     path = f"/v1/inbox/{notification['id']}/read"
     viewer = notifications.issuer.headers(sender, "viewer")
     read = await notifications.client.post(path, headers=viewer)
     assert read.status_code == 200
-    assert read.json()["read_at"] is not None and read.json()["id"] == notification["id"]
+    assert read.json()["read_at"] is not None
+    assert read.json()["id"] == notification["id"]
     again = await notifications.client.post(path, headers=notifications.admin(sender))
     assert again.json()["read_at"] == read.json()["read_at"]
 

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from aiohttp import web
 from standardwebhooks.webhooks import Webhook
+
 from waymark_kernel.events import CloudEvent, EventData
 from waymark_kernel.messaging.rabbitmq import RabbitMqBroker
 from waymark_kernel.testing import RABBITMQ_URL, TestIssuer, unique_name

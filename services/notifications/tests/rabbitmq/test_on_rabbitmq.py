@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import NullPool, select
 from sqlalchemy.ext.asyncio import create_async_engine
 from standardwebhooks.webhooks import Webhook
+
 from waymark_kernel.events import ReferralChanged, ServiceChanged
 from waymark_notifications.deliveries.models import Delivery
 from waymark_notifications.subscriptions.patterns import matches
@@ -163,7 +164,8 @@ async def test_postgresql_an_outage_longer_than_the_schedule_is_made_whole_by_a_
     replayed = await network.client.post(
         f"{path}/replay", headers=network.admin(org), json={"since": started.isoformat()}
     )
-    assert replayed.status_code == 202 and replayed.json() == {"scheduled": len(sent)}
+    assert replayed.status_code == 202
+    assert replayed.json() == {"scheduled": len(sent)}
     await endpoint.wait_for(len(sent))
     assert sorted(endpoint.event_ids()) == sorted(referral_ids)
 

@@ -2,6 +2,7 @@ import base64
 import uuid
 
 from sqlalchemy import select
+
 from waymark_notifications.subscriptions.models import Subscription
 
 PROBLEM = "https://waymark.network/problems/"
@@ -23,10 +24,12 @@ async def test_create_shows_the_secret_once(notifications) -> None:
     assert subscription["organization_id"] == str(org)
     assert subscription["event_types"] == ["referral.*", "case.consent_withdrawn"]
     assert subscription["description"] == "case system"
-    assert subscription["enabled"] is True and subscription["disabled_reason"] is None
+    assert subscription["enabled"] is True
+    assert subscription["disabled_reason"] is None
     assert subscription["created_at"].endswith("Z")
     secret = subscription["secret"]
-    assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 32
+    assert secret.startswith("whsec_")
+    assert len(base64.b64decode(secret[6:])) == 32
 
     shown = await notifications.client.get(
         f"/v1/subscriptions/{subscription['id']}", headers=notifications.admin(org)

@@ -13,6 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
 from waymark_notifications.webhooks.sender import SendResult, WebhookSender
 from waymark_notifications.webhooks.url_guard import UrlGuard
 
@@ -82,7 +83,8 @@ def replying(*raw: bytes) -> Answer:
 async def test_a_webhook_goes_as_one_signed_post_and_2xx_counts(serve, sender) -> None:
     server = await serve(replying(b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok"))
     result = await send(sender, server.url())
-    assert result.succeeded and result.status_code == 202
+    assert result.succeeded
+    assert result.status_code == 202
     assert result.response_excerpt == "ok"
     head, body = server.requests[0].split(b"\r\n\r\n")
     lines = head.decode().split("\r\n")
@@ -121,7 +123,8 @@ async def test_a_server_closing_without_an_answer_is_a_failed_attempt(serve, sen
 
     server = await serve(close)
     result = await send(sender, server.url())
-    assert result.status_code is None and not result.succeeded
+    assert result.status_code is None
+    assert not result.succeeded
     assert result.error == "Broken answer: the connection was closed"
     assert len(server.requests) == 1
 

@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+
 from waymark_notifications.webhooks.secret_box import SecretBox
 
 KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # bytes 0 to 31

@@ -4,8 +4,11 @@ use only the validator: they resolve no name that is not local and open no conne
 import asyncio
 
 import pytest
+
 from waymark_kernel.special_addresses import (
-    IPV4_BLOCKS, IPV6_BLOCKS, is_globally_reachable_unicast,
+    IPV4_BLOCKS,
+    IPV6_BLOCKS,
+    is_globally_reachable_unicast,
 )
 from waymark_notifications.webhooks.sender import WebhookSender
 from waymark_notifications.webhooks.url_guard import UnsafeTarget, UrlGuard
@@ -109,13 +112,13 @@ async def test_globally_reachable_unicast_addresses_pass(host: str, no_dns: None
 def test_the_tables_decide_for_each_block_as_the_registry_says(blocks) -> None:
     for block in blocks:
         first = block.network.network_address
-        carries_ipv4 = first.version == 6 and first.packed[:12] == bytes(10) + b"\xff\xff" \
+        carries_ipv4 = (first.version == 6 and first.packed[:12] == bytes(10) + b"\xff\xff") \
             or str(block.network) in ("64:ff9b::/96", "2002::/16", "2001::/32")
         if not carries_ipv4:
             assert is_globally_reachable_unicast(first) is block.globally_reachable, block.name
 
 
-@pytest.mark.parametrize("port, insecure, allowed", [
+@pytest.mark.parametrize(("port", "insecure", "allowed"), [
     (443, False, True), (8443, False, True), (1024, False, True), (65535, False, True),
     (80, False, False), (80, True, True), (0, True, False), (1, False, False), (22, True, False),
     (25, False, False), (1023, True, False),

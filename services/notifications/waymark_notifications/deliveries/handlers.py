@@ -1,9 +1,9 @@
 from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from waymark_kernel.db import after_commit
 from waymark_kernel.events import CloudEvent, EventData
-
 from waymark_notifications.deliveries import service
 from waymark_notifications.deliveries.dispatcher import Dispatcher
 from waymark_notifications.event_steps import EventStep

@@ -4,13 +4,12 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
+
 from waymark_kernel.db import AnyOf, Prepared
 from waymark_kernel.keyset import Keyset
-
 from waymark_notifications.deliveries.models import Delivery, DeliveryAttempt, DeliveryStatus
 from waymark_notifications.subscriptions.models import Subscription
 from waymark_notifications.subscriptions.repository import LISTENER_COLUMNS, Listener
-
 
 OUTGOING_COLUMNS = (
     Delivery.id, Delivery.subscription_id, Delivery.event_id, Delivery.event_type, Delivery.body,

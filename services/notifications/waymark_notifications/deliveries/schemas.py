@@ -1,6 +1,7 @@
 import uuid
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from waymark_kernel.api import RequestBody
 from waymark_kernel.clock import UtcDateTime
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from waymark_kernel.clock import as_utc, rfc3339, utcnow
 from waymark_kernel.events import CloudEvent, EventData, WebhookTest
 from waymark_kernel.problems import Conflict, NotFound
 from waymark_kernel.settings import Settings
 from waymark_kernel.tracing import current_trace_headers, trace_headers_of
-
 from waymark_notifications.audience import audience
 from waymark_notifications.deliveries import repository
 from waymark_notifications.deliveries.models import Delivery, DeliveryStatus
@@ -21,8 +21,8 @@ from waymark_notifications.feed.models import FeedEvent
 from waymark_notifications.subscriptions import repository as subscription_repository
 from waymark_notifications.subscriptions import service as subscription_service
 from waymark_notifications.subscriptions.models import ENDPOINT_GONE, FAILED_TOO_LONG, Subscription
-from waymark_notifications.subscriptions.repository import Listener
 from waymark_notifications.subscriptions.patterns import matches
+from waymark_notifications.subscriptions.repository import Listener
 from waymark_notifications.webhooks.sender import SendResult
 
 # webhook-id of an event's delivery to a subscription: the same however often it is enqueued.

@@ -6,8 +6,8 @@ import asyncio
 import logging
 
 from fastapi import FastAPI
-from waymark_kernel.db import Database
 
+from waymark_kernel.db import Database
 from waymark_notifications.feed import service
 
 log = logging.getLogger("waymark.notifications.feed")

@@ -1,6 +1,6 @@
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.events import CloudEvent, EventData
 
+from waymark_kernel.events import CloudEvent, EventData
 from waymark_notifications.feed import service
 
 

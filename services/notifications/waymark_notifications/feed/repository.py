@@ -3,10 +3,9 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from waymark_kernel.db import Prepared
-
 from waymark_notifications.feed.models import FeedAudience, FeedEvent, PendingFeedEvent
-
 
 APPEND_LOCK = 7213505
 FEED_COLUMNS = ("event_id", "event_type", "occurred_at", "data", "public", "recorded_at")

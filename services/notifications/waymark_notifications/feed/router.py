@@ -1,12 +1,12 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+
 from waymark_kernel.api import Cursor, Limit, Page, position_after
 from waymark_kernel.auth import CurrentOrg
 from waymark_kernel.clock import as_utc
 from waymark_kernel.cursors import MAX_CURSOR_LENGTH, CursorFormat, Integer, Text
 from waymark_kernel.db import SessionDep
-
 from waymark_notifications.feed import repository, service
 from waymark_notifications.feed.schemas import EventTypeRead, FeedItem, FeedPage
 
@@ -19,7 +19,7 @@ BY_TYPE = CursorFormat(Text(max_length=100))
 BY_POSITION = CursorFormat(Integer(minimum=0, maximum=2**63 - 1))  # a BIGINT sequence
 
 
-@router.get("/event-types", response_model=Page[EventTypeRead], response_model_by_alias=True)
+@router.get("/event-types", response_model_by_alias=True)
 async def list_event_types(
     _organization_id: CurrentOrg, limit: Limit = 100, cursor: Cursor = None
 ) -> Page[EventTypeRead]:
@@ -30,7 +30,7 @@ async def list_event_types(
     return Page(items=entries[:limit], next_cursor=next_cursor)
 
 
-@router.get("/events", response_model=FeedPage)
+@router.get("/events")
 async def list_events(
     session: SessionDep, organization_id: CurrentOrg, limit: Limit = 100, after: After = None,
 ) -> FeedPage:

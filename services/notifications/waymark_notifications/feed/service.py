@@ -5,9 +5,9 @@ from typing import Literal
 
 from pydantic import create_model
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from waymark_kernel.clock import utcnow
 from waymark_kernel.events import EVENT_TYPES, CloudEvent, EventData
-
 from waymark_notifications.audience import audience
 from waymark_notifications.feed import repository
 from waymark_notifications.feed.schemas import EventTypeRead

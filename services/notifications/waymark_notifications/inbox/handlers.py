@@ -1,9 +1,9 @@
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from waymark_kernel.db import after_commit
 from waymark_kernel.events import CloudEvent, EventData
-
 from waymark_notifications.event_steps import EventStep
 from waymark_notifications.inbox import service
 

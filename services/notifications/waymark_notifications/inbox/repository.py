@@ -4,9 +4,9 @@ from datetime import datetime
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
+
 from waymark_kernel.db import Upsert
 from waymark_kernel.keyset import Keyset
-
 from waymark_notifications.inbox.models import InboxNotification, OrganizationContact
 
 

@@ -1,18 +1,18 @@
 import uuid
 
 from fastapi import APIRouter
+
 from waymark_kernel.api import Cursor, Limit, position_after, split_page
 from waymark_kernel.auth import CurrentOrg
 from waymark_kernel.clock import as_utc
 from waymark_kernel.db import SessionDep
-
 from waymark_notifications.inbox import repository, service
 from waymark_notifications.inbox.schemas import InboxPage, InboxRead
 
 router = APIRouter(prefix="/v1/inbox", tags=["Inbox"])
 
 
-@router.get("", response_model=InboxPage)
+@router.get("")
 async def list_notifications(
     session: SessionDep, organization_id: CurrentOrg, unread: bool = False, limit: Limit = 50,
     cursor: Cursor = None,
@@ -29,7 +29,7 @@ async def list_notifications(
     )
 
 
-@router.post("/{notification_id}/read", response_model=InboxRead)
+@router.post("/{notification_id}/read")
 async def mark_read(
     notification_id: uuid.UUID, session: SessionDep, organization_id: CurrentOrg
 ) -> InboxRead:

@@ -1,6 +1,7 @@
 import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
+
 from waymark_kernel.clock import UtcDateTime
 
 

@@ -3,6 +3,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from waymark_kernel.clock import utcnow
 from waymark_kernel.events import (
     CloudEvent,
@@ -15,7 +16,6 @@ from waymark_kernel.events import (
 from waymark_kernel.messaging.broker import backoff
 from waymark_kernel.problems import NotFound
 from waymark_kernel.settings import Settings
-
 from waymark_notifications.inbox import repository
 from waymark_notifications.inbox.models import InboxNotification
 

@@ -5,9 +5,9 @@ from typing import NamedTuple
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
+
 from waymark_kernel.db import AnyOf, Prepared
 from waymark_kernel.keyset import Keyset
-
 from waymark_notifications.subscriptions.models import Subscription
 
 

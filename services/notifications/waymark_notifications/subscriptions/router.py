@@ -1,11 +1,11 @@
 import uuid
 
 from fastapi import APIRouter, Response, status
+
 from waymark_kernel.api import Cursor, Limit, Page, page_of, position_after
 from waymark_kernel.auth import CurrentIdentity, CurrentOrg
 from waymark_kernel.clock import as_utc
 from waymark_kernel.db import SessionDep
-
 from waymark_notifications.dependencies import SecretBoxDep, UrlGuardDep
 from waymark_notifications.subscriptions import repository, service
 from waymark_notifications.subscriptions.schemas import (
@@ -18,7 +18,7 @@ from waymark_notifications.subscriptions.schemas import (
 router = APIRouter(prefix="/v1/subscriptions", tags=["Webhook subscriptions"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=SubscriptionWithSecret)
+@router.post("", status_code=status.HTTP_201_CREATED)
 async def create_subscription(
     body: SubscriptionCreate, session: SessionDep, identity: CurrentIdentity,
     organization_id: CurrentOrg, guard: UrlGuardDep, box: SecretBoxDep, response: Response,
@@ -32,7 +32,7 @@ async def create_subscription(
     )
 
 
-@router.get("", response_model=Page[SubscriptionRead])
+@router.get("")
 async def list_subscriptions(
     session: SessionDep, organization_id: CurrentOrg, limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[SubscriptionRead]:
@@ -45,7 +45,7 @@ async def list_subscriptions(
     )
 
 
-@router.get("/{subscription_id}", response_model=SubscriptionRead)
+@router.get("/{subscription_id}")
 async def get_subscription(
     subscription_id: uuid.UUID, session: SessionDep, organization_id: CurrentOrg
 ) -> SubscriptionRead:
@@ -54,7 +54,7 @@ async def get_subscription(
     )
 
 
-@router.patch("/{subscription_id}", response_model=SubscriptionRead)
+@router.patch("/{subscription_id}")
 async def update_subscription(
     subscription_id: uuid.UUID, body: SubscriptionUpdate, session: SessionDep,
     identity: CurrentIdentity, organization_id: CurrentOrg, guard: UrlGuardDep,
@@ -77,7 +77,7 @@ async def delete_subscription(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{subscription_id}/rotate-secret", response_model=SubscriptionWithSecret)
+@router.post("/{subscription_id}/rotate-secret")
 async def rotate_secret(
     subscription_id: uuid.UUID, session: SessionDep, identity: CurrentIdentity,
     organization_id: CurrentOrg, box: SecretBoxDep,

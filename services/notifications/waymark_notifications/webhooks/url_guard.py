@@ -9,6 +9,7 @@ import ipaddress
 import socket
 
 import yarl
+
 from waymark_kernel.special_addresses import IpAddress, is_globally_reachable_unicast
 
 RESOLVE_TIMEOUT_SECONDS = 5.0

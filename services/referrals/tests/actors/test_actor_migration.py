@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import waymark_referrals
 from alembic import command
 from alembic.config import Config
 from sqlmodel import SQLModel
+
+import waymark_referrals
 from waymark_kernel.clock import utcnow
 from waymark_kernel.db import Database
 from waymark_kernel.settings import Settings
@@ -135,7 +136,8 @@ async def test_earlier_rows_become_a_clients_acts_and_the_ledger_still_verifies(
                                (Comment, comment.id))
         ]
     await database.dispose()
-    assert check.intact and check.entries == 2
+    assert check.intact
+    assert check.entries == 2
     assert [entry.actor for entry in migrated] == [RecordedActor.client("wm_receiver")] * 2
     assert acts == [
         RecordedActor(kind="client", id="wm_sender"), RecordedActor(kind="client", id="wm_sender"),

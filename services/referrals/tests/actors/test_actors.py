@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import text
+
 from waymark_referrals.disclosures.service import verify_ledger
 
 # Every table where the service records who acted, and the outbox its events leave from.
@@ -128,7 +129,8 @@ async def test_a_persons_acts_name_her_and_her_name_is_stored_sealed(
 
     assert await rows_naming(app, asha.name) == dict.fromkeys(TABLES, 0)
     assert await rows_naming(app, karim.name) == dict.fromkeys(TABLES, 0)
-    assert asha.name not in caplog.text and karim.name not in caplog.text
+    assert asha.name not in caplog.text
+    assert karim.name not in caplog.text
     async with app.state.database.transaction() as session:
         assert (await verify_ledger(session)).intact
 
@@ -187,7 +189,8 @@ async def test_a_clients_acts_name_the_client_in_the_clear(app, client, flow, co
     )
     read = (await client.get(f"/v1/cases/{case['id']}", headers=sender.headers)).json()
     for actor in (read["created_by"], read["consent"]["actor"]):
-        assert actor["kind"] == "client" and actor["name"] == "test client"
+        assert actor["kind"] == "client"
+        assert actor["name"] == "test client"
         assert actor["id"].startswith("test-")
     history = (await client.get(
         f"/v1/referrals/{referral['id']}/history", headers=sender.headers
@@ -222,7 +225,8 @@ async def test_another_organisation_does_not_see_a_case_ledger(
     problem(await client.get(f"/v1/cases/{uuid.uuid4()}/disclosures", headers=asha.headers), 404)
     entries = (await client.get(path, headers=asha.headers, params={"limit": 2})).json()
     rest = await client.get(path, headers=asha.headers, params={"cursor": entries["next_cursor"]})
-    assert len(entries["items"]) == 2 and len(rest.json()["items"]) == 2
+    assert len(entries["items"]) == 2
+    assert len(rest.json()["items"]) == 2
 
 
 async def test_an_erased_persons_name_becomes_a_stable_pseudonym_and_the_ledger_verifies(

@@ -18,7 +18,8 @@ async def test_case_is_created_read_and_listed_by_its_organisation(flow, client,
     assert case["organization_id"] == str(org.id)
 
     read = await client.get(f"/v1/cases/{case['id']}", headers=org.viewer)
-    assert read.status_code == 200 and read.json() == case
+    assert read.status_code == 200
+    assert read.json() == case
 
     second = await flow.case(org, consent=None)
     assert second["reference"].endswith("-000002")
@@ -116,8 +117,10 @@ async def test_consent_is_recorded_and_vital_interest_needs_a_justification(
     })
     assert justified.status_code == 200, justified.text
     consent = justified.json()["consent"]
-    assert consent["legal_basis"] == "vital_interest" and consent["scope"] == []
-    assert consent["recorded_by"].startswith("test-") and consent["recorded_at"]
+    assert consent["legal_basis"] == "vital_interest"
+    assert consent["scope"] == []
+    assert consent["recorded_by"].startswith("test-")
+    assert consent["recorded_at"]
     # A single scope object is taken as a one-item list.
     single = await client.put(f"/v1/cases/{case['id']}/consent", headers=org.headers, json={
         "legal_basis": "consent", "scope": {"countries": ["LB"]},
@@ -139,7 +142,8 @@ async def test_bad_case_input_is_422_and_changes_nothing(client, network, person
         {},
     ):
         invalid = problem(await client.post("/v1/cases", headers=org.headers, json=body), 422)
-        assert person["phone"] not in str(invalid) and person["given_name"] not in str(invalid)
+        assert person["phone"] not in str(invalid)
+        assert person["given_name"] not in str(invalid)
     assert (await client.get("/v1/cases", headers=org.headers)).json()["items"] == []
     case = (await client.post("/v1/cases", headers=org.headers, json={"person": {}})).json()
     for body in (

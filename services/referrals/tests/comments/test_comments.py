@@ -2,6 +2,7 @@ import json
 import uuid
 
 from sqlalchemy import select, text
+
 from waymark_referrals.comments.models import Comment
 
 SECRET_TEXT = "She can only talk after 21:00, the madam sleeps then"
@@ -36,7 +37,8 @@ async def test_sender_and_receiver_talk_and_the_text_is_sealed(app, flow, client
         events = (await session.execute(text(
             "SELECT body FROM outbox WHERE event_type = 'referral.comment_added' AND body LIKE :id"
         ), {"id": f"%{referral['id']}%"})).scalars().all()
-    assert len(stored) == 2 and all(b"madam" not in bytes(row) for row in stored)
+    assert len(stored) == 2
+    assert all(b"madam" not in bytes(row) for row in stored)
     assert len(events) == 2
     data = json.loads(events[0])["data"]
     assert data == {
@@ -62,7 +64,8 @@ async def test_only_the_two_parties_see_or_write_comments(
     problem(await client.get(f"/v1/referrals/{uuid.uuid4()}/comments", headers=sender.headers), 404)
     problem(await client.post(path, headers=receiver.viewer, json={"text": "hi"}), 403)
     viewer_reads = await client.get(path, headers=receiver.viewer)
-    assert viewer_reads.status_code == 200 and len(viewer_reads.json()["items"]) == 1
+    assert viewer_reads.status_code == 200
+    assert len(viewer_reads.json()["items"]) == 1
     for body in ({"text": ""}, {"text": "x" * 4001}, {"text": "hi", "to": "all"}, {}):
         problem(await client.post(path, headers=sender.headers, json=body), 422)
     # A draft is the sender's alone, its comments too.

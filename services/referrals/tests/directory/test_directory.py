@@ -37,7 +37,8 @@ async def test_a_deleted_service_stays_deleted(app, network):
     owner = await network.organization("LB")
     service_id = await network.service(owner, response_time_hours=12)
     stored = await read(app, repository.find_service, service_id)
-    assert stored.takes_referrals and stored.response_time_hours == 12
+    assert stored.takes_referrals
+    assert stored.response_time_hours == 12
 
     update = ServiceChanged(
         service_id=service_id, organization_id=owner.id, status="active", accepts_referrals=True,

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
 import waymark_referrals
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.testing import throwaway_database
@@ -44,4 +45,5 @@ async def test_concurrent_reads_of_several_cases_are_all_disclosed_without_error
         assert {entry["case_id"] for entry in entries} == {referral["case_id"]}
     async with app.state.database.transaction() as session:
         check = await verify_ledger(session)
-    assert check.intact and check.entries == 3 * READERS_PER_REFERRAL
+    assert check.intact
+    assert check.entries == 3 * READERS_PER_REFERRAL

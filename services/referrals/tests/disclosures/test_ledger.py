@@ -3,6 +3,7 @@ import uuid
 
 import pytest
 from sqlalchemy import select, update
+
 from waymark_cli.main import main as waymark
 from waymark_kernel.auth import Identity
 from waymark_referrals.disclosures.models import Disclosure
@@ -29,10 +30,13 @@ async def test_every_read_by_another_organisation_is_disclosed_to_the_owner(
     entries = ledger.json()["items"]
     assert len(entries) == 4
     for entry in entries:
-        assert entry["reader_org_id"] == str(receiver.id) and entry["case_id"] == case_id
-        assert entry["referral_id"] == referral["id"] and entry["legal_basis"] == "consent"
+        assert entry["reader_org_id"] == str(receiver.id)
+        assert entry["case_id"] == case_id
+        assert entry["referral_id"] == referral["id"]
+        assert entry["legal_basis"] == "consent"
         assert entry["fields"] == ["given_name", "phone", "safe_contact"]
-        assert entry["reader_subject"] and entry["occurred_at"]
+        assert entry["reader_subject"]
+        assert entry["occurred_at"]
     assert [entry["previous_hash"] for entry in entries[1:]] == [
         entry["entry_hash"] for entry in entries[:-1]
     ]
@@ -74,7 +78,8 @@ async def test_the_chain_verifies_and_one_changed_row_is_detected(
     try:
         async with app.state.database.transaction() as session:
             check = await verify_ledger(session)
-        assert not check.intact and check.broken_at == (uuid.UUID(referral["case_id"]), target)
+        assert not check.intact
+        assert check.broken_at == (uuid.UUID(referral["case_id"]), target)
         assert check.problem == "the entry was changed after it was written"
         await _exits(waymark, 1)
         assert f"BROKEN at entry {target} of case {referral['case_id']}" in capsys.readouterr().out
@@ -112,7 +117,8 @@ async def test_postgresql_a_read_of_one_case_waits_for_no_unfinished_disclosure_
         read = await asyncio.wait_for(
             client.get(f"/v1/referrals/{second['id']}", headers=receiver.headers), timeout=30
         )
-        assert read.status_code == 200 and read.json()["person"]["given_name"] == "Sunita"
+        assert read.status_code == 200
+        assert read.json()["person"]["given_name"] == "Sunita"
     ledgers = [
         (await client.get(f"/v1/cases/{referral['case_id']}/disclosures", headers=sender.headers))
         .json()["items"] for referral in (first, second)

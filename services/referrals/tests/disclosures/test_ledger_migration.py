@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import waymark_referrals
 from alembic import command
 from alembic.config import Config
+
+import waymark_referrals
 from waymark_kernel.clock import utcnow
 from waymark_kernel.db import Database
 from waymark_referrals.disclosures import repository
@@ -67,7 +68,8 @@ async def test_each_case_gets_its_own_chain_with_every_entry(tmp_path):
         check = await verify_ledger(session)
         entries = [entry async for entry in repository.chains(session)]
     await database.dispose()
-    assert check.intact and check.entries == len(written)
+    assert check.intact
+    assert check.entries == len(written)
     chains = {case_id: [entry for entry in entries if entry.case_id == case_id]
               for case_id in (first, second)}
     assert [entry.sequence for entry in chains[first]] == [1, 2, 3]

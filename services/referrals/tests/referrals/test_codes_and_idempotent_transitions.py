@@ -47,7 +47,8 @@ async def test_failure_takes_an_outcome_code(flow, client, network, problem):
     other = await flow.refer(sender, receiver, service_id)
     await flow.move(receiver, other, "accepted")
     completed = await flow.move(receiver, other, "completed", outcome="Wages recovered")
-    assert completed.status_code == 200 and completed.json()["outcome"] == "Wages recovered"
+    assert completed.status_code == 200
+    assert completed.json()["outcome"] == "Wages recovered"
 
 
 async def test_a_retried_transition_answers_the_first_response(flow, client, network, problem):
@@ -58,8 +59,10 @@ async def test_a_retried_transition_answers_the_first_response(flow, client, net
     first = await client.post(path, headers=headers, json={"to": "accepted", "note": "ok"})
     assert first.status_code == 200, first.text
     again = await client.post(path, headers=headers, json={"to": "accepted", "note": "ok"})
-    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
-    assert again.json() == first.json() and again.headers["ETag"] == first.headers["ETag"] == '"2"'
+    assert again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert again.headers["ETag"] == first.headers["ETag"] == '"2"'
     history = await client.get(f"/v1/referrals/{referral['id']}/history", headers=sender.headers)
     assert [step["to"] for step in history.json()["items"]] == ["requested", "accepted"]
     problem(await client.post(path, headers=headers, json={"to": "received"}), 422,

@@ -3,6 +3,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
+
 from waymark_kernel.clock import utcnow
 from waymark_referrals.referrals import service
 from waymark_referrals.referrals.models import Referral
@@ -62,7 +63,8 @@ async def test_idempotency_keys_are_forgotten_after_24_hours(app, flow, client, 
     async with app.state.database.transaction() as session:
         await service.sweep(session, utcnow() + timedelta(hours=25), retention=RETENTION)
     later = await client.post("/v1/referrals", headers=headers, json={**body, "urgency": "low"})
-    assert later.status_code == 201 and later.json()["id"] != first.json()["id"]
+    assert later.status_code == 201
+    assert later.json()["id"] != first.json()["id"]
 
 
 async def test_the_shared_snapshot_is_erased_a_retention_period_after_the_referral_ended(
@@ -82,6 +84,7 @@ async def test_the_shared_snapshot_is_erased_a_retention_period_after_the_referr
         await service.sweep(session, utcnow() + RETENTION + timedelta(hours=1), retention=RETENTION)
     for reader in (sender, receiver):
         gone = await client.get(f"/v1/referrals/{ended['id']}", headers=reader.headers)
-        assert gone.json()["person"] is None and gone.json()["status"] == "rejected"
+        assert gone.json()["person"] is None
+        assert gone.json()["status"] == "rejected"
     kept = await client.get(f"/v1/referrals/{still_open['id']}", headers=receiver.headers)
     assert kept.json()["person"]["given_name"]

@@ -2,6 +2,7 @@ import asyncio
 import json
 
 from sqlalchemy import text
+
 from waymark_kernel.events import CloudEvent, ReferralChanged
 
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import waymark_referrals
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import create_async_engine
+
+import waymark_referrals
 from waymark_kernel.clock import utcnow
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import Settings
@@ -146,7 +147,7 @@ async def stored(url: str) -> str:
             row for table in ("referrals_referrals", "referrals_referral_transitions",
                               "referrals_transition_keys", "referrals_idempotent_requests")
             if table in present
-            for row in await connection.execute(sa.text(f"SELECT * FROM {table}"))  # noqa: S608
+            for row in await connection.execute(sa.text(f"SELECT * FROM {table}"))
         ]
     await engine.dispose()
     return " ".join(

@@ -9,8 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-import waymark_referrals
 from sqlalchemy.ext.asyncio import create_async_engine
+
+import waymark_referrals
 from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import Settings
@@ -80,7 +81,8 @@ async def test_keys_stored_before_the_upgrade_still_answer_a_retry(
     for replayed in (again, again_too, accepted_again):
         assert replayed.headers["Idempotent-Replayed"] == "true", replayed.text
     # A creation's key kept without its answer shows the referral as it is now, as it did.
-    assert again.status_code == 201 and again.json()["id"] == created.json()["id"]
+    assert again.status_code == 201
+    assert again.json()["id"] == created.json()["id"]
     assert (again.json()["status"], again.json()["version"]) == ("accepted", 2)
     assert again_too.json() == created_too.json()  # both ways down and up, its answer kept
     assert accepted_again.json() == accepted.json()

@@ -32,7 +32,8 @@ async def test_the_receiver_refers_on_sharing_at_most_what_it_was_shared(
     )
     assert onward.status_code == 201, onward.text
     leg = onward.json()
-    assert leg["parent_referral_id"] == first["id"] and leg["case_id"] == first["case_id"]
+    assert leg["parent_referral_id"] == first["id"]
+    assert leg["case_id"] == first["case_id"]
     assert (leg["sender_org_id"], leg["receiver_org_id"]) == (str(transit.id), str(destination.id))
     assert (leg["from_country"], leg["to_country"], leg["status"]) == ("LB", "JO", "requested")
     received = await client.get(f"/v1/referrals/{leg['id']}", headers=destination.headers)
@@ -71,7 +72,8 @@ async def test_onward_with_an_idempotency_key_creates_one_leg(flow, client, netw
     path = f"/v1/referrals/{first['id']}/onward"
     one = await client.post(path, headers=headers, json=onward_body(destination))
     two = await client.post(path, headers=headers, json=onward_body(destination))
-    assert one.status_code == two.status_code == 201 and one.json()["id"] == two.json()["id"]
+    assert one.status_code == two.status_code == 201
+    assert one.json()["id"] == two.json()["id"]
     assert two.headers["Idempotent-Replayed"] == "true"
 
 
@@ -136,7 +138,8 @@ async def test_withdrawal_mid_journey_cancels_every_open_leg_and_erases_what_was
     assert set(withdrawn.json()["cancelled_referral_ids"]) == {first["id"], onward["id"]}
     for reader, leg in ((transit, first), (destination, onward), (transit, onward)):
         seen = (await client.get(f"/v1/referrals/{leg['id']}", headers=reader.headers)).json()
-        assert seen["status"] == "cancelled" and seen["person"] is None
+        assert seen["status"] == "cancelled"
+        assert seen["person"] is None
     ledger = await client.get(f"/v1/cases/{first['case_id']}/disclosures", headers=origin.headers)
     assert {entry["reader_org_id"] for entry in ledger.json()["items"]} == {
         str(transit.id), str(destination.id)

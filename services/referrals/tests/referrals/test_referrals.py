@@ -29,14 +29,16 @@ async def test_a_referral_shows_the_shared_fields_to_sender_and_receiver_only(
     }
 
     seen = await client.get(f"/v1/referrals/{referral['id']}", headers=receiver.viewer)
-    assert seen.status_code == 200 and seen.headers["ETag"] == '"1"'
+    assert seen.status_code == 200
+    assert seen.headers["ETag"] == '"1"'
     assert seen.json()["person"] == expected_person  # family name, birth date... never left
     problem(await client.get(f"/v1/cases/{case['id']}", headers=receiver.headers), 404)
 
     admin = await client.get(
         f"/v1/referrals/{referral['id']}", headers=issuer.headers(None, "network_admin")
     )
-    assert admin.status_code == 200 and admin.json()["person"] is None
+    assert admin.status_code == 200
+    assert admin.json()["person"] is None
 
 
 async def test_a_third_organisation_gets_404_as_for_a_missing_referral(
@@ -158,7 +160,8 @@ async def test_idempotency_key_replays_the_first_response(flow, client, network,
         "/v1/referrals", headers={**other_sender.headers, "Idempotency-Key": "c0ffee-1"},
         json=flow.referral_body(other_case, receiver, service_id),
     )
-    assert elsewhere.status_code == 201 and elsewhere.json()["id"] != first.json()["id"]
+    assert elsewhere.status_code == 201
+    assert elsewhere.json()["id"] != first.json()["id"]
     listed = await client.get("/v1/referrals", headers=sender.headers)
     assert [item["id"] for item in listed.json()["items"]] == [first.json()["id"]]
 
@@ -166,7 +169,8 @@ async def test_idempotency_key_replays_the_first_response(flow, client, network,
 async def test_a_draft_is_the_senders_alone_until_requested(flow, client, network, problem):
     sender, receiver, service_id = await flow.pair()
     draft = await flow.refer(sender, receiver, service_id, status="draft")
-    assert draft["status"] == "draft" and draft["respond_by"] is None
+    assert draft["status"] == "draft"
+    assert draft["respond_by"] is None
     problem(await client.get(f"/v1/referrals/{draft['id']}", headers=receiver.headers), 404)
     received = await client.get("/v1/referrals", headers=receiver.headers)
     assert received.json()["items"] == []
@@ -175,7 +179,8 @@ async def test_a_draft_is_the_senders_alone_until_requested(flow, client, networ
     assert requested.status_code == 200, requested.text
     assert requested.json()["respond_by"] is not None
     seen = await client.get(f"/v1/referrals/{draft['id']}", headers=receiver.headers)
-    assert seen.status_code == 200 and seen.json()["status"] == "requested"
+    assert seen.status_code == 200
+    assert seen.json()["status"] == "requested"
 
 
 async def test_lists_filter_and_page(flow, client, network):
@@ -227,6 +232,7 @@ async def test_concurrent_retries_with_one_key_create_one_referral(flow, client,
     assert {response.status_code for response in responses} <= {201, 409}
     created = {response.json()["id"] for response in responses if response.status_code == 201}
     retried = await client.post("/v1/referrals", headers=headers, json=body)
-    assert retried.status_code == 201 and created == {retried.json()["id"]}
+    assert retried.status_code == 201
+    assert created == {retried.json()["id"]}
     sent = await client.get("/v1/referrals", headers=sender.headers, params={"role": "sent"})
     assert [item["id"] for item in sent.json()["items"]] == [retried.json()["id"]]

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text
+
 from waymark_kernel.clock import utcnow
 from waymark_kernel.settings import Settings
 from waymark_kernel.testing import unique_name
@@ -45,7 +46,7 @@ def settings(database_url: str) -> Settings:
 async def stored(app, table: str) -> str:
     """Every value of every row of the table, as text (bytes read as Latin-1)."""
     async with app.state.database.transaction() as session:
-        rows = (await session.execute(text(f"SELECT * FROM {table}"))).all()  # noqa: S608
+        rows = (await session.execute(text(f"SELECT * FROM {table}"))).all()
     return " ".join(
         value.decode("latin-1") if isinstance(value, bytes) else str(value)
         for row in rows for value in row
@@ -144,7 +145,8 @@ async def test_finding_3_withdrawn_consent_takes_the_free_text_with_the_persons_
     ]
     for reader in (transit, destination):
         reads, history = await free_text_of(client, onward, reader)
-        assert reads["reason"] is None and {item["note"] for item in history} == {None}
+        assert reads["reason"] is None
+        assert {item["note"] for item in history} == {None}
     # Nobody may read the onward leg's free text any more: it is gone from the database.
     onward_id = uuid.UUID(onward["id"])
     async with app.state.database.transaction() as session:
@@ -185,7 +187,9 @@ def test_finding_3_the_api_document_marks_the_free_text_personal(app):
     assert all(personal("ReferralRead", field) for field in ("reason", "status_reason", "outcome"))
     assert all(personal("TransitionRead", field) for field in ("reason", "note", "outcome"))
     assert all(personal("TransitionRequest", field) for field in ("reason", "note", "outcome"))
-    assert personal("ReferralCreate", "reason") and personal("CommentRead", "text")
-    assert personal("ConsentRecord", "notes") and personal("Actor", "name")
+    assert personal("ReferralCreate", "reason")
+    assert personal("CommentRead", "text")
+    assert personal("ConsentRecord", "notes")
+    assert personal("Actor", "name")
     assert schemas["Person"].get("x-personal-data") is True
     assert not personal("ReferralRead", "status")

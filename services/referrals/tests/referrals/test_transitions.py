@@ -53,7 +53,8 @@ async def test_happy_path_to_completed_with_outcome_and_history(flow, client, ne
     ), start=2):
         moved = await flow.move(receiver, referral, target, **extra)
         assert moved.status_code == 200, moved.text
-        assert moved.json()["status"] == target and moved.json()["version"] == step
+        assert moved.json()["status"] == target
+        assert moved.json()["version"] == step
         assert moved.headers["ETag"] == f'"{step}"'
     final = (await client.get(f"/v1/referrals/{referral['id']}", headers=sender.headers)).json()
     assert final["outcome"] == "Wages recovered; passport returned"
@@ -67,7 +68,8 @@ async def test_happy_path_to_completed_with_outcome_and_history(flow, client, ne
         ("in_progress", "completed"),
     ]
     assert [step["actor_org_id"] for step in steps] == [str(sender.id)] + [str(receiver.id)] * 3
-    assert steps[1]["note"] == "we call on Sunday" and steps[3]["outcome"].startswith("Wages")
+    assert steps[1]["note"] == "we call on Sunday"
+    assert steps[3]["outcome"].startswith("Wages")
     assert all(step["actor_subject"] and step["occurred_at"] for step in steps)
     first = await client.get(
         f"/v1/referrals/{referral['id']}/history", headers=receiver.headers, params={"limit": 3}
@@ -103,7 +105,8 @@ async def test_every_other_transition_is_409_and_changes_nothing(flow, client, n
                 refused = await flow.move(parties[party], referral, target, **details_for(target))
                 problem(refused, 409, "invalid-transition")
         after = await client.get(f"/v1/referrals/{referral['id']}", headers=sender.headers)
-        assert after.json()["version"] == referral["version"] and after.json()["status"] == source
+        assert after.json()["version"] == referral["version"]
+        assert after.json()["status"] == source
 
 
 async def test_the_wrong_party_gets_403(flow, client, network, issuer, problem):
@@ -119,7 +122,8 @@ async def test_the_wrong_party_gets_403(flow, client, network, issuer, problem):
     )
     problem(refused, 403)
     after = await client.get(f"/v1/referrals/{referral['id']}", headers=sender.headers)
-    assert after.json()["status"] == "requested" and after.json()["version"] == 1
+    assert after.json()["status"] == "requested"
+    assert after.json()["version"] == 1
 
 
 async def test_if_match_is_required_and_must_be_current(flow, client, network, problem):
@@ -139,7 +143,8 @@ async def test_if_match_is_required_and_must_be_current(flow, client, network, p
     current = await client.post(
         path, headers={**receiver.headers, "If-Match": '"1", "2"'}, json={"to": "accepted"}
     )
-    assert current.status_code == 200 and current.json()["version"] == 3
+    assert current.status_code == 200
+    assert current.json()["version"] == 3
 
 
 async def test_reasons_and_outcomes_are_required_where_the_contract_says(

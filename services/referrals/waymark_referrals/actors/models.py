@@ -4,8 +4,8 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Index, LargeBinary
 from sqlmodel import Field, SQLModel
-from waymark_kernel.clock import UtcTimestamp
 
+from waymark_kernel.clock import UtcTimestamp
 from waymark_referrals.actors.schemas import RecordedActor
 from waymark_referrals.crypto import SealedColumns
 

@@ -1,9 +1,9 @@
 import uuid
 
 from fastapi import APIRouter
+
 from waymark_kernel.auth import CurrentIdentity
 from waymark_kernel.db import SessionDep
-
 from waymark_referrals.actors import service
 from waymark_referrals.actors.schemas import PersonErasure
 from waymark_referrals.crypto import CipherDep

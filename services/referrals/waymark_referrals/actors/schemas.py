@@ -1,8 +1,8 @@
 import uuid
 
 from pydantic import BaseModel, Field
-from waymark_kernel.auth import IdentityKind
 
+from waymark_kernel.auth import IdentityKind
 from waymark_referrals.vocabulary import PERSONAL_DATA
 
 

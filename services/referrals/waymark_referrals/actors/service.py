@@ -20,10 +20,10 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from waymark_kernel.auth import Identity
 from waymark_kernel.clock import utcnow
 from waymark_kernel.problems import Forbidden
-
 from waymark_referrals.actors import repository
 from waymark_referrals.actors.models import ActorName
 from waymark_referrals.actors.schemas import Actor, PersonErasure, RecordedActor

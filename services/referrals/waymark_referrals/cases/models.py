@@ -1,12 +1,11 @@
 import uuid
 from datetime import datetime
-
 from typing import ClassVar
 
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
-from waymark_kernel.clock import UtcTimestamp
 
+from waymark_kernel.clock import UtcTimestamp
 from waymark_referrals.actors.models import ActorColumns
 from waymark_referrals.crypto import SealedColumns
 

@@ -5,12 +5,11 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
+
 from waymark_kernel.api import TimestampPosition
 from waymark_kernel.db import Upsert
 from waymark_kernel.keyset import Keyset
-
 from waymark_referrals.cases.models import Case, CaseSequence
-
 
 _NEXT_NUMBER = Upsert(CaseSequence.__table__, lambda insert: insert.on_conflict_do_update(
     index_elements=["organization_id", "country", "year"],

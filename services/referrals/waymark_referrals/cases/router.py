@@ -2,10 +2,10 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+
 from waymark_kernel.api import Cursor, Limit, Page
 from waymark_kernel.auth import CurrentIdentity, CurrentOrg
 from waymark_kernel.db import SessionDep
-
 from waymark_referrals.cases import service
 from waymark_referrals.cases.schemas import (
     CaseCreate,

@@ -14,8 +14,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from waymark_kernel.api import RequestBody
 
+from waymark_kernel.api import RequestBody
 from waymark_referrals.actors.schemas import Actor, RecordedActor
 from waymark_referrals.vocabulary import PERSONAL_DATA, Country, Language, Moment
 

@@ -5,11 +5,10 @@ import uuid
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
+
 from waymark_kernel.api import TimestampPosition
 from waymark_kernel.keyset import Keyset
-
 from waymark_referrals.comments.models import Comment
-
 
 _OLDEST_FIRST = Keyset(col(Comment.created_at), col(Comment.id))
 

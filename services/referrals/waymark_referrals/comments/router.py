@@ -1,10 +1,10 @@
 import uuid
 
 from fastapi import APIRouter, Response
+
 from waymark_kernel.api import Cursor, Limit, Page
 from waymark_kernel.auth import CurrentIdentity
 from waymark_kernel.db import SessionDep
-
 from waymark_referrals.comments import service
 from waymark_referrals.comments.schemas import CommentCreate, CommentRead
 from waymark_referrals.crypto import CipherDep

@@ -3,8 +3,8 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
-from waymark_kernel.api import RequestBody
 
+from waymark_kernel.api import RequestBody
 from waymark_referrals.actors.schemas import Actor
 from waymark_referrals.vocabulary import PERSONAL_DATA
 

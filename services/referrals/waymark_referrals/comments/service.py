@@ -4,13 +4,13 @@ even the network admin, since they may speak of the person."""
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from waymark_kernel.api import Page, page_of, position_after
 from waymark_kernel.auth import Identity
 from waymark_kernel.clock import utcnow
 from waymark_kernel.events import ReferralCommentAdded
 from waymark_kernel.messaging import record_event
 from waymark_kernel.problems import Conflict, NotFound
-
 from waymark_referrals.actors import service as actors
 from waymark_referrals.cases import service as cases
 from waymark_referrals.comments import repository

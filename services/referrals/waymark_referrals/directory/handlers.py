@@ -1,9 +1,9 @@
 """Keeps the directory read-model from the registry's events."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from waymark_kernel.events import CloudEvent, OrganizationChanged, ServiceChanged, ServiceDeleted
 from waymark_kernel.messaging.consumer import SessionHandler
-
 from waymark_referrals.directory import repository
 
 

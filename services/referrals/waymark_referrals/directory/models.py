@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
+
 from waymark_kernel.clock import UtcTimestamp
 
 

@@ -8,9 +8,9 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from waymark_kernel.db import Upsert
 from waymark_kernel.events import OrganizationChanged, ServiceChanged, ServiceDeleted
-
 from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
 
 organizations, services = DirectoryOrganization.__table__, DirectoryService.__table__

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Collection
 
 from sqlalchemy import BigInteger, and_, bindparam, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from waymark_kernel.api import TimestampPosition
 from waymark_kernel.db import AnyOf, Prepared
-
 from waymark_referrals.disclosures.models import Disclosure
 
 

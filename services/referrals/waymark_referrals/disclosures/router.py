@@ -1,10 +1,10 @@
 import uuid
 
 from fastapi import APIRouter
+
 from waymark_kernel.api import Cursor, Limit, Page
 from waymark_kernel.auth import CurrentOrg
 from waymark_kernel.db import SessionDep
-
 from waymark_referrals.crypto import CipherDep
 from waymark_referrals.disclosures import service
 from waymark_referrals.disclosures.schemas import DisclosureRead

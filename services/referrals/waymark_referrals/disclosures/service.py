@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from datetime import UTC
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from waymark_kernel.api import Page, page_of, position_after
 from waymark_kernel.auth import Identity
 from waymark_kernel.clock import utcnow
 from waymark_kernel.problems import NotFound
-
 from waymark_referrals.actors import service as actors
 from waymark_referrals.actors.schemas import RecordedActor
 from waymark_referrals.cases import repository as case_repository

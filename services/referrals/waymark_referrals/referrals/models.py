@@ -4,8 +4,8 @@ from typing import ClassVar
 
 from sqlalchemy import JSON, Index, Text
 from sqlmodel import Field
-from waymark_kernel.clock import UtcTimestamp
 
+from waymark_kernel.clock import UtcTimestamp
 from waymark_referrals.actors.models import ActorColumns
 from waymark_referrals.crypto import ErasableSealedColumns, SealedColumns
 

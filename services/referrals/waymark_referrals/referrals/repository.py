@@ -8,10 +8,10 @@ from sqlalchemy import Select, and_, bindparam, delete, not_, or_, select, updat
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
+
 from waymark_kernel.api import TimestampPosition
 from waymark_kernel.db import Prepared
 from waymark_kernel.keyset import Keyset
-
 from waymark_referrals.cases.models import Case
 from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
 from waymark_referrals.referrals.models import (

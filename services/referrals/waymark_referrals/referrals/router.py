@@ -2,12 +2,12 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+
 from waymark_kernel.api import Cursor, Limit, Page
 from waymark_kernel.auth import CurrentIdentity, CurrentOrg
 from waymark_kernel.db import SessionDep
 from waymark_kernel.idempotency import IdempotencyKeyDep, answer_once, mark_replayed
 from waymark_kernel.preconditions import ExpectedVersionDep, describe_version
-
 from waymark_referrals.crypto import CipherDep
 from waymark_referrals.referrals import service
 from waymark_referrals.referrals.schemas import (

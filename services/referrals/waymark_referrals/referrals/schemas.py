@@ -12,8 +12,8 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
-from waymark_kernel.api import RequestBody
 
+from waymark_kernel.api import RequestBody
 from waymark_referrals.actors.schemas import Actor
 from waymark_referrals.cases.schemas import FreeText, Person, PersonField
 from waymark_referrals.referrals.states import CARRIES_OUTCOME, NEEDS_REASON, Status

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from waymark_kernel.api import Page, page_of, position_after
 from waymark_kernel.auth import Identity
 from waymark_kernel.clock import utcnow
@@ -16,7 +17,6 @@ from waymark_kernel.idempotency import IDEMPOTENCY_WINDOW, IdempotencyKey, Remem
 from waymark_kernel.messaging import record_event
 from waymark_kernel.preconditions import ExpectedVersion, require_version
 from waymark_kernel.problems import Conflict, Forbidden, NotFound, Problem
-
 from waymark_referrals.actors import service as actors
 from waymark_referrals.actors.schemas import RecordedActor
 from waymark_referrals.cases import service as cases

@@ -1,9 +1,9 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+
 from waymark_kernel.auth import CurrentIdentity
 from waymark_kernel.db import SessionDep
-
 from waymark_referrals.stats import service
 from waymark_referrals.stats.schemas import GroupBy, ReferralStats
 from waymark_referrals.vocabulary import Moment

@@ -48,7 +48,8 @@ async def test_the_shipped_examples_are_listed_and_readable(registry):
         "open_eligibility", "211"
     }
     assert shown["211"]["mappings"] > 0
-    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.status_code == 200
+    assert csv.headers["content-type"].startswith("text/csv")
     assert csv.text.startswith("taxonomy,code,category")
 
 
@@ -68,11 +69,13 @@ async def test_an_uploaded_crosswalk_maps_an_import_chosen_with_it(registry):
         for dataset in (plain, chosen)
     ]
 
-    assert created.status_code == 201 and created.headers["ETag"] == '"1"'
+    assert created.status_code == 201
+    assert created.headers["ETag"] == '"1"'
     assert created.headers["Location"] == f"{CROSSWALKS}/leeds-council"
     assert created.json()["mappings"] == 2
     assert [w["kind"] for w in unmapped.json()["warnings"]] == ["uncategorised"]
-    assert mapped.status_code == 200 and mapped.json()["warnings"] == []
+    assert mapped.status_code == 200
+    assert mapped.json()["warnings"] == []
     assert [service["categories"] for service in services] == [
         [], ["legal.migration_procedures"]
     ]
@@ -95,10 +98,13 @@ async def test_a_bad_crosswalk_is_refused_with_its_lines_and_changes_nothing(reg
         (3, "give a taxonomy and a code"),
         (4, "category: not a code of the taxonomy (GET /v1/taxonomy)"),
     ]
-    assert replaced.status_code == 422 and len(replaced.json()["errors"]) == 2
-    assert headless.status_code == 422 and headless.json()["errors"][0]["line"] == 1
+    assert replaced.status_code == 422
+    assert len(replaced.json()["errors"]) == 2
+    assert headless.status_code == 422
+    assert headless.json()["errors"][0]["line"] == 1
     assert set(await listed(registry)) == {"open_eligibility", "211", "leeds-council"}
-    assert csv.text == COUNCIL and csv.headers["ETag"] == '"1"'
+    assert csv.text == COUNCIL
+    assert csv.headers["ETag"] == '"1"'
 
 
 async def test_replacing_and_deleting_a_crosswalk_needs_its_etag_and_no_source_using_it(
@@ -125,13 +131,17 @@ async def test_replacing_and_deleting_a_crosswalk_needs_its_etag_and_no_source_u
                                          json=council_dataset(), headers=admin)
 
     assert unconditional.status_code == 428
-    assert replaced.status_code == 200 and replaced.json()["mappings"] == 3
+    assert replaced.status_code == 200
+    assert replaced.json()["mappings"] == 3
     assert replaced.headers["ETag"] == '"2"'
     assert shipped.status_code == 409
-    assert source.status_code == 201 and source.json()["crosswalks"] == ["leeds-council"]
-    assert in_use.status_code == 409 and "Leeds" in in_use.json()["detail"]
+    assert source.status_code == 201
+    assert source.json()["crosswalks"] == ["leeds-council"]
+    assert in_use.status_code == 409
+    assert "Leeds" in in_use.json()["detail"]
     assert deleted.status_code == 204
-    assert unknown.status_code == 422 and unknown.json()["type"].endswith("/unknown-crosswalk")
+    assert unknown.status_code == 422
+    assert unknown.json()["type"].endswith("/unknown-crosswalk")
     assert (await registry.client.get("/v1/hsds/dataset", headers=admin)).json() == []
 
 

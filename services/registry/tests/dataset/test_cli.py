@@ -35,7 +35,7 @@ def waymark(tmp_path, *arguments: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "WAYMARK_MODE": "standalone", "WAYMARK_DATA_DIR": str(tmp_path)}
     return subprocess.run(
         [sys.executable, "-m", "waymark_cli.main", "registry", *arguments],
-        env=environment, capture_output=True, text=True, timeout=60,
+        check=False, env=environment, capture_output=True, text=True, timeout=60,
     )
 
 

@@ -1,6 +1,7 @@
 """Crosswalks from other taxonomies to Waymark's categories."""
 
 import pytest
+
 from waymark_kernel.problems import Problem
 from waymark_registry.dataset.crosswalk import Crosswalk, shipped
 

@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from waymark_kernel.auth import ORG_ADMIN, VIEWER
 from waymark_registry.dataset import service as dataset_service
 from waymark_registry.dataset import tabular
@@ -169,7 +170,8 @@ async def test_postgresql_a_large_import_leaves_the_planner_knowing_the_director
         ))
     finally:
         await connection.close()
-    assert planned == dict.fromkeys(planned, float(ANALYZED_FROM)) and len(planned) == 3
+    assert planned == dict.fromkeys(planned, float(ANALYZED_FROM))
+    assert len(planned) == 3
     assert len(vacuumed) == 3 and all(count >= 1 for count in vacuumed.values()), vacuumed
 
 
@@ -350,7 +352,8 @@ def assert_a_tabular_data_package(descriptor: dict, files: dict[str, str]) -> No
     assert re.fullmatch(r"[a-z0-9._-]+", descriptor["name"])
     for resource in descriptor["resources"]:
         assert re.fullmatch(r"[a-z0-9._-]+", resource["name"])
-        assert resource["profile"] == "tabular-data-resource" and resource["path"] in files
+        assert resource["profile"] == "tabular-data-resource"
+        assert resource["path"] in files
         fields = {field["name"]: field["type"] for field in resource["schema"]["fields"]}
         assert set(fields.values()) <= TABLE_SCHEMA_TYPES, resource["name"]
         assert resource["schema"].get("primaryKey", next(iter(fields))) in fields

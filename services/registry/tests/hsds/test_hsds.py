@@ -11,6 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
 from waymark_kernel.auth import CASEWORKER, VIEWER
 
 SCHEMAS = Path(__file__).parent.parent / "data" / "hsds"
@@ -120,7 +121,8 @@ async def test_services_page_and_detail_validate(registry, directory):
     assert [a["taxonomy_term"]["code"] for a in detail["attributes"]] == [
         "shelter.safe_house", "mhpss.counselling",
     ]
-    assert detail["populations"] == ["returnees"] and detail["accepts_referrals"] is True
+    assert detail["populations"] == ["returnees"]
+    assert detail["accepts_referrals"] is True
     assert [language["code"] for language in detail["languages"]] == ["ne", "en"]
     assert detail["schedules"][0]["byday"] == "MO,FR"
 
@@ -138,8 +140,11 @@ async def test_paging_filters_and_languages(registry, directory):
     )
 
     assert (first["total_items"], first["total_pages"], first["size"]) == (2, 2, 1)
-    assert first["first_page"] and not first["last_page"] and not first["empty"]
-    assert second["last_page"] and second["contents"][0]["name"] == "Returnee shelter"
+    assert first["first_page"]
+    assert not first["last_page"]
+    assert not first["empty"]
+    assert second["last_page"]
+    assert second["contents"][0]["name"] == "Returnee shelter"
     assert [s["name"] for s in by_term["contents"]] == ["Returnee shelter"]
     assert [s["name"] for s in by_text["contents"]] == ["Returnee shelter"]
     assert in_nepali.json()["name"] == "फर्किएकाहरूको आश्रय"
@@ -168,7 +173,8 @@ async def test_taxonomies_and_terms_validate(registry):
     assert {term["code"] for term in children["contents"]} >= {
         "protection.gbv", "protection.anti_trafficking", "protection.child_protection",
     }
-    assert protection["names"]["ar"] == "الحماية" and protection["iasc_cluster"] == "Protection"
+    assert protection["names"]["ar"] == "الحماية"
+    assert protection["iasc_cluster"] == "Protection"
 
 
 async def test_confidential_location_is_hidden_outside_its_organisation(registry, directory):
@@ -186,7 +192,8 @@ async def test_confidential_location_is_hidden_outside_its_organisation(registry
         for secret in ("Safe house Lalitpur", "Lane 4", "27.6588", "85.3247"):
             assert secret not in view
     hidden = outsider["service_at_locations"][1]["location"]
-    assert hidden["confidential"] is True and "latitude" not in hidden
+    assert hidden["confidential"] is True
+    assert "latitude" not in hidden
     assert hidden["addresses"][0]["city"] == "Lalitpur"
     assert len(locations) == 2
     shown = own["service_at_locations"][1]["location"]
@@ -332,7 +339,8 @@ async def test_a_publishers_json_imports_after_a_dry_run_and_reads_back(any_regi
     terms = valid_page(TAXONOMY_TERM, await get(registry, "/taxonomy_terms", per_page=100))
 
     assert dry_run == publisher_report(dry_run=True)
-    assert after_dry_run["total_items"] == 0 and events_after_dry_run == []
+    assert after_dry_run["total_items"] == 0
+    assert events_after_dry_run == []
     assert report == publisher_report(dry_run=False)
     assert organizations[0]["country"] == "GB"
     assert [taxonomy["name"] for taxonomy in taxonomies][1:] == [
@@ -351,7 +359,8 @@ async def test_a_publishers_json_imports_after_a_dry_run_and_reads_back(any_regi
     assert (food["schedules"][0]["opens_at"], food["schedules"][0]["closes_at"]) == (
         "10:00:00", "13:30:00",
     )
-    assert food["free_of_charge"] is True and food["cost_options"][0]["amount"] == 0
+    assert food["free_of_charge"] is True
+    assert food["cost_options"][0]["amount"] == 0
     assert [d["document"] for d in food["required_documents"]] == ["Referral letter"]
     assert [a["name"] for a in food["service_areas"]] == ["Greater Manchester"]
     assert [c["email"] for c in food["contacts"]] == ["food@example.org"]
@@ -360,7 +369,8 @@ async def test_a_publishers_json_imports_after_a_dry_run_and_reads_back(any_regi
         "Step-free entrance"
     )
     # A service of no known category is imported uncategorised, its own term kept.
-    assert cafe["categories"] == [] and cafe["free_of_charge"] is False
+    assert cafe["categories"] == []
+    assert cafe["free_of_charge"] is False
     assert [a["taxonomy_term"]["name"] for a in cafe["attributes"]] == ["Welcome"]
     # Found by its languages, and by words and place.
     for params, found in (({"language": "uk"}, FOOD_BANK_ID),
@@ -480,5 +490,6 @@ async def test_a_publishers_package_imports_with_its_report_and_reads_back(regis
     assert [p["number"] for p in food["phones"]] == ["+44 161 000 0000"]
     [hall] = [sal["location"] for sal in food["service_at_locations"]]
     assert [a["description"] for a in hall["accessibility"]] == ["Step-free entrance"]
-    assert cafe["categories"] == [] and cafe["free_of_charge"] is False
+    assert cafe["categories"] == []
+    assert cafe["free_of_charge"] is False
     assert cafe["attributes"][0]["taxonomy_term"]["taxonomy"] == "Manchester council services"

@@ -28,7 +28,8 @@ async def test_network_admin_registers_an_organisation_with_every_field(registry
     assert response.headers["location"] == f"/v1/organizations/{body['id']}"
     assert {key: body[key] for key in NEPAL_RED_CROSS} == NEPAL_RED_CROSS
     assert body["verified"] is False
-    assert body["created_at"].endswith("Z") and body["created_at"] == body["updated_at"]
+    assert body["created_at"].endswith("Z")
+    assert body["created_at"] == body["updated_at"]
     fetched = await registry.client.get(
         f"/v1/organizations/{body['id']}", headers=registry.headers(uuid.uuid4(), VIEWER)
     )
@@ -87,7 +88,8 @@ async def test_bad_bodies_are_422_problems(registry):
         assert response.status_code == 422, body
         problem = response.json()
         assert problem["type"].endswith("/validation-error")
-        assert problem["status"] == 422 and problem["errors"]
+        assert problem["status"] == 422
+        assert problem["errors"]
     assert await registry.outbox() == []
 
 
@@ -179,7 +181,8 @@ async def test_org_admin_patches_its_own_organisation(registry):
     assert response.status_code == 200
     body = response.json()
     assert body["description"] == "Returnee women"
-    assert body["languages"] == ["ne"] and body["name"] == "Pourakhi"
+    assert body["languages"] == ["ne"]
+    assert body["name"] == "Pourakhi"
     assert body["updated_at"] > organization["updated_at"]
     events = await registry.outbox()
     assert [event for event, _ in events] == ["organization.created", "organization.updated"]
@@ -214,7 +217,8 @@ async def test_only_a_network_admin_changes_verified(registry):
     verified = await registry.client.patch(
         path, json={"verified": True}, headers=registry.headers(None, NETWORK_ADMIN)
     )
-    assert verified.status_code == 200 and verified.json()["verified"] is True
+    assert verified.status_code == 200
+    assert verified.json()["verified"] is True
     assert (await registry.outbox())[-1] == ("organization.updated", {
         "organization_id": organization["id"], "name": organization["name"], "type": "cso",
         "country": "NP", "verified": True, "email": None, "changed_fields": ["verified"],

@@ -2,6 +2,7 @@ import uuid
 
 import asyncpg
 import pytest
+
 from waymark_kernel.auth import ORG_ADMIN, VIEWER
 
 KATHMANDU = (27.7172, 85.324)

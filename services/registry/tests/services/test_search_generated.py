@@ -8,6 +8,7 @@ import math
 import random
 
 import pytest
+
 from waymark_kernel.auth import ORG_ADMIN, VIEWER
 from waymark_registry.services.schemas import MigrationStage, Population
 from waymark_registry.taxonomy.service import CODES, with_subcategories

@@ -10,6 +10,7 @@ import pytest
 from asyncpg.connection import LoggedQuery
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from waymark_kernel.db import Database, pooled_driver
 from waymark_registry.services import repository
 from waymark_registry.services.schemas import ServiceSearch
@@ -166,7 +167,8 @@ async def test_postgresql_a_radius_search_reads_the_points_around_the_centre_onl
     found, nodes = await searched_with_plan(
         directory, lat=lat, lon=lon, radius_km=40, category=["health"]
     )
-    assert found and all(hit["sort_key"] <= 40 for hit in found)
+    assert found
+    assert all(hit["sort_key"] <= 40 for hit in found)
     assert [hit["sort_key"] for hit in found] == sorted(hit["sort_key"] for hit in found)
     assert "ix_registry_service_locations_public_point" in indexes_used(nodes)
     assert not read_whole(nodes)
@@ -179,14 +181,16 @@ async def test_postgresql_a_text_search_with_filters_reads_the_index_of_the_sear
     found, nodes = await searched_with_plan(
         directory, q="cedar", category=["health", "shelter"], country="TH"
     )
-    assert found and all("cedar" in f"{hit['name']} {hit['description']}" for hit in found)
+    assert found
+    assert all("cedar" in f"{hit['name']} {hit['description']}" for hit in found)
     assert "registry_service_listing" not in tables_read(nodes)
     assert [hit["name"] for hit in found] == sorted(hit["name"] for hit in found)
     assert "ix_registry_service_search_keys_document" in indexes_used(nodes)
     assert not read_whole(nodes)
     # What and where are one key: the country's and the category's are not intersected.
     conditions = " ".join(node.get("Index Cond", "") for node in nodes)
-    assert "country_category_keys &&" in conditions and "keys &&" not in conditions.replace(
+    assert "country_category_keys &&" in conditions
+    assert "keys &&" not in conditions.replace(
         "country_category_keys &&", ""
     )
 

@@ -73,7 +73,8 @@ async def test_org_admin_publishes_a_service_with_every_field(registry):
     own = await registry.client.get(
         f"/v1/services/{body['id']}", headers=registry.headers(organization["id"], CASEWORKER)
     )
-    assert own.status_code == 200 and own.json() == body
+    assert own.status_code == 200
+    assert own.json() == body
 
 
 async def test_creating_a_service_records_service_created(registry):
@@ -252,7 +253,8 @@ async def test_a_patch_that_changes_nothing_records_no_event(registry):
         headers=registry.headers(organization["id"], ORG_ADMIN),
     )
 
-    assert response.status_code == 200 and response.json() == service
+    assert response.status_code == 200
+    assert response.json() == service
     assert [event for event, _ in await registry.outbox()][-1] == "service.created"
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
+
 from waymark_kernel.auth import ORG_ADMIN, VIEWER
 from waymark_kernel.clock import utcnow
 from waymark_registry.services.models import Service
@@ -180,7 +181,8 @@ async def test_a_patch_cannot_put_a_translation_in_the_original_language(registr
 async def test_a_service_unconfirmed_for_180_days_is_stale_until_confirmed(registry):
     organization = await registry.organization()
     service = await registry.service(organization)
-    assert service["stale"] is False and service["last_verified_at"] == service["created_at"]
+    assert service["stale"] is False
+    assert service["last_verified_at"] == service["created_at"]
     async with registry.app.state.database.transaction() as session:
         await session.execute(
             update(Service).where(Service.id == uuid.UUID(service["id"]))
@@ -196,5 +198,6 @@ async def test_a_service_unconfirmed_for_180_days_is_stale_until_confirmed(regis
     )
 
     assert refused.status_code == 403
-    assert confirmed.status_code == 200 and confirmed.json()["stale"] is False
+    assert confirmed.status_code == 200
+    assert confirmed.json()["stale"] is False
     assert (await registry.client.get(url, headers=reader)).json()["stale"] is False

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
 import pytest
+
 from waymark_kernel.auth import CASEWORKER, ORG_ADMIN
-from waymark_kernel.db import Database
 from waymark_kernel.clock import utcnow
+from waymark_kernel.db import Database
 from waymark_registry.sources.publisher import Publisher, SourceGuard, UnsafeSource
 from waymark_registry.sources.scheduler import Scheduler
 
@@ -99,7 +100,8 @@ async def test_a_source_syncs_when_due_and_not_before_and_withdraws_what_disappe
     assert recorded[1]["report"]["organizations"]["created"] == 1
     assert recorded[0]["report"]["services"] == {"created": 0, "updated": 0, "unchanged": 2}
     assert recorded[0]["report"]["withdrawn"] == 1
-    assert recorded[0]["finished_at"] is not None and recorded[0]["error"] is None
+    assert recorded[0]["finished_at"] is not None
+    assert recorded[0]["error"] is None
     assert services[gone["id"]]["status"] == "inactive"
     assert {services[s["id"]]["status"] for s in published.services} == {"active"}
     assert shown["last_run"]["id"] == recorded[0]["id"]
@@ -125,7 +127,8 @@ async def test_a_source_failing_mid_way_changes_nothing_and_its_run_records_why(
     recorded = await runs(registry, source)
 
     assert [run.outcome for run in failed] == ["failed"]
-    assert recorded[0]["outcome"] == "failed" and recorded[0]["report"] is None
+    assert recorded[0]["outcome"] == "failed"
+    assert recorded[0]["report"] is None
     assert "nothing was changed" in recorded[0]["error"]
     assert f"{url}/services page 2: answered 500" in recorded[0]["error"]
     assert await hsds_services(registry) == before
@@ -198,7 +201,8 @@ async def test_a_disabled_source_is_not_synchronised_and_a_requested_run_is_due_
     again = await scheduler.run_due()
 
     assert disabled == []
-    assert enabled.status_code == 200 and enabled.json()["enabled"] is True
+    assert enabled.status_code == 200
+    assert enabled.json()["enabled"] is True
     assert [run.outcome for run in first] == ["succeeded"]
     assert requested.status_code == 202
     assert [run.outcome for run in again] == ["succeeded"]
@@ -238,7 +242,8 @@ async def test_changing_a_source_needs_its_etag(registry, publisher):
         428, "precondition-required"
     )
     assert stale.status_code == 412
-    assert changed.status_code == 200 and changed.headers["ETag"] == '"2"'
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] == '"2"'
     assert changed.json()["interval_minutes"] == 30
     assert url_change.status_code == 422
     assert deleted_stale.status_code == 412
@@ -268,7 +273,8 @@ async def test_a_source_is_refused_when_it_is_no_http_api_or_configured_twice(
     listed = await registry.client.get(SOURCES, headers=admin)
 
     assert twice.status_code == 409
-    assert ftp.status_code == 422 and "https" in ftp.json()["detail"]
+    assert ftp.status_code == 422
+    assert "https" in ftp.json()["detail"]
     assert often.status_code == 422
     assert unknown_crosswalk.status_code == 422
     assert len(listed.json()["items"]) == 1
@@ -321,6 +327,7 @@ async def test_only_a_network_admin_manages_sources(registry, publisher):
 
     assert {answer.status_code for answer in answers} == {403}
     assert all(answer.headers["content-type"] == "application/problem+json" for answer in answers)
-    assert kept.json()["enabled"] is True and kept.json()["version"] == 1
+    assert kept.json()["enabled"] is True
+    assert kept.json()["version"] == 1
     assert len((await registry.client.get(SOURCES, headers=registry.network_admin)).json()[
         "items"]) == 1

@@ -28,7 +28,8 @@ async def test_taxonomy_is_two_levels_with_clusters_and_five_languages(registry)
         assert term["parent_code"] == (term["code"].rpartition(".")[0] or None)
         assert term["iasc_cluster"] in IASC_CLUSTERS
         assert set(term["names"]) == {"en", "fr", "es", "ar", "ru"}
-        assert all(term["names"].values()) and term["name"] == term["names"]["en"]
+        assert all(term["names"].values())
+        assert term["name"] == term["names"]["en"]
         assert term["description"]
     assert len({term["id"] for term in terms.values()}) == len(terms)
     assert {"protection.child_protection", "protection.gbv", "protection.anti_trafficking"} <= {

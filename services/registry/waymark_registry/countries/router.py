@@ -1,8 +1,8 @@
 from fastapi import APIRouter
+
 from waymark_kernel.api import Page
 from waymark_kernel.auth import CurrentIdentity
 from waymark_kernel.db import SessionDep
-
 from waymark_registry.countries import service
 from waymark_registry.countries.schemas import CountryRead
 

@@ -1,6 +1,6 @@
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.api import Page
 
+from waymark_kernel.api import Page
 from waymark_registry.countries.data import PROGRAMME_COUNTRIES
 from waymark_registry.countries.schemas import CountryRead, NationalSocietyRead
 from waymark_registry.organizations import repository as organizations

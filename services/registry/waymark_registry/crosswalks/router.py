@@ -4,11 +4,11 @@ import (`POST /v1/hsds/dataset?crosswalk=NAME`) or an HSDS source."""
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request, Response, status
+
 from waymark_kernel.api import Page
 from waymark_kernel.auth import CurrentIdentity
 from waymark_kernel.db import SessionDep
 from waymark_kernel.problems import Problem
-
 from waymark_registry.crosswalks import service
 from waymark_registry.crosswalks.schemas import CrosswalkName, CrosswalkRead
 from waymark_registry.versions import etag

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from waymark_kernel.problems import Problem
-
 from waymark_registry.dataset.schemas import InvalidRow
 from waymark_registry.taxonomy.service import CODES
 

@@ -4,12 +4,15 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from waymark_kernel.db import insert_rows, pooled_driver
 
+from waymark_kernel.db import insert_rows, pooled_driver
 from waymark_registry.organizations.models import Organization
 from waymark_registry.services import repository as services
 from waymark_registry.services.models import (
-    Service, ServiceFacet, ServiceLocation, ServiceTranslation,
+    Service,
+    ServiceFacet,
+    ServiceLocation,
+    ServiceTranslation,
 )
 from waymark_registry.services.repository import Listed
 

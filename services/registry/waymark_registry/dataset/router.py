@@ -4,15 +4,15 @@ HSDS tabular data package (a zip of CSV files)."""
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+
 from waymark_kernel.auth import CurrentIdentity, Identity
 from waymark_kernel.db import SessionDep
 from waymark_kernel.problems import Forbidden
-
 from waymark_registry.crosswalks.schemas import CrosswalkName
 from waymark_registry.crosswalks.service import chosen
 from waymark_registry.dataset import service, tabular
-from waymark_registry.dataset.service import ImportOptions
 from waymark_registry.dataset.schemas import ImportReport
+from waymark_registry.dataset.service import ImportOptions
 
 router = APIRouter(prefix="/v1/hsds/dataset", tags=["hsds"])
 ZIP = "application/zip"

@@ -2,9 +2,16 @@ from datetime import date
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
-from waymark_kernel.api import RequestBody
 
-from waymark_registry.fields import EmailAddress, Name, ShortText, Text, WebAddress, without_duplicates
+from waymark_kernel.api import RequestBody
+from waymark_registry.fields import (
+    EmailAddress,
+    Name,
+    ShortText,
+    Text,
+    WebAddress,
+    without_duplicates,
+)
 from waymark_registry.services.schemas import CategoryCode, Location, ServiceCreate
 
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

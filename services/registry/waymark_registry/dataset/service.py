@@ -27,20 +27,24 @@ from typing import Any, NamedTuple, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
 from waymark_kernel.auth import NETWORK_ADMIN, Identity
 from waymark_kernel.clock import utcnow
 from waymark_kernel.events import EventData
 from waymark_kernel.messaging import outbox_rows, record_events, record_outbox_rows
 from waymark_kernel.problems import Conflict, Problem
 from waymark_kernel.web import collector_paused
-
 from waymark_registry import EVENT_SOURCE
 from waymark_registry.dataset import repository, tabular
 from waymark_registry.dataset.crosswalk import Crosswalk, shipped
 from waymark_registry.dataset.located_json import JsonSyntaxError, LocatedJson
 from waymark_registry.dataset.repository import chunks
 from waymark_registry.dataset.schemas import (
-    MAX_LISTED_PROBLEMS, ImportedLocation, ImportedService, ImportReport, ImportWarning,
+    MAX_LISTED_PROBLEMS,
+    ImportedLocation,
+    ImportedService,
+    ImportReport,
+    ImportWarning,
     InvalidRow,
 )
 from waymark_registry.hsds.service import hsds_organization, hsds_service, hsds_taxonomy
@@ -505,7 +509,7 @@ class _LocationIds:
     def check(self, row: _Parsed) -> None:
         others = {self.first.setdefault(i, row.path) for i in row.location_ids} - {row.path}
         if others or len(set(row.location_ids)) < len(row.location_ids):
-            for path in sorted(others - self.refused, key=str) + [row.path]:
+            for path in [*sorted(others - self.refused, key=str), row.path]:
                 self.checker.refuse(path, "a location id is given more than once")
                 self.refused.add(path)
 

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from waymark_kernel.problems import Problem
-
 from waymark_registry.dataset.schemas import MAX_LISTED_PROBLEMS, InvalidRow
 
 DESCRIPTOR = "datapackage.json"

@@ -2,7 +2,6 @@
 
 import uuid
 from datetime import datetime
-
 from typing import Any
 
 from sqlalchemy import ColumnElement, Text, cast, func, select

@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from waymark_kernel.auth import Identity
 from waymark_kernel.clock import as_utc, rfc3339, utcnow
 from waymark_kernel.problems import NotFound
-
 from waymark_registry.hsds import repository
 from waymark_registry.hsds.schemas import HsdsInfo, HsdsPage, ProfileRead
 from waymark_registry.organizations import repository as organizations
@@ -385,8 +385,8 @@ async def list_taxonomy_terms(
     have no parent here)."""
     terms = [
         hsds_term(code) for code in TERMS_BY_CODE
-        if parent_id is None or TERMS_BY_CODE[code].parent_code
-        and term_id(TERMS_BY_CODE[code].parent_code) == parent_id
+        if parent_id is None or (TERMS_BY_CODE[code].parent_code
+        and term_id(TERMS_BY_CODE[code].parent_code) == parent_id)
     ]
     if parent_id is None:
         terms += await _external_terms(session)

@@ -3,7 +3,6 @@ change, so that a consumer which started after they were created catches up: not
 learns the contact addresses it emails, a rebuilt read-model is complete again."""
 
 from waymark_kernel.db import Database
-
 from waymark_registry.organizations import repository, service
 
 BATCH = 500

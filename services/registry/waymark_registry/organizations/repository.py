@@ -5,9 +5,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
+
 from waymark_kernel.keyset import Keyset
 from waymark_kernel.problems import Conflict
-
 from waymark_registry.organizations.models import Organization
 
 NATIONAL_SOCIETY = "national_society"
@@ -51,7 +51,7 @@ async def national_societies(
     query = select(Organization.country, Organization.id).where(
         Organization.type == NATIONAL_SOCIETY, Organization.country.in_(list(countries))
     )
-    return {country: identifier for country, identifier in await session.execute(query)}
+    return dict((await session.execute(query)).tuples().all())
 
 
 _BY_NAME = Keyset(col(Organization.name), col(Organization.id))

@@ -2,14 +2,17 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+
 from waymark_kernel.api import Cursor, Limit, Page
 from waymark_kernel.auth import CurrentIdentity
 from waymark_kernel.db import SessionDep
-
 from waymark_registry.fields import CountryCode
 from waymark_registry.organizations import service
 from waymark_registry.organizations.schemas import (
-    OrganizationCreate, OrganizationRead, OrganizationType, OrganizationUpdate,
+    OrganizationCreate,
+    OrganizationRead,
+    OrganizationType,
+    OrganizationUpdate,
 )
 
 router = APIRouter(prefix="/v1/organizations", tags=["organizations"])

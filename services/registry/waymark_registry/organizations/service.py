@@ -2,22 +2,23 @@ import uuid
 from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from waymark_kernel.api import Page, position_after, split_page
 from waymark_kernel.auth import Identity
 from waymark_kernel.clock import utcnow
 from waymark_kernel.events import OrganizationChanged
 from waymark_kernel.messaging import record_event
 from waymark_kernel.problems import Conflict, Forbidden, NotFound
-
 from waymark_registry import EVENT_SOURCE
 from waymark_registry.organizations import repository
 from waymark_registry.organizations.models import Organization
 from waymark_registry.organizations.schemas import (
-    OrganizationCreate, OrganizationRead, OrganizationUpdate,
+    OrganizationCreate,
+    OrganizationRead,
+    OrganizationUpdate,
 )
 from waymark_registry.paging import BY_NAME
 from waymark_registry.services import service as services
-
 
 # What verification vouches for and what a person's consent is given against.
 IDENTITY_FIELDS = frozenset({"name", "type", "country"})

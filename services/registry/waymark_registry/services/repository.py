@@ -16,20 +16,45 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Column, ColumnElement, Float, Integer, MetaData, RowMapping, String, Table, Uuid, and_,
-    bindparam, case, cast, delete, exists, func, insert, literal_column, not_, or_, select, text,
-    tuple_, union_all,
+    JSON,
+    Column,
+    ColumnElement,
+    Float,
+    Integer,
+    MetaData,
+    RowMapping,
+    String,
+    Table,
+    Uuid,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    not_,
+    or_,
+    select,
+    text,
+    tuple_,
+    union_all,
 )
 from sqlalchemy import Text as TextType
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
 from waymark_kernel.db import pooled_driver
 from waymark_kernel.keyset import Keyset
-
 from waymark_registry.organizations.models import Organization
 from waymark_registry.services.models import (
-    Service, ServiceFacet, ServiceLocation, ServiceTranslation,
+    Service,
+    ServiceFacet,
+    ServiceLocation,
+    ServiceTranslation,
 )
 from waymark_registry.services.schemas import LocationRead, ServiceSearch
 

@@ -2,13 +2,17 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
+
 from waymark_kernel.api import Page
 from waymark_kernel.auth import CurrentIdentity
 from waymark_kernel.db import ReaderDep, SessionDep
-
 from waymark_registry.services import service
 from waymark_registry.services.schemas import (
-    ServiceCreate, ServiceHit, ServiceRead, ServiceSearch, ServiceUpdate,
+    ServiceCreate,
+    ServiceHit,
+    ServiceRead,
+    ServiceSearch,
+    ServiceUpdate,
 )
 
 router = APIRouter(prefix="/v1/services", tags=["services"])

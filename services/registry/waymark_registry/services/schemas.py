@@ -2,16 +2,29 @@ import uuid
 from typing import Annotated, Literal, Self
 
 from pydantic import (
-    AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator,
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
 )
+
 from waymark_kernel.api import MAX_PAGE_SIZE, RequestBody
 from waymark_kernel.clock import UtcDateTime
 from waymark_kernel.cursors import MAX_CURSOR_LENGTH
 from waymark_kernel.text import shown_as_a_name
-
 from waymark_registry.fields import (
-    CountryCode, EmailAddress, LanguageCode, LanguageList, Name, PhoneNumber, ShortText, Text,
-    WebAddress, without_duplicates,
+    CountryCode,
+    EmailAddress,
+    LanguageCode,
+    LanguageList,
+    Name,
+    PhoneNumber,
+    ShortText,
+    Text,
+    WebAddress,
+    without_duplicates,
 )
 from waymark_registry.taxonomy.service import CODES
 

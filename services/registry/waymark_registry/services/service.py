@@ -10,13 +10,13 @@ from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
 from waymark_kernel.api import position_after, split_page
 from waymark_kernel.auth import Identity
 from waymark_kernel.clock import as_utc, utcnow
 from waymark_kernel.events import ServiceChanged, ServiceDeleted
 from waymark_kernel.messaging import record_event
 from waymark_kernel.problems import Forbidden, NotFound, Problem
-
 from waymark_registry import EVENT_SOURCE
 from waymark_registry.organizations import repository as organizations
 from waymark_registry.organizations.models import Organization
@@ -25,7 +25,12 @@ from waymark_registry.services import repository
 from waymark_registry.services.models import Service, ServiceLocation, ServiceTranslation
 from waymark_registry.services.repository import SHOWN_LOCATION_COLUMNS
 from waymark_registry.services.schemas import (
-    Location, ServiceCreate, ServiceRead, ServiceSearch, ServiceUpdate, Translation,
+    Location,
+    ServiceCreate,
+    ServiceRead,
+    ServiceSearch,
+    ServiceUpdate,
+    Translation,
 )
 from waymark_registry.taxonomy.service import with_subcategories
 

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
+
 from waymark_kernel.special_addresses import is_globally_reachable_unicast
 
 PAGE_SIZE = 100

@@ -4,15 +4,18 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
+
 from waymark_kernel.api import Page
 from waymark_kernel.auth import CurrentIdentity
 from waymark_kernel.db import SessionDep
-
 from waymark_registry.crosswalks.service import ensure_network_admin
 from waymark_registry.sources import service
 from waymark_registry.sources.publisher import SourceGuard
 from waymark_registry.sources.schemas import (
-    SourceCreate, SourceRead, SourceRunRead, SourceUpdate,
+    SourceCreate,
+    SourceRead,
+    SourceRunRead,
+    SourceUpdate,
 )
 from waymark_registry.versions import etag
 

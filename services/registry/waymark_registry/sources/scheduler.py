@@ -12,10 +12,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from fastapi import FastAPI
-from waymark_kernel.db import Database
-from waymark_kernel.clock import utcnow
-from waymark_kernel.problems import Problem
 
+from waymark_kernel.clock import utcnow
+from waymark_kernel.db import Database
+from waymark_kernel.problems import Problem
 from waymark_registry.sources import repository
 from waymark_registry.sources.models import HsdsSource, SourceRun
 from waymark_registry.sources.publisher import SourceFailed, SourceGuard

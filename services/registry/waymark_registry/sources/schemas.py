@@ -2,9 +2,9 @@ import uuid
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+
 from waymark_kernel.api import RequestBody
 from waymark_kernel.clock import UtcDateTime
-
 from waymark_registry.crosswalks.schemas import CrosswalkName
 from waymark_registry.dataset.schemas import Counts
 from waymark_registry.fields import Name, without_duplicates

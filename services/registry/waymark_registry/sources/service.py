@@ -6,18 +6,22 @@ nothing."""
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.db import Database
-from waymark_kernel.clock import utcnow
-from waymark_kernel.problems import Conflict, NotFound, Problem
 
-from waymark_registry.crosswalks.service import chosen, check_names
+from waymark_kernel.clock import utcnow
+from waymark_kernel.db import Database
+from waymark_kernel.problems import Conflict, NotFound, Problem
+from waymark_registry.crosswalks.service import check_names, chosen
 from waymark_registry.dataset.schemas import ImportReport
 from waymark_registry.dataset.service import ImportOptions, settle, sync_source
 from waymark_registry.sources import repository
 from waymark_registry.sources.models import HsdsSource, SourceRun
 from waymark_registry.sources.publisher import Publisher, SourceGuard, UnsafeSource
 from waymark_registry.sources.schemas import (
-    RunReport, SourceCreate, SourceRead, SourceRunRead, SourceUpdate,
+    RunReport,
+    SourceCreate,
+    SourceRead,
+    SourceRunRead,
+    SourceUpdate,
 )
 from waymark_registry.versions import check_if_match
 

@@ -1,6 +1,6 @@
 from fastapi import APIRouter
-from waymark_kernel.auth import CurrentIdentity
 
+from waymark_kernel.auth import CurrentIdentity
 from waymark_registry.taxonomy import service
 from waymark_registry.taxonomy.schemas import TaxonomyRead
 

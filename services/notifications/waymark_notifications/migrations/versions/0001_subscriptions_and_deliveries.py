@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
 from waymark_kernel.migrations import create_messaging_tables
 
 revision: str = "0001"

@@ -10,8 +10,11 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
 from waymark_kernel.migrations import (
-    TRACEPARENT_LENGTH, add_outbox_trace_context, drop_outbox_trace_context,
+    TRACEPARENT_LENGTH,
+    add_outbox_trace_context,
+    drop_outbox_trace_context,
 )
 
 revision: str = "0007"

@@ -7,6 +7,7 @@ Create Date: 2026-11-23
 
 import sqlalchemy as sa
 from alembic import op
+
 from waymark_kernel.migrations import create_messaging_tables
 
 revision = "0001"

@@ -8,6 +8,7 @@ Create Date: 2026-11-23
 
 import sqlalchemy as sa
 from alembic import op
+
 from waymark_referrals.disclosures.models import Disclosure
 from waymark_referrals.disclosures.service import GENESIS, entry_hash
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-from waymark_kernel.migrations import migration_settings
 
+from waymark_kernel.migrations import migration_settings
 from waymark_referrals.crypto import EnvelopeCipher, Sealed, cipher_from_settings
 from waymark_referrals.referrals.models import idempotency_record, texts_record
 from waymark_referrals.referrals.schemas import split_code
