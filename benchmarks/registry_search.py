@@ -67,7 +67,7 @@ end
 
 
 def _place(rng: random.Random, country: str, confidential: bool) -> dict:
-    language, lat, lon = COUNTRIES[country]
+    _language, lat, lon = COUNTRIES[country]
     return {"id": str(uuid.uuid4()), "location_type": "physical",
             "latitude": round(lat + rng.uniform(-2, 2), 5),
             "longitude": round(lon + rng.uniform(-2, 2), 5), "confidential": confidential,

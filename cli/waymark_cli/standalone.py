@@ -43,7 +43,9 @@ async def run_standalone(settings: Settings, stop: StopRequest) -> None:
         stack.push_async_callback(broker.close)
         for app in services.values():
             lifespan = app.router.lifespan_context(app)
-            if not await stop.unless_requested(lambda: stack.enter_async_context(lifespan)):
+            if not await stop.unless_requested(
+                lambda lifespan=lifespan: stack.enter_async_context(lifespan)
+            ):
                 return
         # Only once every consumer is bound: an event published before would miss a queue.
         await broker.start()
@@ -81,7 +83,7 @@ async def _when_started(
     server: uvicorn.Server, settings: Settings, seeded: asyncio.Event, stop: StopRequest
 ) -> None:
     """Seed the demo network through the API; /readyz answers 200 only after that."""
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 -- uvicorn only sets a flag
         await asyncio.sleep(0.05)
     credentials_file = settings.data_dir / "demo-credentials.json"
     if demo.should_seed(settings):

@@ -234,14 +234,17 @@ async def network(start_gateway: Any) -> AsyncIterator[Network]:
     """Registry and referrals stand-ins up, notifications down; upstreams from the settings."""
     registry, referrals = standin_service("registry"), standin_service("referrals")
     notifications_port = free_port()
-    async with serving(registry) as registry_url, serving(referrals) as referrals_url:
-        async with start_gateway(
+    async with (
+        serving(registry) as registry_url,
+        serving(referrals) as referrals_url,
+        start_gateway(
             registry_url=registry_url, referrals_url=referrals_url,
             notifications_url=f"http://127.0.0.1:{notifications_port}",
-        ) as gateway:
-            yield Network(
-                gateway.client, gateway.app, registry, referrals, notifications_port
-            )
+        ) as gateway,
+    ):
+        yield Network(
+            gateway.client, gateway.app, registry, referrals, notifications_port
+        )
 
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

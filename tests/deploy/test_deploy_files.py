@@ -172,7 +172,8 @@ def test_the_parts_find_each_other_the_database_and_the_broker(compose, compose_
         if "WAYMARK_JWKS_URL" in settings:
             assert settings["WAYMARK_JWKS_URL"] == f"{address['gateway']}/.well-known/jwks.json"
         database = urlsplit(interpolate(settings["WAYMARK_POSTGRES_URL"]))
-        assert database.scheme == "postgresql+asyncpg" and database.path in ("", "/"), part
+        assert database.scheme == "postgresql+asyncpg", part
+        assert database.path in ("", "/"), part
         assert (
             database.hostname in compose["services"]
         )

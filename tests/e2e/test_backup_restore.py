@@ -122,7 +122,7 @@ async def populate(base_url: str, receiver: WebhookReceiver) -> dict:
     """Two organisations, a case with consent, a referral sent and accepted, a webhook each."""
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         admin = await token(client, "network-admin", ADMIN_SECRET)
-        origin, origin_headers = await organisation_with_client(client, admin, "Origin", "NP")
+        _origin, origin_headers = await organisation_with_client(client, admin, "Origin", "NP")
         destination, _ = await organisation_with_client(client, admin, "Destination", "LB")
         credentials = await created(
             await client.post(
@@ -261,7 +261,8 @@ async def backed_up_destroyed_and_restored(
     )
     for path in backup.iterdir():
         content = path.read_bytes()
-        assert encryption_key.encode() not in content and signing_key not in content, path.name
+        assert encryption_key.encode() not in content, path.name
+        assert signing_key not in content, path.name
 
     # Restored into fresh databases, with no event published again.
     done = restored.waymark("restore", str(backup), "--keys", str(keys), "--republish-window", "0")
@@ -271,7 +272,8 @@ async def backed_up_destroyed_and_restored(
     assert ("exists" in again.stdout or "not empty" in again.stdout)
     assert await restored.message_counts() == counts
     ledger = restored.waymark("referrals", "verify-ledger")
-    assert ledger.returncode == 0 and "intact" in ledger.stdout, ledger.stdout + ledger.stderr
+    assert ledger.returncode == 0, ledger.stdout + ledger.stderr
+    assert "intact" in ledger.stdout, ledger.stdout + ledger.stderr
     assert " 0 entries" not in ledger.stdout
 
     network = restored.start()

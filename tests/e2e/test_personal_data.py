@@ -72,7 +72,7 @@ async def test_no_personal_data_in_any_webhook_feed_or_inbox(
             for name, country in (("Origin desk", "NP"), ("Transit shelter", "LB"),
                                   ("Destination clinic", "CY"))
         ]
-        (origin, origin_headers), (transit, transit_headers), (destination, destination_headers) \
+        (_origin, origin_headers), (transit, transit_headers), (destination, destination_headers) \
             = parties
         for _, headers in parties:
             await created(await client.post("/v1/subscriptions", headers=headers, json={

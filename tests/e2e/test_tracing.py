@@ -4,6 +4,7 @@ process as `waymark run` starts it, with its spans kept in memory; in distribute
 process of `waymark up` exporting over OTLP/HTTP to a receiver of this test."""
 
 import asyncio
+import itertools
 import json
 import threading
 import uuid
@@ -161,7 +162,7 @@ async def assert_one_trace(
     root = found[CHAIN[0][1:3]]
     assert root.parent_id is None  # the trace begins at the gateway
     assert root.attributes["http.response.status_code"] == 201
-    for parent_step, (part, scope, name, kind) in zip(CHAIN, CHAIN[1:], strict=False):
+    for parent_step, (part, scope, name, kind) in itertools.pairwise(CHAIN):
         child, parent = found[(scope, name)], found[parent_step[1:3]]
         assert (child.kind, child.service) == (kind, services[part]), name
         assert child.parent_id == parent.span_id, f"{name} is not under {parent_step[2]}"

@@ -104,7 +104,8 @@ def unread_in_menu(client: httpx.Client, address: str, words: str = "unread") ->
                       r'<span class="visually-hidden">\((\d+) ([^<]*)\)</span>', html)
     if shown is None:
         return 0
-    assert shown[1] == shown[2] and words in shown[3], shown[0]
+    assert shown[1] == shown[2], shown[0]
+    assert words in shown[3], shown[0]
     return int(shown[1])
 
 

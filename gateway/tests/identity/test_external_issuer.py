@@ -55,9 +55,12 @@ ORGANIZATION = uuid.UUID("6f1c2a52-6a4e-4f57-9a53-2f4c1f0e5a01")
 async def external(start_gateway, standin, serve, unused_port):
     fake = FakeIssuer(f"http://127.0.0.1:{unused_port}")
     referrals = standin("referrals")
-    async with serve(fake.app, unused_port), serve(referrals) as referrals_url:
-        async with start_gateway(referrals_url=referrals_url, **fake.settings()) as gateway:
-            yield fake, gateway, referrals
+    async with (
+        serve(fake.app, unused_port),
+        serve(referrals) as referrals_url,
+        start_gateway(referrals_url=referrals_url, **fake.settings()) as gateway,
+    ):
+        yield fake, gateway, referrals
 
 
 async def test_an_external_token_is_accepted_and_the_service_gets_a_gateway_token(external):
@@ -171,13 +174,16 @@ async def test_with_an_external_issuer_the_gateway_needs_no_admin_secret(
     start_gateway, standin, serve, unused_port
 ):
     fake = FakeIssuer(f"http://127.0.0.1:{unused_port}")
-    async with serve(fake.app, unused_port), serve(standin("referrals")) as referrals_url:
-        async with start_gateway(
+    async with (
+        serve(fake.app, unused_port),
+        serve(standin("referrals")) as referrals_url,
+        start_gateway(
             admin_client_secret=None, referrals_url=referrals_url, **fake.settings()
-        ) as gateway:
-            response = await gateway.client.get(
-                "/v1/cases", headers={"Authorization": f"Bearer {fake.token()}"}
-            )
+        ) as gateway,
+    ):
+        response = await gateway.client.get(
+            "/v1/cases", headers={"Authorization": f"Bearer {fake.token()}"}
+        )
 
     assert response.status_code == 200
     with pytest.raises(RuntimeError, match="WAYMARK_ADMIN_CLIENT_SECRET"):

@@ -13,10 +13,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 
+from gateway.tests.conftest import free_port, serving, standin_service
 from waymark_gateway.people.models import PendingErasure, Person, RecoveryCode
 from waymark_kernel.signing import SigningKey
 
-from ..conftest import free_port, serving, standin_service
 from .conftest import KNOWN_ORGANIZATION, OTHER_ORGANIZATION, People
 
 

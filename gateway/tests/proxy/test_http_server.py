@@ -61,7 +61,7 @@ async def test_too_many_header_fields_are_refused(served):
     fields = b"".join(b"X-Field-%d: 1\r\n" % number for number in range(MAX_HEADER_FIELDS + 1))
     request = b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n" + fields + b"\r\n"
 
-    status, headers, body = await raw_exchange(served, request)
+    status, _headers, body = await raw_exchange(served, request)
 
     assert status == 431
     assert str(MAX_HEADER_FIELDS) in json.loads(body)["detail"]

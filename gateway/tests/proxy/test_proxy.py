@@ -261,15 +261,17 @@ async def test_an_unknown_address_is_a_not_found_problem(network):
 
 async def test_too_many_requests_of_one_client_are_refused(start_gateway, standin, serve):
     registry = standin("registry")
-    async with serve(registry) as registry_url:
-        async with start_gateway(registry_url=registry_url, rate_limit="2/minute") as gateway:
-            limited = gateway.headers(None, VIEWER)
-            answers = [
-                await gateway.client.get("/v1/organizations", headers=limited) for _ in range(3)
-            ]
-            other = await gateway.client.get(
-                "/v1/organizations", headers=gateway.headers(None, VIEWER)
-            )
+    async with (
+        serve(registry) as registry_url,
+        start_gateway(registry_url=registry_url, rate_limit="2/minute") as gateway,
+    ):
+        limited = gateway.headers(None, VIEWER)
+        answers = [
+            await gateway.client.get("/v1/organizations", headers=limited) for _ in range(3)
+        ]
+        other = await gateway.client.get(
+            "/v1/organizations", headers=gateway.headers(None, VIEWER)
+        )
 
     assert [answer.status_code for answer in answers] == [200, 200, 429]
     assert int(answers[2].headers["retry-after"]) >= 1

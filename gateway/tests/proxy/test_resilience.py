@@ -94,14 +94,16 @@ async def test_calls_beyond_the_concurrency_cap_are_refused_at_once(
     start_gateway, standin, serve
 ):
     referrals = standin("referrals")
-    async with serve(referrals) as referrals_url:
-        async with start_gateway(referrals_url=referrals_url, upstream_max_concurrent=1) as gateway:
-            headers = gateway.headers(gateway.known_organization, VIEWER)
-            slow = asyncio.create_task(gateway.client.get("/v1/cases/slow", headers=headers))
-            while not referrals.state.calls:
-                await asyncio.sleep(0.01)
-            busy = await gateway.client.get("/v1/cases", headers=headers)
-            slow_answer = await slow
+    async with (
+        serve(referrals) as referrals_url,
+        start_gateway(referrals_url=referrals_url, upstream_max_concurrent=1) as gateway,
+    ):
+        headers = gateway.headers(gateway.known_organization, VIEWER)
+        slow = asyncio.create_task(gateway.client.get("/v1/cases/slow", headers=headers))
+        while not referrals.state.calls:
+            await asyncio.sleep(0.01)
+        busy = await gateway.client.get("/v1/cases", headers=headers)
+        slow_answer = await slow
 
     assert busy.status_code == 503
     assert busy.json()["type"] == "https://waymark.network/problems/upstream-overloaded"

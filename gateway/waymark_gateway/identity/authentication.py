@@ -92,10 +92,9 @@ class ExternalIssuer:
 
     async def _get(self, url: str) -> dict[str, Any]:
         timeout = aiohttp.ClientTimeout(total=self.timeout)
-        async with aiohttp.ClientSession(timeout=timeout) as client:
-            async with client.get(url) as response:
-                response.raise_for_status()
-                return await response.json()
+        async with aiohttp.ClientSession(timeout=timeout) as client, client.get(url) as response:
+            response.raise_for_status()
+            return await response.json()
 
     async def discover(self) -> str:
         """The issuer identifier (`iss`), read once from the discovery document."""

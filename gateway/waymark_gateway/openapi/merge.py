@@ -126,8 +126,8 @@ def merge_documents(
         "components": copy.deepcopy(own.get("components", {})),
         "tags": list(own.get("tags", [])),
     }
-    for name, document in services.items():
-        document = _without_clashes(document, merged["components"], name.title())
+    for name, own_document in services.items():
+        document = _without_clashes(own_document, merged["components"], name.title())
         for path, item in document.get("paths", {}).items():
             if path.startswith("/v1/") and path not in merged["paths"]:
                 merged["paths"][path] = item
@@ -162,7 +162,7 @@ def _document_problems(operation: Document, body_limit: int) -> None:
     413 with the gateway's limit for the route, whatever the service accepts."""
     responses = operation.setdefault("responses", {})
     public = operation.get("security") == []
-    for status, (kind, detail) in GATEWAY_ERRORS.items():
+    for status in GATEWAY_ERRORS:
         if status == "401" and public:
             continue
         responses.setdefault(status, {"description": HTTPStatus(int(status)).phrase})

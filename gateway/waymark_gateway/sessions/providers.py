@@ -107,10 +107,12 @@ class RelyingParty:
             "code_verifier": flow.verifier,
         }
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as client:
-                async with client.post(self.issuer.document["token_endpoint"], data=form) as response:
-                    answer = await response.json(content_type=None)
-                    status = response.status
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as client,
+                client.post(self.issuer.document["token_endpoint"], data=form) as response,
+            ):
+                answer = await response.json(content_type=None)
+                status = response.status
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise Problem(502, "The sign-in provider cannot be reached; try again.",
                           kind="sign-in-provider-unavailable") from exc

@@ -136,7 +136,7 @@ async def test_what_a_database_error_quotes_of_the_data_stays_out(
                 sa.text(f"INSERT INTO {table} VALUES (:email)"), {"email": email}
             )
     except IntegrityError as error:
-        assert email in str(error)  # what the log would have shown
+        assert email in str(error)  # noqa: PT017 -- what the log would have shown
         log.exception("adding a person failed")
     finally:
         async with database.engine.begin() as connection:

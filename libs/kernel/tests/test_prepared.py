@@ -59,7 +59,7 @@ async def test_rows_go_in_and_come_back_by_a_list_of_ids_with_json_decoded(notes
 
 
 async def test_a_rolled_back_transaction_keeps_nothing_even_when_prepared_runs_first(notes):
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError):  # noqa: PT012 -- the transaction must fail after its writes
         async with notes.transaction() as session:
             await ADD.execute(session, id=uuid.uuid4(), rank=1, data={}, state="new")
             await ADD.execute(session, id=uuid.uuid4(), rank=2, data={}, state="new")
@@ -71,7 +71,7 @@ async def test_a_rolled_back_transaction_keeps_nothing_even_when_prepared_runs_f
 async def test_bulk_rows_go_in_with_the_transaction_even_as_its_first_statement(notes):
     rows = [{"id": uuid.uuid4(), "rank": rank, "data": {"rank": rank}, "state": "new"}
             for rank in range(1200)]
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError):  # noqa: PT012 -- the transaction must fail after its writes
         async with notes.transaction() as session:
             await insert_rows(session, NOTES, [dict(row) for row in rows])
             raise RuntimeError("the import failed")

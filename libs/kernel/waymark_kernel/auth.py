@@ -68,10 +68,12 @@ class Unauthenticated(Problem):
 
 def http_jwks_source(url: str, timeout: float = 5.0) -> KeySource:
     async def fetch() -> dict[str, Any]:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as client:
-            async with client.get(url) as response:
-                response.raise_for_status()
-                return await response.json()
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as client,
+            client.get(url) as response,
+        ):
+            response.raise_for_status()
+            return await response.json()
     return fetch
 
 

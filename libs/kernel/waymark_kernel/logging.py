@@ -86,7 +86,7 @@ class TextFormatter(logging.Formatter):
         self.colour = colour
 
     def format(self, record: logging.LogRecord) -> str:
-        time = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        time = datetime.fromtimestamp(record.created, UTC).astimezone().strftime("%H:%M:%S")
         level = f"{record.levelname:<7}"
         if self.colour:
             level = self._COLOURS.get(record.levelno, "") + level + self._RESET

@@ -1,5 +1,5 @@
 """Characters no request body may carry: NUL anywhere (databases refuse it or cut text at it),
-and in names the bidirectional controls that make a name show as another (`‮` turns
+and in names the bidirectional controls that make a name show as another (`U+202E` turns
 `gnp.exe` around)."""
 
 import re

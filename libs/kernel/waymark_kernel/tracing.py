@@ -71,7 +71,8 @@ def enabled() -> bool:
 def _tracer(component: str) -> trace.Tracer:
     tracer = _tracing.tracers.get(component)
     if tracer is None:
-        assert _tracing.provider is not None
+        if _tracing.provider is None:
+            raise RuntimeError("tracing is off: no tracer to give")
         tracer = _tracing.tracers[component] = _tracing.provider.get_tracer(f"waymark.{component}")
     return tracer
 

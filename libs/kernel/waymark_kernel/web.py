@@ -216,7 +216,7 @@ def collector_paused() -> Iterator[None]:
     its full passes over them held the GIL, and so every request of the process, for 0.5-1 s.
     Reference counting frees memory as usual; the collector runs again when the last such job
     ends."""
-    global _collector_pauses
+    global _collector_pauses  # noqa: PLW0603 -- one count for the process, under the lock
     with _collector_lock:
         _collector_pauses += 1
         gc.disable()

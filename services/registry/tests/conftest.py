@@ -79,9 +79,11 @@ async def database_url(dialect: str, tmp_path: Path) -> AsyncIterator[str]:
 @asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[AsyncClient]:
     """Runs the app's lifespan around a client that calls it in-process."""
-    async with app.router.lifespan_context(app):
-        async with AsyncClient(transport=ASGITransport(app), base_url="http://registry") as client:
-            yield client
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app), base_url="http://registry") as client,
+    ):
+        yield client
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 referrals that wait for an answer, the most pressing first, then the rest of what moves."""
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -13,7 +12,7 @@ from waymark_web.referrals.router import organization_names
 
 router = APIRouter()
 WAITING = ("requested", "received")
-LATEST = datetime.max.isoformat()
+LATEST = "9999-12-31T23:59:59.999999"  # after every respond_by
 
 
 def by_respond_by(referral: dict[str, Any]) -> tuple[bool, str]:

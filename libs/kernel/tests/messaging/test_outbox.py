@@ -92,7 +92,7 @@ async def test_an_event_of_a_rolled_back_transaction_is_never_published(sqlite, 
         received.append(event)
 
     await broker.consume("all", ["#"], remember)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError):  # noqa: PT012 -- the transaction must fail after its writes
         async with sqlite.transaction() as session:
             event = new_event(1)
             await record_event(session, "kernel-tests", event.type, event.typed_data())

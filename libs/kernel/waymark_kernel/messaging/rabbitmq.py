@@ -92,9 +92,13 @@ class RabbitMqBroker:
         except Exception as exc:
             raise PublishFailed(f"{type(exc).__name__}: {exc}") from exc
 
+    def _started(self) -> AbstractRobustConnection:
+        if self._connection is None:
+            raise RuntimeError("start() first")
+        return self._connection
+
     async def consume(self, queue: str, routing_keys: list[str], handler: EventHandler) -> None:
-        assert self._connection is not None, "start() first"
-        channel = await self._connection.channel()
+        channel = await self._started().channel()
         await channel.set_qos(prefetch_count=self.prefetch)
         exchange = await self._declare_exchanges(channel)
         dead_letter_queue = await channel.declare_queue(
@@ -149,9 +153,9 @@ class RabbitMqBroker:
         await message.ack()
 
     async def dead_letters(self, queue: str) -> list[CloudEvent]:
-        assert self._connection is not None, "start() first"
+        connection = self._started()
         events = []
-        async with self._connection.channel() as channel:
+        async with connection.channel() as channel:
             dead = await channel.declare_queue(
                 f"{queue}.dead", durable=True, arguments={"x-queue-type": "quorum"}
             )

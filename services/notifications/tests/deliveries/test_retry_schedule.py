@@ -2,6 +2,7 @@
 more (a delivery whose failure was not logged went again at every lease's end), never sooner."""
 
 import asyncio
+import itertools
 import uuid
 
 import pytest
@@ -32,7 +33,7 @@ async def scheduled(start_notifications, monkeypatch):
 
 
 def assert_gaps_follow_the_schedule(arrived_at: list[float]) -> None:
-    gaps = [later - earlier for earlier, later in zip(arrived_at, arrived_at[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrived_at)]
     for gap, delay in zip(gaps, SCHEDULE, strict=True):
         assert delay * (1 - JITTER) - 0.02 <= gap <= delay * (1 + JITTER) + LATE, gaps
 

@@ -101,8 +101,9 @@ async def test_urgent_and_overdue_referrals_are_emailed_without_personal_data(
     messages = await mailbox.wait_for(2)
     # The receiver has no contact address: only the sender is emailed.
     assert messages[1][0] == ["desk@sender.test"]
-    assert messages[1][1]["Subject"] == "Waymark: Your referral is overdue for an answer " \
-        "(NP → LB, urgency low)"
+    assert messages[1][1]["Subject"] == (
+        "Waymark: Your referral is overdue for an answer (NP → LB, urgency low)"
+    )
     inbox = (await notifications.client.get(
         "/v1/inbox", headers=notifications.admin(silent)
     )).json()

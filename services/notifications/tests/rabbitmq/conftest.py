@@ -85,7 +85,10 @@ class NotificationsProcess:
         self.environment = environment
         self.port = port
         self.process: asyncio.subprocess.Process | None = None
-        self.log = tempfile.NamedTemporaryFile(prefix="notifications-", suffix=".log", delete=False)
+        # kept open for the process's whole life, closed by stop()
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="notifications-", suffix=".log", delete=False
+        )
 
     @property
     def url(self) -> str:

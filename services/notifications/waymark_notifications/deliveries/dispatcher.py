@@ -63,6 +63,18 @@ class Dispatcher:
         self._database: Database | None = None
         self._sender: WebhookSender | None = None
 
+    @property
+    def database(self) -> Database:
+        if self._database is None:
+            raise RuntimeError("the dispatcher is not started")
+        return self._database
+
+    @property
+    def sender(self) -> WebhookSender:
+        if self._sender is None:
+            raise RuntimeError("the dispatcher is not started")
+        return self._sender
+
     def wake(self) -> None:
         self._wakeup.set()
 
@@ -111,9 +123,8 @@ class Dispatcher:
             self.wake()
 
     async def _give_back(self, delivery_ids: list[uuid.UUID]) -> None:
-        assert self._database is not None
         try:
-            async with self._database.transaction() as session:
+            async with self.database.transaction() as session:
                 await repository.release(session, delivery_ids, utcnow())
         except Exception:
             log.exception("giving leases back failed; they run out instead")
@@ -155,13 +166,12 @@ class Dispatcher:
     async def _log_answers(self) -> None:
         """Log every answer that came back, in one transaction per batch. If that fails, the
         leases run out and the deliveries go again, with the same webhook-id."""
-        assert self._database is not None
         while True:
             await self._answered.wait()
             self._answered.clear()
             batch, self._sent = self._sent, []
             try:
-                async with self._database.transaction() as session:
+                async with self.database.transaction() as session:
                     await service.record_attempts(session, batch, self.settings)
             except Exception:
                 log.exception("logging delivery attempts failed")
@@ -175,8 +185,7 @@ class Dispatcher:
         self._short_of_slots, self._at_limit = free <= 0, busy
         if free <= 0:
             return self.poll_seconds  # a finishing send wakes the loop
-        assert self._database is not None
-        async with self._database.transaction() as session:
+        async with self.database.transaction() as session:
             due = [
                 (Outgoing(*delivery), listener) for delivery, listener in await repository.due(
                     session, now=utcnow(), limit=free, per_endpoint=self.per_endpoint, busy=busy,
@@ -196,7 +205,7 @@ class Dispatcher:
         if len(claimed) == free:
             self._short_of_slots = True
             return self.poll_seconds  # every slot taken: a finishing send wakes the loop
-        async with self._database.transaction() as session:
+        async with self.database.transaction() as session:
             next_due = await repository.next_due_at(session, self._busy_endpoints())
         if next_due is None:
             return self.poll_seconds
@@ -250,7 +259,6 @@ class Dispatcher:
         self._answered.set()
 
     async def _send(self, delivery: Outgoing, subscription: Listener | Subscription) -> Sent:
-        assert self._sender is not None
         attempted_at = utcnow()
         with span(
             "notifications", f"webhook {delivery.event_type}", SpanKind.CLIENT,
@@ -261,7 +269,7 @@ class Dispatcher:
                 "cloudevents.event_type": delivery.event_type,
             },
         ) as traced:
-            result = await self._sender.send(
+            result = await self.sender.send(
                 subscription.url, str(delivery.id), delivery.body,
                 secrets_in_use(self.box, subscription, attempted_at), traced.headers,
             )
@@ -275,8 +283,7 @@ class Dispatcher:
         """Send a delivery the caller has leased, now, and return the logged attempt (None if
         the subscription was deleted meanwhile)."""
         await self._ready.wait()
-        assert self._database is not None
         sent = await self._send(Outgoing.of(delivery), subscription)
-        async with self._database.transaction() as session:
+        async with self.database.transaction() as session:
             logged = await service.record_attempts(session, [sent], self.settings)
         return logged[0] if logged else None

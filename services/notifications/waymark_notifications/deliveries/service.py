@@ -135,7 +135,7 @@ def retry_delay(attempts_made: int, result: SendResult, schedule: list[float]) -
     """When to try again after a failed attempt; None once the schedule is used up."""
     if attempts_made > len(schedule):
         return None
-    seconds = schedule[attempts_made - 1] * random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)
+    seconds = schedule[attempts_made - 1] * random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)  # noqa: S311 -- jitter, no secret
     if result.retry_after_seconds is not None:
         seconds = max(seconds, min(result.retry_after_seconds, LONGEST_RETRY_AFTER_SECONDS))
     return timedelta(seconds=seconds)

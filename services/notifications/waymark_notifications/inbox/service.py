@@ -144,7 +144,8 @@ def email_retry_delay(failed_attempts: int, settings: Settings) -> timedelta:
     """Exponential back-off after the `failed_attempts`-th failure, capped, with jitter so that
     emails failing together do not come back together."""
     seconds = backoff(settings.smtp_retry_seconds, failed_attempts, settings.smtp_retry_max_seconds)
-    return timedelta(seconds=seconds * random.uniform(1 - EMAIL_RETRY_JITTER, 1 + EMAIL_RETRY_JITTER))
+    jitter = random.uniform(1 - EMAIL_RETRY_JITTER, 1 + EMAIL_RETRY_JITTER)  # noqa: S311 -- no secret
+    return timedelta(seconds=seconds * jitter)
 
 
 def email_failed(notification: InboxNotification, settings: Settings, now: datetime) -> None:

@@ -97,7 +97,8 @@ class WebhookSender:
     ) -> SendResult:
         """One attempt; every failure becomes a result, never an exception. `trace_headers`:
         the attempt's W3C trace context (ids only), empty when tracing is off."""
-        assert self._client is not None, "use the sender inside `async with`"
+        if self._client is None:
+            raise RuntimeError("use the sender inside `async with`")
         started = time.perf_counter()
 
         def failed(error: str) -> SendResult:

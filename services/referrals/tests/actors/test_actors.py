@@ -159,7 +159,7 @@ async def test_consent_withdrawal_names_who_withdrew(app, client, flow, casework
 async def test_a_name_changed_since_stays_as_it_was_on_earlier_records(
     app, client, flow, caseworker, issuer, consent
 ):
-    sender, _, asha, _, case, referral = await a_persons_referral(
+    sender, _, asha, _, _case, referral = await a_persons_referral(
         client, flow, caseworker, consent
     )
     new_name = f"{asha.name} Shrestha"
@@ -232,7 +232,7 @@ async def test_another_organisation_does_not_see_a_case_ledger(
 async def test_an_erased_persons_name_becomes_a_stable_pseudonym_and_the_ledger_verifies(
     app, client, flow, caseworker, issuer, consent, problem
 ):
-    sender, _, asha, karim, case, referral = await a_persons_referral(
+    _sender, _, asha, karim, case, referral = await a_persons_referral(
         client, flow, caseworker, consent
     )
     admin = {"Authorization": f"Bearer {issuer.token(None, 'network_admin')}"}

@@ -17,7 +17,7 @@ def hours_to_answer(referral: dict) -> float:
 
 
 async def test_the_answer_is_due_by_urgency_or_sooner_if_the_service_promises(flow, network):
-    sender, receiver, service_id = await flow.pair()
+    sender, receiver, _service_id = await flow.pair()
     case = await flow.case(sender)
     for urgency, hours in (("emergency", 1), ("high", 24), ("normal", 72), ("low", 168)):
         referral = await flow.refer(sender, receiver, None, case=case, urgency=urgency)

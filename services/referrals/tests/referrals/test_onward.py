@@ -25,7 +25,7 @@ def onward_body(receiver, **changes) -> dict:
 async def test_the_receiver_refers_on_sharing_at_most_what_it_was_shared(
     flow, client, network, person
 ):
-    origin, transit, destination, first = await journey_of_three(flow, network)
+    _origin, transit, destination, first = await journey_of_three(flow, network)
     onward = await client.post(
         f"/v1/referrals/{first['id']}/onward", headers=transit.headers,
         json=onward_body(destination),
@@ -67,7 +67,7 @@ async def test_onward_is_refused_beyond_the_shared_fields_the_consent_or_the_sta
 
 
 async def test_onward_with_an_idempotency_key_creates_one_leg(flow, client, network):
-    origin, transit, destination, first = await journey_of_three(flow, network)
+    _origin, transit, destination, first = await journey_of_three(flow, network)
     headers = {**transit.headers, "Idempotency-Key": uuid.uuid4().hex}
     path = f"/v1/referrals/{first['id']}/onward"
     one = await client.post(path, headers=headers, json=onward_body(destination))

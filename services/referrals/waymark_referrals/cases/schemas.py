@@ -68,7 +68,7 @@ class Person(RequestBody):
     def _one_age(self) -> "Person":
         if self.date_of_birth is not None and self.age_estimate is not None:
             raise ValueError("give date_of_birth or age_estimate, not both")
-        if self.date_of_birth is not None and self.date_of_birth > date.today():
+        if self.date_of_birth is not None and self.date_of_birth > datetime.now().astimezone().date():
             raise ValueError("date_of_birth is in the future")
         return self
 

@@ -20,7 +20,7 @@ def _chain_lock(case_id: uuid.UUID) -> int:
 _LOCK_CHAIN = Prepared(
     select(func.pg_advisory_xact_lock(bindparam("lock", type_=BigInteger))), only_on="postgresql"
 )
-_BECOME_WRITER = text(f"UPDATE {Disclosure.__tablename__} SET sequence = sequence WHERE 0")
+_BECOME_WRITER = text(f"UPDATE {Disclosure.__tablename__} SET sequence = sequence WHERE 0")  # noqa: S608 -- the model's own table name
 _LAST = (
     select(Disclosure.case_id, func.max(Disclosure.sequence).label("sequence"))
     .where(AnyOf(Disclosure.case_id, "case_ids"))

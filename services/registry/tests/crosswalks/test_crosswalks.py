@@ -7,8 +7,10 @@ from waymark_kernel.auth import ORG_ADMIN
 
 CROSSWALKS = "/v1/hsds/crosswalks"
 CSV = {"Content-Type": "text/csv"}
-COUNCIL = "taxonomy,code,category\r\nLeeds council,ADV,legal.information\r\n" \
+COUNCIL = (
+    "taxonomy,code,category\r\nLeeds council,ADV,legal.information\r\n"
     "Leeds council,ADV-IMM,legal.migration_procedures\r\n"
+)
 
 
 def council_dataset(organization: str = "Leeds Welcome") -> list[dict]:
@@ -83,8 +85,10 @@ async def test_an_uploaded_crosswalk_maps_an_import_chosen_with_it(registry):
 
 async def test_a_bad_crosswalk_is_refused_with_its_lines_and_changes_nothing(registry):
     await upload(registry, "leeds-council", COUNCIL)
-    bad = "taxonomy,code,category\r\nLeeds council,ADV,legal.information\r\n" \
+    bad = (
+        "taxonomy,code,category\r\nLeeds council,ADV,legal.information\r\n"
         "Leeds council,,legal.information\r\nLeeds council,FOOD,soup\r\n"
+    )
 
     new = await upload(registry, "bradford", bad)
     replaced = await upload(registry, "leeds-council", bad, **{"If-Match": '"1"'})
@@ -110,7 +114,6 @@ async def test_a_bad_crosswalk_is_refused_with_its_lines_and_changes_nothing(reg
 async def test_replacing_and_deleting_a_crosswalk_needs_its_etag_and_no_source_using_it(
     registry, publisher
 ):
-    _, url = publisher
     await upload(registry, "leeds-council", COUNCIL)
     admin = registry.network_admin
 

@@ -5,8 +5,10 @@ import pytest
 from waymark_kernel.problems import Problem
 from waymark_registry.dataset.crosswalk import Crosswalk, shipped
 
-COUNCIL = "taxonomy,code,category\r\nLeeds council,ADV,legal.information\r\n" \
+COUNCIL = (
+    "taxonomy,code,category\r\nLeeds council,ADV,legal.information\r\n"
     "Leeds council,ADV-IMM,legal.migration_procedures\r\n"
+)
 
 
 def test_the_longest_code_of_a_taxonomy_named_in_the_terms_taxonomy_wins():

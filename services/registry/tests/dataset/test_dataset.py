@@ -172,7 +172,8 @@ async def test_postgresql_a_large_import_leaves_the_planner_knowing_the_director
         await connection.close()
     assert planned == dict.fromkeys(planned, float(ANALYZED_FROM))
     assert len(planned) == 3
-    assert len(vacuumed) == 3 and all(count >= 1 for count in vacuumed.values()), vacuumed
+    assert len(vacuumed) == 3, vacuumed
+    assert all(count >= 1 for count in vacuumed.values()), vacuumed
 
 
 async def test_every_invalid_object_is_reported_and_nothing_changes(registry, source):
@@ -470,12 +471,14 @@ async def test_every_bad_row_is_reported_with_its_file_and_line(registry, source
 def zip_bomb(file: str, header: bytes, line: bytes, size: int) -> bytes:
     """A small zip of `file`: the header, then `line` over and over up to `size` bytes."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        with archive.open(file, "w", force_zip64=True) as member:
-            member.write(header)
-            block = line * (2**20 // len(line))
-            for _ in range(size // len(block)):
-                member.write(block)
+    with (
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+        archive.open(file, "w", force_zip64=True) as member,
+    ):
+        member.write(header)
+        block = line * (2**20 // len(line))
+        for _ in range(size // len(block)):
+            member.write(block)
     return buffer.getvalue()
 
 

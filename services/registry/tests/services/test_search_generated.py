@@ -67,25 +67,30 @@ def public_point(location: dict, owner: bool) -> tuple[float, float]:
     return location["latitude"], location["longitude"]
 
 
+def _matches(body: dict, organization: dict, params: dict) -> bool:
+    """Whether a service meets every filter of `params` but the distance."""
+    text = f"{body['name']} {body['description']}".lower().split()
+    countries = {location["country"] for location in body["locations"]}
+    checks = {
+        "q": lambda q: all(any(t.startswith(w) for t in text) for w in q.lower().split()),
+        "country": lambda c: c in (countries or {organization["country"]}),
+        "category": lambda c: bool(with_subcategories([c]) & set(body["categories"])),
+        "language": lambda language: language in body["languages"],
+        "population": lambda p: bool({p, "all_migrants"} & set(body["populations"])),
+        "migration_stage": lambda stage: stage in body["migration_stages"],
+        "accepts_referrals": lambda value: body["accepts_referrals"] == value,
+        "organization_id": lambda org: organization["id"] == org,
+        "status": lambda status: body["status"] == status,
+    }
+    return all(checks[name](value) for name, value in params.items() if name in checks)
+
+
 def expected(services: list[dict], viewer_org: str, params: dict) -> list[str]:
     """The ids a search must return, in order: the brute-force answer."""
     hits = []
     for service in services:
         body, organization = service["body"], service["organization"]
-        text = f"{body['name']} {body['description']}".lower().split()
-        countries = {location["country"] for location in body["locations"]}
-        checks = {
-            "q": lambda q: all(any(t.startswith(w) for t in text) for w in q.lower().split()),
-            "country": lambda c: c in (countries or {organization["country"]}),
-            "category": lambda c: bool(with_subcategories([c]) & set(body["categories"])),
-            "language": lambda language: language in body["languages"],
-            "population": lambda p: bool({p, "all_migrants"} & set(body["populations"])),
-            "migration_stage": lambda stage: stage in body["migration_stages"],
-            "accepts_referrals": lambda value: body["accepts_referrals"] == value,
-            "organization_id": lambda org: organization["id"] == org,
-            "status": lambda status: body["status"] == status,
-        }
-        if not all(checks[name](value) for name, value in params.items() if name in checks):
+        if not _matches(body, organization, params):
             continue
         if "radius_km" in params:
             owner = organization["id"] == viewer_org

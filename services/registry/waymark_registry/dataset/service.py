@@ -856,8 +856,9 @@ def _with_kept_secrets(row: _Parsed, stored_locations: list) -> list[ImportedLoc
         original = stored.get(location_id)
         bare = location.latitude is None and location.name is None and location.address is None
         if location.confidential and bare and original is not None:
-            location = ImportedLocation(**{f: getattr(original, f) for f in LOCATION_FIELDS})
-        kept.append(location)
+            kept.append(ImportedLocation(**{f: getattr(original, f) for f in LOCATION_FIELDS}))
+        else:
+            kept.append(location)
     return kept
 
 

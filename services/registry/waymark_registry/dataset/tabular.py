@@ -195,7 +195,7 @@ def _cut(
     if parent is not None:
         link, parent_id = parent
         row.setdefault(link.column, parent_id)
-    for table, column, key, referred in REFERENCES:
+    for table, _column, key, referred in REFERENCES:
         if table == name and key in row:
             nested = row.pop(key)
             if referred == "taxonomy_term":

@@ -188,7 +188,8 @@ async def announce(
 
 async def _owning_organization(session: AsyncSession, service: Service) -> Organization:
     organization = await organizations.get(session, service.organization_id)
-    assert organization is not None  # the foreign key keeps it
+    if organization is None:
+        raise LookupError(f"service {service.id} has no organization")  # the foreign key forbids it
     return organization
 
 
