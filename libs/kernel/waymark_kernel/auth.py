@@ -17,8 +17,9 @@ ALGORITHM = "EdDSA"
 NETWORK_ADMIN, ORG_ADMIN, CASEWORKER, VIEWER = "network_admin", "org_admin", "caseworker", "viewer"
 ROLES = (NETWORK_ADMIN, ORG_ADMIN, CASEWORKER, VIEWER)
 
-PERSON, CLIENT = "person", "client"
 IdentityKind = Literal["person", "client"]
+PERSON: IdentityKind = "person"
+CLIENT: IdentityKind = "client"
 KeySource = Callable[[], Awaitable[dict[str, Any]]]  # returns a JWKS document
 
 
@@ -73,7 +74,8 @@ def http_jwks_source(url: str, timeout: float = 5.0) -> KeySource:
             client.get(url) as response,
         ):
             response.raise_for_status()
-            return await response.json()
+            keys: dict[str, Any] = await response.json()
+            return keys
     return fetch
 
 

@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import Annotated, Any
+from types import FrameType
+from typing import Annotated, Any, cast
 
 import asyncpg
 from fastapi import Depends, Request
@@ -26,7 +27,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import CursorResult, Dialect, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -35,9 +36,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql import ColumnElement, Executable
+from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.util import greenlet_spawn
+from sqlmodel import SQLModel
 
 from waymark_kernel.files import OWNER_ONLY_FILE, create_private_file, tighten
 from waymark_kernel.problems import DatabaseUnavailable
@@ -46,11 +49,17 @@ COMMITTED_HOOKS = "after_commit_hooks"
 ORIGIN = "database_origin"  # the session's Database, named in its outbox notifications
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's table, which SQLModel sets on the class without declaring it."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass, undeclared
+    return table
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -69,7 +78,7 @@ def create_private_sqlite_file(url: str) -> None:
         tighten(Path(database + journal), OWNER_ONLY_FILE)
 
 
-def _writer_before_a_locking_read(connection, statement, *_args) -> None:
+def _writer_before_a_locking_read(connection: Any, statement: str, *_args: object) -> None:
     """SQLite locks no rows, and its driver begins a transaction only at a write: a read
     `FOR UPDATE` first makes its transaction the one writer, so that what it reads stays
     current until the transaction ends (another one's read-then-write waits, then reads anew)."""
@@ -148,7 +157,8 @@ SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")
 
 
 async def _request_reader(request: Request) -> AsyncEngine:
-    return request.app.state.database.reader
+    database: Database = request.app.state.database
+    return database.reader
 
 
 # For a request that reads with a single statement (one snapshot) and writes nothing: the
@@ -163,7 +173,7 @@ async def pooled_driver(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection
     server dropped it, the request answers 503 to try again and every connection opened before
     is replaced (a restart dropped them all), so that the next requests find fresh ones."""
     pooled = await engine.raw_connection()
-    driver = pooled.driver_connection
+    driver = cast(asyncpg.Connection, pooled.driver_connection)  # the engine's driver is asyncpg
     try:
         yield driver
     except BaseException as exc:
@@ -189,18 +199,18 @@ class AnyOf(ColumnElement[bool]):
         ("column", InternalTraversal.dp_clauseelement), ("name", InternalTraversal.dp_string),
     ]
 
-    def __init__(self, column: ColumnElement, name: str) -> None:
+    def __init__(self, column: ColumnElement[Any], name: str) -> None:
         self.column = column
         self.name = name
 
 
 @compiles(AnyOf, "postgresql")
-def _any_of_on_postgresql(element: AnyOf, compiler, **kw) -> str:
+def _any_of_on_postgresql(element: AnyOf, compiler: Any, **kw: Any) -> str:
     values = bindparam(element.name, type_=ARRAY(element.column.type))
     return f"{compiler.process(element.column, **kw)} = ANY({compiler.process(values, **kw)})"
 
 
-class _JsonList(TypeDecorator):
+class _JsonList(TypeDecorator[Sequence[Any]]):
     """A list bound as one JSON array, each value as its column stores it (SQLite's json_each
     reads it back)."""
 
@@ -211,13 +221,13 @@ class _JsonList(TypeDecorator):
         super().__init__()
         self.item = item
 
-    def process_bind_param(self, value: Sequence[Any], dialect: Dialect) -> str:
+    def process_bind_param(self, value: Sequence[Any] | None, dialect: Dialect) -> str:
         process = self.item.dialect_impl(dialect).bind_processor(dialect)
-        return json.dumps([item if process is None else process(item) for item in value])
+        return json.dumps([item if process is None else process(item) for item in value or ()])
 
 
 @compiles(AnyOf)
-def _any_of(element: AnyOf, compiler, **kw) -> str:
+def _any_of(element: AnyOf, compiler: Any, **kw: Any) -> str:
     values = bindparam(element.name, type_=_JsonList(element.column.type))
     return (f"{compiler.process(element.column, **kw)} IN "  # noqa: S608 -- both parts are compiled, bound SQL
             f"(SELECT value FROM json_each({compiler.process(values, **kw)}))")
@@ -228,7 +238,8 @@ async def driver_in_transaction(session: AsyncSession) -> asyncpg.Connection | N
     with its first statement); None before, and elsewhere than on PostgreSQL."""
     if session.bind.dialect.name != "postgresql":
         return None
-    driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    pooled = await (await session.connection()).get_raw_connection()
+    driver = cast(asyncpg.Connection, pooled.driver_connection)  # the engine's driver is asyncpg
     return driver if driver.is_in_transaction() else None
 
 
@@ -257,6 +268,8 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, 
     if driver is None:  # a COPY first would run outside the transaction
         await session.execute(text("SELECT 1"))
         driver = await driver_in_transaction(session)
+    if driver is None:
+        raise RuntimeError("no PostgreSQL transaction to copy the rows in")
     try:
         await driver.copy_records_to_table(table.name, records=records, columns=columns)
     except asyncpg.IntegrityConstraintViolationError as exc:
@@ -281,9 +294,11 @@ STATEMENTS: dict[str, StatementRecord] = {}
 
 
 def _record_at_caller(dialects: frozenset[str]) -> StatementRecord:
-    frame = sys._getframe(1)
-    while frame.f_globals.get("__name__") == __name__:
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
         frame = frame.f_back
+    if frame is None:
+        raise RuntimeError("a statement defined outside any module")
     defined_at = f"{frame.f_globals['__name__']}:{frame.f_lineno}"
     record = STATEMENTS.setdefault(defined_at, StatementRecord(defined_at))
     record.dialects |= dialects
@@ -301,7 +316,7 @@ class Prepared:
     `record` is given by an `Upsert`, whose statement of each dialect shares its record."""
 
     def __init__(
-        self, statement: Executable, *, columns: Sequence[str] | None = None,
+        self, statement: Select[Any] | UpdateBase, *, columns: Sequence[str] | None = None,
         only_on: str | None = None, record: StatementRecord | None = None,
     ) -> None:
         self.statement = statement
@@ -320,12 +335,14 @@ class Prepared:
         dialect = session.bind.dialect
         compiled = self._for_dialect(dialect)
         arguments = compiled.arguments(values)
+        rows: Sequence[Sequence[Any]]
         if dialect.name != "postgresql":
             rows = compiled.processed((await self._run(session, compiled.text, arguments)).all())
         elif (driver := await driver_in_transaction(session)) is None:
             rows = (await self._run(session, compiled.text, arguments)).all()
         else:
-            rows = await driver.fetch(compiled.text, *arguments)
+            # asyncpg's records index by position, as rows do
+            rows = cast(list[Sequence[Any]], await driver.fetch(compiled.text, *arguments))
         self.record.ran_on.add(dialect.name)
         return rows
 
@@ -354,7 +371,9 @@ class Prepared:
         self.record.ran_on.add(dialect.name)
 
     @staticmethod
-    async def _run(session: AsyncSession, text_: str, arguments: tuple[Any, ...]):
+    async def _run(
+        session: AsyncSession, text_: str, arguments: tuple[Any, ...]
+    ) -> CursorResult[Any]:
         """Through SQLAlchemy's connection, as text: SQLite's statements, and on PostgreSQL the
         transaction's first statement, which SQLAlchemy sends with the BEGIN (compiling it
         again cost as much as the rest, and an upsert is never cached)."""
@@ -383,7 +402,7 @@ class Upsert:
     the dialect's own insert: a `Prepared` built once per dialect (SQLAlchemy compiles an
     upsert at every run, never from its cache)."""
 
-    def __init__(self, table: Table, conflict: Callable[[Any], Executable]) -> None:
+    def __init__(self, table: Table, conflict: Callable[[Any], UpdateBase]) -> None:
         self.table = table
         self.conflict = conflict
         self.record = _record_at_caller(DIALECTS)

@@ -143,7 +143,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        given: object = exc.detail  # FastAPI's HTTPException takes any detail
+        detail = given if isinstance(given, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and detail == "Not Found":
             detail = "There is nothing at this address."
         headers = getattr(exc, "headers", None)

@@ -4,9 +4,10 @@ token verification, migrations in standalone mode, and the background tasks of t
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
@@ -20,13 +21,13 @@ from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import Settings
 from waymark_kernel.web import create_base_app
 
-BackgroundTask = Callable[[FastAPI], Awaitable[None]]
+BackgroundTask = Callable[[FastAPI], Coroutine[Any, Any, None]]
 STOP_RELAY_SECONDS = 2.0
 STOP_TASKS_SECONDS = 1.0
 log = logging.getLogger("waymark.service")
 
 
-async def cancel_and_wait(tasks: list[asyncio.Task], timeout: float = STOP_TASKS_SECONDS) -> None:
+async def cancel_and_wait(tasks: list[asyncio.Task[None]], timeout: float = STOP_TASKS_SECONDS) -> None:
     """Cancels the tasks and waits for them, for up to `timeout` seconds: one that ignores its
     cancellation is left behind, named in the log, rather than holding the process."""
     for task in tasks:

@@ -17,6 +17,8 @@ SERVICE_NAMES = ("registry", "referrals", "notifications")
 OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 
+DEFAULT_RETRY_SCHEDULE: list[float] = [5, 300, 1800, 7200, 18000, 36000, 36000]
+
 class RunMode(StrEnum):
     standalone = "standalone"
     distributed = "distributed"
@@ -74,7 +76,7 @@ class Settings(BaseSettings):
     webhook_allow_insecure: bool = False
     # NoDecode: the environment gives "5,300,1800", not JSON; the validator splits it.
     webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
-        default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000]
+        default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE)
     )
     webhook_timeout_seconds: float = 15.0
     # Ports a webhook URL may name besides 443 (and 80 when insecure): "LOW-HIGH" within the
@@ -161,7 +163,7 @@ class Settings(BaseSettings):
         return self.is_standalone if self.seed_demo is None else self.seed_demo
 
     def database_url(self, component: str) -> str:
-        explicit = getattr(self, f"{component}_database_url")
+        explicit: str | None = getattr(self, f"{component}_database_url")
         if explicit:
             return explicit
         if self.is_standalone:
@@ -169,7 +171,7 @@ class Settings(BaseSettings):
         return f"{self.postgres_url.rstrip('/')}/{self.database_prefix}_{component}"
 
     def service_url(self, service: str) -> str:
-        explicit = getattr(self, f"{service}_url")
+        explicit: str | None = getattr(self, f"{service}_url")
         if explicit:
             return explicit.rstrip("/")
         return f"http://{self.host}:{self.port + 1 + SERVICE_NAMES.index(service)}"

@@ -154,8 +154,10 @@ def route_taken(route: str) -> None:
     """Names the request's server span after the route it took, where no router names it."""
     if _tracing.provider is None:
         return
+    from opentelemetry.sdk.trace import Span as RecordedSpan  # loaded: tracing has started
+
     current = trace.get_current_span()
-    if current.is_recording():
+    if isinstance(current, RecordedSpan) and current.is_recording():
         current.update_name(f"{current.name.partition(' ')[0]} {route}")
         current.set_attribute("http.route", route)
 

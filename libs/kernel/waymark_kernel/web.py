@@ -8,7 +8,9 @@ import gc
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
@@ -29,6 +31,7 @@ LATENCY = Histogram(
 )
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 RETRY_AFTER_STOPPING_SECONDS = 5  # a restart, or another replica, answers by then
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 # Cases, referrals, the inbox, tokens: whatever may carry personal data is never kept by a
@@ -38,7 +41,8 @@ SAFE_HEADERS = (NOSNIFF, NOT_STORED)
 
 
 def incoming_request_id(scope: Scope) -> str:
-    for name, value in scope.get("headers", ()):
+    headers: Iterable[tuple[bytes, bytes]] = scope.get("headers", ())
+    for name, value in headers:
         if name == REQUEST_ID_HEADER and 0 < len(value) <= 128:
             return value.decode("latin-1")
     return uuid.uuid4().hex
@@ -49,7 +53,7 @@ class Draining:
     begun their response by then with a 503 to retry, rather than closing on them."""
 
     def __init__(self) -> None:
-        self.unanswered: set[asyncio.Task] = set()
+        self.unanswered: set[asyncio.Task[Any]] = set()
         self.cutting_off = False
 
     def cut_off(self) -> int:
@@ -79,6 +83,8 @@ class RequestContextMiddleware:
         status = 500
         responding = False
         task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("a request runs in a task")
         unanswered = self.draining.unanswered
         unanswered.add(task)
 
@@ -194,7 +200,9 @@ def metrics_response() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def create_base_app(component: str, *, title: str, lifespan, checks: dict[str, ReadinessCheck]) -> FastAPI:
+def create_base_app(
+    component: str, *, title: str, lifespan: Lifespan, checks: dict[str, ReadinessCheck]
+) -> FastAPI:
     app = WaymarkApp(
         title=title, version="0.1.0", lifespan=settled_after(lifespan), openapi_url="/openapi.json"
     )
@@ -229,7 +237,7 @@ def collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def settled_after(lifespan):
+def settled_after(lifespan: Lifespan) -> Lifespan:
     """`lifespan`, then what its start-up built frozen out of the garbage collector's full
     passes: it lives as long as the process, and scanning it stopped every request for
     100-400 ms now and then."""

@@ -42,7 +42,7 @@ class Broker(Protocol):
 
 def backoff(base: float, attempt: int, ceiling: float = 30.0) -> float:
     """Wait before redelivering after failed `attempt` (1, 2, ...): base, 2 x base, 4 x base..."""
-    return min(base * 2 ** (attempt - 1), ceiling)
+    return min(base * 2.0 ** (attempt - 1), ceiling)
 
 
 def topic_matches(pattern: str, routing_key: str) -> bool:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from waymark_kernel.clock import utcnow
-from waymark_kernel.db import Database, Upsert
+from waymark_kernel.db import Database, Upsert, table_of
 from waymark_kernel.events import CloudEvent
 from waymark_kernel.messaging.broker import Broker
 from waymark_kernel.tracing import SpanKind, span, trace_headers_of
@@ -33,7 +33,7 @@ class Consumer:
         self.database = database
         self.handlers = handlers
         # Of the table, not the model: the ORM compiled this upsert again at every event.
-        table = ProcessedEvent.__table__
+        table = table_of(ProcessedEvent)
         self._claim = Upsert(
             table, lambda insert: insert.on_conflict_do_nothing().returning(table.c.event_id)
         )

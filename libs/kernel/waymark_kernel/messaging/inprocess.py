@@ -19,7 +19,7 @@ CLOSE_GRACE_SECONDS = 2.0
 @dataclass
 class _Delivery:
     event: CloudEvent
-    settled: asyncio.Future
+    settled: asyncio.Future[None]
     attempts: int = 0
 
 
@@ -28,9 +28,9 @@ class _Queue:
     name: str
     routing_keys: list[str]
     handler: EventHandler
-    pending: asyncio.Queue = field(default_factory=asyncio.Queue)
+    pending: asyncio.Queue[_Delivery] = field(default_factory=asyncio.Queue)
     dead: list[CloudEvent] = field(default_factory=list)
-    worker: asyncio.Task | None = None
+    worker: asyncio.Task[None] | None = None
 
 
 class InProcessBroker:
@@ -46,8 +46,8 @@ class InProcessBroker:
         self._running = False
         self._closed = False
         self._started = asyncio.Event()
-        self._deliveries: set[asyncio.Task] = set()
-        self._unsettled: set[asyncio.Future] = set()
+        self._deliveries: set[asyncio.Task[None]] = set()
+        self._unsettled: set[asyncio.Future[None]] = set()
 
     async def start(self) -> None:
         self._running, self._closed = True, False

@@ -5,7 +5,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from sqlalchemy import (
@@ -22,10 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from waymark_kernel.clock import utcnow
-from waymark_kernel.db import ORIGIN, Database, Prepared, after_commit, insert_rows
+from waymark_kernel.db import ORIGIN, Database, Prepared, after_commit, insert_rows, table_of
 from waymark_kernel.events import CloudEvent, EventData
 from waymark_kernel.messaging.broker import Broker, PublishFailed, backoff
 from waymark_kernel.migrations import TRACEPARENT_LENGTH, UNPUBLISHED
@@ -59,13 +61,13 @@ class OutboxMessage(SQLModel, table=True):
 
 
 # A plain insert: the row is never read back in the transaction that writes it.
-_INSERT_OUTBOX_ROW = Prepared.insert_into(OutboxMessage.__table__)
+_INSERT_OUTBOX_ROW = Prepared.insert_into(table_of(OutboxMessage))
 _NOTIFY = Prepared(
     select(func.pg_notify(NOTIFY_CHANNEL, bindparam("origin"))), only_on="postgresql"
 )
 
 
-def _outbox_row(event: CloudEvent) -> dict:
+def _outbox_row(event: CloudEvent) -> dict[str, Any]:
     trace = current_trace_headers()
     return {"id": uuid.UUID(event.id), "event_type": event.type,
             "body": event.model_dump_json(), "created_at": event.time, "published_at": None,
@@ -88,17 +90,17 @@ async def record_events(
     await record_outbox_rows(session, outbox_rows(source, events))
 
 
-def outbox_rows(source: str, events: list[tuple[str, EventData]]) -> list[dict]:
+def outbox_rows(source: str, events: list[tuple[str, EventData]]) -> list[dict[str, Any]]:
     """The outbox rows of events: CPU work only, which a bulk change can do in a worker thread
     while its database writes run."""
     return [_outbox_row(CloudEvent.of(source, event_type, data)) for event_type, data in events]
 
 
-async def record_outbox_rows(session: AsyncSession, rows: list[dict]) -> None:
+async def record_outbox_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Rows of `outbox_rows` added in bulk, with one wake-up for the relays."""
     if not rows:
         return
-    await insert_rows(session, OutboxMessage.__table__, rows)
+    await insert_rows(session, table_of(OutboxMessage), rows)
     await _wake_relays(session)
 
 
@@ -143,7 +145,7 @@ class OutboxRelay:
                 await self._finished.wait()
         return self._finished.is_set()
 
-    def _notified(self, _connection, _pid, _channel, origin: str) -> None:
+    def _notified(self, _connection: object, _pid: int, _channel: str, origin: object) -> None:
         if origin != self.database.origin:  # its own commits woke it already, after commit
             self.wake()
 
@@ -157,8 +159,8 @@ class OutboxRelay:
         async with self.database.transaction() as session:
             query = (
                 select(OutboxMessage)
-                .where(OutboxMessage.published_at.is_(None))
-                .order_by(OutboxMessage.created_at, OutboxMessage.id)
+                .where(col(OutboxMessage.published_at).is_(None))
+                .order_by(col(OutboxMessage.created_at), col(OutboxMessage.id))
                 .limit(self.batch_size)
             )
             if not self.database.is_sqlite:
@@ -167,18 +169,18 @@ class OutboxRelay:
             confirmed, refused = await self._publish_in_order(messages)
             if refused:
                 await session.execute(
-                    update(OutboxMessage).where(OutboxMessage.id.in_(refused))
+                    update(OutboxMessage).where(col(OutboxMessage.id).in_(refused))
                     .values(attempts=OutboxMessage.attempts + 1)
                 )
             if confirmed:
                 await session.execute(
-                    update(OutboxMessage).where(OutboxMessage.id.in_(confirmed))
+                    update(OutboxMessage).where(col(OutboxMessage.id).in_(confirmed))
                     .values(published_at=utcnow())
                 )
             return len(confirmed), bool(refused)
 
     async def _publish_in_order(
-        self, messages: list[OutboxMessage]
+        self, messages: Sequence[OutboxMessage]
     ) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
         """(confirmed ids, refused ids). The head goes alone first: while the broker is away only
         it is tried and nothing overtakes it. The rest are then in flight together, written in

@@ -140,7 +140,8 @@ class RabbitMqBroker:
         try:
             await handler(event)
         except Exception:
-            attempt = int((message.headers or {}).get("x-delivery-count", 0)) + 1
+            count = (message.headers or {}).get("x-delivery-count", 0)
+            attempt = (int(count) if isinstance(count, int | str) else 0) + 1
             log.exception("handler failed; message requeued", extra={
                 "queue": queue, "event_id": event.id, "event_type": event.type,
                 "attempt": attempt,
