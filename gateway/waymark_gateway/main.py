@@ -6,6 +6,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
@@ -30,6 +31,7 @@ from waymark_gateway.proxy.middleware import (
     IMPORT_ROUTE,
     MAX_BODY_BYTES,
     GatewayProxy,
+    RouteLimits,
     RouteTable,
 )
 from waymark_gateway.proxy.pages import PagesOutsideApi
@@ -140,7 +142,7 @@ def create_app(
             await store.close()
             await database.dispose()
 
-    async def own_keys() -> dict:
+    async def own_keys() -> dict[str, Any]:
         return jwks
 
     app = create_base_app(
@@ -166,7 +168,7 @@ def create_app(
     app.state.request_authenticator = RequestAuthenticator(
         app.state.token_verifier, sessions, app.state.client_addresses, revoked,
     )
-    body_limits = RouteTable(
+    body_limits = RouteLimits(
         "WAYMARK_IMPORT_BODY_LIMIT_BYTES", {
             IMPORT_ROUTE: settings.import_body_limit_bytes,
             IMPORT_PAGE_ROUTE: settings.import_body_limit_bytes + FORM_ENVELOPE_BYTES,

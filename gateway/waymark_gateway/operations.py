@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from waymark_gateway.proxy.upstreams import Upstreams
 from waymark_kernel.auth import CurrentIdentity
 from waymark_kernel.problems import Forbidden
-from waymark_kernel.web import metrics_response
+from waymark_kernel.web import ReadinessCheck, metrics_response
 
 router = APIRouter()
 
@@ -23,7 +23,7 @@ async def readyz(request: Request) -> JSONResponse:
         **getattr(request.app.state, "readiness", {}),
     }
 
-    async def outcome(check) -> str:
+    async def outcome(check: ReadinessCheck) -> str:
         try:
             await check()
             return "ok"

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from waymark_gateway.audit.models import AuditEntry
 
@@ -21,5 +21,5 @@ async def organization_entries(
         query = query.where(
             (AuditEntry.at < before[0]) | ((AuditEntry.at == before[0]) & (AuditEntry.id < before[1]))
         )
-    query = query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+    query = query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).limit(limit)
     return list((await session.execute(query)).scalars())

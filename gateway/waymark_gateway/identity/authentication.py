@@ -94,7 +94,8 @@ class ExternalIssuer:
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         async with aiohttp.ClientSession(timeout=timeout) as client, client.get(url) as response:
             response.raise_for_status()
-            return await response.json()
+            document: dict[str, Any] = await response.json()
+            return document
 
     async def discover(self) -> str:
         """The issuer identifier (`iss`), read once from the discovery document."""
@@ -200,10 +201,11 @@ class Authenticator:
 
     async def authenticate(self, token: str) -> tuple[Identity, str | None]:
         """The caller, and the bearer token to pass on instead of the caller's (or None)."""
-        if self.external is None:
+        external = self.external
+        if external is None:
             identity, forwarded = await self.own.verify(token), None
-        elif await self._is_external(token):
-            identity, forwarded = await self._external(token)
+        elif await self._is_external(external, token):
+            identity, forwarded = await self._external(external, token)
         else:
             raise Unauthenticated("Only tokens of this network's OpenID Connect issuer are accepted.")
         if self.revoked.is_revoked(identity):
@@ -220,14 +222,14 @@ class Authenticator:
             raise Unauthenticated("The session this token was issued for has ended or changed; "
                                   "sign in again.")
 
-    async def _is_external(self, token: str) -> bool:
+    async def _is_external(self, external: ExternalIssuer, token: str) -> bool:
         try:
             claims = jwt.decode(token, options={"verify_signature": False})
         except jwt.InvalidTokenError:
             return False
-        return claims.get("iss") == await self.external.discover()  # type: ignore[union-attr]
+        return claims.get("iss") == await external.discover()
 
-    async def _external(self, token: str) -> tuple[Identity, str]:
+    async def _external(self, external: ExternalIssuer, token: str) -> tuple[Identity, str]:
         now = time.time()
         cached = self._forwarded.get(token)
         if cached is not None and cached[0] > now + 5:
@@ -236,7 +238,7 @@ class Authenticator:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated("The bearer token is malformed.") from exc
-        identity, expires = await self.external.verify(token, header)  # type: ignore[union-attr]
+        identity, expires = await external.verify(token, header)
         lifetime = int(min(FORWARDED_TOKEN_SECONDS, expires - now))
         forwarded = self.issuer.signing_key.issue(
             subject=identity.subject, organization_id=identity.organization_id,

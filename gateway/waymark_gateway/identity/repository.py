@@ -3,7 +3,7 @@ from datetime import datetime
 
 from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from waymark_gateway.identity.models import ApiClient
 
@@ -24,14 +24,15 @@ async def lock_clients_of(session: AsyncSession, organization_id: uuid.UUID) -> 
 
 async def active_client_count(session: AsyncSession, organization_id: uuid.UUID) -> int:
     query = select(func.count()).select_from(ApiClient).where(
-        ApiClient.organization_id == organization_id, ApiClient.revoked_at.is_(None)
+        col(ApiClient.organization_id) == organization_id, col(ApiClient.revoked_at).is_(None)
     )
-    return (await session.execute(query)).scalar_one()
+    count: int = (await session.execute(query)).scalar_one()
+    return count
 
 
 async def active_client(session: AsyncSession, client_id: str) -> ApiClient | None:
     query = select(ApiClient).where(
-        ApiClient.client_id == client_id, ApiClient.revoked_at.is_(None)
+        col(ApiClient.client_id) == client_id, col(ApiClient.revoked_at).is_(None)
     )
     return (await session.execute(query)).scalar_one_or_none()
 
@@ -56,5 +57,5 @@ async def organization_client(
 
 
 async def revoked_since(session: AsyncSession, since: datetime) -> list[str]:
-    query = select(ApiClient.client_id).where(ApiClient.revoked_at >= since)
+    query = select(col(ApiClient.client_id)).where(col(ApiClient.revoked_at) >= since)
     return list((await session.execute(query)).scalars())

@@ -25,7 +25,7 @@ router = APIRouter(tags=["identity"])
 # OpenID Connect issuer is configured.
 built_in_router = APIRouter(tags=["identity"])
 replaced_router = APIRouter(include_in_schema=False)
-PUBLIC = {"security": []}
+PUBLIC: dict[str, Any] = {"security": []}
 TOKEN_REQUEST_DOCUMENT: dict[str, Any] = {
     **PUBLIC,
     "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
@@ -40,11 +40,13 @@ TOKEN_REQUEST_DOCUMENT: dict[str, Any] = {
 
 
 def _issuer(request: Request) -> Issuer:
-    return request.app.state.issuer
+    issuer: Issuer = request.app.state.issuer
+    return issuer
 
 
 def _upstreams(request: Request) -> Upstreams:
-    return request.app.state.upstreams
+    upstreams: Upstreams = request.app.state.upstreams
+    return upstreams
 
 
 IssuerDep = Annotated[Issuer, Depends(_issuer)]
@@ -88,7 +90,8 @@ async def issue_token(
 )
 async def jwks(request: Request, response: Response) -> dict[str, Any]:
     response.headers["Cache-Control"] = "public, max-age=300"
-    return request.app.state.jwks
+    keys: dict[str, Any] = request.app.state.jwks
+    return keys
 
 
 @built_in_router.post(

@@ -4,9 +4,10 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from waymark_gateway.people.models import Invitation, PendingErasure, Person, RecoveryCode
+from waymark_kernel.db import changed_rows
 
 
 async def add(
@@ -51,19 +52,19 @@ async def organization_people(
     limit: int,
 ) -> list[Person]:
     query = select(Person).where(
-        Person.organization_id == organization_id, Person.deleted_at.is_(None)
+        col(Person.organization_id) == organization_id, col(Person.deleted_at).is_(None)
     )
     if after is not None:
         query = query.where(
             (Person.created_at > after[0])
             | ((Person.created_at == after[0]) & (Person.id > after[1]))
         )
-    query = query.order_by(Person.created_at, Person.id).limit(limit)
+    query = query.order_by(col(Person.created_at), col(Person.id)).limit(limit)
     return list((await session.execute(query)).scalars())
 
 
 async def deactivated_since(session: AsyncSession, since: datetime) -> list[uuid.UUID]:
-    query = select(Person.id).where(Person.active.is_(False), Person.deactivated_at >= since)
+    query = select(col(Person.id)).where(col(Person.active).is_(False), col(Person.deactivated_at) >= since)
     return list((await session.execute(query)).scalars())
 
 
@@ -82,7 +83,7 @@ async def organization_invitations(
             (Invitation.created_at < after[0])
             | ((Invitation.created_at == after[0]) & (Invitation.id < after[1]))
         )
-    query = query.order_by(Invitation.created_at.desc(), Invitation.id.desc()).limit(limit)
+    query = query.order_by(col(Invitation.created_at).desc(), col(Invitation.id).desc()).limit(limit)
     return list((await session.execute(query)).scalars())
 
 
@@ -92,45 +93,48 @@ async def pending_invitation_elsewhere(
     query = select(Invitation.id).where(
         Invitation.email_fingerprint == email_fingerprint,
         Invitation.organization_id != organization_id,
-        Invitation.accepted_at.is_(None), Invitation.expires_at > now,
+        col(Invitation.accepted_at).is_(None), col(Invitation.expires_at) > now,
     ).limit(1)
     return (await session.execute(query)).first() is not None
 
 
 async def claim_invitation(session: AsyncSession, invitation_id: uuid.UUID, now: datetime) -> bool:
     """Marks the invitation accepted; False when another request accepted it first."""
-    result = await session.execute(
+    changed = await changed_rows(
+        session,
         update(Invitation)
-        .where(Invitation.id == invitation_id, Invitation.accepted_at.is_(None))
+        .where(col(Invitation.id) == invitation_id, col(Invitation.accepted_at).is_(None))
         .values(accepted_at=now)
     )
-    return result.rowcount == 1
+    return changed == 1
 
 
 async def use_recovery_code(
     session: AsyncSession, person_id: uuid.UUID, fingerprint: str, now: datetime
 ) -> bool:
     """Spends an unused recovery code of the person; False when there is none such."""
-    result = await session.execute(
+    changed = await changed_rows(
+        session,
         update(RecoveryCode)
-        .where(RecoveryCode.fingerprint == fingerprint, RecoveryCode.person_id == person_id,
-               RecoveryCode.used_at.is_(None))
+        .where(col(RecoveryCode.fingerprint) == fingerprint, col(RecoveryCode.person_id) == person_id,
+               col(RecoveryCode.used_at).is_(None))
         .values(used_at=now)
     )
-    return result.rowcount == 1
+    return changed == 1
 
 
 async def claim_totp_step(
     session: AsyncSession, person_id: uuid.UUID, step: int
 ) -> bool:
     """Records `step` as the person's last used code; False when it (or a later one) was used."""
-    result = await session.execute(
+    changed = await changed_rows(
+        session,
         update(Person)
-        .where(Person.id == person_id,
-               (Person.totp_last_step.is_(None)) | (Person.totp_last_step < step))
+        .where(col(Person.id) == person_id,
+               (col(Person.totp_last_step).is_(None)) | (col(Person.totp_last_step) < step))
         .values(totp_last_step=step)
     )
-    return result.rowcount == 1
+    return changed == 1
 
 
 async def delete_recovery_codes(session: AsyncSession, person_id: uuid.UUID) -> None:
@@ -144,14 +148,14 @@ async def delete_recovery_codes(session: AsyncSession, person_id: uuid.UUID) -> 
 async def delete_accepted_invitations(session: AsyncSession, email_fingerprint: str) -> None:
     """The accepted invitations of an address: they hold it sealed, and serve no more."""
     await session.execute(delete(Invitation).where(
-        Invitation.email_fingerprint == email_fingerprint, Invitation.accepted_at.is_not(None)
+        col(Invitation.email_fingerprint) == email_fingerprint, col(Invitation.accepted_at).is_not(None)
     ))
 
 
 async def due_erasures(session: AsyncSession, now: datetime, limit: int) -> list[PendingErasure]:
     query = (
         select(PendingErasure).where(PendingErasure.next_attempt_at <= now)
-        .order_by(PendingErasure.next_attempt_at).limit(limit)
+        .order_by(col(PendingErasure.next_attempt_at)).limit(limit)
     )
     return list((await session.execute(query)).scalars())
 
@@ -161,17 +165,18 @@ async def claim_erasure(
     next_attempt_at: datetime,
 ) -> bool:
     """Counts an attempt and sets the next one; False when another replica claimed it first."""
-    result = await session.execute(
+    changed = await changed_rows(
+        session,
         update(PendingErasure)
-        .where(PendingErasure.person_id == person_id, PendingErasure.attempts == seen_attempts,
-               PendingErasure.next_attempt_at <= now)
+        .where(col(PendingErasure.person_id) == person_id, col(PendingErasure.attempts) == seen_attempts,
+               col(PendingErasure.next_attempt_at) <= now)
         .values(attempts=seen_attempts + 1, next_attempt_at=next_attempt_at)
     )
-    return result.rowcount == 1
+    return changed == 1
 
 
 async def finish_erasure(session: AsyncSession, person_id: uuid.UUID, pseudonym: str) -> None:
     await session.execute(
-        update(Person).where(Person.id == person_id).values(pseudonym=pseudonym)
+        update(Person).where(col(Person.id) == person_id).values(pseudonym=pseudonym)
     )
-    await session.execute(delete(PendingErasure).where(PendingErasure.person_id == person_id))
+    await session.execute(delete(PendingErasure).where(col(PendingErasure.person_id) == person_id))

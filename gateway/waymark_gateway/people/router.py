@@ -1,5 +1,5 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
@@ -23,19 +23,21 @@ from waymark_kernel.db import SessionDep
 from waymark_kernel.problems import Forbidden, NotFound
 
 router = APIRouter(tags=["people"])
-PUBLIC = {"security": []}
+PUBLIC: dict[str, Any] = {"security": []}
 InvitationToken = Annotated[str, Path(min_length=16, max_length=128)]
 
 
 def _accounts(request: Request) -> Accounts:
-    return request.app.state.accounts
+    accounts: Accounts = request.app.state.accounts
+    return accounts
 
 
 AccountsDep = Annotated[Accounts, Depends(_accounts)]
 
 
 def address_of(request: Request) -> str | None:
-    return request.app.state.client_addresses.of(request)
+    address: str | None = request.app.state.client_addresses.of(request)
+    return address
 
 
 def ensure_admin_of(identity: Identity, organization_id: uuid.UUID) -> None:

@@ -3,6 +3,7 @@ sign-in's credentials, and what an organisation's admin does to its people."""
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
@@ -142,7 +143,7 @@ async def _ensure_address_free(
                        kind="email-in-another-organization")
 
 
-def _ensure_may_change_network_admin(actor: Identity, before: list[str], after: list[str]) -> None:
+def _ensure_may_change_network_admin(actor: Identity, before: Sequence[str], after: Sequence[str]) -> None:
     """Only a network admin makes or unmakes one: an organisation's admin cannot raise herself
     or a colleague to the whole network's administration, nor demote a network admin."""
     if (NETWORK_ADMIN in before) != (NETWORK_ADMIN in after) and not actor.is_network_admin:
@@ -291,8 +292,10 @@ async def _second_factor(
     """The methods a valid code adds, or None when the code is missing, wrong or used."""
     if not code:
         return None
+    if person.totp_secret_sealed is None:  # not enrolled: no code can match
+        return None
     now = datetime.now(UTC)
-    secret = accounts.box.open(person.totp_secret_sealed, f"person-totp:{person.id}")  # type: ignore[arg-type]
+    secret = accounts.box.open(person.totp_secret_sealed, f"person-totp:{person.id}")
     step = totp.matching_step(secret, code.strip(), last_used_step=person.totp_last_step)
     if step is not None:
         return (ONE_TIME_CODE, MULTI_FACTOR) if await repository.claim_totp_step(
@@ -322,7 +325,8 @@ async def _enrol_at_sign_in(
     await session.rollback()
     async with database.transaction() as apart:  # kept although this sign-in is refused
         pending = await repository.person(apart, person_id)
-        pending.totp_pending_sealed = accounts.box.seal(secret, context)  # type: ignore[union-attr]
+        if pending is not None:  # deleted meanwhile: nothing to keep
+            pending.totp_pending_sealed = accounts.box.seal(secret, context)
     raise EnrolmentRequired(enrolment)
 
 

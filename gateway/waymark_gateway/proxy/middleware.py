@@ -11,7 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from waymark_gateway.proxy.addresses import ClientAddresses
 from waymark_gateway.proxy.ratelimit import RateLimits
-from waymark_gateway.proxy.upstreams import Headers, UpstreamResponse, Upstreams
+from waymark_gateway.proxy.upstreams import UpstreamResponse, Upstreams
+from waymark_kernel.http_client import Headers
 from waymark_kernel.logging import request_id_var
 from waymark_kernel.problems import Problem, problem_response
 from waymark_kernel.tracing import SpanKind, route_taken, span
@@ -101,25 +102,36 @@ def header_bytes(scope: Scope) -> int:
 
 class RouteTable(Generic[Value]):
     """Values (timeouts, body limits) by method and path prefix, `{"GET /v1/stats": 30}`;
-    the longest matching prefix wins, `default` when none matches."""
+    the longest matching prefix wins, None when none matches."""
 
-    def __init__(
-        self, setting_name: str, setting: dict[str, Value], default: Value | None = None
-    ) -> None:
-        self.default = default
-        routes = []
+    def __init__(self, setting_name: str, setting: dict[str, Value]) -> None:
+        routes: list[tuple[str, str, Value]] = []
         for route, value in setting.items():
             method, _, prefix = route.strip().partition(" ")
             if not prefix.startswith("/") or value <= 0:
                 raise ValueError(f"{setting_name}: {route!r} is not `METHOD /path=number`")
             routes.append((method.upper(), prefix.strip(), value))
-        self.routes = sorted(routes, key=lambda route: len(route[1]), reverse=True)
+        self.routes: list[tuple[str, str, Value]] = sorted(
+            routes, key=lambda route: len(route[1]), reverse=True
+        )
 
     def of(self, method: str, path: str) -> Value | None:
         for route_method, prefix, value in self.routes:
             if route_method == method and path.startswith(prefix):
                 return value
-        return self.default
+        return None
+
+
+class RouteLimits(RouteTable[int]):
+    """A RouteTable that gives every route a limit: `default` when no route matches."""
+
+    def __init__(self, setting_name: str, setting: dict[str, int], default: int) -> None:
+        super().__init__(setting_name, setting)
+        self.default = default
+
+    def of(self, method: str, path: str) -> int:
+        limit = super().of(method, path)
+        return self.default if limit is None else limit
 
 
 class BodyTooLarge(Problem):
@@ -196,7 +208,7 @@ class GatewayProxy:
     def __init__(
         self, app: ASGIApp, *, upstreams: Upstreams, authenticator: "RequestAuthenticator",
         rate_limits: RateLimits, client_addresses: ClientAddresses,
-        route_timeouts: RouteTable[float], body_limits: RouteTable[int],
+        route_timeouts: RouteTable[float], body_limits: RouteLimits,
     ) -> None:
         self.app = app
         self.upstreams = upstreams

@@ -291,9 +291,10 @@ class RateLimits:
         listed = [self.by_role[role] for role in identity.roles if role in self.by_role]
         if not listed:
             return self.default
-        if None in listed:
+        limited = [policy for policy in listed if policy is not None]
+        if len(limited) < len(listed):  # one of the roles is unlimited
             return None
-        return max(listed, key=lambda policy: policy.refill_per_second)  # type: ignore[union-attr]
+        return max(limited, key=lambda policy: policy.refill_per_second)
 
     async def check_client(self, identity: Identity) -> dict[str, str]:
         """Counts one request of the client: its RateLimit headers, or 429."""

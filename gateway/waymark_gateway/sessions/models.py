@@ -1,5 +1,6 @@
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, DateTime
 from sqlmodel import Field, SQLModel
@@ -13,6 +14,6 @@ class StoredSession(SQLModel, table=True):
 
     id_hash: str = Field(primary_key=True, max_length=64)
     person_id: uuid.UUID = Field(index=True)
-    data: dict = Field(sa_type=JSON)
+    data: dict[str, Any] = Field(sa_type=JSON)
     last_seen_at: datetime = Field(sa_type=DateTime(timezone=True))
     expires_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)

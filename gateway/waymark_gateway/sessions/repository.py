@@ -10,6 +10,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 from sqlalchemy import delete, select
+from sqlmodel import col
 
 from waymark_gateway.sessions.models import StoredSession
 from waymark_kernel.clock import as_utc
@@ -100,18 +101,18 @@ class DatabaseSessions:
 
     async def delete(self, id_hash: str) -> None:
         async with self.database.transaction() as session:
-            await session.execute(delete(StoredSession).where(StoredSession.id_hash == id_hash))
+            await session.execute(delete(StoredSession).where(col(StoredSession.id_hash) == id_hash))
 
     async def delete_person(self, person_id: uuid.UUID) -> None:
         async with self.database.transaction() as session:
             await session.execute(
-                delete(StoredSession).where(StoredSession.person_id == person_id)
+                delete(StoredSession).where(col(StoredSession.person_id) == person_id)
             )
 
     async def set_roles(self, person_id: uuid.UUID, roles: tuple[str, ...]) -> None:
         async with self.database.transaction() as session:
             stored = (await session.execute(
-                select(StoredSession).where(StoredSession.person_id == person_id)
+                select(StoredSession).where(col(StoredSession.person_id) == person_id)
             )).scalars()
             for row in stored:
                 row.data = {**row.data, "roles": list(roles)}
@@ -120,7 +121,7 @@ class DatabaseSessions:
         """Sessions past their absolute end are deleted at each sign-in, so none piles up."""
         async with self.database.transaction() as session:
             await session.execute(
-                delete(StoredSession).where(StoredSession.expires_at < datetime.now(UTC))
+                delete(StoredSession).where(col(StoredSession.expires_at) < datetime.now(UTC))
             )
 
     async def close(self) -> None:

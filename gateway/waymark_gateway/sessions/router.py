@@ -27,11 +27,12 @@ from waymark_kernel.db import SessionDep
 from waymark_kernel.problems import NotFound, Problem
 
 router = APIRouter(tags=["sessions"])
-PUBLIC = {"security": []}
+PUBLIC: dict[str, Any] = {"security": []}
 
 
 def _sessions(request: Request) -> Sessions:
-    return request.app.state.sessions
+    sessions: Sessions = request.app.state.sessions
+    return sessions
 
 
 SessionsDep = Annotated[Sessions, Depends(_sessions)]
@@ -147,7 +148,7 @@ async def person_token(
 
 
 def _relying_party(request: Request, name: str) -> RelyingParty:
-    party = request.app.state.relying_parties.get(name)
+    party: RelyingParty | None = request.app.state.relying_parties.get(name)
     if party is None:
         raise NotFound("sign-in provider")
     return party

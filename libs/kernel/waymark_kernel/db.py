@@ -55,6 +55,12 @@ def table_of(model: type[SQLModel]) -> Table:
     return table
 
 
+async def changed_rows(session: AsyncSession, statement: UpdateBase) -> int:
+    """Runs an UPDATE or DELETE in the session's transaction; how many rows it changed."""
+    result = cast(CursorResult[Any], await session.execute(statement))  # DML answers with a cursor
+    return result.rowcount
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 

@@ -5,6 +5,8 @@ Revises: 0001
 Create Date: 2026-12-06
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -14,7 +16,7 @@ branch_labels = None
 depends_on = None
 
 
-def _timestamp(name: str, nullable: bool = False) -> sa.Column:
+def _timestamp(name: str, nullable: bool = False) -> sa.Column[Any]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
