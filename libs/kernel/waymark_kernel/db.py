@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Mapped
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -205,8 +206,9 @@ class AnyOf(ColumnElement[bool]):
         ("column", InternalTraversal.dp_clauseelement), ("name", InternalTraversal.dp_string),
     ]
 
-    def __init__(self, column: ColumnElement[Any], name: str) -> None:
-        self.column = column
+    def __init__(self, column: ColumnElement[Any] | Mapped[Any], name: str) -> None:
+        # a model's attribute (SQLModel's col()) compiles as its column
+        self.column = cast(ColumnElement[Any], column)
         self.name = name
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, or_
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.elements import BindParameter, SQLColumnExpression
 
 Query = TypeVar("Query", bound=Select[Any])
 
@@ -16,8 +16,8 @@ class Keyset:
     """The order of one kind of page: `sort`, then `unique` among equal sort values, both
     ascending or both descending (so one index serves it)."""
 
-    sort: ColumnElement[Any]
-    unique: ColumnElement[Any]
+    sort: SQLColumnExpression[Any]  # a column, or a model's attribute (SQLModel's col())
+    unique: SQLColumnExpression[Any]
     descending: bool = False
 
     def after(self, position: tuple[Any, Any]) -> ColumnElement[bool]:

@@ -11,19 +11,23 @@ from waymark_notifications.webhooks.url_guard import UrlGuard
 
 
 def _url_guard(request: Request) -> UrlGuard:
-    return request.app.state.url_guard
+    url_guard: UrlGuard = request.app.state.url_guard
+    return url_guard
 
 
 def _secret_box(request: Request) -> SecretBox:
-    return request.app.state.secret_box
+    secret_box: SecretBox = request.app.state.secret_box
+    return secret_box
 
 
 def _dispatcher(request: Request) -> Dispatcher:
-    return request.app.state.dispatcher
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher
 
 
 def _database(request: Request) -> Database:
-    return request.app.state.database
+    database: Database = request.app.state.database
+    return database
 
 
 UrlGuardDep = Annotated[UrlGuard, Depends(_url_guard)]

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from waymark_kernel.clock import utcnow
 from waymark_kernel.db import Database
+from waymark_kernel.service import BackgroundTask
 from waymark_kernel.settings import Settings
 from waymark_notifications.deliveries import repository as delivery_repository
 from waymark_notifications.feed import repository as feed_repository
@@ -28,7 +29,7 @@ async def purge_expired(database: Database, settings: Settings) -> None:
         )
 
 
-def retention_task(settings: Settings):
+def retention_task(settings: Settings) -> BackgroundTask:
     async def purge_periodically(app: FastAPI) -> None:
         """The background task: purge every hour."""
         while True:

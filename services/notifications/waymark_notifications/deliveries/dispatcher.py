@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -52,10 +53,10 @@ class Dispatcher:
         self._wakeup = asyncio.Event()
         self._ready = asyncio.Event()
         self._in_flight: Counter[uuid.UUID] = Counter()
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._sent: list[Sent] = []  # answered, not yet logged
         self._answered = asyncio.Event()
-        self._giving_back: set[asyncio.Task] = set()
+        self._giving_back: set[asyncio.Task[None]] = set()
         # What held the last pass back: a lack of slots (any finishing send helps), or
         # subscriptions at their limit (only a send to one of them helps).
         self._short_of_slots = False
@@ -233,7 +234,7 @@ class Dispatcher:
         self._tasks.add(task)
         task.add_done_callback(partial(self._finished, subscription.id))
 
-    def _finished(self, subscription_id: uuid.UUID, task: asyncio.Task) -> None:
+    def _finished(self, subscription_id: uuid.UUID, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._in_flight[subscription_id] -= 1
         if self._in_flight[subscription_id] <= 0:
@@ -279,7 +280,9 @@ class Dispatcher:
                 traced.failed("not delivered")
         return Sent(delivery, result, attempted_at)
 
-    async def deliver_now(self, delivery: Delivery, subscription: Subscription) -> dict | None:
+    async def deliver_now(
+        self, delivery: Delivery, subscription: Subscription
+    ) -> dict[str, Any] | None:
         """Send a delivery the caller has leased, now, and return the logged attempt (None if
         the subscription was deleted meanwhile)."""
         await self._ready.wait()

@@ -1,26 +1,28 @@
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from waymark_kernel.db import AnyOf, Prepared
+from waymark_kernel.db import AnyOf, Prepared, table_of
 from waymark_kernel.keyset import Keyset
 from waymark_notifications.deliveries.models import Delivery, DeliveryAttempt, DeliveryStatus
 from waymark_notifications.subscriptions.models import Subscription
 from waymark_notifications.subscriptions.repository import LISTENER_COLUMNS, Listener
 
 OUTGOING_COLUMNS = (
-    Delivery.id, Delivery.subscription_id, Delivery.event_id, Delivery.event_type, Delivery.body,
-    Delivery.attempts, Delivery.retry_base, Delivery.retries, Delivery.traceparent,
-    Delivery.tracestate,
+    col(Delivery.id), col(Delivery.subscription_id), col(Delivery.event_id),
+    col(Delivery.event_type), col(Delivery.body), col(Delivery.attempts),
+    col(Delivery.retry_base), col(Delivery.retries), col(Delivery.traceparent),
+    col(Delivery.tracestate),
 )
 _SENDABLE = and_(
-    Delivery.status == DeliveryStatus.pending, Subscription.enabled,
-    ~AnyOf(Subscription.id, "busy"),
+    col(Delivery.status) == DeliveryStatus.pending, col(Subscription.enabled),
+    ~AnyOf(col(Subscription.id), "busy"),
 )
-_IS_DUE = and_(_SENDABLE, Delivery.next_attempt_at <= bindparam("now"))
+_IS_DUE = and_(_SENDABLE, col(Delivery.next_attempt_at) <= bindparam("now"))
 
 
 def _due_statement(on_postgresql: bool) -> Prepared:
@@ -28,25 +30,25 @@ def _due_statement(on_postgresql: bool) -> Prepared:
     the `busy` ones, oldest first; on PostgreSQL rows another dispatcher holds are skipped."""
     if on_postgresql:  # index lookups per subscription: a long backlog costs nothing to look at
         first_due = (
-            select(Delivery.id)
-            .where(Delivery.subscription_id == Subscription.id,
-                   Delivery.status == DeliveryStatus.pending,
-                   Delivery.next_attempt_at <= bindparam("now"))
-            .order_by(Delivery.next_attempt_at, Delivery.id)
+            select(col(Delivery.id))
+            .where(col(Delivery.subscription_id) == col(Subscription.id),
+                   col(Delivery.status) == DeliveryStatus.pending,
+                   col(Delivery.next_attempt_at) <= bindparam("now"))
+            .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
             .limit(bindparam("per_endpoint"))
             .correlate(Subscription)
             .lateral("first_due")
         )
         candidates = select(first_due.c.id).select_from(Subscription).join(
             first_due, true()
-        ).where(Subscription.enabled, ~AnyOf(Subscription.id, "busy"))
+        ).where(col(Subscription.enabled), ~AnyOf(col(Subscription.id), "busy"))
     else:  # SQLite has no LATERAL; its databases are small
         ranked = (
-            select(Delivery.id, func.row_number().over(
-                partition_by=Delivery.subscription_id,
-                order_by=(Delivery.next_attempt_at, Delivery.id),
+            select(col(Delivery.id), func.row_number().over(
+                partition_by=col(Delivery.subscription_id),
+                order_by=(col(Delivery.next_attempt_at), col(Delivery.id)),
             ).label("rank"))
-            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .join(Subscription, col(Subscription.id) == col(Delivery.subscription_id))
             .where(_IS_DUE)
             .subquery()
         )
@@ -54,9 +56,9 @@ def _due_statement(on_postgresql: bool) -> Prepared:
     # `due` again outside: a row leased by another dispatcher meanwhile is re-checked on lock.
     query = (
         select(*OUTGOING_COLUMNS, *LISTENER_COLUMNS)
-        .join(Subscription, Subscription.id == Delivery.subscription_id)
-        .where(_IS_DUE, Delivery.id.in_(candidates))
-        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .join(Subscription, col(Subscription.id) == col(Delivery.subscription_id))
+        .where(_IS_DUE, col(Delivery.id).in_(candidates))
+        .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
         .limit(bindparam("limit"))
     )
     if on_postgresql:
@@ -66,28 +68,28 @@ def _due_statement(on_postgresql: bool) -> Prepared:
 
 _DUE = {True: _due_statement(True), False: _due_statement(False)}
 _LEASE = Prepared(
-    update(Delivery).where(AnyOf(Delivery.id, "ids")).values(next_attempt_at=bindparam("until"))
+    update(Delivery).where(AnyOf(col(Delivery.id), "ids")).values(next_attempt_at=bindparam("until"))
 )
 _RELEASE = Prepared(
     update(Delivery)
-    .where(AnyOf(Delivery.id, "ids"), Delivery.status == DeliveryStatus.pending)
+    .where(AnyOf(col(Delivery.id), "ids"), col(Delivery.status) == DeliveryStatus.pending)
     .values(next_attempt_at=bindparam("now"))
 )
 _MARK_DELIVERED = Prepared(
-    update(Delivery).where(AnyOf(Delivery.id, "ids"))
-    .values(status=DeliveryStatus.delivered, attempts=Delivery.attempts + 1,
+    update(Delivery).where(AnyOf(col(Delivery.id), "ids"))
+    .values(status=DeliveryStatus.delivered, attempts=col(Delivery.attempts) + 1,
             next_attempt_at=None, updated_at=bindparam("now"))
-    .returning(Delivery.id, Delivery.attempts)
+    .returning(col(Delivery.id), col(Delivery.attempts))
 )
 _MARK_ATTEMPT_FAILED = Prepared(
-    update(Delivery).where(Delivery.id == bindparam("id"))
-    .values(status=bindparam("status"), attempts=Delivery.attempts + 1,
+    update(Delivery).where(col(Delivery.id) == bindparam("id"))
+    .values(status=bindparam("status"), attempts=col(Delivery.attempts) + 1,
             next_attempt_at=bindparam("next_attempt_at"), updated_at=bindparam("now"))
-    .returning(Delivery.attempts)
+    .returning(col(Delivery.attempts))
 )
 _NEXT_DUE_AT = Prepared(
-    select(func.min(Delivery.next_attempt_at))
-    .join(Subscription, Subscription.id == Delivery.subscription_id)
+    select(func.min(col(Delivery.next_attempt_at)))
+    .join(Subscription, col(Subscription.id) == col(Delivery.subscription_id))
     .where(_SENDABLE)
 )
 DELIVERY_ROW = (
@@ -99,13 +101,13 @@ ATTEMPT_ROW = (
     "id", "delivery_id", "subscription_id", "event_id", "event_type", "attempt", "attempted_at",
     "status_code", "duration_ms", "succeeded", "error", "response_excerpt",
 )
-_ADD_DELIVERIES = Prepared(insert(Delivery.__table__), columns=DELIVERY_ROW)
-_ADD_ATTEMPTS = Prepared(insert(DeliveryAttempt.__table__), columns=ATTEMPT_ROW)
+_ADD_DELIVERIES = Prepared(insert(table_of(Delivery)), columns=DELIVERY_ROW)
+_ADD_ATTEMPTS = Prepared(insert(table_of(DeliveryAttempt)), columns=ATTEMPT_ROW)
 
 
 async def due(
     session: AsyncSession, *, now: datetime, limit: int, per_endpoint: int, busy: set[uuid.UUID],
-) -> list[tuple[tuple, Listener]]:
+) -> list[tuple[tuple[Any, ...], Listener]]:
     """Due deliveries (their `OUTGOING_COLUMNS`) with their subscriptions; see `_due_statement`."""
     rows = await _DUE[session.bind.dialect.name == "postgresql"].fetch(
         session, now=now, limit=limit, per_endpoint=per_endpoint, busy=list(busy)
@@ -124,7 +126,7 @@ async def release(session: AsyncSession, delivery_ids: list[uuid.UUID], now: dat
     await _RELEASE.execute(session, ids=delivery_ids, now=now)
 
 
-async def add_all(session: AsyncSession, deliveries: list[dict]) -> None:
+async def add_all(session: AsyncSession, deliveries: list[dict[str, Any]]) -> None:
     """Rows with every column of `DELIVERY_ROW`."""
     await _ADD_DELIVERIES.execute_many(session, deliveries)
 
@@ -135,7 +137,8 @@ async def mark_delivered(
     """Delivered, in one statement; returns the attempt number of each (deleted ones absent)."""
     if not delivery_ids:
         return {}
-    return dict(await _MARK_DELIVERED.fetch(session, ids=delivery_ids, now=now))
+    rows = await _MARK_DELIVERED.fetch(session, ids=delivery_ids, now=now)
+    return {row[0]: row[1] for row in rows}
 
 
 async def mark_attempt_failed(
@@ -151,13 +154,14 @@ async def mark_attempt_failed(
     return rows[0][0] if rows else None
 
 
-async def add_attempts(session: AsyncSession, attempts: list[dict]) -> None:
+async def add_attempts(session: AsyncSession, attempts: list[dict[str, Any]]) -> None:
     """Rows with every column of `ATTEMPT_ROW`."""
     await _ADD_ATTEMPTS.execute_many(session, attempts)
 
 
 async def next_due_at(session: AsyncSession, busy: set[uuid.UUID]) -> datetime | None:
-    return (await _NEXT_DUE_AT.fetch(session, busy=list(busy)))[0][0]
+    due_at: datetime | None = (await _NEXT_DUE_AT.fetch(session, busy=list(busy)))[0][0]
+    return due_at
 
 
 _NEWEST_ATTEMPTS_FIRST = Keyset(
@@ -170,7 +174,7 @@ async def attempts_page(
     after: tuple[datetime, uuid.UUID] | None,
 ) -> list[DeliveryAttempt]:
     """Newest first."""
-    query = select(DeliveryAttempt).where(DeliveryAttempt.subscription_id == subscription_id)
+    query = select(DeliveryAttempt).where(col(DeliveryAttempt.subscription_id) == subscription_id)
     query = _NEWEST_ATTEMPTS_FIRST.page(query, after, limit)
     return list((await session.execute(query)).scalars())
 
@@ -178,7 +182,7 @@ async def attempts_page(
 async def by_ids(session: AsyncSession, delivery_ids: list[uuid.UUID]) -> dict[uuid.UUID, Delivery]:
     if not delivery_ids:
         return {}
-    rows = await session.execute(select(Delivery).where(Delivery.id.in_(delivery_ids)))
+    rows = await session.execute(select(Delivery).where(col(Delivery.id).in_(delivery_ids)))
     return {delivery.id: delivery for delivery in rows.scalars()}
 
 
@@ -186,8 +190,8 @@ async def purge_bodies_before(session: AsyncSession, moment: datetime) -> None:
     """Request bodies of finished deliveries older than the retention period are dropped."""
     await session.execute(
         update(Delivery)
-        .where(Delivery.status != DeliveryStatus.pending, Delivery.created_at < moment,
-               Delivery.body.is_not(None))
+        .where(col(Delivery.status) != DeliveryStatus.pending, col(Delivery.created_at) < moment,
+               col(Delivery.body).is_not(None))
         .values(body=None)
     )
 
@@ -195,7 +199,7 @@ async def purge_bodies_before(session: AsyncSession, moment: datetime) -> None:
 async def give_up_pending(session: AsyncSession, subscription_id: uuid.UUID) -> None:
     await session.execute(
         update(Delivery)
-        .where(Delivery.subscription_id == subscription_id,
-               Delivery.status == DeliveryStatus.pending)
+        .where(col(Delivery.subscription_id) == subscription_id,
+               col(Delivery.status) == DeliveryStatus.pending)
         .values(status=DeliveryStatus.failed, next_attempt_at=None)
     )

@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,7 +37,7 @@ def delivery_id_of(event_id: uuid.UUID, subscription_id: uuid.UUID) -> uuid.UUID
     return uuid.uuid5(WEBHOOK_ID_NAMESPACE, f"{event_id}/{subscription_id}")
 
 
-def webhook_body(event_type: str, timestamp: datetime, data: dict) -> str:
+def webhook_body(event_type: str, timestamp: datetime, data: dict[str, Any]) -> str:
     return json.dumps(
         {"type": event_type, "timestamp": rfc3339(timestamp), "data": data},
         separators=(",", ":"), ensure_ascii=False,
@@ -60,6 +61,8 @@ class Outgoing:
 
     @classmethod
     def of(cls, delivery: Delivery) -> "Outgoing":
+        if delivery.body is None:
+            raise ValueError(f"delivery {delivery.id} has no body to send")  # kept until sent
         return cls(
             delivery.id, delivery.subscription_id, delivery.event_id, delivery.event_type,
             delivery.body, delivery.attempts, delivery.retry_base, delivery.retries,
@@ -152,7 +155,7 @@ class Sent:
 
 async def record_attempts(
     session: AsyncSession, sent: list[Sent], settings: Settings
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Log a batch of attempts and decide what follows each: the successes in a few
     statements whatever their number, a statement per failure. Returns the logged attempts
     (not those of deliveries deleted meanwhile with their subscription)."""

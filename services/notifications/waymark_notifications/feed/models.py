@@ -1,5 +1,6 @@
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer
 from sqlmodel import Field, SQLModel
@@ -20,7 +21,7 @@ class FeedEvent(SQLModel, table=True):
     event_id: uuid.UUID = Field(unique=True)
     event_type: str = Field(max_length=100)
     occurred_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    data: dict = Field(sa_column=Column(JSON, nullable=False))
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     public: bool  # a public registry change: in every organisation's feed
     recorded_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
@@ -51,7 +52,7 @@ class PendingFeedEvent(SQLModel, table=True):
     event_id: uuid.UUID = Field(primary_key=True)
     event_type: str = Field(max_length=100)
     occurred_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    data: dict = Field(sa_column=Column(JSON, nullable=False))
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     public: bool
     organization_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
     recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -1,6 +1,6 @@
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from waymark_kernel.clock import UtcDateTime
 
@@ -28,4 +28,4 @@ class EventTypeRead(BaseModel):
         alias="schema", description="JSON Schema of the webhook body `{type, timestamp, data}`."
     )
 
-    model_config = {"populate_by_name": True}
+    model_config = ConfigDict(populate_by_name=True)

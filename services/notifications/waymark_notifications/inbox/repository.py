@@ -1,16 +1,17 @@
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from waymark_kernel.db import Upsert
+from waymark_kernel.db import Upsert, table_of
 from waymark_kernel.keyset import Keyset
 from waymark_notifications.inbox.models import InboxNotification, OrganizationContact
 
 
-async def add_all(session: AsyncSession, notifications: list[dict]) -> None:
+async def add_all(session: AsyncSession, notifications: list[dict[str, Any]]) -> None:
     """One multi-row INSERT, without building ORM objects."""
     if notifications:
         await session.execute(insert(InboxNotification), notifications)
@@ -20,8 +21,8 @@ async def get_of_organization(
     session: AsyncSession, organization_id: uuid.UUID, notification_id: uuid.UUID
 ) -> InboxNotification | None:
     return (await session.execute(select(InboxNotification).where(
-        InboxNotification.id == notification_id,
-        InboxNotification.organization_id == organization_id,
+        col(InboxNotification.id) == notification_id,
+        col(InboxNotification.organization_id) == organization_id,
     ))).scalar_one_or_none()
 
 
@@ -35,23 +36,23 @@ async def page_of_organization(
     after: tuple[datetime, uuid.UUID] | None,
 ) -> list[InboxNotification]:
     """Newest first."""
-    query = select(InboxNotification).where(InboxNotification.organization_id == organization_id)
+    query = select(InboxNotification).where(col(InboxNotification.organization_id) == organization_id)
     if unread_only:
-        query = query.where(InboxNotification.read_at.is_(None))
+        query = query.where(col(InboxNotification.read_at).is_(None))
     query = _NEWEST_FIRST.page(query, after, limit)
     return list((await session.execute(query)).scalars())
 
 
 async def unread_count(session: AsyncSession, organization_id: uuid.UUID) -> int:
     return (await session.execute(select(func.count()).where(
-        InboxNotification.organization_id == organization_id, InboxNotification.read_at.is_(None)
+        col(InboxNotification.organization_id) == organization_id, col(InboxNotification.read_at).is_(None)
     ))).scalar_one()
 
 
-def _email_due(now: datetime):
-    return and_(InboxNotification.email_pending, or_(
-        InboxNotification.email_next_attempt_at.is_(None),
-        InboxNotification.email_next_attempt_at <= now,
+def _email_due(now: datetime) -> ColumnElement[bool]:
+    return and_(col(InboxNotification.email_pending), or_(
+        col(InboxNotification.email_next_attempt_at).is_(None),
+        col(InboxNotification.email_next_attempt_at) <= now,
     ))
 
 
@@ -61,10 +62,10 @@ async def awaiting_email(
     """Notifications due to be emailed, with their organisation's address; locked rows are
     skipped."""
     query = (
-        select(InboxNotification, OrganizationContact.email)
-        .join(OrganizationContact, OrganizationContact.id == InboxNotification.organization_id)
-        .where(_email_due(now), OrganizationContact.email.is_not(None))
-        .order_by(InboxNotification.created_at)
+        select(InboxNotification, col(OrganizationContact.email))
+        .join(OrganizationContact, col(OrganizationContact.id) == col(InboxNotification.organization_id))
+        .where(_email_due(now), col(OrganizationContact.email).is_not(None))
+        .order_by(col(InboxNotification.created_at))
         .limit(limit)
     )
     if session.bind.dialect.name == "postgresql":
@@ -74,7 +75,7 @@ async def awaiting_email(
 
 async def emailed(session: AsyncSession, notification_ids: list[uuid.UUID]) -> None:
     await session.execute(
-        update(InboxNotification).where(InboxNotification.id.in_(notification_ids))
+        update(InboxNotification).where(col(InboxNotification.id).in_(notification_ids))
         .values(email_pending=False)
     )
 
@@ -82,13 +83,13 @@ async def emailed(session: AsyncSession, notification_ids: list[uuid.UUID]) -> N
 async def next_email_due_at(session: AsyncSession) -> datetime | None:
     """When the earliest email waiting for another attempt is due."""
     return (await session.execute(
-        select(func.min(InboxNotification.email_next_attempt_at))
-        .join(OrganizationContact, OrganizationContact.id == InboxNotification.organization_id)
-        .where(InboxNotification.email_pending, OrganizationContact.email.is_not(None))
+        select(func.min(col(InboxNotification.email_next_attempt_at)))
+        .join(OrganizationContact, col(OrganizationContact.id) == col(InboxNotification.organization_id))
+        .where(col(InboxNotification.email_pending), col(OrganizationContact.email).is_not(None))
     )).scalar_one_or_none()
 
 
-_SAVE_CONTACT = Upsert(OrganizationContact.__table__, lambda insert: insert.on_conflict_do_update(
+_SAVE_CONTACT = Upsert(table_of(OrganizationContact), lambda insert: insert.on_conflict_do_update(
     index_elements=["id"],
     set_={"email": insert.excluded.email, "updated_at": insert.excluded.updated_at},
 ))

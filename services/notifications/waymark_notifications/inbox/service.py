@@ -1,6 +1,7 @@
 import random
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -64,11 +65,11 @@ def _organization_notice(event_type: str, data: OrganizationChanged) -> str | No
     )
 
 
-def notices(event: CloudEvent, data: EventData) -> list[dict]:
+def notices(event: CloudEvent, data: EventData) -> list[dict[str, Any]]:
     """The inbox entries (rows) an event makes; most events make none."""
     now = utcnow()
 
-    def entry(organization_id: uuid.UUID, summary: str, **fields) -> dict:
+    def entry(organization_id: uuid.UUID, summary: str, **fields: Any) -> dict[str, Any]:
         return {
             "id": uuid.uuid4(), "organization_id": organization_id, "event_id": uuid.UUID(event.id),
             "event_type": event.type, "summary": summary, "created_at": now, "referral_id": None,

@@ -23,15 +23,15 @@ class Listener(NamedTuple):
 
 
 LISTENER_COLUMNS = tuple(getattr(Subscription, name) for name in Listener._fields)
-_ALL_LISTENERS = Prepared(select(*LISTENER_COLUMNS).where(Subscription.enabled))
+_ALL_LISTENERS = Prepared(select(*LISTENER_COLUMNS).where(col(Subscription.enabled)))
 _LISTENERS_OF = Prepared(
     select(*LISTENER_COLUMNS).where(
-        Subscription.enabled, AnyOf(Subscription.organization_id, "organization_ids")
+        col(Subscription.enabled), AnyOf(col(Subscription.organization_id), "organization_ids")
     )
 )
 _CLEAR_FAILING = Prepared(
     update(Subscription)
-    .where(AnyOf(Subscription.id, "subscription_ids"), Subscription.failing_since.is_not(None))
+    .where(AnyOf(col(Subscription.id), "subscription_ids"), col(Subscription.failing_since).is_not(None))
     .values(failing_since=None)
 )
 
@@ -41,7 +41,7 @@ async def get_of_organization(
 ) -> Subscription | None:
     return (await session.execute(
         select(Subscription).where(
-            Subscription.id == subscription_id, Subscription.organization_id == organization_id
+            col(Subscription.id) == subscription_id, col(Subscription.organization_id) == organization_id
         )
     )).scalar_one_or_none()
 
@@ -54,7 +54,7 @@ async def page_of_organization(
     after: tuple[datetime, uuid.UUID] | None,
 ) -> list[Subscription]:
     """Newest first."""
-    query = select(Subscription).where(Subscription.organization_id == organization_id)
+    query = select(Subscription).where(col(Subscription.organization_id) == organization_id)
     query = _NEWEST_FIRST.page(query, after, limit)
     return list((await session.execute(query)).scalars())
 
@@ -76,21 +76,21 @@ async def disable(
     """Disable if still enabled; returns its organisation when this call disabled it."""
     return (await session.execute(
         update(Subscription)
-        .where(Subscription.id == subscription_id, Subscription.enabled)
+        .where(col(Subscription.id) == subscription_id, col(Subscription.enabled))
         .values(enabled=False, disabled_reason=reason, updated_at=now)
-        .returning(Subscription.organization_id)
+        .returning(col(Subscription.organization_id))
     )).scalar_one_or_none()
 
 
 async def mark_failing(
     session: AsyncSession, subscription_id: uuid.UUID, now: datetime
-) -> Row[tuple[datetime, bool]] | None:
+) -> Row[tuple[datetime | None, bool]] | None:
     """Start the run of failures unless one is running; returns (failing_since, enabled)."""
     return (await session.execute(
         update(Subscription)
-        .where(Subscription.id == subscription_id)
-        .values(failing_since=func.coalesce(Subscription.failing_since, now))
-        .returning(Subscription.failing_since, Subscription.enabled)
+        .where(col(Subscription.id) == subscription_id)
+        .values(failing_since=func.coalesce(col(Subscription.failing_since), now))
+        .returning(col(Subscription.failing_since), col(Subscription.enabled))
     )).one_or_none()
 
 

@@ -21,7 +21,7 @@ class UnsafeTarget(Exception):
 
 
 def _host(url: yarl.URL) -> str:
-    return url.raw_host.lower().rstrip(".")
+    return (url.raw_host or "").lower().rstrip(".")
 
 
 def _literal_address(host: str) -> IpAddress | None:
