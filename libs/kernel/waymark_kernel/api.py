@@ -17,6 +17,11 @@ TimestampPosition = tuple[datetime, uuid.UUID]  # the sort key of a page `BY_TIM
 MAX_PAGE_SIZE = 100
 
 
+# The default of an update's field that `null` may not clear: absent leaves it unchanged, and
+# the field's own type refuses an explicit null. Typed Any, so the field keeps its own type.
+NOT_GIVEN: Any = None
+
+
 class RequestBody(BaseModel):
     """Base of every request body: unknown fields are rejected (422), and so is text holding
     NUL, or a name (`name`, `..._name`) holding bidirectional controls (waymark_kernel.text)."""

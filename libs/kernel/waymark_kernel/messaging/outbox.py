@@ -84,13 +84,15 @@ async def record_event(session: AsyncSession, source: str, event_type: str, data
 
 
 async def record_events(
-    session: AsyncSession, source: str, events: list[tuple[str, EventData]]
+    session: AsyncSession, source: str, events: Sequence[tuple[str, EventData]]
 ) -> None:
     """Many events (a bulk change) added in bulk, with one wake-up for the relays."""
     await record_outbox_rows(session, outbox_rows(source, events))
 
 
-def outbox_rows(source: str, events: list[tuple[str, EventData]]) -> list[dict[str, Any]]:
+def outbox_rows(
+    source: str, events: Sequence[tuple[str, EventData]]
+) -> list[dict[str, Any]]:
     """The outbox rows of events: CPU work only, which a bulk change can do in a worker thread
     while its database writes run."""
     return [_outbox_row(CloudEvent.of(source, event_type, data)) for event_type, data in events]

@@ -55,7 +55,8 @@ class LocatedJson:
     def _skip(self, position: int) -> int:
         while True:
             window_end = position + _SKIP_WINDOW
-            position = _WHITESPACE.match(self._text, position, window_end).end()
+            spaces = _WHITESPACE.match(self._text, position, window_end)  # matches, if only ""
+            position = position if spaces is None else spaces.end()
             if position < window_end:
                 return position
 

@@ -4,8 +4,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import col
 
-from waymark_kernel.db import insert_rows, pooled_driver
+from waymark_kernel.db import insert_rows, pooled_driver, table_of
 from waymark_registry.organizations.models import Organization
 from waymark_registry.services import repository as services
 from waymark_registry.services.models import (
@@ -18,8 +19,8 @@ from waymark_registry.services.repository import Listed
 
 # The tables a bulk import fills, with the search's own (migration 0004).
 IMPORTED_TABLES = (
-    Organization.__table__.name, Service.__table__.name, ServiceLocation.__table__.name,
-    ServiceTranslation.__table__.name, ServiceFacet.__table__.name,
+    table_of(Organization).name, table_of(Service).name, table_of(ServiceLocation).name,
+    table_of(ServiceTranslation).name, table_of(ServiceFacet).name,
     services.documents.name, services.search_rows.name, services.listing.name,
 )
 CHUNK = 1000  # ids per IN (...) list, well under the drivers' bound-parameter limits
@@ -36,7 +37,7 @@ async def organizations_by_id(
 ) -> dict[uuid.UUID, Organization]:
     found = {}
     for chunk in chunks(list(ids)):
-        query = select(Organization).where(Organization.id.in_(chunk))
+        query = select(Organization).where(col(Organization.id).in_(chunk))
         found.update({o.id: o for o in (await session.execute(query)).scalars()})
     return found
 
@@ -46,36 +47,37 @@ async def services_by_id(
 ) -> dict[uuid.UUID, Service]:
     found = {}
     for chunk in chunks(list(ids)):
-        query = select(Service).where(Service.id.in_(chunk))
+        query = select(Service).where(col(Service.id).in_(chunk))
         found.update({s.id: s for s in (await session.execute(query)).scalars()})
     return found
 
 
 async def services_of_source(session: AsyncSession, source: str) -> list[Service]:
-    query = select(Service).where(Service.source == source)
+    query = select(Service).where(col(Service.source) == source)
     return list((await session.execute(query)).scalars())
 
 
 async def organization_keys(session: AsyncSession) -> list[tuple[uuid.UUID, str, str, str]]:
     """(id, country, lower-case name, type) of every organisation: what must stay unique."""
     query = select(
-        Organization.id, Organization.country, func.lower(Organization.name), Organization.type
+        col(Organization.id), col(Organization.country), func.lower(Organization.name),
+        col(Organization.type),
     )
     return [tuple(row) for row in await session.execute(query)]
 
 
 async def all_organizations(session: AsyncSession) -> list[Organization]:
-    query = select(Organization).order_by(Organization.name, Organization.id)
+    query = select(Organization).order_by(col(Organization.name), col(Organization.id))
     return list((await session.execute(query)).scalars())
 
 
 async def all_services(session: AsyncSession) -> list[Listed]:
-    query = services.listed_query().order_by(Service.name, Service.id)
+    query = services.listed_query().order_by(col(Service.name), col(Service.id))
     return [Listed(*row) for row in await session.execute(query)]
 
 
 async def insert_organizations(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    await insert_rows(session, Organization.__table__, rows)
+    await insert_rows(session, table_of(Organization), rows)
 
 
 async def insert_services(
@@ -84,12 +86,12 @@ async def insert_services(
     documents: list[dict[str, Any]], locations: list[dict[str, Any]],
 ) -> None:
     """New services' rows of each table, in bulk."""
-    await insert_rows(session, Service.__table__, services_rows)
-    await insert_rows(session, ServiceTranslation.__table__, translations)
-    await insert_rows(session, ServiceFacet.__table__, facets)
+    await insert_rows(session, table_of(Service), services_rows)
+    await insert_rows(session, table_of(ServiceTranslation), translations)
+    await insert_rows(session, table_of(ServiceFacet), facets)
     await insert_rows(session, services.documents, documents)
     # Last: on PostgreSQL a place copies its service's search keys, made by the rows above.
-    await insert_rows(session, ServiceLocation.__table__, locations)
+    await insert_rows(session, table_of(ServiceLocation), locations)
 
 
 async def vacuum_imported(engine: AsyncEngine) -> None:

@@ -1,9 +1,11 @@
 """Bulk export and import of the directory (network_admin), as an HSDS JSON dataset or an
 HSDS tabular data package (a zip of CSV files)."""
 
+import typing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from waymark_kernel.auth import CurrentIdentity, Identity
 from waymark_kernel.db import SessionDep
@@ -89,5 +91,6 @@ async def import_dataset(
         report = await service.import_package(session, tabular.ZipPackage(bytes(body)), options)
     else:
         report = await service.import_dataset(session, bytes(body), options)
-    after_response.add_task(service.settle, session.bind, report)  # the commit came before
+    engine = typing.cast(AsyncEngine, session.bind)  # the sessions are bound to the engine
+    after_response.add_task(service.settle, engine, report)  # the commit came before
     return report

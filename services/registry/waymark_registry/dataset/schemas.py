@@ -83,7 +83,8 @@ class ImportedService(ServiceCreate):
     categories: Annotated[
         list[CategoryCode], Field(max_length=20), AfterValidator(without_duplicates)
     ] = []
-    locations: Annotated[list[ImportedLocation], Field(max_length=50)] = []
+    # an import's locations are Locations with the HSDS fields an import keeps besides
+    locations: Annotated[list[ImportedLocation], Field(max_length=50)] = []  # type: ignore[assignment]
     required_documents: Annotated[list[RequiredDocument], Field(max_length=30)] = []
     cost_options: Annotated[list[CostOption], Field(max_length=30)] = []
     service_areas: Annotated[list[ServiceArea], Field(max_length=50)] = []

@@ -13,16 +13,17 @@ New services are checked a batch at a time in a worker thread while the batch be
 written (on PostgreSQL by COPY, its events too): the database's work and Python's overlap."""
 
 import asyncio
+import functools
 import json
 import logging
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -55,6 +56,7 @@ from waymark_registry.services import repository as services
 from waymark_registry.services import service as service_events
 from waymark_registry.services.models import (
     Service,
+    ServiceLocation,
 )
 from waymark_registry.taxonomy import data as taxonomy
 from waymark_registry.taxonomy.service import CODES, TAXONOMY_ID, term_id
@@ -76,6 +78,8 @@ ANALYZED_FROM = 1000
 log = logging.getLogger("waymark.registry.dataset")
 Event = tuple[str, EventData]
 T = TypeVar("T")
+Body = TypeVar("Body", bound=BaseModel)
+Model = TypeVar("Model", bound=BaseModel)
 # HSDS tables kept with a service, each object with these fields.
 KEPT_TABLES = {
     "required_documents": ("document", "uri"),
@@ -116,7 +120,7 @@ TABLES_OF_LISTS = {
 }
 
 
-def _count_not_kept(not_kept: Counter[str], table: str, item: dict) -> None:
+def _count_not_kept(not_kept: Counter[str], table: str, item: dict[str, Any]) -> None:
     for key, value in item.items():
         if key in READ_FIELDS[table] or value in (None, "", [], {}):
             continue
@@ -162,10 +166,10 @@ Path = tuple[int | str, ...]
 
 
 @dataclass
-class _Parsed:
+class _Parsed(Generic[Body]):
     path: Path
     id: uuid.UUID
-    body: BaseModel
+    body: Body
     last_verified: date | None = None
     location_ids: list[uuid.UUID] = field(default_factory=list)
 
@@ -191,7 +195,7 @@ ADDRESS_FIELDS = {"address", "city", "admin_area", "country"}
 Place = tuple[str | None, int]  # (file of a package, line)
 
 
-def _source(where: tuple) -> Path:
+def _source(where: Path) -> Path:
     if len(where) < 2 or where[0] not in SOURCES or not isinstance(where[1], int):
         return ()
     key, *inner = SOURCES[where[0]]
@@ -219,7 +223,7 @@ class _Checker:
     def warn(self, kind: str, path: Path, detail: str) -> None:
         self.warnings.append(ImportWarning(kind=kind, path=_shown(path), detail=detail))
 
-    def identifier(self, item: dict, path: Path) -> uuid.UUID | None:
+    def identifier(self, item: dict[str, Any], path: Path) -> uuid.UUID | None:
         try:
             identifier = uuid.UUID(str(item["id"]))
         except (KeyError, ValueError):
@@ -232,7 +236,9 @@ class _Checker:
             self.refuse(max(first, path), "id: given to more than one object")
         return identifier
 
-    def validated(self, model: type[BaseModel], path: Path, fields: Any) -> Any:
+    def validated(
+        self, model: type[Model], path: Path, fields: Callable[[], dict[str, Any]]
+    ) -> Model | None:
         try:
             return model.model_validate(fields())
         except ValidationError as exc:
@@ -258,7 +264,7 @@ class _Checker:
         return rows
 
 
-def _address_countries(item: dict) -> Counter[str]:
+def _address_countries(item: dict[str, Any]) -> Counter[str]:
     """The countries of the addresses of an organisation's services' locations."""
     found: Counter[str] = Counter()
     for service in item.get("services") or []:
@@ -271,7 +277,7 @@ def _address_countries(item: dict) -> Counter[str]:
 
 
 def _organization_fields(
-    checker: _Checker, item: dict, country: str | None
+    checker: _Checker, item: dict[str, Any], country: str | None
 ) -> dict[str, Any]:
     _count_not_kept(checker.not_kept, "organization", item)
     phones = item.get("phones") or []
@@ -291,7 +297,7 @@ def _organization_fields(
     return fields
 
 
-def _terms(checker: _Checker, item: dict) -> tuple[list[str | None], list[dict[str, Any]]]:
+def _terms(checker: _Checker, item: dict[str, Any]) -> tuple[list[str | None], list[dict[str, Any]]]:
     """The Waymark categories of a service's attributes (those its terms of other taxonomies
     map to by the crosswalk included), and those other terms, kept."""
     categories: list[str | None] = []
@@ -335,7 +341,7 @@ def _free_of_charge(cost_options: list[Any]) -> bool | None:
     return min(amounts) == 0 if amounts else None
 
 
-def _location(checker: _Checker, location: dict) -> dict[str, Any]:
+def _location(checker: _Checker, location: dict[str, Any]) -> dict[str, Any]:
     address, *others = location.get("addresses") or [{}]
     _count_not_kept(checker.not_kept, "location", location)
     _count_not_kept(checker.not_kept, "address", address)
@@ -355,7 +361,7 @@ def _location(checker: _Checker, location: dict) -> dict[str, Any]:
     }
 
 
-def _service_fields(checker: _Checker, item: dict, organization_id: uuid.UUID) -> dict[str, Any]:
+def _service_fields(checker: _Checker, item: dict[str, Any], organization_id: uuid.UUID) -> dict[str, Any]:
     _count_not_kept(checker.not_kept, "service", item)
     categories, external_terms = _terms(checker, item)
     if item.get("categories") is not None:
@@ -363,7 +369,7 @@ def _service_fields(checker: _Checker, item: dict, organization_id: uuid.UUID) -
     fields: dict[str, Any] = {
         "organization_id": str(organization_id), "name": item.get("name"),
         "description": item.get("description"), "categories": categories,
-        "status": STATUSES.get(item.get("status"), item.get("status")),
+        "status": STATUSES.get(str(item.get("status")), item.get("status")),
         "languages": [language["code"] for language in item.get("languages") or []],
         "interpretation_available": item.get(
             "interpretation_available", bool(item.get("interpretation_services"))
@@ -408,7 +414,7 @@ def _service_fields(checker: _Checker, item: dict, organization_id: uuid.UUID) -
     return fields
 
 
-def _location_ids(item: dict) -> list[uuid.UUID]:
+def _location_ids(item: dict[str, Any]) -> list[uuid.UUID]:
     ids = []
     for sal in item.get("service_at_locations") or []:
         try:
@@ -418,7 +424,7 @@ def _location_ids(item: dict) -> list[uuid.UUID]:
     return ids
 
 
-def _assured(checker: _Checker, item: dict, path: Path) -> date | None:
+def _assured(checker: _Checker, item: dict[str, Any], path: Path) -> date | None:
     if item.get("assured_date") is None:
         return None
     try:
@@ -428,10 +434,12 @@ def _assured(checker: _Checker, item: dict, path: Path) -> date | None:
         return None
 
 
-Given = tuple[Path, dict, uuid.UUID | None]  # an organisation object, where it is, its id
+Given = tuple[Path, dict[str, Any], uuid.UUID | None]  # an organisation object, where it is, its id
 
 
-def _parse_organizations(checker: _Checker, dataset: Any) -> tuple[list[Given], list[_Parsed]]:
+def _parse_organizations(
+    checker: _Checker, dataset: Any
+) -> tuple[list[Given], list[_Parsed[OrganizationCreate]]]:
     """Every organisation object of the file, and the valid ones parsed (their services are
     parsed later, a batch at a time)."""
     if not isinstance(dataset, list):
@@ -455,9 +463,7 @@ def _parse_organizations(checker: _Checker, dataset: Any) -> tuple[list[Given], 
             checker.warn("country_derived", path, f"country {country}, from the addresses of "
                          "its services' locations")
         organization = checker.validated(
-            OrganizationCreate, path, lambda item=item, country=country: _organization_fields(
-                checker, item, country
-            )
+            OrganizationCreate, path, functools.partial(_organization_fields, checker, item, country)
         )
         given.append((path, item, organization_id))
         if organization_id and organization:
@@ -480,7 +486,7 @@ def _given_service_ids(given: list[Given]) -> list[uuid.UUID]:
 
 def _parsed_service(
     checker: _Checker, service_item: Any, path: Path, organization: Given
-) -> _Parsed | None:
+) -> _Parsed[ImportedService] | None:
     organization_path, _, organization_id = organization
     if not isinstance(service_item, dict):
         checker.refuse(organization_path, f"services[{path[-1]}]: a service is a JSON object")
@@ -506,7 +512,7 @@ class _LocationIds:
         self.first: dict[uuid.UUID, Path] = {}
         self.refused: set[Path] = set()
 
-    def check(self, row: _Parsed) -> None:
+    def check(self, row: _Parsed[ImportedService]) -> None:
         others = {self.first.setdefault(i, row.path) for i in row.location_ids} - {row.path}
         if others or len(set(row.location_ids)) < len(row.location_ids):
             for path in [*sorted(others - self.refused, key=str), row.path]:
@@ -532,7 +538,7 @@ class _Batch:
     no longer wanted), the stored ones to compare with the directory."""
 
     created: _Created | None
-    changed: list[tuple[_Owner, _Parsed]]
+    changed: list[tuple[_Owner, _Parsed[ImportedService]]]
 
 
 def _service_batches(
@@ -542,15 +548,15 @@ def _service_batches(
     """The file's services checked and made into rows BATCH new services at a time.
     `stored_owners`: the organisation of each of the file's services already stored."""
     location_ids = _LocationIds(checker)
-    new: list[tuple[_Owner, _Parsed]] = []
-    changed: list[tuple[_Owner, _Parsed]] = []
+    new: list[tuple[_Owner, _Parsed[ImportedService]]] = []
+    changed: list[tuple[_Owner, _Parsed[ImportedService]]] = []
     for organization in given:
         path, item, organization_id = organization
         listed = item.get("services") or []
         if not isinstance(listed, list):
             checker.refuse(path, "services: give an array")
             continue
-        owner = owners.get(organization_id)
+        owner = None if organization_id is None else owners.get(organization_id)
         for position, service_item in enumerate(listed):
             time.sleep(0)  # in a worker thread: lets the event loop feed the database its rows
             row = _parsed_service(checker, service_item, (*path, "services", position), organization)
@@ -570,7 +576,7 @@ def _service_batches(
     yield _Batch(_created_rows(new, checker.source) if rows_wanted() else None, changed)
 
 
-async def _in_worker_thread(batches: Iterator[T]) -> AsyncIterator[T]:
+async def _in_worker_thread(batches: Iterator[T]) -> AsyncGenerator[T, None]:
     """Each batch made in a worker thread while the caller handles the one before: checking
     is CPU work here, writing is mostly the database's."""
     upcoming = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
@@ -583,7 +589,7 @@ async def _in_worker_thread(batches: Iterator[T]) -> AsyncIterator[T]:
 
 
 async def _check_organizations(
-    session: AsyncSession, checker: _Checker, organizations: list[_Parsed]
+    session: AsyncSession, checker: _Checker, organizations: list[_Parsed[OrganizationCreate]]
 ) -> None:
     keys = {key[0]: key[1:] for key in await repository.organization_keys(session)}
     for organization in organizations:
@@ -787,7 +793,7 @@ async def _clash_of(write: Awaitable[None]) -> IntegrityError | None:
 
 
 async def _update_all(
-    session: AsyncSession, rows: list[tuple[_Owner, _Parsed]],
+    session: AsyncSession, rows: list[tuple[_Owner, _Parsed[ImportedService]]],
     stored_services: dict[uuid.UUID, Service], report: ImportReport, source: str | None,
 ) -> None:
     for chunk in chunks(rows):
@@ -808,7 +814,7 @@ def _invalid(errors: list[InvalidRow], count: int | None = None) -> Problem:
 
 
 async def _save_organizations(
-    session: AsyncSession, parsed: list[_Parsed], report: ImportReport
+    session: AsyncSession, parsed: list[_Parsed[OrganizationCreate]], report: ImportReport
 ) -> None:
     stored = await repository.organizations_by_id(session, [row.id for row in parsed])
     now = utcnow()
@@ -842,13 +848,15 @@ async def _save_organizations(
     report.organizations.unchanged = len(parsed) - len(created) - len(updated)
 
 
-def _verified_at(row: _Parsed, now: datetime) -> datetime:
+def _verified_at(row: _Parsed[ImportedService], now: datetime) -> datetime:
     if row.last_verified is None:
         return now
     return datetime.combine(row.last_verified, datetime.min.time(), tzinfo=UTC)
 
 
-def _with_kept_secrets(row: _Parsed, stored_locations: list) -> list[ImportedLocation]:
+def _with_kept_secrets(
+    row: _Parsed[ImportedService], stored_locations: list[ServiceLocation]
+) -> list[ImportedLocation]:
     """A confidential location given without its details (as exported) keeps the stored ones."""
     stored = {location.id: location for location in stored_locations if location.confidential}
     kept = []
@@ -880,7 +888,7 @@ class _Texts(NamedTuple):
     original_language: str | None
 
 
-def _created_rows(rows: list[tuple[_Owner, _Parsed]], source: str | None) -> _Created:
+def _created_rows(rows: list[tuple[_Owner, _Parsed[ImportedService]]], source: str | None) -> _Created:
     now = utcnow()
     created, events = _Created(), []
     for owner, row in rows:
@@ -920,7 +928,7 @@ async def _write_created(session: AsyncSession, created: _Created) -> None:
 
 
 async def _update_services(
-    session: AsyncSession, rows: list[tuple[_Owner, _Parsed]],
+    session: AsyncSession, rows: list[tuple[_Owner, _Parsed[ImportedService]]],
     stored_services: dict[uuid.UUID, Service], report: ImportReport, source: str | None,
 ) -> None:
     events: list[Event] = []

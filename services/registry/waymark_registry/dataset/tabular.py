@@ -31,7 +31,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from waymark_kernel.problems import Problem
 from waymark_registry.dataset.schemas import MAX_LISTED_PROBLEMS, InvalidRow
@@ -313,7 +313,7 @@ class _Budget:
 class _Capped(io.RawIOBase):
     """A file of the package read as it is parsed, each byte counted against the budget."""
 
-    def __init__(self, name: str, raw: BinaryIO, budget: _Budget) -> None:
+    def __init__(self, name: str, raw: IO[bytes], budget: _Budget) -> None:
         self.name, self._raw, self._budget = name, raw, budget
 
     def readable(self) -> bool:
@@ -363,7 +363,7 @@ class Package(ABC):
         return True
 
     @abstractmethod
-    def _open(self, file: str) -> BinaryIO | None: ...
+    def _open(self, file: str) -> IO[bytes] | None: ...
 
 
 class ZipPackage(Package):
@@ -394,7 +394,7 @@ class ZipPackage(Package):
         if self._archive is not None:
             self._archive.close()
 
-    def _open(self, file: str) -> BinaryIO | None:
+    def _open(self, file: str) -> IO[bytes] | None:
         member = self._members.get(file)
         if member is None or self._archive is None:
             return None
@@ -410,7 +410,7 @@ class FolderPackage(Package):
         super().__init__()
         self._folder = folder
 
-    def _open(self, file: str) -> BinaryIO | None:
+    def _open(self, file: str) -> IO[bytes] | None:
         if not _inside(file):
             return None
         path = self._folder / file
@@ -505,13 +505,14 @@ class Rows:
             self._refuse_file(DESCRIPTOR, 1, "not a tabular data package: give its resources")
             return files
         for resource in resources:
-            name, path = (resource.get("name"), resource.get("path")) \
+            given_name, given_path = (resource.get("name"), resource.get("path")) \
                 if isinstance(resource, dict) else (None, None)
-            if not isinstance(name, str) or not isinstance(path, str) or not _inside(path):
+            if (not isinstance(given_name, str) or not isinstance(given_path, str)
+                    or not _inside(given_path)):
                 self._refuse_file(DESCRIPTOR, 1, "a resource needs a name and a path inside "
                                   "the package")
                 continue
-            files[name] = path
+            files[given_name] = given_path
         return files
 
     def _count(self, name: str, file: str, package: Package) -> None:
@@ -537,7 +538,7 @@ class Rows:
         return id(item) not in self._elsewhere \
             or any(item.get(link.column) is not None for link in table.links)
 
-    def _nest(self, table: Table, item: dict[str, Any], by_id: dict[str, dict]) -> None:
+    def _nest(self, table: Table, item: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> None:
         if not table.links:
             return
         if not self._kept(table, item):
@@ -608,7 +609,7 @@ class Rows:
         if len(cells) != len(header):
             self._refuse(file, line, f"{len(cells)} cells for {len(header)} columns")
             return None
-        item = {}
+        item: dict[str, Any] = {}
         for column, cell in zip(header, cells, strict=True):
             if cell == "":
                 continue

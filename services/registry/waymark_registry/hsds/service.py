@@ -78,7 +78,7 @@ def _clock(time: str | None) -> str | None:
     return f"{time}:00" if time is not None and len(time) == 5 else time
 
 
-def page(total: int, page_number: int, per_page: int, contents: list[dict]) -> HsdsPage:
+def page(total: int, page_number: int, per_page: int, contents: list[dict[str, Any]]) -> HsdsPage:
     total_pages = max(1, math.ceil(total / per_page))
     return HsdsPage(
         total_items=total, total_pages=total_pages, page_number=page_number, size=len(contents),
@@ -362,7 +362,7 @@ async def list_service_at_locations(
 
 async def _external_terms(session: AsyncSession) -> list[dict[str, Any]]:
     """Each term of another taxonomy that a service imported from a publisher keeps, once."""
-    found = {}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
     for terms in await repository.external_terms(session):
         for term in terms:
             shown = hsds_external_term(term)
@@ -385,8 +385,8 @@ async def list_taxonomy_terms(
     have no parent here)."""
     terms = [
         hsds_term(code) for code in TERMS_BY_CODE
-        if parent_id is None or (TERMS_BY_CODE[code].parent_code
-        and term_id(TERMS_BY_CODE[code].parent_code) == parent_id)
+        if parent_id is None or ((parent := TERMS_BY_CODE[code].parent_code)
+        and term_id(parent) == parent_id)
     ]
     if parent_id is None:
         terms += await _external_terms(session)

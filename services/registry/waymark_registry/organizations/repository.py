@@ -27,20 +27,20 @@ async def save(session: AsyncSession, organization: Organization) -> None:
 
 async def name_taken(session: AsyncSession, organization: Organization) -> bool:
     """Another organisation of the same country has this name, ignoring case."""
-    query = select(Organization.id).where(
-        Organization.country == organization.country,
+    query = select(col(Organization.id)).where(
+        col(Organization.country) == organization.country,
         func.lower(Organization.name) == organization.name.lower(),
-        Organization.id != organization.id,
+        col(Organization.id) != organization.id,
     )
     return (await session.execute(query.limit(1))).first() is not None
 
 
 async def national_society_exists(session: AsyncSession, organization: Organization) -> bool:
     """Another National Society is registered for this organisation's country."""
-    query = select(Organization.id).where(
-        Organization.country == organization.country,
-        Organization.type == NATIONAL_SOCIETY,
-        Organization.id != organization.id,
+    query = select(col(Organization.id)).where(
+        col(Organization.country) == organization.country,
+        col(Organization.type) == NATIONAL_SOCIETY,
+        col(Organization.id) != organization.id,
     )
     return (await session.execute(query.limit(1))).first() is not None
 
@@ -48,8 +48,8 @@ async def national_society_exists(session: AsyncSession, organization: Organizat
 async def national_societies(
     session: AsyncSession, countries: Iterable[str]
 ) -> dict[str, uuid.UUID]:
-    query = select(Organization.country, Organization.id).where(
-        Organization.type == NATIONAL_SOCIETY, Organization.country.in_(list(countries))
+    query = select(col(Organization.country), col(Organization.id)).where(
+        col(Organization.type) == NATIONAL_SOCIETY, col(Organization.country).in_(list(countries))
     )
     return dict((await session.execute(query)).tuples().all())
 
@@ -70,11 +70,11 @@ async def search(
     """One page ordered by name then id; `q` matches part of the name, ignoring case."""
     query = _BY_NAME.page(select(Organization), position, limit)
     if q:
-        query = query.where(Organization.name.icontains(q, autoescape=True))
+        query = query.where(col(Organization.name).icontains(q, autoescape=True))
     if country:
-        query = query.where(Organization.country == country)
+        query = query.where(col(Organization.country) == country)
     if type:
-        query = query.where(Organization.type == type)
+        query = query.where(col(Organization.type) == type)
     if verified is not None:
-        query = query.where(Organization.verified == verified)
+        query = query.where(col(Organization.verified) == verified)
     return list((await session.execute(query)).scalars())

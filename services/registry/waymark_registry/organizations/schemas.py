@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from waymark_kernel.api import RequestBody
+from waymark_kernel.api import NOT_GIVEN, RequestBody
 from waymark_kernel.clock import UtcDateTime
 from waymark_registry.fields import (
     CountryCode,
@@ -60,16 +60,16 @@ IDENTITY_NOTE = (
 class OrganizationUpdate(RequestBody):
     """Only the fields given change; `null` clears an optional field."""
 
-    name: Name = Field(default=None, description=IDENTITY_NOTE)
-    type: OrganizationType = Field(default=None, description=IDENTITY_NOTE)
-    country: CountryCode = Field(default=None, description=IDENTITY_NOTE)
+    name: Name = Field(default=NOT_GIVEN, description=IDENTITY_NOTE)
+    type: OrganizationType = Field(default=NOT_GIVEN, description=IDENTITY_NOTE)
+    country: CountryCode = Field(default=NOT_GIVEN, description=IDENTITY_NOTE)
     description: Text | None = None
     website: WebAddress | None = None
     email: EmailAddress | None = None
     phone: PhoneNumber | None = None
-    languages: LanguageList = None
-    identifiers: Identifiers = None
-    verified: bool = Field(default=None, description="Only a network_admin may change it.")
+    languages: LanguageList = NOT_GIVEN
+    identifiers: Identifiers = NOT_GIVEN
+    verified: bool = Field(default=NOT_GIVEN, description="Only a network_admin may change it.")
 
 
 class OrganizationRead(BaseModel):

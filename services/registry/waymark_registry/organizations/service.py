@@ -115,9 +115,7 @@ async def list_organizations(
         session, q=q, country=country, type=type, verified=verified, limit=limit + 1,
         position=position_after(cursor, BY_NAME),
     )
-    organizations, next_cursor = split_page(
-        organizations, limit, lambda o: (o.name, o.id), BY_NAME
-    )
+    shown, next_cursor = split_page(organizations, limit, lambda o: (o.name, o.id), BY_NAME)
     return Page(
-        items=[OrganizationRead.model_validate(o) for o in organizations], next_cursor=next_cursor
+        items=[OrganizationRead.model_validate(o) for o in shown], next_cursor=next_cursor
     )

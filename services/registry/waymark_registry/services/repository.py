@@ -8,12 +8,13 @@ matches as a prefix, and a service matches when one of its documents holds every
 
 import functools
 import math
+import typing
 import unicodedata
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     JSON,
@@ -46,8 +47,17 @@ from sqlalchemy import Text as TextType
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql.expression import (
+    BindParameter,
+    CompoundSelect,
+    FromClause,
+    ScalarSelect,
+    Select,
+    Subquery,
+)
+from sqlmodel import col
 
-from waymark_kernel.db import pooled_driver
+from waymark_kernel.db import pooled_driver, table_of
 from waymark_kernel.keyset import Keyset
 from waymark_registry.organizations.models import Organization
 from waymark_registry.services.models import (
@@ -104,9 +114,9 @@ listing = Table(
     Column("service_id", Uuid()),
 )
 # The search reads tables, not models: its rows are values, never loaded as objects.
-service_table, organization_table = Service.__table__, Organization.__table__
-location_table, translation_table = ServiceLocation.__table__, ServiceTranslation.__table__
-facet_table = ServiceFacet.__table__
+service_table, organization_table = table_of(Service), table_of(Organization)
+location_table, translation_table = table_of(ServiceLocation), table_of(ServiceTranslation)
+facet_table = table_of(ServiceFacet)
 # A shown row's `locations`: the position, then these, of each location.
 SHOWN_LOCATION_COLUMNS = ("position", *LocationRead.model_fields)
 
@@ -133,12 +143,12 @@ async def get_shown(session: AsyncSession, service_id: uuid.UUID) -> RowMapping 
 
 
 @functools.lru_cache(maxsize=2)
-def _shown_one(dialect: str):
+def _shown_one(dialect: str) -> Select[Any]:
     return _shown(dialect).where(service_table.c.id == bindparam("service_id", type_=Uuid))
 
 
 async def get_listed(session: AsyncSession, service_id: uuid.UUID) -> Listed | None:
-    query = listed_query().where(Service.id == service_id)
+    query = listed_query().where(col(Service.id) == service_id)
     row = (await session.execute(query)).first()
     return Listed(*row) if row else None
 
@@ -158,7 +168,7 @@ async def replace_translations(
     session: AsyncSession, service: Service, translations: list[ServiceTranslation]
 ) -> None:
     await session.execute(
-        delete(ServiceTranslation).where(ServiceTranslation.service_id == service.id)
+        delete(ServiceTranslation).where(col(ServiceTranslation.service_id) == service.id)
     )
     session.add_all(translations)
     await session.flush()
@@ -167,13 +177,13 @@ async def replace_translations(
 # Built once: a statement built anew costs more CPU to key than a page of rows to load.
 _TRANSLATIONS_OF = (
     select(ServiceTranslation)
-    .where(ServiceTranslation.service_id.in_(bindparam("service_ids", expanding=True)))
-    .order_by(ServiceTranslation.service_id, ServiceTranslation.field, ServiceTranslation.language)
+    .where(col(ServiceTranslation.service_id).in_(bindparam("service_ids", expanding=True)))
+    .order_by(col(ServiceTranslation.service_id), col(ServiceTranslation.field), col(ServiceTranslation.language))
 )
 _LOCATIONS_OF = (
     select(ServiceLocation)
-    .where(ServiceLocation.service_id.in_(bindparam("service_ids", expanding=True)))
-    .order_by(ServiceLocation.service_id, ServiceLocation.position)
+    .where(col(ServiceLocation.service_id).in_(bindparam("service_ids", expanding=True)))
+    .order_by(col(ServiceLocation.service_id), col(ServiceLocation.position))
 )
 
 
@@ -204,8 +214,30 @@ def facet_rows(service: Service, countries: Iterable[str]) -> list[ServiceFacet]
     ] + [ServiceFacet(service_id=service.id, facet="country", value=c) for c in countries]
 
 
+class DocumentTexts(Protocol):
+    """What the search documents of a service are made of: a Service, or an import's row."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def original_language(self) -> str | None: ...
+
+
+class TranslatedText(Protocol):
+    @property
+    def field(self) -> str: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
 def document_rows(
-    service: Service, translations: list[ServiceTranslation]
+    service: DocumentTexts, translations: Sequence[TranslatedText]
 ) -> list[dict[str, Any]]:
     """One search document per language: the original, and each translation (a field not
     translated falls back to the original)."""
@@ -237,16 +269,18 @@ def _with_unaccented(body: str) -> str:
 async def replace_locations(
     session: AsyncSession, service: Service, locations: list[ServiceLocation]
 ) -> None:
-    await session.execute(delete(ServiceLocation).where(ServiceLocation.service_id == service.id))
+    await session.execute(delete(ServiceLocation).where(col(ServiceLocation.service_id) == service.id))
     session.add_all(locations)
     await session.flush()
 
 
 async def refresh_facets(session: AsyncSession, service: Service) -> None:
-    await session.execute(delete(ServiceFacet).where(ServiceFacet.service_id == service.id))
+    await session.execute(delete(ServiceFacet).where(col(ServiceFacet.service_id) == service.id))
     countries = await location_countries(session, service.id)
     if not countries:
         organization = await session.get(Organization, service.organization_id)
+        if organization is None:
+            raise LookupError(f"service {service.id} has no organization")  # the foreign key forbids it
         countries = [organization.country]
     session.add_all(facet_rows(service, countries))
     await session.flush()
@@ -270,7 +304,7 @@ async def locations_of(
 
 async def location_countries(session: AsyncSession, service_id: uuid.UUID) -> list[str]:
     query = (
-        select(ServiceLocation.country).where(ServiceLocation.service_id == service_id)
+        select(col(ServiceLocation.country)).where(col(ServiceLocation.service_id) == service_id)
         .distinct().order_by(ServiceLocation.country)
     )
     return list((await session.execute(query)).scalars())
@@ -278,7 +312,7 @@ async def location_countries(session: AsyncSession, service_id: uuid.UUID) -> li
 
 async def without_locations(session: AsyncSession, organization_id: uuid.UUID) -> list[Service]:
     query = select(Service).where(
-        Service.organization_id == organization_id, ~_has_location()
+        col(Service.organization_id) == organization_id, ~_has_location()
     )
     return list((await session.execute(query)).scalars())
 
@@ -334,10 +368,12 @@ async def search(
         values.update(after_key=position[0], after_id=position[1])
     if dialect != "postgresql":
         async with reader.connect() as connection:
-            return list((await connection.execute(_statement(shape), values)).mappings())
+            rows = (await connection.execute(_statement(shape), values)).mappings().all()
+            return typing.cast(Sequence[Mapping[str, Any]], rows)  # read by column name
     statement, names, constants = _driver_statement(shape, reader.dialect)
     async with pooled_driver(reader) as driver:
-        return await driver.fetch(statement, *({**constants, **values}[name] for name in names))
+        records = await driver.fetch(statement, *({**constants, **values}[name] for name in names))
+    return typing.cast(list[Mapping[str, Any]], records)  # asyncpg's records read by column name
 
 
 @dataclass(frozen=True)
@@ -365,11 +401,12 @@ def _driver_statement(
     cost twice the CPU the driver takes to run it and read its rows (its values are the
     driver's types already)."""
     compiled = _statement(shape).compile(dialect=dialect)
-    return compiled.string, tuple(compiled.positiontup), compiled.params
+    return compiled.string, tuple(compiled.positiontup or ()), compiled.params
 
 
 @functools.lru_cache(maxsize=512)
-def _statement(shape: _Shape):
+def _statement(shape: _Shape) -> Select[Any]:
+    page: Select[Any] | CompoundSelect[Any]
     if shape.near:
         nearest = _nearest_locations(shape)
         page = _one_page(shape, select(nearest).where(
@@ -391,7 +428,7 @@ def _statement(shape: _Shape):
     )
 
 
-def _one_page(shape: _Shape, matches):
+def _one_page(shape: _Shape, matches: Select[Any]) -> Select[Any]:
     """`matches` (service_id, sort_key) after the cursor's position, in order, a page of them."""
     if shape.after:
         sort_type = Float if shape.near else String
@@ -402,17 +439,17 @@ def _one_page(shape: _Shape, matches):
     return matches.order_by("sort_key", "service_id").limit(_page_limit())
 
 
-def _page_limit():
+def _page_limit() -> BindParameter[int]:
     return bindparam("page_limit", type_=Integer)
 
 
-def _indexed(shape: _Shape):
+def _indexed(shape: _Shape) -> Select[Any]:
     """PostgreSQL: (service_id, sort_key) of the search rows matching the filters."""
     source = select(search_rows.c.service_id, search_rows.c.name.label("sort_key"))
     return _filtered(shape, source, search_rows.c.service_id)
 
 
-def _walked_else_indexed(shape: _Shape):
+def _walked_else_indexed(shape: _Shape) -> CompoundSelect[Any]:
     """PostgreSQL, one country and category: the page read off the front of their listing,
     whose first `walk_limit` services after the cursor's are tested one by one against the
     filters; when those hold too few matches to fill the page while the listing goes on, the
@@ -429,27 +466,27 @@ def _walked_else_indexed(shape: _Shape):
     walk_limit = bindparam("walk_limit", type_=Integer)
     # A subquery, not a CTE: its order is known to the query above, which stops at a page (the
     # count below walks it again only when the page is not full).
-    walked = walked.order_by(*position.clauses).limit(walk_limit).subquery("walked")
+    walked_rows = walked.order_by(*position.clauses).limit(walk_limit).subquery("walked")
     # A subquery per walked service, not a join: joined, the planner reads the index's matches.
     its_row_matches = _filtered(shape, select(literal_column("true")).where(
-        search_rows.c.service_id == walked.c.service_id
+        search_rows.c.service_id == walked_rows.c.service_id
     ), search_rows.c.service_id).scalar_subquery()
     matched = (
-        select(walked.c.service_id, walked.c.name.label("sort_key")).where(its_row_matches)
+        select(walked_rows.c.service_id, walked_rows.c.name.label("sort_key")).where(its_row_matches)
         .order_by("sort_key", "service_id").limit(_page_limit()).cte("matched")
     )
 
-    def count(rows) -> Any:
+    def count(rows: FromClause) -> ScalarSelect[Any]:
         return select(func.count()).select_from(rows).scalar_subquery()
 
-    conclusive = or_(count(matched) == _page_limit(), count(walked) < walk_limit)
+    conclusive = or_(count(matched) == _page_limit(), count(walked_rows) < walk_limit)
     return union_all(
         select(matched.c.service_id, matched.c.sort_key).where(conclusive),
         _one_page(shape, _indexed(shape)).where(not_(conclusive)),
     )
 
 
-def _shown(dialect: str, chosen: Any = None):
+def _shown(dialect: str, chosen: Subquery | None = None) -> Select[Any]:
     """Services as the directory shows them, one row each: their columns (those of JSON as
     text), their organisation's name and standing, their locations (the values of
     SHOWN_LOCATION_COLUMNS each) and translations (field, language, text each) as the text of
@@ -474,12 +511,12 @@ def _shown(dialect: str, chosen: Any = None):
     )
 
 
-def _as_text(column: Column) -> Any:
+def _as_text(column: Column[Any]) -> ColumnElement[Any]:
     """A JSON column as its text (orjson reads it faster than the drivers' json module)."""
     return cast(column, TextType).label(column.name) if isinstance(column.type, JSON) else column
 
 
-def _json_arrays(dialect: str, *values: Any):
+def _json_arrays(dialect: str, *values: Any) -> ColumnElement[Any]:
     """The text of a JSON array holding an array of `values` per row (none when no row on
     PostgreSQL, `[]` on SQLite)."""
     if dialect == "postgresql":
@@ -487,7 +524,7 @@ def _json_arrays(dialect: str, *values: Any):
     return func.json_group_array(func.json_array(*values))
 
 
-def _filtered(shape: _Shape, query, service_id: Any):
+def _filtered(shape: _Shape, query: Select[Any], service_id: Any) -> Select[Any]:
     """`query` (whose rows are of `service_id`) narrowed to the services matching the filters:
     on PostgreSQL by the service's search row (in a radius search by the place's copy of its
     keys, the search row read for words only), elsewhere by its facet and document rows."""
@@ -519,17 +556,17 @@ def _filtered(shape: _Shape, query, service_id: Any):
     return query
 
 
-def listed_query():
-    return select(Service, Organization.name, Organization.verified).join(
-        Organization, Organization.id == Service.organization_id
+def listed_query() -> Select[tuple[Service, str, bool]]:
+    return select(Service, col(Organization.name), col(Organization.verified)).join(
+        Organization, col(Organization.id) == col(Service.organization_id)
     )
 
 
 def _has_location() -> ColumnElement[bool]:
-    return exists().where(ServiceLocation.service_id == Service.id)
+    return exists().where(col(ServiceLocation.service_id) == col(Service.id))
 
 
-def _with_facet(facet: str, values: Any):
+def _with_facet(facet: str, values: Any) -> Select[tuple[uuid.UUID]]:
     return select(facet_table.c.service_id).where(
         facet_table.c.facet == facet, facet_table.c.value.in_(values),
     )
@@ -542,23 +579,23 @@ def query_words(q: str) -> list[str]:
 
 
 def matches_text(dialect: str, words: list[str]) -> ColumnElement[bool]:
-    given = bindparam("words", _words_query(dialect, words) if words else "")
+    given: BindParameter[str] = bindparam("words", _words_query(dialect, words) if words else "")
     if dialect == "postgresql":
-        return Service.id.in_(select(search_rows.c.service_id).where(
+        return col(Service.id).in_(select(search_rows.c.service_id).where(
             _search_row_matches(min(len(words), 2), given)
         ))
-    return Service.id.in_(_with_words(min(len(words), 2), given))
+    return col(Service.id).in_(_with_words(min(len(words), 2), given))
 
 
 def has_category(dialect: str, categories: Iterable[str]) -> ColumnElement[bool]:
     """The service has one of `categories`: on PostgreSQL by its search row's keys (the facets'
     index of values is SQLite's only, migration 0009)."""
     if dialect == "postgresql":
-        return Service.id.in_(select(search_rows.c.service_id).where(search_rows.c["keys"].overlap(
+        return col(Service.id).in_(select(search_rows.c.service_id).where(search_rows.c["keys"].overlap(
             bindparam("categories", [_key("category", code) for code in categories],
                       type_=ARRAY(TextType()))
         )))
-    return Service.id.in_(_with_facet("category", bindparam(
+    return col(Service.id).in_(_with_facet("category", bindparam(
         "categories", list(categories), expanding=True
     )))
 
@@ -587,7 +624,7 @@ def _search_row_matches(words: int, query: Any) -> ColumnElement[bool]:
     return and_(matched, in_one_document)
 
 
-def _with_words(words: int, query: Any):
+def _with_words(words: int, query: Any) -> Select[tuple[uuid.UUID]]:
     """Elsewhere than PostgreSQL: the services with a document holding every word."""
     if not words:
         return select(documents.c.service_id).where(literal_column("1") == 0)
@@ -626,7 +663,7 @@ def _wanted_keys(filters: ServiceSearch, facets: dict[str, list[str]]) -> dict[s
     return keys
 
 
-def _nearest_locations(shape: _Shape):
+def _nearest_locations(shape: _Shape) -> Subquery:
     """(service_id, sort_key): per matching service, the distance from the search centre to
     its nearest located place.
 
@@ -653,7 +690,7 @@ def _nearest_locations(shape: _Shape):
 
 
 def _box_names(number: int) -> tuple[str, str, str, str]:
-    return tuple(f"box{number}_{side}" for side in ("south", "north", "west", "east"))
+    return f"box{number}_south", f"box{number}_north", f"box{number}_west", f"box{number}_east"
 
 
 def _in_box(places: Table, dialect: str, number: int) -> ColumnElement[bool]:
@@ -670,6 +707,8 @@ def _in_box(places: Table, dialect: str, number: int) -> ColumnElement[bool]:
 def _bounding_boxes(filters: ServiceSearch) -> list[tuple[float, float, float, float]]:
     """(south, north, west, east) boxes holding the public point of every place within the
     radius: two when the circle crosses the antimeridian."""
+    if filters.lat is None or filters.lon is None or filters.radius_km is None:
+        raise ValueError("a radius search gives lat, lon and radius_km")  # the schema checks it
     margin = filters.radius_km / KM_PER_DEGREE_OF_LATITUDE + ROUNDING_MARGIN_DEGREES
     south, north = max(filters.lat - margin, -90.0), min(filters.lat + margin, 90.0)
     widest = max(abs(filters.lat - margin), abs(filters.lat + margin))
@@ -686,7 +725,7 @@ def _bounding_boxes(filters: ServiceSearch) -> list[tuple[float, float, float, f
     return [(south, north, west, east)]
 
 
-def _great_circle_km(latitude: Any, longitude: Any):
+def _great_circle_km(latitude: Any, longitude: Any) -> ColumnElement[float]:
     """Haversine distance to the search centre (`lat`, `lon`) in SQL (PostgreSQL, and
     SQLite's built-in math functions)."""
     def sql(name: str, *arguments: Any) -> Any:
@@ -701,4 +740,5 @@ def _great_circle_km(latitude: Any, longitude: Any):
         * sin_half_dlon * sin_half_dlon
     )
     bounded = case((haversine > 1.0, 1.0), else_=haversine)  # rounding can pass 1 at antipodes
-    return 2 * EARTH_RADIUS_KM * sql("asin", sql("sqrt", bounded))
+    distance: ColumnElement[float] = 2 * EARTH_RADIUS_KM * sql("asin", sql("sqrt", bounded))
+    return distance

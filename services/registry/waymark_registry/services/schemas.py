@@ -10,7 +10,7 @@ from pydantic import (
     model_validator,
 )
 
-from waymark_kernel.api import MAX_PAGE_SIZE, RequestBody
+from waymark_kernel.api import MAX_PAGE_SIZE, NOT_GIVEN, RequestBody
 from waymark_kernel.clock import UtcDateTime
 from waymark_kernel.cursors import MAX_CURSOR_LENGTH
 from waymark_kernel.text import shown_as_a_name
@@ -183,26 +183,26 @@ class ServiceUpdate(RequestBody):
     """Only the fields given change; lists are replaced whole; `null` clears an optional field.
     A service cannot move to another organisation."""
 
-    name: Name = None
+    name: Name = NOT_GIVEN
     description: Text | None = None
-    categories: Categories = None
-    status: ServiceStatus = None
-    languages: LanguageList = None
-    interpretation_available: bool = None
-    populations: Populations = None
-    migration_stages: MigrationStages = None
-    free_of_charge: bool = None
-    accepts_referrals: bool = None
+    categories: Categories = NOT_GIVEN
+    status: ServiceStatus = NOT_GIVEN
+    languages: LanguageList = NOT_GIVEN
+    interpretation_available: bool = NOT_GIVEN
+    populations: Populations = NOT_GIVEN
+    migration_stages: MigrationStages = NOT_GIVEN
+    free_of_charge: bool = NOT_GIVEN
+    accepts_referrals: bool = NOT_GIVEN
     capacity: Capacity | None = None
     response_time_hours: ResponseHours | None = None
     eligibility_description: Text | None = None
-    locations: Locations = None
-    phones: Phones = None
+    locations: Locations = NOT_GIVEN
+    phones: Phones = NOT_GIVEN
     email: EmailAddress | None = None
     url: WebAddress | None = None
-    schedules: Schedules = None
+    schedules: Schedules = NOT_GIVEN
     original_language: LanguageCode | None = None
-    translations: Translations = Field(default=None, description="Replaces every translation")
+    translations: Translations = Field(default=NOT_GIVEN, description="Replaces every translation")
 
 
 class LocationRead(BaseModel):

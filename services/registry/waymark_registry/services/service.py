@@ -3,12 +3,13 @@ to members of the owning organisation; everyone else, network admins included, s
 their city, admin area and country."""
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from waymark_kernel.api import position_after, split_page
@@ -70,14 +71,15 @@ def is_stale(last_verified_at: datetime, now: datetime) -> bool:
 
 
 def location_values(
-    service_id: uuid.UUID, locations: list[Location], ids: list[uuid.UUID] | None = None
+    service_id: uuid.UUID, locations: Sequence[Location], ids: list[uuid.UUID] | None = None
 ) -> list[dict[str, Any]]:
     """The columns of each location's row; `ids` keeps the locations' ids (a bulk import),
     else they get new ones."""
     rows = []
     for position, location in enumerate(locations):
         public_latitude, public_longitude = location.latitude, location.longitude
-        if location.confidential and location.latitude is not None:
+        if (location.confidential and location.latitude is not None
+                and location.longitude is not None):  # given together, as the schema checks
             public_latitude = round(location.latitude, PUBLIC_DECIMALS)
             public_longitude = round(location.longitude, PUBLIC_DECIMALS)
         rows.append({
@@ -89,7 +91,7 @@ def location_values(
 
 
 def location_rows(
-    service_id: uuid.UUID, locations: list[Location], ids: list[uuid.UUID] | None = None
+    service_id: uuid.UUID, locations: Sequence[Location], ids: list[uuid.UUID] | None = None
 ) -> list[ServiceLocation]:
     return [ServiceLocation(**values) for values in location_values(service_id, locations, ids)]
 
@@ -129,7 +131,7 @@ def in_language(
 
 
 def _shown(
-    row: Mapping[str, Any], viewer: Identity, languages: list[str], now: datetime
+    row: RowMapping | Mapping[str, Any], viewer: Identity, languages: list[str], now: datetime
 ) -> dict[str, Any]:
     """A service as every output shows it (a `ServiceRead`), from its shown row."""
     translations = sorted(map(Translated._make, orjson.loads(row["translations"] or "[]")))
@@ -240,7 +242,7 @@ async def get_service(
     return ServiceRead.model_validate(_shown(row, identity, languages, utcnow()))
 
 
-def _as_given(rows: list, fields: tuple[str, ...]) -> list[dict]:
+def _as_given(rows: Sequence[object], fields: tuple[str, ...]) -> list[dict[str, Any]]:
     return [{field: getattr(row, field) for field in fields} for row in rows]
 
 
