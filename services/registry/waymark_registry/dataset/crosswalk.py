@@ -46,7 +46,8 @@ class Crosswalk:
     @classmethod
     def of(cls, files: dict[str, str]) -> "Crosswalk":
         """A crosswalk of CSV texts by file name; a problem with any row refuses them all."""
-        mappings, errors = [], []
+        mappings: list[Mapping] = []
+        errors: list[InvalidRow] = []
         for name, text in files.items():
             reader = csv.DictReader(io.StringIO(text))
             if tuple(_header(reader, name, errors))[:3] != COLUMNS:
@@ -72,7 +73,7 @@ class Crosswalk:
         return cls(tuple(mappings))
 
 
-def _header(reader: csv.DictReader, name: str, errors: list[InvalidRow]) -> list[str]:
+def _header(reader: csv.DictReader[str], name: str, errors: list[InvalidRow]) -> list[str]:
     try:
         return list(reader.fieldnames or ())
     except csv.Error as exc:
@@ -80,7 +81,9 @@ def _header(reader: csv.DictReader, name: str, errors: list[InvalidRow]) -> list
         return []
 
 
-def _rows(reader: csv.DictReader, name: str, errors: list[InvalidRow]) -> Iterator[dict]:
+def _rows(
+    reader: csv.DictReader[str], name: str, errors: list[InvalidRow]
+) -> Iterator[dict[str, str | None]]:
     """The rows of the file up to one that is not CSV (a NUL, an unclosed quote), reported."""
     try:
         yield from reader

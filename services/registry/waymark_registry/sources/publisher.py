@@ -150,7 +150,7 @@ class Publisher:
                             )
                     return await asyncio.to_thread(_parsed, bytes(body), where)
         except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError) as exc:
-            raise SourceFailed(f"{where}: {exc or type(exc).__name__}") from exc
+            raise SourceFailed(f"{where}: {str(exc) or type(exc).__name__}") from exc
         raise SourceFailed(f"{where}: more than {MAX_REDIRECTS} redirects")
 
 
