@@ -14,13 +14,14 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, make_url
 
 from waymark_cli.parts import PARTS, local_encryption_key_file
 from waymark_gateway.identity.keys import signing_key_path
-from waymark_kernel.db import Database, is_sqlite
+from waymark_kernel.db import Database, is_sqlite, table_of
 from waymark_kernel.messaging.outbox import OutboxMessage
 from waymark_kernel.migrations import ensure_database
 from waymark_kernel.settings import Settings
@@ -54,7 +55,7 @@ class Keys:
         ]
 
 
-def add_commands(verbs: argparse._SubParsersAction) -> None:
+def add_commands(verbs: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     backup = verbs.add_parser(
         "backup", help="copy every part's database to DIR and the keys to the folder --keys"
     )
@@ -318,12 +319,12 @@ async def _republish_since(url: str, since: datetime) -> int:
             )
         if not has_outbox:
             return 0
-        outbox = OutboxMessage.__table__
+        outbox = table_of(OutboxMessage)
         async with database.transaction() as session:
             result = await session.execute(
                 sa.update(outbox).where(outbox.c.published_at >= since).values(published_at=None)
             )
-            return result.rowcount
+            return cast(CursorResult[Any], result).rowcount  # an UPDATE answers with a cursor
     finally:
         await database.dispose()
 
@@ -332,7 +333,10 @@ async def _republish_since(url: str, since: datetime) -> int:
 
 
 def _sqlite_path(url: str) -> Path:
-    return Path(make_url(url).database)
+    database = make_url(url).database
+    if database is None:
+        raise ValueError(f"{url} names no SQLite file")
+    return Path(database)
 
 
 def _copy_sqlite(source: Path, target: Path) -> None:
@@ -370,11 +374,12 @@ def _write_private(path: Path, content: bytes) -> None:
         handle.write(content)
 
 
-def _json(content: dict) -> bytes:
+def _json(content: dict[str, Any]) -> bytes:
     return (json.dumps(content, indent=2) + "\n").encode()
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise BackupError(f"{path.parent} holds no backup ({path.name} is missing)")
-    return json.loads(path.read_text())
+    content: dict[str, Any] = json.loads(path.read_text())
+    return content

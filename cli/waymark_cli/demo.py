@@ -6,6 +6,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -49,7 +50,7 @@ COUNTRIES = (
 )
 
 
-def _location(country: Country, name: str, *, confidential: bool = False) -> dict:
+def _location(country: Country, name: str, *, confidential: bool = False) -> dict[str, Any]:
     return {
         "name": name, "address": None, "city": country.city, "admin_area": country.admin_area,
         "country": country.code, "latitude": country.latitude, "longitude": country.longitude,
@@ -57,7 +58,7 @@ def _location(country: Country, name: str, *, confidential: bool = False) -> dic
     }
 
 
-def _services(country: Country, national_society_id: str, cso_id: str) -> list[dict]:
+def _services(country: Country, national_society_id: str, cso_id: str) -> list[dict[str, Any]]:
     common = {
         "status": "active", "free_of_charge": True, "accepts_referrals": True,
         "capacity": "available", "interpretation_available": True,
@@ -108,7 +109,7 @@ def should_seed(settings: Settings) -> bool:
     return True
 
 
-async def seed(client: httpx.AsyncClient, admin_secret: str, credentials_file: Path) -> dict:
+async def seed(client: httpx.AsyncClient, admin_secret: str, credentials_file: Path) -> dict[str, Any]:
     """Create the demo network through the API; returns the demo clients' and people's
     credentials (empty when the network has data already)."""
     admin = await _token(client, "network-admin", admin_secret)
@@ -156,12 +157,15 @@ async def seed(client: httpx.AsyncClient, admin_secret: str, credentials_file: P
 
 
 async def _person(
-    client: httpx.AsyncClient, admin: dict, country: Country, organization: dict,
+    client: httpx.AsyncClient, admin: dict[str, Any], country: Country, organization: dict[str, Any],
     roles: tuple[str, ...],
-) -> dict:
+) -> dict[str, Any]:
     """A demo person of the National Society: caseworkers sign in without a second factor
     (demo networks only), admins with the TOTP code of the secret written down for them."""
-    kind = {("caseworker",): "caseworker", ("network_admin",): "network-admin"}.get(roles, "admin")
+    kinds: dict[tuple[str, ...], str] = {
+        ("caseworker",): "caseworker", ("network_admin",): "network-admin",
+    }
+    kind = kinds.get(roles, "admin")
     email = f"{kind}.{country.code.lower()}@demo.waymark.example"
     waived = kind == "caseworker"
     invitation = await _create(client, admin, f"/v1/organizations/{organization['id']}/invitations", {
@@ -187,11 +191,12 @@ async def _token(client: httpx.AsyncClient, client_id: str, secret: str) -> dict
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def _create(client: httpx.AsyncClient, headers: dict, path: str, body: dict, method: str = "POST") -> dict:
+async def _create(client: httpx.AsyncClient, headers: dict[str, Any], path: str, body: dict[str, Any], method: str = "POST") -> dict[str, Any]:
     response = await client.request(method, path, json=body, headers=headers)
     if response.status_code >= 400:
         raise RuntimeError(f"demo seeding failed at {method} {path}: {response.status_code} {response.text}")
-    return response.json()
+    created: dict[str, Any] = response.json()
+    return created
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -69,6 +69,8 @@ async def up(settings: Settings, stop: StopRequest) -> None:
     make_data_folder_private(settings.data_dir)  # keys and demo credentials
     settings = with_local_keys(settings.model_copy(update={
         "admin_client_secret": environment["WAYMARK_ADMIN_CLIENT_SECRET"]}))
+    if settings.encryption_key is None:
+        raise RuntimeError("with_local_keys gives every setting a key")
     environment["WAYMARK_ENCRYPTION_KEY"] = settings.encryption_key
     if not await stop.unless_requested(lambda: migrate(settings, list(PARTS))):
         return

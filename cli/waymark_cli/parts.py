@@ -26,14 +26,18 @@ PACKAGES = {
 
 
 def migrations_of(part: str) -> Path:
-    return Path(import_module(PACKAGES[part]).__file__).parent / "migrations"
+    package_file = import_module(PACKAGES[part]).__file__
+    if package_file is None:
+        raise RuntimeError(f"{PACKAGES[part]} is not installed from files")
+    return Path(package_file).parent / "migrations"
 
 
 def create_service(
     name: str, settings: Settings, *, broker: Broker | None = None, key_source: KeySource | None = None
 ) -> FastAPI:
     module = import_module(f"{PACKAGES[name]}.main")
-    return module.create_app(settings, broker=broker, key_source=key_source)
+    app: FastAPI = module.create_app(settings, broker=broker, key_source=key_source)
+    return app
 
 
 def pages_of(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:

@@ -10,7 +10,7 @@ from waymark_referrals.disclosures.service import verify_ledger
 from waymark_referrals.rotation import rewrap_batch
 
 
-def add_commands(verbs: argparse._SubParsersAction) -> None:
+def add_commands(verbs: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     referrals = verbs.add_parser("referrals", help="maintenance of the referrals service's data")
     tasks = referrals.add_subparsers(dest="task", required=True)
     tasks.add_parser("verify-ledger", help="check the hash chain of every case's disclosures")
@@ -27,7 +27,7 @@ async def run(settings: Settings, task: str) -> int:
         if task == "verify-ledger":
             async with database.transaction() as session:
                 check = await verify_ledger(session)
-            if check.intact:
+            if check.broken_at is None:  # intact
                 print(f"disclosure ledger intact: {check.entries} entries in every case's chain")
                 return 0
             case_id, sequence = check.broken_at

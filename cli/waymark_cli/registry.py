@@ -30,7 +30,7 @@ from waymark_registry.sources.publisher import SourceFailed, SourceGuard
 from waymark_registry.sources.service import synchronise
 
 
-def add_commands(verbs: argparse._SubParsersAction) -> None:
+def add_commands(verbs: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     registry = verbs.add_parser("registry", help="bulk export and import of the directory")
     registry.set_defaults(format="json", dry_run=False, crosswalk=[])
     tasks = registry.add_subparsers(dest="task", required=True)
@@ -74,16 +74,15 @@ def _package(path: Path) -> tabular.Package:
 
 
 async def _export(database: Database, file: Path, format: str) -> None:
-    async with database.transaction() as session:
-        if format == "json":
-            dataset = await export_dataset(session)
-        else:
-            files = await export_package(session)
     if format == "json":
+        async with database.transaction() as session:
+            dataset = await export_dataset(session)
         file.write_text(json.dumps(dataset, ensure_ascii=False, indent=1), encoding="utf-8")
         services = sum(len(organization["services"]) for organization in dataset)
         print(f"exported {len(dataset)} organisations and {services} services to {file}")
         return
+    async with database.transaction() as session:
+        files = await export_package(session)
     if file.suffix == ".zip":
         file.write_bytes(tabular.zipped(files))
     else:

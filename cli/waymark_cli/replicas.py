@@ -103,8 +103,8 @@ class ReplicaSet:
                 "status": status, "ran_seconds": round(ran, 1), "delay_seconds": delay,
             })
             await asyncio.sleep(delay)
-            if self.stopping:
-                return
+            if self.stopping:  # stop() may have set it while this task slept
+                return  # type: ignore[unreachable]  # mypy keeps the narrowing across the await
             restarted = await self._spawn(index)
             restarted.delay = FIRST_DELAY_SECONDS if steady else min(MAX_DELAY_SECONDS, delay * 2)
             self.replicas[index] = restarted

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import Iterator
 
 import uvicorn
@@ -15,7 +16,7 @@ from waymark_kernel.web import Draining
 log = logging.getLogger("waymark.stop")
 # Requests in flight get this long to finish; those not answering yet by CUT_OFF_SECONDS are
 # answered 503 with Retry-After. What follows (outbox, consumers, tasks, databases) has the rest.
-DRAIN_SECONDS = 4.0
+DRAIN_SECONDS = 4
 CUT_OFF_SECONDS = 3.0
 
 
@@ -48,7 +49,7 @@ class GracefulServer(uvicorn.Server):
     def capture_signals(self) -> Iterator[None]:
         yield
 
-    async def shutdown(self, sockets=None) -> None:
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         cut_off = asyncio.get_running_loop().call_later(CUT_OFF_SECONDS, self._cut_off)
         try:
             await super().shutdown(sockets)

@@ -3,8 +3,11 @@ own SQLite file, joined by the in-process broker."""
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
+from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -30,7 +33,7 @@ async def run_standalone(settings: Settings, stop: StopRequest) -> None:
     settings = with_local_keys(settings)
     signing_key = load_or_create_signing_key(settings)
 
-    async def key_source() -> dict:
+    async def key_source() -> dict[str, Any]:
         return jwks_document([signing_key])
 
     broker = InProcessBroker(delivery_limit=settings.delivery_limit)
@@ -44,7 +47,7 @@ async def run_standalone(settings: Settings, stop: StopRequest) -> None:
         for app in services.values():
             lifespan = app.router.lifespan_context(app)
             if not await stop.unless_requested(
-                lambda lifespan=lifespan: stack.enter_async_context(lifespan)
+                functools.partial(stack.enter_async_context, lifespan)
             ):
                 return
         # Only once every consumer is bound: an event published before would miss a queue.
@@ -101,7 +104,7 @@ async def _when_started(
     print(banner(settings, credentials_file), flush=True)
 
 
-def banner(settings: Settings, credentials_file) -> str:
+def banner(settings: Settings, credentials_file: Path) -> str:
     lines = [
         "",
         f"Waymark ({settings.mode.value}) is ready at {settings.gateway_url}",
@@ -135,13 +138,13 @@ def banner(settings: Settings, credentials_file) -> str:
     return "\n".join(lines)
 
 
-def _two_societies(people: list[dict]) -> list[dict]:
+def _two_societies(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
     organizations = list(dict.fromkeys(entry["organization"] for entry in people))[:2]
     return [entry for entry in people
             if entry["organization"] in organizations and "network_admin" not in entry["roles"]]
 
 
-def _sign_in_of(entry: dict) -> str:
+def _sign_in_of(entry: dict[str, Any]) -> str:
     factor = "no second factor" if entry["totp_secret"] is None else (
         f"totp_secret={entry['totp_secret']}")
     return f"{entry['email']}  password={entry['password']}  {factor}"
