@@ -89,7 +89,9 @@ async def signed_in(visit: Annotated[Visit, Depends(visitor)]) -> Visit:
 async def unread_count(visit: Visit) -> int | None:
     """One small call per page; a page still opens when the inbox cannot be reached."""
     try:
-        return (await visit.api.get("/v1/inbox", {"unread": "true", "limit": 1}))["unread_count"]
+        inbox = await visit.api.get("/v1/inbox", {"unread": "true", "limit": 1})
+        unread: int = inbox["unread_count"]
+        return unread
     except (ApiError, httpx.HTTPError):
         return None
 

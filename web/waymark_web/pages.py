@@ -33,13 +33,15 @@ def moment(value: str | datetime | None) -> str:
 def country_name(code: str | None) -> str:
     if not code:
         return ""
-    return _locale().territories.get(code.upper(), code)
+    name: str = _locale().territories.get(code.upper(), code)
+    return name
 
 
 def language_name(code: str | None) -> str:
     if not code:
         return ""
-    return _locale().languages.get(code, code)
+    name: str = _locale().languages.get(code, code)
+    return name
 
 
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # HSDS `byday`, Monday first
@@ -61,6 +63,7 @@ class Pages:
             extensions=["jinja2.ext.i18n"], undefined=StrictUndefined, trim_blocks=True,
             lstrip_blocks=True,
         )
+        # jinja2.ext.i18n adds this method to the environment at run time; its type has none
         self.environment.install_gettext_callables(  # type: ignore[attr-defined]
             i18n.gettext, i18n.ngettext, newstyle=True
         )

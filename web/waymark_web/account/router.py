@@ -38,7 +38,8 @@ def with_cookies(response: Response, api_headers: list[tuple[str, str]]) -> Resp
 async def sign_in_providers(visit: Visit) -> list[dict[str, Any]]:
     """The National Societies' own identity providers; the form works without them."""
     try:
-        return await visit.api.get("/v1/auth/providers")
+        providers: list[dict[str, Any]] = await visit.api.get("/v1/auth/providers")
+        return providers
     except (ApiError, httpx.HTTPError):
         return []
 

@@ -71,11 +71,13 @@ def address_with_view(visit: Visit, view: str) -> str:
 
 
 async def taxonomy(visit: Visit) -> list[dict[str, Any]]:
-    return (await visit.api.get("/v1/taxonomy"))["items"]
+    terms: list[dict[str, Any]] = (await visit.api.get("/v1/taxonomy"))["items"]
+    return terms
 
 
 async def countries(visit: Visit) -> list[dict[str, Any]]:
-    return (await visit.api.get("/v1/countries"))["items"]
+    listed: list[dict[str, Any]] = (await visit.api.get("/v1/countries"))["items"]
+    return listed
 
 
 @router.get("/services")

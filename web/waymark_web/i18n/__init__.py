@@ -93,11 +93,11 @@ def current() -> Language:
     return _current.get()
 
 
-def activate(language: Language) -> contextvars.Token:
+def activate(language: Language) -> contextvars.Token[Language]:
     return _current.set(language)
 
 
-def deactivate(token: contextvars.Token) -> None:
+def deactivate(token: contextvars.Token[Language]) -> None:
     _current.reset(token)
 
 

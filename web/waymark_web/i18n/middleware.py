@@ -13,7 +13,8 @@ ONE_YEAR = 365 * 24 * 3600
 
 
 def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
         if key == name:
             return value.decode("latin-1")
     return ""
