@@ -5,6 +5,7 @@ import collections
 import os
 import signal
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -93,7 +94,7 @@ async def test_ctrl_c_under_load_stops_cleanly_and_every_event_reaches_the_feed_
 
 
 @pytest.fixture
-def network_names() -> tuple[str, str, str]:
+def network_names() -> Iterator[tuple[str, str, str]]:
     unique = uuid.uuid4().hex[:10]
     names = (f"stop_{unique}", f"stop.{unique}.events", f"stop.{unique}")
     yield names

@@ -20,11 +20,12 @@ import pytest
 import redis.asyncio as redis
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import create_model
 
 from waymark_gateway.main import MIGRATIONS, Upstream, create_app
 from waymark_gateway.settings import GatewaySettings
+from waymark_kernel.settings import RunMode
 from waymark_kernel.signing import SigningKey
 from waymark_kernel.testing import shared_database
 
@@ -82,7 +83,8 @@ class Call:
 def standin_service(name: str) -> FastAPI:
     """A service stand-in: a documented `/v1` route, a schema name every stand-in shares with
     its own content, and an echo of every other `/v1` call it receives."""
-    item = create_model("Item", id=(uuid.UUID, ...), **{f"{name}_field": (str, ...)})
+    fields: dict[str, Any] = {"id": (uuid.UUID, ...), f"{name}_field": (str, ...)}
+    item = create_model("Item", **fields)
     app = FastAPI(title=f"{name} stand-in")
     app.state.calls = []
 
@@ -109,7 +111,7 @@ def standin_service(name: str) -> FastAPI:
         "/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"],
         include_in_schema=False,
     )
-    async def echo(rest: str, request: Request) -> JSONResponse:
+    async def echo(rest: str, request: Request) -> Response:
         call = await _call(request)
         app.state.calls.append(call)
         if rest.endswith("slow"):
@@ -136,7 +138,7 @@ def standin_service(name: str) -> FastAPI:
 async def _call(request: Request) -> Call:
     return Call(
         request.method, request.url.path, request.url.query, dict(request.headers),
-        await request.body(), request.client.port,
+        await request.body(), request.client.port if request.client else 0,
     )
 
 
@@ -215,7 +217,7 @@ def start_gateway(database_url: str, tmp_path) -> Any:
     ) -> AsyncIterator[Gateway]:
         app = create_app(
             GatewaySettings(
-                mode="distributed", gateway_database_url=database_url, data_dir=tmp_path,
+                mode=RunMode.distributed, gateway_database_url=database_url, data_dir=tmp_path,
                 **{"admin_client_secret": ADMIN_SECRET, "upstream_timeout_seconds": 1.0,
                    "encryption_key": ENCRYPTION_KEY, **settings},
             ),

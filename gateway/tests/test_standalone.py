@@ -2,7 +2,7 @@ import httpx
 
 from waymark_gateway.main import AsgiUpstream, create_app
 from waymark_kernel.auth import NETWORK_ADMIN, VIEWER
-from waymark_kernel.settings import Settings
+from waymark_kernel.settings import RunMode, Settings
 
 
 async def test_standalone_mode_migrates_its_own_sqlite_file_and_issues_client_tokens(
@@ -10,7 +10,7 @@ async def test_standalone_mode_migrates_its_own_sqlite_file_and_issues_client_to
 ):
     services = {name: standin(name) for name in ("registry", "referrals", "notifications")}
     app = create_app(
-        Settings(mode="standalone", data_dir=tmp_path, encryption_key=encryption_key),
+        Settings(mode=RunMode.standalone, data_dir=tmp_path, encryption_key=encryption_key),
         upstreams={name: AsgiUpstream(service) for name, service in services.items()},
     )
     issuer = app.state.issuer

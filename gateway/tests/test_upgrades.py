@@ -16,6 +16,7 @@ from waymark_gateway.main import MIGRATIONS, create_app
 from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.auth import CASEWORKER, ORG_ADMIN, VIEWER
 from waymark_kernel.migrations import upgrade
+from waymark_kernel.settings import RunMode
 from waymark_kernel.signing import SigningKey
 from waymark_kernel.testing import (
     create_database,
@@ -46,7 +47,7 @@ async def write_clients(network) -> list[dict[str, Any]]:
 
 async def sign_in(client: httpx.AsyncClient, clients: list[dict[str, Any]]) -> list[Any]:
     """What each client's token request answers: its claims, or the error."""
-    answers = []
+    answers: list[tuple[Any, ...]] = []
     for credentials in clients:
         response = await client.post("/v1/auth/token", data={
             "grant_type": "client_credentials", "client_id": credentials["client_id"],
@@ -78,7 +79,7 @@ async def test_clients_written_at_each_revision_sign_in_as_before_after_the_upgr
         assert "gateway_api_clients" in await write_rows_as_at_revision(url, rows)
         await upgrade(url, MIGRATIONS)
         app = create_app(
-            GatewaySettings(mode="distributed", gateway_database_url=url, data_dir=tmp_path,
+            GatewaySettings(mode=RunMode.distributed, gateway_database_url=url, data_dir=tmp_path,
                             admin_client_secret="gateway-upgrade-test-secret",
                             encryption_key=base64.b64encode(os.urandom(32)).decode()),
             signing_key=SigningKey.generate(),

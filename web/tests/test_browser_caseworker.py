@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.e2e.support import Network
 from web.tests.browser import (  # noqa: F401
@@ -158,7 +158,12 @@ def test_markup_in_names_comments_and_queries_is_shown_not_run(
     sita = caseworker(NEPAL, "Sita Sharma")
     page = phone(browser, "en").new_page()
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def dismissed(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismissed)
     sign_in(page, base, sita, "en")
 
     page.goto(f"{base}/services?" + str(httpx.QueryParams({"q": PAYLOAD})))

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.e2e.support import Network
 from web.tests.browser import browser, browser_storage, phone, sign_in  # noqa: F401
@@ -147,10 +147,13 @@ def test_offline_the_directory_is_searched_and_a_case_needs_a_connection(
     # came from the network: no worker answered it.
     context.set_offline(False)
     page.goto(f"{base}/services")
-    scripts_from_the_network = []
-    context.route(re.compile(r"/static/app\.[0-9a-f]+\.js$"), lambda route: (
-        scripts_from_the_network.append(route.request.url),
-        route.fulfill(body="", content_type="text/javascript")))
+    scripts_from_the_network: list[str] = []
+
+    def emptied(route: Route) -> None:
+        scripts_from_the_network.append(route.request.url)
+        route.fulfill(body="", content_type="text/javascript")
+
+    context.route(re.compile(r"/static/app\.[0-9a-f]+\.js$"), emptied)
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(re.compile(r"/sign-in\?signed_out=true$"))
     page.wait_for_load_state("load")

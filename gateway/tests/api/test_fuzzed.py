@@ -11,12 +11,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from waymark_kernel.settings import Settings
+from waymark_kernel.settings import RunMode, Settings
 
 EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "10")
 SEED = os.environ.get("FUZZ_SEED", "1")
@@ -41,8 +42,10 @@ def routes_of(routes: list[BaseRoute], documented: bool = True) -> Iterator[tupl
         if isinstance(route, APIRoute):
             yield route, documented and route.include_in_schema
         elif hasattr(route, "original_router"):  # an included router
+            included: Any = route
             yield from routes_of(
-                route.original_router.routes, documented and route.include_context.include_in_schema
+                included.original_router.routes,
+                documented and included.include_context.include_in_schema,
             )
 
 
@@ -54,13 +57,13 @@ def service_routes() -> dict[str, set[tuple[str, str]]]:
 
     routes: dict[str, set[tuple[str, str]]] = {"public": set(), "internal": set()}
     settings = Settings(
-        mode="standalone", data_dir=Path("/nonexistent-never-started"),
+        mode=RunMode.standalone, data_dir=Path("/nonexistent-never-started"),
         encryption_key=base64.b64encode(bytes(32)).decode(),
     )
     for create_app in (registry, referrals, notifications):
         for route, documented in routes_of(create_app(settings).router.routes):
             public = documented and route.path.startswith("/v1/")
-            for method in route.methods:
+            for method in route.methods or ():
                 routes["public" if public else "internal"].add((method.lower(), route.path))
     return routes
 

@@ -81,7 +81,7 @@ def test_api2_forged_unsigned_expired_and_query_string_tokens_are_refused(api, n
     claims = jwt.decode(genuine, options={"verify_signature": False})
     now = int(time.time())
     tokens = {
-        "alg none": jwt.encode({**claims, "roles": ["network_admin"]}, None, algorithm="none"),
+        "alg none": jwt.encode({**claims, "roles": ["network_admin"]}, "", algorithm="none"),
         "tampered": genuine[:-4] + ("AAAA" if not genuine.endswith("AAAA") else "BBBB"),
         "expired": jwt.encode(
             {**claims, "iat": now - 900, "exp": now - 60}, "k" * 32, algorithm="HS256",

@@ -94,7 +94,7 @@ async def test_bad_external_tokens_are_refused_before_the_service(external):
     now = int(time.time())
     unsigned = jwt.encode(
         {"iss": fake.url, "aud": AUDIENCE, "sub": "alice", "iat": now, "exp": now + 300},
-        None, algorithm="none",
+        "", algorithm="none",
     )
     tokens = {
         "wrong audience": fake.token(aud="someone-else"),

@@ -5,6 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
+from sqlmodel import col
 
 from waymark_gateway.people import totp
 from waymark_gateway.people.models import Invitation
@@ -80,7 +81,7 @@ async def test_an_expired_or_used_invitation_is_refused(people, network) -> None
 
     expiring = await people.invitation_token(unique_email())
     async with network.app.state.database.transaction() as session:
-        pending = select(Invitation).where(Invitation.accepted_at.is_(None))
+        pending = select(Invitation).where(col(Invitation.accepted_at).is_(None))
         for invitation in (await session.execute(pending)).scalars():
             invitation.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     expired = await network.client.post(f"/v1/invitations/{expiring}", json=body)

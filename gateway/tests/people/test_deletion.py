@@ -68,7 +68,9 @@ async def tombstone(people: People, person_id: str) -> tuple[Person, PendingEras
         codes = (await session.execute(
             select(RecoveryCode).where(RecoveryCode.person_id == uuid.UUID(person_id))
         )).all()
-    return person, pending, len(codes)  # type: ignore[return-value]
+    if person is None:
+        raise LookupError(person_id)
+    return person, pending, len(codes)
 
 
 async def test_a_deleted_persons_account_is_erased_and_her_names_pseudonymised(start_gateway) -> None:

@@ -6,6 +6,7 @@ import time
 import uuid
 from typing import Any
 
+from waymark_gateway.identity.service import hasher
 from waymark_gateway.people import passwords
 from waymark_gateway.people.service import UNUSABLE_PASSWORD
 from waymark_gateway.sessions.repository import RedisSessions, SessionRecord
@@ -57,7 +58,7 @@ async def test_review_a_password_only_external_account_costs_an_argon2_check_lik
 ) -> None:
     """A person who signs in through her provider has no password; trying one for her email
     must take as long as for an unknown email, or the timing tells that the email exists."""
-    real = passwords.hasher
+    real = hasher
     verified: list[str] = []
 
     class Counting:
@@ -145,11 +146,12 @@ async def test_review_a_request_in_flight_does_not_undo_a_role_change_in_the_sha
 
     async def read_then_demoted(key: str) -> Any:
         text = await read(key)
-        store.redis.get = read  # type: ignore[method-assign]
+        store.redis.get = read  # type: ignore[method-assign]  # the test swaps the read back
         await store.set_roles(person_id, ("viewer",))  # the admin, at this very moment
         return text
 
-    store.redis.get = read_then_demoted  # type: ignore[method-assign]
+    # a stand-in read, to demote the person between reading and checking the record
+    store.redis.get = read_then_demoted  # type: ignore[method-assign,assignment]
     await store.load("a-hash")
     reloaded = await store.load("a-hash")
     await store.close()

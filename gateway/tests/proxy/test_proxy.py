@@ -149,7 +149,7 @@ async def test_an_expired_token_is_refused(network):
 
 async def test_an_unsigned_token_is_refused(network):
     unsigned = jwt.encode(
-        claims(), None, algorithm="none", headers={"kid": network.signing_key.kid}
+        claims(), "", algorithm="none", headers={"kid": network.signing_key.kid}
     )
 
     response = await network.client.get(

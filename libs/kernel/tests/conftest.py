@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-from waymark_kernel.db import Database
+from waymark_kernel.db import Database, table_of
 from waymark_kernel.events import CloudEvent, ReferralChanged
 from waymark_kernel.messaging import OutboxMessage, ProcessedEvent
 from waymark_kernel.messaging.rabbitmq import RabbitMqBroker
@@ -33,7 +33,7 @@ async def _create_tables(database: Database) -> None:
     async with database.engine.begin() as connection:
         await connection.run_sync(
             SQLModel.metadata.create_all,
-            tables=[OutboxMessage.__table__, ProcessedEvent.__table__],
+            tables=[table_of(OutboxMessage), table_of(ProcessedEvent)],
         )
         await connection.run_sync(EFFECTS.metadata.create_all)
 

@@ -71,7 +71,7 @@ async def test_an_expired_token_is_rejected(issuer, verifier):
 
 
 async def test_an_unsigned_alg_none_token_is_rejected(issuer, verifier):
-    token = jwt.encode(claims(), None, algorithm="none", headers={"kid": issuer.key.kid})
+    token = jwt.encode(claims(), "", algorithm="none", headers={"kid": issuer.key.kid})
 
     assert await rejection(verifier, token) == "The token's algorithm or key id is not accepted."
 

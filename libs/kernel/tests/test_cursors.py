@@ -139,7 +139,7 @@ def test_finding_7_any_json_in_a_cursor_is_a_key_the_format_wrote_or_a_400(
 
 ZONES = [UTC, timezone(timedelta(hours=5, minutes=45)), timezone(timedelta(hours=-3))]
 NAMES = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=200
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=200
 )
 
 

@@ -6,6 +6,7 @@ import uuid
 import pytest
 from fastapi import FastAPI
 from pydantic import Field
+from starlette.types import Message
 
 from waymark_kernel.api import RequestBody
 from waymark_kernel.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, Conflict, NotFound
@@ -47,7 +48,7 @@ class Response:
 
 async def call(app: FastAPI, method: str, path: str, body: bytes = b"") -> Response:
     """One request straight through the ASGI interface, as a server would make it."""
-    sent: list[dict] = []
+    sent: list[Message] = []
     requested = False
 
     async def receive() -> dict:
@@ -57,7 +58,7 @@ async def call(app: FastAPI, method: str, path: str, body: bytes = b"") -> Respo
         requested = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    async def send(message: dict) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     scope = {

@@ -1,6 +1,6 @@
 import pytest
 
-from waymark_kernel.settings import Settings
+from waymark_kernel.settings import RunMode, Settings
 
 
 @pytest.mark.parametrize(("value", "schedule"), [
@@ -26,7 +26,7 @@ def test_the_webhook_retry_schedule_defaults_to_the_documented_one(monkeypatch):
 
 def test_distributed_mode_derives_one_postgresql_database_per_service():
     settings = Settings(
-        _env_file=None, mode="distributed", postgres_url="postgresql+asyncpg://db:5432/",
+        _env_file=None, mode=RunMode.distributed, postgres_url="postgresql+asyncpg://db:5432/",
         database_prefix="waymark", referrals_database_url="sqlite+aiosqlite:///r.db",
         host="127.0.0.1", port=9000, notifications_url=None,
     )

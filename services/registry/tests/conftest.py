@@ -17,12 +17,13 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import select
+from sqlmodel import col
 
 from waymark_kernel.auth import NETWORK_ADMIN, ORG_ADMIN
 from waymark_kernel.messaging import OutboxMessage
 from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.migrations import upgrade
-from waymark_kernel.settings import Settings
+from waymark_kernel.settings import RunMode, Settings
 from waymark_kernel.testing import TestIssuer, throwaway_database, unique_name
 from waymark_registry.main import MIGRATIONS, create_app
 
@@ -63,7 +64,7 @@ class Registry:
         """(type, data) of every event recorded, oldest first."""
         async with self.app.state.database.transaction() as session:
             rows = await session.execute(
-                select(OutboxMessage).order_by(OutboxMessage.created_at, OutboxMessage.id)
+                select(OutboxMessage).order_by(col(OutboxMessage.created_at), col(OutboxMessage.id))
             )
             messages = rows.scalars().all()
         return [(message.event_type, json.loads(message.body)["data"]) for message in messages]
@@ -127,7 +128,7 @@ async def registry(start_registry) -> AsyncIterator[Registry]:
 @pytest.fixture
 async def sqlite_registry(tmp_path) -> AsyncIterator[Registry]:
     """Standalone mode: SQLite (FTS5 text search), migrated at start-up."""
-    async with running(Settings(mode="standalone", data_dir=tmp_path, seed_demo=False)) as app:
+    async with running(Settings(mode=RunMode.standalone, data_dir=tmp_path, seed_demo=False)) as app:
         yield app
 
 

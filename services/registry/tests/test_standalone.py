@@ -1,7 +1,7 @@
 """Standalone mode: the same app on its own SQLite file, migrated at start-up."""
 
 from waymark_kernel.auth import NETWORK_ADMIN, ORG_ADMIN, VIEWER
-from waymark_kernel.settings import Settings
+from waymark_kernel.settings import RunMode, Settings
 from waymark_kernel.testing import TestIssuer
 from waymark_registry.main import create_app
 
@@ -16,7 +16,7 @@ NIGHT_SHELTER = {
 
 async def test_create_and_read_on_sqlite(tmp_path, serve_app):
     issuer = TestIssuer()
-    settings = Settings(mode="standalone", data_dir=tmp_path, seed_demo=False)
+    settings = Settings(mode=RunMode.standalone, data_dir=tmp_path, seed_demo=False)
     app = create_app(settings, key_source=issuer.key_source)
 
     async with serve_app(app) as client:

@@ -11,7 +11,7 @@ from httpx import AsyncClient
 from waymark_kernel.auth import ORG_ADMIN, VIEWER
 from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.migrations import upgrade
-from waymark_kernel.settings import Settings
+from waymark_kernel.settings import RunMode, Settings
 from waymark_kernel.testing import (
     TestIssuer,
     create_database,
@@ -131,7 +131,7 @@ async def test_a_directory_written_at_an_earlier_revision_reads_the_same_after_t
         )
         await upgrade(url, MIGRATIONS)
         settings = Settings(
-            mode="distributed",
+            mode=RunMode.distributed,
             registry_database_url=url,
             event_exchange=unique_name("events"),
             queue_prefix=unique_name("registry"),

@@ -135,7 +135,8 @@ async def test_an_event_published_before_the_start_waits_for_every_consumer_boun
     """Standalone mode starts the broker once every service has bound its queue: a relay
     publishing at once must not have its events confirmed to the queues bound so far only."""
     broker = InProcessBroker()
-    early, late = [], []
+    early: list[str] = []
+    late: list[str] = []
     await broker.consume("early", ["referral.*"], lambda event: _append(early, event))
     event = new_event(1)
     publishing = asyncio.create_task(broker.publish(event))

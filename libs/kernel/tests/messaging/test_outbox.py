@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from sqlmodel import col
 
 from waymark_kernel.db import Database
 from waymark_kernel.events import CloudEvent
@@ -54,7 +55,7 @@ async def outbox_state(database: Database) -> list[tuple[int, bool, int]]:
     """(version, published?, attempts) of every outbox row, oldest first."""
     async with database.transaction() as session:
         messages = (await session.execute(
-            sa.select(OutboxMessage).order_by(OutboxMessage.created_at, OutboxMessage.id)
+            sa.select(OutboxMessage).order_by(col(OutboxMessage.created_at), col(OutboxMessage.id))
         )).scalars().all()
     return [
         (CloudEvent.model_validate_json(message.body).data["version"],
@@ -153,7 +154,8 @@ async def test_a_pass_sends_the_head_then_the_rest_of_the_batch_in_order_with_co
     for n in range(10):
         await record(database, new_event(n))
 
-    assert await OutboxRelay(database, broker, batch_size=10).publish_pending() == 10
+    relay = OutboxRelay(database, broker, batch_size=10)  # type: ignore[arg-type]  # a stand-in that only publishes
+    assert await relay.publish_pending() == 10
 
     assert broker.published == list(range(10))
     assert broker.most_in_flight == 9  # the head alone, then the nine others together

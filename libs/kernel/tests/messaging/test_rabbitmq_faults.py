@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from waymark_kernel.db import Database
 from waymark_kernel.events import CloudEvent
@@ -60,7 +61,7 @@ async def test_events_survive_broker_connections_dropped_while_publishing(
     assert sorted(rows) == sorted((uuid.UUID(e.id), e.data["version"]) for e in events)
     async with postgres.transaction() as session:
         unpublished = await session.scalar(
-            sa.select(sa.func.count()).where(OutboxMessage.published_at.is_(None))
+            sa.select(sa.func.count()).where(col(OutboxMessage.published_at).is_(None))
         )
     assert unpublished == 0
 
@@ -87,7 +88,7 @@ async def test_an_event_whose_consumer_was_killed_before_acking_is_redelivered_a
     )
     assert await ledger.wait_for(postgres, 1) == [(uuid.UUID(event.id), 5)]
     async with postgres.transaction() as session:
-        processed = (await session.execute(sa.select(ProcessedEvent.event_id))).scalars().all()
+        processed = (await session.execute(sa.select(col(ProcessedEvent.event_id)))).scalars().all()
     assert processed == [uuid.UUID(event.id)]
     assert await publisher.dead_letters(queue) == []
 
@@ -145,7 +146,7 @@ async def outbox_state(database: Database) -> list[tuple[int, bool, int]]:
     """(version, published?, attempts) of every outbox row, oldest first."""
     async with database.transaction() as session:
         messages = (await session.execute(
-            sa.select(OutboxMessage).order_by(OutboxMessage.created_at, OutboxMessage.id)
+            sa.select(OutboxMessage).order_by(col(OutboxMessage.created_at), col(OutboxMessage.id))
         )).scalars().all()
     return [
         (CloudEvent.model_validate_json(message.body).data["version"],

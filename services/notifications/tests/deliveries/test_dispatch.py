@@ -7,6 +7,7 @@ import uuid
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlmodel import col
 from standardwebhooks.webhooks import Webhook
 
 from waymark_kernel.events import ReferralChanged, ServiceChanged
@@ -30,7 +31,7 @@ def service(organization: uuid.UUID) -> ServiceChanged:
 async def deliveries_of(notifications, subscription: dict) -> list[Delivery]:
     async with notifications.app.state.database.transaction() as session:
         return list((await session.execute(
-            select(Delivery).where(Delivery.subscription_id == uuid.UUID(subscription["id"]))
+            select(Delivery).where(col(Delivery.subscription_id) == uuid.UUID(subscription["id"]))
         )).scalars())
 
 

@@ -9,6 +9,7 @@ from email import message_from_bytes, policy
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
+from sqlmodel import col
 
 from waymark_kernel.events import OrganizationChanged, ReferralChanged
 from waymark_kernel.settings import Settings
@@ -24,6 +25,7 @@ class Mailbox:
         self.messages: list[tuple[list[str], object]] = []
         self.refusals: dict[str, int] = {}
         self.refused: list[str] = []
+        self.port = 0  # set once the server listens
 
     async def handle_DATA(self, _server, _session, envelope) -> str:
         (address,) = envelope.rcpt_tos
@@ -142,7 +144,7 @@ async def test_a_refused_email_is_tried_again_and_holds_up_no_other(
     async def email_states() -> dict[uuid.UUID, tuple[int, bool]]:
         async with notifications.app.state.database.transaction() as session:
             rows = (await session.execute(select(InboxNotification).where(
-                InboxNotification.organization_id.in_([flaky, steady])
+                col(InboxNotification.organization_id).in_([flaky, steady])
             ))).scalars().all()
         return {row.organization_id: (row.email_attempts, row.email_pending) for row in rows}
 

@@ -4,10 +4,13 @@ tested in-process on both databases)."""
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import NullPool, select
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import col
 from standardwebhooks.webhooks import Webhook
 
 from waymark_kernel.events import ReferralChanged, ServiceChanged
@@ -46,13 +49,13 @@ async def feed_ids(network, organization_id: uuid.UUID) -> list[str]:
         after = page["next_cursor"]
 
 
-async def enqueued_deliveries(database_url: str) -> list:
+async def enqueued_deliveries(database_url: str) -> Sequence[Any]:
     """(subscription_id, event_id) of every delivery, read from the service's database."""
     engine = create_async_engine(database_url, poolclass=NullPool)
     try:
         async with engine.connect() as connection:
             return (await connection.execute(
-                select(Delivery.subscription_id, Delivery.event_id)
+                select(col(Delivery.subscription_id), col(Delivery.event_id))
             )).all()
     finally:
         await engine.dispose()

@@ -2,6 +2,7 @@ import base64
 import uuid
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from waymark_notifications.subscriptions.models import Subscription
 
@@ -49,7 +50,7 @@ async def test_the_secret_is_stored_encrypted(notifications) -> None:
     )).json()
     async with notifications.app.state.database.transaction() as session:
         stored = (await session.execute(
-            select(Subscription.sealed_secret).where(Subscription.id == uuid.UUID(created["id"]))
+            select(col(Subscription.sealed_secret)).where(col(Subscription.id) == uuid.UUID(created["id"]))
         )).scalar_one()
     assert created["secret"][6:] not in stored
     assert base64.b64decode(created["secret"][6:]) not in base64.b64decode(stored)

@@ -8,6 +8,7 @@ import json
 import re
 import uuid
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import asyncpg
@@ -160,11 +161,11 @@ async def test_postgresql_a_large_import_leaves_the_planner_knowing_the_director
 
     connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
     try:
-        planned = dict(await connection.fetch(
+        planned: dict[str, float] = dict(await connection.fetch(  # type: ignore[arg-type]  # (name, figure) records
             "SELECT relname, reltuples FROM pg_class WHERE relname = ANY($1)",
             ["registry_services", "registry_service_search", "registry_service_documents"],
         ))
-        vacuumed = dict(await connection.fetch(
+        vacuumed: dict[str, int] = dict(await connection.fetch(  # type: ignore[arg-type]  # (name, count) records
             "SELECT relname, vacuum_count FROM pg_stat_user_tables WHERE relname = ANY($1)",
             ["registry_service_locations", "registry_service_search", "registry_service_listing"],
         ))
@@ -270,7 +271,7 @@ async def export_package(registry) -> dict[str, str]:
         return {name: archive.read(name).decode() for name in archive.namelist()}
 
 
-def zipped(files: dict[str, str | bytes]) -> bytes:
+def zipped(files: Mapping[str, str | bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():

@@ -9,9 +9,10 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlmodel import col
 
 from waymark_kernel.clock import utcnow
-from waymark_kernel.db import Database
+from waymark_kernel.db import Database, table_of
 from waymark_kernel.testing import create_database, drop_database
 from waymark_registry.main import MIGRATIONS
 from waymark_registry.organizations.models import Organization
@@ -48,11 +49,11 @@ async def test_services_from_before_keep_everything_and_the_migration_goes_down(
     now, organization_id, service_id = utcnow(), uuid.uuid4(), uuid.uuid4()
     database = Database(database_url)
     async with database.transaction() as session:
-        await session.execute(sa.insert(before_0013(Organization.__table__)).values(
+        await session.execute(sa.insert(before_0013(table_of(Organization))).values(
             id=organization_id, name="Caritas", type="cso", country="LB", languages=["ar"],
             identifiers=[], verified=False, created_at=now, updated_at=now,
         ))
-        await session.execute(sa.insert(before_0013(Service.__table__)).values(
+        await session.execute(sa.insert(before_0013(table_of(Service))).values(
             id=service_id, organization_id=organization_id, name="Legal desk",
             categories=["legal.information"], status="active", languages=["ar"],
             interpretation_available=False, populations=[], migration_stages=[],
@@ -65,7 +66,7 @@ async def test_services_from_before_keep_everything_and_the_migration_goes_down(
     database = Database(database_url)
     async with database.transaction() as session:
         migrated = (await session.execute(
-            sa.select(Service).where(Service.id == service_id)
+            sa.select(Service).where(col(Service.id) == service_id)
         )).scalar_one()
         kept = {column: getattr(migrated, column) for column in sorted(ADDED_IN_0013)}
         name = migrated.name

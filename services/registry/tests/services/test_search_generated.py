@@ -6,6 +6,7 @@ across pages."""
 import itertools
 import math
 import random
+from typing import Any, get_args
 
 import pytest
 
@@ -18,8 +19,8 @@ EARTH_RADIUS_KM = 6371.0088
 WORDS = ["amber", "birch", "cedar", "dune", "ember", "fjord", "grove", "heron", "iris", "jade"]
 COUNTRIES = {"NP": (27.7, 85.3), "TH": (13.75, 100.5), "JO": (31.95, 35.9)}
 LANGUAGES = ["ne", "th", "ar", "en", "fr"]
-POPULATIONS = list(Population.__args__)
-STAGES = list(MigrationStage.__args__)
+POPULATIONS = list(get_args(Population))
+STAGES = list(get_args(MigrationStage))
 STATUSES = ["active", "inactive", "temporarily_closed"]
 
 
@@ -164,7 +165,7 @@ async def test_every_filter_and_combination_matches_brute_force(generated):
         {**a, **b} for a, b in itertools.combinations(singles, 2)
         if not set(a) & set(b)  # two values of the same filter is not a combination
     ]
-    larger = []
+    larger: list[dict[str, Any]] = []
     while len(larger) < 25:
         chosen = rng.sample(singles, rng.randint(3, 5))
         if len({key for params in chosen for key in params}) == sum(map(len, chosen)):

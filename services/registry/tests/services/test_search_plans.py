@@ -3,7 +3,7 @@ the repository's own query, on a directory large enough for the planner to choos
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -106,7 +106,7 @@ def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
 async def searched_with_plan(
     directory: Database, *, analyze: bool = False,
     position: tuple[Any, uuid.UUID] | None = None, **filters: Any,
-) -> tuple[list[Mapping[str, Any]], list[dict[str, Any]]]:
+) -> tuple[Sequence[Mapping[str, Any]], list[dict[str, Any]]]:
     """A page of the repository's search, and the plan of the very statement it ran (as it
     ran once more, when `analyze`)."""
     statements = []
@@ -227,7 +227,7 @@ async def test_postgresql_a_country_and_category_with_many_matches_read_the_fron
     )
     async with directory.transaction() as session:
         expected = await by_brute_force(session, "cedar", "TH", "health")
-    assert [str(hit["id"]) for hit in first[:20] + second] == [str(id_) for id_ in expected[:41]]
+    assert [str(hit["id"]) for hit in [*first[:20], *second]] == [str(id_) for id_ in expected[:41]]
     assert ran(nodes, "registry_service_listing_pkey")
     assert not ran(nodes, "ix_registry_service_search_keys_document")
     walked = max(

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
+from sqlmodel import col
 
 from waymark_kernel.auth import ORG_ADMIN, VIEWER
 from waymark_kernel.clock import utcnow
@@ -185,7 +186,7 @@ async def test_a_service_unconfirmed_for_180_days_is_stale_until_confirmed(regis
     assert service["last_verified_at"] == service["created_at"]
     async with registry.app.state.database.transaction() as session:
         await session.execute(
-            update(Service).where(Service.id == uuid.UUID(service["id"]))
+            update(Service).where(col(Service.id) == uuid.UUID(service["id"]))
             .values(last_verified_at=utcnow() - timedelta(days=181))
         )
     reader = registry.headers(None, VIEWER)
