@@ -19,7 +19,7 @@ STOP_SECONDS = 10  # the promise: Ctrl-C, and the network is gone within this
 
 @dataclass
 class Launched:
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     base_url: str
     output: Path  # stdout and stderr, in the order they were written
 

@@ -9,6 +9,7 @@ import secrets
 import signal
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -18,7 +19,7 @@ from tests.e2e.support import clean_up, free_port_block
 from waymark_cli.parts import migrations_of
 from waymark_cli.replicas import ReplicaSet, listening_socket
 from waymark_kernel.migrations import upgrade
-from waymark_kernel.settings import Settings
+from waymark_kernel.settings import RunMode, Settings
 from waymark_kernel.testing import POSTGRES_ADMIN_DSN, POSTGRES_URL
 
 PART = "registry"
@@ -26,7 +27,7 @@ WAIT_SECONDS = 120  # how long a busy machine may take to start a replica
 
 
 @pytest.fixture
-async def registry_replicas(tmp_path) -> AsyncIterator[tuple[ReplicaSet, str]]:
+async def registry_replicas(tmp_path: Path) -> AsyncIterator[tuple[ReplicaSet, str]]:
     unique = uuid.uuid4().hex[:10]
     prefix, exchange, queues = f"replicas_{unique}", f"replicas.{unique}.events", f"replicas.{unique}"
     environment = {
@@ -36,7 +37,7 @@ async def registry_replicas(tmp_path) -> AsyncIterator[tuple[ReplicaSet, str]]:
         "WAYMARK_DATA_DIR": str(tmp_path / "var"),
         "WAYMARK_ENCRYPTION_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
-    settings = Settings(_env_file=None, mode="distributed", database_prefix=prefix)
+    settings = Settings(_env_file=None, mode=RunMode.distributed, database_prefix=prefix)
     await create_named_database(f"{prefix}_{PART}")
     replicas = None
     try:
@@ -88,7 +89,7 @@ async def answered_without(base_url: str, paused_pid: int) -> bool:
 
 
 async def test_two_replicas_share_a_port_and_one_killed_leaves_the_other_serving(
-    registry_replicas,
+    registry_replicas: tuple[ReplicaSet, str],
 ) -> None:
     replicas, base_url = registry_replicas
     first, second = (replica.process.pid for replica in replicas.replicas)

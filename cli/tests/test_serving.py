@@ -3,9 +3,11 @@
 import asyncio
 import contextlib
 import socket
+from collections.abc import AsyncIterator
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from waymark_cli.serving import CUT_OFF_SECONDS, DRAIN_SECONDS, GracefulServer
 from waymark_cli.stopping import StopRequest
@@ -13,14 +15,15 @@ from waymark_kernel.web import create_base_app
 
 
 @contextlib.asynccontextmanager
-async def nothing(_app):
+async def nothing(_app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 async def test_requests_in_flight_finish_and_those_too_slow_are_answered_503_to_retry() -> None:
@@ -28,13 +31,13 @@ async def test_requests_in_flight_finish_and_those_too_slow_are_answered_503_to_
     finished: list[str] = []
 
     @app.get("/quick")
-    async def quick() -> dict:
+    async def quick() -> dict[str, str]:
         await asyncio.sleep(0.5)
         finished.append("quick")
         return {"answer": "done"}
 
     @app.get("/stuck")
-    async def stuck() -> dict:
+    async def stuck() -> dict[str, str]:
         await asyncio.sleep(60)
         finished.append("stuck")
         return {"answer": "too late"}

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration  # starts networks of processes
 CLIENTS = 4
 
 
-async def keep_busy(base_url: str, admin: dict, created: list[str], stop: asyncio.Event) -> None:
+async def keep_busy(base_url: str, admin: dict[str, str], created: list[str], stop: asyncio.Event) -> None:
     """Adds organisations and searches services until told to stop, as a partner system would;
     `created` gets the id of every organisation the network answered 201 for."""
     async with httpx.AsyncClient(base_url=base_url, headers=admin, timeout=30) as client:

@@ -67,4 +67,5 @@ STORES_SCRIPT = """async () => {
 
 def browser_storage(page: Page) -> str:
     """Everything the site keeps in the browser: both web storages, IndexedDB, Cache Storage."""
-    return page.evaluate(STORES_SCRIPT)
+    stored: str = page.evaluate(STORES_SCRIPT)
+    return stored

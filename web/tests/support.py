@@ -43,9 +43,16 @@ class Caseworker:
         return totp_code(self.secret) if self.secret else ""
 
 
+def matched(pattern: str | re.Pattern[str], text: str) -> str:
+    """The first group of `pattern` in `text`; the test fails when it is not there."""
+    found = re.search(pattern, text)
+    assert found is not None, f"{pattern!r} is not in the text"
+    return found[1]
+
+
 def form_token(html: str) -> str:
     """The form token of a page, as the browser sends it back with the form."""
-    return re.search(r'name="csrf_token" value="([^"]+)"', html)[1]
+    return matched(r'name="csrf_token" value="([^"]+)"', html)
 
 
 def post_sign_in(client: httpx.Client, fields: dict[str, str],
@@ -122,4 +129,5 @@ def create_service(base_url: str, data_dir: Path, organization: str, name: str,
                        "latitude": latitude, "longitude": longitude, "confidential": True}],
     })
     assert response.status_code == 201, response.text
-    return response.json()
+    created: dict[str, Any] = response.json()
+    return created

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Dialog, Page, expect
+from playwright.sync_api import Browser, Dialog, FilePayload, Page, expect
 
 from tests.e2e.support import Network
 from web.tests.browser import (  # noqa: F401
@@ -212,11 +212,15 @@ def test_another_organisations_case_is_the_same_404_as_a_missing_one(
     missing_text = jordan.locator("main").inner_text()
     garbled = jordan.goto(f"{base}/cases/not-a-case")
 
+    assert theirs is not None
+    assert missing is not None
+    assert garbled is not None
     assert theirs.status == missing.status == garbled.status == 404
     assert theirs_text == missing_text == jordan.locator("main").inner_text()
     assert "Maya" not in jordan.content()
     assert "Not found" in theirs_text
     mine = nepal.goto(f"{base}/cases/{case_id}")
+    assert mine is not None
     assert mine.status == 200
     assert "Maya" in nepal.locator("main").inner_text()
 
@@ -232,7 +236,8 @@ PAGE_WEIGHT_SCRIPT = """() => {
 
 def first_load_weight(page: Page) -> dict[str, int]:
     """Compressed bytes of the page and everything it loaded, as a first visit transfers them."""
-    return page.evaluate(PAGE_WEIGHT_SCRIPT)
+    weight: dict[str, int] = page.evaluate(PAGE_WEIGHT_SCRIPT)
+    return weight
 
 
 def serious_violations(page: Page) -> list[str]:
@@ -303,9 +308,9 @@ def test_the_network_admin_pages_have_no_serious_accessibility_violation(
         assert weight["total"] <= 100 * 1024, (name, weight)
         screenshot(page, tmp_path, f"admin-{name}-{language}")
     page.goto(f"{base}/admin/directory")
-    page.set_input_files("#file", files=[{
-        "name": "broken.json", "mimeType": "application/json", "buffer": b'[{"name": ""}]',
-    }])
+    page.set_input_files("#file", files=[FilePayload(
+        name="broken.json", mimeType="application/json", buffer=b'[{"name": ""}]',
+    )])
     page.click("button[value=dry-run]")
     expect(page.locator("[role=alert]")).to_contain_text("broken.json")
     found["refused-import"] = serious_violations(page)

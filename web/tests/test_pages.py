@@ -11,6 +11,7 @@ import pytest
 from waymark_kernel.settings import Settings
 from waymark_web.main import create_app
 from waymark_web.security import masked, matches
+from web.tests.support import matched
 
 NOWHERE = "http://127.0.0.1:9"  # no page here may call the API
 
@@ -67,8 +68,8 @@ async def test_static_files_have_hashed_names_long_caching_and_gzip(
     browser: httpx.AsyncClient,
 ) -> None:
     html = (await browser.get("/sign-in")).text
-    stylesheet = re.search(r'href="(/static/app\.[0-9a-f]{16}\.css)"', html)[1]
-    script = re.search(r'src="(/static/app\.[0-9a-f]{16}\.js)"', html)[1]
+    stylesheet = matched(r'href="(/static/app\.[0-9a-f]{16}\.css)"', html)
+    script = matched(r'src="(/static/app\.[0-9a-f]{16}\.js)"', html)
     for address in (stylesheet, script):
         response = await browser.get(address, headers={"accept-encoding": "gzip"})
         assert response.status_code == 200

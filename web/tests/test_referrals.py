@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.e2e.support import Network
-from web.tests.support import Caseworker, create_service, form_token, signed_in_client
+from web.tests.support import Caseworker, create_service, form_token, matched, signed_in_client
 
 NEPAL = "Nepal Red Cross Society"
 JORDAN = "Jordan National Red Crescent Society"
@@ -43,7 +43,7 @@ def test_the_receiver_refers_the_person_on_and_the_journey_shows_both_legs(
 
     page = rania.get(referral_url).text
     rania_token = form_token(page)
-    version = re.search(r'name="version" value="(\d+)"', page)[1]
+    version = matched(r'name="version" value="(\d+)"', page)
     assert rania.post(f"{referral_url}/transitions", data={
         "csrf_token": rania_token, "to": "accepted", "version": version,
     }).status_code == 303
@@ -134,7 +134,7 @@ def test_the_start_page_says_what_changed_until_it_is_seen(
         unread = unread_in_menu(rania, "/cases")
         assert unread == rania.get("/v1/inbox").json()["unread_count"] >= 1
         assert unread_in_menu(rania, "/services?lang=fr", "non lu") == unread
-        notification = re.search(r'action="/inbox/([0-9a-f-]{36})/read"', start)[1]
+        notification = matched(r'action="/inbox/([0-9a-f-]{36})/read"', start)
 
         seen = rania.post(f"/inbox/{notification}/read", data={"csrf_token": form_token(start)})
 

@@ -2,7 +2,6 @@
 and operations stay where they were."""
 
 import asyncio
-import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +10,7 @@ import httpx
 import pytest
 
 from tests.e2e.support import Network, clean_up, start, stop
+from web.tests.support import matched
 
 
 @pytest.fixture(params=["run", "up"])
@@ -41,7 +41,7 @@ def test_pages_and_api_share_the_gateways_address(network: Network) -> None:
         documents = client.get("/openapi.json")
         health = client.get("/healthz")
         missing_api = client.get("/v1/no-such-collection")
-        stylesheet = client.get(re.search(r'href="(/static/[^"]+\.css)"', page.text)[1],
+        stylesheet = client.get(matched(r'href="(/static/[^"]+\.css)"', page.text),
                                 headers={"accept-encoding": "gzip"})
 
     assert page.status_code == 200

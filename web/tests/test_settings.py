@@ -14,6 +14,7 @@ from web.tests.support import (
     Caseworker,
     create_service,
     form_token,
+    matched,
     post_sign_in,
     signed_in_client,
     totp_code,
@@ -36,7 +37,7 @@ def test_an_admin_invites_a_colleague_who_enrols_and_signs_in(
         "roles": ["caseworker", "not-a-role"],
     })
     assert invited.status_code == 201
-    accept_path = urlsplit(SECRET.search(invited.text)[1]).path
+    accept_path = urlsplit(matched(SECRET, invited.text)).path
     assert accept_path.startswith("/invitations/")
     assert "bina.new@example.org" in admin.get("/settings/people").text
 
@@ -56,7 +57,7 @@ def test_an_admin_invites_a_colleague_who_enrols_and_signs_in(
         })
         assert enrolled.status_code == 201
         assert enrolled.headers["cache-control"] == "no-store"
-        secret = SECRET.search(enrolled.text)[1]
+        secret = matched(SECRET, enrolled.text)
         assert len(re.findall(r"<li><code>", enrolled.text)) == 10  # the recovery codes
         assert 'src="data:image/svg+xml;base64,' in enrolled.text
         again = newcomer.post(accept_path, data={
@@ -115,15 +116,15 @@ def test_an_admin_creates_an_api_client_and_a_webhook_whose_secrets_show_once(
             "event_types": ["referral.requested", "referral.completed"],
         })
         assert hooked.status_code == 201
-        first_secret = SECRET.search(hooked.text)[1]
+        first_secret = matched(SECRET, hooked.text)
         assert first_secret.startswith("whsec_")
-        subscription = re.search(r'href="/settings/webhooks/([0-9a-f-]{36})"', hooked.text)[1]
+        subscription = matched(r'href="/settings/webhooks/([0-9a-f-]{36})"', hooked.text)
         page = admin.get(f"/settings/webhooks/{subscription}")
         assert page.status_code == 200
         assert first_secret not in page.text
         rotated = admin.post(f"/settings/webhooks/{subscription}",
                              data={"csrf_token": token, "action": "rotate-secret"})
-        assert SECRET.search(rotated.text)[1] not in (first_secret, "")
+        assert matched(SECRET, rotated.text) not in (first_secret, "")
         deleted = admin.post(f"/settings/webhooks/{subscription}",
                              data={"csrf_token": token, "action": "delete"})
         assert deleted.status_code == 303
@@ -135,7 +136,7 @@ def test_an_admin_keeps_her_services_capacity_and_confirmation_current(
 ) -> None:
     with closing(signed_in_client(network.base_url, caseworker(NEPAL, "Anita Admin", ("org_admin",)))) as admin:
         page = admin.get("/settings/services").text
-        service_id = re.search(r'action="/settings/services/([0-9a-f-]{36})"', page)[1]
+        service_id = matched(r'action="/settings/services/([0-9a-f-]{36})"', page)
         changed = admin.post(f"/settings/services/{service_id}", data={
             "csrf_token": form_token(page), "action": "update", "status": "active",
             "capacity": "full",

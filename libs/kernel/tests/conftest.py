@@ -5,11 +5,13 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import asyncpg
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
@@ -27,6 +29,13 @@ EFFECTS = sa.Table(
     sa.Column("event_id", sa.Uuid, nullable=False),
     sa.Column("n", sa.Integer, nullable=False),
 )
+
+
+
+@contextlib.asynccontextmanager
+async def nothing_to_start(app: FastAPI) -> AsyncIterator[None]:
+    """The lifespan of an app built for a test that starts nothing."""
+    yield
 
 
 async def _create_tables(database: Database) -> None:
@@ -55,7 +64,7 @@ class Ledger:
             )
             return [tuple(row) for row in result]
 
-    async def wait_for(self, database: Database, count: int, timeout: float = 30.0) -> list:
+    async def wait_for(self, database: Database, count: int, timeout: float = 30.0) -> list[Any]:
         """The rows once at least `count` exist (or whatever exists when `timeout` runs out)."""
         rows = await self.rows(database)
         deadline = asyncio.get_running_loop().time() + timeout
@@ -140,7 +149,7 @@ class Rabbit:
         self.queues.add(queue)
         return queue
 
-    async def broker(self, url: str = RABBITMQ_URL, **options) -> RabbitMqBroker:
+    async def broker(self, url: str = RABBITMQ_URL, **options: Any) -> RabbitMqBroker:
         broker = RabbitMqBroker(url, self.exchange, **options)
         await broker.start()
         self.brokers.append(broker)

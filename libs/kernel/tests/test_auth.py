@@ -2,6 +2,7 @@
 
 import time
 import uuid
+from typing import Any
 
 import jwt
 import pytest
@@ -24,7 +25,7 @@ def verifier(issuer: TestIssuer) -> TokenVerifier:
     return TokenVerifier(issuer.key_source, issuer=ISSUER, audience=AUDIENCE)
 
 
-def claims(**changes) -> dict:
+def claims(**changes: Any) -> dict[str, Any]:
     now = int(time.time())
     payload = {
         "iss": ISSUER, "aud": AUDIENCE, "sub": "client-1", "iat": now, "nbf": now,
@@ -42,7 +43,7 @@ async def rejection(verifier: TokenVerifier, token: str) -> str:
     return raised.value.detail
 
 
-async def test_a_valid_token_gives_its_identity(issuer, verifier):
+async def test_a_valid_token_gives_its_identity(issuer: TestIssuer, verifier: TokenVerifier) -> None:
     identity = await verifier.verify(issuer.token(ORGANIZATION, ORG_ADMIN, CASEWORKER))
 
     assert identity.organization_id == ORGANIZATION
@@ -53,7 +54,7 @@ async def test_a_valid_token_gives_its_identity(issuer, verifier):
     assert not identity.is_network_admin
 
 
-async def test_unknown_roles_are_dropped(issuer, verifier):
+async def test_unknown_roles_are_dropped(issuer: TestIssuer, verifier: TokenVerifier) -> None:
     token = jwt.encode(
         claims(roles=[CASEWORKER, "superuser"]), issuer.key.private_key, algorithm="EdDSA",
         headers={"kid": issuer.key.kid},
@@ -64,19 +65,19 @@ async def test_unknown_roles_are_dropped(issuer, verifier):
     )
 
 
-async def test_an_expired_token_is_rejected(issuer, verifier):
+async def test_an_expired_token_is_rejected(issuer: TestIssuer, verifier: TokenVerifier) -> None:
     token = issuer.token(ORGANIZATION, CASEWORKER, ttl_seconds=-60)
 
     assert await rejection(verifier, token) == "The token has expired."
 
 
-async def test_an_unsigned_alg_none_token_is_rejected(issuer, verifier):
+async def test_an_unsigned_alg_none_token_is_rejected(issuer: TestIssuer, verifier: TokenVerifier) -> None:
     token = jwt.encode(claims(), "", algorithm="none", headers={"kid": issuer.key.kid})
 
     assert await rejection(verifier, token) == "The token's algorithm or key id is not accepted."
 
 
-async def test_an_hmac_token_keyed_with_the_public_key_is_rejected(issuer, verifier):
+async def test_an_hmac_token_keyed_with_the_public_key_is_rejected(issuer: TestIssuer, verifier: TokenVerifier) -> None:
     token = jwt.encode(
         claims(), issuer.key.public_bytes, algorithm="HS256", headers={"kid": issuer.key.kid}
     )
@@ -84,7 +85,7 @@ async def test_an_hmac_token_keyed_with_the_public_key_is_rejected(issuer, verif
     assert await rejection(verifier, token) == "The token's algorithm or key id is not accepted."
 
 
-async def test_a_token_signed_by_an_unknown_key_is_rejected(verifier):
+async def test_a_token_signed_by_an_unknown_key_is_rejected(verifier: TokenVerifier) -> None:
     stranger = SigningKey.generate()
     token = stranger.issue(
         subject="client-1", organization_id=ORGANIZATION, roles=[CASEWORKER], issuer=ISSUER,
@@ -96,7 +97,7 @@ async def test_a_token_signed_by_an_unknown_key_is_rejected(verifier):
     )
 
 
-async def test_a_token_naming_the_published_key_but_signed_by_another_is_rejected(issuer, verifier):
+async def test_a_token_naming_the_published_key_but_signed_by_another_is_rejected(issuer: TestIssuer, verifier: TokenVerifier) -> None:
     forger = SigningKey.generate()
     token = jwt.encode(
         claims(), forger.private_key, algorithm="EdDSA", headers={"kid": issuer.key.kid}
@@ -112,7 +113,7 @@ async def test_a_token_naming_the_published_key_but_signed_by_another_is_rejecte
     {"sub": None},
     {"nbf": int(time.time()) + 3600},
 ])
-async def test_a_token_with_wrong_or_missing_claims_is_rejected(issuer, verifier, changes):
+async def test_a_token_with_wrong_or_missing_claims_is_rejected(issuer: TestIssuer, verifier: TokenVerifier, changes: dict[str, Any]) -> None:
     token = jwt.encode(
         claims(**changes), issuer.key.private_key, algorithm="EdDSA",
         headers={"kid": issuer.key.kid},
@@ -122,14 +123,14 @@ async def test_a_token_with_wrong_or_missing_claims_is_rejected(issuer, verifier
 
 
 @pytest.mark.parametrize("garbage", ["", "garbage", "a.b.c", "eyJhbGciOiJFZERTQSJ9.e30.AAAA"])
-async def test_garbage_is_rejected(verifier, garbage):
+async def test_garbage_is_rejected(verifier: TokenVerifier, garbage: str) -> None:
     assert await rejection(verifier, garbage) in (
         "The bearer token is malformed.", "The token's algorithm or key id is not accepted.",
     )
 
 
-async def test_unreachable_issuer_keys_are_a_503_problem(issuer):
-    async def unreachable() -> dict:
+async def test_unreachable_issuer_keys_are_a_503_problem(issuer: TestIssuer) -> None:
+    async def unreachable() -> dict[str, Any]:
         raise ConnectionError("the gateway is down")
 
     verifier = TokenVerifier(unreachable, issuer=ISSUER, audience=AUDIENCE)
@@ -139,10 +140,10 @@ async def test_unreachable_issuer_keys_are_a_503_problem(issuer):
     assert raised.value.status == 503
 
 
-async def test_unknown_key_ids_refetch_the_keys_at_most_once_per_refresh_interval(issuer):
+async def test_unknown_key_ids_refetch_the_keys_at_most_once_per_refresh_interval(issuer: TestIssuer) -> None:
     fetches = 0
 
-    async def counted_keys() -> dict:
+    async def counted_keys() -> dict[str, Any]:
         nonlocal fetches
         fetches += 1
         return await issuer.key_source()

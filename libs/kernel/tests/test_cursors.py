@@ -80,7 +80,7 @@ def test_values_the_api_never_writes_are_refused(payload: str) -> None:
     (BY_NAME, f'["{"n" * 201}", "0b6f3c1e-7d52-4c1a-9a8e-2f4d6b8c0e11"]'),
     (BY_CODE, '[42]'),
 ])
-def test_values_out_of_a_fields_bounds_are_refused(cursor_format: CursorFormat, payload: str):
+def test_values_out_of_a_fields_bounds_are_refused(cursor_format: CursorFormat, payload: str) -> None:
     with pytest.raises(InvalidCursor):
         cursor_format.decode(raw_cursor(payload))
 
@@ -113,7 +113,7 @@ def test_finding_7_any_text_is_a_cursor_the_format_wrote_or_a_400(cursor: str) -
 
 @CHECKS
 @given(data=st.binary(max_size=400))
-def test_finding_7_any_bytes_in_base64_are_a_cursor_the_format_wrote_or_a_400(data: bytes):
+def test_finding_7_any_bytes_in_base64_are_a_cursor_the_format_wrote_or_a_400(data: bytes) -> None:
     for cursor_format in FORMATS:
         assert_written_by_the_format_or_refused(cursor_format, raw_cursor(data))
 

@@ -4,26 +4,29 @@ next request is served."""
 import asyncio
 import contextlib
 import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from libs.kernel.tests.conftest import nothing_to_start
 from waymark_kernel.db import Database, ReaderDep, SessionDep, pooled_driver
 from waymark_kernel.web import create_base_app
 
 
-def counting_app(database) -> FastAPI:
-    app = create_base_app("db", title="Database", lifespan=None, checks={})
+def counting_app(database: Database) -> FastAPI:
+    app = create_base_app("db", title="Database", lifespan=nothing_to_start, checks={})
     app.state.database = database
 
     @app.get("/outbox/size")
-    async def outbox_size(session: SessionDep) -> dict:
+    async def outbox_size(session: SessionDep) -> dict[str, Any]:
         return {"size": (await session.execute(sa.text("SELECT count(*) FROM outbox"))).scalar_one()}
 
     @app.get("/outbox/size/read")
-    async def outbox_size_read(reader: ReaderDep) -> dict:
+    async def outbox_size_read(reader: ReaderDep) -> dict[str, Any]:
         async with pooled_driver(reader) as driver:
             return {"size": await driver.fetchval("SELECT count(*) FROM outbox")}
 
@@ -32,8 +35,8 @@ def counting_app(database) -> FastAPI:
 
 @pytest.mark.parametrize("path", ["/outbox/size", "/outbox/size/read"])
 async def test_a_dropped_database_connection_answers_503_to_retry_and_the_next_request_works(
-    postgres, dropped, path
-):
+    postgres: Database, dropped: Callable[[Database], Awaitable[int]], path: str
+) -> None:
     """In a transaction of the request's session, and on a reader's pooled connection."""
     app = counting_app(postgres)
     async with httpx.AsyncClient(
@@ -55,7 +58,7 @@ async def test_a_dropped_database_connection_answers_503_to_retry_and_the_next_r
 
 
 @pytest.mark.parametrize("path", ["/outbox/size", "/outbox/size/read"])
-async def test_a_database_that_refuses_connections_answers_503_to_retry(path):
+async def test_a_database_that_refuses_connections_answers_503_to_retry(path: str) -> None:
     """As while PostgreSQL restarts: no connection can be made at all."""
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
@@ -76,8 +79,8 @@ async def test_a_database_that_refuses_connections_answers_503_to_retry(path):
 
 
 async def test_after_a_restart_only_the_first_read_fails_the_pools_other_connections_are_replaced(
-    postgres, dropped
-):
+    postgres: Database, dropped: Callable[[Database], Awaitable[int]]
+) -> None:
     app = counting_app(postgres)
     async with contextlib.AsyncExitStack() as held:  # three connections left idle in the pool
         for _ in range(3):

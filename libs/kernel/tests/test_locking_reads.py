@@ -5,6 +5,8 @@ import asyncio
 
 import sqlalchemy as sa
 
+from waymark_kernel.db import Database
+
 COUNTERS = sa.Table(
     "locking_counters", sa.MetaData(),
     sa.Column("id", sa.Integer, primary_key=True), sa.Column("value", sa.Integer, nullable=False),
@@ -12,7 +14,7 @@ COUNTERS = sa.Table(
 ONE = COUNTERS.c.id == 1
 
 
-async def test_two_read_then_write_transactions_of_one_row_take_turns(database):
+async def test_two_read_then_write_transactions_of_one_row_take_turns(database: Database) -> None:
     async with database.engine.begin() as connection:
         await connection.run_sync(COUNTERS.metadata.create_all)
     async with database.transaction() as session:

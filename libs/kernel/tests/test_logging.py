@@ -41,7 +41,7 @@ def logged(stream: io.StringIO) -> list[str]:
     (LogFormat.json, Terminal(), True),
 ])
 def test_a_terminal_reads_one_line_a_record_and_a_machine_json(
-    log_format: LogFormat, stream: io.StringIO, json_lines: bool, monkeypatch
+    log_format: LogFormat, stream: io.StringIO, json_lines: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     configure_logging("INFO", log_format, stream)
@@ -64,7 +64,7 @@ def test_a_terminal_reads_one_line_a_record_and_a_machine_json(
         )
 
 
-def test_colour_only_at_a_terminal_that_allows_it(monkeypatch) -> None:
+def test_colour_only_at_a_terminal_that_allows_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
     terminal = Terminal()
     configure_logging("INFO", LogFormat.auto, terminal)
@@ -78,7 +78,7 @@ def test_colour_only_at_a_terminal_that_allows_it(monkeypatch) -> None:
     assert "\x1b[" not in plain.getvalue()
 
 
-def test_the_setting_chooses_the_format(monkeypatch) -> None:
+def test_the_setting_chooses_the_format(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().log_format is LogFormat.auto
     monkeypatch.setenv("WAYMARK_LOG_FORMAT", "json")
     assert Settings().log_format is LogFormat.json

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_kernel.db import Database
 from waymark_kernel.events import CloudEvent, WebhookTest
@@ -63,7 +64,7 @@ async def assert_messaging_works(database: Database) -> None:
     broker = InProcessBroker()
     await broker.start()
 
-    async def note(session, event: CloudEvent) -> None:
+    async def note(session: AsyncSession, event: CloudEvent) -> None:
         await session.execute(NOTES.insert().values(id=uuid.UUID(event.id)))
 
     await Consumer("notes", database, {"webhook.test": note}).subscribe(broker, "kernel")
@@ -82,7 +83,7 @@ async def assert_messaging_works(database: Database) -> None:
 
 
 @pytest.mark.integration
-async def test_upgrade_creates_a_missing_postgresql_database_and_the_messaging_tables(tmp_path):
+async def test_upgrade_creates_a_missing_postgresql_database_and_the_messaging_tables(tmp_path: Path) -> None:
     url = f"{POSTGRES_URL}/{unique_name('kernel_test')}"
     try:
         await upgrade(url, write_migrations(tmp_path / "migrations"))
@@ -92,7 +93,7 @@ async def test_upgrade_creates_a_missing_postgresql_database_and_the_messaging_t
         await drop_database(url)
 
 
-async def test_upgrade_creates_the_messaging_tables_in_sqlite(tmp_path):
+async def test_upgrade_creates_the_messaging_tables_in_sqlite(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
 
     await upgrade(url, write_migrations(tmp_path / "migrations"))
@@ -101,7 +102,7 @@ async def test_upgrade_creates_the_messaging_tables_in_sqlite(tmp_path):
 
 
 @pytest.mark.integration
-async def test_the_relay_reads_a_batch_of_unpublished_events_without_sorting_them_all(tmp_path):
+async def test_the_relay_reads_a_batch_of_unpublished_events_without_sorting_them_all(tmp_path: Path) -> None:
     url = f"{POSTGRES_URL}/{unique_name('kernel_test')}"
     try:
         await upgrade(url, write_migrations(tmp_path / "migrations"))

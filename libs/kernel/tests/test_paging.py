@@ -35,20 +35,22 @@ def key(row: Row) -> tuple[datetime, uuid.UUID]:
     return row.created_at, row.id
 
 
-def test_no_cursor_is_the_first_page():
+def test_no_cursor_is_the_first_page() -> None:
     assert position_after(None) is None
 
 
-def test_a_cursor_gives_back_the_timestamp_and_id_it_was_made_of():
+def test_a_cursor_gives_back_the_timestamp_and_id_it_was_made_of() -> None:
     moment = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
 
     assert position_after(BY_TIME.encode(moment, AN_ID)) == (moment, AN_ID)
 
 
-def test_timestamps_come_back_in_utc():
+def test_timestamps_come_back_in_utc() -> None:
     athens = timezone(timedelta(hours=2))
 
-    moment, _ = position_after(BY_TIME.encode(datetime(2026, 3, 1, 11, 30, tzinfo=athens), AN_ID))
+    position = position_after(BY_TIME.encode(datetime(2026, 3, 1, 11, 30, tzinfo=athens), AN_ID))
+    assert position is not None
+    moment, _ = position
 
     assert moment == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     assert moment.tzinfo is UTC
@@ -70,14 +72,14 @@ def test_timestamps_come_back_in_utc():
         base64.urlsafe_b64encode(b'{"at": 1}').decode(),
     ],
 )
-def test_a_cursor_this_api_did_not_write_is_refused(cursor: str):
+def test_a_cursor_this_api_did_not_write_is_refused(cursor: str) -> None:
     with pytest.raises(Problem) as refused:
         position_after(cursor)
 
     assert (refused.value.status, refused.value.kind) == (400, "invalid-cursor")
 
 
-def test_another_sort_key_is_read_by_the_format_given():
+def test_another_sort_key_is_read_by_the_format_given() -> None:
     by_distance = CursorFormat(Number(0, 100), Identifier())
 
     assert position_after(by_distance.encode(3, AN_ID), by_distance) == (3.0, AN_ID)
@@ -86,7 +88,7 @@ def test_another_sort_key_is_read_by_the_format_given():
     assert refused.value.kind == "invalid-cursor"
 
 
-def test_one_row_past_the_limit_gives_a_cursor_to_the_rest():
+def test_one_row_past_the_limit_gives_a_cursor_to_the_rest() -> None:
     fetched = rows(4)
 
     shown, next_cursor = split_page(fetched, 3, key)
@@ -96,13 +98,13 @@ def test_one_row_past_the_limit_gives_a_cursor_to_the_rest():
 
 
 @pytest.mark.parametrize("count", [0, 2, 3])
-def test_the_last_page_has_no_cursor(count: int):
+def test_the_last_page_has_no_cursor(count: int) -> None:
     fetched = rows(count)
 
     assert split_page(fetched, 3, key) == (fetched, None)
 
 
-def test_a_page_shows_each_row_of_the_page():
+def test_a_page_shows_each_row_of_the_page() -> None:
     fetched = rows(3)
 
     page = page_of(fetched, 2, lambda row: str(row.id), key)

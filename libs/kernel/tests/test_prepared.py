@@ -6,7 +6,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from waymark_kernel.db import AnyOf, Prepared, insert_rows
+from waymark_kernel.db import AnyOf, Database, Prepared, insert_rows
 
 NOTES = sa.Table(
     "prepared_notes", sa.MetaData(),
@@ -33,13 +33,13 @@ RESTATE = Prepared(
 
 
 @pytest.fixture
-async def notes(database):
+async def notes(database: Database) -> Database:
     async with database.engine.begin() as connection:
         await connection.run_sync(NOTES.metadata.create_all)
     return database
 
 
-async def test_rows_go_in_and_come_back_by_a_list_of_ids_with_json_decoded(notes):
+async def test_rows_go_in_and_come_back_by_a_list_of_ids_with_json_decoded(notes: Database) -> None:
     ids = [uuid.uuid4() for _ in range(3)]
     async with notes.transaction() as session:
         await ADD.execute_many(session, [
@@ -58,7 +58,7 @@ async def test_rows_go_in_and_come_back_by_a_list_of_ids_with_json_decoded(notes
         assert list(states) == ["new", "new", "bumped"]
 
 
-async def test_a_rolled_back_transaction_keeps_nothing_even_when_prepared_runs_first(notes):
+async def test_a_rolled_back_transaction_keeps_nothing_even_when_prepared_runs_first(notes: Database) -> None:
     with pytest.raises(RuntimeError):  # noqa: PT012 -- the transaction must fail after its writes
         async with notes.transaction() as session:
             await ADD.execute(session, id=uuid.uuid4(), rank=1, data={}, state="new")
@@ -68,7 +68,7 @@ async def test_a_rolled_back_transaction_keeps_nothing_even_when_prepared_runs_f
         assert (await COUNT.fetch(session))[0][0] == 0
 
 
-async def test_bulk_rows_go_in_with_the_transaction_even_as_its_first_statement(notes):
+async def test_bulk_rows_go_in_with_the_transaction_even_as_its_first_statement(notes: Database) -> None:
     rows = [{"id": uuid.uuid4(), "rank": rank, "data": {"rank": rank}, "state": "new"}
             for rank in range(1200)]
     with pytest.raises(RuntimeError):  # noqa: PT012 -- the transaction must fail after its writes
@@ -85,7 +85,7 @@ async def test_bulk_rows_go_in_with_the_transaction_even_as_its_first_statement(
         assert (await COUNT.fetch(session))[0][0] == 1200
 
 
-async def test_values_named_like_columns_bind_the_statements_own_parameters(notes):
+async def test_values_named_like_columns_bind_the_statements_own_parameters(notes: Database) -> None:
     ids = [uuid.uuid4() for _ in range(2)]
     async with notes.transaction() as session:
         await ADD.execute_many(session, [

@@ -2,12 +2,14 @@
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from pydantic import Field
 from starlette.types import Message
 
+from libs.kernel.tests.conftest import nothing_to_start
 from waymark_kernel.api import RequestBody
 from waymark_kernel.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, Conflict, NotFound
 from waymark_kernel.web import create_base_app
@@ -21,18 +23,18 @@ class CaseCreate(RequestBody):
 
 
 def problem_app() -> FastAPI:
-    app = create_base_app("problems", title="Problems", lifespan=None, checks={})
+    app = create_base_app("problems", title="Problems", lifespan=nothing_to_start, checks={})
 
     @app.get("/referrals/{referral_id}")
-    async def read_referral(referral_id: uuid.UUID) -> dict:
+    async def read_referral(referral_id: uuid.UUID) -> dict[str, Any]:
         raise NotFound("referral")
 
     @app.post("/cases")
-    async def create_case(body: CaseCreate) -> dict:
+    async def create_case(body: CaseCreate) -> dict[str, Any]:
         raise Conflict("A case with this reference exists already.", kind="duplicate-case")
 
     @app.get("/crash")
-    async def crash() -> dict:
+    async def crash() -> dict[str, Any]:
         raise RuntimeError(f"connection string postgresql://admin:secret@db for {PERSONAL}")
 
     return app
@@ -42,8 +44,9 @@ class Response:
     def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.status, self.headers, self.text = status, headers, body.decode()
 
-    def json(self) -> dict:
-        return json.loads(self.text)
+    def json(self) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads(self.text)
+        return document
 
 
 async def call(app: FastAPI, method: str, path: str, body: bytes = b"") -> Response:
@@ -51,7 +54,7 @@ async def call(app: FastAPI, method: str, path: str, body: bytes = b"") -> Respo
     sent: list[Message] = []
     requested = False
 
-    async def receive() -> dict:
+    async def receive() -> dict[str, Any]:
         nonlocal requested
         if requested:
             return {"type": "http.disconnect"}
@@ -79,7 +82,7 @@ async def call(app: FastAPI, method: str, path: str, body: bytes = b"") -> Respo
     return Response(start["status"], headers, content)
 
 
-def assert_problem(response: Response, status: int, kind: str) -> dict:
+def assert_problem(response: Response, status: int, kind: str) -> dict[str, Any]:
     assert response.status == status
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
     problem = response.json()
@@ -90,7 +93,7 @@ def assert_problem(response: Response, status: int, kind: str) -> dict:
     return problem
 
 
-async def test_an_unknown_route_is_a_404_problem():
+async def test_an_unknown_route_is_a_404_problem() -> None:
     response = await call(problem_app(), "GET", "/nowhere")
 
     problem = assert_problem(response, 404, "not-found")
@@ -98,21 +101,21 @@ async def test_an_unknown_route_is_a_404_problem():
     assert problem["instance"] == "/nowhere"
 
 
-async def test_a_missing_object_is_a_404_problem_naming_only_what_was_missing():
+async def test_a_missing_object_is_a_404_problem_naming_only_what_was_missing() -> None:
     response = await call(problem_app(), "GET", f"/referrals/{uuid.uuid4()}")
 
     problem = assert_problem(response, 404, "not-found")
     assert problem["detail"] == "No referral with this id exists or it is not visible to you."
 
 
-async def test_a_wrong_method_is_a_405_problem_with_an_allow_header():
+async def test_a_wrong_method_is_a_405_problem_with_an_allow_header() -> None:
     response = await call(problem_app(), "DELETE", f"/referrals/{uuid.uuid4()}")
 
     assert_problem(response, 405, "method-not-allowed")
     assert response.headers["allow"] == "GET"
 
 
-async def test_a_domain_problem_keeps_its_kind():
+async def test_a_domain_problem_keeps_its_kind() -> None:
     body = json.dumps({"name": "A", "age": 3}).encode()
     response = await call(problem_app(), "POST", "/cases", body)
 
@@ -125,7 +128,9 @@ async def test_a_domain_problem_keeps_its_kind():
     ({"name": "Amina", "age": PERSONAL}, ["body", "age"]),  # not a number
     ({"name": "Amina", "age": 30, "phone": PERSONAL}, ["body", "phone"]),  # unknown field
 ])
-async def test_invalid_input_is_a_422_problem_that_never_echoes_the_input(body, location):
+async def test_invalid_input_is_a_422_problem_that_never_echoes_the_input(
+    body: dict[str, Any], location: list[str]
+) -> None:
     response = await call(problem_app(), "POST", "/cases", json.dumps(body).encode())
 
     problem = assert_problem(response, 422, "validation-error")
@@ -135,7 +140,7 @@ async def test_invalid_input_is_a_422_problem_that_never_echoes_the_input(body, 
     assert "690" not in response.text
 
 
-async def test_a_body_that_is_not_json_is_a_422_problem():
+async def test_a_body_that_is_not_json_is_a_422_problem() -> None:
     response = await call(problem_app(), "POST", "/cases", b'{"name": "Amina", ')
 
     problem = assert_problem(response, 422, "validation-error")
@@ -143,7 +148,7 @@ async def test_a_body_that_is_not_json_is_a_422_problem():
     assert problem["errors"]
 
 
-async def test_an_invalid_path_id_is_a_422_problem():
+async def test_an_invalid_path_id_is_a_422_problem() -> None:
     response = await call(problem_app(), "GET", "/referrals/Amina")
 
     problem = assert_problem(response, 422, "validation-error")
@@ -151,7 +156,7 @@ async def test_an_invalid_path_id_is_a_422_problem():
     assert "Amina" not in json.dumps(problem["errors"])  # `instance` is the path as requested
 
 
-async def test_an_unexpected_error_is_a_500_problem_without_a_stack_trace():
+async def test_an_unexpected_error_is_a_500_problem_without_a_stack_trace() -> None:
     response = await call(problem_app(), "GET", "/crash")
 
     problem = assert_problem(response, 500, "internal-server-error")

@@ -9,14 +9,14 @@ from waymark_kernel.settings import RunMode, Settings
     (" 0.5, 30 ,", [0.5, 30.0]),
 ])
 def test_the_webhook_retry_schedule_is_read_comma_separated_from_the_environment(
-    monkeypatch, value, schedule
-):
+    monkeypatch: pytest.MonkeyPatch, value: str, schedule: list[float]
+) -> None:
     monkeypatch.setenv("WAYMARK_WEBHOOK_RETRY_SCHEDULE", value)
 
     assert Settings(_env_file=None).webhook_retry_schedule == schedule
 
 
-def test_the_webhook_retry_schedule_defaults_to_the_documented_one(monkeypatch):
+def test_the_webhook_retry_schedule_defaults_to_the_documented_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WAYMARK_WEBHOOK_RETRY_SCHEDULE", raising=False)
 
     assert Settings(_env_file=None).webhook_retry_schedule == [
@@ -24,7 +24,7 @@ def test_the_webhook_retry_schedule_defaults_to_the_documented_one(monkeypatch):
     ]
 
 
-def test_distributed_mode_derives_one_postgresql_database_per_service():
+def test_distributed_mode_derives_one_postgresql_database_per_service() -> None:
     settings = Settings(
         _env_file=None, mode=RunMode.distributed, postgres_url="postgresql+asyncpg://db:5432/",
         database_prefix="waymark", referrals_database_url="sqlite+aiosqlite:///r.db",

@@ -1,5 +1,8 @@
 """Request bodies refuse NUL in any text and bidirectional controls in names, naming the field."""
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
@@ -21,13 +24,13 @@ class Organisation(RequestBody):
 
 
 @pytest.fixture
-async def api():
+async def api() -> AsyncIterator[tuple[AsyncClient, list[Organisation]]]:
     app = FastAPI()
     install_problem_handlers(app)
-    created = []
+    created: list[Organisation] = []
 
     @app.post("/v1/organizations", status_code=201)
-    async def create(body: Organisation) -> dict:
+    async def create(body: Organisation) -> dict[str, Any]:
         created.append(body)
         return {"created": len(created)}
 
@@ -46,8 +49,8 @@ async def api():
      ["body", "contacts", "0", "given_name"]),
 ])
 async def test_finding_9_nul_in_any_text_and_bidi_controls_in_a_name_are_refused(
-    api, body, field
-):
+    api: tuple[AsyncClient, list[Organisation]], body: dict[str, Any], field: list[str]
+) -> None:
     client, created = api
 
     response = await client.post("/v1/organizations", json=body)
@@ -60,7 +63,7 @@ async def test_finding_9_nul_in_any_text_and_bidi_controls_in_a_name_are_refused
     assert created == []
 
 
-async def test_right_to_left_text_and_its_marks_stay_welcome(api):
+async def test_right_to_left_text_and_its_marks_stay_welcome(api: tuple[AsyncClient, list[Organisation]]) -> None:
     client, created = api
     body = {
         "name": "الهلال الأحمر\u200f", "description": "ملجأ \u202bآمن\u202c للنساء",

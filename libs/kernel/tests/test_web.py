@@ -1,23 +1,25 @@
 import contextlib
 import gc
+from collections.abc import AsyncIterator
 
 import httpx
+from fastapi import FastAPI
 from fastapi.responses import Response
 
 from waymark_kernel.web import create_base_app
 
 
 async def test_what_start_up_built_is_left_out_of_the_collectors_passes() -> None:
-    built_at_start_up: list[list] = []
+    built_at_start_up: list[list[None]] = []
 
     @contextlib.asynccontextmanager
-    async def lifespan(app):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         built_at_start_up.append([])
         yield
 
     app = create_base_app("test", title="Test", lifespan=lifespan, checks={})
     async with app.router.lifespan_context(app):
-        built_later: list = []
+        built_later: list[None] = []
         collected = {id(item) for item in gc.get_objects()}
         assert id(built_at_start_up[0]) not in collected
         assert id(built_later) in collected
@@ -25,7 +27,7 @@ async def test_what_start_up_built_is_left_out_of_the_collectors_passes() -> Non
 
 async def test_finding_9_every_response_is_nosniff_and_no_store_unless_it_says_otherwise() -> None:
     @contextlib.asynccontextmanager
-    async def lifespan(app):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
 
     app = create_base_app("test", title="Test", lifespan=lifespan, checks={})
@@ -62,7 +64,7 @@ async def test_finding_9_every_response_is_nosniff_and_no_store_unless_it_says_o
 
 async def test_finding_9_a_nul_in_the_path_or_the_query_is_a_400_problem() -> None:
     @contextlib.asynccontextmanager
-    async def lifespan(app):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
 
     app = create_base_app("test", title="Test", lifespan=lifespan, checks={})

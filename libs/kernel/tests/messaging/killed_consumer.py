@@ -9,8 +9,10 @@ import sys
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_kernel.db import Database
+from waymark_kernel.events import CloudEvent
 from waymark_kernel.messaging import Consumer
 from waymark_kernel.messaging.rabbitmq import RabbitMqBroker
 
@@ -22,7 +24,7 @@ async def main(
     broker = RabbitMqBroker(broker_url, exchange)
     await broker.start()
 
-    async def apply_then_die(session, event) -> None:
+    async def apply_then_die(session: AsyncSession, event: CloudEvent) -> None:
         await session.execute(
             sa.text("INSERT INTO kernel_test_effects (event_id, n) VALUES (:event_id, :n)"),
             {"event_id": uuid.UUID(event.id), "n": event.data["version"]},

@@ -24,5 +24,7 @@ from waymark_kernel.messaging.broker import topic_matches
     ("a.*.#", "a", False),
     ("a.*.#", "a.b", True),
 ])
-def test_topic_matching_follows_amqp_semantics(pattern, routing_key, matches):
+def test_topic_matching_follows_amqp_semantics(
+    pattern: str, routing_key: str, matches: bool
+) -> None:
     assert topic_matches(pattern, routing_key) is matches

@@ -3,10 +3,13 @@ letters, consumers that survive a restart; with the Consumer, duplicates have no
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.kernel.tests.conftest import Ledger
+from waymark_kernel.db import Database
 from waymark_kernel.events import CloudEvent
 from waymark_kernel.messaging import Consumer, PublishFailed
 from waymark_kernel.messaging.inprocess import InProcessBroker
@@ -20,7 +23,7 @@ async def broker() -> AsyncIterator[InProcessBroker]:
     await broker.close()
 
 
-async def test_publish_is_confirmed_only_once_the_consumer_has_settled_the_event(broker, new_event):
+async def test_publish_is_confirmed_only_once_the_consumer_has_settled_the_event(broker: InProcessBroker, new_event: Callable[[int], CloudEvent]) -> None:
     handling, release = asyncio.Event(), asyncio.Event()
     handled: list[str] = []
 
@@ -40,11 +43,11 @@ async def test_publish_is_confirmed_only_once_the_consumer_has_settled_the_event
     assert handled == [event.id]
 
 
-async def test_an_event_without_a_bound_consumer_is_confirmed_at_once(broker, new_event):
+async def test_an_event_without_a_bound_consumer_is_confirmed_at_once(broker: InProcessBroker, new_event: Callable[[int], CloudEvent]) -> None:
     await broker.publish(new_event(1))
 
 
-async def test_a_message_that_always_fails_is_retried_then_dead_lettered(broker, new_event):
+async def test_a_message_that_always_fails_is_retried_then_dead_lettered(broker: InProcessBroker, new_event: Callable[[int], CloudEvent]) -> None:
     runs: list[str] = []
 
     async def always_fails(event: CloudEvent) -> None:
@@ -62,11 +65,11 @@ async def test_a_message_that_always_fails_is_retried_then_dead_lettered(broker,
 
 
 async def test_a_handler_that_recovers_applies_the_event_once_and_nothing_is_dead_lettered(
-    broker, sqlite, ledger, new_event
-):
+    broker: InProcessBroker, sqlite: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]
+) -> None:
     failures_left = 2
 
-    async def flaky(session, event: CloudEvent) -> None:
+    async def flaky(session: AsyncSession, event: CloudEvent) -> None:
         nonlocal failures_left
         await ledger.apply(session, event)
         if failures_left:
@@ -83,7 +86,7 @@ async def test_a_handler_that_recovers_applies_the_event_once_and_nothing_is_dea
     assert await broker.dead_letters("kernel.flaky") == []
 
 
-async def test_a_duplicate_event_is_applied_once(broker, sqlite, ledger, new_event):
+async def test_a_duplicate_event_is_applied_once(broker: InProcessBroker, sqlite: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]) -> None:
     consumer = Consumer("ledger", sqlite, {"referral.accepted": ledger.apply})
     await consumer.subscribe(broker, "kernel")
     event, other = new_event(1), new_event(2)
@@ -98,11 +101,11 @@ async def test_a_duplicate_event_is_applied_once(broker, sqlite, ledger, new_eve
 
 
 async def test_closing_fails_unsettled_publishes_and_a_restart_brings_the_consumers_back(
-    broker, sqlite, ledger, new_event
-):
+    broker: InProcessBroker, sqlite: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]
+) -> None:
     first_run = asyncio.Event()
 
-    async def stalls_the_first_time(session, event: CloudEvent) -> None:
+    async def stalls_the_first_time(session: AsyncSession, event: CloudEvent) -> None:
         await ledger.apply(session, event)
         if not first_run.is_set():
             first_run.set()
@@ -130,8 +133,8 @@ async def test_closing_fails_unsettled_publishes_and_a_restart_brings_the_consum
 
 
 async def test_an_event_published_before_the_start_waits_for_every_consumer_bound_until_then(
-    new_event,
-):
+    new_event: Callable[[int], CloudEvent],
+) -> None:
     """Standalone mode starts the broker once every service has bound its queue: a relay
     publishing at once must not have its events confirmed to the queues bound so far only."""
     broker = InProcessBroker()
@@ -155,11 +158,11 @@ async def _append(handled: list[str], event: CloudEvent) -> None:
 
 
 async def test_closing_lets_the_handlers_running_finish_and_their_publishes_be_confirmed(
-    broker, sqlite, ledger, new_event
-):
+    broker: InProcessBroker, sqlite: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]
+) -> None:
     handling, release = asyncio.Event(), asyncio.Event()
 
-    async def slow(session, event: CloudEvent) -> None:
+    async def slow(session: AsyncSession, event: CloudEvent) -> None:
         handling.set()
         await release.wait()
         await ledger.apply(session, event)

@@ -5,7 +5,7 @@ database drops every connection (as in a restart), losing nothing and applying n
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlmodel import col
 
+from libs.kernel.tests.conftest import Ledger
 from waymark_kernel.db import Database
 from waymark_kernel.events import CloudEvent
 from waymark_kernel.messaging import (
@@ -65,8 +66,8 @@ async def outbox_state(database: Database) -> list[tuple[int, bool, int]]:
 
 
 async def test_the_relay_on_sqlite_publishes_every_event_once_in_commit_order(
-    sqlite, broker, ledger, new_event
-):
+    sqlite: Database, broker: InProcessBroker, ledger: Ledger, new_event: Callable[[int], CloudEvent]
+) -> None:
     consumer = Consumer("ledger", sqlite, {"referral.accepted": ledger.apply})
     await consumer.subscribe(broker, "kernel")
     relay = OutboxRelay(sqlite, broker, batch_size=7)
@@ -86,7 +87,7 @@ async def test_the_relay_on_sqlite_publishes_every_event_once_in_commit_order(
     assert all(published for _, published, _ in await outbox_state(sqlite))
 
 
-async def test_an_event_of_a_rolled_back_transaction_is_never_published(sqlite, broker, new_event):
+async def test_an_event_of_a_rolled_back_transaction_is_never_published(sqlite: Database, broker: InProcessBroker, new_event: Callable[[int], CloudEvent]) -> None:
     received: list[CloudEvent] = []
 
     async def remember(event: CloudEvent) -> None:
@@ -105,8 +106,8 @@ async def test_an_event_of_a_rolled_back_transaction_is_never_published(sqlite, 
 
 
 async def test_events_stay_in_the_outbox_while_the_broker_is_down_and_go_out_in_order_after(
-    database, broker, ledger, new_event
-):
+    database: Database, broker: InProcessBroker, ledger: Ledger, new_event: Callable[[int], CloudEvent]
+) -> None:
     consumer = Consumer("ledger", database, {"referral.accepted": ledger.apply})
     await consumer.subscribe(broker, "kernel")
     relay = OutboxRelay(database, broker)
@@ -148,8 +149,8 @@ class ConfirmingSlowly:
 
 
 async def test_a_pass_sends_the_head_then_the_rest_of_the_batch_in_order_with_confirms_in_flight_together(
-    database, new_event
-):
+    database: Database, new_event: Callable[[int], CloudEvent]
+) -> None:
     broker = ConfirmingSlowly()
     for n in range(10):
         await record(database, new_event(n))
@@ -163,8 +164,8 @@ async def test_a_pass_sends_the_head_then_the_rest_of_the_batch_in_order_with_co
 
 
 async def test_while_the_broker_is_down_commits_do_not_make_the_relay_retry_each_time(
-    database, broker, new_event, eventually
-):
+    database: Database, broker: InProcessBroker, new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]]
+) -> None:
     arrived: list[int] = []
 
     async def remember(event: CloudEvent) -> None:
@@ -193,8 +194,8 @@ async def test_while_the_broker_is_down_commits_do_not_make_the_relay_retry_each
 
 
 async def test_events_recorded_in_bulk_wake_the_relay_and_go_out_in_order(
-    database, broker, new_event, eventually
-):
+    database: Database, broker: InProcessBroker, new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]]
+) -> None:
     arrived: list[int] = []
 
     async def remember(event: CloudEvent) -> None:
@@ -220,8 +221,8 @@ async def test_events_recorded_in_bulk_wake_the_relay_and_go_out_in_order(
 
 
 async def test_a_commit_through_another_database_object_wakes_the_relay_through_notify(
-    postgres, broker, new_event, eventually
-):
+    postgres: Database, broker: InProcessBroker, new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]]
+) -> None:
     arrived: list[int] = []
 
     async def remember(event: CloudEvent) -> None:
@@ -251,8 +252,8 @@ async def test_a_commit_through_another_database_object_wakes_the_relay_through_
 
 
 async def test_a_relay_makes_one_pass_for_a_commit_of_its_own_database_not_two(
-    postgres, broker, new_event, eventually
-):
+    postgres: Database, broker: InProcessBroker, new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]]
+) -> None:
     passes = 0
 
     class CountingRelay(OutboxRelay):
@@ -282,8 +283,8 @@ async def test_a_relay_makes_one_pass_for_a_commit_of_its_own_database_not_two(
 
 
 async def test_two_relays_on_one_postgresql_database_publish_each_event_once(
-    postgres, broker, new_event
-):
+    postgres: Database, broker: InProcessBroker, new_event: Callable[[int], CloudEvent]
+) -> None:
     received: list[str] = []
 
     async def remember(event: CloudEvent) -> None:
@@ -318,11 +319,11 @@ async def listening(database: Database) -> bool:
 
 
 async def test_after_the_database_dropped_its_connections_the_relay_listens_again_and_publishes(
-    postgres, broker, new_event, eventually, dropped
-):
+    postgres: Database, broker: InProcessBroker, new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]], dropped: Callable[[Database], Awaitable[int]]
+) -> None:
     arrived: list[int] = []
 
-    async def remember(event) -> None:
+    async def remember(event: CloudEvent) -> None:
         arrived.append(event.data["version"])
 
     await broker.consume("all", ["#"], remember)
@@ -352,8 +353,8 @@ async def test_after_the_database_dropped_its_connections_the_relay_listens_agai
 
 
 async def test_a_consumer_whose_database_dropped_its_connections_applies_every_event_once(
-    postgres, broker, ledger, new_event, dropped
-):
+    postgres: Database, broker: InProcessBroker, ledger: Ledger, new_event: Callable[[int], CloudEvent], dropped: Callable[[Database], Awaitable[int]]
+) -> None:
     service = Database(postgres.url)  # the consumer's process; the test reads through its own
     consumer = Consumer("ledger", service, {"referral.accepted": ledger.apply})
     await consumer.subscribe(broker, "kernel")
@@ -376,8 +377,8 @@ async def test_a_consumer_whose_database_dropped_its_connections_applies_every_e
 
 
 async def test_a_stopped_relay_returns_at_once_and_leaves_what_is_unconfirmed_in_the_outbox(
-    database, broker, new_event, eventually
-):
+    database: Database, broker: InProcessBroker, new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]]
+) -> None:
     await broker.consume("all", ["#"], lambda event: asyncio.sleep(0))
     relay = OutboxRelay(database, broker, poll_seconds=30, retry_base_seconds=30)
     relaying = asyncio.create_task(relay.run())

@@ -2,17 +2,21 @@
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 
 import aio_pika
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.kernel.tests.conftest import Ledger, Rabbit
+from waymark_kernel.db import Database
 from waymark_kernel.events import CloudEvent, WebhookTest
 from waymark_kernel.messaging import Consumer
 from waymark_kernel.testing import RABBITMQ_URL
 
 
 async def test_a_published_event_reaches_the_bound_consumer_once(
-    rabbit, postgres, ledger, new_event
-):
+    rabbit: Rabbit, postgres: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]
+) -> None:
     broker = await rabbit.broker()
     consumer = Consumer("ledger", postgres, {"referral.accepted": ledger.apply})
     await consumer.subscribe(broker, rabbit.queue_prefix)
@@ -25,8 +29,8 @@ async def test_a_published_event_reaches_the_bound_consumer_once(
 
 
 async def test_the_same_event_published_twice_is_applied_once(
-    rabbit, postgres, ledger, new_event, eventually
-):
+    rabbit: Rabbit, postgres: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]]
+) -> None:
     broker = await rabbit.broker(retry_delay=0.05)
     consumer = Consumer("ledger", postgres, {"referral.accepted": ledger.apply})
     settled: list[str] = []
@@ -52,12 +56,12 @@ async def test_the_same_event_published_twice_is_applied_once(
 
 
 async def test_a_message_that_always_fails_is_dead_lettered_after_the_delivery_limit(
-    rabbit, postgres, ledger, new_event, eventually
-):
+    rabbit: Rabbit, postgres: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]]
+) -> None:
     broker = await rabbit.broker(delivery_limit=3, retry_delay=0.01)
     runs: list[str] = []
 
-    async def always_fails(session, event: CloudEvent) -> None:
+    async def always_fails(session: AsyncSession, event: CloudEvent) -> None:
         runs.append(event.id)
         await ledger.apply(session, event)
         raise RuntimeError("this handler never succeeds")
@@ -84,12 +88,12 @@ async def test_a_message_that_always_fails_is_dead_lettered_after_the_delivery_l
 
 
 async def test_an_unreadable_message_is_dead_lettered_unhandled_and_does_not_block_the_drain(
-    rabbit, postgres, ledger, new_event, eventually
-):
+    rabbit: Rabbit, postgres: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]]
+) -> None:
     broker = await rabbit.broker(delivery_limit=1, retry_delay=0.01)
     runs: list[str] = []
 
-    async def always_fails(session, event: CloudEvent) -> None:
+    async def always_fails(session: AsyncSession, event: CloudEvent) -> None:
         runs.append(event.id)
         raise RuntimeError("this handler never succeeds")
 
@@ -114,7 +118,7 @@ async def test_an_unreadable_message_is_dead_lettered_unhandled_and_does_not_blo
     assert runs == [event.id] * 2
 
 
-async def test_an_event_no_queue_is_bound_to_is_still_confirmed(rabbit):
+async def test_an_event_no_queue_is_bound_to_is_still_confirmed(rabbit: Rabbit) -> None:
     broker = await rabbit.broker()
     event = CloudEvent.of("kernel-tests", "webhook.test", WebhookTest(
         subscription_id=uuid.uuid4(), organization_id=uuid.uuid4(),
@@ -124,8 +128,8 @@ async def test_an_event_no_queue_is_bound_to_is_still_confirmed(rabbit):
 
 
 async def test_a_consumer_receives_only_the_event_types_it_handles(
-    rabbit, postgres, ledger, new_event
-):
+    rabbit: Rabbit, postgres: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]
+) -> None:
     broker = await rabbit.broker()
     await Consumer("ledger", postgres, {"referral.accepted": ledger.apply}).subscribe(
         broker, rabbit.queue_prefix
@@ -143,12 +147,12 @@ async def test_a_consumer_receives_only_the_event_types_it_handles(
 
 
 async def test_closing_lets_the_handler_in_hand_finish_and_settle_its_message(
-    rabbit, postgres, ledger, new_event
-):
+    rabbit: Rabbit, postgres: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]
+) -> None:
     first = await rabbit.broker()
     handling, release = asyncio.Event(), asyncio.Event()
 
-    async def slow(session, event: CloudEvent) -> None:
+    async def slow(session: AsyncSession, event: CloudEvent) -> None:
         handling.set()
         await release.wait()
         await ledger.apply(session, event)

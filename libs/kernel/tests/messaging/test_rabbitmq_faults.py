@@ -6,11 +6,13 @@ import contextlib
 import signal
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlmodel import col
 
+from libs.kernel.tests.conftest import Ledger, Rabbit
 from waymark_kernel.db import Database
 from waymark_kernel.events import CloudEvent
 from waymark_kernel.messaging import (
@@ -26,8 +28,8 @@ KILLED_CONSUMER = Path(__file__).with_name("killed_consumer.py")
 
 
 async def test_events_survive_broker_connections_dropped_while_publishing(
-    rabbit, postgres, ledger, new_event
-):
+    rabbit: Rabbit, postgres: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]
+) -> None:
     # Through a proxy, so only this test's connections drop: the broker is shared.
     proxy = TcpProxy()
     await proxy.start()
@@ -67,14 +69,15 @@ async def test_events_survive_broker_connections_dropped_while_publishing(
 
 
 async def test_an_event_whose_consumer_was_killed_before_acking_is_redelivered_and_applied_once(
-    rabbit, postgres, ledger, new_event
-):
+    rabbit: Rabbit, postgres: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]
+) -> None:
     queue = rabbit.queue("ledger")
     child = await asyncio.create_subprocess_exec(
         sys.executable, str(KILLED_CONSUMER), postgres.url, RABBITMQ_URL, rabbit.exchange,
         rabbit.queue_prefix, "ledger",
         stdout=asyncio.subprocess.PIPE,
     )
+    assert child.stdout is not None
     assert await asyncio.wait_for(child.stdout.readline(), timeout=60) == b"subscribed\n"
     publisher = await rabbit.broker()
     event = new_event(5)
@@ -116,11 +119,14 @@ class TcpProxy:
             writer.transport.abort()
 
     async def stop(self) -> None:
+        assert self._server is not None, "start() first"
         self._server.close()
         self.drop_connections()
         await self._server.wait_closed()
 
-    async def _forward(self, client_reader, client_writer) -> None:
+    async def _forward(
+        self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
         upstream_reader, upstream_writer = await asyncio.open_connection(
             "127.0.0.1", self.target_port
         )
@@ -156,15 +162,15 @@ async def outbox_state(database: Database) -> list[tuple[int, bool, int]]:
 
 
 async def test_the_outbox_keeps_events_while_rabbitmq_is_unreachable_then_publishes_in_order(
-    rabbit, postgres, new_event, eventually
-):
+    rabbit: Rabbit, postgres: Database, new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]]
+) -> None:
     proxy = TcpProxy()
     await proxy.start()
     publisher = await rabbit.broker(proxy.url, publish_timeout=1.0)
     subscriber = await rabbit.broker()
     received: list[int] = []
 
-    async def record(event) -> None:
+    async def record(event: CloudEvent) -> None:
         received.append(event.data["version"])
 
     async def publisher_connected() -> bool:  # what /readyz reports

@@ -3,7 +3,7 @@
 the in-process broker; with tracing off nothing of it is written or sent."""
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.kernel.tests.conftest import Rabbit
 from waymark_kernel.db import Database
 from waymark_kernel.events import CloudEvent
 from waymark_kernel.messaging import Broker, Consumer, OutboxMessage, OutboxRelay, record_event
@@ -29,7 +30,7 @@ def exporter() -> Iterator[InMemorySpanExporter]:
 
 
 @pytest.fixture(params=["in-process", "rabbitmq"])
-async def broker(request: pytest.FixtureRequest, rabbit) -> AsyncIterator[Broker]:
+async def broker(request: pytest.FixtureRequest, rabbit: Rabbit) -> AsyncIterator[Broker]:
     if request.param == "rabbitmq":
         yield await rabbit.broker()
         return
@@ -40,7 +41,8 @@ async def broker(request: pytest.FixtureRequest, rabbit) -> AsyncIterator[Broker
 
 
 async def consumed_through(
-    database: Database, broker: Broker, rabbit, event: CloudEvent, eventually,
+    database: Database, broker: Broker, rabbit: Rabbit, event: CloudEvent,
+    eventually: Callable[..., Awaitable[bool]],
 ) -> CloudEvent:
     """Publishes what the outbox holds and returns the event as the consumer got it."""
     received: list[CloudEvent] = []
@@ -60,8 +62,8 @@ async def consumed_through(
 
 
 async def test_a_changes_trace_runs_through_its_outbox_row_and_event_to_the_consumer(
-    exporter: InMemorySpanExporter, database: Database, broker: Broker, rabbit,
-    new_event: Callable[[int], CloudEvent], eventually,
+    exporter: InMemorySpanExporter, database: Database, broker: Broker, rabbit: Rabbit,
+    new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]],
 ) -> None:
     event = new_event(1)
     with span("tests", "POST /v1/referrals", SpanKind.SERVER, parent={"traceparent": INCOMING}):
@@ -99,8 +101,8 @@ async def test_a_changes_trace_runs_through_its_outbox_row_and_event_to_the_cons
 
 
 async def test_with_tracing_off_no_trace_context_is_written_or_sent(
-    database: Database, broker: Broker, rabbit, new_event: Callable[[int], CloudEvent],
-    eventually,
+    database: Database, broker: Broker, rabbit: Rabbit, new_event: Callable[[int], CloudEvent],
+    eventually: Callable[..., Awaitable[bool]],
 ) -> None:
     event = new_event(1)
     async with database.transaction() as session:

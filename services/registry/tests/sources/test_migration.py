@@ -53,8 +53,8 @@ async def test_sources_runs_and_crosswalks_are_kept_and_the_migration_goes_down(
         read = (stored.crosswalks, stored.enabled, stored.leased_until, run.outcome, run.report)
         await session.delete(stored)
     async with database.transaction() as session:
-        runs_left = (await session.execute(sa.select(sa.func.count()).select_from(SourceRun)))
-        runs_left = runs_left.scalar_one()
+        counted = await session.execute(sa.select(sa.func.count()).select_from(SourceRun))
+        runs_left = counted.scalar_one()
     await database.dispose()
     await asyncio.to_thread(command.downgrade, alembic_config(database_url, MIGRATIONS), "0013")
 
