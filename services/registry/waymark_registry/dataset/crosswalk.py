@@ -73,7 +73,7 @@ class Crosswalk:
         return cls(tuple(mappings))
 
 
-def _header(reader: csv.DictReader[str], name: str, errors: list[InvalidRow]) -> list[str]:
+def _header(reader: "csv.DictReader[str]", name: str, errors: list[InvalidRow]) -> list[str]:
     try:
         return list(reader.fieldnames or ())
     except csv.Error as exc:
@@ -82,7 +82,7 @@ def _header(reader: csv.DictReader[str], name: str, errors: list[InvalidRow]) ->
 
 
 def _rows(
-    reader: csv.DictReader[str], name: str, errors: list[InvalidRow]
+    reader: "csv.DictReader[str]", name: str, errors: list[InvalidRow]
 ) -> Iterator[dict[str, str | None]]:
     """The rows of the file up to one that is not CSV (a NUL, an unclosed quote), reported."""
     try:
