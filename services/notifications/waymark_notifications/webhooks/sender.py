@@ -4,6 +4,7 @@ A new connection goes only to an address the guard has accepted at that moment, 
 answer that changes between check and connect (rebinding) gets no connection."""
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -89,9 +90,11 @@ class WebhookSender:
             self._client.close()
 
     async def send(
-        self, url: str, webhook_id: str, body: str, secrets_in_use: list[str]
+        self, url: str, webhook_id: str, body: str, secrets_in_use: list[str],
+        *, extra_headers: Sequence[tuple[bytes, bytes]] = (),
     ) -> SendResult:
-        """One attempt; every failure becomes a result, never an exception."""
+        """One attempt; every failure becomes a result, never an exception. `extra_headers`
+        (trace context, say) go after the signed ones."""
         assert self._client is not None, "use the sender inside `async with`"
         started = time.perf_counter()
 
@@ -111,6 +114,7 @@ class WebhookSender:
             (b"webhook-signature", signature_header(
                 secrets_in_use, webhook_id, timestamp, body
             ).encode("latin-1")),
+            *extra_headers,
         ]
         try:
             answer = await self._client.request(
