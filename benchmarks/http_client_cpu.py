@@ -95,7 +95,9 @@ def main() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "benchmarks.http_client_cpu", "serve", str(port)])
+    server = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.http_client_cpu", "serve", str(port)]
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
