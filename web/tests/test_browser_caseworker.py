@@ -268,6 +268,35 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
     assert {name: problems for name, problems in found.items() if problems} == {}
 
 
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_the_network_admin_pages_have_no_serious_accessibility_violation(
+    network: Network, browser: Browser, caseworker: Callable[..., Caseworker],  # noqa: F811
+    language: str, tmp_path: Path,
+) -> None:
+    base = network.base_url
+    page = phone(browser, language).new_page()
+    sign_in(page, base, caseworker(NEPAL, "Nadia Network", ("network_admin",)), language)
+    found = {}
+    for name, address in {
+        "verification": "/admin/organizations", "verified": "/admin/organizations?verified=true",
+        "directory": "/admin/directory", "statistics": "/admin/statistics",
+        "statistics-by-urgency": "/admin/statistics?group_by=urgency",
+    }.items():
+        page.goto(base + address)
+        found[name] = serious_violations(page)
+        weight = first_load_weight(page)
+        assert weight["total"] <= 100 * 1024, (name, weight)
+        screenshot(page, tmp_path, f"admin-{name}-{language}")
+    page.goto(f"{base}/admin/directory")
+    page.set_input_files("#file", files=[{
+        "name": "broken.json", "mimeType": "application/json", "buffer": b'[{"name": ""}]',
+    }])
+    page.click("button[value=dry-run]")
+    expect(page.locator("[role=alert]")).to_contain_text("broken.json")
+    found["refused-import"] = serious_violations(page)
+    assert {name: problems for name, problems in found.items() if problems} == {}
+
+
 def tab_to(page: Page, selector: str, limit: int = 150) -> None:
     """Moves the focus with the Tab key alone until it reaches `selector`."""
     for _ in range(limit):

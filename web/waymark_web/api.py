@@ -73,7 +73,8 @@ class Api:
 
     async def call(
         self, method: str, path: str, *, params: Any = None, json: Any = None,
-        data: Any = None, headers: dict[str, str] | None = None,
+        data: Any = None, content: bytes | None = None, headers: dict[str, str] | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
         sent = {**self.headers, **(headers or {})}
         if method not in ("GET", "HEAD") and self.csrf_token:
@@ -81,7 +82,8 @@ class Api:
         if request_id := request_id_var.get(None):
             sent["x-request-id"] = request_id
         response = await self.client.request(
-            method, path, params=params, json=json, data=data, headers=sent,
+            method, path, params=params, json=json, data=data, content=content, headers=sent,
+            timeout=timeout if timeout is not None else self.client.timeout,
             extensions={CLIENT_EXTENSION: self.client_address, SCHEME_EXTENSION: self.scheme},
         )
         if response.status_code >= 400:
