@@ -6,7 +6,7 @@ UV := .tools/bin/uv
 RUN := $(UV) run --frozen --no-sync
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: help sync run up migrate test test-unit test-fast fuzz bench lint
+.PHONY: help sync run up migrate test test-unit test-fast fuzz bench drill lint
 
 help:
 	@echo "make run      standalone network with demo data (one process, SQLite)"
@@ -16,6 +16,7 @@ help:
 	@echo "make test-unit the tests that need no server and start no process (servers may be stopped)"
 	@echo "make fuzz     Schemathesis against the standalone network, deeper than in the tests"
 	@echo "make bench    benchmarks; results go into docs/benchmarks.md"
+	@echo "make drill    the fault drill (replicas killed, servers restarted); report in docs/reliability.md"
 
 $(UV):
 	@$(PYTHON) -m venv .tools || { echo "python3 -m venv failed: install python3-venv (apt-get install python3-venv)"; exit 1; }
@@ -56,3 +57,8 @@ bench: sync
 
 lint: sync
 	$(RUN) ruff check .
+
+# The fault drill on this machine (its own PostgreSQL, RabbitMQ and Redis); DRILL_SECONDS of
+# load (default 300, at most 600); the report goes into docs/reliability.md.
+drill: sync
+	$(RUN) python -m drill.run

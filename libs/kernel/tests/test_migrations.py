@@ -37,6 +37,16 @@ down_revision = "0001"
 def upgrade() -> None:
     index_unpublished_outbox_in_order()
 '''
+TRACE_CONTEXT = '''
+from waymark_kernel.migrations import add_outbox_trace_context
+
+revision = "0003"
+down_revision = "0002"
+
+
+def upgrade() -> None:
+    add_outbox_trace_context()
+'''
 NOTES = sa.Table("kernel_test_notes", sa.MetaData(), sa.Column("id", sa.Uuid, primary_key=True))
 
 
@@ -45,6 +55,7 @@ def write_migrations(folder: Path) -> Path:
     (folder / "env.py").write_text("from waymark_kernel.migrations import run_env\n\nrun_env()\n")
     (folder / "versions" / "0001_first.py").write_text(FIRST_REVISION)
     (folder / "versions" / "0002_in_relay_order.py").write_text(IN_RELAY_ORDER)
+    (folder / "versions" / "0003_trace_context.py").write_text(TRACE_CONTEXT)
     return folder
 
 

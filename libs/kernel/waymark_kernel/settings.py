@@ -1,5 +1,6 @@
 """Every setting is an environment variable prefixed WAYMARK_ (a .env file works too)."""
 
+import os
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -12,6 +13,8 @@ from waymark_kernel.logging import LogFormat
 
 DEVELOPMENT_ADMIN_SECRET = "waymark-development-admin-secret"  # documented in the README
 SERVICE_NAMES = ("registry", "referrals", "notifications")
+# The OpenTelemetry exporter's own variables; either, when set, turns tracing on by default.
+OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 
 class RunMode(StrEnum):
@@ -26,6 +29,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: Path = Path("./var")
+    # Processes of each part that `waymark up` starts, sharing the part's port.
+    replicas: int = Field(default=1, ge=1, le=32)
     admin_client_secret: str | None = None
     seed_demo: bool | None = None
 
@@ -99,6 +104,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # text (one line a record) at a terminal, JSON otherwise; or either, always.
     log_format: LogFormat = LogFormat.auto
+    # OpenTelemetry tracing over OTLP/HTTP, configured by the standard OTEL_* variables: on
+    # when true; when not given, on if one of OTLP_ENDPOINT_VARIABLES is set.
+    tracing: bool | None = None
 
     @field_validator("encryption_previous_keys", mode="before")
     @classmethod
@@ -133,6 +141,12 @@ class Settings(BaseSettings):
     @property
     def is_standalone(self) -> bool:
         return self.mode is RunMode.standalone
+
+    @property
+    def tracing_enabled(self) -> bool:
+        if self.tracing is not None:
+            return self.tracing
+        return any(os.environ.get(name) for name in OTLP_ENDPOINT_VARIABLES)
 
     @cached_property
     def admin_secret(self) -> str:

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from waymark_kernel.db import Database
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_kernel.migrations import alembic_config, upgrade
 from waymark_kernel.testing import throwaway_database
 from waymark_registry.crosswalks.models import StoredCrosswalk

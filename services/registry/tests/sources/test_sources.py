@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from waymark_kernel.auth import CASEWORKER, ORG_ADMIN
 from waymark_kernel.db import Database
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_registry.sources.publisher import Publisher, SourceGuard, UnsafeSource
 from waymark_registry.sources.scheduler import Scheduler
 

@@ -1,8 +1,7 @@
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
-
-from waymark_registry.fields import UtcDateTime
+from waymark_kernel.clock import UtcDateTime
 
 CrosswalkName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 

@@ -3,7 +3,7 @@ examples; an import or an HSDS source chooses them by name."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.auth import Identity
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_kernel.problems import Conflict, Forbidden, NotFound, Problem
 
 from waymark_registry.crosswalks import repository

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 from waymark_kernel.db import Database
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_kernel.problems import Problem
 
 from waymark_registry.sources import repository

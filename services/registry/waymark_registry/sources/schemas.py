@@ -3,10 +3,11 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from waymark_kernel.api import RequestBody
+from waymark_kernel.clock import UtcDateTime
 
 from waymark_registry.crosswalks.schemas import CrosswalkName
 from waymark_registry.dataset.schemas import Counts
-from waymark_registry.fields import Name, UtcDateTime, without_duplicates
+from waymark_registry.fields import Name, without_duplicates
 
 SourceUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 IntervalMinutes = Annotated[int, Field(

@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.db import Database
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_kernel.problems import Conflict, NotFound, Problem
 
 from waymark_registry.crosswalks.service import chosen, check_names
