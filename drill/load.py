@@ -37,6 +37,7 @@ class Receiver:
     site: web.TCPSite | None = None
     port: int = 0
     received: list[tuple[str, dict]] = field(default_factory=list)  # (webhook-id, body)
+    arrived: dict[tuple[str, str], float] = field(default_factory=dict)  # first, monotonic
 
     @property
     def url(self) -> str:
@@ -62,7 +63,9 @@ class Receiver:
             await self.runner.cleanup()
 
     async def _accept(self, request: web.Request) -> web.Response:
-        self.received.append((request.headers["webhook-id"], await request.json()))
+        body = await request.json()
+        self.received.append((request.headers["webhook-id"], body))
+        self.arrived.setdefault((body["data"]["referral_id"], body["type"]), time.monotonic())
         return web.Response(status=204)
 
 
@@ -84,6 +87,7 @@ class Load:
     answers: list[Answer] = field(default_factory=list)
     # (referral id, event type) -> the organisations it is about, once committed
     committed: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    committed_at: dict[tuple[str, str], float] = field(default_factory=dict)  # monotonic
     given_up: Counter[str] = field(default_factory=Counter)
     last_success: dict[str, float] = field(default_factory=dict)
 
@@ -105,6 +109,10 @@ class Load:
             self.last_success[kind] = time.monotonic() - self.began
         return response
 
+    def commit(self, key: tuple[str, str], sender: "Organisation", receiver: "Organisation") -> None:
+        self.committed[key] = (sender.id, receiver.id)
+        self.committed_at[key] = time.monotonic()
+
     async def refer(self, sender: Organisation, receiver: Organisation, case_id: str) -> str | None:
         """A referral, created once whatever breaks on the way (one Idempotency-Key)."""
         key = uuid.uuid4().hex
@@ -118,7 +126,7 @@ class Load:
                                        headers={**sender.headers, "Idempotency-Key": key})
             if response is not None and response.status_code == 201:
                 referral_id = response.json()["id"]
-                self.committed[(referral_id, "referral.requested")] = (sender.id, receiver.id)
+                self.commit((referral_id, "referral.requested"), sender, receiver)
                 return referral_id
             await asyncio.sleep(pause(response))
         self.given_up["referral.create"] += 1
@@ -134,14 +142,14 @@ class Load:
                 await asyncio.sleep(pause(seen))
                 continue
             if seen.json()["status"] == to:
-                self.committed[(referral_id, f"referral.{to}")] = (sender.id, receiver.id)
+                self.commit((referral_id, f"referral.{to}"), sender, receiver)
                 return True
             moved = await self.call(
                 "referral.transition", "POST", f"{path}/transitions", json={"to": to, "note": "drill"},
                 headers={**receiver.headers, "If-Match": seen.headers["ETag"]},
             )
             if moved is not None and moved.status_code == 200:
-                self.committed[(referral_id, f"referral.{to}")] = (sender.id, receiver.id)
+                self.commit((referral_id, f"referral.{to}"), sender, receiver)
                 return True
             if moved is None or moved.status_code not in (409, 412):
                 await asyncio.sleep(pause(moved))

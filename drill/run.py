@@ -3,7 +3,8 @@ PostgreSQL, a RabbitMQ node and a Redis of the drill's own, a steady load throug
 and faults in turn: a random replica killed every few seconds, PostgreSQL restarted, RabbitMQ
 restarted, Redis stopped and started, a webhook receiver down for a while. Then it checks that
 nothing committed was lost and writes docs/reliability.md. DRILL_SECONDS bounds the load
-(default 300, at most 600: with the start and the wait for the last webhooks, the drill stays within 15 minutes)."""
+(default 300, at most 600: with the start and the wait for the last webhooks, the drill stays within 15 minutes).
+DRILL_KEEP=1 keeps its folder, with every server's and replica's log."""
 
 import asyncio
 import os
@@ -41,11 +42,11 @@ class Fault:
     started: float
     restored: float = 0.0  # the broken thing is back (or the last kill was made)
     recovered: float | None = None  # everything committed before `restored` has reached its webhooks
+    until: float = 0.0  # recovered, or the drill stopped waiting for it
     notes: list[str] = field(default_factory=list)
 
     def covers(self, at: float) -> bool:
-        end = self.recovered if self.recovered is not None else self.restored + 60
-        return self.started <= at <= end + 2
+        return self.started <= at <= self.until + 2
 
 
 @dataclass
@@ -127,9 +128,10 @@ class Drill:
         deadline = self.now() + timeout
         while self.now() < deadline:
             if not missing_webhooks(expected, self.organisations):
-                fault.recovered = self.now()
+                fault.recovered = fault.until = self.now()
                 return
             await asyncio.sleep(0.25)
+        fault.until = self.now()
         fault.notes.append(f"not recovered within {timeout:.0f} s")
 
     async def quiet(self, seconds: float) -> None:
@@ -250,7 +252,10 @@ async def main() -> None:
             stop(network)
         for server in reversed(servers):
             server.stop()
-    shutil.rmtree(folder)  # kept, with every log, when the drill itself failed
+    if os.environ.get("DRILL_KEEP"):
+        print(f"drill: the servers' and the network's logs are in {folder}", flush=True)
+    else:
+        shutil.rmtree(folder)  # kept, with every log, when the drill itself failed
 
 
 async def run_drill(
@@ -306,6 +311,11 @@ async def findings(
         repeats += sum(count - 1 for count in seen.values())
         duplicated += sum(len(ids) - 1 for ids in ids_of.values())
     delivered = sum(len(organisation.receiver.received) for organisation in organisations)
+    latencies = sorted(
+        (organisation.receiver.arrived[key] - load.committed_at[key], key, load.committed_at[key] - load.began)
+        for organisation in organisations for key, pair in load.committed.items()
+        if organisation.id in pair and key in organisation.receiver.arrived
+    )
 
     missing_in_feeds, wrong_in_feeds = [], 0
     for organisation in organisations:
@@ -392,6 +402,11 @@ async def findings(
         f"- webhooks expected (sender and receiver of each): {expected_deliveries}; received: {delivered}",
         f"- repeated with the same `webhook-id`: {repeats}; the same event under a second `webhook-id`: {duplicated}",
         f"- lost (committed, never at one of its organisations' receivers): {len(lost)}",
+        "- from the commit to the webhook: median {:.2f} s, 99th percentile {:.1f} s, slowest {:.1f} s"
+        " ({} committed at {:.0f} s)".format(
+            latencies[len(latencies) // 2][0], latencies[int(len(latencies) * 0.99)][0],
+            latencies[-1][0], latencies[-1][1][1], latencies[-1][2],
+        ) if latencies else "- no webhook arrived",
         f"- delivered to an organisation it is not about: {wrong}",
         f"- missing from an organisation's feed (`GET /v1/events`): {len(missing_in_feeds)};"
         f" in a feed of an organisation it is not about: {wrong_in_feeds}",
