@@ -179,6 +179,15 @@ async def unpublished_outbox(postgres: PostgreSQL, prefix: str) -> dict[str, int
     return counts
 
 
+NOTES = "<!-- notes: kept by the next run -->"
+
+
+def kept_notes() -> str:
+    """What people wrote below the figures of the last run."""
+    previous = REPORT.read_text() if REPORT.exists() else ""
+    return previous[previous.index(NOTES):] if NOTES in previous else f"{NOTES}\n"
+
+
 def launch(folder: Path, environment: dict[str, str], timeout: float = 600) -> Network:
     """`waymark up` on ports of its own, ready: eight processes take a while on a busy machine."""
     folder.mkdir()
@@ -245,7 +254,7 @@ async def main() -> None:
             report = await run_drill(drill, seconds, network, environment, folder, prefix)
             for organisation in organisations:
                 await organisation.receiver.close()
-        REPORT.write_text(report)
+        REPORT.write_text(report + kept_notes())
         print(report, flush=True)
     finally:
         if network is not None:
