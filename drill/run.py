@@ -9,6 +9,7 @@ DRILL_KEEP=1 keeps its folder, with every server's and replica's log."""
 import asyncio
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -32,6 +33,7 @@ from tests.e2e.support import ADMIN_SECRET, PARTS, Network, free_port_block, sto
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 ORGANISATIONS = 4
 KILL_EVERY_SECONDS = 5.0
+KILLED_BACK_SECONDS = 120.0  # how long the drill waits, after the last kill, for replicas to accept again
 SETTLE_SECONDS = 180.0  # after the load: time for the last retries of webhooks to land
 RETRY_SCHEDULE = "1,2,4,8,15,30,30,30,60"
 
@@ -62,44 +64,69 @@ class Drill:
     def now(self) -> float:
         return time.monotonic() - self.load.began
 
-    def replicas(self) -> dict[int, str]:
-        """The running replicas of `waymark up`: pid -> part."""
+    def replicas(self) -> dict[int, tuple[str, bool]]:
+        """The running replicas of `waymark up`: pid -> (part, accepting connections yet)."""
         up = self.network.process.pid
         children = Path(f"/proc/{up}/task/{up}/children").read_text().split()
         found = {}
         for pid in map(int, children):
             try:
                 command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            except FileNotFoundError:
+                if b"serve" in command:
+                    listener = int(command[command.index(b"--fd") + 1])
+                    found[pid] = (command[command.index(b"serve") + 1].decode(), accepting(pid, listener))
+            except (FileNotFoundError, ProcessLookupError):
                 continue
-            if b"serve" in command:
-                found[pid] = command[command.index(b"serve") + 1].decode()
         return found
 
     async def kill_replicas(self, seconds: float) -> None:
+        """Every 5 s a random replica of a part whose other replica accepts connections (as a
+        disruption budget keeping one available would allow): on this busy machine a replica
+        can take minutes to start again."""
         fault = Fault("SIGKILL of a random replica every 5 s", self.now())
         self.faults.append(fault)
         kills: Counter[str] = Counter()
-        restarts: list[float] = []
+        waiting: list[tuple[str, float]] = []  # (part, killed at): until it accepts again
+        back: list[float] = []
+        skipped = 0
         deadline = self.now() + seconds
-        while self.now() < deadline:
-            before = self.replicas()
-            pid, part = random.choice(sorted(before.items()))
-            os.kill(pid, signal.SIGKILL)
-            killed_at = self.now()
-            kills[part] += 1
-            while self.now() < killed_at + KILL_EVERY_SECONDS:
-                await asyncio.sleep(0.1)
-                if len(restarts) < sum(kills.values()) and sum(
-                    1 for other in self.replicas().values() if other == part
-                ) == 2:
-                    restarts.append(self.now() - killed_at)
+        next_kill = self.now()
+        while self.now() < deadline or waiting:
+            running = self.replicas()
+            for part, killed_at in list(waiting):
+                if sum(1 for other, ready in running.values() if other == part and ready) == 2:
+                    back.append(self.now() - killed_at)
+                    waiting.remove((part, killed_at))
+            if self.now() >= next_kill and self.now() < deadline:
+                next_kill += KILL_EVERY_SECONDS
+                eligible = [
+                    (pid, part) for pid, (part, ready) in running.items()
+                    if all(ready for other_pid, (other, ready) in running.items()
+                           if other == part and other_pid != pid)
+                    and sum(1 for other, _ in running.values() if other == part) == 2
+                ]
+                if eligible:
+                    pid, part = random.choice(sorted(eligible))
+                    os.kill(pid, signal.SIGKILL)
+                    kills[part] += 1
+                    waiting.append((part, self.now()))
+                else:
+                    skipped += 1
+            if self.now() > deadline + KILLED_BACK_SECONDS:
+                break
+            await asyncio.sleep(0.2)
         fault.restored = self.now()
         fault.notes.append("killed: " + ", ".join(f"{part} {count}" for part, count in sorted(kills.items())))
-        if restarts:
+        if skipped:
+            fault.notes.append(f"{skipped} turns without a kill (no part had its other replica accepting)")
+        if back:
             fault.notes.append(
-                f"a killed replica was started again within {max(restarts):.1f} s "
-                f"(median {sorted(restarts)[len(restarts) // 2]:.1f} s)"
+                f"a killed replica accepted connections again after {sorted(back)[len(back) // 2]:.1f} s"
+                f" (median), {max(back):.1f} s at most"
+            )
+        if waiting:
+            fault.notes.append(
+                f"{len(waiting)} killed replicas not yet accepting {KILLED_BACK_SECONDS:.0f} s after the last turn"
             )
         await self.recover(fault)
 
@@ -136,6 +163,19 @@ class Drill:
 
     async def quiet(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
+
+
+def accepting(pid: int, listener: int) -> bool:
+    """Whether the replica's event loop watches the listening socket it inherited (its epoll
+    set names the descriptor), i.e. it has started and accepts connections."""
+    pattern = re.compile(rf"^tfd:\s+{listener}\s", re.MULTILINE)
+    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
+        try:
+            if pattern.search(info.read_text()):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def missing_webhooks(
