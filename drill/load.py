@@ -21,7 +21,7 @@ ATTEMPTS = 60  # a write is tried again this many times, through every fault, be
 
 @dataclass
 class Answer:
-    at: float  # seconds since the drill began
+    at: float  # seconds since the drill began, when the answer (or the broken connection) came
     kind: str
     status: int | None  # None: no HTTP answer (the connection broke)
     retry_after: bool
@@ -92,12 +92,12 @@ class Load:
     last_success: dict[str, float] = field(default_factory=dict)
 
     async def call(self, kind: str, method: str, path: str, **options: object) -> httpx.Response | None:
-        at = time.monotonic() - self.began
         try:
             response = await self.client.request(method, path, **options)  # type: ignore[arg-type]
         except httpx.HTTPError as exc:
-            self.answers.append(Answer(at, kind, None, False, type(exc).__name__))
+            self.answers.append(Answer(time.monotonic() - self.began, kind, None, False, type(exc).__name__))
             return None
+        at = time.monotonic() - self.began  # when it was answered: a fault may begin meanwhile
         problem = ""
         if response.status_code >= 500:
             problem = response.json().get("type", "").rsplit("/", 1)[-1] if response.headers.get(
