@@ -6,13 +6,14 @@ UV := .tools/bin/uv
 RUN := $(UV) run --frozen --no-sync
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: help sync run up migrate test test-fast fuzz bench drill lint
+.PHONY: help sync run up migrate test test-unit test-fast fuzz bench drill lint
 
 help:
 	@echo "make run      standalone network with demo data (one process, SQLite)"
 	@echo "make up       distributed network on this machine (PostgreSQL, RabbitMQ, one process a part)"
 	@echo "make migrate  create the PostgreSQL databases and run every migration (distributed)"
 	@echo "make test     the full test suite (needs PostgreSQL, RabbitMQ and Redis on localhost)"
+	@echo "make test-unit the tests that need no server and start no process (servers may be stopped)"
 	@echo "make fuzz     Schemathesis against the standalone network, deeper than in the tests"
 	@echo "make bench    benchmarks; results go into docs/benchmarks.md"
 	@echo "make drill    the fault drill (replicas killed, servers restarted); report in docs/reliability.md"
@@ -39,6 +40,10 @@ migrate: sync
 # Two workers (xdist); tests sharing one standalone network are grouped onto one of them.
 test: sync
 	$(RUN) pytest -n 2 --dist loadgroup
+
+# The tests whose fixtures start nothing; the root conftest.py fails any that reaches a server.
+test-unit: sync
+	$(RUN) pytest -m unit -q -n 2
 
 test-fast: sync
 	$(RUN) pytest -x -q --ignore=tests

@@ -82,7 +82,7 @@ async def redis_check_ms() -> float:
     store = RedisBuckets("redis://127.0.0.1:6379/0", prefix=prefix, timeout=1.0)
     limits = RateLimits(
         store, default=Policy("default", 1_000_000, 60.0), by_role={},
-        failures_per_client=None, failures_per_address=None,
+        sign_ins={},
     )
     identity = Identity("bench-client", None, frozenset({"caseworker"}))
     timings = []

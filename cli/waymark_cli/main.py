@@ -47,6 +47,12 @@ def main(argv: list[str] | None = None) -> None:
     stop = StopRequest()
     if serving:
         stop.install()
+    if serving and arguments.verb != "up" and settings.tracing_enabled:
+        # `up` serves no part itself: each process it starts traces on its own. The spans
+        # still waiting are sent at exit.
+        from waymark_kernel.tracing import start_tracing
+
+        start_tracing("waymark" if arguments.verb == "run" else f"waymark-{arguments.part}")
     if arguments.verb == "run":
         from waymark_cli.standalone import run_standalone
 

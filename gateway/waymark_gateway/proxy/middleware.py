@@ -15,12 +15,15 @@ from waymark_gateway.proxy.ratelimit import RateLimits
 from waymark_gateway.proxy.upstreams import Headers, UpstreamResponse, Upstreams
 from waymark_kernel.logging import request_id_var
 from waymark_kernel.problems import Problem, problem_response
+from waymark_kernel.tracing import SpanKind, route_taken, span
 
 if TYPE_CHECKING:  # the sessions import the proxy's rate limits
     from waymark_gateway.sessions.authentication import RequestAuthenticator
 
 MAX_BODY_BYTES = 1024 * 1024  # any route but those given a limit of their own
 IMPORT_ROUTE = "POST /v1/hsds/dataset"  # the registry's bulk import: whole directories
+IMPORT_PAGE_ROUTE = "POST /admin/directory/import"  # the web app's form for the same files
+FORM_ENVELOPE_BYTES = 64 * 1024  # a form's other fields and multipart boundaries around the file
 MAX_HEADER_BYTES = 16 * 1024  # all header names and values of a request together
 SERVICE_OF_COLLECTION = {
     "organizations": "registry", "services": "registry", "taxonomy": "registry",
@@ -43,6 +46,7 @@ HOP_BY_HOP = frozenset({
 NOT_FORWARDED = HOP_BY_HOP | {
     b"host", b"content-length", b"x-request-id", b"expect", b"cookie", b"x-csrf-token",
 }
+TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
 # The gateway's own server writes these on the way out.
 NOT_RETURNED = HOP_BY_HOP | {b"content-length", b"x-request-id", b"date", b"server"}
 
@@ -57,7 +61,7 @@ ROUTE_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-WORD_SEGMENT = re.compile(r"[a-z_-]{1,32}")
+WORD_SEGMENT = re.compile(r"[a-z_-]{1,32}|v[0-9]")  # a word, or the API's version
 MAX_ROUTES = 200  # label values are bounded: hostile paths must not grow the metrics endlessly
 _routes: set[str] = set()
 Value = TypeVar("Value", int, float)
@@ -169,6 +173,15 @@ def forwarded_headers(
     return addresses.forwarding_headers(scope, headers)
 
 
+def with_trace(headers: Headers, trace: dict[str, str]) -> Headers:
+    """The upstream call's trace context in place of the caller's (unchanged when off)."""
+    if not trace:
+        return headers
+    return [(name, value) for name, value in headers if name not in TRACE_HEADERS] + [
+        (name.encode("ascii"), value.encode("latin-1")) for name, value in trace.items()
+    ]
+
+
 def returned_headers(method: str, response: UpstreamResponse) -> Headers:
     if method == "HEAD":  # the upstream's length describes the body a GET would get
         return [(name.lower(), value) for name, value in response.headers
@@ -225,6 +238,8 @@ class GatewayProxy:
     ) -> None:
         started = time.perf_counter()
         status = 500
+        route = route_of(scope["path"])
+        route_taken(route)
 
         async def send_counted(message: Message) -> None:
             nonlocal status
@@ -239,7 +254,7 @@ class GatewayProxy:
             raise
         finally:
             method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"
-            labels = (route_of(scope["path"]), method, str(status))
+            labels = (route, method, str(status))
             ROUTE_REQUESTS.labels(*labels).inc()
             ROUTE_LATENCY.labels(*labels).observe(time.perf_counter() - started)
 
@@ -248,13 +263,19 @@ class GatewayProxy:
         limit_headers = await self.rate_limits.check_client(caller.identity)
         body = await read_body(receive)
         path = scope.get("raw_path") or quote(scope["path"]).encode()
-        response = await self.upstreams.request(
-            service, scope["method"], path.partition(b"?")[0], scope["query_string"],
-            forwarded_headers(
-                scope, self.client_addresses, request_id_var.get() or "", caller.upstream_token
-            ), body,
-            timeout=self.route_timeouts.of(scope["method"], scope["path"]),
+        outgoing = forwarded_headers(
+            scope, self.client_addresses, request_id_var.get() or "", caller.upstream_token
         )
+        with span(
+            "gateway", f"{scope['method']} {service}", SpanKind.CLIENT,
+            attributes={"http.request.method": scope["method"], "waymark.upstream": service},
+        ) as traced:
+            response = await self.upstreams.request(
+                service, scope["method"], path.partition(b"?")[0], scope["query_string"],
+                with_trace(outgoing, traced.headers), body,
+                timeout=self.route_timeouts.of(scope["method"], scope["path"]),
+            )
+            traced.set("http.response.status_code", response.status)
         headers = returned_headers(scope["method"], response)
         headers += [(name.lower().encode(), value.encode()) for name, value in limit_headers.items()]
         await send({"type": "http.response.start", "status": response.status, "headers": headers})

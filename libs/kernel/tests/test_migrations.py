@@ -3,6 +3,7 @@
 import uuid
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from waymark_kernel.db import Database
@@ -36,6 +37,16 @@ down_revision = "0001"
 def upgrade() -> None:
     index_unpublished_outbox_in_order()
 '''
+TRACE_CONTEXT = '''
+from waymark_kernel.migrations import add_outbox_trace_context
+
+revision = "0003"
+down_revision = "0002"
+
+
+def upgrade() -> None:
+    add_outbox_trace_context()
+'''
 NOTES = sa.Table("kernel_test_notes", sa.MetaData(), sa.Column("id", sa.Uuid, primary_key=True))
 
 
@@ -44,6 +55,7 @@ def write_migrations(folder: Path) -> Path:
     (folder / "env.py").write_text("from waymark_kernel.migrations import run_env\n\nrun_env()\n")
     (folder / "versions" / "0001_first.py").write_text(FIRST_REVISION)
     (folder / "versions" / "0002_in_relay_order.py").write_text(IN_RELAY_ORDER)
+    (folder / "versions" / "0003_trace_context.py").write_text(TRACE_CONTEXT)
     return folder
 
 
@@ -69,6 +81,7 @@ async def assert_messaging_works(database: Database) -> None:
         await database.dispose()
 
 
+@pytest.mark.integration
 async def test_upgrade_creates_a_missing_postgresql_database_and_the_messaging_tables(tmp_path):
     url = f"{POSTGRES_URL}/{unique_name('kernel_test')}"
     try:
@@ -87,6 +100,7 @@ async def test_upgrade_creates_the_messaging_tables_in_sqlite(tmp_path):
     await assert_messaging_works(Database(url))
 
 
+@pytest.mark.integration
 async def test_the_relay_reads_a_batch_of_unpublished_events_without_sorting_them_all(tmp_path):
     url = f"{POSTGRES_URL}/{unique_name('kernel_test')}"
     try:

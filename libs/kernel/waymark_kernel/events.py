@@ -4,19 +4,12 @@ Payloads are thin: ids, statuses, organisation ids, countries. Never personal da
 """
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Every stored timestamp is UTC; SQLite hands them back without a zone."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+from waymark_kernel.clock import utcnow
 
 
 class EventData(BaseModel):
@@ -108,8 +101,13 @@ EVENT_TYPES: dict[str, type[EventData]] = {
 }
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class CloudEvent(BaseModel):
-    """CloudEvents 1.0 structured-mode envelope."""
+    """CloudEvents 1.0 structured-mode envelope; with tracing on, it carries the publishing
+    span's W3C trace context in the distributed-tracing extension's attributes."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -120,6 +118,8 @@ class CloudEvent(BaseModel):
     time: datetime = Field(default_factory=utcnow)
     datacontenttype: Literal["application/json"] = "application/json"
     data: dict[str, Any]
+    traceparent: str | None = Field(default=None, exclude_if=_absent)
+    tracestate: str | None = Field(default=None, exclude_if=_absent)
 
     @classmethod
     def of(cls, source: str, event_type: str, data: EventData) -> "CloudEvent":

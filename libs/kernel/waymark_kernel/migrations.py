@@ -95,6 +95,22 @@ def index_unpublished_outbox_by_publication() -> None:
     op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "created_at"])
 
 
+TRACEPARENT_LENGTH = 55  # version 00 of the W3C header, the one written
+
+
+def add_outbox_trace_context() -> None:
+    """The outbox row keeps the W3C trace context of the change that wrote its event."""
+    with op.batch_alter_table("outbox") as outbox:
+        outbox.add_column(sa.Column("traceparent", sa.String(TRACEPARENT_LENGTH), nullable=True))
+        outbox.add_column(sa.Column("tracestate", sa.Text(), nullable=True))
+
+
+def drop_outbox_trace_context() -> None:
+    with op.batch_alter_table("outbox") as outbox:
+        outbox.drop_column("tracestate")
+        outbox.drop_column("traceparent")
+
+
 def create_messaging_tables() -> None:
     """Outbox and processed-event tables, used by every service's first migration."""
     op.create_table(

@@ -1,5 +1,6 @@
 """Every setting is an environment variable prefixed WAYMARK_ (a .env file works too)."""
 
+import os
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -12,6 +13,8 @@ from waymark_kernel.logging import LogFormat
 
 DEVELOPMENT_ADMIN_SECRET = "waymark-development-admin-secret"  # documented in the README
 SERVICE_NAMES = ("registry", "referrals", "notifications")
+# The OpenTelemetry exporter's own variables; either, when set, turns tracing on by default.
+OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 
 class RunMode(StrEnum):
@@ -92,10 +95,18 @@ class Settings(BaseSettings):
     # A failed email is tried again after this, doubling each time up to the maximum (±10 %).
     smtp_retry_seconds: float = 5.0
     smtp_retry_max_seconds: float = 3600.0
+    # The registry's scheduled HSDS sources: how often it looks for one that is due, and
+    # whether a source may be http or reach loopback and private addresses (tests, a local
+    # publisher; never in production: it opens the network behind the registry to its admins).
+    hsds_sync_check_seconds: float = 30.0
+    hsds_source_allow_insecure: bool = False
     rate_limit: str = "600/minute"
     log_level: str = "INFO"
     # text (one line a record) at a terminal, JSON otherwise; or either, always.
     log_format: LogFormat = LogFormat.auto
+    # OpenTelemetry tracing over OTLP/HTTP, configured by the standard OTEL_* variables: on
+    # when true; when not given, on if one of OTLP_ENDPOINT_VARIABLES is set.
+    tracing: bool | None = None
 
     @field_validator("encryption_previous_keys", mode="before")
     @classmethod
@@ -130,6 +141,12 @@ class Settings(BaseSettings):
     @property
     def is_standalone(self) -> bool:
         return self.mode is RunMode.standalone
+
+    @property
+    def tracing_enabled(self) -> bool:
+        if self.tracing is not None:
+            return self.tracing
+        return any(os.environ.get(name) for name in OTLP_ENDPOINT_VARIABLES)
 
     @cached_property
     def admin_secret(self) -> str:

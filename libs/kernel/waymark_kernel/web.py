@@ -1,4 +1,5 @@
-"""What every Waymark HTTP process shares: request ids, safe response headers, metrics, health
+"""What every Waymark HTTP process shares: request ids, safe response headers (the web app adds
+its own to them), metrics, health
 and readiness, and a heap settled after start-up."""
 
 import asyncio
@@ -7,7 +8,7 @@ import gc
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from waymark_kernel.logging import request_id_var
 from waymark_kernel.problems import install_problem_handlers, problem_response
+from waymark_kernel.tracing import ServerSpans
 
 REQUEST_ID_HEADER = b"x-request-id"
 REQUESTS = Counter(
@@ -32,6 +34,7 @@ NOSNIFF = (b"x-content-type-options", b"nosniff")
 # Cases, referrals, the inbox, tokens: whatever may carry personal data is never kept by a
 # browser or a proxy. A response that may be kept says so itself (the JWKS, documentation files).
 NOT_STORED = (b"cache-control", b"no-store")
+SAFE_HEADERS = (NOSNIFF, NOT_STORED)
 
 
 def incoming_request_id(scope: Scope) -> str:
@@ -108,10 +111,12 @@ class RequestContextMiddleware:
 
 
 class SafeResponseHeaders:
-    """Every response is `nosniff`, and `no-store` unless it sets its own Cache-Control."""
+    """Every response carries `headers` (by default `nosniff`, and `no-store`), each one
+    unless the response sets that header itself (a Cache-Control of its own, say)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, headers: Sequence[tuple[bytes, bytes]] = SAFE_HEADERS) -> None:
         self.app = app
+        self.headers = tuple(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -122,7 +127,7 @@ class SafeResponseHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
-                headers += [header for header in (NOSNIFF, NOT_STORED) if header[0] not in present]
+                headers += [header for header in self.headers if header[0] not in present]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -196,6 +201,7 @@ def create_base_app(component: str, *, title: str, lifespan, checks: dict[str, R
     install_problem_handlers(app)
     install_operations(app, checks)
     app.state.draining = Draining()
+    app.add_middleware(ServerSpans, component=component)  # inside the request context
     app.add_middleware(RequestContextMiddleware, component=component, draining=app.state.draining)
     return app
 

@@ -3,8 +3,8 @@ consent, referrals with their history, shared data and comments, the directory r
 outbox and processed events, as far as that revision's tables and columns hold them), upgraded
 to the current revision, answers through the current API what it answered before.
 
-Free text is sealed since 0007: the rows of earlier revisions are those the current rows become
-when 0007's downgrade opens it into the clear columns. The disclosure ledger is left out below
+Free text is sealed since 0007: the rows of revisions before it are those the current rows
+become when 0007's downgrade opens it into the clear columns. The disclosure ledger is left out below
 revision 0006: its entries were hashed differently then
 (one chain for all cases before 0003, no actor before 0006); tests/disclosures and tests/actors
 write ledgers in those formats and check that their migrations keep them verifiable."""
@@ -116,7 +116,9 @@ async def test_referrals_written_at_an_earlier_revision_read_the_same_after_the_
 ):
     written = await write_referrals(flow, revision)
     expected = await read_referrals(flow.client, written)
-    rows = await rows_in_the_clear(await table_rows(database_url), settings)
+    rows = await table_rows(database_url)
+    if revision < "0007":
+        rows = await rows_in_the_clear(rows, settings)
     if revision < "0006":
         rows[LEDGER] = []
 

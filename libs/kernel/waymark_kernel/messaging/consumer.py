@@ -8,9 +8,11 @@ from sqlalchemy import Column, DateTime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
+from waymark_kernel.clock import utcnow
 from waymark_kernel.db import Database, Upsert
-from waymark_kernel.events import CloudEvent, utcnow
+from waymark_kernel.events import CloudEvent
 from waymark_kernel.messaging.broker import Broker
+from waymark_kernel.tracing import SpanKind, span, trace_headers_of
 
 SessionHandler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
@@ -40,6 +42,15 @@ class Consumer:
         handler = self.handlers.get(event.type)
         if handler is None:
             return
+        with span(
+            self.name, f"process {event.type}", SpanKind.CONSUMER,
+            parent=trace_headers_of(event.traceparent, event.tracestate),
+            attributes={"cloudevents.event_id": event.id, "cloudevents.event_type": event.type,
+                        "messaging.consumer.group.name": self.name},
+        ):
+            await self._handle_once(handler, event)
+
+    async def _handle_once(self, handler: SessionHandler, event: CloudEvent) -> None:
         async with self.database.transaction() as session:
             # The processed id first: a redelivered copy finds it and stops, and a concurrent
             # copy waits on the row until this transaction ends, then finds it or takes it.

@@ -8,15 +8,19 @@ import uuid
 from datetime import datetime
 
 import asyncpg
-from sqlalchemy import Column, DateTime, Index, Text, bindparam, func, select, text, update
+from sqlalchemy import (
+    Column, DateTime, Index, String, Text, bindparam, func, select, text, update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
+from waymark_kernel.clock import utcnow
 from waymark_kernel.db import ORIGIN, Database, Prepared, after_commit, insert_rows
-from waymark_kernel.events import CloudEvent, EventData, utcnow
-from waymark_kernel.migrations import UNPUBLISHED
+from waymark_kernel.events import CloudEvent, EventData
 from waymark_kernel.messaging.broker import Broker, PublishFailed, backoff
+from waymark_kernel.migrations import TRACEPARENT_LENGTH, UNPUBLISHED
+from waymark_kernel.tracing import SpanKind, current_trace_headers, span, trace_headers_of
 from waymark_kernel.wakeup import wait_until_woken
 
 log = logging.getLogger("waymark.outbox")
@@ -38,6 +42,11 @@ class OutboxMessage(SQLModel, table=True):
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
     attempts: int = 0
+    # The W3C trace context of the change that wrote the event; none when tracing is off.
+    traceparent: str | None = Field(
+        default=None, sa_column=Column(String(TRACEPARENT_LENGTH), nullable=True)
+    )
+    tracestate: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 # A plain insert: the row is never read back in the transaction that writes it.
@@ -48,9 +57,11 @@ _NOTIFY = Prepared(
 
 
 def _outbox_row(event: CloudEvent) -> dict:
+    trace = current_trace_headers()
     return {"id": uuid.UUID(event.id), "event_type": event.type,
             "body": event.model_dump_json(), "created_at": event.time, "published_at": None,
-            "attempts": 0}
+            "attempts": 0, "traceparent": trace.get("traceparent"),
+            "tracestate": trace.get("tracestate")}
 
 
 async def record_event(session: AsyncSession, source: str, event_type: str, data: EventData) -> CloudEvent:
@@ -173,13 +184,23 @@ class OutboxRelay:
                 [m.id for m, ok in zip(rest, outcomes, strict=True) if not ok])
 
     async def _confirmed(self, message: OutboxMessage) -> bool:
-        try:
-            await self.broker.publish(CloudEvent.model_validate_json(message.body))
-        except PublishFailed as exc:
-            log.warning("publish not confirmed; will retry", extra={
-                "event_id": str(message.id), "reason": str(exc),
-            })
-            return False
+        event = CloudEvent.model_validate_json(message.body)
+        with span(
+            "outbox", f"publish {event.type}", SpanKind.PRODUCER,
+            parent=trace_headers_of(message.traceparent, message.tracestate),
+            attributes={"cloudevents.event_id": event.id, "cloudevents.event_type": event.type,
+                        "cloudevents.event_source": event.source},
+        ) as traced:
+            # The event carries the publishing span: each consumer's is its child.
+            trace = traced.headers
+            try:
+                await self.broker.publish(event.model_copy(update=trace) if trace else event)
+            except PublishFailed as exc:
+                traced.failed("not confirmed")
+                log.warning("publish not confirmed; will retry", extra={
+                    "event_id": str(message.id), "reason": str(exc),
+                })
+                return False
         return True
 
     async def run(self) -> None:

@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from fastapi import FastAPI
+from waymark_kernel.clock import as_utc, utcnow
 from waymark_kernel.db import Database
-from waymark_kernel.events import utcnow
 from waymark_kernel.settings import Settings
+from waymark_kernel.tracing import SpanKind, span
 from waymark_kernel.wakeup import wait_until_woken
 
-from waymark_notifications.clock import as_utc
 from waymark_notifications.deliveries import repository, service
 from waymark_notifications.deliveries.models import Delivery
 from waymark_notifications.deliveries.service import Outgoing, Sent
@@ -252,10 +252,23 @@ class Dispatcher:
     async def _send(self, delivery: Outgoing, subscription: Listener | Subscription) -> Sent:
         assert self._sender is not None
         attempted_at = utcnow()
-        result = await self._sender.send(
-            subscription.url, str(delivery.id), delivery.body,
-            secrets_in_use(self.box, subscription, attempted_at),
-        )
+        with span(
+            "notifications", f"webhook {delivery.event_type}", SpanKind.CLIENT,
+            parent=delivery.trace_parent, attributes={
+                "http.request.method": "POST", "waymark.delivery_id": str(delivery.id),
+                "waymark.subscription_id": str(subscription.id),
+                "cloudevents.event_id": str(delivery.event_id),
+                "cloudevents.event_type": delivery.event_type,
+            },
+        ) as traced:
+            result = await self._sender.send(
+                subscription.url, str(delivery.id), delivery.body,
+                secrets_in_use(self.box, subscription, attempted_at), traced.headers,
+            )
+            if result.status_code is not None:
+                traced.set("http.response.status_code", result.status_code)
+            if not result.succeeded:
+                traced.failed("not delivered")
         return Sent(delivery, result, attempted_at)
 
     async def deliver_now(self, delivery: Delivery, subscription: Subscription) -> dict | None:

@@ -4,6 +4,7 @@ from enum import StrEnum
 
 from sqlalchemy import Column, DateTime, Index, String, Text
 from sqlmodel import Field, SQLModel
+from waymark_kernel.migrations import TRACEPARENT_LENGTH
 
 
 class DeliveryStatus(StrEnum):
@@ -43,6 +44,11 @@ class Delivery(SQLModel, table=True):
     )
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # The W3C trace context of the event's consumer: each attempt's span is its child.
+    traceparent: str | None = Field(
+        default=None, sa_column=Column(String(TRACEPARENT_LENGTH), nullable=True)
+    )
+    tracestate: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class DeliveryAttempt(SQLModel, table=True):

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.events import CloudEvent, EventData, WebhookTest, utcnow
+from waymark_kernel.clock import as_utc, rfc3339, utcnow
+from waymark_kernel.events import CloudEvent, EventData, WebhookTest
 from waymark_kernel.problems import Conflict, NotFound
 from waymark_kernel.settings import Settings
+from waymark_kernel.tracing import current_trace_headers, trace_headers_of
 
 from waymark_notifications.audience import audience
-from waymark_notifications.clock import as_utc, rfc3339
 from waymark_notifications.deliveries import repository
 from waymark_notifications.deliveries.models import Delivery, DeliveryStatus
 from waymark_notifications.feed import repository as feed_repository
@@ -54,13 +55,21 @@ class Outgoing:
     attempts: int = 0
     retry_base: int = 0
     retries: bool = True
+    traceparent: str | None = None
+    tracestate: str | None = None
 
     @classmethod
     def of(cls, delivery: Delivery) -> "Outgoing":
         return cls(
             delivery.id, delivery.subscription_id, delivery.event_id, delivery.event_type,
             delivery.body, delivery.attempts, delivery.retry_base, delivery.retries,
+            delivery.traceparent, delivery.tracestate,
         )
+
+    @property
+    def trace_parent(self) -> dict[str, str] | None:
+        """The trace its attempts belong to; None: the span in progress, if any."""
+        return trace_headers_of(self.traceparent, self.tracestate) or None
 
 
 async def enqueue_event(
@@ -79,10 +88,13 @@ async def enqueue_event(
         if matches(subscription.event_types, event.type)
     ]
     room = room_for([subscription.id for subscription in subscriptions])
+    trace = current_trace_headers()
+    traceparent, tracestate = trace.get("traceparent"), trace.get("tracestate")
     rows, leased, waiting = [], [], []
     for subscription in subscriptions:
         outgoing = Outgoing(
-            delivery_id_of(event_id, subscription.id), subscription.id, event_id, event.type, body
+            delivery_id_of(event_id, subscription.id), subscription.id, event_id, event.type, body,
+            traceparent=traceparent, tracestate=tracestate,
         )
         taken = subscription.id in room
         if taken:
@@ -94,7 +106,7 @@ async def enqueue_event(
             "event_type": event.type, "body": body, "status": DeliveryStatus.pending,
             "attempts": 0, "retry_base": 0, "retries": True,
             "next_attempt_at": leased_until if taken else now, "created_at": now,
-            "updated_at": now,
+            "updated_at": now, "traceparent": traceparent, "tracestate": tracestate,
         })
     await repository.add_all(session, rows)
     return leased, waiting

@@ -1,0 +1,270 @@
+"""One referral's creation is one trace: the gateway, the referrals service, its outbox relay,
+the notifications consumer and the webhook attempt. In standalone mode, started in this
+process as `waymark run` starts it, with its spans kept in memory; in distributed mode, each
+process of `waymark up` exporting over OTLP/HTTP to a receiver of this test."""
+
+import asyncio
+import json
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from waymark_cli.standalone import run_standalone
+from waymark_cli.stopping import StopRequest
+from waymark_kernel.settings import Settings
+from waymark_kernel.tracing import start_tracing, stop_tracing
+
+from tests.e2e.flow import (
+    PERSON, created, organisation_with_client, refer_when_receiver_known, service_body, token,
+)
+from tests.e2e.support import (
+    ADMIN_SECRET, WebhookReceiver, clean_up, free_port_block, start, stop,
+)
+
+REASON = "Unpaid wages and passport withheld"
+# From the request at the gateway to the webhook attempt, each span the child of the one before.
+CHAIN = [
+    ("gateway", "waymark.gateway", "POST /v1/referrals", SpanKind.SERVER),
+    ("gateway", "waymark.gateway", "POST referrals", SpanKind.CLIENT),
+    ("referrals", "waymark.referrals", "POST /v1/referrals", SpanKind.SERVER),
+    ("referrals", "waymark.outbox", "publish referral.requested", SpanKind.PRODUCER),
+    ("notifications", "waymark.notifications", "process referral.requested", SpanKind.CONSUMER),
+    ("notifications", "waymark.notifications", "webhook referral.requested", SpanKind.CLIENT),
+]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A span as either exporter gives it."""
+
+    service: str
+    scope: str
+    name: str
+    kind: SpanKind
+    trace_id: int
+    span_id: int
+    parent_id: int | None
+    attributes: dict[str, Any]
+
+
+def from_memory(span: ReadableSpan) -> Recorded:
+    assert span.context is not None
+    return Recorded(
+        str(span.resource.attributes["service.name"]), span.instrumentation_scope.name
+        if span.instrumentation_scope else "", span.name, span.kind, span.context.trace_id,
+        span.context.span_id, span.parent.span_id if span.parent else None,
+        dict(span.attributes or {}),
+    )
+
+
+def _value(attribute: KeyValue) -> Any:
+    kind = attribute.value.WhichOneof("value")
+    return getattr(attribute.value, kind) if kind else None
+
+
+def from_otlp(body: bytes) -> list[Recorded]:
+    request = ExportTraceServiceRequest.FromString(body)
+    recorded = []
+    for resource_spans in request.resource_spans:
+        resource = {kv.key: _value(kv) for kv in resource_spans.resource.attributes}
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                recorded.append(Recorded(
+                    resource["service.name"], scope_spans.scope.name, span.name,
+                    SpanKind(span.kind - 1),  # the protocol counts from UNSPECIFIED
+                    int.from_bytes(span.trace_id), int.from_bytes(span.span_id),
+                    int.from_bytes(span.parent_span_id) if span.parent_span_id else None,
+                    {kv.key: _value(kv) for kv in span.attributes},
+                ))
+    return recorded
+
+
+async def create_referral(base_url: str, receiver: WebhookReceiver) -> dict:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        admin = await token(client, "network-admin", ADMIN_SECRET)
+        _, origin_headers = await organisation_with_client(client, admin, "Origin", "NP")
+        destination, destination_headers = await organisation_with_client(
+            client, admin, "Destination", "LB"
+        )
+        service = await created(await client.post(
+            "/v1/services", headers=destination_headers,
+            json=service_body(destination["id"], "LB", "Beirut"),
+        ))
+        await created(await client.post(
+            "/v1/subscriptions", headers=destination_headers,
+            json={"url": receiver.url, "event_types": ["referral.requested"]},
+        ))
+        case = await created(await client.post(
+            "/v1/cases", headers=origin_headers, json={"person": PERSON},
+        ))
+        consent = await client.put(f"/v1/cases/{case['id']}/consent", headers=origin_headers, json={
+            "legal_basis": "consent", "scope": {"countries": ["LB"]},
+            "given_at": "2026-11-20T10:00:00Z", "method": "verbal",
+        })
+        assert consent.status_code == 200, consent.text
+        return await refer_when_receiver_known(client, origin_headers, {
+            "case_id": case["id"], "receiver_org_id": destination["id"],
+            "service_id": service["id"], "migration_stage": "destination",
+            "categories": service["categories"], "urgency": "high", "reason": REASON,
+            "shared_fields": ["given_name", "phone"],
+        })
+
+
+async def assert_one_trace(
+    referral: dict, receiver: WebhookReceiver, spans: Callable[[], list[Recorded]],
+    services: dict[str, str],
+) -> None:
+    """The webhook names its attempt's span; that span's trace runs back, parent by parent,
+    to the gateway's span of the request that created the referral. `services`: the
+    service.name of each part's spans."""
+    await receiver.wait_for(1)
+    assert len(receiver.received) == 1
+    headers, body = receiver.received[0]
+    assert json.loads(body)["data"]["referral_id"] == referral["id"]
+    version, trace_hex, attempt_hex, flags = headers["traceparent"].split("-")
+    assert version == "00" and int(flags, 16) & 1  # sampled
+    trace_id = int(trace_hex, 16)
+
+    wanted = {(scope, name) for _, scope, name, _ in CHAIN}
+    for _ in range(200):  # the attempt's span ends once the answer is read, then is exported
+        found = {(span.scope, span.name): span for span in spans() if span.trace_id == trace_id}
+        if wanted <= found.keys():
+            break
+        await asyncio.sleep(0.05)
+    assert wanted <= found.keys(), sorted(found)
+
+    root = found[CHAIN[0][1:3]]
+    assert root.parent_id is None  # the trace begins at the gateway
+    assert root.attributes["http.response.status_code"] == 201
+    for parent_step, (part, scope, name, kind) in zip(CHAIN, CHAIN[1:]):
+        child, parent = found[(scope, name)], found[parent_step[1:3]]
+        assert (child.kind, child.service) == (kind, services[part]), name
+        assert child.parent_id == parent.span_id, f"{name} is not under {parent_step[2]}"
+    attempt = found[CHAIN[-1][1:3]]
+    assert attempt.span_id == int(attempt_hex, 16)  # the header carried the attempt's span
+    assert attempt.attributes["http.response.status_code"] == 204
+
+    # Every span's name and attributes: methods, routes, types and ids, no personal data.
+    said = json.dumps([[span.name, span.attributes] for span in spans()])
+    for value in [*PERSON.values(), REASON]:
+        if isinstance(value, str) and len(value) > 3:
+            assert value not in said
+
+
+@pytest.fixture
+async def traced_standalone(tmp_path: Path) -> AsyncIterator[tuple[str, InMemorySpanExporter]]:
+    exporter = InMemorySpanExporter()
+    start_tracing("waymark", exporter)
+    port = free_port_block(1)
+    settings = Settings(
+        mode="standalone", host="127.0.0.1", port=port, data_dir=tmp_path / "var",
+        admin_client_secret=ADMIN_SECRET, seed_demo=False, webhook_allow_insecure=True,
+        webhook_retry_schedule=[0.2, 0.5, 1],
+    )
+    stop_request = StopRequest()
+    running = asyncio.create_task(run_standalone(settings, stop_request))
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base_url, timeout=5) as client:
+            for _ in range(300):
+                assert not running.done(), running
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+        yield base_url, exporter
+    finally:
+        stop_request.request("end of test")
+        await running
+        stop_tracing()
+
+
+async def test_standalone_a_referrals_creation_is_one_trace_from_the_gateway_to_the_webhook(
+    traced_standalone: tuple[str, InMemorySpanExporter], webhook_receiver: WebhookReceiver,
+) -> None:
+    base_url, exporter = traced_standalone
+    referral = await create_referral(base_url, webhook_receiver)
+    await assert_one_trace(
+        referral, webhook_receiver,
+        lambda: [from_memory(span) for span in exporter.get_finished_spans()],
+        dict.fromkeys(("gateway", "referrals", "notifications"), "waymark"),
+    )
+
+
+class OtlpReceiver(ThreadingHTTPServer):
+    """OTLP/HTTP (protobuf) on loopback, in a thread of its own: the spans every process sent."""
+
+    def __init__(self) -> None:
+        self.spans: list[Recorded] = []
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _OtlpHandler)
+
+    def recorded(self) -> list[Recorded]:
+        with self.lock:
+            return list(self.spans)
+
+
+class _OtlpHandler(BaseHTTPRequestHandler):
+    server: OtlpReceiver
+
+    def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+        body = self.rfile.read(int(self.headers["content-length"]))
+        if self.path == "/v1/traces":
+            with self.server.lock:
+                self.server.spans.extend(from_otlp(body))
+        answer = ExportTraceServiceResponse().SerializeToString()
+        self.send_response(200 if self.path == "/v1/traces" else 404)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *_: object) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver()
+    serving = threading.Thread(target=receiver.serve_forever, daemon=True)
+    serving.start()
+    yield receiver
+    receiver.shutdown()
+    receiver.server_close()
+
+
+async def test_distributed_a_referrals_creation_is_one_trace_across_the_processes(
+    tmp_path: Path, otlp_receiver: OtlpReceiver, webhook_receiver: WebhookReceiver,
+) -> None:
+    unique = uuid.uuid4().hex[:10]
+    prefix, exchange, queues = f"e2e_{unique}", f"e2e.{unique}.events", f"e2e.{unique}"
+    network = await asyncio.to_thread(start, "up", tmp_path, {
+        "WAYMARK_DATABASE_PREFIX": prefix, "WAYMARK_EVENT_EXCHANGE": exchange,
+        "WAYMARK_QUEUE_PREFIX": queues, "WAYMARK_SEED_DEMO": "false",
+        "WAYMARK_TRACING": "true", "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_receiver.server_port}",
+    })
+    try:
+        referral = await create_referral(network.base_url, webhook_receiver)
+        await assert_one_trace(
+            referral, webhook_receiver, otlp_receiver.recorded,
+            {part: f"waymark-{part}" for part in ("gateway", "referrals", "notifications")},
+        )
+    finally:
+        await asyncio.to_thread(stop, network)
+        await clean_up(prefix, exchange, queues)
