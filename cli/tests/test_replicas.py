@@ -21,6 +21,8 @@ from tests.e2e.support import clean_up, free_port_block
 from waymark_cli.parts import migrations_of
 from waymark_cli.replicas import ReplicaSet, listening_socket
 
+pytestmark = pytest.mark.integration  # starts replicas as processes
+
 PART = "registry"
 WAIT_SECONDS = 120  # how long a busy machine may take to start a replica
 
