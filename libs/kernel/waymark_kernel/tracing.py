@@ -155,13 +155,13 @@ def _recorded_span(
             raise
 
 
-def route_taken(route: str) -> None:
+def route_taken(method: str, route: str) -> None:
     """Names the request's server span after the route it took, where no router names it."""
     if _tracing.provider is None:
         return
     current = trace.get_current_span()
     if current.is_recording():
-        current.update_name(f"{current.name.partition(' ')[0]} {route}")
+        current.update_name(f"{method} {route}")
         current.set_attribute("http.route", route)
 
 
