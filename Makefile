@@ -6,15 +6,17 @@ UV := .tools/bin/uv
 RUN := $(UV) run --frozen --no-sync
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: help sync run up migrate test test-fast fuzz bench lint
+.PHONY: help sync run up migrate test test-unit test-fast fuzz bench drill lint
 
 help:
 	@echo "make run      standalone network with demo data (one process, SQLite)"
 	@echo "make up       distributed network on this machine (PostgreSQL, RabbitMQ, one process a part)"
 	@echo "make migrate  create the PostgreSQL databases and run every migration (distributed)"
 	@echo "make test     the full test suite (needs PostgreSQL, RabbitMQ and Redis on localhost)"
+	@echo "make test-unit the tests that need no server and start no process (servers may be stopped)"
 	@echo "make fuzz     Schemathesis against the standalone network, deeper than in the tests"
 	@echo "make bench    benchmarks; results go into docs/benchmarks.md"
+	@echo "make drill    the fault drill (replicas killed, servers restarted); report in docs/reliability.md"
 
 $(UV):
 	@$(PYTHON) -m venv .tools || { echo "python3 -m venv failed: install python3-venv (apt-get install python3-venv)"; exit 1; }
@@ -39,6 +41,10 @@ migrate: sync
 test: sync
 	$(RUN) pytest -n 2 --dist loadgroup
 
+# The tests whose fixtures start nothing; the root conftest.py fails any that reaches a server.
+test-unit: sync
+	$(RUN) pytest -m unit -q -n 2
+
 test-fast: sync
 	$(RUN) pytest -x -q --ignore=tests
 
@@ -51,3 +57,8 @@ bench: sync
 
 lint: sync
 	$(RUN) ruff check .
+
+# The fault drill on this machine (its own PostgreSQL, RabbitMQ and Redis); DRILL_SECONDS of
+# load (default 300, at most 600); the report goes into docs/reliability.md.
+drill: sync
+	$(RUN) python -m drill.run

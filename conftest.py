@@ -1,14 +1,78 @@
-"""Tests need real PostgreSQL, RabbitMQ and Redis: when either is missing the run fails, never skips."""
+"""Tests need real PostgreSQL, RabbitMQ and Redis: when either is missing the run fails, never
+skips. The unit tier (`-m unit`, `make test-unit`) is the exception: the tests whose fixtures
+start no database, broker, network or process, run with the servers stopped, and fail if they
+connect to a server or start a process, so that such a test cannot hide in the tier."""
 
+import asyncio
 import socket
+import subprocess
+from collections.abc import Iterator
 
 import pytest
 from waymark_kernel.db import STATEMENTS
 
 REQUIRED = {"PostgreSQL": 5432, "RabbitMQ": 5672, "Redis": 6379}
 
+# A test whose fixtures include one of these needs a server or a running network: not unit.
+SERVER_FIXTURES = frozenset({
+    "dialect", "database_url", "database", "postgres", "sqlite", "rabbit", "broker",
+    "redis_url", "redis_prefix", "network", "standalone", "distributed", "start_gateway",
+    "start_notifications", "registry", "any_registry", "serve", "serve_app", "app", "client",
+    "browser", "webhook_receiver", "uvicorn_process", "process", "empty_database",
+})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "unit: needs no server (selected by `make test-unit`)")
+    config.addinivalue_line(
+        "markers", "integration: needs a server or starts processes though its fixtures do not say so"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        needs_servers = item.get_closest_marker("integration") or SERVER_FIXTURES.intersection(
+            getattr(item, "fixturenames", ())
+        )
+        if not needs_servers:
+            item.add_marker(pytest.mark.unit)
+
+
+def _unit_tier(config: pytest.Config) -> bool:
+    return config.option.markexpr.strip() == "unit"
+
+
+@pytest.fixture(autouse=True)
+def _no_servers_in_the_unit_tier(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """In the unit tier a connection to PostgreSQL, RabbitMQ or Redis, or a new process, fails
+    the test."""
+    if not _unit_tier(request.config):
+        yield
+        return
+    connect = socket.socket.connect
+
+    def not_a_unit_test(what: str) -> None:
+        pytest.fail(f"{request.node.nodeid} {what}: mark it `integration`", pytrace=False)
+
+    def refuse_servers(sock: socket.socket, address: object) -> None:
+        if isinstance(address, tuple) and address[1] in REQUIRED.values():
+            not_a_unit_test(f"connects to port {address[1]}")
+        connect(sock, address)
+
+    def refuse_processes(*args: object, **kwargs: object) -> None:
+        not_a_unit_test("starts a process")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse_servers)
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse_processes)
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", refuse_processes)
+    yield
+
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    if _unit_tier(session.config):
+        return
     missing = []
     for name, port in REQUIRED.items():
         try:

@@ -87,7 +87,8 @@ def _serving_process(part: str, port: int) -> Path:
             environment = (process / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if command[-3:-1] == [b"serve", part.encode()] and (
+        serves = any(command[at:at + 2] == [b"serve", part.encode()] for at in range(len(command)))
+        if serves and (
             f"WAYMARK_PORT={port}".encode() in environment
         ):
             return process

@@ -15,6 +15,8 @@ from tests.e2e.flow import organisation_with_client, token
 from tests.e2e.support import ADMIN_SECRET, clean_up
 from tests.e2e.test_personal_data import every_page
 
+pytestmark = pytest.mark.integration  # starts networks of processes
+
 CLIENTS = 4
 
 

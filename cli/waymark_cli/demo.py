@@ -143,6 +143,8 @@ async def seed(client: httpx.AsyncClient, admin_secret: str, credentials_file: P
             await _person(client, admin, country, society, role)
             for role in (("caseworker",), ("org_admin",))
         ]
+        if country == COUNTRIES[0]:  # the network's own admin, a person of its first Society
+            people.append(await _person(client, admin, country, society, ("network_admin",)))
     seeded = {
         "note": "Demo network: the demo people whose totp_secret is null sign in WITHOUT a "
                 "second factor (demo mode only); the others with the TOTP code of their secret.",
@@ -157,8 +159,8 @@ async def _person(
     roles: tuple[str, ...],
 ) -> dict:
     """A demo person of the National Society: caseworkers sign in without a second factor
-    (demo networks only), org admins with the TOTP code of the secret written down for them."""
-    kind = "caseworker" if roles == ("caseworker",) else "admin"
+    (demo networks only), admins with the TOTP code of the secret written down for them."""
+    kind = {("caseworker",): "caseworker", ("network_admin",): "network-admin"}.get(roles, "admin")
     email = f"{kind}.{country.code.lower()}@demo.waymark.example"
     waived = kind == "caseworker"
     invitation = await _create(client, admin, f"/v1/organizations/{organization['id']}/invitations", {

@@ -5,7 +5,7 @@ import asyncio
 import contextlib
 import logging
 import os
-import sys
+import socket
 from pathlib import Path
 
 import httpx
@@ -20,6 +20,7 @@ from waymark_cli import demo
 from waymark_cli.parts import (
     PARTS, create_service, migrations_of, pages_of, port_of, with_local_keys,
 )
+from waymark_cli.replicas import ReplicaSet, listening_socket
 from waymark_cli.serving import GracefulServer
 from waymark_cli.stopping import STOP_SECONDS, StopRequest
 from waymark_cli.standalone import banner
@@ -36,21 +37,25 @@ async def migrate(settings: Settings, parts: list[str]) -> list[str]:
 
 def serve(
     settings: Settings, part: str, host: str | None, port: int | None, stop: StopRequest,
-    parent_pid: int | None = None,
+    parent_pid: int | None = None, listener_fd: int | None = None,
 ) -> None:
+    """One process of `part`: on its own port, or accepting from a socket it inherited (`up`
+    hands one socket to each of a part's replicas)."""
     if part == "gateway":
         app = create_gateway(settings, pages=pages_of(settings))
     else:
         app = create_service(part, settings)
     options = SERVER_OPTIONS if part == "gateway" else {"http": "httptools"}
-    GracefulServer(uvicorn.Config(
+    server = GracefulServer(uvicorn.Config(
         app, host=host or settings.host, port=port or port_of(part, settings), log_config=None,
         access_log=False, loop="uvloop", **options,
-    ), stop, app.state.draining, parent_pid=parent_pid).run()
+    ), stop, app.state.draining, parent_pid=parent_pid)
+    server.run(sockets=None if listener_fd is None else [socket.socket(fileno=listener_fd)])
 
 
 async def up(settings: Settings, stop: StopRequest) -> None:
-    """Every part as a child process on this machine, until a stop is asked for."""
+    """Every part as `settings.replicas` child processes on this machine, until a stop is
+    asked for; a replica that dies is started again."""
     environment = {**os.environ, "WAYMARK_MODE": "distributed"}
     if not settings.admin_client_secret:
         print("WARNING: WAYMARK_ADMIN_CLIENT_SECRET is not set; `up` uses the documented "
@@ -62,33 +67,29 @@ async def up(settings: Settings, stop: StopRequest) -> None:
     environment["WAYMARK_ENCRYPTION_KEY"] = settings.encryption_key
     if not await stop.unless_requested(lambda: migrate(settings, list(PARTS))):
         return
-    # Each in a process group of its own, out of reach of a terminal's Ctrl-C: `up` stops the
-    # gateway first, so that the requests it is still answering find the services up.
-    children = {
-        part: await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "waymark_cli", "serve", part, "--parent-pid", str(os.getpid()),
-            env=environment, process_group=0,
+    parts = {
+        part: ReplicaSet(
+            part, listening_socket(settings.host, port_of(part, settings)), settings.replicas,
+            environment, os.getpid(),
         )
         for part in PARTS
     }
     try:
-        if not await _wait_ready(settings, list(children.values()), stop):
+        for replicas in parts.values():
+            await replicas.start()
+        if not await _wait_ready(settings, parts, stop):
             return
         credentials_file = settings.data_dir / "demo-credentials.json"
         if demo.should_seed(settings) and not await stop.unless_requested(
             lambda: _seed(settings, credentials_file)
         ):
             return
+        for replicas in parts.values():
+            replicas.supervise()
         print(banner(settings, credentials_file), flush=True)
-        exited = [asyncio.ensure_future(child.wait()) for child in children.values()]
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([stopping, *exited], return_when=asyncio.FIRST_COMPLETED)
-        for waiter in (stopping, *exited):
-            waiter.cancel()
-        if not stop.requested:
-            raise SystemExit("a part of the network exited; stopping the others")
+        await stop.wait()
     finally:
-        await _stop_children(children)
+        await stop_replicas(parts)
     log.info("stopped")
 
 
@@ -97,40 +98,35 @@ async def _seed(settings: Settings, credentials_file: Path) -> None:
         await demo.seed(client, settings.admin_secret, credentials_file)
 
 
-async def _stop_children(children: dict[str, asyncio.subprocess.Process]) -> None:
-    """The gateway first, then the services; a part still running when the promised time is
-    nearly up is killed, so that none outlives the network."""
+async def stop_replicas(parts: dict[str, ReplicaSet]) -> None:
+    """The gateway first, then the services; a replica still running when the promised time
+    is nearly up is killed, so that none outlives the network."""
     deadline = asyncio.get_running_loop().time() + STOP_SECONDS - 1
-    gateway = {part: child for part, child in children.items() if part == "gateway"}
-    services = {part: child for part, child in children.items() if part != "gateway"}
+    gateway = [replicas for part, replicas in parts.items() if part == "gateway"]
+    services = [replicas for part, replicas in parts.items() if part != "gateway"]
     for group in (gateway, services):
-        for child in group.values():
-            if child.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    child.terminate()
-        await asyncio.wait(
-            [asyncio.ensure_future(child.wait()) for child in group.values()],
-            timeout=max(0.0, deadline - asyncio.get_running_loop().time()),
-        )
-    for part, child in children.items():
-        if child.returncode is None:
-            log.error("a part did not stop in time; killed", extra={"part": part})
-            with contextlib.suppress(ProcessLookupError):
-                child.kill()
-            await child.wait()
+        for replicas in group:
+            replicas.terminate()
+        for replicas in group:
+            await replicas.wait(deadline - asyncio.get_running_loop().time())
+    for replicas in parts.values():
+        await replicas.kill_the_rest()
 
 
 async def _wait_ready(
-    settings: Settings, children: list[asyncio.subprocess.Process], stop: StopRequest,
-    timeout: float = 180,  # a busy machine imports four processes at once
+    settings: Settings, parts: dict[str, ReplicaSet], stop: StopRequest,
+    seconds_per_process: float = 45,  # a busy machine imports every process at once
 ) -> bool:
-    """True once the gateway is ready; False when a stop is asked for first."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    """True once the gateway is ready; False when a stop is asked for first. A replica that
+    exits during start-up stops the network."""
+    started = sum(len(replicas.processes) for replicas in parts.values())
+    deadline = asyncio.get_running_loop().time() + seconds_per_process * started
     async with httpx.AsyncClient(timeout=2) as client:
         while asyncio.get_running_loop().time() < deadline:
             if stop.requested:
                 return False
-            if any(child.returncode is not None for child in children):
+            processes = [process for replicas in parts.values() for process in replicas.processes]
+            if any(process.returncode is not None for process in processes):
                 raise SystemExit("a part of the network exited during start-up")
             with contextlib.suppress(httpx.HTTPError):
                 if (await client.get(f"{settings.gateway_url}/readyz")).status_code == 200:

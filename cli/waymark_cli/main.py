@@ -25,12 +25,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="waymark", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
     verbs.add_parser("run", help="the standalone network in one process (SQLite, demo data)")
-    verbs.add_parser("up", help="the distributed network on this machine, one process a part")
+    up = verbs.add_parser("up", help="the distributed network on this machine, one process a part")
+    up.add_argument(
+        "--replicas", type=int, help="processes of each part, sharing its port (WAYMARK_REPLICAS, default 1)"
+    )
     serve = verbs.add_parser("serve", help="one part of the distributed network")
     serve.add_argument("part", choices=PARTS)
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--parent-pid", type=int, help="stop when this process is gone (`up` passes its own)")
+    serve.add_argument("--fd", type=int, help="accept from this inherited listening socket (`up` passes one)")
     migrate = verbs.add_parser("migrate", help="create the databases and run the migrations")
     migrate.add_argument("parts", nargs="*", metavar="PART", help=f"any of {', '.join(PARTS)} (default: all)")
     backup.add_commands(verbs)
@@ -67,10 +71,15 @@ def main(argv: list[str] | None = None) -> None:
 
     settings = settings.model_copy(update={"mode": RunMode.distributed})
     if arguments.verb == "up":
+        if arguments.replicas is not None:
+            if arguments.replicas < 1:
+                parser.error("--replicas must be at least 1")
+            settings = settings.model_copy(update={"replicas": arguments.replicas})
         asyncio.run(distributed.up(settings, stop))
     elif arguments.verb == "serve":
         distributed.serve(
-            settings, arguments.part, arguments.host, arguments.port, stop, arguments.parent_pid
+            settings, arguments.part, arguments.host, arguments.port, stop, arguments.parent_pid,
+            arguments.fd,
         )
     else:
         unknown = set(arguments.parts) - set(PARTS)

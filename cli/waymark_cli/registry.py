@@ -7,9 +7,6 @@ import json
 import sys
 import zipfile
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from waymark_kernel.db import Database
 from waymark_kernel.files import make_data_folder_private
@@ -21,10 +18,11 @@ from waymark_registry.dataset.crosswalk import Crosswalk
 from waymark_registry.dataset.schemas import ImportReport
 from waymark_registry.dataset.service import (
     ImportOptions, export_dataset, export_package, import_dataset, import_package, settle,
-    sync_source,
 )
 from waymark_registry.main import MIGRATIONS
 from waymark_registry.organizations.announcements import announce_all
+from waymark_registry.sources.publisher import SourceFailed, SourceGuard
+from waymark_registry.sources.service import synchronise
 
 
 def add_commands(verbs: argparse._SubParsersAction) -> None:
@@ -55,7 +53,8 @@ def add_commands(verbs: argparse._SubParsersAction) -> None:
     sync = tasks.add_parser(
         "sync", help="pull every service (following the pages) and organisation of the HSDS "
         "3.0 API at URL and apply them as an import: its services keep its ids, and those it no "
-        "longer lists are made inactive; a source failing mid-way changes nothing",
+        "longer lists are made inactive; a source failing mid-way changes nothing; https and public "
+        "addresses only, unless WAYMARK_HSDS_SOURCE_ALLOW_INSECURE is set",
     )
     sync.add_argument("file", metavar="URL")
     tasks.add_parser(
@@ -113,45 +112,6 @@ def _print_report(report: ImportReport) -> None:
         print(f"withdrawn: {report.withdrawn} services the source no longer lists")
 
 
-SYNC_PAGE_SIZE = 100
-MAX_SYNC_PAGES = 10_000  # a source that never says its last page stops here
-SYNC_TIMEOUT_SECONDS = 60
-
-
-class SourceFailed(Exception):
-    pass
-
-
-async def _pages(client: httpx.AsyncClient, url: str, params: dict[str, str]) -> list[Any]:
-    """Every item of a paged HSDS API listing."""
-    items: list[Any] = []
-    for page in range(1, MAX_SYNC_PAGES + 1):
-        try:
-            response = await client.get(url, params={**params, "page": page,
-                                                     "per_page": SYNC_PAGE_SIZE})
-            response.raise_for_status()
-            body = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise SourceFailed(f"{url} page {page}: {exc}") from exc
-        if not isinstance(body, dict) or not isinstance(body.get("contents"), list):
-            raise SourceFailed(f"{url} page {page}: not an HSDS page (no contents)")
-        items += body["contents"]
-        if body.get("last_page", True) or page >= body.get("total_pages", page):
-            return items
-    raise SourceFailed(f"{url}: more than {MAX_SYNC_PAGES} pages")
-
-
-async def _sync(database: Database, url: str) -> ImportReport:
-    base = url.rstrip("/")
-    async with httpx.AsyncClient(timeout=SYNC_TIMEOUT_SECONDS, follow_redirects=True) as client:
-        services = await _pages(client, f"{base}/services", {"full": "true"})
-        organizations = await _pages(client, f"{base}/organizations", {})
-    async with database.transaction() as session:
-        report = await sync_source(session, base, organizations, services)
-    await settle(database.engine, report)
-    return report
-
-
 def _print_problem(problem: Problem, file: Path | None) -> None:
     """Each error at its place: FILE, or FILE/member of a package, then line and path."""
     print(f"{file or 'crosswalk'}: {problem.detail}", file=sys.stderr)
@@ -187,7 +147,8 @@ async def run(
             return 0
         if task == "sync":
             try:
-                report = await _sync(database, str(file))
+                guard = SourceGuard(allow_insecure=settings.hsds_source_allow_insecure)
+                report = await synchronise(database, str(file), guard, [])
             except SourceFailed as failure:
                 print(f"the source failed, nothing was changed: {failure}", file=sys.stderr)
                 return 1

@@ -124,14 +124,22 @@ def banner(settings: Settings, credentials_file) -> str:
                      f"{settings.gateway_url}/sign-in. DEMO MODE: the demo caseworkers sign in "
                      "WITHOUT a second factor; org admins need the TOTP code of their totp_secret:")
         for entry in _two_societies(people):
-            factor = "no second factor" if entry["totp_secret"] is None else (
-                f"totp_secret={entry['totp_secret']}")
             lines.append(f"    {entry['organization']} ({', '.join(entry['roles'])}): "
-                         f"{entry['email']}  password={entry['password']}  {factor}")
+                         f"{_sign_in_of(entry)}")
+        for entry in people:
+            if "network_admin" in entry["roles"]:
+                lines.append(f"  demo network admin (the /admin pages): {_sign_in_of(entry)}")
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
 
 
 def _two_societies(people: list[dict]) -> list[dict]:
     organizations = list(dict.fromkeys(entry["organization"] for entry in people))[:2]
-    return [entry for entry in people if entry["organization"] in organizations]
+    return [entry for entry in people
+            if entry["organization"] in organizations and "network_admin" not in entry["roles"]]
+
+
+def _sign_in_of(entry: dict) -> str:
+    factor = "no second factor" if entry["totp_secret"] is None else (
+        f"totp_secret={entry['totp_secret']}")
+    return f"{entry['email']}  password={entry['password']}  {factor}"

@@ -25,7 +25,7 @@ from waymark_gateway.people.erasure import Erasures
 from waymark_gateway.people.router import router as people_router
 from waymark_gateway.proxy.addresses import ClientAddresses
 from waymark_gateway.proxy.middleware import (
-    IMPORT_ROUTE, MAX_BODY_BYTES, GatewayProxy, RouteTable,
+    FORM_ENVELOPE_BYTES, IMPORT_PAGE_ROUTE, IMPORT_ROUTE, MAX_BODY_BYTES, GatewayProxy, RouteTable,
 )
 from waymark_gateway.proxy.pages import PagesOutsideApi
 from waymark_gateway.proxy.ratelimit import RateLimits
@@ -162,7 +162,10 @@ def create_app(
         app.state.token_verifier, sessions, app.state.client_addresses, revoked,
     )
     body_limits = RouteTable(
-        "WAYMARK_IMPORT_BODY_LIMIT_BYTES", {IMPORT_ROUTE: settings.import_body_limit_bytes},
+        "WAYMARK_IMPORT_BODY_LIMIT_BYTES", {
+            IMPORT_ROUTE: settings.import_body_limit_bytes,
+            IMPORT_PAGE_ROUTE: settings.import_body_limit_bytes + FORM_ENVELOPE_BYTES,
+        },
         default=MAX_BODY_BYTES,
     )
     app.state.api_document = MergedDocument(

@@ -23,7 +23,8 @@ class SignInProvider(BaseModel):
     # When set, a person the provider vouches for needs no invitation: the claim names her
     # roles (a dotted path reaches nested claims). Otherwise an invitation links her.
     roles_claim: str | None = None
-    # The provider must say (`amr` holding `mfa`) that it checked a second factor.
+    # The provider must say (`amr` holding `mfa`) that it checked a second factor. When false,
+    # only people whose roles need none (viewers, see viewer_second_factor_optional) go without.
     mfa_required: bool = True
 
 
@@ -95,7 +96,8 @@ class GatewaySettings(Settings):
     # call waits WAYMARK_UPSTREAM_TIMEOUT_SECONDS.
     route_timeouts: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
     # The registry's bulk import (POST /v1/hsds/dataset) takes bodies up to this size and this
-    # long; every other route 1 MiB. Larger directories go through `waymark registry import`.
+    # long, and the web app's import form as much file; every other route 1 MiB. Larger
+    # directories go through `waymark registry import`.
     import_body_limit_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
     import_timeout_seconds: float = Field(default=300.0, gt=0)
     # More concurrent calls than this to one upstream are refused with 503 at once.

@@ -207,6 +207,7 @@ def test_migrations_run_after_postgres_and_before_every_part(compose, compose_pa
         assert service["restart"] == "unless-stopped", name
 
 
+@pytest.mark.integration
 def test_secrets_come_from_uncommitted_files_that_have_committed_templates(compose):
     for name, secret in compose["secrets"].items():
         path = (DEPLOY / secret["file"]).resolve()
@@ -222,6 +223,7 @@ def test_every_compose_variable_is_described_in_the_env_example():
     assert variables <= described, variables - described
 
 
+@pytest.mark.integration
 def test_the_entrypoint_reads_secret_files_into_settings(tmp_path):
     secret = tmp_path / "admin_client_secret"
     secret.write_text("a-secret\n")
@@ -490,6 +492,7 @@ def test_the_schema_validation_rejects_a_mistyped_manifest(manifests):
         )
 
 
+@pytest.mark.integration
 def test_the_base_renders_without_the_overlay_and_the_overlay_only_adds_the_site():
     base = {(d["kind"], d["metadata"]["name"]) for d in kustomize(KUBERNETES / "base")}
     backing = {(d["kind"], d["metadata"]["name"]) for d in kustomize(KUBERNETES / "backing")}

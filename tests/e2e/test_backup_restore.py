@@ -35,6 +35,8 @@ from tests.e2e.support import (
     stop,
 )
 
+pytestmark = pytest.mark.integration  # starts networks of processes
+
 SERVICES_WITH_OUTBOX = ("registry", "referrals", "notifications")
 
 

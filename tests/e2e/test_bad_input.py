@@ -13,6 +13,8 @@ from waymark_kernel.signing import SigningKey
 
 from tests.e2e.support import ADMIN_SECRET, Network, start, stop
 
+pytestmark = pytest.mark.integration  # starts networks of processes
+
 PROBLEM = "application/problem+json"
 WRITE_METHODS = {"post", "put", "patch"}
 

@@ -1,5 +1,9 @@
+import pytest
+
 from tests.e2e.flow import run_flow
 from tests.e2e.support import Network, WebhookReceiver
+
+pytestmark = pytest.mark.integration  # starts networks of processes
 
 
 async def test_standalone_network_refers_a_person_end_to_end(

@@ -10,6 +10,8 @@ import pytest
 
 from tests.e2e.support import PARTS, clean_up, start
 
+pytestmark = pytest.mark.integration  # starts networks of processes
+
 
 def port_is_free(port: int) -> bool:
     with socket.socket() as probe:

@@ -6,11 +6,20 @@ her as the one who acted."""
 import uuid
 
 import httpx
+import pytest
 from waymark_gateway.people import totp
 
-from tests.e2e.flow import PERSON, created, organisation_with_client, refer_when_receiver_known
-from tests.e2e.flow import service_body, token
+from tests.e2e.flow import (
+    PERSON,
+    created,
+    organisation_with_client,
+    refer_when_receiver_known,
+    service_body,
+    token,
+)
 from tests.e2e.support import ADMIN_SECRET, Network
+
+pytestmark = pytest.mark.integration  # starts networks of processes
 
 PASSWORD = "Saffron-Harbour-Listens-31"
 

@@ -5,6 +5,7 @@ import asyncio
 import json
 
 import httpx
+import pytest
 
 from tests.e2e.flow import (
     PERSON,
@@ -15,6 +16,8 @@ from tests.e2e.flow import (
     token,
 )
 from tests.e2e.support import ADMIN_SECRET, Network, WebhookReceiver
+
+pytestmark = pytest.mark.integration  # starts networks of processes
 
 # Every value of the person a careless payload could carry, and the digits of the phone number
 # and the date of birth however they might be written.

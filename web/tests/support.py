@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from tests.e2e.support import ADMIN_SECRET
+
 PASSWORD = "Quiet-Harbour-Lantern-2026"
 
 
@@ -77,10 +79,16 @@ def client_headers(base_url: str, client: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
+def network_admin_headers(base_url: str) -> dict[str, str]:
+    """The bootstrap network-admin client's: the one that makes a person a network admin."""
+    return client_headers(base_url, {"client_id": "network-admin", "client_secret": ADMIN_SECRET})
+
+
 def enrol(base_url: str, data_dir: Path, organization: str, name: str,
           roles: tuple[str, ...] = ("caseworker",)) -> Caseworker:
     client = demo_clients(data_dir)[organization]
-    admin = client_headers(base_url, client)
+    admin = (network_admin_headers(base_url) if "network_admin" in roles
+             else client_headers(base_url, client))
     email = f"{name.split()[0].lower()}-{uuid.uuid4().hex[:6]}@example.org"
     invited = httpx.post(
         f"{base_url}/v1/organizations/{client['organization_id']}/invitations",
@@ -97,7 +105,8 @@ def enrol(base_url: str, data_dir: Path, organization: str, name: str,
 
 
 def create_service(base_url: str, data_dir: Path, organization: str, name: str,
-                   place: tuple[str, str, float, float] = ("JO", "Amman", 31.95, 35.93)) -> dict[str, Any]:
+                   place: tuple[str, str, float, float] = ("JO", "Amman", 31.95, 35.93),
+                   categories: tuple[str, ...] = ("shelter",)) -> dict[str, Any]:
     """A shelter of a demo organisation (in Amman unless `place` says where), created through
     the API by the organisation's admin client."""
     country, city, latitude, longitude = place
@@ -106,7 +115,7 @@ def create_service(base_url: str, data_dir: Path, organization: str, name: str,
         base_url, client), json={
         "organization_id": client["organization_id"], "name": name,
         "description": "Safe accommodation for women in transit, with case management.",
-        "categories": ["shelter"], "languages": ["ar", "en"], "populations": ["women_at_risk"],
+        "categories": list(categories), "languages": ["ar", "en"], "populations": ["women_at_risk"],
         "migration_stages": ["transit", "destination"], "accepts_referrals": True,
         "capacity": "available", "response_time_hours": 24,
         "locations": [{"city": city, "admin_area": city, "country": country,

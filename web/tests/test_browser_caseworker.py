@@ -15,7 +15,9 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.support import Network
-from web.tests.browser import browser, browser_storage, phone, screenshot, sign_in  # noqa: F401
+from web.tests.browser import (  # noqa: F401
+    PHONE, browser, browser_storage, phone, screenshot, sign_in,
+)
 from web.tests.support import Caseworker, create_service
 
 NEPAL = "Nepal Red Cross Society"
@@ -266,6 +268,35 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
     assert {name: problems for name, problems in found.items() if problems} == {}
 
 
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_the_network_admin_pages_have_no_serious_accessibility_violation(
+    network: Network, browser: Browser, caseworker: Callable[..., Caseworker],  # noqa: F811
+    language: str, tmp_path: Path,
+) -> None:
+    base = network.base_url
+    page = phone(browser, language).new_page()
+    sign_in(page, base, caseworker(NEPAL, "Nadia Network", ("network_admin",)), language)
+    found = {}
+    for name, address in {
+        "verification": "/admin/organizations", "verified": "/admin/organizations?verified=true",
+        "directory": "/admin/directory", "statistics": "/admin/statistics",
+        "statistics-by-urgency": "/admin/statistics?group_by=urgency",
+    }.items():
+        page.goto(base + address)
+        found[name] = serious_violations(page)
+        weight = first_load_weight(page)
+        assert weight["total"] <= 100 * 1024, (name, weight)
+        screenshot(page, tmp_path, f"admin-{name}-{language}")
+    page.goto(f"{base}/admin/directory")
+    page.set_input_files("#file", files=[{
+        "name": "broken.json", "mimeType": "application/json", "buffer": b'[{"name": ""}]',
+    }])
+    page.click("button[value=dry-run]")
+    expect(page.locator("[role=alert]")).to_contain_text("broken.json")
+    found["refused-import"] = serious_violations(page)
+    assert {name: problems for name, problems in found.items() if problems} == {}
+
+
 def tab_to(page: Page, selector: str, limit: int = 150) -> None:
     """Moves the focus with the Tab key alone until it reaches `selector`."""
     for _ in range(limit):
@@ -308,3 +339,45 @@ def test_the_refer_and_answer_flows_work_by_keyboard_alone(
     tab_to(jordan, "form.answer:has(input[name=to][value=completed]) button[type=submit]")
     jordan.keyboard.press("Enter")
     expect(jordan.locator(".notice.done")).to_contain_text("Loop closed")
+
+
+def test_an_admin_publishes_a_service_with_the_plain_form_told_what_was_refused(
+    network: Network, browser: Browser, caseworker: Callable[..., Caseworker],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    base = network.base_url
+    context = browser.new_context(viewport=PHONE, locale="en", java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, base, caseworker(NEPAL, "Anita Admin", ("org_admin",)), "en")
+    page.goto(f"{base}/settings/services/new")
+    page.fill("#name", "Everest legal desk")
+    page.get_by_label("Legal information and counselling", exact=True).check()
+    page.fill("#location-0-city", "Kathmandu")
+    page.fill("#location-0-latitude", "100")
+    page.fill("#location-0-longitude", "85.3")
+    page.get_by_role("button", name="Publish", exact=True).click()
+    expect(page.locator("#location-0-latitude-error")).to_contain_text("90")
+    expect(page.locator("#location-0-latitude")).to_have_value("100")
+    expect(page.locator("#name")).to_have_value("Everest legal desk")
+    expect(page.get_by_label("Legal information and counselling", exact=True)).to_be_checked()
+    page.fill("#location-0-latitude", "27.7")
+    page.get_by_role("button", name="Publish", exact=True).click()
+    page.wait_for_url(re.compile(r"/services/[0-9a-f-]{36}$"))
+    expect(page.locator("h1")).to_have_text("Everest legal desk")
+    context.close()
+
+    # Right to left, the form and its refusals have no serious accessibility violation.
+    page = phone(browser, "ar").new_page()
+    sign_in(page, base, caseworker(NEPAL, "Bina Admin", ("org_admin",)), "ar")
+    page.goto(f"{base}/settings/services/new")
+    assert page.get_attribute("html", "dir") == "rtl"
+    found = {"new-service": serious_violations(page)}
+    page.fill("#name", "مكتب قانوني")
+    page.fill("#location-0-latitude", "100")
+    page.click("button[value=save]")
+    expect(page.locator("#categories .field-error")).to_contain_text("غير مقبول")
+    expect(page.locator("#location-0-latitude")).to_have_attribute("aria-invalid", "true")
+    found["refused-service"] = serious_violations(page)
+    screenshot(page, tmp_path, "service-form-refused-ar")
+    assert {name: problems for name, problems in found.items() if problems} == {}
+    page.context.close()

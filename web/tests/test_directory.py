@@ -100,3 +100,33 @@ def test_the_owner_too_sees_her_confidential_place_on_the_map_at_city_level(
     city_level, lat, lon = markers(shown)[hidden_shelter["id"]]
     assert city_level and (lat, lon) == ("32.0", "35.9")
     assert "31.98765" not in shown and "35.87654" not in shown
+
+
+def test_the_directory_kept_for_offline_search_is_her_countrys_public_directory(
+    network: Network, hidden_shelter: dict[str, Any],
+) -> None:
+    base, data_dir = network.base_url, Path(network.data_dir)
+    night = create_service(base, data_dir, JORDAN, "Zarqa night shelter", ("JO", "Zarqa", 32.07, 36.09),
+                           ("shelter.emergency",))
+    nepali = create_service(base, data_dir, NEPAL, "Terai night shelter",
+                            ("NP", "Biratnagar", 26.45, 87.27))
+    owner = enrol(base, data_dir, JORDAN, "Rania Haddad")
+    with closing(signed_in_client(base, owner)) as rania:
+        kept = rania.get("/offline/directory.json", params={"lang": "fr"})
+        shell = rania.get("/offline/search")
+    assert kept.status_code == 200 and kept.headers["cache-control"] == "no-store"
+    assert kept.headers["date"]  # the worker fetches the directory again when it is an hour old
+    directory = kept.json()
+    assert directory["country"] == "JO"
+    assert directory["notice"].startswith("Hors ligne : résultats du répertoire de Jordanie")
+    services = {service["id"]: service for service in directory["services"]}
+    assert {night["id"], hidden_shelter["id"]} <= set(services) and nepali["id"] not in services
+    assert services[night["id"]]["categories"] == ["shelter.emergency", "shelter"]
+    assert services[night["id"]]["facts"][0] == "Zarqa, Jordanie"
+    assert "zarqa night shelter safe accommodation" in services[night["id"]]["words"]
+    # Her own confidential place is kept by its city only, as anyone else would read it.
+    assert "31.98765" not in kept.text and "35.87654" not in kept.text
+    assert shell.status_code == 200 and 'data-directory="/offline/directory.json"' in shell.text
+    assert '<template id="offline-card">' in shell.text and 'id="category"' in shell.text
+    signed_out = httpx.get(f"{base}/offline/directory.json")
+    assert signed_out.status_code == 303 and signed_out.headers["location"].startswith("/sign-in")

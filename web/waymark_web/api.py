@@ -13,6 +13,7 @@ from waymark_kernel.logging import request_id_var
 FORWARDED_HEADERS = ("cookie", "authorization", "x-forwarded-for", "x-forwarded-proto")
 CLIENT_EXTENSION = "waymark_client"  # the browser's address, seen by the gateway as the caller's
 SCHEME_EXTENSION = "waymark_scheme"  # http or https, as the browser reached the gateway
+ORIGINAL_TEXTS = "*"  # an Accept-Language naming no language: services come as written
 
 
 class ApiError(Exception):
@@ -72,7 +73,8 @@ class Api:
 
     async def call(
         self, method: str, path: str, *, params: Any = None, json: Any = None,
-        data: Any = None, headers: dict[str, str] | None = None,
+        data: Any = None, content: bytes | None = None, headers: dict[str, str] | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
         sent = {**self.headers, **(headers or {})}
         if method not in ("GET", "HEAD") and self.csrf_token:
@@ -80,7 +82,8 @@ class Api:
         if request_id := request_id_var.get(None):
             sent["x-request-id"] = request_id
         response = await self.client.request(
-            method, path, params=params, json=json, data=data, headers=sent,
+            method, path, params=params, json=json, data=data, content=content, headers=sent,
+            timeout=timeout if timeout is not None else self.client.timeout,
             extensions={CLIENT_EXTENSION: self.client_address, SCHEME_EXTENSION: self.scheme},
         )
         if response.status_code >= 400:
@@ -93,6 +96,12 @@ class Api:
 
     async def get(self, path: str, params: Any = None) -> Any:
         return (await self.call("GET", path, params=params)).json()
+
+    async def get_original(self, path: str, params: Any = None) -> Any:
+        """As `get`, with services' names and descriptions as written, not translated."""
+        response = await self.call("GET", path, params=params,
+                                   headers={"accept-language": ORIGINAL_TEXTS})
+        return response.json()
 
     async def send(self, method: str, path: str, json: Any = None, **options: Any) -> Any:
         response = await self.call(method, path, json=json, **options)

@@ -94,15 +94,24 @@ async def unread_count(visit: Visit) -> int | None:
         return None
 
 
-async def checked_form(visit: Annotated[Visit, Depends(signed_in)]) -> FormData:
-    """The posted form, once its token proved it came from a page of this session."""
-    form = await visit.request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+def _checked(visit: Visit, form: FormData) -> FormData:
     token = (visit.session or {}).get("csrf_token") or ""
     if not token or not security.matches(str(form.get("csrf_token", "")), token):
         raise FormRefused()
     return form
 
 
+async def checked_form(visit: Annotated[Visit, Depends(signed_in)]) -> FormData:
+    """The posted form, once its token proved it came from a page of this session."""
+    return _checked(visit, await visit.request.form(max_files=0, max_fields=MAX_FORM_FIELDS))
+
+
+async def checked_upload(visit: Annotated[Visit, Depends(signed_in)]) -> FormData:
+    """A posted form with one file (the gateway bounds its size), checked as `checked_form`."""
+    return _checked(visit, await visit.request.form(max_files=1, max_fields=MAX_FORM_FIELDS))
+
+
 Anyone = Annotated[Visit, Depends(visitor)]
 SignedIn = Annotated[Visit, Depends(signed_in)]
 CheckedForm = Annotated[FormData, Depends(checked_form)]
+CheckedUpload = Annotated[FormData, Depends(checked_upload)]

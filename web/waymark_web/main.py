@@ -13,8 +13,10 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp
 from waymark_kernel.settings import Settings
+from waymark_kernel.web import SafeResponseHeaders
 
 from waymark_web.account.router import router as account_router
+from waymark_web.admin.router import router as admin_router
 from waymark_web.api import ApiError, api_client
 from waymark_web.cases.router import router as cases_router
 from waymark_web.context import FormRefused, NotFound, SignInRequired, here, visitor
@@ -26,7 +28,7 @@ from waymark_web.i18n.middleware import LanguageMiddleware
 from waymark_web.offline.router import router as offline_router
 from waymark_web.pages import Pages
 from waymark_web.referrals.router import router as referrals_router
-from waymark_web.security import PageHeaders
+from waymark_web.security import PAGE_HEADERS
 from waymark_web.settings.router import router as settings_router
 from waymark_web.static import StaticFiles
 
@@ -40,7 +42,7 @@ def create_app(settings: Settings, api: ASGIApp | str) -> FastAPI:
     app = FastAPI(
         openapi_url=None, docs_url=None, redoc_url=None,
         middleware=[
-            Middleware(PageHeaders),
+            Middleware(SafeResponseHeaders, headers=PAGE_HEADERS),
             Middleware(GZipMiddleware, minimum_size=1000),
             Middleware(LanguageMiddleware, languages=languages),
         ],
@@ -57,7 +59,7 @@ def create_app(settings: Settings, api: ASGIApp | str) -> FastAPI:
 
     for router in (
         account_router, home_router, directory_router, cases_router, referrals_router,
-        settings_router, offline_router,
+        settings_router, admin_router, offline_router,
     ):
         app.include_router(router)
     _install_error_pages(app)

@@ -42,6 +42,13 @@ def language_name(code: str | None) -> str:
     return _locale().languages.get(code, code)
 
 
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # HSDS `byday`, Monday first
+
+
+def weekday_name(code: str) -> str:
+    return str(_locale().days["format"]["wide"][WEEKDAYS.index(code)])
+
+
 def number(value: float | int) -> str:
     return format_decimal(value, format="#,##0.#", locale=_locale())
 
@@ -59,7 +66,8 @@ class Pages:
         )
         self.environment.globals.update(
             static=static.url, label=label, codes=codes, languages=languages,
-            country_name=country_name, language_name=language_name,
+            country_name=country_name, language_name=language_name, weekday_name=weekday_name,
+            weekdays=WEEKDAYS,
         )
         self.environment.filters.update(moment=moment, number=number)
 

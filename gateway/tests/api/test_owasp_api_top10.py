@@ -17,6 +17,8 @@ import pytest
 from tests.e2e.flow import PERSON
 from tests.e2e.support import ADMIN_SECRET, Network, start, stop
 
+pytestmark = pytest.mark.integration  # starts networks of processes
+
 SERVICE = {
     "name": "Shelter intake (test)", "description": "Emergency shelter", "status": "active",
     "categories": ["legal"], "accepts_referrals": True, "languages": ["en"],

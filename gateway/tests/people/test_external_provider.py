@@ -191,3 +191,29 @@ async def test_a_provider_naming_roles_admits_its_people_without_an_invitation(
         async with gateway.browser() as browser:
             assert (await sign_in_through(provider, browser, "nrcs")).status_code == 403
         assert email in [p["email"] for p in await gateway.people_of()]
+
+
+async def test_a_provider_excused_from_mfa_still_admits_only_viewers_without_a_second_factor(
+    start_gateway, standin, serve, provider
+) -> None:
+    providers = {"nrcs": provider.provider(roles_claim="waymark.roles", mfa_required=False)}
+    async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
+                        public_url="http://gateway", viewer_second_factor_optional=True,
+                        ) as (gateway, _):
+        for roles, admitted in ((["caseworker"], False), (["org_admin"], False),
+                                (["viewer"], True)):
+            email = f"v{uuid.uuid4().hex[:6]}@example.org"
+            provider.next_user = {"sub": f"sub-{email}", "email": email, "amr": ["pwd"],
+                                  "waymark": {"roles": roles}}
+            async with gateway.browser() as browser:
+                answer = await sign_in_through(provider, browser, "nrcs")
+                if admitted:
+                    assert answer.status_code == 303
+                    me = (await browser.get("/v1/auth/session")).json()["person"]
+                    assert me["roles"] == ["viewer"]
+                else:
+                    assert answer.status_code == 403, roles
+                    assert "second factor" in answer.json()["detail"]
+                    assert "waymark_session" not in browser.cookies
+        # Refused people were not created either.
+        assert [p["roles"] for p in await gateway.people_of()].count(["caseworker"]) == 0

@@ -67,7 +67,7 @@ async def test_a_role_change_reaches_the_persons_open_session(people, network) -
     assert empty.status_code == 422
     network_admin_grant = await network.client.patch(
         f"/v1/people/{person.person['id']}", json={"roles": ["network_admin"]}, headers=people.admin())
-    assert network_admin_grant.status_code == 422
+    assert network_admin_grant.status_code == 403  # only a network admin makes one
 
 
 async def test_after_a_second_factor_reset_the_person_enrols_again_at_sign_in(people, network) -> None:
@@ -123,3 +123,31 @@ async def test_the_audit_log_names_actor_action_target_time_address_and_result(p
         f"/v1/organizations/{KNOWN_ORGANIZATION}/audit",
         headers=people.admin(OTHER_ORGANIZATION))
     assert other.status_code == 404
+
+
+async def test_only_a_network_admin_makes_unmakes_or_manages_a_network_admin(people) -> None:
+    refused = await people.invite("raised@example.org", ["org_admin", "network_admin"])
+    assert refused.status_code == 403
+    colleague = await people.enrol(roles=["org_admin"])
+    path = f"/v1/people/{colleague.person['id']}"
+    raised = await people.client.patch(path, json={"roles": ["org_admin", "network_admin"]},
+                                       headers=people.admin())
+    assert raised.status_code == 403
+    assert {p["id"]: p for p in await people.people_of()}[colleague.person["id"]]["roles"] == ["org_admin"]
+
+    network_admin = people.gateway.headers(None, "network_admin")
+    invited = await people.client.post(
+        f"/v1/organizations/{KNOWN_ORGANIZATION}/invitations", headers=network_admin,
+        json={"email": "network.admin@example.org", "roles": ["network_admin"]})
+    assert invited.status_code == 201 and invited.json()["roles"] == ["network_admin"]
+    promoted = await people.client.patch(path, json={"roles": ["org_admin", "network_admin"]},
+                                         headers=network_admin)
+    assert promoted.status_code == 200 and "network_admin" in promoted.json()["roles"]
+    for response in (
+        await people.client.patch(path, json={"roles": ["org_admin"]}, headers=people.admin()),
+        await people.client.patch(path, json={"active": False}, headers=people.admin()),
+        await people.client.post(f"{path}/second-factor/reset", headers=people.admin()),
+    ):
+        assert response.status_code == 403
+    person = {p["id"]: p for p in await people.people_of()}[colleague.person["id"]]
+    assert person["roles"] == ["org_admin", "network_admin"] and person["active"] is True

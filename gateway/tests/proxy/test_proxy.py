@@ -25,6 +25,9 @@ def claims(**overrides) -> dict:
     ("/v1/taxonomy", "registry"),
     ("/v1/countries", "registry"),
     ("/v1/hsds/services", "registry"),
+    ("/v1/hsds/sources", "registry"),
+    ("/v1/hsds/sources/5a0c1f3e-8f1d-4c1a-9b1e-2f3a4b5c6d7e/runs", "registry"),
+    ("/v1/hsds/crosswalks", "registry"),
     ("/v1/cases", "referrals"),
     ("/v1/referrals/5a0c1f3e-8f1d-4c1a-9b1e-2f3a4b5c6d7e/history", "referrals"),
     ("/v1/stats/referrals", "referrals"),
@@ -220,6 +223,7 @@ async def test_a_service_that_is_down_is_a_bad_gateway(network):
     )
 
     assert response.status_code == 502
+    assert response.headers["retry-after"] == "1"  # a replica may answer by then
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["x-request-id"]
     body = response.json()

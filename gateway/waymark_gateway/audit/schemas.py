@@ -3,7 +3,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from waymark_kernel.events import as_utc
+from waymark_kernel.clock import as_utc
 
 UtcTimestamp = Annotated[datetime, AfterValidator(as_utc)]
 

@@ -8,8 +8,10 @@ from waymark_gateway.people.emails import InvalidEmail, normalized_email
 from waymark_gateway.people.passwords import MAX_LENGTH, refusal_of
 from waymark_kernel.api import RequestBody
 
-# network_admin is never granted through an invitation: only the bootstrap client holds it.
+# Roles an organisation's admin or an external sign-in provider may give.
 GrantableRole = Literal["org_admin", "caseworker", "viewer"]
+# A person's roles: network_admin too, which only a network admin gives or takes away.
+PersonRole = Literal["org_admin", "caseworker", "viewer", "network_admin"]
 
 
 def _without_duplicates(roles: list[str]) -> list[str]:
@@ -31,7 +33,7 @@ def _acceptable_password(password: str) -> str:
 
 Email = Annotated[str, Field(min_length=3, max_length=320), AfterValidator(_email)]
 Roles = Annotated[
-    list[GrantableRole], Field(min_length=1, max_length=3), AfterValidator(_without_duplicates)
+    list[PersonRole], Field(min_length=1, max_length=4), AfterValidator(_without_duplicates)
 ]
 # The length limit is checked before anything else: a huge password costs no hashing.
 NewPassword = Annotated[str, Field(max_length=MAX_LENGTH), AfterValidator(_acceptable_password)]

@@ -22,10 +22,10 @@ from waymark_gateway.people.schemas import (
 from waymark_gateway.people.sealing import PersonalDataBox, token_hash
 from waymark_gateway.settings import GatewaySettings, SignInProvider
 from waymark_kernel.api import Page, page_of, position_after
-from waymark_kernel.auth import VIEWER, Identity
+from waymark_kernel.auth import NETWORK_ADMIN, VIEWER, Identity
+from waymark_kernel.clock import as_utc
 from waymark_kernel.db import Database
-from waymark_kernel.events import as_utc
-from waymark_kernel.problems import Conflict, NotFound, Problem
+from waymark_kernel.problems import Conflict, Forbidden, NotFound, Problem
 
 RECOVERY_CODES = 10
 GRANTABLE_ROLES: tuple[str, ...] = get_args(GrantableRole)
@@ -72,7 +72,10 @@ class Accounts:
     def second_factor_required(self, person: Person) -> bool:
         if person.second_factor_waived and self.waiver_allowed:
             return False
-        return not (self.viewer_second_factor_optional and set(person.roles) <= {VIEWER})
+        return self.second_factor_required_for(person.roles)
+
+    def second_factor_required_for(self, roles: list[str]) -> bool:
+        return not (self.viewer_second_factor_optional and set(roles) <= {VIEWER})
 
     def unknown_email_target(self, email: str) -> str:
         return "email:" + self.box.fingerprint(email)[:32]
@@ -131,10 +134,18 @@ async def _ensure_address_free(
                        kind="email-in-another-organization")
 
 
+def _ensure_may_change_network_admin(actor: Identity, before: list[str], after: list[str]) -> None:
+    """Only a network admin makes or unmakes one: an organisation's admin cannot raise herself
+    or a colleague to the whole network's administration, nor demote a network admin."""
+    if (NETWORK_ADMIN in before) != (NETWORK_ADMIN in after) and not actor.is_network_admin:
+        raise Forbidden("Only a network admin may give or take away the network_admin role.")
+
+
 async def create_invitation(
     session: AsyncSession, accounts: Accounts, organization_id: uuid.UUID,
     data: InvitationCreate, actor: Identity, address: str | None,
 ) -> InvitationCreated:
+    _ensure_may_change_network_admin(actor, [], data.roles)
     if data.second_factor_waived and not accounts.waiver_allowed:
         raise Problem(422, "Only a demo network may waive the second factor.",
                       kind="second-factor-required")
@@ -380,12 +391,15 @@ async def list_people(
 async def person_managed_by(
     session: AsyncSession, actor: Identity, person_id: uuid.UUID
 ) -> Person:
-    """The person, when `actor` administers her organisation; 404 for anyone else."""
+    """The person, when `actor` administers her organisation; 404 for anyone else. A network
+    admin is managed by network admins only (403)."""
     person = await repository.person(session, person_id)
     if person is None or person.deleted_at is not None or not actor.is_admin_of(
         person.organization_id
     ):
         raise NotFound("person")
+    if NETWORK_ADMIN in person.roles and not actor.is_network_admin:
+        raise Forbidden("Only a network admin may manage a network admin.")
     return person
 
 
@@ -408,6 +422,7 @@ async def update_person(
     person = await person_managed_by(session, actor, person_id)
     roles, ends, revoked = None, False, False
     if data.roles is not None and data.roles != person.roles:
+        _ensure_may_change_network_admin(actor, person.roles, data.roles)
         person.roles = list(data.roles)
         roles = tuple(person.roles)
         # A session begun without a second factor must not carry roles that need one.
@@ -594,6 +609,9 @@ async def external_sign_in(
             "provider first."))
     if not person.active:
         raise await refuse("inactive", SignInRefused())
+    if MULTI_FACTOR not in methods and accounts.second_factor_required_for(granted or person.roles):
+        raise await refuse("no_second_factor", ExternalSignInRefused(
+            "The sign-in provider did not check a second factor, which your roles require."))
     if granted and granted != person.roles:
         person.roles = granted
     person.last_sign_in_at = now

@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # the sessions import the proxy's rate limits
 
 MAX_BODY_BYTES = 1024 * 1024  # any route but those given a limit of their own
 IMPORT_ROUTE = "POST /v1/hsds/dataset"  # the registry's bulk import: whole directories
+IMPORT_PAGE_ROUTE = "POST /admin/directory/import"  # the web app's form for the same files
+FORM_ENVELOPE_BYTES = 64 * 1024  # a form's other fields and multipart boundaries around the file
 MAX_HEADER_BYTES = 16 * 1024  # all header names and values of a request together
 SERVICE_OF_COLLECTION = {
     "organizations": "registry", "services": "registry", "taxonomy": "registry",

@@ -6,29 +6,29 @@ Either way a call gives back the whole answer, or raises UpstreamError (no usabl
 import asyncio
 import logging
 import math
-import ssl
 import time
 from collections.abc import Awaitable, Callable
-from typing import NamedTuple, Protocol
+from typing import Protocol, TypeAlias
 from urllib.parse import unquote, urlsplit
 
-import httptools
 from prometheus_client import Counter, Gauge
 from starlette.types import ASGIApp, Message
 
+from waymark_kernel.http_client import Headers, HttpClient, HttpFailure, HttpResponse, Origin
 from waymark_kernel.logging import request_id_var
 from waymark_kernel.problems import Problem
 
 log = logging.getLogger("waymark.gateway.upstreams")
-Headers = list[tuple[bytes, bytes]]  # ASGI style: lower-case names, latin-1 bytes
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-
-class UpstreamResponse(NamedTuple):
-    status: int
-    headers: Headers
-    body: bytes
+UpstreamResponse: TypeAlias = HttpResponse
+MAX_ANSWER_HEADER_BYTES = 64 * 1024
+# When a request may be sent a second time, on a new connection (RFC 9110 §9.2.2):
+# - its kept-alive connection was found closed before any byte of an answer: the service
+#   closed it while idle as the request went out, so a method whose repetition is harmless
+#   (idempotent) goes again at once;
+# - any other failure without an answer (refused, reset, malformed): the service may have
+#   acted, so only a request whose second answer is the first one's goes again (see
+#   `is_retryable`); a second PUT or DELETE would answer 412 or 404 for the caller's success.
+RESENT_ON_CLOSED_CONNECTION = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 class UpstreamError(Exception):
@@ -53,104 +53,9 @@ class Upstream(Protocol):
         ...
 
 
-class _ClosedBeforeAnswer(UpstreamError):
-    """A kept-alive connection was closed before any byte of the answer came back."""
-
-
-class _Connection(asyncio.Protocol):
-    """One keep-alive HTTP/1.1 connection: one exchange at a time, answers parsed by httptools."""
-
-    def __init__(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
-        self.transport: asyncio.Transport | None = None
-        self.open = False
-        self.reusable = False
-        self.idle_since = 0.0
-        self._answer: asyncio.Future[UpstreamResponse] | None = None
-        self._head_request = False
-        self._received = False
-        self._status = 0
-        self._headers: Headers = []
-        self._chunks: list[bytes] = []
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.open = True
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.open = self.reusable = False
-        if self._answer is None or self._answer.done():
-            return
-        if self._status and self._delimited_by_close():
-            self._finish(keep_alive=False)
-        elif not self._received:
-            self._answer.set_exception(_ClosedBeforeAnswer("the connection was closed"))
-        else:
-            self._answer.set_exception(UpstreamError("the connection closed mid-answer"))
-
-    def data_received(self, data: bytes) -> None:
-        if self._answer is None or self._answer.done():  # unasked-for bytes: not to be trusted
-            self.close()
-            return
-        self._received = True
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            if self._answer is not None and not self._answer.done():
-                self._answer.set_exception(UpstreamError(f"malformed answer: {exc}"))
-            self.close()
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.lower(), value))
-
-    def on_headers_complete(self) -> None:
-        self._status = self.parser.get_status_code()
-        if self._head_request:  # no body follows, whatever the length says
-            self._finish(keep_alive=False)
-
-    def on_body(self, body: bytes) -> None:
-        self._chunks.append(body)
-
-    def on_message_complete(self) -> None:
-        if 100 <= self._status < 200:  # an interim answer; the final one follows
-            self._status, self._headers = 0, []
-            return
-        self._finish(keep_alive=self.parser.should_keep_alive())
-
-    def _delimited_by_close(self) -> bool:
-        return not any(
-            name in (b"content-length", b"transfer-encoding") for name, _ in self._headers
-        )
-
-    def _finish(self, *, keep_alive: bool) -> None:
-        if self._answer is not None and not self._answer.done():
-            self.reusable = keep_alive and self.open
-            self._answer.set_result(
-                UpstreamResponse(self._status, self._headers, b"".join(self._chunks))
-            )
-
-    async def exchange(self, message: bytes, *, head_request: bool) -> UpstreamResponse:
-        if not self.open or self.transport is None:
-            raise _ClosedBeforeAnswer("the connection was closed")
-        self.reusable = self._received = False
-        self._head_request = head_request
-        self._status, self._headers, self._chunks = 0, [], []
-        self._answer = asyncio.get_running_loop().create_future()
-        self.transport.write(message)
-        return await self._answer
-
-    def close(self) -> None:
-        self.reusable = False
-        if self.transport is not None:
-            self.transport.close()
-
-
 class HttpUpstream:
-    """A service reached over HTTP/1.1 through a pool of long-lived keep-alive connections.
-
-    Every request is written in one piece and every answer parsed by httptools (the parser
-    uvicorn uses): a general-purpose client costs about three times the CPU per request, and
-    the gateway's overhead is mostly that."""
+    """A service reached over HTTP/1.1 through a pool of long-lived keep-alive connections
+    (the kernel's client: most of the gateway's overhead is its HTTP client's CPU)."""
 
     def __init__(
         self, base_url: str, *, timeout: float = 10.0, connections: int = 100,
@@ -160,87 +65,39 @@ class HttpUpstream:
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"an upstream needs an http(s) URL, not {base_url!r}")
         self.timeout = timeout
-        # Idle connections are dropped before uvicorn's 5 s keep-alive closes them upstream.
-        self.idle_seconds = idle_seconds
-        self._host, self._port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
-        self._host_header = url.netloc.encode("idna")
+        self._origin = Origin(
+            url.scheme, url.hostname, url.port or (443 if url.scheme == "https" else 80),
+            url.netloc.encode("idna"),
+        )
         self._prefix = url.path.rstrip("/").encode()
-        self._tls = ssl.create_default_context() if url.scheme == "https" else None
-        self._slots = asyncio.Semaphore(connections)
-        self._idle: list[_Connection] = []
+        self._client = HttpClient(
+            timeout=timeout, resent_methods=RESENT_ON_CLOSED_CONNECTION,
+            max_header_bytes=MAX_ANSWER_HEADER_BYTES, connections_per_origin=connections,
+            # Idle connections are dropped before uvicorn's 5 s keep-alive closes them upstream.
+            idle_seconds=idle_seconds,
+        )
 
     async def start(self) -> None:
         """Connections are opened on demand and then kept."""
 
     async def close(self) -> None:
-        while self._idle:
-            self._idle.pop().close()
+        self._client.close()
 
     async def request(
         self, method: str, path: bytes, query_string: bytes, headers: Headers, body: bytes,
         *, timeout: float | None = None,
     ) -> UpstreamResponse:
-        message = self._message(method, path, query_string, headers, body)
+        target = self._prefix + path + b"?" + query_string if query_string else self._prefix + path
         try:
-            async with asyncio.timeout(timeout or self.timeout), self._slots:
-                kept = self._kept_connection()
-                if kept is not None:
-                    try:
-                        return await self._exchange(kept, message, method)
-                    except _ClosedBeforeAnswer:
-                        # The upstream closed an idle connection as we wrote: a request that
-                        # cannot have been processed twice is sent again on a new connection.
-                        if method not in IDEMPOTENT_METHODS:
-                            raise
-                return await self._exchange(await self._connect(), message, method)
+            return await self._client.request(
+                self._origin, method, target, headers, body, timeout=timeout
+            )
         except TimeoutError as exc:
             raise UpstreamTimeout("no answer in time") from exc
+        except HttpFailure as exc:
+            raise UpstreamError(str(exc)) from exc
         except OSError as exc:
             raise UpstreamError(f"{type(exc).__name__}: {exc}") from exc
-
-    def _message(
-        self, method: str, path: bytes, query_string: bytes, headers: Headers, body: bytes
-    ) -> bytes:
-        parts = [method.encode("ascii"), b" ", self._prefix, path]
-        if query_string:
-            parts += [b"?", query_string]
-        parts += [b" HTTP/1.1\r\nhost: ", self._host_header, b"\r\n"]
-        for name, value in headers:
-            parts += [name, b": ", value, b"\r\n"]
-        if body or method in BODY_METHODS:
-            parts.append(b"content-length: %d\r\n" % len(body))
-        parts += [b"\r\n", body]
-        return b"".join(parts)
-
-    def _kept_connection(self) -> _Connection | None:
-        now = time.monotonic()
-        while self._idle:
-            connection = self._idle.pop()
-            if connection.open and now - connection.idle_since < self.idle_seconds:
-                return connection
-            connection.close()
-        return None
-
-    async def _connect(self) -> _Connection:
-        _, connection = await asyncio.get_running_loop().create_connection(
-            _Connection, self._host, self._port, ssl=self._tls
-        )
-        return connection
-
-    async def _exchange(
-        self, connection: _Connection, message: bytes, method: str
-    ) -> UpstreamResponse:
-        try:
-            response = await connection.exchange(message, head_request=method == "HEAD")
-        except BaseException:
-            connection.close()
-            raise
-        if connection.reusable:
-            connection.idle_since = time.monotonic()
-            self._idle.append(connection)
-        else:
-            connection.close()
-        return response
 
 
 class AsgiUpstream:
@@ -443,7 +300,7 @@ class Upstreams:
             log.warning("upstream unavailable", extra={"upstream": name, "error": str(exc)})
             raise Problem(
                 502, f"The {name} service is unavailable; try again shortly.",
-                kind="upstream-unavailable",
+                kind="upstream-unavailable", headers={"Retry-After": str(breaker.retry_after())},
             ) from exc
         finally:
             self.in_flight[name] -= 1

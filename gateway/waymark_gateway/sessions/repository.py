@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 from sqlalchemy import delete, select
 
 from waymark_gateway.sessions.models import StoredSession
+from waymark_kernel.clock import as_utc
 from waymark_kernel.db import Database
-from waymark_kernel.events import as_utc
 
 # A session's idle clock is written back at most this often: a write per request is not needed.
 TOUCH_EVERY_SECONDS = 60.0

@@ -3,6 +3,7 @@
 import uuid
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from waymark_kernel.db import Database
@@ -80,6 +81,7 @@ async def assert_messaging_works(database: Database) -> None:
         await database.dispose()
 
 
+@pytest.mark.integration
 async def test_upgrade_creates_a_missing_postgresql_database_and_the_messaging_tables(tmp_path):
     url = f"{POSTGRES_URL}/{unique_name('kernel_test')}"
     try:
@@ -98,6 +100,7 @@ async def test_upgrade_creates_the_messaging_tables_in_sqlite(tmp_path):
     await assert_messaging_works(Database(url))
 
 
+@pytest.mark.integration
 async def test_the_relay_reads_a_batch_of_unpublished_events_without_sorting_them_all(tmp_path):
     url = f"{POSTGRES_URL}/{unique_name('kernel_test')}"
     try:

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from waymark_kernel.events import as_utc
+from waymark_kernel.clock import as_utc
 from waymark_kernel.problems import Problem
 
 V = TypeVar("V")

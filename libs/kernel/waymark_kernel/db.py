@@ -145,18 +145,20 @@ ReaderDep = Annotated[AsyncEngine, Depends(_request_reader)]
 
 @asynccontextmanager
 async def pooled_driver(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
-    """PostgreSQL: asyncpg's connection of one of the pool's, outside any transaction. One the
-    server dropped is replaced in the pool, and the request answers 503 to try again."""
+    """PostgreSQL: asyncpg's connection of one of the pool's, outside any transaction. When the
+    server dropped it, the request answers 503 to try again and every connection opened before
+    is replaced (a restart dropped them all), so that the next requests find fresh ones."""
     pooled = await engine.raw_connection()
     driver = pooled.driver_connection
     try:
         yield driver
     except BaseException as exc:
         lost = driver.is_closed()
-        if lost or isinstance(exc, asyncio.CancelledError):  # or left mid-statement
-            await greenlet_spawn(pooled.invalidate, exc)
-        if lost:
+        if lost:  # the server went away: the pool's older connections are replaced at checkout
+            await greenlet_spawn(engine.pool._invalidate, pooled, exc)  # as SQLAlchemy does on a disconnect
             raise DatabaseUnavailable() from exc
+        if isinstance(exc, asyncio.CancelledError):  # left mid-statement
+            await greenlet_spawn(pooled.invalidate, exc)
         raise
     finally:
         await greenlet_spawn(pooled.close)  # a close that must reset the connection awaits

@@ -4,19 +4,12 @@ Payloads are thin: ids, statuses, organisation ids, countries. Never personal da
 """
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Every stored timestamp is UTC; SQLite hands them back without a zone."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+from waymark_kernel.clock import utcnow
 
 
 class EventData(BaseModel):

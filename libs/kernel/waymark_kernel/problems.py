@@ -4,6 +4,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -49,13 +50,34 @@ class Forbidden(Problem):
 
 
 class DatabaseUnavailable(Problem):
-    """The database connection was lost during the request (a restart drops pooled ones)."""
+    """The database connection was lost during the request (a restart drops pooled ones), or
+    none could be made."""
 
     def __init__(self) -> None:
         super().__init__(
-            503, "The database connection was lost during this request; try again.",
+            503, "The database was not reachable during this request; try again.",
             kind="database-unavailable", headers={"Retry-After": "1"},
         )
+
+
+# The database is away (restarting, shutting down, unreachable): the request may be tried again.
+CONNECTION_LOST: tuple[type[Exception], ...] = (
+    ConnectionError, asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+)
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether the driver's error under a SQLAlchemy one says the connection went away."""
+    cause: BaseException | None = exc
+    for _ in range(5):  # orig, and the asyncpg error the adapter wraps
+        if cause is None:
+            return False
+        if isinstance(cause, CONNECTION_LOST):
+            return True
+        cause = getattr(cause, "orig", None) or cause.__cause__
+    return False
 
 
 class Conflict(Problem):
@@ -137,10 +159,16 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-        if not exc.connection_invalidated:
+        if not (exc.connection_invalidated or _connection_lost(exc)):
             return await _unexpected(request, exc)
         # A restarted database drops pooled connections; the pool has replaced them by now.
         return await _unavailable(request, DatabaseUnavailable())
+
+    async def _unreachable(request: Request, exc: Exception) -> JSONResponse:
+        return await _unavailable(request, DatabaseUnavailable())
+
+    for lost in CONNECTION_LOST:  # raised as they are when a new connection cannot be made
+        app.add_exception_handler(lost, _unreachable)
 
     @app.exception_handler(DatabaseUnavailable)
     async def _unavailable(request: Request, exc: DatabaseUnavailable) -> JSONResponse:

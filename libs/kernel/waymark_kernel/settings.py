@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: Path = Path("./var")
+    # Processes of each part that `waymark up` starts, sharing the part's port.
+    replicas: int = Field(default=1, ge=1, le=32)
     admin_client_secret: str | None = None
     seed_demo: bool | None = None
 
@@ -93,6 +95,11 @@ class Settings(BaseSettings):
     # A failed email is tried again after this, doubling each time up to the maximum (±10 %).
     smtp_retry_seconds: float = 5.0
     smtp_retry_max_seconds: float = 3600.0
+    # The registry's scheduled HSDS sources: how often it looks for one that is due, and
+    # whether a source may be http or reach loopback and private addresses (tests, a local
+    # publisher; never in production: it opens the network behind the registry to its admins).
+    hsds_sync_check_seconds: float = 30.0
+    hsds_source_allow_insecure: bool = False
     rate_limit: str = "600/minute"
     log_level: str = "INFO"
     # text (one line a record) at a terminal, JSON otherwise; or either, always.

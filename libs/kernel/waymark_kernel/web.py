@@ -1,4 +1,5 @@
-"""What every Waymark HTTP process shares: request ids, safe response headers, metrics, health
+"""What every Waymark HTTP process shares: request ids, safe response headers (the web app adds
+its own to them), metrics, health
 and readiness, and a heap settled after start-up."""
 
 import asyncio
@@ -7,7 +8,7 @@ import gc
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
@@ -34,6 +35,7 @@ NOSNIFF = (b"x-content-type-options", b"nosniff")
 # Cases, referrals, the inbox, tokens: whatever may carry personal data is never kept by a
 # browser or a proxy. A response that may be kept says so itself (the JWKS, documentation files).
 NOT_STORED = (b"cache-control", b"no-store")
+SAFE_HEADERS = (NOSNIFF, NOT_STORED)
 
 
 def incoming_request_id(scope: Scope) -> str:
@@ -110,10 +112,12 @@ class RequestContextMiddleware:
 
 
 class SafeResponseHeaders:
-    """Every response is `nosniff`, and `no-store` unless it sets its own Cache-Control."""
+    """Every response carries `headers` (by default `nosniff`, and `no-store`), each one
+    unless the response sets that header itself (a Cache-Control of its own, say)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, headers: Sequence[tuple[bytes, bytes]] = SAFE_HEADERS) -> None:
         self.app = app
+        self.headers = tuple(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,7 +128,7 @@ class SafeResponseHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
-                headers += [header for header in (NOSNIFF, NOT_STORED) if header[0] not in present]
+                headers += [header for header in self.headers if header[0] not in present]
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -6,8 +6,8 @@ import logging
 from datetime import timedelta
 
 from fastapi import FastAPI
+from waymark_kernel.clock import utcnow
 from waymark_kernel.db import Database
-from waymark_kernel.events import utcnow
 from waymark_kernel.settings import Settings
 
 from waymark_notifications.deliveries import repository as delivery_repository

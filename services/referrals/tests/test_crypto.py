@@ -30,3 +30,21 @@ def test_a_sealed_record_opens_only_with_its_key_and_in_its_own_row():
 def test_the_service_refuses_to_start_without_a_usable_key(key, message):
     with pytest.raises(RuntimeError, match=message):
         create_app(Settings(mode="distributed", encryption_key=key))
+
+
+def test_a_record_sealed_by_the_previous_code_still_opens():
+    # Sealed under bytes 0 to 31 by the code before the kernel's sealing box.
+    sealed = Sealed(
+        "630dcd29",
+        bytes.fromhex(
+            "e0eff888fb3b6195dcc83c2c1baa865fe802d678704d2fa9686e139073614a8fa4336e95b1a0715ebd"
+            "d0ebbe37312f1394c09811245bb3e769e13477"
+        ),
+        bytes.fromhex(
+            "17ace47be5feefbe6858bde54b2f5268e889cebf93e7590ac6fe3267b02227c804061f7773b30e9010"
+            "faa8aeaa75a1ec01ad60"
+        ),
+    )
+    assert EnvelopeCipher(bytes(range(32))).open(sealed, record="referral:1") == {
+        "name": "Amina Haddad"
+    }

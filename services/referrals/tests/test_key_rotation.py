@@ -32,7 +32,7 @@ def new_key() -> str:
 
 SEALED_TABLES = (
     "referrals_cases", "referrals_shared_persons", "referrals_comments", "referrals_referrals",
-    "referrals_referral_transitions", "referrals_transition_keys", "referrals_actor_names",
+    "referrals_referral_transitions", "referrals_idempotent_requests", "referrals_actor_names",
 )
 
 

@@ -16,15 +16,11 @@ import os
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import Depends, Request
 from sqlalchemy import LargeBinary
 from sqlmodel import Field, SQLModel
+from waymark_kernel.sealing import KEY_BYTES, InvalidTag, SealingBox
 from waymark_kernel.settings import Settings
-
-KEY_BYTES = 32
-NONCE_BYTES = 12
 
 
 class KeyUnavailable(RuntimeError):
@@ -36,15 +32,6 @@ class Sealed:
     key_id: str
     wrapped_key: bytes
     ciphertext: bytes
-
-
-def _encrypt(key: bytes, plaintext: bytes, associated: bytes) -> bytes:
-    nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, associated)
-
-
-def _decrypt(key: bytes, sealed: bytes, associated: bytes) -> bytes:
-    return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated)
 
 
 def key_id_of(key_encryption_key: bytes) -> str:
@@ -59,18 +46,18 @@ class EnvelopeCipher:
             raise ValueError("a key-encryption key must be 32 bytes")
         self._key_encryption_key = key_encryption_key
         self.key_id = key_id_of(key_encryption_key)
-        self._keys = {key_id_of(key): key for key in previous_keys} | {
-            self.key_id: key_encryption_key
+        self._boxes = {key_id_of(key): SealingBox(key) for key in previous_keys} | {
+            self.key_id: SealingBox(key_encryption_key)
         }
 
     def seal(self, document: dict[str, Any], *, record: str) -> Sealed:
-        data_key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
+        data_key = os.urandom(KEY_BYTES)
         associated = record.encode()
         plaintext = json.dumps(document, separators=(",", ":")).encode()
         return Sealed(
             key_id=self.key_id,
-            wrapped_key=_encrypt(self._key_encryption_key, data_key, associated),
-            ciphertext=_encrypt(data_key, plaintext, associated),
+            wrapped_key=self._boxes[self.key_id].seal(data_key, associated),
+            ciphertext=SealingBox(data_key).seal(plaintext, associated),
         )
 
     def derived_key(self, purpose: str) -> bytes:
@@ -79,18 +66,18 @@ class EnvelopeCipher:
 
     @property
     def previous_key_ids(self) -> list[str]:
-        return [key_id for key_id in self._keys if key_id != self.key_id]
+        return [key_id for key_id in self._boxes if key_id != self.key_id]
 
     def _data_key(self, sealed: Sealed, associated: bytes) -> bytes:
-        if sealed.key_id not in self._keys:
+        if sealed.key_id not in self._boxes:
             raise KeyUnavailable(f"record sealed under key {sealed.key_id}, which is not configured")
-        return _decrypt(self._keys[sealed.key_id], sealed.wrapped_key, associated)
+        return self._boxes[sealed.key_id].open(sealed.wrapped_key, associated)
 
     def open(self, sealed: Sealed, *, record: str) -> dict[str, Any]:
         associated = record.encode()
         try:
             data_key = self._data_key(sealed, associated)
-            return json.loads(_decrypt(data_key, sealed.ciphertext, associated))
+            return json.loads(SealingBox(data_key).open(sealed.ciphertext, associated))
         except InvalidTag as exc:
             raise KeyUnavailable("the record does not open with its key (tampered, moved)") from exc
 
@@ -102,7 +89,7 @@ class EnvelopeCipher:
         except InvalidTag as exc:
             raise KeyUnavailable("the data key does not unwrap (tampered, moved)") from exc
         return Sealed(
-            self.key_id, _encrypt(self._key_encryption_key, data_key, associated), sealed.ciphertext
+            self.key_id, self._boxes[self.key_id].seal(data_key, associated), sealed.ciphertext
         )
 
 

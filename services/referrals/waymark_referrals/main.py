@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from waymark_kernel.auth import KeySource
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_kernel.messaging.broker import Broker
 from waymark_kernel.service import ServiceDefinition, create_service_app
 from waymark_kernel.settings import Settings

@@ -9,12 +9,12 @@ from waymark_referrals.cases.models import Case
 from waymark_referrals.comments.models import Comment
 from waymark_referrals.crypto import EnvelopeCipher
 from waymark_referrals.referrals.models import (
+    IdempotentRequest,
     Referral,
     ReferralTransition,
     SharedPerson,
-    TransitionKey,
+    idempotency_record,
     texts_record,
-    transition_key_record,
 )
 
 # Each sealed table with what its records are bound to (the associated data).
@@ -24,7 +24,7 @@ SEALED_TABLES = (
     (Comment, lambda row: str(row.id)),
     (Referral, lambda row: texts_record(row.id)),
     (ReferralTransition, lambda row: str(row.id)),
-    (TransitionKey, lambda row: transition_key_record(row.organization_id, row.key)),
+    (IdempotentRequest, lambda row: idempotency_record(row.organization_id, row.key)),
     (ActorName, lambda row: str(row.id)),
 )
 

@@ -1,13 +1,17 @@
 """The registry app on a throw-away database (each test on SQLite and on PostgreSQL) with an
-in-process broker."""
+in-process broker, and an HSDS 3.0 publisher served on loopback."""
 
 import json
+import threading
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi import FastAPI
@@ -98,12 +102,22 @@ async def running(settings: Settings) -> AsyncIterator[Registry]:
 
 
 @pytest.fixture
-async def registry(database_url: str) -> AsyncIterator[Registry]:
-    settings = Settings(
-        mode="distributed", registry_database_url=database_url,
-        event_exchange=unique_name("events"), queue_prefix=unique_name("registry"),
-    )
-    async with running(settings) as registry:
+def start_registry(database_url: str) -> Callable[..., AbstractAsyncContextManager[Registry]]:
+    """Starts the registry on the test's database with these settings changed. Its loop of
+    HSDS sources stays asleep unless a test asks: no source a test configures is called."""
+    def start(**changed: Any) -> AbstractAsyncContextManager[Registry]:
+        return running(Settings(**{
+            "mode": "distributed", "registry_database_url": database_url,
+            "event_exchange": unique_name("events"), "queue_prefix": unique_name("registry"),
+            "hsds_sync_check_seconds": 3600, **changed,
+        }))
+
+    return start
+
+
+@pytest.fixture
+async def registry(start_registry) -> AsyncIterator[Registry]:
+    async with start_registry() as registry:
         yield registry
 
 
@@ -118,3 +132,86 @@ async def sqlite_registry(tmp_path) -> AsyncIterator[Registry]:
 def any_registry(registry: Registry) -> Registry:
     """The same as `registry`, which runs on each database."""
     return registry
+
+
+# An HSDS 3.0 publisher on loopback, for `registry sync` and the scheduled sources.
+PAGE_SIZE = 2  # the publisher's own, whatever the client asks: its pages must be followed
+ORGANIZATION_ID = str(uuid.uuid4())
+
+
+def published_service(name: str) -> dict:
+    """A service as an HSDS 3.0 API lists it (full), in Leeds."""
+    location_id = str(uuid.uuid4())
+    return {
+        "id": str(uuid.uuid4()), "organization_id": ORGANIZATION_ID, "name": name,
+        "description": f"{name} for people arriving in Leeds.", "status": "active",
+        "schedules": [{"id": str(uuid.uuid4()), "freq": "WEEKLY", "byday": "TU",
+                       "opens_at": "09:30:00", "closes_at": "12:00:00"}],
+        "service_at_locations": [{"id": str(uuid.uuid4()), "location": {
+            "id": location_id, "location_type": "physical", "addresses": [{
+                "id": str(uuid.uuid4()), "location_id": location_id, "address_1": "1 Park Row",
+                "city": "Leeds", "state_province": "", "postal_code": "LS1 5HN",
+                "country": "GB", "address_type": "physical",
+            }],
+        }}],
+    }
+
+
+class Publisher:
+    """What the HSDS API lists now, and a page it fails on, if any."""
+
+    def __init__(self) -> None:
+        self.services = [published_service(name)
+                         for name in ("Advice desk", "Food bank", "Clothes bank")]
+        self.organizations = [{"id": ORGANIZATION_ID, "name": "Leeds Welcome", "description": ""}]
+        self.failing_page: int | None = None
+        self.pages_served: Counter[str] = Counter()  # by listing
+
+    service = staticmethod(published_service)
+
+    def page(self, path: str, number: int) -> dict | None:
+        items = {"/services": self.services, "/organizations": self.organizations}.get(path)
+        if items is None or number == self.failing_page:
+            return None
+        total_pages = max(1, -(-len(items) // PAGE_SIZE))
+        contents = items[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
+        return {"total_items": len(items), "total_pages": total_pages, "page_number": number,
+                "size": len(contents), "first_page": number == 1,
+                "last_page": number >= total_pages, "empty": not items, "contents": contents}
+
+
+@pytest.fixture
+def publisher() -> Iterator[tuple[Publisher, str]]:
+    published = Publisher()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            url = urlsplit(self.path)
+            if url.path.startswith("/moved/"):  # the API's old address
+                self.send_response(301)
+                self.send_header("Location", self.path.replace("/moved/", "/hsds/", 1))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            number = int(parse_qs(url.query).get("page", ["1"])[0])
+            listing = url.path.removeprefix("/hsds")
+            page = published.page(listing, number)
+            published.pages_served[listing] += 1
+            body = json.dumps(page).encode()
+            self.send_response(200 if page is not None else 500)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield published, f"http://127.0.0.1:{server.server_address[1]}/hsds"
+    finally:
+        server.shutdown()
+        server.server_close()

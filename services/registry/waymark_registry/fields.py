@@ -1,11 +1,9 @@
-"""Field types shared by the registry's schemas: ISO codes, contact details, UTC timestamps."""
+"""Field types shared by the registry's schemas: ISO codes, contact details (UTC timestamps
+are the kernel's, waymark_kernel.clock)."""
 
-import re
-from datetime import datetime
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, BeforeValidator, Field, HttpUrl, StringConstraints, TypeAdapter
-from waymark_kernel.events import as_utc
+from pydantic import AfterValidator, Field, HttpUrl, StringConstraints, TypeAdapter
 
 T = TypeVar("T")
 
@@ -89,12 +87,3 @@ EmailAddress = Annotated[
 PhoneNumber = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ().\-]{2,39}$")
 ]
-def _date_time_text(value: object) -> object:
-    """A date-time is RFC 3339 text: numbers (which pydantic reads as Unix times) are refused."""
-    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
-        raise ValueError("not an RFC 3339 date-time")
-    return value
-
-
-_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
-UtcDateTime = Annotated[datetime, BeforeValidator(_date_time_text), AfterValidator(as_utc)]

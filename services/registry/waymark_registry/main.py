@@ -1,4 +1,5 @@
-"""The registry service: organisations, their services and search, the taxonomy, the countries."""
+"""The registry service: organisations, their services and search, the taxonomy, the countries,
+the HSDS API, bulk import and export, and HSDS sources synchronised on a schedule."""
 
 from pathlib import Path
 
@@ -9,10 +10,13 @@ from waymark_kernel.service import ServiceDefinition, create_service_app
 from waymark_kernel.settings import Settings
 
 from waymark_registry.countries.router import router as countries
+from waymark_registry.crosswalks.router import router as crosswalks
 from waymark_registry.dataset.router import router as dataset
 from waymark_registry.hsds.router import router as hsds
 from waymark_registry.organizations.router import router as organizations
 from waymark_registry.services.router import router as services
+from waymark_registry.sources.router import router as sources
+from waymark_registry.sources.scheduler import schedule_syncs
 from waymark_registry.taxonomy.router import router as taxonomy
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -27,8 +31,9 @@ def create_app(
     definition = ServiceDefinition(
         name="registry",
         title="Waymark registry",
-        routers=[organizations, services, taxonomy, countries, hsds, dataset],
+        routers=[organizations, services, taxonomy, countries, hsds, dataset, crosswalks, sources],
         migrations=MIGRATIONS,
+        background=[schedule_syncs],
     )
     return create_service_app(
         definition, settings or Settings(), broker=broker, key_source=key_source

@@ -1,10 +1,7 @@
-"""Keyset pagination by name or by distance: the cursor holds the sort value and id of the last
-item of a page."""
+"""The registry's page orders beside the kernel's newest-first: by name, or by distance. Their
+cursors hold the sort value and id of the last item of a page; the rows after it are the
+kernel's `Keyset` condition."""
 
-import uuid
-from typing import Any
-
-from sqlalchemy import ColumnElement, and_, or_
 from waymark_kernel.cursors import CursorFormat, Identifier, Number, Text
 
 from waymark_registry.fields import MAX_NAME_LENGTH
@@ -12,8 +9,3 @@ from waymark_registry.services.schemas import MAX_RADIUS_KM
 
 BY_NAME = CursorFormat(Text(MAX_NAME_LENGTH), Identifier())
 BY_DISTANCE = CursorFormat(Number(0, MAX_RADIUS_KM), Identifier())
-
-
-def after(sort_column: Any, id_column: Any, position: tuple[Any, uuid.UUID]) -> ColumnElement[bool]:
-    value, identifier = position
-    return or_(sort_column > value, and_(sort_column == value, id_column > identifier))

@@ -1,5 +1,6 @@
 """The organisation's settings, for its org_admin: its people (invitations, roles,
-deactivation, second factor), its API clients and its webhook subscriptions. A secret the API
+deactivation, second factor), its API clients, its webhook subscriptions and its services
+(published, changed, translated, kept current). A secret the API
 shows once is shown once here too, on the page that answers the form."""
 
 import uuid
@@ -11,6 +12,8 @@ from starlette.responses import RedirectResponse, Response
 
 from waymark_web.api import ApiError
 from waymark_web.context import CheckedForm, NotFound, SignedIn, Visit
+from waymark_web.directory.router import PROGRAMME_LANGUAGES, taxonomy
+from waymark_web.settings.schemas import ServiceForm, TranslationsForm, field_errors
 
 router = APIRouter(prefix="/settings")
 GRANTABLE_ROLES = ("caseworker", "viewer", "org_admin")
@@ -187,12 +190,74 @@ async def own_services(visit: Admin) -> Response:
     return await services_page(visit)
 
 
+async def own_service(visit: Visit, service_id: uuid.UUID) -> dict[str, Any]:
+    """The service as written (its original language, every place in full), if it is her
+    organisation's: another organisation's is not hers to change, so it is not here."""
+    service: dict[str, Any] = await visit.api.get_original(f"/v1/services/{service_id}")
+    if service["organization_id"] != visit.organization_id:
+        raise NotFound()
+    return service
+
+
+async def service_form_page(
+    visit: Visit, form: ServiceForm, service: dict[str, Any] | None, *,
+    errors: dict[str, str] | None = None, status: int = 200,
+) -> Response:
+    organization = await visit.api.get(f"/v1/organizations/{visit.organization_id}")
+    countries = [item["code"] for item in (await visit.api.get("/v1/countries"))["items"]]
+    for code in [organization["country"], *(row["country"] for row in form.locations)]:
+        if code and code not in countries:
+            countries.append(code)
+    return visit.render(
+        "settings/service.html", status=status, form=form, service=service,
+        errors=errors or {}, categories=await taxonomy(visit), countries=countries,
+        home_country=organization["country"], programme_languages=PROGRAMME_LANGUAGES,
+    )
+
+
+@router.get("/services/new")
+async def new_service(visit: Admin) -> Response:
+    return await service_form_page(visit, ServiceForm(original_language=visit.language.code), None)
+
+
+@router.post("/services/new")
+async def create_service(visit: Admin, form: CheckedForm) -> Response:
+    filled = ServiceForm.from_form(form)
+    try:
+        created = await visit.api.send("POST", "/v1/services", filled.api_body())
+    except ApiError as error:
+        if error.status != 422:
+            raise
+        return await service_form_page(visit, filled, None, errors=field_errors(error),
+                                       status=422)
+    return RedirectResponse(f"/services/{created['id']}", status_code=303)
+
+
+@router.get("/services/{service_id}")
+async def edit_service(visit: Admin, service_id: uuid.UUID) -> Response:
+    service = await own_service(visit, service_id)
+    return await service_form_page(visit, ServiceForm.from_service(service), service)
+
+
 @router.post("/services/{service_id}")
 async def change_service(visit: Admin, service_id: uuid.UUID, form: CheckedForm) -> Response:
-    """`action`: `confirm` (still accurate), or `update` (status and capacity)."""
+    """`action`: `save` (the whole profile), `confirm` (still accurate), or `update` (status
+    and capacity, from the list)."""
+    service = await own_service(visit, service_id)
     path = f"/v1/services/{service_id}"
+    action = form.get("action")
+    if action == "save":
+        filled = ServiceForm.from_form(form)
+        try:
+            await visit.api.send("PATCH", path, filled.api_body())
+        except ApiError as error:
+            if error.status != 422:
+                raise
+            return await service_form_page(visit, filled, service, errors=field_errors(error),
+                                           status=422)
+        return RedirectResponse(f"/services/{service_id}", status_code=303)
     try:
-        if form.get("action") == "confirm":
+        if action == "confirm":
             await visit.api.send("POST", f"{path}/confirmation")
         else:
             await visit.api.send("PATCH", path, {
@@ -204,3 +269,40 @@ async def change_service(visit: Admin, service_id: uuid.UUID, form: CheckedForm)
             raise
         return await services_page(visit, error=error.detail, status=422)
     return RedirectResponse("/settings/services", status_code=303)
+
+
+def translations_page(
+    visit: Visit, service: dict[str, Any], form: TranslationsForm, *,
+    errors: dict[str, str] | None = None, status: int = 200,
+) -> Response:
+    taken = {row["language"] for row in form.rows} | {service["original_language"]}
+    return visit.render(
+        "settings/translations.html", status=status, service=service, form=form,
+        errors=errors or {},
+        saved=visit.request.query_params.get("saved") == "true",
+        open_languages=[code for code in PROGRAMME_LANGUAGES if code not in taken],
+    )
+
+
+@router.get("/services/{service_id}/translations")
+async def service_translations(visit: Admin, service_id: uuid.UUID) -> Response:
+    service = await own_service(visit, service_id)
+    return translations_page(visit, service, TranslationsForm.from_service(service))
+
+
+@router.post("/services/{service_id}/translations")
+async def change_translations(visit: Admin, service_id: uuid.UUID, form: CheckedForm) -> Response:
+    """Every translation at once: the API replaces them whole."""
+    service = await own_service(visit, service_id)
+    filled = TranslationsForm.from_form(form)
+    translations, names = filled.api_translations()
+    try:
+        await visit.api.send("PATCH", f"/v1/services/{service_id}",
+                             {"translations": translations})
+    except ApiError as error:
+        if error.status != 422:
+            raise
+        return translations_page(visit, service, filled, errors=field_errors(error, names),
+                                 status=422)
+    return RedirectResponse(f"/settings/services/{service_id}/translations?saved=true",
+                            status_code=303)

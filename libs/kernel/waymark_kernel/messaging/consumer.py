@@ -8,8 +8,9 @@ from sqlalchemy import Column, DateTime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
+from waymark_kernel.clock import utcnow
 from waymark_kernel.db import Database, Upsert
-from waymark_kernel.events import CloudEvent, utcnow
+from waymark_kernel.events import CloudEvent
 from waymark_kernel.messaging.broker import Broker
 from waymark_kernel.tracing import SpanKind, span, trace_headers_of
 

@@ -15,10 +15,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
+from waymark_kernel.clock import utcnow
 from waymark_kernel.db import ORIGIN, Database, Prepared, after_commit, insert_rows
-from waymark_kernel.events import CloudEvent, EventData, utcnow
-from waymark_kernel.migrations import UNPUBLISHED, TRACEPARENT_LENGTH
+from waymark_kernel.events import CloudEvent, EventData
 from waymark_kernel.messaging.broker import Broker, PublishFailed, backoff
+from waymark_kernel.migrations import TRACEPARENT_LENGTH, UNPUBLISHED
 from waymark_kernel.tracing import SpanKind, current_trace_headers, span, trace_headers_of
 from waymark_kernel.wakeup import wait_until_woken
 

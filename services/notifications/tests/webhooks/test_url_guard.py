@@ -4,10 +4,10 @@ use only the validator: they resolve no name that is not local and open no conne
 import asyncio
 
 import pytest
-from waymark_notifications.webhooks.sender import WebhookSender
-from waymark_notifications.webhooks.special_addresses import (
+from waymark_kernel.special_addresses import (
     IPV4_BLOCKS, IPV6_BLOCKS, is_globally_reachable_unicast,
 )
+from waymark_notifications.webhooks.sender import WebhookSender
 from waymark_notifications.webhooks.url_guard import UnsafeTarget, UrlGuard
 
 HIGH_PORTS = (1024, 65535)

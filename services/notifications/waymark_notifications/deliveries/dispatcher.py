@@ -16,13 +16,12 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from fastapi import FastAPI
+from waymark_kernel.clock import as_utc, utcnow
 from waymark_kernel.db import Database
-from waymark_kernel.events import utcnow
 from waymark_kernel.settings import Settings
 from waymark_kernel.tracing import SpanKind, span
 from waymark_kernel.wakeup import wait_until_woken
 
-from waymark_notifications.clock import as_utc
 from waymark_notifications.deliveries import repository, service
 from waymark_notifications.deliveries.models import Delivery
 from waymark_notifications.deliveries.service import Outgoing, Sent

@@ -1,9 +1,11 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, true, update
+from sqlalchemy import and_, bindparam, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from waymark_kernel.db import AnyOf, Prepared
+from waymark_kernel.keyset import Keyset
 
 from waymark_notifications.deliveries.models import Delivery, DeliveryAttempt, DeliveryStatus
 from waymark_notifications.subscriptions.models import Subscription
@@ -159,20 +161,19 @@ async def next_due_at(session: AsyncSession, busy: set[uuid.UUID]) -> datetime |
     return (await _NEXT_DUE_AT.fetch(session, busy=list(busy)))[0][0]
 
 
+_NEWEST_ATTEMPTS_FIRST = Keyset(
+    col(DeliveryAttempt.attempted_at), col(DeliveryAttempt.id), descending=True
+)
+
+
 async def attempts_page(
     session: AsyncSession, subscription_id: uuid.UUID, limit: int,
     after: tuple[datetime, uuid.UUID] | None,
 ) -> list[DeliveryAttempt]:
     """Newest first."""
     query = select(DeliveryAttempt).where(DeliveryAttempt.subscription_id == subscription_id)
-    if after is not None:
-        attempted_at, last_id = after
-        query = query.where(or_(
-            DeliveryAttempt.attempted_at < attempted_at,
-            and_(DeliveryAttempt.attempted_at == attempted_at, DeliveryAttempt.id < last_id),
-        ))
-    query = query.order_by(DeliveryAttempt.attempted_at.desc(), DeliveryAttempt.id.desc())
-    return list((await session.execute(query.limit(limit))).scalars())
+    query = _NEWEST_ATTEMPTS_FIRST.page(query, after, limit)
+    return list((await session.execute(query)).scalars())
 
 
 async def by_ids(session: AsyncSession, delivery_ids: list[uuid.UUID]) -> dict[uuid.UUID, Delivery]:

@@ -3,8 +3,8 @@ import uuid
 from fastapi import APIRouter, status
 from waymark_kernel.api import Cursor, Limit, Page, page_of, position_after
 from waymark_kernel.auth import CurrentIdentity, CurrentOrg
+from waymark_kernel.clock import as_utc, utcnow
 from waymark_kernel.db import SessionDep, after_commit
-from waymark_kernel.events import as_utc, utcnow
 from waymark_kernel.problems import NotFound
 
 from waymark_notifications.deliveries import repository, service

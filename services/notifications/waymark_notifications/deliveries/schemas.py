@@ -2,8 +2,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from waymark_kernel.api import RequestBody
-
-from waymark_notifications.clock import UtcDateTime
+from waymark_kernel.clock import UtcDateTime
 
 
 class DeliveryAttemptRead(BaseModel):

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.events import CloudEvent, EventData, WebhookTest, utcnow
+from waymark_kernel.clock import as_utc, rfc3339, utcnow
+from waymark_kernel.events import CloudEvent, EventData, WebhookTest
 from waymark_kernel.problems import Conflict, NotFound
 from waymark_kernel.settings import Settings
 from waymark_kernel.tracing import current_trace_headers, trace_headers_of
 
 from waymark_notifications.audience import audience
-from waymark_notifications.clock import as_utc, rfc3339
 from waymark_notifications.deliveries import repository
 from waymark_notifications.deliveries.models import Delivery, DeliveryStatus
 from waymark_notifications.feed import repository as feed_repository

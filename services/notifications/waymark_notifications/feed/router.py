@@ -3,10 +3,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from waymark_kernel.api import Cursor, Limit, Page, position_after
 from waymark_kernel.auth import CurrentOrg
+from waymark_kernel.clock import as_utc
 from waymark_kernel.cursors import MAX_CURSOR_LENGTH, CursorFormat, Integer, Text
 from waymark_kernel.db import SessionDep
 
-from waymark_notifications.clock import as_utc
 from waymark_notifications.feed import repository, service
 from waymark_notifications.feed.schemas import EventTypeRead, FeedItem, FeedPage
 

@@ -1,8 +1,7 @@
 from typing import Any
 
 from pydantic import BaseModel, Field
-
-from waymark_notifications.clock import UtcDateTime
+from waymark_kernel.clock import UtcDateTime
 
 
 class FeedItem(BaseModel):

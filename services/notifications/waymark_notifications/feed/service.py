@@ -5,7 +5,8 @@ from typing import Literal
 
 from pydantic import create_model
 from sqlalchemy.ext.asyncio import AsyncSession
-from waymark_kernel.events import EVENT_TYPES, CloudEvent, EventData, utcnow
+from waymark_kernel.clock import utcnow
+from waymark_kernel.events import EVENT_TYPES, CloudEvent, EventData
 
 from waymark_notifications.audience import audience
 from waymark_notifications.feed import repository

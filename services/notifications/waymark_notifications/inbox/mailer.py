@@ -8,12 +8,11 @@ from email.message import EmailMessage
 
 import aiosmtplib
 from fastapi import FastAPI
+from waymark_kernel.clock import as_utc, utcnow
 from waymark_kernel.db import Database
-from waymark_kernel.events import utcnow
 from waymark_kernel.settings import Settings
 from waymark_kernel.wakeup import wait_until_woken
 
-from waymark_notifications.clock import as_utc
 from waymark_notifications.inbox import repository, service
 
 log = logging.getLogger("waymark.notifications.mailer")

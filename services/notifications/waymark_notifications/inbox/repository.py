@@ -3,7 +3,9 @@ from datetime import datetime
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from waymark_kernel.db import Upsert
+from waymark_kernel.keyset import Keyset
 
 from waymark_notifications.inbox.models import InboxNotification, OrganizationContact
 
@@ -23,6 +25,11 @@ async def get_of_organization(
     ))).scalar_one_or_none()
 
 
+_NEWEST_FIRST = Keyset(
+    col(InboxNotification.created_at), col(InboxNotification.id), descending=True
+)
+
+
 async def page_of_organization(
     session: AsyncSession, organization_id: uuid.UUID, *, unread_only: bool, limit: int,
     after: tuple[datetime, uuid.UUID] | None,
@@ -31,14 +38,8 @@ async def page_of_organization(
     query = select(InboxNotification).where(InboxNotification.organization_id == organization_id)
     if unread_only:
         query = query.where(InboxNotification.read_at.is_(None))
-    if after is not None:
-        created_at, last_id = after
-        query = query.where(or_(
-            InboxNotification.created_at < created_at,
-            and_(InboxNotification.created_at == created_at, InboxNotification.id < last_id),
-        ))
-    query = query.order_by(InboxNotification.created_at.desc(), InboxNotification.id.desc())
-    return list((await session.execute(query.limit(limit))).scalars())
+    query = _NEWEST_FIRST.page(query, after, limit)
+    return list((await session.execute(query)).scalars())
 
 
 async def unread_count(session: AsyncSession, organization_id: uuid.UUID) -> int:

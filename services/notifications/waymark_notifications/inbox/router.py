@@ -3,8 +3,8 @@ import uuid
 from fastapi import APIRouter
 from waymark_kernel.api import Cursor, Limit, position_after, split_page
 from waymark_kernel.auth import CurrentOrg
+from waymark_kernel.clock import as_utc
 from waymark_kernel.db import SessionDep
-from waymark_kernel.events import as_utc
 
 from waymark_notifications.inbox import repository, service
 from waymark_notifications.inbox.schemas import InboxPage, InboxRead

@@ -1,8 +1,7 @@
 import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from waymark_notifications.clock import UtcDateTime
+from waymark_kernel.clock import UtcDateTime
 
 
 class InboxRead(BaseModel):

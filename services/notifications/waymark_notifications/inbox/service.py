@@ -3,6 +3,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from waymark_kernel.clock import utcnow
 from waymark_kernel.events import (
     CloudEvent,
     EventData,
@@ -10,7 +11,6 @@ from waymark_kernel.events import (
     ReferralChanged,
     ReferralCommentAdded,
     SubscriptionDisabled,
-    utcnow,
 )
 from waymark_kernel.messaging.broker import backoff
 from waymark_kernel.problems import NotFound

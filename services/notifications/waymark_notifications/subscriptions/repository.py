@@ -2,9 +2,11 @@ import uuid
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from waymark_kernel.db import AnyOf, Prepared
+from waymark_kernel.keyset import Keyset
 
 from waymark_notifications.subscriptions.models import Subscription
 
@@ -44,19 +46,16 @@ async def get_of_organization(
     )).scalar_one_or_none()
 
 
+_NEWEST_FIRST = Keyset(col(Subscription.created_at), col(Subscription.id), descending=True)
+
+
 async def page_of_organization(
     session: AsyncSession, organization_id: uuid.UUID, limit: int,
     after: tuple[datetime, uuid.UUID] | None,
 ) -> list[Subscription]:
     """Newest first."""
     query = select(Subscription).where(Subscription.organization_id == organization_id)
-    if after is not None:
-        created_at, last_id = after
-        query = query.where(or_(
-            Subscription.created_at < created_at,
-            and_(Subscription.created_at == created_at, Subscription.id < last_id),
-        ))
-    query = query.order_by(Subscription.created_at.desc(), Subscription.id.desc()).limit(limit)
+    query = _NEWEST_FIRST.page(query, after, limit)
     return list((await session.execute(query)).scalars())
 
 

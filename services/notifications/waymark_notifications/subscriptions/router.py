@@ -3,8 +3,8 @@ import uuid
 from fastapi import APIRouter, Response, status
 from waymark_kernel.api import Cursor, Limit, Page, page_of, position_after
 from waymark_kernel.auth import CurrentIdentity, CurrentOrg
+from waymark_kernel.clock import as_utc
 from waymark_kernel.db import SessionDep
-from waymark_kernel.events import as_utc
 
 from waymark_notifications.dependencies import SecretBoxDep, UrlGuardDep
 from waymark_notifications.subscriptions import repository, service

@@ -3,9 +3,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from waymark_kernel.api import RequestBody
+from waymark_kernel.clock import UtcDateTime
 from waymark_kernel.text import shown_as_a_name
 
-from waymark_notifications.clock import UtcDateTime
 from waymark_notifications.subscriptions.patterns import is_known_pattern
 
 

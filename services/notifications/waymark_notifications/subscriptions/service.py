@@ -3,11 +3,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.auth import Identity
-from waymark_kernel.events import SubscriptionDisabled, utcnow
+from waymark_kernel.clock import as_utc, utcnow
+from waymark_kernel.events import SubscriptionDisabled
 from waymark_kernel.messaging import record_event
 from waymark_kernel.problems import Forbidden, NotFound, Problem
 
-from waymark_notifications.clock import as_utc
 from waymark_notifications.deliveries import repository as delivery_repository
 from waymark_notifications.subscriptions import repository
 from waymark_notifications.subscriptions.models import DISABLED_BY_ORGANIZATION, Subscription

@@ -1,4 +1,7 @@
-"""Sending one signed webhook over the one shared HTTP client; never follows redirects."""
+"""Sending one signed webhook over the one shared HTTP client; never follows redirects.
+
+A new connection goes only to an address the guard has accepted at that moment, so a DNS
+answer that changes between check and connect (rebinding) gets no connection."""
 
 import time
 from collections.abc import Mapping
@@ -7,13 +10,21 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 
-from waymark_notifications.webhooks.http_client import HttpFailure, WebhookClient
+import yarl
+
+from waymark_kernel.http_client import Headers, HttpClient, HttpFailure, Origin
 from waymark_notifications.webhooks.signing import signature_header
 from waymark_notifications.webhooks.url_guard import UnsafeTarget, UrlGuard
 
 EXCERPT_CHARS = 200
-USER_AGENT = "Waymark-Webhooks/1.0"
+USER_AGENT = b"Waymark-Webhooks/1.0"
 NO_TRACE: Mapping[str, str] = MappingProxyType({})
+BODY_BYTES_KEPT = 800  # an answer is complete with this much of its body; the rest is not read
+MAX_ANSWER_HEADER_BYTES = 32 * 1024
+IDLE_SECONDS = 30.0  # a connection unused this long is closed rather than reused
+# A delivery written on a kept-alive connection that the receiver closed while idle goes again
+# on a new one: receivers recognise a repeated delivery by its webhook-id.
+RESENT_ON_CLOSED_CONNECTION = frozenset({"POST"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,20 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
+def _origin(url: yarl.URL) -> Origin:
+    """Where a checked URL is sent: its host as the guard checks it, the Host header as given."""
+    return Origin(
+        url.scheme, (url.raw_host or "").rstrip("."), url.port or 0,
+        (url.host_port_subcomponent or "").encode("latin-1"),
+    )
+
+
+def _header(headers: Headers, name: bytes) -> str | None:
+    """The last value of a header the answer gave, or None."""
+    values = [value for header, value in headers if header == name]
+    return values[-1].decode("latin-1") if values else None
+
+
 def _short(text: str) -> str:
     return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
 
@@ -52,11 +77,13 @@ class WebhookSender:
     def __init__(self, guard: UrlGuard, *, timeout_seconds: float) -> None:
         self.guard = guard
         self.timeout_seconds = timeout_seconds
-        self._client: WebhookClient | None = None
+        self._client: HttpClient | None = None
 
     async def __aenter__(self) -> "WebhookSender":
-        self._client = WebhookClient(
-            self.guard, timeout_seconds=self.timeout_seconds, user_agent=USER_AGENT
+        self._client = HttpClient(
+            timeout=self.timeout_seconds, resent_methods=RESENT_ON_CLOSED_CONNECTION,
+            max_header_bytes=MAX_ANSWER_HEADER_BYTES, body_bytes_kept=BODY_BYTES_KEPT,
+            idle_seconds=IDLE_SECONDS, addresses=self.guard.addresses,
         )
         return self
 
@@ -81,15 +108,22 @@ class WebhookSender:
         except UnsafeTarget as exc:
             return failed(f"Refused: {exc}")
         timestamp = int(time.time())
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": webhook_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature_header(secrets_in_use, webhook_id, timestamp, body),
-            **trace_headers,
-        }
+        headers: Headers = [
+            (b"user-agent", USER_AGENT),
+            (b"content-type", b"application/json"),
+            (b"webhook-id", webhook_id.encode("latin-1")),
+            (b"webhook-timestamp", b"%d" % timestamp),
+            (b"webhook-signature", signature_header(
+                secrets_in_use, webhook_id, timestamp, body
+            ).encode("latin-1")),
+            *((name.encode("latin-1"), value.encode("latin-1"))
+              for name, value in trace_headers.items()),
+        ]
         try:
-            answer = await self._client.post(target, headers, body.encode())
+            answer = await self._client.request(
+                _origin(target), "POST", target.raw_path_qs.encode("latin-1"), headers,
+                body.encode(),
+            )
         except TimeoutError:
             return failed(f"No answer within {self.timeout_seconds:g} s.")
         except UnsafeTarget as exc:
@@ -100,11 +134,11 @@ class WebhookSender:
             return failed(f"Broken answer: {exc}")
         status = answer.status
         accepted = 200 <= status < 300
-        excerpt = answer.body_start.decode("utf-8", "replace")
+        excerpt = answer.body.decode("utf-8", "replace")
         return SendResult(
             status, round((time.perf_counter() - started) * 1000),
             error=None if accepted else _short(f"HTTP {status} {answer.reason}".strip()),
             response_excerpt=_short(excerpt) if excerpt else None,
-            retry_after_seconds=retry_after_seconds(answer.retry_after)
+            retry_after_seconds=retry_after_seconds(_header(answer.headers, b"retry-after"))
             if status in (429, 503) else None,
         )

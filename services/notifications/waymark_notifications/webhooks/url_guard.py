@@ -1,6 +1,6 @@
-"""Webhook targets must be https, reach only globally reachable unicast addresses (see
-`special_addresses`) and use a port a web server would, so that a subscriber cannot make
-Waymark call into its own network or a system service (SSRF). Checked at registration and at
+"""Webhook targets must be https, reach only globally reachable unicast addresses (see the
+kernel's `special_addresses`) and use a port a web server would, so that a subscriber cannot
+make Waymark call into its own network or a system service (SSRF). Checked at registration and at
 every delivery; a delivery connects only to the addresses `addresses` has just checked."""
 
 import asyncio
@@ -9,10 +9,7 @@ import ipaddress
 import socket
 
 import yarl
-
-from waymark_notifications.webhooks.special_addresses import (
-    IpAddress, is_globally_reachable_unicast,
-)
+from waymark_kernel.special_addresses import IpAddress, is_globally_reachable_unicast
 
 RESOLVE_TIMEOUT_SECONDS = 5.0
 HTTPS_PORT, HTTP_PORT = 443, 80

@@ -18,8 +18,8 @@ import waymark_referrals
 from alembic import command
 from alembic.config import Config
 from sqlmodel import SQLModel
+from waymark_kernel.clock import utcnow
 from waymark_kernel.db import Database
-from waymark_kernel.events import utcnow
 from waymark_kernel.settings import Settings
 from waymark_kernel.testing import create_database, drop_database
 from waymark_referrals.actors.schemas import RecordedActor

@@ -179,7 +179,7 @@ async def test_personal_data_is_only_ciphertext_at_rest(app, flow, network, pers
     async with app.state.database.transaction() as session:
         dumped = []
         for table in ("referrals_cases", "referrals_shared_persons", "referrals_referrals",
-                      "referrals_referral_transitions", "referrals_transition_keys",
+                      "referrals_referral_transitions", "referrals_idempotent_requests",
                       "referrals_comments", "referrals_disclosures", "outbox"):
             rows = await session.execute(text(f"SELECT * FROM {table}"))
             dumped += [repr(tuple(row)) for row in rows]

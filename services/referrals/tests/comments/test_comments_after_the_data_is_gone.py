@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import select
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_referrals.comments.models import Comment
 from waymark_referrals.referrals import service
 

@@ -1,13 +1,8 @@
 import uuid
 from datetime import timedelta
 
-from waymark_kernel.events import (
-    CloudEvent,
-    OrganizationChanged,
-    ServiceChanged,
-    ServiceDeleted,
-    utcnow,
-)
+from waymark_kernel.clock import utcnow
+from waymark_kernel.events import CloudEvent, OrganizationChanged, ServiceChanged, ServiceDeleted
 from waymark_referrals.directory import repository
 
 REGISTRY = "waymark/registry"

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import waymark_referrals
 from alembic import command
 from alembic.config import Config
+from waymark_kernel.clock import utcnow
 from waymark_kernel.db import Database
-from waymark_kernel.events import utcnow
 from waymark_referrals.disclosures import repository
 from waymark_referrals.disclosures.models import Disclosure
 from waymark_referrals.disclosures.service import GENESIS, entry_hash, verify_ledger

@@ -3,7 +3,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_referrals.referrals import service
 from waymark_referrals.referrals.models import Referral
 

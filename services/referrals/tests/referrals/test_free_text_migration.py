@@ -16,7 +16,7 @@ import waymark_referrals
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import create_async_engine
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import Settings
 from waymark_kernel.testing import create_database, drop_database, unique_name
@@ -137,12 +137,15 @@ async def written_before_sealing(url: str, key: str) -> None:
 
 
 async def stored(url: str) -> str:
-    """Every value of the three tables that held free text, as text."""
+    """Every value of the tables that held free text, as text (the transitions' first answers
+    moved to the table of every idempotent request in 0008)."""
     engine = create_async_engine(url)
     async with engine.connect() as connection:
+        present = set(await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names()))
         rows = [
             row for table in ("referrals_referrals", "referrals_referral_transitions",
-                              "referrals_transition_keys")
+                              "referrals_transition_keys", "referrals_idempotent_requests")
+            if table in present
             for row in await connection.execute(sa.text(f"SELECT * FROM {table}"))  # noqa: S608
         ]
     await engine.dispose()

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_kernel.settings import Settings
 from waymark_kernel.testing import unique_name
 from waymark_referrals.referrals import service
@@ -25,7 +25,7 @@ OUTCOME = f"Back pay recovered; she can be reached at +{PHONE}"
 RETENTION = timedelta(days=90)
 # Every table of the service: the phone number must be in none of them, in any column.
 TABLES = (
-    "referrals_referrals", "referrals_referral_transitions", "referrals_transition_keys",
+    "referrals_referrals", "referrals_referral_transitions", "referrals_idempotent_requests",
     "referrals_shared_persons", "referrals_comments", "referrals_cases", "referrals_disclosures",
     "outbox",
 )

@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import select, text
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_referrals.main import create_app
 from waymark_referrals.referrals import service
 from waymark_referrals.referrals.models import Referral

@@ -1,5 +1,12 @@
+import uuid
 from dataclasses import replace
 
+from waymark_kernel.auth import Identity
+from waymark_kernel.clock import utcnow
+from waymark_referrals.actors import service as actors
+from waymark_referrals.referrals import repository, service
+from waymark_referrals.referrals.models import Referral
+from waymark_referrals.referrals.schemas import TransitionTexts
 from waymark_referrals.referrals.states import CARRIES_OUTCOME, TRANSITIONS, Party, Status
 
 # How to bring a new (requested) referral into each status: (party, target) steps.
@@ -153,3 +160,27 @@ async def test_reasons_and_outcomes_are_required_where_the_contract_says(
         problem(await client.post(
             path, headers={**receiver.headers, "If-Match": accepted.headers["ETag"]}, json=body
         ), 422)
+
+
+async def test_the_stored_row_holds_every_field_a_transition_changes(app, flow, network):
+    """A transition's UPDATE writes only the columns of `repository.MOVED`: a field `_move`
+    changes outside them would be lost without a sound. Each move of the state machine, with
+    free text, is made and its row read back."""
+    sender, receiver, service_id = await flow.pair()
+    draft = await flow.refer(sender, receiver, service_id, status="draft")
+    mover = Identity(subject="a-client", organization_id=receiver.id, roles=frozenset({"caseworker"}))
+    texts = TransitionTexts(reason="because", note="noted", outcome="done")
+    async with app.state.database.transaction() as session:
+        actor = await actors.recorded(session, app.state.cipher, mover)
+        for source, target in TRANSITIONS:
+            located = await repository.find(session, uuid.UUID(draft["id"]), for_update=True)
+            moved = located.referral
+            moved.status = source
+            moved.requested_at = None if source is Status.draft else utcnow()
+            await service._move(
+                session, app.state.cipher, moved, target, mover, actor, utcnow(), texts
+            )
+            await repository.save_moved(session, moved)
+            stored = await session.get(Referral, moved.id, populate_existing=True)
+            assert stored.model_dump() == moved.model_dump(), (source, target)
+            session.expunge(stored)

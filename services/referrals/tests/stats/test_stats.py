@@ -1,4 +1,4 @@
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 
 
 async def test_figures_by_group_with_small_cells_suppressed(flow, client, network, issuer, problem):

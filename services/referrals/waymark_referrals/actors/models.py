@@ -4,10 +4,10 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Index, LargeBinary
 from sqlmodel import Field, SQLModel
+from waymark_kernel.clock import UtcTimestamp
 
 from waymark_referrals.actors.schemas import RecordedActor
 from waymark_referrals.crypto import SealedColumns
-from waymark_referrals.sql import UtcDateTime
 
 
 class ActorName(SealedColumns, table=True):
@@ -25,7 +25,7 @@ class ActorName(SealedColumns, table=True):
     id: uuid.UUID = Field(primary_key=True)
     person_id: str = Field(max_length=200)
     pseudonym: str | None = Field(default=None, max_length=40)
-    recorded_at: datetime = Field(sa_type=UtcDateTime)
+    recorded_at: datetime = Field(sa_type=UtcTimestamp)
 
 
 class ActorColumns(SQLModel):

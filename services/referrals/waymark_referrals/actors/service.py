@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.auth import Identity
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_kernel.problems import Forbidden
 
 from waymark_referrals.actors import repository

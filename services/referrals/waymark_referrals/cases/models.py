@@ -5,10 +5,10 @@ from typing import ClassVar
 
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
+from waymark_kernel.clock import UtcTimestamp
 
 from waymark_referrals.actors.models import ActorColumns
 from waymark_referrals.crypto import SealedColumns
-from waymark_referrals.sql import UtcDateTime
 
 
 class Case(SealedColumns, ActorColumns, table=True):
@@ -27,8 +27,8 @@ class Case(SealedColumns, ActorColumns, table=True):
     reference: str = Field(max_length=32)
     legal_basis: str | None = Field(default=None, max_length=40)
     created_by: str = Field(max_length=200)
-    created_at: datetime = Field(sa_type=UtcDateTime)
-    updated_at: datetime = Field(sa_type=UtcDateTime)
+    created_at: datetime = Field(sa_type=UtcTimestamp)
+    updated_at: datetime = Field(sa_type=UtcTimestamp)
 
 
 class CaseSequence(SQLModel, table=True):

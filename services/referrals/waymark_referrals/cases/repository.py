@@ -2,10 +2,12 @@
 
 import uuid
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from waymark_kernel.api import TimestampPosition
 from waymark_kernel.db import Upsert
+from waymark_kernel.keyset import Keyset
 
 from waymark_referrals.cases.models import Case, CaseSequence
 
@@ -33,6 +35,9 @@ async def find(
     return case if case is not None and case.organization_id == organization_id else None
 
 
+_NEWEST_FIRST = Keyset(col(Case.created_at), col(Case.id), descending=True)
+
+
 async def list_cases(
     session: AsyncSession, organization_id: uuid.UUID, *, reference: str | None,
     after: TimestampPosition | None, limit: int,
@@ -40,11 +45,6 @@ async def list_cases(
     query = select(Case).where(Case.organization_id == organization_id)
     if reference is not None:
         query = query.where(Case.reference == reference)
-    if after is not None:
-        created_at, case_id = after
-        query = query.where(or_(
-            Case.created_at < created_at, and_(Case.created_at == created_at, Case.id < case_id)
-        ))
-    query = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)
+    query = _NEWEST_FIRST.page(query, after, limit)
     return list((await session.execute(query)).scalars())
 

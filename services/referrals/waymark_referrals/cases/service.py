@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.api import Page, page_of, position_after
 from waymark_kernel.auth import Identity
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_kernel.problems import Forbidden, NotFound, Problem
 
 from waymark_referrals.actors import service as actors

@@ -4,10 +4,10 @@ from typing import ClassVar
 
 from sqlalchemy import Index
 from sqlmodel import Field
+from waymark_kernel.clock import UtcTimestamp
 
 from waymark_referrals.actors.models import ActorColumns
 from waymark_referrals.crypto import ErasableSealedColumns
-from waymark_referrals.sql import UtcDateTime
 
 
 class Comment(ErasableSealedColumns, ActorColumns, table=True):
@@ -22,4 +22,4 @@ class Comment(ErasableSealedColumns, ActorColumns, table=True):
     referral_id: uuid.UUID = Field(foreign_key="referrals_referrals.id")
     author_org_id: uuid.UUID
     author_subject: str = Field(max_length=200)
-    created_at: datetime = Field(sa_type=UtcDateTime)
+    created_at: datetime = Field(sa_type=UtcTimestamp)

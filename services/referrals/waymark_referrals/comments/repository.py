@@ -2,24 +2,23 @@
 
 import uuid
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from waymark_kernel.api import TimestampPosition
+from waymark_kernel.keyset import Keyset
 
 from waymark_referrals.comments.models import Comment
+
+
+_OLDEST_FIRST = Keyset(col(Comment.created_at), col(Comment.id))
 
 
 async def thread(
     session: AsyncSession, referral_id: uuid.UUID, *, after: TimestampPosition | None, limit: int
 ) -> list[Comment]:
     query = select(Comment).where(Comment.referral_id == referral_id)
-    if after is not None:
-        created_at, comment_id = after
-        query = query.where(or_(
-            Comment.created_at > created_at,
-            and_(Comment.created_at == created_at, Comment.id > comment_id),
-        ))
-    query = query.order_by(Comment.created_at, Comment.id).limit(limit)
+    query = _OLDEST_FIRST.page(query, after, limit)
     return list((await session.execute(query)).scalars())
 
 

@@ -6,7 +6,8 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.api import Page, page_of, position_after
 from waymark_kernel.auth import Identity
-from waymark_kernel.events import ReferralCommentAdded, utcnow
+from waymark_kernel.clock import utcnow
+from waymark_kernel.events import ReferralCommentAdded
 from waymark_kernel.messaging import record_event
 from waymark_kernel.problems import Conflict, NotFound
 

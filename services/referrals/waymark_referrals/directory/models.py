@@ -5,8 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
-
-from waymark_referrals.sql import UtcDateTime
+from waymark_kernel.clock import UtcTimestamp
 
 
 class DirectoryOrganization(SQLModel, table=True):
@@ -17,7 +16,7 @@ class DirectoryOrganization(SQLModel, table=True):
     type: str = Field(max_length=50)
     country: str = Field(max_length=2)
     verified: bool
-    changed_at: datetime = Field(sa_type=UtcDateTime)  # time of the event last applied
+    changed_at: datetime = Field(sa_type=UtcTimestamp)  # time of the event last applied
 
 
 class DirectoryService(SQLModel, table=True):
@@ -31,7 +30,7 @@ class DirectoryService(SQLModel, table=True):
     categories: list[str] = Field(sa_type=JSON)
     response_time_hours: int | None = None
     deleted: bool = False
-    changed_at: datetime = Field(sa_type=UtcDateTime)
+    changed_at: datetime = Field(sa_type=UtcTimestamp)
 
     @property
     def takes_referrals(self) -> bool:

@@ -4,10 +4,9 @@ from typing import ClassVar
 
 from sqlalchemy import JSON, BigInteger, Index
 from sqlmodel import Field
+from waymark_kernel.clock import UtcTimestamp
 
 from waymark_referrals.actors.models import ActorColumns
-
-from waymark_referrals.sql import UtcDateTime
 
 
 class Disclosure(ActorColumns, table=True):
@@ -30,6 +29,6 @@ class Disclosure(ActorColumns, table=True):
     referral_id: uuid.UUID | None = None
     fields: list[str] = Field(sa_type=JSON)
     legal_basis: str | None = Field(default=None, max_length=40)
-    occurred_at: datetime = Field(sa_type=UtcDateTime)
+    occurred_at: datetime = Field(sa_type=UtcTimestamp)
     previous_hash: str = Field(max_length=64)
     entry_hash: str = Field(max_length=64)

@@ -3,11 +3,11 @@ from datetime import datetime
 from typing import ClassVar
 
 from sqlalchemy import JSON, Index, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+from waymark_kernel.clock import UtcTimestamp
 
 from waymark_referrals.actors.models import ActorColumns
 from waymark_referrals.crypto import ErasableSealedColumns, SealedColumns
-from waymark_referrals.sql import UtcDateTime
 
 
 class Referral(ErasableSealedColumns, table=True):
@@ -40,13 +40,13 @@ class Referral(ErasableSealedColumns, table=True):
     parent_referral_id: uuid.UUID | None = Field(default=None, foreign_key="referrals_referrals.id")
     response_hours: int  # the answer is due this long after the referral is requested
     # null while a draft has never been requested
-    requested_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
-    respond_by: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    requested_at: datetime | None = Field(default=None, sa_type=UtcTimestamp)
+    respond_by: datetime | None = Field(default=None, sa_type=UtcTimestamp)
     overdue_announced: bool = False
     version: int
     created_by: str = Field(max_length=200)
-    created_at: datetime = Field(sa_type=UtcDateTime)
-    updated_at: datetime = Field(sa_type=UtcDateTime)
+    created_at: datetime = Field(sa_type=UtcTimestamp)
+    updated_at: datetime = Field(sa_type=UtcTimestamp)
 
 
 class SharedPerson(SealedColumns, table=True):
@@ -55,7 +55,7 @@ class SharedPerson(SealedColumns, table=True):
     __tablename__ = "referrals_shared_persons"
 
     referral_id: uuid.UUID = Field(primary_key=True, foreign_key="referrals_referrals.id")
-    created_at: datetime = Field(sa_type=UtcDateTime)
+    created_at: datetime = Field(sa_type=UtcTimestamp)
 
 
 class ReferralTransition(ErasableSealedColumns, ActorColumns, table=True):
@@ -78,32 +78,24 @@ class ReferralTransition(ErasableSealedColumns, ActorColumns, table=True):
     outcome: str | None = Field(default=None, sa_type=Text)
     actor_subject: str = Field(max_length=200)
     actor_org_id: uuid.UUID | None = None
-    occurred_at: datetime = Field(sa_type=UtcDateTime)
+    occurred_at: datetime = Field(sa_type=UtcTimestamp)
 
 
-class IdempotencyKey(SQLModel, table=True):
-    """A POST /v1/referrals key, per organisation, kept 24 hours."""
+class IdempotentRequest(ErasableSealedColumns, table=True):
+    """A request sent with an Idempotency-Key (waymark_kernel.idempotency), per organisation,
+    kept 24 hours: the fingerprint of what it asked, the referral it answered and its first
+    answer, sealed (it holds the referral's free text; the person is not in it, but read afresh).
+    The answer is empty once that free text is erased, and for the keys of creations carried
+    over from before answers were kept (migration 0008): a replay then shows the referral as it
+    is now."""
 
-    __tablename__ = "referrals_idempotency_keys"
-
-    organization_id: uuid.UUID = Field(primary_key=True)
-    key: str = Field(primary_key=True, max_length=255)
-    request_hash: str = Field(max_length=64)
-    referral_id: uuid.UUID
-    created_at: datetime = Field(sa_type=UtcDateTime, index=True)
-
-
-class TransitionKey(SealedColumns, table=True):
-    """An Idempotency-Key of a transition, per organisation, kept 24 hours with its first answer
-    sealed (it holds the referral's free text; the person is not in it, but read afresh)."""
-
-    __tablename__ = "referrals_transition_keys"
+    __tablename__ = "referrals_idempotent_requests"
 
     organization_id: uuid.UUID = Field(primary_key=True)
     key: str = Field(primary_key=True, max_length=255)
     request_hash: str = Field(max_length=64)
     referral_id: uuid.UUID
-    created_at: datetime = Field(sa_type=UtcDateTime, index=True)
+    created_at: datetime = Field(sa_type=UtcTimestamp, index=True)
 
 
 def texts_record(referral_id: uuid.UUID) -> str:
@@ -111,5 +103,5 @@ def texts_record(referral_id: uuid.UUID) -> str:
     return f"{referral_id}/texts"
 
 
-def transition_key_record(organization_id: uuid.UUID, key: str) -> str:
+def idempotency_record(organization_id: uuid.UUID, key: str) -> str:
     return f"{organization_id}/{key}"

@@ -1,24 +1,24 @@
-"""Every query of referrals, their shared snapshots, history and idempotency keys."""
+"""Every query of referrals, their shared snapshots, history and idempotent requests."""
 
-import hashlib
 import uuid
 from datetime import datetime
 from typing import Literal, NamedTuple
 
-from sqlalchemy import Select, and_, bindparam, delete, func, not_, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 from waymark_kernel.api import TimestampPosition
-from waymark_kernel.db import Prepared, Upsert
+from waymark_kernel.db import Prepared
+from waymark_kernel.keyset import Keyset
 
 from waymark_referrals.cases.models import Case
 from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
 from waymark_referrals.referrals.models import (
-    IdempotencyKey,
+    IdempotentRequest,
     Referral,
     ReferralTransition,
     SharedPerson,
-    TransitionKey,
 )
 from waymark_referrals.referrals.states import AWAITING_ANSWER, FINAL, OPEN, Status
 
@@ -99,7 +99,7 @@ async def find(
     return located
 
 
-# The columns a transition changes (`service._move`).
+# The columns a transition changes (`service._move`); a test reads the row back after every move.
 MOVED = (
     "status", "status_reason", "outcome", "key_id", "wrapped_key", "ciphertext", "version",
     "updated_at", "requested_at", "respond_by",
@@ -133,6 +133,11 @@ async def add_transition(session: AsyncSession, transition: ReferralTransition) 
     await _INSERT_TRANSITION.execute(session, **transition.model_dump())
 
 
+_NEWEST_FIRST = Keyset(col(Referral.created_at), col(Referral.id), descending=True)
+_OLDEST_FIRST = Keyset(col(Referral.created_at), col(Referral.id))
+_HISTORY_ORDER = Keyset(col(ReferralTransition.occurred_at), col(ReferralTransition.id))
+
+
 def is_overdue(now: datetime):
     return Referral.status.in_(list(AWAITING_ANSWER)) & (Referral.respond_by < now)
 
@@ -155,13 +160,7 @@ async def list_for_organization(
         query = query.where(is_overdue(now) if overdue else not_(is_overdue(now)))
     if urgency is not None:
         query = query.where(Referral.urgency == urgency)
-    if after is not None:
-        created_at, referral_id = after
-        query = query.where(or_(
-            Referral.created_at < created_at,
-            and_(Referral.created_at == created_at, Referral.id < referral_id),
-        ))
-    query = query.order_by(Referral.created_at.desc(), Referral.id.desc()).limit(limit)
+    query = _NEWEST_FIRST.page(query, after, limit)
     return [Located(*row) for row in await session.execute(query)]
 
 
@@ -183,74 +182,36 @@ async def history(
     session: AsyncSession, referral_id: uuid.UUID, *, after: TimestampPosition | None, limit: int
 ) -> list[ReferralTransition]:
     query = select(ReferralTransition).where(ReferralTransition.referral_id == referral_id)
-    if after is not None:
-        occurred_at, transition_id = after
-        query = query.where(or_(
-            ReferralTransition.occurred_at > occurred_at,
-            and_(
-                ReferralTransition.occurred_at == occurred_at,
-                ReferralTransition.id > transition_id,
-            ),
-        ))
-    query = query.order_by(ReferralTransition.occurred_at, ReferralTransition.id).limit(limit)
+    query = _HISTORY_ORDER.page(query, after, limit)
     return list((await session.execute(query)).scalars())
 
 
-_FORGET_EXPIRED_KEY = Prepared(delete(IdempotencyKey.__table__).where(
-    IdempotencyKey.__table__.c.organization_id == bindparam("organization_id"),
-    IdempotencyKey.__table__.c.key == bindparam("key"),
-    IdempotencyKey.__table__.c.created_at < bindparam("expired_before"),
+_FORGET_EXPIRED_REQUEST = Prepared(delete(IdempotentRequest.__table__).where(
+    IdempotentRequest.__table__.c.organization_id == bindparam("organization_id"),
+    IdempotentRequest.__table__.c.key == bindparam("key"),
+    IdempotentRequest.__table__.c.created_at < bindparam("expired_before"),
 ))
+_INSERT_IDEMPOTENT_REQUEST = Prepared.insert_into(IdempotentRequest.__table__)
 
 
-_CLAIM_KEY = Upsert(IdempotencyKey.__table__, lambda insert: insert.on_conflict_do_nothing(
-    index_elements=["organization_id", "key"]
-).returning(insert.table.c.key))
-
-
-async def claim_idempotency_key(
-    session: AsyncSession, key: IdempotencyKey, *, expired_before: datetime
-) -> bool:
-    """True if this request now owns the key; False if another request used it first.
-
-    A concurrent request with the same key waits here until the first one commits."""
-    await _FORGET_EXPIRED_KEY.execute(
-        session, organization_id=key.organization_id, key=key.key, expired_before=expired_before
-    )
-    return bool(await _CLAIM_KEY.of(session).fetch(session, **key.model_dump()))
-
-
-async def find_idempotency_key(
-    session: AsyncSession, organization_id: uuid.UUID, key: str
-) -> IdempotencyKey | None:
-    return await session.get(IdempotencyKey, (organization_id, key))
-
-
-async def forget_idempotency_keys(session: AsyncSession, *, created_before: datetime) -> None:
-    for table in (IdempotencyKey, TransitionKey):
-        await session.execute(delete(table).where(table.created_at < created_before))
-
-
-async def try_hold_idempotency_key(
-    session: AsyncSession, organization_id: uuid.UUID, key: str
-) -> bool:
-    """False while another transaction works under the same key (PostgreSQL advisory lock, held
-    until this transaction ends); SQLite serialises writers by itself."""
-    if session.bind.dialect.name != "postgresql":
-        return True
-    digest = hashlib.sha256(f"idempotency/{organization_id}/{key}".encode()).digest()
-    lock = int.from_bytes(digest[:8], "big", signed=True)
-    return (await session.execute(select(func.pg_try_advisory_xact_lock(lock)))).scalar_one()
-
-
-async def find_transition_key(
+async def find_idempotent_request(
     session: AsyncSession, organization_id: uuid.UUID, key: str, *, expired_before: datetime
-) -> TransitionKey | None:
-    await session.execute(delete(TransitionKey).where(
-        TransitionKey.organization_id == organization_id, TransitionKey.key == key,
-        TransitionKey.created_at < expired_before,
-    ))
-    return await session.get(TransitionKey, (organization_id, key))
+) -> IdempotentRequest | None:
+    """The request first sent with this key, unless it expired (it is forgotten then)."""
+    await _FORGET_EXPIRED_REQUEST.execute(
+        session, organization_id=organization_id, key=key, expired_before=expired_before
+    )
+    return await session.get(IdempotentRequest, (organization_id, key))
+
+
+async def add_idempotent_request(session: AsyncSession, request: IdempotentRequest) -> None:
+    await _INSERT_IDEMPOTENT_REQUEST.execute(session, **request.model_dump())
+
+
+async def forget_idempotent_requests(session: AsyncSession, *, created_before: datetime) -> None:
+    await session.execute(
+        delete(IdempotentRequest).where(IdempotentRequest.created_at < created_before)
+    )
 
 
 def _ended_before(moment: datetime):
@@ -265,17 +226,17 @@ async def erase_expired_snapshots(session: AsyncSession, *, ended_before: dateti
 
 
 async def erase_texts(session: AsyncSession, referral_ids: Select) -> None:
-    """Empties the sealed free text of these referrals and of their history, and forgets the
-    first answers kept for their Idempotency-Keys (they hold it too)."""
+    """Empties the sealed free text of these referrals, of their history and of the first
+    answers kept for their Idempotency-Keys (they hold it too)."""
     erased = {"key_id": None, "wrapped_key": None, "ciphertext": None}
     for table, referral_id in (
-        (Referral, Referral.id), (ReferralTransition, ReferralTransition.referral_id)
+        (Referral, Referral.id), (ReferralTransition, ReferralTransition.referral_id),
+        (IdempotentRequest, IdempotentRequest.referral_id),
     ):
         await session.execute(
             update(table).where(referral_id.in_(referral_ids), table.ciphertext.is_not(None))
             .values(erased).execution_options(synchronize_session=False)
         )
-    await session.execute(delete(TransitionKey).where(TransitionKey.referral_id.in_(referral_ids)))
 
 
 def legs_without_owner(
@@ -305,13 +266,7 @@ async def legs_of_case(
             Referral.sender_org_id == party,
             (Referral.receiver_org_id == party) & Referral.requested_at.is_not(None),
         ))
-    if after is not None:
-        created_at, referral_id = after
-        query = query.where(or_(
-            Referral.created_at > created_at,
-            and_(Referral.created_at == created_at, Referral.id > referral_id),
-        ))
-    query = query.order_by(Referral.created_at, Referral.id).limit(limit)
+    query = _OLDEST_FIRST.page(query, after, limit)
     return list((await session.execute(query)).scalars())
 
 

@@ -1,10 +1,12 @@
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from waymark_kernel.api import Cursor, Limit, Page
 from waymark_kernel.auth import CurrentIdentity, CurrentOrg
 from waymark_kernel.db import SessionDep
+from waymark_kernel.idempotency import IdempotencyKeyDep, answer_once, mark_replayed
+from waymark_kernel.preconditions import ExpectedVersionDep, describe_version
 
 from waymark_referrals.crypto import CipherDep
 from waymark_referrals.referrals import service
@@ -20,48 +22,50 @@ from waymark_referrals.referrals.states import Status
 from waymark_referrals.vocabulary import Country
 
 router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
-IdempotencyKey = Annotated[
-    str | None, Header(min_length=1, max_length=255, description="Kept 24 hours, per organisation.")
-]
 
 
-def _describe(response: Response, referral: ReferralRead) -> ReferralRead:
-    response.headers["ETag"] = f'"{referral.version}"'
+def _describe(response: Response, referral: ReferralRead, *, replayed: bool) -> ReferralRead:
+    mark_replayed(response, replayed)
+    describe_version(response, referral.version)
     return referral
 
 
 @router.post("", status_code=201)
 async def create_referral(
     body: ReferralCreate, session: SessionDep, cipher: CipherDep, identity: CurrentIdentity,
-    organization_id: CurrentOrg, response: Response, idempotency_key: IdempotencyKey = None,
+    organization_id: CurrentOrg, response: Response, key: IdempotencyKeyDep,
 ) -> ReferralRead:
     """With an `Idempotency-Key`, a retry with the same body answers the same referral (for 24 h);
     the same key with another body is 422, and while the first is still in progress 409."""
-    referral, replayed = await service.create_referral(
-        session, cipher, identity, organization_id, body, idempotency_key
+    referral, replayed = await answer_once(
+        session, key, body.model_dump(mode="json"),
+        lambda: service.create_referral(session, cipher, identity, organization_id, body),
+        service.FirstAnswers(cipher, identity),
     )
     return _created(response, referral, replayed)
 
 
 def _created(response: Response, referral: ReferralRead, replayed: bool) -> ReferralRead:
     response.headers["Location"] = f"/v1/referrals/{referral.id}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return _describe(response, referral)
+    return _describe(response, referral, replayed=replayed)
 
 
 @router.post("/{referral_id}/onward", status_code=201)
 async def refer_onward(
     referral_id: uuid.UUID, body: OnwardReferralCreate, session: SessionDep, cipher: CipherDep,
     identity: CurrentIdentity, organization_id: CurrentOrg, response: Response,
-    idempotency_key: IdempotencyKey = None,
+    key: IdempotencyKeyDep,
 ) -> ReferralRead:
     """The receiver refers the person on (e.g. transit → destination). The new leg links
     `parent_referral_id`, shares at most the fields this receiver was shared, and needs the case
     owner's legal basis to cover the new receiver. The parent must be accepted, in progress, on
     hold or completed."""
-    referral, replayed = await service.refer_onward(
-        session, cipher, identity, organization_id, referral_id, body, idempotency_key
+    referral, replayed = await answer_once(
+        session, key, {"parent": str(referral_id), **body.model_dump(mode="json")},
+        lambda: service.refer_onward(
+            session, cipher, identity, organization_id, referral_id, body
+        ),
+        service.FirstAnswers(cipher, identity),
     )
     return _created(response, referral, replayed)
 
@@ -87,25 +91,25 @@ async def get_referral(
     referral_id: uuid.UUID, session: SessionDep, cipher: CipherDep, identity: CurrentIdentity,
     response: Response,
 ) -> ReferralRead:
-    return _describe(response, await service.get_referral(session, cipher, identity, referral_id))
+    referral = await service.get_referral(session, cipher, identity, referral_id)
+    return _describe(response, referral, replayed=False)
 
 
 @router.post("/{referral_id}/transitions")
 async def transition_referral(
     referral_id: uuid.UUID, body: TransitionRequest, session: SessionDep, cipher: CipherDep,
-    identity: CurrentIdentity, response: Response,
-    if_match: Annotated[str | None, Header(max_length=200)] = None,
-    idempotency_key: IdempotencyKey = None,
+    identity: CurrentIdentity, response: Response, expected: ExpectedVersionDep,
+    key: IdempotencyKeyDep,
 ) -> ReferralRead:
     """Moves the referral to another status; `If-Match` must carry its current ETag. A
     rejection's `reason` is a RejectionReason code, a failure's `outcome` a FailureOutcome code
     (`other` needs a `note`). With an `Idempotency-Key` a retry answers the first response."""
-    referral, replayed = await service.transition(
-        session, cipher, identity, referral_id, body, if_match, idempotency_key
+    referral, replayed = await answer_once(
+        session, key, {"referral": str(referral_id), **body.model_dump(mode="json")},
+        lambda: service.transition(session, cipher, identity, referral_id, body, expected),
+        service.FirstAnswers(cipher, identity),
     )
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return _describe(response, referral)
+    return _describe(response, referral, replayed=replayed)
 
 
 @router.get("/{referral_id}/history")

@@ -1,16 +1,20 @@
 """Business steps for referrals: creation, the state machine, visibility, consent withdrawal."""
 
-import hashlib
-import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.api import Page, page_of, position_after
 from waymark_kernel.auth import Identity
-from waymark_kernel.events import CaseConsentWithdrawn, ReferralChanged, utcnow
+from waymark_kernel.clock import utcnow
+from waymark_kernel.events import CaseConsentWithdrawn, ReferralChanged
+from waymark_kernel.idempotency import IDEMPOTENCY_WINDOW, IdempotencyKey, Remembered
 from waymark_kernel.messaging import record_event
+from waymark_kernel.preconditions import ExpectedVersion, require_version
 from waymark_kernel.problems import Conflict, Forbidden, NotFound, Problem
 
 from waymark_referrals.actors import service as actors
@@ -25,13 +29,12 @@ from waymark_referrals.disclosures import service as disclosures
 from waymark_referrals.disclosures.schemas import PersonalRead
 from waymark_referrals.referrals import repository
 from waymark_referrals.referrals.models import (
-    IdempotencyKey,
+    IdempotentRequest,
     Referral,
     ReferralTransition,
     SharedPerson,
-    TransitionKey,
+    idempotency_record,
     texts_record,
-    transition_key_record,
 )
 from waymark_referrals.referrals.repository import Located, Parties
 from waymark_referrals.referrals.schemas import (
@@ -57,7 +60,6 @@ from waymark_referrals.referrals.states import (
 )
 
 EVENT_SOURCE = "waymark/referrals"
-IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
 class Unprocessable(Problem):
@@ -165,47 +167,6 @@ async def visible(
     return located, party
 
 
-async def _hold(session: AsyncSession, organization_id: uuid.UUID, idempotency_key: str) -> None:
-    if not await repository.try_hold_idempotency_key(session, organization_id, idempotency_key):
-        raise Conflict(
-            "A request with this Idempotency-Key is still in progress; retry in a moment.",
-            kind="idempotency-key-in-use",
-        )
-
-
-
-def _request_hash(document: dict) -> str:
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _key_reused() -> Problem:
-    return Unprocessable(
-        "This Idempotency-Key was used with a different request body; use a new key.",
-        kind="idempotency-key-reused",
-    )
-
-
-async def _replayed(
-    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, organization_id: uuid.UUID,
-    idempotency_key: str, request: dict, referral_id: uuid.UUID, now: datetime,
-) -> ReferralRead | None:
-    """The first answer when this request repeats an earlier one with the same key; None when
-    it goes ahead (and now owns the key)."""
-    request_hash = _request_hash(request)
-    await _hold(session, organization_id, idempotency_key)
-    claimed = await repository.claim_idempotency_key(session, IdempotencyKey(
-        organization_id=organization_id, key=idempotency_key, request_hash=request_hash,
-        referral_id=referral_id, created_at=now,
-    ), expired_before=now - IDEMPOTENCY_WINDOW)
-    if claimed:
-        return None
-    used = await repository.find_idempotency_key(session, organization_id, idempotency_key)
-    if used.request_hash != request_hash:
-        raise _key_reused()
-    return await get_referral(session, cipher, identity, used.referral_id)
-
-
 def _require_legal_basis(consent: Consent | None, receiver: DirectoryOrganization) -> None:
     if consent is None:
         raise Unprocessable(
@@ -249,14 +210,26 @@ async def _new_leg_parties(
     return parties
 
 
+@dataclass(frozen=True)
+class NewLeg:
+    """A referral leg about to be written, its request checked: the parties it was checked
+    against, the person's fields it shares and the leg it goes on from (None for a first leg)."""
+
+    request: ReferralCreate | OnwardReferralCreate
+    parties: Parties
+    shared: dict[str, Any]
+    # Where the person is, for a sender whose own country the directory does not know yet.
+    person_country: str | None
+    parent_referral_id: uuid.UUID | None = None
+
+
 async def _open_leg(
-    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID,
-    body: ReferralCreate | OnwardReferralCreate, parties: Parties, shared: dict,
-    fallback_country: str | None, parent_referral_id: uuid.UUID | None, now: datetime,
+    session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, leg: NewLeg, now: datetime
 ) -> ReferralRead:
     """Writes the new leg and answers it as its sender sees it."""
-    case, sender, receiver, service = parties
-    from_country = sender.country if sender else fallback_country
+    body, shared = leg.request, leg.shared
+    case, sender, receiver, service = leg.parties
+    from_country = sender.country if sender else leg.person_country
     if from_country is None:
         raise Unprocessable(
             "Your organisation's country is not known yet and the person has no current_country.",
@@ -266,12 +239,12 @@ async def _open_leg(
     if service is not None and service.response_time_hours:
         response_hours = min(response_hours, service.response_time_hours)
     referral = Referral(
-        id=referral_id, case_id=case.id, sender_org_id=identity.organization_id,
+        id=uuid.uuid4(), case_id=case.id, sender_org_id=identity.organization_id,
         receiver_org_id=receiver.id, service_id=body.service_id, from_country=from_country,
         to_country=service.countries[0] if service and service.countries else receiver.country,
         migration_stage=body.migration_stage, categories=body.categories, urgency=body.urgency,
         shared_fields=body.shared_fields, status=Status.draft,
-        parent_referral_id=parent_referral_id, response_hours=response_hours, version=1,
+        parent_referral_id=leg.parent_referral_id, response_hours=response_hours, version=1,
         created_by=identity.subject, created_at=now, updated_at=now,
     )
     texts = ReferralTexts(reason=body.reason)
@@ -292,52 +265,29 @@ async def _open_leg(
 
 async def create_referral(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, organization_id: uuid.UUID,
-    body: ReferralCreate, idempotency_key: str | None,
-) -> tuple[ReferralRead, bool]:
-    """Returns the referral and whether it is the replay of an earlier request with the key."""
+    body: ReferralCreate,
+) -> ReferralRead:
     cases.require_case_writer(identity)
-    now = utcnow()
-    referral_id = uuid.uuid4()
-    if idempotency_key is not None:
-        replayed = await _replayed(
-            session, cipher, identity, organization_id, idempotency_key,
-            body.model_dump(mode="json"), referral_id, now,
-        )
-        if replayed is not None:
-            return replayed, True
-
     parties = await _new_leg_parties(
         session, organization_id, body.case_id, body, case_owned=True
     )
     content = cases.open_content(cipher, parties.case)
     _require_legal_basis(content.consent, parties.receiver)
     shared = content.person.model_dump(mode="json", include=set(body.shared_fields))
-    return await _open_leg(
-        session, cipher, identity, referral_id, body, parties, shared,
-        content.person.current_country, None, now,
-    ), False
+    leg = NewLeg(body, parties, shared, person_country=content.person.current_country)
+    return await _open_leg(session, cipher, identity, leg, utcnow())
 
 
 async def refer_onward(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, organization_id: uuid.UUID,
-    parent_id: uuid.UUID, body: OnwardReferralCreate, idempotency_key: str | None,
-) -> tuple[ReferralRead, bool]:
+    parent_id: uuid.UUID, body: OnwardReferralCreate,
+) -> ReferralRead:
     """The receiver of a referral refers the person on: the new leg shares at most what the
     receiver was shared, and only where the case owner's legal basis reaches."""
     (parent, snapshot, _, _), party = await visible(session, identity, parent_id)
     if party is not Party.receiver:
         raise Forbidden("Only the receiver of a referral may refer the person onward.")
     cases.require_case_writer(identity)
-    now = utcnow()
-    referral_id = uuid.uuid4()
-    if idempotency_key is not None:
-        replayed = await _replayed(
-            session, cipher, identity, organization_id, idempotency_key,
-            {"parent": str(parent.id), **body.model_dump(mode="json")}, referral_id, now,
-        )
-        if replayed is not None:
-            return replayed, True
-
     if Status(parent.status) not in REFERS_ONWARD:
         raise Conflict(
             f"A referral that is {parent.status} cannot be referred onward; accept it first.",
@@ -360,10 +310,11 @@ async def refer_onward(
     _require_legal_basis(cases.open_content(cipher, parties.case).consent, parties.receiver)
     received = cipher.open(snapshot.sealed, record=str(parent.id))
     shared = {field: received[field] for field in body.shared_fields if field in received}
-    return await _open_leg(
-        session, cipher, identity, referral_id, body, parties, shared,
-        received.get("current_country"), parent.id, now,
-    ), False
+    leg = NewLeg(
+        body, parties, shared, person_country=received.get("current_country"),
+        parent_referral_id=parent.id,
+    )
+    return await _open_leg(session, cipher, identity, leg, utcnow())
 
 
 async def journey(
@@ -433,54 +384,14 @@ async def _move(
         await record_event(session, EVENT_SOURCE, f"referral.{target}", changed_event(referral))
 
 
-def _matches(if_match: str, version: int) -> bool:
-    tags = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
-    return "*" in tags or str(version) in tags
-
-
 async def transition(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID,
-    body: TransitionRequest, if_match: str | None, idempotency_key: str | None = None,
-) -> tuple[ReferralRead, bool]:
-    """Returns the referral and whether it is the replay of an earlier request with the key."""
-    organization_id = identity.organization_id
-    keyed = idempotency_key is not None and organization_id is not None
-    if keyed:
-        await _hold(session, organization_id, idempotency_key)
+    body: TransitionRequest, expected: ExpectedVersion | None,
+) -> ReferralRead:
+    """Moves the referral if it is still at a version the caller `expected` to change."""
     located, party = await visible(session, identity, referral_id, for_update=True)
     referral = located.referral
-    if keyed:
-        request_hash = _request_hash(
-            {"referral": str(referral.id), **body.model_dump(mode="json")}
-        )
-        used = await repository.find_transition_key(
-            session, organization_id, idempotency_key, expired_before=utcnow() - IDEMPOTENCY_WINDOW
-        )
-        if used is not None:
-            if used.request_hash != request_hash:
-                raise _key_reused()
-            current = await show(session, cipher, identity, located)
-            first = cipher.open(
-                used.sealed, record=transition_key_record(organization_id, idempotency_key)
-            )
-            if not may_read_texts(located, identity):  # erased since: free text is not shown
-                status = Status(first["status"])
-                first |= {
-                    "reason": None,
-                    "status_reason": split_code(status, "reason", first["status_reason"])[0],
-                    "outcome": split_code(status, "outcome", first["outcome"])[0],
-                }
-            return ReferralRead.model_validate({**first, "person": current.person}), True
-    if if_match is None:
-        raise Problem(
-            428, "Changing a referral needs an If-Match header with its ETag (from GET).",
-            kind="precondition-required",
-        )
-    if not _matches(if_match, referral.version):
-        raise Problem(
-            412, f"The referral has changed since you read it; it is now at version "
-            f"{referral.version}. Read it again and retry.", kind="precondition-failed",
-        )
+    require_version(expected, referral.version, "referral")
     current = Status(referral.status)
     allowed = who_may(current, body.to)
     if allowed is None:
@@ -500,19 +411,58 @@ async def transition(
         TransitionTexts(reason=body.reason, note=body.note, outcome=body.outcome),
     )
     await repository.save_moved(session, referral)
-    moved = await show(session, cipher, identity, located)
-    if keyed:
-        first = TransitionKey(
-            organization_id=organization_id, key=idempotency_key, request_hash=request_hash,
-            referral_id=referral.id, created_at=now,
+    return await show(session, cipher, identity, located)
+
+
+@dataclass(frozen=True)
+class FirstAnswers:
+    """Where the referral requests sent with an Idempotency-Key keep their first answers (the
+    kernel's AnswerStore): sealed, without the person, who is read afresh at each replay."""
+
+    cipher: EnvelopeCipher
+    identity: Identity
+
+    async def recall(
+        self, session: AsyncSession, key: IdempotencyKey, *, expired_before: datetime
+    ) -> Remembered[ReferralRead] | None:
+        first = await repository.find_idempotent_request(
+            session, key.organization_id, key.key, expired_before=expired_before
         )
-        first.store(cipher.seal(
-            moved.model_dump(mode="json", exclude={"person"}),
-            record=transition_key_record(organization_id, idempotency_key),
-        ))
-        session.add(first)
-        await session.flush()
-    return moved, False
+        if first is None:
+            return None
+        return Remembered(first.request_hash, partial(self._replay, session, first))
+
+    async def _replay(self, session: AsyncSession, first: IdempotentRequest) -> ReferralRead:
+        cases.require_case_writer(self.identity)
+        located, _ = await visible(session, self.identity, first.referral_id)
+        current = await show(session, self.cipher, self.identity, located)
+        answer = first.opened(
+            self.cipher, record=idempotency_record(first.organization_id, first.key)
+        )
+        if not answer:  # its free text was erased: the referral as it is now
+            return current
+        if not may_read_texts(located, self.identity):  # no longer the caller's to read
+            status = Status(answer["status"])
+            answer |= {
+                "reason": None,
+                "status_reason": split_code(status, "reason", answer["status_reason"])[0],
+                "outcome": split_code(status, "outcome", answer["outcome"])[0],
+            }
+        return ReferralRead.model_validate({**answer, "person": current.person})
+
+    async def remember(
+        self, session: AsyncSession, key: IdempotencyKey, fingerprint: str, answer: ReferralRead,
+        now: datetime,
+    ) -> None:
+        first = IdempotentRequest(
+            organization_id=key.organization_id, key=key.key, request_hash=fingerprint,
+            referral_id=answer.id, created_at=now,
+        )
+        first.store_sealed(
+            self.cipher, answer.model_dump(mode="json", exclude={"person"}),
+            record=idempotency_record(key.organization_id, key.key),
+        )
+        await repository.add_idempotent_request(session, first)
 
 
 async def get_referral(
@@ -616,6 +566,6 @@ async def sweep(
         await record_event(session, EVENT_SOURCE, "referral.overdue", changed_event(referral))
     await repository.erase_expired_snapshots(session, ended_before=now - retention)
     await _erase_texts(session, repository.legs_without_owner(ended_before=now - retention))
-    await repository.forget_idempotency_keys(session, created_before=now - IDEMPOTENCY_WINDOW)
+    await repository.forget_idempotent_requests(session, created_before=now - IDEMPOTENCY_WINDOW)
     await session.flush()
     return len(overdue)

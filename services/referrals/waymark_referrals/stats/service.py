@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.auth import Identity
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_kernel.problems import Forbidden
 
 from waymark_referrals.stats import repository

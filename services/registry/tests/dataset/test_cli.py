@@ -6,6 +6,10 @@ import subprocess
 import sys
 import uuid
 
+import pytest
+
+pytestmark = pytest.mark.integration  # runs the command line in processes
+
 ORGANIZATION_ID, SERVICE_ID = str(uuid.uuid4()), str(uuid.uuid4())
 DATASET = [{
     "id": ORGANIZATION_ID, "name": "Kazakh Red Crescent", "description": "", "country": "KZ",

@@ -138,8 +138,10 @@ async def test_postgresql_a_large_import_leaves_the_planner_knowing_the_director
     registry, database_url
 ):
     """Searches right after a bulk import are planned for the rows it wrote, not for empty
-    tables, and read pages marked all-visible (autovacuum, where it is on, may take minutes to
-    analyse and vacuum them)."""
+    tables, and the tables it wrote were vacuumed so that their pages can be read from the index
+    alone (autovacuum, where it is on, may take minutes). Whether VACUUM may mark a page
+    all-visible depends on the oldest transaction of the whole server, which other databases'
+    work holds back, so the test checks that the import vacuumed, not the visibility map."""
     dataset = [{
         "id": str(uuid.uuid4()), "name": f"Provider {number}", "country": "JO",
         "services": [
@@ -161,15 +163,14 @@ async def test_postgresql_a_large_import_leaves_the_planner_knowing_the_director
             "SELECT relname, reltuples FROM pg_class WHERE relname = ANY($1)",
             ["registry_services", "registry_service_search", "registry_service_documents"],
         ))
-        visible = await connection.fetch(
-            "SELECT relname, relpages, relallvisible FROM pg_class WHERE relname = ANY($1)",
+        vacuumed = dict(await connection.fetch(
+            "SELECT relname, vacuum_count FROM pg_stat_user_tables WHERE relname = ANY($1)",
             ["registry_service_locations", "registry_service_search", "registry_service_listing"],
-        )
+        ))
     finally:
         await connection.close()
     assert planned == dict.fromkeys(planned, float(ANALYZED_FROM)) and len(planned) == 3
-    assert len(visible) == 3
-    assert all(pages > 0 and all_visible == pages for _, pages, all_visible in visible), visible
+    assert len(vacuumed) == 3 and all(count >= 1 for count in vacuumed.values()), vacuumed
 
 
 async def test_every_invalid_object_is_reported_and_nothing_changes(registry, source):

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from waymark_kernel.clock import utcnow
 from waymark_kernel.db import Database
-from waymark_kernel.events import utcnow
 from waymark_kernel.testing import create_database, drop_database
 from waymark_registry.main import MIGRATIONS
 from waymark_registry.organizations.models import Organization

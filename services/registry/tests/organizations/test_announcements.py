@@ -6,7 +6,10 @@ import subprocess
 import sys
 import uuid
 
+import pytest
 from waymark_registry.organizations.announcements import announce_all
+
+pytestmark = pytest.mark.integration  # runs the command line in processes
 
 
 async def test_every_organisation_is_announced_again_with_its_contact_address(registry) -> None:

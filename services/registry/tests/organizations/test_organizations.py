@@ -108,7 +108,7 @@ async def test_a_second_national_society_or_a_duplicate_name_in_a_country_confli
 
 
 async def test_list_filters_by_name_country_and_type(registry):
-    await registry.organization(name="Alpha Shelter Network", country="TH")
+    await registry.organization(name="Alpha Shelter Network", country="TH", verified=True)
     beta = await registry.organization(name="Beta Shelter", country="NP", type="cso")
     await registry.organization(name="Gamma Health", country="NP", type="government")
     headers = registry.headers(uuid.uuid4(), VIEWER)
@@ -124,6 +124,8 @@ async def test_list_filters_by_name_country_and_type(registry):
     assert await names(country="NP") == ["Beta Shelter", "Gamma Health"]
     assert await names(type="government") == ["Gamma Health"]
     assert await names(q="shelter", country="NP", type="cso") == [beta["name"]]
+    assert await names(verified="false") == ["Beta Shelter", "Gamma Health"]
+    assert await names(verified="true", q="shelter") == ["Alpha Shelter Network"]
 
 
 async def test_list_pages_with_a_cursor(registry):

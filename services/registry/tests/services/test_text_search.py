@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 from waymark_kernel.auth import ORG_ADMIN, VIEWER
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import utcnow
 from waymark_registry.services.models import Service
 
 TEXTS = {

@@ -9,6 +9,7 @@ examples and apply when no other crosswalk is given."""
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,11 +50,11 @@ class Crosswalk:
         mappings, errors = [], []
         for name, text in files.items():
             reader = csv.DictReader(io.StringIO(text))
-            if tuple(reader.fieldnames or ())[:3] != COLUMNS:
+            if tuple(_header(reader, name, errors))[:3] != COLUMNS:
                 errors.append(InvalidRow(file=name, line=1, path="",
                                          reason="give the columns taxonomy,code,category"))
                 continue
-            for row in reader:
+            for row in _rows(reader, name, errors):
                 taxonomy, code, category = (row[column] or "" for column in COLUMNS)
                 if not taxonomy.strip() or not code.strip():
                     errors.append(InvalidRow(file=name, line=reader.line_num, path="",
@@ -66,13 +67,32 @@ class Crosswalk:
                 else:
                     mappings.append(Mapping(taxonomy.strip().lower(), code.strip(), category))
         if errors:
-            raise Problem(422, f"{len(errors)} problem(s) in the crosswalk; nothing was imported.",
+            raise Problem(422, f"{len(errors)} problem(s) in the crosswalk; nothing was changed.",
                           kind="invalid-crosswalk",
                           extra={"errors": [error.model_dump() for error in errors]})
         return cls(tuple(mappings))
 
 
+def _header(reader: csv.DictReader, name: str, errors: list[InvalidRow]) -> list[str]:
+    try:
+        return list(reader.fieldnames or ())
+    except csv.Error as exc:
+        errors.append(InvalidRow(file=name, line=reader.line_num, path="", reason=str(exc)))
+        return []
+
+
+def _rows(reader: csv.DictReader, name: str, errors: list[InvalidRow]) -> Iterator[dict]:
+    """The rows of the file up to one that is not CSV (a NUL, an unclosed quote), reported."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        errors.append(InvalidRow(file=name, line=reader.line_num, path="", reason=str(exc)))
+
+
+def shipped_texts() -> dict[str, str]:
+    """The shipped examples' CSV texts by name (open_eligibility, 211)."""
+    return {path.stem: path.read_text(encoding="utf-8") for path in sorted(SHIPPED.glob("*.csv"))}
+
+
 def shipped() -> Crosswalk:
-    return Crosswalk.of({
-        path.name: path.read_text(encoding="utf-8") for path in sorted(SHIPPED.glob("*.csv"))
-    })
+    return Crosswalk.of({f"{name}.csv": text for name, text in shipped_texts().items()})

@@ -8,6 +8,8 @@ from waymark_kernel.auth import CurrentIdentity, Identity
 from waymark_kernel.db import SessionDep
 from waymark_kernel.problems import Forbidden
 
+from waymark_registry.crosswalks.schemas import CrosswalkName
+from waymark_registry.crosswalks.service import chosen
 from waymark_registry.dataset import service, tabular
 from waymark_registry.dataset.service import ImportOptions
 from waymark_registry.dataset.schemas import ImportReport
@@ -64,6 +66,10 @@ async def import_dataset(
     after_response: BackgroundTasks,
     dry_run: Annotated[bool, Query(description="Report what the import would do; change "
                                    "nothing")] = False,
+    crosswalk: Annotated[list[CrosswalkName] | None, Query(
+        max_length=20, description="Crosswalks mapping other taxonomies' terms to Waymark's "
+        "categories, by name (GET /v1/hsds/crosswalks; repeatable); none: the shipped examples",
+    )] = None,
 ) -> ImportReport:
     """Creates or updates every organisation and service of the file, or, when any object is
     invalid, changes nothing and answers 422 with every problem (`errors`: file of the
@@ -71,14 +77,14 @@ async def import_dataset(
     named outside the package (`../x`, `/x`) refuses the upload. The report counts what was
     created, updated and unchanged, warns of what was imported otherwise than given
     (uncategorised services, countries derived from addresses) and counts what the directory
-    does not keep, by HSDS table."""
+    does not keep, by HSDS table. A crosswalk named that does not exist is a 422."""
     _ensure_network_admin(identity)
+    options = ImportOptions(dry_run=dry_run, crosswalk=await chosen(session, crosswalk or []))
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > tabular.MAX_PACKAGE_BYTES:
             raise tabular.too_large()
-    options = ImportOptions(dry_run=dry_run)
     if request.headers.get("content-type", "").split(";")[0].strip() == ZIP:
         report = await service.import_package(session, tabular.ZipPackage(bytes(body)), options)
     else:

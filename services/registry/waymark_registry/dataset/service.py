@@ -28,7 +28,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from waymark_kernel.auth import NETWORK_ADMIN, Identity
-from waymark_kernel.events import EventData, utcnow
+from waymark_kernel.clock import utcnow
+from waymark_kernel.events import EventData
 from waymark_kernel.messaging import outbox_rows, record_events, record_outbox_rows
 from waymark_kernel.problems import Conflict, Problem
 from waymark_kernel.web import collector_paused

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from waymark_kernel.api import MAX_PAGE_SIZE
 from waymark_kernel.auth import CurrentIdentity
+from waymark_kernel.clock import UtcDateTime
 from waymark_kernel.db import SessionDep
 
-from waymark_registry.fields import UtcDateTime
 from waymark_registry.hsds import service
 from waymark_registry.hsds.schemas import HsdsInfo, HsdsPage, ProfileRead
 from waymark_registry.services.router import WantedLanguages

@@ -10,10 +10,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.auth import Identity
-from waymark_kernel.events import utcnow
+from waymark_kernel.clock import as_utc, rfc3339, utcnow
 from waymark_kernel.problems import NotFound
 
-from waymark_kernel.events import as_utc
 from waymark_registry.hsds import repository
 from waymark_registry.hsds.schemas import HsdsInfo, HsdsPage, ProfileRead
 from waymark_registry.organizations import repository as organizations
@@ -77,10 +76,6 @@ def _present(values: dict[str, Any]) -> dict[str, Any]:
 def _clock(time: str | None) -> str | None:
     """HSDS `time`: HH:MM:SS."""
     return f"{time}:00" if time is not None and len(time) == 5 else time
-
-
-def _time(value: datetime) -> str:
-    return as_utc(value).isoformat().replace("+00:00", "Z")
 
 
 def page(total: int, page_number: int, per_page: int, contents: list[dict]) -> HsdsPage:
@@ -216,7 +211,7 @@ def hsds_service(
         "fees_description": "Free of charge" if service.free_of_charge else None,
         "eligibility_description": service.eligibility_description,
         "assured_date": as_utc(service.last_verified_at).date().isoformat(),
-        "last_modified": _time(service.updated_at),
+        "last_modified": rfc3339(service.updated_at),
         "language": texts["language"],
         "categories": service.categories, "populations": service.populations,
         "migration_stages": service.migration_stages,

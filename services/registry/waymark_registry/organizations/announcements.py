@@ -15,7 +15,8 @@ async def announce_all(database: Database, batch: int = BATCH) -> int:
     while True:
         async with database.transaction() as session:
             organizations = await repository.search(
-                session, q=None, country=None, type=None, limit=batch, position=position
+                session, q=None, country=None, type=None, verified=None, limit=batch,
+                position=position,
             )
             for organization in organizations:
                 await service.announce(session, "organization.updated", organization)

@@ -4,10 +4,11 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+from waymark_kernel.keyset import Keyset
 from waymark_kernel.problems import Conflict
 
 from waymark_registry.organizations.models import Organization
-from waymark_registry.paging import after
 
 NATIONAL_SOCIETY = "national_society"
 
@@ -53,23 +54,27 @@ async def national_societies(
     return {country: identifier for country, identifier in await session.execute(query)}
 
 
+_BY_NAME = Keyset(col(Organization.name), col(Organization.id))
+
+
 async def search(
     session: AsyncSession,
     *,
     q: str | None,
     country: str | None,
     type: str | None,
+    verified: bool | None,
     limit: int,
     position: tuple[str, uuid.UUID] | None,
 ) -> list[Organization]:
     """One page ordered by name then id; `q` matches part of the name, ignoring case."""
-    query = select(Organization).order_by(Organization.name, Organization.id).limit(limit)
+    query = _BY_NAME.page(select(Organization), position, limit)
     if q:
         query = query.where(Organization.name.icontains(q, autoescape=True))
     if country:
         query = query.where(Organization.country == country)
     if type:
         query = query.where(Organization.type == type)
-    if position:
-        query = query.where(after(Organization.name, Organization.id, position))
+    if verified is not None:
+        query = query.where(Organization.verified == verified)
     return list((await session.execute(query)).scalars())

@@ -35,11 +35,14 @@ async def list_organizations(
     ] = None,
     country: Annotated[CountryCode | None, Query()] = None,
     type: Annotated[OrganizationType | None, Query()] = None,
+    verified: Annotated[
+        bool | None, Query(description="Only the verified (true) or the unverified (false)")
+    ] = None,
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Page[OrganizationRead]:
     return await service.list_organizations(
-        session, q=q, country=country, type=type, limit=limit, cursor=cursor
+        session, q=q, country=country, type=type, verified=verified, limit=limit, cursor=cursor
     )
 
 

@@ -3,9 +3,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from waymark_kernel.api import RequestBody
+from waymark_kernel.clock import UtcDateTime
 
 from waymark_registry.fields import (
-    CountryCode, EmailAddress, LanguageList, Name, PhoneNumber, Text, UtcDateTime, WebAddress,
+    CountryCode, EmailAddress, LanguageList, Name, PhoneNumber, Text, WebAddress,
 )
 
 OrganizationType = Literal[

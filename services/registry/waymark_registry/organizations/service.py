@@ -4,7 +4,8 @@ from collections.abc import Iterable
 from sqlalchemy.ext.asyncio import AsyncSession
 from waymark_kernel.api import Page, position_after, split_page
 from waymark_kernel.auth import Identity
-from waymark_kernel.events import OrganizationChanged, utcnow
+from waymark_kernel.clock import utcnow
+from waymark_kernel.events import OrganizationChanged
 from waymark_kernel.messaging import record_event
 from waymark_kernel.problems import Conflict, Forbidden, NotFound
 
@@ -107,10 +108,10 @@ async def update_organization(
 
 async def list_organizations(
     session: AsyncSession, *, q: str | None, country: str | None, type: str | None,
-    limit: int, cursor: str | None,
+    verified: bool | None, limit: int, cursor: str | None,
 ) -> Page[OrganizationRead]:
     organizations = await repository.search(
-        session, q=q, country=country, type=type, limit=limit + 1,
+        session, q=q, country=country, type=type, verified=verified, limit=limit + 1,
         position=position_after(cursor, BY_NAME),
     )
     organizations, next_cursor = split_page(

@@ -25,9 +25,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from waymark_kernel.db import pooled_driver
+from waymark_kernel.keyset import Keyset
 
 from waymark_registry.organizations.models import Organization
-from waymark_registry.paging import after
 from waymark_registry.services.models import (
     Service, ServiceFacet, ServiceLocation, ServiceTranslation,
 )
@@ -370,9 +370,9 @@ def _one_page(shape: _Shape, matches):
     """`matches` (service_id, sort_key) after the cursor's position, in order, a page of them."""
     if shape.after:
         sort_type = Float if shape.near else String
-        matches = matches.where(after(
-            matches.selected_columns.sort_key, matches.selected_columns.service_id,
-            (bindparam("after_key", type_=sort_type), bindparam("after_id", type_=Uuid)),
+        order = Keyset(matches.selected_columns.sort_key, matches.selected_columns.service_id)
+        matches = matches.where(order.after(
+            (bindparam("after_key", type_=sort_type), bindparam("after_id", type_=Uuid))
         ))
     return matches.order_by("sort_key", "service_id").limit(_page_limit())
 

@@ -5,12 +5,13 @@ from pydantic import (
     AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator,
 )
 from waymark_kernel.api import MAX_PAGE_SIZE, RequestBody
+from waymark_kernel.clock import UtcDateTime
 from waymark_kernel.cursors import MAX_CURSOR_LENGTH
 from waymark_kernel.text import shown_as_a_name
 
 from waymark_registry.fields import (
     CountryCode, EmailAddress, LanguageCode, LanguageList, Name, PhoneNumber, ShortText, Text,
-    UtcDateTime, WebAddress, without_duplicates,
+    WebAddress, without_duplicates,
 )
 from waymark_registry.taxonomy.service import CODES
 

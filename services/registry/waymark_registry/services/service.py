@@ -12,14 +12,14 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from waymark_kernel.api import position_after, split_page
 from waymark_kernel.auth import Identity
-from waymark_kernel.events import ServiceChanged, ServiceDeleted, utcnow
+from waymark_kernel.clock import as_utc, utcnow
+from waymark_kernel.events import ServiceChanged, ServiceDeleted
 from waymark_kernel.messaging import record_event
 from waymark_kernel.problems import Forbidden, NotFound, Problem
 
 from waymark_registry import EVENT_SOURCE
 from waymark_registry.organizations import repository as organizations
 from waymark_registry.organizations.models import Organization
-from waymark_kernel.events import as_utc
 from waymark_registry.paging import BY_DISTANCE, BY_NAME
 from waymark_registry.services import repository
 from waymark_registry.services.models import Service, ServiceLocation, ServiceTranslation

@@ -19,7 +19,7 @@ from alembic import op
 from waymark_kernel.migrations import migration_settings
 
 from waymark_referrals.crypto import EnvelopeCipher, Sealed, cipher_from_settings
-from waymark_referrals.referrals.models import texts_record, transition_key_record
+from waymark_referrals.referrals.models import idempotency_record, texts_record
 from waymark_referrals.referrals.schemas import split_code
 from waymark_referrals.referrals.states import Status
 
@@ -95,7 +95,7 @@ TABLES = (
     ),
     Table(
         "referrals_transition_keys", ("organization_id", "key"), ("response",), ("response",),
-        _response_document, transition_key_record, required="response", erasable=False,
+        _response_document, idempotency_record, required="response", erasable=False,
     ),
 )
 

@@ -1,8 +1,8 @@
 """The W3C trace context kept with each outbox row, so that the change's trace runs on through
 the broker to the consumers.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-06
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from waymark_kernel.migrations import add_outbox_trace_context, drop_outbox_trace_context
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

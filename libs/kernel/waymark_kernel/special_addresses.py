@@ -1,4 +1,5 @@
-"""Which IP addresses a webhook may reach: globally reachable unicast only.
+"""Which IP addresses a request to an address someone gave (a webhook, an HSDS source) may reach:
+globally reachable unicast only.
 
 The tables are the IANA IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890, with the
 blocks added since), each block with its "Globally Reachable" column; the most specific block

@@ -1,0 +1,414 @@
+"""`make drill`: the fault drill. Two replicas of every part (`waymark up --replicas 2`) on a
+PostgreSQL, a RabbitMQ node and a Redis of the drill's own, a steady load through the gateway,
+and faults in turn: a random replica killed every few seconds, PostgreSQL restarted, RabbitMQ
+restarted, Redis stopped and started, a webhook receiver down for a while. Then it checks that
+nothing committed was lost and writes docs/reliability.md. DRILL_SECONDS bounds the load
+(default 300, at most 600: with the start and the wait for the last webhooks, the drill stays within 15 minutes)."""
+
+import asyncio
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from benchmarks.run import machine
+from drill.load import Load, Organisation, organisations_for_the_drill
+from drill.servers import PostgreSQL, RabbitMQ, Redis, free_ports
+from tests.e2e.flow import token
+from tests.e2e.support import ADMIN_SECRET, PARTS, Network, free_port_block, stop
+
+REPORT = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
+ORGANISATIONS = 4
+KILL_EVERY_SECONDS = 5.0
+SETTLE_SECONDS = 180.0  # after the load: time for the last retries of webhooks to land
+RETRY_SCHEDULE = "1,2,4,8,15,30,30,30,60"
+
+
+@dataclass
+class Fault:
+    name: str
+    started: float
+    restored: float = 0.0  # the broken thing is back (or the last kill was made)
+    recovered: float | None = None  # everything committed before `restored` has reached its webhooks
+    notes: list[str] = field(default_factory=list)
+
+    def covers(self, at: float) -> bool:
+        end = self.recovered if self.recovered is not None else self.restored + 60
+        return self.started <= at <= end + 2
+
+
+@dataclass
+class Drill:
+    network: Network
+    postgres: PostgreSQL
+    rabbitmq: RabbitMQ
+    redis: Redis
+    load: Load
+    organisations: list[Organisation]
+    faults: list[Fault] = field(default_factory=list)
+
+    def now(self) -> float:
+        return time.monotonic() - self.load.began
+
+    def replicas(self) -> dict[int, str]:
+        """The running replicas of `waymark up`: pid -> part."""
+        up = self.network.process.pid
+        children = Path(f"/proc/{up}/task/{up}/children").read_text().split()
+        found = {}
+        for pid in map(int, children):
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except FileNotFoundError:
+                continue
+            if b"serve" in command:
+                found[pid] = command[command.index(b"serve") + 1].decode()
+        return found
+
+    async def kill_replicas(self, seconds: float) -> None:
+        fault = Fault("SIGKILL of a random replica every 5 s", self.now())
+        self.faults.append(fault)
+        kills: Counter[str] = Counter()
+        restarts: list[float] = []
+        deadline = self.now() + seconds
+        while self.now() < deadline:
+            before = self.replicas()
+            pid, part = random.choice(sorted(before.items()))
+            os.kill(pid, signal.SIGKILL)
+            killed_at = self.now()
+            kills[part] += 1
+            while self.now() < killed_at + KILL_EVERY_SECONDS:
+                await asyncio.sleep(0.1)
+                if len(restarts) < sum(kills.values()) and sum(
+                    1 for other in self.replicas().values() if other == part
+                ) == 2:
+                    restarts.append(self.now() - killed_at)
+        fault.restored = self.now()
+        fault.notes.append("killed: " + ", ".join(f"{part} {count}" for part, count in sorted(kills.items())))
+        if restarts:
+            fault.notes.append(
+                f"a killed replica was started again within {max(restarts):.1f} s "
+                f"(median {sorted(restarts)[len(restarts) // 2]:.1f} s)"
+            )
+        await self.recover(fault)
+
+    async def break_and_restore(self, name: str, breaking, restoring, down_seconds: float = 0) -> None:
+        fault = Fault(name, self.now())
+        self.faults.append(fault)
+        await asyncio.to_thread(breaking)
+        await asyncio.sleep(down_seconds)
+        await asyncio.to_thread(restoring)
+        fault.restored = self.now()
+        await self.recover(fault)
+
+    async def receiver_down(self, organisation: Organisation, seconds: float) -> None:
+        fault = Fault(f"one webhook receiver down for {seconds:.0f} s", self.now())
+        self.faults.append(fault)
+        await organisation.receiver.stop()
+        await asyncio.sleep(seconds)
+        await organisation.receiver.start()
+        fault.restored = self.now()
+        await self.recover(fault)
+
+    async def recover(self, fault: Fault, timeout: float = 90) -> None:
+        """Recovered once everything committed by the time the fault ended has reached every
+        webhook it should (the load keeps running meanwhile)."""
+        expected = dict(self.load.committed)
+        deadline = self.now() + timeout
+        while self.now() < deadline:
+            if not missing_webhooks(expected, self.organisations):
+                fault.recovered = self.now()
+                return
+            await asyncio.sleep(0.25)
+        fault.notes.append(f"not recovered within {timeout:.0f} s")
+
+    async def quiet(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+def missing_webhooks(
+    expected: dict[tuple[str, str], tuple[str, str]], organisations: list[Organisation]
+) -> list[tuple[str, str, str]]:
+    """(referral, event type, organisation) of each committed event some receiver still lacks."""
+    received = {
+        organisation.id: {(body["data"]["referral_id"], body["type"]) for _, body in organisation.receiver.received}
+        for organisation in organisations
+    }
+    return [
+        (referral_id, event_type, organization_id)
+        for (referral_id, event_type), pair in expected.items()
+        for organization_id in pair
+        if (referral_id, event_type) not in received[organization_id]
+    ]
+
+
+async def feed_of(load: Load, organisation: Organisation) -> list[dict]:
+    items, after = [], None
+    while True:
+        params = {"limit": 100, **({"after": after} if after else {})}
+        page = await load.client.get("/v1/events", headers=organisation.headers, params=params)
+        page.raise_for_status()
+        body = page.json()
+        items += body["items"]
+        if not body["items"]:
+            return items
+        after = body["next_cursor"]
+
+
+async def unpublished_outbox(postgres: PostgreSQL, prefix: str) -> dict[str, int]:
+    counts = {}
+    for part in PARTS:
+        connection = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{postgres.port}/{prefix}_{part}")
+        try:
+            if await connection.fetchval("SELECT to_regclass('outbox') IS NOT NULL"):
+                counts[part] = await connection.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        finally:
+            await connection.close()
+    return counts
+
+
+def launch(folder: Path, environment: dict[str, str], timeout: float = 600) -> Network:
+    """`waymark up` on ports of its own, ready: eight processes take a while on a busy machine."""
+    folder.mkdir()
+    port = free_port_block(len(PARTS))
+    log = folder / "waymark-up.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "waymark_cli", "up"], stdout=log.open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True, env={
+            **os.environ, "WAYMARK_HOST": "127.0.0.1", "WAYMARK_PORT": str(port),
+            "WAYMARK_DATA_DIR": str(folder / "var"), "WAYMARK_ADMIN_CLIENT_SECRET": ADMIN_SECRET,
+            "WAYMARK_WEBHOOK_ALLOW_INSECURE": "true", **environment,
+        },
+    )
+    network = Network(f"http://127.0.0.1:{port}", process, log, folder / "var")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{network.base_url}/readyz", timeout=5).status_code == 200:
+                return network
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    stop(network)
+    raise RuntimeError(f"`waymark up` not ready:\n{log.read_text()[-4000:]}")
+
+
+def verify_ledger(environment: dict[str, str]) -> tuple[int, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "waymark_cli", "referrals", "verify-ledger"], env=environment,
+        capture_output=True, text=True, timeout=120,
+    )
+    return done.returncode, (done.stdout + done.stderr).strip().splitlines()[-1]
+
+
+async def main() -> None:
+    seconds = min(600.0, float(os.environ.get("DRILL_SECONDS", "300")))
+    folder = Path(tempfile.mkdtemp(prefix="waymark-drill-"))
+    folder.chmod(0o711)  # PostgreSQL's own account reaches its folder inside
+    pg_port, amqp_port, dist_port, redis_port = free_ports(4)
+    postgres = PostgreSQL(folder / "postgresql", pg_port)
+    rabbitmq = RabbitMQ(folder / "rabbitmq", amqp_port, dist_port)
+    redis = Redis(folder / "redis", redis_port)
+    servers = (postgres, rabbitmq, redis)
+    prefix = "drill"
+    environment = {
+        "WAYMARK_REPLICAS": "2", "WAYMARK_POSTGRES_URL": postgres.url, "WAYMARK_DATABASE_PREFIX": prefix,
+        "WAYMARK_BROKER_URL": rabbitmq.url, "WAYMARK_REDIS_URL": redis.url,
+        "WAYMARK_SEED_DEMO": "false", "WAYMARK_RATE_LIMIT": "100000/minute",
+        "WAYMARK_WEBHOOK_RETRY_SCHEDULE": RETRY_SCHEDULE, "WAYMARK_TOKEN_TTL_SECONDS": "3600",
+        "WAYMARK_LOG_LEVEL": "WARNING",
+    }
+    network = None
+    try:
+        for server in servers:
+            server.start()
+        print(f"drill: own servers up in {folder}", flush=True)
+        network = launch(folder / "network", environment)
+        print("drill: two replicas of every part ready", flush=True)
+        async with httpx.AsyncClient(base_url=network.base_url, timeout=20) as client:
+            admin = await token(client, "network-admin", ADMIN_SECRET)
+            organisations = await organisations_for_the_drill(client, admin, ORGANISATIONS)
+            load = Load(client, time.monotonic())
+            drill = Drill(network, postgres, rabbitmq, redis, load, organisations)
+            report = await run_drill(drill, seconds, network, environment, folder, prefix)
+            for organisation in organisations:
+                await organisation.receiver.close()
+        REPORT.write_text(report)
+        print(report, flush=True)
+    finally:
+        if network is not None:
+            stop(network)
+        for server in reversed(servers):
+            server.stop()
+    shutil.rmtree(folder)  # kept, with every log, when the drill itself failed
+
+
+async def run_drill(
+    drill: Drill, seconds: float, network: Network, environment: dict[str, str], folder: Path,
+    prefix: str,
+) -> str:
+    load, organisations = drill.load, drill.organisations
+    stopping = asyncio.Event()
+    workers = [
+        asyncio.ensure_future(load.referrals(organisations, index, stopping))
+        for index in range(len(organisations))
+    ] + [asyncio.ensure_future(load.directory(organisations, stopping))]
+    share = seconds / 10
+    await drill.quiet(share)  # steady load first
+    await drill.kill_replicas(2.5 * share)
+    await drill.quiet(share / 2)
+    await drill.break_and_restore("PostgreSQL restarted", drill.postgres.restart, lambda: None)
+    await drill.quiet(share / 2)
+    await drill.break_and_restore("RabbitMQ restarted", drill.rabbitmq.stop, drill.rabbitmq.start)
+    await drill.quiet(share / 2)
+    await drill.break_and_restore("Redis stopped for 10 s", drill.redis.stop, drill.redis.start, 10)
+    await drill.quiet(share / 2)
+    await drill.receiver_down(organisations[0], share)
+    await drill.quiet(seconds - drill.now())
+    stopping.set()
+    await asyncio.gather(*workers)
+    load_ended = drill.now()
+
+    deadline = drill.now() + SETTLE_SECONDS
+    while missing_webhooks(load.committed, organisations) and drill.now() < deadline:
+        await asyncio.sleep(0.5)
+    settled = drill.now()
+    await asyncio.sleep(3)  # a repeat of a delivery still in flight shows up
+    return await findings(drill, load_ended, settled, environment, folder, prefix)
+
+
+async def findings(
+    drill: Drill, load_ended: float, settled: float, environment: dict[str, str], folder: Path,
+    prefix: str,
+) -> str:
+    load, organisations = drill.load, drill.organisations
+    by_id = {organisation.id: organisation for organisation in organisations}
+    lost = missing_webhooks(load.committed, organisations)
+    repeats = wrong = duplicated = 0
+    for organisation in organisations:
+        ids_of: dict[tuple[str, str], set[str]] = defaultdict(set)
+        seen: Counter[str] = Counter()
+        for webhook_id, body in organisation.receiver.received:
+            seen[webhook_id] += 1
+            ids_of[(body["data"]["referral_id"], body["type"])].add(webhook_id)
+            if organisation.id not in (body["data"]["sender_org_id"], body["data"]["receiver_org_id"]):
+                wrong += 1
+        repeats += sum(count - 1 for count in seen.values())
+        duplicated += sum(len(ids) - 1 for ids in ids_of.values())
+    delivered = sum(len(organisation.receiver.received) for organisation in organisations)
+
+    missing_in_feeds, wrong_in_feeds = [], 0
+    for organisation in organisations:
+        feed = await feed_of(load, organisation)
+        keys = {(item["data"].get("referral_id"), item["type"]) for item in feed}
+        for item in feed:
+            data = item["data"]
+            if "referral_id" in data and organisation.id not in (data["sender_org_id"], data["receiver_org_id"]):
+                wrong_in_feeds += 1
+        missing_in_feeds += [
+            key for key, pair in load.committed.items() if organisation.id in pair and key not in keys
+        ]
+    outbox = await unpublished_outbox(drill.postgres, prefix)
+    queues = await asyncio.to_thread(drill.rabbitmq.queues)
+    ledger_status, ledger_line = await asyncio.to_thread(verify_ledger, {
+        **os.environ, **environment, "WAYMARK_MODE": "distributed",
+        "WAYMARK_DATA_DIR": str(folder / "network" / "var"),
+    })
+
+    answers = load.answers
+    statuses = Counter(answer.status for answer in answers)
+    bad = [
+        answer for answer in answers
+        if answer.status is not None and answer.status >= 500 and not (
+            answer.status in (502, 503) and answer.retry_after
+            and any(fault.covers(answer.at) for fault in drill.faults)
+        )
+    ]
+    broken = [answer for answer in answers if answer.status is None]
+    broken_outside = [a for a in broken if not any(fault.covers(a.at) for fault in drill.faults)]
+    refused = [answer for answer in answers if answer.status in (502, 503)]
+    committed = Counter(event_type for _, event_type in load.committed)
+    expected_deliveries = 2 * len(load.committed)
+    lines = [
+        "# Reliability",
+        "",
+        "Every figure here comes from `make drill` (`drill/run.py`), the fault drill: two replicas of",
+        "every part (`waymark up --replicas 2`) on a PostgreSQL, a RabbitMQ node and a Redis that the",
+        "drill starts for itself on loopback ports (and restarts: never the machine's own), a steady",
+        f"load through the gateway from {len(organisations)} organisations, each with a webhook receiver of",
+        "its own, and faults in turn. Webhooks are retried after "
+        f"{RETRY_SCHEDULE.replace(',', ', ')} s (`WAYMARK_WEBHOOK_RETRY_SCHEDULE`).",
+        "",
+        f"_Run on {datetime.now(UTC):%Y-%m-%d} on {machine()}; load for {load_ended:.0f} s"
+        f" (DRILL_SECONDS={os.environ.get('DRILL_SECONDS', '300')}), then {settled - load_ended:.0f} s"
+        " until every webhook had landed._",
+        "",
+        "## Faults",
+        "",
+        "| fault | at (s) | restored (s) | recovered after (s) | 502/503 with Retry-After | notes |",
+        "|---|---|---|---|---|---|",
+    ]
+    for fault in drill.faults:
+        recovered = "never" if fault.recovered is None else f"{fault.recovered - fault.restored:.1f}"
+        inside = [a for a in refused if a.retry_after and fault.covers(a.at)]
+        when = f" ({inside[0].at:.1f}-{inside[-1].at:.1f} s)" if inside else ""
+        lines.append(
+            f"| {fault.name} | {fault.started:.1f} | {fault.restored:.1f} | {recovered} | {len(inside)}{when} | {'; '.join(fault.notes)} |"
+        )
+    lines += [
+        "",
+        "_Recovered_: from the moment the broken thing was back until every referral event committed",
+        "before it had reached the webhooks of both organisations it is about.",
+        "",
+        "## Requests",
+        "",
+        f"- made: {len(answers)}; answered below 500: {sum(n for s, n in statuses.items() if s is not None and s < 500)}"
+        f" ({', '.join(f'{s}: {n}' for s, n in sorted((s, n) for s, n in statuses.items() if s is not None))})",
+        f"- 502/503 with Retry-After, inside a fault's window: {len(refused) - len([a for a in bad if a.status in (502, 503)])}"
+        " (by fault in the table above; a fault's window runs from its start to its recovery, + 2 s)",
+        f"- other 5xx (a 5xx outside a fault's window, or without Retry-After): {len(bad)}"
+        + (" — " + ", ".join(
+            f"{a.status} {a.error}{'' if a.retry_after else ' (no Retry-After)'} on {a.kind} at {a.at:.1f} s"
+            for a in bad[:20]
+        ) if bad else ""),
+        f"- no HTTP answer (the connection to the gateway broke, e.g. its replica was killed): {len(broken)},"
+        f" {len(broken_outside)} of them outside a fault's window",
+        f"- writes given up after {60} tries: {sum(load.given_up.values())}",
+        "",
+        "## Events",
+        "",
+        f"- committed: {len(load.committed)} ("
+        + ", ".join(f"{event_type} {count}" for event_type, count in sorted(committed.items())) + ")",
+        f"- webhooks expected (sender and receiver of each): {expected_deliveries}; received: {delivered}",
+        f"- repeated with the same `webhook-id`: {repeats}; the same event under a second `webhook-id`: {duplicated}",
+        f"- lost (committed, never at one of its organisations' receivers): {len(lost)}",
+        f"- delivered to an organisation it is not about: {wrong}",
+        f"- missing from an organisation's feed (`GET /v1/events`): {len(missing_in_feeds)};"
+        f" in a feed of an organisation it is not about: {wrong_in_feeds}",
+        "",
+        "## Afterwards",
+        "",
+        "- outbox rows not yet published: " + ", ".join(f"{part} {count}" for part, count in outbox.items()),
+        "- messages left in queues: " + ", ".join(
+            f"{name} {count}" for name, count in sorted(queues.items())
+        ),
+        f"- disclosure ledger (`waymark referrals verify-ledger`, exit {ledger_status}): {ledger_line}",
+        "",
+    ]
+    if lost:
+        lines += ["Lost: " + ", ".join(f"{event_type} of {referral_id} for {by_id[org].country}" for referral_id, event_type, org in lost[:20]), ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
