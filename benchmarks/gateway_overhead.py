@@ -81,8 +81,7 @@ async def redis_check_ms() -> float:
     prefix = f"bench:{uuid.uuid4().hex}:"
     store = RedisBuckets("redis://127.0.0.1:6379/0", prefix=prefix, timeout=1.0)
     limits = RateLimits(
-        store, default=Policy("default", 1_000_000, 60.0), by_role={},
-        sign_ins={},
+        store, default=Policy("default", 1_000_000, 60.0), by_role={}, sign_ins={},
     )
     identity = Identity("bench-client", None, frozenset({"caseworker"}))
     timings = []

@@ -28,7 +28,7 @@ from benchmarks import (
 )
 from benchmarks.support import Bench
 from tests.e2e.flow import token
-from tests.e2e.support import ADMIN_SECRET, clean_up, start, stop
+from tests.e2e.support import ADMIN_SECRET, Network, clean_up, start, stop
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 SECTIONS = {"gateway": gateway_overhead, "events": event_latency, "referrals": referrals_throughput, "fanout": fanout, "registry_search": registry_search, "web": web_pages}
@@ -50,27 +50,20 @@ async def main(selected: list[str]) -> None:
     unique = uuid.uuid4().hex[:10]
     prefix, exchange, queues = f"bench_{unique}", f"bench.{unique}.events", f"bench.{unique}"
     sections = previous_sections()
-    with tempfile.TemporaryDirectory() as folder:
-        network = start("up", Path(folder), {
-            "WAYMARK_DATABASE_PREFIX": prefix, "WAYMARK_EVENT_EXCHANGE": exchange,
-            "WAYMARK_QUEUE_PREFIX": queues, "WAYMARK_SEED_DEMO": "false",
-            "WAYMARK_LOG_LEVEL": "WARNING", "WAYMARK_RATE_LIMIT": "1000000/minute",
-        })
-        try:
-            async with httpx.AsyncClient(base_url=network.base_url, timeout=60) as client:
-                bench = Bench(
-                    network.base_url, int(network.base_url.rsplit(":", 1)[1]), client,
-                    await token(client, "network-admin", ADMIN_SECRET), queues,
-                )
-                for name in selected:
-                    measured = await SECTIONS[name].measure(bench)
-                    sections[name] = (
-                        f"{measured}\n_Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}._\n"
-                    )
-                    print(sections[name], flush=True)
-        finally:
-            stop(network)
-            await clean_up(prefix, exchange, queues)
+    # The databases, exchange and queues go even when the network never became ready.
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            network = start("up", Path(folder), {
+                "WAYMARK_DATABASE_PREFIX": prefix, "WAYMARK_EVENT_EXCHANGE": exchange,
+                "WAYMARK_QUEUE_PREFIX": queues, "WAYMARK_SEED_DEMO": "false",
+                "WAYMARK_LOG_LEVEL": "WARNING", "WAYMARK_RATE_LIMIT": "1000000/minute",
+            })
+            try:
+                await measure(network, queues, selected, sections)
+            finally:
+                stop(network)
+    finally:
+        await clean_up(prefix, exchange, queues)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(f"""# Benchmarks
 
@@ -82,12 +75,28 @@ raised to 1000000/minute so that the load is not refused.
 Each section ends with the date and the machine of the run that measured it: sections
 measured on different machines are not comparable with each other.
 
-""" + "\n".join(
-        f"{MARK.format(name)}\n{text}" for name, text in sections.items() if name in SECTIONS))
+""" + "\n".join(f"{MARK.format(name)}\n{text}" for name, text in sections.items()))
+
+
+async def measure(
+    network: Network, queues: str, selected: list[str], sections: dict[str, str]
+) -> None:
+    async with httpx.AsyncClient(base_url=network.base_url, timeout=60) as client:
+        bench = Bench(
+            network.base_url, int(network.base_url.rsplit(":", 1)[1]), client,
+            await token(client, "network-admin", ADMIN_SECRET), queues,
+        )
+        for name in selected:
+            measured = await SECTIONS[name].measure(bench)
+            sections[name] = (
+                f"{measured}\n_Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}._\n"
+            )
+            print(sections[name], flush=True)
 
 
 def previous_sections() -> dict[str, str]:
-    """Sections measured by earlier runs, kept when a run measures only some."""
+    """Sections measured by earlier runs, kept when a run measures only some; so are those
+    recorded by hand (an A/B of two checkouts), which no section module writes."""
     if not RESULTS.exists():
         return {}
     parts = re.split(r"<!-- section: (\w+) -->\n", RESULTS.read_text())

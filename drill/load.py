@@ -21,7 +21,7 @@ ATTEMPTS = 60  # a write is tried again this many times, through every fault, be
 
 @dataclass
 class Answer:
-    at: float  # seconds since the drill began
+    at: float  # seconds since the drill began, when the answer (or the broken connection) came
     kind: str
     status: int | None  # None: no HTTP answer (the connection broke)
     retry_after: bool
@@ -37,6 +37,7 @@ class Receiver:
     site: web.TCPSite | None = None
     port: int = 0
     received: list[tuple[str, dict]] = field(default_factory=list)  # (webhook-id, body)
+    arrived: dict[tuple[str, str], float] = field(default_factory=dict)  # first, monotonic
 
     @property
     def url(self) -> str:
@@ -62,7 +63,9 @@ class Receiver:
             await self.runner.cleanup()
 
     async def _accept(self, request: web.Request) -> web.Response:
-        self.received.append((request.headers["webhook-id"], await request.json()))
+        body = await request.json()
+        self.received.append((request.headers["webhook-id"], body))
+        self.arrived.setdefault((body["data"]["referral_id"], body["type"]), time.monotonic())
         return web.Response(status=204)
 
 
@@ -84,16 +87,17 @@ class Load:
     answers: list[Answer] = field(default_factory=list)
     # (referral id, event type) -> the organisations it is about, once committed
     committed: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    committed_at: dict[tuple[str, str], float] = field(default_factory=dict)  # monotonic
     given_up: Counter[str] = field(default_factory=Counter)
     last_success: dict[str, float] = field(default_factory=dict)
 
     async def call(self, kind: str, method: str, path: str, **options: object) -> httpx.Response | None:
-        at = time.monotonic() - self.began
         try:
             response = await self.client.request(method, path, **options)  # type: ignore[arg-type]
         except httpx.HTTPError as exc:
-            self.answers.append(Answer(at, kind, None, False, type(exc).__name__))
+            self.answers.append(Answer(time.monotonic() - self.began, kind, None, False, type(exc).__name__))
             return None
+        at = time.monotonic() - self.began  # when it was answered: a fault may begin meanwhile
         problem = ""
         if response.status_code >= 500:
             problem = response.json().get("type", "").rsplit("/", 1)[-1] if response.headers.get(
@@ -104,6 +108,10 @@ class Load:
         if response.status_code < 500:
             self.last_success[kind] = time.monotonic() - self.began
         return response
+
+    def commit(self, key: tuple[str, str], sender: "Organisation", receiver: "Organisation") -> None:
+        self.committed[key] = (sender.id, receiver.id)
+        self.committed_at[key] = time.monotonic()
 
     async def refer(self, sender: Organisation, receiver: Organisation, case_id: str) -> str | None:
         """A referral, created once whatever breaks on the way (one Idempotency-Key)."""
@@ -118,7 +126,7 @@ class Load:
                                        headers={**sender.headers, "Idempotency-Key": key})
             if response is not None and response.status_code == 201:
                 referral_id = response.json()["id"]
-                self.committed[(referral_id, "referral.requested")] = (sender.id, receiver.id)
+                self.commit((referral_id, "referral.requested"), sender, receiver)
                 return referral_id
             await asyncio.sleep(pause(response))
         self.given_up["referral.create"] += 1
@@ -134,14 +142,14 @@ class Load:
                 await asyncio.sleep(pause(seen))
                 continue
             if seen.json()["status"] == to:
-                self.committed[(referral_id, f"referral.{to}")] = (sender.id, receiver.id)
+                self.commit((referral_id, f"referral.{to}"), sender, receiver)
                 return True
             moved = await self.call(
                 "referral.transition", "POST", f"{path}/transitions", json={"to": to, "note": "drill"},
                 headers={**receiver.headers, "If-Match": seen.headers["ETag"]},
             )
             if moved is not None and moved.status_code == 200:
-                self.committed[(referral_id, f"referral.{to}")] = (sender.id, receiver.id)
+                self.commit((referral_id, f"referral.{to}"), sender, receiver)
                 return True
             if moved is None or moved.status_code not in (409, 412):
                 await asyncio.sleep(pause(moved))

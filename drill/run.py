@@ -3,11 +3,13 @@ PostgreSQL, a RabbitMQ node and a Redis of the drill's own, a steady load throug
 and faults in turn: a random replica killed every few seconds, PostgreSQL restarted, RabbitMQ
 restarted, Redis stopped and started, a webhook receiver down for a while. Then it checks that
 nothing committed was lost and writes docs/reliability.md. DRILL_SECONDS bounds the load
-(default 300, at most 600: with the start and the wait for the last webhooks, the drill stays within 15 minutes)."""
+(default 300, at most 600: with the start and the wait for the last webhooks, the drill stays within 15 minutes).
+DRILL_KEEP=1 keeps its folder, with every server's and replica's log."""
 
 import asyncio
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -31,6 +33,7 @@ from tests.e2e.support import ADMIN_SECRET, PARTS, Network, free_port_block, sto
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 ORGANISATIONS = 4
 KILL_EVERY_SECONDS = 5.0
+KILLED_BACK_SECONDS = 120.0  # how long the drill waits, after the last kill, for replicas to accept again
 SETTLE_SECONDS = 180.0  # after the load: time for the last retries of webhooks to land
 RETRY_SCHEDULE = "1,2,4,8,15,30,30,30,60"
 
@@ -41,11 +44,11 @@ class Fault:
     started: float
     restored: float = 0.0  # the broken thing is back (or the last kill was made)
     recovered: float | None = None  # everything committed before `restored` has reached its webhooks
+    until: float = 0.0  # recovered, or the drill stopped waiting for it
     notes: list[str] = field(default_factory=list)
 
     def covers(self, at: float) -> bool:
-        end = self.recovered if self.recovered is not None else self.restored + 60
-        return self.started <= at <= end + 2
+        return self.started <= at <= self.until + 2
 
 
 @dataclass
@@ -61,44 +64,67 @@ class Drill:
     def now(self) -> float:
         return time.monotonic() - self.load.began
 
-    def replicas(self) -> dict[int, str]:
-        """The running replicas of `waymark up`: pid -> part."""
+    def replicas(self) -> dict[int, tuple[str, bool]]:
+        """The running replicas of `waymark up`: pid -> (part, accepting connections yet)."""
         up = self.network.process.pid
         children = Path(f"/proc/{up}/task/{up}/children").read_text().split()
         found = {}
         for pid in map(int, children):
             try:
                 command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            except FileNotFoundError:
+                if b"serve" in command:
+                    listener = int(command[command.index(b"--fd") + 1])
+                    found[pid] = (command[command.index(b"serve") + 1].decode(), accepting(pid, listener))
+            except (FileNotFoundError, ProcessLookupError):
                 continue
-            if b"serve" in command:
-                found[pid] = command[command.index(b"serve") + 1].decode()
         return found
 
     async def kill_replicas(self, seconds: float) -> None:
+        """Every 5 s a random replica of a part whose two replicas both accept connections (as a
+        disruption budget keeping one available would allow): on a busy machine a replica can
+        take minutes to start again, and killing it meanwhile proves nothing more."""
         fault = Fault("SIGKILL of a random replica every 5 s", self.now())
         self.faults.append(fault)
         kills: Counter[str] = Counter()
-        restarts: list[float] = []
+        waiting: list[tuple[str, float]] = []  # (part, killed at): until it accepts again
+        back: list[float] = []
+        skipped = 0
         deadline = self.now() + seconds
-        while self.now() < deadline:
-            before = self.replicas()
-            pid, part = random.choice(sorted(before.items()))
-            os.kill(pid, signal.SIGKILL)
-            killed_at = self.now()
-            kills[part] += 1
-            while self.now() < killed_at + KILL_EVERY_SECONDS:
-                await asyncio.sleep(0.1)
-                if len(restarts) < sum(kills.values()) and sum(
-                    1 for other in self.replicas().values() if other == part
-                ) == 2:
-                    restarts.append(self.now() - killed_at)
+        next_kill = self.now()
+        while self.now() < deadline or waiting:
+            running = self.replicas()
+            for part, killed_at in list(waiting):
+                if sum(1 for other, ready in running.values() if other == part and ready) == 2:
+                    back.append(self.now() - killed_at)
+                    waiting.remove((part, killed_at))
+            if self.now() >= next_kill and self.now() < deadline:
+                next_kill += KILL_EVERY_SECONDS
+                eligible = [
+                    (pid, part) for pid, (part, _) in running.items()
+                    if [ready for other, ready in running.values() if other == part] == [True, True]
+                ]
+                if eligible:
+                    pid, part = random.choice(sorted(eligible))
+                    os.kill(pid, signal.SIGKILL)
+                    kills[part] += 1
+                    waiting.append((part, self.now()))
+                else:
+                    skipped += 1
+            if self.now() > deadline + KILLED_BACK_SECONDS:
+                break
+            await asyncio.sleep(0.2)
         fault.restored = self.now()
         fault.notes.append("killed: " + ", ".join(f"{part} {count}" for part, count in sorted(kills.items())))
-        if restarts:
+        if skipped:
+            fault.notes.append(f"{skipped} turns without a kill (no part had both replicas accepting)")
+        if back:
             fault.notes.append(
-                f"a killed replica was started again within {max(restarts):.1f} s "
-                f"(median {sorted(restarts)[len(restarts) // 2]:.1f} s)"
+                f"a killed replica accepted connections again after {sorted(back)[len(back) // 2]:.1f} s"
+                f" (median), {max(back):.1f} s at most"
+            )
+        if waiting:
+            fault.notes.append(
+                f"{len(waiting)} killed replicas not yet accepting {KILLED_BACK_SECONDS:.0f} s after the last turn"
             )
         await self.recover(fault)
 
@@ -127,13 +153,27 @@ class Drill:
         deadline = self.now() + timeout
         while self.now() < deadline:
             if not missing_webhooks(expected, self.organisations):
-                fault.recovered = self.now()
+                fault.recovered = fault.until = self.now()
                 return
             await asyncio.sleep(0.25)
+        fault.until = self.now()
         fault.notes.append(f"not recovered within {timeout:.0f} s")
 
     async def quiet(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
+
+
+def accepting(pid: int, listener: int) -> bool:
+    """Whether the replica's event loop watches the listening socket it inherited (its epoll
+    set names the descriptor), i.e. it has started and accepts connections."""
+    pattern = re.compile(rf"^tfd:\s+{listener}\s", re.MULTILINE)
+    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
+        try:
+            if pattern.search(info.read_text()):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def missing_webhooks(
@@ -175,6 +215,15 @@ async def unpublished_outbox(postgres: PostgreSQL, prefix: str) -> dict[str, int
         finally:
             await connection.close()
     return counts
+
+
+NOTES = "<!-- notes: kept by the next run -->"
+
+
+def kept_notes() -> str:
+    """What people wrote below the figures of the last run."""
+    previous = REPORT.read_text() if REPORT.exists() else ""
+    return previous[previous.index(NOTES):] if NOTES in previous else f"{NOTES}\n"
 
 
 def launch(folder: Path, environment: dict[str, str], timeout: float = 600) -> Network:
@@ -243,14 +292,17 @@ async def main() -> None:
             report = await run_drill(drill, seconds, network, environment, folder, prefix)
             for organisation in organisations:
                 await organisation.receiver.close()
-        REPORT.write_text(report)
+        REPORT.write_text(report + kept_notes())
         print(report, flush=True)
     finally:
         if network is not None:
             stop(network)
         for server in reversed(servers):
             server.stop()
-    shutil.rmtree(folder)  # kept, with every log, when the drill itself failed
+    if os.environ.get("DRILL_KEEP"):
+        print(f"drill: the servers' and the network's logs are in {folder}", flush=True)
+    else:
+        shutil.rmtree(folder)  # kept, with every log, when the drill itself failed
 
 
 async def run_drill(
@@ -306,6 +358,11 @@ async def findings(
         repeats += sum(count - 1 for count in seen.values())
         duplicated += sum(len(ids) - 1 for ids in ids_of.values())
     delivered = sum(len(organisation.receiver.received) for organisation in organisations)
+    latencies = sorted(
+        (organisation.receiver.arrived[key] - load.committed_at[key], key, load.committed_at[key] - load.began)
+        for organisation in organisations for key, pair in load.committed.items()
+        if organisation.id in pair and key in organisation.receiver.arrived
+    )
 
     missing_in_feeds, wrong_in_feeds = [], 0
     for organisation in organisations:
@@ -392,6 +449,8 @@ async def findings(
         f"- webhooks expected (sender and receiver of each): {expected_deliveries}; received: {delivered}",
         f"- repeated with the same `webhook-id`: {repeats}; the same event under a second `webhook-id`: {duplicated}",
         f"- lost (committed, never at one of its organisations' receivers): {len(lost)}",
+        f"- from the commit to the webhook: median {latencies[len(latencies) // 2][0]:.2f} s, 99th percentile {latencies[int(len(latencies) * 0.99)][0]:.1f} s, slowest {latencies[-1][0]:.1f} s"
+        f" ({latencies[-1][1][1]} committed at {latencies[-1][2]:.0f} s)" if latencies else "- no webhook arrived",
         f"- delivered to an organisation it is not about: {wrong}",
         f"- missing from an organisation's feed (`GET /v1/events`): {len(missing_in_feeds)};"
         f" in a feed of an organisation it is not about: {wrong_in_feeds}",

@@ -22,6 +22,8 @@ from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import RunMode, Settings
 from waymark_kernel.testing import POSTGRES_ADMIN_DSN, POSTGRES_URL
 
+pytestmark = pytest.mark.integration  # starts replicas as processes
+
 PART = "registry"
 WAIT_SECONDS = 120  # how long a busy machine may take to start a replica
 

@@ -43,7 +43,7 @@ from tests.e2e.support import (
 )
 from waymark_cli.standalone import run_standalone
 from waymark_cli.stopping import StopRequest
-from waymark_kernel.settings import Settings
+from waymark_kernel.settings import RunMode, Settings
 from waymark_kernel.tracing import start_tracing, stop_tracing
 
 REASON = "Unpaid wages and passport withheld"
@@ -104,7 +104,7 @@ def from_otlp(body: bytes) -> list[Recorded]:
     return recorded
 
 
-async def create_referral(base_url: str, receiver: WebhookReceiver) -> dict:
+async def create_referral(base_url: str, receiver: WebhookReceiver) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         admin = await token(client, "network-admin", ADMIN_SECRET)
         _, origin_headers = await organisation_with_client(client, admin, "Origin", "NP")
@@ -136,7 +136,7 @@ async def create_referral(base_url: str, receiver: WebhookReceiver) -> dict:
 
 
 async def assert_one_trace(
-    referral: dict, receiver: WebhookReceiver, spans: Callable[[], list[Recorded]],
+    referral: dict[str, Any], receiver: WebhookReceiver, spans: Callable[[], list[Recorded]],
     services: dict[str, str],
 ) -> None:
     """The webhook names its attempt's span; that span's trace runs back, parent by parent,
@@ -183,7 +183,7 @@ async def traced_standalone(tmp_path: Path) -> AsyncIterator[tuple[str, InMemory
     start_tracing("waymark", exporter)
     port = free_port_block(1)
     settings = Settings(
-        mode="standalone", host="127.0.0.1", port=port, data_dir=tmp_path / "var",
+        mode=RunMode.standalone, host="127.0.0.1", port=port, data_dir=tmp_path / "var",
         admin_client_secret=ADMIN_SECRET, seed_demo=False, webhook_allow_insecure=True,
         webhook_retry_schedule=[0.2, 0.5, 1],
     )

@@ -143,6 +143,11 @@ def test_a_dry_run_shows_the_report_and_changes_nothing_then_the_import_does(
         assert re.search(r"<th scope=\"row\">Organisations</th><td>1</td><td>0</td><td>0</td>",
                          dry.text)
         assert organization(network.base_url, newcomer["id"]).status_code == 404
+        padded = body + b" " * (3 * 2**19)  # 1.5 MiB: past the 1 MiB of every other form
+        large = admin.post("/admin/directory/import", data={"csrf_token": token, "mode": "dry-run"},
+                           files={"file": ("large.json", padded, "application/json")})
+        assert large.status_code == 200
+        assert "Dry run of large.json" in large.text
 
         applied = admin.post("/admin/directory/import", data={"csrf_token": token, "mode": "apply"},
                              files={"file": ("new.json", body, "application/json")})

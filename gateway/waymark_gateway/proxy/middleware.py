@@ -250,7 +250,7 @@ class GatewayProxy:
         started = time.perf_counter()
         status = 500
         route = route_of(scope["path"])
-        route_taken(route)
+        route_taken(scope["method"], route)
 
         async def send_counted(message: Message) -> None:
             nonlocal status

@@ -124,21 +124,27 @@ class TraceSpan:
             self._span.set_status(StatusCode.ERROR, reason)
 
 
-_OFF = TraceSpan()
+_OFF_SPAN = contextlib.nullcontext(TraceSpan())  # reusable: off, a span costs one call
 
 
-@contextlib.contextmanager
 def span(
     component: str, name: str, kind: SpanKind, *, parent: Mapping[str, str] | None = None,
     attributes: Attributes | None = None,
-) -> Iterator[TraceSpan]:
+) -> contextlib.AbstractContextManager[TraceSpan]:
     """A span, current inside the block, the child of `parent` (W3C headers; empty: a new
     trace) or, when None, of the span in progress."""
     if _tracing.provider is None:
-        yield _OFF
-        return
+        return _OFF_SPAN
+    return _recorded_span(_tracer(component), name, kind, parent, attributes)
+
+
+@contextlib.contextmanager
+def _recorded_span(
+    tracer: trace.Tracer, name: str, kind: SpanKind, parent: Mapping[str, str] | None,
+    attributes: Attributes | None,
+) -> Iterator[TraceSpan]:
     context = None if parent is None else _PROPAGATOR.extract(parent)
-    with _tracer(component).start_as_current_span(
+    with tracer.start_as_current_span(
         name, context=context, kind=kind, attributes=attributes,
         record_exception=False, set_status_on_exception=False,
     ) as current:
@@ -150,15 +156,13 @@ def span(
             raise
 
 
-def route_taken(route: str) -> None:
+def route_taken(method: str, route: str) -> None:
     """Names the request's server span after the route it took, where no router names it."""
     if _tracing.provider is None:
         return
-    from opentelemetry.sdk.trace import Span as RecordedSpan  # loaded: tracing has started
-
     current = trace.get_current_span()
-    if isinstance(current, RecordedSpan) and current.is_recording():
-        current.update_name(f"{current.name.partition(' ')[0]} {route}")
+    if current.is_recording():
+        current.update_name(f"{method} {route}")
         current.set_attribute("http.route", route)
 
 

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from waymark_kernel.logging import request_id_var
 from waymark_kernel.problems import install_problem_handlers, problem_response
 from waymark_kernel.tracing import ServerSpans
+from waymark_kernel.tracing import enabled as tracing_enabled
 
 REQUEST_ID_HEADER = b"x-request-id"
 REQUESTS = Counter(
@@ -209,7 +210,8 @@ def create_base_app(
     install_problem_handlers(app)
     install_operations(app, checks)
     app.state.draining = Draining()
-    app.add_middleware(ServerSpans, component=component)  # inside the request context
+    if tracing_enabled():  # started before the apps are built; off, not even a layer
+        app.add_middleware(ServerSpans, component=component)  # inside the request context
     app.add_middleware(RequestContextMiddleware, component=component, draining=app.state.draining)
     return app
 

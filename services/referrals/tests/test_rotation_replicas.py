@@ -19,10 +19,7 @@ from waymark_referrals.crypto import cipher_from_settings
 from waymark_referrals.main import create_app
 
 MIGRATIONS = Path(waymark_referrals.__file__).parent / "migrations"
-SEALED_TABLES = (
-    "referrals_cases", "referrals_shared_persons", "referrals_comments", "referrals_referrals",
-    "referrals_referral_transitions", "referrals_transition_keys", "referrals_actor_names",
-)
+SEALED_TABLES = [table.__tablename__ for table, _ in rotation.SEALED_TABLES]
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ the in-process broker; with tracing off nothing of it is written or sent."""
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Protocol
 
 import pytest
 import sqlalchemy as sa
@@ -11,12 +12,25 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.kernel.tests.conftest import Rabbit
 from waymark_kernel.db import Database
 from waymark_kernel.events import CloudEvent
 from waymark_kernel.messaging import Broker, Consumer, OutboxMessage, OutboxRelay, record_event
 from waymark_kernel.messaging.inprocess import InProcessBroker
+from waymark_kernel.messaging.rabbitmq import RabbitMqBroker
 from waymark_kernel.tracing import span, start_tracing, stop_tracing
+
+Eventually = Callable[[Callable[[], Awaitable[bool]]], Awaitable[bool]]
+
+
+class RabbitNames(Protocol):
+    """The conftest's `rabbit`: this test's own exchange and queues."""
+
+    queue_prefix: str
+
+    def queue(self, name: str) -> str: ...
+
+    async def broker(self) -> RabbitMqBroker: ...
+
 
 INCOMING = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"  # the caller's request
 
@@ -30,7 +44,9 @@ def exporter() -> Iterator[InMemorySpanExporter]:
 
 
 @pytest.fixture(params=["in-process", "rabbitmq"])
-async def broker(request: pytest.FixtureRequest, rabbit: Rabbit) -> AsyncIterator[Broker]:
+async def broker(
+    request: pytest.FixtureRequest, rabbit: RabbitNames
+) -> AsyncIterator[Broker]:
     if request.param == "rabbitmq":
         yield await rabbit.broker()
         return
@@ -41,8 +57,8 @@ async def broker(request: pytest.FixtureRequest, rabbit: Rabbit) -> AsyncIterato
 
 
 async def consumed_through(
-    database: Database, broker: Broker, rabbit: Rabbit, event: CloudEvent,
-    eventually: Callable[..., Awaitable[bool]],
+    database: Database, broker: Broker, rabbit: RabbitNames, event: CloudEvent,
+    eventually: Eventually,
 ) -> CloudEvent:
     """Publishes what the outbox holds and returns the event as the consumer got it."""
     received: list[CloudEvent] = []
@@ -62,8 +78,8 @@ async def consumed_through(
 
 
 async def test_a_changes_trace_runs_through_its_outbox_row_and_event_to_the_consumer(
-    exporter: InMemorySpanExporter, database: Database, broker: Broker, rabbit: Rabbit,
-    new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]],
+    exporter: InMemorySpanExporter, database: Database, broker: Broker, rabbit: RabbitNames,
+    new_event: Callable[[int], CloudEvent], eventually: Eventually,
 ) -> None:
     event = new_event(1)
     with span("tests", "POST /v1/referrals", SpanKind.SERVER, parent={"traceparent": INCOMING}):
@@ -101,8 +117,8 @@ async def test_a_changes_trace_runs_through_its_outbox_row_and_event_to_the_cons
 
 
 async def test_with_tracing_off_no_trace_context_is_written_or_sent(
-    database: Database, broker: Broker, rabbit: Rabbit, new_event: Callable[[int], CloudEvent],
-    eventually: Callable[..., Awaitable[bool]],
+    database: Database, broker: Broker, rabbit: RabbitNames,
+    new_event: Callable[[int], CloudEvent], eventually: Eventually,
 ) -> None:
     event = new_event(1)
     async with database.transaction() as session:

@@ -212,3 +212,17 @@ def self_signed_tls(tmp_path: Path) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     return context
+
+
+async def test_the_trace_context_goes_out_after_the_signed_headers(serve, sender) -> None:
+    server = await serve(replying(NO_CONTENT))
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    result = await sender.send(
+        server.url(), "msg_1", '{"type":"webhook.test"}', ["whsec_AAAA"],
+        {"traceparent": traceparent},
+    )
+    assert result.succeeded
+    lines = server.requests[0].split(b"\r\n\r\n")[0].split(b"\r\n")
+    assert lines.index(b"traceparent: " + traceparent.encode()) > lines.index(
+        next(line for line in lines if line.startswith(b"webhook-signature: "))
+    )
