@@ -27,7 +27,7 @@ async def readyz(request: Request) -> JSONResponse:
         try:
             await check()
             return "ok"
-        except Exception as exc:
+        except Exception as exc:  # readiness reports any failure
             return f"unavailable: {type(exc).__name__}"
 
     # All at once: readiness answers as fast as the slowest dependency, not their sum.

@@ -235,7 +235,7 @@ class OtlpReceiver(ThreadingHTTPServer):
 class _OtlpHandler(BaseHTTPRequestHandler):
     server: OtlpReceiver
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # the name the standard library calls
         body = self.rfile.read(int(self.headers["content-length"]))
         if self.path == "/v1/traces":
             with self.server.lock:

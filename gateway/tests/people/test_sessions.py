@@ -143,7 +143,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[Any] = []
 
-    async def handle_DATA(self, _server, _session, envelope) -> str:
+    async def handle_DATA(self, _server, _session, envelope) -> str:  # the name aiosmtpd calls
         self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
         return "250 OK"
 

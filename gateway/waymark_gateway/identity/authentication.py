@@ -65,7 +65,7 @@ class RevokedClients:
         while True:
             try:
                 await self.refresh()
-            except Exception as exc:
+            except Exception as exc:  # the last list stands until the next try
                 log.warning("revoked clients not reloaded", extra={"error": repr(exc)})
             await asyncio.sleep(self.refresh_seconds)
 

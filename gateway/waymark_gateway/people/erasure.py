@@ -93,6 +93,6 @@ class Erasures:
         while True:
             try:
                 await self.run_due()
-            except Exception as exc:
+            except Exception as exc:  # the next round tries again
                 log.warning("pending erasures not tried", extra={"error": repr(exc)})
             await asyncio.sleep(self.retry_seconds)

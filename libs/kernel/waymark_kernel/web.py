@@ -183,7 +183,7 @@ def install_operations(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
             try:
                 await check()
                 results[name] = "ok"
-            except Exception as exc:
+            except Exception as exc:  # readiness reports any failure
                 results[name] = f"unavailable: {type(exc).__name__}"
         ready = all(value == "ok" for value in results.values())
         return JSONResponse(

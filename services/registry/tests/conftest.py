@@ -189,7 +189,7 @@ def publisher() -> Iterator[tuple[Publisher, str]]:
     published = Publisher()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+        def do_GET(self) -> None:  # the name the standard library calls
             url = urlsplit(self.path)
             if url.path.startswith("/moved/"):  # the API's old address
                 self.send_response(301)

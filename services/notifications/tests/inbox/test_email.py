@@ -27,7 +27,7 @@ class Mailbox:
         self.refused: list[str] = []
         self.port = 0  # set once the server listens
 
-    async def handle_DATA(self, _server, _session, envelope) -> str:
+    async def handle_DATA(self, _server, _session, envelope) -> str:  # the name aiosmtpd calls
         (address,) = envelope.rcpt_tos
         if self.refusals.get(address, 0) > 0:
             self.refusals[address] -= 1
