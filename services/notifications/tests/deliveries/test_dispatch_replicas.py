@@ -1,6 +1,8 @@
 """Two replicas of the notifications service, each consuming its share of the events and each
 dispatching what is due: every event reaches the subscriber, and once it has been answered 2xx
-it is never sent again (deliveries are leased while in flight)."""
+it is never sent again (deliveries are leased while in flight, claimed with SKIP LOCKED).
+Replicas run only in distributed mode, on PostgreSQL: standalone mode (SQLite) is one process
+with one dispatcher, and SQLite has no row locks to claim with."""
 
 import asyncio
 import base64
@@ -21,7 +23,7 @@ def requested(sender: uuid.UUID) -> ReferralChanged:
     )
 
 
-async def test_two_replicas_dispatching_together_deliver_each_event_once_after_its_retries(
+async def test_postgresql_two_replicas_dispatching_together_deliver_each_event_once(
     start_notifications, receiver
 ) -> None:
     key = base64.b64encode(os.urandom(32)).decode()  # replicas share the key of the secrets
