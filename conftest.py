@@ -1,7 +1,7 @@
-"""Tests need real PostgreSQL, RabbitMQ and Redis: when either is missing the run fails, never
-skips. The unit tier (`-m unit`, `make test-unit`) is the exception: the tests whose fixtures
-start no database, broker, network or process, run with the servers stopped, and fail if they
-connect to a server or start a process, so that such a test cannot hide in the tier."""
+"""Tests need real PostgreSQL, RabbitMQ and Redis: when either is missing the run fails; no
+test is ever skipped. The unit tier (`-m unit`, `make test-unit`) selects only the tests whose
+fixtures start no database, broker, network or process, so it does not ask for the servers; a
+test in it fails if it connects to a server or starts a process, so none can hide there."""
 
 import asyncio
 import socket
