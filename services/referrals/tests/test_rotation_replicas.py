@@ -19,7 +19,7 @@ from waymark_referrals.crypto import cipher_from_settings
 from waymark_referrals.main import create_app
 
 MIGRATIONS = Path(waymark_referrals.__file__).parent / "migrations"
-SEALED_TABLES = [table.__tablename__ for table, _ in rotation.SEALED_TABLES]
+SEALED_TABLES = [table.model.__tablename__ for table in rotation.SEALED_TABLES]
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,9 @@
 import asyncio
 import uuid
 
+from waymark_referrals.cases.schemas import Person
+from waymark_referrals.referrals.schemas import ReferralCreate
+
 SHARED = ["given_name", "phone", "safe_contact"]
 
 
@@ -236,3 +239,11 @@ async def test_concurrent_retries_with_one_key_create_one_referral(flow, client,
     assert created == {retried.json()["id"]}
     sent = await client.get("/v1/referrals", headers=sender.headers, params={"role": "sent"})
     assert [item["id"] for item in sent.json()["items"]] == [retried.json()["id"]]
+
+
+def test_every_field_of_the_person_and_only_those_may_be_shared() -> None:
+    document = ReferralCreate.model_json_schema()
+    shareable = document["properties"]["shared_fields"]["items"]
+    assert sorted(document["$defs"][shareable["$ref"].rsplit("/", 1)[1]]["enum"]) == sorted(
+        Person.model_fields
+    )
