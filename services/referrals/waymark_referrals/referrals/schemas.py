@@ -103,7 +103,7 @@ class TransitionTexts(BaseModel):
     outcome: str | None = None
 
 
-def withheld(description: str = WITHHELD_TEXT) -> Any:  # Any, as what Field returns
+def withheld(description: str = WITHHELD_TEXT) -> Any:  # Field's own return type
     return Field(description=description, json_schema_extra=PERSONAL_DATA)
 
 
