@@ -1,5 +1,6 @@
 """Each attack of the issue as a test: a clear 4xx problem, and nothing changes."""
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -81,6 +82,15 @@ async def test_a_wrong_or_replayed_totp_code_is_refused_and_a_recovery_code_work
     results = [e["result"] for e in await people.audit() if e["target"] == person.person["id"]]
     assert results.count("wrong_code") == 5
     assert results.count("success") == 2
+
+
+async def test_one_totp_code_sent_twice_at_once_signs_in_once(people) -> None:
+    person = await people.enrol()
+    code = person.code()
+    answers = await asyncio.gather(*(people.sign_in(person, code=code) for _ in range(2)))
+    assert sorted(answer.status_code for answer in answers) == [201, 401]
+    results = [e["result"] for e in await people.audit() if e["target"] == person.person["id"]]
+    assert sorted(results[:2]) == ["success", "wrong_code"]
 
 
 async def test_an_expired_or_used_invitation_is_refused(people, network) -> None:
