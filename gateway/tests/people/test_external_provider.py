@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import jwt
 
-from .conftest import KNOWN_ORGANIZATION, replicas
+from .conftest import KNOWN_ORGANIZATION, OTHER_ORGANIZATION, replicas
 from .fake_provider import sign_in_through
 
 
@@ -143,3 +143,31 @@ async def test_a_provider_excused_from_mfa_still_admits_only_viewers_without_a_s
         known = {p["email"] for p in await gateway.people_of()}
         assert refused
         assert not known.intersection(refused)  # refused people were not created
+
+
+async def test_a_provider_shared_by_organisations_admits_only_people_its_claim_names_for_this_one(
+    start_gateway, standin, serve, provider
+) -> None:
+    providers = {"nrcs": provider.provider(roles_claim="waymark.roles",
+                                           organization_claim="waymark.org")}
+    async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
+                        public_url="http://gateway") as (gateway, _):
+        emails = {}
+        for organization in (OTHER_ORGANIZATION, None, KNOWN_ORGANIZATION):
+            email = emails[organization] = f"o{uuid.uuid4().hex[:6]}@example.org"
+            provider.next_user = {"sub": f"sub-{email}", "email": email, "waymark": {
+                "roles": ["caseworker"], "org": str(organization).upper()}}
+            async with gateway.browser() as browser:
+                answer = await sign_in_through(provider, browser, "nrcs")
+                if organization == KNOWN_ORGANIZATION:
+                    assert answer.status_code == 303
+                    assert (await browser.get("/v1/auth/session")).status_code == 200
+                else:
+                    assert answer.status_code == 403
+                    assert "organisation" in answer.json()["detail"]
+                    assert "waymark_session" not in browser.cookies
+        known = {p["email"] for p in await gateway.people_of()}
+        assert emails[KNOWN_ORGANIZATION] in known
+        assert not known & {emails[OTHER_ORGANIZATION], emails[None]}
+        results = [e["result"] for e in await gateway.audit() if e["action"] == "sign_in_external"]
+        assert results[:3] == ["success", "other_organization", "other_organization"]
