@@ -225,6 +225,8 @@ async def test_a_person_token_for_the_api_carries_her_identity(people, network) 
     assert claims["kind"] == "person"
     assert claims["name"] == "Nadia Karimi"
     assert claims["sub"] == person.person["id"]
+    assert claims["org"] == person.person["organization_id"]
+    assert claims["roles"] == ["caseworker"]
     assert "mfa" in claims["amr"]
     by_bearer = await network.client.post(
         "/v1/auth/session/token", headers={"Authorization": f"Bearer {body['access_token']}"})
