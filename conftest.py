@@ -18,9 +18,10 @@ REQUIRED = {"PostgreSQL": 5432, "RabbitMQ": 5672, "Redis": 6379}
 # A test whose fixtures include one of these needs a server or a running network: not unit.
 SERVER_FIXTURES = frozenset({
     "dialect", "database_url", "database", "postgres", "sqlite", "rabbit", "broker",
-    "redis_url", "redis_prefix", "network", "standalone", "distributed", "start_gateway",
-    "start_notifications", "registry", "any_registry", "serve", "serve_app", "app", "client",
-    "browser", "webhook_receiver", "uvicorn_process", "process", "empty_database",
+    "redis_url", "redis_prefix", "network", "standalone", "distributed", "distributed_with_redis",
+    "start_gateway", "start_notifications", "registry", "any_registry", "serve", "serve_app",
+    "app", "client", "browser", "webhook_receiver", "uvicorn_process", "process",
+    "empty_database",
 })
 
 

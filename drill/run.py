@@ -231,15 +231,16 @@ def launch(folder: Path, environment: dict[str, str], timeout: float = 600) -> N
     folder.mkdir()
     port = free_port_block(len(PARTS))
     log = folder / "waymark-up.log"
+    env = {
+        **os.environ, "WAYMARK_HOST": "127.0.0.1", "WAYMARK_PORT": str(port),
+        "WAYMARK_DATA_DIR": str(folder / "var"), "WAYMARK_ADMIN_CLIENT_SECRET": ADMIN_SECRET,
+        "WAYMARK_WEBHOOK_ALLOW_INSECURE": "true", **environment,
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "waymark_cli", "up"], stdout=log.open("w"), stderr=subprocess.STDOUT,
-        start_new_session=True, env={
-            **os.environ, "WAYMARK_HOST": "127.0.0.1", "WAYMARK_PORT": str(port),
-            "WAYMARK_DATA_DIR": str(folder / "var"), "WAYMARK_ADMIN_CLIENT_SECRET": ADMIN_SECRET,
-            "WAYMARK_WEBHOOK_ALLOW_INSECURE": "true", **environment,
-        },
+        start_new_session=True, env=env,
     )
-    network = Network(f"http://127.0.0.1:{port}", process, log, folder / "var")
+    network = Network(f"http://127.0.0.1:{port}", process, log, folder / "var", "up", env)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:

@@ -12,6 +12,8 @@ import pytest
 from waymark_gateway.people import totp
 from waymark_kernel.signing import SigningKey
 
+from .fake_provider import FakeProvider
+
 PASSWORD = "Amber-Lantern-Quietly-42"
 KNOWN_ORGANIZATION = uuid.UUID("6f1c2a52-6a4e-4f57-9a53-2f4c1f0e5a01")
 OTHER_ORGANIZATION = uuid.UUID("0b7e4c3a-1d2e-4f5a-8b9c-0d1e2f3a4b5c")
@@ -127,3 +129,11 @@ async def replicas(start_gateway: Any, standin: Any, serve: Any, **settings: Any
 @pytest.fixture
 async def people(network: Any) -> People:
     return People(network)
+
+
+@pytest.fixture
+async def provider(serve: Any, unused_port: int) -> AsyncIterator[FakeProvider]:
+    """A National Society's OpenID Connect provider, signing people in to KNOWN_ORGANIZATION."""
+    fake = FakeProvider(f"http://127.0.0.1:{unused_port}", KNOWN_ORGANIZATION)
+    async with serve(fake.app, unused_port):
+        yield fake

@@ -1,5 +1,6 @@
 """Each attack of the issue as a test: a clear 4xx problem, and nothing changes."""
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -8,14 +9,25 @@ from sqlalchemy import select, text
 from sqlmodel import col
 
 from waymark_gateway.people import totp
-from waymark_gateway.people.models import Invitation
+from waymark_gateway.people.models import Invitation, Person
 from waymark_gateway.sessions.service import PLAIN_COOKIE
 
 from .conftest import OTHER_ORGANIZATION, PASSWORD
 
+# Every table of the gateway where something of a person is kept.
+PEOPLES_TABLES = (
+    "gateway_people", "gateway_recovery_codes", "gateway_invitations", "gateway_audit",
+    "gateway_sessions",
+)
+
 
 def unique_email() -> str:
     return f"p-{uuid.uuid4().hex[:10]}@example.org"
+
+
+async def invitations_stored(network) -> int:
+    async with network.app.state.database.transaction() as session:
+        return (await session.execute(text("SELECT count(*) FROM gateway_invitations"))).scalar_one()
 
 
 async def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(people, network) -> None:
@@ -30,6 +42,9 @@ async def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(people,
         assert "set-cookie" not in refused.headers
     assert wrong.json()["detail"] == unknown.json()["detail"]
     assert PLAIN_COOKIE not in network.client.cookies
+    listed = {item["id"]: item for item in await people.people_of()}
+    assert listed[person.person["id"]]["last_sign_in_at"] is None  # no sign-in recorded
+    assert unknown_email not in [item["email"] for item in listed.values()]
 
     entries = [e for e in await people.audit() if e["target"] == person.person["id"]]
     assert [(e["action"], e["result"], e["address"]) for e in entries] == [
@@ -67,6 +82,15 @@ async def test_a_wrong_or_replayed_totp_code_is_refused_and_a_recovery_code_work
     results = [e["result"] for e in await people.audit() if e["target"] == person.person["id"]]
     assert results.count("wrong_code") == 5
     assert results.count("success") == 2
+
+
+async def test_one_totp_code_sent_twice_at_once_signs_in_once(people) -> None:
+    person = await people.enrol()
+    code = person.code()
+    answers = await asyncio.gather(*(people.sign_in(person, code=code) for _ in range(2)))
+    assert sorted(answer.status_code for answer in answers) == [201, 401]
+    results = [e["result"] for e in await people.audit() if e["target"] == person.person["id"]]
+    assert sorted(results[:2]) == ["success", "wrong_code"]
 
 
 async def test_an_expired_or_used_invitation_is_refused(people, network) -> None:
@@ -231,15 +255,36 @@ async def test_email_addresses_with_unicode_look_alikes_are_refused(people, netw
         ("ana@\u0430\u0440\u0435.com", "imitate Latin ones"),  # "аре" all Cyrillic
         ("ana@ex ample.org", "no spaces"),
     ):
+        invitations = await invitations_stored(network)
         refused = await people.invite(lookalike)
         assert refused.status_code == 422, lookalike
         assert reason in refused.json()["errors"][0]["message"]
         sign_in = await network.client.post("/v1/auth/sessions", json={
             "email": lookalike, "password": PASSWORD, "code": "000000"})
         assert sign_in.status_code == 422
+        assert await invitations_stored(network) == invitations
     # Compatibility forms are one mailbox: fullwidth letters and case fold to the same address.
     suffix = uuid.uuid4().hex[:8]
     person = await people.enrol(f"\uff2daria.{suffix}@Example.org")
     assert person.person["email"] == f"maria.{suffix}@example.org"
     person.email = f"MARIA.{suffix}@EXAMPLE.ORG"
     assert (await people.sign_in(person)).status_code == 201
+
+
+async def test_passwords_second_factors_and_recovery_codes_are_stored_hashed_or_sealed(
+    people, network
+) -> None:
+    person = await people.enrol(name="Samira Aziz")
+    await people.signed_in(person)
+    async with network.app.state.database.transaction() as session:
+        stored = await session.get(Person, uuid.UUID(person.person["id"]))
+        rows = [row for table in PEOPLES_TABLES
+                for row in (await session.execute(text(f"SELECT * FROM {table}"))).all()]
+    every_row = " ".join(" ".join(map(str, row)) for row in rows)
+    assert stored.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in every_row
+    assert person.secret not in every_row
+    assert person.secret.encode() not in bytes(stored.totp_secret_sealed)
+    assert all(code not in every_row for code in person.recovery_codes)
+    assert "Samira" not in every_row
+    assert person.email not in every_row

@@ -1,5 +1,6 @@
 """What an organisation's admin does with its people, and the audit log that records it."""
 
+import logging
 import uuid
 
 import jwt
@@ -162,3 +163,40 @@ async def test_only_a_network_admin_makes_unmakes_or_manages_a_network_admin(peo
     person = {p["id"]: p for p in await people.people_of()}[colleague.person["id"]]
     assert person["roles"] == ["org_admin", "network_admin"]
     assert person["active"] is True
+
+
+async def test_a_network_admin_manages_the_people_of_any_organisation(people) -> None:
+    person = await people.enrol(organization_id=OTHER_ORGANIZATION)
+    network_admin = people.gateway.headers(None, "network_admin")
+    path = f"/v1/people/{person.person['id']}"
+    listed = await people.client.get(
+        f"/v1/organizations/{OTHER_ORGANIZATION}/people", params={"limit": 100},
+        headers=network_admin)
+    assert person.person["id"] in [item["id"] for item in listed.json()["items"]]
+    changed = await people.client.patch(path, json={"roles": ["viewer"]}, headers=network_admin)
+    assert changed.json()["roles"] == ["viewer"]
+    reset = await people.client.post(f"{path}/second-factor/reset", headers=network_admin)
+    assert reset.json()["mfa_enrolled"] is False
+    deactivated = await people.client.patch(path, json={"active": False}, headers=network_admin)
+    assert deactivated.json()["active"] is False
+    audit = await people.client.get(
+        f"/v1/organizations/{OTHER_ORGANIZATION}/audit", params={"limit": 100},
+        headers=network_admin)
+    assert [e["action"] for e in audit.json()["items"] if e["target"] == person.person["id"]][:3] == [
+        "deactivated", "second_factor_reset", "roles_changed"]
+
+
+async def test_her_name_and_email_are_in_no_log_line(people, network, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    person = await people.enrol(email="leila.mansour@example.org", name="Leila Mansour")
+    await people.sign_in(person, password="Not-The-Right-One-99")
+    csrf = await people.signed_in(person)
+    await network.client.post("/v1/cases", json={"subject": "x"}, headers={"X-CSRF-Token": csrf})
+    path = f"/v1/people/{person.person['id']}"
+    await network.client.patch(path, json={"roles": ["viewer"]}, headers=people.admin())
+    await network.client.post(f"{path}/second-factor/reset", headers=people.admin())
+    await network.client.patch(path, json={"active": False}, headers=people.admin())
+    assert caplog.records  # the gateway did log
+    assert "Leila" not in caplog.text
+    assert "Mansour" not in caplog.text
+    assert "leila.mansour" not in caplog.text

@@ -12,7 +12,7 @@ from waymark_gateway.people.service import UNUSABLE_PASSWORD
 from waymark_gateway.sessions.repository import RedisSessions, SessionRecord
 
 from .conftest import KNOWN_ORGANIZATION, OTHER_ORGANIZATION, PASSWORD, replicas
-from .test_external_provider import provider, sign_in_through  # noqa: F401 - the fake provider
+from .fake_provider import sign_in_through
 
 
 async def test_review_a_viewer_given_a_role_that_needs_a_second_factor_must_enrol_first(
@@ -160,7 +160,7 @@ async def test_review_a_request_in_flight_does_not_undo_a_role_change_in_the_sha
 
 
 async def test_review_a_refused_sign_in_through_a_provider_is_in_the_audit_log(
-    start_gateway, standin, serve, provider,  # noqa: F811 - the fake provider fixture
+    start_gateway, standin, serve, provider,
 ) -> None:
     providers = {"nrcs": provider.provider(roles_claim="waymark.roles")}
     async with replicas(start_gateway, standin, serve, sign_in_providers=providers,

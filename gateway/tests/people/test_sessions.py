@@ -4,6 +4,8 @@ on failed sign-ins, and invitations sent by email."""
 import asyncio
 import socket
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from typing import Any
 
@@ -11,8 +13,11 @@ import httpx
 import jwt
 import pytest
 from aiosmtpd.controller import Controller
+from sqlmodel import col, select
 
+from waymark_gateway.sessions.models import StoredSession
 from waymark_gateway.sessions.service import HTTPS_COOKIE, PLAIN_COOKIE
+from waymark_kernel.clock import as_utc
 
 from .conftest import People, replicas
 
@@ -83,6 +88,25 @@ async def test_a_session_ends_after_its_idle_time_and_at_its_absolute_end(
             await asyncio.sleep(0.3)
         await asyncio.sleep(1.0)
         assert (await busy.client.get("/v1/cases")).status_code == 401
+
+
+async def test_by_default_a_session_ends_after_30_idle_minutes_or_12_hours(people, network) -> None:
+    person = await people.enrol()
+    await people.signed_in(person)
+    person_id = uuid.UUID(person.person["id"])
+
+    async def idle_since(minutes: float) -> int:
+        """Her session's last use moved back by `minutes`; the status of her next request."""
+        async with network.app.state.database.transaction() as session:
+            stored = (await session.execute(select(StoredSession).where(
+                col(StoredSession.person_id) == person_id))).scalar_one()
+            stored.last_seen_at = datetime.now(UTC) - timedelta(minutes=minutes)
+            lasts = as_utc(stored.expires_at) - datetime.now(UTC)
+        assert timedelta(hours=12) - timedelta(minutes=1) < lasts <= timedelta(hours=12)
+        return (await network.client.get("/v1/auth/session")).status_code
+
+    assert await idle_since(29) == 200
+    assert await idle_since(31) == 401
 
 
 async def test_over_https_the_cookie_is_a_secure_host_only_one(start_gateway, standin, serve) -> None:
@@ -201,6 +225,8 @@ async def test_a_person_token_for_the_api_carries_her_identity(people, network) 
     assert claims["kind"] == "person"
     assert claims["name"] == "Nadia Karimi"
     assert claims["sub"] == person.person["id"]
+    assert claims["org"] == person.person["organization_id"]
+    assert claims["roles"] == ["caseworker"]
     assert "mfa" in claims["amr"]
     by_bearer = await network.client.post(
         "/v1/auth/session/token", headers={"Authorization": f"Bearer {body['access_token']}"})
