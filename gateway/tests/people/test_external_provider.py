@@ -7,6 +7,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,6 +17,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
+
+from gateway.tests.conftest import Serve, StartGateway
 
 from .conftest import KNOWN_ORGANIZATION, replicas
 
@@ -35,12 +38,12 @@ class FakeProvider:
         public = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
 
         @self.app.get("/.well-known/openid-configuration")
-        async def discovery() -> dict:
+        async def discovery() -> dict[str, Any]:
             return {"issuer": url, "jwks_uri": f"{url}/keys",
                     "authorization_endpoint": f"{url}/authorize", "token_endpoint": f"{url}/token"}
 
         @self.app.get("/keys")
-        async def keys() -> dict:
+        async def keys() -> dict[str, Any]:
             return {"keys": [{**public, "kid": "nrcs-1", "use": "sig", "alg": "RS256"}]}
 
         @self.app.get("/authorize")
@@ -56,7 +59,7 @@ class FakeProvider:
         async def token(
             grant_type: str = Form(), code: str = Form(), redirect_uri: str = Form(),
             client_id: str = Form(), client_secret: str = Form(), code_verifier: str = Form(),
-        ) -> dict:
+        ) -> dict[str, Any]:
             issued = self.codes.pop(code, None)  # a code works once
             if issued is None or client_secret != CLIENT_SECRET or client_id != CLIENT_ID:
                 raise HTTPException(400, "invalid_grant")
@@ -80,7 +83,7 @@ class FakeProvider:
 
 
 @pytest.fixture
-async def provider(serve, unused_port):
+async def provider(serve: Serve, unused_port: int) -> AsyncIterator[FakeProvider]:
     fake = FakeProvider(f"http://127.0.0.1:{unused_port}")
     async with serve(fake.app, unused_port):
         yield fake
@@ -98,7 +101,8 @@ async def sign_in_through(provider: FakeProvider, browser: httpx.AsyncClient, na
 
 
 async def test_a_person_accepts_an_invitation_through_her_societys_provider_and_signs_in(
-    start_gateway, standin, serve, provider
+    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve,
+    provider: FakeProvider,
 ) -> None:
     providers = {"nrcs": provider.provider()}
     async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
@@ -143,7 +147,8 @@ async def test_a_person_accepts_an_invitation_through_her_societys_provider_and_
 
 
 async def test_the_flow_is_refused_when_it_is_not_this_browsers_or_the_provider_falls_short(
-    start_gateway, standin, serve, provider
+    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve,
+    provider: FakeProvider,
 ) -> None:
     providers = {"nrcs": provider.provider()}
     async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
@@ -181,7 +186,8 @@ async def test_the_flow_is_refused_when_it_is_not_this_browsers_or_the_provider_
 
 
 async def test_a_provider_naming_roles_admits_its_people_without_an_invitation(
-    start_gateway, standin, serve, provider
+    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve,
+    provider: FakeProvider,
 ) -> None:
     providers = {"nrcs": provider.provider(roles_claim="waymark.roles")}
     async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
@@ -202,7 +208,8 @@ async def test_a_provider_naming_roles_admits_its_people_without_an_invitation(
 
 
 async def test_a_provider_excused_from_mfa_still_admits_only_viewers_without_a_second_factor(
-    start_gateway, standin, serve, provider
+    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve,
+    provider: FakeProvider,
 ) -> None:
     providers = {"nrcs": provider.provider(roles_claim="waymark.roles", mfa_required=False)}
     async with replicas(start_gateway, standin, serve, sign_in_providers=providers,

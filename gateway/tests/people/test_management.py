@@ -4,12 +4,15 @@ import uuid
 
 import jwt
 
+from gateway.tests.conftest import Network
 from waymark_gateway.people import totp
 
-from .conftest import KNOWN_ORGANIZATION, OTHER_ORGANIZATION
+from .conftest import KNOWN_ORGANIZATION, OTHER_ORGANIZATION, People
 
 
-async def test_the_admin_lists_people_with_roles_second_factor_and_last_sign_in(people) -> None:
+async def test_the_admin_lists_people_with_roles_second_factor_and_last_sign_in(
+    people: People
+) -> None:
     person = await people.enrol(name="Layla Nasser")
     await people.enrol(name="Omar Saleh")
     await people.signed_in(person)
@@ -38,7 +41,7 @@ async def test_the_admin_lists_people_with_roles_second_factor_and_last_sign_in(
     assert first.json()["items"][0]["id"] != second.json()["items"][0]["id"]
 
 
-async def test_another_organisations_admin_finds_no_such_person(people) -> None:
+async def test_another_organisations_admin_finds_no_such_person(people: People) -> None:
     person = await people.enrol()
     path = f"/v1/people/{person.person['id']}"
     other_admin = people.admin(OTHER_ORGANIZATION)
@@ -53,7 +56,9 @@ async def test_another_organisations_admin_finds_no_such_person(people) -> None:
     assert (await people.sign_in(person)).status_code == 201  # nothing changed
 
 
-async def test_a_role_change_reaches_the_persons_open_session(people, network) -> None:
+async def test_a_role_change_reaches_the_persons_open_session(
+    people: People, network: Network
+) -> None:
     person = await people.enrol()
     csrf = await people.signed_in(person)
     changed = await network.client.patch(
@@ -74,7 +79,9 @@ async def test_a_role_change_reaches_the_persons_open_session(people, network) -
     assert network_admin_grant.status_code == 403  # only a network admin makes one
 
 
-async def test_after_a_second_factor_reset_the_person_enrols_again_at_sign_in(people, network) -> None:
+async def test_after_a_second_factor_reset_the_person_enrols_again_at_sign_in(
+    people: People, network: Network
+) -> None:
     person = await people.enrol()
     await people.signed_in(person)
     reset = await network.client.post(
@@ -98,7 +105,9 @@ async def test_after_a_second_factor_reset_the_person_enrols_again_at_sign_in(pe
     assert (await people.sign_in(person, code=person.recovery_codes[0])).status_code == 401
 
 
-async def test_the_audit_log_names_actor_action_target_time_address_and_result(people, network) -> None:
+async def test_the_audit_log_names_actor_action_target_time_address_and_result(
+    people: People, network: Network
+) -> None:
     person = await people.enrol()
     await people.sign_in(person, password="Not-The-Right-One-99")
     await people.signed_in(person)
@@ -133,7 +142,9 @@ async def test_the_audit_log_names_actor_action_target_time_address_and_result(p
     assert other.status_code == 404
 
 
-async def test_only_a_network_admin_makes_unmakes_or_manages_a_network_admin(people) -> None:
+async def test_only_a_network_admin_makes_unmakes_or_manages_a_network_admin(
+    people: People
+) -> None:
     refused = await people.invite("raised@example.org", ["org_admin", "network_admin"])
     assert refused.status_code == 403
     colleague = await people.enrol(roles=["org_admin"])
