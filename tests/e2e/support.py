@@ -39,7 +39,7 @@ def free_port_block(size: int) -> int:
 @dataclass
 class Network:
     base_url: str
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     log: Path
     data_dir: Path
 
