@@ -210,6 +210,10 @@ class Network(Gateway):
     notifications_port: int
 
 
+# `standin(name)`: a stand-in service application
+Standin = Callable[[str], FastAPI]
+
+
 class StartGateway(Protocol):
     """`async with start_gateway(upstreams=..., **settings) as gateway:`"""
 
@@ -305,7 +309,7 @@ def encryption_key() -> str:
 
 
 @pytest.fixture
-def standin() -> Callable[[str], FastAPI]:
+def standin() -> Standin:
     """`standin(name)`: a stand-in service application, and `serving(app, port)` to serve it."""
     return standin_service
 

@@ -1,8 +1,6 @@
-from collections.abc import Callable
 
-from fastapi import FastAPI
 
-from gateway.tests.conftest import Network, Serve
+from gateway.tests.conftest import Network, Serve, Standin
 from waymark_kernel.auth import CASEWORKER, NETWORK_ADMIN, ORG_ADMIN
 
 
@@ -14,7 +12,7 @@ async def test_the_gateway_is_alive(network: Network) -> None:
 
 
 async def test_readiness_reports_the_database_and_each_service(
-    network: Network, standin: Callable[[str], FastAPI], serve: Serve
+    network: Network, standin: Standin, serve: Serve
 ) -> None:
     down = await network.client.get("/readyz")
     async with serve(standin("notifications"), network.notifications_port):

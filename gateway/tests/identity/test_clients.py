@@ -1,13 +1,11 @@
 import asyncio
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import jwt
-from fastapi import FastAPI
 
-from gateway.tests.conftest import Gateway, Network, Serve, StartGateway
+from gateway.tests.conftest import Gateway, Network, Serve, Standin, StartGateway
 from waymark_kernel.auth import CASEWORKER, NETWORK_ADMIN, ORG_ADMIN, VIEWER
 
 
@@ -161,7 +159,7 @@ async def revoke(
 
 
 async def test_finding_9_an_organisation_holds_at_most_the_configured_number_of_clients(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     organization = uuid.UUID("0b7e4c3a-1d2e-4f5a-8b9c-0d1e2f3a4b5c")  # the stand-in knows it
     async with serve(standin("registry")) as registry_url, start_gateway(

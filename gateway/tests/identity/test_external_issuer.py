@@ -4,7 +4,7 @@ gateway-issued token in their place."""
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import jwt
@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 
-from gateway.tests.conftest import Gateway, Serve, StartGateway
+from gateway.tests.conftest import Gateway, Serve, Standin, StartGateway
 from waymark_kernel.auth import CASEWORKER, TokenVerifier
 
 AUDIENCE = "waymark-partners"
@@ -62,7 +62,7 @@ External = tuple[FakeIssuer, Gateway, FastAPI]
 
 @pytest.fixture
 async def external(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve, unused_port: int
+    start_gateway: StartGateway, standin: Standin, serve: Serve, unused_port: int
 ) -> AsyncIterator[External]:
     fake = FakeIssuer(f"http://127.0.0.1:{unused_port}")
     referrals = standin("referrals")
@@ -184,7 +184,7 @@ async def test_built_in_tokens_are_refused_at_the_gateway(external: External) ->
 
 
 async def test_with_an_external_issuer_the_gateway_needs_no_admin_secret(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve, unused_port: int
+    start_gateway: StartGateway, standin: Standin, serve: Serve, unused_port: int
 ) -> None:
     fake = FakeIssuer(f"http://127.0.0.1:{unused_port}")
     async with (

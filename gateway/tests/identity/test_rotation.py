@@ -1,18 +1,16 @@
 """Key rotation: the new key signs, the retired one still verifies the tokens it signed."""
 
-from collections.abc import Callable
 from pathlib import Path
 
 import jwt
-from fastapi import FastAPI
 
-from gateway.tests.conftest import Network, Serve, StartGateway
+from gateway.tests.conftest import Network, Serve, Standin, StartGateway
 from waymark_kernel.auth import VIEWER
 from waymark_kernel.signing import SigningKey
 
 
 async def test_after_a_rotation_tokens_of_the_retired_key_still_work_and_new_ones_use_the_new(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve, tmp_path: Path
+    start_gateway: StartGateway, standin: Standin, serve: Serve, tmp_path: Path
 ) -> None:
     retired, current = SigningKey.generate(), SigningKey.generate()
     retired_file = tmp_path / "retired.pem"

@@ -1,9 +1,6 @@
-from collections.abc import Callable
 from html.parser import HTMLParser
 
-from fastapi import FastAPI
-
-from gateway.tests.conftest import Network, Serve
+from gateway.tests.conftest import Network, Serve, Standin
 
 
 async def test_one_document_holds_every_services_paths_and_the_gateways(network: Network) -> None:
@@ -48,7 +45,7 @@ async def test_the_document_declares_bearer_and_client_credentials_security(
 
 
 async def test_a_service_that_was_down_is_added_once_it_is_up(
-    network: Network, standin: Callable[[str], FastAPI], serve: Serve
+    network: Network, standin: Standin, serve: Serve
 ) -> None:
     before = (await network.client.get("/openapi.json")).json()
 

@@ -2,15 +2,14 @@
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from gateway.tests.conftest import Gateway, Network, Serve, StartGateway
+from gateway.tests.conftest import Gateway, Network, Serve, Standin, StartGateway
 from waymark_gateway.people import totp
 from waymark_kernel.signing import SigningKey
 
@@ -124,7 +123,7 @@ class People:
 
 @contextlib.asynccontextmanager
 async def replicas(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve, **settings: Any
+    start_gateway: StartGateway, standin: Standin, serve: Serve, **settings: Any
 ) -> AsyncIterator[tuple[People, People]]:
     """Two gateways on one database (and Redis, when given), signing with one key."""
     key = SigningKey.generate()

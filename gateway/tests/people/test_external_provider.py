@@ -7,7 +7,7 @@ import hashlib
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
-from gateway.tests.conftest import Serve, StartGateway
+from gateway.tests.conftest import Serve, Standin, StartGateway
 
 from .conftest import KNOWN_ORGANIZATION, replicas
 
@@ -101,7 +101,7 @@ async def sign_in_through(provider: FakeProvider, browser: httpx.AsyncClient, na
 
 
 async def test_a_person_accepts_an_invitation_through_her_societys_provider_and_signs_in(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve,
+    start_gateway: StartGateway, standin: Standin, serve: Serve,
     provider: FakeProvider,
 ) -> None:
     providers = {"nrcs": provider.provider()}
@@ -147,7 +147,7 @@ async def test_a_person_accepts_an_invitation_through_her_societys_provider_and_
 
 
 async def test_the_flow_is_refused_when_it_is_not_this_browsers_or_the_provider_falls_short(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve,
+    start_gateway: StartGateway, standin: Standin, serve: Serve,
     provider: FakeProvider,
 ) -> None:
     providers = {"nrcs": provider.provider()}
@@ -186,7 +186,7 @@ async def test_the_flow_is_refused_when_it_is_not_this_browsers_or_the_provider_
 
 
 async def test_a_provider_naming_roles_admits_its_people_without_an_invitation(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve,
+    start_gateway: StartGateway, standin: Standin, serve: Serve,
     provider: FakeProvider,
 ) -> None:
     providers = {"nrcs": provider.provider(roles_claim="waymark.roles")}
@@ -208,7 +208,7 @@ async def test_a_provider_naming_roles_admits_its_people_without_an_invitation(
 
 
 async def test_a_provider_excused_from_mfa_still_admits_only_viewers_without_a_second_factor(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve,
+    start_gateway: StartGateway, standin: Standin, serve: Serve,
     provider: FakeProvider,
 ) -> None:
     providers = {"nrcs": provider.provider(roles_claim="waymark.roles", mfa_required=False)}

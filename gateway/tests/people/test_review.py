@@ -4,13 +4,11 @@ before its fix."""
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
-from gateway.tests.conftest import Network, Serve, StartGateway
+from gateway.tests.conftest import Network, Serve, Standin, StartGateway
 from waymark_gateway.identity.service import hasher
 from waymark_gateway.people import passwords
 from waymark_gateway.people.service import UNUSABLE_PASSWORD
@@ -25,7 +23,7 @@ from .test_external_provider import (  # noqa: F401 - the fake provider
 
 
 async def test_review_a_viewer_given_a_role_that_needs_a_second_factor_must_enrol_first(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with replicas(start_gateway, standin, serve, viewer_second_factor_optional=True) as (gateway, _):
         viewer = await gateway.enrol(roles=["viewer"])
@@ -106,7 +104,7 @@ async def test_review_another_organisations_admin_finds_no_people_invitations_or
 
 
 async def test_review_a_person_token_never_outlives_the_session_that_minted_it(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with replicas(start_gateway, standin, serve, session_max_hours=3 / 3600) as (gateway, _):
         person = await gateway.enrol()
@@ -169,7 +167,7 @@ async def test_review_a_request_in_flight_does_not_undo_a_role_change_in_the_sha
 
 
 async def test_review_a_refused_sign_in_through_a_provider_is_in_the_audit_log(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve,
+    start_gateway: StartGateway, standin: Standin, serve: Serve,
     provider: FakeProvider,  # noqa: F811 - the fake provider fixture
 ) -> None:
     providers = {"nrcs": provider.provider(roles_claim="waymark.roles")}
@@ -225,7 +223,7 @@ async def test_review_a_person_token_is_refused_once_she_signs_out(
 
 
 async def test_review_a_person_token_is_refused_after_sign_out_everywhere_with_redis_sessions(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve, redis_url: str,
+    start_gateway: StartGateway, standin: Standin, serve: Serve, redis_url: str,
     redis_prefix: str,
 ) -> None:
     async with replicas(start_gateway, standin, serve, redis_url=redis_url,

@@ -1,18 +1,16 @@
 """Who may sign in without a second factor: a viewer when configured, a demo person in a demo
 network; nobody else."""
 
-from collections.abc import Callable
 
 import jwt
-from fastapi import FastAPI
 
-from gateway.tests.conftest import Network, Serve, StartGateway
+from gateway.tests.conftest import Network, Serve, Standin, StartGateway
 
 from .conftest import People, replicas
 
 
 async def test_a_viewer_may_go_without_a_second_factor_only_when_configured(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with replicas(start_gateway, standin, serve, viewer_second_factor_optional=True) as (gateway, _):
         viewer = await gateway.enrol(roles=["viewer"])
@@ -34,7 +32,7 @@ async def test_a_viewer_may_go_without_a_second_factor_only_when_configured(
 
 async def test_only_a_demo_network_may_waive_the_second_factor(
     people: People, network: Network, start_gateway: StartGateway,
-    standin: Callable[[str], FastAPI], serve: Serve,
+    standin: Standin, serve: Serve,
 ) -> None:
     refused = await network.client.post(
         f"/v1/organizations/{network.known_organization}/invitations", headers=people.admin(),

@@ -4,7 +4,6 @@ on failed sign-ins, and invitations sent by email."""
 import asyncio
 import socket
 import time
-from collections.abc import Callable
 from email import message_from_bytes, policy
 from typing import Any
 
@@ -13,9 +12,8 @@ import jwt
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from fastapi import FastAPI
 
-from gateway.tests.conftest import Network, Serve, StartGateway
+from gateway.tests.conftest import Network, Serve, Standin, StartGateway
 from waymark_gateway.sessions.service import HTTPS_COOKIE, PLAIN_COOKIE
 
 from .conftest import People, replicas
@@ -44,14 +42,14 @@ async def _deactivation_reaches_the_other_replica(first: People, second: People)
 
 
 async def test_a_deactivation_ends_her_session_and_token_on_another_replica_within_5_s(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with replicas(start_gateway, standin, serve) as (first, second):
         await _deactivation_reaches_the_other_replica(first, second)
 
 
 async def test_replicas_sharing_redis_share_sessions_and_deactivations(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve, redis_url: str,
+    start_gateway: StartGateway, standin: Standin, serve: Serve, redis_url: str,
     redis_prefix: str,
 ) -> None:
     async with replicas(
@@ -71,7 +69,7 @@ async def test_replicas_sharing_redis_share_sessions_and_deactivations(
 
 @pytest.mark.parametrize("store", ["database", "redis"])
 async def test_a_session_ends_after_its_idle_time_and_at_its_absolute_end(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve, redis_url: str,
+    start_gateway: StartGateway, standin: Standin, serve: Serve, redis_url: str,
     redis_prefix: str, store: str,
 ) -> None:
     shared = {"redis_url": redis_url, "redis_key_prefix": redis_prefix} if store == "redis" else {}
@@ -92,7 +90,7 @@ async def test_a_session_ends_after_its_idle_time_and_at_its_absolute_end(
 
 
 async def test_over_https_the_cookie_is_a_secure_host_only_one(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with replicas(start_gateway, standin, serve, trusted_proxies="203.0.113.0/24") as (gateway, _):
         person = await gateway.enrol()
@@ -118,7 +116,7 @@ async def test_over_https_the_cookie_is_a_secure_host_only_one(
 
 
 async def test_repeated_failures_lock_the_account_from_that_address_only(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with replicas(
         start_gateway, standin, serve, sign_in_failure_limit_per_account="3/hour",
@@ -160,7 +158,7 @@ class Mailbox:
 
 
 async def test_with_an_email_server_the_invitation_is_emailed_not_returned(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -221,7 +219,7 @@ async def test_a_person_token_for_the_api_carries_her_identity(
 
 
 async def test_without_its_redis_the_gateway_refuses_sessions_rather_than_trusting_cookies(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with replicas(start_gateway, standin, serve, redis_url="redis://127.0.0.1:1/0",
                         redis_timeout_seconds=0.2) as (gateway, _):

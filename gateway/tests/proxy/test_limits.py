@@ -1,10 +1,8 @@
 """Header size, page size, per-route timeouts and 405 with Allow."""
 
-from collections.abc import Callable
 
-from fastapi import FastAPI
 
-from gateway.tests.conftest import Network, Serve, StartGateway
+from gateway.tests.conftest import Network, Serve, Standin, StartGateway
 from waymark_kernel.auth import NETWORK_ADMIN, VIEWER
 
 
@@ -19,7 +17,7 @@ async def test_oversized_headers_are_refused_before_the_service(network: Network
 
 
 async def test_a_route_timeout_replaces_the_upstream_timeout(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     referrals = standin("referrals")
     async with serve(referrals) as referrals_url, start_gateway(
@@ -52,7 +50,7 @@ async def test_a_page_of_clients_over_one_hundred_is_refused(network: Network) -
 
 
 async def test_the_bulk_import_waits_longer_than_other_calls(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     registry = standin("registry")
     async with serve(registry) as registry_url, start_gateway(

@@ -1,14 +1,13 @@
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote_plus
 
 import jwt
 import pytest
-from fastapi import FastAPI
 
-from gateway.tests.conftest import Network, Serve, StartGateway
+from gateway.tests.conftest import Network, Serve, Standin, StartGateway
 from waymark_kernel.auth import CASEWORKER, NETWORK_ADMIN, VIEWER
 from waymark_kernel.testing import TestIssuer
 
@@ -270,7 +269,7 @@ async def test_an_unknown_address_is_a_not_found_problem(network: Network) -> No
 
 
 async def test_too_many_requests_of_one_client_are_refused(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     registry = standin("registry")
     async with (
@@ -330,7 +329,7 @@ async def test_a_callers_own_forwarding_headers_are_replaced_by_its_address(
 
 
 async def test_a_trusted_proxys_chain_is_passed_on_with_the_proxy_appended(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     registry = standin("registry")
     async with serve(registry) as registry_url, start_gateway(
@@ -348,7 +347,7 @@ async def test_a_trusted_proxys_chain_is_passed_on_with_the_proxy_appended(
 
 
 async def test_the_bulk_import_route_has_a_body_limit_of_its_own(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     registry = standin("registry")
     admin_headers = {"Content-Type": "application/zip"}

@@ -4,14 +4,13 @@ processes, fail-open when Redis goes away, and the stricter limits on failed tok
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import redis.asyncio as redis
-from fastapi import FastAPI
 
-from gateway.tests.conftest import Gateway, Serve, StartGateway, StartProcess
+from gateway.tests.conftest import Gateway, Serve, Standin, StartGateway, StartProcess
 from waymark_gateway.identity.keys import load_or_create_signing_key
 from waymark_gateway.proxy.ratelimit import MEMORY_BUCKETS_PRUNED_FROM, MemoryBuckets, Policy
 from waymark_kernel.auth import CASEWORKER, NETWORK_ADMIN, VIEWER
@@ -56,7 +55,7 @@ class TcpRelay:
 
 
 async def test_a_client_is_limited_by_its_role_and_told_its_quota(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with serve(standin("registry")) as registry_url, start_gateway(
         registry_url=registry_url, rate_limit="100/minute",
@@ -88,7 +87,7 @@ async def test_a_client_is_limited_by_its_role_and_told_its_quota(
 
 
 async def test_two_gateway_processes_share_one_limit_in_redis(
-    database_url: str, redis_prefix: str, standin: Callable[[str], FastAPI], serve: Serve,
+    database_url: str, redis_prefix: str, standin: Standin, serve: Serve,
     process: StartProcess, tmp_path: Path, unused_port: int, encryption_key: str,
 ) -> None:
     settings = Settings(signing_key_file=tmp_path / "key.pem")
@@ -123,7 +122,7 @@ async def test_two_gateway_processes_share_one_limit_in_redis(
 
 
 async def test_the_gateway_keeps_serving_when_redis_goes_away(
-    start_gateway: StartGateway, redis_prefix: str, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, redis_prefix: str, standin: Standin, serve: Serve
 ) -> None:
     relay = TcpRelay(6379)
     relay_port = await relay.start()
@@ -180,7 +179,7 @@ async def token_request(client: httpx.AsyncClient, client_id: str, secret: str) 
 
 
 async def test_failed_token_requests_are_limited_per_client_id_and_per_address(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with serve(standin("registry")) as registry_url, start_gateway(
         registry_url=registry_url, token_failure_limit_per_client="2/minute",
@@ -247,7 +246,7 @@ async def test_sign_in_buckets_in_redis_never_name_the_subject_or_the_address(
 
 
 async def test_finding_9_successful_token_requests_are_limited_per_client_and_per_address(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with serve(standin("registry")) as registry_url, start_gateway(
         registry_url=registry_url, token_limit_per_client="2/minute",

@@ -2,11 +2,8 @@
 requests, the cap on concurrent calls, and what /readyz and /metrics say about upstreams."""
 
 import asyncio
-from collections.abc import Callable
 
-from fastapi import FastAPI
-
-from gateway.tests.conftest import Serve, StartGateway, StartProcess
+from gateway.tests.conftest import Serve, Standin, StartGateway, StartProcess
 from waymark_kernel.auth import NETWORK_ADMIN, VIEWER
 
 
@@ -97,7 +94,7 @@ async def test_idempotent_requests_are_retried_once_on_a_connection_error(
 
 
 async def test_calls_beyond_the_concurrency_cap_are_refused_at_once(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI], serve: Serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     referrals = standin("referrals")
     async with (

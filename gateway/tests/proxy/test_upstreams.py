@@ -5,14 +5,14 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from fastapi import FastAPI
 
-from gateway.tests.conftest import Gateway, Serve, StartGateway
+from gateway.tests.conftest import Gateway, Serve, Standin, StartGateway
 from waymark_gateway.main import AsgiUpstream, HttpUpstream, Upstream
 from waymark_gateway.proxy.upstreams import UpstreamError, UpstreamResponse
 from waymark_kernel.auth import CASEWORKER, VIEWER
 
 
 def in_process(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI]
+    start_gateway: StartGateway, standin: Standin
 ) -> tuple[dict[str, FastAPI], contextlib.AbstractAsyncContextManager[Gateway]]:
     services = {name: standin(name) for name in ("registry", "referrals", "notifications")}
     upstreams: dict[str, Upstream] = {
@@ -22,7 +22,7 @@ def in_process(
 
 
 async def test_a_service_called_in_process_gets_the_whole_request(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI]
+    start_gateway: StartGateway, standin: Standin
 ) -> None:
     services, gateway_context = in_process(start_gateway, standin)
     async with gateway_context as gateway:
@@ -43,7 +43,7 @@ async def test_a_service_called_in_process_gets_the_whole_request(
 
 
 async def test_a_service_failing_in_process_answers_500(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI]
+    start_gateway: StartGateway, standin: Standin
 ) -> None:
     _, gateway_context = in_process(start_gateway, standin)
     async with gateway_context as gateway:
@@ -55,7 +55,7 @@ async def test_a_service_failing_in_process_answers_500(
 
 
 async def test_a_service_too_slow_in_process_is_a_gateway_timeout(
-    start_gateway: StartGateway, standin: Callable[[str], FastAPI]
+    start_gateway: StartGateway, standin: Standin
 ) -> None:
     _, gateway_context = in_process(start_gateway, standin)
     async with gateway_context as gateway:
@@ -68,7 +68,7 @@ async def test_a_service_too_slow_in_process_is_a_gateway_timeout(
 
 
 async def test_an_http_upstream_reuses_its_connections(
-    standin: Callable[[str], FastAPI], serve: Serve
+    standin: Standin, serve: Serve
 ) -> None:
     registry = standin("registry")
     async with serve(registry) as url:
