@@ -149,8 +149,8 @@ class Network:
             **self.environment, **{f"WAYMARK_{name.upper()}": v for name, v in settings.items()}
         }
         process = NotificationsProcess(environment, free_port())
+        self.processes.append(process)  # stopped at the end even if it never became ready
         await process.start()
-        self.processes.append(process)
         if self._client is None:
             self._client = httpx.AsyncClient(base_url=process.url, timeout=30)
         return process
