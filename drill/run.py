@@ -17,9 +17,11 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -128,7 +130,10 @@ class Drill:
             )
         await self.recover(fault)
 
-    async def break_and_restore(self, name: str, breaking, restoring, down_seconds: float = 0) -> None:
+    async def break_and_restore(
+        self, name: str, breaking: Callable[[], object], restoring: Callable[[], object],
+        down_seconds: float = 0,
+    ) -> None:
         fault = Fault(name, self.now())
         self.faults.append(fault)
         await asyncio.to_thread(breaking)
@@ -192,7 +197,7 @@ def missing_webhooks(
     ]
 
 
-async def feed_of(load: Load, organisation: Organisation) -> list[dict]:
+async def feed_of(load: Load, organisation: Organisation) -> list[dict[str, Any]]:
     items, after = [], None
     while True:
         params = {"limit": 100, **({"after": after} if after else {})}

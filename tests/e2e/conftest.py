@@ -72,7 +72,7 @@ async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    _, port = runner.addresses[0]
     receiver.url = f"http://127.0.0.1:{port}/hooks"
     yield receiver
     await runner.cleanup()

@@ -40,7 +40,7 @@ def free_port_block(size: int) -> int:
 @dataclass
 class Network:
     base_url: str
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     log: Path
     data_dir: Path
     verb: str

@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 import uuid
+from typing import Any
 
 import httpx
 import jwt
@@ -66,7 +67,7 @@ async def _signed_in(
 
 async def _organisations_and_service(
     client: httpx.AsyncClient,
-) -> tuple[dict, dict[str, str], dict, dict]:
+) -> tuple[dict[str, Any], dict[str, str], dict[str, Any], dict[str, Any]]:
     """An origin organisation and its admin's headers; a destination and its service."""
     admin = await token(client, "network-admin", ADMIN_SECRET)
     origin, origin_admin = await organisation_with_client(client, admin, "Origin desk", "NP")
@@ -80,8 +81,9 @@ async def _organisations_and_service(
 
 
 async def _case_referred(
-    browser: httpx.AsyncClient, csrf: dict[str, str], destination: dict, service: dict,
-) -> tuple[dict, dict]:
+    browser: httpx.AsyncClient, csrf: dict[str, str], destination: dict[str, Any],
+    service: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The signed-in person opens a case, reads it, records consent and refers it."""
     case = await created(await browser.post(
         "/v1/cases", headers=csrf, json={"person": PERSON, "vulnerabilities": ["domestic_worker"]},

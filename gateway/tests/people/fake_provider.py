@@ -32,12 +32,12 @@ class FakeProvider:
         public = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
 
         @self.app.get("/.well-known/openid-configuration")
-        async def discovery() -> dict:
+        async def discovery() -> dict[str, Any]:
             return {"issuer": url, "jwks_uri": f"{url}/keys",
                     "authorization_endpoint": f"{url}/authorize", "token_endpoint": f"{url}/token"}
 
         @self.app.get("/keys")
-        async def keys() -> dict:
+        async def keys() -> dict[str, Any]:
             return {"keys": [{**public, "kid": "nrcs-1", "use": "sig", "alg": "RS256"}]}
 
         @self.app.get("/authorize")
@@ -53,7 +53,7 @@ class FakeProvider:
         async def token(
             grant_type: str = Form(), code: str = Form(), redirect_uri: str = Form(),
             client_id: str = Form(), client_secret: str = Form(), code_verifier: str = Form(),
-        ) -> dict:
+        ) -> dict[str, Any]:
             issued = self.codes.pop(code, None)  # a code works once
             if issued is None or client_secret != CLIENT_SECRET or client_id != CLIENT_ID:
                 raise HTTPException(400, "invalid_grant")

@@ -8,12 +8,15 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import jwt
 
+from gateway.tests.conftest import Serve, Standin, StartGateway
+
 from .conftest import KNOWN_ORGANIZATION, OTHER_ORGANIZATION, replicas
-from .fake_provider import sign_in_through
+from .fake_provider import FakeProvider, sign_in_through
 
 
 async def test_a_person_accepts_an_invitation_through_her_societys_provider_and_signs_in(
-    start_gateway, standin, serve, provider
+    start_gateway: StartGateway, standin: Standin, serve: Serve,
+    provider: FakeProvider,
 ) -> None:
     providers = {"nrcs": provider.provider()}
     async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
@@ -58,7 +61,8 @@ async def test_a_person_accepts_an_invitation_through_her_societys_provider_and_
 
 
 async def test_the_flow_is_refused_when_it_is_not_this_browsers_or_the_provider_falls_short(
-    start_gateway, standin, serve, provider
+    start_gateway: StartGateway, standin: Standin, serve: Serve,
+    provider: FakeProvider,
 ) -> None:
     providers = {"nrcs": provider.provider()}
     async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
@@ -96,7 +100,8 @@ async def test_the_flow_is_refused_when_it_is_not_this_browsers_or_the_provider_
 
 
 async def test_a_provider_naming_roles_admits_its_people_without_an_invitation(
-    start_gateway, standin, serve, provider
+    start_gateway: StartGateway, standin: Standin, serve: Serve,
+    provider: FakeProvider,
 ) -> None:
     providers = {"nrcs": provider.provider(roles_claim="waymark.roles")}
     async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
@@ -117,7 +122,8 @@ async def test_a_provider_naming_roles_admits_its_people_without_an_invitation(
 
 
 async def test_a_provider_excused_from_mfa_still_admits_only_viewers_without_a_second_factor(
-    start_gateway, standin, serve, provider
+    start_gateway: StartGateway, standin: Standin, serve: Serve,
+    provider: FakeProvider,
 ) -> None:
     providers = {"nrcs": provider.provider(roles_claim="waymark.roles", mfa_required=False)}
     async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
@@ -146,7 +152,7 @@ async def test_a_provider_excused_from_mfa_still_admits_only_viewers_without_a_s
 
 
 async def test_a_provider_shared_by_organisations_admits_only_people_its_claim_names_for_this_one(
-    start_gateway, standin, serve, provider
+    start_gateway: StartGateway, standin: Standin, serve: Serve, provider: FakeProvider
 ) -> None:
     providers = {"nrcs": provider.provider(roles_claim="waymark.roles",
                                            organization_claim="waymark.org")}

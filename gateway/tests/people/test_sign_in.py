@@ -4,12 +4,15 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
+from gateway.tests.conftest import Network
 from waymark_gateway.sessions.service import PLAIN_COOKIE
 
-from .conftest import KNOWN_ORGANIZATION
+from .conftest import KNOWN_ORGANIZATION, People
 
 
-async def test_an_invited_caseworker_signs_in_and_the_services_see_her(people, network) -> None:
+async def test_an_invited_caseworker_signs_in_and_the_services_see_her(
+    people: People, network: Network
+) -> None:
     invited = await people.invite("Amina.Haddad@Example.org", ["caseworker"])
     assert invited.status_code == 201
     invitation = invited.json()
