@@ -12,7 +12,6 @@ import httpx
 from waymark_cli import demo
 from waymark_cli.parts import PARTS, migrations_of, port_of, with_local_keys
 from waymark_cli.replicas import ReplicaSet, listening_socket
-from waymark_cli.standalone import banner
 from waymark_cli.stopping import STOP_SECONDS, StopRequest
 from waymark_kernel.files import make_data_folder_private
 from waymark_kernel.migrations import upgrade
@@ -63,7 +62,7 @@ async def up(settings: Settings, stop: StopRequest) -> None:
             return
         for replicas in parts.values():
             replicas.supervise()
-        print(banner(settings, credentials_file), flush=True)
+        print(demo.banner(settings, credentials_file), flush=True)
         await stop.wait()
     finally:
         await stop_replicas(parts)
