@@ -54,9 +54,10 @@ class Receiver:
         self.port = self.site._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
-        if self.site is not None:
-            await self.site.stop()
-            self.site = None
+        """Down: its listening socket and every connection open to it closed (a connection kept
+        alive by a webhook sender would still take deliveries)."""
+        await self.close()
+        self.runner = self.site = None
 
     async def close(self) -> None:
         if self.runner is not None:
