@@ -64,7 +64,8 @@ lint: sync
 	$(RUN) mypy $(addprefix -p ,$(PACKAGES))
 	$(RUN) mypy conftest.py libs/kernel/tests services/*/tests gateway/tests cli/tests web/tests tests benchmarks drill
 
-# The fault drill on this machine (its own PostgreSQL, RabbitMQ and Redis); DRILL_SECONDS of
-# load (default 300, at most 600); the report goes into docs/reliability.md.
+# The fault drill on this machine (its own PostgreSQL, RabbitMQ and Redis), within 15 minutes;
+# DRILL_SECONDS of load (default 300, at most 600, less when the start-up took long); the
+# report goes into docs/reliability.md.
 drill: sync
 	$(RUN) python -m drill.run

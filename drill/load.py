@@ -55,9 +55,10 @@ class Receiver:
         self.port = self.runner.addresses[0][1]  # its only site: a stopped one leaves it
 
     async def stop(self) -> None:
-        if self.site is not None:
-            await self.site.stop()
-            self.site = None
+        """Down: its listening socket and every connection open to it closed (a connection kept
+        alive by a webhook sender would still take deliveries)."""
+        await self.close()
+        self.runner = self.site = None
 
     async def close(self) -> None:
         if self.runner is not None:

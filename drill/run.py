@@ -2,8 +2,9 @@
 PostgreSQL, a RabbitMQ node and a Redis of the drill's own, a steady load through the gateway,
 and faults in turn: a random replica killed every few seconds, PostgreSQL restarted, RabbitMQ
 restarted, Redis stopped and started, a webhook receiver down for a while. Then it checks that
-nothing committed was lost and writes docs/reliability.md. DRILL_SECONDS bounds the load
-(default 300, at most 600: with the start and the wait for the last webhooks, the drill stays within 15 minutes).
+nothing committed was lost and writes docs/reliability.md. The drill ends within DEADLINE_SECONDS
+of its process's start, whatever the machine's load: every wait is bounded by that deadline,
+and the load lasts DRILL_SECONDS (default 300, at most 600) or what the start-up left of it.
 DRILL_KEEP=1 keeps its folder, with every server's and replica's log."""
 
 import asyncio
@@ -35,9 +36,19 @@ from tests.e2e.support import ADMIN_SECRET, PARTS, Network, free_port_block, sto
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 ORGANISATIONS = 4
 KILL_EVERY_SECONDS = 5.0
-KILLED_BACK_SECONDS = 120.0  # how long the drill waits, after the last kill, for replicas to accept again
-SETTLE_SECONDS = 180.0  # after the load: time for the last retries of webhooks to land
+SETTLE_SECONDS = 180.0  # after the load, at most: time for the last retries of webhooks to land
 RETRY_SCHEDULE = "1,2,4,8,15,30,30,30,60"
+# `make drill` runs within 15 minutes: the drill's own deadline leaves one for `make` and stopping.
+DEADLINE_SECONDS = 14 * 60.0
+CHECKS_SECONDS = 150.0  # kept after the settling for the checks and for stopping every server
+STOPPING_SECONDS = 60.0  # of which this for stopping the network and the servers
+LEAST_SETTLE_SECONDS = 60.0  # kept after the load for the webhooks still being retried
+LEAST_LOAD_SECONDS = 150.0  # less load than this would not give every fault its turn
+# Each fault's turn, in tenths of the load's length: it starts at the first number and the
+# drill waits for its recovery until the next one (a turn that runs long delays the rest).
+# RabbitMQ's turn is the longest: on a busy machine its node took a minute to stop and start,
+# and the relays' back-off up to 10 s delays the events committed meanwhile.
+TURNS = (("kills", 1.0), ("postgresql", 4.0), ("rabbitmq", 5.0), ("redis", 7.5), ("receiver", 8.5))
 
 
 @dataclass
@@ -53,6 +64,46 @@ class Fault:
         return self.started <= at <= self.until + 2
 
 
+@dataclass(frozen=True)
+class Budget:
+    """The drill's bound in time, from its process's start (interpreter and imports included)."""
+
+    deadline: float  # monotonic
+
+    @classmethod
+    def from_process_start(cls, seconds: float) -> "Budget":
+        after_start = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started = int(after_start[19]) / os.sysconf("SC_CLK_TCK")  # field 22: since boot
+        age = float(Path("/proc/uptime").read_text().split()[0]) - started
+        return cls(time.monotonic() - age + seconds)
+
+    @property
+    def began(self) -> float:
+        return self.deadline - DEADLINE_SECONDS
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+class LoadAverage:
+    """The machine's one-minute load average, sampled every few seconds while the drill runs
+    (other work shares the machine: the figures depend on it)."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self.task = asyncio.ensure_future(self._sample())
+
+    async def _sample(self) -> None:
+        while True:
+            self.samples.append(os.getloadavg()[0])
+            await asyncio.sleep(5)
+
+    def summary(self) -> str:
+        ordered = sorted(self.samples)
+        return (f"{ordered[0]:.1f} to {ordered[-1]:.1f}, median {ordered[len(ordered) // 2]:.1f}"
+                f" ({len(ordered)} samples)")
+
+
 @dataclass
 class Drill:
     network: Network
@@ -61,10 +112,24 @@ class Drill:
     redis: Redis
     load: Load
     organisations: list[Organisation]
+    seconds: float  # the load's planned length
     faults: list[Fault] = field(default_factory=list)
 
     def now(self) -> float:
         return time.monotonic() - self.load.began
+
+    def turn_starts(self, name: str) -> float:
+        return dict(TURNS)[name] * self.seconds / 10
+
+    def turn_ends(self, name: str) -> float:
+        """When the next turn starts (the last one ends with the load)."""
+        names = [turn for turn, _ in TURNS]
+        index = names.index(name)
+        return self.turn_starts(names[index + 1]) if index + 1 < len(names) else self.seconds
+
+    async def turn(self, name: str) -> None:
+        """Waits for the turn of `name` (at once when the turn before it ran long)."""
+        await asyncio.sleep(max(0.0, self.turn_starts(name) - self.now()))
 
     def replicas(self) -> dict[int, tuple[str, bool]]:
         """The running replicas of `waymark up`: pid -> (part, accepting connections yet)."""
@@ -84,7 +149,9 @@ class Drill:
     async def kill_replicas(self, seconds: float) -> None:
         """Every 5 s a random replica of a part whose two replicas both accept connections (as a
         disruption budget keeping one available would allow): on a busy machine a replica can
-        take minutes to start again, and killing it meanwhile proves nothing more."""
+        take minutes to start again, and killing it meanwhile proves nothing more. Until the
+        turn ends, the drill then waits for the killed ones to accept again."""
+        await self.turn("kills")
         fault = Fault("SIGKILL of a random replica every 5 s", self.now())
         self.faults.append(fault)
         kills: Counter[str] = Counter()
@@ -93,7 +160,7 @@ class Drill:
         skipped = 0
         deadline = self.now() + seconds
         next_kill = self.now()
-        while self.now() < deadline or waiting:
+        while self.now() < self.turn_ends("kills") and (self.now() < deadline or waiting):
             running = self.replicas()
             for part, killed_at in list(waiting):
                 if sum(1 for other, ready in running.values() if other == part and ready) == 2:
@@ -112,10 +179,8 @@ class Drill:
                     waiting.append((part, self.now()))
                 else:
                     skipped += 1
-            if self.now() > deadline + KILLED_BACK_SECONDS:
-                break
             await asyncio.sleep(0.2)
-        fault.restored = self.now()
+        fault.restored = min(deadline, self.now())  # no kill after this
         fault.notes.append("killed: " + ", ".join(f"{part} {count}" for part, count in sorted(kills.items())))
         if skipped:
             fault.notes.append(f"{skipped} turns without a kill (no part had both replicas accepting)")
@@ -126,46 +191,42 @@ class Drill:
             )
         if waiting:
             fault.notes.append(
-                f"{len(waiting)} killed replicas not yet accepting {KILLED_BACK_SECONDS:.0f} s after the last turn"
+                f"{len(waiting)} killed replicas not yet accepting {self.now() - fault.restored:.0f} s after the last turn"
             )
-        await self.recover(fault)
+        await self.recover(fault, "kills")
 
     async def break_and_restore(
-        self, name: str, breaking: Callable[[], object], restoring: Callable[[], object],
-        down_seconds: float = 0,
+        self, turn: str, name: str, breaking: Callable[[], object],
+        restoring: Callable[[], object], down_seconds: float = 0,
     ) -> None:
+        await self.turn(turn)
         fault = Fault(name, self.now())
         self.faults.append(fault)
         await asyncio.to_thread(breaking)
         await asyncio.sleep(down_seconds)
         await asyncio.to_thread(restoring)
         fault.restored = self.now()
-        await self.recover(fault)
+        await self.recover(fault, turn)
 
-    async def receiver_down(self, organisation: Organisation, seconds: float) -> None:
+    async def receiver_down(self, organisation: Organisation) -> None:
+        await self.turn("receiver")
+        seconds = self.seconds / 10
         fault = Fault(f"one webhook receiver down for {seconds:.0f} s", self.now())
         self.faults.append(fault)
         await organisation.receiver.stop()
         await asyncio.sleep(seconds)
         await organisation.receiver.start()
         fault.restored = self.now()
-        await self.recover(fault)
+        await self.recover(fault, "receiver")
 
-    async def recover(self, fault: Fault, timeout: float = 90) -> None:
-        """Recovered once everything committed by the time the fault ended has reached every
-        webhook it should (the load keeps running meanwhile)."""
+    async def recover(self, fault: Fault, turn: str) -> None:
+        """Until the turn ends, waits for everything committed by the time the fault ended to
+        reach every webhook it should (the load keeps running meanwhile); the report dates the
+        recovery from the webhooks' arrivals, when it came later too."""
         expected = dict(self.load.committed)
-        deadline = self.now() + timeout
-        while self.now() < deadline:
-            if not missing_webhooks(expected, self.organisations):
-                fault.recovered = fault.until = self.now()
-                return
+        while self.now() < self.turn_ends(turn) and missing_webhooks(expected, self.organisations):
             await asyncio.sleep(0.25)
         fault.until = self.now()
-        fault.notes.append(f"not recovered within {timeout:.0f} s")
-
-    async def quiet(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
 
 
 def accepting(pid: int, listener: int) -> bool:
@@ -231,7 +292,7 @@ def kept_notes() -> str:
     return previous[previous.index(NOTES):] if NOTES in previous else f"{NOTES}\n"
 
 
-def launch(folder: Path, environment: dict[str, str], timeout: float = 600) -> Network:
+def launch(folder: Path, environment: dict[str, str], timeout: float) -> Network:
     """`waymark up` on ports of its own, ready: eight processes take a while on a busy machine."""
     folder.mkdir()
     port = free_port_block(len(PARTS))
@@ -253,9 +314,9 @@ def launch(folder: Path, environment: dict[str, str], timeout: float = 600) -> N
                 return network
         except httpx.HTTPError:
             pass
-        time.sleep(1)
+        time.sleep(0.2)
     stop(network)
-    raise RuntimeError(f"`waymark up` not ready:\n{log.read_text()[-4000:]}")
+    raise RuntimeError(f"`waymark up` not ready in {timeout:.0f} s:\n{log.read_text()[-4000:]}")
 
 
 def verify_ledger(environment: dict[str, str]) -> tuple[int, str]:
@@ -267,7 +328,9 @@ def verify_ledger(environment: dict[str, str]) -> tuple[int, str]:
 
 
 async def main() -> None:
-    seconds = min(600.0, float(os.environ.get("DRILL_SECONDS", "300")))
+    budget = Budget.from_process_start(DEADLINE_SECONDS)
+    load_average = LoadAverage()
+    requested = min(600.0, float(os.environ.get("DRILL_SECONDS", "300")))
     folder = Path(tempfile.mkdtemp(prefix="waymark-drill-"))
     folder.chmod(0o711)  # PostgreSQL's own account reaches its folder inside
     pg_port, amqp_port, dist_port, redis_port = free_ports(4)
@@ -284,18 +347,32 @@ async def main() -> None:
         "WAYMARK_LOG_LEVEL": "WARNING",
     }
     network = None
+    timeline: dict[str, float] = {}  # seconds since the drill's start, when each phase ended
     try:
-        for server in servers:
-            server.start()
-        print(f"drill: own servers up in {folder}", flush=True)
-        network = launch(folder / "network", environment)
-        print("drill: two replicas of every part ready", flush=True)
+        await asyncio.gather(*(asyncio.to_thread(server.start) for server in servers))
+        timeline["servers"] = time.monotonic() - budget.began
+        print(f"drill: own servers up in {folder} after {timeline['servers']:.0f} s", flush=True)
+        network = await asyncio.to_thread(
+            launch, folder / "network", environment,
+            budget.left() - CHECKS_SECONDS - LEAST_SETTLE_SECONDS - LEAST_LOAD_SECONDS,
+        )
+        timeline["network"] = time.monotonic() - budget.began
+        print(f"drill: two replicas of every part ready after {timeline['network']:.0f} s", flush=True)
         async with httpx.AsyncClient(base_url=network.base_url, timeout=20) as client:
             admin = await token(client, "network-admin", ADMIN_SECRET)
             organisations = await organisations_for_the_drill(client, admin, ORGANISATIONS)
+            seconds = min(requested, budget.left() - CHECKS_SECONDS - LEAST_SETTLE_SECONDS)
+            if seconds < LEAST_LOAD_SECONDS:
+                raise SystemExit(f"drill: the start-up left {seconds:.0f} s of load, less than {LEAST_LOAD_SECONDS:.0f}")
             load = Load(client, time.monotonic())
-            drill = Drill(network, postgres, rabbitmq, redis, load, organisations)
-            report = await run_drill(drill, seconds, network, environment, folder, prefix)
+            drill = Drill(network, postgres, rabbitmq, redis, load, organisations, seconds)
+            try:
+                report = await asyncio.wait_for(
+                    run_drill(drill, budget, timeline, environment, folder, prefix, load_average),
+                    timeout=budget.left() - STOPPING_SECONDS,
+                )
+            except TimeoutError:
+                raise SystemExit("drill: its deadline came before its checks were done") from None
             for organisation in organisations:
                 await organisation.receiver.close()
         REPORT.write_text(report + kept_notes())
@@ -305,6 +382,9 @@ async def main() -> None:
             stop(network)
         for server in reversed(servers):
             server.stop()
+        took = time.monotonic() - budget.began
+        print(f"drill: {took:.0f} s from its start to its servers stopped (its bound: {DEADLINE_SECONDS:.0f} s);"
+              f" load average {load_average.summary()}", flush=True)
     if os.environ.get("DRILL_KEEP"):
         print(f"drill: the servers' and the network's logs are in {folder}", flush=True)
     else:
@@ -312,8 +392,8 @@ async def main() -> None:
 
 
 async def run_drill(
-    drill: Drill, seconds: float, network: Network, environment: dict[str, str], folder: Path,
-    prefix: str,
+    drill: Drill, budget: Budget, timeline: dict[str, float], environment: dict[str, str],
+    folder: Path, prefix: str, load_average: LoadAverage,
 ) -> str:
     load, organisations = drill.load, drill.organisations
     stopping = asyncio.Event()
@@ -321,36 +401,69 @@ async def run_drill(
         asyncio.ensure_future(load.referrals(organisations, index, stopping))
         for index in range(len(organisations))
     ] + [asyncio.ensure_future(load.directory(organisations, stopping))]
-    share = seconds / 10
-    await drill.quiet(share)  # steady load first
-    await drill.kill_replicas(2.5 * share)
-    await drill.quiet(share / 2)
-    await drill.break_and_restore("PostgreSQL restarted", drill.postgres.restart, lambda: None)
-    await drill.quiet(share / 2)
-    await drill.break_and_restore("RabbitMQ restarted", drill.rabbitmq.stop, drill.rabbitmq.start)
-    await drill.quiet(share / 2)
-    await drill.break_and_restore("Redis stopped for 10 s", drill.redis.stop, drill.redis.start, 10)
-    await drill.quiet(share / 2)
-    await drill.receiver_down(organisations[0], share)
-    await drill.quiet(seconds - drill.now())
+    await drill.kill_replicas(2.5 * drill.seconds / 10)
+    await drill.break_and_restore("postgresql", "PostgreSQL restarted", drill.postgres.restart, lambda: None)
+    await drill.break_and_restore("rabbitmq", "RabbitMQ restarted", drill.rabbitmq.stop, drill.rabbitmq.start)
+    await drill.break_and_restore("redis", "Redis stopped for 10 s", drill.redis.stop, drill.redis.start, 10)
+    await drill.receiver_down(organisations[0])
+    await asyncio.sleep(max(0.0, drill.seconds - drill.now()))
     stopping.set()
-    await asyncio.gather(*workers)
+    # a write still being tried through a fault is given up when its time runs out
+    _, unfinished = await asyncio.wait(
+        workers, timeout=max(10.0, budget.left() - CHECKS_SECONDS - LEAST_SETTLE_SECONDS)
+    )
+    for worker in unfinished:
+        worker.cancel()
     load_ended = drill.now()
+    timeline["load"] = time.monotonic() - budget.began
 
-    deadline = drill.now() + SETTLE_SECONDS
-    while missing_webhooks(load.committed, organisations) and drill.now() < deadline:
+    settle_until = time.monotonic() + min(SETTLE_SECONDS, budget.left() - CHECKS_SECONDS)
+    while missing_webhooks(load.committed, organisations) and time.monotonic() < settle_until:
         await asyncio.sleep(0.5)
     settled = drill.now()
     await asyncio.sleep(3)  # a repeat of a delivery still in flight shows up
-    return await findings(drill, load_ended, settled, environment, folder, prefix)
+    timeline["settled"] = time.monotonic() - budget.began
+    return await findings(
+        drill, load_ended, settled, environment, folder, prefix,
+        Timing(timeline, len(unfinished), load_average), budget,
+    )
+
+
+@dataclass
+class Timing:
+    """How long the drill's phases took, and on how busy a machine."""
+
+    timeline: dict[str, float]
+    cut_short: int  # load workers still trying a write when the load's time ran out
+    load_average: LoadAverage
+
+
+def recovered_at(fault: Fault, load: Load, organisations: list[Organisation]) -> float | None:
+    """When every event committed by the time the fault ended had reached the webhooks of both
+    organisations it is about (seconds into the load); None when one never did."""
+    latest = fault.restored
+    for key, pair in load.committed.items():
+        if load.committed_at[key] - load.began > fault.restored:
+            continue
+        for organisation in organisations:
+            if organisation.id in pair:
+                arrived = organisation.receiver.arrived.get(key)
+                if arrived is None:
+                    return None
+                latest = max(latest, arrived - load.began)
+    return latest
 
 
 async def findings(
     drill: Drill, load_ended: float, settled: float, environment: dict[str, str], folder: Path,
-    prefix: str,
+    prefix: str, timing: Timing, budget: Budget,
 ) -> str:
-    load, organisations = drill.load, drill.organisations
+    load, organisations, timeline = drill.load, drill.organisations, timing.timeline
     by_id = {organisation.id: organisation for organisation in organisations}
+    for fault in drill.faults:
+        fault.recovered = recovered_at(fault, load, organisations)
+        if fault.recovered is not None:
+            fault.until = fault.recovered
     lost = missing_webhooks(load.committed, organisations)
     repeats = wrong = duplicated = 0
     for organisation in organisations:
@@ -412,9 +525,17 @@ async def findings(
         "its own, and faults in turn. Webhooks are retried after "
         f"{RETRY_SCHEDULE.replace(',', ', ')} s (`WAYMARK_WEBHOOK_RETRY_SCHEDULE`).",
         "",
-        f"_Run on {datetime.now(UTC):%Y-%m-%d} on {machine()}; load for {load_ended:.0f} s"
-        f" (DRILL_SECONDS={os.environ.get('DRILL_SECONDS', '300')}), then {settled - load_ended:.0f} s"
-        " until every webhook had landed._",
+        f"_Run on {datetime.now(UTC):%Y-%m-%d} on {machine()}; the machine's load average (1 min)"
+        f" during the drill {timing.load_average.summary()}._",
+        "",
+        f"_Timing: the drill's own servers up {timeline['servers']:.0f} s after its start, two replicas"
+        f" of every part ready at {timeline['network']:.0f} s; load for {load_ended:.0f} s"
+        f" (DRILL_SECONDS={os.environ.get('DRILL_SECONDS', '300')}, {drill.seconds:.0f} s planned),"
+        f" then {settled - load_ended:.0f} s until every webhook had landed; checks done at"
+        f" {time.monotonic() - budget.began:.0f} s, within the drill's bound of {DEADLINE_SECONDS:.0f} s"
+        " (every wait ends by it)"
+        + (f"; {timing.cut_short} writes still being tried when the load's time ran out were left" if timing.cut_short else "")
+        + "._",
         "",
         "## Faults",
         "",

@@ -126,7 +126,7 @@ class RabbitMQ:
     def ctl(self, *arguments: str, check: bool = True) -> str:
         return subprocess.run(
             [str(RABBITMQ_BIN / "rabbitmqctl"), "-n", self.node, *arguments],
-            env=self.environment, check=check, capture_output=True, text=True,
+            env=self.environment, check=check, capture_output=True, text=True, timeout=200,
         ).stdout
 
 

@@ -12,7 +12,7 @@ import httpx
 
 from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.files import create_private_file
-from waymark_kernel.settings import Settings
+from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, Settings
 
 DEMO_MARK = "(demo)"
 log = logging.getLogger("waymark.demo")
@@ -202,3 +202,49 @@ async def _create(client: httpx.AsyncClient, headers: dict[str, Any], path: str,
 def _write_private(path: Path, text: str) -> None:
     create_private_file(path)
     path.write_text(text)
+
+
+def banner(settings: Settings, credentials_file: Path) -> str:
+    lines = [
+        "",
+        f"Waymark ({settings.mode.value}) is ready at {settings.gateway_url}",
+        f"  API documentation: {settings.gateway_url}/docs",
+    ]
+    external_issuer = GatewaySettings.of(settings).oidc_discovery_url
+    if external_issuer:
+        lines.append(f"  tokens:            from the OpenID Connect issuer of {external_issuer}")
+    else:
+        lines.append("  network admin:     client_id=network-admin  client_secret=" + settings.admin_secret)
+    if settings.admin_secret == DEVELOPMENT_ADMIN_SECRET and not external_issuer:
+        lines.append("  WARNING: this is the documented DEVELOPMENT admin secret; set "
+                     "WAYMARK_ADMIN_CLIENT_SECRET for anything but a demo.")
+    if credentials_file.exists():
+        seeded = json.loads(credentials_file.read_text())
+        clients, people = seeded["clients"], seeded["people"]
+        lines.append(f"  demo organisations' clients ({len(clients)}), all in {credentials_file}:")
+        for entry in clients[:2]:
+            lines.append(f"    {entry['organization']}: client_id={entry['client_id']} "
+                         f"client_secret={entry['client_secret']}")
+        lines.append(f"  demo people ({len(people)}), all in {credentials_file}; sign in at "
+                     f"{settings.gateway_url}/sign-in. DEMO MODE: the demo caseworkers sign in "
+                     "WITHOUT a second factor; org admins need the TOTP code of their totp_secret:")
+        for entry in _two_societies(people):
+            lines.append(f"    {entry['organization']} ({', '.join(entry['roles'])}): "
+                         f"{_sign_in_of(entry)}")
+        for entry in people:
+            if "network_admin" in entry["roles"]:
+                lines.append(f"  demo network admin (the /admin pages): {_sign_in_of(entry)}")
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+def _two_societies(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    organizations = list(dict.fromkeys(entry["organization"] for entry in people))[:2]
+    return [entry for entry in people
+            if entry["organization"] in organizations and "network_admin" not in entry["roles"]]
+
+
+def _sign_in_of(entry: dict[str, Any]) -> str:
+    factor = "no second factor" if entry["totp_secret"] is None else (
+        f"totp_secret={entry['totp_secret']}")
+    return f"{entry['email']}  password={entry['password']}  {factor}"

@@ -5,27 +5,14 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 from waymark_cli import demo
-from waymark_cli.parts import (
-    PARTS,
-    create_service,
-    migrations_of,
-    pages_of,
-    port_of,
-    with_local_keys,
-)
+from waymark_cli.parts import PARTS, migrations_of, port_of, with_local_keys
 from waymark_cli.replicas import ReplicaSet, listening_socket
-from waymark_cli.serving import GracefulServer
-from waymark_cli.standalone import banner
 from waymark_cli.stopping import STOP_SECONDS, StopRequest
-from waymark_gateway.main import create_app as create_gateway
-from waymark_gateway.server import SERVER_OPTIONS
 from waymark_kernel.files import make_data_folder_private
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, Settings
@@ -38,24 +25,6 @@ async def migrate(settings: Settings, parts: list[str]) -> list[str]:
         await upgrade(settings.database_url(part), migrations_of(part), settings)
         log.debug("migrated", extra={"part": part})
     return parts
-
-
-def serve(
-    settings: Settings, part: str, host: str | None, port: int | None, stop: StopRequest,
-    parent_pid: int | None = None, listener_fd: int | None = None,
-) -> None:
-    """One process of `part`: on its own port, or accepting from a socket it inherited (`up`
-    hands one socket to each of a part's replicas)."""
-    if part == "gateway":
-        app = create_gateway(settings, pages=pages_of(settings))
-    else:
-        app = create_service(part, settings)
-    options = SERVER_OPTIONS if part == "gateway" else {"http": "httptools"}
-    server = GracefulServer(uvicorn.Config(
-        app, host=host or settings.host, port=port or port_of(part, settings), log_config=None,
-        access_log=False, loop="uvloop", **options,
-    ), stop, app.state.draining, parent_pid=parent_pid)
-    server.run(sockets=None if listener_fd is None else [socket.socket(fileno=listener_fd)])
 
 
 async def up(settings: Settings, stop: StopRequest) -> None:
@@ -93,7 +62,7 @@ async def up(settings: Settings, stop: StopRequest) -> None:
             return
         for replicas in parts.values():
             replicas.supervise()
-        print(banner(settings, credentials_file), flush=True)
+        print(demo.banner(settings, credentials_file), flush=True)
         await stop.wait()
     finally:
         await stop_replicas(parts)

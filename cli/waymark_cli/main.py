@@ -4,8 +4,12 @@ import argparse
 import asyncio
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from waymark_cli.stopping import STOP_SIGNALS, StopRequest, exit_at_once
+
+if TYPE_CHECKING:
+    from waymark_kernel.settings import Settings
 
 SERVING_VERBS = ("run", "up", "serve")
 
@@ -16,7 +20,6 @@ def main(argv: list[str] | None = None) -> None:
     if serving:  # a Ctrl-C while the parts are imported (seconds) ends the process quietly
         for signum in STOP_SIGNALS:
             signal.signal(signum, exit_at_once)
-    from waymark_cli import backup, referrals, registry
     from waymark_cli.parts import PARTS
     from waymark_kernel.logging import configure_logging
     from waymark_kernel.settings import RunMode, Settings
@@ -28,17 +31,16 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument(
         "--replicas", type=int, help="processes of each part, sharing its port (WAYMARK_REPLICAS, default 1)"
     )
-    serve = verbs.add_parser("serve", help="one part of the distributed network")
-    serve.add_argument("part", choices=PARTS)
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--parent-pid", type=int, help="stop when this process is gone (`up` passes its own)")
-    serve.add_argument("--fd", type=int, help="accept from this inherited listening socket (`up` passes one)")
+    one_part = verbs.add_parser("serve", help="one part of the distributed network")
+    one_part.add_argument("part", choices=PARTS)
+    one_part.add_argument("--host")
+    one_part.add_argument("--port", type=int)
+    one_part.add_argument("--parent-pid", type=int, help="stop when this process is gone (`up` passes its own)")
+    one_part.add_argument("--fd", type=int, help="accept from this inherited listening socket (`up` passes one)")
     migrate = verbs.add_parser("migrate", help="create the databases and run the migrations")
     migrate.add_argument("parts", nargs="*", metavar="PART", help=f"any of {', '.join(PARTS)} (default: all)")
-    backup.add_commands(verbs)
-    referrals.add_commands(verbs)
-    registry.add_commands(verbs)
+    if not serving:
+        _add_tasks(verbs)
     arguments = parser.parse_args(argv)
 
     settings = Settings()
@@ -57,35 +59,57 @@ def main(argv: list[str] | None = None) -> None:
 
         asyncio.run(run_standalone(settings.model_copy(update={"mode": RunMode.standalone}), stop))
         return
-    if arguments.verb == "referrals":  # in the mode the environment says, where the data is
-        sys.exit(asyncio.run(referrals.run(settings, arguments.task)))
-    if arguments.verb in ("backup", "restore"):  # in the mode the environment says
-        sys.exit(asyncio.run(backup.run(settings, arguments)))
-    if arguments.verb == "registry":
-        sys.exit(asyncio.run(registry.run(
-            settings, arguments.task, arguments.file, arguments.format,
-            dry_run=arguments.dry_run, crosswalks=arguments.crosswalk,
-        )))
+    if arguments.verb in TASK_VERBS:  # in the mode the environment says, where the data is
+        sys.exit(_run_task(settings, arguments))
+    settings = settings.model_copy(update={"mode": RunMode.distributed})
+    if arguments.verb == "serve":
+        from waymark_cli.serving import serve
+
+        serve(
+            settings, arguments.part, arguments.host, arguments.port, stop, arguments.parent_pid,
+            arguments.fd,
+        )
+        return
     from waymark_cli import distributed
 
-    settings = settings.model_copy(update={"mode": RunMode.distributed})
     if arguments.verb == "up":
         if arguments.replicas is not None:
             if arguments.replicas < 1:
                 parser.error("--replicas must be at least 1")
             settings = settings.model_copy(update={"replicas": arguments.replicas})
         asyncio.run(distributed.up(settings, stop))
-    elif arguments.verb == "serve":
-        distributed.serve(
-            settings, arguments.part, arguments.host, arguments.port, stop, arguments.parent_pid,
-            arguments.fd,
-        )
     else:
         unknown = set(arguments.parts) - set(PARTS)
         if unknown:
             parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
         for part in asyncio.run(distributed.migrate(settings, arguments.parts or list(PARTS))):
             print(f"migrated {part}", flush=True)
+
+
+TASK_VERBS = ("referrals", "backup", "restore", "registry")
+
+
+def _add_tasks(verbs: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """The verbs of the tasks; a serving process goes without them: each of a network's
+    replicas would import their code, seconds of CPU at its start, for nothing."""
+    from waymark_cli import backup, referrals, registry
+
+    backup.add_commands(verbs)
+    referrals.add_commands(verbs)
+    registry.add_commands(verbs)
+
+
+def _run_task(settings: "Settings", arguments: argparse.Namespace) -> int:
+    from waymark_cli import backup, referrals, registry
+
+    if arguments.verb == "referrals":
+        return asyncio.run(referrals.run(settings, arguments.task))
+    if arguments.verb in ("backup", "restore"):
+        return asyncio.run(backup.run(settings, arguments))
+    return asyncio.run(registry.run(
+        settings, arguments.task, arguments.file, arguments.format,
+        dry_run=arguments.dry_run, crosswalks=arguments.crosswalk,
+    ))
 
 
 if __name__ == "__main__":

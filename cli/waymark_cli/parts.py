@@ -14,7 +14,6 @@ from waymark_kernel.auth import KeySource
 from waymark_kernel.files import create_private_folder
 from waymark_kernel.messaging.broker import Broker
 from waymark_kernel.settings import SERVICE_NAMES, Settings
-from waymark_web.main import create_app as create_web
 
 PARTS = ("gateway", *SERVICE_NAMES)
 PACKAGES = {
@@ -42,6 +41,8 @@ def create_service(
 
 def pages_of(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
     """The caseworker web app, served by the gateway and calling it in the same process."""
+    from waymark_web.main import create_app as create_web  # only a gateway's process loads it
+
     return lambda gateway: create_web(settings, gateway)
 
 

@@ -7,10 +7,14 @@ import logging
 import os
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
+from waymark_cli.parts import create_service, pages_of, port_of
 from waymark_cli.stopping import StopRequest
+from waymark_kernel.settings import Settings
 from waymark_kernel.web import Draining
 
 log = logging.getLogger("waymark.stop")
@@ -59,3 +63,26 @@ class GracefulServer(uvicorn.Server):
     def _cut_off(self) -> None:
         if count := self.draining.cut_off():
             log.warning("answering 503 to requests still running", extra={"requests": count})
+
+
+def serve(
+    settings: Settings, part: str, host: str | None, port: int | None, stop: StopRequest,
+    parent_pid: int | None = None, listener_fd: int | None = None,
+) -> None:
+    """One process of `part`: on its own port, or accepting from a socket it inherited (`up`
+    hands one socket to each of a part's replicas). It imports its own part's code only: the
+    others' would cost every replica seconds of CPU at its start."""
+    app: FastAPI
+    options: dict[str, Any]
+    if part == "gateway":
+        from waymark_gateway.main import create_app as create_gateway
+        from waymark_gateway.server import SERVER_OPTIONS
+
+        app, options = create_gateway(settings, pages=pages_of(settings)), SERVER_OPTIONS
+    else:
+        app, options = create_service(part, settings), {"http": "httptools"}
+    server = GracefulServer(uvicorn.Config(
+        app, host=host or settings.host, port=port or port_of(part, settings), log_config=None,
+        access_log=False, loop="uvloop", **options,
+    ), stop, app.state.draining, parent_pid=parent_pid)
+    server.run(sockets=None if listener_fd is None else [socket.socket(fileno=listener_fd)])

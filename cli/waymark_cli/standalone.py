@@ -4,9 +4,7 @@ own SQLite file, joined by the in-process broker."""
 import asyncio
 import contextlib
 import functools
-import json
 import logging
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,11 +17,10 @@ from waymark_cli.stopping import StopRequest
 from waymark_gateway.main import AsgiUpstream, jwks_document, load_or_create_signing_key
 from waymark_gateway.main import create_app as create_gateway
 from waymark_gateway.server import SERVER_OPTIONS
-from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.files import make_data_folder_private
 from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.service import STOP_RELAY_SECONDS
-from waymark_kernel.settings import DEVELOPMENT_ADMIN_SECRET, SERVICE_NAMES, Settings
+from waymark_kernel.settings import SERVICE_NAMES, Settings
 
 log = logging.getLogger("waymark.standalone")
 
@@ -101,50 +98,4 @@ async def _when_started(
         if created:
             log.debug("demo network seeded", extra={"organizations": len(created["clients"])})
     seeded.set()
-    print(banner(settings, credentials_file), flush=True)
-
-
-def banner(settings: Settings, credentials_file: Path) -> str:
-    lines = [
-        "",
-        f"Waymark ({settings.mode.value}) is ready at {settings.gateway_url}",
-        f"  API documentation: {settings.gateway_url}/docs",
-    ]
-    external_issuer = GatewaySettings.of(settings).oidc_discovery_url
-    if external_issuer:
-        lines.append(f"  tokens:            from the OpenID Connect issuer of {external_issuer}")
-    else:
-        lines.append("  network admin:     client_id=network-admin  client_secret=" + settings.admin_secret)
-    if settings.admin_secret == DEVELOPMENT_ADMIN_SECRET and not external_issuer:
-        lines.append("  WARNING: this is the documented DEVELOPMENT admin secret; set "
-                     "WAYMARK_ADMIN_CLIENT_SECRET for anything but a demo.")
-    if credentials_file.exists():
-        seeded = json.loads(credentials_file.read_text())
-        clients, people = seeded["clients"], seeded["people"]
-        lines.append(f"  demo organisations' clients ({len(clients)}), all in {credentials_file}:")
-        for entry in clients[:2]:
-            lines.append(f"    {entry['organization']}: client_id={entry['client_id']} "
-                         f"client_secret={entry['client_secret']}")
-        lines.append(f"  demo people ({len(people)}), all in {credentials_file}; sign in at "
-                     f"{settings.gateway_url}/sign-in. DEMO MODE: the demo caseworkers sign in "
-                     "WITHOUT a second factor; org admins need the TOTP code of their totp_secret:")
-        for entry in _two_societies(people):
-            lines.append(f"    {entry['organization']} ({', '.join(entry['roles'])}): "
-                         f"{_sign_in_of(entry)}")
-        for entry in people:
-            if "network_admin" in entry["roles"]:
-                lines.append(f"  demo network admin (the /admin pages): {_sign_in_of(entry)}")
-    lines.append("Press Ctrl-C to stop.")
-    return "\n".join(lines)
-
-
-def _two_societies(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    organizations = list(dict.fromkeys(entry["organization"] for entry in people))[:2]
-    return [entry for entry in people
-            if entry["organization"] in organizations and "network_admin" not in entry["roles"]]
-
-
-def _sign_in_of(entry: dict[str, Any]) -> str:
-    factor = "no second factor" if entry["totp_secret"] is None else (
-        f"totp_secret={entry['totp_secret']}")
-    return f"{entry['email']}  password={entry['password']}  {factor}"
+    print(demo.banner(settings, credentials_file), flush=True)

@@ -246,6 +246,7 @@ async def test_a_service_that_does_not_answer_in_time_is_a_gateway_timeout(
     )
 
     assert response.status_code == 504
+    assert response.headers["retry-after"] == "1"  # another replica, or this one, may answer by then
     body = response.json()
     assert body["type"] == "https://waymark.network/problems/upstream-timeout"
     assert body["detail"] == "The referrals service did not answer in time; try again shortly."

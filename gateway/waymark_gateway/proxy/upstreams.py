@@ -292,7 +292,7 @@ class Upstreams:
             log.warning("upstream timed out", extra={"upstream": name, "error": str(exc)})
             raise Problem(
                 504, f"The {name} service did not answer in time; try again shortly.",
-                kind="upstream-timeout",
+                kind="upstream-timeout", headers={"Retry-After": str(breaker.retry_after())},
             ) from exc
         except UpstreamError as exc:
             UPSTREAM_ERRORS.labels(name, "unavailable").inc()

@@ -27,7 +27,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult, Dialect, make_url
+from sqlalchemy.engine import CursorResult, Dialect, ExceptionContext, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -44,7 +44,7 @@ from sqlalchemy.util import greenlet_spawn
 from sqlmodel import SQLModel
 
 from waymark_kernel.files import OWNER_ONLY_FILE, create_private_file, tighten
-from waymark_kernel.problems import DatabaseUnavailable
+from waymark_kernel.problems import DatabaseUnavailable, connection_lost
 
 COMMITTED_HOOKS = "after_commit_hooks"
 ORIGIN = "database_origin"  # the session's Database, named in its outbox notifications
@@ -94,6 +94,14 @@ def _writer_before_a_locking_read(connection: Any, statement: str, *_args: objec
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _a_lost_connection_is_a_disconnect(context: ExceptionContext) -> None:
+    """SQLAlchemy replaces a connection, and every older one of the pool, on a disconnect its
+    dialect knows of; asyncpg raises some on a dropped connection that it does not (a failed
+    protocol after the server's goodbye, raised as the driver's own error)."""
+    if connection_lost(context.original_exception):
+        context.is_disconnect = True  # type: ignore[misc]  # settable as documented; declared on a slotted base
+
+
 def create_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
         create_private_sqlite_file(url)
@@ -105,7 +113,9 @@ def create_engine(url: str) -> AsyncEngine:
     # dropped fails its one request, and SQLAlchemy then replaces every older pooled connection.
     # All 20 connections stay open: overflow ones were closed and reopened (a new server
     # process each) all the time under more than 10 concurrent requests.
-    return create_async_engine(url, pool_size=20, max_overflow=0)
+    engine = create_async_engine(url, pool_size=20, max_overflow=0)
+    event.listen(engine.sync_engine, "handle_error", _a_lost_connection_is_a_disconnect)
+    return engine
 
 
 class Database:
@@ -184,8 +194,8 @@ async def pooled_driver(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection
     try:
         yield driver
     except BaseException as exc:
-        lost = driver.is_closed()
-        if lost:  # the server went away: the pool's older connections are replaced at checkout
+        # the server went away: the pool's older connections are replaced at checkout
+        if driver.is_closed() or connection_lost(exc):
             await greenlet_spawn(engine.pool._invalidate, pooled, exc)  # as SQLAlchemy does on a disconnect
             raise DatabaseUnavailable() from exc
         if isinstance(exc, asyncio.CancelledError):  # left mid-statement

@@ -60,15 +60,17 @@ class DatabaseUnavailable(Problem):
         )
 
 
-# The database is away (restarting, shutting down, unreachable): the request may be tried again.
+# The database is away (restarting, shutting down, unreachable), or a connection read the server's
+# goodbye before its close (asyncpg's protocol is then failed: InternalClientError "another
+# operation is in progress"): the request may be tried again, on a new connection.
 CONNECTION_LOST: tuple[type[Exception], ...] = (
     ConnectionError, asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.InternalClientError,
 )
 
 
-def _connection_lost(exc: BaseException) -> bool:
+def connection_lost(exc: BaseException) -> bool:
     """Whether the driver's error under a SQLAlchemy one says the connection went away."""
     cause: BaseException | None = exc
     for _ in range(5):  # orig, and the asyncpg error the adapter wraps
@@ -160,7 +162,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-        if not (exc.connection_invalidated or _connection_lost(exc)):
+        if not (exc.connection_invalidated or connection_lost(exc)):
             return await _unexpected(request, exc)
         # A restarted database drops pooled connections; the pool has replaced them by now.
         return await _unavailable(request, DatabaseUnavailable())
@@ -168,7 +170,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _unreachable(request: Request, exc: Exception) -> JSONResponse:
         return await _unavailable(request, DatabaseUnavailable())
 
-    for lost in CONNECTION_LOST:  # raised as they are when a new connection cannot be made
+    for lost in CONNECTION_LOST:  # raised as they are by a new connection, or by the driver itself
         app.add_exception_handler(lost, _unreachable)
 
     @app.exception_handler(DatabaseUnavailable)
