@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]  # where the Makefile is
 READY_SECONDS = 150  # the test machine may be busy
 # The shell's prompt shows the exit status of the command before it.
 PROMPT = re.compile(rb"status=(\d+)> ")
+# A log record at a terminal: `12:04:05 INFO    waymark.stop  stopping: ...`
+LOG_RECORD = re.compile(rb"\d\d:\d\d:\d\d \S*(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)")
 # make's report of an interrupted or failed recipe, a traceback, a record at error level.
 PROBLEMS = re.compile(r"Interrupt|Error|Traceback|make: \*\*\*|\bERROR\b|\bCRITICAL\b")
 
@@ -120,6 +122,8 @@ def test_ctrl_c_at_a_terminal_stops_make_with_status_0_and_no_error(
         started = terminal.wait_for(PROMPT, 0, 30).end()
         terminal.type(f"make {verb}\n".encode())
         banner = terminal.wait_for(re.compile(rb"Press Ctrl-C to stop\."), started, READY_SECONDS)
+        # The start-up's records are debug noise: nothing but the banner for a person to read.
+        assert LOG_RECORD.findall(terminal.shown[started:banner.start()]) == [], terminal.text
 
         terminal.type(b"\x1a")  # Ctrl-Z: the shell has the job stopped and gets the terminal
         suspended = terminal.wait_for(re.compile(rb"Stopped\s+make " + verb.encode()), banner.end(), 10)

@@ -30,6 +30,9 @@ def foreground_of_its_own() -> Iterator[None]:
             yield
         finally:
             signal.signal(signal.SIGTSTP, previous)
+            # What it writes at exit (spans sent, handlers flushed) comes from outside the
+            # foreground then: a terminal set to `tostop` would stop it for good.
+            signal.signal(signal.SIGTTOU, signal.SIG_IGN)
             with contextlib.suppress(OSError):  # the terminal may be gone (hung up)
                 if os.tcgetpgrp(terminal) == os.getpgrp():
                     _set_foreground(terminal, job)
