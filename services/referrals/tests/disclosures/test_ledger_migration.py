@@ -14,7 +14,7 @@ from alembic.config import Config
 
 import waymark_referrals
 from waymark_kernel.clock import utcnow
-from waymark_kernel.db import Database
+from waymark_kernel.db import Database, table_of
 from waymark_kernel.testing import throwaway_database
 from waymark_referrals.disclosures import repository
 from waymark_referrals.disclosures.models import Disclosure
@@ -48,7 +48,7 @@ async def one_chain_ledger(url: str, case_ids: list[uuid.UUID]) -> list[Disclosu
         entry.entry_hash = previous = entry_hash(entry)
         entries.append(entry)
     ledger = sa.table("referrals_disclosures", *(
-        sa.column(column, Disclosure.__table__.c[column].type) for column in LEDGER_0002
+        sa.column(column, table_of(Disclosure).c[column].type) for column in LEDGER_0002
     ))
     database = Database(url)
     async with database.transaction() as session:
@@ -65,7 +65,7 @@ async def url(dialect: str, tmp_path: Path) -> AsyncIterator[str]:
         yield url
 
 
-async def test_each_case_gets_its_own_chain_with_every_entry(url: str):
+async def test_each_case_gets_its_own_chain_with_every_entry(url: str) -> None:
     first, second = uuid.uuid4(), uuid.uuid4()
     written = await one_chain_ledger(url, [first, second, first, second, first])
     await migrate(url, "head")
@@ -87,7 +87,7 @@ async def test_each_case_gets_its_own_chain_with_every_entry(url: str):
     assert chains[second][0].previous_hash == GENESIS
 
 
-async def test_a_tampered_ledger_is_not_re_chained(url: str):
+async def test_a_tampered_ledger_is_not_re_chained(url: str) -> None:
     await one_chain_ledger(url, [uuid.uuid4(), uuid.uuid4()])
     database = Database(url)
     async with database.transaction() as session:

@@ -2,8 +2,11 @@
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
+
+from services.registry.tests.conftest import RegistryCommand
 
 pytestmark = pytest.mark.integration  # runs the command line in processes
 
@@ -28,7 +31,9 @@ DATASET = [{
 }]
 
 
-def test_import_refuses_an_invalid_file_then_imports_and_exports(tmp_path, registry_command):
+def test_import_refuses_an_invalid_file_then_imports_and_exports(
+    tmp_path: Path, registry_command: RegistryCommand
+) -> None:
     broken = json.loads(json.dumps(DATASET))
     broken[0]["country"] = "Kazakhstan"
     broken[0]["services"][0]["service_at_locations"][0]["location"]["latitude"] = -91
@@ -54,7 +59,9 @@ def test_import_refuses_an_invalid_file_then_imports_and_exports(tmp_path, regis
     assert (service["id"], service["categories"]) == (SERVICE_ID, ["legal.information"])
 
 
-def test_a_tabular_package_in_a_folder_or_a_zip(tmp_path, registry_command):
+def test_a_tabular_package_in_a_folder_or_a_zip(
+    tmp_path: Path, registry_command: RegistryCommand
+) -> None:
     source, target, copy = tmp_path / "source", tmp_path / "target", tmp_path / "copy"
     dataset = tmp_path / "in.json"
     dataset.write_text(json.dumps(DATASET))
@@ -83,8 +90,8 @@ def test_a_tabular_package_in_a_folder_or_a_zip(tmp_path, registry_command):
 
 
 def test_a_bad_row_of_a_package_is_shown_with_its_file_and_line_and_a_dry_run_changes_nothing(
-    tmp_path, registry_command,
-):
+    tmp_path: Path, registry_command: RegistryCommand,
+) -> None:
     package = tmp_path / "package"
     package.mkdir()
     (package / "organizations.csv").write_text(

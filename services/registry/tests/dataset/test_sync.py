@@ -1,20 +1,24 @@
 """`waymark registry sync URL` against an HSDS 3.0 publisher served by the test on loopback."""
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
+
+from services.registry.tests.conftest import FakePublisher, RegistryCommand
 
 pytestmark = pytest.mark.integration  # runs the command line in processes
 
 
-def exported(registry_command, data, out) -> dict[str, dict]:
+def exported(registry_command: RegistryCommand, data: Path, out: Path) -> dict[str, dict[str, Any]]:
     assert registry_command(data, "export", str(out)).returncode == 0
     return {s["id"]: s for o in json.loads(out.read_text()) for s in o["services"]}
 
 
 def test_sync_creates_then_withdraws_and_a_failing_source_changes_nothing(
-    tmp_path, publisher, registry_command
-):
+    tmp_path: Path, publisher: tuple[FakePublisher, str], registry_command: RegistryCommand
+) -> None:
     published, url = publisher
     data = tmp_path / "data"
 

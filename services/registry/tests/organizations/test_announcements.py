@@ -2,15 +2,19 @@
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 
+from services.registry.tests.conftest import Registry, RegistryCommand
 from waymark_registry.organizations.announcements import announce_all
 
 pytestmark = pytest.mark.integration  # runs the command line in processes
 
 
-async def test_every_organisation_is_announced_again_with_its_contact_address(registry) -> None:
+async def test_every_organisation_is_announced_again_with_its_contact_address(
+    registry: Registry
+) -> None:
     organizations = [
         await registry.organization(email="desk@first.test"),
         await registry.organization(email="desk@second.test", country="LB"),
@@ -31,7 +35,9 @@ async def test_every_organisation_is_announced_again_with_its_contact_address(re
     ), key=lambda event: event[1]["organization_id"])
 
 
-def test_the_command_announces_the_organisations_of_its_database(tmp_path, registry_command) -> None:
+def test_the_command_announces_the_organisations_of_its_database(
+    tmp_path: Path, registry_command: RegistryCommand
+) -> None:
     dataset = tmp_path / "in.json"
     dataset.write_text(json.dumps([{
         "id": str(uuid.uuid4()), "name": "Kyrgyz Red Crescent", "description": "",
