@@ -2,10 +2,7 @@
 
 import asyncio
 import collections
-import os
-import signal
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -13,7 +10,7 @@ import pytest
 
 from cli.tests.support import STOP_SECONDS, launch, problems_in
 from tests.e2e.flow import organisation_with_client, token
-from tests.e2e.support import ADMIN_SECRET, clean_up
+from tests.e2e.support import ADMIN_SECRET
 from tests.e2e.test_personal_data import every_page
 
 pytestmark = pytest.mark.integration  # starts networks of processes
@@ -91,67 +88,3 @@ async def test_ctrl_c_under_load_stops_cleanly_and_every_event_reaches_the_feed_
         again.interrupt()
         again.kill()
     assert again.process.returncode == 0
-
-
-@pytest.fixture
-def network_names() -> Iterator[tuple[str, str, str]]:
-    unique = uuid.uuid4().hex[:10]
-    names = (f"stop_{unique}", f"stop.{unique}.events", f"stop.{unique}")
-    yield names
-    asyncio.run(clean_up(*names))
-
-
-def descendants(pid: int) -> set[int]:
-    """Every living process under `pid`, from /proc."""
-    children: dict[int, list[int]] = collections.defaultdict(list)
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        # The command name may hold spaces; the fields after its closing parenthesis do not.
-        state, parent = stat.rsplit(")", 1)[1].split()[:2]
-        if state != "Z":
-            children[int(parent)].append(int(entry))
-    found, frontier = set(), [pid]
-    while frontier:
-        for child in children[frontier.pop()]:
-            found.add(child)
-            frontier.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def test_ctrl_c_stops_up_and_every_part_it_started(
-    tmp_path: Path, network_names: tuple[str, str, str]
-) -> None:
-    prefix, exchange, queues = network_names
-    network = launch("up", tmp_path / "var", {
-        "WAYMARK_DATABASE_PREFIX": prefix, "WAYMARK_EVENT_EXCHANGE": exchange,
-        "WAYMARK_QUEUE_PREFIX": queues,
-    })
-    parts = descendants(network.process.pid)
-    try:
-        assert len(parts) >= 4  # the gateway and the three services
-
-        took = network.interrupt()
-
-        output = network.output.read_text()
-        assert network.process.returncode == 0, output[-3000:]
-        assert took < STOP_SECONDS, output[-3000:]
-        assert [pid for pid in parts if alive(pid)] == []
-        assert problems_in(output) == [], output[-3000:]
-    finally:
-        for pid in parts:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        network.kill()

@@ -2,11 +2,13 @@
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 from typing import TYPE_CHECKING
 
 from waymark_cli.stopping import STOP_SIGNALS, StopRequest, exit_at_once
+from waymark_cli.terminal import foreground_of_its_own
 
 if TYPE_CHECKING:
     from waymark_kernel.settings import Settings
@@ -20,6 +22,12 @@ def main(argv: list[str] | None = None) -> None:
     if serving:  # a Ctrl-C while the parts are imported (seconds) ends the process quietly
         for signum in STOP_SIGNALS:
             signal.signal(signum, exit_at_once)
+    # Ctrl-C stops a serving command, not the make or uv that started it.
+    with foreground_of_its_own() if serving else contextlib.nullcontext():
+        _main(argv, serving)
+
+
+def _main(argv: list[str], serving: bool) -> None:
     from waymark_cli.parts import PARTS
     from waymark_kernel.logging import configure_logging
     from waymark_kernel.settings import RunMode, Settings

@@ -21,10 +21,9 @@ from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import RunMode
 from waymark_kernel.signing import SigningKey
 from waymark_kernel.testing import (
-    create_database,
-    drop_database,
     revisions,
     table_rows,
+    throwaway_database,
     write_rows_as_at_revision,
 )
 
@@ -65,7 +64,7 @@ async def sign_in(client: httpx.AsyncClient, clients: list[dict[str, Any]]) -> l
 
 @pytest.mark.parametrize("revision", revisions(MIGRATIONS))
 async def test_clients_written_at_each_revision_sign_in_as_before_after_the_upgrade(
-    network: Network, database_url: str, tmp_path: Path, revision: str
+    network: Network, database_url: str, tmp_path: Path, revision: str, dialect: str
 ) -> None:
     clients = await write_clients(network)
     expected = await sign_in(network.client, clients)
@@ -75,8 +74,7 @@ async def test_clients_written_at_each_revision_sign_in_as_before_after_the_upgr
     )
     rows = await table_rows(database_url)
 
-    url = await create_database(f"gateway_at_{revision}")
-    try:
+    async with throwaway_database(dialect, f"gateway_at_{revision}", tmp_path) as url:
         await upgrade(url, MIGRATIONS, revision=revision)
         assert "gateway_api_clients" in await write_rows_as_at_revision(url, rows)
         await upgrade(url, MIGRATIONS)
@@ -90,5 +88,3 @@ async def test_clients_written_at_each_revision_sign_in_as_before_after_the_upgr
             transport = httpx.ASGITransport(app)
             async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
                 assert await sign_in(client, clients) == expected
-    finally:
-        await drop_database(url)

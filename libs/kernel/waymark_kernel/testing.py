@@ -12,7 +12,7 @@ import asyncpg
 import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from waymark_kernel.auth import ROLES
 from waymark_kernel.migrations import alembic_config, upgrade
@@ -92,19 +92,35 @@ def revisions(script_location: Path) -> list[str]:
     return [script.revision for script in reversed(list(scripts.walk_revisions()))]
 
 
+# The tables SQLite keeps for each full-text (FTS5) table, written by it alone.
+FTS5_SHADOW_TABLES = ("data", "idx", "content", "docsize", "config")
+
+
+async def _own_tables(connection: AsyncConnection) -> set[str]:
+    """Tables the database writes itself: Alembic's, and SQLite's full-text index tables."""
+    own = {"alembic_version"}
+    if connection.dialect.name == "sqlite":
+        full_text = await connection.scalars(sa.text(
+            "SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'"
+        ))
+        own |= {f"{name}_{suffix}" for name in full_text for suffix in FTS5_SHADOW_TABLES}
+    return own
+
+
 async def table_rows(url: str) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every table but Alembic's, by table."""
+    """Every row of every table the service writes, by table."""
     engine = create_async_engine(url)
     try:
         async with engine.connect() as connection:
             metadata = sa.MetaData()
             await connection.run_sync(metadata.reflect)
+            own = await _own_tables(connection)
             return {
                 table.name: [
                     dict(row._mapping) for row in await connection.execute(sa.select(table))
                 ]
                 for table in metadata.sorted_tables
-                if table.name != "alembic_version"
+                if table.name not in own
             }
     finally:
         await engine.dispose()
@@ -115,7 +131,7 @@ async def write_rows_as_at_revision(
 ) -> list[str]:
     """Writes `rows` (taken at the current revision) into a database at an earlier one, as the
     code of that time wrote them: each table that exists there, with the columns it has there.
-    Left to the database: the `derived` tables (its triggers fill them), and any table that holds
+    Left to the database: its own tables, the `derived` ones (its triggers fill them), and any that holds
     rows already when its turn comes (the migrations' seed data, or what triggers on the tables
     written before it wrote). Returns the tables written."""
     engine = create_async_engine(url)
@@ -124,12 +140,9 @@ async def write_rows_as_at_revision(
             metadata = sa.MetaData()
             await connection.run_sync(metadata.reflect)
             written = []
+            own = await _own_tables(connection)
             for table in metadata.sorted_tables:
-                if (
-                    table.name in derived
-                    or table.name == "alembic_version"
-                    or not rows.get(table.name)
-                ):
+                if table.name in derived or table.name in own or not rows.get(table.name):
                     continue
                 if await connection.scalar(sa.select(sa.exists().select_from(table))):
                     continue

@@ -7,6 +7,7 @@ before, and still signs with the subscription's secret."""
 import base64
 import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,10 +22,9 @@ from services.notifications.tests.conftest import (
 from waymark_kernel.events import OrganizationChanged, ReferralChanged
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.testing import (
-    create_database,
-    drop_database,
     revisions,
     table_rows,
+    throwaway_database,
     write_rows_as_at_revision,
 )
 from waymark_notifications.main import MIGRATIONS
@@ -75,7 +75,7 @@ async def read_notifications(
 @pytest.mark.parametrize("revision", EARLIER)
 async def test_notifications_written_at_an_earlier_revision_read_the_same_after_the_upgrade(
     start_notifications: StartNotifications, receiver: StartReceiver, database_url: str,
-    revision: str,
+    revision: str, dialect: str, tmp_path: Path,
 ) -> None:
     key = base64.b64encode(os.urandom(32)).decode()
     endpoint = await receiver()
@@ -88,8 +88,7 @@ async def test_notifications_written_at_an_earlier_revision_read_the_same_after_
         expected |= {"feed": [], "inbox": []}
     rows = await table_rows(database_url)
 
-    url = await create_database(f"notifications_at_{revision}")
-    try:
+    async with throwaway_database(dialect, f"notifications_at_{revision}", tmp_path) as url:
         await upgrade(url, MIGRATIONS, revision=revision)
         tables = await write_rows_as_at_revision(url, rows)
         assert {"notifications_subscriptions", "notifications_deliveries"} <= set(tables)
@@ -105,5 +104,3 @@ async def test_notifications_written_at_an_earlier_revision_read_the_same_after_
         assert tested.status_code in (200, 202), tested.text
         headers, body = (await endpoint.wait_for(2))[-1]
         assert Webhook(written["subscription"]["secret"]).verify(body, headers)["type"] == "webhook.test"
-    finally:
-        await drop_database(url)

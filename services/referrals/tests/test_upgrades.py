@@ -23,11 +23,10 @@ from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import Settings
 from waymark_kernel.testing import (
     TestIssuer,
-    create_database,
     downgrade,
-    drop_database,
     revisions,
     table_rows,
+    throwaway_database,
     write_rows_as_at_revision,
 )
 from waymark_referrals.main import create_app
@@ -38,14 +37,11 @@ LEDGER = "referrals_disclosures"
 
 
 @pytest.fixture
-async def database_url() -> AsyncIterator[str]:
+async def database_url(dialect: str, tmp_path: Path) -> AsyncIterator[str]:
     """A database of this test's own: its rows are the ones written at each revision."""
-    url = await create_database("referrals_upgrade")
-    try:
+    async with throwaway_database(dialect, "referrals_upgrade", tmp_path) as url:
         await upgrade(url, MIGRATIONS)
         yield url
-    finally:
-        await drop_database(url)
 
 
 async def write_referrals(flow: Flow, revision: str) -> dict[str, Any]:
@@ -100,32 +96,29 @@ async def read_referrals(client: httpx.AsyncClient, written: dict[str, Any]) -> 
     }
 
 
-async def rows_in_the_clear(rows: Json, settings: Settings) -> Json:
+async def rows_in_the_clear(rows: Json, settings: Settings, dialect: str, folder: Path) -> Json:
     """The rows as revision 0006 held them, free text in the clear."""
-    url = await create_database("referrals_in_the_clear")
-    try:
+    async with throwaway_database(dialect, "referrals_in_the_clear", folder) as url:
         await upgrade(url, MIGRATIONS, settings)
         await write_rows_as_at_revision(url, rows)
         await downgrade(url, MIGRATIONS, "0006", settings)
         return await table_rows(url)
-    finally:
-        await drop_database(url)
 
 
 @pytest.mark.parametrize("revision", EARLIER)
 async def test_referrals_written_at_an_earlier_revision_read_the_same_after_the_upgrade(
-    flow: Flow, settings: Settings, database_url: str, revision: str
+    flow: Flow, settings: Settings, database_url: str, revision: str, dialect: str,
+    tmp_path: Path,
 ) -> None:
     written = await write_referrals(flow, revision)
     expected = await read_referrals(flow.client, written)
     rows = await table_rows(database_url)
     if revision < "0007":
-        rows = await rows_in_the_clear(rows, settings)
+        rows = await rows_in_the_clear(rows, settings, dialect, tmp_path)
     if revision < "0006":
         rows[LEDGER] = []
 
-    url = await create_database(f"referrals_at_{revision}")
-    try:
+    async with throwaway_database(dialect, f"referrals_at_{revision}", tmp_path) as url:
         await upgrade(url, MIGRATIONS, settings, revision=revision)
         tables = await write_rows_as_at_revision(url, rows)
         assert {"referrals_cases", "referrals_referrals", "outbox"} <= set(tables)
@@ -144,5 +137,3 @@ async def test_referrals_written_at_an_earlier_revision_read_the_same_after_the_
                     assert await read_referrals(client, written) == expected
         finally:
             await broker.close()
-    finally:
-        await drop_database(url)

@@ -1,7 +1,11 @@
 """The registry app on a throw-away database (each test on SQLite and on PostgreSQL) with an
 in-process broker, and an HSDS 3.0 publisher served on loopback."""
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -24,7 +28,13 @@ from waymark_kernel.messaging import OutboxMessage
 from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import RunMode, Settings
-from waymark_kernel.testing import TestIssuer, throwaway_database, unique_name
+from waymark_kernel.testing import (
+    POSTGRES_URL,
+    TestIssuer,
+    drop_database,
+    throwaway_database,
+    unique_name,
+)
 from waymark_registry.main import MIGRATIONS, create_app
 
 
@@ -87,6 +97,38 @@ async def serve(app: FastAPI) -> AsyncIterator[AsyncClient]:
         AsyncClient(transport=ASGITransport(app), base_url="http://registry") as client,
     ):
         yield client
+
+
+class RegistryCommand(Protocol):
+    """`registry_command(folder, *arguments)`: runs `waymark registry *arguments` on `folder`."""
+
+    def __call__(self, folder: Path, *arguments: str) -> subprocess.CompletedProcess[str]: ...
+
+
+@pytest.fixture
+def registry_command(dialect: str) -> Iterator[RegistryCommand]:
+    """`waymark registry ...` on the registry database of a data folder: the folder's SQLite file
+    (standalone), or a PostgreSQL database of the folder's own (distributed), dropped after."""
+    prefixes: dict[Path, str] = {}
+
+    def run(folder: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+        environment = {
+            **os.environ, "WAYMARK_MODE": "standalone", "WAYMARK_DATA_DIR": str(folder),
+            "WAYMARK_HSDS_SOURCE_ALLOW_INSECURE": "true",  # the tests' publishers are on loopback
+        }
+        if dialect == "postgresql":
+            environment |= {
+                "WAYMARK_MODE": "distributed",
+                "WAYMARK_DATABASE_PREFIX": prefixes.setdefault(folder, unique_name("registry_command")),
+            }
+        return subprocess.run(
+            [sys.executable, "-m", "waymark_cli.main", "registry", *arguments],
+            check=False, env=environment, capture_output=True, text=True, timeout=60,
+        )
+
+    yield run
+    for prefix in prefixes.values():
+        asyncio.run(drop_database(f"{POSTGRES_URL}/{prefix}_registry"))
 
 
 @pytest.fixture

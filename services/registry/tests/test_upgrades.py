@@ -5,6 +5,7 @@ upgraded to the current revision, answers through the current API what the direc
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +19,9 @@ from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import RunMode, Settings
 from waymark_kernel.testing import (
     TestIssuer,
-    create_database,
-    drop_database,
     revisions,
     table_rows,
+    throwaway_database,
     unique_name,
     write_rows_as_at_revision,
 )
@@ -124,14 +124,14 @@ def as_written_at(
 async def test_a_directory_written_at_an_earlier_revision_reads_the_same_after_the_upgrade(
     registry: Registry, database_url: str,
     serve_app: Callable[[FastAPI], AbstractAsyncContextManager[AsyncClient]], revision: str,
+    dialect: str, tmp_path: Path,
 ) -> None:
     written = await write_directory(registry)
     expected = await read_directory(registry.client, registry.issuer, written)
     assert all(expected.values()), expected  # every search finds what it should
     rows = await table_rows(database_url)
 
-    url = await create_database(f"registry_at_{revision}")
-    try:
+    async with throwaway_database(dialect, f"registry_at_{revision}", tmp_path) as url:
         await upgrade(url, MIGRATIONS, revision=revision)
         assert "registry_services" in await write_rows_as_at_revision(
             url, as_written_at(revision, rows), derived={"registry_service_listing"}
@@ -151,5 +151,3 @@ async def test_a_directory_written_at_an_earlier_revision_reads_the_same_after_t
                 assert await read_directory(client, issuer, written) == expected
         finally:
             await broker.close()
-    finally:
-        await drop_database(url)

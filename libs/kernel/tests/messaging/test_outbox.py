@@ -87,7 +87,7 @@ async def test_the_relay_on_sqlite_publishes_every_event_once_in_commit_order(
     assert all(published for _, published, _ in await outbox_state(sqlite))
 
 
-async def test_an_event_of_a_rolled_back_transaction_is_never_published(sqlite: Database, broker: InProcessBroker, new_event: Callable[[int], CloudEvent]) -> None:
+async def test_an_event_of_a_rolled_back_transaction_is_never_published(database: Database, broker: InProcessBroker, new_event: Callable[[int], CloudEvent]) -> None:
     received: list[CloudEvent] = []
 
     async def remember(event: CloudEvent) -> None:
@@ -95,13 +95,13 @@ async def test_an_event_of_a_rolled_back_transaction_is_never_published(sqlite: 
 
     await broker.consume("all", ["#"], remember)
     with pytest.raises(RuntimeError):  # noqa: PT012 -- the transaction must fail after its writes
-        async with sqlite.transaction() as session:
+        async with database.transaction() as session:
             event = new_event(1)
             await record_event(session, "kernel-tests", event.type, event.typed_data())
             raise RuntimeError("the change fails after the event was recorded")
 
-    assert await OutboxRelay(sqlite, broker).publish_pending() == 0
-    assert await outbox_state(sqlite) == []
+    assert await OutboxRelay(database, broker).publish_pending() == 0
+    assert await outbox_state(database) == []
     assert received == []
 
 

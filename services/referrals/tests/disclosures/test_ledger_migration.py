@@ -3,6 +3,7 @@ and refuses to re-chain a ledger that was tampered with."""
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from alembic.config import Config
 import waymark_referrals
 from waymark_kernel.clock import utcnow
 from waymark_kernel.db import Database, table_of
+from waymark_kernel.testing import throwaway_database
 from waymark_referrals.disclosures import repository
 from waymark_referrals.disclosures.models import Disclosure
 from waymark_referrals.disclosures.service import GENESIS, entry_hash, verify_ledger
@@ -57,8 +59,13 @@ async def one_chain_ledger(url: str, case_ids: list[uuid.UUID]) -> list[Disclosu
     return entries
 
 
-async def test_each_case_gets_its_own_chain_with_every_entry(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'referrals.db'}"
+@pytest.fixture
+async def url(dialect: str, tmp_path: Path) -> AsyncIterator[str]:
+    async with throwaway_database(dialect, "referrals_ledger_migration", tmp_path) as url:
+        yield url
+
+
+async def test_each_case_gets_its_own_chain_with_every_entry(url: str) -> None:
     first, second = uuid.uuid4(), uuid.uuid4()
     written = await one_chain_ledger(url, [first, second, first, second, first])
     await migrate(url, "head")
@@ -80,8 +87,7 @@ async def test_each_case_gets_its_own_chain_with_every_entry(tmp_path: Path) -> 
     assert chains[second][0].previous_hash == GENESIS
 
 
-async def test_a_tampered_ledger_is_not_re_chained(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'referrals.db'}"
+async def test_a_tampered_ledger_is_not_re_chained(url: str) -> None:
     await one_chain_ledger(url, [uuid.uuid4(), uuid.uuid4()])
     database = Database(url)
     async with database.transaction() as session:

@@ -1,13 +1,12 @@
-"""`waymark registry import|export FILE` on a standalone data folder."""
+"""`waymark registry import|export FILE` on a standalone data folder or a distributed database."""
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
+
+from services.registry.tests.conftest import RegistryCommand
 
 pytestmark = pytest.mark.integration  # runs the command line in processes
 
@@ -32,15 +31,9 @@ DATASET = [{
 }]
 
 
-def waymark(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "WAYMARK_MODE": "standalone", "WAYMARK_DATA_DIR": str(tmp_path)}
-    return subprocess.run(
-        [sys.executable, "-m", "waymark_cli.main", "registry", *arguments],
-        check=False, env=environment, capture_output=True, text=True, timeout=60,
-    )
-
-
-def test_import_refuses_an_invalid_file_then_imports_and_exports(tmp_path: Path) -> None:
+def test_import_refuses_an_invalid_file_then_imports_and_exports(
+    tmp_path: Path, registry_command: RegistryCommand
+) -> None:
     broken = json.loads(json.dumps(DATASET))
     broken[0]["country"] = "Kazakhstan"
     broken[0]["services"][0]["service_at_locations"][0]["location"]["latitude"] = -91
@@ -48,9 +41,9 @@ def test_import_refuses_an_invalid_file_then_imports_and_exports(tmp_path: Path)
     invalid.write_text(json.dumps(broken, indent=1))
     valid.write_text(json.dumps(DATASET))
 
-    refused = waymark(tmp_path, "import", str(invalid))
-    imported = waymark(tmp_path, "import", str(valid))
-    export = waymark(tmp_path, "export", str(exported))
+    refused = registry_command(tmp_path, "import", str(invalid))
+    imported = registry_command(tmp_path, "import", str(valid))
+    export = registry_command(tmp_path, "export", str(exported))
 
     assert refused.returncode == 1
     assert f"{invalid}:2: [0]: country:" in refused.stderr
@@ -66,17 +59,19 @@ def test_import_refuses_an_invalid_file_then_imports_and_exports(tmp_path: Path)
     assert (service["id"], service["categories"]) == (SERVICE_ID, ["legal.information"])
 
 
-def test_a_tabular_package_in_a_folder_or_a_zip(tmp_path: Path) -> None:
+def test_a_tabular_package_in_a_folder_or_a_zip(
+    tmp_path: Path, registry_command: RegistryCommand
+) -> None:
     source, target, copy = tmp_path / "source", tmp_path / "target", tmp_path / "copy"
     dataset = tmp_path / "in.json"
     dataset.write_text(json.dumps(DATASET))
-    assert waymark(source, "import", str(dataset)).returncode == 0
+    assert registry_command(source, "import", str(dataset)).returncode == 0
 
-    folder = waymark(source, "export", "--format", "csv", str(tmp_path / "package"))
-    archive = waymark(source, "export", "--format", "csv", str(tmp_path / "package.zip"))
-    from_folder = waymark(target, "import", str(tmp_path / "package"))
-    from_zip = waymark(copy, "import", str(tmp_path / "package.zip"))
-    exported = waymark(target, "export", str(tmp_path / "out.json"))
+    folder = registry_command(source, "export", "--format", "csv", str(tmp_path / "package"))
+    archive = registry_command(source, "export", "--format", "csv", str(tmp_path / "package.zip"))
+    from_folder = registry_command(target, "import", str(tmp_path / "package"))
+    from_zip = registry_command(copy, "import", str(tmp_path / "package.zip"))
+    exported = registry_command(target, "export", str(tmp_path / "out.json"))
 
     assert (folder.returncode, archive.returncode) == (0, 0)
     # Laid out as the HSDS 3.0 specification's datapackage.json names its files.
@@ -95,7 +90,7 @@ def test_a_tabular_package_in_a_folder_or_a_zip(tmp_path: Path) -> None:
 
 
 def test_a_bad_row_of_a_package_is_shown_with_its_file_and_line_and_a_dry_run_changes_nothing(
-    tmp_path: Path,
+    tmp_path: Path, registry_command: RegistryCommand,
 ) -> None:
     package = tmp_path / "package"
     package.mkdir()
@@ -107,10 +102,10 @@ def test_a_bad_row_of_a_package_is_shown_with_its_file_and_line_and_a_dry_run_ch
         f"id,organization_id,name,status\r\n{SERVICE_ID},{ORGANIZATION_ID},Help desk,open\r\n"
     )
 
-    refused = waymark(tmp_path, "import", str(package))
+    refused = registry_command(tmp_path, "import", str(package))
     services.write_text(services.read_text().replace(",open", ",active"))
-    dry_run = waymark(tmp_path, "import", "--dry-run", str(package))
-    imported = waymark(tmp_path, "import", str(package))
+    dry_run = registry_command(tmp_path, "import", "--dry-run", str(package))
+    imported = registry_command(tmp_path, "import", str(package))
 
     assert refused.returncode == 1
     assert f"{package}/services.csv:2: [0].services[0]: status:" in refused.stderr

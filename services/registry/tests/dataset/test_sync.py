@@ -1,48 +1,35 @@
 """`waymark registry sync URL` against an HSDS 3.0 publisher served by the test on loopback."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from services.registry.tests.conftest import FakePublisher
+from services.registry.tests.conftest import FakePublisher, RegistryCommand
 
 pytestmark = pytest.mark.integration  # runs the command line in processes
 
 
-def waymark(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "WAYMARK_MODE": "standalone", "WAYMARK_DATA_DIR": str(tmp_path),
-                   "WAYMARK_HSDS_SOURCE_ALLOW_INSECURE": "true"}  # the publisher is on loopback
-    return subprocess.run(
-        [sys.executable, "-m", "waymark_cli.main", "registry", *arguments],
-        check=False, env=environment, capture_output=True, text=True, timeout=60,
-    )
-
-
-def exported(tmp_path: Path) -> dict[str, dict[str, Any]]:
-    out = tmp_path / "out.json"
-    assert waymark(tmp_path, "export", str(out)).returncode == 0
+def exported(registry_command: RegistryCommand, data: Path, out: Path) -> dict[str, dict[str, Any]]:
+    assert registry_command(data, "export", str(out)).returncode == 0
     return {s["id"]: s for o in json.loads(out.read_text()) for s in o["services"]}
 
 
 def test_sync_creates_then_withdraws_and_a_failing_source_changes_nothing(
-    tmp_path: Path, publisher: tuple[FakePublisher, str]
+    tmp_path: Path, publisher: tuple[FakePublisher, str], registry_command: RegistryCommand
 ) -> None:
     published, url = publisher
     data = tmp_path / "data"
 
-    first = waymark(data, "sync", url)
+    first = registry_command(data, "sync", url)
     gone = published.services.pop(0)
-    second = waymark(data, "sync", url)
+    second = registry_command(data, "sync", url)
     published.services[0]["name"] = "Food bank and pantry"
     published.services.append(published.service("Language cafe"))
     published.failing_page = 2  # the new service's page
-    failed = waymark(data, "sync", url)
-    services = exported(data)
+    failed = registry_command(data, "sync", url)
+    services = exported(registry_command, data, tmp_path / "out.json")
 
     assert first.returncode == 0, first.stderr
     assert "organizations: 1 created" in first.stdout

@@ -1,15 +1,12 @@
 """Organisations announced again, for consumers that started after they were created."""
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-from services.registry.tests.conftest import Registry
+from services.registry.tests.conftest import Registry, RegistryCommand
 from waymark_registry.organizations.announcements import announce_all
 
 pytestmark = pytest.mark.integration  # runs the command line in processes
@@ -38,8 +35,9 @@ async def test_every_organisation_is_announced_again_with_its_contact_address(
     ), key=lambda event: event[1]["organization_id"])
 
 
-def test_the_command_announces_the_organisations_of_a_data_folder(tmp_path: Path) -> None:
-    environment = {**os.environ, "WAYMARK_MODE": "standalone", "WAYMARK_DATA_DIR": str(tmp_path)}
+def test_the_command_announces_the_organisations_of_its_database(
+    tmp_path: Path, registry_command: RegistryCommand
+) -> None:
     dataset = tmp_path / "in.json"
     dataset.write_text(json.dumps([{
         "id": str(uuid.uuid4()), "name": "Kyrgyz Red Crescent", "description": "",
@@ -47,13 +45,7 @@ def test_the_command_announces_the_organisations_of_a_data_folder(tmp_path: Path
         "services": [],
     }]))
 
-    def waymark(*arguments: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "waymark_cli.main", "registry", *arguments],
-            check=False, env=environment, capture_output=True, text=True, timeout=60,
-        )
-
-    assert waymark("import", str(dataset)).returncode == 0
-    announced = waymark("announce-organizations")
+    assert registry_command(tmp_path, "import", str(dataset)).returncode == 0
+    announced = registry_command(tmp_path, "announce-organizations")
     assert announced.returncode == 0, announced.stderr
     assert announced.stdout.strip() == "announced 1 organisations"
