@@ -109,7 +109,7 @@ async def test_over_https_the_cookie_is_a_secure_host_only_one(start_gateway, st
         assert entries[0]["address"] == "198.51.100.20"
 
 
-async def test_repeated_failures_lock_the_account_from_that_address_only(
+async def test_finding_2_repeated_failures_lock_the_account_from_that_address_only(
     start_gateway, standin, serve
 ) -> None:
     async with replicas(
