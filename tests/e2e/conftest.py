@@ -1,45 +1,36 @@
 """Fixtures: the network started as a user starts it, and a local webhook receiver."""
 
 import asyncio
-import uuid
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from tests.e2e.support import Network, WebhookReceiver, clean_up, start, stop
+from tests.e2e.support import Network, WebhookReceiver, network_of
 
 
 @pytest.fixture
 def standalone(tmp_path: Path) -> Iterator[Network]:
-    network = start("run", tmp_path, {"WAYMARK_SEED_DEMO": "false"})
-    yield network
-    stop(network)
+    with network_of("run", tmp_path, {}) as network:
+        yield network
 
 
 @pytest.fixture
 def distributed(tmp_path: Path) -> Iterator[Network]:
-    unique = uuid.uuid4().hex[:10]
-    prefix, exchange, queues = f"e2e_{unique}", f"e2e.{unique}.events", f"e2e.{unique}"
-    network = start("up", tmp_path, {
-        "WAYMARK_DATABASE_PREFIX": prefix, "WAYMARK_EVENT_EXCHANGE": exchange,
-        "WAYMARK_QUEUE_PREFIX": queues, "WAYMARK_SEED_DEMO": "false",
-    })
-    try:
+    with network_of("up", tmp_path, {}) as network:
         yield network
-    finally:
-        stop(network)
-        asyncio.run(clean_up(prefix, exchange, queues))
 
 
-@pytest.fixture
-async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
-    receiver = WebhookReceiver(url="")
+@contextlib.asynccontextmanager
+async def serving(receiver: WebhookReceiver) -> AsyncIterator[WebhookReceiver]:
+    """The receiver on a loopback port of its own, answering every delivery with its status."""
 
     async def accept(request: web.Request) -> web.Response:
+        receiver.arrived_at.append(asyncio.get_running_loop().time())
         receiver.received.append((dict(request.headers), await request.read()))
-        return web.Response(status=204)
+        return web.Response(status=receiver.status)
 
     app = web.Application()
     app.router.add_post("/hooks", accept)
@@ -49,5 +40,19 @@ async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
     receiver.url = f"http://127.0.0.1:{port}/hooks"
-    yield receiver
-    await runner.cleanup()
+    try:
+        yield receiver
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
+    async with serving(WebhookReceiver(url="")) as receiver:
+        yield receiver
+
+
+@pytest.fixture
+async def failing_webhook_receiver() -> AsyncIterator[WebhookReceiver]:
+    async with serving(WebhookReceiver(url="", status=500)) as receiver:
+        yield receiver
