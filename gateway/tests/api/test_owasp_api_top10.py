@@ -193,8 +193,10 @@ def test_api4_pages_bodies_and_headers_are_capped(api, nepal_caseworker):
 
 
 # A blocked event loop made one /healthz wait for the whole import (13 s); answering all along,
-# the slowest answer is a small share of the time polled, however fast the machine.
+# the slowest answer is a small share of the time polled, however fast the machine, and nineteen
+# answers in twenty come within the 100 ms promised (the rest is left to a loaded machine).
 SLOWEST_SHARE_OF_POLLING = 0.25
+PROMISED_SECONDS = 0.1
 
 
 class HealthPoller:
@@ -282,10 +284,13 @@ def test_api4_finding_8_healthz_answers_at_once_during_a_zip_bomb_and_a_large_im
     assert imported.json()["services"]["created"] == 4000
     for poller in (during_bomb, during_import):
         slowest = max(poller.latencies)
+        nineteen_in_twenty = statistics.quantiles(poller.latencies, n=20)[-1]
         print(f"/healthz: {len(poller.latencies)} answers, slowest {slowest * 1000:.0f} ms, "
+              f"95th percentile {nineteen_in_twenty * 1000:.0f} ms, "
               f"median {statistics.median(poller.latencies) * 1000:.0f} ms")
         assert poller.statuses == {200}
         assert len(poller.latencies) >= 10  # it was asked all along the import
+        assert nineteen_in_twenty < PROMISED_SECONDS
         assert slowest < SLOWEST_SHARE_OF_POLLING * poller.polled_seconds
 
 
