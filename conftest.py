@@ -6,8 +6,8 @@ test in it fails if it connects to a server or starts a process, so none can hid
 import asyncio
 import socket
 import subprocess
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
 
 import pytest
 
@@ -18,9 +18,10 @@ REQUIRED = {"PostgreSQL": 5432, "RabbitMQ": 5672, "Redis": 6379}
 # A test whose fixtures include one of these needs a server or a running network: not unit.
 SERVER_FIXTURES = frozenset({
     "dialect", "database_url", "database", "postgres", "sqlite", "rabbit", "broker",
-    "redis_url", "redis_prefix", "network", "standalone", "distributed", "start_gateway",
-    "start_notifications", "registry", "any_registry", "serve", "serve_app", "app", "client",
-    "browser", "webhook_receiver", "uvicorn_process", "process", "empty_database",
+    "redis_url", "redis_prefix", "network", "standalone", "distributed", "distributed_with_redis",
+    "start_gateway", "start_notifications", "registry", "any_registry", "serve", "serve_app",
+    "app", "client", "browser", "webhook_receiver", "uvicorn_process", "process",
+    "empty_database",
 })
 
 
@@ -41,7 +42,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _unit_tier(config: pytest.Config) -> bool:
-    return config.option.markexpr.strip() == "unit"
+    markexpr: str = config.option.markexpr
+    return markexpr.strip() == "unit"
 
 
 @pytest.fixture(autouse=True)
@@ -101,14 +103,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def dialect(request: pytest.FixtureRequest) -> str:
     """The database the test runs on: "sqlite" or "postgresql"."""
-    return request.param
+    dialect: str = request.param
+    return dialect
 
 
 # place of a prepared statement → (the dialects it is for, those it ran on), from every process
 STATEMENTS_RUN = pytest.StashKey[dict[str, tuple[set[str], set[str]]]]()
 
 
-def _merge(config: pytest.Config, place: str, dialects, ran_on) -> None:
+def _merge(
+    config: pytest.Config, place: str, dialects: Iterable[str], ran_on: Iterable[str]
+) -> None:
     merged = config.stash.setdefault(STATEMENTS_RUN, {}).setdefault(place, (set(), set()))
     merged[0].update(dialects)
     merged[1].update(ran_on)
@@ -144,8 +149,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+class WorkerNode(Protocol):
+    """What the hook below reads of xdist's controller of a worker (xdist is not typed)."""
+
+    config: pytest.Config
+    workeroutput: dict[str, Any]
+
+
 @pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node, error) -> None:
+def pytest_testnodedown(node: WorkerNode, error: object) -> None:
     """xdist's controller: which statements a worker ran, on which dialects."""
     for place, (dialects, ran_on) in node.workeroutput.get("statements", {}).items():
         _merge(node.config, place, dialects, ran_on)

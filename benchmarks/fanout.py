@@ -49,6 +49,7 @@ class _ReceiverConnection(asyncio.Protocol):
             return
         hours = json.loads(body)["data"]["response_time_hours"]
         self.receivers.arrivals.setdefault((url.removeprefix("/hooks/"), hours), arrived)
+        assert self.transport is not None  # a request comes only on a made connection
         self.transport.write(NO_CONTENT)
 
 
@@ -65,6 +66,10 @@ class Receivers:
             lambda: _ReceiverConnection(self), "127.0.0.1", 0
         )
         self.base = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
 
     async def until_arrived(self, batch: set[int], count: int, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -130,7 +135,8 @@ async def measure(bench: Bench) -> str:
     # that a pause of the machine falls on both alike.
     slow = await created(await client.post("/v1/subscriptions", headers=headers, json={
         "url": f"{receivers.base}/slow", "event_types": ["service.updated"]}))
-    paced_rounds, with_slow_rounds = [], []
+    paced_rounds: list[list[float]] = []
+    with_slow_rounds: list[list[float]] = []
     for _ in range(ROUNDS):
         for enabled, rounds in ((False, paced_rounds), (True, with_slow_rounds)):
             response = await client.patch(
@@ -138,7 +144,7 @@ async def measure(bench: Bench) -> str:
             assert response.status_code == 200, response.text
             rounds.append(latencies((await run(PACED_EVENTS, PACED_PER_SECOND))[0]))
     load_after = os.getloadavg()[0]
-    receivers.server.close()
+    receivers.stop()
     paced = sorted(value for values in paced_rounds for value in values)
     with_slow = sorted(value for values in with_slow_rounds for value in values)
     changes = [p99_change(*pair) for pair in zip(paced_rounds, with_slow_rounds, strict=False)]

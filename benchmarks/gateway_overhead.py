@@ -37,7 +37,8 @@ async def measure(bench: Bench) -> str:
         })
 
     def figure(label: str, connections: int, field: str) -> float:
-        return statistics.median(getattr(measured[label, connections], field) for measured in rounds)
+        values: list[float] = [getattr(measured[label, connections], field) for measured in rounds]
+        return statistics.median(values)
 
     added_each = [
         measured["gateway", 1].median_ms - measured["direct", 1].median_ms for measured in rounds

@@ -5,14 +5,16 @@ through the gateway of the distributed network."""
 import asyncio
 import json
 import os
-import re
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from benchmarks.support import Bench, WrkResult, _latency
+import httpx
+
+from benchmarks.support import Bench, WrkResult, _latency, found
 from tests.e2e.flow import (
     PERSON,
     created,
@@ -122,13 +124,13 @@ def _wrk_post(url: str, headers: dict[str, str], body: str) -> tuple[WrkResult, 
     if "Non-2xx" in output:
         raise RuntimeError(f"wrk saw errors:\n{output}")
     return WrkResult(
-        float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        float(found(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         _latency(output, "50%"), _latency(output, "99%"),
-    ), int(re.search(r"(\d+) requests in", output).group(1))
+    ), int(found(r"(\d+) requests in", output).group(1))
 
 
 def _wrk_lifecycles(
-    base_url: str, sender: dict, receiving: dict, bodies: list[str]
+    base_url: str, sender: dict[str, Any], receiving: dict[str, Any], bodies: list[str]
 ) -> LifecycleResult:
     script = LIFECYCLE_SCRIPT % {
         "create_bodies": ", ".join(json.dumps(body) for body in bodies),
@@ -138,14 +140,14 @@ def _wrk_lifecycles(
         script, LIFECYCLE_CONNECTIONS, LIFECYCLE_CONNECTIONS, base_url,
         {**sender, "Content-Type": "application/json"},
     )
-    lifecycles, failures = map(int, re.search(r"lifecycles (\d+) failures (\d+)", output).groups())
+    lifecycles, failures = map(int, found(r"lifecycles (\d+) failures (\d+)", output).groups())
     if failures or "Non-2xx" in output:
         raise RuntimeError(f"lifecycles failed:\n{output}")
-    seconds = float(re.search(r"requests in ([\d.]+)s", output).group(1))
+    seconds = float(found(r"requests in ([\d.]+)s", output).group(1))
     return LifecycleResult(lifecycles / seconds, _latency(output, "99%"), lifecycles)
 
 
-async def _transitions_made(client, headers: dict) -> int:
+async def _transitions_made(client: httpx.AsyncClient, headers: dict[str, Any]) -> int:
     """Every transition of the receiver's referrals, counted from their statuses: a creation
     requests (1), an acceptance adds one, a completion another."""
     steps = {"requested": 1, "accepted": 2, "completed": 3}
@@ -160,7 +162,7 @@ async def _transitions_made(client, headers: dict) -> int:
             return counted
 
 
-async def _settled_transitions(client, headers: dict) -> int:
+async def _settled_transitions(client: httpx.AsyncClient, headers: dict[str, Any]) -> int:
     """The count once it stops changing: requests that wrk cut off at its end may still be
     served after it."""
     counted, previous = await _transitions_made(client, headers), None
@@ -170,7 +172,9 @@ async def _settled_transitions(client, headers: dict) -> int:
     return counted
 
 
-async def _referral_events(client, headers: dict, cursor: str | None) -> tuple[int, str | None]:
+async def _referral_events(
+    client: httpx.AsyncClient, headers: dict[str, Any], cursor: str | None
+) -> tuple[int, str | None]:
     """Counts the referral.* events of the caller's feed after `cursor`; returns the new cursor."""
     counted = 0
     while True:
@@ -184,7 +188,10 @@ async def _referral_events(client, headers: dict, cursor: str | None) -> tuple[i
         cursor = page.json()["next_cursor"]
 
 
-async def _referral_body(client, sender: dict, receiver: dict, service: dict) -> dict:
+async def _referral_body(
+    client: httpx.AsyncClient, sender: dict[str, Any], receiver: dict[str, Any],
+    service: dict[str, Any],
+) -> dict[str, Any]:
     """A new case with consent to share with the receiver's country, and a referral of it."""
     case = await created(await client.post("/v1/cases", headers=sender, json={"person": PERSON}))
     consent = await client.put(f"/v1/cases/{case['id']}/consent", headers=sender, json={

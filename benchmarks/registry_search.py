@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -66,7 +67,7 @@ end
 """
 
 
-def _place(rng: random.Random, country: str, confidential: bool) -> dict:
+def _place(rng: random.Random, country: str, confidential: bool) -> dict[str, Any]:
     _language, lat, lon = COUNTRIES[country]
     return {"id": str(uuid.uuid4()), "location_type": "physical",
             "latitude": round(lat + rng.uniform(-2, 2), 5),
@@ -76,7 +77,7 @@ def _place(rng: random.Random, country: str, confidential: bool) -> dict:
                            "address_type": "physical"}]}
 
 
-def generated_directory(rng: random.Random) -> list[dict]:
+def generated_directory(rng: random.Random) -> list[dict[str, Any]]:
     countries = list(COUNTRIES)
     dataset = []
     for number in range(ORGANIZATIONS):
@@ -157,6 +158,7 @@ async def registry_database(organization_id: str) -> str:
         )
     finally:
         await connection.close()
+    name: str
     for (name,) in names:
         registry = await asyncpg.connect(POSTGRES_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}")
         try:

@@ -26,7 +26,7 @@ from benchmarks import (
     registry_search,
     web_pages,
 )
-from benchmarks.support import Bench
+from benchmarks.support import Bench, found
 from tests.e2e.flow import token
 from tests.e2e.support import ADMIN_SECRET, Network, clean_up, start, stop
 
@@ -38,7 +38,7 @@ MARK = "<!-- section: {} -->"
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    memory_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    memory_kb = int(found(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
     return (f"{os.cpu_count()} cores ({cpu}), {memory_kb / 1024 / 1024:.0f} GiB, "
             f"{platform.system()} {platform.release()}, Python {platform.python_version()}; "
             "PostgreSQL, RabbitMQ and the load generator on the same machine")

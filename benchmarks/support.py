@@ -39,13 +39,21 @@ def wrk(url: str, headers: dict[str, str], connections: int, duration: str = "10
     if "Non-2xx" in output:
         raise RuntimeError(f"wrk saw errors:\n{output}")
     return WrkResult(
-        float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        float(found(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         _latency(output, "50%"), _latency(output, "99%"),
     )
 
 
+def found(pattern: str, output: str) -> re.Match[str]:
+    """The first match of `pattern` in a tool's output; a run whose output lacks it fails."""
+    match = re.search(pattern, output)
+    if match is None:
+        raise RuntimeError(f"no {pattern!r} in:\n{output}")
+    return match
+
+
 def _latency(output: str, percentile: str) -> float:
-    match = re.search(rf"{percentile}\s+([\d.]+)(us|ms|s)\b", output)
+    match = found(rf"{percentile}\s+([\d.]+)(us|ms|s)\b", output)
     return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
 
 

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from aiohttp import web
@@ -36,7 +37,7 @@ class Receiver:
     runner: web.AppRunner | None = None
     site: web.TCPSite | None = None
     port: int = 0
-    received: list[tuple[str, dict]] = field(default_factory=list)  # (webhook-id, body)
+    received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (webhook-id, body)
     arrived: dict[tuple[str, str], float] = field(default_factory=dict)  # first, monotonic
 
     @property
@@ -51,7 +52,7 @@ class Receiver:
             await self.runner.setup()
         self.site = web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True)
         await self.site.start()
-        self.port = self.site._server.sockets[0].getsockname()[1]
+        self.port = self.runner.addresses[0][1]  # its only site: a stopped one leaves it
 
     async def stop(self) -> None:
         if self.site is not None:
@@ -91,7 +92,9 @@ class Load:
     given_up: Counter[str] = field(default_factory=Counter)
     last_success: dict[str, float] = field(default_factory=dict)
 
-    async def call(self, kind: str, method: str, path: str, **options: object) -> httpx.Response | None:
+    async def call(
+        self, kind: str, method: str, path: str, **options: object
+    ) -> httpx.Response | None:
         try:
             response = await self.client.request(method, path, **options)  # type: ignore[arg-type]
         except httpx.HTTPError as exc:
@@ -109,7 +112,9 @@ class Load:
             self.last_success[kind] = time.monotonic() - self.began
         return response
 
-    def commit(self, key: tuple[str, str], sender: "Organisation", receiver: "Organisation") -> None:
+    def commit(
+        self, key: tuple[str, str], sender: "Organisation", receiver: "Organisation"
+    ) -> None:
         self.committed[key] = (sender.id, receiver.id)
         self.committed_at[key] = time.monotonic()
 
@@ -125,14 +130,16 @@ class Load:
             response = await self.call("referral.create", "POST", "/v1/referrals", json=body,
                                        headers={**sender.headers, "Idempotency-Key": key})
             if response is not None and response.status_code == 201:
-                referral_id = response.json()["id"]
+                referral_id: str = response.json()["id"]
                 self.commit((referral_id, "referral.requested"), sender, receiver)
                 return referral_id
             await asyncio.sleep(pause(response))
         self.given_up["referral.create"] += 1
         return None
 
-    async def move(self, referral_id: str, sender: Organisation, receiver: Organisation, to: str) -> bool:
+    async def move(
+        self, referral_id: str, sender: Organisation, receiver: Organisation, to: str
+    ) -> bool:
         """The receiver moves the referral on; an answer lost on the way is found out by
         reading the referral again."""
         path = f"/v1/referrals/{referral_id}"
@@ -156,7 +163,9 @@ class Load:
         self.given_up["referral.transition"] += 1
         return False
 
-    async def referrals(self, organisations: list[Organisation], index: int, stop: asyncio.Event) -> None:
+    async def referrals(
+        self, organisations: list[Organisation], index: int, stop: asyncio.Event
+    ) -> None:
         sender = organisations[index]
         turn = 0
         while not stop.is_set():
@@ -165,9 +174,10 @@ class Load:
             if receiver is sender:
                 continue
             referral_id = await self.refer(sender, receiver, sender.cases[turn % len(sender.cases)])
-            for to in TRANSITIONS if referral_id else ():
-                if not await self.move(referral_id, sender, receiver, to):
-                    break
+            if referral_id:
+                for to in TRANSITIONS:
+                    if not await self.move(referral_id, sender, receiver, to):
+                        break
             await asyncio.sleep(0.2)
 
     async def directory(self, organisations: list[Organisation], stop: asyncio.Event) -> None:

@@ -17,9 +17,11 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -128,7 +130,10 @@ class Drill:
             )
         await self.recover(fault)
 
-    async def break_and_restore(self, name: str, breaking, restoring, down_seconds: float = 0) -> None:
+    async def break_and_restore(
+        self, name: str, breaking: Callable[[], object], restoring: Callable[[], object],
+        down_seconds: float = 0,
+    ) -> None:
         fault = Fault(name, self.now())
         self.faults.append(fault)
         await asyncio.to_thread(breaking)
@@ -192,7 +197,7 @@ def missing_webhooks(
     ]
 
 
-async def feed_of(load: Load, organisation: Organisation) -> list[dict]:
+async def feed_of(load: Load, organisation: Organisation) -> list[dict[str, Any]]:
     items, after = [], None
     while True:
         params = {"limit": 100, **({"after": after} if after else {})}
@@ -231,15 +236,16 @@ def launch(folder: Path, environment: dict[str, str], timeout: float = 600) -> N
     folder.mkdir()
     port = free_port_block(len(PARTS))
     log = folder / "waymark-up.log"
+    env = {
+        **os.environ, "WAYMARK_HOST": "127.0.0.1", "WAYMARK_PORT": str(port),
+        "WAYMARK_DATA_DIR": str(folder / "var"), "WAYMARK_ADMIN_CLIENT_SECRET": ADMIN_SECRET,
+        "WAYMARK_WEBHOOK_ALLOW_INSECURE": "true", **environment,
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "waymark_cli", "up"], stdout=log.open("w"), stderr=subprocess.STDOUT,
-        start_new_session=True, env={
-            **os.environ, "WAYMARK_HOST": "127.0.0.1", "WAYMARK_PORT": str(port),
-            "WAYMARK_DATA_DIR": str(folder / "var"), "WAYMARK_ADMIN_CLIENT_SECRET": ADMIN_SECRET,
-            "WAYMARK_WEBHOOK_ALLOW_INSECURE": "true", **environment,
-        },
+        start_new_session=True, env=env,
     )
-    network = Network(f"http://127.0.0.1:{port}", process, log, folder / "var")
+    network = Network(f"http://127.0.0.1:{port}", process, log, folder / "var", "up", env)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:

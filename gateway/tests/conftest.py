@@ -10,10 +10,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import httpx
 import pytest
@@ -32,7 +32,9 @@ from waymark_kernel.testing import shared_database
 TESTS = Path(__file__).parent
 
 
-def wait_until_listening(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+def wait_until_listening(
+    port: int, process: subprocess.Popen[bytes], timeout: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -48,7 +50,7 @@ def wait_until_listening(port: int, process: subprocess.Popen, timeout: float = 
 @contextlib.contextmanager
 def uvicorn_process(
     target: str, port: int, *, env: dict[str, str] | None = None, factory: bool = False
-) -> Iterator[subprocess.Popen]:
+) -> Iterator[subprocess.Popen[bytes]]:
     command = [
         sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
         "--app-dir", str(TESTS), "--log-level", "warning",
@@ -145,7 +147,8 @@ async def _call(request: Request) -> Call:
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @contextlib.asynccontextmanager
@@ -187,7 +190,8 @@ class Gateway:
 
     @property
     def signing_key(self) -> SigningKey:
-        return self.app.state.issuer.signing_key
+        key: SigningKey = self.app.state.issuer.signing_key
+        return key
 
     def token(self, organization_id: uuid.UUID | None, *roles: str, ttl_seconds: int = 300) -> str:
         return self.signing_key.issue(
@@ -206,8 +210,37 @@ class Network(Gateway):
     notifications_port: int
 
 
+# `standin(name)`: a stand-in service application
+Standin = Callable[[str], FastAPI]
+
+
+class StartGateway(Protocol):
+    """`async with start_gateway(upstreams=..., **settings) as gateway:`"""
+
+    def __call__(
+        self, *, upstreams: dict[str, Upstream] | None = None,
+        signing_key: SigningKey | None = None, **settings: Any,
+    ) -> contextlib.AbstractAsyncContextManager[Gateway]: ...
+
+
+class Serve(Protocol):
+    """`async with serve(app, port, **options) as url:` uvicorn serving `app` on loopback."""
+
+    def __call__(
+        self, app: FastAPI, port: int = 0, **options: Any
+    ) -> contextlib.AbstractAsyncContextManager[str]: ...
+
+
+class StartProcess(Protocol):
+    """`with process(target, port, env=..., factory=...):` uvicorn in a process of its own."""
+
+    def __call__(
+        self, target: str, port: int, *, env: dict[str, str] | None = None, factory: bool = False
+    ) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]: ...
+
+
 @pytest.fixture
-def start_gateway(database_url: str, tmp_path) -> Any:
+def start_gateway(database_url: str, tmp_path: Path) -> StartGateway:
     """`async with start_gateway(upstreams=..., **settings) as gateway:` a gateway of its own."""
 
     @contextlib.asynccontextmanager
@@ -232,7 +265,7 @@ def start_gateway(database_url: str, tmp_path) -> Any:
 
 
 @pytest.fixture
-async def network(start_gateway: Any) -> AsyncIterator[Network]:
+async def network(start_gateway: StartGateway) -> AsyncIterator[Network]:
     """Registry and referrals stand-ins up, notifications down; upstreams from the settings."""
     registry, referrals = standin_service("registry"), standin_service("referrals")
     notifications_port = free_port()
@@ -276,13 +309,13 @@ def encryption_key() -> str:
 
 
 @pytest.fixture
-def standin() -> Any:
+def standin() -> Standin:
     """`standin(name)`: a stand-in service application, and `serving(app, port)` to serve it."""
     return standin_service
 
 
 @pytest.fixture
-def serve() -> Any:
+def serve() -> Serve:
     return serving
 
 
@@ -292,6 +325,6 @@ def unused_port() -> int:
 
 
 @pytest.fixture
-def process() -> Any:
+def process() -> StartProcess:
     """`with process(target, port, env=..., factory=...):` uvicorn serving it in its own process."""
     return uvicorn_process

@@ -1,13 +1,16 @@
+from pathlib import Path
+
 import httpx
 
+from gateway.tests.conftest import Standin
 from waymark_gateway.main import AsgiUpstream, create_app
 from waymark_kernel.auth import NETWORK_ADMIN, VIEWER
 from waymark_kernel.settings import RunMode, Settings
 
 
 async def test_standalone_mode_migrates_its_own_sqlite_file_and_issues_client_tokens(
-    tmp_path, standin, encryption_key
-):
+    tmp_path: Path, standin: Standin, encryption_key: str
+) -> None:
     services = {name: standin(name) for name in ("registry", "referrals", "notifications")}
     app = create_app(
         Settings(mode=RunMode.standalone, data_dir=tmp_path, encryption_key=encryption_key),

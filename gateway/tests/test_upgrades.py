@@ -6,12 +6,14 @@ covers every revision a later migration leaves behind."""
 import base64
 import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 import pytest
 
+from gateway.tests.conftest import Network
 from waymark_gateway.main import MIGRATIONS, create_app
 from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.auth import CASEWORKER, ORG_ADMIN, VIEWER
@@ -27,7 +29,7 @@ from waymark_kernel.testing import (
 )
 
 
-async def write_clients(network) -> list[dict[str, Any]]:
+async def write_clients(network: Network) -> list[dict[str, Any]]:
     admin = network.headers(network.known_organization, ORG_ADMIN)
     clients = []
     for roles in ([CASEWORKER], [VIEWER]):
@@ -63,8 +65,8 @@ async def sign_in(client: httpx.AsyncClient, clients: list[dict[str, Any]]) -> l
 
 @pytest.mark.parametrize("revision", revisions(MIGRATIONS))
 async def test_clients_written_at_each_revision_sign_in_as_before_after_the_upgrade(
-    network, database_url: str, tmp_path, revision: str
-):
+    network: Network, database_url: str, tmp_path: Path, revision: str
+) -> None:
     clients = await write_clients(network)
     expected = await sign_in(network.client, clients)
     assert expected[1] == (401, "invalid_client")

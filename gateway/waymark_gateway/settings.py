@@ -22,6 +22,9 @@ class SignInProvider(BaseModel):
     # When set, a person the provider vouches for needs no invitation: the claim names her
     # roles (a dotted path reaches nested claims). Otherwise an invitation links her.
     roles_claim: str | None = None
+    # When set, the claim (a dotted path) must name this organisation's Waymark id: a provider
+    # shared by several organisations signs in through this entry only this one's people.
+    organization_claim: str | None = None
     # The provider must say (`amr` holding `mfa`) that it checked a second factor. When false,
     # only people whose roles need none (viewers, see viewer_second_factor_optional) go without.
     mfa_required: bool = True

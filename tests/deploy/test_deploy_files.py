@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import kubernetes_validate
@@ -87,14 +88,15 @@ def assert_known_setting(name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def compose() -> dict:
-    return yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+def compose() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    return document
 
 
 @pytest.fixture(scope="module")
-def compose_parts(compose: dict) -> dict[str, tuple[str, dict]]:
+def compose_parts(compose: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
     """part -> (compose service name, service) for the services that serve a part."""
-    found: dict[str, tuple[str, dict]] = {}
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
     for name, service in compose["services"].items():
         command = service.get("command")
         if command and command[0] == "waymark" and command[1] == "serve":
@@ -105,7 +107,7 @@ def compose_parts(compose: dict) -> dict[str, tuple[str, dict]]:
     return found
 
 
-def waymark_services(compose: dict) -> dict[str, dict]:
+def waymark_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         name: service
         for name, service in compose["services"].items()
@@ -113,7 +115,7 @@ def waymark_services(compose: dict) -> dict[str, dict]:
     }
 
 
-def compose_settings(compose: dict, service: dict) -> dict[str, str]:
+def compose_settings(compose: dict[str, Any], service: dict[str, Any]) -> dict[str, str]:
     """What a service's process sees, with <SETTING>_FILE secrets resolved to their names."""
     environment = {name: str(value) for name, value in service.get("environment", {}).items()}
     for name, path in list(environment.items()):
@@ -125,7 +127,9 @@ def compose_settings(compose: dict, service: dict) -> dict[str, str]:
     return environment
 
 
-def test_every_waymark_service_is_built_from_the_repository_root_with_the_dockerfile(compose):
+def test_every_waymark_service_is_built_from_the_repository_root_with_the_dockerfile(
+    compose: dict[str, Any]
+) -> None:
     services = waymark_services(compose)
     assert "migrate" in services
     for name, service in services.items():
@@ -135,7 +139,7 @@ def test_every_waymark_service_is_built_from_the_repository_root_with_the_docker
         assert (ROOT / build["dockerfile"]).is_file()
 
 
-def test_every_command_is_a_verb_of_the_waymark_command(compose):
+def test_every_command_is_a_verb_of_the_waymark_command(compose: dict[str, Any]) -> None:
     verbs = {
         name: parse_waymark_command(service["command"])
         for name, service in waymark_services(compose).items()
@@ -145,7 +149,9 @@ def test_every_command_is_a_verb_of_the_waymark_command(compose):
 
 
 @pytest.mark.parametrize("part", PARTS)
-def test_each_part_gets_the_settings_it_needs(compose, compose_parts, part):
+def test_each_part_gets_the_settings_it_needs(
+    compose: dict[str, Any], compose_parts: dict[str, tuple[str, dict[str, Any]]], part: str
+) -> None:
     _, service = compose_parts[part]
     settings = compose_settings(compose, service)
     assert SETTINGS_NEEDED[part] <= set(settings), SETTINGS_NEEDED[part] - set(settings)
@@ -157,12 +163,14 @@ def test_each_part_gets_the_settings_it_needs(compose, compose_parts, part):
         assert_known_setting(name)
 
 
-def test_migrate_gets_the_database(compose):
+def test_migrate_gets_the_database(compose: dict[str, Any]) -> None:
     settings = compose_settings(compose, compose["services"]["migrate"])
     assert set(settings) >= MIGRATE_SETTINGS_NEEDED
 
 
-def test_the_parts_find_each_other_the_database_and_the_broker(compose, compose_parts):
+def test_the_parts_find_each_other_the_database_and_the_broker(
+    compose: dict[str, Any], compose_parts: dict[str, tuple[str, dict[str, Any]]]
+) -> None:
     address = {part: f"http://{name}:{PORTS[part]}" for part, (name, _) in compose_parts.items()}
     for part, (_, service) in compose_parts.items():
         settings = compose_settings(compose, service)
@@ -190,12 +198,16 @@ def test_the_parts_find_each_other_the_database_and_the_broker(compose, compose_
         )
 
 
-def test_only_the_gateway_is_published(compose, compose_parts):
+def test_only_the_gateway_is_published(
+    compose: dict[str, Any], compose_parts: dict[str, tuple[str, dict[str, Any]]]
+) -> None:
     published = {name for name, service in compose["services"].items() if service.get("ports")}
     assert published == {compose_parts["gateway"][0]}
 
 
-def test_migrations_run_after_postgres_and_before_every_part(compose, compose_parts):
+def test_migrations_run_after_postgres_and_before_every_part(
+    compose: dict[str, Any], compose_parts: dict[str, tuple[str, dict[str, Any]]]
+) -> None:
     services = compose["services"]
     assert services["postgres"]["image"].startswith("postgres:16")
     assert "pg_isready" in services["postgres"]["healthcheck"]["test"]
@@ -213,7 +225,9 @@ def test_migrations_run_after_postgres_and_before_every_part(compose, compose_pa
 
 
 @pytest.mark.integration
-def test_secrets_come_from_uncommitted_files_that_have_committed_templates(compose):
+def test_secrets_come_from_uncommitted_files_that_have_committed_templates(
+    compose: dict[str, Any]
+) -> None:
     for name, secret in compose["secrets"].items():
         path = (DEPLOY / secret["file"]).resolve()
         assert path.parent == DEPLOY / "secrets", name
@@ -222,14 +236,14 @@ def test_secrets_come_from_uncommitted_files_that_have_committed_templates(compo
         assert ignored.returncode == 0, f"{path} could be committed"
 
 
-def test_every_compose_variable_is_described_in_the_env_example():
+def test_every_compose_variable_is_described_in_the_env_example() -> None:
     variables = set(re.findall(r"\$\{(\w+)", (DEPLOY / "compose.yaml").read_text()))
     described = set(re.findall(r"^(\w+)=", (DEPLOY / ".env.example").read_text(), re.MULTILINE))
     assert variables <= described, variables - described
 
 
 @pytest.mark.integration
-def test_the_entrypoint_reads_secret_files_into_settings(tmp_path):
+def test_the_entrypoint_reads_secret_files_into_settings(tmp_path: Path) -> None:
     secret = tmp_path / "admin_client_secret"
     secret.write_text("a-secret\n")
     environment = {"PATH": os.environ["PATH"], "WAYMARK_ADMIN_CLIENT_SECRET_FILE": str(secret)}
@@ -276,10 +290,11 @@ def copy_sources(arguments: str) -> list[str]:
 
 def workspace_members() -> list[str]:
     root = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    return root["tool"]["uv"]["workspace"]["members"]
+    members: list[str] = root["tool"]["uv"]["workspace"]["members"]
+    return members
 
 
-def test_dependencies_are_installed_from_the_lock_before_the_sources_are_copied():
+def test_dependencies_are_installed_from_the_lock_before_the_sources_are_copied() -> None:
     instructions = dockerfile_instructions()
     dependency_sync = next(
         index
@@ -327,7 +342,7 @@ def test_dependencies_are_installed_from_the_lock_before_the_sources_are_copied(
     assert workspace_sync[-1] > last_source_copy
 
 
-def test_uv_is_pinned_and_the_base_is_python_311_slim():
+def test_uv_is_pinned_and_the_base_is_python_311_slim() -> None:
     instructions = dockerfile_instructions()
     assert any(
         instruction == "RUN" and re.search(r"pip install [^&]*\buv==\d+\.\d+\.\d+\b", arguments)
@@ -348,7 +363,7 @@ def test_uv_is_pinned_and_the_base_is_python_311_slim():
     assert set(bases) == {"python:3.11-slim"}
 
 
-def test_the_image_runs_as_a_non_root_user_and_checks_its_health():
+def test_the_image_runs_as_a_non_root_user_and_checks_its_health() -> None:
     instructions = dockerfile_instructions()
     final_stage = instructions[
         max(i for i, (instruction, _) in enumerate(instructions) if instruction == "FROM") :
@@ -361,7 +376,7 @@ def test_the_image_runs_as_a_non_root_user_and_checks_its_health():
     assert yaml.safe_load(final["CMD"]) == ["waymark", "serve", "gateway"]
 
 
-def test_everything_the_dockerfile_copies_exists_and_is_in_the_build_context():
+def test_everything_the_dockerfile_copies_exists_and_is_in_the_build_context() -> None:
     kept = [
         line[1:].strip()
         for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
@@ -407,7 +422,7 @@ KUBERNETES_MIGRATE_SETTINGS_NEEDED = MIGRATE_SETTINGS_NEEDED - {"WAYMARK_POSTGRE
 }
 
 
-def kustomize(folder: Path) -> list[dict]:
+def kustomize(folder: Path) -> list[dict[str, Any]]:
     kubectl = Path(sys.executable).parent / "kubectl"
     rendered = subprocess.run(
         [str(kubectl), "kustomize", str(folder)], capture_output=True, text=True, check=True
@@ -416,7 +431,7 @@ def kustomize(folder: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def manifests() -> list[dict]:
+def manifests() -> list[dict[str, Any]]:
     documents = kustomize(OVERLAY)
     for document in documents:
         assert document["apiVersion"]
@@ -426,23 +441,24 @@ def manifests() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def secret_templates() -> list[dict]:
+def secret_templates() -> list[dict[str, Any]]:
     text = (KUBERNETES / "secret.yaml.example").read_text()
     return [document for document in yaml.safe_load_all(text) if document]
 
 
-def of_kind(manifests: list[dict], kind: str) -> dict[str, dict]:
+def of_kind(manifests: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
     return {
         document["metadata"]["name"]: document for document in manifests if document["kind"] == kind
     }
 
 
-def only_container(workload: dict) -> dict:
+def only_container(workload: dict[str, Any]) -> dict[str, Any]:
     (container,) = workload["spec"]["template"]["spec"]["containers"]
+    assert isinstance(container, dict)
     return container
 
 
-def container_settings(manifests: list[dict], container: dict) -> set[str]:
+def container_settings(manifests: list[dict[str, Any]], container: dict[str, Any]) -> set[str]:
     config_maps = of_kind(manifests, "ConfigMap")
     names = {variable["name"] for variable in container.get("env", [])}
     for source in container.get("envFrom", []):
@@ -450,7 +466,7 @@ def container_settings(manifests: list[dict], container: dict) -> set[str]:
     return names
 
 
-def assert_locked_down(workload: dict) -> None:
+def assert_locked_down(workload: dict[str, Any]) -> None:
     pod = workload["spec"]["template"]["spec"]
     container = only_container(workload)
     security = {**pod.get("securityContext", {}), **container.get("securityContext", {})}
@@ -464,7 +480,7 @@ def assert_locked_down(workload: dict) -> None:
     assert container["resources"]["limits"]
 
 
-def test_every_manifest_file_is_in_a_kustomization():
+def test_every_manifest_file_is_in_a_kustomization() -> None:
     listed = set()
     for kustomization in KUBERNETES.rglob("kustomization.yaml"):
         content = yaml.safe_load(kustomization.read_text())
@@ -479,7 +495,9 @@ def test_every_manifest_file_is_in_a_kustomization():
     assert files <= listed, sorted(str(path) for path in files - listed)
 
 
-def test_every_manifest_validates_against_the_kubernetes_api_schemas(manifests, secret_templates):
+def test_every_manifest_validates_against_the_kubernetes_api_schemas(
+    manifests: list[dict[str, Any]], secret_templates: list[dict[str, Any]]
+) -> None:
     custom = set()
     for document in [*manifests, *secret_templates]:
         kind = (document["apiVersion"], document["kind"])
@@ -490,7 +508,7 @@ def test_every_manifest_validates_against_the_kubernetes_api_schemas(manifests, 
     assert custom == OPERATOR_KINDS
 
 
-def test_the_schema_validation_rejects_a_mistyped_manifest(manifests):
+def test_the_schema_validation_rejects_a_mistyped_manifest(manifests: list[dict[str, Any]]) -> None:
     deployment = copy.deepcopy(of_kind(manifests, "Deployment")["waymark-gateway"])
     deployment["spec"]["replica"] = 2
     with pytest.raises(kubernetes_validate.ValidationError):
@@ -506,14 +524,16 @@ def test_the_schema_validation_rejects_a_mistyped_manifest(manifests):
 
 
 @pytest.mark.integration
-def test_the_base_renders_without_the_overlay_and_the_overlay_only_adds_the_site():
+def test_the_base_renders_without_the_overlay_and_the_overlay_only_adds_the_site() -> None:
     base = {(d["kind"], d["metadata"]["name"]) for d in kustomize(KUBERNETES / "base")}
     backing = {(d["kind"], d["metadata"]["name"]) for d in kustomize(KUBERNETES / "backing")}
     overlay = {(d["kind"], d["metadata"]["name"]) for d in kustomize(OVERLAY)}
     assert overlay == base | backing | {("Namespace", NAMESPACE)}
 
 
-def test_everything_is_in_the_sites_namespace_and_runs_the_sites_image(manifests):
+def test_everything_is_in_the_sites_namespace_and_runs_the_sites_image(
+    manifests: list[dict[str, Any]]
+) -> None:
     for document in manifests:
         if document["kind"] != "Namespace":
             assert document["metadata"]["namespace"] == NAMESPACE, document["metadata"]["name"]
@@ -524,7 +544,9 @@ def test_everything_is_in_the_sites_namespace_and_runs_the_sites_image(manifests
 
 
 @pytest.mark.parametrize("part", PARTS)
-def test_each_part_has_a_deployment_with_probes_and_a_service(manifests, part):
+def test_each_part_has_a_deployment_with_probes_and_a_service(
+    manifests: list[dict[str, Any]], part: str
+) -> None:
     deployment = of_kind(manifests, "Deployment")[f"waymark-{part}"]
     container = only_container(deployment)
     assert deployment["spec"]["replicas"] == 2
@@ -547,7 +569,9 @@ def test_each_part_has_a_deployment_with_probes_and_a_service(manifests, part):
 
 
 @pytest.mark.parametrize("part", PARTS)
-def test_each_part_has_a_disruption_budget_that_keeps_a_replica(manifests, part):
+def test_each_part_has_a_disruption_budget_that_keeps_a_replica(
+    manifests: list[dict[str, Any]], part: str
+) -> None:
     deployment = of_kind(manifests, "Deployment")[f"waymark-{part}"]
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
     budgets = [
@@ -564,12 +588,14 @@ def test_each_part_has_a_disruption_budget_that_keeps_a_replica(manifests, part)
     assert 1 <= allowed < replicas
 
 
-def test_redis_runs_locked_down(manifests):
+def test_redis_runs_locked_down(manifests: list[dict[str, Any]]) -> None:
     assert_locked_down(of_kind(manifests, "StatefulSet")["waymark-redis"])
 
 
 @pytest.mark.parametrize("part", PARTS)
-def test_each_deployment_gets_the_settings_it_needs_from_the_config_map_and_secret(manifests, part):
+def test_each_deployment_gets_the_settings_it_needs_from_the_config_map_and_secret(
+    manifests: list[dict[str, Any]], part: str
+) -> None:
     container = only_container(of_kind(manifests, "Deployment")[f"waymark-{part}"])
     settings = container_settings(manifests, container)
     needed = KUBERNETES_SETTINGS_NEEDED[part]
@@ -582,7 +608,9 @@ def test_each_deployment_gets_the_settings_it_needs_from_the_config_map_and_secr
     assert int(port) == PORTS[part]
 
 
-def test_secret_references_match_the_secret_templates(manifests, secret_templates):
+def test_secret_references_match_the_secret_templates(
+    manifests: list[dict[str, Any]], secret_templates: list[dict[str, Any]]
+) -> None:
     templates = {secret["metadata"]["name"]: secret for secret in secret_templates}
     workloads = [
         *of_kind(manifests, "Deployment").values(),
@@ -596,7 +624,9 @@ def test_secret_references_match_the_secret_templates(manifests, secret_template
                 assert reference["key"] in templates[reference["name"]]["stringData"], reference
 
 
-def test_the_gateway_reads_the_signing_key_from_the_secret(manifests, secret_templates):
+def test_the_gateway_reads_the_signing_key_from_the_secret(
+    manifests: list[dict[str, Any]], secret_templates: list[dict[str, Any]]
+) -> None:
     secret = next(s for s in secret_templates if s["metadata"]["name"] == "waymark-secrets")
     gateway = of_kind(manifests, "Deployment")["waymark-gateway"]
     container = only_container(gateway)
@@ -612,7 +642,7 @@ def test_the_gateway_reads_the_signing_key_from_the_secret(manifests, secret_tem
     assert "signing-key.pem" in secret["stringData"]
 
 
-def test_the_config_map_points_at_the_services(manifests):
+def test_the_config_map_points_at_the_services(manifests: list[dict[str, Any]]) -> None:
     (config_map,) = of_kind(manifests, "ConfigMap").values()
     settings = config_map["data"]
     assert settings["WAYMARK_MODE"] == "distributed"
@@ -630,7 +660,7 @@ def test_the_config_map_points_at_the_services(manifests):
     assert {f"waymark-{part}" for part in PARTS} <= set(services)
 
 
-def test_a_job_runs_the_migrations(manifests):
+def test_a_job_runs_the_migrations(manifests: list[dict[str, Any]]) -> None:
     (job,) = of_kind(manifests, "Job").values()
     container = only_container(job)
     assert parse_waymark_command(container["args"]) == ("migrate", None, None)
@@ -639,7 +669,7 @@ def test_a_job_runs_the_migrations(manifests):
     assert_locked_down(job)
 
 
-def test_the_gateway_is_published_over_tls_by_an_ingress(manifests):
+def test_the_gateway_is_published_over_tls_by_an_ingress(manifests: list[dict[str, Any]]) -> None:
     (ingress,) = of_kind(manifests, "Ingress").values()
     (rule,) = ingress["spec"]["rules"]
     (tls,) = ingress["spec"]["tls"]
@@ -657,8 +687,8 @@ def test_the_gateway_is_published_over_tls_by_an_ingress(manifests):
 
 
 def test_postgres_is_one_cloudnativepg_cluster_with_a_database_and_role_per_part(
-    manifests, secret_templates
-):
+    manifests: list[dict[str, Any]], secret_templates: list[dict[str, Any]]
+) -> None:
     (cluster,) = of_kind(manifests, "Cluster").values()
     spec = cluster["spec"]
     assert spec["instances"] >= 2
@@ -692,7 +722,9 @@ def test_postgres_is_one_cloudnativepg_cluster_with_a_database_and_role_per_part
     assert all({"username", "password"} <= set(s["stringData"]) for s in basic_auth)
 
 
-def test_postgres_is_backed_up_continuously_to_object_storage(manifests):
+def test_postgres_is_backed_up_continuously_to_object_storage(
+    manifests: list[dict[str, Any]]
+) -> None:
     (cluster,) = of_kind(manifests, "Cluster").values()
     (plugin,) = cluster["spec"]["plugins"]
     assert plugin["name"] == "barman-cloud.cloudnative-pg.io"
@@ -711,7 +743,9 @@ def test_postgres_is_backed_up_continuously_to_object_storage(manifests):
     assert schedule["spec"]["pluginConfiguration"]["name"] == plugin["name"]
 
 
-def test_rabbitmq_has_three_nodes_and_a_vhost_and_user_of_its_own(manifests, secret_templates):
+def test_rabbitmq_has_three_nodes_and_a_vhost_and_user_of_its_own(
+    manifests: list[dict[str, Any]], secret_templates: list[dict[str, Any]]
+) -> None:
     (cluster,) = of_kind(manifests, "RabbitmqCluster").values()
     name = cluster["metadata"]["name"]
     assert cluster["spec"]["replicas"] == 3  # a quorum queue survives one node down
@@ -745,7 +779,7 @@ def test_rabbitmq_has_three_nodes_and_a_vhost_and_user_of_its_own(manifests, sec
 # of that type selects it, and then only what some selecting policy's rule allows gets through.
 
 
-def matches(selector: dict, labels: dict[str, str]) -> bool:
+def matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     if not selector.get("matchLabels", {}).items() <= labels.items():
         return False
     for expression in selector.get("matchExpressions", []):
@@ -757,7 +791,7 @@ def matches(selector: dict, labels: dict[str, str]) -> bool:
     return True
 
 
-Endpoint = dict  # {"namespace": str, "labels": pod labels or None, "ip": address or None}
+Endpoint = dict[str, Any]  # {"namespace": str, "labels": pod labels or None, "ip": address or None}
 
 
 def pod(namespace: str, labels: dict[str, str]) -> Endpoint:
@@ -768,7 +802,7 @@ def address(ip: str) -> Endpoint:
     return {"namespace": None, "labels": None, "ip": ipaddress.ip_address(ip)}
 
 
-def peer_matches(peer: dict, endpoint: Endpoint, policy_namespace: str) -> bool:
+def peer_matches(peer: dict[str, Any], endpoint: Endpoint, policy_namespace: str) -> bool:
     if "ipBlock" in peer:
         if endpoint["ip"] is None:
             return False
@@ -788,7 +822,8 @@ def peer_matches(peer: dict, endpoint: Endpoint, policy_namespace: str) -> bool:
 
 
 def allowed(
-    manifests: list[dict], source: Endpoint, target: Endpoint, port: int, protocol: str = "TCP"
+    manifests: list[dict[str, Any]], source: Endpoint, target: Endpoint, port: int,
+    protocol: str = "TCP",
 ) -> bool:
     """Whether the policies let `source` open `port` on `target` (both directions checked)."""
 
@@ -828,9 +863,10 @@ def allowed(
 
 
 @pytest.fixture(scope="module")
-def endpoints(manifests) -> dict[str, Endpoint]:
-    def template_labels(workload: dict) -> dict[str, str]:
-        return workload["spec"]["template"]["metadata"]["labels"]
+def endpoints(manifests: list[dict[str, Any]]) -> dict[str, Endpoint]:
+    def template_labels(workload: dict[str, Any]) -> dict[str, str]:
+        labels: dict[str, str] = workload["spec"]["template"]["metadata"]["labels"]
+        return labels
 
     deployments = of_kind(manifests, "Deployment")
     (job,) = of_kind(manifests, "Job").values()
@@ -859,7 +895,9 @@ def endpoints(manifests) -> dict[str, Endpoint]:
     }
 
 
-def test_every_waymark_pod_is_isolated_both_ways(manifests, endpoints):
+def test_every_waymark_pod_is_isolated_both_ways(
+    manifests: list[dict[str, Any]], endpoints: dict[str, Endpoint]
+) -> None:
     for name in (*PARTS, "migrate", "redis"):
         for policy_type in ("Ingress", "Egress"):
             assert any(
@@ -869,7 +907,9 @@ def test_every_waymark_pod_is_isolated_both_ways(manifests, endpoints):
             ), (name, policy_type)
 
 
-def test_the_gateway_is_reached_through_the_ingress_controller_only(manifests, endpoints):
+def test_the_gateway_is_reached_through_the_ingress_controller_only(
+    manifests: list[dict[str, Any]], endpoints: dict[str, Endpoint]
+) -> None:
     gateway, port = endpoints["gateway"], PORTS["gateway"]
     assert allowed(manifests, endpoints["ingress"], gateway, port)
     assert allowed(manifests, endpoints["prometheus"], gateway, port)
@@ -882,8 +922,8 @@ def test_the_gateway_is_reached_through_the_ingress_controller_only(manifests, e
 
 @pytest.mark.parametrize("service", SERVICE_NAMES)
 def test_each_service_is_reached_from_the_gateway_and_monitoring_only(
-    manifests, endpoints, service
-):
+    manifests: list[dict[str, Any]], endpoints: dict[str, Endpoint], service: str
+) -> None:
     target, port = endpoints[service], PORTS[service]
     assert allowed(manifests, endpoints["gateway"], target, port)
     assert allowed(manifests, endpoints["prometheus"], target, port)
@@ -894,8 +934,8 @@ def test_each_service_is_reached_from_the_gateway_and_monitoring_only(
 
 @pytest.mark.parametrize("part", PARTS)
 def test_each_part_sends_only_to_postgres_rabbitmq_dns_and_what_it_needs(
-    manifests, endpoints, part
-):
+    manifests: list[dict[str, Any]], endpoints: dict[str, Endpoint], part: str
+) -> None:
     source = endpoints[part]
     assert allowed(manifests, source, endpoints["postgres"], 5432)
     assert allowed(manifests, source, endpoints["rabbitmq"], 5672)
@@ -920,7 +960,9 @@ def test_each_part_sends_only_to_postgres_rabbitmq_dns_and_what_it_needs(
     assert not allowed(manifests, source, endpoints["postgres"], 22)
 
 
-def test_the_migration_job_talks_to_postgres_and_dns_alone(manifests, endpoints):
+def test_the_migration_job_talks_to_postgres_and_dns_alone(
+    manifests: list[dict[str, Any]], endpoints: dict[str, Endpoint]
+) -> None:
     job = endpoints["migrate"]
     assert allowed(manifests, job, endpoints["postgres"], 5432)
     assert allowed(manifests, job, endpoints["dns"], 53, "UDP")
@@ -928,7 +970,9 @@ def test_the_migration_job_talks_to_postgres_and_dns_alone(manifests, endpoints)
     assert not allowed(manifests, job, endpoints["public"], 443)
 
 
-def test_redis_is_reached_by_the_gateway_alone(manifests, endpoints):
+def test_redis_is_reached_by_the_gateway_alone(
+    manifests: list[dict[str, Any]], endpoints: dict[str, Endpoint]
+) -> None:
     assert allowed(manifests, endpoints["gateway"], endpoints["redis"], 6379)
     for outsider in (*SERVICE_NAMES, "neighbour", "stranger"):
         assert not allowed(manifests, endpoints[outsider], endpoints["redis"], 6379), outsider

@@ -2,12 +2,15 @@
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from aiohttp import web
 
+from gateway.tests.conftest import REDIS_URL
 from tests.e2e.support import Network, WebhookReceiver, network_of
 
 
@@ -21,6 +24,21 @@ def standalone(tmp_path: Path) -> Iterator[Network]:
 def distributed(tmp_path: Path) -> Iterator[Network]:
     with network_of("up", tmp_path, {}) as network:
         yield network
+
+
+@pytest.fixture
+def distributed_with_redis(tmp_path: Path) -> Iterator[Network]:
+    """The distributed network as deployed: the gateway's sessions and limits in Redis, under
+    a key prefix of its own, whose keys are removed afterwards."""
+    prefix = f"waymark-e2e:{uuid.uuid4().hex}:"
+    with network_of("up", tmp_path, {
+        "WAYMARK_REDIS_URL": REDIS_URL, "WAYMARK_REDIS_KEY_PREFIX": prefix,
+    }) as network:
+        yield network
+    with redis.Redis.from_url(REDIS_URL) as client:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
 
 
 @contextlib.asynccontextmanager
@@ -38,7 +56,7 @@ async def serving(receiver: WebhookReceiver) -> AsyncIterator[WebhookReceiver]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    _, port = runner.addresses[0]
     receiver.url = f"http://127.0.0.1:{port}/hooks"
     try:
         yield receiver

@@ -10,7 +10,7 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.e2e.support import ADMIN_SECRET, WebhookReceiver
 
-PERSON = {
+PERSON: dict[str, Any] = {
     "given_name": "Sunita", "family_name": "Tamang-Gurung", "date_of_birth": "1994-03-17",
     "sex": "female", "nationality": "NP", "languages": ["ne"], "phone": "+9779812345678",
     "current_country": "LB", "safe_contact": "Only on Sundays; the employer reads messages",
@@ -25,12 +25,15 @@ async def token(client: httpx.AsyncClient, client_id: str, secret: str) -> dict[
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def created(response: httpx.Response) -> dict:
+async def created(response: httpx.Response) -> dict[str, Any]:
     assert response.status_code == 201, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
-async def organisation_with_client(client, admin, name: str, country: str) -> tuple[dict, dict]:
+async def organisation_with_client(
+    client: httpx.AsyncClient, admin: dict[str, str], name: str, country: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """A verified organisation (a consent scope naming countries covers no other) and an API
     client of it."""
     organisation = await created(await client.post("/v1/organizations", headers=admin, json={
@@ -43,7 +46,7 @@ async def organisation_with_client(client, admin, name: str, country: str) -> tu
     return organisation, await token(client, credentials["client_id"], credentials["client_secret"])
 
 
-def service_body(organisation_id: str, country: str, city: str) -> dict:
+def service_body(organisation_id: str, country: str, city: str) -> dict[str, Any]:
     return {
         "organization_id": organisation_id, "name": f"Support desk {uuid.uuid4().hex[:6]}",
         "description": "Help for migrant domestic workers", "status": "active",
@@ -55,7 +58,9 @@ def service_body(organisation_id: str, country: str, city: str) -> dict:
     }
 
 
-async def refer_when_receiver_known(client, headers, body, timeout: float = 20) -> dict:
+async def refer_when_receiver_known(
+    client: httpx.AsyncClient, headers: dict[str, str], body: dict[str, Any], timeout: float = 20
+) -> dict[str, Any]:
     """The referrals service learns of new services from events: retry until it has."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:

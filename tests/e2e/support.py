@@ -41,9 +41,11 @@ def free_port_block(size: int) -> int:
 @dataclass
 class Network:
     base_url: str
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     log: Path
     data_dir: Path
+    verb: str
+    environment: dict[str, str]
 
 
 def start(verb: str, tmp_path: Path, extra_env: dict[str, str]) -> Network:
@@ -78,20 +80,58 @@ def _start(verb: str, tmp_path: Path, extra_env: dict[str, str]) -> Network:
         [sys.executable, "-m", "waymark_cli", verb], env=env, stdout=log.open("w"),
         stderr=subprocess.STDOUT, start_new_session=True,
     )
-    network = Network(f"http://127.0.0.1:{port}", process, log, tmp_path / "var")
-    deadline = time.monotonic() + 90
+    network = Network(f"http://127.0.0.1:{port}", process, log, tmp_path / "var", verb, env)
+    deadline = time.monotonic() + 180  # four parts importing at once on a busy machine take long
     while time.monotonic() < deadline:
         if process.poll() is not None:
             output = log.read_text()
             if "address already in use" in output:
                 raise PortTaken(output[-4000:])
             raise RuntimeError(f"`waymark {verb}` exited:\n{output[-4000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{network.base_url}/readyz", timeout=2).status_code == 200:
-                return network
+        if _ready(network.base_url):
+            return network
         time.sleep(0.3)
     stop(network)
     raise RuntimeError(f"`waymark {verb}` not ready:\n{log.read_text()[-4000:]}")
+
+
+def restarted(network: Network, extra_env: dict[str, str]) -> Network:
+    """The network stopped and started again on the same data, with `extra_env` added to its
+    settings (a port of its own again)."""
+    stop(network)
+    kept = {name: value for name, value in network.environment.items() if name != "WAYMARK_PORT"}
+    return start(network.verb, network.log.parent, {**kept, **extra_env})
+
+
+@contextlib.contextmanager
+def another_gateway(network: Network, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """One more gateway process of a distributed network (`waymark serve gateway`) on a port of
+    its own: the same databases, keys and settings as the gateway `waymark up` started."""
+    port = free_port_block(1)
+    key = (network.data_dir / "encryption.key").read_text().strip()
+    log = network.log.with_name(f"gateway-{port}.log")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "waymark_cli", "serve", "gateway", "--host", "127.0.0.1",
+         "--port", str(port)],
+        env={**network.environment, "WAYMARK_ENCRYPTION_KEY": key, **(extra_env or {})},
+        stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _ready(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the other gateway did not start:\n{log.read_text()[-4000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        stop(Network(url, process, log, network.data_dir, "serve", network.environment))
+
+
+def _ready(base_url: str) -> bool:
+    with contextlib.suppress(httpx.HTTPError):
+        return httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200
+    return False
 
 
 def stop(network: Network) -> None:

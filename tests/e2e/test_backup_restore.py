@@ -11,6 +11,7 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -67,7 +68,7 @@ class Installation:
             }
         return environment
 
-    def waymark(self, *arguments: str) -> subprocess.CompletedProcess:
+    def waymark(self, *arguments: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "waymark_cli", *arguments],
             check=False, env={**os.environ, **self.environment},
@@ -83,13 +84,15 @@ class Installation:
     async def count(self, part: str, query: str) -> int:
         if self.mode == "standalone":
             path = self.data_dir / f"{part}.db"
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
-                return connection.execute(query).fetchone()[0]
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as database:
+                counted: int = database.execute(query).fetchone()[0]
+                return counted
         connection = await asyncpg.connect(
             f"postgresql://postgres@127.0.0.1:5432/{self.names}_{part}"
         )
         try:
-            return await connection.fetchval(query)
+            fetched: int = await connection.fetchval(query)
+            return fetched
         finally:
             await connection.close()
 
@@ -118,7 +121,7 @@ class Installation:
             await clean_up(self.names, f"{self.names}.events", self.names)
 
 
-async def populate(base_url: str, receiver: WebhookReceiver) -> dict:
+async def populate(base_url: str, receiver: WebhookReceiver) -> dict[str, Any]:
     """Two organisations, a case with consent, a referral sent and accepted, a webhook each."""
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         admin = await token(client, "network-admin", ADMIN_SECRET)
@@ -203,7 +206,9 @@ async def populate(base_url: str, receiver: WebhookReceiver) -> dict:
     }
 
 
-async def feed_and_inbox(client: httpx.AsyncClient, headers: dict) -> tuple[list[str], list[str]]:
+async def feed_and_inbox(
+    client: httpx.AsyncClient, headers: dict[str, Any]
+) -> tuple[list[str], list[str]]:
     feed = await client.get("/v1/events", headers=headers)
     inbox = await client.get("/v1/inbox", headers=headers)
     assert feed.status_code == inbox.status_code == 200
@@ -214,7 +219,7 @@ async def feed_and_inbox(client: httpx.AsyncClient, headers: dict) -> tuple[list
 @pytest.mark.parametrize("mode", ["standalone", "distributed"])
 async def test_a_network_restored_from_its_backup_keeps_its_data_and_repeats_nothing(
     tmp_path: Path, webhook_receiver: WebhookReceiver, mode: str
-):
+) -> None:
     original = Installation(mode, tmp_path / "original")
     restored = Installation(mode, tmp_path / "restored")  # fresh databases, fresh queues
     replayed = Installation(mode, tmp_path / "replayed")
@@ -339,7 +344,7 @@ async def backed_up_destroyed_and_restored(
         stop(network)
 
 
-def test_a_backup_or_restore_refuses_what_it_cannot_do_safely(tmp_path: Path):
+def test_a_backup_or_restore_refuses_what_it_cannot_do_safely(tmp_path: Path) -> None:
     installation = Installation("standalone", tmp_path)
     installation.data_dir.mkdir()
     (installation.data_dir / "encryption.key").write_text("A" * 43 + "=")

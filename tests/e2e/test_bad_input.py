@@ -50,7 +50,8 @@ def admin_token(client: httpx.Client) -> str:
     response = client.post("/v1/auth/token", data={
         "grant_type": "client_credentials", "client_id": "network-admin", "client_secret": ADMIN_SECRET,
     })
-    return response.json()["access_token"]
+    access_token: str = response.json()["access_token"]
+    return access_token
 
 
 def bad_tokens(network: Network, genuine: str) -> dict[str, str]:
@@ -78,7 +79,9 @@ def assert_problem(response: httpx.Response, status: int) -> None:
     assert "Traceback" not in response.text
 
 
-def test_every_route_refuses_missing_forged_expired_and_unsigned_tokens(network, routes) -> None:
+def test_every_route_refuses_missing_forged_expired_and_unsigned_tokens(
+    network: Network, routes: list[tuple[str, str, bool, bool]]
+) -> None:
     with httpx.Client(base_url=network.base_url) as client:
         tokens = bad_tokens(network, admin_token(client))
         for method, path, _, needs_token in routes:
@@ -90,13 +93,15 @@ def test_every_route_refuses_missing_forged_expired_and_unsigned_tokens(network,
                 assert_problem(response, 401)
 
 
-def test_a_token_in_the_url_is_refused(network) -> None:
+def test_a_token_in_the_url_is_refused(network: Network) -> None:
     with httpx.Client(base_url=network.base_url) as client:
         token = admin_token(client)
         assert_problem(client.get("/v1/organizations", params={"access_token": token}), 401)
 
 
-def test_every_write_refuses_unknown_fields_wrong_types_and_broken_json(network, routes) -> None:
+def test_every_write_refuses_unknown_fields_wrong_types_and_broken_json(
+    network: Network, routes: list[tuple[str, str, bool, bool]]
+) -> None:
     with httpx.Client(base_url=network.base_url) as client:
         headers = {"Authorization": f"Bearer {admin_token(client)}"}
         for method, path, takes_json, _ in routes:
@@ -111,7 +116,9 @@ def test_every_write_refuses_unknown_fields_wrong_types_and_broken_json(network,
             assert 400 <= broken.status_code < 500, (method, path, broken.text)
 
 
-def test_creating_with_an_unknown_field_is_a_validation_problem_and_creates_nothing(network) -> None:
+def test_creating_with_an_unknown_field_is_a_validation_problem_and_creates_nothing(
+    network: Network
+) -> None:
     with httpx.Client(base_url=network.base_url) as client:
         headers = {"Authorization": f"Bearer {admin_token(client)}"}
         response = client.post("/v1/organizations", headers=headers, json={
@@ -127,7 +134,7 @@ def test_creating_with_an_unknown_field_is_a_validation_problem_and_creates_noth
         assert listed.json()["items"] == []
 
 
-def test_oversized_bodies_huge_pages_and_unknown_routes(network) -> None:
+def test_oversized_bodies_huge_pages_and_unknown_routes(network: Network) -> None:
     with httpx.Client(base_url=network.base_url) as client:
         headers = {"Authorization": f"Bearer {admin_token(client)}"}
         huge = client.post("/v1/organizations", headers={**headers, "Content-Type": "application/json"},

@@ -3,11 +3,18 @@ her organisation's admin, she accepts with a password and a TOTP authenticator, 
 a case and refers the person, and the referrals service's history and disclosure ledger name
 her as the one who acted."""
 
+import asyncio
+import json
+import time
 import uuid
+from typing import Any
 
 import httpx
+import jwt
 import pytest
 
+from gateway.tests.conftest import free_port, serving
+from gateway.tests.people.fake_provider import FakeProvider, sign_in_through
 from tests.e2e.flow import (
     PERSON,
     created,
@@ -16,7 +23,14 @@ from tests.e2e.flow import (
     service_body,
     token,
 )
-from tests.e2e.support import ADMIN_SECRET, Network
+from tests.e2e.support import (
+    ADMIN_SECRET,
+    Network,
+    WebhookReceiver,
+    another_gateway,
+    restarted,
+    stop,
+)
 from waymark_gateway.people import totp
 
 pytestmark = pytest.mark.integration  # starts networks of processes
@@ -53,7 +67,7 @@ async def _signed_in(
 
 async def _organisations_and_service(
     client: httpx.AsyncClient,
-) -> tuple[dict, dict[str, str], dict, dict]:
+) -> tuple[dict[str, Any], dict[str, str], dict[str, Any], dict[str, Any]]:
     """An origin organisation and its admin's headers; a destination and its service."""
     admin = await token(client, "network-admin", ADMIN_SECRET)
     origin, origin_admin = await organisation_with_client(client, admin, "Origin desk", "NP")
@@ -67,8 +81,9 @@ async def _organisations_and_service(
 
 
 async def _case_referred(
-    browser: httpx.AsyncClient, csrf: dict[str, str], destination: dict, service: dict,
-) -> tuple[dict, dict]:
+    browser: httpx.AsyncClient, csrf: dict[str, str], destination: dict[str, Any],
+    service: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The signed-in person opens a case, reads it, records consent and refers it."""
     case = await created(await browser.post(
         "/v1/cases", headers=csrf, json={"person": PERSON, "vulnerabilities": ["domestic_worker"]},
@@ -90,9 +105,13 @@ async def _case_referred(
     return case, referral
 
 
-async def _invited_caseworker_signs_in_and_refers(network: Network) -> None:
+async def _invited_caseworker_signs_in_and_refers(
+    network: Network, receiver: WebhookReceiver
+) -> None:
     async with httpx.AsyncClient(base_url=network.base_url, timeout=30) as client:
         origin, origin_admin, destination, service = await _organisations_and_service(client)
+        await created(await client.post("/v1/subscriptions", headers=origin_admin, json={
+            "url": receiver.url, "event_types": ["referral.*", "case.*"]}))
         secret, person_id = await _enrolled(
             client, origin["id"], origin_admin, "sita.rai@example.org", "Sita Rai", "caseworker")
 
@@ -122,14 +141,130 @@ async def _invited_caseworker_signs_in_and_refers(network: Network) -> None:
         assert ("sign_in", "success") in actions
         assert ("sign_out", "success") in actions
         assert ("invitation_created", "success") in actions
+        feed = await browser.get("/v1/events", headers=origin_admin, params={"limit": 100})
+        assert feed.status_code == 200, feed.text
+
+    # Her own name and address are personal data too: in no event, webhook or log line.
+    await receiver.wait_for(1)
+    assert receiver.received
+    assert {item["type"] for item in feed.json()["items"]} >= {"referral.requested"}
+    for text in (feed.text, *(body.decode() for _, body in receiver.received),
+                 network.log.read_text()):
+        assert "Sita" not in text
+        assert "sita.rai" not in text
 
 
-async def test_standalone_network_signs_a_person_in_and_she_refers(standalone: Network) -> None:
-    await _invited_caseworker_signs_in_and_refers(standalone)
+async def test_standalone_network_signs_a_person_in_and_she_refers(
+    standalone: Network, webhook_receiver: WebhookReceiver
+) -> None:
+    await _invited_caseworker_signs_in_and_refers(standalone, webhook_receiver)
 
 
-async def test_distributed_network_signs_a_person_in_and_she_refers(distributed: Network) -> None:
-    await _invited_caseworker_signs_in_and_refers(distributed)
+async def test_distributed_network_signs_a_person_in_and_she_refers(
+    distributed: Network, webhook_receiver: WebhookReceiver
+) -> None:
+    await _invited_caseworker_signs_in_and_refers(distributed, webhook_receiver)
+
+
+async def _signs_in_through_her_societys_provider(network: Network) -> None:
+    """Her National Society's OpenID Connect provider (a local fake that checks PKCE) signs
+    her in: she accepts her invitation through it, opens a case, and the ledger names her."""
+    async with httpx.AsyncClient(base_url=network.base_url, timeout=30) as client:
+        origin, origin_admin, destination, service = await _organisations_and_service(client)
+        invitation = await created(await client.post(
+            f"/v1/organizations/{origin['id']}/invitations", headers=origin_admin,
+            json={"email": "bina.thapa@example.org", "roles": ["caseworker"]}))
+    port = free_port()
+    provider = FakeProvider(f"http://127.0.0.1:{port}", uuid.UUID(origin["id"]))
+    provider.next_user = {"sub": "nrcs-user-17", "name": "Bina Thapa"}
+    async with serving(provider.app, port):
+        network = restarted(network, {
+            "WAYMARK_SIGN_IN_PROVIDERS": json.dumps({"nrcs": provider.provider()})})
+        try:
+            async with httpx.AsyncClient(base_url=network.base_url, timeout=30) as browser:
+                done = await sign_in_through(
+                    provider, browser, "nrcs", invitation=invitation["accept_url"].rsplit("/", 1)[1],
+                    return_to="/cases")
+                assert done.status_code == 303, done.text
+                assert done.headers["location"] == "/cases"
+                [asked] = provider.authorize_requests
+                assert asked["code_challenge_method"] == "S256"
+                session = (await browser.get("/v1/auth/session")).json()
+                her = session["person"]
+                assert (her["name"], her["email"], her["roles"]) == (
+                    "Bina Thapa", "bina.thapa@example.org", ["caseworker"])
+                csrf = {"X-CSRF-Token": session["csrf_token"]}
+                case, _ = await _case_referred(browser, csrf, destination, service)
+                ledger = await browser.get(f"/v1/cases/{case['id']}/disclosures")
+                assert {"kind": "person", "id": her["id"], "name": "Bina Thapa"} in [
+                    entry["actor"] for entry in ledger.json()["items"]]
+                minted = await browser.post("/v1/auth/session/token", headers=csrf)
+                claims = jwt.decode(minted.json()["access_token"],
+                                    options={"verify_signature": False})
+                assert claims["amr"] == ["ext", "mfa"]
+                audit = await browser.get(
+                    f"/v1/organizations/{origin['id']}/audit", headers=origin_admin)
+                assert ("sign_in_external", her["id"], "success") in [
+                    (entry["action"], entry["target"], entry["result"])
+                    for entry in audit.json()["items"]]
+        finally:
+            stop(network)
+
+
+async def test_standalone_network_signs_a_person_in_through_her_provider_with_pkce(
+    standalone: Network,
+) -> None:
+    await _signs_in_through_her_societys_provider(standalone)
+
+
+async def test_distributed_network_signs_a_person_in_through_her_provider_with_pkce(
+    distributed: Network,
+) -> None:
+    await _signs_in_through_her_societys_provider(distributed)
+
+
+async def test_a_deactivation_is_refused_by_another_gateway_process_within_5_s(
+    distributed_with_redis: Network,
+) -> None:
+    """Two gateway processes share sessions (Redis) and deactivations (their database): she
+    signs in at one, uses her session and her token at the other, and once her admin
+    deactivates her at the first, the second refuses both within 5 seconds."""
+    network = distributed_with_redis
+    async with httpx.AsyncClient(base_url=network.base_url, timeout=30) as client:
+        admin = await token(client, "network-admin", ADMIN_SECRET)
+        origin, origin_admin = await organisation_with_client(client, admin, "Desk", "NP")
+        email = f"p{uuid.uuid4().hex[:6]}@example.org"
+        secret, person_id = await _enrolled(
+            client, origin["id"], origin_admin, email, "Maya Lama", "caseworker")
+    with another_gateway(network) as other_url:
+        async with httpx.AsyncClient(base_url=network.base_url, timeout=30) as first, \
+                httpx.AsyncClient(base_url=other_url, timeout=30) as second:
+            csrf = await _signed_in(first, email, secret)
+            minted = await first.post("/v1/auth/session/token", headers=csrf)
+            bearer = {"Authorization": f"Bearer {minted.json()['access_token']}"}
+            second.cookies.set("waymark_session", first.cookies["waymark_session"])
+            assert (await second.get("/v1/auth/session")).json()["person"]["id"] == person_id
+            case = await created(await second.post(
+                "/v1/cases", headers=csrf, json={"person": PERSON, "vulnerabilities": []}))
+            assert (await second.get("/v1/cases", headers=bearer)).status_code == 200
+
+            deactivated = await first.patch(
+                f"/v1/people/{person_id}", headers=origin_admin, json={"active": False})
+            assert deactivated.status_code == 200
+            started = time.monotonic()
+            refused: set[str] = set()
+            while refused != {"session", "token"}:
+                assert time.monotonic() - started < 5, f"only {refused} refused after 5 s"
+                if (await second.get(f"/v1/cases/{case['id']}")).status_code == 401:
+                    refused.add("session")
+                async with httpx.AsyncClient(base_url=other_url, timeout=30) as api:
+                    if (await api.get("/v1/cases", headers=bearer)).status_code == 401:
+                        refused.add("token")
+                await asyncio.sleep(0.1)
+            signed_in_again = await second.post("/v1/auth/sessions", json={
+                "email": email, "password": PASSWORD,
+                "code": totp.code_at(secret, totp.current_step() + 1)})
+            assert signed_in_again.status_code == 401
 
 
 async def test_a_stolen_session_cookie_is_refused_after_sign_out(standalone: Network) -> None:

@@ -3,6 +3,7 @@ inbox entry of any organisation holds one of the person's values."""
 
 import asyncio
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -32,17 +33,22 @@ def personal_values_in(text: str) -> list[str]:
     return [value for value in PERSONAL_VALUES if value.lower() in text.lower()]
 
 
-async def until_accepted(client: httpx.AsyncClient, path: str, body: dict, headers: dict) -> dict:
+async def until_accepted(
+    client: httpx.AsyncClient, path: str, body: dict[str, Any], headers: dict[str, Any]
+) -> dict[str, Any]:
     """A new leg's receiver is known to the referrals service once its events came in."""
-    for _ in range(100):
-        response = await client.post(path, headers=headers, json=body)
+    response = await client.post(path, headers=headers, json=body)
+    for _ in range(99):
         if response.status_code != 422:
-            return await created(response)
+            break
         await asyncio.sleep(0.2)
+        response = await client.post(path, headers=headers, json=body)
     return await created(response)
 
 
-async def transition(client, headers: dict, referral_id: str, **body: str) -> None:
+async def transition(
+    client: httpx.AsyncClient, headers: dict[str, Any], referral_id: str, **body: str
+) -> None:
     current = await client.get(f"/v1/referrals/{referral_id}", headers=headers)
     response = await client.post(
         f"/v1/referrals/{referral_id}/transitions",
@@ -51,8 +57,11 @@ async def transition(client, headers: dict, referral_id: str, **body: str) -> No
     assert response.status_code == 200, response.text
 
 
-async def every_page(client, path: str, headers: dict, cursor_parameter: str) -> list[dict]:
-    items, cursor = [], None
+async def every_page(
+    client: httpx.AsyncClient, path: str, headers: dict[str, Any], cursor_parameter: str
+) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
     while True:
         params = {"limit": 100} | ({cursor_parameter: cursor} if cursor else {})
         page = (await client.get(path, headers=headers, params=params)).json()
@@ -125,11 +134,11 @@ async def test_no_personal_data_in_any_webhook_feed_or_inbox(
         withdrawn = await client.delete(f"/v1/cases/{case['id']}/consent", headers=origin_headers)
         assert withdrawn.status_code in (200, 204), withdrawn.text
 
-        async def feeds() -> dict[str, list[dict]]:
+        async def feeds() -> dict[str, list[dict[str, Any]]]:
             return {org["id"]: await every_page(client, "/v1/events", headers, "after")
                     for org, headers in parties}
 
-        async def all_delivered() -> dict[str, list[dict]]:
+        async def all_delivered() -> dict[str, list[dict[str, Any]]]:
             while True:
                 feed = await feeds()
                 types = {item["type"] for items in feed.values() for item in items}

@@ -114,11 +114,15 @@ async def assert_one_trace(
     trace_id = int(trace_hex, 16)
 
     wanted = {(scope, name) for _, scope, name, _ in CHAIN}
-    for _ in range(200):  # the attempt's span ends once the answer is read, then is exported
-        found = {(span.scope, span.name): span for span in spans() if span.trace_id == trace_id}
+    def in_the_trace() -> dict[tuple[str, str], Recorded]:
+        return {(span.scope, span.name): span for span in spans() if span.trace_id == trace_id}
+
+    found = in_the_trace()
+    for _ in range(199):  # the attempt's span ends once the answer is read, then is exported
         if wanted <= found.keys():
             break
         await asyncio.sleep(0.05)
+        found = in_the_trace()
     assert wanted <= found.keys(), sorted(found)
 
     root = found[CHAIN[0][1:3]]

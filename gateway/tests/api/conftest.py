@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -46,15 +47,18 @@ def admin(api: httpx.Client) -> dict[str, str]:
     return bearer(api, "network-admin", ADMIN_SECRET)
 
 
-def national_society(api: httpx.Client, admin: dict[str, str], country: str) -> dict:
+def national_society(api: httpx.Client, admin: dict[str, str], country: str) -> dict[str, Any]:
     [society] = api.get(  # the network is ready only once the demo data is in place
         "/v1/organizations", params={"country": country, "type": "national_society"},
         headers=admin,
     ).json()["items"]
+    assert isinstance(society, dict)
     return society
 
 
-def client_of(api: httpx.Client, admin: dict[str, str], organization: dict, *roles: str) -> dict:
+def client_of(
+    api: httpx.Client, admin: dict[str, str], organization: dict[str, Any], *roles: str
+) -> dict[str, str]:
     created = api.post(
         f"/v1/organizations/{organization['id']}/clients",
         json={"name": "API test client", "roles": list(roles)}, headers=admin,
@@ -64,28 +68,34 @@ def client_of(api: httpx.Client, admin: dict[str, str], organization: dict, *rol
 
 
 @pytest.fixture(scope="session")
-def nepal(api: httpx.Client, admin: dict[str, str]) -> dict:
+def nepal(api: httpx.Client, admin: dict[str, str]) -> dict[str, Any]:
     return national_society(api, admin, "NP")
 
 
 @pytest.fixture(scope="session")
-def lebanon(api: httpx.Client, admin: dict[str, str]) -> dict:
+def lebanon(api: httpx.Client, admin: dict[str, str]) -> dict[str, Any]:
     return national_society(api, admin, "LB")
 
 
 @pytest.fixture(scope="session")
-def nepal_caseworker(api, admin, nepal) -> dict[str, str]:
+def nepal_caseworker(
+    api: httpx.Client, admin: dict[str, str], nepal: dict[str, Any]
+) -> dict[str, str]:
     """A caseworker client of the Nepal Red Cross Society (demo data)."""
     return client_of(api, admin, nepal, "caseworker")
 
 
 @pytest.fixture(scope="session")
-def lebanon_caseworker(api, admin, lebanon) -> dict[str, str]:
+def lebanon_caseworker(
+    api: httpx.Client, admin: dict[str, str], lebanon: dict[str, Any]
+) -> dict[str, str]:
     return client_of(api, admin, lebanon, "caseworker")
 
 
 @pytest.fixture(scope="session")
-def lebanon_admin(api, admin, lebanon) -> dict[str, str]:
+def lebanon_admin(
+    api: httpx.Client, admin: dict[str, str], lebanon: dict[str, Any]
+) -> dict[str, str]:
     return client_of(api, admin, lebanon, "org_admin")
 
 
@@ -93,8 +103,8 @@ def lebanon_admin(api, admin, lebanon) -> dict[str, str]:
 class LimitedNetwork:
     api: httpx.Client
     admin: dict[str, str]
-    nepal: dict
-    lebanon: dict
+    nepal: dict[str, Any]
+    lebanon: dict[str, Any]
     base_url: str
 
     def client(self, *roles: str) -> dict[str, str]:

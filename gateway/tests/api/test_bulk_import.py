@@ -2,10 +2,14 @@
 
 import json
 
+import httpx
+
 ONE_MIB = 1024 * 1024
 
 
-def test_a_dataset_over_one_mebibyte_is_imported_by_the_network_admin(api, admin):
+def test_a_dataset_over_one_mebibyte_is_imported_by_the_network_admin(
+    api: httpx.Client, admin: dict[str, str]
+) -> None:
     exported = api.get("/v1/hsds/dataset", headers=admin)
     assert exported.status_code == 200, exported.text
     dataset = exported.json()
@@ -27,12 +31,13 @@ def test_a_dataset_over_one_mebibyte_is_imported_by_the_network_admin(api, admin
     )
 
 
-def test_the_api_document_gives_each_route_the_gateways_body_limit(api):
+def test_the_api_document_gives_each_route_the_gateways_body_limit(api: httpx.Client) -> None:
     paths = api.get("/openapi.json").json()["paths"]
 
     def too_large(path: str, method: str) -> str:
         response = paths[path][method]["responses"]["413"]
-        return response["content"]["application/problem+json"]["example"]["detail"]
+        detail: str = response["content"]["application/problem+json"]["example"]["detail"]
+        return detail
 
     assert too_large("/v1/hsds/dataset", "post") == (
         f"The request body is larger than {64 * ONE_MIB} bytes."
@@ -40,7 +45,9 @@ def test_the_api_document_gives_each_route_the_gateways_body_limit(api):
     assert too_large("/v1/cases", "post") == f"The request body is larger than {ONE_MIB} bytes."
 
 
-def test_the_demo_directory_as_a_package_imports_back_unchanged_after_a_dry_run(api, admin):
+def test_the_demo_directory_as_a_package_imports_back_unchanged_after_a_dry_run(
+    api: httpx.Client, admin: dict[str, str]
+) -> None:
     package = api.get("/v1/hsds/dataset", headers={**admin, "Accept": "application/zip"})
     dataset = api.get("/v1/hsds/dataset", headers=admin).json()
     renamed = dataset[0]["services"][0]

@@ -17,6 +17,7 @@ import httpx
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
+from tests.e2e.support import Network
 from waymark_kernel.settings import RunMode, Settings
 
 EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "10")
@@ -68,7 +69,9 @@ def service_routes() -> dict[str, set[tuple[str, str]]]:
     return routes
 
 
-def test_the_merged_document_lists_every_public_route_and_nothing_internal(network):
+def test_the_merged_document_lists_every_public_route_and_nothing_internal(
+    network: Network
+) -> None:
     document = httpx.get(f"{network.base_url}/openapi.json", timeout=10).json()
     documented = {
         (method, path) for path, item in document["paths"].items() for method in item
@@ -90,7 +93,9 @@ def test_the_merged_document_lists_every_public_route_and_nothing_internal(netwo
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
 
-def test_schemathesis_finds_no_fault_in_the_merged_document(network, nepal_caseworker, tmp_path):
+def test_schemathesis_finds_no_fault_in_the_merged_document(
+    network: Network, nepal_caseworker: dict[str, str], tmp_path: Path
+) -> None:
     schemathesis = Path(sys.executable).parent / "schemathesis"
     # One worker: Hypothesis parses its lambdas' source, and CPython 3.11's parser can fail
     # across threads ("AST constructor recursion depth mismatch", cpython gh-106905).

@@ -9,11 +9,13 @@ import time
 import uuid
 import zipfile
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import jwt
 import pytest
 
+from gateway.tests.api.conftest import LimitedNetwork
 from tests.e2e.flow import PERSON
 from tests.e2e.support import ADMIN_SECRET, Network, start, stop
 
@@ -30,12 +32,13 @@ SERVICE = {
 }
 
 
-def created(response: httpx.Response) -> dict:
+def created(response: httpx.Response) -> dict[str, Any]:
     assert response.status_code == 201, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
-def a_case(api, headers) -> dict:
+def a_case(api: httpx.Client, headers: dict[str, str]) -> dict[str, Any]:
     return created(api.post("/v1/cases", headers=headers, json={
         "person": PERSON, "vulnerabilities": ["domestic_worker"],
     }))
@@ -45,8 +48,8 @@ def a_case(api, headers) -> dict:
 
 
 def test_api1_another_organisations_case_answers_404_like_a_missing_one(
-    api, nepal_caseworker, lebanon_caseworker
-):
+    api: httpx.Client, nepal_caseworker: dict[str, str], lebanon_caseworker: dict[str, str]
+) -> None:
     case = a_case(api, nepal_caseworker)
 
     theirs = api.get(f"/v1/cases/{case['id']}", headers=lebanon_caseworker)
@@ -64,8 +67,8 @@ def test_api1_another_organisations_case_answers_404_like_a_missing_one(
 
 
 def test_api1_another_organisations_cases_are_never_listed(
-    api, nepal_caseworker, lebanon_caseworker
-):
+    api: httpx.Client, nepal_caseworker: dict[str, str], lebanon_caseworker: dict[str, str]
+) -> None:
     case = a_case(api, nepal_caseworker)
 
     listed = api.get("/v1/cases", headers=lebanon_caseworker, params={"limit": 100}).json()
@@ -76,7 +79,9 @@ def test_api1_another_organisations_cases_are_never_listed(
 # API2:2023 Broken Authentication
 
 
-def test_api2_forged_unsigned_expired_and_query_string_tokens_are_refused(api, nepal_caseworker):
+def test_api2_forged_unsigned_expired_and_query_string_tokens_are_refused(
+    api: httpx.Client, nepal_caseworker: dict[str, str]
+) -> None:
     genuine = nepal_caseworker["Authorization"].removeprefix("Bearer ")
     claims = jwt.decode(genuine, options={"verify_signature": False})
     now = int(time.time())
@@ -97,7 +102,7 @@ def test_api2_forged_unsigned_expired_and_query_string_tokens_are_refused(api, n
     assert api.get("/v1/cases").status_code == 401
 
 
-def test_api2_a_wrong_secret_and_an_unknown_client_get_one_answer(api):
+def test_api2_a_wrong_secret_and_an_unknown_client_get_one_answer(api: httpx.Client) -> None:
     wrong = api.post("/v1/auth/token", data={
         "grant_type": "client_credentials", "client_id": "network-admin", "client_secret": "x",
     })
@@ -113,8 +118,8 @@ def test_api2_a_wrong_secret_and_an_unknown_client_get_one_answer(api):
 
 
 def test_api3_a_patch_cannot_move_a_service_to_another_organisation(
-    api, lebanon_admin, lebanon, nepal
-):
+    api: httpx.Client, lebanon_admin: dict[str, str], lebanon: dict[str, Any], nepal: dict[str, Any]
+) -> None:
     service = created(api.post(
         "/v1/services", headers=lebanon_admin, json={**SERVICE, "organization_id": lebanon["id"]}
     ))
@@ -130,8 +135,8 @@ def test_api3_a_patch_cannot_move_a_service_to_another_organisation(
 
 
 def test_api3_a_patch_cannot_set_a_cases_organisation_or_a_referrals_status(
-    api, nepal_caseworker, lebanon
-):
+    api: httpx.Client, nepal_caseworker: dict[str, str], lebanon: dict[str, Any]
+) -> None:
     case = a_case(api, nepal_caseworker)
 
     moved = api.patch(
@@ -147,8 +152,9 @@ def test_api3_a_patch_cannot_set_a_cases_organisation_or_a_referrals_status(
 
 
 def test_api3_a_confidential_locations_place_is_hidden_from_other_organisations(
-    api, lebanon_admin, lebanon, nepal_caseworker
-):
+    api: httpx.Client, lebanon_admin: dict[str, str], lebanon: dict[str, Any],
+    nepal_caseworker: dict[str, str],
+) -> None:
     service = created(api.post(
         "/v1/services", headers=lebanon_admin,
         json={**SERVICE, "organization_id": lebanon["id"]},
@@ -165,7 +171,9 @@ def test_api3_a_confidential_locations_place_is_hidden_from_other_organisations(
     assert owned["locations"][0]["address"] == "12 Hidden Street"
 
 
-def test_api3_client_listings_never_show_a_secret(api, admin, nepal):
+def test_api3_client_listings_never_show_a_secret(
+    api: httpx.Client, admin: dict[str, str], nepal: dict[str, Any]
+) -> None:
     listed = api.get(f"/v1/organizations/{nepal['id']}/clients", headers=admin).json()
 
     assert listed["items"]
@@ -178,19 +186,22 @@ def test_api3_client_listings_never_show_a_secret(api, admin, nepal):
 # and consent scopes name; its own org_admin may not set them (function-level trust).
 
 
-def refer_once_known(api, headers, body: dict) -> httpx.Response:
+def refer_once_known(
+    api: httpx.Client, headers: dict[str, str], body: dict[str, Any]
+) -> httpx.Response:
     """The referrals service learns of a new organisation from the registry's events."""
-    for _ in range(100):
-        response = api.post("/v1/referrals", headers=headers, json=body)
+    response = api.post("/v1/referrals", headers=headers, json=body)
+    for _ in range(99):
         if response.status_code != 422 or not response.json()["type"].endswith("unknown-receiver"):
             return response
         time.sleep(0.2)
+        response = api.post("/v1/referrals", headers=headers, json=body)
     return response
 
 
 def test_api3_finding_1_an_org_admin_cannot_relabel_its_organisation_past_a_consent_scope(
-    api, admin, nepal_caseworker
-):
+    api: httpx.Client, admin: dict[str, str], nepal_caseworker: dict[str, str]
+) -> None:
     organisation = created(api.post("/v1/organizations", headers=admin, json={
         "name": f"Relabelling CSO {uuid.uuid4().hex[:6]}", "type": "cso", "country": "LB",
         "verified": True,
@@ -229,8 +240,8 @@ def test_api3_finding_1_an_org_admin_cannot_relabel_its_organisation_past_a_cons
 
 
 def test_api3_finding_1_a_second_national_society_is_a_conflict_not_a_server_error(
-    api, admin, lebanon
-):
+    api: httpx.Client, admin: dict[str, str], lebanon: dict[str, Any]
+) -> None:
     organisation = created(api.post("/v1/organizations", headers=admin, json={
         "name": f"Would-be society {uuid.uuid4().hex[:6]}", "type": "cso", "country": "LB",
     }))
@@ -251,7 +262,9 @@ def test_api3_finding_1_a_second_national_society_is_a_conflict_not_a_server_err
 # API4:2023 Unrestricted Resource Consumption
 
 
-def test_api4_pages_bodies_and_headers_are_capped(api, nepal_caseworker):
+def test_api4_pages_bodies_and_headers_are_capped(
+    api: httpx.Client, nepal_caseworker: dict[str, str]
+) -> None:
     huge_page = api.get("/v1/cases", params={"limit": 101}, headers=nepal_caseworker)
     huge_body = api.post(
         "/v1/cases", headers={**nepal_caseworker, "Content-Type": "application/json"},
@@ -314,7 +327,7 @@ def newline_bomb() -> bytes:
     return buffer.getvalue()
 
 
-def directory(organizations: int, services: int) -> list[dict]:
+def directory(organizations: int, services: int) -> list[dict[str, Any]]:
     """New organisations of Jordan, each with `services` services of one place each."""
     return [{"id": str(uuid.uuid4()), "name": f"Provider {uuid.uuid4().hex[:8]}", "country": "JO",
              "services": [{
@@ -338,8 +351,8 @@ def quiet_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]
 
 
 def test_api4_finding_8_healthz_answers_at_once_during_a_zip_bomb_and_a_large_import(
-    quiet_network
-):
+    quiet_network: Network
+) -> None:
     with httpx.Client(base_url=quiet_network.base_url, timeout=300) as api:
         token = api.post("/v1/auth/token", data={
             "grant_type": "client_credentials", "client_id": "network-admin",
@@ -368,7 +381,9 @@ def test_api4_finding_8_healthz_answers_at_once_during_a_zip_bomb_and_a_large_im
         assert slowest < SLOWEST_SHARE_OF_POLLING * poller.polled_seconds
 
 
-def token_request(base_url: str, client_id: str, secret: str, source: str = "127.0.0.1"):
+def token_request(
+    base_url: str, client_id: str, secret: str, source: str = "127.0.0.1"
+) -> httpx.Response:
     """A token request from the loopback address `source` (Linux routes all of 127/8 to lo)."""
     transport = httpx.HTTPTransport(local_address=source)
     with httpx.Client(base_url=base_url, transport=transport, timeout=30) as client:
@@ -377,7 +392,9 @@ def token_request(base_url: str, client_id: str, secret: str, source: str = "127
         })
 
 
-def test_api4_finding_2_a_guesser_elsewhere_does_not_lock_the_client_out(limited):
+def test_api4_finding_2_a_guesser_elsewhere_does_not_lock_the_client_out(
+    limited: LimitedNetwork
+) -> None:
     client = created(limited.api.post(
         f"/v1/organizations/{limited.nepal['id']}/clients", headers=limited.admin,
         json={"name": "Known id", "roles": ["viewer"]},
@@ -397,7 +414,9 @@ def test_api4_finding_2_a_guesser_elsewhere_does_not_lock_the_client_out(limited
     assert owners.json()["token_type"] == "Bearer"
 
 
-def test_api4_finding_9_tokens_are_limited_even_with_the_right_secret(limited):
+def test_api4_finding_9_tokens_are_limited_even_with_the_right_secret(
+    limited: LimitedNetwork
+) -> None:
     client = created(limited.api.post(
         f"/v1/organizations/{limited.nepal['id']}/clients", headers=limited.admin,
         json={"name": "Token hungry", "roles": ["viewer"]},
@@ -413,7 +432,9 @@ def test_api4_finding_9_tokens_are_limited_even_with_the_right_secret(limited):
     assert int(answers[3].headers["retry-after"]) >= 1
 
 
-def test_api4_finding_9_an_organisation_holds_a_bounded_number_of_clients(limited):
+def test_api4_finding_9_an_organisation_holds_a_bounded_number_of_clients(
+    limited: LimitedNetwork
+) -> None:
     clients_path = f"/v1/organizations/{limited.lebanon['id']}/clients"
     held = [
         item for item in limited.api.get(clients_path, headers=limited.admin).json()["items"]
@@ -441,7 +462,9 @@ def test_api4_finding_9_an_organisation_holds_a_bounded_number_of_clients(limite
 # API5:2023 Broken Function Level Authorization
 
 
-def test_api5_a_caseworker_cannot_use_admin_functions(api, nepal_caseworker, nepal):
+def test_api5_a_caseworker_cannot_use_admin_functions(
+    api: httpx.Client, nepal_caseworker: dict[str, str], nepal: dict[str, Any]
+) -> None:
     organisation = api.post("/v1/organizations", headers=nepal_caseworker, json={
         "name": "Self-made", "type": "cso", "country": "NP",
     })
@@ -458,7 +481,9 @@ def test_api5_a_caseworker_cannot_use_admin_functions(api, nepal_caseworker, nep
     assert verified.status_code == 403
 
 
-def test_api5_no_client_can_be_granted_network_admin(api, admin, nepal):
+def test_api5_no_client_can_be_granted_network_admin(
+    api: httpx.Client, admin: dict[str, str], nepal: dict[str, Any]
+) -> None:
     response = api.post(
         f"/v1/organizations/{nepal['id']}/clients", headers=admin,
         json={"name": "escalation", "roles": ["network_admin"]},
@@ -470,7 +495,9 @@ def test_api5_no_client_can_be_granted_network_admin(api, admin, nepal):
 # API6:2023 Unrestricted Access to Sensitive Business Flows
 
 
-def test_api6_a_caseworker_cannot_mass_create_cases_beyond_its_rate_limit(limited):
+def test_api6_a_caseworker_cannot_mass_create_cases_beyond_its_rate_limit(
+    limited: LimitedNetwork
+) -> None:
     creator, colleague = limited.client("caseworker"), limited.client("caseworker")
     before = case_ids(limited.api, colleague)
 
@@ -489,15 +516,15 @@ def test_api6_a_caseworker_cannot_mass_create_cases_beyond_its_rate_limit(limite
     assert after - before == {answer.json()["id"] for answer in answers[:5]}  # no sixth case
 
 
-def case_ids(api, headers) -> set[str]:
+def case_ids(api: httpx.Client, headers: dict[str, str]) -> set[str]:
     listed = api.get("/v1/cases", headers=headers, params={"limit": 100})
     assert listed.status_code == 200, listed.text
     return {item["id"] for item in listed.json()["items"]}
 
 
 def test_api6_guessing_a_clients_secret_is_stopped_and_the_guesser_waits_even_with_the_right_one(
-    limited
-):
+    limited: LimitedNetwork
+) -> None:
     client = created(limited.api.post(
         f"/v1/organizations/{limited.nepal['id']}/clients", headers=limited.admin,
         json={"name": "Guessed", "roles": ["viewer"]},
@@ -519,8 +546,8 @@ def test_api6_guessing_a_clients_secret_is_stopped_and_the_guesser_waits_even_wi
 
 
 def test_api6_bulk_import_and_export_of_the_directory_are_for_the_network_admin_only(
-    api, admin, lebanon_admin, lebanon
-):
+    api: httpx.Client, admin: dict[str, str], lebanon_admin: dict[str, str], lebanon: dict[str, Any]
+) -> None:
     [entry] = [
         organization for organization in api.get("/v1/hsds/dataset", headers=admin).json()
         if organization["id"] == lebanon["id"]
@@ -540,8 +567,8 @@ def test_api6_bulk_import_and_export_of_the_directory_are_for_the_network_admin_
 
 
 def test_api7_webhooks_to_loopback_private_or_plain_http_targets_are_refused(
-    api, lebanon_admin
-):
+    api: httpx.Client, lebanon_admin: dict[str, str]
+) -> None:
     targets = [
         "https://127.0.0.1/hook", "https://10.0.0.7/hook", "https://169.254.169.254/latest",
         "https://localhost/hook", "http://partner.example/hook", "https://[::1]/hook",
@@ -558,8 +585,8 @@ def test_api7_webhooks_to_loopback_private_or_plain_http_targets_are_refused(
 
 
 def test_api7_finding_5_ipv6_forms_into_private_space_and_system_ports_are_refused(
-    api, lebanon_admin
-):
+    api: httpx.Client, lebanon_admin: dict[str, str]
+) -> None:
     targets = [
         "https://[64:ff9b:1::a00:1]/", "https://[::127.0.0.1]/", "https://[::ffff:0:7f00:1]/",
         "https://[fec0::1]/", "https://[3fff::1]/", "https://[5f00::1]/",
@@ -583,8 +610,8 @@ def test_api7_finding_5_ipv6_forms_into_private_space_and_system_ports_are_refus
 
 
 def test_api8_errors_are_problems_without_internals_and_405_names_allowed_methods(
-    api, nepal_caseworker
-):
+    api: httpx.Client, nepal_caseworker: dict[str, str]
+) -> None:
     broken = api.post(
         "/v1/cases", headers={**nepal_caseworker, "Content-Type": "application/json"},
         content=b'{"person": ',
@@ -603,8 +630,8 @@ def test_api8_errors_are_problems_without_internals_and_405_names_allowed_method
 
 
 def test_api8_finding_9_personal_data_is_never_kept_by_caches_and_nothing_is_sniffed(
-    api, nepal_caseworker
-):
+    api: httpx.Client, nepal_caseworker: dict[str, str]
+) -> None:
     case = a_case(api, nepal_caseworker)
     answers = {
         "case": api.get(f"/v1/cases/{case['id']}", headers=nepal_caseworker),
@@ -627,8 +654,8 @@ def test_api8_finding_9_personal_data_is_never_kept_by_caches_and_nothing_is_sni
 
 
 def test_api8_finding_9_metrics_are_not_served_through_the_gateway_to_anyone(
-    api, admin, nepal_caseworker
-):
+    api: httpx.Client, admin: dict[str, str], nepal_caseworker: dict[str, str]
+) -> None:
     anonymous = api.get("/metrics")
     caseworker = api.get("/metrics", headers=nepal_caseworker)
     network_admin = api.get("/metrics", headers=admin)
@@ -640,7 +667,7 @@ def test_api8_finding_9_metrics_are_not_served_through_the_gateway_to_anyone(
     assert "waymark_gateway_requests_total" in network_admin.text
 
 
-def test_api8_finding_9_the_data_folder_and_its_files_are_the_owners_only(network):
+def test_api8_finding_9_the_data_folder_and_its_files_are_the_owners_only(network: Network) -> None:
     folder = network.data_dir
     files = {path.name: stat.S_IMODE(path.stat().st_mode) for path in folder.iterdir()}
 
@@ -651,8 +678,9 @@ def test_api8_finding_9_the_data_folder_and_its_files_are_the_owners_only(networ
 
 
 def test_api8_finding_9_nul_and_bidi_controls_in_names_are_refused_and_change_nothing(
-    api, admin, lebanon, lebanon_admin, nepal_caseworker
-):
+    api: httpx.Client, admin: dict[str, str], lebanon: dict[str, Any],
+    lebanon_admin: dict[str, str], nepal_caseworker: dict[str, str],
+) -> None:
     spoofed = "Red Crescent \u202egnp.exe"
     refused = {
         "organisation name": api.post("/v1/organizations", headers=admin, json={
@@ -693,7 +721,9 @@ def test_api8_finding_9_nul_and_bidi_controls_in_names_are_refused_and_change_no
 # API9:2023 Improper Inventory Management
 
 
-def test_api9_only_the_documented_version_is_served(api, nepal_caseworker):
+def test_api9_only_the_documented_version_is_served(
+    api: httpx.Client, nepal_caseworker: dict[str, str]
+) -> None:
     document = api.get("/openapi.json").json()
 
     assert all(path.startswith(("/v1/", "/.well-known/")) for path in document["paths"])

@@ -4,12 +4,15 @@ gateway-issued token in their place."""
 
 import time
 import uuid
+from collections.abc import AsyncIterator
+from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 
+from gateway.tests.conftest import Gateway, Serve, Standin, StartGateway
 from waymark_kernel.auth import CASEWORKER, TokenVerifier
 
 AUDIENCE = "waymark-partners"
@@ -23,14 +26,14 @@ class FakeIssuer:
         public = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
 
         @self.app.get("/.well-known/openid-configuration")
-        async def discovery() -> dict:
+        async def discovery() -> dict[str, Any]:
             return {"issuer": url, "jwks_uri": f"{url}/keys", "id_token_signing_alg_values_supported": ["RS256"]}
 
         @self.app.get("/keys")
-        async def keys() -> dict:
+        async def keys() -> dict[str, Any]:
             return {"keys": [{**public, "kid": "fake-1", "use": "sig", "alg": "RS256"}]}
 
-    def settings(self) -> dict[str, str]:
+    def settings(self) -> dict[str, Any]:
         """The gateway settings that make this the network's issuer."""
         return {
             "oidc_discovery_url": f"{self.url}/.well-known/openid-configuration",
@@ -38,7 +41,10 @@ class FakeIssuer:
             "oidc_roles_claim": "realm_access.roles",
         }
 
-    def token(self, *, key=None, kid="fake-1", algorithm="RS256", **overrides) -> str:
+    def token(
+        self, *, key: rsa.RSAPrivateKey | str | None = None, kid: str = "fake-1",
+        algorithm: str = "RS256", **overrides: Any,
+    ) -> str:
         now = int(time.time())
         claims = {
             "iss": self.url, "aud": AUDIENCE, "sub": "alice", "iat": now, "exp": now + 300,
@@ -50,9 +56,14 @@ class FakeIssuer:
 
 ORGANIZATION = uuid.UUID("6f1c2a52-6a4e-4f57-9a53-2f4c1f0e5a01")
 
+# the fake issuer, a gateway trusting it, and the referrals stand-in behind the gateway
+External = tuple[FakeIssuer, Gateway, FastAPI]
+
 
 @pytest.fixture
-async def external(start_gateway, standin, serve, unused_port):
+async def external(
+    start_gateway: StartGateway, standin: Standin, serve: Serve, unused_port: int
+) -> AsyncIterator[External]:
     fake = FakeIssuer(f"http://127.0.0.1:{unused_port}")
     referrals = standin("referrals")
     async with (
@@ -63,7 +74,9 @@ async def external(start_gateway, standin, serve, unused_port):
         yield fake, gateway, referrals
 
 
-async def test_an_external_token_is_accepted_and_the_service_gets_a_gateway_token(external):
+async def test_an_external_token_is_accepted_and_the_service_gets_a_gateway_token(
+    external: External
+) -> None:
     fake, gateway, referrals = external
 
     response = await gateway.client.get(
@@ -73,9 +86,9 @@ async def test_an_external_token_is_accepted_and_the_service_gets_a_gateway_toke
     assert response.status_code == 200, response.text
     [call] = referrals.state.calls
     forwarded = call.headers["authorization"].removeprefix("Bearer ")
-    jwks = (await gateway.client.get("/.well-known/jwks.json")).json()
+    jwks: dict[str, Any] = (await gateway.client.get("/.well-known/jwks.json")).json()
 
-    async def gateway_keys() -> dict:
+    async def gateway_keys() -> dict[str, Any]:
         return jwks
 
     identity = await TokenVerifier(
@@ -88,7 +101,7 @@ async def test_an_external_token_is_accepted_and_the_service_gets_a_gateway_toke
     assert claims["exp"] - claims["iat"] <= 60
 
 
-async def test_bad_external_tokens_are_refused_before_the_service(external):
+async def test_bad_external_tokens_are_refused_before_the_service(external: External) -> None:
     fake, gateway, referrals = external
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = int(time.time())
@@ -117,7 +130,7 @@ async def test_bad_external_tokens_are_refused_before_the_service(external):
     assert referrals.state.calls == []
 
 
-async def test_the_built_in_token_endpoint_and_its_clients_are_replaced(external):
+async def test_the_built_in_token_endpoint_and_its_clients_are_replaced(external: External) -> None:
     fake, gateway, _ = external
 
     token = await gateway.client.post("/v1/auth/token", data={
@@ -149,7 +162,7 @@ async def test_the_built_in_token_endpoint_and_its_clients_are_replaced(external
     assert "/v1/auth/token" not in document["info"]["description"]
 
 
-async def test_built_in_tokens_are_refused_at_the_gateway(external):
+async def test_built_in_tokens_are_refused_at_the_gateway(external: External) -> None:
     fake, gateway, referrals = external
     admin = gateway.signing_key.issue(
         subject="network-admin", organization_id=None, roles=["network_admin"],
@@ -171,8 +184,8 @@ async def test_built_in_tokens_are_refused_at_the_gateway(external):
 
 
 async def test_with_an_external_issuer_the_gateway_needs_no_admin_secret(
-    start_gateway, standin, serve, unused_port
-):
+    start_gateway: StartGateway, standin: Standin, serve: Serve, unused_port: int
+) -> None:
     fake = FakeIssuer(f"http://127.0.0.1:{unused_port}")
     async with (
         serve(fake.app, unused_port),

@@ -1,10 +1,11 @@
 import stat
+from pathlib import Path
 
 from waymark_gateway.main import jwks_document, load_or_create_signing_key
 from waymark_kernel.settings import Settings
 
 
-def test_the_signing_key_is_created_private_once_and_kept(tmp_path):
+def test_the_signing_key_is_created_private_once_and_kept(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "var")
 
     created = load_or_create_signing_key(settings)
@@ -16,7 +17,7 @@ def test_the_signing_key_is_created_private_once_and_kept(tmp_path):
     assert [path.name for path in key_file.parent.iterdir()] == [key_file.name]
 
 
-def test_the_signing_key_file_setting_names_the_key(tmp_path):
+def test_the_signing_key_file_setting_names_the_key(tmp_path: Path) -> None:
     settings = Settings(
         data_dir=tmp_path / "var", signing_key_file=tmp_path / "keys" / "issuer.pem"
     )

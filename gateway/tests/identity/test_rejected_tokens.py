@@ -2,6 +2,7 @@
 
 import pytest
 
+from gateway.tests.conftest import Network
 from waymark_kernel.auth import NETWORK_ADMIN
 
 
@@ -10,8 +11,8 @@ from waymark_kernel.auth import NETWORK_ADMIN
     ("someone-else", "waymark-api"),
 ])
 async def test_a_token_for_another_audience_or_from_another_issuer_is_refused(
-    network, issuer, audience
-):
+    network: Network, issuer: str, audience: str
+) -> None:
     token = network.signing_key.issue(
         subject="intruder", organization_id=None, roles=[NETWORK_ADMIN], issuer=issuer,
         audience=audience, ttl_seconds=300,

@@ -1,14 +1,17 @@
 """Key rotation: the new key signs, the retired one still verifies the tokens it signed."""
 
+from pathlib import Path
+
 import jwt
 
+from gateway.tests.conftest import Network, Serve, Standin, StartGateway
 from waymark_kernel.auth import VIEWER
 from waymark_kernel.signing import SigningKey
 
 
 async def test_after_a_rotation_tokens_of_the_retired_key_still_work_and_new_ones_use_the_new(
-    start_gateway, standin, serve, tmp_path
-):
+    start_gateway: StartGateway, standin: Standin, serve: Serve, tmp_path: Path
+) -> None:
     retired, current = SigningKey.generate(), SigningKey.generate()
     retired_file = tmp_path / "retired.pem"
     retired_file.write_bytes(retired.to_pem())
@@ -35,7 +38,7 @@ async def test_after_a_rotation_tokens_of_the_retired_key_still_work_and_new_one
     assert jwt.get_unverified_header(new_token)["kid"] == current.kid
 
 
-async def test_without_the_retired_key_its_tokens_are_refused(network):
+async def test_without_the_retired_key_its_tokens_are_refused(network: Network) -> None:
     token = SigningKey.generate().issue(
         subject="partner", organization_id=None, roles=[VIEWER], issuer="waymark",
         audience="waymark-api", ttl_seconds=300,

@@ -1,23 +1,26 @@
 import base64
+from typing import Any
 from urllib.parse import quote_plus
 
 import jwt
 
+from gateway.tests.conftest import Gateway, Network
 from waymark_kernel.auth import NETWORK_ADMIN, TokenVerifier
 
 PROBLEM_BASE = "https://waymark.network/problems/"
 
 
-async def admin_token(network, **form: str) -> dict:
+async def admin_token(network: Gateway, **form: str) -> dict[str, Any]:
     response = await network.client.post("/v1/auth/token", data={
         "grant_type": "client_credentials", "client_id": "network-admin",
         "client_secret": network.admin_secret, **form,
     })
     assert response.status_code == 200, response.text
-    return response.json()
+    token: dict[str, Any] = response.json()
+    return token
 
 
-async def test_the_network_admin_gets_a_bearer_token(network):
+async def test_the_network_admin_gets_a_bearer_token(network: Network) -> None:
     response = await network.client.post("/v1/auth/token", data={
         "grant_type": "client_credentials", "client_id": "network-admin",
         "client_secret": network.admin_secret,
@@ -35,7 +38,7 @@ async def test_the_network_admin_gets_a_bearer_token(network):
     assert jwt.get_unverified_header(body["access_token"])["alg"] == "EdDSA"
 
 
-async def test_http_basic_client_authentication_is_accepted(network):
+async def test_http_basic_client_authentication_is_accepted(network: Network) -> None:
     basic = base64.b64encode(
         f"network-admin:{quote_plus(network.admin_secret)}".encode()
     ).decode()
@@ -49,11 +52,11 @@ async def test_http_basic_client_authentication_is_accepted(network):
     assert response.json()["token_type"] == "Bearer"
 
 
-async def test_a_token_is_verified_with_the_published_keys(network):
+async def test_a_token_is_verified_with_the_published_keys(network: Network) -> None:
     token = (await admin_token(network))["access_token"]
-    jwks = (await network.client.get("/.well-known/jwks.json")).json()
+    jwks: dict[str, Any] = (await network.client.get("/.well-known/jwks.json")).json()
 
-    async def published_keys() -> dict:
+    async def published_keys() -> dict[str, Any]:
         return jwks
 
     verifier = TokenVerifier(published_keys, issuer="waymark", audience="waymark-api")
@@ -66,7 +69,7 @@ async def test_a_token_is_verified_with_the_published_keys(network):
     assert identity.organization_id is None
 
 
-async def test_a_wrong_secret_is_an_invalid_client_problem(network):
+async def test_a_wrong_secret_is_an_invalid_client_problem(network: Network) -> None:
     response = await network.client.post("/v1/auth/token", data={
         "grant_type": "client_credentials", "client_id": "network-admin", "client_secret": "wrong",
     })
@@ -81,7 +84,7 @@ async def test_a_wrong_secret_is_an_invalid_client_problem(network):
     assert body["title"] == "Unauthorized"
 
 
-async def test_an_unknown_client_gets_the_same_answer_as_a_wrong_secret(network):
+async def test_an_unknown_client_gets_the_same_answer_as_a_wrong_secret(network: Network) -> None:
     wrong_secret = await network.client.post("/v1/auth/token", data={
         "grant_type": "client_credentials", "client_id": "network-admin", "client_secret": "x",
     })
@@ -93,7 +96,7 @@ async def test_an_unknown_client_gets_the_same_answer_as_a_wrong_secret(network)
     assert {**unknown.json(), "instance": None} == {**wrong_secret.json(), "instance": None}
 
 
-async def test_an_unknown_grant_type_is_unsupported(network):
+async def test_an_unknown_grant_type_is_unsupported(network: Network) -> None:
     response = await network.client.post("/v1/auth/token", data={
         "grant_type": "password", "client_id": "network-admin",
         "client_secret": network.admin_secret,
@@ -103,7 +106,7 @@ async def test_an_unknown_grant_type_is_unsupported(network):
     assert response.json()["error"] == "unsupported_grant_type"
 
 
-async def test_a_missing_grant_type_is_an_invalid_request(network):
+async def test_a_missing_grant_type_is_an_invalid_request(network: Network) -> None:
     response = await network.client.post("/v1/auth/token", data={
         "client_id": "network-admin", "client_secret": network.admin_secret,
     })
@@ -112,7 +115,9 @@ async def test_a_missing_grant_type_is_an_invalid_request(network):
     assert response.json()["error"] == "invalid_request"
 
 
-async def test_two_ways_of_client_authentication_at_once_is_an_invalid_request(network):
+async def test_two_ways_of_client_authentication_at_once_is_an_invalid_request(
+    network: Network
+) -> None:
     basic = base64.b64encode(f"network-admin:{network.admin_secret}".encode()).decode()
 
     response = await network.client.post(
@@ -124,7 +129,7 @@ async def test_two_ways_of_client_authentication_at_once_is_an_invalid_request(n
     assert response.json()["error"] == "invalid_request"
 
 
-async def test_a_token_request_without_credentials_is_an_invalid_client(network):
+async def test_a_token_request_without_credentials_is_an_invalid_client(network: Network) -> None:
     response = await network.client.post(
         "/v1/auth/token", data={"grant_type": "client_credentials"}
     )
@@ -133,7 +138,7 @@ async def test_a_token_request_without_credentials_is_an_invalid_client(network)
     assert response.json()["error"] == "invalid_client"
 
 
-async def test_a_json_token_request_is_an_invalid_request(network):
+async def test_a_json_token_request_is_an_invalid_request(network: Network) -> None:
     response = await network.client.post("/v1/auth/token", json={
         "grant_type": "client_credentials", "client_id": "network-admin",
         "client_secret": network.admin_secret,
@@ -143,7 +148,9 @@ async def test_a_json_token_request_is_an_invalid_request(network):
     assert response.json()["error"] == "invalid_request"
 
 
-async def test_finding_9_a_nul_in_the_client_credentials_is_a_bad_request_not_a_500(network):
+async def test_finding_9_a_nul_in_the_client_credentials_is_a_bad_request_not_a_500(
+    network: Network
+) -> None:
     in_form = await network.client.post("/v1/auth/token", data={
         "grant_type": "client_credentials", "client_id": "wm_\x00", "client_secret": "x",
     })

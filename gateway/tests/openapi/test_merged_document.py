@@ -1,7 +1,9 @@
 from html.parser import HTMLParser
 
+from gateway.tests.conftest import Network, Serve, Standin
 
-async def test_one_document_holds_every_services_paths_and_the_gateways(network):
+
+async def test_one_document_holds_every_services_paths_and_the_gateways(network: Network) -> None:
     response = await network.client.get("/openapi.json")
 
     assert response.status_code == 200
@@ -15,7 +17,7 @@ async def test_one_document_holds_every_services_paths_and_the_gateways(network)
     assert not {"/healthz", "/readyz", "/metrics", "/internal/debug", "/openapi.json"} & set(paths)
 
 
-async def test_clashing_schema_names_are_prefixed_and_references_follow(network):
+async def test_clashing_schema_names_are_prefixed_and_references_follow(network: Network) -> None:
     document = (await network.client.get("/openapi.json")).json()
 
     schemas = document["components"]["schemas"]
@@ -29,7 +31,9 @@ async def test_clashing_schema_names_are_prefixed_and_references_follow(network)
     }
 
 
-async def test_the_document_declares_bearer_and_client_credentials_security(network):
+async def test_the_document_declares_bearer_and_client_credentials_security(
+    network: Network
+) -> None:
     document = (await network.client.get("/openapi.json")).json()
 
     schemes = document["components"]["securitySchemes"]
@@ -40,7 +44,9 @@ async def test_the_document_declares_bearer_and_client_credentials_security(netw
     assert document["paths"]["/v1/auth/token"]["post"]["security"] == []
 
 
-async def test_a_service_that_was_down_is_added_once_it_is_up(network, standin, serve):
+async def test_a_service_that_was_down_is_added_once_it_is_up(
+    network: Network, standin: Standin, serve: Serve
+) -> None:
     before = (await network.client.get("/openapi.json")).json()
 
     async with serve(standin("notifications"), network.notifications_port):
@@ -52,7 +58,7 @@ async def test_a_service_that_was_down_is_added_once_it_is_up(network, standin, 
     assert "NotificationsItem" in after["components"]["schemas"]
 
 
-async def test_the_documentation_page_reads_the_merged_document(network):
+async def test_the_documentation_page_reads_the_merged_document(network: Network) -> None:
     response = await network.client.get("/docs")
 
     assert response.status_code == 200
@@ -73,7 +79,9 @@ class References(HTMLParser):
             self.urls.append(url)
 
 
-async def test_every_file_the_documentation_page_loads_comes_from_the_gateway(network):
+async def test_every_file_the_documentation_page_loads_comes_from_the_gateway(
+    network: Network
+) -> None:
     page = await network.client.get("/docs")
     references = References()
     references.feed(page.text)
@@ -91,5 +99,5 @@ async def test_every_file_the_documentation_page_loads_comes_from_the_gateway(ne
     assert (await network.client.get("/docs/assets/index.html")).status_code == 404
 
 
-async def test_there_is_one_documentation_page(network):
+async def test_there_is_one_documentation_page(network: Network) -> None:
     assert (await network.client.get("/redoc")).status_code == 404

@@ -9,8 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.tests.conftest import Gateway, Network, Serve, Standin, StartGateway
 from waymark_gateway.people import totp
 from waymark_kernel.signing import SigningKey
+
+from .fake_provider import FakeProvider
 
 PASSWORD = "Amber-Lantern-Quietly-42"
 KNOWN_ORGANIZATION = uuid.UUID("6f1c2a52-6a4e-4f57-9a53-2f4c1f0e5a01")
@@ -34,7 +37,7 @@ class Enrolled:
 class People:
     """Invitations and sign-ins against one gateway, as an org admin (a bearer token) would."""
 
-    def __init__(self, gateway: Any) -> None:
+    def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.client: httpx.AsyncClient = gateway.client
 
@@ -55,7 +58,8 @@ class People:
                                organization_id: uuid.UUID = KNOWN_ORGANIZATION) -> str:
         response = await self.invite(email, roles, organization_id)
         assert response.status_code == 201, response.text
-        return response.json()["accept_url"].rsplit("/", 1)[1]
+        accept_url: str = response.json()["accept_url"]
+        return accept_url.rsplit("/", 1)[1]
 
     async def enrol(
         self, email: str | None = None, roles: list[str] | None = None,
@@ -73,7 +77,9 @@ class People:
             body["recovery_codes"],
         )
 
-    async def sign_in(self, person: Enrolled, code: str | None = None, **changes: Any) -> httpx.Response:
+    async def sign_in(
+        self, person: Enrolled, code: str | None = None, **changes: Any
+    ) -> httpx.Response:
         body = {"email": person.email, "password": person.password,
                 "code": person.code() if code is None and person.secret else code, **changes}
         return await self.client.post("/v1/auth/sessions", json=body)
@@ -89,7 +95,8 @@ class People:
                 "code": person.code(step_offset) if person.secret else None}
         response = await client.post("/v1/auth/sessions", json=body)
         assert response.status_code == 201, response.text
-        return response.json()["csrf_token"]
+        csrf_token: str = response.json()["csrf_token"]
+        return csrf_token
 
     def browser(self) -> httpx.AsyncClient:
         """Another browser: its own cookie jar, the same gateway."""
@@ -101,19 +108,25 @@ class People:
             headers=self.admin(organization_id),
         )
         assert response.status_code == 200, response.text
-        return response.json()["items"]
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
 
-    async def people_of(self, organization_id: uuid.UUID = KNOWN_ORGANIZATION) -> list[dict[str, Any]]:
+    async def people_of(
+        self, organization_id: uuid.UUID = KNOWN_ORGANIZATION
+    ) -> list[dict[str, Any]]:
         response = await self.client.get(
             f"/v1/organizations/{organization_id}/people", params={"limit": 100},
             headers=self.admin(organization_id),
         )
         assert response.status_code == 200, response.text
-        return response.json()["items"]
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
 
 
 @contextlib.asynccontextmanager
-async def replicas(start_gateway: Any, standin: Any, serve: Any, **settings: Any) -> AsyncIterator[tuple[People, People]]:
+async def replicas(
+    start_gateway: StartGateway, standin: Standin, serve: Serve, **settings: Any
+) -> AsyncIterator[tuple[People, People]]:
     """Two gateways on one database (and Redis, when given), signing with one key."""
     key = SigningKey.generate()
     async with serve(standin("registry")) as registry, serve(standin("referrals")) as referrals:
@@ -125,5 +138,13 @@ async def replicas(start_gateway: Any, standin: Any, serve: Any, **settings: Any
 
 
 @pytest.fixture
-async def people(network: Any) -> People:
+async def people(network: Network) -> People:
     return People(network)
+
+
+@pytest.fixture
+async def provider(serve: Serve, unused_port: int) -> AsyncIterator[FakeProvider]:
+    """A National Society's OpenID Connect provider, signing people in to KNOWN_ORGANIZATION."""
+    fake = FakeProvider(f"http://127.0.0.1:{unused_port}", KNOWN_ORGANIZATION)
+    async with serve(fake.app, unused_port):
+        yield fake

@@ -1,5 +1,6 @@
 """Each attack of the issue as a test: a clear 4xx problem, and nothing changes."""
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -7,18 +8,35 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, text
 from sqlmodel import col
 
+from gateway.tests.conftest import Network
 from waymark_gateway.people import totp
-from waymark_gateway.people.models import Invitation
+from waymark_gateway.people.models import Invitation, Person
 from waymark_gateway.sessions.service import PLAIN_COOKIE
 
-from .conftest import OTHER_ORGANIZATION, PASSWORD
+from .conftest import OTHER_ORGANIZATION, PASSWORD, People
+
+# Every table of the gateway where something of a person is kept.
+PEOPLES_TABLES = (
+    "gateway_people", "gateway_recovery_codes", "gateway_invitations", "gateway_audit",
+    "gateway_sessions",
+)
 
 
 def unique_email() -> str:
     return f"p-{uuid.uuid4().hex[:10]}@example.org"
 
 
-async def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(people, network) -> None:
+async def invitations_stored(network: Network) -> int:
+    async with network.app.state.database.transaction() as session:
+        stored: int = (
+            await session.execute(text("SELECT count(*) FROM gateway_invitations"))
+        ).scalar_one()
+        return stored
+
+
+async def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(
+    people: People, network: Network
+) -> None:
     person = await people.enrol()
     wrong = await people.sign_in(person, password="Not-The-Right-One-99")
     unknown_email = unique_email()
@@ -30,6 +48,9 @@ async def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(people,
         assert "set-cookie" not in refused.headers
     assert wrong.json()["detail"] == unknown.json()["detail"]
     assert PLAIN_COOKIE not in network.client.cookies
+    listed = {item["id"]: item for item in await people.people_of()}
+    assert listed[person.person["id"]]["last_sign_in_at"] is None  # no sign-in recorded
+    assert unknown_email not in [item["email"] for item in listed.values()]
 
     entries = [e for e in await people.audit() if e["target"] == person.person["id"]]
     assert [(e["action"], e["result"], e["address"]) for e in entries] == [
@@ -44,13 +65,14 @@ async def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(people,
 
 
 async def test_a_wrong_or_replayed_totp_code_is_refused_and_a_recovery_code_works_once(
-    people, network
+    people: People, network: Network
 ) -> None:
     person = await people.enrol()
     current = totp.current_step()
     wrong = f"{(int(person.code()) + 1) % 1_000_000:06d}"
     assert (await people.sign_in(person, code=wrong)).status_code == 401
     assert (await people.sign_in(person, code="")).status_code == 401
+    assert person.secret is not None
     stale = totp.code_at(person.secret, current - 3)
     assert (await people.sign_in(person, code=stale)).status_code == 401
 
@@ -69,7 +91,16 @@ async def test_a_wrong_or_replayed_totp_code_is_refused_and_a_recovery_code_work
     assert results.count("success") == 2
 
 
-async def test_an_expired_or_used_invitation_is_refused(people, network) -> None:
+async def test_one_totp_code_sent_twice_at_once_signs_in_once(people: People) -> None:
+    person = await people.enrol()
+    code = person.code()
+    answers = await asyncio.gather(*(people.sign_in(person, code=code) for _ in range(2)))
+    assert sorted(answer.status_code for answer in answers) == [201, 401]
+    results = [e["result"] for e in await people.audit() if e["target"] == person.person["id"]]
+    assert sorted(results[:2]) == ["success", "wrong_code"]
+
+
+async def test_an_expired_or_used_invitation_is_refused(people: People, network: Network) -> None:
     token = await people.invitation_token(unique_email())
     body = {"name": "First", "password": PASSWORD}
     assert (await network.client.post(f"/v1/invitations/{token}", json=body)).status_code == 201
@@ -92,7 +123,7 @@ async def test_an_expired_or_used_invitation_is_refused(people, network) -> None
     assert len(await people.people_of()) == count
 
 
-async def test_an_address_of_another_organisations_person_cannot_be_invited(people) -> None:
+async def test_an_address_of_another_organisations_person_cannot_be_invited(people: People) -> None:
     person = await people.enrol()
     lookalike_case = person.email.upper()
     refused = await people.invite(lookalike_case, organization_id=OTHER_ORGANIZATION)
@@ -113,7 +144,9 @@ async def test_an_address_of_another_organisations_person_cannot_be_invited(peop
     assert all(item["email"] not in (pending, person.email) for item in listed.json()["items"])
 
 
-async def test_a_cross_site_post_without_the_csrf_token_is_refused(people, network) -> None:
+async def test_a_cross_site_post_without_the_csrf_token_is_refused(
+    people: People, network: Network
+) -> None:
     person = await people.enrol()
     csrf = await people.signed_in(person)
     calls = len(network.referrals.state.calls)
@@ -142,7 +175,9 @@ async def test_a_cross_site_post_without_the_csrf_token_is_refused(people, netwo
         assert (await api.post("/v1/cases", json={"subject": "x"}, headers=bearer)).status_code == 201
 
 
-async def test_a_stolen_session_is_refused_after_sign_out_here_and_everywhere(people, network) -> None:
+async def test_a_stolen_session_is_refused_after_sign_out_here_and_everywhere(
+    people: People, network: Network
+) -> None:
     person = await people.enrol()
     csrf = await people.signed_in(person)
     stolen = network.client.cookies[PLAIN_COOKIE]
@@ -163,7 +198,9 @@ async def test_a_stolen_session_is_refused_after_sign_out_here_and_everywhere(pe
             assert (await thief.get("/v1/cases")).status_code == 401
 
 
-async def test_a_deactivated_persons_session_and_token_are_refused(people, network) -> None:
+async def test_a_deactivated_persons_session_and_token_are_refused(
+    people: People, network: Network
+) -> None:
     person = await people.enrol()
     csrf = await people.signed_in(person)
     minted = await network.client.post("/v1/auth/session/token", headers={"X-CSRF-Token": csrf})
@@ -185,7 +222,7 @@ async def test_a_deactivated_persons_session_and_token_are_refused(people, netwo
 
 
 async def test_a_session_id_planted_before_sign_in_never_becomes_the_signed_in_session(
-    people, network
+    people: People, network: Network
 ) -> None:
     attacker = await people.enrol()
     victim = await people.enrol()
@@ -203,7 +240,9 @@ async def test_a_session_id_planted_before_sign_in_never_becomes_the_signed_in_s
         assert (await attackers_browser.get("/v1/auth/session")).status_code == 401
 
 
-async def test_a_common_or_huge_password_is_refused_before_any_hashing(people, network) -> None:
+async def test_a_common_or_huge_password_is_refused_before_any_hashing(
+    people: People, network: Network
+) -> None:
     token = await people.invitation_token(unique_email())
     for password, reason in (
         ("Password123456!", "most commonly used passwords"),
@@ -225,21 +264,47 @@ async def test_a_common_or_huge_password_is_refused_before_any_hashing(people, n
     assert (await network.client.get(f"/v1/invitations/{token}")).status_code == 200  # unused
 
 
-async def test_email_addresses_with_unicode_look_alikes_are_refused(people, network) -> None:
+async def test_email_addresses_with_unicode_look_alikes_are_refused(
+    people: People, network: Network
+) -> None:
     for lookalike, reason in (
         ("p\u0430ypal@example.org", "mixes letters of different writing systems"),  # Cyrillic а
         ("ana@\u0430\u0440\u0435.com", "imitate Latin ones"),  # "аре" all Cyrillic
         ("ana@ex ample.org", "no spaces"),
     ):
+        invitations = await invitations_stored(network)
         refused = await people.invite(lookalike)
         assert refused.status_code == 422, lookalike
         assert reason in refused.json()["errors"][0]["message"]
         sign_in = await network.client.post("/v1/auth/sessions", json={
             "email": lookalike, "password": PASSWORD, "code": "000000"})
         assert sign_in.status_code == 422
+        assert await invitations_stored(network) == invitations
     # Compatibility forms are one mailbox: fullwidth letters and case fold to the same address.
     suffix = uuid.uuid4().hex[:8]
     person = await people.enrol(f"\uff2daria.{suffix}@Example.org")
     assert person.person["email"] == f"maria.{suffix}@example.org"
     person.email = f"MARIA.{suffix}@EXAMPLE.ORG"
     assert (await people.sign_in(person)).status_code == 201
+
+
+async def test_passwords_second_factors_and_recovery_codes_are_stored_hashed_or_sealed(
+    people: People, network: Network
+) -> None:
+    person = await people.enrol(name="Samira Aziz")
+    await people.signed_in(person)
+    async with network.app.state.database.transaction() as session:
+        stored = await session.get(Person, uuid.UUID(person.person["id"]))
+        rows = [row for table in PEOPLES_TABLES
+                for row in (await session.execute(text(f"SELECT * FROM {table}"))).all()]
+    every_row = " ".join(" ".join(map(str, row)) for row in rows)
+    assert stored is not None
+    assert person.secret is not None
+    assert stored.totp_secret_sealed is not None
+    assert stored.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in every_row
+    assert person.secret not in every_row
+    assert person.secret.encode() not in bytes(stored.totp_secret_sealed)
+    assert all(code not in every_row for code in person.recovery_codes)
+    assert "Samira" not in every_row
+    assert person.email not in every_row

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 
-from gateway.tests.conftest import free_port, serving, standin_service
+from gateway.tests.conftest import StartGateway, free_port, serving, standin_service
 from waymark_gateway.people.models import PendingErasure, Person, RecoveryCode
 from waymark_kernel.signing import SigningKey
 
@@ -73,7 +73,9 @@ async def tombstone(people: People, person_id: str) -> tuple[Person, PendingEras
     return person, pending, len(codes)
 
 
-async def test_a_deleted_persons_account_is_erased_and_her_names_pseudonymised(start_gateway) -> None:
+async def test_a_deleted_persons_account_is_erased_and_her_names_pseudonymised(
+    start_gateway: StartGateway
+) -> None:
     async with gateways(start_gateway) as (referrals, (people,)):
         person = await people.enrol(name="Rania Khoury")
         csrf = await people.signed_in(person)
@@ -121,7 +123,7 @@ async def test_a_deleted_persons_account_is_erased_and_her_names_pseudonymised(s
         await people.signed_in(again)
 
 
-async def test_only_an_admin_of_her_organisation_deletes_her(start_gateway) -> None:
+async def test_only_an_admin_of_her_organisation_deletes_her(start_gateway: StartGateway) -> None:
     async with gateways(start_gateway) as (referrals, (people,)):
         person = await people.enrol()
         path = f"/v1/people/{person.person['id']}"
@@ -139,7 +141,9 @@ async def test_only_an_admin_of_her_organisation_deletes_her(start_gateway) -> N
         assert len(erasures_of(referrals, person.person["id"])) == 1
 
 
-async def test_an_erasure_the_referrals_service_missed_is_retried_until_done(start_gateway) -> None:
+async def test_an_erasure_the_referrals_service_missed_is_retried_until_done(
+    start_gateway: StartGateway
+) -> None:
     async with gateways(start_gateway, count=2) as (referrals, (first, second)):
         person = await first.enrol()
         path = f"/v1/people/{person.person['id']}"

@@ -2,103 +2,21 @@
 the authorization code flow with PKCE, the person linked by an invitation or admitted by the
 roles the provider names, and the ways the flow is refused."""
 
-import base64
-import hashlib
-import secrets
-import time
 import uuid
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import jwt
-import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import FastAPI, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse
 
-from .conftest import KNOWN_ORGANIZATION, replicas
+from gateway.tests.conftest import Serve, Standin, StartGateway
 
-CLIENT_ID, CLIENT_SECRET = "waymark-at-nrcs", "provider-client-secret"
-
-
-class FakeProvider:
-    """Signs whoever `next_user` is in, checks PKCE and the client at its token endpoint."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.next_user: dict[str, Any] = {}
-        self.codes: dict[str, dict[str, Any]] = {}
-        self.authorize_requests: list[dict[str, str]] = []
-        self.app = FastAPI()
-        public = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
-
-        @self.app.get("/.well-known/openid-configuration")
-        async def discovery() -> dict:
-            return {"issuer": url, "jwks_uri": f"{url}/keys",
-                    "authorization_endpoint": f"{url}/authorize", "token_endpoint": f"{url}/token"}
-
-        @self.app.get("/keys")
-        async def keys() -> dict:
-            return {"keys": [{**public, "kid": "nrcs-1", "use": "sig", "alg": "RS256"}]}
-
-        @self.app.get("/authorize")
-        async def authorize(request: Request) -> RedirectResponse:
-            query = dict(request.query_params)
-            self.authorize_requests.append(query)
-            code = secrets.token_urlsafe(16)
-            self.codes[code] = {"query": query, "user": dict(self.next_user)}
-            return RedirectResponse(
-                f"{query['redirect_uri']}?code={code}&state={query['state']}", status_code=302)
-
-        @self.app.post("/token")
-        async def token(
-            grant_type: str = Form(), code: str = Form(), redirect_uri: str = Form(),
-            client_id: str = Form(), client_secret: str = Form(), code_verifier: str = Form(),
-        ) -> dict:
-            issued = self.codes.pop(code, None)  # a code works once
-            if issued is None or client_secret != CLIENT_SECRET or client_id != CLIENT_ID:
-                raise HTTPException(400, "invalid_grant")
-            query = issued["query"]
-            challenge = base64.urlsafe_b64encode(
-                hashlib.sha256(code_verifier.encode()).digest()).rstrip(b"=").decode()
-            if query["code_challenge_method"] != "S256" or challenge != query["code_challenge"]:
-                raise HTTPException(400, "invalid_grant: PKCE")
-            if redirect_uri != query["redirect_uri"]:
-                raise HTTPException(400, "invalid_grant: redirect_uri")
-            now = int(time.time())
-            claims = {"iss": url, "aud": CLIENT_ID, "iat": now, "exp": now + 300,
-                      "nonce": query["nonce"], "amr": ["pwd", "mfa"], **issued["user"]}
-            return {"id_token": jwt.encode(claims, self.key, algorithm="RS256",
-                                           headers={"kid": "nrcs-1"}), "token_type": "Bearer"}
-
-    def provider(self, **options: Any) -> dict[str, Any]:
-        return {"discovery_url": f"{self.url}/.well-known/openid-configuration",
-                "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                "organization_id": str(KNOWN_ORGANIZATION), **options}
-
-
-@pytest.fixture
-async def provider(serve, unused_port):
-    fake = FakeProvider(f"http://127.0.0.1:{unused_port}")
-    async with serve(fake.app, unused_port):
-        yield fake
-
-
-async def sign_in_through(provider: FakeProvider, browser: httpx.AsyncClient, name: str,
-                          **query: str) -> httpx.Response:
-    """The browser's round trip: gateway, provider (who signs the person in), gateway."""
-    started = await browser.get(f"/v1/auth/providers/{name}/start", params=query)
-    assert started.status_code == 303, started.text
-    async with httpx.AsyncClient() as to_provider:
-        answered = await to_provider.get(started.headers["location"])
-    callback = urlsplit(answered.headers["location"])
-    return await browser.get(f"{callback.path}?{callback.query}")
+from .conftest import KNOWN_ORGANIZATION, OTHER_ORGANIZATION, replicas
+from .fake_provider import FakeProvider, sign_in_through
 
 
 async def test_a_person_accepts_an_invitation_through_her_societys_provider_and_signs_in(
-    start_gateway, standin, serve, provider
+    start_gateway: StartGateway, standin: Standin, serve: Serve,
+    provider: FakeProvider,
 ) -> None:
     providers = {"nrcs": provider.provider()}
     async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
@@ -143,7 +61,8 @@ async def test_a_person_accepts_an_invitation_through_her_societys_provider_and_
 
 
 async def test_the_flow_is_refused_when_it_is_not_this_browsers_or_the_provider_falls_short(
-    start_gateway, standin, serve, provider
+    start_gateway: StartGateway, standin: Standin, serve: Serve,
+    provider: FakeProvider,
 ) -> None:
     providers = {"nrcs": provider.provider()}
     async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
@@ -181,7 +100,8 @@ async def test_the_flow_is_refused_when_it_is_not_this_browsers_or_the_provider_
 
 
 async def test_a_provider_naming_roles_admits_its_people_without_an_invitation(
-    start_gateway, standin, serve, provider
+    start_gateway: StartGateway, standin: Standin, serve: Serve,
+    provider: FakeProvider,
 ) -> None:
     providers = {"nrcs": provider.provider(roles_claim="waymark.roles")}
     async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
@@ -202,7 +122,8 @@ async def test_a_provider_naming_roles_admits_its_people_without_an_invitation(
 
 
 async def test_a_provider_excused_from_mfa_still_admits_only_viewers_without_a_second_factor(
-    start_gateway, standin, serve, provider
+    start_gateway: StartGateway, standin: Standin, serve: Serve,
+    provider: FakeProvider,
 ) -> None:
     providers = {"nrcs": provider.provider(roles_claim="waymark.roles", mfa_required=False)}
     async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
@@ -228,3 +149,31 @@ async def test_a_provider_excused_from_mfa_still_admits_only_viewers_without_a_s
         known = {p["email"] for p in await gateway.people_of()}
         assert refused
         assert not known.intersection(refused)  # refused people were not created
+
+
+async def test_a_provider_shared_by_organisations_admits_only_people_its_claim_names_for_this_one(
+    start_gateway: StartGateway, standin: Standin, serve: Serve, provider: FakeProvider
+) -> None:
+    providers = {"nrcs": provider.provider(roles_claim="waymark.roles",
+                                           organization_claim="waymark.org")}
+    async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
+                        public_url="http://gateway") as (gateway, _):
+        emails = {}
+        for organization in (OTHER_ORGANIZATION, None, KNOWN_ORGANIZATION):
+            email = emails[organization] = f"o{uuid.uuid4().hex[:6]}@example.org"
+            provider.next_user = {"sub": f"sub-{email}", "email": email, "waymark": {
+                "roles": ["caseworker"], "org": str(organization).upper()}}
+            async with gateway.browser() as browser:
+                answer = await sign_in_through(provider, browser, "nrcs")
+                if organization == KNOWN_ORGANIZATION:
+                    assert answer.status_code == 303
+                    assert (await browser.get("/v1/auth/session")).status_code == 200
+                else:
+                    assert answer.status_code == 403
+                    assert "organisation" in answer.json()["detail"]
+                    assert "waymark_session" not in browser.cookies
+        known = {p["email"] for p in await gateway.people_of()}
+        assert emails[KNOWN_ORGANIZATION] in known
+        assert not known & {emails[OTHER_ORGANIZATION], emails[None]}
+        results = [e["result"] for e in await gateway.audit() if e["action"] == "sign_in_external"]
+        assert results[:3] == ["success", "other_organization", "other_organization"]

@@ -1,15 +1,20 @@
 """What an organisation's admin does with its people, and the audit log that records it."""
 
+import logging
 import uuid
 
 import jwt
+import pytest
 
+from gateway.tests.conftest import Network
 from waymark_gateway.people import totp
 
-from .conftest import KNOWN_ORGANIZATION, OTHER_ORGANIZATION
+from .conftest import KNOWN_ORGANIZATION, OTHER_ORGANIZATION, People
 
 
-async def test_the_admin_lists_people_with_roles_second_factor_and_last_sign_in(people) -> None:
+async def test_the_admin_lists_people_with_roles_second_factor_and_last_sign_in(
+    people: People
+) -> None:
     person = await people.enrol(name="Layla Nasser")
     await people.enrol(name="Omar Saleh")
     await people.signed_in(person)
@@ -38,7 +43,7 @@ async def test_the_admin_lists_people_with_roles_second_factor_and_last_sign_in(
     assert first.json()["items"][0]["id"] != second.json()["items"][0]["id"]
 
 
-async def test_another_organisations_admin_finds_no_such_person(people) -> None:
+async def test_another_organisations_admin_finds_no_such_person(people: People) -> None:
     person = await people.enrol()
     path = f"/v1/people/{person.person['id']}"
     other_admin = people.admin(OTHER_ORGANIZATION)
@@ -53,7 +58,9 @@ async def test_another_organisations_admin_finds_no_such_person(people) -> None:
     assert (await people.sign_in(person)).status_code == 201  # nothing changed
 
 
-async def test_a_role_change_reaches_the_persons_open_session(people, network) -> None:
+async def test_a_role_change_reaches_the_persons_open_session(
+    people: People, network: Network
+) -> None:
     person = await people.enrol()
     csrf = await people.signed_in(person)
     changed = await network.client.patch(
@@ -74,7 +81,9 @@ async def test_a_role_change_reaches_the_persons_open_session(people, network) -
     assert network_admin_grant.status_code == 403  # only a network admin makes one
 
 
-async def test_after_a_second_factor_reset_the_person_enrols_again_at_sign_in(people, network) -> None:
+async def test_after_a_second_factor_reset_the_person_enrols_again_at_sign_in(
+    people: People, network: Network
+) -> None:
     person = await people.enrol()
     await people.signed_in(person)
     reset = await network.client.post(
@@ -98,7 +107,9 @@ async def test_after_a_second_factor_reset_the_person_enrols_again_at_sign_in(pe
     assert (await people.sign_in(person, code=person.recovery_codes[0])).status_code == 401
 
 
-async def test_the_audit_log_names_actor_action_target_time_address_and_result(people, network) -> None:
+async def test_the_audit_log_names_actor_action_target_time_address_and_result(
+    people: People, network: Network
+) -> None:
     person = await people.enrol()
     await people.sign_in(person, password="Not-The-Right-One-99")
     await people.signed_in(person)
@@ -133,7 +144,9 @@ async def test_the_audit_log_names_actor_action_target_time_address_and_result(p
     assert other.status_code == 404
 
 
-async def test_only_a_network_admin_makes_unmakes_or_manages_a_network_admin(people) -> None:
+async def test_only_a_network_admin_makes_unmakes_or_manages_a_network_admin(
+    people: People
+) -> None:
     refused = await people.invite("raised@example.org", ["org_admin", "network_admin"])
     assert refused.status_code == 403
     colleague = await people.enrol(roles=["org_admin"])
@@ -162,3 +175,42 @@ async def test_only_a_network_admin_makes_unmakes_or_manages_a_network_admin(peo
     person = {p["id"]: p for p in await people.people_of()}[colleague.person["id"]]
     assert person["roles"] == ["org_admin", "network_admin"]
     assert person["active"] is True
+
+
+async def test_a_network_admin_manages_the_people_of_any_organisation(people: People) -> None:
+    person = await people.enrol(organization_id=OTHER_ORGANIZATION)
+    network_admin = people.gateway.headers(None, "network_admin")
+    path = f"/v1/people/{person.person['id']}"
+    listed = await people.client.get(
+        f"/v1/organizations/{OTHER_ORGANIZATION}/people", params={"limit": 100},
+        headers=network_admin)
+    assert person.person["id"] in [item["id"] for item in listed.json()["items"]]
+    changed = await people.client.patch(path, json={"roles": ["viewer"]}, headers=network_admin)
+    assert changed.json()["roles"] == ["viewer"]
+    reset = await people.client.post(f"{path}/second-factor/reset", headers=network_admin)
+    assert reset.json()["mfa_enrolled"] is False
+    deactivated = await people.client.patch(path, json={"active": False}, headers=network_admin)
+    assert deactivated.json()["active"] is False
+    audit = await people.client.get(
+        f"/v1/organizations/{OTHER_ORGANIZATION}/audit", params={"limit": 100},
+        headers=network_admin)
+    assert [e["action"] for e in audit.json()["items"] if e["target"] == person.person["id"]][:3] == [
+        "deactivated", "second_factor_reset", "roles_changed"]
+
+
+async def test_her_name_and_email_are_in_no_log_line(
+    people: People, network: Network, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    person = await people.enrol(email="leila.mansour@example.org", name="Leila Mansour")
+    await people.sign_in(person, password="Not-The-Right-One-99")
+    csrf = await people.signed_in(person)
+    await network.client.post("/v1/cases", json={"subject": "x"}, headers={"X-CSRF-Token": csrf})
+    path = f"/v1/people/{person.person['id']}"
+    await network.client.patch(path, json={"roles": ["viewer"]}, headers=people.admin())
+    await network.client.post(f"{path}/second-factor/reset", headers=people.admin())
+    await network.client.patch(path, json={"active": False}, headers=people.admin())
+    assert caplog.records  # the gateway did log
+    assert "Leila" not in caplog.text
+    assert "Mansour" not in caplog.text
+    assert "leila.mansour" not in caplog.text

@@ -6,17 +6,20 @@ import time
 import uuid
 from typing import Any
 
+import pytest
+
+from gateway.tests.conftest import Network, Serve, Standin, StartGateway
 from waymark_gateway.identity.service import hasher
 from waymark_gateway.people import passwords
 from waymark_gateway.people.service import UNUSABLE_PASSWORD
 from waymark_gateway.sessions.repository import RedisSessions, SessionRecord
 
-from .conftest import KNOWN_ORGANIZATION, OTHER_ORGANIZATION, PASSWORD, replicas
-from .test_external_provider import provider, sign_in_through  # noqa: F401 - the fake provider
+from .conftest import KNOWN_ORGANIZATION, OTHER_ORGANIZATION, PASSWORD, People, replicas
+from .fake_provider import FakeProvider, sign_in_through
 
 
 async def test_review_a_viewer_given_a_role_that_needs_a_second_factor_must_enrol_first(
-    start_gateway, standin, serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with replicas(start_gateway, standin, serve, viewer_second_factor_optional=True) as (gateway, _):
         viewer = await gateway.enrol(roles=["viewer"])
@@ -40,7 +43,7 @@ async def test_review_a_viewer_given_a_role_that_needs_a_second_factor_must_enro
 
 
 async def test_review_a_viewer_given_a_role_keeps_her_session_when_she_has_a_second_factor(
-    people, network
+    people: People, network: Network
 ) -> None:
     viewer = await people.enrol(roles=["viewer"])
     await people.signed_in(viewer)
@@ -54,7 +57,7 @@ async def test_review_a_viewer_given_a_role_keeps_her_session_when_she_has_a_sec
 
 
 async def test_review_a_password_only_external_account_costs_an_argon2_check_like_an_unknown_one(
-    monkeypatch,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A person who signs in through her provider has no password; trying one for her email
     must take as long as for an unknown email, or the timing tells that the email exists."""
@@ -77,7 +80,7 @@ async def test_review_a_password_only_external_account_costs_an_argon2_check_lik
 
 
 async def test_review_another_organisations_admin_finds_no_people_invitations_or_audit(
-    people, network
+    people: People, network: Network
 ) -> None:
     await people.enrol()
     other_admin = people.admin(OTHER_ORGANIZATION)
@@ -97,7 +100,7 @@ async def test_review_another_organisations_admin_finds_no_people_invitations_or
 
 
 async def test_review_a_person_token_never_outlives_the_session_that_minted_it(
-    start_gateway, standin, serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with replicas(start_gateway, standin, serve, session_max_hours=3 / 3600) as (gateway, _):
         person = await gateway.enrol()
@@ -114,7 +117,7 @@ async def test_review_a_person_token_never_outlives_the_session_that_minted_it(
 
 
 async def test_review_two_invitations_of_one_address_accepted_at_once_make_one_person(
-    people, network
+    people: People, network: Network
 ) -> None:
     email = f"twice-{uuid.uuid4().hex[:8]}@example.org"
     tokens = [await people.invitation_token(email), await people.invitation_token(email)]
@@ -129,7 +132,7 @@ async def test_review_two_invitations_of_one_address_accepted_at_once_make_one_p
 
 
 async def test_review_a_request_in_flight_does_not_undo_a_role_change_in_the_shared_store(
-    redis_url, redis_prefix
+    redis_url: str, redis_prefix: str
 ) -> None:
     """An admin's demotion landing between a request's read of the session and its write-back
     must stand: the request must not write the old roles back."""
@@ -160,7 +163,7 @@ async def test_review_a_request_in_flight_does_not_undo_a_role_change_in_the_sha
 
 
 async def test_review_a_refused_sign_in_through_a_provider_is_in_the_audit_log(
-    start_gateway, standin, serve, provider,  # noqa: F811 - the fake provider fixture
+    start_gateway: StartGateway, standin: Standin, serve: Serve, provider: FakeProvider,
 ) -> None:
     providers = {"nrcs": provider.provider(roles_claim="waymark.roles")}
     async with replicas(start_gateway, standin, serve, sign_in_providers=providers,
@@ -197,12 +200,14 @@ async def _minted_token(people: Any, person: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {minted.json()['access_token']}"}
 
 
-async def _cases_status(people: Any, bearer: dict[str, str]) -> int:
+async def _cases_status(people: People, bearer: dict[str, str]) -> int:
     async with people.browser() as api:  # no cookie: the token alone
         return (await api.get("/v1/cases", headers=bearer)).status_code
 
 
-async def test_review_a_person_token_is_refused_once_she_signs_out(people, network) -> None:
+async def test_review_a_person_token_is_refused_once_she_signs_out(
+    people: People, network: Network
+) -> None:
     person = await people.enrol()
     bearer = await _minted_token(people, person)
     csrf = (await network.client.get("/v1/auth/session")).json()["csrf_token"]
@@ -213,7 +218,8 @@ async def test_review_a_person_token_is_refused_once_she_signs_out(people, netwo
 
 
 async def test_review_a_person_token_is_refused_after_sign_out_everywhere_with_redis_sessions(
-    start_gateway, standin, serve, redis_url, redis_prefix
+    start_gateway: StartGateway, standin: Standin, serve: Serve, redis_url: str,
+    redis_prefix: str,
 ) -> None:
     async with replicas(start_gateway, standin, serve, redis_url=redis_url,
                         redis_key_prefix=redis_prefix) as (first, second):
@@ -229,7 +235,7 @@ async def test_review_a_person_token_is_refused_after_sign_out_everywhere_with_r
 
 
 async def test_review_a_person_token_is_refused_after_her_second_factor_is_reset(
-    people, network
+    people: People, network: Network
 ) -> None:
     person = await people.enrol()
     bearer = await _minted_token(people, person)
@@ -240,7 +246,7 @@ async def test_review_a_person_token_is_refused_after_her_second_factor_is_reset
 
 
 async def test_review_a_person_token_minted_before_a_demotion_no_longer_carries_her_old_roles(
-    people, network
+    people: People, network: Network
 ) -> None:
     person = await people.enrol(roles=["org_admin"])
     bearer = await _minted_token(people, person)
@@ -260,7 +266,7 @@ async def test_review_a_person_token_minted_before_a_demotion_no_longer_carries_
 
 
 async def test_review_a_person_token_minted_before_her_deactivation_stays_refused_once_reactivated(
-    people, network
+    people: People, network: Network
 ) -> None:
     person = await people.enrol()
     bearer = await _minted_token(people, person)

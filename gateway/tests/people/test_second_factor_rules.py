@@ -1,13 +1,16 @@
 """Who may sign in without a second factor: a viewer when configured, a demo person in a demo
 network; nobody else."""
 
+
 import jwt
 
-from .conftest import replicas
+from gateway.tests.conftest import Network, Serve, Standin, StartGateway
+
+from .conftest import People, replicas
 
 
 async def test_a_viewer_may_go_without_a_second_factor_only_when_configured(
-    start_gateway, standin, serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with replicas(start_gateway, standin, serve, viewer_second_factor_optional=True) as (gateway, _):
         viewer = await gateway.enrol(roles=["viewer"])
@@ -27,8 +30,10 @@ async def test_a_viewer_may_go_without_a_second_factor_only_when_configured(
         assert refused.json()["type"].endswith("/second-factor-enrolment-required")
 
 
-async def test_only_a_demo_network_may_waive_the_second_factor(people, network, start_gateway,
-                                                              standin, serve) -> None:
+async def test_only_a_demo_network_may_waive_the_second_factor(
+    people: People, network: Network, start_gateway: StartGateway,
+    standin: Standin, serve: Serve,
+) -> None:
     refused = await network.client.post(
         f"/v1/organizations/{network.known_organization}/invitations", headers=people.admin(),
         json={"email": "demo.person@example.org", "roles": ["caseworker"],

@@ -4,6 +4,8 @@ on failed sign-ins, and invitations sent by email."""
 import asyncio
 import socket
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from typing import Any
 
@@ -11,8 +13,13 @@ import httpx
 import jwt
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlmodel import col, select
 
+from gateway.tests.conftest import Network, Serve, Standin, StartGateway
+from waymark_gateway.sessions.models import StoredSession
 from waymark_gateway.sessions.service import HTTPS_COOKIE, PLAIN_COOKIE
+from waymark_kernel.clock import as_utc
 
 from .conftest import People, replicas
 
@@ -40,14 +47,15 @@ async def _deactivation_reaches_the_other_replica(first: People, second: People)
 
 
 async def test_a_deactivation_ends_her_session_and_token_on_another_replica_within_5_s(
-    start_gateway, standin, serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with replicas(start_gateway, standin, serve) as (first, second):
         await _deactivation_reaches_the_other_replica(first, second)
 
 
 async def test_replicas_sharing_redis_share_sessions_and_deactivations(
-    start_gateway, standin, serve, redis_url, redis_prefix
+    start_gateway: StartGateway, standin: Standin, serve: Serve, redis_url: str,
+    redis_prefix: str,
 ) -> None:
     async with replicas(
         start_gateway, standin, serve, redis_url=redis_url, redis_key_prefix=redis_prefix
@@ -66,7 +74,8 @@ async def test_replicas_sharing_redis_share_sessions_and_deactivations(
 
 @pytest.mark.parametrize("store", ["database", "redis"])
 async def test_a_session_ends_after_its_idle_time_and_at_its_absolute_end(
-    start_gateway, standin, serve, redis_url, redis_prefix, store
+    start_gateway: StartGateway, standin: Standin, serve: Serve, redis_url: str,
+    redis_prefix: str, store: str,
 ) -> None:
     shared = {"redis_url": redis_url, "redis_key_prefix": redis_prefix} if store == "redis" else {}
     async with replicas(start_gateway, standin, serve, session_idle_minutes=1 / 60, **shared) as (idle, _):
@@ -85,7 +94,30 @@ async def test_a_session_ends_after_its_idle_time_and_at_its_absolute_end(
         assert (await busy.client.get("/v1/cases")).status_code == 401
 
 
-async def test_over_https_the_cookie_is_a_secure_host_only_one(start_gateway, standin, serve) -> None:
+async def test_by_default_a_session_ends_after_30_idle_minutes_or_12_hours(
+    people: People, network: Network
+) -> None:
+    person = await people.enrol()
+    await people.signed_in(person)
+    person_id = uuid.UUID(person.person["id"])
+
+    async def idle_since(minutes: float) -> int:
+        """Her session's last use moved back by `minutes`; the status of her next request."""
+        async with network.app.state.database.transaction() as session:
+            stored = (await session.execute(select(StoredSession).where(
+                col(StoredSession.person_id) == person_id))).scalar_one()
+            stored.last_seen_at = datetime.now(UTC) - timedelta(minutes=minutes)
+            lasts = as_utc(stored.expires_at) - datetime.now(UTC)
+        assert timedelta(hours=12) - timedelta(minutes=1) < lasts <= timedelta(hours=12)
+        return (await network.client.get("/v1/auth/session")).status_code
+
+    assert await idle_since(29) == 200
+    assert await idle_since(31) == 401
+
+
+async def test_over_https_the_cookie_is_a_secure_host_only_one(
+    start_gateway: StartGateway, standin: Standin, serve: Serve
+) -> None:
     async with replicas(start_gateway, standin, serve, trusted_proxies="203.0.113.0/24") as (gateway, _):
         person = await gateway.enrol()
         behind_tls = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.20"}
@@ -110,7 +142,7 @@ async def test_over_https_the_cookie_is_a_secure_host_only_one(start_gateway, st
 
 
 async def test_finding_2_repeated_failures_lock_the_account_from_that_address_only(
-    start_gateway, standin, serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with replicas(
         start_gateway, standin, serve, sign_in_failure_limit_per_account="3/hour",
@@ -143,13 +175,16 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[Any] = []
 
-    async def handle_DATA(self, _server, _session, envelope) -> str:  # the name aiosmtpd calls
+    async def handle_DATA(  # the name aiosmtpd calls
+        self, _server: SMTP, _session: Session, envelope: Envelope
+    ) -> str:
+        assert isinstance(envelope.content, bytes)  # the controller does not decode the data
         self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
         return "250 OK"
 
 
 async def test_with_an_email_server_the_invitation_is_emailed_not_returned(
-    start_gateway, standin, serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -185,7 +220,9 @@ async def test_with_an_email_server_the_invitation_is_emailed_not_returned(
         controller.stop()
 
 
-async def test_a_person_token_for_the_api_carries_her_identity(people, network) -> None:
+async def test_a_person_token_for_the_api_carries_her_identity(
+    people: People, network: Network
+) -> None:
     person = await people.enrol(name="Nadia Karimi")
     csrf = await people.signed_in(person)
     minted = await network.client.post("/v1/auth/session/token", headers={"X-CSRF-Token": csrf})
@@ -201,6 +238,8 @@ async def test_a_person_token_for_the_api_carries_her_identity(people, network) 
     assert claims["kind"] == "person"
     assert claims["name"] == "Nadia Karimi"
     assert claims["sub"] == person.person["id"]
+    assert claims["org"] == person.person["organization_id"]
+    assert claims["roles"] == ["caseworker"]
     assert "mfa" in claims["amr"]
     by_bearer = await network.client.post(
         "/v1/auth/session/token", headers={"Authorization": f"Bearer {body['access_token']}"})
@@ -208,7 +247,7 @@ async def test_a_person_token_for_the_api_carries_her_identity(people, network) 
 
 
 async def test_without_its_redis_the_gateway_refuses_sessions_rather_than_trusting_cookies(
-    start_gateway, standin, serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with replicas(start_gateway, standin, serve, redis_url="redis://127.0.0.1:1/0",
                         redis_timeout_seconds=0.2) as (gateway, _):

@@ -1,19 +1,30 @@
 """The whole path: invite, accept (password and TOTP), sign in, and call a service as the person."""
 
+from datetime import UTC, datetime, timedelta
+
 import jwt
 
+from gateway.tests.conftest import Network
 from waymark_gateway.sessions.service import PLAIN_COOKIE
 
-from .conftest import KNOWN_ORGANIZATION
+from .conftest import KNOWN_ORGANIZATION, People
 
 
-async def test_an_invited_caseworker_signs_in_and_the_services_see_her(people, network) -> None:
+async def test_an_invited_caseworker_signs_in_and_the_services_see_her(
+    people: People, network: Network
+) -> None:
     invited = await people.invite("Amina.Haddad@Example.org", ["caseworker"])
     assert invited.status_code == 201
     invitation = invited.json()
     assert invitation["email"] == "amina.haddad@example.org"
     assert invitation["accept_url"].startswith("http://127.0.0.1:8000/invitations/")
     token = invitation["accept_url"].rsplit("/", 1)[1]
+    valid_for = datetime.fromisoformat(invitation["expires_at"]) - datetime.now(UTC)
+    assert timedelta(hours=72) - timedelta(minutes=1) < valid_for <= timedelta(hours=72)
+    listed = await network.client.get(
+        f"/v1/organizations/{KNOWN_ORGANIZATION}/invitations", headers=people.admin())
+    assert "amina.haddad@example.org" in listed.text
+    assert token not in listed.text  # the link is shown once, when it is made
 
     shown = await network.client.get(f"/v1/invitations/{token}")
     assert shown.json()["email"] == "amina.haddad@example.org"

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from gateway.tests.conftest import Serve, Standin, StartGateway
 from waymark_gateway.proxy.ratelimit import PERSON_SIGN_INS, RateLimits
 from waymark_gateway.settings import GatewaySettings
 
@@ -39,7 +40,7 @@ async def _timed(people: People, email: str, password: str, code: str | None) ->
 
 
 async def test_failures_slow_the_next_answers_for_known_and_unknown_emails_alike(
-    start_gateway, standin, serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with replicas(
         start_gateway, standin, serve, trusted_proxies="203.0.113.0/24",
@@ -65,7 +66,7 @@ async def test_failures_slow_the_next_answers_for_known_and_unknown_emails_alike
 
 
 async def test_a_delayed_answer_does_not_hold_up_other_requests(
-    start_gateway, standin, serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with replicas(
         start_gateway, standin, serve, trusted_proxies="203.0.113.0/24",
@@ -83,7 +84,7 @@ async def test_a_delayed_answer_does_not_hold_up_other_requests(
 
 
 async def test_attempts_refused_while_locked_are_audited_a_few_times_only(
-    start_gateway, standin, serve
+    start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with replicas(
         start_gateway, standin, serve, trusted_proxies="203.0.113.0/24",

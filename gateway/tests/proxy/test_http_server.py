@@ -4,11 +4,13 @@ X-Forwarded-For to the gateway."""
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from gateway.tests.conftest import Serve, StartGateway
 from waymark_gateway.server import (
     MAX_HEAD_BYTES,
     MAX_HEADER_FIELDS,
@@ -18,14 +20,14 @@ from waymark_gateway.server import (
 
 
 @pytest.fixture
-async def served(start_gateway, serve):
+async def served(start_gateway: StartGateway, serve: Serve) -> AsyncIterator[str]:
     async with start_gateway(
         token_failure_limit_per_client="off", token_failure_limit_per_address="2/hour",
     ) as gateway, serve(gateway.app, **SERVER_OPTIONS) as url:
         yield url
 
 
-async def raw_exchange(url: str, request: bytes) -> tuple[int, dict, bytes]:
+async def raw_exchange(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
     """Sends `request` as it is and reads the answer until the server closes the connection."""
     address = urlsplit(url)
     reader, writer = await asyncio.open_connection(address.hostname, address.port)
@@ -44,7 +46,9 @@ async def still_serving(url: str) -> int:
         return (await client.get(f"{url}/healthz")).status_code
 
 
-async def test_an_enormous_header_is_refused_before_it_ends_and_the_server_keeps_serving(served):
+async def test_an_enormous_header_is_refused_before_it_ends_and_the_server_keeps_serving(
+    served: str
+) -> None:
     # The value never ends: the server must answer without waiting for the rest.
     request = b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Padding: " + b"x" * MAX_HEAD_BYTES
 
@@ -57,7 +61,7 @@ async def test_an_enormous_header_is_refused_before_it_ends_and_the_server_keeps
     assert await still_serving(served) == 200
 
 
-async def test_too_many_header_fields_are_refused(served):
+async def test_too_many_header_fields_are_refused(served: str) -> None:
     fields = b"".join(b"X-Field-%d: 1\r\n" % number for number in range(MAX_HEADER_FIELDS + 1))
     request = b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n" + fields + b"\r\n"
 
@@ -68,7 +72,7 @@ async def test_too_many_header_fields_are_refused(served):
     assert await still_serving(served) == 200
 
 
-async def test_an_overlong_request_target_is_refused(served):
+async def test_an_overlong_request_target_is_refused(served: str) -> None:
     target = b"/healthz?padding=" + b"x" * MAX_REQUEST_TARGET_BYTES
     request = b"GET " + target + b" HTTP/1.1\r\nHost: gateway\r\n\r\n"
 
@@ -79,7 +83,7 @@ async def test_an_overlong_request_target_is_refused(served):
     assert await still_serving(served) == 200
 
 
-async def test_headers_the_gateway_accepts_pass_the_server(served):
+async def test_headers_the_gateway_accepts_pass_the_server(served: str) -> None:
     async with httpx.AsyncClient() as client:
         within = await client.get(f"{served}/healthz", headers={
             **{f"X-Field-{number}": "1" for number in range(MAX_HEADER_FIELDS - 10)},
@@ -93,7 +97,7 @@ async def test_headers_the_gateway_accepts_pass_the_server(served):
     assert "16384 bytes" in over.json()["detail"]
 
 
-async def test_the_server_leaves_x_forwarded_for_to_the_gateway(served):
+async def test_the_server_leaves_x_forwarded_for_to_the_gateway(served: str) -> None:
     async with httpx.AsyncClient(base_url=served) as client:
         statuses = [
             (await client.post(

@@ -1,17 +1,20 @@
 import time
 import uuid
+from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import quote_plus
 
 import jwt
 import pytest
 
+from gateway.tests.conftest import Network, Serve, Standin, StartGateway
 from waymark_kernel.auth import CASEWORKER, NETWORK_ADMIN, VIEWER
 from waymark_kernel.testing import TestIssuer
 
 ONE_MIB = 1024 * 1024
 
 
-def claims(**overrides) -> dict:
+def claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     return {
         "iss": "waymark", "aud": "waymark-api", "sub": "intruder", "iat": now, "nbf": now,
@@ -32,7 +35,9 @@ def claims(**overrides) -> dict:
     ("/v1/referrals/5a0c1f3e-8f1d-4c1a-9b1e-2f3a4b5c6d7e/history", "referrals"),
     ("/v1/stats/referrals", "referrals"),
 ])
-async def test_each_collection_goes_to_its_service(network, path, service):
+async def test_each_collection_goes_to_its_service(
+    network: Network, path: str, service: str
+) -> None:
     response = await network.client.get(
         path, params={"limit": "5", "q": "Красный Крест"},
         headers=network.headers(network.known_organization, VIEWER),
@@ -45,7 +50,7 @@ async def test_each_collection_goes_to_its_service(network, path, service):
     assert body["query"] == "limit=5&q=" + quote_plus("Красный Крест")
 
 
-async def test_method_body_and_authorization_reach_the_service_unchanged(network):
+async def test_method_body_and_authorization_reach_the_service_unchanged(network: Network) -> None:
     headers = network.headers(network.known_organization, CASEWORKER)
 
     response = await network.client.post(
@@ -67,7 +72,7 @@ async def test_method_body_and_authorization_reach_the_service_unchanged(network
     assert "te" not in call.headers
 
 
-async def test_the_services_answer_comes_back_with_its_headers(network):
+async def test_the_services_answer_comes_back_with_its_headers(network: Network) -> None:
     response = await network.client.get(
         "/v1/cases", headers=network.headers(network.known_organization, VIEWER)
     )
@@ -77,7 +82,7 @@ async def test_the_services_answer_comes_back_with_its_headers(network):
     assert int(response.headers["content-length"]) == len(response.content)
 
 
-async def test_the_request_id_is_passed_on_and_echoed_once(network):
+async def test_the_request_id_is_passed_on_and_echoed_once(network: Network) -> None:
     response = await network.client.get(
         "/v1/organizations", headers={
             **network.headers(None, VIEWER), "X-Request-ID": "partner-trace-42",
@@ -89,7 +94,7 @@ async def test_the_request_id_is_passed_on_and_echoed_once(network):
     assert call.headers["x-request-id"] == "partner-trace-42"
 
 
-async def test_a_request_id_is_made_when_none_is_sent(network):
+async def test_a_request_id_is_made_when_none_is_sent(network: Network) -> None:
     response = await network.client.get("/v1/organizations", headers=network.headers(None, VIEWER))
 
     [request_id] = response.headers.get_list("x-request-id")
@@ -97,7 +102,7 @@ async def test_a_request_id_is_made_when_none_is_sent(network):
     assert call.headers["x-request-id"] == request_id
 
 
-async def test_a_call_without_a_token_is_refused_before_the_service(network):
+async def test_a_call_without_a_token_is_refused_before_the_service(network: Network) -> None:
     response = await network.client.get("/v1/cases")
 
     assert response.status_code == 401
@@ -110,7 +115,7 @@ async def test_a_call_without_a_token_is_refused_before_the_service(network):
     assert network.referrals.state.calls == []
 
 
-async def test_a_token_signed_by_another_key_is_refused(network):
+async def test_a_token_signed_by_another_key_is_refused(network: Network) -> None:
     forged = TestIssuer().token(None, NETWORK_ADMIN)
 
     response = await network.client.get(
@@ -121,7 +126,9 @@ async def test_a_token_signed_by_another_key_is_refused(network):
     assert network.registry.state.calls == []
 
 
-async def test_a_token_with_the_gateways_key_id_but_another_key_is_refused(network):
+async def test_a_token_with_the_gateways_key_id_but_another_key_is_refused(
+    network: Network
+) -> None:
     forged = TestIssuer().key.private_key
     token = jwt.encode(
         claims(), forged, algorithm="EdDSA", headers={"kid": network.signing_key.kid}
@@ -135,7 +142,7 @@ async def test_a_token_with_the_gateways_key_id_but_another_key_is_refused(netwo
     assert network.registry.state.calls == []
 
 
-async def test_an_expired_token_is_refused(network):
+async def test_an_expired_token_is_refused(network: Network) -> None:
     expired = network.token(network.known_organization, VIEWER, ttl_seconds=-60)
 
     response = await network.client.get(
@@ -147,7 +154,7 @@ async def test_an_expired_token_is_refused(network):
     assert network.referrals.state.calls == []
 
 
-async def test_an_unsigned_token_is_refused(network):
+async def test_an_unsigned_token_is_refused(network: Network) -> None:
     unsigned = jwt.encode(
         claims(), "", algorithm="none", headers={"kid": network.signing_key.kid}
     )
@@ -160,7 +167,7 @@ async def test_an_unsigned_token_is_refused(network):
     assert network.registry.state.calls == []
 
 
-async def test_a_token_in_the_query_string_is_refused(network):
+async def test_a_token_in_the_query_string_is_refused(network: Network) -> None:
     token = network.token(None, NETWORK_ADMIN)
 
     without_header = await network.client.get("/v1/organizations", params={"access_token": token})
@@ -173,7 +180,7 @@ async def test_a_token_in_the_query_string_is_refused(network):
     assert network.registry.state.calls == []
 
 
-async def test_a_body_over_one_mebibyte_is_refused(network):
+async def test_a_body_over_one_mebibyte_is_refused(network: Network) -> None:
     response = await network.client.post(
         "/v1/cases", content=b"x" * (ONE_MIB + 1),
         headers=network.headers(network.known_organization, CASEWORKER),
@@ -184,8 +191,8 @@ async def test_a_body_over_one_mebibyte_is_refused(network):
     assert network.referrals.state.calls == []
 
 
-async def test_a_streamed_body_over_one_mebibyte_is_refused(network):
-    async def chunks():
+async def test_a_streamed_body_over_one_mebibyte_is_refused(network: Network) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(17):
             yield b"x" * 65536
 
@@ -198,7 +205,7 @@ async def test_a_streamed_body_over_one_mebibyte_is_refused(network):
     assert network.referrals.state.calls == []
 
 
-async def test_a_body_of_one_mebibyte_is_forwarded(network):
+async def test_a_body_of_one_mebibyte_is_forwarded(network: Network) -> None:
     response = await network.client.post(
         "/v1/cases", content=b"x" * ONE_MIB,
         headers=network.headers(network.known_organization, CASEWORKER),
@@ -208,7 +215,7 @@ async def test_a_body_of_one_mebibyte_is_forwarded(network):
     assert response.json()["body_size"] == ONE_MIB
 
 
-async def test_the_gateways_own_routes_refuse_big_bodies_too(network):
+async def test_the_gateways_own_routes_refuse_big_bodies_too(network: Network) -> None:
     response = await network.client.post(
         "/v1/auth/token", content=b"grant_type=" + b"x" * ONE_MIB,
         headers={"Content-Type": "application/x-www-form-urlencoded"},
@@ -217,7 +224,7 @@ async def test_the_gateways_own_routes_refuse_big_bodies_too(network):
     assert response.status_code == 413
 
 
-async def test_a_service_that_is_down_is_a_bad_gateway(network):
+async def test_a_service_that_is_down_is_a_bad_gateway(network: Network) -> None:
     response = await network.client.get(
         "/v1/subscriptions", headers=network.headers(network.known_organization, VIEWER)
     )
@@ -231,7 +238,9 @@ async def test_a_service_that_is_down_is_a_bad_gateway(network):
     assert body["detail"] == "The notifications service is unavailable; try again shortly."
 
 
-async def test_a_service_that_does_not_answer_in_time_is_a_gateway_timeout(network):
+async def test_a_service_that_does_not_answer_in_time_is_a_gateway_timeout(
+    network: Network
+) -> None:
     response = await network.client.get(
         "/v1/cases/slow", headers=network.headers(network.known_organization, VIEWER)
     )
@@ -242,7 +251,7 @@ async def test_a_service_that_does_not_answer_in_time_is_a_gateway_timeout(netwo
     assert body["detail"] == "The referrals service did not answer in time; try again shortly."
 
 
-async def test_cookies_of_one_caller_never_reach_another(network):
+async def test_cookies_of_one_caller_never_reach_another(network: Network) -> None:
     first = await network.client.get("/v1/cases", headers=network.headers(uuid.uuid4(), VIEWER))
     network.client.cookies.clear()
     await network.client.get("/v1/cases", headers=network.headers(uuid.uuid4(), VIEWER))
@@ -251,7 +260,7 @@ async def test_cookies_of_one_caller_never_reach_another(network):
     assert [call.headers.get("cookie") for call in network.referrals.state.calls] == [None, None]
 
 
-async def test_an_unknown_address_is_a_not_found_problem(network):
+async def test_an_unknown_address_is_a_not_found_problem(network: Network) -> None:
     response = await network.client.get("/v2/anything")
 
     assert response.status_code == 404
@@ -259,7 +268,9 @@ async def test_an_unknown_address_is_a_not_found_problem(network):
     assert response.headers["x-request-id"]
 
 
-async def test_too_many_requests_of_one_client_are_refused(start_gateway, standin, serve):
+async def test_too_many_requests_of_one_client_are_refused(
+    start_gateway: StartGateway, standin: Standin, serve: Serve
+) -> None:
     registry = standin("registry")
     async with (
         serve(registry) as registry_url,
@@ -280,7 +291,7 @@ async def test_too_many_requests_of_one_client_are_refused(start_gateway, standi
     assert len(registry.state.calls) == 3
 
 
-async def test_a_streamed_answer_is_passed_on_whole(network):
+async def test_a_streamed_answer_is_passed_on_whole(network: Network) -> None:
     response = await network.client.get(
         "/v1/cases/stream", headers=network.headers(network.known_organization, VIEWER)
     )
@@ -291,7 +302,7 @@ async def test_a_streamed_answer_is_passed_on_whole(network):
     assert "transfer-encoding" not in response.headers
 
 
-async def test_a_head_request_gets_the_headers_only(network):
+async def test_a_head_request_gets_the_headers_only(network: Network) -> None:
     headers = network.headers(network.known_organization, VIEWER)
 
     head = await network.client.head("/v1/cases", headers=headers)
@@ -302,7 +313,9 @@ async def test_a_head_request_gets_the_headers_only(network):
     assert after.status_code == 200
 
 
-async def test_a_callers_own_forwarding_headers_are_replaced_by_its_address(network):
+async def test_a_callers_own_forwarding_headers_are_replaced_by_its_address(
+    network: Network
+) -> None:
     response = await network.client.get("/v1/organizations", headers={
         **network.headers(None, VIEWER), "X-Forwarded-For": "198.51.100.1",
         "Forwarded": "for=198.51.100.1", "X-Real-IP": "198.51.100.1",
@@ -316,8 +329,8 @@ async def test_a_callers_own_forwarding_headers_are_replaced_by_its_address(netw
 
 
 async def test_a_trusted_proxys_chain_is_passed_on_with_the_proxy_appended(
-    start_gateway, standin, serve
-):
+    start_gateway: StartGateway, standin: Standin, serve: Serve
+) -> None:
     registry = standin("registry")
     async with serve(registry) as registry_url, start_gateway(
         registry_url=registry_url, trusted_proxies="203.0.113.0/24"
@@ -333,11 +346,13 @@ async def test_a_trusted_proxys_chain_is_passed_on_with_the_proxy_appended(
     assert call.headers["x-forwarded-proto"] == "https"
 
 
-async def test_the_bulk_import_route_has_a_body_limit_of_its_own(start_gateway, standin, serve):
+async def test_the_bulk_import_route_has_a_body_limit_of_its_own(
+    start_gateway: StartGateway, standin: Standin, serve: Serve
+) -> None:
     registry = standin("registry")
     admin_headers = {"Content-Type": "application/zip"}
 
-    async def streamed(size: int):
+    async def streamed(size: int) -> AsyncIterator[bytes]:
         for _ in range(size // 65536):
             yield b"x" * 65536
 

@@ -4,11 +4,14 @@ processes, fail-open when Redis goes away, and the stricter limits on failed tok
 import asyncio
 import contextlib
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 import redis.asyncio as redis
 
+from gateway.tests.conftest import Gateway, Serve, Standin, StartGateway, StartProcess
 from waymark_gateway.identity.keys import load_or_create_signing_key
 from waymark_gateway.proxy.ratelimit import (
     MEMORY_BUCKETS_PRUNED_FROM,
@@ -32,7 +35,8 @@ class TcpRelay:
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        return self.server.sockets[0].getsockname()[1]
+        port: int = self.server.sockets[0].getsockname()[1]
+        return port
 
     async def stop(self) -> None:
         if self.server is not None:
@@ -56,7 +60,9 @@ class TcpRelay:
         writer.close()
 
 
-async def test_a_client_is_limited_by_its_role_and_told_its_quota(start_gateway, standin, serve):
+async def test_a_client_is_limited_by_its_role_and_told_its_quota(
+    start_gateway: StartGateway, standin: Standin, serve: Serve
+) -> None:
     async with serve(standin("registry")) as registry_url, start_gateway(
         registry_url=registry_url, rate_limit="100/minute",
         rate_limit_by_role={CASEWORKER: "2/minute"},
@@ -87,8 +93,9 @@ async def test_a_client_is_limited_by_its_role_and_told_its_quota(start_gateway,
 
 
 async def test_two_gateway_processes_share_one_limit_in_redis(
-    database_url, redis_prefix, standin, serve, process, tmp_path, unused_port, encryption_key
-):
+    database_url: str, redis_prefix: str, standin: Standin, serve: Serve,
+    process: StartProcess, tmp_path: Path, unused_port: int, encryption_key: str,
+) -> None:
     settings = Settings(signing_key_file=tmp_path / "key.pem")
     signing_key = load_or_create_signing_key(settings)  # both processes share this key
     token = signing_key.issue(
@@ -121,8 +128,8 @@ async def test_two_gateway_processes_share_one_limit_in_redis(
 
 
 async def test_the_gateway_keeps_serving_when_redis_goes_away(
-    start_gateway, redis_prefix, standin, serve
-):
+    start_gateway: StartGateway, redis_prefix: str, standin: Standin, serve: Serve
+) -> None:
     relay = TcpRelay(6379)
     relay_port = await relay.start()
     async with serve(standin("registry")) as registry_url, start_gateway(
@@ -164,7 +171,7 @@ def store_failures(metrics: httpx.Response) -> float:
 
 
 @contextlib.asynccontextmanager
-async def caller_at(gateway, address: str):
+async def caller_at(gateway: Gateway, address: str) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the gateway whose requests come from `address`."""
     transport = httpx.ASGITransport(gateway.app, client=(address, 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
@@ -178,8 +185,8 @@ async def token_request(client: httpx.AsyncClient, client_id: str, secret: str) 
 
 
 async def test_failed_token_requests_are_limited_per_client_id_and_per_address(
-    start_gateway, standin, serve
-):
+    start_gateway: StartGateway, standin: Standin, serve: Serve
+) -> None:
     async with serve(standin("registry")) as registry_url, start_gateway(
         registry_url=registry_url, token_failure_limit_per_client="2/minute",
         token_failure_limit_per_address="4/minute",
@@ -202,7 +209,9 @@ async def test_failed_token_requests_are_limited_per_client_id_and_per_address(
     assert others == [401, 401, 429]
 
 
-async def test_finding_2_wrong_secret_from_elsewhere_does_not_lock_out_the_client(start_gateway):
+async def test_finding_2_wrong_secret_from_elsewhere_does_not_lock_out_the_client(
+    start_gateway: StartGateway
+) -> None:
     async with start_gateway(
         token_failure_limit_per_client="3/hour", token_failure_limit_per_address="100/hour",
     ) as gateway:
@@ -229,12 +238,12 @@ async def test_finding_2_wrong_secret_from_elsewhere_does_not_lock_out_the_clien
 
 
 async def test_finding_2_a_guesser_going_through_the_addresses_of_his_ipv6_network_is_one_caller(
-    start_gateway,
-):
+    start_gateway: StartGateway,
+) -> None:
     async with start_gateway(
         token_failure_limit_per_client="3/hour", token_failure_limit_per_address="100/hour",
     ) as gateway:
-        guesses = []
+        guesses: list[int] = []
         for number in range(1, 5):  # a host holds a /64: each guess from another of its addresses
             async with caller_at(gateway, f"2001:db8:66:1::{number:x}") as attacker:
                 guesses.append(
@@ -255,13 +264,15 @@ async def test_finding_2_a_guesser_going_through_the_addresses_of_his_ipv6_netwo
     ("2001:db8:66:2::1", "2001:db8:66:2::/64"),
     ("testclient", "testclient"),
 ])
-def test_limits_count_an_ipv6_address_as_its_64_and_ipv4_as_itself(address, counted):
+def test_limits_count_an_ipv6_address_as_its_64_and_ipv4_as_itself(
+    address: str, counted: str
+) -> None:
     assert counted_address(address) == counted
 
 
 async def test_sign_in_buckets_in_redis_never_name_the_subject_or_the_address(
-    start_gateway, redis_prefix
-):
+    start_gateway: StartGateway, redis_prefix: str
+) -> None:
     async with start_gateway(redis_url=REDIS_URL, redis_key_prefix=redis_prefix) as gateway:
         await token_request(gateway.client, "network-admin", "guess")
         await token_request(gateway.client, "network-admin", gateway.admin_secret)
@@ -274,8 +285,8 @@ async def test_sign_in_buckets_in_redis_never_name_the_subject_or_the_address(
 
 
 async def test_finding_9_successful_token_requests_are_limited_per_client_and_per_address(
-    start_gateway, standin, serve
-):
+    start_gateway: StartGateway, standin: Standin, serve: Serve
+) -> None:
     async with serve(standin("registry")) as registry_url, start_gateway(
         registry_url=registry_url, token_limit_per_client="2/minute",
         token_limit_per_address="3/minute",
@@ -311,7 +322,7 @@ async def test_finding_9_successful_token_requests_are_limited_per_client_and_pe
     assert partner_failure_here.status_code == 429  # no secret is checked from there until then
 
 
-async def failed_token_statuses(gateway, forwarded_for: list[str]) -> list[int]:
+async def failed_token_statuses(gateway: Gateway, forwarded_for: list[str]) -> list[int]:
     """One failed token request (each with an id of its own) per X-Forwarded-For value."""
     statuses = []
     for value in forwarded_for:
@@ -325,8 +336,8 @@ async def failed_token_statuses(gateway, forwarded_for: list[str]) -> list[int]:
 
 
 async def test_behind_a_trusted_proxy_each_forwarded_address_has_its_own_token_budget(
-    start_gateway,
-):
+    start_gateway: StartGateway,
+) -> None:
     # The test client's peer address is 203.0.113.7: here it is the load balancer.
     async with start_gateway(
         trusted_proxies="203.0.113.0/28,2001:db8::/32", token_failure_limit_per_client="off",
@@ -343,7 +354,9 @@ async def test_behind_a_trusted_proxy_each_forwarded_address_has_its_own_token_b
     assert second_caller == [401]
 
 
-async def test_without_trusted_proxies_a_forwarded_address_is_ignored(start_gateway):
+async def test_without_trusted_proxies_a_forwarded_address_is_ignored(
+    start_gateway: StartGateway
+) -> None:
     async with start_gateway(
         token_failure_limit_per_client="off", token_failure_limit_per_address="2/hour",
     ) as gateway:
@@ -354,7 +367,7 @@ async def test_without_trusted_proxies_a_forwarded_address_is_ignored(start_gate
     assert statuses == [401, 401, 429]  # every guess counted against the peer's address
 
 
-async def test_the_in_process_store_forgets_only_buckets_that_are_full_again():
+async def test_the_in_process_store_forgets_only_buckets_that_are_full_again() -> None:
     store = MemoryBuckets()
     brief = Policy("brief", 1, 0.001)  # full again a millisecond after a request
     lasting = Policy("lasting", 1, 3600)

@@ -3,12 +3,13 @@ requests, the cap on concurrent calls, and what /readyz and /metrics say about u
 
 import asyncio
 
+from gateway.tests.conftest import Serve, Standin, StartGateway, StartProcess
 from waymark_kernel.auth import NETWORK_ADMIN, VIEWER
 
 
 async def test_the_circuit_opens_on_a_killed_upstream_and_closes_after_it_returns(
-    start_gateway, process, unused_port
-):
+    start_gateway: StartGateway, process: StartProcess, unused_port: int
+) -> None:
     registry_url = f"http://127.0.0.1:{unused_port}"
     async with start_gateway(
         registry_url=registry_url, circuit_failure_threshold=2, circuit_open_seconds=0.3,
@@ -65,7 +66,9 @@ class FlakyUpstream:
         writer.close()
 
 
-async def test_idempotent_requests_are_retried_once_on_a_connection_error(start_gateway):
+async def test_idempotent_requests_are_retried_once_on_a_connection_error(
+    start_gateway: StartGateway
+) -> None:
     flaky = FlakyUpstream()
     server = await asyncio.start_server(flaky.handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -91,8 +94,8 @@ async def test_idempotent_requests_are_retried_once_on_a_connection_error(start_
 
 
 async def test_calls_beyond_the_concurrency_cap_are_refused_at_once(
-    start_gateway, standin, serve
-):
+    start_gateway: StartGateway, standin: Standin, serve: Serve
+) -> None:
     referrals = standin("referrals")
     async with (
         serve(referrals) as referrals_url,

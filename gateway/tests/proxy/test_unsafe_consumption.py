@@ -2,6 +2,9 @@
 
 import asyncio
 
+import httpx
+
+from gateway.tests.conftest import StartGateway
 from waymark_kernel.auth import VIEWER
 
 
@@ -14,7 +17,7 @@ async def raw_upstream(answer: bytes) -> asyncio.Server:
     return await asyncio.start_server(handle, "127.0.0.1", 0)
 
 
-async def call_through(start_gateway, answer: bytes):
+async def call_through(start_gateway: StartGateway, answer: bytes) -> httpx.Response:
     server = await raw_upstream(answer)
     try:
         url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
@@ -27,7 +30,9 @@ async def call_through(start_gateway, answer: bytes):
         await server.wait_closed()
 
 
-async def test_api10_a_malformed_answer_of_a_service_is_a_502_problem(start_gateway):
+async def test_api10_a_malformed_answer_of_a_service_is_a_502_problem(
+    start_gateway: StartGateway
+) -> None:
     response = await call_through(start_gateway, b"HTTP/1.1 2OO OK\r\n\r\n<html>stack</html>")
 
     assert response.status_code == 502
@@ -35,7 +40,9 @@ async def test_api10_a_malformed_answer_of_a_service_is_a_502_problem(start_gate
     assert "stack" not in response.text
 
 
-async def test_api10_hop_by_hop_and_framing_headers_of_a_service_are_not_passed_on(start_gateway):
+async def test_api10_hop_by_hop_and_framing_headers_of_a_service_are_not_passed_on(
+    start_gateway: StartGateway
+) -> None:
     body = b'{"items": []}'
     response = await call_through(
         start_gateway,

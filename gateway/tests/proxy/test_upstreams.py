@@ -1,20 +1,29 @@
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Callable
 
 import pytest
+from fastapi import FastAPI
 
-from waymark_gateway.main import AsgiUpstream, HttpUpstream
-from waymark_gateway.proxy.upstreams import UpstreamError
+from gateway.tests.conftest import Gateway, Serve, Standin, StartGateway
+from waymark_gateway.main import AsgiUpstream, HttpUpstream, Upstream
+from waymark_gateway.proxy.upstreams import UpstreamError, UpstreamResponse
 from waymark_kernel.auth import CASEWORKER, VIEWER
 
 
-def in_process(start_gateway, standin):
+def in_process(
+    start_gateway: StartGateway, standin: Standin
+) -> tuple[dict[str, FastAPI], contextlib.AbstractAsyncContextManager[Gateway]]:
     services = {name: standin(name) for name in ("registry", "referrals", "notifications")}
-    upstreams = {name: AsgiUpstream(app, timeout=1.0) for name, app in services.items()}
+    upstreams: dict[str, Upstream] = {
+        name: AsgiUpstream(app, timeout=1.0) for name, app in services.items()
+    }
     return services, start_gateway(upstreams=upstreams)
 
 
-async def test_a_service_called_in_process_gets_the_whole_request(start_gateway, standin):
+async def test_a_service_called_in_process_gets_the_whole_request(
+    start_gateway: StartGateway, standin: Standin
+) -> None:
     services, gateway_context = in_process(start_gateway, standin)
     async with gateway_context as gateway:
         headers = {**gateway.headers(gateway.known_organization, CASEWORKER), "X-Request-ID": "r-1"}
@@ -33,7 +42,9 @@ async def test_a_service_called_in_process_gets_the_whole_request(start_gateway,
     assert call.headers["authorization"] == headers["Authorization"]
 
 
-async def test_a_service_failing_in_process_answers_500(start_gateway, standin):
+async def test_a_service_failing_in_process_answers_500(
+    start_gateway: StartGateway, standin: Standin
+) -> None:
     _, gateway_context = in_process(start_gateway, standin)
     async with gateway_context as gateway:
         response = await gateway.client.get(
@@ -43,7 +54,9 @@ async def test_a_service_failing_in_process_answers_500(start_gateway, standin):
     assert response.status_code == 500
 
 
-async def test_a_service_too_slow_in_process_is_a_gateway_timeout(start_gateway, standin):
+async def test_a_service_too_slow_in_process_is_a_gateway_timeout(
+    start_gateway: StartGateway, standin: Standin
+) -> None:
     _, gateway_context = in_process(start_gateway, standin)
     async with gateway_context as gateway:
         response = await gateway.client.get(
@@ -54,7 +67,9 @@ async def test_a_service_too_slow_in_process_is_a_gateway_timeout(start_gateway,
     assert response.json()["detail"].startswith("The notifications service did not answer")
 
 
-async def test_an_http_upstream_reuses_its_connections(standin, serve):
+async def test_an_http_upstream_reuses_its_connections(
+    standin: Standin, serve: Serve
+) -> None:
     registry = standin("registry")
     async with serve(registry) as url:
         upstream = HttpUpstream(url)
@@ -71,7 +86,9 @@ async def test_an_http_upstream_reuses_its_connections(standin, serve):
 
 
 @contextlib.asynccontextmanager
-async def raw_server(answer, *, hang_up_after_answer: bool = False):
+async def raw_server(
+    answer: Callable[[int, bytes], bytes | None], *, hang_up_after_answer: bool = False
+) -> AsyncIterator[str]:
     """A bare TCP server: `answer(number, request_head)` gives the bytes to write for the
     connection's n-th request, or None to hang up without answering."""
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -102,7 +119,7 @@ def ok(body: bytes = b"ok") -> bytes:
     return b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
 
 
-async def call(url: str, method: str = "GET"):
+async def call(url: str, method: str = "GET") -> list[UpstreamResponse]:
     upstream = HttpUpstream(url, timeout=1.0)
     try:
         return [await upstream.request(method, b"/v1/x", b"", [], b"") for _ in range(2)]
@@ -110,20 +127,20 @@ async def call(url: str, method: str = "GET"):
         await upstream.close()
 
 
-async def test_an_idempotent_request_on_a_connection_closed_under_it_is_sent_again():
+async def test_an_idempotent_request_on_a_connection_closed_under_it_is_sent_again() -> None:
     async with raw_server(lambda number, head: ok() if number == 1 else None) as url:
         answers = await call(url, "GET")
 
     assert [(answer.status, answer.body) for answer in answers] == [(200, b"ok"), (200, b"ok")]
 
 
-async def test_a_post_on_a_connection_closed_under_it_is_not_sent_again():
+async def test_a_post_on_a_connection_closed_under_it_is_not_sent_again() -> None:
     async with raw_server(lambda number, head: ok() if number == 1 else None) as url:
         with pytest.raises(UpstreamError):
             await call(url, "POST")
 
 
-async def test_an_answer_that_closes_its_connection_is_not_reused():
+async def test_an_answer_that_closes_its_connection_is_not_reused() -> None:
     replies = iter([
         b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nfirst", ok(b"second")
     ])
@@ -133,7 +150,7 @@ async def test_an_answer_that_closes_its_connection_is_not_reused():
     assert [answer.body for answer in answers] == [b"first", b"second"]
 
 
-async def test_an_answer_delimited_by_closing_the_connection_is_read_whole():
+async def test_an_answer_delimited_by_closing_the_connection_is_read_whole() -> None:
     async with raw_server(
         lambda number, head: b"HTTP/1.1 200 OK\r\n\r\nuntil the end", hang_up_after_answer=True
     ) as url:
@@ -144,7 +161,7 @@ async def test_an_answer_delimited_by_closing_the_connection_is_read_whole():
     assert answer.body == b"until the end"
 
 
-async def test_a_malformed_answer_is_an_upstream_error():
+async def test_a_malformed_answer_is_an_upstream_error() -> None:
     async with raw_server(lambda number, head: b"SMTP ready\r\n\r\n") as url:
         upstream = HttpUpstream(url)
         with pytest.raises(UpstreamError):
@@ -152,10 +169,10 @@ async def test_a_malformed_answer_is_an_upstream_error():
         await upstream.close()
 
 
-async def test_the_request_is_written_as_http_1_1_with_the_upstreams_host():
-    heads = []
+async def test_the_request_is_written_as_http_1_1_with_the_upstreams_host() -> None:
+    heads: list[bytes] = []
 
-    def record(number, head):
+    def record(number: int, head: bytes) -> bytes:
         heads.append(head)
         return ok()
 

@@ -530,6 +530,13 @@ def _claim(claims: dict[str, Any], path: str) -> Any:
     return value
 
 
+def _names_organization(value: Any, organization_id: uuid.UUID) -> bool:
+    try:
+        return uuid.UUID(str(value)) == organization_id
+    except ValueError:
+        return False
+
+
 async def _linked_by_invitation(
     session: AsyncSession, accounts: Accounts, provider_name: str, organization_id: uuid.UUID,
     subject: str, claims: dict[str, Any], token: str, now: datetime,
@@ -584,6 +591,11 @@ async def external_sign_in(
     if provider.mfa_required and MULTI_FACTOR not in methods:
         raise await refuse("no_second_factor", ExternalSignInRefused(
             "The sign-in provider did not check a second factor, which this network requires."))
+    if provider.organization_claim and not _names_organization(
+        _claim(claims, provider.organization_claim), provider.organization_id
+    ):
+        raise await refuse("other_organization", ExternalSignInRefused(
+            "The sign-in provider does not name this provider's organisation as yours."))
     granted = None
     if provider.roles_claim:
         named = _claim(claims, provider.roles_claim) or []

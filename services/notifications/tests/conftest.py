@@ -7,14 +7,15 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
 from aiohttp import web
+from fastapi import FastAPI
 
 from waymark_kernel.events import CloudEvent, EventData
 from waymark_kernel.messaging.inprocess import InProcessBroker
@@ -29,7 +30,7 @@ WAIT_SECONDS = 15
 
 @dataclass
 class Notifications:
-    app: Any
+    app: FastAPI
     client: httpx.AsyncClient
     broker: InProcessBroker
     issuer: TestIssuer
@@ -37,13 +38,16 @@ class Notifications:
     def admin(self, organization_id: uuid.UUID) -> dict[str, str]:
         return self.issuer.headers(organization_id, "org_admin")
 
-    async def subscribe(self, organization_id: uuid.UUID, url: str, *event_types: str) -> dict:
+    async def subscribe(
+        self, organization_id: uuid.UUID, url: str, *event_types: str
+    ) -> dict[str, Any]:
         response = await self.client.post(
             "/v1/subscriptions", headers=self.admin(organization_id),
             json={"url": url, "event_types": list(event_types), "description": "test receiver"},
         )
         assert response.status_code == 201, response.text
-        return response.json()
+        subscription: dict[str, Any] = response.json()
+        return subscription
 
     async def publish(self, event_type: str, data: EventData) -> CloudEvent:
         """Returns once the service's consumer has handled the event (in-process confirm)."""
@@ -51,22 +55,26 @@ class Notifications:
         await self.broker.publish(event)
         return event
 
-    async def attempts(self, subscription: dict, count: int) -> list[dict]:
+    async def attempts(self, subscription: dict[str, Any], count: int) -> list[dict[str, Any]]:
         """The delivery log once it holds `count` attempts (each is logged after its answer)."""
-        async def logged() -> list[dict]:
+        async def logged() -> list[dict[str, Any]]:
             while True:
                 response = await self.client.get(
                     f"/v1/subscriptions/{subscription['id']}/deliveries",
                     headers=self.admin(uuid.UUID(subscription["organization_id"])),
                 )
                 assert response.status_code == 200, response.text
-                if len(response.json()["items"]) >= count:
-                    return response.json()["items"]
+                items: list[dict[str, Any]] = response.json()["items"]
+                if len(items) >= count:
+                    return items
                 await asyncio.sleep(0.02)
         return await asyncio.wait_for(logged(), WAIT_SECONDS)
 
 
-StartNotifications = Callable[..., Awaitable[Notifications]]
+class StartNotifications(Protocol):
+    """`await start_notifications(**changed_settings)`: the service, started."""
+
+    def __call__(self, **overrides: Any) -> Awaitable[Notifications]: ...
 
 
 @dataclass
@@ -96,6 +104,12 @@ class Receiver:
                 await self._arrived.wait()
         await asyncio.wait_for(arrived(), WAIT_SECONDS)
         return self.received
+
+
+class StartReceiver(Protocol):
+    """`await receiver(500, 500)`: a new endpoint answering 500 twice, then 200."""
+
+    def __call__(self, *statuses: int) -> Awaitable[Receiver]: ...
 
 
 @pytest.fixture
@@ -138,7 +152,7 @@ async def notifications(start_notifications: StartNotifications) -> Notification
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[Callable[..., Awaitable[Receiver]]]:
+async def receiver() -> AsyncIterator[StartReceiver]:
     """`await receiver(500, 500)`: a new endpoint answering 500 twice, then 200."""
     async with contextlib.AsyncExitStack() as stack:
 

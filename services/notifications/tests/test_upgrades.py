@@ -12,6 +12,12 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from services.notifications.tests.conftest import (
+    Notifications,
+    Receiver,
+    StartNotifications,
+    StartReceiver,
+)
 from waymark_kernel.events import OrganizationChanged, ReferralChanged
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.testing import (
@@ -26,7 +32,9 @@ from waymark_notifications.main import MIGRATIONS
 EARLIER = revisions(MIGRATIONS)[:-1]
 
 
-async def write_notifications(notifications, receiver) -> dict[str, Any]:
+async def write_notifications(
+    notifications: Notifications, receiver: Receiver
+) -> dict[str, Any]:
     sender, destination = uuid.uuid4(), uuid.uuid4()
     await notifications.publish("organization.created", OrganizationChanged(
         organization_id=destination, name="Destination help", type="cso", country="LB",
@@ -41,7 +49,9 @@ async def write_notifications(notifications, receiver) -> dict[str, Any]:
     return {"organization": destination, "subscription": subscription}
 
 
-async def read_notifications(notifications, written: dict[str, Any]) -> dict[str, Any]:
+async def read_notifications(
+    notifications: Notifications, written: dict[str, Any]
+) -> dict[str, Any]:
     headers = notifications.admin(written["organization"])
     subscription_id = written["subscription"]["id"]
 
@@ -64,8 +74,9 @@ async def read_notifications(notifications, written: dict[str, Any]) -> dict[str
 
 @pytest.mark.parametrize("revision", EARLIER)
 async def test_notifications_written_at_an_earlier_revision_read_the_same_after_the_upgrade(
-    start_notifications, receiver, database_url: str, revision: str
-):
+    start_notifications: StartNotifications, receiver: StartReceiver, database_url: str,
+    revision: str,
+) -> None:
     key = base64.b64encode(os.urandom(32)).decode()
     endpoint = await receiver()
     written = await write_notifications(await start_notifications(encryption_key=key), endpoint)

@@ -10,20 +10,28 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 import waymark_referrals
-from waymark_kernel.events import CloudEvent, OrganizationChanged, ServiceChanged, ServiceDeleted
+from waymark_kernel.events import (
+    CloudEvent,
+    EventData,
+    OrganizationChanged,
+    ServiceChanged,
+    ServiceDeleted,
+)
 from waymark_kernel.messaging.inprocess import InProcessBroker
-from waymark_kernel.settings import Settings
+from waymark_kernel.settings import RunMode, Settings
 from waymark_kernel.testing import TestIssuer, shared_database, unique_name
 from waymark_referrals.main import create_app
 
 MIGRATIONS = Path(waymark_referrals.__file__).parent / "migrations"
 REGISTRY = "waymark/registry"
+Json = dict[str, Any]  # a JSON object, as the API sends and answers it
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +51,7 @@ def issuer() -> TestIssuer:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(
-        mode="distributed", referrals_database_url=database_url,
+        mode=RunMode.distributed, referrals_database_url=database_url,
         encryption_key=base64.b64encode(os.urandom(32)).decode(),
         queue_prefix=unique_name("referrals_test"), outbox_poll_seconds=0.2,
     )
@@ -58,14 +66,16 @@ async def broker() -> AsyncIterator[InProcessBroker]:
 
 
 @pytest.fixture
-async def app(settings: Settings, broker: InProcessBroker, issuer: TestIssuer):
+async def app(
+    settings: Settings, broker: InProcessBroker, issuer: TestIssuer
+) -> AsyncIterator[FastAPI]:
     app = create_app(settings, broker=broker, key_source=issuer.key_source)
     async with app.router.lifespan_context(app):
         yield app
 
 
 @pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://referrals") as client:
         yield client
@@ -88,7 +98,7 @@ class Network:
     queue: str
     issuer: TestIssuer
 
-    async def publish(self, event_type: str, data) -> CloudEvent:
+    async def publish(self, event_type: str, data: EventData) -> CloudEvent:
         event = CloudEvent.of(REGISTRY, event_type, data)
         await self.publish_event(event)
         return event
@@ -126,7 +136,9 @@ class Network:
 
 
 @pytest.fixture
-def network(app, broker: InProcessBroker, settings: Settings, issuer: TestIssuer) -> Network:
+def network(
+    app: FastAPI, broker: InProcessBroker, settings: Settings, issuer: TestIssuer
+) -> Network:
     return Network(broker, f"{settings.queue_prefix}.referrals", issuer)
 
 
@@ -149,19 +161,21 @@ class Flow:
     network: Network
 
     async def case(
-        self, org: Org, person: dict | None = None, consent: dict | None = CONSENT
-    ) -> dict:
+        self, org: Org, person: Json | None = None, consent: Json | None = CONSENT
+    ) -> Json:
         response = await self.client.post("/v1/cases", headers=org.headers, json={
             "person": person or PERSON, "vulnerabilities": ["domestic_worker"],
         })
         assert response.status_code == 201, response.text
         if consent is None:
-            return response.json()
+            created: Json = response.json()
+            return created
         recorded = await self.client.put(
             f"/v1/cases/{response.json()['id']}/consent", headers=org.headers, json=consent
         )
         assert recorded.status_code == 200, recorded.text
-        return recorded.json()
+        with_consent: Json = recorded.json()
+        return with_consent
 
     async def pair(self) -> tuple[Org, Org, uuid.UUID]:
         """A sender in Nepal, a receiver in Lebanon and the receiver's service."""
@@ -170,8 +184,8 @@ class Flow:
         return sender, receiver, await self.network.service(receiver)
 
     def referral_body(
-        self, case: dict, receiver: Org, service_id: uuid.UUID | None, **changes
-    ) -> dict:
+        self, case: Json, receiver: Org, service_id: uuid.UUID | None, **changes: Any
+    ) -> Json:
         return {
             "case_id": case["id"], "receiver_org_id": str(receiver.id),
             "service_id": str(service_id) if service_id else None,
@@ -181,18 +195,19 @@ class Flow:
         }
 
     async def refer(
-        self, sender: Org, receiver: Org, service_id: uuid.UUID | None, case: dict | None = None,
-        **changes,
-    ) -> dict:
+        self, sender: Org, receiver: Org, service_id: uuid.UUID | None, case: Json | None = None,
+        **changes: Any,
+    ) -> Json:
         case = case or await self.case(sender)
         response = await self.client.post(
             "/v1/referrals", headers=sender.headers,
             json=self.referral_body(case, receiver, service_id, **changes),
         )
         assert response.status_code == 201, response.text
-        return response.json()
+        referral: Json = response.json()
+        return referral
 
-    async def move(self, org: Org, referral: dict, to: str, **body) -> httpx.Response:
+    async def move(self, org: Org, referral: Json, to: str, **body: Any) -> httpx.Response:
         current = await self.client.get(f"/v1/referrals/{referral['id']}", headers=org.headers)
         assert current.status_code == 200, current.text
         return await self.client.post(
@@ -206,10 +221,10 @@ def flow(client: httpx.AsyncClient, network: Network) -> Flow:
     return Flow(client, network)
 
 
-def assert_problem(response: httpx.Response, status: int, kind: str | None = None) -> dict:
+def assert_problem(response: httpx.Response, status: int, kind: str | None = None) -> Json:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
-    problem = response.json()
+    problem: Json = response.json()
     assert problem["status"] == status
     assert problem["title"]
     assert problem["detail"]
@@ -218,17 +233,23 @@ def assert_problem(response: httpx.Response, status: int, kind: str | None = Non
     return problem
 
 
+class ProblemCheck(Protocol):
+    def __call__(
+        self, response: httpx.Response, status: int, kind: str | None = None
+    ) -> Json: ...
+
+
 @pytest.fixture
-def problem():
+def problem() -> ProblemCheck:
     """`problem(response, status, kind)` asserts an RFC 9457 problem and returns its body."""
     return assert_problem
 
 
 @pytest.fixture
-def person() -> dict[str, Any]:
+def person() -> Json:
     return dict(PERSON)
 
 
 @pytest.fixture
-def consent() -> dict[str, Any]:
+def consent() -> Json:
     return dict(CONSENT)

@@ -3,12 +3,12 @@ import os
 
 import pytest
 
-from waymark_kernel.settings import Settings
+from waymark_kernel.settings import RunMode, Settings
 from waymark_referrals.crypto import EnvelopeCipher, KeyUnavailable, Sealed
 from waymark_referrals.main import create_app
 
 
-def test_a_sealed_record_opens_only_with_its_key_and_in_its_own_row():
+def test_a_sealed_record_opens_only_with_its_key_and_in_its_own_row() -> None:
     cipher = EnvelopeCipher(os.urandom(32))
     sealed = cipher.seal({"given_name": "Sunita"}, record="case-1")
     assert b"Sunita" not in sealed.ciphertext
@@ -29,12 +29,12 @@ def test_a_sealed_record_opens_only_with_its_key_and_in_its_own_row():
     ("not base64!", "not valid base64"),
     (base64.b64encode(bytes(range(16))).decode(), "must decode to 32 bytes"),
 ])
-def test_the_service_refuses_to_start_without_a_usable_key(key, message):
+def test_the_service_refuses_to_start_without_a_usable_key(key: str | None, message: str) -> None:
     with pytest.raises(RuntimeError, match=message):
-        create_app(Settings(mode="distributed", encryption_key=key))
+        create_app(Settings(mode=RunMode.distributed, encryption_key=key))
 
 
-def test_a_record_sealed_by_the_previous_code_still_opens():
+def test_a_record_sealed_by_the_previous_code_still_opens() -> None:
     # Sealed under bytes 0 to 31 by the code before the kernel's sealing box.
     sealed = Sealed(
         "630dcd29",

@@ -4,10 +4,14 @@ for ids that do not exist, and its lists never show what is not its own."""
 
 import uuid
 
+import httpx
+
+from services.referrals.tests.conftest import Flow, Json, Network, Org, ProblemCheck
+
 CONSENT = {"legal_basis": "consent", "given_at": "2026-01-20T10:00:00Z"}
 
 
-def case_requests(case_id: str) -> list[tuple[str, str, dict | None]]:
+def case_requests(case_id: str) -> list[tuple[str, str, Json | None]]:
     return [
         ("GET", f"/v1/cases/{case_id}", None),
         ("PATCH", f"/v1/cases/{case_id}", {"vulnerabilities": []}),
@@ -17,7 +21,7 @@ def case_requests(case_id: str) -> list[tuple[str, str, dict | None]]:
     ]
 
 
-def referral_requests(referral_id: str, receiver_id: str) -> list[tuple[str, str, dict | None]]:
+def referral_requests(referral_id: str, receiver_id: str) -> list[tuple[str, str, Json | None]]:
     return [
         ("GET", f"/v1/referrals/{referral_id}", None),
         ("POST", f"/v1/referrals/{referral_id}/transitions", {"to": "accepted"}),
@@ -31,8 +35,8 @@ def referral_requests(referral_id: str, receiver_id: str) -> list[tuple[str, str
 
 
 async def test_every_endpoint_answers_404_for_another_organisations_ids(
-    flow, client, network, problem
-):
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     orgs = [
         # The test consent covers Lebanon and Jordan.
         await network.organization("LB"), await network.organization("JO", type="cso"),
@@ -52,7 +56,7 @@ async def test_every_endpoint_answers_404_for_another_organisations_ids(
         draft = await flow.refer(sender, receiver, None, status="draft")
         ring.append((sender, receiver, orgs[(index + 2) % 3], referral, draft))
 
-    async def refused(org, method: str, path: str, body: dict | None) -> None:
+    async def refused(org: Org, method: str, path: str, body: Json | None) -> None:
         headers = {**org.headers, "If-Match": '"2"'}
         response = await client.request(method, path, headers=headers, json=body)
         problem(response, 404)

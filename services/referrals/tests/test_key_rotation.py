@@ -9,11 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 
 import waymark_referrals
+from services.referrals.tests.conftest import Flow, Network
 from waymark_cli.main import main as waymark
-from waymark_kernel.testing import shared_database
+from waymark_kernel.settings import Settings
+from waymark_kernel.testing import TestIssuer, shared_database
 from waymark_referrals.crypto import cipher_from_settings
 from waymark_referrals.main import create_app
 
@@ -37,7 +40,7 @@ SEALED_TABLES = (
 )
 
 
-async def sealed_key_ids(app) -> set[str]:
+async def sealed_key_ids(app: FastAPI) -> set[str]:
     async with app.state.database.transaction() as session:
         return set((await session.execute(text(" UNION ".join(
             f"SELECT key_id FROM {table} WHERE key_id IS NOT NULL"
@@ -46,8 +49,9 @@ async def sealed_key_ids(app) -> set[str]:
 
 
 async def test_rotation_rewraps_every_data_key_and_every_case_reads_back(
-    app, flow, client, network, settings, issuer, monkeypatch
-):
+    app: FastAPI, flow: Flow, client: httpx.AsyncClient, network: Network, settings: Settings,
+    database_url: str, issuer: TestIssuer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     sender, receiver, service_id = await flow.pair()
     cases = [await flow.case(sender, person={"given_name": f"Person {n}"}) for n in range(3)]
     referral = await flow.refer(sender, receiver, service_id, case=cases[0])
@@ -62,14 +66,15 @@ async def test_rotation_rewraps_every_data_key_and_every_case_reads_back(
     }, json={"to": "accepted", "note": "We call her tomorrow"})
     assert accepted.status_code == 200, accepted.text
     old_key, current_key = settings.encryption_key, new_key()
+    assert old_key is not None
     assert await sealed_key_ids(app) == {cipher_from_settings(settings).key_id}
 
     monkeypatch.setenv("WAYMARK_MODE", "distributed")
-    monkeypatch.setenv("WAYMARK_REFERRALS_DATABASE_URL", settings.referrals_database_url)
+    monkeypatch.setenv("WAYMARK_REFERRALS_DATABASE_URL", database_url)
     monkeypatch.setenv("WAYMARK_ENCRYPTION_KEY", current_key)
     monkeypatch.setenv("WAYMARK_ENCRYPTION_PREVIOUS_KEYS", old_key)
 
-    def rotate() -> int:
+    def rotate() -> str | int | None:
         with pytest.raises(SystemExit) as exited:
             waymark(["referrals", "rotate-key"])
         return exited.value.code

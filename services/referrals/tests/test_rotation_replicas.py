@@ -10,16 +10,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 
 import waymark_referrals
-from waymark_kernel.testing import shared_database
+from services.referrals.tests.conftest import Flow, Network
+from waymark_kernel.settings import Settings
+from waymark_kernel.testing import TestIssuer, shared_database
 from waymark_referrals import rotation
 from waymark_referrals.crypto import cipher_from_settings
 from waymark_referrals.main import create_app
 
 MIGRATIONS = Path(waymark_referrals.__file__).parent / "migrations"
-SEALED_TABLES = [table.__tablename__ for table, _ in rotation.SEALED_TABLES]
+SEALED_TABLES = [table.model.__tablename__ for table in rotation.SEALED_TABLES]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +33,7 @@ def database_url(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield url
 
 
-async def records_by_key(app) -> dict[str, int]:
+async def records_by_key(app: FastAPI) -> dict[str, int]:
     async with app.state.database.transaction() as session:
         rows = (await session.execute(text(" UNION ALL ".join(
             f"SELECT key_id FROM {table} WHERE key_id IS NOT NULL"
@@ -39,7 +42,7 @@ async def records_by_key(app) -> dict[str, int]:
     return {key_id: rows.count(key_id) for key_id in set(rows)}
 
 
-async def rewrap_until_done(app) -> int:
+async def rewrap_until_done(app: FastAPI) -> int:
     rewrapped = 0
     while True:
         async with app.state.database.transaction() as session:
@@ -51,8 +54,8 @@ async def rewrap_until_done(app) -> int:
 
 
 async def test_two_replicas_rewrapping_together_move_every_record_to_the_new_key_once(
-    app, flow, settings, network, issuer
-):
+    app: FastAPI, flow: Flow, settings: Settings, network: Network, issuer: TestIssuer
+) -> None:
     sender, receiver, service_id = await flow.pair()
     cases = [await flow.case(sender, person={"given_name": f"Person {n}"}) for n in range(6)]
     for case in cases[:3]:

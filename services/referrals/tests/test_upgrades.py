@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 import waymark_referrals
+from services.referrals.tests.conftest import Flow, Json
 from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import Settings
@@ -47,7 +48,7 @@ async def database_url() -> AsyncIterator[str]:
         await drop_database(url)
 
 
-async def write_referrals(flow, revision: str) -> dict[str, Any]:
+async def write_referrals(flow: Flow, revision: str) -> dict[str, Any]:
     """What the code of `revision` could write (comments came with 0002)."""
     sender, receiver, service_id = await flow.pair()
     referral = await flow.refer(sender, receiver, service_id)
@@ -75,7 +76,7 @@ async def read_referrals(client: httpx.AsyncClient, written: dict[str, Any]) -> 
 
     sender, receiver = written["sender"].headers, written["receiver"].headers
     case = await get(f"/v1/cases/{written['case']}", sender)
-    seen = {}
+    seen: dict[str, Any] = {}
     for referral_id in written["referrals"]:
         for side, headers in (("sender", sender), ("receiver", receiver)):
             referral = await get(f"/v1/referrals/{referral_id}", headers)
@@ -99,7 +100,7 @@ async def read_referrals(client: httpx.AsyncClient, written: dict[str, Any]) -> 
     }
 
 
-async def rows_in_the_clear(rows: dict, settings: Settings) -> dict:
+async def rows_in_the_clear(rows: Json, settings: Settings) -> Json:
     """The rows as revision 0006 held them, free text in the clear."""
     url = await create_database("referrals_in_the_clear")
     try:
@@ -113,8 +114,8 @@ async def rows_in_the_clear(rows: dict, settings: Settings) -> dict:
 
 @pytest.mark.parametrize("revision", EARLIER)
 async def test_referrals_written_at_an_earlier_revision_read_the_same_after_the_upgrade(
-    flow, settings: Settings, database_url: str, revision: str
-):
+    flow: Flow, settings: Settings, database_url: str, revision: str
+) -> None:
     written = await write_referrals(flow, revision)
     expected = await read_referrals(flow.client, written)
     rows = await table_rows(database_url)

@@ -78,7 +78,10 @@ class EnvelopeCipher:
         associated = record.encode()
         try:
             data_key = self._data_key(sealed, associated)
-            return json.loads(SealingBox(data_key).open(sealed.ciphertext, associated))
+            document: dict[str, Any] = json.loads(
+                SealingBox(data_key).open(sealed.ciphertext, associated)
+            )
+            return document
         except InvalidTag as exc:
             raise KeyUnavailable("the record does not open with its key (tampered, moved)") from exc
 
@@ -121,7 +124,8 @@ def _decoded(key: str, setting: str) -> bytes:
 
 
 async def _cipher(request: Request) -> EnvelopeCipher:  # async: FastAPI runs sync ones in a thread
-    return request.app.state.cipher
+    cipher: EnvelopeCipher = request.app.state.cipher
+    return cipher
 
 
 CipherDep = Annotated[EnvelopeCipher, Depends(_cipher)]
@@ -144,7 +148,7 @@ class SealedColumns(SQLModel):
         )
 
 
-class ErasableSealedColumns(SealedColumns):
+class ErasableSealedColumns(SQLModel):
     """Sealed columns that are empty where there is nothing to seal or the text was erased
     (the row itself stays: who did what, when)."""
 
@@ -152,14 +156,26 @@ class ErasableSealedColumns(SealedColumns):
     wrapped_key: bytes | None = Field(default=None, sa_type=LargeBinary)
     ciphertext: bytes | None = Field(default=None, sa_type=LargeBinary)
 
+    @property
+    def sealed(self) -> Sealed | None:
+        """The sealed document; None where the columns are empty."""
+        if self.key_id is None or self.wrapped_key is None or self.ciphertext is None:
+            return None
+        return Sealed(self.key_id, self.wrapped_key, self.ciphertext)
+
+    def store(self, sealed: Sealed | None) -> None:
+        """Fills the columns with the sealed document, or empties them with None."""
+        self.key_id, self.wrapped_key, self.ciphertext = (
+            (None, None, None) if sealed is None
+            else (sealed.key_id, sealed.wrapped_key, sealed.ciphertext)
+        )
+
     def opened(self, cipher: EnvelopeCipher, *, record: str) -> dict[str, Any]:
         """The sealed document, or an empty one where there is none."""
-        return {} if self.ciphertext is None else cipher.open(self.sealed, record=record)
+        sealed = self.sealed
+        return {} if sealed is None else cipher.open(sealed, record=record)
 
     def store_sealed(self, cipher: EnvelopeCipher, document: dict[str, Any], *, record: str) -> None:
         """Seals the document, or empties the columns when it holds no value."""
-        if any(value is not None for value in document.values()):
-            self.store(cipher.seal(document, record=record))
-        else:
-            self.key_id = self.wrapped_key = self.ciphertext = None
-
+        has_value = any(value is not None for value in document.values())
+        self.store(cipher.seal(document, record=record) if has_value else None)

@@ -4,6 +4,7 @@ import re
 from typing import Annotated
 
 from pydantic import AwareDatetime, BeforeValidator, StringConstraints
+from pydantic.config import JsonDict
 
 # ISO 3166-1 alpha-2; "XX" where the country is unknown (or, for a nationality, stateless).
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
@@ -22,4 +23,4 @@ _NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
 Moment = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
 # Marks a field or schema as personal data in the API document: sealed at rest, absent from
 # events, logs and errors, erased with the person's other data.
-PERSONAL_DATA = {"x-personal-data": True}
+PERSONAL_DATA: JsonDict = {"x-personal-data": True}

@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -50,7 +50,8 @@ class Registry:
             "/v1/organizations", json=body, headers=self.network_admin
         )
         assert response.status_code == 201, response.text
-        return response.json()
+        organization: dict[str, Any] = response.json()
+        return organization
 
     async def service(self, organization: dict[str, Any], **fields: Any) -> dict[str, Any]:
         body = {"name": unique_name("Service"), "categories": ["health"], **fields}
@@ -58,7 +59,8 @@ class Registry:
             "/v1/services", json=body, headers=self.headers(organization["id"], ORG_ADMIN)
         )
         assert response.status_code == 201, response.text
-        return response.json()
+        service: dict[str, Any] = response.json()
+        return service
 
     async def outbox(self) -> list[tuple[str, dict[str, Any]]]:
         """(type, data) of every event recorded, oldest first."""
@@ -88,7 +90,7 @@ async def serve(app: FastAPI) -> AsyncIterator[AsyncClient]:
 
 
 @pytest.fixture
-def serve_app():
+def serve_app() -> Callable[[FastAPI], AbstractAsyncContextManager[AsyncClient]]:
     return serve
 
 
@@ -105,8 +107,14 @@ async def running(settings: Settings) -> AsyncIterator[Registry]:
         await broker.close()
 
 
+class StartRegistry(Protocol):
+    """`async with start_registry(**changed_settings) as registry:`"""
+
+    def __call__(self, **changed: Any) -> AbstractAsyncContextManager[Registry]: ...
+
+
 @pytest.fixture
-def start_registry(database_url: str) -> Callable[..., AbstractAsyncContextManager[Registry]]:
+def start_registry(database_url: str) -> StartRegistry:
     """Starts the registry on the test's database with these settings changed. Its loop of
     HSDS sources stays asleep unless a test asks: no source a test configures is called."""
     def start(**changed: Any) -> AbstractAsyncContextManager[Registry]:
@@ -120,13 +128,13 @@ def start_registry(database_url: str) -> Callable[..., AbstractAsyncContextManag
 
 
 @pytest.fixture
-async def registry(start_registry) -> AsyncIterator[Registry]:
+async def registry(start_registry: StartRegistry) -> AsyncIterator[Registry]:
     async with start_registry() as registry:
         yield registry
 
 
 @pytest.fixture
-async def sqlite_registry(tmp_path) -> AsyncIterator[Registry]:
+async def sqlite_registry(tmp_path: Path) -> AsyncIterator[Registry]:
     """Standalone mode: SQLite (FTS5 text search), migrated at start-up."""
     async with running(Settings(mode=RunMode.standalone, data_dir=tmp_path, seed_demo=False)) as app:
         yield app
@@ -143,7 +151,7 @@ PAGE_SIZE = 2  # the publisher's own, whatever the client asks: its pages must b
 ORGANIZATION_ID = str(uuid.uuid4())
 
 
-def published_service(name: str) -> dict:
+def published_service(name: str) -> dict[str, Any]:
     """A service as an HSDS 3.0 API lists it (full), in Leeds."""
     location_id = str(uuid.uuid4())
     return {
@@ -161,7 +169,7 @@ def published_service(name: str) -> dict:
     }
 
 
-class Publisher:
+class FakePublisher:
     """What the HSDS API lists now, and a page it fails on, if any."""
 
     def __init__(self) -> None:
@@ -173,7 +181,7 @@ class Publisher:
 
     service = staticmethod(published_service)
 
-    def page(self, path: str, number: int) -> dict | None:
+    def page(self, path: str, number: int) -> dict[str, Any] | None:
         items = {"/services": self.services, "/organizations": self.organizations}.get(path)
         if items is None or number == self.failing_page:
             return None
@@ -185,8 +193,8 @@ class Publisher:
 
 
 @pytest.fixture
-def publisher() -> Iterator[tuple[Publisher, str]]:
-    published = Publisher()
+def publisher() -> Iterator[tuple[FakePublisher, str]]:
+    published = FakePublisher()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # the name the standard library calls

@@ -1,5 +1,12 @@
 """Standalone mode: the same app on its own SQLite file, migrated at start-up."""
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+from fastapi import FastAPI
+from httpx import AsyncClient
+
 from waymark_kernel.auth import NETWORK_ADMIN, ORG_ADMIN, VIEWER
 from waymark_kernel.settings import RunMode, Settings
 from waymark_kernel.testing import TestIssuer
@@ -14,7 +21,9 @@ NIGHT_SHELTER = {
 }
 
 
-async def test_create_and_read_on_sqlite(tmp_path, serve_app):
+async def test_create_and_read_on_sqlite(
+    tmp_path: Path, serve_app: Callable[[FastAPI], AbstractAsyncContextManager[AsyncClient]]
+) -> None:
     issuer = TestIssuer()
     settings = Settings(mode=RunMode.standalone, data_dir=tmp_path, seed_demo=False)
     app = create_app(settings, key_source=issuer.key_source)

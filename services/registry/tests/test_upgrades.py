@@ -3,11 +3,15 @@ a directory written through the API, as far as that revision's tables and column
 upgraded to the current revision, answers through the current API what the directory answered."""
 
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from httpx import AsyncClient
 
+from services.registry.tests.conftest import Registry
 from waymark_kernel.auth import ORG_ADMIN, VIEWER
 from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.migrations import upgrade
@@ -26,7 +30,7 @@ from waymark_registry.main import MIGRATIONS, create_app
 EARLIER = revisions(MIGRATIONS)[:-1]
 
 
-async def write_directory(registry) -> dict[str, Any]:
+async def write_directory(registry: Registry) -> dict[str, Any]:
     owner = await registry.organization(
         name="Pravasi Nepali Coordination Committee",
         country="NP",
@@ -89,7 +93,7 @@ async def read_directory(
         assert response.status_code == 200, (path, response.text)
         return response.json()
 
-    def names(page: dict) -> list[str]:
+    def names(page: dict[str, Any]) -> list[str]:
         return sorted(item["name"] for item in page["items"])
 
     return {
@@ -105,7 +109,9 @@ async def read_directory(
     }
 
 
-def as_written_at(revision: str, rows: dict[str, list[dict]]) -> dict[str, list[dict]]:
+def as_written_at(
+    revision: str, rows: dict[str, list[dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
     """The rows the code of `revision` wrote: countries are search facets since 0003, which
     derives them from the locations."""
     if revision >= "0003":
@@ -116,8 +122,9 @@ def as_written_at(revision: str, rows: dict[str, list[dict]]) -> dict[str, list[
 
 @pytest.mark.parametrize("revision", EARLIER)
 async def test_a_directory_written_at_an_earlier_revision_reads_the_same_after_the_upgrade(
-    registry, database_url: str, serve_app, revision: str
-):
+    registry: Registry, database_url: str,
+    serve_app: Callable[[FastAPI], AbstractAsyncContextManager[AsyncClient]], revision: str,
+) -> None:
     written = await write_directory(registry)
     expected = await read_directory(registry.client, registry.issuer, written)
     assert all(expected.values()), expected  # every search finds what it should

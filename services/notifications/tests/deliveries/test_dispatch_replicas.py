@@ -10,6 +10,7 @@ import json
 import os
 import uuid
 
+from services.notifications.tests.conftest import StartNotifications, StartReceiver
 from waymark_kernel.events import ReferralChanged
 
 DELIVERIES = 20
@@ -24,7 +25,7 @@ def requested(sender: uuid.UUID) -> ReferralChanged:
 
 
 async def test_postgresql_two_replicas_dispatching_together_deliver_each_event_once(
-    start_notifications, receiver
+    start_notifications: StartNotifications, receiver: StartReceiver
 ) -> None:
     key = base64.b64encode(os.urandom(32)).decode()  # replicas share the key of the secrets
     one = await start_notifications(encryption_key=key)

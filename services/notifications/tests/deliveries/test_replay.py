@@ -4,10 +4,18 @@ replay; and the retry of one delivery."""
 import asyncio
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from standardwebhooks.webhooks import Webhook
 
+from services.notifications.tests.conftest import (
+    Notifications,
+    Receiver,
+    StartNotifications,
+    StartReceiver,
+)
 from waymark_kernel.events import ReferralChanged
 from waymark_notifications.deliveries.models import Delivery
 from waymark_notifications.retention import purge_expired
@@ -20,7 +28,7 @@ def referral(sender: uuid.UUID, receiver: uuid.UUID, status: str) -> ReferralCha
     )
 
 
-async def until(check, seconds: float = 15) -> None:
+async def until(check: Callable[[], Awaitable[bool]], seconds: float = 15) -> None:
     async def polled() -> None:
         while not await check():
             await asyncio.sleep(0.02)
@@ -28,7 +36,7 @@ async def until(check, seconds: float = 15) -> None:
 
 
 async def test_a_long_outage_disables_and_a_replay_delivers_everything(
-    start_notifications, receiver
+    start_notifications: StartNotifications, receiver: StartReceiver
 ) -> None:
     notifications = await start_notifications(webhook_disable_after_seconds=0.2)
     org, partner = uuid.uuid4(), uuid.uuid4()
@@ -95,7 +103,9 @@ async def test_a_long_outage_disables_and_a_replay_delivers_everything(
     assert again.json() == {"scheduled": 0}
 
 
-def _applied(endpoint, subscription, answered_from: int) -> dict[str, str]:
+def _applied(
+    endpoint: Receiver, subscription: dict[str, Any], answered_from: int
+) -> dict[str, str]:
     """What a receiver deduplicating on webhook-id applied: webhook-id → type."""
     verifier = Webhook(subscription["secret"])
     applied = {}
@@ -106,7 +116,9 @@ def _applied(endpoint, subscription, answered_from: int) -> dict[str, str]:
     return applied
 
 
-async def test_replay_requests_are_checked(notifications, receiver) -> None:
+async def test_replay_requests_are_checked(
+    notifications: Notifications, receiver: StartReceiver
+) -> None:
     org = uuid.uuid4()
     subscription = await notifications.subscribe(org, (await receiver()).url, "*")
     path = f"/v1/subscriptions/{subscription['id']}/replay"
@@ -130,7 +142,9 @@ async def test_replay_requests_are_checked(notifications, receiver) -> None:
     assert viewer.status_code == 403
 
 
-async def test_one_delivery_can_be_retried(start_notifications, receiver) -> None:
+async def test_one_delivery_can_be_retried(
+    start_notifications: StartNotifications, receiver: StartReceiver
+) -> None:
     notifications = await start_notifications(webhook_retry_schedule=[0.05])
     org = uuid.uuid4()
     endpoint = await receiver(500, 500)
@@ -159,7 +173,7 @@ async def test_one_delivery_can_be_retried(start_notifications, receiver) -> Non
 
 
 async def test_request_bodies_are_dropped_after_the_retention_period(
-    start_notifications, receiver
+    start_notifications: StartNotifications, receiver: StartReceiver
 ) -> None:
     notifications = await start_notifications(delivery_body_retention_days=0)
     org = uuid.uuid4()

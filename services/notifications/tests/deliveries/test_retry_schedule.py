@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from services.notifications.tests.conftest import Notifications, StartNotifications, StartReceiver
 from waymark_kernel.events import ReferralChanged
 from waymark_notifications.deliveries import dispatcher
 
@@ -24,7 +25,9 @@ def referral(org: uuid.UUID) -> ReferralChanged:
 
 
 @pytest.fixture
-async def scheduled(start_notifications, monkeypatch):
+async def scheduled(
+    start_notifications: StartNotifications, monkeypatch: pytest.MonkeyPatch
+) -> Notifications:
     """The service retrying on `SCHEDULE`, its leases running out within the window watched."""
     monkeypatch.setattr(dispatcher, "LEASE_MARGIN_SECONDS", LEASE_SECONDS - 0.5)
     return await start_notifications(
@@ -39,7 +42,7 @@ def assert_gaps_follow_the_schedule(arrived_at: list[float]) -> None:
 
 
 async def test_finding_6_a_receiver_failing_throughout_gets_one_attempt_per_step_of_the_schedule(
-    scheduled, receiver
+    scheduled: Notifications, receiver: StartReceiver
 ) -> None:
     org = uuid.uuid4()
     endpoint = await receiver(*[500] * 100)
@@ -58,7 +61,7 @@ async def test_finding_6_a_receiver_failing_throughout_gets_one_attempt_per_step
 
 
 async def test_500_500_200_shows_three_attempts_with_their_status_codes(
-    scheduled, receiver
+    scheduled: Notifications, receiver: StartReceiver
 ) -> None:
     org = uuid.uuid4()
     endpoint = await receiver(500, 500)

@@ -54,6 +54,8 @@ def test_patterns() -> None:
 def test_the_schedule_gives_the_delays_then_gives_up() -> None:
     failed = SendResult(500, 12)
     delays = [retry_delay(attempt, failed, [5, 300]) for attempt in (1, 2, 3)]
+    assert delays[0] is not None
+    assert delays[1] is not None
     assert timedelta(seconds=4.5) <= delays[0] <= timedelta(seconds=5.5)
     assert timedelta(seconds=270) <= delays[1] <= timedelta(seconds=330)
     assert delays[2] is None
@@ -65,5 +67,7 @@ def test_retry_after_is_honoured() -> None:
     assert retry_delay(2, busy, [5]) is None
     assert retry_after_seconds("120") == 120
     in_a_minute = format_datetime(datetime.now(UTC) + timedelta(minutes=1), usegmt=True)
-    assert 50 < retry_after_seconds(in_a_minute) <= 60
+    in_seconds = retry_after_seconds(in_a_minute)
+    assert in_seconds is not None
+    assert 50 < in_seconds <= 60
     assert retry_after_seconds("soon") is None

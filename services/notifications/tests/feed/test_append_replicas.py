@@ -5,6 +5,7 @@ while events arrive at both sees each event once, and both replicas serve one or
 import asyncio
 import uuid
 
+from services.notifications.tests.conftest import Notifications, StartNotifications
 from waymark_kernel.events import ReferralChanged
 
 EVENTS = 30
@@ -17,7 +18,7 @@ def requested(sender: uuid.UUID) -> ReferralChanged:
     )
 
 
-async def follow(replicas: list, org: uuid.UUID, count: int) -> list[str]:
+async def follow(replicas: list[Notifications], org: uuid.UUID, count: int) -> list[str]:
     """The feed read page after page, each page from the next replica, until `count` events."""
     seen: list[str] = []
     after: str | None = None
@@ -36,7 +37,7 @@ async def follow(replicas: list, org: uuid.UUID, count: int) -> list[str]:
 
 
 async def test_a_partner_following_the_feed_through_two_replicas_sees_each_event_once(
-    start_notifications,
+    start_notifications: StartNotifications,
 ) -> None:
     one = await start_notifications()
     two = await start_notifications()

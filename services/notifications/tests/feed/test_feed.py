@@ -2,10 +2,12 @@
 
 import base64
 import uuid
+from typing import Any
 
 import jsonschema
 import pytest
 
+from services.notifications.tests.conftest import Notifications, StartNotifications
 from waymark_kernel.events import EVENT_TYPES, ReferralChanged, ServiceChanged, SubscriptionDisabled
 from waymark_notifications.retention import purge_expired
 
@@ -17,15 +19,18 @@ def referral(sender: uuid.UUID, receiver: uuid.UUID, status: str = "requested") 
     )
 
 
-async def feed(notifications, org: uuid.UUID, **params) -> dict:
+async def feed(notifications: Notifications, org: uuid.UUID, **params: Any) -> dict[str, Any]:
     response = await notifications.client.get(
         "/v1/events", headers=notifications.admin(org), params=params
     )
     assert response.status_code == 200, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
-async def test_the_catalogue_lists_every_type_with_the_schema_of_its_body(notifications) -> None:
+async def test_the_catalogue_lists_every_type_with_the_schema_of_its_body(
+    notifications: Notifications
+) -> None:
     org = uuid.uuid4()
     response = await notifications.client.get(
         "/v1/event-types", headers=notifications.issuer.headers(org, "viewer")
@@ -57,7 +62,9 @@ async def test_the_catalogue_lists_every_type_with_the_schema_of_its_body(notifi
     assert [e["type"] for e in first["items"] + rest["items"]] == sorted(EVENT_TYPES)
 
 
-async def test_the_feed_holds_an_organisations_events_in_order(notifications) -> None:
+async def test_the_feed_holds_an_organisations_events_in_order(
+    notifications: Notifications
+) -> None:
     sender, destination, bystander = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     requested = await notifications.publish("referral.requested", referral(sender, destination))
     public = await notifications.publish("service.created", ServiceChanged(
@@ -92,7 +99,7 @@ async def test_the_feed_holds_an_organisations_events_in_order(notifications) ->
     assert [item["id"] for item in news["items"]] == [later.id]
 
 
-async def test_a_bad_cursor_is_a_problem(notifications) -> None:
+async def test_a_bad_cursor_is_a_problem(notifications: Notifications) -> None:
     org = uuid.uuid4()
     for cursor in ("not-a-cursor", "WyJ4Il0="):  # the second decodes to ["x"]
         response = await notifications.client.get(
@@ -104,7 +111,7 @@ async def test_a_bad_cursor_is_a_problem(notifications) -> None:
 
 @pytest.mark.parametrize("payload", [b"[99999999999999999999999]", b"[true]", b"[-1]", b"[1.5]"])
 async def test_finding_7_a_cursor_out_of_the_feeds_range_is_a_400_not_a_500(
-    notifications, payload: bytes
+    notifications: Notifications, payload: bytes
 ) -> None:
     response = await notifications.client.get(
         "/v1/events", headers=notifications.admin(uuid.uuid4()),
@@ -115,7 +122,9 @@ async def test_finding_7_a_cursor_out_of_the_feeds_range_is_a_400_not_a_500(
     assert response.json()["type"].endswith("invalid-cursor")
 
 
-async def test_the_feed_forgets_events_after_the_retention_period(start_notifications) -> None:
+async def test_the_feed_forgets_events_after_the_retention_period(
+    start_notifications: StartNotifications
+) -> None:
     notifications = await start_notifications(event_retention_days=0)
     org = uuid.uuid4()
     await notifications.publish("referral.requested", referral(org, uuid.uuid4()))

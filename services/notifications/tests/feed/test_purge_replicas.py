@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from services.notifications.tests.conftest import StartNotifications
 from waymark_kernel.events import ReferralChanged
 from waymark_notifications.feed.models import FeedEvent
 from waymark_notifications.retention import purge_expired
@@ -20,7 +21,7 @@ def requested(sender: uuid.UUID, receiver: uuid.UUID) -> ReferralChanged:
 
 
 async def test_two_replicas_purging_together_remove_the_expired_events_and_keep_the_rest(
-    start_notifications,
+    start_notifications: StartNotifications,
 ) -> None:
     one = await start_notifications(event_retention_days=1)
     two = await start_notifications(event_retention_days=1)

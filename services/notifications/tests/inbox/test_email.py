@@ -3,14 +3,18 @@
 import asyncio
 import socket
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 from sqlmodel import col
 
+from services.notifications.tests.conftest import StartNotifications
 from waymark_kernel.events import OrganizationChanged, ReferralChanged
 from waymark_kernel.settings import Settings
 from waymark_notifications.inbox.models import InboxNotification
@@ -22,22 +26,25 @@ class Mailbox:
     to an address with a temporary error."""
 
     def __init__(self) -> None:
-        self.messages: list[tuple[list[str], object]] = []
+        self.messages: list[tuple[list[str], EmailMessage]] = []
         self.refusals: dict[str, int] = {}
         self.refused: list[str] = []
         self.port = 0  # set once the server listens
 
-    async def handle_DATA(self, _server, _session, envelope) -> str:  # the name aiosmtpd calls
+    async def handle_DATA(  # the name aiosmtpd calls
+        self, _server: SMTP, _session: Session, envelope: Envelope
+    ) -> str:
         (address,) = envelope.rcpt_tos
         if self.refusals.get(address, 0) > 0:
             self.refusals[address] -= 1
             self.refused.append(address)
             return "451 4.3.0 Try again later"
+        assert isinstance(envelope.content, bytes)  # the controller does not decode the data
         message = message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append((envelope.rcpt_tos, message))
         return "250 OK"
 
-    async def wait_for(self, count: int) -> list:
+    async def wait_for(self, count: int) -> list[tuple[list[str], EmailMessage]]:
         async def arrived() -> None:
             while len(self.messages) < count:
                 await asyncio.sleep(0.02)
@@ -46,7 +53,7 @@ class Mailbox:
 
 
 @pytest.fixture
-def mailbox():
+def mailbox() -> Iterator[Mailbox]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -73,7 +80,7 @@ def referral(sender: uuid.UUID, receiver: uuid.UUID, status: str, urgency: str) 
 
 
 async def test_urgent_and_overdue_referrals_are_emailed_without_personal_data(
-    start_notifications, mailbox
+    start_notifications: StartNotifications, mailbox: Mailbox
 ) -> None:
     notifications = await start_notifications(
         smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_sender="waymark@network.test"
@@ -124,7 +131,7 @@ def test_email_retries_back_off_exponentially_up_to_a_cap() -> None:
 
 
 async def test_a_refused_email_is_tried_again_and_holds_up_no_other(
-    start_notifications, mailbox
+    start_notifications: StartNotifications, mailbox: Mailbox
 ) -> None:
     notifications = await start_notifications(
         smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_retry_seconds=0.05,

@@ -1,7 +1,9 @@
 """The inbox: what each organisation's caseworkers are told, read and unread."""
 
 import uuid
+from typing import Any
 
+from services.notifications.tests.conftest import Notifications
 from waymark_kernel.events import (
     OrganizationChanged,
     ReferralChanged,
@@ -19,15 +21,18 @@ def referral(
     )
 
 
-async def inbox(notifications, org: uuid.UUID, **params) -> dict:
+async def inbox(notifications: Notifications, org: uuid.UUID, **params: Any) -> dict[str, Any]:
     response = await notifications.client.get(
         "/v1/inbox", headers=notifications.issuer.headers(org, "caseworker"), params=params
     )
     assert response.status_code == 200, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
-async def test_each_side_of_a_referral_is_told_what_concerns_it(notifications) -> None:
+async def test_each_side_of_a_referral_is_told_what_concerns_it(
+    notifications: Notifications
+) -> None:
     sender, receiver = uuid.uuid4(), uuid.uuid4()
     referral_id = uuid.uuid4()
     for status in ("requested", "accepted"):
@@ -64,7 +69,7 @@ async def test_each_side_of_a_referral_is_told_what_concerns_it(notifications) -
     }
 
 
-async def test_reading_a_notification_lowers_the_unread_count(notifications) -> None:
+async def test_reading_a_notification_lowers_the_unread_count(notifications: Notifications) -> None:
     sender, receiver = uuid.uuid4(), uuid.uuid4()
     for status in ("accepted", "rejected", "accepted"):
         await notifications.publish(f"referral.{status}", referral(sender, receiver, status))
@@ -100,11 +105,11 @@ async def test_reading_a_notification_lowers_the_unread_count(notifications) -> 
 
 
 async def test_finding_1_an_organisation_is_told_when_its_identity_or_verification_changes(
-    notifications,
+    notifications: Notifications,
 ) -> None:
     organization = uuid.uuid4()
 
-    def change(*changed: str, **fields) -> OrganizationChanged:
+    def change(*changed: str, **fields: Any) -> OrganizationChanged:
         return OrganizationChanged(**{
             "organization_id": organization, "name": "Amel", "type": "cso", "country": "LB",
             "verified": True, "changed_fields": list(changed), **fields,

@@ -13,6 +13,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import aio_pika
 import httpx
@@ -31,7 +32,8 @@ WAIT_SECONDS = 60
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @dataclass
@@ -44,7 +46,7 @@ class Endpoint:
     secret: str | None = None
     requests: int = 0
     forged: int = 0  # requests whose signature did not verify with `secret`
-    applied: dict[str, dict] = field(default_factory=dict)  # webhook-id → verified body
+    applied: dict[str, dict[str, Any]] = field(default_factory=dict)  # webhook-id → verified body
     raw: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -55,7 +57,8 @@ class Endpoint:
             return web.Response(status=self.status)
         self.raw.append((dict(request.headers), body))
         try:
-            payload = Webhook(self.secret).verify(body, dict(request.headers))
+            # without a secret yet, Webhook refuses the empty one: the request counts as forged
+            payload = Webhook(self.secret or "").verify(body, dict(request.headers))
         except Exception:
             self.forged += 1
             return web.Response(status=400)
@@ -74,7 +77,7 @@ class Endpoint:
         await asyncio.wait_for(arrived(), WAIT_SECONDS)
 
 
-def _event_key(payload: dict) -> str:
+def _event_key(payload: dict[str, Any]) -> str:
     """Events of these tests carry a unique referral or service id."""
     data = payload["data"]
     return str(data.get("referral_id") or data.get("service_id") or data.get("subscription_id"))
@@ -133,7 +136,12 @@ class Network:
     endpoints: dict[str, Endpoint]
     environment: dict[str, str]
     processes: list[NotificationsProcess] = field(default_factory=list)
-    client: httpx.AsyncClient | None = None
+    _client: httpx.AsyncClient | None = None  # the first process's, once one is started
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        assert self._client is not None, "no process started yet"
+        return self._client
 
     async def start(self, **settings: str) -> NotificationsProcess:
         """The service in its own process; settings as WAYMARK_* names without the prefix."""
@@ -141,10 +149,10 @@ class Network:
             **self.environment, **{f"WAYMARK_{name.upper()}": v for name, v in settings.items()}
         }
         process = NotificationsProcess(environment, free_port())
+        self.processes.append(process)  # stopped at the end even if it never became ready
         await process.start()
-        self.processes.append(process)
-        if self.client is None:
-            self.client = httpx.AsyncClient(base_url=process.url, timeout=30)
+        if self._client is None:
+            self._client = httpx.AsyncClient(base_url=process.url, timeout=30)
         return process
 
     async def restart(self, process: NotificationsProcess) -> None:
@@ -159,15 +167,15 @@ class Network:
         self.endpoints[path] = endpoint
         return endpoint
 
-    async def subscribe(self, endpoint: Endpoint, *event_types: str) -> dict:
-        assert self.client is not None
+    async def subscribe(self, endpoint: Endpoint, *event_types: str) -> dict[str, Any]:
         response = await self.client.post(
             "/v1/subscriptions", headers=self.admin(endpoint.organization_id),
             json={"url": endpoint.url, "event_types": list(event_types)},
         )
         assert response.status_code == 201, response.text
-        endpoint.secret = response.json()["secret"]
-        return response.json()
+        subscription: dict[str, Any] = response.json()
+        endpoint.secret = subscription["secret"]
+        return subscription
 
     async def publish(self, event_type: str, data: EventData) -> CloudEvent:
         event = CloudEvent.of("tests", event_type, data)
@@ -213,8 +221,8 @@ async def network(database_url: str) -> AsyncIterator[Network]:
     try:
         yield network
     finally:
-        if network.client is not None:
-            await network.client.aclose()
+        if network._client is not None:
+            await network._client.aclose()
         for process in network.processes:
             await process.stop()
         await publisher.close()

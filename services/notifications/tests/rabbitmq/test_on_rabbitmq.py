@@ -4,7 +4,7 @@ tested in-process on both databases)."""
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col
 from standardwebhooks.webhooks import Webhook
 
+from services.notifications.tests.rabbitmq.conftest import Network
 from waymark_kernel.events import ReferralChanged, ServiceChanged
 from waymark_notifications.deliveries.models import Delivery
 from waymark_notifications.subscriptions.patterns import matches
@@ -35,7 +36,7 @@ def service(organization_id: uuid.UUID) -> ServiceChanged:
     )
 
 
-async def feed_ids(network, organization_id: uuid.UUID) -> list[str]:
+async def feed_ids(network: Network, organization_id: uuid.UUID) -> list[str]:
     """Every event id of the organisation's feed, paging with `after`."""
     ids, after = [], None
     while True:
@@ -61,14 +62,16 @@ async def enqueued_deliveries(database_url: str) -> Sequence[Any]:
         await engine.dispose()
 
 
-async def until(check, seconds: float = 60) -> None:
+async def until(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
     async def polled() -> None:
         while not await check():
             await asyncio.sleep(0.05)
     await asyncio.wait_for(polled(), seconds)
 
 
-async def test_postgresql_killed_during_a_burst_it_delivers_everything_once(network) -> None:
+async def test_postgresql_killed_during_a_burst_it_delivers_everything_once(
+    network: Network
+) -> None:
     process = await network.start()
     organizations = [uuid.uuid4() for _ in range(3)]
     outsider = uuid.uuid4()
@@ -128,7 +131,7 @@ async def test_postgresql_killed_during_a_burst_it_delivers_everything_once(netw
 
 
 async def test_postgresql_an_outage_longer_than_the_schedule_is_made_whole_by_a_replay(
-    network,
+    network: Network,
 ) -> None:
     await network.start(webhook_disable_after_seconds="0.5")
     org, partner = uuid.uuid4(), uuid.uuid4()
@@ -173,7 +176,9 @@ async def test_postgresql_an_outage_longer_than_the_schedule_is_made_whole_by_a_
     assert sorted(endpoint.event_ids()) == sorted(referral_ids)
 
 
-async def test_postgresql_filters_wildcards_and_a_rotated_secret(network, database_url) -> None:
+async def test_postgresql_filters_wildcards_and_a_rotated_secret(
+    network: Network, database_url: str
+) -> None:
     await network.start()
     org, other = uuid.uuid4(), uuid.uuid4()
     family, exact, everything, registry = (network.endpoint(org) for _ in range(4))
@@ -216,6 +221,8 @@ async def test_postgresql_filters_wildcards_and_a_rotated_secret(network, databa
     assert everything.forged == 0
 
     # During the overlap every webhook carries two signatures; each secret verifies one.
+    assert old_secret is not None
+    assert everything.secret is not None
     for headers, body in everything.raw:
         assert len(headers["webhook-signature"].split(" ")) == 2
         assert Webhook(old_secret).verify(body, headers) == Webhook(everything.secret).verify(

@@ -1,19 +1,21 @@
 import base64
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import col
 
+from services.notifications.tests.conftest import Notifications, StartNotifications
 from waymark_notifications.subscriptions.models import Subscription
 
 PROBLEM = "https://waymark.network/problems/"
 
 
-def body(url: str = "https://partner.example/hooks", **changes) -> dict:
+def body(url: str = "https://partner.example/hooks", **changes: Any) -> dict[str, Any]:
     return {"url": url, "event_types": ["referral.*"], "description": "case system", **changes}
 
 
-async def test_create_shows_the_secret_once(notifications) -> None:
+async def test_create_shows_the_secret_once(notifications: Notifications) -> None:
     org = uuid.uuid4()
     created = await notifications.client.post(
         "/v1/subscriptions", headers=notifications.admin(org),
@@ -43,7 +45,7 @@ async def test_create_shows_the_secret_once(notifications) -> None:
     assert "secret" not in listed.json()["items"][0]
 
 
-async def test_the_secret_is_stored_encrypted(notifications) -> None:
+async def test_the_secret_is_stored_encrypted(notifications: Notifications) -> None:
     org = uuid.uuid4()
     created = (await notifications.client.post(
         "/v1/subscriptions", headers=notifications.admin(org), json=body()
@@ -56,7 +58,7 @@ async def test_the_secret_is_stored_encrypted(notifications) -> None:
     assert base64.b64decode(created["secret"][6:]) not in base64.b64decode(stored)
 
 
-async def test_only_an_org_admin_manages_subscriptions(notifications) -> None:
+async def test_only_an_org_admin_manages_subscriptions(notifications: Notifications) -> None:
     org = uuid.uuid4()
     caseworker = notifications.issuer.headers(org, "caseworker")
     refused = await notifications.client.post("/v1/subscriptions", headers=caseworker, json=body())
@@ -72,7 +74,7 @@ async def test_only_an_org_admin_manages_subscriptions(notifications) -> None:
     assert (await notifications.client.post(f"{path}/test", headers=caseworker)).status_code == 403
 
 
-async def test_another_organisation_sees_nothing(notifications) -> None:
+async def test_another_organisation_sees_nothing(notifications: Notifications) -> None:
     owner, other = uuid.uuid4(), uuid.uuid4()
     subscription = await notifications.subscribe(owner, "https://partner.example/hooks", "*")
     path = f"/v1/subscriptions/{subscription['id']}"
@@ -97,7 +99,7 @@ async def test_another_organisation_sees_nothing(notifications) -> None:
     assert unchanged.json()["enabled"] is True
 
 
-async def test_update_disable_enable_and_delete(notifications) -> None:
+async def test_update_disable_enable_and_delete(notifications: Notifications) -> None:
     org = uuid.uuid4()
     headers = notifications.admin(org)
     subscription = await notifications.subscribe(org, "https://partner.example/hooks", "referral.*")
@@ -123,7 +125,7 @@ async def test_update_disable_enable_and_delete(notifications) -> None:
     assert (await notifications.client.delete(path, headers=headers)).status_code == 404
 
 
-async def test_invalid_bodies_are_422_problems(notifications) -> None:
+async def test_invalid_bodies_are_422_problems(notifications: Notifications) -> None:
     org = uuid.uuid4()
     headers = notifications.admin(org)
     for invalid in (
@@ -152,7 +154,9 @@ async def test_invalid_bodies_are_422_problems(notifications) -> None:
     assert (await notifications.client.get(path, headers=headers)).json()["event_types"] == ["*"]
 
 
-async def test_unsafe_urls_are_refused_at_registration(start_notifications) -> None:
+async def test_unsafe_urls_are_refused_at_registration(
+    start_notifications: StartNotifications
+) -> None:
     """With the development setting off: only the validator runs, no connection is opened."""
     notifications = await start_notifications(webhook_allow_insecure=False)
     org = uuid.uuid4()
@@ -181,7 +185,7 @@ async def test_unsafe_urls_are_refused_at_registration(start_notifications) -> N
     assert len(listed.json()["items"]) == 1
 
 
-async def test_list_pages_with_a_cursor(notifications) -> None:
+async def test_list_pages_with_a_cursor(notifications: Notifications) -> None:
     org = uuid.uuid4()
     headers = notifications.admin(org)
     created = [
@@ -206,7 +210,7 @@ async def test_list_pages_with_a_cursor(notifications) -> None:
     assert forged.status_code == 400
 
 
-async def test_a_client_without_organisation_is_refused(notifications) -> None:
+async def test_a_client_without_organisation_is_refused(notifications: Notifications) -> None:
     headers = notifications.issuer.headers(None, "network_admin")
     assert (await notifications.client.get("/v1/subscriptions", headers=headers)).status_code == 403
     assert (await notifications.client.get("/v1/subscriptions")).status_code == 401

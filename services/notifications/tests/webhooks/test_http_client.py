@@ -80,7 +80,9 @@ def replying(*raw: bytes) -> Answer:
     return answer
 
 
-async def test_a_webhook_goes_as_one_signed_post_and_2xx_counts(serve, sender) -> None:
+async def test_a_webhook_goes_as_one_signed_post_and_2xx_counts(
+    serve: Callable[..., Awaitable[Server]], sender: WebhookSender
+) -> None:
     server = await serve(replying(b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok"))
     result = await send(sender, server.url())
     assert result.succeeded
@@ -97,14 +99,18 @@ async def test_a_webhook_goes_as_one_signed_post_and_2xx_counts(serve, sender) -
     assert body == b'{"type":"webhook.test"}'
 
 
-async def test_connections_are_kept_alive_and_reused(serve, sender) -> None:
+async def test_connections_are_kept_alive_and_reused(
+    serve: Callable[..., Awaitable[Server]], sender: WebhookSender
+) -> None:
     server = await serve(replying(NO_CONTENT))
     results = [await send(sender, server.url()) for _ in range(3)]
     assert all(result.succeeded for result in results)
     assert (server.connections, len(server.requests)) == (1, 3)
 
 
-async def test_a_connection_the_server_closed_is_replaced(serve, sender) -> None:
+async def test_a_connection_the_server_closed_is_replaced(
+    serve: Callable[..., Awaitable[Server]], sender: WebhookSender
+) -> None:
     async def answer_then_close(_request: bytes, writer: asyncio.StreamWriter) -> None:
         writer.write(NO_CONTENT)  # without saying `Connection: close`
         await writer.drain()
@@ -117,7 +123,9 @@ async def test_a_connection_the_server_closed_is_replaced(serve, sender) -> None
     assert (server.connections, len(server.requests)) == (2, 2)
 
 
-async def test_a_server_closing_without_an_answer_is_a_failed_attempt(serve, sender) -> None:
+async def test_a_server_closing_without_an_answer_is_a_failed_attempt(
+    serve: Callable[..., Awaitable[Server]], sender: WebhookSender
+) -> None:
     async def close(_request: bytes, writer: asyncio.StreamWriter) -> None:
         writer.close()
 
@@ -129,7 +137,9 @@ async def test_a_server_closing_without_an_answer_is_a_failed_attempt(serve, sen
     assert len(server.requests) == 1
 
 
-async def test_no_answer_within_the_timeout_is_a_failed_attempt(serve) -> None:
+async def test_no_answer_within_the_timeout_is_a_failed_attempt(
+    serve: Callable[..., Awaitable[Server]]
+) -> None:
     async def never(_request: bytes, _writer: asyncio.StreamWriter) -> None:
         await asyncio.Event().wait()
 
@@ -140,7 +150,9 @@ async def test_no_answer_within_the_timeout_is_a_failed_attempt(serve) -> None:
     assert result.error == "No answer within 0.2 s."
 
 
-async def test_retry_after_is_read_from_an_answer_asking_to_wait(serve, sender) -> None:
+async def test_retry_after_is_read_from_an_answer_asking_to_wait(
+    serve: Callable[..., Awaitable[Server]], sender: WebhookSender
+) -> None:
     server = await serve(replying(
         b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 120\r\nContent-Length: 0\r\n\r\n"
     ))
@@ -150,13 +162,17 @@ async def test_retry_after_is_read_from_an_answer_asking_to_wait(serve, sender) 
     assert result.retry_after_seconds == 120.0
 
 
-async def test_410_is_a_failed_attempt_with_its_status(serve, sender) -> None:
+async def test_410_is_a_failed_attempt_with_its_status(
+    serve: Callable[..., Awaitable[Server]], sender: WebhookSender
+) -> None:
     server = await serve(replying(b"HTTP/1.1 410 Gone\r\nContent-Length: 4\r\n\r\ngone"))
     result = await send(sender, server.url())
     assert (result.status_code, result.succeeded, result.error) == (410, False, "HTTP 410 Gone")
 
 
-async def test_redirects_are_not_followed(serve, sender) -> None:
+async def test_redirects_are_not_followed(
+    serve: Callable[..., Awaitable[Server]], sender: WebhookSender
+) -> None:
     elsewhere = await serve(replying(NO_CONTENT))
     server = await serve(replying(
         f"HTTP/1.1 307 Temporary Redirect\r\nLocation: {elsewhere.url()}\r\n"
@@ -167,7 +183,9 @@ async def test_redirects_are_not_followed(serve, sender) -> None:
     assert elsewhere.requests == []
 
 
-async def test_a_long_or_chunked_answer_keeps_only_its_start(serve, sender) -> None:
+async def test_a_long_or_chunked_answer_keeps_only_its_start(
+    serve: Callable[..., Awaitable[Server]], sender: WebhookSender
+) -> None:
     chunk = b"x" * 1000
     server = await serve(replying(
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -179,11 +197,12 @@ async def test_a_long_or_chunked_answer_keeps_only_its_start(serve, sender) -> N
 
 
 async def test_a_certificate_that_does_not_verify_gets_no_request(
-    serve, sender, self_signed_tls
+    serve: Callable[..., Awaitable[Server]], sender: WebhookSender, self_signed_tls: ssl.SSLContext
 ) -> None:
     server = await serve(replying(NO_CONTENT), tls=self_signed_tls)
     result = await send(sender, server.url("https"))
     assert result.status_code is None
+    assert result.error is not None
     assert result.error.startswith("Cannot connect:")
     assert "CERTIFICATE_VERIFY_FAILED" in result.error
     assert server.requests == []
@@ -214,7 +233,9 @@ def self_signed_tls(tmp_path: Path) -> ssl.SSLContext:
     return context
 
 
-async def test_the_trace_context_goes_out_after_the_signed_headers(serve, sender) -> None:
+async def test_the_trace_context_goes_out_after_the_signed_headers(
+    serve: Callable[..., Awaitable[Server]], sender: WebhookSender
+) -> None:
     server = await serve(replying(NO_CONTENT))
     traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     result = await sender.send(

@@ -2,12 +2,14 @@
 use only the validator: they resolve no name that is not local and open no connection."""
 
 import asyncio
+from typing import Any, NoReturn
 
 import pytest
 
 from waymark_kernel.special_addresses import (
     IPV4_BLOCKS,
     IPV6_BLOCKS,
+    Block,
     is_globally_reachable_unicast,
 )
 from waymark_notifications.webhooks.sender import WebhookSender
@@ -75,7 +77,7 @@ GLOBAL = [
 
 @pytest.fixture
 async def no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def refuse(*_args, **_kwargs):
+    async def refuse(*_args: object, **_kwargs: Any) -> NoReturn:
         raise AssertionError("the validator looked up a name")
     monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", refuse)
 
@@ -109,7 +111,7 @@ async def test_globally_reachable_unicast_addresses_pass(host: str, no_dns: None
 
 
 @pytest.mark.parametrize("blocks", [IPV4_BLOCKS, IPV6_BLOCKS])
-def test_the_tables_decide_for_each_block_as_the_registry_says(blocks) -> None:
+def test_the_tables_decide_for_each_block_as_the_registry_says(blocks: tuple[Block, ...]) -> None:
     for block in blocks:
         first = block.network.network_address
         carries_ipv4 = (first.version == 6 and first.packed[:12] == bytes(10) + b"\xff\xff") \
@@ -176,4 +178,5 @@ async def test_the_sender_connects_only_to_checked_addresses() -> None:
         result = await sender.send("https://localhost:8443/hooks", "msg", "{}", ["whsec_AAAA"])
     assert result.status_code is None
     assert not result.succeeded
+    assert result.error is not None
     assert result.error.startswith("Refused:")

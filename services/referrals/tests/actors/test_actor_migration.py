@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -19,8 +19,9 @@ from alembic.config import Config
 from sqlmodel import SQLModel
 
 import waymark_referrals
+from services.referrals.tests.conftest import Json
 from waymark_kernel.clock import utcnow
-from waymark_kernel.db import Database
+from waymark_kernel.db import Database, table_of
 from waymark_kernel.settings import Settings
 from waymark_kernel.testing import create_database, drop_database
 from waymark_referrals.actors.schemas import RecordedActor
@@ -39,7 +40,9 @@ SEALED_COLUMNS = {"key_id", "wrapped_key", "ciphertext"}
 KEYED = Settings(encryption_key=base64.b64encode(os.urandom(32)).decode())
 
 
-async def migrate(url: str, revision: str, step=command.upgrade) -> None:
+async def migrate(
+    url: str, revision: str, step: Callable[[Config, str], None] = command.upgrade
+) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["database_url"] = url
@@ -48,7 +51,7 @@ async def migrate(url: str, revision: str, step=command.upgrade) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request, tmp_path) -> AsyncIterator[str]:
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'referrals.db'}"
         return
@@ -71,10 +74,10 @@ def hash_before_0006(entry: Disclosure) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def as_before_0006(row: SQLModel, **clear_text: str) -> tuple[sa.TableClause, dict]:
+def as_before_0006(row: SQLModel, **clear_text: str) -> tuple[sa.TableClause, Json]:
     """The row's table and values without the columns 0006 and 0007 add, with the free text
     0007 seals in the clear."""
-    table = type(row).__table__
+    table = table_of(type(row))
     later = ACTOR_COLUMNS | (SEALED_COLUMNS if table.name in SEALED_IN_0007 else set())
     columns = [column for column in table.columns if column.name not in later]
     clause = sa.table(
@@ -84,7 +87,9 @@ def as_before_0006(row: SQLModel, **clear_text: str) -> tuple[sa.TableClause, di
     return clause, row.model_dump(include={column.name for column in columns}) | clear_text
 
 
-async def test_earlier_rows_become_a_clients_acts_and_the_ledger_still_verifies(database_url):
+async def test_earlier_rows_become_a_clients_acts_and_the_ledger_still_verifies(
+    database_url: str
+) -> None:
     await migrate(database_url, "0005")
     now, organization_id, receiver_id = utcnow(), uuid.uuid4(), uuid.uuid4()
     case = Case(
@@ -131,7 +136,7 @@ async def test_earlier_rows_become_a_clients_acts_and_the_ledger_still_verifies(
         check = await verify_ledger(session)
         migrated = [entry async for entry in ledger.chains(session)]
         acts = [
-            (await session.get(model, key)).actor
+            (await session.get_one(model, key)).actor
             for model, key in ((Case, case.id), (ReferralTransition, transition.id),
                                (Comment, comment.id))
         ]

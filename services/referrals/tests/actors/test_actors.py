@@ -5,11 +5,17 @@ still verifies."""
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 
+from services.referrals.tests.conftest import Flow, Json, Network, Org, ProblemCheck
+from waymark_kernel.testing import TestIssuer
 from waymark_referrals.disclosures.service import verify_ledger
 
 # Every table where the service records who acted, and the outbox its events leave from.
@@ -26,13 +32,16 @@ class Caseworker:
     headers: dict[str, str]
 
     @property
-    def actor(self) -> dict:
+    def actor(self) -> Json:
         return {"kind": "person", "id": str(self.id), "name": self.name}
 
 
+SignIn = Callable[[Org, str], Caseworker]  # a caseworker of the organisation, signed in
+
+
 @pytest.fixture
-def caseworker(issuer):
-    def signed_in(org, name: str) -> Caseworker:
+def caseworker(issuer: TestIssuer) -> SignIn:
+    def signed_in(org: Org, name: str) -> Caseworker:
         person_id = uuid.uuid4()
         # A name no other test writes: finding it anywhere in a table is this test's leak.
         name = f"{name} {uuid.uuid4().hex[:6]}"
@@ -41,7 +50,7 @@ def caseworker(issuer):
     return signed_in
 
 
-async def rows_naming(app, name: str) -> dict[str, int]:
+async def rows_naming(app: FastAPI, name: str) -> dict[str, int]:
     """How many rows of each table hold the name in the clear, any column."""
     found = {}
     async with app.state.database.transaction() as session:
@@ -51,7 +60,9 @@ async def rows_naming(app, name: str) -> dict[str, int]:
     return found
 
 
-async def transition(client, person: Caseworker, referral_id: str, to: str, **body):
+async def transition(
+    client: httpx.AsyncClient, person: Caseworker, referral_id: str, to: str, **body: Any
+) -> httpx.Response:
     current = await client.get(f"/v1/referrals/{referral_id}", headers=person.headers)
     moved = await client.post(
         f"/v1/referrals/{referral_id}/transitions",
@@ -61,7 +72,9 @@ async def transition(client, person: Caseworker, referral_id: str, to: str, **bo
     return moved
 
 
-async def a_persons_referral(client, flow, caseworker, consent):
+async def a_persons_referral(
+    client: httpx.AsyncClient, flow: Flow, caseworker: SignIn, consent: Json
+) -> tuple[Org, Org, Caseworker, Caseworker, Json, Json]:
     """Asha (sender) creates a case, records consent, refers and comments; Karim (receiver)
     reads, accepts and answers."""
     sender, receiver, service_id = await flow.pair()
@@ -91,8 +104,9 @@ async def a_persons_referral(client, flow, caseworker, consent):
 
 
 async def test_a_persons_acts_name_her_and_her_name_is_stored_sealed(
-    app, client, flow, caseworker, consent, caplog
-):
+    app: FastAPI, client: httpx.AsyncClient, flow: Flow, caseworker: SignIn, consent: Json,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG)
     sender, receiver, asha, karim, case, referral = await a_persons_referral(
         client, flow, caseworker, consent
@@ -135,7 +149,9 @@ async def test_a_persons_acts_name_her_and_her_name_is_stored_sealed(
         assert (await verify_ledger(session)).intact
 
 
-async def test_consent_withdrawal_names_who_withdrew(app, client, flow, caseworker, consent):
+async def test_consent_withdrawal_names_who_withdrew(
+    app: FastAPI, client: httpx.AsyncClient, flow: Flow, caseworker: SignIn, consent: Json
+) -> None:
     sender, _, asha, karim, case, referral = await a_persons_referral(
         client, flow, caseworker, consent
     )
@@ -157,8 +173,9 @@ async def test_consent_withdrawal_names_who_withdrew(app, client, flow, casework
 
 
 async def test_a_name_changed_since_stays_as_it_was_on_earlier_records(
-    app, client, flow, caseworker, issuer, consent
-):
+    app: FastAPI, client: httpx.AsyncClient, flow: Flow, caseworker: SignIn, issuer: TestIssuer,
+    consent: Json,
+) -> None:
     sender, _, asha, _, _case, referral = await a_persons_referral(
         client, flow, caseworker, consent
     )
@@ -179,7 +196,9 @@ async def test_a_name_changed_since_stays_as_it_was_on_earlier_records(
     assert names == 2  # one sealed row per name she acted under, not one per act
 
 
-async def test_a_clients_acts_name_the_client_in_the_clear(app, client, flow, consent):
+async def test_a_clients_acts_name_the_client_in_the_clear(
+    app: FastAPI, client: httpx.AsyncClient, flow: Flow, consent: Json
+) -> None:
     sender, receiver, service_id = await flow.pair()
     case = await flow.case(sender)
     referral = await flow.refer(sender, receiver, service_id, case=case)
@@ -214,8 +233,9 @@ async def test_a_clients_acts_name_the_client_in_the_clear(app, client, flow, co
 
 
 async def test_another_organisation_does_not_see_a_case_ledger(
-    client, flow, network, caseworker, consent, problem
-):
+    client: httpx.AsyncClient, flow: Flow, network: Network, caseworker: SignIn, consent: Json,
+    problem: ProblemCheck,
+) -> None:
     _, receiver, asha, karim, case, _ = await a_persons_referral(client, flow, caseworker, consent)
     stranger = caseworker(await network.organization("JO"), "Omar Saleh")
     path = f"/v1/cases/{case['id']}/disclosures"
@@ -230,8 +250,9 @@ async def test_another_organisation_does_not_see_a_case_ledger(
 
 
 async def test_an_erased_persons_name_becomes_a_stable_pseudonym_and_the_ledger_verifies(
-    app, client, flow, caseworker, issuer, consent, problem
-):
+    app: FastAPI, client: httpx.AsyncClient, flow: Flow, caseworker: SignIn, issuer: TestIssuer,
+    consent: Json, problem: ProblemCheck,
+) -> None:
     _sender, _, asha, karim, case, referral = await a_persons_referral(
         client, flow, caseworker, consent
     )

@@ -6,12 +6,15 @@ import os
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
 import waymark_referrals
+from services.referrals.tests.conftest import Flow, Json
 from waymark_kernel.migrations import upgrade
-from waymark_kernel.settings import Settings
-from waymark_kernel.testing import unique_name
+from waymark_kernel.settings import RunMode, Settings
+from waymark_kernel.testing import TestIssuer, unique_name
 from waymark_referrals.disclosures.service import verify_ledger
 
 
@@ -25,7 +28,7 @@ async def settings(database_file: Path) -> Settings:
     url = f"sqlite+aiosqlite:///{database_file}"
     await upgrade(url, Path(waymark_referrals.__file__).parent / "migrations")
     return Settings(
-        mode="distributed", referrals_database_url=url,
+        mode=RunMode.distributed, referrals_database_url=url,
         encryption_key=base64.b64encode(os.urandom(32)).decode(),
         queue_prefix=unique_name("referrals_sqlite"), outbox_poll_seconds=0.2,
     )
@@ -38,8 +41,9 @@ def stored_bytes(database_file: Path) -> bytes:
 
 
 async def test_a_persons_name_is_sealed_on_disk_and_her_erasure_keeps_the_ledger(
-    app, client, flow, issuer, consent, database_file
-):
+    app: FastAPI, client: httpx.AsyncClient, flow: Flow, issuer: TestIssuer, consent: Json,
+    database_file: Path,
+) -> None:
     sender, receiver, service_id = await flow.pair()
     asha_id, asha = uuid.uuid4(), f"Asha Rai {uuid.uuid4().hex[:6]}"
     headers = {"Authorization": "Bearer " + issuer.token(

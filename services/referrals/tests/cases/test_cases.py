@@ -1,10 +1,17 @@
 import re
 import uuid
 
+import httpx
+from fastapi import FastAPI
 from sqlalchemy import text
 
+from services.referrals.tests.conftest import Flow, Json, Network, ProblemCheck
+from waymark_kernel.testing import TestIssuer
 
-async def test_case_is_created_read_and_listed_by_its_organisation(flow, client, network, person):
+
+async def test_case_is_created_read_and_listed_by_its_organisation(
+    flow: Flow, client: httpx.AsyncClient, network: Network, person: Json
+) -> None:
     org = await network.organization("NP")
     created = await client.post("/v1/cases", headers=org.headers, json={
         "person": person, "vulnerabilities": ["victim_of_trafficking", "domestic_worker"],
@@ -37,8 +44,8 @@ async def test_case_is_created_read_and_listed_by_its_organisation(flow, client,
 
 
 async def test_reference_counts_per_organisation_and_needs_no_personal_data(
-    client, network, issuer
-):
+    client: httpx.AsyncClient, network: Network, issuer: TestIssuer
+) -> None:
     unknown_org = uuid.uuid4()  # not (yet) in the directory: the person's country is used
     headers = issuer.headers(unknown_org, "org_admin")
     first = await client.post(
@@ -53,7 +60,9 @@ async def test_reference_counts_per_organisation_and_needs_no_personal_data(
     assert other.json()["reference"].endswith("-000001")
 
 
-async def test_another_organisation_gets_404_for_a_case(flow, client, network, problem):
+async def test_another_organisation_gets_404_for_a_case(
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     owner = await network.organization("NP")
     stranger = await network.organization("NP")
     case = await flow.case(owner)
@@ -74,7 +83,9 @@ async def test_another_organisation_gets_404_for_a_case(flow, client, network, p
     assert listed.json()["items"] == []
 
 
-async def test_a_viewer_may_read_but_not_write_cases(flow, client, network, problem):
+async def test_a_viewer_may_read_but_not_write_cases(
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     org = await network.organization("NP")
     problem(await client.post("/v1/cases", headers=org.viewer, json={"person": {}}), 403)
     case = await flow.case(org)
@@ -84,7 +95,9 @@ async def test_a_viewer_may_read_but_not_write_cases(flow, client, network, prob
     assert (await client.get(f"/v1/cases/{case['id']}", headers=org.viewer)).status_code == 200
 
 
-async def test_patch_merges_the_person(flow, client, network, person, problem):
+async def test_patch_merges_the_person(
+    flow: Flow, client: httpx.AsyncClient, network: Network, person: Json, problem: ProblemCheck
+) -> None:
     org = await network.organization("NP")
     case = await flow.case(org)
     patched = await client.patch(f"/v1/cases/{case['id']}", headers=org.headers, json={
@@ -103,8 +116,8 @@ async def test_patch_merges_the_person(flow, client, network, person, problem):
 
 
 async def test_consent_is_recorded_and_vital_interest_needs_a_justification(
-    flow, client, network, problem
-):
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     org = await network.organization("NP")
     case = await flow.case(org, consent=None)
     unjustified = await client.put(f"/v1/cases/{case['id']}/consent", headers=org.headers, json={
@@ -129,7 +142,9 @@ async def test_consent_is_recorded_and_vital_interest_needs_a_justification(
     assert single.json()["consent"]["scope"] == [{"countries": ["LB"], "organization_types": None}]
 
 
-async def test_bad_case_input_is_422_and_changes_nothing(client, network, person, problem):
+async def test_bad_case_input_is_422_and_changes_nothing(
+    client: httpx.AsyncClient, network: Network, person: Json, problem: ProblemCheck
+) -> None:
     org = await network.organization("NP")
     for body in (
         {"person": person, "legal_status": "irregular"},
@@ -146,7 +161,7 @@ async def test_bad_case_input_is_422_and_changes_nothing(client, network, person
         assert person["given_name"] not in str(invalid)
     assert (await client.get("/v1/cases", headers=org.headers)).json()["items"] == []
     case = (await client.post("/v1/cases", headers=org.headers, json={"person": {}})).json()
-    for body in (
+    for consent in (
         {"legal_basis": "consent", "given_at": "2026-01-01T00:00:00Z", "extra": True},
         {"legal_basis": "hunch", "given_at": "2026-01-01T00:00:00Z"},
         {"legal_basis": "consent", "given_at": "2026-01-01T00:00:00"},
@@ -155,14 +170,16 @@ async def test_bad_case_input_is_422_and_changes_nothing(client, network, person
          "scope": [{"cities": ["x"]}]},
     ):
         path = f"/v1/cases/{case['id']}/consent"
-        problem(await client.put(path, headers=org.headers, json=body), 422)
+        problem(await client.put(path, headers=org.headers, json=consent), 422)
     patched = await client.patch(
         f"/v1/cases/{case['id']}", headers=org.headers, json={"reference": "x"}
     )
     problem(patched, 422)
 
 
-async def test_personal_data_is_only_ciphertext_at_rest(app, flow, network, person):
+async def test_personal_data_is_only_ciphertext_at_rest(
+    app: FastAPI, flow: Flow, network: Network, person: Json
+) -> None:
     org = await network.organization("NP")
     unique = dict(
         person, given_name=f"Anjali{uuid.uuid4().hex[:8]}", phone=f"+97798{uuid.uuid4().hex[:8]}"

@@ -1,14 +1,21 @@
 import json
 import uuid
 
+import httpx
+from fastapi import FastAPI
 from sqlalchemy import select, text
+from sqlmodel import col
 
+from services.referrals.tests.conftest import Flow, Network, ProblemCheck
+from waymark_kernel.testing import TestIssuer
 from waymark_referrals.comments.models import Comment
 
 SECRET_TEXT = "She can only talk after 21:00, the madam sleeps then"
 
 
-async def test_sender_and_receiver_talk_and_the_text_is_sealed(app, flow, client, network):
+async def test_sender_and_receiver_talk_and_the_text_is_sealed(
+    app: FastAPI, flow: Flow, client: httpx.AsyncClient, network: Network
+) -> None:
     sender, receiver, service_id = await flow.pair()
     referral = await flow.refer(sender, receiver, service_id)
     path = f"/v1/referrals/{referral['id']}/comments"
@@ -31,8 +38,8 @@ async def test_sender_and_receiver_talk_and_the_text_is_sealed(app, flow, client
     ]
 
     async with app.state.database.transaction() as session:
-        stored = (await session.execute(select(Comment.ciphertext).where(
-            Comment.referral_id == uuid.UUID(referral["id"])
+        stored = (await session.execute(select(col(Comment.ciphertext)).where(
+            col(Comment.referral_id) == uuid.UUID(referral["id"])
         ))).scalars().all()
         events = (await session.execute(text(
             "SELECT body FROM outbox WHERE event_type = 'referral.comment_added' AND body LIKE :id"
@@ -50,8 +57,9 @@ async def test_sender_and_receiver_talk_and_the_text_is_sealed(app, flow, client
 
 
 async def test_only_the_two_parties_see_or_write_comments(
-    flow, client, network, issuer, problem
-):
+    flow: Flow, client: httpx.AsyncClient, network: Network, issuer: TestIssuer,
+    problem: ProblemCheck,
+) -> None:
     sender, receiver, service_id = await flow.pair()
     stranger = await network.organization("JO")
     referral = await flow.refer(sender, receiver, service_id)

@@ -6,8 +6,12 @@ took no part in are erased."""
 import uuid
 from datetime import timedelta
 
+import httpx
+from fastapi import FastAPI
 from sqlalchemy import select
+from sqlmodel import col
 
+from services.referrals.tests.conftest import Flow, Json, Network, Org, ProblemCheck
 from waymark_kernel.clock import utcnow
 from waymark_referrals.comments.models import Comment
 from waymark_referrals.referrals import service
@@ -18,29 +22,29 @@ ONWARD_TEXT = "Sunita arrives in Amman by bus on Friday"
 RETENTION = timedelta(days=90)
 
 
-async def texts(client, referral: dict, org) -> list[str | None]:
+async def texts(client: httpx.AsyncClient, referral: Json, org: Org) -> list[str | None]:
     thread = await client.get(f"/v1/referrals/{referral['id']}/comments", headers=org.headers)
     assert thread.status_code == 200, thread.text
     return [item["text"] for item in thread.json()["items"]]
 
 
-async def say(client, referral: dict, org, words: str) -> None:
+async def say(client: httpx.AsyncClient, referral: Json, org: Org, words: str) -> None:
     said = await client.post(
         f"/v1/referrals/{referral['id']}/comments", headers=org.headers, json={"text": words}
     )
     assert said.status_code == 201, said.text
 
 
-async def stored_texts(app, referral: dict) -> list[bytes | None]:
+async def stored_texts(app: FastAPI, referral: Json) -> list[bytes | None]:
     async with app.state.database.transaction() as session:
-        return list((await session.execute(select(Comment.ciphertext).where(
-            Comment.referral_id == uuid.UUID(referral["id"])
+        return list((await session.execute(select(col(Comment.ciphertext)).where(
+            col(Comment.referral_id) == uuid.UUID(referral["id"])
         ))).scalars())
 
 
 async def test_withdrawn_consent_takes_the_comment_texts_from_every_organisation_but_the_owner(
-    app, flow, client, network, problem
-):
+    app: FastAPI, flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     origin = await network.organization("NP")
     transit = await network.organization("LB", type="cso")
     destination = await network.organization("JO", type="cso")
@@ -75,8 +79,8 @@ async def test_withdrawn_consent_takes_the_comment_texts_from_every_organisation
 
 
 async def test_after_the_retention_period_the_receiver_reads_no_comment_text(
-    app, flow, client, network
-):
+    app: FastAPI, flow: Flow, client: httpx.AsyncClient, network: Network
+) -> None:
     sender, receiver, service_id = await flow.pair()
     ended = await flow.refer(sender, receiver, service_id)
     await say(client, ended, sender, OWNER_TEXT)

@@ -1,24 +1,44 @@
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.referrals.tests.conftest import Network
 from waymark_kernel.clock import utcnow
-from waymark_kernel.events import CloudEvent, OrganizationChanged, ServiceChanged, ServiceDeleted
+from waymark_kernel.events import (
+    CloudEvent,
+    EventData,
+    OrganizationChanged,
+    ServiceChanged,
+    ServiceDeleted,
+)
 from waymark_referrals.directory import repository
 
 REGISTRY = "waymark/registry"
+Found = TypeVar("Found")
 
 
-def at(event_type: str, data, minutes: int) -> CloudEvent:
+def at(event_type: str, data: EventData, minutes: int) -> CloudEvent:
     event = CloudEvent.of(REGISTRY, event_type, data)
     return event.model_copy(update={"time": utcnow() + timedelta(minutes=minutes)})
 
 
-async def read(app, find, object_id):
+async def read(
+    app: FastAPI, find: Callable[[AsyncSession, uuid.UUID], Awaitable[Found | None]],
+    object_id: uuid.UUID,
+) -> Found:
     async with app.state.database.transaction() as session:
-        return await find(session, object_id)
+        found = await find(session, object_id)
+    assert found is not None, f"{object_id} is not in the directory"
+    return found
 
 
-async def test_organisation_changes_apply_in_event_time_order(app, network):
+async def test_organisation_changes_apply_in_event_time_order(
+    app: FastAPI, network: Network
+) -> None:
     organization_id = uuid.uuid4()
 
     def change(name: str, verified: bool) -> OrganizationChanged:
@@ -33,7 +53,7 @@ async def test_organisation_changes_apply_in_event_time_order(app, network):
     assert (stored.name, stored.country, stored.verified) == ("Third", "JO", True)
 
 
-async def test_a_deleted_service_stays_deleted(app, network):
+async def test_a_deleted_service_stays_deleted(app: FastAPI, network: Network) -> None:
     owner = await network.organization("LB")
     service_id = await network.service(owner, response_time_hours=12)
     stored = await read(app, repository.find_service, service_id)

@@ -5,9 +5,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
 import waymark_referrals
+from services.referrals.tests.conftest import Flow
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.testing import throwaway_database
 from waymark_referrals.disclosures.service import verify_ledger
@@ -24,8 +27,8 @@ async def database_url(dialect: str, tmp_path: Path) -> AsyncIterator[str]:
 
 
 async def test_concurrent_reads_of_several_cases_are_all_disclosed_without_errors(
-    app, client, flow
-):
+    app: FastAPI, client: httpx.AsyncClient, flow: Flow
+) -> None:
     sender, receiver, service_id = await flow.pair()
     referrals = [await flow.refer(sender, receiver, service_id) for _ in range(3)]
 

@@ -1,9 +1,14 @@
 import asyncio
 import uuid
+from collections.abc import Callable
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select, update
+from sqlmodel import col
 
+from services.referrals.tests.conftest import Flow, Network, ProblemCheck
 from waymark_cli.main import main as waymark
 from waymark_kernel.auth import Identity
 from waymark_referrals.disclosures.models import Disclosure
@@ -12,8 +17,8 @@ from waymark_referrals.disclosures.service import record_reads, verify_ledger
 
 
 async def test_every_read_by_another_organisation_is_disclosed_to_the_owner(
-    app, flow, client, network, problem
-):
+    app: FastAPI, flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     sender, receiver, service_id = await flow.pair()
     referral = await flow.refer(sender, receiver, service_id)
     case_id = referral["case_id"]
@@ -54,24 +59,25 @@ async def test_every_read_by_another_organisation_is_disclosed_to_the_owner(
 
 
 async def test_the_chain_verifies_and_one_changed_row_is_detected(
-    app, flow, client, network, settings, monkeypatch, capsys
-):
+    app: FastAPI, flow: Flow, client: httpx.AsyncClient, network: Network, database_url: str,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
     sender, receiver, service_id = await flow.pair()
     referral = await flow.refer(sender, receiver, service_id)
     for _ in range(3):
         await client.get(f"/v1/referrals/{referral['id']}", headers=receiver.headers)
     monkeypatch.setenv("WAYMARK_MODE", "distributed")
-    monkeypatch.setenv("WAYMARK_REFERRALS_DATABASE_URL", settings.referrals_database_url)
+    monkeypatch.setenv("WAYMARK_REFERRALS_DATABASE_URL", database_url)
 
     async with app.state.database.transaction() as session:
         assert (await verify_ledger(session)).intact
         target, fields = (await session.execute(
-            select(Disclosure.sequence, Disclosure.fields)
-            .where(Disclosure.referral_id == uuid.UUID(referral["id"]))
-            .order_by(Disclosure.sequence).limit(1).offset(1)
+            select(col(Disclosure.sequence), col(Disclosure.fields))
+            .where(col(Disclosure.referral_id) == uuid.UUID(referral["id"]))
+            .order_by(col(Disclosure.sequence)).limit(1).offset(1)
         )).one()
-        entry = (Disclosure.case_id == uuid.UUID(referral["case_id"])) & (
-            Disclosure.sequence == target
+        entry = (col(Disclosure.case_id) == uuid.UUID(referral["case_id"])) & (
+            col(Disclosure.sequence) == target
         )
         # Someone pretends that less was read than was.
         await session.execute(update(Disclosure).where(entry).values(fields=["given_name"]))
@@ -90,10 +96,10 @@ async def test_the_chain_verifies_and_one_changed_row_is_detected(
     assert "disclosure ledger intact" in capsys.readouterr().out
 
 
-async def _exits(command, status: int) -> None:
+async def _exits(command: Callable[[list[str]], None], status: int) -> None:
     """Runs `waymark referrals verify-ledger` in a thread (it runs its own event loop)."""
 
-    def run() -> int:
+    def run() -> str | int | None:
         with pytest.raises(SystemExit) as exited:
             command(["referrals", "verify-ledger"])
         return exited.value.code
@@ -102,8 +108,8 @@ async def _exits(command, status: int) -> None:
 
 
 async def test_postgresql_a_read_of_one_case_waits_for_no_unfinished_disclosure_of_another(
-    app, flow, client
-):
+    app: FastAPI, flow: Flow, client: httpx.AsyncClient
+) -> None:
     sender, receiver, service_id = await flow.pair()
     first = await flow.refer(sender, receiver, service_id)
     second = await flow.refer(sender, receiver, service_id)

@@ -13,7 +13,7 @@ from alembic.config import Config
 
 import waymark_referrals
 from waymark_kernel.clock import utcnow
-from waymark_kernel.db import Database
+from waymark_kernel.db import Database, table_of
 from waymark_referrals.disclosures import repository
 from waymark_referrals.disclosures.models import Disclosure
 from waymark_referrals.disclosures.service import GENESIS, entry_hash, verify_ledger
@@ -46,7 +46,7 @@ async def one_chain_ledger(url: str, case_ids: list[uuid.UUID]) -> list[Disclosu
         entry.entry_hash = previous = entry_hash(entry)
         entries.append(entry)
     ledger = sa.table("referrals_disclosures", *(
-        sa.column(column, Disclosure.__table__.c[column].type) for column in LEDGER_0002
+        sa.column(column, table_of(Disclosure).c[column].type) for column in LEDGER_0002
     ))
     database = Database(url)
     async with database.transaction() as session:
@@ -57,7 +57,7 @@ async def one_chain_ledger(url: str, case_ids: list[uuid.UUID]) -> list[Disclosu
     return entries
 
 
-async def test_each_case_gets_its_own_chain_with_every_entry(tmp_path):
+async def test_each_case_gets_its_own_chain_with_every_entry(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'referrals.db'}"
     first, second = uuid.uuid4(), uuid.uuid4()
     written = await one_chain_ledger(url, [first, second, first, second, first])
@@ -80,7 +80,7 @@ async def test_each_case_gets_its_own_chain_with_every_entry(tmp_path):
     assert chains[second][0].previous_hash == GENESIS
 
 
-async def test_a_tampered_ledger_is_not_re_chained(tmp_path):
+async def test_a_tampered_ledger_is_not_re_chained(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'referrals.db'}"
     await one_chain_ledger(url, [uuid.uuid4(), uuid.uuid4()])
     database = Database(url)

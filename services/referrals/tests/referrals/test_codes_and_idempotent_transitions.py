@@ -4,11 +4,16 @@ import asyncio
 import hashlib
 import uuid
 
+import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.referrals.tests.conftest import Flow, Network, ProblemCheck
 
-async def test_rejection_takes_a_code_and_other_needs_a_note(flow, client, network, problem):
+
+async def test_rejection_takes_a_code_and_other_needs_a_note(
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     sender, receiver, service_id = await flow.pair()
     referral = await flow.refer(sender, receiver, service_id)
     path = f"/v1/referrals/{referral['id']}/transitions"
@@ -29,7 +34,9 @@ async def test_rejection_takes_a_code_and_other_needs_a_note(flow, client, netwo
     assert history.json()["items"][-1]["note"] == "The person moved to another city"
 
 
-async def test_failure_takes_an_outcome_code(flow, client, network, problem):
+async def test_failure_takes_an_outcome_code(
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     sender, receiver, service_id = await flow.pair()
     referral = await flow.refer(sender, receiver, service_id)
     accepted = await flow.move(receiver, referral, "accepted")
@@ -51,7 +58,9 @@ async def test_failure_takes_an_outcome_code(flow, client, network, problem):
     assert completed.json()["outcome"] == "Wages recovered"
 
 
-async def test_a_retried_transition_answers_the_first_response(flow, client, network, problem):
+async def test_a_retried_transition_answers_the_first_response(
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     sender, receiver, service_id = await flow.pair()
     referral = await flow.refer(sender, receiver, service_id)
     path = f"/v1/referrals/{referral['id']}/transitions"
@@ -75,7 +84,10 @@ async def test_a_retried_transition_answers_the_first_response(flow, client, net
     ), 422, "idempotency-key-reused")
 
 
-async def test_postgresql_a_key_in_flight_is_409(flow, client, network, problem, database_url):
+async def test_postgresql_a_key_in_flight_is_409(
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck,
+    database_url: str,
+) -> None:
     sender, receiver, service_id = await flow.pair()
     referral = await flow.refer(sender, receiver, service_id)
     key = uuid.uuid4().hex
@@ -99,8 +111,8 @@ async def test_postgresql_a_key_in_flight_is_409(flow, client, network, problem,
 
 
 async def test_two_concurrent_transitions_with_one_etag_exactly_one_wins(
-    flow, client, network, problem
-):
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     sender, receiver, service_id = await flow.pair()
     for _ in range(3):
         referral = await flow.refer(sender, receiver, service_id)

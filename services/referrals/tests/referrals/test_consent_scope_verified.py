@@ -3,8 +3,11 @@ against what the network vouches for, so it covers only a receiver the registry'
 holds as verified."""
 
 import uuid
-from types import SimpleNamespace
+from typing import Any
 
+import httpx
+
+from services.referrals.tests.conftest import Flow, Json, Network, Org, ProblemCheck
 from waymark_kernel.events import OrganizationChanged
 
 TO_NATIONAL_SOCIETIES = [{"organization_types": ["national_society"]}]
@@ -12,23 +15,23 @@ TO_FRANCE = [{"countries": ["FR"]}]
 
 
 async def test_finding_1_an_unverified_organisation_satisfies_no_type_or_country_scope(
-    flow, client, network, problem
-):
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     sender = await network.organization("NP")
     receiver_id = uuid.uuid4()
-    receiver = SimpleNamespace(id=receiver_id)
+    receiver = Org(receiver_id, "LB", "cso", headers={}, viewer={})  # announced below
 
-    async def registry_says(event_type: str, **fields) -> None:
+    async def registry_says(event_type: str, **fields: Any) -> None:
         await network.publish(event_type, OrganizationChanged(
             organization_id=receiver_id, name="Amel", **fields,
         ))
 
-    async def consented(scope: list[dict]) -> dict:
+    async def consented(scope: list[Json]) -> Json:
         return await flow.case(sender, consent={
             "legal_basis": "consent", "given_at": "2026-01-01T00:00:00Z", "scope": scope,
         })
 
-    async def refer(case: dict):
+    async def refer(case: Json) -> httpx.Response:
         return await client.post(
             "/v1/referrals", headers=sender.headers, json=flow.referral_body(case, receiver, None)
         )

@@ -1,9 +1,13 @@
 import json
 
+import httpx
+from fastapi import FastAPI
 from sqlalchemy import text
 
+from services.referrals.tests.conftest import Flow, Json, Network, ProblemCheck
 
-async def outbox(app, **contains: str) -> list[tuple[str, dict]]:
+
+async def outbox(app: FastAPI, **contains: str) -> list[tuple[str, Json]]:
     """The outbox rows whose data carry these values, oldest first."""
     async with app.state.database.transaction() as session:
         rows = await session.execute(
@@ -17,8 +21,8 @@ async def outbox(app, **contains: str) -> list[tuple[str, dict]]:
 
 
 async def test_withdrawing_consent_cancels_open_referrals_and_withdraws_shared_data(
-    app, flow, client, network, problem
-):
+    app: FastAPI, flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     sender, receiver, service_id = await flow.pair()
     case = await flow.case(sender)
     requested = await flow.refer(sender, receiver, service_id, case=case)

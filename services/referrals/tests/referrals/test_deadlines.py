@@ -2,8 +2,11 @@ import json
 import uuid
 from datetime import datetime, timedelta
 
+import httpx
+from fastapi import FastAPI
 from sqlalchemy import text
 
+from services.referrals.tests.conftest import Flow, Json, Network
 from waymark_kernel.clock import utcnow
 from waymark_referrals.referrals import service
 from waymark_referrals.referrals.models import Referral
@@ -11,12 +14,14 @@ from waymark_referrals.referrals.models import Referral
 RETENTION = timedelta(days=90)
 
 
-def hours_to_answer(referral: dict) -> float:
+def hours_to_answer(referral: Json) -> float:
     due, created = (datetime.fromisoformat(referral[key]) for key in ("respond_by", "created_at"))
     return (due - created) / timedelta(hours=1)
 
 
-async def test_the_answer_is_due_by_urgency_or_sooner_if_the_service_promises(flow, network):
+async def test_the_answer_is_due_by_urgency_or_sooner_if_the_service_promises(
+    flow: Flow, network: Network
+) -> None:
     sender, receiver, _service_id = await flow.pair()
     case = await flow.case(sender)
     for urgency, hours in (("emergency", 1), ("high", 24), ("normal", 72), ("low", 168)):
@@ -30,7 +35,9 @@ async def test_the_answer_is_due_by_urgency_or_sooner_if_the_service_promises(fl
     assert hours_to_answer(urgent) == 72
 
 
-async def test_overdue_referrals_are_flagged_listed_and_announced_once(app, flow, client, network):
+async def test_overdue_referrals_are_flagged_listed_and_announced_once(
+    app: FastAPI, flow: Flow, client: httpx.AsyncClient, network: Network
+) -> None:
     sender, receiver, service_id = await flow.pair()
     late = await flow.refer(sender, receiver, service_id, urgency="emergency")
     answered = await flow.refer(sender, receiver, service_id, urgency="emergency")
@@ -54,7 +61,9 @@ async def test_overdue_referrals_are_flagged_listed_and_announced_once(app, flow
     assert json.loads(rows[0])["data"]["status"] == "requested"
 
 
-async def test_idempotency_keys_are_forgotten_after_24_hours(app, flow, client, network):
+async def test_idempotency_keys_are_forgotten_after_24_hours(
+    app: FastAPI, flow: Flow, client: httpx.AsyncClient, network: Network
+) -> None:
     sender, receiver, service_id = await flow.pair()
     case = await flow.case(sender)
     headers = {**sender.headers, "Idempotency-Key": uuid.uuid4().hex}
@@ -68,8 +77,8 @@ async def test_idempotency_keys_are_forgotten_after_24_hours(app, flow, client, 
 
 
 async def test_the_shared_snapshot_is_erased_a_retention_period_after_the_referral_ended(
-    app, flow, client, network
-):
+    app: FastAPI, flow: Flow, client: httpx.AsyncClient, network: Network
+) -> None:
     sender, receiver, service_id = await flow.pair()
     ended = await flow.refer(sender, receiver, service_id)
     await flow.move(receiver, ended, "rejected", reason="out_of_area")

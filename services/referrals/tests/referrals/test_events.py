@@ -1,14 +1,19 @@
 import asyncio
 import json
 
+import httpx
+from fastapi import FastAPI
 from sqlalchemy import text
 
+from services.referrals.tests.conftest import Flow, Json, Network
 from waymark_kernel.events import CloudEvent, ReferralChanged
+from waymark_kernel.messaging.inprocess import InProcessBroker
 
 
 async def test_referral_events_are_thin_and_published_from_the_outbox(
-    app, flow, client, network, broker, person
-):
+    app: FastAPI, flow: Flow, client: httpx.AsyncClient, network: Network, broker: InProcessBroker,
+    person: Json,
+) -> None:
     delivered: list[CloudEvent] = []
 
     async def capture(event: CloudEvent) -> None:

@@ -9,7 +9,9 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -17,10 +19,11 @@ from alembic.config import Config
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import waymark_referrals
+from services.referrals.tests.conftest import Json
 from waymark_kernel.clock import utcnow
 from waymark_kernel.migrations import upgrade
-from waymark_kernel.settings import Settings
-from waymark_kernel.testing import create_database, drop_database, unique_name
+from waymark_kernel.settings import RunMode, Settings
+from waymark_kernel.testing import TestIssuer, create_database, drop_database, unique_name
 from waymark_referrals.crypto import cipher_from_settings
 
 MIGRATIONS = Path(waymark_referrals.__file__).parent / "migrations"
@@ -71,7 +74,7 @@ TRANSITION_KEYS = sa.Table(
 )
 
 
-def referral(referral_id: uuid.UUID, status: str, status_reason: str, version: int) -> dict:
+def referral(referral_id: uuid.UUID, status: str, status_reason: str, version: int) -> Json:
     now = utcnow()
     return {
         "id": referral_id, "case_id": CASE, "sender_org_id": SENDER, "receiver_org_id": RECEIVER,
@@ -83,7 +86,9 @@ def referral(referral_id: uuid.UUID, status: str, status_reason: str, version: i
     }
 
 
-def transition(referral_id: uuid.UUID, source: str | None, target: str, seconds: int, **texts):
+def transition(
+    referral_id: uuid.UUID, source: str | None, target: str, seconds: int, **texts: Any
+) -> Json:
     return {
         "id": uuid.uuid4(), "referral_id": referral_id, "from_status": source,
         "to_status": target, "reason": None, "note": None, "outcome": None,
@@ -157,7 +162,7 @@ async def stored(url: str) -> str:
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
-def empty_database(request, tmp_path: Path) -> Iterator[str]:
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'referrals.db'}"
         return
@@ -169,20 +174,20 @@ def empty_database(request, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def settings(empty_database: str) -> Settings:
     """The service on a database whose referrals were written before 0007, migrated since."""
+    key = base64.b64encode(os.urandom(32)).decode()
     settings = Settings(
-        mode="distributed", referrals_database_url=empty_database,
-        encryption_key=base64.b64encode(os.urandom(32)).decode(),
+        mode=RunMode.distributed, referrals_database_url=empty_database, encryption_key=key,
         queue_prefix=unique_name("referrals_migrated"), outbox_poll_seconds=0.2,
     )
-    asyncio.run(written_before_sealing(empty_database, settings.encryption_key))
+    asyncio.run(written_before_sealing(empty_database, key))
     asyncio.run(upgrade(empty_database, MIGRATIONS, settings))
     return settings
 
 
 async def test_finding_3_migration_seals_the_free_text_written_before_it(
-    settings, client, issuer
-):
-    assert PHONE not in await stored(settings.referrals_database_url)
+    settings: Settings, empty_database: str, client: httpx.AsyncClient, issuer: TestIssuer
+) -> None:
+    assert PHONE not in await stored(empty_database)
 
     for org in (SENDER, RECEIVER):
         headers = issuer.headers(org, "caseworker")
@@ -199,16 +204,16 @@ async def test_finding_3_migration_seals_the_free_text_written_before_it(
         ]
 
 
-async def test_finding_3_a_downgrade_opens_the_free_text_again(settings):
-    url = settings.referrals_database_url
+async def test_finding_3_a_downgrade_opens_the_free_text_again(
+    settings: Settings, empty_database: str
+) -> None:
+    await migrate(empty_database, "downgrade", "0006", settings)
 
-    await migrate(url, "downgrade", "0006", settings)
-
-    engine = create_async_engine(url)
+    engine = create_async_engine(empty_database)
     async with engine.connect() as connection:
         referrals = dict((await connection.execute(
             sa.select(REFERRALS.c.id, REFERRALS.c.status_reason)
-        )).all())
+        )).tuples().all())
         notes = {row.note for row in await connection.execute(sa.select(TRANSITIONS.c.note))}
         [response] = (await connection.execute(sa.select(TRANSITION_KEYS.c.response))).scalars()
     await engine.dispose()
@@ -217,7 +222,9 @@ async def test_finding_3_a_downgrade_opens_the_free_text_again(settings):
     assert response["reason"] == REASON
 
 
-async def test_finding_3_without_the_key_the_migration_refuses_to_guess(empty_database):
+async def test_finding_3_without_the_key_the_migration_refuses_to_guess(
+    empty_database: str,
+) -> None:
     key = base64.b64encode(os.urandom(32)).decode()
     await written_before_sealing(empty_database, key)
 

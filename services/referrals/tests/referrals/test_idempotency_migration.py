@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import waymark_referrals
+from services.referrals.tests.conftest import Flow, ProblemCheck
 from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import Settings
@@ -42,8 +43,8 @@ async def as_0007_kept_it(url: str, key: str) -> None:
 
 
 async def test_keys_stored_before_the_upgrade_still_answer_a_retry(
-    flow, settings: Settings, issuer: TestIssuer, database_url: str, problem
-):
+    flow: Flow, settings: Settings, issuer: TestIssuer, database_url: str, problem: ProblemCheck
+) -> None:
     sender, receiver, service_id = await flow.pair()
     body = flow.referral_body(await flow.case(sender), receiver, service_id)
     creating = {**sender.headers, "Idempotency-Key": "create-1"}

@@ -1,11 +1,16 @@
 """A person referred on along the trail: Nepal → Lebanon (transit) → Jordan (destination)."""
 
 import uuid
+from typing import Any
 
+import httpx
+from fastapi import FastAPI
+
+from services.referrals.tests.conftest import Flow, Json, Network, Org, ProblemCheck
 from waymark_referrals.disclosures.service import verify_ledger
 
 
-async def journey_of_three(flow, network):
+async def journey_of_three(flow: Flow, network: Network) -> tuple[Org, Org, Org, Json]:
     origin = await network.organization("NP")
     transit = await network.organization("LB", type="cso")
     destination = await network.organization("JO", type="cso")
@@ -14,7 +19,7 @@ async def journey_of_three(flow, network):
     return origin, transit, destination, first
 
 
-def onward_body(receiver, **changes) -> dict:
+def onward_body(receiver: Org, **changes: Any) -> Json:
     return {
         "receiver_org_id": str(receiver.id), "migration_stage": "destination",
         "categories": ["legal_aid"], "urgency": "normal", "reason": "Continues to Amman",
@@ -23,8 +28,8 @@ def onward_body(receiver, **changes) -> dict:
 
 
 async def test_the_receiver_refers_on_sharing_at_most_what_it_was_shared(
-    flow, client, network, person
-):
+    flow: Flow, client: httpx.AsyncClient, network: Network, person: Json
+) -> None:
     _origin, transit, destination, first = await journey_of_three(flow, network)
     onward = await client.post(
         f"/v1/referrals/{first['id']}/onward", headers=transit.headers,
@@ -43,8 +48,8 @@ async def test_the_receiver_refers_on_sharing_at_most_what_it_was_shared(
 
 
 async def test_onward_is_refused_beyond_the_shared_fields_the_consent_or_the_status(
-    flow, client, network, problem
-):
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     origin, transit, destination, first = await journey_of_three(flow, network)
     path = f"/v1/referrals/{first['id']}/onward"
     problem(await client.post(path, headers=transit.headers, json=onward_body(
@@ -66,7 +71,9 @@ async def test_onward_is_refused_beyond_the_shared_fields_the_consent_or_the_sta
     ), 409, "invalid-transition")
 
 
-async def test_onward_with_an_idempotency_key_creates_one_leg(flow, client, network):
+async def test_onward_with_an_idempotency_key_creates_one_leg(
+    flow: Flow, client: httpx.AsyncClient, network: Network
+) -> None:
     _origin, transit, destination, first = await journey_of_three(flow, network)
     headers = {**transit.headers, "Idempotency-Key": uuid.uuid4().hex}
     path = f"/v1/referrals/{first['id']}/onward"
@@ -78,8 +85,8 @@ async def test_onward_with_an_idempotency_key_creates_one_leg(flow, client, netw
 
 
 async def test_the_journey_shows_the_owner_everything_and_others_their_legs(
-    flow, client, network, problem
-):
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     origin, transit, destination, first = await journey_of_three(flow, network)
     onward = (await client.post(
         f"/v1/referrals/{first['id']}/onward", headers=transit.headers,
@@ -125,8 +132,8 @@ async def test_the_journey_shows_the_owner_everything_and_others_their_legs(
 
 
 async def test_withdrawal_mid_journey_cancels_every_open_leg_and_erases_what_was_shared(
-    app, flow, client, network
-):
+    app: FastAPI, flow: Flow, client: httpx.AsyncClient, network: Network
+) -> None:
     origin, transit, destination, first = await journey_of_three(flow, network)
     onward = (await client.post(
         f"/v1/referrals/{first['id']}/onward", headers=transit.headers,

@@ -1,12 +1,21 @@
 import asyncio
 import uuid
+from typing import Any
+
+import httpx
+
+from services.referrals.tests.conftest import Flow, Json, Network, ProblemCheck
+from waymark_kernel.testing import TestIssuer
+from waymark_referrals.cases.schemas import Person
+from waymark_referrals.referrals.schemas import ReferralCreate
 
 SHARED = ["given_name", "phone", "safe_contact"]
 
 
 async def test_a_referral_shows_the_shared_fields_to_sender_and_receiver_only(
-    flow, client, network, issuer, person, problem
-):
+    flow: Flow, client: httpx.AsyncClient, network: Network, issuer: TestIssuer, person: Json,
+    problem: ProblemCheck,
+) -> None:
     sender, receiver, service_id = await flow.pair()
     case = await flow.case(sender)
     created = await client.post(
@@ -42,8 +51,8 @@ async def test_a_referral_shows_the_shared_fields_to_sender_and_receiver_only(
 
 
 async def test_a_third_organisation_gets_404_as_for_a_missing_referral(
-    flow, client, network, problem
-):
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     sender, receiver, service_id = await flow.pair()
     referral = await flow.refer(sender, receiver, service_id)
     stranger = await network.organization("LB")
@@ -61,7 +70,9 @@ async def test_a_third_organisation_gets_404_as_for_a_missing_referral(
     assert listed.json()["items"] == []
 
 
-async def test_a_referral_needs_a_recorded_legal_basis(flow, client, network, problem):
+async def test_a_referral_needs_a_recorded_legal_basis(
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     sender, receiver, service_id = await flow.pair()
     case = await flow.case(sender, consent=None)
     refused = await client.post(
@@ -70,7 +81,9 @@ async def test_a_referral_needs_a_recorded_legal_basis(flow, client, network, pr
     assert "legal basis" in problem(refused, 422, "no-legal-basis")["detail"]
 
 
-async def test_vital_interest_with_a_justification_is_a_legal_basis(flow, client, network):
+async def test_vital_interest_with_a_justification_is_a_legal_basis(
+    flow: Flow, client: httpx.AsyncClient, network: Network
+) -> None:
     sender, receiver, service_id = await flow.pair()
     case = await flow.case(sender, consent={
         "legal_basis": "vital_interest", "given_at": "2026-01-01T00:00:00Z",
@@ -79,11 +92,13 @@ async def test_vital_interest_with_a_justification_is_a_legal_basis(flow, client
     await flow.refer(sender, receiver, service_id, case=case)
 
 
-async def test_receiver_service_and_consent_scope_are_checked(flow, client, network, problem):
+async def test_receiver_service_and_consent_scope_are_checked(
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     sender, receiver, service_id = await flow.pair()
     case = await flow.case(sender)
 
-    async def refused(kind: str, headers=sender.headers, **changes) -> None:
+    async def refused(kind: str, headers: dict[str, str]=sender.headers, **changes: Any) -> None:
         body = flow.referral_body(case, receiver, service_id)
         response = await client.post("/v1/referrals", headers=headers, json={**body, **changes})
         problem(response, 422, kind)
@@ -117,7 +132,9 @@ async def test_receiver_service_and_consent_scope_are_checked(flow, client, netw
     assert len(listed.json()["items"]) == 1
 
 
-async def test_without_a_service_the_referral_goes_to_the_receivers_country(flow, network):
+async def test_without_a_service_the_referral_goes_to_the_receivers_country(
+    flow: Flow, network: Network
+) -> None:
     sender, receiver, _ = await flow.pair()
     service_in_jordan = await network.service(receiver, countries=["JO", "LB"])
     to_receiver = await flow.refer(sender, receiver, None)
@@ -125,7 +142,9 @@ async def test_without_a_service_the_referral_goes_to_the_receivers_country(flow
     assert (to_receiver["to_country"], to_service["to_country"]) == ("LB", "JO")
 
 
-async def test_unknown_and_invalid_fields_are_422(flow, client, network, problem):
+async def test_unknown_and_invalid_fields_are_422(
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     sender, receiver, service_id = await flow.pair()
     case = await flow.case(sender)
     body = flow.referral_body(case, receiver, service_id)
@@ -140,7 +159,9 @@ async def test_unknown_and_invalid_fields_are_422(flow, client, network, problem
     problem(await client.post("/v1/referrals", headers=sender.viewer, json=body), 403)
 
 
-async def test_idempotency_key_replays_the_first_response(flow, client, network, problem):
+async def test_idempotency_key_replays_the_first_response(
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     sender, receiver, service_id = await flow.pair()
     case = await flow.case(sender)
     body = flow.referral_body(case, receiver, service_id)
@@ -166,7 +187,9 @@ async def test_idempotency_key_replays_the_first_response(flow, client, network,
     assert [item["id"] for item in listed.json()["items"]] == [first.json()["id"]]
 
 
-async def test_a_draft_is_the_senders_alone_until_requested(flow, client, network, problem):
+async def test_a_draft_is_the_senders_alone_until_requested(
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     sender, receiver, service_id = await flow.pair()
     draft = await flow.refer(sender, receiver, service_id, status="draft")
     assert draft["status"] == "draft"
@@ -183,7 +206,9 @@ async def test_a_draft_is_the_senders_alone_until_requested(flow, client, networ
     assert seen.json()["status"] == "requested"
 
 
-async def test_lists_filter_and_page(flow, client, network):
+async def test_lists_filter_and_page(
+    flow: Flow, client: httpx.AsyncClient, network: Network
+) -> None:
     sender, receiver, service_id = await flow.pair()
     jordan = await network.organization("JO", type="cso")
     to_lebanon = await flow.refer(sender, receiver, service_id, urgency="low")
@@ -192,7 +217,7 @@ async def test_lists_filter_and_page(flow, client, network):
         "legal_basis": "consent", "given_at": "2026-01-01T00:00:00Z"}))
     await flow.move(receiver, to_lebanon, "accepted")
 
-    async def ids(**params) -> list[str]:
+    async def ids(**params: Any) -> list[str]:
         response = await client.get("/v1/referrals", headers=sender.headers, params=params)
         assert response.status_code == 200, response.text
         return [item["id"] for item in response.json()["items"]]
@@ -220,7 +245,9 @@ async def test_lists_filter_and_page(flow, client, network):
         assert response.status_code in (400, 422), response.text
 
 
-async def test_concurrent_retries_with_one_key_create_one_referral(flow, client, network):
+async def test_concurrent_retries_with_one_key_create_one_referral(
+    flow: Flow, client: httpx.AsyncClient, network: Network
+) -> None:
     sender, receiver, service_id = await flow.pair()
     case = await flow.case(sender)
     headers = {**sender.headers, "Idempotency-Key": uuid.uuid4().hex}
@@ -236,3 +263,11 @@ async def test_concurrent_retries_with_one_key_create_one_referral(flow, client,
     assert created == {retried.json()["id"]}
     sent = await client.get("/v1/referrals", headers=sender.headers, params={"role": "sent"})
     assert [item["id"] for item in sent.json()["items"]] == [retried.json()["id"]]
+
+
+def test_every_field_of_the_person_and_only_those_may_be_shared() -> None:
+    document = ReferralCreate.model_json_schema()
+    shareable = document["properties"]["shared_fields"]["items"]
+    assert sorted(document["$defs"][shareable["$ref"].rsplit("/", 1)[1]]["enum"]) == sorted(
+        Person.model_fields
+    )

@@ -10,12 +10,16 @@ import os
 import uuid
 from datetime import timedelta
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import inspect, select, text
+from sqlmodel import col
 
+from services.referrals.tests.conftest import Flow, Json, Network, Org
 from waymark_kernel.clock import utcnow
-from waymark_kernel.settings import Settings
-from waymark_kernel.testing import unique_name
+from waymark_kernel.settings import RunMode, Settings
+from waymark_kernel.testing import TestIssuer, unique_name
 from waymark_referrals.referrals import service
 from waymark_referrals.referrals.models import Referral, ReferralTransition
 
@@ -32,20 +36,23 @@ def settings(database_url: str) -> Settings:
     """The service on each database it runs on (the suite's dialect fixture), with a key of its
     own and its own queues."""
     return Settings(
-        mode="distributed", referrals_database_url=database_url,
+        mode=RunMode.distributed, referrals_database_url=database_url,
         encryption_key=base64.b64encode(os.urandom(32)).decode(),
         queue_prefix=unique_name("referrals_texts"), outbox_poll_seconds=0.2,
     )
 
 
-async def every_table(app) -> list[str]:
+async def every_table(app: FastAPI) -> list[str]:
     """The tables the database holds now: one added later is searched too."""
     async with app.state.database.transaction() as session:
         connection = await session.connection()
-        return await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+        tables: list[str] = await connection.run_sync(
+            lambda sync: inspect(sync).get_table_names()
+        )
+        return tables
 
 
-async def stored(app, table: str) -> str:
+async def stored(app: FastAPI, table: str) -> str:
     """Every value of every row of the table, as text (bytes read as Latin-1)."""
     async with app.state.database.transaction() as session:
         rows = (await session.execute(text(f"SELECT * FROM {table}"))).all()
@@ -55,7 +62,9 @@ async def stored(app, table: str) -> str:
     )
 
 
-async def free_text_of(client, referral: dict, org) -> tuple[dict, list[dict]]:
+async def free_text_of(
+    client: httpx.AsyncClient, referral: Json, org: Org
+) -> tuple[Json, list[Json]]:
     """What the organisation reads of the referral and of its history."""
     read = await client.get(f"/v1/referrals/{referral['id']}", headers=org.headers)
     history = await client.get(f"/v1/referrals/{referral['id']}/history", headers=org.headers)
@@ -68,8 +77,9 @@ async def free_text_of(client, referral: dict, org) -> tuple[dict, list[dict]]:
 
 
 async def test_finding_3_free_text_is_sealed_at_rest_and_read_by_sender_and_receiver(
-    app, flow, client, network, issuer, caplog
-):
+    app: FastAPI, flow: Flow, client: httpx.AsyncClient, network: Network, issuer: TestIssuer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG)
     sender, receiver, service_id = await flow.pair()
     referral = await flow.refer(sender, receiver, service_id, reason=REASON)
@@ -132,8 +142,8 @@ async def test_finding_3_free_text_is_sealed_at_rest_and_read_by_sender_and_rece
 
 
 async def test_finding_3_withdrawn_consent_takes_the_free_text_with_the_persons_data(
-    app, flow, client, network
-):
+    app: FastAPI, flow: Flow, client: httpx.AsyncClient, network: Network
+) -> None:
     origin = await network.organization("NP")
     transit = await network.organization("LB", type="cso")
     destination = await network.organization("JO", type="cso")
@@ -167,16 +177,16 @@ async def test_finding_3_withdrawn_consent_takes_the_free_text_with_the_persons_
     onward_id = uuid.UUID(onward["id"])
     async with app.state.database.transaction() as session:
         sealed = [*await session.scalars(
-            select(Referral.ciphertext).where(Referral.id == onward_id)
-        ), *await session.scalars(select(ReferralTransition.ciphertext).where(
-            ReferralTransition.referral_id == onward_id
+            select(col(Referral.ciphertext)).where(col(Referral.id) == onward_id)
+        ), *await session.scalars(select(col(ReferralTransition.ciphertext)).where(
+            col(ReferralTransition.referral_id) == onward_id
         ))]
     assert sealed == [None] * 4  # the referral, its request, acceptance and cancellation
 
 
 async def test_finding_3_after_the_retention_period_the_receiver_reads_no_free_text(
-    app, flow, client
-):
+    app: FastAPI, flow: Flow, client: httpx.AsyncClient
+) -> None:
     sender, receiver, service_id = await flow.pair()
     ended = await flow.refer(sender, receiver, service_id, reason=REASON)
     assert (await flow.move(
@@ -194,7 +204,7 @@ async def test_finding_3_after_the_retention_period_the_receiver_reads_no_free_t
     assert (await free_text_of(client, ended, sender))[0]["reason"] == REASON
 
 
-def test_finding_3_the_api_document_marks_the_free_text_personal(app):
+def test_finding_3_the_api_document_marks_the_free_text_personal(app: FastAPI) -> None:
     schemas = app.openapi()["components"]["schemas"]
 
     def personal(schema: str, field: str) -> bool:

@@ -6,9 +6,15 @@ import json
 import uuid
 from datetime import timedelta
 
+from fastapi import FastAPI
 from sqlalchemy import select, text
+from sqlmodel import col
 
+from services.referrals.tests.conftest import Flow
 from waymark_kernel.clock import utcnow
+from waymark_kernel.messaging.inprocess import InProcessBroker
+from waymark_kernel.settings import Settings
+from waymark_kernel.testing import TestIssuer
 from waymark_referrals.main import create_app
 from waymark_referrals.referrals import service
 from waymark_referrals.referrals.models import Referral
@@ -17,7 +23,7 @@ RETENTION = timedelta(days=90)
 OVERDUE = 12
 
 
-async def sweep_until_done(app) -> int:
+async def sweep_until_done(app: FastAPI) -> int:
     """The replica's sweep in small batches until it finds nothing more; what it announced."""
     announced = 0
     while True:
@@ -30,8 +36,9 @@ async def sweep_until_done(app) -> int:
 
 
 async def test_two_replicas_sweeping_together_announce_each_overdue_referral_once(
-    app, settings, broker, issuer, flow, dialect
-):
+    app: FastAPI, settings: Settings, broker: InProcessBroker, issuer: TestIssuer, flow: Flow,
+    dialect: str,
+) -> None:
     other = create_app(settings, broker=broker, key_source=issuer.key_source)
     async with other.router.lifespan_context(other):
         sender, receiver, service_id = await flow.pair()
@@ -43,7 +50,7 @@ async def test_two_replicas_sweeping_together_announce_each_overdue_referral_onc
         async with app.state.database.transaction() as session:  # two hours pass
             ids = [uuid.UUID(referral_id) for referral_id in late]
             for referral in (await session.execute(
-                select(Referral).where(Referral.id.in_(ids))
+                select(Referral).where(col(Referral.id).in_(ids))
             )).scalars():
                 referral.respond_by -= timedelta(hours=2)
 

@@ -1,8 +1,13 @@
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+import httpx
+from fastapi import FastAPI
+
+from services.referrals.tests.conftest import Flow, Json, Network, Org, ProblemCheck
 from waymark_kernel.auth import Identity
 from waymark_kernel.clock import utcnow
+from waymark_kernel.testing import TestIssuer
 from waymark_referrals.actors import service as actors
 from waymark_referrals.referrals import repository, service
 from waymark_referrals.referrals.models import Referral
@@ -23,27 +28,39 @@ PATHS: dict[Status, list[tuple[Party, Status]]] = {
 }
 
 
-def details_for(target: Status) -> dict:
+def details_for(target: Status) -> Json:
     details = {"reason": "no_capacity" if target is Status.rejected else "because", "note": "noted"}
     if target is Status.failed:
         return {**details, "outcome": "lack_of_capacity"}
     return {**details, "outcome": "done"} if target in CARRIES_OUTCOME else details
 
 
-async def referral_in(flow, parties: dict, source: Status) -> dict:
-    start = (parties[Party.sender], parties[Party.receiver], parties["service"])
+@dataclass(frozen=True)
+class Parties:
+    sender: Org
+    receiver: Org
+    service_id: uuid.UUID
+
+    def of(self, party: Party) -> Org:
+        return self.sender if party is Party.sender else self.receiver
+
+
+async def referral_in(flow: Flow, parties: Parties, source: Status) -> Json:
+    start = (parties.sender, parties.receiver, parties.service_id)
     if source is Status.draft:
         return await flow.refer(*start, status="draft")
     referral = await flow.refer(*start)
     for party, target in PATHS[source]:
-        response = await flow.move(parties[party], referral, target, **details_for(target))
+        response = await flow.move(parties.of(party), referral, target, **details_for(target))
         assert response.status_code == 200, response.text
         referral = response.json()
     assert referral["status"] == source
     return referral
 
 
-async def test_happy_path_to_completed_with_outcome_and_history(flow, client, network):
+async def test_happy_path_to_completed_with_outcome_and_history(
+    flow: Flow, client: httpx.AsyncClient, network: Network
+) -> None:
     sender, receiver, service_id = await flow.pair()
     referral = await flow.refer(sender, receiver, service_id)
     for step, (target, extra) in enumerate((
@@ -81,20 +98,20 @@ async def test_happy_path_to_completed_with_outcome_and_history(flow, client, ne
     assert first.json()["items"] + rest.json()["items"] == steps
 
 
-async def test_every_allowed_transition_works_for_its_parties(flow, network):
-    sender, receiver, service_id = await flow.pair()
-    parties = {Party.sender: sender, Party.receiver: receiver, "service": service_id}
+async def test_every_allowed_transition_works_for_its_parties(flow: Flow, network: Network) -> None:
+    parties = Parties(*await flow.pair())
     for (source, target), allowed in TRANSITIONS.items():
         for party in allowed:
             referral = await referral_in(flow, parties, source)
-            moved = await flow.move(parties[party], referral, target, **details_for(target))
+            moved = await flow.move(parties.of(party), referral, target, **details_for(target))
             assert moved.status_code == 200, (source, target, party, moved.text)
             assert moved.json()["status_reason"] == details_for(target)["reason"]
 
 
-async def test_every_other_transition_is_409_and_changes_nothing(flow, client, network, problem):
-    sender, receiver, service_id = await flow.pair()
-    parties = {Party.sender: sender, Party.receiver: receiver, "service": service_id}
+async def test_every_other_transition_is_409_and_changes_nothing(
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
+    parties = Parties(*await flow.pair())
     for source in Status:
         referral = await referral_in(flow, parties, source)
         for target in Status:
@@ -102,14 +119,21 @@ async def test_every_other_transition_is_409_and_changes_nothing(flow, client, n
                 continue
             # The receiver cannot see a draft at all (404), so only its sender tries.
             for party in (Party.sender,) if source is Status.draft else Party:
-                refused = await flow.move(parties[party], referral, target, **details_for(target))
+                refused = await flow.move(
+                    parties.of(party), referral, target, **details_for(target)
+                )
                 problem(refused, 409, "invalid-transition")
-        after = await client.get(f"/v1/referrals/{referral['id']}", headers=sender.headers)
+        after = await client.get(
+            f"/v1/referrals/{referral['id']}", headers=parties.sender.headers
+        )
         assert after.json()["version"] == referral["version"]
         assert after.json()["status"] == source
 
 
-async def test_the_wrong_party_gets_403(flow, client, network, issuer, problem):
+async def test_the_wrong_party_gets_403(
+    flow: Flow, client: httpx.AsyncClient, network: Network, issuer: TestIssuer,
+    problem: ProblemCheck,
+) -> None:
     sender, receiver, service_id = await flow.pair()
     referral = await flow.refer(sender, receiver, service_id)
     problem(await flow.move(sender, referral, "accepted"), 403)
@@ -126,7 +150,9 @@ async def test_the_wrong_party_gets_403(flow, client, network, issuer, problem):
     assert after.json()["version"] == 1
 
 
-async def test_if_match_is_required_and_must_be_current(flow, client, network, problem):
+async def test_if_match_is_required_and_must_be_current(
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     sender, receiver, service_id = await flow.pair()
     referral = await flow.refer(sender, receiver, service_id)
     path = f"/v1/referrals/{referral['id']}/transitions"
@@ -148,8 +174,8 @@ async def test_if_match_is_required_and_must_be_current(flow, client, network, p
 
 
 async def test_reasons_and_outcomes_are_required_where_the_contract_says(
-    flow, client, network, problem
-):
+    flow: Flow, client: httpx.AsyncClient, network: Network, problem: ProblemCheck
+) -> None:
     sender, receiver, service_id = await flow.pair()
     referral = await flow.refer(sender, receiver, service_id)
     path = f"/v1/referrals/{referral['id']}/transitions"
@@ -167,7 +193,9 @@ async def test_reasons_and_outcomes_are_required_where_the_contract_says(
         ), 422)
 
 
-async def test_the_stored_row_holds_every_field_a_transition_changes(app, flow, network):
+async def test_the_stored_row_holds_every_field_a_transition_changes(
+    app: FastAPI, flow: Flow, network: Network
+) -> None:
     """A transition's UPDATE writes only the columns of `repository.MOVED`: a field `_move`
     changes outside them would be lost without a sound. Each move of the state machine, with
     free text, is made and its row read back."""
@@ -179,6 +207,7 @@ async def test_the_stored_row_holds_every_field_a_transition_changes(app, flow, 
         actor = await actors.recorded(session, app.state.cipher, mover)
         for source, target in TRANSITIONS:
             located = await repository.find(session, uuid.UUID(draft["id"]), for_update=True)
+            assert located is not None
             moved = located.referral
             moved.status = source
             moved.requested_at = None if source is Status.draft else utcnow()

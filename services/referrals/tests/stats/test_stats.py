@@ -1,7 +1,14 @@
+import httpx
+
+from services.referrals.tests.conftest import Flow, Json, Network, ProblemCheck
 from waymark_kernel.clock import utcnow
+from waymark_kernel.testing import TestIssuer
 
 
-async def test_figures_by_group_with_small_cells_suppressed(flow, client, network, issuer, problem):
+async def test_figures_by_group_with_small_cells_suppressed(
+    flow: Flow, client: httpx.AsyncClient, network: Network, issuer: TestIssuer,
+    problem: ProblemCheck,
+) -> None:
     since = utcnow().isoformat()
     sender = await network.organization("NP")
     lebanon = await network.organization("LB", type="cso")
@@ -17,13 +24,14 @@ async def test_figures_by_group_with_small_cells_suppressed(flow, client, networ
     for referral in to_lebanon[:5]:
         assert (await flow.move(lebanon, referral, "accepted")).status_code == 200
 
-    async def stats(org_headers, group_by: str) -> dict:
+    async def stats(org_headers: dict[str, str], group_by: str) -> Json:
         response = await client.get(
             "/v1/stats/referrals", headers=org_headers,
             params={"group_by": group_by, "since": since},
         )
         assert response.status_code == 200, response.text
-        return response.json()
+        figures: Json = response.json()
+        return figures
 
     corridors = await stats(sender.headers, "corridor")
     assert corridors["scope"] == "organization"

@@ -2,25 +2,22 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Index, LargeBinary
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Index
+from sqlmodel import AutoString, Field, SQLModel
 
+from waymark_kernel.auth import CLIENT, IdentityKind
 from waymark_kernel.clock import UtcTimestamp
 from waymark_referrals.actors.schemas import RecordedActor
-from waymark_referrals.crypto import SealedColumns
+from waymark_referrals.crypto import ErasableSealedColumns
 
 
-class ActorName(SealedColumns, table=True):
+class ActorName(ErasableSealedColumns, table=True):
     """A person's display name as it was when she acted, sealed like other personal data.
     Her erasure empties the sealed columns and sets her pseudonym: the records that point here
     (and the ledger's hashes, which hash only this row's id) stay as they are."""
 
     __tablename__ = "referrals_actor_names"
     __table_args__ = (Index("ix_referrals_actor_names_person", "person_id", "recorded_at"),)
-
-    key_id: str | None = Field(default=None, max_length=8)
-    wrapped_key: bytes | None = Field(default=None, sa_type=LargeBinary)
-    ciphertext: bytes | None = Field(default=None, sa_type=LargeBinary)
 
     id: uuid.UUID = Field(primary_key=True)
     person_id: str = Field(max_length=200)
@@ -35,7 +32,7 @@ class ActorColumns(SQLModel):
 
     SUBJECT: ClassVar[str]
 
-    actor_kind: str = Field(default="client", max_length=10)
+    actor_kind: IdentityKind = Field(default=CLIENT, sa_type=AutoString(length=10))
     actor_name: str | None = Field(default=None, max_length=200)
     actor_name_id: uuid.UUID | None = None
 

@@ -32,10 +32,12 @@ from waymark_referrals.crypto import EnvelopeCipher
 PSEUDONYM_PURPOSE = "actor-pseudonym"
 
 
-def _open_name(cipher: EnvelopeCipher, name: ActorName) -> str | None:
+def _open_name(cipher: EnvelopeCipher, name: ActorName) -> str:
+    """The name she acted under, or her pseudonym once it was erased."""
     if name.pseudonym is not None:
         return name.pseudonym
-    return cipher.open(name.sealed, record=str(name.id))["name"]
+    opened: str = name.opened(cipher, record=str(name.id))["name"]
+    return opened
 
 
 async def recorded(

@@ -73,7 +73,19 @@ class Person(RequestBody):
         return self
 
 
-PersonField = StrEnum("PersonField", [(name, name) for name in Person.model_fields])
+# The name of each field of Person (a test keeps the two the same); no docstring, which the API
+# document would show.
+class PersonField(StrEnum):
+    given_name = "given_name"
+    family_name = "family_name"
+    date_of_birth = "date_of_birth"
+    age_estimate = "age_estimate"
+    sex = "sex"
+    nationality = "nationality"
+    languages = "languages"
+    phone = "phone"
+    current_country = "current_country"
+    safe_contact = "safe_contact"
 
 
 class LegalBasis(StrEnum):
@@ -148,8 +160,9 @@ class ConsentRecord(RequestBody):
         return self
 
     def covers(self, country: str, organization_type: str, verified: bool) -> bool:
-        return not self.scope or any(
-            item.covers(country, organization_type, verified) for item in self.scope
+        items = [self.scope] if isinstance(self.scope, ConsentScope) else self.scope
+        return not items or any(
+            item.covers(country, organization_type, verified) for item in items
         )
 
 

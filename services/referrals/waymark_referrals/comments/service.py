@@ -19,13 +19,16 @@ from waymark_referrals.comments.schemas import CommentCreate, CommentRead
 from waymark_referrals.crypto import EnvelopeCipher
 from waymark_referrals.referrals import service as referrals
 from waymark_referrals.referrals.repository import Located
+from waymark_referrals.referrals.states import Party
 
 
-async def _thread_of(session: AsyncSession, identity: Identity, referral_id: uuid.UUID) -> Located:
+async def _thread_of(
+    session: AsyncSession, identity: Identity, referral_id: uuid.UUID
+) -> tuple[Located, Party]:
     located, party = await referrals.visible(session, identity, referral_id)
     if party is None:
         raise NotFound("referral")
-    return located
+    return located, party
 
 
 async def _present(
@@ -34,9 +37,7 @@ async def _present(
     authors = await actors.present(session, cipher, [comment.actor for comment in comments])
     reads = []
     for comment, author in zip(comments, authors, strict=True):
-        text = None
-        if readable and comment.ciphertext is not None:
-            text = cipher.open(comment.sealed, record=str(comment.id))["text"]
+        text = comment.opened(cipher, record=str(comment.id)).get("text") if readable else None
         reads.append(CommentRead(
             id=comment.id, referral_id=comment.referral_id, author_org_id=comment.author_org_id,
             author_subject=comment.author_subject, actor=author, text=text,
@@ -49,7 +50,7 @@ async def add_comment(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID,
     body: CommentCreate,
 ) -> CommentRead:
-    located = await _thread_of(session, identity, referral_id)
+    located, party = await _thread_of(session, identity, referral_id)
     cases.require_case_writer(identity)
     if not referrals.may_read_texts(located, identity):
         raise Conflict(
@@ -58,7 +59,8 @@ async def add_comment(
         )
     referral = located.referral
     comment = Comment(
-        id=uuid.uuid4(), referral_id=referral.id, author_org_id=identity.organization_id,
+        id=uuid.uuid4(), referral_id=referral.id,
+        author_org_id=referrals.organization_of(party, referral),
         created_at=utcnow(), **Comment.acted_by(await actors.recorded(session, cipher, identity)),
     )
     comment.store(cipher.seal({"text": body.text}, record=str(comment.id)))
@@ -78,7 +80,7 @@ async def list_comments(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, referral_id: uuid.UUID, *,
     cursor: str | None, limit: int,
 ) -> Page[CommentRead]:
-    located = await _thread_of(session, identity, referral_id)
+    located, _ = await _thread_of(session, identity, referral_id)
     readable = referrals.may_read_texts(located, identity)
     rows = await repository.thread(
         session, located.referral.id, after=position_after(cursor), limit=limit + 1

@@ -5,21 +5,31 @@ one already applied (last write wins by event time), and a deleted service stays
 """
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import ColumnElement
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.elements import KeyedColumnElement
 
-from waymark_kernel.db import Upsert
+from waymark_kernel.db import Upsert, table_of
 from waymark_kernel.events import OrganizationChanged, ServiceChanged, ServiceDeleted
 from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
 
-organizations, services = DirectoryOrganization.__table__, DirectoryService.__table__
+organizations, services = table_of(DirectoryOrganization), table_of(DirectoryService)
+DialectInsert = postgresql.Insert | sqlite.Insert
+Excluded = ReadOnlyColumnCollection[str, KeyedColumnElement[Any]]  # the new row's columns
 
 
-def _updating(*columns: str, where=None):
+def _updating(
+    *columns: str, where: Callable[[Excluded], ColumnElement[bool]] | None = None
+) -> Callable[[DialectInsert], DialectInsert]:
     """The ON CONFLICT (id) clause that sets `columns` from the new row where `where(excluded)`
     holds."""
-    def conflict(insert):
+    def conflict(insert: DialectInsert) -> DialectInsert:
         excluded = insert.excluded
         return insert.on_conflict_do_update(
             index_elements=["id"], set_={name: excluded[name] for name in columns},

@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator, Collection
 
 from sqlalchemy import BigInteger, and_, bindparam, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from waymark_kernel.api import TimestampPosition
-from waymark_kernel.db import AnyOf, Prepared
+from waymark_kernel.db import AnyOf, Prepared, table_of
 from waymark_referrals.disclosures.models import Disclosure
 
 
@@ -22,16 +23,19 @@ _LOCK_CHAIN = Prepared(
 )
 _BECOME_WRITER = text(f"UPDATE {Disclosure.__tablename__} SET sequence = sequence WHERE 0")  # noqa: S608 -- the model's own table name
 _LAST = (
-    select(Disclosure.case_id, func.max(Disclosure.sequence).label("sequence"))
-    .where(AnyOf(Disclosure.case_id, "case_ids"))
-    .group_by(Disclosure.case_id).subquery()
+    select(col(Disclosure.case_id), func.max(col(Disclosure.sequence)).label("sequence"))
+    .where(AnyOf(col(Disclosure.case_id), "case_ids"))
+    .group_by(col(Disclosure.case_id)).subquery()
 )
 _HEADS = Prepared(
-    select(Disclosure.case_id, Disclosure.sequence, Disclosure.entry_hash).join(_LAST, and_(
-        Disclosure.case_id == _LAST.c.case_id, Disclosure.sequence == _LAST.c.sequence
-    ))
+    select(col(Disclosure.case_id), col(Disclosure.sequence), col(Disclosure.entry_hash)).join(
+        _LAST, and_(
+            col(Disclosure.case_id) == _LAST.c.case_id,
+            col(Disclosure.sequence) == _LAST.c.sequence,
+        ),
+    )
 )
-_APPEND = Prepared.insert_into(Disclosure.__table__)
+_APPEND = Prepared.insert_into(table_of(Disclosure))
 
 
 async def chain_heads_locked(
@@ -61,23 +65,23 @@ async def list_for_case(
     session: AsyncSession, case_id: uuid.UUID, *, after: TimestampPosition | None, limit: int
 ) -> list[Disclosure]:
     """In chain order; the cursor's entry id marks where the page starts."""
-    query = select(Disclosure).where(Disclosure.case_id == case_id)
+    query = select(Disclosure).where(col(Disclosure.case_id) == case_id)
     if after is not None:
         _, disclosure_id = after
-        query = query.where(Disclosure.sequence > select(Disclosure.sequence).where(
-            Disclosure.case_id == case_id, Disclosure.id == disclosure_id
+        query = query.where(col(Disclosure.sequence) > select(col(Disclosure.sequence)).where(
+            col(Disclosure.case_id) == case_id, col(Disclosure.id) == disclosure_id
         ).scalar_subquery())
-    query = query.order_by(Disclosure.sequence).limit(limit)
+    query = query.order_by(col(Disclosure.sequence)).limit(limit)
     return list((await session.execute(query)).scalars())
 
 
 async def chains(session: AsyncSession, batch_size: int = 1000) -> AsyncIterator[Disclosure]:
     """Every entry, case by case, each case's chain in order."""
-    after = None
+    after: tuple[uuid.UUID, int] | None = None
     while True:
-        query = select(Disclosure).order_by(Disclosure.case_id, Disclosure.sequence)
+        query = select(Disclosure).order_by(col(Disclosure.case_id), col(Disclosure.sequence))
         if after is not None:
-            query = query.where(tuple_(Disclosure.case_id, Disclosure.sequence) > after)
+            query = query.where(tuple_(col(Disclosure.case_id), col(Disclosure.sequence)) > after)
         rows = list((await session.execute(query.limit(batch_size))).scalars())
         for row in rows:
             yield row

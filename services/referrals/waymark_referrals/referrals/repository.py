@@ -2,15 +2,15 @@
 
 import uuid
 from datetime import datetime
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Select, and_, bindparam, delete, not_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from waymark_kernel.api import TimestampPosition
-from waymark_kernel.db import Prepared
+from waymark_kernel.db import Prepared, changed_rows, table_of
 from waymark_kernel.keyset import Keyset
 from waymark_referrals.cases.models import Case
 from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
@@ -33,16 +33,20 @@ class Located(NamedTuple):
     legal_basis: str | None
 
 
-def _located():
+# The row of a Located; its SharedPerson is None where the outer join finds none.
+LocatedQuery = Select[tuple[Referral, SharedPerson, uuid.UUID, str | None]]
+
+
+def _located() -> LocatedQuery:
     return (
-        select(Referral, SharedPerson, Case.organization_id, Case.legal_basis)
-        .join(Case, Case.id == Referral.case_id)
-        .outerjoin(SharedPerson, SharedPerson.referral_id == Referral.id)
+        select(Referral, SharedPerson, col(Case.organization_id), col(Case.legal_basis))
+        .join(Case, col(Case.id) == col(Referral.case_id))
+        .outerjoin(SharedPerson, col(SharedPerson.referral_id) == col(Referral.id))
     )
 
 
 # The statements of every request are built once: building one costs more CPU than running it.
-_ONE_LOCATED = _located().where(Referral.id == bindparam("referral_id"))
+_ONE_LOCATED = _located().where(col(Referral.id) == bindparam("referral_id"))
 _ONE_LOCATED_FOR_UPDATE = _ONE_LOCATED.with_for_update(of=Referral)
 
 
@@ -55,17 +59,19 @@ class Parties(NamedTuple):
     service: DirectoryService | None  # None too when it is not the receiver's
 
 
-def _parties_query() -> Select:
+def _parties_query() -> Select[
+    tuple[Case, DirectoryOrganization, DirectoryOrganization, DirectoryService]
+]:
     sender, receiver = aliased(DirectoryOrganization), aliased(DirectoryOrganization)
     return (
         select(Case, sender, receiver, DirectoryService).select_from(Case)
-        .outerjoin(sender, sender.id == bindparam("sender_id"))
-        .outerjoin(receiver, receiver.id == bindparam("receiver_id"))
+        .outerjoin(sender, col(sender.id) == bindparam("sender_id"))
+        .outerjoin(receiver, col(receiver.id) == bindparam("receiver_id"))
         .outerjoin(DirectoryService, and_(
-            DirectoryService.id == bindparam("service_id"),
-            DirectoryService.organization_id == receiver.id,
+            col(DirectoryService.id) == bindparam("service_id"),
+            col(DirectoryService.organization_id) == col(receiver.id),
         ))
-        .where(Case.id == bindparam("case_id"))
+        .where(col(Case.id) == bindparam("case_id"))
     )
 
 
@@ -104,9 +110,9 @@ MOVED = (
     "status", "status_reason", "outcome", "key_id", "wrapped_key", "ciphertext", "version",
     "updated_at", "requested_at", "respond_by",
 )
+_REFERRALS = table_of(Referral)
 _SAVE_MOVED = Prepared(
-    update(Referral.__table__).where(Referral.__table__.c.id == bindparam("moved_id")),
-    columns=MOVED,
+    update(_REFERRALS).where(_REFERRALS.c.id == bindparam("moved_id")), columns=MOVED
 )
 
 
@@ -116,9 +122,9 @@ async def save_moved(session: AsyncSession, referral: Referral) -> None:
     )
 
 
-_INSERT_REFERRAL = Prepared.insert_into(Referral.__table__)
-_INSERT_SNAPSHOT = Prepared.insert_into(SharedPerson.__table__)
-_INSERT_TRANSITION = Prepared.insert_into(ReferralTransition.__table__)
+_INSERT_REFERRAL = Prepared.insert_into(_REFERRALS)
+_INSERT_SNAPSHOT = Prepared.insert_into(table_of(SharedPerson))
+_INSERT_TRANSITION = Prepared.insert_into(table_of(ReferralTransition))
 
 
 async def add_leg(session: AsyncSession, referral: Referral, snapshot: SharedPerson) -> None:
@@ -138,8 +144,8 @@ _OLDEST_FIRST = Keyset(col(Referral.created_at), col(Referral.id))
 _HISTORY_ORDER = Keyset(col(ReferralTransition.occurred_at), col(ReferralTransition.id))
 
 
-def is_overdue(now: datetime):
-    return Referral.status.in_(list(AWAITING_ANSWER)) & (Referral.respond_by < now)
+def is_overdue(now: datetime) -> ColumnElement[bool]:
+    return col(Referral.status).in_(list(AWAITING_ANSWER)) & (col(Referral.respond_by) < now)
 
 
 async def list_for_organization(
@@ -147,51 +153,57 @@ async def list_for_organization(
     statuses: list[Status] | None, country: str | None, overdue: bool | None,
     urgency: str | None, now: datetime, after: TimestampPosition | None, limit: int,
 ) -> list[Located]:
-    sent = Referral.sender_org_id == organization_id
+    sent = col(Referral.sender_org_id) == organization_id
     # A draft is the sender's alone until it is requested.
-    received = (Referral.receiver_org_id == organization_id) & Referral.requested_at.is_not(None)
-    mine = {"sent": sent, "received": received}.get(role, or_(sent, received))
+    received = (col(Referral.receiver_org_id) == organization_id) & (
+        col(Referral.requested_at).is_not(None)
+    )
+    mine = or_(sent, received) if role is None else {"sent": sent, "received": received}[role]
     query = _located().where(mine)
     if statuses:
-        query = query.where(Referral.status.in_(statuses))
+        query = query.where(col(Referral.status).in_(statuses))
     if country is not None:
-        query = query.where(or_(Referral.from_country == country, Referral.to_country == country))
+        query = query.where(
+            or_(col(Referral.from_country) == country, col(Referral.to_country) == country)
+        )
     if overdue is not None:
         query = query.where(is_overdue(now) if overdue else not_(is_overdue(now)))
     if urgency is not None:
-        query = query.where(Referral.urgency == urgency)
+        query = query.where(col(Referral.urgency) == urgency)
     query = _NEWEST_FIRST.page(query, after, limit)
     return [Located(*row) for row in await session.execute(query)]
 
 
 async def open_referrals_of_case(session: AsyncSession, case_id: uuid.UUID) -> list[Referral]:
     query = (
-        select(Referral).where(Referral.case_id == case_id, Referral.status.in_(list(OPEN)))
-        .order_by(Referral.created_at, Referral.id).with_for_update()
+        select(Referral)
+        .where(col(Referral.case_id) == case_id, col(Referral.status).in_(list(OPEN)))
+        .order_by(col(Referral.created_at), col(Referral.id)).with_for_update()
     )
     return list((await session.execute(query)).scalars())
 
 
 async def delete_shared_persons_of_case(session: AsyncSession, case_id: uuid.UUID) -> None:
-    await session.execute(delete(SharedPerson).where(SharedPerson.referral_id.in_(
-        select(Referral.id).where(Referral.case_id == case_id)
+    await session.execute(delete(SharedPerson).where(col(SharedPerson.referral_id).in_(
+        select(col(Referral.id)).where(col(Referral.case_id) == case_id)
     )))
 
 
 async def history(
     session: AsyncSession, referral_id: uuid.UUID, *, after: TimestampPosition | None, limit: int
 ) -> list[ReferralTransition]:
-    query = select(ReferralTransition).where(ReferralTransition.referral_id == referral_id)
+    query = select(ReferralTransition).where(col(ReferralTransition.referral_id) == referral_id)
     query = _HISTORY_ORDER.page(query, after, limit)
     return list((await session.execute(query)).scalars())
 
 
-_FORGET_EXPIRED_REQUEST = Prepared(delete(IdempotentRequest.__table__).where(
-    IdempotentRequest.__table__.c.organization_id == bindparam("organization_id"),
-    IdempotentRequest.__table__.c.key == bindparam("key"),
-    IdempotentRequest.__table__.c.created_at < bindparam("expired_before"),
+_IDEMPOTENT_REQUESTS = table_of(IdempotentRequest)
+_FORGET_EXPIRED_REQUEST = Prepared(delete(_IDEMPOTENT_REQUESTS).where(
+    _IDEMPOTENT_REQUESTS.c.organization_id == bindparam("organization_id"),
+    _IDEMPOTENT_REQUESTS.c.key == bindparam("key"),
+    _IDEMPOTENT_REQUESTS.c.created_at < bindparam("expired_before"),
 ))
-_INSERT_IDEMPOTENT_REQUEST = Prepared.insert_into(IdempotentRequest.__table__)
+_INSERT_IDEMPOTENT_REQUEST = Prepared.insert_into(_IDEMPOTENT_REQUESTS)
 
 
 async def find_idempotent_request(
@@ -210,46 +222,51 @@ async def add_idempotent_request(session: AsyncSession, request: IdempotentReque
 
 async def forget_idempotent_requests(session: AsyncSession, *, created_before: datetime) -> None:
     await session.execute(
-        delete(IdempotentRequest).where(IdempotentRequest.created_at < created_before)
+        delete(IdempotentRequest).where(col(IdempotentRequest.created_at) < created_before)
     )
 
 
-def _ended_before(moment: datetime):
+def _ended_before(moment: datetime) -> ColumnElement[bool]:
     """A final referral's status never changes again: its updated_at is when it ended."""
-    return Referral.status.in_(list(FINAL)) & (Referral.updated_at < moment)
+    return col(Referral.status).in_(list(FINAL)) & (col(Referral.updated_at) < moment)
 
 
 async def erase_expired_snapshots(session: AsyncSession, *, ended_before: datetime) -> int:
-    ended = select(Referral.id).where(_ended_before(ended_before))
-    result = await session.execute(delete(SharedPerson).where(SharedPerson.referral_id.in_(ended)))
-    return result.rowcount
+    ended = select(col(Referral.id)).where(_ended_before(ended_before))
+    return await changed_rows(
+        session, delete(SharedPerson).where(col(SharedPerson.referral_id).in_(ended))
+    )
 
 
-async def erase_texts(session: AsyncSession, referral_ids: Select) -> None:
+ReferralIds = Select[tuple[uuid.UUID]]
+
+
+async def erase_texts(session: AsyncSession, referral_ids: ReferralIds) -> None:
     """Empties the sealed free text of these referrals, of their history and of the first
     answers kept for their Idempotency-Keys (they hold it too)."""
-    erased = {"key_id": None, "wrapped_key": None, "ciphertext": None}
-    for table, referral_id in (
-        (Referral, Referral.id), (ReferralTransition, ReferralTransition.referral_id),
-        (IdempotentRequest, IdempotentRequest.referral_id),
+    erased: dict[str, Any] = {"key_id": None, "wrapped_key": None, "ciphertext": None}
+    for table, referral_id, ciphertext in (
+        (Referral, col(Referral.id), col(Referral.ciphertext)),
+        (ReferralTransition, col(ReferralTransition.referral_id), col(ReferralTransition.ciphertext)),
+        (IdempotentRequest, col(IdempotentRequest.referral_id), col(IdempotentRequest.ciphertext)),
     ):
         await session.execute(
-            update(table).where(referral_id.in_(referral_ids), table.ciphertext.is_not(None))
+            update(table).where(referral_id.in_(referral_ids), ciphertext.is_not(None))
             .values(erased).execution_options(synchronize_session=False)
         )
 
 
 def legs_without_owner(
     *, case_id: uuid.UUID | None = None, ended_before: datetime | None = None
-) -> Select:
+) -> ReferralIds:
     """The ids of the referrals (of one case, or ended before a moment) that the case's owner
     neither sent nor received, such as the onward legs between transit and destination."""
-    query = select(Referral.id).join(Case, Case.id == Referral.case_id).where(
-        Case.organization_id != Referral.sender_org_id,
-        Case.organization_id != Referral.receiver_org_id,
+    query = select(col(Referral.id)).join(Case, col(Case.id) == col(Referral.case_id)).where(
+        col(Case.organization_id) != col(Referral.sender_org_id),
+        col(Case.organization_id) != col(Referral.receiver_org_id),
     )
     if case_id is not None:
-        query = query.where(Referral.case_id == case_id)
+        query = query.where(col(Referral.case_id) == case_id)
     if ended_before is not None:
         query = query.where(_ended_before(ended_before))
     return query
@@ -260,11 +277,11 @@ async def legs_of_case(
     after: TimestampPosition | None, limit: int,
 ) -> list[Referral]:
     """Oldest first; with `party`, only the legs that organisation sends or receives."""
-    query = select(Referral).where(Referral.case_id == case_id)
+    query = select(Referral).where(col(Referral.case_id) == case_id)
     if party is not None:
         query = query.where(or_(
-            Referral.sender_org_id == party,
-            (Referral.receiver_org_id == party) & Referral.requested_at.is_not(None),
+            col(Referral.sender_org_id) == party,
+            (col(Referral.receiver_org_id) == party) & col(Referral.requested_at).is_not(None),
         ))
     query = _OLDEST_FIRST.page(query, after, limit)
     return list((await session.execute(query)).scalars())
@@ -273,7 +290,7 @@ async def legs_of_case(
 async def overdue_unannounced(session: AsyncSession, now: datetime, limit: int) -> list[Referral]:
     # Replicas sweep side by side: each takes the rows no other has locked.
     query = (
-        select(Referral).where(is_overdue(now), Referral.overdue_announced.is_(False))
-        .order_by(Referral.respond_by).limit(limit).with_for_update(skip_locked=True)
+        select(Referral).where(is_overdue(now), col(Referral.overdue_announced).is_(False))
+        .order_by(col(Referral.respond_by)).limit(limit).with_for_update(skip_locked=True)
     )
     return list((await session.execute(query)).scalars())

@@ -4,9 +4,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_kernel.api import Page, page_of, position_after
@@ -24,7 +23,7 @@ from waymark_referrals.cases.models import Case
 from waymark_referrals.cases.schemas import Consent, ConsentWithdrawal, LegalBasis
 from waymark_referrals.comments import repository as comments
 from waymark_referrals.crypto import EnvelopeCipher
-from waymark_referrals.directory.models import DirectoryOrganization
+from waymark_referrals.directory.models import DirectoryOrganization, DirectoryService
 from waymark_referrals.disclosures import service as disclosures
 from waymark_referrals.disclosures.schemas import PersonalRead
 from waymark_referrals.referrals import repository
@@ -36,7 +35,7 @@ from waymark_referrals.referrals.models import (
     idempotency_record,
     texts_record,
 )
-from waymark_referrals.referrals.repository import Located, Parties
+from waymark_referrals.referrals.repository import Located, ReferralIds
 from waymark_referrals.referrals.schemas import (
     ANSWER_WITHIN_HOURS,
     CONSENT_WITHDRAWN,
@@ -76,6 +75,10 @@ def party_of(referral: Referral, identity: Identity) -> Party | None:
     return None
 
 
+def organization_of(party: Party, referral: Referral) -> uuid.UUID:
+    return referral.sender_org_id if party is Party.sender else referral.receiver_org_id
+
+
 def may_read_texts(located: Located, identity: Identity) -> bool:
     """Free text may speak of the person, so it follows the person's shared data: the other
     organisation loses it with it, while the case's owner keeps what it took part in (it holds
@@ -100,7 +103,7 @@ def _readable_texts(cipher: EnvelopeCipher, identity: Identity, located: Located
 
 
 def present(
-    referral: Referral, person: dict | None, texts: ReferralTexts, now: datetime
+    referral: Referral, person: dict[str, Any] | None, texts: ReferralTexts, now: datetime
 ) -> ReferralRead:
     return ReferralRead.model_validate({
         **referral.model_dump(),
@@ -122,7 +125,9 @@ def changed_event(referral: Referral) -> ReferralChanged:
     )
 
 
-def _opened(cipher: EnvelopeCipher, identity: Identity, located: Located) -> dict | None:
+def _opened(
+    cipher: EnvelopeCipher, identity: Identity, located: Located
+) -> dict[str, Any] | None:
     """The shared person, for sender and receiver only."""
     referral, snapshot = located.referral, located.snapshot
     if snapshot is None or party_of(referral, identity) is None:
@@ -132,7 +137,7 @@ def _opened(cipher: EnvelopeCipher, identity: Identity, located: Located) -> dic
 
 async def _show(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity,
-    shown: list[tuple[Located, dict | None, ReferralTexts]], now: datetime,
+    shown: list[tuple[Located, dict[str, Any] | None, ReferralTexts]], now: datetime,
 ) -> list[ReferralRead]:
     """Presents referrals with the persons and texts opened for the caller; every person shown
     to another organisation than the case's owner, or to a person, goes into the disclosure
@@ -183,31 +188,40 @@ def _require_legal_basis(consent: Consent | None, receiver: DirectoryOrganizatio
         )
 
 
+class LegParties(NamedTuple):
+    """A new leg's case, its sender (the directory's entry None while it does not know it yet),
+    its receiver and the receiver's service, checked."""
+
+    case: Case
+    sender_id: uuid.UUID
+    sender: DirectoryOrganization | None
+    receiver: DirectoryOrganization
+    service: DirectoryService | None
+
+
 async def _new_leg_parties(
     session: AsyncSession, organization_id: uuid.UUID, case_id: uuid.UUID,
     body: ReferralCreate | OnwardReferralCreate, *, case_owned: bool,
-) -> Parties:
-    """The case (the sender's own when `case_owned`), the sender (None while the directory does
-    not know it yet), the receiver and its service, checked against the registry's read-model."""
-    parties = await repository.find_parties(
+) -> LegParties:
+    """The case (the sender's own when `case_owned`), the sender, the receiver and its service,
+    checked against the registry's read-model."""
+    case, sender, receiver, service = await repository.find_parties(
         session, case_id, organization_id, body.receiver_org_id, body.service_id
     )
-    if parties.case is None or (case_owned and parties.case.organization_id != organization_id):
+    if case is None or (case_owned and case.organization_id != organization_id):
         raise Unprocessable("The case does not exist in your organisation.", kind="unknown-case")
-    if parties.receiver is None:
+    if receiver is None:
         raise Unprocessable(
             "The receiving organisation is not (yet) in the directory.", kind="unknown-receiver"
         )
-    if parties.receiver.id == organization_id:
+    if receiver.id == organization_id:
         raise Unprocessable("An organisation cannot refer to itself.", kind="unknown-receiver")
-    if body.service_id is not None and (
-        parties.service is None or not parties.service.takes_referrals
-    ):
+    if body.service_id is not None and (service is None or not service.takes_referrals):
         raise Unprocessable(
             "The service does not exist, is not active, does not accept referrals or does not "
             "belong to the receiving organisation.", kind="service-unavailable",
         )
-    return parties
+    return LegParties(case, organization_id, sender, receiver, service)
 
 
 @dataclass(frozen=True)
@@ -216,7 +230,7 @@ class NewLeg:
     against, the person's fields it shares and the leg it goes on from (None for a first leg)."""
 
     request: ReferralCreate | OnwardReferralCreate
-    parties: Parties
+    parties: LegParties
     shared: dict[str, Any]
     # Where the person is, for a sender whose own country the directory does not know yet.
     person_country: str | None
@@ -228,7 +242,7 @@ async def _open_leg(
 ) -> ReferralRead:
     """Writes the new leg and answers it as its sender sees it."""
     body, shared = leg.request, leg.shared
-    case, sender, receiver, service = leg.parties
+    case, sender_id, sender, receiver, service = leg.parties
     from_country = sender.country if sender else leg.person_country
     if from_country is None:
         raise Unprocessable(
@@ -239,18 +253,21 @@ async def _open_leg(
     if service is not None and service.response_time_hours:
         response_hours = min(response_hours, service.response_time_hours)
     referral = Referral(
-        id=uuid.uuid4(), case_id=case.id, sender_org_id=identity.organization_id,
+        id=uuid.uuid4(), case_id=case.id, sender_org_id=sender_id,
         receiver_org_id=receiver.id, service_id=body.service_id, from_country=from_country,
         to_country=service.countries[0] if service and service.countries else receiver.country,
         migration_stage=body.migration_stage, categories=body.categories, urgency=body.urgency,
-        shared_fields=body.shared_fields, status=Status.draft,
+        shared_fields=[field.value for field in body.shared_fields], status=Status.draft,
         parent_referral_id=leg.parent_referral_id, response_hours=response_hours, version=1,
         created_by=identity.subject, created_at=now, updated_at=now,
     )
     texts = ReferralTexts(reason=body.reason)
     _seal_texts(cipher, referral, texts)
-    snapshot = SharedPerson(referral_id=referral.id, created_at=now)
-    snapshot.store(cipher.seal(shared, record=str(referral.id)))
+    sealed = cipher.seal(shared, record=str(referral.id))
+    snapshot = SharedPerson(
+        referral_id=referral.id, created_at=now, key_id=sealed.key_id,
+        wrapped_key=sealed.wrapped_key, ciphertext=sealed.ciphertext,
+    )
     if body.status is Status.requested:
         await _request(session, referral, now)
     await repository.add_leg(session, referral, snapshot)
@@ -273,7 +290,9 @@ async def create_referral(
     )
     content = cases.open_content(cipher, parties.case)
     _require_legal_basis(content.consent, parties.receiver)
-    shared = content.person.model_dump(mode="json", include=set(body.shared_fields))
+    shared = content.person.model_dump(
+        mode="json", include={field.value for field in body.shared_fields}
+    )
     leg = NewLeg(body, parties, shared, person_country=content.person.current_country)
     return await _open_leg(session, cipher, identity, leg, utcnow())
 
@@ -309,7 +328,7 @@ async def refer_onward(
     )
     _require_legal_basis(cases.open_content(cipher, parties.case).consent, parties.receiver)
     received = cipher.open(snapshot.sealed, record=str(parent.id))
-    shared = {field: received[field] for field in body.shared_fields if field in received}
+    shared = {field.value: received[field] for field in body.shared_fields if field in received}
     leg = NewLeg(
         body, parties, shared, person_country=received.get("current_country"),
         parent_referral_id=parent.id,
@@ -474,11 +493,13 @@ async def get_referral(
 
 async def list_referrals(
     session: AsyncSession, cipher: EnvelopeCipher, identity: Identity, organization_id: uuid.UUID,
-    *, cursor: str | None, limit: int, **filters,
+    *, role: Literal["sent", "received"] | None, statuses: list[Status] | None,
+    country: str | None, overdue: bool | None, urgency: str | None, cursor: str | None, limit: int,
 ) -> Page[ReferralRead]:
     now = utcnow()
     rows = await repository.list_for_organization(
-        session, organization_id, now=now, after=position_after(cursor), limit=limit + 1, **filters
+        session, organization_id, role=role, statuses=statuses, country=country, overdue=overdue,
+        urgency=urgency, now=now, after=position_after(cursor), limit=limit + 1,
     )
     shown = iter(await _show(session, cipher, identity, [
         (row, _opened(cipher, identity, row), _readable_texts(cipher, identity, row))
@@ -506,7 +527,8 @@ async def history(
             row.opened(cipher, record=str(row.id)) if readable else {}
         )
         return TransitionRead(
-            id=row.id, from_status=row.from_status, to=row.to_status,
+            id=row.id, from_status=None if row.from_status is None else Status(row.from_status),
+            to=Status(row.to_status),
             reason=row.reason or texts.reason, note=texts.note,
             outcome=row.outcome or texts.outcome, actor_subject=row.actor_subject,
             actor_org_id=row.actor_org_id, actor=next(movers), occurred_at=row.occurred_at,
@@ -547,7 +569,7 @@ async def withdraw_consent(
     )
 
 
-async def _erase_texts(session: AsyncSession, referral_ids: Select) -> None:
+async def _erase_texts(session: AsyncSession, referral_ids: ReferralIds) -> None:
     """Erases the free text of these referrals: theirs, their history's and their comments'."""
     await repository.erase_texts(session, referral_ids)
     await comments.erase_texts(session, referral_ids)

@@ -1,9 +1,9 @@
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, Field
 
-SUPPRESSED = "<5"
+SUPPRESSED: Final = "<5"
 Count = int | Literal["<5"]
 
 

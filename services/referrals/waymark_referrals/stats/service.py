@@ -8,13 +8,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_kernel.auth import Identity
 from waymark_kernel.clock import utcnow
 from waymark_kernel.problems import Forbidden
 from waymark_referrals.stats import repository
+from waymark_referrals.stats.repository import RequestedRow
 from waymark_referrals.stats.schemas import (
     SUPPRESSED,
     Count,
@@ -26,7 +26,7 @@ from waymark_referrals.stats.schemas import (
 SMALLEST_PUBLISHED = 5
 
 
-def _keys(row: Row, group_by: GroupBy) -> list[dict[str, str]]:
+def _keys(row: RequestedRow, group_by: GroupBy) -> list[dict[str, str]]:
     match group_by:
         case GroupBy.corridor:
             return [{"from_country": row.from_country, "to_country": row.to_country}]
@@ -44,7 +44,7 @@ def _count(count: int) -> Count:
     return SUPPRESSED if 0 < count < SMALLEST_PUBLISHED else count
 
 
-def _figures(rows: list[Row], now: datetime) -> tuple[float | None, float | None]:
+def _figures(rows: list[RequestedRow], now: datetime) -> tuple[float | None, float | None]:
     """Median hours to the first answer, and the share answered by respond_by among those
     answered or already due; None where fewer than 5 referrals would make the figure."""
     hours = [
@@ -60,8 +60,12 @@ def _figures(rows: list[Row], now: datetime) -> tuple[float | None, float | None
     return median, share
 
 
-def _group(rows: Iterable[Row], group_by: GroupBy) -> dict[tuple, tuple[dict, list[Row]]]:
-    groups: dict[tuple, tuple[dict, list[Row]]] = defaultdict(lambda: ({}, []))
+GroupKey = tuple[tuple[str, str], ...]
+Group = tuple[dict[str, str], list[RequestedRow]]  # a group's key and its members
+
+
+def _group(rows: Iterable[RequestedRow], group_by: GroupBy) -> dict[GroupKey, Group]:
+    groups: dict[GroupKey, Group] = defaultdict(lambda: ({}, []))
     for row in rows:
         for key in _keys(row, group_by):
             identity = tuple(sorted(key.items()))
@@ -70,7 +74,7 @@ def _group(rows: Iterable[Row], group_by: GroupBy) -> dict[tuple, tuple[dict, li
     return groups
 
 
-def _has_small_cell(rows: list[Row]) -> bool:
+def _has_small_cell(rows: list[RequestedRow]) -> bool:
     """The total is the same under every grouping: published under one, it would reveal a
     small cell of another by subtraction, so any small cell anywhere withholds it."""
     return any(

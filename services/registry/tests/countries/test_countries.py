@@ -1,9 +1,12 @@
 import uuid
 
+from services.registry.tests.conftest import Registry
 from waymark_kernel.auth import VIEWER
 
 
-async def test_fifteen_programme_countries_with_their_national_societies(registry):
+async def test_fifteen_programme_countries_with_their_national_societies(
+    registry: Registry
+) -> None:
     nepal = await registry.organization(
         name="Nepal Red Cross Society", type="national_society", country="NP"
     )

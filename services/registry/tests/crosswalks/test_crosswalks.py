@@ -2,7 +2,11 @@
 shipped examples."""
 
 import uuid
+from typing import Any
 
+import httpx
+
+from services.registry.tests.conftest import FakePublisher, Registry
 from waymark_kernel.auth import ORG_ADMIN
 
 CROSSWALKS = "/v1/hsds/crosswalks"
@@ -13,7 +17,7 @@ COUNCIL = (
 )
 
 
-def council_dataset(organization: str = "Leeds Welcome") -> list[dict]:
+def council_dataset(organization: str = "Leeds Welcome") -> list[dict[str, Any]]:
     """One service classified only in the council's own taxonomy."""
     service_id, term_id = str(uuid.uuid4()), str(uuid.uuid4())
     return [{
@@ -30,18 +34,18 @@ def council_dataset(organization: str = "Leeds Welcome") -> list[dict]:
     }]
 
 
-async def upload(registry, name: str, text: str, **headers: str):
+async def upload(registry: Registry, name: str, text: str, **headers: str) -> httpx.Response:
     return await registry.client.put(f"{CROSSWALKS}/{name}", content=text.encode(),
                                      headers={**registry.network_admin, **CSV, **headers})
 
 
-async def listed(registry) -> dict[str, dict]:
+async def listed(registry: Registry) -> dict[str, dict[str, Any]]:
     response = await registry.client.get(CROSSWALKS, headers=registry.network_admin)
     assert response.status_code == 200, response.text
     return {crosswalk["name"]: crosswalk for crosswalk in response.json()["items"]}
 
 
-async def test_the_shipped_examples_are_listed_and_readable(registry):
+async def test_the_shipped_examples_are_listed_and_readable(registry: Registry) -> None:
     shown = await listed(registry)
     csv = await registry.client.get(f"{CROSSWALKS}/open_eligibility",
                                     headers=registry.network_admin)
@@ -55,7 +59,7 @@ async def test_the_shipped_examples_are_listed_and_readable(registry):
     assert csv.text.startswith("taxonomy,code,category")
 
 
-async def test_an_uploaded_crosswalk_maps_an_import_chosen_with_it(registry):
+async def test_an_uploaded_crosswalk_maps_an_import_chosen_with_it(registry: Registry) -> None:
     plain, chosen = council_dataset(), council_dataset("Leeds Refugee Forum")
 
     created = await upload(registry, "leeds-council", COUNCIL)
@@ -83,7 +87,9 @@ async def test_an_uploaded_crosswalk_maps_an_import_chosen_with_it(registry):
     ]
 
 
-async def test_a_bad_crosswalk_is_refused_with_its_lines_and_changes_nothing(registry):
+async def test_a_bad_crosswalk_is_refused_with_its_lines_and_changes_nothing(
+    registry: Registry
+) -> None:
     await upload(registry, "leeds-council", COUNCIL)
     bad = (
         "taxonomy,code,category\r\nLeeds council,ADV,legal.information\r\n"
@@ -112,8 +118,8 @@ async def test_a_bad_crosswalk_is_refused_with_its_lines_and_changes_nothing(reg
 
 
 async def test_replacing_and_deleting_a_crosswalk_needs_its_etag_and_no_source_using_it(
-    registry, publisher
-):
+    registry: Registry, publisher: tuple[FakePublisher, str]
+) -> None:
     await upload(registry, "leeds-council", COUNCIL)
     admin = registry.network_admin
 
@@ -148,7 +154,7 @@ async def test_replacing_and_deleting_a_crosswalk_needs_its_etag_and_no_source_u
     assert (await registry.client.get("/v1/hsds/dataset", headers=admin)).json() == []
 
 
-async def test_only_a_network_admin_manages_crosswalks(registry):
+async def test_only_a_network_admin_manages_crosswalks(registry: Registry) -> None:
     await upload(registry, "leeds-council", COUNCIL)
     organization = await registry.organization()
     headers = {**registry.headers(organization["id"], ORG_ADMIN), **CSV, "If-Match": '"1"'}

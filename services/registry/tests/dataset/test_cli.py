@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -31,7 +32,7 @@ DATASET = [{
 }]
 
 
-def waymark(tmp_path, *arguments: str) -> subprocess.CompletedProcess:
+def waymark(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "WAYMARK_MODE": "standalone", "WAYMARK_DATA_DIR": str(tmp_path)}
     return subprocess.run(
         [sys.executable, "-m", "waymark_cli.main", "registry", *arguments],
@@ -39,7 +40,7 @@ def waymark(tmp_path, *arguments: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_import_refuses_an_invalid_file_then_imports_and_exports(tmp_path):
+def test_import_refuses_an_invalid_file_then_imports_and_exports(tmp_path: Path) -> None:
     broken = json.loads(json.dumps(DATASET))
     broken[0]["country"] = "Kazakhstan"
     broken[0]["services"][0]["service_at_locations"][0]["location"]["latitude"] = -91
@@ -65,7 +66,7 @@ def test_import_refuses_an_invalid_file_then_imports_and_exports(tmp_path):
     assert (service["id"], service["categories"]) == (SERVICE_ID, ["legal.information"])
 
 
-def test_a_tabular_package_in_a_folder_or_a_zip(tmp_path):
+def test_a_tabular_package_in_a_folder_or_a_zip(tmp_path: Path) -> None:
     source, target, copy = tmp_path / "source", tmp_path / "target", tmp_path / "copy"
     dataset = tmp_path / "in.json"
     dataset.write_text(json.dumps(DATASET))
@@ -94,8 +95,8 @@ def test_a_tabular_package_in_a_folder_or_a_zip(tmp_path):
 
 
 def test_a_bad_row_of_a_package_is_shown_with_its_file_and_line_and_a_dry_run_changes_nothing(
-    tmp_path,
-):
+    tmp_path: Path,
+) -> None:
     package = tmp_path / "package"
     package.mkdir()
     (package / "organizations.csv").write_text(

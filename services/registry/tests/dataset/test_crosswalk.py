@@ -11,7 +11,7 @@ COUNCIL = (
 )
 
 
-def test_the_longest_code_of_a_taxonomy_named_in_the_terms_taxonomy_wins():
+def test_the_longest_code_of_a_taxonomy_named_in_the_terms_taxonomy_wins() -> None:
     crosswalk = Crosswalk.of({"council.csv": COUNCIL})
 
     assert crosswalk.category("Leeds Council services", "ADV-IMM-2") == (
@@ -23,7 +23,7 @@ def test_the_longest_code_of_a_taxonomy_named_in_the_terms_taxonomy_wins():
     assert crosswalk.category("Leeds council", None) is None
 
 
-def test_the_shipped_examples_map_open_eligibility_and_211_top_levels():
+def test_the_shipped_examples_map_open_eligibility_and_211_top_levels() -> None:
     crosswalk = shipped()
 
     assert crosswalk.category("Open Eligibility", "102-01") == "food_cash.food"
@@ -31,7 +31,7 @@ def test_the_shipped_examples_map_open_eligibility_and_211_top_levels():
     assert crosswalk.category("AIRS/211 LA County Taxonomy", "RP-1400") == "mhpss"
 
 
-def test_a_crosswalk_naming_no_waymark_category_is_refused_with_its_line():
+def test_a_crosswalk_naming_no_waymark_category_is_refused_with_its_line() -> None:
     with pytest.raises(Problem) as refused:
         Crosswalk.of({"bad.csv": "taxonomy,code,category\r\nX,1,food_cash.food\r\nX,2,soup\r\n"})
 

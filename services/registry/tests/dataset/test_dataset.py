@@ -10,12 +10,14 @@ import uuid
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.registry.tests.conftest import Registry
 from waymark_kernel.auth import ORG_ADMIN, VIEWER
 from waymark_registry.dataset import service as dataset_service
 from waymark_registry.dataset import tabular
@@ -25,15 +27,17 @@ SAFE_HOUSE = {
     "name": "Refuge of hope", "address": "Lane 4", "city": "Amman", "admin_area": "Amman",
     "country": "JO", "latitude": 31.9539, "longitude": 35.9106, "confidential": True,
 }
-CLINIC = {"name": "Clinic", "city": "Zarqa", "country": "JO", "latitude": 32.07, "longitude": 36.09}
+CLINIC: dict[str, Any] = {
+    "name": "Clinic", "city": "Zarqa", "country": "JO", "latitude": 32.07, "longitude": 36.09,
+}
 
 
 @pytest.fixture
-async def source(registry):
+async def source(registry: Registry) -> dict[str, Any]:
     return await fill(registry)
 
 
-async def fill(registry) -> dict:
+async def fill(registry: Registry) -> dict[str, Any]:
     society = await registry.organization(
         name="Jordan National Red Crescent Society", type="national_society", country="JO",
         verified=True, email="info@jnrcs.example", phone="+962 6 4773141",
@@ -53,22 +57,26 @@ async def fill(registry) -> dict:
     return {"society": society, "cso": cso, "shelter": shelter, "legal": legal}
 
 
-async def export(registry) -> list[dict]:
+async def export(registry: Registry) -> list[dict[str, Any]]:
     response = await registry.client.get("/v1/hsds/dataset", headers=registry.network_admin)
     assert response.status_code == 200, response.text
-    return response.json()
+    body: list[dict[str, Any]] = response.json()
+    return body
 
 
-async def import_(registry, dataset, status: int = 200) -> dict:
+async def import_(
+    registry: Registry, dataset: str | list[dict[str, Any]], status: int = 200
+) -> dict[str, Any]:
     text = dataset if isinstance(dataset, str) else json.dumps(dataset, indent=1)
     response = await registry.client.post(
         "/v1/hsds/dataset", content=text.encode(), headers=registry.network_admin
     )
     assert response.status_code == status, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
-def without_times(dataset: list[dict]) -> list[dict]:
+def without_times(dataset: list[dict[str, Any]]) -> list[dict[str, Any]]:
     dataset = copy.deepcopy(dataset)
     for organization in dataset:
         for service in organization["services"]:
@@ -76,7 +84,9 @@ def without_times(dataset: list[dict]) -> list[dict]:
     return dataset
 
 
-async def test_round_trip_into_an_empty_directory_on_sqlite(registry, source, sqlite_registry):
+async def test_round_trip_into_an_empty_directory_on_sqlite(
+    registry: Registry, source: dict[str, Any], sqlite_registry: Registry
+) -> None:
     dataset = await export(registry)
 
     report = await import_(sqlite_registry, dataset)
@@ -100,7 +110,9 @@ async def test_round_trip_into_an_empty_directory_on_sqlite(registry, source, sq
     assert fetched.json()["categories"] == ["shelter.safe_house", "protection.gbv"]
 
 
-async def test_export_hides_confidential_locations_and_reimport_keeps_them(registry, source):
+async def test_export_hides_confidential_locations_and_reimport_keeps_them(
+    registry: Registry, source: dict[str, Any]
+) -> None:
     dataset = await export(registry)
     text = json.dumps(dataset)
 
@@ -116,7 +128,9 @@ async def test_export_hides_confidential_locations_and_reimport_keeps_them(regis
     assert owner_view.json()["locations"][1] == SAFE_HOUSE
 
 
-async def test_changes_are_updated_with_their_events(registry, source):
+async def test_changes_are_updated_with_their_events(
+    registry: Registry, source: dict[str, Any]
+) -> None:
     dataset = await export(registry)
     before = len(await registry.outbox())
     legal = dataset[1]["services"][0]
@@ -137,8 +151,8 @@ async def test_changes_are_updated_with_their_events(registry, source):
 
 
 async def test_postgresql_a_large_import_leaves_the_planner_knowing_the_directory(
-    registry, database_url
-):
+    registry: Registry, database_url: str
+) -> None:
     """Searches right after a bulk import are planned for the rows it wrote, not for empty
     tables, and the tables it wrote were vacuumed so that their pages can be read from the index
     alone (autovacuum, where it is on, may take minutes). Whether VACUUM may mark a page
@@ -177,7 +191,9 @@ async def test_postgresql_a_large_import_leaves_the_planner_knowing_the_director
     assert all(count >= 1 for count in vacuumed.values()), vacuumed
 
 
-async def test_every_invalid_object_is_reported_and_nothing_changes(registry, source):
+async def test_every_invalid_object_is_reported_and_nothing_changes(
+    registry: Registry, source: dict[str, Any]
+) -> None:
     dataset = await export(registry)
     before = (len(await registry.outbox()), copy.deepcopy(dataset))
     new_org = {"id": str(uuid.uuid4()), "name": "New CSO", "country": "JO", "services": []}
@@ -216,14 +232,18 @@ async def test_every_invalid_object_is_reported_and_nothing_changes(registry, so
     ('[]\n[]', 2, "extra data"),
     ("[" * 100_000, 1, "nested too deeply"),
 ])
-async def test_files_that_are_not_hsds_datasets_are_refused(registry, text, line, reason):
+async def test_files_that_are_not_hsds_datasets_are_refused(
+    registry: Registry, text: str, line: int, reason: str
+) -> None:
     problem = await import_(registry, text, 422)
 
     assert problem["errors"][0]["line"] == line
     assert problem["errors"][0]["reason"].startswith(reason)
 
 
-async def test_a_service_cannot_be_moved_to_another_organisation_by_import(registry, source):
+async def test_a_service_cannot_be_moved_to_another_organisation_by_import(
+    registry: Registry, source: dict[str, Any]
+) -> None:
     dataset = await export(registry)
     dataset[0]["services"].append(dataset[1]["services"].pop())
 
@@ -234,7 +254,7 @@ async def test_a_service_cannot_be_moved_to_another_organisation_by_import(regis
     ]
 
 
-async def test_names_stay_unique_per_country(registry, source):
+async def test_names_stay_unique_per_country(registry: Registry, source: dict[str, Any]) -> None:
     dataset = await export(registry)
     dataset[1]["name"] = source["society"]["name"]
     dataset.append({
@@ -247,7 +267,9 @@ async def test_names_stay_unique_per_country(registry, source):
     assert {error["reason"].split(":")[0] for error in problem["errors"]} == {"name", "type"}
 
 
-async def test_only_a_network_admin_exports_and_imports(registry, source):
+async def test_only_a_network_admin_exports_and_imports(
+    registry: Registry, source: dict[str, Any]
+) -> None:
     admin = registry.headers(source["society"]["id"], ORG_ADMIN)
 
     exported = await registry.client.get("/v1/hsds/dataset", headers=admin)
@@ -261,7 +283,7 @@ async def test_only_a_network_admin_exports_and_imports(registry, source):
 ZIP = "application/zip"
 
 
-async def export_package(registry) -> dict[str, str]:
+async def export_package(registry: Registry) -> dict[str, str]:
     response = await registry.client.get(
         "/v1/hsds/dataset", headers={**registry.network_admin, "Accept": ZIP}
     )
@@ -279,13 +301,16 @@ def zipped(files: Mapping[str, str | bytes]) -> bytes:
     return buffer.getvalue()
 
 
-async def import_package(registry, files: dict[str, str] | bytes, status: int = 200) -> dict:
+async def import_package(
+    registry: Registry, files: dict[str, str] | bytes, status: int = 200
+) -> dict[str, Any]:
     response = await registry.client.post(
         "/v1/hsds/dataset", content=files if isinstance(files, bytes) else zipped(files),
         headers={**registry.network_admin, "Content-Type": ZIP},
     )
     assert response.status_code == status, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def table(text: str) -> list[dict[str, str]]:
@@ -300,12 +325,14 @@ def with_table(files: dict[str, str], name: str, rows: list[dict[str, str]]) -> 
     return {**files, name: text.getvalue()}
 
 
-async def state(registry) -> tuple[list[dict], int]:
+async def state(registry: Registry) -> tuple[list[dict[str, Any]], int]:
     """The directory and the number of events recorded: a refused import changes neither."""
     return await export(registry), len(await registry.outbox())
 
 
-async def test_package_round_trip_into_an_empty_directory(sqlite_registry, registry):
+async def test_package_round_trip_into_an_empty_directory(
+    sqlite_registry: Registry, registry: Registry
+) -> None:
     filled = await fill(sqlite_registry)
     original = await export(sqlite_registry)
     files = await export_package(sqlite_registry)
@@ -347,7 +374,7 @@ TABLE_SCHEMA_TYPES = {"string", "number", "integer", "boolean", "object", "array
                       "geojson", "any"}
 
 
-def assert_a_tabular_data_package(descriptor: dict, files: dict[str, str]) -> None:
+def assert_a_tabular_data_package(descriptor: dict[str, Any], files: dict[str, str]) -> None:
     """The rules of a Frictionless tabular data package that a descriptor can break."""
     names = [resource["name"] for resource in descriptor["resources"]]
     assert len(set(names)) == len(names)
@@ -366,7 +393,9 @@ def assert_a_tabular_data_package(descriptor: dict, files: dict[str, str]) -> No
             assert key["reference"]["fields"] in {f["name"] for f in referred["schema"]["fields"]}
 
 
-async def test_package_tables_and_descriptor_follow_hsds(registry, source):
+async def test_package_tables_and_descriptor_follow_hsds(
+    registry: Registry, source: dict[str, Any]
+) -> None:
     files = await export_package(registry)
 
     descriptor = json.loads(files["datapackage.json"])
@@ -414,7 +443,9 @@ async def test_package_tables_and_descriptor_follow_hsds(registry, source):
     assert {"populations", "migration_stages", "capacity"} <= profile_fields
 
 
-async def test_package_hides_confidential_locations(registry, source):
+async def test_package_hides_confidential_locations(
+    registry: Registry, source: dict[str, Any]
+) -> None:
     files = await export_package(registry)
 
     text = "".join(files.values())
@@ -424,7 +455,9 @@ async def test_package_hides_confidential_locations(registry, source):
     assert (await import_package(registry, files))["services"]["unchanged"] == 2
 
 
-async def test_a_missing_required_column_is_refused(registry, source):
+async def test_a_missing_required_column_is_refused(
+    registry: Registry, source: dict[str, Any]
+) -> None:
     files = await export_package(registry)
     rows = [{k: v for k, v in row.items() if k != "name"} for row in table(files["services.csv"])]
     before = await state(registry)
@@ -436,7 +469,9 @@ async def test_a_missing_required_column_is_refused(registry, source):
     assert await state(registry) == before
 
 
-async def test_every_bad_row_is_reported_with_its_file_and_line(registry, source):
+async def test_every_bad_row_is_reported_with_its_file_and_line(
+    registry: Registry, source: dict[str, Any]
+) -> None:
     files = await export_package(registry)
     services = table(files["services.csv"])
     services[1]["response_time_hours"] = "soon"
@@ -483,7 +518,9 @@ def zip_bomb(file: str, header: bytes, line: bytes, size: int) -> bytes:
     return buffer.getvalue()
 
 
-async def test_a_zip_bomb_is_refused_as_it_is_unpacked(registry, source):
+async def test_a_zip_bomb_is_refused_as_it_is_unpacked(
+    registry: Registry, source: dict[str, Any]
+) -> None:
     bomb = zip_bomb("services.csv", b"id,organization_id,name\n", b"0" * 2**16 + b"\n",
                     513 * 2**20)  # past the 512 MiB limit
     before = await state(registry)
@@ -495,7 +532,9 @@ async def test_a_zip_bomb_is_refused_as_it_is_unpacked(registry, source):
     assert await state(registry) == before
 
 
-async def test_a_package_of_too_many_lines_is_refused(registry, source, monkeypatch):
+async def test_a_package_of_too_many_lines_is_refused(
+    registry: Registry, source: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(tabular, "MAX_PACKAGE_LINES", 100_000)
     bomb = zip_bomb("organizations.csv", b"id,name\n", b"\n", 2**20)  # a mebibyte of newlines
     before = await state(registry)
@@ -506,7 +545,9 @@ async def test_a_package_of_too_many_lines_is_refused(registry, source, monkeypa
     assert await state(registry) == before
 
 
-async def test_a_file_of_many_bad_rows_gets_a_short_answer(registry, source):
+async def test_a_file_of_many_bad_rows_gets_a_short_answer(
+    registry: Registry, source: dict[str, Any]
+) -> None:
     bad_rows = "".join(f"{number}\n" for number in range(3000))  # one cell for two columns
     before = await state(registry)
 
@@ -524,7 +565,9 @@ async def test_a_file_of_many_bad_rows_gets_a_short_answer(registry, source):
     assert await state(registry) == before
 
 
-async def test_a_line_longer_than_any_row_is_refused_before_it_is_held(registry, source):
+async def test_a_line_longer_than_any_row_is_refused_before_it_is_held(
+    registry: Registry, source: dict[str, Any]
+) -> None:
     bomb = zip_bomb("organizations.csv", b"id,name\n", b"x" * 2**20, 9 * 2**20)
 
     problem = await import_package(registry, bomb, 422)
@@ -537,7 +580,9 @@ async def test_a_line_longer_than_any_row_is_refused_before_it_is_held(registry,
 
 @pytest.mark.parametrize("name", ["../organizations.csv", "/etc/organizations.csv",
                                   "tables/../../services.csv"])
-async def test_a_name_outside_the_package_refuses_the_zip(registry, source, name):
+async def test_a_name_outside_the_package_refuses_the_zip(
+    registry: Registry, source: dict[str, Any], name: str
+) -> None:
     files = await export_package(registry)
     before = await state(registry)
 
@@ -547,13 +592,15 @@ async def test_a_name_outside_the_package_refuses_the_zip(registry, source, name
     assert await state(registry) == before
 
 
-async def test_an_upload_that_is_not_a_zip_is_refused(registry):
+async def test_an_upload_that_is_not_a_zip_is_refused(registry: Registry) -> None:
     problem = await import_package(registry, b"organizations.csv", 422)
 
     assert problem["detail"] == "The upload is not a zip file."
 
 
-async def test_a_location_id_of_another_service_is_a_conflict(registry, source):
+async def test_a_location_id_of_another_service_is_a_conflict(
+    registry: Registry, source: dict[str, Any]
+) -> None:
     dataset = await export(registry)
     taken = dataset[0]["services"][0]["service_at_locations"][0]["location"]["id"]
     copy_ = copy.deepcopy(dataset[1]["services"][0])
@@ -569,7 +616,7 @@ async def test_a_location_id_of_another_service_is_a_conflict(registry, source):
     assert len(await registry.outbox()) == before
 
 
-def provider(services: int) -> dict:
+def provider(services: int) -> dict[str, Any]:
     """A new organisation of Jordan with `services` new services of one place each."""
     return {"id": str(uuid.uuid4()), "name": unique_provider(), "country": "JO", "services": [
         {"id": str(uuid.uuid4()), "name": f"Clinic {number}", "status": "active",
@@ -584,19 +631,20 @@ def unique_provider() -> str:
     return f"Provider {uuid.uuid4().hex[:8]}"
 
 
-def location_id(service: dict) -> str:
-    return service["service_at_locations"][0]["location"]["id"]
+def location_id(service: dict[str, Any]) -> str:
+    identifier: str = service["service_at_locations"][0]["location"]["id"]
+    return identifier
 
 
 @pytest.fixture
-def small_batches(monkeypatch):
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Services checked and written two at a time, so that a few make several batches."""
     monkeypatch.setattr(dataset_service, "BATCH", 2)
 
 
 async def test_an_import_of_several_batches_writes_each_service_and_event_once(
-    any_registry, small_batches
-):
+    any_registry: Registry, small_batches: None
+) -> None:
     given = provider(5)
     before = len(await any_registry.outbox())
 
@@ -622,8 +670,8 @@ async def test_an_import_of_several_batches_writes_each_service_and_event_once(
 
 
 async def test_a_problem_in_a_later_batch_undoes_the_batches_written_before(
-    any_registry, small_batches
-):
+    any_registry: Registry, small_batches: None
+) -> None:
     given = provider(7)
     given["services"][5]["response_time_hours"] = -3
     before = (len(await any_registry.outbox()), await export(any_registry))
@@ -638,8 +686,8 @@ async def test_a_problem_in_a_later_batch_undoes_the_batches_written_before(
 
 
 async def test_a_location_id_given_again_in_a_later_batch_is_refused_for_both_services(
-    any_registry, small_batches
-):
+    any_registry: Registry, small_batches: None
+) -> None:
     given = provider(6)
     given["services"][4]["service_at_locations"][0]["location"]["id"] = location_id(
         given["services"][0]
@@ -656,8 +704,8 @@ async def test_a_location_id_given_again_in_a_later_batch_is_refused_for_both_se
 
 
 async def test_a_clash_with_the_directory_in_a_later_batch_still_reports_every_problem(
-    registry, source, small_batches
-):
+    registry: Registry, source: dict[str, Any], small_batches: None
+) -> None:
     """The clash aborts the database's transaction; the rest of the file is still checked."""
     stored = await export(registry)
     given = provider(6)
@@ -679,7 +727,9 @@ async def test_a_clash_with_the_directory_in_a_later_batch_still_reports_every_p
     assert await export(registry) == before[1]
 
 
-async def test_an_id_given_twice_is_refused_where_the_file_gives_it_again(any_registry):
+async def test_an_id_given_twice_is_refused_where_the_file_gives_it_again(
+    any_registry: Registry
+) -> None:
     """Organisations are checked before services, yet the report follows the file."""
     first, second = provider(1), provider(0)
     second["id"] = first["services"][0]["id"]
@@ -714,7 +764,9 @@ def runs_as_formula(cell: str) -> bool:
 
 @settings(max_examples=500, deadline=None)
 @given(text=st.text() | st.from_regex(r"\A'*[=+\-@\t\r].*", fullmatch=True))
-def test_finding_4_any_text_cell_is_written_without_a_formula_and_read_back_as_it_was(text):
+def test_finding_4_any_text_cell_is_written_without_a_formula_and_read_back_as_it_was(
+    text: str
+) -> None:
     written = tabular.cell_of(text, "string")
 
     assert not runs_as_formula(written)
@@ -722,8 +774,8 @@ def test_finding_4_any_text_cell_is_written_without_a_formula_and_read_back_as_i
 
 
 async def test_finding_4_no_csv_cell_of_text_begins_a_formula_and_the_round_trip_changes_nothing(
-    sqlite_registry, registry
-):
+    sqlite_registry: Registry, registry: Registry
+) -> None:
     organization = await sqlite_registry.organization(
         name=FORMULAS["organization"], description=FORMULAS["description"], country="EC",
         phone=FORMULAS["phone"],

@@ -3,7 +3,8 @@ no kept HSDS tables and no source; it goes down again."""
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -22,7 +23,9 @@ ADDED_IN_0013 = {"required_documents", "cost_options", "service_areas", "contact
                  "external_terms", "source"}
 
 
-async def migrate(url: str, revision: str, step=command.upgrade) -> None:
+async def migrate(
+    url: str, revision: str, step: Callable[[Config, str], None] = command.upgrade
+) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["database_url"] = url
@@ -30,7 +33,7 @@ async def migrate(url: str, revision: str, step=command.upgrade) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request, tmp_path) -> AsyncIterator[str]:
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'registry.db'}"
         return
@@ -44,7 +47,9 @@ def before_0013(table: sa.Table) -> sa.TableClause:
                                   for column in table.columns if column.name not in ADDED_IN_0013))
 
 
-async def test_services_from_before_keep_everything_and_the_migration_goes_down(database_url):
+async def test_services_from_before_keep_everything_and_the_migration_goes_down(
+    database_url: str
+) -> None:
     await migrate(database_url, "0012")
     now, organization_id, service_id = utcnow(), uuid.uuid4(), uuid.uuid4()
     database = Database(database_url)

@@ -4,13 +4,17 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
+
+from services.registry.tests.conftest import FakePublisher
 
 pytestmark = pytest.mark.integration  # runs the command line in processes
 
 
-def waymark(tmp_path, *arguments: str) -> subprocess.CompletedProcess:
+def waymark(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "WAYMARK_MODE": "standalone", "WAYMARK_DATA_DIR": str(tmp_path),
                    "WAYMARK_HSDS_SOURCE_ALLOW_INSECURE": "true"}  # the publisher is on loopback
     return subprocess.run(
@@ -19,13 +23,15 @@ def waymark(tmp_path, *arguments: str) -> subprocess.CompletedProcess:
     )
 
 
-def exported(tmp_path) -> dict[str, dict]:
+def exported(tmp_path: Path) -> dict[str, dict[str, Any]]:
     out = tmp_path / "out.json"
     assert waymark(tmp_path, "export", str(out)).returncode == 0
     return {s["id"]: s for o in json.loads(out.read_text()) for s in o["services"]}
 
 
-def test_sync_creates_then_withdraws_and_a_failing_source_changes_nothing(tmp_path, publisher):
+def test_sync_creates_then_withdraws_and_a_failing_source_changes_nothing(
+    tmp_path: Path, publisher: tuple[FakePublisher, str]
+) -> None:
     published, url = publisher
     data = tmp_path / "data"
 

@@ -6,12 +6,15 @@ import json
 import uuid
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+import referencing
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
+from referencing import Resource
 from referencing.jsonschema import DRAFT202012
 
+from services.registry.tests.conftest import Registry
 from waymark_kernel.auth import CASEWORKER, VIEWER
 
 SCHEMAS = Path(__file__).parent.parent / "data" / "hsds"
@@ -26,17 +29,18 @@ DESK = {
 }
 
 
-def _load(name: str) -> dict:
-    return json.loads((SCHEMAS / name).read_text())
+def _load(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((SCHEMAS / name).read_text())
+    return schema
 
 
-_references = Registry().with_resources(
+_references = referencing.Registry().with_resources(
     (name, Resource.from_contents(_load(name), default_specification=DRAFT202012))
     for name in ("taxonomy.json", "metadata.json")
 )
 
 
-def validator(schema: dict) -> Draft202012Validator:
+def validator(schema: dict[str, Any]) -> Draft202012Validator:
     return Draft202012Validator(
         schema, registry=_references, format_checker=Draft202012Validator.FORMAT_CHECKER
     )
@@ -53,13 +57,13 @@ TAXONOMY_TERM = validator(_load("taxonomy_term.json"))
 PAGE = validator(_load("openapi.json")["components"]["schemas"]["Page"])
 
 
-def valid(schema: Draft202012Validator, instance: dict) -> dict:
+def valid(schema: Draft202012Validator, instance: dict[str, Any]) -> dict[str, Any]:
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in schema.iter_errors(instance)]
     assert errors == [], errors
     return instance
 
 
-def valid_page(schema: Draft202012Validator, page: dict) -> list[dict]:
+def valid_page(schema: Draft202012Validator, page: dict[str, Any]) -> list[dict[str, Any]]:
     valid(PAGE, page)
     assert set(page) == {
         "total_items", "total_pages", "page_number", "size", "first_page", "last_page", "empty",
@@ -69,7 +73,7 @@ def valid_page(schema: Draft202012Validator, page: dict) -> list[dict]:
 
 
 @pytest.fixture
-async def directory(registry):
+async def directory(registry: Registry) -> dict[str, dict[str, Any]]:
     owner = await registry.organization(
         name="Pourakhi", description="Returnee women's association",
         email="info@example.org", phone="+977 1 4000000",
@@ -91,16 +95,19 @@ async def directory(registry):
     return {"owner": owner, "other": other, "shelter": shelter}
 
 
-async def get(registry, path: str, organization_id=None, **params) -> dict:
+async def get(
+    registry: Registry, path: str, organization_id: uuid.UUID | str | None = None, **params: Any
+) -> dict[str, Any]:
     response = await registry.client.get(
         f"/v1/hsds{path}", params=params,
         headers=registry.headers(organization_id or uuid.uuid4(), VIEWER),
     )
     assert response.status_code == 200, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
-async def test_root_declares_version_and_profile(registry):
+async def test_root_declares_version_and_profile(registry: Registry) -> None:
     root = await get(registry, "/")
     profile = await get(registry, "/profile")
 
@@ -110,7 +117,9 @@ async def test_root_declares_version_and_profile(registry):
     assert "populations" in profile["extensions"]["service"]
 
 
-async def test_services_page_and_detail_validate(registry, directory):
+async def test_services_page_and_detail_validate(
+    registry: Registry, directory: dict[str, dict[str, Any]]
+) -> None:
     listed = valid_page(SERVICE_LIST, await get(registry, "/services"))
     shelter_id = directory["shelter"]["id"]
     detail = valid(SERVICE, await get(registry, f"/services/{shelter_id}"))
@@ -127,7 +136,9 @@ async def test_services_page_and_detail_validate(registry, directory):
     assert detail["schedules"][0]["byday"] == "MO,FR"
 
 
-async def test_paging_filters_and_languages(registry, directory):
+async def test_paging_filters_and_languages(
+    registry: Registry, directory: dict[str, dict[str, Any]]
+) -> None:
     first = await get(registry, "/services", per_page=1)
     second = await get(registry, "/services", per_page=1, page=2)
     terms = (await get(registry, "/taxonomy_terms", per_page=100))["contents"]
@@ -151,7 +162,9 @@ async def test_paging_filters_and_languages(registry, directory):
     assert (await get(registry, "/services", search="nothing-like-it"))["empty"] is True
 
 
-async def test_organizations_validate(registry, directory):
+async def test_organizations_validate(
+    registry: Registry, directory: dict[str, dict[str, Any]]
+) -> None:
     listed = valid_page(ORGANIZATION_LIST, await get(registry, "/organizations"))
     detail = await get(registry, f"/organizations/{directory['owner']['id']}")
 
@@ -163,7 +176,7 @@ async def test_organizations_validate(registry, directory):
     assert [s["name"] for s in detail["services"]] == ["Returnee shelter"]
 
 
-async def test_taxonomies_and_terms_validate(registry):
+async def test_taxonomies_and_terms_validate(registry: Registry) -> None:
     taxonomies = valid_page(TAXONOMY, await get(registry, "/taxonomies"))
     terms = valid_page(TAXONOMY_TERM, await get(registry, "/taxonomy_terms", per_page=100))
     protection = next(term for term in terms if term["code"] == "protection")
@@ -177,7 +190,9 @@ async def test_taxonomies_and_terms_validate(registry):
     assert protection["iasc_cluster"] == "Protection"
 
 
-async def test_confidential_location_is_hidden_outside_its_organisation(registry, directory):
+async def test_confidential_location_is_hidden_outside_its_organisation(
+    registry: Registry, directory: dict[str, dict[str, Any]]
+) -> None:
     shelter_id = directory["shelter"]["id"]
     outsider_views = [
         json.dumps(await get(registry, f"/services/{shelter_id}", directory["other"]["id"])),
@@ -212,7 +227,9 @@ UNKNOWN = uuid.UUID("5f0c2d1e-0000-4000-8000-000000000404")  # fixed: xdist's wo
     (f"/services/{UNKNOWN}", {}, 404),
     (f"/organizations/{UNKNOWN}", {}, 404),
 ])
-async def test_bad_requests_are_problems(registry, path, params, status):
+async def test_bad_requests_are_problems(
+    registry: Registry, path: str, params: dict[str, Any], status: int
+) -> None:
     response = await registry.client.get(
         f"/v1/hsds{path}", params=params, headers=registry.headers(uuid.uuid4(), CASEWORKER)
     )
@@ -221,7 +238,7 @@ async def test_bad_requests_are_problems(registry, path, params, status):
     assert response.headers["content-type"] == "application/problem+json"
 
 
-async def test_the_hsds_api_needs_a_token(registry):
+async def test_the_hsds_api_needs_a_token(registry: Registry) -> None:
     assert (await registry.client.get("/v1/hsds/services")).status_code == 401
 
 
@@ -237,7 +254,7 @@ def _id() -> str:
     return str(uuid.uuid4())
 
 
-def _located(location_id: str, name: str, address: str, *accessibility: str) -> dict:
+def _located(location_id: str, name: str, address: str, *accessibility: str) -> dict[str, Any]:
     return {"id": _id(), "location": {
         "accessibility": [{"id": _id(), "location_id": location_id, "description": text}
                           for text in accessibility],
@@ -251,14 +268,14 @@ def _located(location_id: str, name: str, address: str, *accessibility: str) -> 
 
 
 def _attribute(service_id: str, term_id: str, code: str, name: str, taxonomy: str,
-               taxonomy_id: str) -> dict:
+               taxonomy_id: str) -> dict[str, Any]:
     return {"id": _id(), "link_id": service_id, "link_type": "service",
             "taxonomy_term_id": term_id, "taxonomy_term": {
                 "id": term_id, "code": code, "name": name, "description": "",
                 "taxonomy": taxonomy, "taxonomy_id": taxonomy_id}}
 
 
-def publisher_dataset() -> list[dict]:
+def publisher_dataset() -> list[dict[str, Any]]:
     """As an Open Referral publisher writes it: no organisation country (HSDS has none), its
     own taxonomies, HSDS times and the tables around a service."""
     return [{
@@ -291,7 +308,7 @@ def publisher_dataset() -> list[dict]:
     }]
 
 
-def publisher_report(dry_run: bool) -> dict:
+def publisher_report(dry_run: bool) -> dict[str, Any]:
     return {
         "dry_run": dry_run,
         "organizations": {"created": 1, "updated": 0, "unchanged": 0},
@@ -307,16 +324,19 @@ def publisher_report(dry_run: bool) -> dict:
     }
 
 
-async def post_dataset(registry, content: bytes, content_type: str, **params) -> dict:
+async def post_dataset(
+    registry: Registry, content: bytes, content_type: str, **params: Any
+) -> dict[str, Any]:
     response = await registry.client.post(
         "/v1/hsds/dataset", content=content, params=params,
         headers={**registry.network_admin, "Content-Type": content_type},
     )
     assert response.status_code == 200, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
-async def export_dataset(registry, accept: str = "application/json") -> bytes:
+async def export_dataset(registry: Registry, accept: str = "application/json") -> bytes:
     response = await registry.client.get(
         "/v1/hsds/dataset", headers={**registry.network_admin, "Accept": accept}
     )
@@ -324,7 +344,9 @@ async def export_dataset(registry, accept: str = "application/json") -> bytes:
     return response.content
 
 
-async def test_a_publishers_json_imports_after_a_dry_run_and_reads_back(any_registry):
+async def test_a_publishers_json_imports_after_a_dry_run_and_reads_back(
+    any_registry: Registry
+) -> None:
     registry = any_registry
     content = json.dumps(publisher_dataset()).encode()
 
@@ -381,7 +403,7 @@ async def test_a_publishers_json_imports_after_a_dry_run_and_reads_back(any_regi
         assert [item["id"] for item in searched.json()["items"]] == [found], params
 
 
-async def test_the_export_of_a_publishers_data_imports_back_unchanged(registry):
+async def test_the_export_of_a_publishers_data_imports_back_unchanged(registry: Registry) -> None:
     await post_dataset(registry, json.dumps(publisher_dataset()).encode(), "application/json")
     await registry.client.patch(
         f"/v1/organizations/{ORGANIZATION_ID}", json={"languages": ["en", "uk"]},
@@ -472,7 +494,9 @@ def publisher_package() -> bytes:
     return buffer.getvalue()
 
 
-async def test_a_publishers_package_imports_with_its_report_and_reads_back(registry):
+async def test_a_publishers_package_imports_with_its_report_and_reads_back(
+    registry: Registry
+) -> None:
     report = await post_dataset(registry, publisher_package(), "application/zip")
     food = valid(SERVICE, await get(registry, f"/services/{FOOD_BANK_ID}"))
     cafe = valid(SERVICE, await get(registry, f"/services/{CAFE_ID}"))

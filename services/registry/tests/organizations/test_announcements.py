@@ -5,15 +5,19 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
+from services.registry.tests.conftest import Registry
 from waymark_registry.organizations.announcements import announce_all
 
 pytestmark = pytest.mark.integration  # runs the command line in processes
 
 
-async def test_every_organisation_is_announced_again_with_its_contact_address(registry) -> None:
+async def test_every_organisation_is_announced_again_with_its_contact_address(
+    registry: Registry
+) -> None:
     organizations = [
         await registry.organization(email="desk@first.test"),
         await registry.organization(email="desk@second.test", country="LB"),
@@ -34,7 +38,7 @@ async def test_every_organisation_is_announced_again_with_its_contact_address(re
     ), key=lambda event: event[1]["organization_id"])
 
 
-def test_the_command_announces_the_organisations_of_a_data_folder(tmp_path) -> None:
+def test_the_command_announces_the_organisations_of_a_data_folder(tmp_path: Path) -> None:
     environment = {**os.environ, "WAYMARK_MODE": "standalone", "WAYMARK_DATA_DIR": str(tmp_path)}
     dataset = tmp_path / "in.json"
     dataset.write_text(json.dumps([{
@@ -43,7 +47,7 @@ def test_the_command_announces_the_organisations_of_a_data_folder(tmp_path) -> N
         "services": [],
     }]))
 
-    def waymark(*arguments: str) -> subprocess.CompletedProcess:
+    def waymark(*arguments: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "waymark_cli.main", "registry", *arguments],
             check=False, env=environment, capture_output=True, text=True, timeout=60,

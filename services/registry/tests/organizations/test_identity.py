@@ -2,6 +2,7 @@
 vouches for and what consent scopes name, so its own org_admin cannot change it; a clash with a
 registered National Society or name is a 409 problem on either database, never a 500."""
 
+from services.registry.tests.conftest import Registry
 from waymark_kernel.auth import ORG_ADMIN
 
 IDENTITY_CHANGES = (
@@ -12,7 +13,9 @@ IDENTITY_CHANGES = (
 )
 
 
-async def test_finding_1_an_org_admin_cannot_relabel_its_verified_organisation(registry):
+async def test_finding_1_an_org_admin_cannot_relabel_its_verified_organisation(
+    registry: Registry
+) -> None:
     organization = await registry.organization(type="cso", country="LB", verified=True)
     path = f"/v1/organizations/{organization['id']}"
     own_admin = registry.headers(organization["id"], ORG_ADMIN)
@@ -33,7 +36,9 @@ async def test_finding_1_an_org_admin_cannot_relabel_its_verified_organisation(r
     assert contact.json()["verified"] is True
 
 
-async def test_finding_1_a_network_admin_relabels_and_the_event_names_what_changed(registry):
+async def test_finding_1_a_network_admin_relabels_and_the_event_names_what_changed(
+    registry: Registry
+) -> None:
     organization = await registry.organization(type="cso", country="LB", verified=True)
     path = f"/v1/organizations/{organization['id']}"
 
@@ -50,7 +55,9 @@ async def test_finding_1_a_network_admin_relabels_and_the_event_names_what_chang
     })
 
 
-async def test_finding_1_a_second_national_society_in_a_country_is_a_409_not_a_500(any_registry):
+async def test_finding_1_a_second_national_society_in_a_country_is_a_409_not_a_500(
+    any_registry: Registry
+) -> None:
     registry = any_registry
     await registry.organization(type="national_society", country="FR", name="Croix-Rouge")
     other = await registry.organization(type="cso", country="FR", name="Secours")

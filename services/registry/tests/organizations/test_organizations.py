@@ -1,5 +1,7 @@
 import uuid
+from typing import Any
 
+from services.registry.tests.conftest import Registry
 from waymark_kernel.auth import CASEWORKER, NETWORK_ADMIN, ORG_ADMIN, VIEWER
 
 NEPAL_RED_CROSS = {
@@ -18,7 +20,7 @@ NEPAL_RED_CROSS = {
 }
 
 
-async def test_network_admin_registers_an_organisation_with_every_field(registry):
+async def test_network_admin_registers_an_organisation_with_every_field(registry: Registry) -> None:
     response = await registry.client.post(
         "/v1/organizations", json=NEPAL_RED_CROSS, headers=registry.network_admin
     )
@@ -37,7 +39,7 @@ async def test_network_admin_registers_an_organisation_with_every_field(registry
     assert fetched.json() == body
 
 
-async def test_creating_an_organisation_records_organization_created(registry):
+async def test_creating_an_organisation_records_organization_created(registry: Registry) -> None:
     organization = await registry.organization(
         name="Pourakhi", type="migrant_association", email="info@pourakhi.example"
     )
@@ -49,7 +51,7 @@ async def test_creating_an_organisation_records_organization_created(registry):
     })]
 
 
-async def test_only_a_network_admin_registers_organisations(registry):
+async def test_only_a_network_admin_registers_organisations(registry: Registry) -> None:
     own = await registry.organization()
     for role in (CASEWORKER, ORG_ADMIN):
         response = await registry.client.post(
@@ -61,13 +63,13 @@ async def test_only_a_network_admin_registers_organisations(registry):
     assert [event for event, _ in await registry.outbox()] == ["organization.created"]
 
 
-async def test_anonymous_callers_are_refused(registry):
+async def test_anonymous_callers_are_refused(registry: Registry) -> None:
     response = await registry.client.get("/v1/organizations")
 
     assert response.status_code == 401
 
 
-async def test_bad_bodies_are_422_problems(registry):
+async def test_bad_bodies_are_422_problems(registry: Registry) -> None:
     cases = [
         {**NEPAL_RED_CROSS, "unknown": 1},
         {**NEPAL_RED_CROSS, "country": "np"},
@@ -93,7 +95,9 @@ async def test_bad_bodies_are_422_problems(registry):
     assert await registry.outbox() == []
 
 
-async def test_a_second_national_society_or_a_duplicate_name_in_a_country_conflicts(registry):
+async def test_a_second_national_society_or_a_duplicate_name_in_a_country_conflicts(
+    registry: Registry
+) -> None:
     await registry.organization(**NEPAL_RED_CROSS)
 
     another_society = {**NEPAL_RED_CROSS, "name": "Other Red Cross"}
@@ -109,13 +113,13 @@ async def test_a_second_national_society_or_a_duplicate_name_in_a_country_confli
     )).status_code == 201
 
 
-async def test_list_filters_by_name_country_and_type(registry):
+async def test_list_filters_by_name_country_and_type(registry: Registry) -> None:
     await registry.organization(name="Alpha Shelter Network", country="TH", verified=True)
     beta = await registry.organization(name="Beta Shelter", country="NP", type="cso")
     await registry.organization(name="Gamma Health", country="NP", type="government")
     headers = registry.headers(uuid.uuid4(), VIEWER)
 
-    async def names(**params):
+    async def names(**params: Any) -> list[str]:
         response = await registry.client.get("/v1/organizations", params=params, headers=headers)
         assert response.status_code == 200
         return [item["name"] for item in response.json()["items"]]
@@ -130,7 +134,7 @@ async def test_list_filters_by_name_country_and_type(registry):
     assert await names(verified="true", q="shelter") == ["Alpha Shelter Network"]
 
 
-async def test_list_pages_with_a_cursor(registry):
+async def test_list_pages_with_a_cursor(registry: Registry) -> None:
     for name in ("D", "B", "E", "A", "C"):
         await registry.organization(name=f"Org {name}")
     headers = registry.headers(uuid.uuid4(), VIEWER)
@@ -148,7 +152,7 @@ async def test_list_pages_with_a_cursor(registry):
     assert seen == [["Org A", "Org B"], ["Org C", "Org D"], ["Org E"]]
 
 
-async def test_list_rejects_bad_queries(registry):
+async def test_list_rejects_bad_queries(registry: Registry) -> None:
     headers = registry.headers(uuid.uuid4(), VIEWER)
     for params in ({"limit": 1000}, {"limit": 0}, {"country": "Nepal"}, {"type": "ngo"}):
         response = await registry.client.get("/v1/organizations", params=params, headers=headers)
@@ -160,7 +164,7 @@ async def test_list_rejects_bad_queries(registry):
     assert response.json()["type"].endswith("/invalid-cursor")
 
 
-async def test_unknown_organisation_is_404(registry):
+async def test_unknown_organisation_is_404(registry: Registry) -> None:
     response = await registry.client.get(
         f"/v1/organizations/{uuid.uuid4()}", headers=registry.network_admin
     )
@@ -169,7 +173,7 @@ async def test_unknown_organisation_is_404(registry):
     assert response.json()["title"] == "Not Found"
 
 
-async def test_org_admin_patches_its_own_organisation(registry):
+async def test_org_admin_patches_its_own_organisation(registry: Registry) -> None:
     organization = await registry.organization(name="Pourakhi")
 
     response = await registry.client.patch(
@@ -188,7 +192,7 @@ async def test_org_admin_patches_its_own_organisation(registry):
     assert [event for event, _ in events] == ["organization.created", "organization.updated"]
 
 
-async def test_patch_permissions(registry):
+async def test_patch_permissions(registry: Registry) -> None:
     organization = await registry.organization()
     other = await registry.organization()
     path = f"/v1/organizations/{organization['id']}"
@@ -204,7 +208,7 @@ async def test_patch_permissions(registry):
     assert missing.status_code == 404
 
 
-async def test_only_a_network_admin_changes_verified(registry):
+async def test_only_a_network_admin_changes_verified(registry: Registry) -> None:
     organization = await registry.organization()
     path = f"/v1/organizations/{organization['id']}"
     own_admin = registry.headers(organization["id"], ORG_ADMIN)
@@ -225,7 +229,7 @@ async def test_only_a_network_admin_changes_verified(registry):
     })
 
 
-async def test_patch_rejects_bad_bodies(registry):
+async def test_patch_rejects_bad_bodies(registry: Registry) -> None:
     organization = await registry.organization()
     path = f"/v1/organizations/{organization['id']}"
     for body in ({"name": None}, {"unknown": "x"}, {"country": "ZZ"}, {"id": str(uuid.uuid4())}):

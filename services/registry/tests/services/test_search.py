@@ -1,14 +1,16 @@
 import uuid
+from typing import Any
 
 import asyncpg
 import pytest
 
+from services.registry.tests.conftest import Registry
 from waymark_kernel.auth import ORG_ADMIN, VIEWER
 
 KATHMANDU = (27.7172, 85.324)
 
 
-def place(city: str, latitude: float, longitude: float, country: str = "NP") -> dict:
+def place(city: str, latitude: float, longitude: float, country: str = "NP") -> dict[str, Any]:
     return {"city": city, "country": country, "latitude": latitude, "longitude": longitude}
 
 
@@ -19,7 +21,7 @@ BANGKOK = place("Bangkok", 13.7563, 100.5018, country="TH")  # 2209 km
 
 
 @pytest.fixture
-async def directory(registry):
+async def directory(registry: Registry) -> dict[str, Any]:
     """A small network: Nepalese and Thai providers, one without any location."""
     nepal = await registry.organization(name="Nepal provider", country="NP")
     thailand = await registry.organization(name="Thai provider", country="TH")
@@ -59,34 +61,41 @@ async def directory(registry):
     return {"nepal": nepal, "thailand": thailand, **{k: v["id"] for k, v in services.items()}}
 
 
-async def search(registry, expect_status: int = 200, **params) -> dict:
+async def search(registry: Registry, expect_status: int = 200, **params: Any) -> dict[str, Any]:
     response = await registry.client.get(
         "/v1/services", params=params, headers=registry.headers(uuid.uuid4(), VIEWER)
     )
     assert response.status_code == expect_status, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
-async def found(registry, directory, **params) -> list[str]:
+async def found(registry: Registry, directory: dict[str, Any], **params: Any) -> list[str]:
     """Names of the fixture's services a search returns, in order."""
     names = {value: key for key, value in directory.items() if isinstance(value, str)}
     return [names[item["id"]] for item in (await search(registry, **params))["items"]]
 
 
-async def test_without_filters_everything_comes_by_name(registry, directory):
+async def test_without_filters_everything_comes_by_name(
+    registry: Registry, directory: dict[str, Any]
+) -> None:
     assert await found(registry, directory) == [
         "bangkok", "legal", "counselling", "hotline", "clinic", "thai_phone",
     ]
 
 
-async def test_q_matches_name_or_description_ignoring_case(registry, directory):
+async def test_q_matches_name_or_description_ignoring_case(
+    registry: Registry, directory: dict[str, Any]
+) -> None:
     assert await found(registry, directory, q="COUNSEL") == ["counselling"]
     assert await found(registry, directory, q="returnees") == ["counselling"]
     assert await found(registry, directory, q="bangkok domestic") == ["bangkok"]
     assert await found(registry, directory, q="_") == []
 
 
-async def test_country_is_where_a_location_is_or_else_the_organisation(registry, directory):
+async def test_country_is_where_a_location_is_or_else_the_organisation(
+    registry: Registry, directory: dict[str, Any]
+) -> None:
     assert await found(registry, directory, country="TH") == ["bangkok", "thai_phone"]
     assert await found(registry, directory, country="NP") == [
         "legal", "counselling", "hotline", "clinic",
@@ -94,7 +103,9 @@ async def test_country_is_where_a_location_is_or_else_the_organisation(registry,
     assert await found(registry, directory, country="FR") == []
 
 
-async def test_category_includes_its_sub_categories(registry, directory):
+async def test_category_includes_its_sub_categories(
+    registry: Registry, directory: dict[str, Any]
+) -> None:
     assert await found(registry, directory, category="protection") == ["hotline", "thai_phone"]
     assert await found(registry, directory, category="health") == ["bangkok", "clinic"]
     assert await found(registry, directory, category="health.primary_care") == ["clinic"]
@@ -103,7 +114,9 @@ async def test_category_includes_its_sub_categories(registry, directory):
     ]
 
 
-async def test_language_population_stage_referrals_organisation_and_status(registry, directory):
+async def test_language_population_stage_referrals_organisation_and_status(
+    registry: Registry, directory: dict[str, Any]
+) -> None:
     assert await found(registry, directory, language="hi") == ["counselling"]
     # A service for all migrants serves every population.
     assert await found(registry, directory, population="victims_of_trafficking") == [
@@ -117,7 +130,7 @@ async def test_language_population_stage_referrals_organisation_and_status(regis
     assert await found(registry, directory, status="temporarily_closed") == ["hotline"]
 
 
-async def test_filters_combine_with_and(registry, directory):
+async def test_filters_combine_with_and(registry: Registry, directory: dict[str, Any]) -> None:
     params = {
         "country": "NP", "language": "en", "population": "victims_of_trafficking",
         "migration_stage": "origin", "category": ["legal", "protection"],
@@ -129,7 +142,9 @@ async def test_filters_combine_with_and(registry, directory):
     ]
 
 
-async def test_radius_search_orders_by_great_circle_distance(registry, directory):
+async def test_radius_search_orders_by_great_circle_distance(
+    registry: Registry, directory: dict[str, Any]
+) -> None:
     lat, lon = KATHMANDU
     page = await search(registry, lat=lat, lon=lon, radius_km=150)
 
@@ -148,7 +163,7 @@ async def test_radius_search_orders_by_great_circle_distance(registry, directory
     ) == ["clinic", "bangkok"]
 
 
-async def test_what_and_where_follow_a_service_that_changes(any_registry):
+async def test_what_and_where_follow_a_service_that_changes(any_registry: Registry) -> None:
     """A country with a category, and a radius with a category, find a service by what it is
     and where it is now, not by what it was."""
     registry = any_registry
@@ -157,7 +172,7 @@ async def test_what_and_where_follow_a_service_that_changes(any_registry):
     in_kathmandu = dict(zip(("lat", "lon"), KATHMANDU, strict=True), radius_km=150)
     in_bangkok = {"lat": BANGKOK["latitude"], "lon": BANGKOK["longitude"], "radius_km": 10}
 
-    async def ids(**params) -> list[str]:
+    async def ids(**params: Any) -> list[str]:
         return [item["id"] for item in (await search(registry, **params))["items"]]
 
     assert await ids(country="NP", category="health") == [moving["id"]]
@@ -179,7 +194,9 @@ async def test_what_and_where_follow_a_service_that_changes(any_registry):
     assert await ids(**in_bangkok, category="health") == []
 
 
-async def test_a_country_and_category_list_their_services_by_current_name(any_registry):
+async def test_a_country_and_category_list_their_services_by_current_name(
+    any_registry: Registry
+) -> None:
     """Renamed, a service moves in the order of its country and category; withdrawn, it
     leaves it."""
     registry = any_registry
@@ -188,7 +205,7 @@ async def test_a_country_and_category_list_their_services_by_current_name(any_re
     beta = await registry.service(nepal, name="Beta shelter", categories=["shelter"])
     gamma = await registry.service(nepal, name="Gamma shelter", categories=["shelter"])
 
-    async def names(**params) -> list[str]:
+    async def names(**params: Any) -> list[str]:
         items = (await search(registry, country="NP", category="shelter", **params))["items"]
         return [item["name"] for item in items]
 
@@ -215,17 +232,19 @@ async def listing_is_that_of_the_search_rows(database_url: str) -> bool:
             "unnest(country_category_keys) key"
         )
         listing = "SELECT country_category, name, service_id FROM registry_service_listing"
-        differing = await connection.fetchval(
+        differing: int = await connection.fetchval(
             f"SELECT count(*) FROM (({of_search_rows} EXCEPT {listing}) "
             f"UNION ALL ({listing} EXCEPT {of_search_rows})) differing"
         )
-        listed = await connection.fetchval("SELECT count(*) FROM registry_service_listing")
+        listed: int = await connection.fetchval("SELECT count(*) FROM registry_service_listing")
     finally:
         await connection.close()
     return differing == 0 and listed > 0
 
 
-async def test_postgresql_the_listing_follows_every_way_a_service_changes(registry, database_url):
+async def test_postgresql_the_listing_follows_every_way_a_service_changes(
+    registry: Registry, database_url: str
+) -> None:
     nepal = await registry.organization(country="NP")
     admin = registry.headers(nepal["id"], ORG_ADMIN)
     shelter = await registry.service(nepal, categories=["shelter"], locations=[POKHARA])
@@ -261,14 +280,18 @@ async def test_postgresql_the_listing_follows_every_way_a_service_changes(regist
     ))["items"]] == [f"{clinic['name']} (imported)"]
 
 
-async def test_items_of_a_plain_search_carry_no_distance(registry, directory):
+async def test_items_of_a_plain_search_carry_no_distance(
+    registry: Registry, directory: dict[str, Any]
+) -> None:
     page = await search(registry, q="clinic")
 
     assert page["items"][0]["distance_km"] is None
 
 
-async def test_pages_follow_each_other_by_name_and_by_distance(registry, directory):
-    async def walk(**params) -> list[str]:
+async def test_pages_follow_each_other_by_name_and_by_distance(
+    registry: Registry, directory: dict[str, Any]
+) -> None:
+    async def walk(**params: Any) -> list[str]:
         names, cursor = [], None
         while True:
             if cursor:
@@ -288,7 +311,9 @@ async def test_pages_follow_each_other_by_name_and_by_distance(registry, directo
     ]
 
 
-async def test_a_cursor_of_one_ordering_is_refused_in_the_other(registry, directory):
+async def test_a_cursor_of_one_ordering_is_refused_in_the_other(
+    registry: Registry, directory: dict[str, Any]
+) -> None:
     by_name = (await search(registry, limit=1))["next_cursor"]
     lat, lon = KATHMANDU
 
@@ -319,7 +344,7 @@ async def test_a_cursor_of_one_ordering_is_refused_in_the_other(registry, direct
     {"lat": -90.5, "lon": 85.3, "radius_km": 10},
     {"q": "x" * 201},
 ])
-async def test_bad_searches_are_422(registry, params):
+async def test_bad_searches_are_422(registry: Registry, params: dict[str, Any]) -> None:
     problem = await search(registry, 422, **params)
 
     assert problem["type"].endswith("/validation-error")
@@ -327,7 +352,7 @@ async def test_bad_searches_are_422(registry, params):
 
 
 @pytest.mark.parametrize("cursor", ["not a cursor!", "bm90IGpzb24", "WzEsMiwzXQ==", "x" * 600])
-async def test_malformed_cursors_are_refused(registry, cursor):
+async def test_malformed_cursors_are_refused(registry: Registry, cursor: str) -> None:
     response = await registry.client.get(
         "/v1/services", params={"cursor": cursor}, headers=registry.headers(uuid.uuid4(), VIEWER)
     )

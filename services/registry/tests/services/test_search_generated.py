@@ -6,10 +6,12 @@ across pages."""
 import itertools
 import math
 import random
+from collections.abc import Callable
 from typing import Any, get_args
 
 import pytest
 
+from services.registry.tests.conftest import Registry
 from waymark_kernel.auth import ORG_ADMIN, VIEWER
 from waymark_registry.services.schemas import MigrationStage, Population
 from waymark_registry.taxonomy.service import CODES, with_subcategories
@@ -23,8 +25,13 @@ POPULATIONS = list(get_args(Population))
 STAGES = list(get_args(MigrationStage))
 STATUSES = ["active", "inactive", "temporarily_closed"]
 
+# the registry, its organisations, the services made (body, organisation, id) and their seed
+Generated = tuple[Registry, list[dict[str, Any]], list[dict[str, Any]], random.Random]
 
-def generated_services(rng: random.Random, organizations: list[dict]) -> list[dict]:
+
+def generated_services(
+    rng: random.Random, organizations: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     services = []
     for number in range(36):
         organization = rng.choice(organizations)
@@ -62,17 +69,17 @@ def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(h, 1.0)))
 
 
-def public_point(location: dict, owner: bool) -> tuple[float, float]:
+def public_point(location: dict[str, Any], owner: bool) -> tuple[float, float]:
     if location["confidential"] and not owner:
         return round(location["latitude"], 1), round(location["longitude"], 1)
     return location["latitude"], location["longitude"]
 
 
-def _matches(body: dict, organization: dict, params: dict) -> bool:
+def _matches(body: dict[str, Any], organization: dict[str, Any], params: dict[str, Any]) -> bool:
     """Whether a service meets every filter of `params` but the distance."""
     text = f"{body['name']} {body['description']}".lower().split()
     countries = {location["country"] for location in body["locations"]}
-    checks = {
+    checks: dict[str, Callable[[Any], bool]] = {
         "q": lambda q: all(any(t.startswith(w) for t in text) for w in q.lower().split()),
         "country": lambda c: c in (countries or {organization["country"]}),
         "category": lambda c: bool(with_subcategories([c]) & set(body["categories"])),
@@ -86,7 +93,7 @@ def _matches(body: dict, organization: dict, params: dict) -> bool:
     return all(checks[name](value) for name, value in params.items() if name in checks)
 
 
-def expected(services: list[dict], viewer_org: str, params: dict) -> list[str]:
+def expected(services: list[dict[str, Any]], viewer_org: str, params: dict[str, Any]) -> list[str]:
     """The ids a search must return, in order: the brute-force answer."""
     hits = []
     for service in services:
@@ -107,7 +114,9 @@ def expected(services: list[dict], viewer_org: str, params: dict) -> list[str]:
     return [identifier for _, identifier in sorted(hits)]
 
 
-def single_filters(services: list[dict], organizations: list[dict]) -> list[dict]:
+def single_filters(
+    services: list[dict[str, Any]], organizations: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     return [
         {"q": "cedar"}, {"q": "He"}, {"q": "amber birch"},
         {"q": services[7]["body"]["name"].split()[0] + " 07"},
@@ -125,7 +134,7 @@ def single_filters(services: list[dict], organizations: list[dict]) -> list[dict
 
 
 @pytest.fixture
-async def generated(any_registry):
+async def generated(any_registry: Registry) -> Generated:
     rng = random.Random(20261123)
     registry = any_registry
     organizations = [
@@ -143,7 +152,7 @@ async def generated(any_registry):
     return registry, organizations, services, rng
 
 
-async def walk(registry, viewer_org: str, params: dict) -> list[str]:
+async def walk(registry: Registry, viewer_org: str, params: dict[str, Any]) -> list[str]:
     """Every page of a search, 4 items at a time."""
     found, cursor = [], None
     while True:
@@ -158,7 +167,7 @@ async def walk(registry, viewer_org: str, params: dict) -> list[str]:
             return found
 
 
-async def test_every_filter_and_combination_matches_brute_force(generated):
+async def test_every_filter_and_combination_matches_brute_force(generated: Generated) -> None:
     registry, organizations, services, rng = generated
     singles = single_filters(services, organizations)
     pairs = [

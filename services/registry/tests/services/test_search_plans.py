@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from asyncpg.connection import LoggedQuery
 from sqlalchemy import event, text
+from sqlalchemy.engine import AdaptedConnection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waymark_kernel.db import Database, pooled_driver
@@ -91,6 +92,7 @@ async def directory(database_url: str) -> AsyncIterator[Database]:
     try:
         async with database.transaction() as session:
             connection = await (await session.connection()).get_raw_connection()
+            assert connection.driver_connection is not None
             await connection.driver_connection.execute(DIRECTORY)
         yield database
     finally:
@@ -109,15 +111,15 @@ async def searched_with_plan(
 ) -> tuple[Sequence[Mapping[str, Any]], list[dict[str, Any]]]:
     """A page of the repository's search, and the plan of the very statement it ran (as it
     ran once more, when `analyze`)."""
-    statements = []
+    statements: list[tuple[str, tuple[Any, ...]]] = []
 
     def record(query: LoggedQuery) -> None:
         statements.append((query.query, query.args))
 
-    def logged(dbapi_connection, *_) -> None:
+    def logged(dbapi_connection: AdaptedConnection, *_: object) -> None:
         dbapi_connection.driver_connection.add_query_logger(record)
 
-    def unlogged(dbapi_connection, *_) -> None:
+    def unlogged(dbapi_connection: AdaptedConnection, *_: object) -> None:
         dbapi_connection.driver_connection.remove_query_logger(record)
 
     pool = directory.engine.sync_engine
@@ -153,7 +155,9 @@ def tables_read(nodes: list[dict[str, Any]]) -> set[str]:
     return {node["Relation Name"] for node in nodes if "Relation Name" in node}
 
 
-async def test_postgresql_the_search_rows_follow_the_facets_and_documents(directory):
+async def test_postgresql_the_search_rows_follow_the_facets_and_documents(
+    directory: Database
+) -> None:
     async with directory.transaction() as session:
         rows = await session.execute(text(
             "SELECT count(*), count(*) FILTER (WHERE cardinality(keys) = 2 "
@@ -162,7 +166,9 @@ async def test_postgresql_the_search_rows_follow_the_facets_and_documents(direct
         assert tuple(rows.one()) == (SERVICES, SERVICES)
 
 
-async def test_postgresql_a_radius_search_reads_the_points_around_the_centre_only(directory):
+async def test_postgresql_a_radius_search_reads_the_points_around_the_centre_only(
+    directory: Database
+) -> None:
     lat, lon = COUNTRIES["NP"]
     found, nodes = await searched_with_plan(
         directory, lat=lat, lon=lon, radius_km=40, category=["health"]
@@ -176,7 +182,9 @@ async def test_postgresql_a_radius_search_reads_the_points_around_the_centre_onl
     assert "registry_service_search" not in tables_read(nodes)
 
 
-async def test_postgresql_a_text_search_with_filters_reads_the_index_of_the_search_rows(directory):
+async def test_postgresql_a_text_search_with_filters_reads_the_index_of_the_search_rows(
+    directory: Database
+) -> None:
     """Of two categories in a country: there is no listing of both to walk."""
     found, nodes = await searched_with_plan(
         directory, q="cedar", category=["health", "shelter"], country="TH"
@@ -200,7 +208,9 @@ def ran(nodes: list[dict[str, Any]], index: str) -> bool:
     return any(node.get("Index Name") == index and node["Actual Loops"] for node in nodes)
 
 
-async def by_brute_force(session: AsyncSession, word: str, country: str, category: str) -> list:
+async def by_brute_force(
+    session: AsyncSession, word: str, country: str, category: str
+) -> list[uuid.UUID]:
     """Ids of the services of `country` and `category` (or a sub-category) with a word starting
     with `word`, by name: what a walked search must find."""
     rows = await session.execute(text(
@@ -215,8 +225,8 @@ async def by_brute_force(session: AsyncSession, word: str, country: str, categor
 
 
 async def test_postgresql_a_country_and_category_with_many_matches_read_the_front_of_their_listing(
-    directory,
-):
+    directory: Database,
+) -> None:
     first, nodes = await searched_with_plan(
         directory, analyze=True, q="cedar", category=["health"], country="TH"
     )
@@ -239,8 +249,8 @@ async def test_postgresql_a_country_and_category_with_many_matches_read_the_fron
 
 
 async def test_postgresql_a_country_and_category_with_rare_matches_read_the_index_after_a_walk(
-    directory,
-):
+    directory: Database,
+) -> None:
     found, nodes = await searched_with_plan(
         directory, analyze=True, q="123", category=["health"], country="TH"
     )

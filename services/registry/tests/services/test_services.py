@@ -1,5 +1,9 @@
 import uuid
+from typing import Any
 
+import httpx
+
+from services.registry.tests.conftest import Registry
 from waymark_kernel.auth import CASEWORKER, NETWORK_ADMIN, ORG_ADMIN, VIEWER
 
 KATHMANDU = {"latitude": 27.7172, "longitude": 85.324}
@@ -54,7 +58,7 @@ HIDDEN_SAFE_HOUSE = {
 }
 
 
-async def test_org_admin_publishes_a_service_with_every_field(registry):
+async def test_org_admin_publishes_a_service_with_every_field(registry: Registry) -> None:
     organization = await registry.organization(name="Pourakhi")
 
     response = await registry.client.post(
@@ -77,7 +81,7 @@ async def test_org_admin_publishes_a_service_with_every_field(registry):
     assert own.json() == body
 
 
-async def test_creating_a_service_records_service_created(registry):
+async def test_creating_a_service_records_service_created(registry: Registry) -> None:
     organization = await registry.organization()
     created = await registry.service(organization, **RETURNEE_SERVICE)
 
@@ -95,19 +99,21 @@ async def test_creating_a_service_records_service_created(registry):
     ]
 
 
-async def test_a_service_without_locations_is_in_its_organisations_country(registry):
+async def test_a_service_without_locations_is_in_its_organisations_country(
+    registry: Registry
+) -> None:
     organization = await registry.organization(country="TH")
     await registry.service(organization)
 
     assert (await registry.outbox())[-1][1]["countries"] == ["TH"]
 
 
-async def test_who_may_publish_for_which_organisation(registry):
+async def test_who_may_publish_for_which_organisation(registry: Registry) -> None:
     organization = await registry.organization()
     other = await registry.organization()
     body = {"name": "Legal clinic", "categories": ["legal"]}
 
-    async def publish(headers, **extra):
+    async def publish(headers: dict[str, str], **extra: Any) -> httpx.Response:
         return await registry.client.post("/v1/services", json=body | extra, headers=headers)
 
     assert (await publish(registry.headers(organization["id"], CASEWORKER))).status_code == 403
@@ -129,7 +135,7 @@ async def test_who_may_publish_for_which_organisation(registry):
     assert unknown.json()["detail"]
 
 
-async def test_bad_service_bodies_are_422(registry):
+async def test_bad_service_bodies_are_422(registry: Registry) -> None:
     organization = await registry.organization()
     headers = registry.headers(organization["id"], ORG_ADMIN)
     location = {"city": "Pokhara", "country": "NP"}
@@ -159,7 +165,9 @@ async def test_bad_service_bodies_are_422(registry):
     assert [event for event, _ in await registry.outbox()] == ["organization.created"]
 
 
-async def test_confidential_location_is_hidden_outside_the_owning_organisation(registry):
+async def test_confidential_location_is_hidden_outside_the_owning_organisation(
+    registry: Registry
+) -> None:
     owner = await registry.organization()
     other = await registry.organization()
     service = await registry.service(owner, locations=[HELP_DESK, SAFE_HOUSE])
@@ -187,23 +195,24 @@ async def test_confidential_location_is_hidden_outside_the_owning_organisation(r
     assert by_admin.json()["locations"] == [HIDDEN_SAFE_HOUSE]
 
 
-async def test_radius_search_does_not_pin_down_a_confidential_location(registry):
+async def test_radius_search_does_not_pin_down_a_confidential_location(registry: Registry) -> None:
     owner = await registry.organization()
     other = await registry.organization()
     await registry.service(owner, locations=[SAFE_HOUSE])
     params = {"lat": KATHMANDU["latitude"], "lon": KATHMANDU["longitude"], "radius_km": 10}
 
-    async def distance(headers):
+    async def distance(headers: dict[str, str]) -> float:
         response = await registry.client.get("/v1/services", params=params, headers=headers)
         [item] = response.json()["items"]
-        return item["distance_km"]
+        distance_km: float = item["distance_km"]
+        return distance_km
 
     assert await distance(registry.headers(owner["id"], VIEWER)) == 0.0
     # Outsiders measure to the point rounded to 0.1° (27.7, 85.3), about 3 km away.
     assert await distance(registry.headers(other["id"], VIEWER)) == 3.0
 
 
-async def test_organisation_verification_shows_on_its_services(registry):
+async def test_organisation_verification_shows_on_its_services(registry: Registry) -> None:
     organization = await registry.organization()
     service = await registry.service(organization)
     await registry.client.patch(
@@ -218,7 +227,7 @@ async def test_organisation_verification_shows_on_its_services(registry):
     assert response.json()["organization_verified"] is True
 
 
-async def test_org_admin_patches_its_service(registry):
+async def test_org_admin_patches_its_service(registry: Registry) -> None:
     organization = await registry.organization()
     service = await registry.service(organization, **RETURNEE_SERVICE)
     change = {
@@ -243,7 +252,7 @@ async def test_org_admin_patches_its_service(registry):
     })
 
 
-async def test_a_patch_that_changes_nothing_records_no_event(registry):
+async def test_a_patch_that_changes_nothing_records_no_event(registry: Registry) -> None:
     organization = await registry.organization()
     service = await registry.service(organization, **RETURNEE_SERVICE)
 
@@ -258,7 +267,7 @@ async def test_a_patch_that_changes_nothing_records_no_event(registry):
     assert [event for event, _ in await registry.outbox()][-1] == "service.created"
 
 
-async def test_patch_and_delete_permissions(registry):
+async def test_patch_and_delete_permissions(registry: Registry) -> None:
     organization = await registry.organization()
     other = await registry.organization()
     service = await registry.service(organization)
@@ -283,7 +292,7 @@ async def test_patch_and_delete_permissions(registry):
             ).status_code == 422
 
 
-async def test_delete_withdraws_the_service(registry):
+async def test_delete_withdraws_the_service(registry: Registry) -> None:
     organization = await registry.organization()
     service = await registry.service(organization, locations=[HELP_DESK])
     path = f"/v1/services/{service['id']}"
@@ -299,7 +308,9 @@ async def test_delete_withdraws_the_service(registry):
     })
 
 
-async def test_organisation_moving_country_moves_its_services_without_locations(registry):
+async def test_organisation_moving_country_moves_its_services_without_locations(
+    registry: Registry
+) -> None:
     organization = await registry.organization(country="NP")
     placeless = await registry.service(organization)
     await registry.service(organization, locations=[HELP_DESK])
@@ -320,7 +331,7 @@ async def test_organisation_moving_country_moves_its_services_without_locations(
         assert [item["id"] for item in found.json()["items"]] == [placeless["id"]]
 
 
-async def test_a_search_hit_shows_the_service_as_its_own_page_does(any_registry):
+async def test_a_search_hit_shows_the_service_as_its_own_page_does(any_registry: Registry) -> None:
     registry = any_registry
     owner = await registry.organization(name="Pourakhi")
     other = await registry.organization()
@@ -329,6 +340,7 @@ async def test_a_search_hit_shows_the_service_as_its_own_page_does(any_registry)
         translations=[{"field": "name", "language": "fr", "text": "Accueil des rapatriées"}],
     )
     near = {"lat": KATHMANDU["latitude"], "lon": KATHMANDU["longitude"], "radius_km": 50}
+    shown: dict[str, Any] = {}  # as the last viewer, an outsider, sees it
     for viewer in (owner, other):
         headers = {**registry.headers(viewer["id"], VIEWER), "Accept-Language": "fr"}
         page = await registry.client.get(f"/v1/services/{created['id']}", headers=headers)

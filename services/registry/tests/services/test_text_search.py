@@ -2,11 +2,13 @@
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import update
 from sqlmodel import col
 
+from services.registry.tests.conftest import Registry
 from waymark_kernel.auth import ORG_ADMIN, VIEWER
 from waymark_kernel.clock import utcnow
 from waymark_registry.services.models import Service
@@ -39,10 +41,10 @@ PREFIX_QUERIES = [
 
 
 @pytest.fixture
-async def multilingual(any_registry):
+async def multilingual(any_registry: Registry) -> tuple[Registry, dict[str, str]]:
     registry = any_registry
     organization = await registry.organization()
-    ids = {}
+    ids: dict[str, str] = {}
     for language, (name, description) in TEXTS.items():
         created = await registry.service(
             organization, name=name, description=description, original_language=language
@@ -51,7 +53,7 @@ async def multilingual(any_registry):
     return registry, ids
 
 
-async def languages_found(registry, ids, q: str) -> set[str]:
+async def languages_found(registry: Registry, ids: dict[str, str], q: str) -> set[str]:
     response = await registry.client.get(
         "/v1/services", params={"q": q}, headers=registry.headers(None, VIEWER)
     )
@@ -60,7 +62,9 @@ async def languages_found(registry, ids, q: str) -> set[str]:
 
 
 @pytest.mark.parametrize(("language", "q"), STEMMED_QUERIES)
-async def test_postgresql_stemmed_queries_in_five_languages(registry, language, q):
+async def test_postgresql_stemmed_queries_in_five_languages(
+    registry: Registry, language: str, q: str
+) -> None:
     organization = await registry.organization()
     ids = {}
     for code, (name, description) in TEXTS.items():
@@ -72,7 +76,9 @@ async def test_postgresql_stemmed_queries_in_five_languages(registry, language, 
     assert await languages_found(registry, ids, q) == {language}
 
 
-async def test_prefix_queries_in_six_languages(multilingual):
+async def test_prefix_queries_in_six_languages(
+    multilingual: tuple[Registry, dict[str, str]]
+) -> None:
     registry, ids = multilingual
     for language, q in PREFIX_QUERIES:
         assert await languages_found(registry, ids, q) == {language}, q
@@ -80,7 +86,9 @@ async def test_prefix_queries_in_six_languages(multilingual):
     assert await languages_found(registry, ids, "?! …") == set()  # no word finds nothing
 
 
-async def test_a_translation_is_searched_and_shown_by_accept_language(any_registry):
+async def test_a_translation_is_searched_and_shown_by_accept_language(
+    any_registry: Registry
+) -> None:
     registry = any_registry
     organization = await registry.organization()
     service = await registry.service(
@@ -93,11 +101,11 @@ async def test_a_translation_is_searched_and_shown_by_accept_language(any_regist
     )
     url = f"/v1/services/{service['id']}"
 
-    async def shown(accept_language: str | None) -> tuple:
+    async def shown(accept_language: str | None) -> tuple[str, str, str]:
         headers = registry.headers(None, VIEWER)
         if accept_language:
             headers["Accept-Language"] = accept_language
-        body = (await registry.client.get(url, headers=headers)).json()
+        body: dict[str, str] = (await registry.client.get(url, headers=headers)).json()
         return body["language"], body["name"], body["description"]
 
     assert await shown(None) == ("en", "Legal aid desk", "Free legal advice.")
@@ -120,7 +128,7 @@ async def test_a_translation_is_searched_and_shown_by_accept_language(any_regist
     ]
 
 
-async def test_replacing_translations_reindexes_the_service(registry):
+async def test_replacing_translations_reindexes_the_service(registry: Registry) -> None:
     organization = await registry.organization()
     service = await registry.service(
         organization, name="Shelter", original_language="en",
@@ -152,7 +160,7 @@ async def test_replacing_translations_reindexes_the_service(registry):
     {"original_language": "fr",
      "translations": [{"field": "name", "language": "fr", "text": "Abri"}]},
 ])
-async def test_bad_translations_are_422(registry, body):
+async def test_bad_translations_are_422(registry: Registry, body: dict[str, Any]) -> None:
     organization = await registry.organization()
 
     response = await registry.client.post(
@@ -163,7 +171,9 @@ async def test_bad_translations_are_422(registry, body):
     assert response.status_code == 422, response.text
 
 
-async def test_a_patch_cannot_put_a_translation_in_the_original_language(registry):
+async def test_a_patch_cannot_put_a_translation_in_the_original_language(
+    registry: Registry
+) -> None:
     organization = await registry.organization()
     service = await registry.service(
         organization, name="Shelter", original_language="en",
@@ -179,7 +189,9 @@ async def test_a_patch_cannot_put_a_translation_in_the_original_language(registr
     assert response.json()["type"].endswith("/translation-in-original-language")
 
 
-async def test_a_service_unconfirmed_for_180_days_is_stale_until_confirmed(registry):
+async def test_a_service_unconfirmed_for_180_days_is_stale_until_confirmed(
+    registry: Registry
+) -> None:
     organization = await registry.organization()
     service = await registry.service(organization)
     assert service["stale"] is False

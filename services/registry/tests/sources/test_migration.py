@@ -3,6 +3,7 @@ read back through the models; deleting a source deletes its runs; it goes down a
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ TABLES = {"registry_hsds_sources", "registry_hsds_source_runs", "registry_crossw
 
 
 @pytest.fixture
-async def database_url(dialect: str, tmp_path) -> AsyncIterator[str]:
+async def database_url(dialect: str, tmp_path: Path) -> AsyncIterator[str]:
     """An empty database: the test migrates it itself."""
     async with throwaway_database(dialect, "registry_sources_migration", tmp_path) as url:
         yield url
@@ -34,7 +35,9 @@ async def tables(url: str) -> set[str]:
     return set(names)
 
 
-async def test_sources_runs_and_crosswalks_are_kept_and_the_migration_goes_down(database_url):
+async def test_sources_runs_and_crosswalks_are_kept_and_the_migration_goes_down(
+    database_url: str
+) -> None:
     await upgrade(database_url, MIGRATIONS, revision="0013")
     await upgrade(database_url, MIGRATIONS)
     now = utcnow()

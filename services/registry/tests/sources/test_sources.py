@@ -5,9 +5,11 @@ setting `hsds_source_allow_insecure`)."""
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
+from services.registry.tests.conftest import FakePublisher, Registry, StartRegistry
 from waymark_kernel.auth import CASEWORKER, ORG_ADMIN
 from waymark_kernel.clock import utcnow
 from waymark_kernel.db import Database
@@ -19,7 +21,7 @@ RUN_WAIT_SECONDS = 300  # a bound on the wait for the registry loop's first run
 
 
 @pytest.fixture
-async def registry(start_registry) -> AsyncIterator:
+async def registry(start_registry: StartRegistry) -> AsyncIterator[Registry]:
     """The registry whose sources may be on loopback; its own loop left asleep, so that each
     test's schedulers, on a clock of the test's, are the only ones to run."""
     async with start_registry(hsds_source_allow_insecure=True) as registry:
@@ -38,7 +40,7 @@ class Clock:
 
 
 @pytest.fixture
-async def schedulers(database_url) -> AsyncIterator[Callable[[Clock], Scheduler]]:
+async def schedulers(database_url: str) -> AsyncIterator[Callable[[Clock], Scheduler]]:
     """Schedulers of their own processes: each with its own connections to the database."""
     databases: list[Database] = []
 
@@ -51,22 +53,24 @@ async def schedulers(database_url) -> AsyncIterator[Callable[[Clock], Scheduler]
         await database.dispose()
 
 
-async def configure(registry, url: str, **fields) -> dict:
+async def configure(registry: Registry, url: str, **fields: Any) -> dict[str, Any]:
     body = {"name": "Leeds HSDS", "url": url, "interval_minutes": 60, **fields}
     response = await registry.client.post(SOURCES, json=body, headers=registry.network_admin)
     assert response.status_code == 201, response.text
     assert response.headers["ETag"] == f'"{response.json()["version"]}"'
-    return response.json()
+    source: dict[str, Any] = response.json()
+    return source
 
 
-async def runs(registry, source: dict) -> list[dict]:
+async def runs(registry: Registry, source: dict[str, Any]) -> list[dict[str, Any]]:
     response = await registry.client.get(f"{SOURCES}/{source['id']}/runs",
                                          headers=registry.network_admin)
     assert response.status_code == 200, response.text
-    return response.json()["items"]
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
 
 
-async def hsds_services(registry) -> dict[str, dict]:
+async def hsds_services(registry: Registry) -> dict[str, dict[str, Any]]:
     """Every service in the directory, active or not, by id, as its HSDS dataset gives them."""
     response = await registry.client.get("/v1/hsds/dataset", headers=registry.network_admin)
     assert response.status_code == 200, response.text
@@ -74,8 +78,9 @@ async def hsds_services(registry) -> dict[str, dict]:
 
 
 async def test_a_source_syncs_when_due_and_not_before_and_withdraws_what_disappears(
-    registry, publisher, schedulers
-):
+    registry: Registry, publisher: tuple[FakePublisher, str],
+    schedulers: Callable[[Clock], Scheduler],
+) -> None:
     published, url = publisher
     source = await configure(registry, url)
     clock = Clock()
@@ -109,8 +114,9 @@ async def test_a_source_syncs_when_due_and_not_before_and_withdraws_what_disappe
 
 
 async def test_a_source_failing_mid_way_changes_nothing_and_its_run_records_why(
-    registry, publisher, schedulers
-):
+    registry: Registry, publisher: tuple[FakePublisher, str],
+    schedulers: Callable[[Clock], Scheduler],
+) -> None:
     published, url = publisher
     source = await configure(registry, url, interval_minutes=5)
     clock = Clock()
@@ -135,8 +141,9 @@ async def test_a_source_failing_mid_way_changes_nothing_and_its_run_records_why(
 
 
 async def test_a_refused_import_is_a_failed_run_that_changes_nothing(
-    registry, publisher, schedulers
-):
+    registry: Registry, publisher: tuple[FakePublisher, str],
+    schedulers: Callable[[Clock], Scheduler],
+) -> None:
     published, url = publisher
     source = await configure(registry, url)
     published.services[1]["service_at_locations"][0]["location"]["latitude"] = 100
@@ -151,8 +158,9 @@ async def test_a_refused_import_is_a_failed_run_that_changes_nothing(
 
 
 async def test_two_schedulers_on_one_database_sync_a_source_once(
-    registry, publisher, schedulers
-):
+    registry: Registry, publisher: tuple[FakePublisher, str],
+    schedulers: Callable[[Clock], Scheduler],
+) -> None:
     published, url = publisher
     source = await configure(registry, url)
     clock = Clock()
@@ -166,8 +174,9 @@ async def test_two_schedulers_on_one_database_sync_a_source_once(
 
 
 async def test_a_source_that_moved_is_followed_to_its_new_address_and_read_whole(
-    registry, publisher, schedulers
-):
+    registry: Registry, publisher: tuple[FakePublisher, str],
+    schedulers: Callable[[Clock], Scheduler],
+) -> None:
     published, url = publisher
     published.services[0]["alert"] = "Closed on bank holidays. " * 8000  # a page of 200 KB
     await configure(registry, url.replace("/hsds", "/moved"))
@@ -175,13 +184,15 @@ async def test_a_source_that_moved_is_followed_to_its_new_address_and_read_whole
     runs_done = await schedulers(Clock()).run_due()
 
     assert [run.outcome for run in runs_done] == ["succeeded"]
+    assert runs_done[0].report is not None
     assert runs_done[0].report["services"]["created"] == 3
     assert runs_done[0].report["not_kept"] == {"address.postal_code": 3, "service.alert": 1}
 
 
 async def test_a_disabled_source_is_not_synchronised_and_a_requested_run_is_due_at_once(
-    registry, publisher, schedulers
-):
+    registry: Registry, publisher: tuple[FakePublisher, str],
+    schedulers: Callable[[Clock], Scheduler],
+) -> None:
     _, url = publisher
     source = await configure(registry, url, enabled=False)
     clock = Clock()
@@ -208,7 +219,9 @@ async def test_a_disabled_source_is_not_synchronised_and_a_requested_run_is_due_
     assert [run.outcome for run in again] == ["succeeded"]
 
 
-async def test_the_registry_loop_synchronises_a_new_source(start_registry, publisher):
+async def test_the_registry_loop_synchronises_a_new_source(
+    start_registry: StartRegistry, publisher: tuple[FakePublisher, str]
+) -> None:
     _, url = publisher
     async with start_registry(hsds_source_allow_insecure=True,
                               hsds_sync_check_seconds=0.1) as registry:
@@ -222,7 +235,9 @@ async def test_the_registry_loop_synchronises_a_new_source(start_registry, publi
     assert recorded[0]["report"]["services"]["created"] == 3
 
 
-async def test_changing_a_source_needs_its_etag(registry, publisher):
+async def test_changing_a_source_needs_its_etag(
+    registry: Registry, publisher: tuple[FakePublisher, str]
+) -> None:
     _, url = publisher
     source = await configure(registry, url)
     path, admin = f"{SOURCES}/{source['id']}", registry.network_admin
@@ -252,8 +267,8 @@ async def test_changing_a_source_needs_its_etag(registry, publisher):
 
 
 async def test_a_source_is_refused_when_it_is_no_http_api_or_configured_twice(
-    registry, publisher
-):
+    registry: Registry, publisher: tuple[FakePublisher, str]
+) -> None:
     _, url = publisher
     await configure(registry, url)
     admin = registry.network_admin
@@ -281,8 +296,8 @@ async def test_a_source_is_refused_when_it_is_no_http_api_or_configured_twice(
 
 
 async def test_without_the_test_setting_a_source_on_loopback_or_plain_http_is_refused(
-    start_registry
-):
+    start_registry: StartRegistry
+) -> None:
     async with start_registry() as registry:
         answers = [
             await registry.client.post(SOURCES, json={"name": "Here", "url": url},
@@ -297,7 +312,7 @@ async def test_without_the_test_setting_a_source_on_loopback_or_plain_http_is_re
     assert listed.json()["items"] == []
 
 
-async def test_a_name_resolving_to_loopback_gets_no_connection():
+async def test_a_name_resolving_to_loopback_gets_no_connection() -> None:
     """A name passes the URL's check; its addresses are checked as it is resolved."""
     publisher = Publisher("https://localhost:8443/hsds", SourceGuard())
 
@@ -305,7 +320,9 @@ async def test_a_name_resolving_to_loopback_gets_no_connection():
         await publisher.read()
 
 
-async def test_only_a_network_admin_manages_sources(registry, publisher):
+async def test_only_a_network_admin_manages_sources(
+    registry: Registry, publisher: tuple[FakePublisher, str]
+) -> None:
     _, url = publisher
     source = await configure(registry, url)
     organization = await registry.organization()

@@ -1,5 +1,6 @@
 import uuid
 
+from services.registry.tests.conftest import Registry
 from waymark_kernel.auth import VIEWER
 
 TOP_LEVEL = {
@@ -11,7 +12,7 @@ IASC_CLUSTERS = {
 }
 
 
-async def test_taxonomy_is_two_levels_with_clusters_and_five_languages(registry):
+async def test_taxonomy_is_two_levels_with_clusters_and_five_languages(registry: Registry) -> None:
     response = await registry.client.get(
         "/v1/taxonomy", headers=registry.headers(uuid.uuid4(), VIEWER)
     )
@@ -40,5 +41,5 @@ async def test_taxonomy_is_two_levels_with_clusters_and_five_languages(registry)
     assert terms["return_reintegration"]["iasc_cluster"] == "Early Recovery"
 
 
-async def test_taxonomy_needs_a_token(registry):
+async def test_taxonomy_needs_a_token(registry: Registry) -> None:
     assert (await registry.client.get("/v1/taxonomy")).status_code == 401

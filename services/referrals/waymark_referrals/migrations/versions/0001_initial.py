@@ -5,6 +5,8 @@ Revises:
 Create Date: 2026-11-23
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -16,11 +18,11 @@ branch_labels = None
 depends_on = None
 
 
-def timestamp(name: str, nullable: bool = False) -> sa.Column:
+def timestamp(name: str, nullable: bool = False) -> sa.Column[Any]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
-def sealed_columns() -> list[sa.Column]:
+def sealed_columns() -> list[sa.Column[Any]]:
     return [
         sa.Column("key_id", sa.String(8), nullable=False),
         sa.Column("wrapped_key", sa.LargeBinary(), nullable=False),

@@ -6,9 +6,13 @@ Revises: 0002
 Create Date: 2026-11-23
 """
 
+import uuid
+from collections.abc import Callable, Hashable
+
 import sqlalchemy as sa
 from alembic import op
 
+from waymark_kernel.db import table_of
 from waymark_referrals.disclosures.models import Disclosure
 from waymark_referrals.disclosures.service import GENESIS, entry_hash
 
@@ -18,6 +22,7 @@ branch_labels = None
 depends_on = None
 
 TABLE = "referrals_disclosures"
+ChainOf = Callable[[Disclosure], Hashable]  # the chain an entry belongs to
 # The columns the ledger has at this revision; the model has gained others since.
 COLUMNS = (
     "case_id", "sequence", "id", "owner_org_id", "reader_org_id", "reader_subject", "referral_id",
@@ -26,13 +31,13 @@ COLUMNS = (
 
 
 def _entries() -> list[Disclosure]:
-    query = sa.select(*(Disclosure.__table__.c[column] for column in COLUMNS))
+    query = sa.select(*(table_of(Disclosure).c[column] for column in COLUMNS))
     return [Disclosure(**row) for row in op.get_bind().execute(query).mappings()]
 
 
-def _verified(entries: list[Disclosure], chain_of) -> None:
+def _verified(entries: list[Disclosure], chain_of: ChainOf) -> None:
     """Refuses to re-chain a ledger that does not verify: that would hide the tampering."""
-    previous: dict = {}
+    previous: dict[Hashable, str] = {}
     for entry in sorted(entries, key=lambda entry: (chain_of(entry), entry.sequence)):
         if entry.previous_hash != previous.get(chain_of(entry), GENESIS) or (
             entry_hash(entry) != entry.entry_hash
@@ -44,7 +49,7 @@ def _verified(entries: list[Disclosure], chain_of) -> None:
         previous[chain_of(entry)] = entry.entry_hash
 
 
-def _rewrite(entries: list[Disclosure], chain_of, primary_key: list[str]) -> None:
+def _rewrite(entries: list[Disclosure], chain_of: ChainOf, primary_key: list[str]) -> None:
     """Recreates the table with `primary_key` and appends the entries, numbered and linked
     within each chain in the order they were written."""
     op.drop_table(TABLE)
@@ -65,7 +70,7 @@ def _rewrite(entries: list[Disclosure], chain_of, primary_key: list[str]) -> Non
         sa.PrimaryKeyConstraint(*primary_key),
     )
     op.create_index("ix_referrals_disclosures_case", TABLE, ["case_id", "occurred_at", "id"])
-    heads: dict = {}
+    heads: dict[Hashable, tuple[int, str]] = {}
     rows = []
     for entry in sorted(entries, key=lambda entry: (entry.occurred_at, entry.sequence)):
         sequence, previous = heads.get(chain_of(entry), (0, GENESIS))
@@ -74,7 +79,7 @@ def _rewrite(entries: list[Disclosure], chain_of, primary_key: list[str]) -> Non
         heads[chain_of(entry)] = (entry.sequence, entry.entry_hash)
         rows.append(entry.model_dump(include=set(COLUMNS)))
     ledger = sa.table(TABLE, *(
-        sa.column(column, Disclosure.__table__.c[column].type) for column in COLUMNS
+        sa.column(column, table_of(Disclosure).c[column].type) for column in COLUMNS
     ))
     op.bulk_insert(ledger, rows)
 
@@ -83,7 +88,7 @@ def one_chain(_entry: Disclosure) -> str:
     return "ledger"
 
 
-def chain_per_case(entry: Disclosure):
+def chain_per_case(entry: Disclosure) -> uuid.UUID:
     return entry.case_id
 
 

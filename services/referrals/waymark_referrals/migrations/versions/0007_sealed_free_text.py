@@ -118,12 +118,12 @@ def _cipher() -> EnvelopeCipher | None:
         ) from exc
 
 
-def _where(table: Table, row: Row):
+def _where(table: Table, row: sa.RowMapping) -> sa.ColumnElement[bool]:
     clause = table.table
     return sa.and_(*(clause.c[key] == row[key] for key in table.keys))
 
 
-def _record(table: Table, row: Row) -> str:
+def _record(table: Table, row: sa.RowMapping) -> str:
     return table.record(*(row[key] for key in table.keys))
 
 
@@ -168,8 +168,9 @@ def upgrade() -> None:
         with op.batch_alter_table(table.name) as alter:
             for name, type_ in SEALED:
                 alter.add_column(sa.Column(name, type_, nullable=True))
-    for table in TABLES:
-        _seal_rows(table, cipher)
+    if cipher is not None:  # else there are no rows to seal
+        for table in TABLES:
+            _seal_rows(table, cipher)
     for table in TABLES:
         with op.batch_alter_table(table.name) as alter:
             for name in table.dropped:
@@ -186,8 +187,9 @@ def downgrade() -> None:
             for name in table.dropped:
                 type_ = sa.JSON() if name == "response" else sa.Text()
                 alter.add_column(sa.Column(name, type_, nullable=True))
-    for table in TABLES:
-        _open_rows(table, cipher)
+    if cipher is not None:  # else there are no rows to open
+        for table in TABLES:
+            _open_rows(table, cipher)
     op.execute("UPDATE referrals_referrals SET reason = '' WHERE reason IS NULL")  # erased
     for table in TABLES:
         with op.batch_alter_table(table.name) as alter:

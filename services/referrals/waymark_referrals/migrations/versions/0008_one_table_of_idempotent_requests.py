@@ -23,6 +23,8 @@ Revises: 0007
 Create Date: 2026-12-06
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -38,7 +40,7 @@ CREATIONS = "referrals_idempotency_keys"
 TRANSITIONS = "referrals_transition_keys"
 
 
-def _key_columns() -> list[sa.Column]:
+def _key_columns() -> list[sa.Column[Any]]:
     return [
         sa.Column("organization_id", sa.Uuid(), primary_key=True),
         sa.Column("key", sa.String(255), primary_key=True),
@@ -48,7 +50,7 @@ def _key_columns() -> list[sa.Column]:
     ]
 
 
-def _sealed_columns(*, nullable: bool) -> list[sa.Column]:
+def _sealed_columns(*, nullable: bool) -> list[sa.Column[Any]]:
     return [
         sa.Column("key_id", sa.String(8), nullable=nullable),
         sa.Column("wrapped_key", sa.LargeBinary(), nullable=nullable),
