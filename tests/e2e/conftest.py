@@ -11,35 +11,18 @@ import redis
 from aiohttp import web
 
 from gateway.tests.conftest import REDIS_URL
-from tests.e2e.support import Network, WebhookReceiver, clean_up, start, stop
+from tests.e2e.support import Network, WebhookReceiver, network_of
 
 
 @pytest.fixture
 def standalone(tmp_path: Path) -> Iterator[Network]:
-    network = start("run", tmp_path, {"WAYMARK_SEED_DEMO": "false"})
-    yield network
-    stop(network)
-
-
-@contextlib.contextmanager
-def distributed_network(tmp_path: Path, extra_env: dict[str, str]) -> Iterator[Network]:
-    """`waymark up` on databases, an exchange and queues of its own, removed afterwards."""
-    unique = uuid.uuid4().hex[:10]
-    prefix, exchange, queues = f"e2e_{unique}", f"e2e.{unique}.events", f"e2e.{unique}"
-    network = start("up", tmp_path, {
-        "WAYMARK_DATABASE_PREFIX": prefix, "WAYMARK_EVENT_EXCHANGE": exchange,
-        "WAYMARK_QUEUE_PREFIX": queues, "WAYMARK_SEED_DEMO": "false", **extra_env,
-    })
-    try:
+    with network_of("run", tmp_path, {}) as network:
         yield network
-    finally:
-        stop(network)
-        asyncio.run(clean_up(prefix, exchange, queues))
 
 
 @pytest.fixture
 def distributed(tmp_path: Path) -> Iterator[Network]:
-    with distributed_network(tmp_path, {}) as network:
+    with network_of("up", tmp_path, {}) as network:
         yield network
 
 
@@ -48,7 +31,7 @@ def distributed_with_redis(tmp_path: Path) -> Iterator[Network]:
     """The distributed network as deployed: the gateway's sessions and limits in Redis, under
     a key prefix of its own, whose keys are removed afterwards."""
     prefix = f"waymark-e2e:{uuid.uuid4().hex}:"
-    with distributed_network(tmp_path, {
+    with network_of("up", tmp_path, {
         "WAYMARK_REDIS_URL": REDIS_URL, "WAYMARK_REDIS_KEY_PREFIX": prefix,
     }) as network:
         yield network
@@ -58,13 +41,14 @@ def distributed_with_redis(tmp_path: Path) -> Iterator[Network]:
             client.delete(*keys)
 
 
-@pytest.fixture
-async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
-    receiver = WebhookReceiver(url="")
+@contextlib.asynccontextmanager
+async def serving(receiver: WebhookReceiver) -> AsyncIterator[WebhookReceiver]:
+    """The receiver on a loopback port of its own, answering every delivery with its status."""
 
     async def accept(request: web.Request) -> web.Response:
+        receiver.arrived_at.append(asyncio.get_running_loop().time())
         receiver.received.append((dict(request.headers), await request.read()))
-        return web.Response(status=204)
+        return web.Response(status=receiver.status)
 
     app = web.Application()
     app.router.add_post("/hooks", accept)
@@ -74,5 +58,19 @@ async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
     await site.start()
     _, port = runner.addresses[0]
     receiver.url = f"http://127.0.0.1:{port}/hooks"
-    yield receiver
-    await runner.cleanup()
+    try:
+        yield receiver
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
+    async with serving(WebhookReceiver(url="")) as receiver:
+        yield receiver
+
+
+@pytest.fixture
+async def failing_webhook_receiver() -> AsyncIterator[WebhookReceiver]:
+    async with serving(WebhookReceiver(url="", status=500)) as receiver:
+        yield receiver

@@ -137,3 +137,38 @@ async def run_flow(base_url: str, receiver: WebhookReceiver) -> None:
         assert final.status_code == 200
         assert final.json()["status"] == "accepted"
         assert json.loads(final.text)["person"]["given_name"] == PERSON["given_name"]
+
+
+async def refer_to_a_subscriber(
+    base_url: str, receiver: WebhookReceiver, reason: str
+) -> dict[str, Any]:
+    """A referral from a new Nepalese organisation to a new Lebanese one subscribed to
+    `referral.requested` at `receiver`."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        admin = await token(client, "network-admin", ADMIN_SECRET)
+        _, origin_headers = await organisation_with_client(client, admin, "Origin", "NP")
+        destination, destination_headers = await organisation_with_client(
+            client, admin, "Destination", "LB"
+        )
+        service = await created(await client.post(
+            "/v1/services", headers=destination_headers,
+            json=service_body(destination["id"], "LB", "Beirut"),
+        ))
+        await created(await client.post(
+            "/v1/subscriptions", headers=destination_headers,
+            json={"url": receiver.url, "event_types": ["referral.requested"]},
+        ))
+        case = await created(await client.post(
+            "/v1/cases", headers=origin_headers, json={"person": PERSON},
+        ))
+        consent = await client.put(f"/v1/cases/{case['id']}/consent", headers=origin_headers, json={
+            "legal_basis": "consent", "scope": {"countries": ["LB"]},
+            "given_at": "2026-11-20T10:00:00Z", "method": "verbal",
+        })
+        assert consent.status_code == 200, consent.text
+        return await refer_when_receiver_known(client, origin_headers, {
+            "case_id": case["id"], "receiver_org_id": destination["id"],
+            "service_id": service["id"], "migration_stage": "destination",
+            "categories": service["categories"], "urgency": "high", "reason": reason,
+            "shared_fields": ["given_name", "phone"],
+        })

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +144,25 @@ def stop(network: Network) -> None:
             network.process.wait()
 
 
+@contextlib.contextmanager
+def network_of(verb: str, tmp_path: Path, extra_env: dict[str, str]) -> Iterator[Network]:
+    """`waymark run` (standalone) or `waymark up` (distributed, on databases, an exchange and
+    queues of its own, removed at the end), without demo data."""
+    unique = uuid.uuid4().hex[:10]
+    prefix, exchange, queues = f"e2e_{unique}", f"e2e.{unique}.events", f"e2e.{unique}"
+    own = {
+        "WAYMARK_DATABASE_PREFIX": prefix, "WAYMARK_EVENT_EXCHANGE": exchange,
+        "WAYMARK_QUEUE_PREFIX": queues,
+    } if verb == "up" else {}
+    network = start(verb, tmp_path, {**own, "WAYMARK_SEED_DEMO": "false", **extra_env})
+    try:
+        yield network
+    finally:
+        stop(network)
+        if verb == "up":
+            asyncio.run(clean_up(prefix, exchange, queues))
+
+
 async def clean_up(prefix: str, exchange: str, queues: str) -> None:
     for part in PARTS:
         await drop_database(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{prefix}_{part}")
@@ -159,7 +179,9 @@ async def clean_up(prefix: str, exchange: str, queues: str) -> None:
 @dataclass
 class WebhookReceiver:
     url: str
+    status: int = 204  # the answer to every delivery
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    arrived_at: list[float] = field(default_factory=list)  # the event loop's clock
 
     async def wait_for(self, count: int, timeout: float = 30) -> None:
         deadline = asyncio.get_running_loop().time() + timeout

@@ -25,14 +25,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from tests.e2e.flow import (
-    PERSON,
-    created,
-    organisation_with_client,
-    refer_when_receiver_known,
-    service_body,
-    token,
-)
+from tests.e2e.flow import PERSON, refer_to_a_subscriber
 from tests.e2e.support import (
     ADMIN_SECRET,
     WebhookReceiver,
@@ -102,37 +95,6 @@ def from_otlp(body: bytes) -> list[Recorded]:
                     {kv.key: _value(kv) for kv in span.attributes},
                 ))
     return recorded
-
-
-async def create_referral(base_url: str, receiver: WebhookReceiver) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-        admin = await token(client, "network-admin", ADMIN_SECRET)
-        _, origin_headers = await organisation_with_client(client, admin, "Origin", "NP")
-        destination, destination_headers = await organisation_with_client(
-            client, admin, "Destination", "LB"
-        )
-        service = await created(await client.post(
-            "/v1/services", headers=destination_headers,
-            json=service_body(destination["id"], "LB", "Beirut"),
-        ))
-        await created(await client.post(
-            "/v1/subscriptions", headers=destination_headers,
-            json={"url": receiver.url, "event_types": ["referral.requested"]},
-        ))
-        case = await created(await client.post(
-            "/v1/cases", headers=origin_headers, json={"person": PERSON},
-        ))
-        consent = await client.put(f"/v1/cases/{case['id']}/consent", headers=origin_headers, json={
-            "legal_basis": "consent", "scope": {"countries": ["LB"]},
-            "given_at": "2026-11-20T10:00:00Z", "method": "verbal",
-        })
-        assert consent.status_code == 200, consent.text
-        return await refer_when_receiver_known(client, origin_headers, {
-            "case_id": case["id"], "receiver_org_id": destination["id"],
-            "service_id": service["id"], "migration_stage": "destination",
-            "categories": service["categories"], "urgency": "high", "reason": REASON,
-            "shared_fields": ["given_name", "phone"],
-        })
 
 
 async def assert_one_trace(
@@ -215,7 +177,7 @@ async def test_standalone_a_referrals_creation_is_one_trace_from_the_gateway_to_
     traced_standalone: tuple[str, InMemorySpanExporter], webhook_receiver: WebhookReceiver,
 ) -> None:
     base_url, exporter = traced_standalone
-    referral = await create_referral(base_url, webhook_receiver)
+    referral = await refer_to_a_subscriber(base_url, webhook_receiver, REASON)
     await assert_one_trace(
         referral, webhook_receiver,
         lambda: [from_memory(span) for span in exporter.get_finished_spans()],
@@ -277,7 +239,7 @@ async def test_distributed_a_referrals_creation_is_one_trace_across_the_processe
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_receiver.server_port}",
     })
     try:
-        referral = await create_referral(network.base_url, webhook_receiver)
+        referral = await refer_to_a_subscriber(network.base_url, webhook_receiver, REASON)
         await assert_one_trace(
             referral, webhook_receiver, otlp_receiver.recorded,
             {part: f"waymark-{part}" for part in ("gateway", "referrals", "notifications")},

@@ -1,5 +1,6 @@
-"""Issue 17, finding 7: whatever `cursor`, `after` and `limit` a caller sends to any list
-endpoint of the network, the answer is never a 5xx: a cursor the API did not write is a 400."""
+"""Issue 17, finding 7: whatever query a caller sends to any list endpoint of the network (its
+`cursor`, `after` and `limit`, and every filter it documents), the answer is never a 5xx: a
+cursor the API did not write is a 400."""
 
 import base64
 import json
@@ -33,7 +34,16 @@ CURSORS = st.one_of(
     ),
 )
 LIMITS = st.one_of(st.integers(-3, 130).map(str), st.text(max_size=8))
+# Any other query parameter: text of every kind, and the forms its documented type takes.
+FILTERS = st.one_of(
+    st.text(max_size=30), st.integers().map(str), st.floats().map(str),
+    st.sampled_from(["true", "false", "NP", "LB", "legal", "requested", "high"]),
+    st.datetimes(timezones=st.none() | st.timezones()).map(lambda moment: moment.isoformat()),
+    st.dates().map(str), st.uuids().map(str),
+)
 NEAR = {"lat": 33.89, "lon": 35.5, "radius_km": 50}  # search pages by distance
+# (path, headers of a caller who may list it, its query parameters as the API document gives them)
+ListEndpoint = tuple[str, dict[str, str], list[dict[str, Any]]]
 
 
 def a_referral(api: httpx.Client, caseworker: dict[str, str]) -> dict[str, Any]:
@@ -75,21 +85,22 @@ def a_referral(api: httpx.Client, caseworker: dict[str, str]) -> dict[str, Any]:
 def list_endpoints(
     api: httpx.Client, admin: dict[str, str], nepal: dict[str, Any],
     nepal_caseworker: dict[str, str], lebanon_admin: dict[str, str],
-) -> list[tuple[str, dict[str, str]]]:
-    """(path, headers of a caller who may list it) of every GET of the API document that takes
-    a page parameter, its path filled with ids of real objects."""
+) -> list[ListEndpoint]:
+    """(path, headers of a caller who may list it, its query parameters) of every GET of the
+    API document that takes a page parameter, its path filled with ids of real objects."""
     referral = a_referral(api, nepal_caseworker)
     ids = {"organization_id": nepal["id"], "case_id": referral["case_id"],
            "referral_id": referral["id"], "subscription_id": str(uuid.uuid4())}
-    endpoints = []
+    endpoints: list[ListEndpoint] = []
     for path, operations in api.get("/openapi.json").json()["paths"].items():
-        names = {parameter["name"] for parameter in operations.get("get", {}).get("parameters", [])}
-        if not names & PAGING:
+        query = [parameter for parameter in operations.get("get", {}).get("parameters", [])
+                 if parameter["in"] == "query"]
+        if not {parameter["name"] for parameter in query} & PAGING:
             continue
         filled = re.sub(r"\{(\w+)\}", lambda found: ids[found.group(1)], path)
         callers = [nepal_caseworker, lebanon_admin, admin]
         fitting = [h for h in callers if api.get(filled, headers=h).status_code == 200]
-        endpoints.append((filled, (fitting or [admin])[0]))
+        endpoints.append((filled, (fitting or [admin])[0], query))
     assert len(endpoints) >= 14
     return endpoints
 
@@ -97,12 +108,15 @@ def list_endpoints(
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
-def test_finding_7_no_page_parameters_make_any_list_endpoint_fail(
-    api: httpx.Client, list_endpoints: list[tuple[str, dict[str, str]]], data: st.DataObject
+def test_finding_7_no_query_makes_any_list_endpoint_fail(
+    api: httpx.Client, list_endpoints: list[ListEndpoint], data: st.DataObject
 ) -> None:
-    path, headers = data.draw(st.sampled_from(list_endpoints), label="endpoint")
+    path, headers, query = data.draw(st.sampled_from(list_endpoints), label="endpoint")
+    given = {"cursor": CURSORS, "after": CURSORS, "limit": LIMITS}
     params: dict[str, Any] = data.draw(st.fixed_dictionaries({}, optional={
-        "cursor": CURSORS, "after": CURSORS, "limit": LIMITS,
+        parameter["name"]: given.get(parameter["name"], FILTERS)
+        | st.sampled_from(parameter["schema"].get("enum") or [""])
+        for parameter in query
     }), label="params")
     if path == "/v1/services" and data.draw(st.booleans(), label="near"):
         params |= NEAR

@@ -182,6 +182,83 @@ def test_api3_client_listings_never_show_a_secret(
     } for item in listed["items"])
 
 
+# Finding 1: an organisation's type and country are properties its verification vouches for
+# and consent scopes name; its own org_admin may not set them (function-level trust).
+
+
+def refer_once_known(
+    api: httpx.Client, headers: dict[str, str], body: dict[str, Any]
+) -> httpx.Response:
+    """The referrals service learns of a new organisation from the registry's events."""
+    response = api.post("/v1/referrals", headers=headers, json=body)
+    for _ in range(99):
+        if response.status_code != 422 or not response.json()["type"].endswith("unknown-receiver"):
+            return response
+        time.sleep(0.2)
+        response = api.post("/v1/referrals", headers=headers, json=body)
+    return response
+
+
+def test_api3_finding_1_an_org_admin_cannot_relabel_its_organisation_past_a_consent_scope(
+    api: httpx.Client, admin: dict[str, str], nepal_caseworker: dict[str, str]
+) -> None:
+    organisation = created(api.post("/v1/organizations", headers=admin, json={
+        "name": f"Relabelling CSO {uuid.uuid4().hex[:6]}", "type": "cso", "country": "LB",
+        "verified": True,
+    }))
+    credentials = created(api.post(
+        f"/v1/organizations/{organisation['id']}/clients", headers=admin,
+        json={"name": "relabelling", "roles": ["org_admin"]},
+    ))
+    own_admin = {"Authorization": "Bearer " + api.post("/v1/auth/token", data={
+        "grant_type": "client_credentials", "client_id": credentials["client_id"],
+        "client_secret": credentials["client_secret"],
+    }).json()["access_token"]}
+    case = a_case(api, nepal_caseworker)
+    assert api.put(f"/v1/cases/{case['id']}/consent", headers=nepal_caseworker, json={
+        "legal_basis": "consent", "given_at": "2026-01-01T00:00:00Z",
+        "scope": [{"organization_types": ["national_society"]}],
+    }).status_code == 200
+    referral = {
+        "case_id": case["id"], "receiver_org_id": organisation["id"],
+        "migration_stage": "destination", "categories": ["legal"], "urgency": "normal",
+        "reason": "Unpaid wages", "shared_fields": ["phone"],
+    }
+    before = refer_once_known(api, nepal_caseworker, referral)
+
+    relabelled = api.patch(
+        f"/v1/organizations/{organisation['id']}", headers=own_admin,
+        json={"type": "national_society", "country": "FR"},
+    )
+    after = refer_once_known(api, nepal_caseworker, referral)
+
+    assert relabelled.status_code == 403
+    assert api.get(f"/v1/organizations/{organisation['id']}", headers=admin).json() == organisation
+    for refused in (before, after):
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["type"].endswith("/outside-consent-scope")
+
+
+def test_api3_finding_1_a_second_national_society_is_a_conflict_not_a_server_error(
+    api: httpx.Client, admin: dict[str, str], lebanon: dict[str, Any]
+) -> None:
+    organisation = created(api.post("/v1/organizations", headers=admin, json={
+        "name": f"Would-be society {uuid.uuid4().hex[:6]}", "type": "cso", "country": "LB",
+    }))
+
+    registered = api.post("/v1/organizations", headers=admin, json={
+        "name": "Second Lebanese Red Cross", "type": "national_society", "country": "LB",
+    })
+    relabelled = api.patch(
+        f"/v1/organizations/{organisation['id']}", headers=admin,
+        json={"type": "national_society"},
+    )
+
+    assert registered.status_code == relabelled.status_code == 409
+    assert relabelled.headers["content-type"] == "application/problem+json"
+    assert api.get(f"/v1/organizations/{lebanon['id']}", headers=admin).json() == lebanon
+
+
 # API4:2023 Unrestricted Resource Consumption
 
 
@@ -203,8 +280,10 @@ def test_api4_pages_bodies_and_headers_are_capped(
 
 
 # A blocked event loop made one /healthz wait for the whole import (13 s); answering all along,
-# the slowest answer is a small share of the time polled, however fast the machine.
+# the slowest answer is a small share of the time polled, however fast the machine, and nineteen
+# answers in twenty come within the 100 ms promised (the rest is left to a loaded machine).
 SLOWEST_SHARE_OF_POLLING = 0.25
+PROMISED_SECONDS = 0.1
 
 
 class HealthPoller:
@@ -292,10 +371,13 @@ def test_api4_finding_8_healthz_answers_at_once_during_a_zip_bomb_and_a_large_im
     assert imported.json()["services"]["created"] == 4000
     for poller in (during_bomb, during_import):
         slowest = max(poller.latencies)
+        nineteen_in_twenty = statistics.quantiles(poller.latencies, n=20)[-1]
         print(f"/healthz: {len(poller.latencies)} answers, slowest {slowest * 1000:.0f} ms, "
+              f"95th percentile {nineteen_in_twenty * 1000:.0f} ms, "
               f"median {statistics.median(poller.latencies) * 1000:.0f} ms")
         assert poller.statuses == {200}
         assert len(poller.latencies) >= 10  # it was asked all along the import
+        assert nineteen_in_twenty < PROMISED_SECONDS
         assert slowest < SLOWEST_SHARE_OF_POLLING * poller.polled_seconds
 
 
@@ -397,79 +479,6 @@ def test_api5_a_caseworker_cannot_use_admin_functions(
     assert organisation.status_code == 403
     assert client.status_code == 403
     assert verified.status_code == 403
-
-
-def refer_once_known(
-    api: httpx.Client, headers: dict[str, str], body: dict[str, Any]
-) -> httpx.Response:
-    """The referrals service learns of a new organisation from the registry's events."""
-    response = api.post("/v1/referrals", headers=headers, json=body)
-    for _ in range(99):
-        if response.status_code != 422 or not response.json()["type"].endswith("unknown-receiver"):
-            return response
-        time.sleep(0.2)
-        response = api.post("/v1/referrals", headers=headers, json=body)
-    return response
-
-
-def test_api5_finding_1_an_org_admin_cannot_relabel_its_organisation_past_a_consent_scope(
-    api: httpx.Client, admin: dict[str, str], nepal_caseworker: dict[str, str]
-) -> None:
-    organisation = created(api.post("/v1/organizations", headers=admin, json={
-        "name": f"Relabelling CSO {uuid.uuid4().hex[:6]}", "type": "cso", "country": "LB",
-        "verified": True,
-    }))
-    credentials = created(api.post(
-        f"/v1/organizations/{organisation['id']}/clients", headers=admin,
-        json={"name": "relabelling", "roles": ["org_admin"]},
-    ))
-    own_admin = {"Authorization": "Bearer " + api.post("/v1/auth/token", data={
-        "grant_type": "client_credentials", "client_id": credentials["client_id"],
-        "client_secret": credentials["client_secret"],
-    }).json()["access_token"]}
-    case = a_case(api, nepal_caseworker)
-    assert api.put(f"/v1/cases/{case['id']}/consent", headers=nepal_caseworker, json={
-        "legal_basis": "consent", "given_at": "2026-01-01T00:00:00Z",
-        "scope": [{"organization_types": ["national_society"]}],
-    }).status_code == 200
-    referral = {
-        "case_id": case["id"], "receiver_org_id": organisation["id"],
-        "migration_stage": "destination", "categories": ["legal"], "urgency": "normal",
-        "reason": "Unpaid wages", "shared_fields": ["phone"],
-    }
-    before = refer_once_known(api, nepal_caseworker, referral)
-
-    relabelled = api.patch(
-        f"/v1/organizations/{organisation['id']}", headers=own_admin,
-        json={"type": "national_society", "country": "FR"},
-    )
-    after = refer_once_known(api, nepal_caseworker, referral)
-
-    assert relabelled.status_code == 403
-    assert api.get(f"/v1/organizations/{organisation['id']}", headers=admin).json() == organisation
-    for refused in (before, after):
-        assert refused.status_code == 422, refused.text
-        assert refused.json()["type"].endswith("/outside-consent-scope")
-
-
-def test_api5_finding_1_a_second_national_society_is_a_conflict_not_a_server_error(
-    api: httpx.Client, admin: dict[str, str], lebanon: dict[str, Any]
-) -> None:
-    organisation = created(api.post("/v1/organizations", headers=admin, json={
-        "name": f"Would-be society {uuid.uuid4().hex[:6]}", "type": "cso", "country": "LB",
-    }))
-
-    registered = api.post("/v1/organizations", headers=admin, json={
-        "name": "Second Lebanese Red Cross", "type": "national_society", "country": "LB",
-    })
-    relabelled = api.patch(
-        f"/v1/organizations/{organisation['id']}", headers=admin,
-        json={"type": "national_society"},
-    )
-
-    assert registered.status_code == relabelled.status_code == 409
-    assert relabelled.headers["content-type"] == "application/problem+json"
-    assert api.get(f"/v1/organizations/{lebanon['id']}", headers=admin).json() == lebanon
 
 
 def test_api5_no_client_can_be_granted_network_admin(

@@ -141,7 +141,7 @@ async def test_over_https_the_cookie_is_a_secure_host_only_one(
         assert entries[0]["address"] == "198.51.100.20"
 
 
-async def test_repeated_failures_lock_the_account_from_that_address_only(
+async def test_finding_2_repeated_failures_lock_the_account_from_that_address_only(
     start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
     async with replicas(

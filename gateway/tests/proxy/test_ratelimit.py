@@ -8,11 +8,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 import redis.asyncio as redis
 
 from gateway.tests.conftest import Gateway, Serve, Standin, StartGateway, StartProcess
 from waymark_gateway.identity.keys import load_or_create_signing_key
-from waymark_gateway.proxy.ratelimit import MEMORY_BUCKETS_PRUNED_FROM, MemoryBuckets, Policy
+from waymark_gateway.proxy.ratelimit import (
+    MEMORY_BUCKETS_PRUNED_FROM,
+    MemoryBuckets,
+    Policy,
+    counted_address,
+)
 from waymark_kernel.auth import CASEWORKER, NETWORK_ADMIN, VIEWER
 from waymark_kernel.settings import Settings
 
@@ -229,6 +235,39 @@ async def test_finding_2_wrong_secret_from_elsewhere_does_not_lock_out_the_clien
     assert owner.status_code == 200
     assert "access_token" in owner.json()
     assert colleague_wrong_then_right == [401, 200]
+
+
+async def test_finding_2_a_guesser_going_through_the_addresses_of_his_ipv6_network_is_one_caller(
+    start_gateway: StartGateway,
+) -> None:
+    async with start_gateway(
+        token_failure_limit_per_client="3/hour", token_failure_limit_per_address="100/hour",
+    ) as gateway:
+        guesses: list[int] = []
+        for number in range(1, 5):  # a host holds a /64: each guess from another of its addresses
+            async with caller_at(gateway, f"2001:db8:66:1::{number:x}") as attacker:
+                guesses.append(
+                    (await token_request(attacker, "network-admin", f"guess-{number}")).status_code
+                )
+        async with caller_at(gateway, "2001:db8:66:2::1") as next_network:
+            neighbour = await token_request(next_network, "network-admin", gateway.admin_secret)
+
+    assert guesses == [401, 401, 401, 429]
+    assert neighbour.status_code == 200
+
+
+@pytest.mark.parametrize(("address", "counted"), [
+    ("198.51.100.66", "198.51.100.66"),
+    ("::ffff:198.51.100.66", "198.51.100.66"),
+    ("2001:db8:66:1::1", "2001:db8:66:1::/64"),
+    ("2001:db8:66:1:ffff:ffff:ffff:ffff", "2001:db8:66:1::/64"),
+    ("2001:db8:66:2::1", "2001:db8:66:2::/64"),
+    ("testclient", "testclient"),
+])
+def test_limits_count_an_ipv6_address_as_its_64_and_ipv4_as_itself(
+    address: str, counted: str
+) -> None:
+    assert counted_address(address) == counted
 
 
 async def test_sign_in_buckets_in_redis_never_name_the_subject_or_the_address(

@@ -4,6 +4,8 @@ Signing in (a client's token request, a person's sign-in: each a `kind`) is limi
 Failures count per subject (client id, email) *at one address* and per address, so that a
 caller guessing someone's secret slows only himself: the right secret from another address is
 never refused. Successes count per subject and per address, since each costs a password hash.
+An IPv6 address counts as its /64: a host is given at least that much, and one guessing from
+each of its addresses in turn would otherwise never be slowed.
 Any sign-in route follows the same four steps (see `RateLimits.check_failures`).
 
 A bucket holds up to `limit` requests and refills at limit/period, so a client may burst up to
@@ -16,6 +18,7 @@ Headers follow draft-ietf-httpapi-ratelimit-headers-10 (the syntax of drafts 08 
 is the number of seconds until the bucket is full again."""
 
 import hashlib
+import ipaddress
 import logging
 import math
 import time
@@ -48,6 +51,7 @@ STORE_PAUSE_SECONDS = 1.0
 MEMORY_BUCKETS_PRUNED_FROM = 10_000
 TOKEN_REQUESTS = "token"  # the sign-in kind of POST /v1/auth/token
 PERSON_SIGN_INS = "person"  # the sign-in kind of POST /v1/auth/sessions (subject: the email's hash)
+IPV6_HOST_PREFIX = 64  # the least a network gives one IPv6 host (RFC 6177)
 
 
 @dataclass(frozen=True)
@@ -200,16 +204,33 @@ def _bucket_key(kind: str, count: str, *parts: str) -> str:
     return f"{kind}:{count}:{digest}"
 
 
+def counted_address(address: str) -> str:
+    """The address as limits count it: IPv4 as it is (also when written as IPv4-mapped IPv6),
+    IPv6 as the /64 network holding it."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv4Address):
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.IPv6Network((parsed, IPV6_HOST_PREFIX), strict=False))
+
+
 def _buckets(
-    kind: str, count: str, subject: tuple[str, ...] | None, per_subject: Policy | None,
-    address: str | None, per_address: Policy | None,
+    kind: str, count: str, subject: str | None, per_subject: Policy | None,
+    address: str | None, per_address: Policy | None, *, subject_at_address: bool,
 ) -> list[tuple[str, Policy]]:
-    """The buckets a sign-in counts in: the subject's (None: not known) and the address's."""
+    """The buckets a sign-in counts in: the subject's (None: not known), from anywhere or from
+    this address only, and the address's."""
+    counted = counted_address(address) if address else None
     buckets = []
     if subject and per_subject:
-        buckets.append((_bucket_key(kind, count, *subject), per_subject))
-    if address and per_address:
-        buckets.append((_bucket_key(kind, f"address-{count}", address), per_address))
+        place = (counted or "",) if subject_at_address else ()
+        buckets.append((_bucket_key(kind, count, subject, *place), per_subject))
+    if counted and per_address:
+        buckets.append((_bucket_key(kind, f"address-{count}", counted), per_address))
     return buckets
 
 
@@ -336,8 +357,8 @@ class RateLimits:
         """Whether an attempt refused while locked is audited (counted when it is)."""
         limits = self.sign_ins[kind]
         for key, policy in _buckets(
-            kind, "refusals-audited", (subject, address or ""),
-            limits.refusals_audited_per_subject, address, limits.refusals_audited_per_address,
+            kind, "refusals-audited", subject, limits.refusals_audited_per_subject,
+            address, limits.refusals_audited_per_address, subject_at_address=True,
         ):
             decision = await self._take(key, policy, 1)
             if decision is not None and not decision.allowed:
@@ -364,8 +385,8 @@ class RateLimits:
     ) -> list[tuple[str, Policy]]:
         limits = self.sign_ins[kind]
         return _buckets(
-            kind, "failures", (subject, address or "") if subject else None,
-            limits.failures_per_subject, address, limits.failures_per_address,
+            kind, "failures", subject, limits.failures_per_subject,
+            address, limits.failures_per_address, subject_at_address=True,
         )
 
     def _success_buckets(
@@ -373,8 +394,8 @@ class RateLimits:
     ) -> list[tuple[str, Policy]]:
         limits = self.sign_ins[kind]
         return _buckets(
-            kind, "successes", (subject,), limits.successes_per_subject,
-            address, limits.successes_per_address,
+            kind, "successes", subject, limits.successes_per_subject,
+            address, limits.successes_per_address, subject_at_address=False,
         )
 
     async def _take(self, key: str, policy: Policy, cost: int) -> Decision | None:

@@ -41,7 +41,7 @@ def assert_gaps_follow_the_schedule(arrived_at: list[float]) -> None:
         assert delay * (1 - JITTER) - 0.02 <= gap <= delay * (1 + JITTER) + LATE, gaps
 
 
-async def test_a_receiver_failing_throughout_gets_one_attempt_per_step_of_the_schedule(
+async def test_finding_6_a_receiver_failing_throughout_gets_one_attempt_per_step_of_the_schedule(
     scheduled: Notifications, receiver: StartReceiver
 ) -> None:
     org = uuid.uuid4()
