@@ -48,12 +48,15 @@ class Network:
     environment: dict[str, str]
 
 
-def start(verb: str, tmp_path: Path, extra_env: dict[str, str]) -> Network:
-    """The network ready; started again on other ports when a part lost its port to another
+def start(
+    verb: str, tmp_path: Path, extra_env: dict[str, str], ready_within: float = 180.0
+) -> Network:
+    """The network ready within `ready_within` seconds (four parts importing at once on a busy
+    machine take long); started again on other ports when a part lost its port to another
     process between the choice and the bind (the suite runs on several workers)."""
     for _ in range(3):
         try:
-            return _start(verb, tmp_path, extra_env)
+            return _start(verb, tmp_path, extra_env, ready_within)
         except PortTaken:
             continue
     raise RuntimeError(f"`waymark {verb}` found its ports taken three times")
@@ -63,7 +66,7 @@ class PortTaken(RuntimeError):
     pass
 
 
-def _start(verb: str, tmp_path: Path, extra_env: dict[str, str]) -> Network:
+def _start(verb: str, tmp_path: Path, extra_env: dict[str, str], ready_within: float) -> Network:
     port = free_port_block(len(PARTS))
     log = tmp_path / f"waymark-{verb}.log"
     env = {
@@ -81,7 +84,7 @@ def _start(verb: str, tmp_path: Path, extra_env: dict[str, str]) -> Network:
         stderr=subprocess.STDOUT, start_new_session=True,
     )
     network = Network(f"http://127.0.0.1:{port}", process, log, tmp_path / "var", verb, env)
-    deadline = time.monotonic() + 180  # four parts importing at once on a busy machine take long
+    deadline = time.monotonic() + ready_within
     while time.monotonic() < deadline:
         if process.poll() is not None:
             output = log.read_text()
