@@ -38,9 +38,10 @@ up: sync
 migrate: sync
 	$(RUN) waymark migrate
 
-# Two workers (xdist); tests sharing one standalone network are grouped onto one of them.
+# Three workers (xdist): the suite waits on servers and processes more than on the two cores;
+# tests sharing one standalone network are grouped onto one of them.
 test: sync
-	$(RUN) pytest -n 2 --dist loadgroup
+	$(RUN) pytest -n 3 --dist loadgroup
 
 # The tests whose fixtures start nothing; the root conftest.py fails any that reaches a server.
 test-unit: sync
