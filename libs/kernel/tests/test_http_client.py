@@ -254,6 +254,29 @@ async def test_no_answer_in_time_is_a_timeout_and_a_request_may_give_its_own(ser
     assert server.connections == 2  # a connection left mid-exchange is not reused
 
 
+async def test_the_timeout_covers_waiting_for_a_connection_and_resolving(serve: Serve) -> None:
+    server = await serve(lambda number, head: ...)
+    assert server.origin is not None
+    capped = client(connections_per_origin=1)
+    first = asyncio.create_task(capped.request(server.origin, "GET", b"/x", [], b"", timeout=0.5))
+    await asyncio.sleep(0.05)
+    with pytest.raises(TimeoutError):  # while the one connection is still in use
+        await capped.request(server.origin, "GET", b"/x", [], b"", timeout=0.1)
+    assert not first.done()
+    with pytest.raises(TimeoutError):
+        await first
+    capped.close()
+    assert server.connections == 1
+
+    async def slow(host: str, port: int) -> Sequence[str]:
+        await asyncio.sleep(5)
+        return ["127.0.0.1"]
+
+    with pytest.raises(TimeoutError):
+        await client(timeout=0.1, addresses=slow).request(server.origin, "GET", b"/x", [], b"")
+    assert server.connections == 1
+
+
 async def test_the_request_is_written_in_one_piece_as_given(serve: Serve) -> None:
     server = await serve(lambda number, head: ok())
     assert server.origin is not None

@@ -3,6 +3,7 @@
 A new connection goes only to an address the guard has accepted at that moment, so a DNS
 answer that changes between check and connect (rebinding) gets no connection."""
 
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,12 +56,15 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
-def _origin(url: yarl.URL) -> Origin:
-    """Where a checked URL is sent: its host as the guard checks it, the Host header as given."""
-    return Origin(
+@functools.lru_cache(maxsize=4096)  # as the guard's check of a URL's form: URLs repeat
+def _destination(url: yarl.URL) -> tuple[Origin, bytes]:
+    """Where a checked URL is sent (its host as the guard checks it, the Host header as given)
+    and the request's target."""
+    origin = Origin(
         url.scheme, (url.raw_host or "").rstrip("."), url.port or 0,
         (url.host_port_subcomponent or "").encode("latin-1"),
     )
+    return origin, url.raw_path_qs.encode("latin-1")
 
 
 def _header(headers: Headers, name: bytes) -> str | None:
@@ -117,13 +121,14 @@ class WebhookSender:
             (b"webhook-signature", signature_header(
                 secrets_in_use, webhook_id, timestamp, body
             ).encode("latin-1")),
-            *((name.encode("latin-1"), value.encode("latin-1"))
-              for name, value in trace_headers.items()),
         ]
+        if trace_headers:
+            headers += [(name.encode("latin-1"), value.encode("latin-1"))
+                        for name, value in trace_headers.items()]
+        origin, request_target = _destination(target)
         try:
             answer = await self._client.request(
-                _origin(target), "POST", target.raw_path_qs.encode("latin-1"), headers,
-                body.encode(),
+                origin, "POST", request_target, headers, body.encode()
             )
         except TimeoutError:
             return failed(f"No answer within {self.timeout_seconds:g} s.")
