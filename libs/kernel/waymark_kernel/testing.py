@@ -12,9 +12,11 @@ import asyncpg
 import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from waymark_kernel.auth import ROLES
+from waymark_kernel.files import create_private_file
 from waymark_kernel.migrations import alembic_config, upgrade
 from waymark_kernel.settings import Settings
 from waymark_kernel.signing import SigningKey
@@ -63,12 +65,14 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
-async def create_database(prefix: str) -> str:
-    """A new, empty PostgreSQL database; returns its SQLAlchemy URL."""
+async def create_database(prefix: str, template: str | None = None) -> str:
+    """A new PostgreSQL database, empty or a copy of the database named `template`; returns its
+    SQLAlchemy URL."""
     name = unique_name(prefix)
     connection = await asyncpg.connect(POSTGRES_ADMIN_DSN)
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        copied = f' TEMPLATE "{template}"' if template else ""
+        await connection.execute(f'CREATE DATABASE "{name}"{copied}')
     finally:
         await connection.close()
     return f"{POSTGRES_URL}/{name}"
@@ -194,6 +198,26 @@ def shared_database(dialect: str, prefix: str, folder: Path, migrations: Path) -
         yield url
     finally:
         asyncio.run(drop_database(url))
+
+
+@asynccontextmanager
+async def copy_of_database(template_url: str, prefix: str, folder: Path) -> AsyncIterator[str]:
+    """A new database holding what the database at `template_url` holds (no one may be connected
+    to it): a copy of its SQLite file in `folder`, or a PostgreSQL database made from it as a
+    template and dropped at the end. A test gets a migrated database without running Alembic."""
+    source = make_url(template_url)
+    if source.get_backend_name() == "sqlite":
+        url = _sqlite_url(prefix, folder)
+        copy = Path(make_url(url).database or "")
+        create_private_file(copy)
+        copy.write_bytes(Path(source.database or "").read_bytes())
+        yield url
+        return
+    url = await create_database(prefix, template=source.database)
+    try:
+        yield url
+    finally:
+        await drop_database(url)
 
 
 def _sqlite_url(prefix: str, folder: Path) -> str:

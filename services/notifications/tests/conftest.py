@@ -7,7 +7,7 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,9 +19,8 @@ from fastapi import FastAPI
 
 from waymark_kernel.events import CloudEvent, EventData
 from waymark_kernel.messaging.inprocess import InProcessBroker
-from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import Settings
-from waymark_kernel.testing import TestIssuer, throwaway_database, unique_name
+from waymark_kernel.testing import TestIssuer, copy_of_database, shared_database, unique_name
 from waymark_notifications.main import MIGRATIONS, create_app
 
 RETRY_SCHEDULE = [0.05, 0.1, 0.1, 0.1]
@@ -112,10 +111,18 @@ class StartReceiver(Protocol):
     def __call__(self, *statuses: int) -> Awaitable[Receiver]: ...
 
 
+@pytest.fixture(scope="session")
+def migrated_database(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The notifications's migrations, run once for each database in each worker process."""
+    folder = tmp_path_factory.mktemp("notifications")
+    with shared_database(dialect, "notifications_migrated", folder, MIGRATIONS) as url:
+        yield url
+
+
 @pytest.fixture
-async def database_url(dialect: str, tmp_path: Path) -> AsyncIterator[str]:
-    async with throwaway_database(dialect, "notifications_test", tmp_path) as url:
-        await upgrade(url, MIGRATIONS)
+async def database_url(migrated_database: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A database of the test's own, as the migrations leave it."""
+    async with copy_of_database(migrated_database, "notifications_test", tmp_path) as url:
         yield url
 
 

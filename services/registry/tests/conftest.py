@@ -26,13 +26,13 @@ from sqlmodel import col
 from waymark_kernel.auth import NETWORK_ADMIN, ORG_ADMIN
 from waymark_kernel.messaging import OutboxMessage
 from waymark_kernel.messaging.inprocess import InProcessBroker
-from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import RunMode, Settings
 from waymark_kernel.testing import (
     POSTGRES_URL,
     TestIssuer,
+    copy_of_database,
     drop_database,
-    throwaway_database,
+    shared_database,
     unique_name,
 )
 from waymark_registry.main import MIGRATIONS, create_app
@@ -82,10 +82,18 @@ class Registry:
         return [(message.event_type, json.loads(message.body)["data"]) for message in messages]
 
 
+@pytest.fixture(scope="session")
+def migrated_database(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The registry's migrations, run once for each database in each worker process."""
+    folder = tmp_path_factory.mktemp("registry")
+    with shared_database(dialect, "registry_migrated", folder, MIGRATIONS) as url:
+        yield url
+
+
 @pytest.fixture
-async def database_url(dialect: str, tmp_path: Path) -> AsyncIterator[str]:
-    async with throwaway_database(dialect, "registry_test", tmp_path) as url:
-        await upgrade(url, MIGRATIONS)
+async def database_url(migrated_database: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A database of the test's own, as the migrations leave it."""
+    async with copy_of_database(migrated_database, "registry_test", tmp_path) as url:
         yield url
 
 

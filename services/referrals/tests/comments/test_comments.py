@@ -42,7 +42,8 @@ async def test_sender_and_receiver_talk_and_the_text_is_sealed(
             col(Comment.referral_id) == uuid.UUID(referral["id"])
         ))).scalars().all()
         events = (await session.execute(text(
-            "SELECT body FROM outbox WHERE event_type = 'referral.comment_added' AND body LIKE :id"
+            "SELECT body FROM outbox WHERE event_type = 'referral.comment_added' AND body LIKE :id "
+            "ORDER BY created_at, id"
         ), {"id": f"%{referral['id']}%"})).scalars().all()
     assert len(stored) == 2
     assert all(b"madam" not in bytes(row) for row in stored)
