@@ -1,6 +1,7 @@
 """One real standalone network (demo data, as `make run` starts it) for the tests that need
 the pages to talk to the API."""
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,9 +11,30 @@ from tests.e2e.support import Network, start, stop
 from web.tests.support import Caseworker, enrol
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests of a module share its network and browser: under xdist, one worker runs them
+    all, which starts each once."""
+    folder = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(folder):
+            item.add_marker(pytest.mark.xdist_group(f"web:{item.path.stem}"))
+
+
+@pytest.fixture(scope="session")
+def seeded_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder with the demo network in it, seeded once per worker: seeding costs twice
+    what starting does, and each module's network starts on a copy of it."""
+    network = start("run", tmp_path_factory.mktemp("seeded"), {"WAYMARK_SEED_DEMO": "true"})
+    stop(network)
+    return network.data_dir
+
+
 @pytest.fixture(scope="module")
-def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
-    network = start("run", tmp_path_factory.mktemp("network"), {"WAYMARK_SEED_DEMO": "true"})
+def network(seeded_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
+    """The demo network as `make run` leaves it, of this module's own."""
+    folder = tmp_path_factory.mktemp("network")
+    shutil.copytree(seeded_data, folder / "var")
+    network = start("run", folder, {"WAYMARK_SEED_DEMO": "true"})
     yield network
     stop(network)
 
