@@ -113,7 +113,7 @@ class StartReceiver(Protocol):
 
 @pytest.fixture(scope="session")
 def migrated_database(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The notifications's migrations, run once for each database in each worker process."""
+    """The notifications service's migrations, run once for each database in each worker process."""
     folder = tmp_path_factory.mktemp("notifications")
     with shared_database(dialect, "notifications_migrated", folder, MIGRATIONS) as url:
         yield url
