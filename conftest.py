@@ -32,7 +32,23 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# A fixture giving one dialect's database: a test taking it names that dialect, as a test taking
+# `dialect` does to run on one only (`pytest_generate_tests` below).
+ONE_DIALECT_FIXTURES = {"postgres": "postgresql", "sqlite": "sqlite"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    unnamed = [
+        f"{item.nodeid} takes `{fixture}`: name it test_{dialect}_..."
+        for item in items
+        for fixture, dialect in ONE_DIALECT_FIXTURES.items()
+        if fixture in getattr(item, "fixturenames", ())
+        and not item.name.startswith(f"test_{dialect}_")
+    ]
+    if unnamed:
+        raise pytest.UsageError(
+            "a test on one database only says so in its name:\n" + "\n".join(unnamed)
+        )
     for item in items:
         needs_servers = item.get_closest_marker("integration") or SERVER_FIXTURES.intersection(
             getattr(item, "fixturenames", ())

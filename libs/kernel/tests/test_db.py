@@ -34,7 +34,7 @@ def counting_app(database: Database) -> FastAPI:
 
 
 @pytest.mark.parametrize("path", ["/outbox/size", "/outbox/size/read"])
-async def test_a_dropped_database_connection_answers_503_to_retry_and_the_next_request_works(
+async def test_postgresql_a_dropped_database_connection_answers_503_to_retry_and_the_next_request_works(
     postgres: Database, dropped: Callable[[Database], Awaitable[int]], path: str
 ) -> None:
     """In a transaction of the request's session, and on a reader's pooled connection."""
@@ -78,7 +78,7 @@ async def test_a_database_that_refuses_connections_answers_503_to_retry(path: st
     assert str(port) not in refused.text
 
 
-async def test_after_a_restart_only_the_first_read_fails_the_pools_other_connections_are_replaced(
+async def test_postgresql_after_a_restart_only_the_first_read_fails_the_pools_other_connections_are_replaced(
     postgres: Database, dropped: Callable[[Database], Awaitable[int]]
 ) -> None:
     app = counting_app(postgres)
@@ -137,7 +137,7 @@ class GoodbyeHeldRelay:
 
 
 @pytest.mark.parametrize("path", ["/outbox/size", "/outbox/size/read"])
-async def test_a_connection_that_read_the_servers_goodbye_before_its_close_answers_503_and_is_replaced(
+async def test_postgresql_a_connection_that_read_the_servers_goodbye_before_its_close_answers_503_and_is_replaced(
     postgres: Database, dropped: Callable[[Database], Awaitable[int]], path: str
 ) -> None:
     """asyncpg raises `InternalClientError: cannot switch to state …; another operation is in

@@ -83,7 +83,7 @@ async def assert_messaging_works(database: Database) -> None:
 
 
 @pytest.mark.integration
-async def test_upgrade_creates_a_missing_postgresql_database_and_the_messaging_tables(tmp_path: Path) -> None:
+async def test_postgresql_upgrade_creates_a_missing_database_and_the_messaging_tables(tmp_path: Path) -> None:
     url = f"{POSTGRES_URL}/{unique_name('kernel_test')}"
     try:
         await upgrade(url, write_migrations(tmp_path / "migrations"))
@@ -102,7 +102,7 @@ async def test_upgrade_creates_the_messaging_tables_in_sqlite(tmp_path: Path) ->
 
 
 @pytest.mark.integration
-async def test_the_relay_reads_a_batch_of_unpublished_events_without_sorting_them_all(tmp_path: Path) -> None:
+async def test_postgresql_the_relay_reads_a_batch_of_unpublished_events_without_sorting_them_all(tmp_path: Path) -> None:
     url = f"{POSTGRES_URL}/{unique_name('kernel_test')}"
     try:
         await upgrade(url, write_migrations(tmp_path / "migrations"))

@@ -64,7 +64,7 @@ async def test_a_message_that_always_fails_is_retried_then_dead_lettered(broker:
     assert await broker.dead_letters("failing") == []
 
 
-async def test_a_handler_that_recovers_applies_the_event_once_and_nothing_is_dead_lettered(
+async def test_sqlite_a_handler_that_recovers_applies_the_event_once_and_nothing_is_dead_lettered(
     broker: InProcessBroker, sqlite: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]
 ) -> None:
     failures_left = 2
@@ -86,7 +86,7 @@ async def test_a_handler_that_recovers_applies_the_event_once_and_nothing_is_dea
     assert await broker.dead_letters("kernel.flaky") == []
 
 
-async def test_a_duplicate_event_is_applied_once(broker: InProcessBroker, sqlite: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]) -> None:
+async def test_sqlite_a_duplicate_event_is_applied_once(broker: InProcessBroker, sqlite: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]) -> None:
     consumer = Consumer("ledger", sqlite, {"referral.accepted": ledger.apply})
     await consumer.subscribe(broker, "kernel")
     event, other = new_event(1), new_event(2)
@@ -100,7 +100,7 @@ async def test_a_duplicate_event_is_applied_once(broker: InProcessBroker, sqlite
     assert await broker.dead_letters("kernel.ledger") == []
 
 
-async def test_closing_fails_unsettled_publishes_and_a_restart_brings_the_consumers_back(
+async def test_sqlite_closing_fails_unsettled_publishes_and_a_restart_brings_the_consumers_back(
     broker: InProcessBroker, sqlite: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]
 ) -> None:
     first_run = asyncio.Event()
@@ -157,7 +157,7 @@ async def _append(handled: list[str], event: CloudEvent) -> None:
     handled.append(event.id)
 
 
-async def test_closing_lets_the_handlers_running_finish_and_their_publishes_be_confirmed(
+async def test_sqlite_closing_lets_the_handlers_running_finish_and_their_publishes_be_confirmed(
     broker: InProcessBroker, sqlite: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]
 ) -> None:
     handling, release = asyncio.Event(), asyncio.Event()

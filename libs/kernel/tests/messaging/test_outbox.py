@@ -65,7 +65,7 @@ async def outbox_state(database: Database) -> list[tuple[int, bool, int]]:
     ]
 
 
-async def test_the_relay_on_sqlite_publishes_every_event_once_in_commit_order(
+async def test_sqlite_the_relay_publishes_every_event_once_in_commit_order(
     sqlite: Database, broker: InProcessBroker, ledger: Ledger, new_event: Callable[[int], CloudEvent]
 ) -> None:
     consumer = Consumer("ledger", sqlite, {"referral.accepted": ledger.apply})
@@ -220,7 +220,7 @@ async def test_events_recorded_in_bulk_wake_the_relay_and_go_out_in_order(
         assert await eventually(all_marked_sent, timeout=10)  # the batch commits after the sends
 
 
-async def test_a_commit_through_another_database_object_wakes_the_relay_through_notify(
+async def test_postgresql_a_commit_through_another_database_object_wakes_the_relay_through_notify(
     postgres: Database, broker: InProcessBroker, new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]]
 ) -> None:
     arrived: list[int] = []
@@ -251,7 +251,7 @@ async def test_a_commit_through_another_database_object_wakes_the_relay_through_
         await elsewhere.dispose()
 
 
-async def test_a_relay_makes_one_pass_for_a_commit_of_its_own_database_not_two(
+async def test_postgresql_a_relay_makes_one_pass_for_a_commit_of_its_own_database_not_two(
     postgres: Database, broker: InProcessBroker, new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]]
 ) -> None:
     passes = 0
@@ -282,7 +282,7 @@ async def test_a_relay_makes_one_pass_for_a_commit_of_its_own_database_not_two(
     assert passes == 2
 
 
-async def test_two_relays_on_one_postgresql_database_publish_each_event_once(
+async def test_postgresql_two_relays_on_one_database_publish_each_event_once(
     postgres: Database, broker: InProcessBroker, new_event: Callable[[int], CloudEvent]
 ) -> None:
     received: list[str] = []
@@ -318,7 +318,7 @@ async def listening(database: Database) -> bool:
         await admin.close()
 
 
-async def test_after_the_database_dropped_its_connections_the_relay_listens_again_and_publishes(
+async def test_postgresql_after_the_database_dropped_its_connections_the_relay_listens_again_and_publishes(
     postgres: Database, broker: InProcessBroker, new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]], dropped: Callable[[Database], Awaitable[int]]
 ) -> None:
     arrived: list[int] = []
@@ -352,7 +352,7 @@ async def test_after_the_database_dropped_its_connections_the_relay_listens_agai
             await elsewhere.dispose()
 
 
-async def test_a_consumer_whose_database_dropped_its_connections_applies_every_event_once(
+async def test_postgresql_a_consumer_whose_database_dropped_its_connections_applies_every_event_once(
     postgres: Database, broker: InProcessBroker, ledger: Ledger, new_event: Callable[[int], CloudEvent], dropped: Callable[[Database], Awaitable[int]]
 ) -> None:
     service = Database(postgres.url)  # the consumer's process; the test reads through its own

@@ -14,7 +14,7 @@ from waymark_kernel.messaging import Consumer
 from waymark_kernel.testing import RABBITMQ_URL
 
 
-async def test_a_published_event_reaches_the_bound_consumer_once(
+async def test_postgresql_a_published_event_reaches_the_bound_consumer_once(
     rabbit: Rabbit, postgres: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]
 ) -> None:
     broker = await rabbit.broker()
@@ -28,7 +28,7 @@ async def test_a_published_event_reaches_the_bound_consumer_once(
     assert await ledger.wait_for(postgres, 1) == [(uuid.UUID(event.id), 7)]
 
 
-async def test_the_same_event_published_twice_is_applied_once(
+async def test_postgresql_the_same_event_published_twice_is_applied_once(
     rabbit: Rabbit, postgres: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]]
 ) -> None:
     broker = await rabbit.broker(retry_delay=0.05)
@@ -55,7 +55,7 @@ async def test_the_same_event_published_twice_is_applied_once(
     assert sorted(rows) == sorted((uuid.UUID(event.id), event.data["version"]) for event in events)
 
 
-async def test_a_message_that_always_fails_is_dead_lettered_after_the_delivery_limit(
+async def test_postgresql_a_message_that_always_fails_is_dead_lettered_after_the_delivery_limit(
     rabbit: Rabbit, postgres: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]]
 ) -> None:
     broker = await rabbit.broker(delivery_limit=3, retry_delay=0.01)
@@ -87,7 +87,7 @@ async def test_a_message_that_always_fails_is_dead_lettered_after_the_delivery_l
     assert await broker.dead_letters(queue) == []  # draining removed it
 
 
-async def test_an_unreadable_message_is_dead_lettered_unhandled_and_does_not_block_the_drain(
+async def test_postgresql_an_unreadable_message_is_dead_lettered_unhandled_and_does_not_block_the_drain(
     rabbit: Rabbit, postgres: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]]
 ) -> None:
     broker = await rabbit.broker(delivery_limit=1, retry_delay=0.01)
@@ -127,7 +127,7 @@ async def test_an_event_no_queue_is_bound_to_is_still_confirmed(rabbit: Rabbit) 
     await broker.publish(event)  # returns: an unroutable event must not block an outbox
 
 
-async def test_a_consumer_receives_only_the_event_types_it_handles(
+async def test_postgresql_a_consumer_receives_only_the_event_types_it_handles(
     rabbit: Rabbit, postgres: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]
 ) -> None:
     broker = await rabbit.broker()
@@ -146,7 +146,7 @@ async def test_a_consumer_receives_only_the_event_types_it_handles(
     assert await ledger.wait_for(postgres, 1) == [(uuid.UUID(wanted.id), 3)]
 
 
-async def test_closing_lets_the_handler_in_hand_finish_and_settle_its_message(
+async def test_postgresql_closing_lets_the_handler_in_hand_finish_and_settle_its_message(
     rabbit: Rabbit, postgres: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]
 ) -> None:
     first = await rabbit.broker()

@@ -27,7 +27,7 @@ from waymark_kernel.testing import RABBITMQ_URL
 KILLED_CONSUMER = Path(__file__).with_name("killed_consumer.py")
 
 
-async def test_events_survive_broker_connections_dropped_while_publishing(
+async def test_postgresql_events_survive_broker_connections_dropped_while_publishing(
     rabbit: Rabbit, postgres: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]
 ) -> None:
     # Through a proxy, so only this test's connections drop: the broker is shared.
@@ -68,7 +68,7 @@ async def test_events_survive_broker_connections_dropped_while_publishing(
     assert unpublished == 0
 
 
-async def test_an_event_whose_consumer_was_killed_before_acking_is_redelivered_and_applied_once(
+async def test_postgresql_an_event_whose_consumer_was_killed_before_acking_is_redelivered_and_applied_once(
     rabbit: Rabbit, postgres: Database, ledger: Ledger, new_event: Callable[[int], CloudEvent]
 ) -> None:
     queue = rabbit.queue("ledger")
@@ -161,7 +161,7 @@ async def outbox_state(database: Database) -> list[tuple[int, bool, int]]:
     ]
 
 
-async def test_the_outbox_keeps_events_while_rabbitmq_is_unreachable_then_publishes_in_order(
+async def test_postgresql_the_outbox_keeps_events_while_rabbitmq_is_unreachable_then_publishes_in_order(
     rabbit: Rabbit, postgres: Database, new_event: Callable[[int], CloudEvent], eventually: Callable[..., Awaitable[bool]]
 ) -> None:
     proxy = TcpProxy()
