@@ -45,7 +45,6 @@ from waymark_gateway.sessions.service import Sessions
 from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.auth import TokenVerifier
 from waymark_kernel.db import Database
-from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import SERVICE_NAMES, Settings
 from waymark_kernel.signing import SigningKey
 from waymark_kernel.web import create_base_app
@@ -124,6 +123,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.is_standalone:
+            from waymark_kernel.migrations import upgrade  # Alembic costs 0.2 s: only to migrate
+
             await upgrade(database.url, MIGRATIONS)
         await pool.start()
         await revoked.refresh()

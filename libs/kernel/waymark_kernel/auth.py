@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-import aiohttp
 import jwt
 from fastapi import Depends, Request
 
@@ -69,6 +68,8 @@ class Unauthenticated(Problem):
 
 def http_jwks_source(url: str, timeout: float = 5.0) -> KeySource:
     async def fetch() -> dict[str, Any]:
+        import aiohttp  # aiohttp: 0.15 s of CPU at every start, loaded when first needed
+
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as client,
             client.get(url) as response,

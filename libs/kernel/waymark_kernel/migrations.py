@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from waymark_kernel.db import create_private_sqlite_file, is_sqlite
+from waymark_kernel.messaging.outbox import TRACEPARENT_LENGTH, UNPUBLISHED
 from waymark_kernel.settings import Settings
 
 
@@ -75,9 +76,6 @@ def run_env() -> None:
     asyncio.run(run())
 
 
-UNPUBLISHED = "published_at IS NULL"
-
-
 def index_unpublished_outbox_in_order() -> None:
     """The relay takes the oldest unpublished events, in (created_at, id) order: a partial index
     in that order gives a batch its rows alone, where one on (published_at, created_at) had
@@ -93,9 +91,6 @@ def index_unpublished_outbox_by_publication() -> None:
     """The index before `index_unpublished_outbox_in_order`, for a downgrade."""
     op.drop_index("ix_outbox_unpublished", table_name="outbox")
     op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "created_at"])
-
-
-TRACEPARENT_LENGTH = 55  # version 00 of the W3C header, the one written
 
 
 def add_outbox_trace_context() -> None:

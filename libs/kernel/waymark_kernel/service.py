@@ -17,7 +17,6 @@ from waymark_kernel.messaging.broker import Broker
 from waymark_kernel.messaging.consumer import Consumer, SessionHandler
 from waymark_kernel.messaging.factory import broker_from_settings
 from waymark_kernel.messaging.outbox import OutboxRelay
-from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import Settings
 from waymark_kernel.web import create_base_app
 
@@ -69,6 +68,8 @@ def create_service_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.is_standalone:
+            from waymark_kernel.migrations import upgrade  # Alembic costs 0.2 s: only to migrate
+
             await upgrade(database.url, definition.migrations, settings)
         if owns_broker:
             await the_broker.start()

@@ -30,12 +30,13 @@ from waymark_kernel.clock import utcnow
 from waymark_kernel.db import ORIGIN, Database, Prepared, after_commit, insert_rows, table_of
 from waymark_kernel.events import CloudEvent, EventData
 from waymark_kernel.messaging.broker import Broker, PublishFailed, backoff
-from waymark_kernel.migrations import TRACEPARENT_LENGTH, UNPUBLISHED
 from waymark_kernel.tracing import SpanKind, current_trace_headers, span, trace_headers_of
 from waymark_kernel.wakeup import wait_until_woken
 
 log = logging.getLogger("waymark.outbox")
 NOTIFY_CHANNEL = "waymark_outbox"
+UNPUBLISHED = "published_at IS NULL"
+TRACEPARENT_LENGTH = 55  # version 00 of the W3C header, the one written
 
 
 class OutboxMessage(SQLModel, table=True):

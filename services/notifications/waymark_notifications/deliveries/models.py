@@ -5,7 +5,7 @@ from enum import StrEnum
 from sqlalchemy import Column, DateTime, Index, String, Text
 from sqlmodel import Field, SQLModel
 
-from waymark_kernel.migrations import TRACEPARENT_LENGTH
+from waymark_kernel.messaging.outbox import TRACEPARENT_LENGTH
 
 
 class DeliveryStatus(StrEnum):

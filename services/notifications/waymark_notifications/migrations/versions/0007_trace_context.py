@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from waymark_kernel.messaging.outbox import TRACEPARENT_LENGTH
 from waymark_kernel.migrations import (
-    TRACEPARENT_LENGTH,
     add_outbox_trace_context,
     drop_outbox_trace_context,
 )
