@@ -23,11 +23,11 @@ $(UV):
 	@$(PYTHON) -m venv .tools || { echo "python3 -m venv failed: install python3-venv (apt-get install python3-venv)"; exit 1; }
 	@.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-.venv/.synced: $(UV) uv.lock pyproject.toml */pyproject.toml services/*/pyproject.toml libs/*/pyproject.toml web/pyproject.toml
+.venv/.synced-with-bytecode: $(UV) uv.lock pyproject.toml */pyproject.toml services/*/pyproject.toml libs/*/pyproject.toml web/pyproject.toml
 	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
-sync: .venv/.synced
+sync: .venv/.synced-with-bytecode
 
 # Every module compiled ahead, for a Python told not to write bytecode (PYTHONDONTWRITEBYTECODE):
 # otherwise each process compiles every module it imports again, over half of its start-up.
@@ -43,10 +43,11 @@ up: bytecode
 migrate: bytecode
 	$(RUN) waymark migrate
 
-# Two workers (xdist): three took no less on two cores (14 min 18 s against 14 min 2 s on an AMD
-# EPYC); the tests sharing one standalone network, or a web module's, run on one worker.
+# Three workers (xdist) on two cores: a third fills the time the others wait on a network or a
+# timer (10 min 50 s against 12 min 25 s on two, Intel Xeon); a group of tests sharing one
+# network runs on one worker (conftest.py).
 test: bytecode
-	$(RUN) pytest -n 2 --dist loadgroup
+	$(RUN) pytest -n 3 --dist loadgroup
 
 # The tests whose fixtures start nothing; the root conftest.py fails any that reaches a server.
 test-unit: bytecode

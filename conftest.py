@@ -7,6 +7,7 @@ import asyncio
 import socket
 import subprocess
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
@@ -32,12 +33,17 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# Tests sharing what their fixtures start (a network, a browser): under xdist, one worker runs
+# all of a group and starts it once. A group is all of a folder's tests, or each module's.
+ONE_WORKER_PER_FOLDER = (Path("gateway/tests/api"),)
+ONE_WORKER_PER_MODULE = (Path("web/tests"),)
+
 # A fixture giving one dialect's database: a test taking it names that dialect, as a test taking
 # `dialect` does to run on one only (`pytest_generate_tests` below).
 ONE_DIALECT_FIXTURES = {"postgres": "postgresql", "sqlite": "sqlite"}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     unnamed = [
         f"{item.nodeid} takes `{fixture}`: name it test_{dialect}_..."
         for item in items
@@ -50,11 +56,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             "a test on one database only says so in its name:\n" + "\n".join(unnamed)
         )
     for item in items:
+        _group_sharing_tests(config.rootpath, item)
         needs_servers = item.get_closest_marker("integration") or SERVER_FIXTURES.intersection(
             getattr(item, "fixturenames", ())
         )
         if not needs_servers:
             item.add_marker(pytest.mark.unit)
+
+
+def _group_sharing_tests(root: Path, item: pytest.Item) -> None:
+    path = item.path.relative_to(root)
+    for folder in ONE_WORKER_PER_FOLDER:
+        if path.is_relative_to(folder):
+            item.add_marker(pytest.mark.xdist_group(str(folder)))
+    for folder in ONE_WORKER_PER_MODULE:
+        if path.is_relative_to(folder):
+            item.add_marker(pytest.mark.xdist_group(str(path)))
 
 
 def _unit_tier(config: pytest.Config) -> bool:

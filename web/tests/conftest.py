@@ -11,15 +11,6 @@ from tests.e2e.support import Network, start, stop
 from web.tests.support import Caseworker, enrol
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests of a module share its network and browser: under xdist, one worker runs them
-    all, which starts each once."""
-    folder = Path(__file__).parent
-    for item in items:
-        if item.path.is_relative_to(folder):
-            item.add_marker(pytest.mark.xdist_group(f"web:{item.path.stem}"))
-
-
 @pytest.fixture(scope="session")
 def seeded_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data folder with the demo network in it, seeded once per worker: seeding costs twice

@@ -2,21 +2,12 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.support import ADMIN_SECRET, Network, start, stop
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests of this folder share one network: under xdist, one worker runs them all."""
-    folder = Path(__file__).parent
-    for item in items:
-        if item.path.is_relative_to(folder):
-            item.add_marker(pytest.mark.xdist_group("standalone_network"))
 
 
 @pytest.fixture(scope="session")
