@@ -1,6 +1,7 @@
 """The unit tier (`make test-unit`) runs what needs no server and fails a test that reaches
 PostgreSQL, RabbitMQ or Redis or starts a process, even while those servers are up."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ def test_the_unit_tier_runs_pure_tests_and_fails_those_reaching_a_server_or_a_pr
         [sys.executable, "-m", "pytest", "-m", "unit", "-q", "-p", "no:xdist",
          "-p", "no:randomly", str(PROBE)],
         check=False, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={name: value for name, value in os.environ.items() if name != "PYTEST_ADDOPTS"},
     )
 
     assert run.returncode == 1, run.stdout
