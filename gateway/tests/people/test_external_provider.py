@@ -25,7 +25,8 @@ async def test_a_person_accepts_an_invitation_through_her_societys_provider_and_
         assert listed.json() == [{"name": "nrcs", "organization_id": str(KNOWN_ORGANIZATION),
                                   "start_url": "/v1/auth/providers/nrcs/start"}]
         token = await gateway.invitation_token("bina.thapa@example.org", ["caseworker"])
-        provider.next_user = {"sub": "nrcs-user-17", "name": "Bina Thapa"}
+        provider.next_user = {"sub": "nrcs-user-17", "name": "Bina Thapa",
+                              "email": "Bina.Thapa@Example.org", "email_verified": True}
         async with gateway.browser() as browser:
             done = await sign_in_through(provider, browser, "nrcs", invitation=token,
                                          return_to="/cases")
@@ -79,6 +80,14 @@ async def test_the_flow_is_refused_when_it_is_not_this_browsers_or_the_provider_
             weak = await sign_in_through(provider, browser, "nrcs", invitation=token)
             assert weak.status_code == 403
             assert "second factor" in weak.json()["detail"]
+        # A forwarded link: her provider vouches for someone else's address.
+        provider.next_user = {"sub": "forwarded-to", "email": "brother@example.org",
+                              "email_verified": True}
+        async with gateway.browser() as browser:
+            forwarded = await sign_in_through(provider, browser, "nrcs", invitation=token)
+            assert forwarded.status_code == 403
+            assert "another email address" in forwarded.json()["detail"]
+            assert "waymark_session" not in browser.cookies
         assert (await gateway.client.get(f"/v1/invitations/{token}")).status_code == 200
 
         # A callback carried to another browser (login CSRF, a stolen code) finds no flow there.

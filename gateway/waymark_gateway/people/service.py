@@ -544,6 +544,10 @@ async def _linked_by_invitation(
     invitation = await _open_invitation(session, token)
     if invitation.organization_id != organization_id:
         raise ExternalSignInRefused("This invitation is not for this provider's organisation.")
+    if _vouches_for_another_email(accounts, claims, invitation.email_fingerprint):
+        raise ExternalSignInRefused(
+            "This invitation is for another email address than the one your sign-in provider "
+            "gives for you: sign in there as the person invited, or ask for a new invitation.")
     if not await repository.claim_invitation(session, invitation.id, now):
         raise Problem(410, "This invitation has been used already; ask for a new one.",
                       kind="invitation-used")
@@ -553,6 +557,21 @@ async def _linked_by_invitation(
     return _new_person(accounts, organization_id, email, invitation.email_fingerprint,
                        str(claims.get("name") or email.partition("@")[0]), invitation.roles,
                        provider_name, subject, now)
+
+
+def _vouches_for_another_email(
+    accounts: Accounts, claims: dict[str, Any], invited_fingerprint: str
+) -> bool:
+    """Whether the provider gives a verified address other than the invited one (a forwarded
+    invitation link is refused); with none, or one it has not verified, the token is the proof,
+    as when an invitation is accepted with a password."""
+    given = claims.get("email")
+    if not given or claims.get("email_verified") is False:
+        return False
+    try:
+        return accounts.box.fingerprint(normalized_email(str(given))) != invited_fingerprint
+    except InvalidEmail:
+        return True
 
 
 def _new_person(
