@@ -31,6 +31,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "integration: needs a server or starts processes though its fixtures do not say so"
     )
+    # xdist's own, named here too for a run without xdist (-p no:xdist)
+    config.addinivalue_line("markers", "xdist_group(name): run the group's tests on one worker")
 
 
 # Tests sharing what their fixtures start (a network, a browser): under xdist, one worker runs

@@ -1,6 +1,8 @@
 """One real standalone network (demo data, as `make run` starts it) for the tests that need
 the pages to talk to the API."""
 
+import fcntl
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,11 +15,21 @@ from web.tests.support import Caseworker, enrol
 
 @pytest.fixture(scope="session")
 def seeded_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder with the demo network in it, seeded once per worker: seeding costs twice
-    what starting does, and each module's network starts on a copy of it."""
-    network = start("run", tmp_path_factory.mktemp("seeded"), {"WAYMARK_SEED_DEMO": "true"})
-    stop(network)
-    return network.data_dir
+    """A data folder with the demo network in it, seeded once per run (the first worker to ask
+    seeds it, the others wait on a lock): seeding costs twice what starting does, and each
+    module's network starts on a copy of it."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+    folder, done = root / "seeded", root / "seeded.done"
+    with (root / "seeded.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed attempt left
+            folder.mkdir()
+            stop(start("run", folder, {"WAYMARK_SEED_DEMO": "true"}))
+            done.touch()
+    return folder / "var"
 
 
 @pytest.fixture(scope="module")
