@@ -2,9 +2,11 @@
 databases. Tests need real PostgreSQL and RabbitMQ; they fail if either is down."""
 
 import asyncio
+import io
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -200,24 +202,148 @@ def shared_database(dialect: str, prefix: str, folder: Path, migrations: Path) -
         asyncio.run(drop_database(url))
 
 
-@asynccontextmanager
-async def copy_of_database(template_url: str, prefix: str, folder: Path) -> AsyncIterator[str]:
-    """A new database holding what the database at `template_url` holds (no one may be connected
-    to it): a copy of its SQLite file in `folder`, or a PostgreSQL database made from it as a
-    template and dropped at the end. A test gets a migrated database without running Alembic."""
-    source = make_url(template_url)
-    if source.get_backend_name() == "sqlite":
-        url = _sqlite_url(prefix, folder)
-        copy = Path(make_url(url).database or "")
-        create_private_file(copy)
-        copy.write_bytes(Path(source.database or "").read_bytes())
+# The shape of a PostgreSQL database's own schema: its tables, columns, functions and triggers.
+SCHEMA_FINGERPRINT = """
+SELECT md5(string_agg(part, ',' ORDER BY part)) FROM (
+    SELECT format('%s.%s:%s', c.relname, a.attname, a.atttypid) AS part
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE n.nspname = 'public'
+    UNION ALL
+    SELECT 'function ' || p.oid::regprocedure::text FROM pg_proc p
+    JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
+    UNION ALL
+    SELECT 'trigger ' || t.tgname FROM pg_trigger t
+    JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND NOT t.tgisinternal
+) parts
+"""
+
+
+@dataclass(frozen=True)
+class _Contents:
+    """What a PostgreSQL database holds: the rows of each table that has any (COPY's binary
+    form), the state of each sequence, and the schema's fingerprint."""
+
+    tables: list[str]
+    rows: dict[str, bytes]
+    sequences: list[tuple[str, int, bool]]
+    fingerprint: str
+
+    @classmethod
+    async def read(cls, connection: asyncpg.Connection) -> "_Contents":
+        tables = [name for (name,) in await connection.fetch(
+            "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public'"
+        )]
+        rows = {}
+        for table in tables:
+            if await connection.fetchval(f"SELECT EXISTS (SELECT FROM {table})"):  # noqa: S608 -- a quoted name
+                buffer = io.BytesIO()
+                await connection.copy_from_table(table, output=buffer, format="binary")
+                rows[table] = buffer.getvalue()
+        sequences = [tuple(row) for row in await connection.fetch(
+            "SELECT quote_ident(sequencename), coalesce(last_value, start_value), "
+            "last_value IS NOT NULL FROM pg_sequences WHERE schemaname = 'public'"
+        )]
+        fingerprint = await connection.fetchval(SCHEMA_FINGERPRINT)
+        return cls(tables, rows, sequences, fingerprint)
+
+    async def write(self, connection: asyncpg.Connection) -> None:
+        """Makes the database at `connection` (nobody else connected) hold these contents; raises
+        `ValueError`, changing nothing, when its schema is not the one they were read from."""
+        async with connection.transaction():
+            # Triggers off: the rows written back are what the template's triggers left.
+            await connection.execute(
+                "SET LOCAL lock_timeout = '5s'; SET LOCAL session_replication_role = replica"
+            )
+            if await connection.fetchval(SCHEMA_FINGERPRINT) != self.fingerprint:
+                raise ValueError("the database's schema is not the template's")
+            # DELETE, not TRUNCATE: a test's few rows cost less than new files for every table.
+            for table in self.tables:
+                await connection.execute(f"DELETE FROM {table}")  # noqa: S608 -- a quoted name
+            for table, rows in self.rows.items():
+                await connection.copy_to_table(table, source=io.BytesIO(rows), format="binary")
+            for sequence, value, called in self.sequences:
+                await connection.execute("SELECT setval($1::regclass, $2, $3)", sequence, value, called)
+
+
+class DatabaseCopies:
+    """Databases holding what the migrated database at `template_url` holds, one for each test,
+    so that a test gets a migrated database without running Alembic. On SQLite, a copy of the
+    template's file. On PostgreSQL, a database made from the template is handed, once its test is
+    done, to the next test, emptied and refilled with the template's rows: about 0.02 s of server
+    CPU instead of 0.1 to 0.3 s for each new `CREATE DATABASE … TEMPLATE` and its drop."""
+
+    def __init__(self, template_url: str, prefix: str) -> None:
+        self.template = make_url(template_url)
+        self.prefix = prefix
+        self._contents: _Contents | None = None
+        self._spare: list[str] = []
+
+    @asynccontextmanager
+    async def copy(self, folder: Path) -> AsyncIterator[str]:
+        """A database of the caller's own (its SQLAlchemy URL): on SQLite, a file in `folder`."""
+        if self.template.get_backend_name() == "sqlite":
+            url = _sqlite_url(self.prefix, folder)
+            copy = Path(make_url(url).database or "")
+            create_private_file(copy)
+            copy.write_bytes(Path(self.template.database or "").read_bytes())
+            yield url
+            return
+        contents = await self._template_contents()
+        url = self._spare.pop() if self._spare else await create_database(
+            self.prefix, template=self.template.database
+        )
         yield url
-        return
-    url = await create_database(prefix, template=source.database)
+        if await _restored(url, contents):
+            self._spare.append(url)
+        else:
+            await drop_database(url)
+
+    async def drop_spares(self) -> None:
+        while self._spare:
+            await drop_database(self._spare.pop())
+
+    async def _template_contents(self) -> _Contents:
+        if self._contents is None:
+            connection = await asyncpg.connect(_dsn(self.template))
+            try:
+                self._contents = await _Contents.read(connection)
+            finally:
+                await connection.close()
+        return self._contents
+
+
+async def _restored(url: str, contents: _Contents) -> bool:
+    """Whether the copy at `url` holds `contents` again; False when it cannot (its schema was
+    changed, or a table stayed locked)."""
+    connection = await asyncpg.connect(_dsn(make_url(url)))
     try:
-        yield url
+        # What a test left connected (a pool it did not close) would see the next test's rows.
+        await connection.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        await contents.write(connection)
+    except (ValueError, asyncpg.PostgresError):
+        return False
     finally:
-        await drop_database(url)
+        await connection.close()
+    return True
+
+
+@contextmanager
+def database_copies(template_url: str, prefix: str) -> Iterator[DatabaseCopies]:
+    """`DatabaseCopies` of a session's shared database; the spare copies are dropped at the end."""
+    copies = DatabaseCopies(template_url, prefix)
+    try:
+        yield copies
+    finally:
+        asyncio.run(copies.drop_spares())
+
+
+def _dsn(url: sa.URL) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _sqlite_url(prefix: str, folder: Path) -> str:

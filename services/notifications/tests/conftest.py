@@ -20,7 +20,13 @@ from fastapi import FastAPI
 from waymark_kernel.events import CloudEvent, EventData
 from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.settings import Settings
-from waymark_kernel.testing import TestIssuer, copy_of_database, shared_database, unique_name
+from waymark_kernel.testing import (
+    DatabaseCopies,
+    TestIssuer,
+    database_copies,
+    shared_database,
+    unique_name,
+)
 from waymark_notifications.main import MIGRATIONS, create_app
 
 RETRY_SCHEDULE = [0.05, 0.1, 0.1, 0.1]
@@ -112,17 +118,24 @@ class StartReceiver(Protocol):
 
 
 @pytest.fixture(scope="session")
-def migrated_database(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def migrated_database(
+    dialect: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DatabaseCopies]:
     """The notifications service's migrations, run once for each database in each worker process."""
     folder = tmp_path_factory.mktemp("notifications")
-    with shared_database(dialect, "notifications_migrated", folder, MIGRATIONS) as url:
-        yield url
+    with (
+        shared_database(dialect, "notifications_migrated", folder, MIGRATIONS) as url,
+        database_copies(url, "notifications_test") as copies,
+    ):
+        yield copies
 
 
 @pytest.fixture
-async def database_url(migrated_database: str, tmp_path: Path) -> AsyncIterator[str]:
+async def database_url(
+    migrated_database: DatabaseCopies, tmp_path: Path
+) -> AsyncIterator[str]:
     """A database of the test's own, as the migrations leave it."""
-    async with copy_of_database(migrated_database, "notifications_test", tmp_path) as url:
+    async with migrated_database.copy(tmp_path) as url:
         yield url
 
 

@@ -29,8 +29,9 @@ from waymark_kernel.messaging.inprocess import InProcessBroker
 from waymark_kernel.settings import RunMode, Settings
 from waymark_kernel.testing import (
     POSTGRES_URL,
+    DatabaseCopies,
     TestIssuer,
-    copy_of_database,
+    database_copies,
     drop_database,
     shared_database,
     unique_name,
@@ -83,17 +84,24 @@ class Registry:
 
 
 @pytest.fixture(scope="session")
-def migrated_database(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def migrated_database(
+    dialect: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DatabaseCopies]:
     """The registry's migrations, run once for each database in each worker process."""
     folder = tmp_path_factory.mktemp("registry")
-    with shared_database(dialect, "registry_migrated", folder, MIGRATIONS) as url:
-        yield url
+    with (
+        shared_database(dialect, "registry_migrated", folder, MIGRATIONS) as url,
+        database_copies(url, "registry_test") as copies,
+    ):
+        yield copies
 
 
 @pytest.fixture
-async def database_url(migrated_database: str, tmp_path: Path) -> AsyncIterator[str]:
+async def database_url(
+    migrated_database: DatabaseCopies, tmp_path: Path
+) -> AsyncIterator[str]:
     """A database of the test's own, as the migrations leave it."""
-    async with copy_of_database(migrated_database, "registry_test", tmp_path) as url:
+    async with migrated_database.copy(tmp_path) as url:
         yield url
 
 
