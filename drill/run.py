@@ -31,7 +31,8 @@ from benchmarks.run import machine
 from drill.load import Load, Organisation, organisations_for_the_drill
 from drill.servers import PostgreSQL, RabbitMQ, Redis, free_ports
 from tests.e2e.flow import token
-from tests.e2e.support import ADMIN_SECRET, PARTS, Network, free_port_block, stop
+from tests.e2e.support import ADMIN_SECRET, PARTS, Network, stop
+from waymark_kernel.testing import free_port_block
 
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 ORGANISATIONS = 4

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.support import ADMIN_SECRET, PARTS, free_port_block
+from tests.e2e.support import ADMIN_SECRET, PARTS
+from waymark_kernel.testing import free_port_block
 
 STOP_SECONDS = 10  # the promise: Ctrl-C, and the network is gone within this
 

@@ -15,12 +15,12 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.support import clean_up, free_port_block
+from tests.e2e.support import clean_up
 from waymark_cli.parts import migrations_of
 from waymark_cli.replicas import ReplicaSet, listening_socket
 from waymark_kernel.migrations import upgrade
 from waymark_kernel.settings import RunMode, Settings
-from waymark_kernel.testing import POSTGRES_ADMIN_DSN, POSTGRES_URL
+from waymark_kernel.testing import POSTGRES_ADMIN_DSN, POSTGRES_URL, free_port_block
 
 pytestmark = pytest.mark.integration  # starts replicas as processes
 

@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -11,19 +10,13 @@ from fastapi import FastAPI
 
 from waymark_cli.serving import CUT_OFF_SECONDS, DRAIN_SECONDS, GracefulServer
 from waymark_cli.stopping import StopRequest
+from waymark_kernel.testing import free_port
 from waymark_kernel.web import create_base_app
 
 
 @contextlib.asynccontextmanager
 async def nothing(_app: FastAPI) -> AsyncIterator[None]:
     yield
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_requests_in_flight_finish_and_those_too_slow_are_answered_503_to_retry() -> None:

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from cli.tests.support import STOP_SECONDS
-from tests.e2e.support import ADMIN_SECRET, PARTS, free_port_block
+from tests.e2e.support import ADMIN_SECRET, PARTS
+from waymark_kernel.testing import free_port_block
 
 pytestmark = pytest.mark.integration  # starts a shell, make and the network
 

@@ -27,7 +27,7 @@ from waymark_gateway.main import MIGRATIONS, Upstream, create_app
 from waymark_gateway.settings import GatewaySettings
 from waymark_kernel.settings import RunMode
 from waymark_kernel.signing import SigningKey
-from waymark_kernel.testing import shared_database
+from waymark_kernel.testing import free_port, shared_database
 
 TESTS = Path(__file__).parent
 
@@ -142,13 +142,6 @@ async def _call(request: Request) -> Call:
         request.method, request.url.path, request.url.query, dict(request.headers),
         await request.body(), request.client.port if request.client else 0,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextlib.asynccontextmanager

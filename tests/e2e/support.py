@@ -3,9 +3,7 @@
 import asyncio
 import contextlib
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,25 +15,10 @@ from pathlib import Path
 import aio_pika
 import httpx
 
-from waymark_kernel.testing import RABBITMQ_URL, drop_database
+from waymark_kernel.testing import RABBITMQ_URL, drop_database, free_port_block
 
 ADMIN_SECRET = "e2e-admin-secret-not-for-production"
 PARTS = ("gateway", "registry", "referrals", "notifications")
-
-
-def free_port_block(size: int) -> int:
-    """A base port with `size` consecutive free ports above it, below the kernel's ephemeral
-    range (32768 up), where outgoing connections of other tests take their ports."""
-    for _ in range(200):
-        base = random.randrange(20000, 32000)
-        try:
-            for offset in range(size):
-                with socket.socket() as taken:
-                    taken.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no block of free ports")
 
 
 @dataclass

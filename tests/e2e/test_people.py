@@ -13,7 +13,7 @@ import httpx
 import jwt
 import pytest
 
-from gateway.tests.conftest import free_port, serving
+from gateway.tests.conftest import serving
 from gateway.tests.people.fake_provider import FakeProvider, sign_in_through
 from tests.e2e.flow import (
     PERSON,
@@ -32,6 +32,7 @@ from tests.e2e.support import (
     stop,
 )
 from waymark_gateway.people import totp
+from waymark_kernel.testing import free_port
 
 pytestmark = pytest.mark.integration  # starts networks of processes
 

@@ -30,13 +30,13 @@ from tests.e2e.support import (
     ADMIN_SECRET,
     WebhookReceiver,
     clean_up,
-    free_port_block,
     start,
     stop,
 )
 from waymark_cli.standalone import run_standalone
 from waymark_cli.stopping import StopRequest
 from waymark_kernel.settings import RunMode, Settings
+from waymark_kernel.testing import free_port_block
 from waymark_kernel.tracing import start_tracing, stop_tracing
 
 REASON = "Unpaid wages and passport withheld"

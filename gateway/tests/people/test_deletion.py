@@ -13,9 +13,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 
-from gateway.tests.conftest import StartGateway, free_port, serving, standin_service
+from gateway.tests.conftest import StartGateway, serving, standin_service
 from waymark_gateway.people.models import PendingErasure, Person, RecoveryCode
 from waymark_kernel.signing import SigningKey
+from waymark_kernel.testing import free_port
 
 from .conftest import KNOWN_ORGANIZATION, OTHER_ORGANIZATION, People
 

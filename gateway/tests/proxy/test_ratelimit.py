@@ -21,6 +21,7 @@ from waymark_gateway.proxy.ratelimit import (
 )
 from waymark_kernel.auth import CASEWORKER, NETWORK_ADMIN, VIEWER
 from waymark_kernel.settings import Settings
+from waymark_kernel.testing import free_port_block
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -94,7 +95,7 @@ async def test_a_client_is_limited_by_its_role_and_told_its_quota(
 
 async def test_two_gateway_processes_share_one_limit_in_redis(
     database_url: str, redis_prefix: str, standin: Standin, serve: Serve,
-    process: StartProcess, tmp_path: Path, unused_port: int, encryption_key: str,
+    process: StartProcess, tmp_path: Path, encryption_key: str,
 ) -> None:
     settings = Settings(signing_key_file=tmp_path / "key.pem")
     signing_key = load_or_create_signing_key(settings)  # both processes share this key
@@ -111,15 +112,16 @@ async def test_two_gateway_processes_share_one_limit_in_redis(
             "WAYMARK_REGISTRY_URL": registry_url, "WAYMARK_RATE_LIMIT": "4/minute",
             "WAYMARK_REDIS_URL": REDIS_URL, "WAYMARK_REDIS_KEY_PREFIX": redis_prefix,
         }
-        second_port = unused_port + 1 if unused_port < 65000 else unused_port - 1
+        first_port = free_port_block(2)
+        second_port = first_port + 1
         with (
-            process("waymark_gateway.main:create_app", unused_port, env=env, factory=True),
+            process("waymark_gateway.main:create_app", first_port, env=env, factory=True),
             process("waymark_gateway.main:create_app", second_port, env=env, factory=True),
         ):
             async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as client:
                 statuses = []
                 for number in range(6):
-                    port = (unused_port, second_port)[number % 2]
+                    port = (first_port, second_port)[number % 2]
                     response = await client.get(f"http://127.0.0.1:{port}/v1/organizations")
                     statuses.append(response.status_code)
 

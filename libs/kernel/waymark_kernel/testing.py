@@ -3,6 +3,8 @@ databases. Tests need real PostgreSQL and RabbitMQ; they fail if either is down.
 
 import asyncio
 import io
+import secrets
+import socket
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -65,6 +67,26 @@ class TestIssuer:
 
 def unique_name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def free_port_block(size: int) -> int:
+    """A base port with `size` consecutive free loopback ports from it, below the kernel's
+    ephemeral range (32768 up), where an outgoing connection of another test could take a port
+    between this choice and the bind of the process it is for."""
+    for _ in range(200):
+        base = 20000 + secrets.randbelow(12000 - size)
+        try:
+            for offset in range(size):
+                with socket.socket() as taken:
+                    taken.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no block of free ports")
+
+
+def free_port() -> int:
+    return free_port_block(1)
 
 
 async def create_database(prefix: str, template: str | None = None) -> str:

@@ -23,17 +23,10 @@ from standardwebhooks.webhooks import Webhook
 
 from waymark_kernel.events import CloudEvent, EventData
 from waymark_kernel.messaging.rabbitmq import RabbitMqBroker
-from waymark_kernel.testing import RABBITMQ_URL, TestIssuer, unique_name
+from waymark_kernel.testing import RABBITMQ_URL, TestIssuer, free_port, unique_name
 
 READY_SECONDS = 30
 WAIT_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
