@@ -92,6 +92,28 @@ async def test_postgresql_a_copy_handed_on_holds_the_templates_rows_again(
     assert as_made == {"configs": [(1, "simple", "SIMPLE")], "notes": 0, "next id": 2}
 
 
+async def test_postgresql_a_copy_whose_user_raised_is_handed_on_clean(
+    copies: DatabaseCopies, tmp_path: Path
+) -> None:
+    used: list[str] = []
+
+    async def failing_test() -> None:
+        async with copies.copy(tmp_path) as url:
+            used.append(url)
+            connection = await asyncpg.connect(_dsn(url))
+            try:
+                await connection.execute("INSERT INTO notes VALUES ($1, 1)", uuid.uuid4())
+            finally:
+                await connection.close()
+            raise RuntimeError("the test failed")
+
+    with pytest.raises(RuntimeError, match="the test failed"):
+        await failing_test()
+    async with copies.copy(tmp_path) as second:
+        assert second == used[0]
+        assert (await _contents(second))["notes"] == 0
+
+
 async def test_postgresql_a_connection_a_test_left_open_does_not_keep_its_copy_from_the_next(
     copies: DatabaseCopies, tmp_path: Path
 ) -> None:

@@ -316,11 +316,13 @@ class DatabaseCopies:
         url = self._spare.pop() if self._spare else await create_database(
             self.prefix, template=self.template.database
         )
-        yield url
-        if await _restored(url, contents):
-            self._spare.append(url)
-        else:
-            await drop_database(url)
+        try:
+            yield url
+        finally:
+            if await _restored(url, contents):
+                self._spare.append(url)
+            else:
+                await drop_database(url)
 
     async def drop_spares(self) -> None:
         while self._spare:
