@@ -74,6 +74,7 @@ async def copies() -> AsyncIterator[DatabaseCopies]:
         await drop_database(template)
 
 
+@pytest.mark.integration  # the copies are PostgreSQL databases
 async def test_postgresql_a_copy_handed_on_holds_the_templates_rows_again(
     copies: DatabaseCopies, tmp_path: Path
 ) -> None:
@@ -92,6 +93,7 @@ async def test_postgresql_a_copy_handed_on_holds_the_templates_rows_again(
     assert as_made == {"configs": [(1, "simple", "SIMPLE")], "notes": 0, "next id": 2}
 
 
+@pytest.mark.integration  # the copies are PostgreSQL databases
 async def test_postgresql_a_copy_whose_user_raised_is_handed_on_clean(
     copies: DatabaseCopies, tmp_path: Path
 ) -> None:
@@ -114,6 +116,7 @@ async def test_postgresql_a_copy_whose_user_raised_is_handed_on_clean(
         assert (await _contents(second))["notes"] == 0
 
 
+@pytest.mark.integration  # the copies are PostgreSQL databases
 async def test_postgresql_a_connection_a_test_left_open_does_not_keep_its_copy_from_the_next(
     copies: DatabaseCopies, tmp_path: Path
 ) -> None:
@@ -129,6 +132,7 @@ async def test_postgresql_a_connection_a_test_left_open_does_not_keep_its_copy_f
         await left_open.fetchval("SELECT 1")
 
 
+@pytest.mark.integration  # the copies are PostgreSQL databases
 async def test_postgresql_a_copy_whose_schema_a_test_changed_is_dropped_not_handed_on(
     copies: DatabaseCopies, tmp_path: Path
 ) -> None:
