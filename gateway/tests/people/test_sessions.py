@@ -2,7 +2,6 @@
 on failed sign-ins, and invitations sent by email."""
 
 import asyncio
-import socket
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from gateway.tests.conftest import Network, Serve, Standin, StartGateway
 from waymark_gateway.sessions.models import StoredSession
 from waymark_gateway.sessions.service import HTTPS_COOKIE, PLAIN_COOKIE
 from waymark_kernel.clock import as_utc
+from waymark_kernel.testing import free_port
 
 from .conftest import People, replicas
 
@@ -186,9 +186,7 @@ class Mailbox:
 async def test_with_an_email_server_the_invitation_is_emailed_not_returned(
     start_gateway: StartGateway, standin: Standin, serve: Serve
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     mailbox = Mailbox()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()

@@ -1,7 +1,6 @@
 """Email for urgent and overdue referrals, sent to a local SMTP server the test runs."""
 
 import asyncio
-import socket
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,6 +16,7 @@ from sqlmodel import col
 from services.notifications.tests.conftest import StartNotifications
 from waymark_kernel.events import OrganizationChanged, ReferralChanged
 from waymark_kernel.settings import Settings
+from waymark_kernel.testing import free_port
 from waymark_notifications.inbox.models import InboxNotification
 from waymark_notifications.inbox.service import email_retry_delay
 
@@ -54,9 +54,7 @@ class Mailbox:
 
 @pytest.fixture
 def mailbox() -> Iterator[Mailbox]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     box = Mailbox()
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
