@@ -1,7 +1,6 @@
 """A test's own database, a copy of a migrated one: on PostgreSQL a copy is handed to the next
 test only once it holds exactly what the template holds."""
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,20 @@ CREATE TABLE configs (
 INSERT INTO configs (name) VALUES ('simple');
 CREATE TABLE notes (id uuid PRIMARY KEY, config_id integer NOT NULL REFERENCES configs (id));
 """
+A_NOTE = "INSERT INTO notes VALUES (gen_random_uuid(), 1)"
 
 
 def _dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _execute(url: str, *statements: str) -> None:
+    connection = await asyncpg.connect(_dsn(url))
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
 
 
 async def _contents(url: str) -> dict[str, Any]:
@@ -61,11 +70,7 @@ async def _exists(url: str) -> bool:
 @pytest.fixture
 async def copies() -> AsyncIterator[DatabaseCopies]:
     template = await create_database("kernel_template")
-    connection = await asyncpg.connect(_dsn(template))
-    try:
-        await connection.execute(SCHEMA)
-    finally:
-        await connection.close()
+    await _execute(template, SCHEMA)
     copies = DatabaseCopies(template, "kernel_copy")
     try:
         yield copies
@@ -80,13 +85,10 @@ async def test_postgresql_a_copy_handed_on_holds_the_templates_rows_again(
 ) -> None:
     async with copies.copy(tmp_path) as first:
         as_made = await _contents(first)
-        connection = await asyncpg.connect(_dsn(first))
-        try:
-            await connection.execute("UPDATE configs SET name = 'changed'")
-            await connection.execute("INSERT INTO configs (name) VALUES ('english'), ('french')")
-            await connection.execute("INSERT INTO notes VALUES ($1, 1)", uuid.uuid4())
-        finally:
-            await connection.close()
+        await _execute(
+            first, "UPDATE configs SET name = 'changed'",
+            "INSERT INTO configs (name) VALUES ('english'), ('french')", A_NOTE,
+        )
     async with copies.copy(tmp_path) as second:
         assert second == first
         assert await _contents(second) == as_made
@@ -102,11 +104,7 @@ async def test_postgresql_a_copy_whose_user_raised_is_handed_on_clean(
     async def failing_test() -> None:
         async with copies.copy(tmp_path) as url:
             used.append(url)
-            connection = await asyncpg.connect(_dsn(url))
-            try:
-                await connection.execute("INSERT INTO notes VALUES ($1, 1)", uuid.uuid4())
-            finally:
-                await connection.close()
+            await _execute(url, A_NOTE)
             raise RuntimeError("the test failed")
 
     with pytest.raises(RuntimeError, match="the test failed"):
@@ -124,7 +122,7 @@ async def test_postgresql_a_connection_a_test_left_open_does_not_keep_its_copy_f
         left_open = await asyncpg.connect(_dsn(first))
         transaction = left_open.transaction()
         await transaction.start()
-        await left_open.execute("INSERT INTO notes VALUES ($1, 1)", uuid.uuid4())
+        await left_open.execute(A_NOTE)
     async with copies.copy(tmp_path) as second:
         assert second == first
         assert (await _contents(second))["notes"] == 0
@@ -137,11 +135,7 @@ async def test_postgresql_a_copy_whose_schema_a_test_changed_is_dropped_not_hand
     copies: DatabaseCopies, tmp_path: Path
 ) -> None:
     async with copies.copy(tmp_path) as first:
-        connection = await asyncpg.connect(_dsn(first))
-        try:
-            await connection.execute("ALTER TABLE notes ADD COLUMN body text")
-        finally:
-            await connection.close()
+        await _execute(first, "ALTER TABLE notes ADD COLUMN body text")
     assert not await _exists(first)
     async with copies.copy(tmp_path) as second:
         assert second != first
