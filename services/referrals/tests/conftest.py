@@ -5,6 +5,7 @@ The directory read-model is fed the way production feeds it: registry events pub
 broker reach the service's consumer and handlers."""
 
 import base64
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -17,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 
 import waymark_referrals
+from waymark_cli.main import main as waymark
 from waymark_kernel.events import (
     CloudEvent,
     EventData,
@@ -253,3 +255,18 @@ def person() -> Json:
 @pytest.fixture
 def consent() -> Json:
     return dict(CONSENT)
+
+
+def waymark_exit_status(*arguments: str) -> str | int | None:
+    """`waymark *arguments` run in this process (in a thread: it runs its own event loop); its
+    exit status. The root logger is put back as it was: the command points it at the standard
+    error of that moment, which pytest closes after the test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        with pytest.raises(SystemExit) as exited:
+            waymark(list(arguments))
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    return exited.value.code

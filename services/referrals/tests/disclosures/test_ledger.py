@@ -1,6 +1,5 @@
 import asyncio
 import uuid
-from collections.abc import Callable
 
 import httpx
 import pytest
@@ -8,8 +7,7 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from services.referrals.tests.conftest import Flow, Network, ProblemCheck
-from waymark_cli.main import main as waymark
+from services.referrals.tests.conftest import Flow, Network, ProblemCheck, waymark_exit_status
 from waymark_kernel.auth import Identity
 from waymark_referrals.disclosures.models import Disclosure
 from waymark_referrals.disclosures.schemas import PersonalRead
@@ -87,24 +85,18 @@ async def test_the_chain_verifies_and_one_changed_row_is_detected(
         assert not check.intact
         assert check.broken_at == (uuid.UUID(referral["case_id"]), target)
         assert check.problem == "the entry was changed after it was written"
-        await _exits(waymark, 1)
+        await _exits(1)
         assert f"BROKEN at entry {target} of case {referral['case_id']}" in capsys.readouterr().out
     finally:
         async with app.state.database.transaction() as session:
             await session.execute(update(Disclosure).where(entry).values(fields=fields))
-    await _exits(waymark, 0)
+    await _exits(0)
     assert "disclosure ledger intact" in capsys.readouterr().out
 
 
-async def _exits(command: Callable[[list[str]], None], status: int) -> None:
-    """Runs `waymark referrals verify-ledger` in a thread (it runs its own event loop)."""
-
-    def run() -> str | int | None:
-        with pytest.raises(SystemExit) as exited:
-            command(["referrals", "verify-ledger"])
-        return exited.value.code
-
-    assert await asyncio.to_thread(run) == status
+async def _exits(status: int) -> None:
+    """Runs `waymark referrals verify-ledger`."""
+    assert await asyncio.to_thread(waymark_exit_status, "referrals", "verify-ledger") == status
 
 
 async def test_postgresql_a_read_of_one_case_waits_for_no_unfinished_disclosure_of_another(
