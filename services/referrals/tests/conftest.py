@@ -5,8 +5,9 @@ The directory read-model is fed the way production feeds it: registry events pub
 broker reach the service's consumer and handlers."""
 
 import base64
-import logging
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -18,7 +19,6 @@ import pytest
 from fastapi import FastAPI
 
 import waymark_referrals
-from waymark_cli.main import main as waymark
 from waymark_kernel.events import (
     CloudEvent,
     EventData,
@@ -257,16 +257,11 @@ def consent() -> Json:
     return dict(CONSENT)
 
 
-def waymark_exit_status(*arguments: str) -> str | int | None:
-    """`waymark *arguments` run in this process (in a thread: it runs its own event loop); its
-    exit status. The root logger is put back as it was: the command points it at the standard
-    error of that moment, which pytest closes after the test."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        with pytest.raises(SystemExit) as exited:
-            waymark(list(arguments))
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-    return exited.value.code
+
+def waymark_command(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """`waymark *arguments` as an operator runs it, with the test's environment (its `WAYMARK_`
+    settings); its output is captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "waymark_cli", *arguments],
+        check=False, capture_output=True, text=True, timeout=120,
+    )

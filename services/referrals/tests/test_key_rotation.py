@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 import waymark_referrals
-from services.referrals.tests.conftest import Flow, Network, waymark_exit_status
+from services.referrals.tests.conftest import Flow, Network, waymark_command
 from waymark_kernel.settings import Settings
 from waymark_kernel.testing import TestIssuer, shared_database
 from waymark_referrals.crypto import cipher_from_settings
@@ -73,7 +73,8 @@ async def test_rotation_rewraps_every_data_key_and_every_case_reads_back(
     monkeypatch.setenv("WAYMARK_ENCRYPTION_KEY", current_key)
     monkeypatch.setenv("WAYMARK_ENCRYPTION_PREVIOUS_KEYS", old_key)
 
-    assert await asyncio.to_thread(waymark_exit_status, "referrals", "rotate-key") == 0
+    rotation = await asyncio.to_thread(waymark_command, "referrals", "rotate-key")
+    assert rotation.returncode == 0, rotation.stderr
     rotated = settings.model_copy(update={"encryption_key": current_key})
     assert await sealed_key_ids(app) == {cipher_from_settings(rotated).key_id}
 

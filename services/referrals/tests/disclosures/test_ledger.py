@@ -1,4 +1,5 @@
 import asyncio
+import subprocess
 import uuid
 
 import httpx
@@ -7,7 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from services.referrals.tests.conftest import Flow, Network, ProblemCheck, waymark_exit_status
+from services.referrals.tests.conftest import Flow, Network, ProblemCheck, waymark_command
 from waymark_kernel.auth import Identity
 from waymark_referrals.disclosures.models import Disclosure
 from waymark_referrals.disclosures.schemas import PersonalRead
@@ -58,7 +59,7 @@ async def test_every_read_by_another_organisation_is_disclosed_to_the_owner(
 
 async def test_the_chain_verifies_and_one_changed_row_is_detected(
     app: FastAPI, flow: Flow, client: httpx.AsyncClient, network: Network, database_url: str,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sender, receiver, service_id = await flow.pair()
     referral = await flow.refer(sender, receiver, service_id)
@@ -85,18 +86,19 @@ async def test_the_chain_verifies_and_one_changed_row_is_detected(
         assert not check.intact
         assert check.broken_at == (uuid.UUID(referral["case_id"]), target)
         assert check.problem == "the entry was changed after it was written"
-        await _exits(1)
-        assert f"BROKEN at entry {target} of case {referral['case_id']}" in capsys.readouterr().out
+        broken = await _verify_ledger()
+        assert broken.returncode == 1
+        assert f"BROKEN at entry {target} of case {referral['case_id']}" in broken.stdout
     finally:
         async with app.state.database.transaction() as session:
             await session.execute(update(Disclosure).where(entry).values(fields=fields))
-    await _exits(0)
-    assert "disclosure ledger intact" in capsys.readouterr().out
+    intact = await _verify_ledger()
+    assert intact.returncode == 0
+    assert "disclosure ledger intact" in intact.stdout
 
 
-async def _exits(status: int) -> None:
-    """Runs `waymark referrals verify-ledger`."""
-    assert await asyncio.to_thread(waymark_exit_status, "referrals", "verify-ledger") == status
+async def _verify_ledger() -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(waymark_command, "referrals", "verify-ledger")
 
 
 async def test_postgresql_a_read_of_one_case_waits_for_no_unfinished_disclosure_of_another(
